@@ -1,0 +1,10 @@
+//! scimsync keeps a Slack organisation's people and groups equal to a declared directory.
+//!
+//! The pipeline (see `DESIGN.md`): sources → [`directory`] (desired) and Slack → live state,
+//! a pure plan, guards, and a rate-limited apply. [`emulator`] is a Slack-faithful SCIM
+//! server used by every test and by `target.url: embedded`.
+
+pub mod cli;
+pub mod emulator;
+pub mod scim;
+pub mod slack_rules;

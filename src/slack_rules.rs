@@ -1,0 +1,271 @@
+//! Slack's data rules for user names, display names and emails (FACTS §2.2, §8).
+//!
+//! One copy of the rules, used twice: the emulator enforces them on the wire with Slack's error
+//! codes, and the directory validates sources against them before anything is sent, so a row
+//! Slack would reject is reported with its file and line instead of as a 400 mid-apply.
+
+/// Slack's maximum userName length (`username_too_long` / `long_username` beyond it).
+pub const MAX_USER_NAME_LEN: usize = 21;
+
+/// Slack's maximum display-name length (`invalid_name_maxlength` beyond it).
+pub const MAX_DISPLAY_NAME_LEN: usize = 80;
+
+/// Names Slack keeps for itself: mentions and system accounts. Slack does not publish its full
+/// list; these are the ones a user or an IdP connector demonstrably trips over
+/// (`username_not_allowed`, FACTS §6.3).
+pub const RESERVED_USER_NAMES: &[&str] = &[
+    "admin",
+    "administrator",
+    "channel",
+    "everyone",
+    "group",
+    "here",
+    "slack",
+    "slackbot",
+    "system",
+];
+
+/// A violation of one of Slack's rules, named by Slack's own error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleViolation {
+    UserNameEmpty,
+    UserNameTooLong,
+    UserNameInvalid,
+    UserNameNotAllowed,
+    DisplayNameTooLong,
+    NameSpecials,
+    StartsWithAt,
+    NameRequired,
+    EmailInvalid,
+}
+
+impl RuleViolation {
+    /// Slack's error code for this violation.
+    pub fn code(self) -> &'static str {
+        match self {
+            RuleViolation::UserNameEmpty => "username_empty",
+            RuleViolation::UserNameTooLong => "username_too_long",
+            RuleViolation::UserNameInvalid => "username_invalid",
+            RuleViolation::UserNameNotAllowed => "username_not_allowed",
+            RuleViolation::DisplayNameTooLong => "invalid_name_maxlength",
+            RuleViolation::NameSpecials => "invalid_name_specials",
+            RuleViolation::StartsWithAt => "invalid_starts_with_at",
+            RuleViolation::NameRequired => "invalid_name_required",
+            RuleViolation::EmailInvalid => "email_invalid",
+        }
+    }
+
+    /// A sentence for people, naming the limit.
+    pub fn explain(self) -> String {
+        match self {
+            RuleViolation::UserNameEmpty => "user name is empty".into(),
+            RuleViolation::UserNameTooLong => {
+                format!("user name is longer than {MAX_USER_NAME_LEN} characters")
+            }
+            RuleViolation::UserNameInvalid => {
+                "user name may only contain a-z, 0-9, '.', '_' and '-'".into()
+            }
+            RuleViolation::UserNameNotAllowed => "user name is reserved by Slack".into(),
+            RuleViolation::DisplayNameTooLong => {
+                format!("display name is longer than {MAX_DISPLAY_NAME_LEN} characters")
+            }
+            RuleViolation::NameSpecials => "name contains '@'".into(),
+            RuleViolation::StartsWithAt => "name starts with '@'".into(),
+            RuleViolation::NameRequired => "given and family name are both blank".into(),
+            RuleViolation::EmailInvalid => "not a valid email address".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.explain(), self.code())
+    }
+}
+
+/// The key under which Slack considers two user names equal: trimmed and lower-cased.
+pub fn user_name_key(user_name: &str) -> String {
+    user_name.trim().to_lowercase()
+}
+
+/// The key under which Slack considers two emails equal: trimmed and lower-cased.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Checks a user name as a directory author wrote it, strictly: after lower-casing it must be
+/// 1–21 characters of `a-z 0-9 . _ -` and not reserved. (Slack itself silently rewrites some
+/// characters; a source that relies on that rewrite would never converge, so it is an error.)
+pub fn check_user_name(user_name: &str) -> Result<String, RuleViolation> {
+    let name = user_name_key(user_name);
+    if name.is_empty() {
+        return Err(RuleViolation::UserNameEmpty);
+    }
+    if name.chars().count() > MAX_USER_NAME_LEN {
+        return Err(RuleViolation::UserNameTooLong);
+    }
+    if !name.chars().all(is_user_name_char) {
+        return Err(RuleViolation::UserNameInvalid);
+    }
+    if RESERVED_USER_NAMES.contains(&name.as_str()) {
+        return Err(RuleViolation::UserNameNotAllowed);
+    }
+    Ok(name)
+}
+
+/// What Slack stores when a client sends `user_name` (FACTS TL;DR 5): an email becomes its
+/// local part, letters are lower-cased, characters outside `a-z 0-9 . _ -` become `_`. The
+/// length and reserved-name checks still apply to the result.
+pub fn slack_normalize_user_name(user_name: &str) -> Result<String, RuleViolation> {
+    let trimmed = user_name.trim();
+    let base = match trimmed.split_once('@') {
+        Some((local, _)) if !local.is_empty() => local,
+        _ => trimmed,
+    };
+    let name: String = base
+        .to_lowercase()
+        .chars()
+        .map(|c| if is_user_name_char(c) { c } else { '_' })
+        .collect();
+    check_user_name(&name)
+}
+
+fn is_user_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+}
+
+/// Slack's display-name rules: at most 80 characters, no `@`.
+pub fn check_display_name(display_name: &str) -> Result<(), RuleViolation> {
+    if display_name.chars().count() > MAX_DISPLAY_NAME_LEN {
+        return Err(RuleViolation::DisplayNameTooLong);
+    }
+    if display_name.trim_start().starts_with('@') {
+        return Err(RuleViolation::StartsWithAt);
+    }
+    if display_name.contains('@') {
+        return Err(RuleViolation::NameSpecials);
+    }
+    Ok(())
+}
+
+/// Given and family names may not carry `@` (`invalid_name_specials`), and not both be blank
+/// when a name is given at all (`invalid_name_required`).
+pub fn check_person_name(given: Option<&str>, family: Option<&str>) -> Result<(), RuleViolation> {
+    for part in [given, family].into_iter().flatten() {
+        if part.contains('@') {
+            return Err(RuleViolation::NameSpecials);
+        }
+    }
+    let blank = |p: Option<&str>| p.is_none_or(|p| p.trim().is_empty());
+    if (given.is_some() || family.is_some()) && blank(given) && blank(family) {
+        return Err(RuleViolation::NameRequired);
+    }
+    Ok(())
+}
+
+/// A pragmatic email check: one `@`, a non-empty local part, a dotted domain, no whitespace
+/// or control characters. Slack's own check is not documented; this rejects what is surely
+/// wrong (typos, swapped columns) and nothing a mail server would accept.
+pub fn check_email(email: &str) -> Result<(), RuleViolation> {
+    let email = email.trim();
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(RuleViolation::EmailInvalid);
+    };
+    let ok = !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleViolation::EmailInvalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_checked_after_lower_casing() {
+        assert_eq!(check_user_name("Ada.Lovelace").unwrap(), "ada.lovelace");
+        assert_eq!(check_user_name(""), Err(RuleViolation::UserNameEmpty));
+        assert_eq!(check_user_name("a".repeat(21).as_str()).unwrap().len(), 21);
+        assert_eq!(
+            check_user_name(&"a".repeat(22)),
+            Err(RuleViolation::UserNameTooLong)
+        );
+        assert_eq!(
+            check_user_name("ada lovelace"),
+            Err(RuleViolation::UserNameInvalid)
+        );
+        assert_eq!(
+            check_user_name("Everyone"),
+            Err(RuleViolation::UserNameNotAllowed)
+        );
+    }
+
+    #[test]
+    fn slack_rewrites_emails_and_specials_in_user_names() {
+        assert_eq!(
+            slack_normalize_user_name("Guest.User@example.com").unwrap(),
+            "guest.user"
+        );
+        assert_eq!(slack_normalize_user_name("a+b c").unwrap(), "a_b_c");
+        assert_eq!(
+            slack_normalize_user_name("here"),
+            Err(RuleViolation::UserNameNotAllowed)
+        );
+    }
+
+    #[test]
+    fn display_and_person_names() {
+        assert!(check_display_name(&"x".repeat(80)).is_ok());
+        assert_eq!(
+            check_display_name(&"x".repeat(81)),
+            Err(RuleViolation::DisplayNameTooLong)
+        );
+        assert_eq!(
+            check_display_name("@ada"),
+            Err(RuleViolation::StartsWithAt)
+        );
+        assert_eq!(
+            check_display_name("ada@home"),
+            Err(RuleViolation::NameSpecials)
+        );
+        assert_eq!(
+            check_person_name(Some(" "), Some("")),
+            Err(RuleViolation::NameRequired)
+        );
+        assert_eq!(
+            check_person_name(Some("a@b"), None),
+            Err(RuleViolation::NameSpecials)
+        );
+        assert!(check_person_name(Some("Ada"), None).is_ok());
+        assert!(check_person_name(None, None).is_ok());
+    }
+
+    #[test]
+    fn emails() {
+        for good in ["a@example.com", " A.B+tag@sub.example.co.uk "] {
+            assert!(check_email(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "@example.com",
+            "a@",
+            "a@example",
+            "a@@example.com",
+            "a b@example.com",
+            "a@example..com",
+        ] {
+            assert_eq!(check_email(bad), Err(RuleViolation::EmailInvalid), "{bad}");
+        }
+    }
+}
