@@ -1,1 +1,27 @@
+//! A Slack-faithful SCIM server (v1 and v2 at once): the test bed of every test, the embedded
+//! target of the quickstart (`target.url: embedded`), and a sandbox to rehearse a directory
+//! against, since Slack has none. Behaviour follows `FACTS.md`; where Slack is ambiguous the
+//! emulator takes the stricter reading, so a client that works here is safe there.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use scimsync::emulator::{Emulator, EmulatorConfig, Store};
+//! let emu = Emulator::start(EmulatorConfig::default(), Store::default_org('U', 1),
+//!                           "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("{}", emu.base_url(scimsync::scim::Version::V2)); // http://127.0.0.1:…/scim/v2/
+//! # Ok(()) }
+//! ```
 
+mod error;
+pub mod filter;
+mod groups;
+mod limiter;
+mod render;
+mod server;
+mod store;
+mod users;
+
+pub use error::ApiError;
+pub use server::{Emulator, EmulatorConfig, Faults, Stats};
+pub use store::{Role, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser};
+pub use users::TokenRole;

@@ -1,0 +1,388 @@
+//! Slack-flavoured SCIM filters (FACTS §5): `attr op value` joined by `and`/`or`, parentheses,
+//! `not`; attribute names and operators case-insensitive; values double-quoted (JSON strings),
+//! single-quoted, or bare (`restricted eq 1`, `userName Eq kang_slack`).
+//!
+//! A parse error carries Slack's error code (`no_filters`, `incomplete_filter`,
+//! `invalid_filter_group`, `invalid_query`) so the server can answer with Slack's 400.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+    Not(Box<Filter>),
+    Compare { attr: String, op: Op, value: String },
+    Present { attr: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "co" => Op::Co,
+            "sw" => Op::Sw,
+            "ew" => Op::Ew,
+            "gt" => Op::Gt,
+            "ge" => Op::Ge,
+            "lt" => Op::Lt,
+            "le" => Op::Le,
+            _ => return None,
+        })
+    }
+}
+
+/// A filter Slack would refuse, with Slack's error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl std::fmt::Display for FilterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.code, self.detail)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Open,
+    Close,
+    Word(String),
+    Quoted(String),
+}
+
+fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
+    let mut tokens = Vec::new();
+    let chars: Vec<char> = input.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                tokens.push(Token::Open);
+                i += 1;
+            }
+            ')' => {
+                tokens.push(Token::Close);
+                i += 1;
+            }
+            '"' => {
+                // A JSON string literal.
+                let start = i;
+                i += 1;
+                let mut escaped = false;
+                while i < chars.len() && (escaped || chars[i] != '"') {
+                    escaped = !escaped && chars[i] == '\\';
+                    i += 1;
+                }
+                if i >= chars.len() {
+                    return Err(incomplete("unterminated string"));
+                }
+                let literal: String = chars[start..=i].iter().collect();
+                let value: String = serde_json::from_str(&literal).map_err(|_| FilterError {
+                    code: "invalid_query",
+                    detail: format!("bad string literal {literal}"),
+                })?;
+                tokens.push(Token::Quoted(value));
+                i += 1;
+            }
+            '\'' => {
+                let start = i + 1;
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+                if i >= chars.len() {
+                    return Err(incomplete("unterminated string"));
+                }
+                tokens.push(Token::Quoted(chars[start..i].iter().collect()));
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && chars[i] != '('
+                    && chars[i] != ')'
+                {
+                    i += 1;
+                }
+                tokens.push(Token::Word(chars[start..i].iter().collect()));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+fn incomplete(detail: &str) -> FilterError {
+    FilterError {
+        code: "incomplete_filter",
+        detail: detail.into(),
+    }
+}
+
+/// Parses a filter expression.
+pub fn parse(input: &str) -> Result<Filter, FilterError> {
+    let tokens = tokenize(input)?;
+    // A lone word (`filter=foo`) is what Slack answers with `no_filters`.
+    if tokens.len() < 2 {
+        return Err(FilterError {
+            code: "no_filters",
+            detail: "is_aggregate_call=1".into(),
+        });
+    }
+    let mut p = Parser { tokens, pos: 0 };
+    let f = p.or()?;
+    if p.pos != p.tokens.len() {
+        return Err(match p.tokens[p.pos] {
+            Token::Close => FilterError {
+                code: "invalid_filter_group",
+                detail: "unbalanced parenthesis".into(),
+            },
+            _ => FilterError {
+                code: "invalid_query",
+                detail: "unexpected token after expression".into(),
+            },
+        });
+    }
+    Ok(f)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek_word(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.pos), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn or(&mut self) -> Result<Filter, FilterError> {
+        let mut left = self.and()?;
+        while self.peek_word("or") {
+            self.pos += 1;
+            let right = self.and()?;
+            left = Filter::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Filter, FilterError> {
+        let mut left = self.unary()?;
+        while self.peek_word("and") {
+            self.pos += 1;
+            let right = self.unary()?;
+            left = Filter::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Filter, FilterError> {
+        if self.peek_word("not") {
+            self.pos += 1;
+            return Ok(Filter::Not(Box::new(self.unary()?)));
+        }
+        match self.tokens.get(self.pos).cloned() {
+            Some(Token::Open) => {
+                self.pos += 1;
+                let inner = self.or()?;
+                match self.tokens.get(self.pos) {
+                    Some(Token::Close) => {
+                        self.pos += 1;
+                        Ok(inner)
+                    }
+                    _ => Err(FilterError {
+                        code: "invalid_filter_group",
+                        detail: "missing closing parenthesis".into(),
+                    }),
+                }
+            }
+            Some(Token::Word(attr)) => {
+                self.pos += 1;
+                let op = match self.tokens.get(self.pos) {
+                    Some(Token::Word(op)) => op.clone(),
+                    _ => return Err(incomplete("missing operator")),
+                };
+                self.pos += 1;
+                if op.eq_ignore_ascii_case("pr") {
+                    return Ok(Filter::Present { attr });
+                }
+                let op = Op::parse(&op).ok_or_else(|| FilterError {
+                    code: "invalid_query",
+                    detail: format!("unknown operator {op}"),
+                })?;
+                let value = match self.tokens.get(self.pos) {
+                    Some(Token::Word(v)) | Some(Token::Quoted(v)) => v.clone(),
+                    _ => return Err(incomplete("missing value")),
+                };
+                self.pos += 1;
+                Ok(Filter::Compare { attr, op, value })
+            }
+            _ => Err(incomplete("missing expression")),
+        }
+    }
+}
+
+/// What a filter is evaluated against: an attribute's values, or `None` if the resource type
+/// has no such attribute (which makes the filter invalid).
+pub trait Filterable {
+    fn values(&self, attr: &str) -> Option<Vec<String>>;
+}
+
+impl Filter {
+    /// Checks that every attribute exists on the resource type, using `sample` to ask.
+    pub fn validate(&self, known: &dyn Fn(&str) -> bool) -> Result<(), FilterError> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.validate(known)?;
+                b.validate(known)
+            }
+            Filter::Not(a) => a.validate(known),
+            Filter::Compare { attr, .. } | Filter::Present { attr } => {
+                if known(&attr.to_ascii_lowercase()) {
+                    Ok(())
+                } else {
+                    Err(FilterError {
+                        code: "invalid_query",
+                        detail: format!("unsupported filter attribute {attr}"),
+                    })
+                }
+            }
+        }
+    }
+
+    pub fn matches(&self, r: &dyn Filterable) -> bool {
+        match self {
+            Filter::And(a, b) => a.matches(r) && b.matches(r),
+            Filter::Or(a, b) => a.matches(r) || b.matches(r),
+            Filter::Not(a) => !a.matches(r),
+            Filter::Present { attr } => r
+                .values(&attr.to_ascii_lowercase())
+                .is_some_and(|v| v.iter().any(|s| !s.is_empty())),
+            Filter::Compare { attr, op, value } => {
+                let want = value.to_lowercase();
+                r.values(&attr.to_ascii_lowercase())
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|have| {
+                        let have = have.to_lowercase();
+                        match op {
+                            Op::Eq => have == want,
+                            Op::Ne => have != want,
+                            Op::Co => have.contains(&want),
+                            Op::Sw => have.starts_with(&want),
+                            Op::Ew => have.ends_with(&want),
+                            Op::Gt => have > want,
+                            Op::Ge => have >= want,
+                            Op::Lt => have < want,
+                            Op::Le => have <= want,
+                        }
+                    })
+            }
+        }
+    }
+
+    /// For `attr eq value` alone: the attribute (lower case) and value, so the server can use an
+    /// index instead of a scan.
+    pub fn as_equality(&self) -> Option<(String, &str)> {
+        match self {
+            Filter::Compare {
+                attr,
+                op: Op::Eq,
+                value,
+            } => Some((attr.to_ascii_lowercase(), value)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct R(Vec<(&'static str, &'static str)>);
+    impl Filterable for R {
+        fn values(&self, attr: &str) -> Option<Vec<String>> {
+            Some(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| *k == attr)
+                    .map(|(_, v)| v.to_string())
+                    .collect(),
+            )
+        }
+    }
+
+    #[test]
+    fn quoting_styles_and_case() {
+        let r = R(vec![("username", "Carly"), ("restricted", "1")]);
+        for f in [
+            r#"userName eq "carly""#,
+            "username Eq 'CARLY'",
+            "USERNAME EQ carly",
+            "restricted eq 1",
+            "restricted eq '1'",
+            r#"userName sw "ca" and restricted eq 1"#,
+            r#"(userName eq "x" or userName co "arl") and not (restricted eq 0)"#,
+        ] {
+            assert!(parse(f).unwrap().matches(&r), "{f}");
+        }
+        assert!(!parse("userName eq bob").unwrap().matches(&r));
+    }
+
+    #[test]
+    fn precedence_and_binds_tighter_than_or() {
+        let f = parse("a eq 1 or b eq 2 and c eq 3").unwrap();
+        assert!(matches!(f, Filter::Or(_, _)));
+    }
+
+    #[test]
+    fn slack_error_codes() {
+        assert_eq!(parse("foo").unwrap_err().code, "no_filters");
+        assert_eq!(parse("userName eq").unwrap_err().code, "incomplete_filter");
+        assert_eq!(
+            parse("(userName eq a").unwrap_err().code,
+            "invalid_filter_group"
+        );
+        assert_eq!(
+            parse("userName eq a)").unwrap_err().code,
+            "invalid_filter_group"
+        );
+        assert_eq!(parse("userName xx a").unwrap_err().code, "invalid_query");
+        assert_eq!(
+            parse(r#"userName eq "unterminated"#).unwrap_err().code,
+            "incomplete_filter"
+        );
+        let known = |a: &str| a == "username";
+        assert_eq!(
+            parse("title eq x")
+                .unwrap()
+                .validate(&known)
+                .unwrap_err()
+                .code,
+            "invalid_query"
+        );
+    }
+
+    #[test]
+    fn json_escapes_in_double_quotes() {
+        let f = parse(r#"userName eq "a\"b""#).unwrap();
+        assert_eq!(f.as_equality(), Some(("username".into(), "a\"b")));
+    }
+}

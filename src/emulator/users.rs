@@ -1,0 +1,1186 @@
+//! User writes with Slack's semantics: POST, v1 partial-resource PATCH, v2 PatchOp, PUT that
+//! blanks what is not sent, DELETE that only deactivates — and Slack's rules on every result
+//! (userName rules and normalisation, unique email and userName including deactivated
+//! accounts, display-name rules, protected accounts).
+
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::filter::{self, Filterable};
+use super::store::{Role, Store, StoredAddress, StoredGuest, StoredUser, now_timestamp};
+use crate::scim::Version;
+use crate::scim::types::{
+    Address, Enterprise, Flag, MultiValue, Nullable, PatchOp, RoleValue, User, urn,
+};
+use crate::slack_rules::{self, RuleViolation};
+
+/// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenRole {
+    #[default]
+    Owner,
+    Admin,
+}
+
+/// Slack's default timezone for new accounts (FACTS §2.2).
+const DEFAULT_TIMEZONE: &str = "America/Los_Angeles";
+
+/// Non-URN keys a user body may carry beyond the modelled attributes; any other key is
+/// `invalid_request_payload` (a typo such as `user_name` must not be silently ignored).
+const KNOWN_KEYS: &[&str] = &["Errors"];
+
+fn parse_user(body: &Value) -> Result<User, ApiError> {
+    let user: User =
+        serde_json::from_value(body.clone()).map_err(|e| ApiError::payload(e.to_string()))?;
+    for key in user.other.keys() {
+        if !KNOWN_KEYS.contains(&key.as_str()) && !key.starts_with("urn:") {
+            return Err(ApiError::with(
+                400,
+                "invalid_request_payload",
+                format!("unsupported attribute {key}"),
+            ));
+        }
+    }
+    Ok(user)
+}
+
+fn require_schemas(body: &Value) -> Result<(), ApiError> {
+    match body.get("schemas") {
+        Some(Value::Array(a)) if !a.is_empty() => Ok(()),
+        _ => Err(ApiError::bad_request("missing_schema_element")),
+    }
+}
+
+/// `POST /Users`.
+pub fn create(store: &mut Store, body: &Value, token_role: TokenRole) -> Result<String, ApiError> {
+    require_schemas(body)?;
+    let u = parse_user(body)?;
+    match &u.user_name {
+        Nullable::Missing | Nullable::Null => {
+            return Err(ApiError::bad_request("username_required"));
+        }
+        Nullable::Value(s) if s.trim().is_empty() => {
+            return Err(ApiError::bad_request("username_empty"));
+        }
+        _ => {}
+    }
+    if u.emails.value().is_none_or(|e| e.is_empty()) {
+        return Err(ApiError::bad_request("email_empty"));
+    }
+    let mut draft = StoredUser {
+        timezone: Some(DEFAULT_TIMEZONE.into()),
+        active: true,
+        ..StoredUser::default()
+    };
+    merge(&mut draft, &u, Mode::Create)?;
+    if !u.name.is_present() {
+        // Slack fills the name from the display name when none is sent (FACTS §2.2).
+        let fallback = slack_rules::slack_normalize_user_name(&draft.user_name)
+            .unwrap_or_else(|_| draft.user_name.clone());
+        draft.given_name = Some(draft.display_name.clone().unwrap_or(fallback));
+    }
+    if draft.guest.is_some() && u.active.is_missing() {
+        draft.active = true;
+    }
+    draft.id = store.new_user_id();
+    draft.created = now_timestamp();
+    commit(store, None, draft, token_role, false)
+}
+
+/// `PUT /Users/{id}`: replaces the user; anything not sent becomes blank (FACTS §2.4), except
+/// the name, photo and timezone, which Slack's own example keeps. `active` not sent ⇒ false.
+pub fn replace(
+    store: &mut Store,
+    id: &str,
+    body: &Value,
+    token_role: TokenRole,
+) -> Result<(), ApiError> {
+    let old = existing(store, id)?;
+    require_schemas(body)?;
+    let u = parse_user(body)?;
+    if u.user_name.text().is_none() {
+        return Err(ApiError::bad_request("username_empty"));
+    }
+    if u.password.is_present() {
+        return Err(ApiError::bad_request("password_change_not_allowed"));
+    }
+    let mut draft = StoredUser {
+        id: old.id.clone(),
+        role: old.role,
+        created: old.created.clone(),
+        given_name: old.given_name.clone(),
+        family_name: old.family_name.clone(),
+        honorific_prefix: old.honorific_prefix.clone(),
+        photo: old.photo.clone(),
+        timezone: old.timezone.clone(),
+        email: old.email.clone(),
+        active: false,
+        ..StoredUser::default()
+    };
+    merge(&mut draft, &u, Mode::Replace)?;
+    commit(store, Some(&old), draft, token_role, true).map(drop)
+}
+
+/// `PATCH /Users/{id}` in either dialect.
+pub fn patch(
+    store: &mut Store,
+    version: Version,
+    id: &str,
+    body: &Value,
+    token_role: TokenRole,
+) -> Result<(), ApiError> {
+    let old = existing(store, id)?;
+    require_schemas(body)?;
+    let mut draft = old.clone();
+    match version {
+        Version::V1 => {
+            let u = parse_user(body)?;
+            reject_password(&u)?;
+            merge(&mut draft, &u, Mode::Merge)?;
+            if let Some(attrs) = u.meta.value().and_then(|m| m.attributes.value()) {
+                for path in attrs {
+                    clear_path(&mut draft, path)?;
+                }
+            }
+        }
+        Version::V2 => {
+            let ops: PatchOp = serde_json::from_value(body.clone())
+                .map_err(|e| ApiError::payload(e.to_string()))?;
+            if !ops.schemas.iter().any(|s| s == urn::PATCH_OP_V2) {
+                return Err(ApiError::bad_request("missing_schema_element"));
+            }
+            for op in &ops.operations {
+                apply_operation(&mut draft, &op.op, op.path.as_deref(), op.value.as_ref())?;
+            }
+        }
+    }
+    commit(store, Some(&old), draft, token_role, true).map(drop)
+}
+
+/// `DELETE /Users/{id}`: deactivates; idempotent.
+pub fn deactivate(store: &mut Store, id: &str, token_role: TokenRole) -> Result<(), ApiError> {
+    let old = existing(store, id)?;
+    let mut draft = old.clone();
+    draft.active = false;
+    commit(store, Some(&old), draft, token_role, true).map(drop)
+}
+
+fn existing(store: &Store, id: &str) -> Result<StoredUser, ApiError> {
+    store
+        .user(id)
+        .cloned()
+        .ok_or_else(|| ApiError::with(404, "no_such_user", format!("id={id}")))
+}
+
+fn reject_password(u: &User) -> Result<(), ApiError> {
+    if u.password.is_present() {
+        Err(ApiError::bad_request("password_change_not_allowed"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks Slack's rules on the would-be user and stores it.
+fn commit(
+    store: &mut Store,
+    old: Option<&StoredUser>,
+    mut draft: StoredUser,
+    token_role: TokenRole,
+    is_update: bool,
+) -> Result<String, ApiError> {
+    let who = draft.user_name.clone();
+    let rule = |v: RuleViolation| ApiError::with(400, v.code(), format!("user={who}"));
+
+    if let Some(old) = old {
+        let owner = matches!(old.role, Role::Owner | Role::PrimaryOwner);
+        if owner && token_role == TokenRole::Admin && &draft != old {
+            return Err(ApiError::with(
+                403,
+                "cannot_modify_owner",
+                format!("user={who}"),
+            ));
+        }
+        if old.active && !draft.active {
+            match old.role {
+                Role::PrimaryOwner => {
+                    return Err(ApiError::new(403, "cannot_disable_primary_owner"));
+                }
+                Role::Bot => return Err(ApiError::new(403, "cannot_disable_bot_user_with_scim")),
+                _ => {}
+            }
+        }
+        if draft.guest.is_some() && old.guest.is_none() && old.role != Role::Member {
+            return Err(ApiError::with(
+                400,
+                "cannot_make_user_guest",
+                format!("user={who}"),
+            ));
+        }
+        // Converting to or from a guest reactivates a deactivated account (FACTS §2.7).
+        if !old.active && draft.guest.is_some() != old.guest.is_some() {
+            draft.active = true;
+        }
+    }
+
+    // userName: Slack rewrites what it can and rejects the rest.
+    draft.user_name =
+        slack_rules::slack_normalize_user_name(&draft.user_name).map_err(|v| match v {
+            RuleViolation::UserNameTooLong if is_update => {
+                ApiError::with(400, "long_username", format!("user={who}"))
+            }
+            RuleViolation::UserNameEmpty => ApiError::bad_request("username_empty"),
+            other => rule(other),
+        })?;
+    if draft.email.trim().is_empty() {
+        return Err(ApiError::bad_request("missing_primary_email"));
+    }
+    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
+        slack_rules::check_email(email)
+            .map_err(|_| ApiError::with(400, "email_invalid", format!("email={email}")))?;
+    }
+    if let Some(d) = &draft.display_name {
+        slack_rules::check_display_name(d).map_err(rule)?;
+    }
+    slack_rules::check_person_name(draft.given_name.as_deref(), draft.family_name.as_deref())
+        .map_err(rule)?;
+
+    // Uniqueness, deactivated accounts included (FACTS §8).
+    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
+        if let Some(holder) = store.email_holder(email)
+            && holder != draft.id
+        {
+            return Err(ApiError::with(409, "email_taken", format!("email={email}")));
+        }
+    }
+    if let Some(holder) = store.user_name_holder(&draft.user_name)
+        && holder != draft.id
+    {
+        return Err(ApiError::with(
+            409,
+            "username_taken",
+            format!("username={}", draft.user_name),
+        ));
+    }
+
+    // Slack stores the manager as a user id, whichever key was sent.
+    if let Some(m) = draft.manager_id.clone() {
+        let id = store
+            .resolve_user(&m)
+            .ok_or_else(|| ApiError::with(400, "no_such_user", format!("manager={m}")))?;
+        draft.manager_id = Some(id);
+    }
+
+    let id = draft.id.clone();
+    let deactivated = old.is_some_and(|o| o.active) && !draft.active;
+    match old {
+        Some(_) => store.replace_user(draft),
+        None => store.insert_user(draft),
+    }
+    if deactivated {
+        store.remove_from_all_groups(&id);
+    }
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Create,
+    Replace,
+    Merge,
+}
+
+/// `Some(text)` for a non-blank string, `None` for `""`, `" "` or `null` (Slack's way of
+/// clearing a field), and no change when absent.
+fn set_text(slot: &mut Option<String>, v: &Nullable<String>) {
+    match v {
+        Nullable::Missing => {}
+        Nullable::Null => *slot = None,
+        Nullable::Value(s) if s.trim().is_empty() => *slot = None,
+        Nullable::Value(s) => *slot = Some(s.clone()),
+    }
+}
+
+/// Applies a (partial) user resource to `d`.
+fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
+    if mode != Mode::Merge {
+        // Replace and create start from blank emails (the draft's email is only for PUT
+        // bodies that omit emails, which Slack rejects).
+        if u.emails.value().is_none_or(|e| e.is_empty()) {
+            return Err(ApiError::bad_request("email_empty"));
+        }
+        d.email.clear();
+        d.secondary_email = None;
+    }
+    if let Some(name) = u.user_name.value() {
+        d.user_name = name.clone();
+    } else if let Some(nick) = u.nick_name.text() {
+        // nickName and userName mirror each other.
+        d.user_name = nick.to_string();
+    }
+    if let Some(name) = u.name.value() {
+        let blank = |v: &Nullable<String>| v.is_present() && v.text().is_none();
+        if blank(&name.given_name) && blank(&name.family_name) {
+            return Err(ApiError::with(
+                400,
+                RuleViolation::NameRequired.code(),
+                format!("user={}", d.user_name),
+            ));
+        }
+        set_text(&mut d.given_name, &name.given_name);
+        set_text(&mut d.family_name, &name.family_name);
+        set_text(&mut d.honorific_prefix, &name.honorific_prefix);
+    } else if u.name == Nullable::Null {
+        d.given_name = None;
+        d.family_name = None;
+        d.honorific_prefix = None;
+    }
+    set_text(&mut d.display_name, &u.display_name);
+    set_text(&mut d.title, &u.title);
+    set_text(&mut d.timezone, &u.timezone);
+    set_text(&mut d.user_type, &u.user_type);
+    set_text(&mut d.preferred_language, &u.preferred_language);
+    set_text(&mut d.locale, &u.locale);
+    if let Some(active) = u.active.value() {
+        d.active = active.is_true();
+    }
+    if let Some(emails) = u.emails.value() {
+        merge_emails(d, emails)?;
+    }
+    match &u.phone_numbers {
+        Nullable::Value(phones) => merge_phones(d, phones, mode != Mode::Merge),
+        Nullable::Null => {
+            d.primary_phone = None;
+            d.mobile_phone = None;
+        }
+        Nullable::Missing => {}
+    }
+    match &u.photos {
+        Nullable::Value(photos) => {
+            d.photo = pick_primary(photos.iter().filter(|p| !is_delete(&p.operation)))
+                .and_then(|p| p.value.text().map(str::to_string));
+        }
+        Nullable::Null => d.photo = None,
+        Nullable::Missing => {}
+    }
+    match &u.addresses {
+        Nullable::Value(addresses) => merge_address(d, addresses),
+        Nullable::Null => d.address = None,
+        Nullable::Missing => {}
+    }
+    match &u.roles {
+        Nullable::Value(roles) => {
+            let live: Vec<&RoleValue> = roles
+                .iter()
+                .filter(|r| !matches!(r, RoleValue::Entry(e) if is_delete(&e.operation)))
+                .collect();
+            d.role_title = live
+                .first()
+                .and_then(|r| r.value())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string);
+        }
+        Nullable::Null => d.role_title = None,
+        Nullable::Missing => {}
+    }
+    for ent in [&u.enterprise_v1, &u.enterprise_v2] {
+        match ent {
+            Nullable::Value(e) => merge_enterprise(d, e)?,
+            Nullable::Null => clear_enterprise(d),
+            Nullable::Missing => {}
+        }
+    }
+    for guest in [&u.guest_v1, &u.guest_v2] {
+        match guest {
+            Nullable::Value(g) => {
+                if g.kind.text() != Some("multi") {
+                    return Err(ApiError::payload("guest type must be \"multi\""));
+                }
+                let mut stored = d.guest.clone().unwrap_or_default();
+                set_text(&mut stored.expiration, &g.expiration);
+                d.guest = Some(stored);
+            }
+            Nullable::Null => d.guest = None,
+            Nullable::Missing => {}
+        }
+    }
+    for profile in [&u.profile_v1, &u.profile_v2] {
+        match profile {
+            Nullable::Value(p) => set_text(&mut d.start_date, &p.start_date),
+            Nullable::Null => d.start_date = None,
+            Nullable::Missing => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_delete(op: &Nullable<String>) -> bool {
+    op.value().is_some_and(|o| o.eq_ignore_ascii_case("delete"))
+}
+
+fn is_primary(v: &MultiValue) -> Option<bool> {
+    v.primary.value().map(Flag::is_true)
+}
+
+/// The entry marked primary, else the first.
+fn pick_primary<'a>(
+    mut entries: impl Iterator<Item = &'a MultiValue> + Clone,
+) -> Option<&'a MultiValue> {
+    entries
+        .clone()
+        .find(|e| is_primary(e) == Some(true))
+        .or_else(|| entries.next())
+}
+
+/// Emails: two stored. Primary = `primary: true`, else `type: work`, else the first; the next
+/// one is the secondary. v1's `operation: delete` removes an entry; the primary cannot be
+/// removed without a replacement.
+fn merge_emails(d: &mut StoredUser, emails: &[MultiValue]) -> Result<(), ApiError> {
+    for e in emails.iter().filter(|e| is_delete(&e.operation)) {
+        let Some(v) = e.value.text() else { continue };
+        if d.secondary_email
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(v))
+        {
+            d.secondary_email = None;
+        } else if d.email.eq_ignore_ascii_case(v) {
+            d.email.clear();
+        }
+    }
+    let live: Vec<&MultiValue> = emails
+        .iter()
+        .filter(|e| !is_delete(&e.operation) && e.value.text().is_some())
+        .collect();
+    let primary = live
+        .iter()
+        .position(|e| is_primary(e) == Some(true))
+        .or_else(|| {
+            live.iter().position(|e| {
+                e.kind
+                    .text()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("work"))
+            })
+        })
+        .or(if d.email.is_empty() && !live.is_empty() {
+            Some(0)
+        } else {
+            None
+        });
+    if let Some(p) = primary {
+        d.email = live[p].value.text().unwrap_or_default().trim().to_string();
+    }
+    if let Some(s) = live.iter().enumerate().find(|(i, _)| Some(*i) != primary) {
+        d.secondary_email = s.1.value.text().map(|s| s.trim().to_string());
+    }
+    if d.email.is_empty() {
+        return Err(ApiError::bad_request("missing_primary_email"));
+    }
+    Ok(())
+}
+
+/// Phones with Slack's mapping (FACTS §2.3): `primary: true` or `type: mobile` →
+/// primaryPhone; `primary: false` or `type: work` → mobilePhone.
+fn merge_phones(d: &mut StoredUser, phones: &[MultiValue], replace: bool) {
+    if replace {
+        d.primary_phone = None;
+        d.mobile_phone = None;
+    }
+    let mut primary_set = false;
+    for p in phones {
+        let value = p.value.text().map(str::to_string);
+        if is_delete(&p.operation) {
+            if d.primary_phone.is_some() && d.primary_phone == value {
+                d.primary_phone = None;
+            }
+            if d.mobile_phone.is_some() && d.mobile_phone == value {
+                d.mobile_phone = None;
+            }
+            continue;
+        }
+        if value.is_none() {
+            continue; // a read-back placeholder
+        }
+        let kind = p.kind.text().map(str::to_ascii_lowercase);
+        let to_primary = match (is_primary(p), kind.as_deref()) {
+            (Some(flag), _) => flag,
+            (None, Some("mobile")) => true,
+            (None, Some("work")) => false,
+            (None, _) => !primary_set,
+        };
+        if to_primary {
+            d.primary_phone = value;
+            primary_set = true;
+        } else {
+            d.mobile_phone = value;
+        }
+    }
+}
+
+fn merge_address(d: &mut StoredUser, addresses: &[Address]) {
+    if addresses.iter().any(|a| is_delete(&a.operation)) {
+        d.address = None;
+    }
+    let live: Vec<&Address> = addresses
+        .iter()
+        .filter(|a| !is_delete(&a.operation))
+        .collect();
+    let chosen = live
+        .iter()
+        .find(|a| a.primary.value().is_some_and(Flag::is_true))
+        .or_else(|| {
+            live.iter()
+                .find(|a| a.kind.text().is_some_and(|k| k == "work"))
+        })
+        .or(live.first());
+    if let Some(a) = chosen {
+        let t = |v: &Nullable<String>| v.text().map(str::to_string);
+        let stored = StoredAddress {
+            street_address: t(&a.street_address),
+            locality: t(&a.locality),
+            region: t(&a.region),
+            postal_code: t(&a.postal_code),
+            country: t(&a.country),
+        };
+        d.address = (stored != StoredAddress::default()).then_some(stored);
+    }
+}
+
+fn merge_enterprise(d: &mut StoredUser, e: &Enterprise) -> Result<(), ApiError> {
+    set_text(&mut d.employee_number, &e.employee_number);
+    set_text(&mut d.cost_center, &e.cost_center);
+    set_text(&mut d.organization, &e.organization);
+    set_text(&mut d.division, &e.division);
+    set_text(&mut d.department, &e.department);
+    match &e.manager {
+        Nullable::Value(m) => {
+            if m.manager_id.is_missing() {
+                return Err(ApiError::bad_request("improper_enterprise_schema_format"));
+            }
+            set_text(&mut d.manager_id, &m.manager_id);
+        }
+        Nullable::Null => d.manager_id = None,
+        Nullable::Missing => {}
+    }
+    Ok(())
+}
+
+fn clear_enterprise(d: &mut StoredUser) {
+    d.employee_number = None;
+    d.cost_center = None;
+    d.organization = None;
+    d.division = None;
+    d.department = None;
+    d.manager_id = None;
+}
+
+/// The extension URNs a path may start with, and which extension each is.
+const EXTENSIONS: &[(&str, &str)] = &[
+    (urn::ENTERPRISE_V2, "enterprise"),
+    (urn::ENTERPRISE_V1, "enterprise"),
+    (urn::GUEST_V2, "guest"),
+    (urn::GUEST_V1, "guest"),
+    (urn::PROFILE_V2, "profile"),
+    (urn::PROFILE_V1, "profile"),
+];
+
+/// Splits `urn…:User:employeeNumber` or `urn…:User.manager.managerId` (both separators are
+/// in Slack's examples) into the extension and its sub-path.
+fn split_extension(path: &str) -> Option<(&'static str, &'static str, String)> {
+    for (u, ext) in EXTENSIONS {
+        if path.len() >= u.len() && path[..u.len()].eq_ignore_ascii_case(u) {
+            let rest = &path[u.len()..];
+            let sub = rest.strip_prefix([':', '.']).unwrap_or(rest);
+            if !rest.is_empty() && !rest.starts_with([':', '.']) {
+                continue;
+            }
+            return Some((u, ext, sub.to_string()));
+        }
+    }
+    None
+}
+
+/// Clears one attribute by path (v1 `meta.attributes`, v2 `remove` without a filter).
+fn clear_path(d: &mut StoredUser, path: &str) -> Result<(), ApiError> {
+    if let Some((_, ext, sub)) = split_extension(path) {
+        let sub = sub.to_ascii_lowercase();
+        match (ext, sub.as_str()) {
+            ("enterprise", "") => clear_enterprise(d),
+            ("enterprise", "employeenumber") => d.employee_number = None,
+            ("enterprise", "costcenter") => d.cost_center = None,
+            ("enterprise", "organization") => d.organization = None,
+            ("enterprise", "division") => d.division = None,
+            ("enterprise", "department") => d.department = None,
+            ("enterprise", "manager" | "manager.managerid") => d.manager_id = None,
+            ("guest", "") => d.guest = None,
+            ("guest", "expiration") => {
+                if let Some(g) = d.guest.as_mut() {
+                    g.expiration = None;
+                }
+            }
+            ("profile", "" | "startdate") => d.start_date = None,
+            _ => return Err(ApiError::payload(format!("unknown path {path}"))),
+        }
+        return Ok(());
+    }
+    match path.to_ascii_lowercase().as_str() {
+        "displayname" => d.display_name = None,
+        "title" => d.title = None,
+        "timezone" => d.timezone = None,
+        "usertype" => d.user_type = None,
+        "preferredlanguage" => d.preferred_language = None,
+        "locale" => d.locale = None,
+        "name" => {
+            d.given_name = None;
+            d.family_name = None;
+            d.honorific_prefix = None;
+        }
+        "name.givenname" => d.given_name = None,
+        "name.familyname" => d.family_name = None,
+        "name.honorificprefix" => d.honorific_prefix = None,
+        // `remove` on emails removes only the secondary (the primary cannot go).
+        "emails" => d.secondary_email = None,
+        "phonenumbers" => {
+            d.primary_phone = None;
+            d.mobile_phone = None;
+        }
+        "addresses" | "address" => d.address = None,
+        "roles" => d.role_title = None,
+        "photos" => d.photo = None,
+        "username" | "nickname" => return Err(ApiError::bad_request("username_empty")),
+        "active" => d.active = false,
+        _ => return Err(ApiError::payload(format!("unknown path {path}"))),
+    }
+    Ok(())
+}
+
+/// Nests `value` under a dotted path: `name.givenName` → `{"name":{"givenName":v}}`, and an
+/// extension sub-path under its URN.
+fn nest(path: &str, value: Value) -> Value {
+    if let Some((u, _, sub)) = split_extension(path) {
+        let inner = if sub.is_empty() {
+            value
+        } else {
+            nest(&sub, value)
+        };
+        return json!({ u: inner });
+    }
+    let mut out = value;
+    for key in path.rsplit('.') {
+        let mut m = Map::new();
+        m.insert(canonical_key(key), out);
+        out = Value::Object(m);
+    }
+    out
+}
+
+/// Attribute names are case-insensitive; the typed body wants Slack's spelling.
+fn canonical_key(key: &str) -> String {
+    const KEYS: &[&str] = &[
+        "userName",
+        "nickName",
+        "name",
+        "givenName",
+        "familyName",
+        "honorificPrefix",
+        "displayName",
+        "profileUrl",
+        "title",
+        "timezone",
+        "active",
+        "emails",
+        "photos",
+        "addresses",
+        "phoneNumbers",
+        "userType",
+        "roles",
+        "preferredLanguage",
+        "locale",
+        "employeeNumber",
+        "costCenter",
+        "organization",
+        "division",
+        "department",
+        "manager",
+        "managerId",
+        "expiration",
+        "startDate",
+        "type",
+        "externalId",
+        "password",
+    ];
+    KEYS.iter()
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .map_or_else(|| key.to_string(), |k| k.to_string())
+}
+
+/// One v2 PatchOp operation (FACTS §2.4).
+fn apply_operation(
+    d: &mut StoredUser,
+    op: &str,
+    path: Option<&str>,
+    value: Option<&Value>,
+) -> Result<(), ApiError> {
+    let op = op.to_ascii_lowercase();
+    if !matches!(op.as_str(), "add" | "replace" | "remove") {
+        return Err(ApiError::payload(format!("unknown op {op}")));
+    }
+    let Some(path) = path.map(str::trim).filter(|p| !p.is_empty()) else {
+        // No path: the value is a partial resource.
+        if op == "remove" {
+            return Err(ApiError::payload("remove needs a path"));
+        }
+        let v = value.ok_or_else(|| ApiError::payload("missing value"))?;
+        let u = parse_user(v)?;
+        reject_password(&u)?;
+        return merge(d, &u, Mode::Merge);
+    };
+
+    if let Some(open) = path.find('[') {
+        return apply_filtered(d, &op, path, open, value);
+    }
+
+    if op == "remove" {
+        return clear_path(d, path);
+    }
+    let mut v = value
+        .cloned()
+        .ok_or_else(|| ApiError::payload("missing value"))?;
+    let lower = path.to_ascii_lowercase();
+    let multi = matches!(
+        lower.as_str(),
+        "emails" | "phonenumbers" | "photos" | "addresses" | "roles"
+    );
+    if multi && !v.is_array() {
+        v = Value::Array(vec![v]); // `add` accepts a single object or an array
+    }
+    if op == "replace" && multi {
+        match lower.as_str() {
+            "emails" => {
+                d.email.clear();
+                d.secondary_email = None;
+            }
+            other => clear_path(d, other)?,
+        }
+    }
+    let u = parse_user(&nest(path, v))?;
+    reject_password(&u)?;
+    merge(d, &u, Mode::Merge)
+}
+
+/// A stored multi-valued entry as a filter sees it.
+struct Entry {
+    value: String,
+    kind: Option<&'static str>,
+    primary: bool,
+}
+
+impl Filterable for Entry {
+    fn values(&self, attr: &str) -> Option<Vec<String>> {
+        Some(match attr {
+            "value" => vec![self.value.clone()],
+            "type" => self.kind.map(|k| vec![k.to_string()]).unwrap_or_default(),
+            "primary" => vec![self.primary.to_string()],
+            _ => return None,
+        })
+    }
+}
+
+/// `emails[primary eq false]`, `emails[value eq "x"]`, `phoneNumbers[value eq "1"].value`…
+fn apply_filtered(
+    d: &mut StoredUser,
+    op: &str,
+    path: &str,
+    open: usize,
+    value: Option<&Value>,
+) -> Result<(), ApiError> {
+    let attr = path[..open].to_ascii_lowercase();
+    let close = path
+        .rfind(']')
+        .ok_or_else(|| ApiError::bad_request("invalid_filter_group"))?;
+    let expr =
+        filter::parse(&path[open + 1..close]).map_err(|e| ApiError::with(400, e.code, e.detail))?;
+    let sub = path[close + 1..]
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    let new_value = match value {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Object(o)) => o.get("value").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    };
+    if op != "remove" && new_value.is_none() {
+        return Err(ApiError::payload("missing value"));
+    }
+    if !sub.is_empty() && sub != "value" {
+        return Err(ApiError::payload(format!(
+            "unsupported sub-attribute {sub}"
+        )));
+    }
+    let update = |slot: &mut Option<String>, entry: Entry| {
+        if expr.matches(&entry) {
+            *slot = if op == "remove" {
+                None
+            } else {
+                new_value.clone()
+            };
+        }
+    };
+    match attr.as_str() {
+        "emails" => {
+            let mut primary = Some(d.email.clone());
+            update(
+                &mut primary,
+                Entry {
+                    value: d.email.clone(),
+                    kind: None,
+                    primary: true,
+                },
+            );
+            if let Some(s) = d.secondary_email.clone() {
+                update(
+                    &mut d.secondary_email,
+                    Entry {
+                        value: s,
+                        kind: None,
+                        primary: false,
+                    },
+                );
+            }
+            d.email = primary.ok_or_else(|| ApiError::bad_request("missing_primary_email"))?;
+        }
+        "phonenumbers" => {
+            if let Some(v) = d.mobile_phone.clone() {
+                update(
+                    &mut d.mobile_phone,
+                    Entry {
+                        value: v,
+                        kind: Some("mobile"),
+                        primary: false,
+                    },
+                );
+            }
+            if let Some(v) = d.primary_phone.clone() {
+                update(
+                    &mut d.primary_phone,
+                    Entry {
+                        value: v,
+                        kind: None,
+                        primary: true,
+                    },
+                );
+            }
+        }
+        "roles" => {
+            if let Some(v) = d.role_title.clone() {
+                update(
+                    &mut d.role_title,
+                    Entry {
+                        value: v,
+                        kind: None,
+                        primary: true,
+                    },
+                );
+            }
+        }
+        "photos" => {
+            if let Some(v) = d.photo.clone() {
+                update(
+                    &mut d.photo,
+                    Entry {
+                        value: v,
+                        kind: Some("photo"),
+                        primary: true,
+                    },
+                );
+            }
+        }
+        _ => {
+            return Err(ApiError::payload(format!(
+                "unsupported filtered path {path}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A stored user as filters see it (FACTS §5).
+pub struct UserView<'a>(pub &'a StoredUser);
+
+impl Filterable for UserView<'_> {
+    fn values(&self, attr: &str) -> Option<Vec<String>> {
+        let u = self.0;
+        let flag = |b: bool| vec![if b { "1" } else { "0" }.to_string()];
+        Some(match attr {
+            "username" | "nickname" => vec![u.user_name.clone()],
+            "email" | "emails" | "emails.value" => std::iter::once(u.email.clone())
+                .chain(u.secondary_email.clone())
+                .collect(),
+            "restricted" => flag(u.guest.as_ref().is_some_and(|g| !g.single_channel)),
+            "ultra_restricted" => flag(u.guest.as_ref().is_some_and(|g| g.single_channel)),
+            "id" => vec![u.id.clone()],
+            "active" => vec![u.active.to_string()],
+            "displayname" => u.display_name.clone().into_iter().collect(),
+            "externalid" => vec![String::new()],
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a filter attribute exists on users.
+pub fn is_user_filter_attr(attr: &str) -> bool {
+    UserView(&StoredUser::default()).values(attr).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org() -> Store {
+        Store::new('U', 3)
+    }
+
+    fn guest(expiration: Option<&str>) -> StoredGuest {
+        StoredGuest {
+            expiration: expiration.map(str::to_string),
+            single_channel: false,
+        }
+    }
+
+    fn post(store: &mut Store, body: Value) -> Result<String, ApiError> {
+        create(store, &body, TokenRole::Owner)
+    }
+
+    fn ada(store: &mut Store) -> String {
+        post(
+            store,
+            json!({"schemas":[urn::CORE_V1],"userName":"Ada","emails":[{"value":"ada@example.com"}],
+                   "name":{"givenName":"Ada","familyName":"Lovelace"}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn create_lower_cases_and_defaults() {
+        let mut s = org();
+        let id = ada(&mut s);
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.user_name, "ada");
+        assert!(u.active);
+        assert_eq!(u.timezone.as_deref(), Some(DEFAULT_TIMEZONE));
+    }
+
+    #[test]
+    fn phone_mapping_swaps_types() {
+        let mut s = org();
+        let id = post(
+            &mut s,
+            json!({"schemas":[urn::USER_V2],"userName":"p","emails":[{"value":"p@x.com"}],
+                   "phoneNumbers":[{"value":"555-5555","type":"work"},{"value":"555-4444","type":"mobile"}]}),
+        )
+        .unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.mobile_phone.as_deref(), Some("555-5555"));
+        assert_eq!(u.primary_phone.as_deref(), Some("555-4444"));
+    }
+
+    #[test]
+    fn v1_patch_deletes_entries_and_attributes() {
+        let mut s = org();
+        let id = ada(&mut s);
+        patch(&mut s, Version::V1, &id,
+              &json!({"schemas":[urn::CORE_V1],"title":"Eng","emails":[{"value":"a2@example.com","primary":false}],
+                      "urn:scim:schemas:extension:enterprise:1.0":{"department":"R&D"}}),
+              TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.secondary_email.as_deref(), Some("a2@example.com"));
+        assert_eq!(u.department.as_deref(), Some("R&D"));
+        patch(&mut s, Version::V1, &id,
+              &json!({"schemas":[urn::CORE_V1],"emails":[{"value":"a2@example.com","operation":"delete"}],
+                      "meta":{"attributes":["title","urn:scim:schemas:extension:enterprise:1.0.department"]}}),
+              TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.secondary_email, None);
+        assert_eq!(u.title, None);
+        assert_eq!(u.department, None);
+        assert!(s.email_holder("a2@example.com").is_none());
+    }
+
+    #[test]
+    fn v2_paths() {
+        let mut s = org();
+        let id = ada(&mut s);
+        let ops = |ops: Value| json!({"schemas":[urn::PATCH_OP_V2],"Operations":ops});
+        patch(&mut s, Version::V2, &id, &ops(json!([
+            {"op":"Replace","path":"title","value":"Lead"},
+            {"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"E1"},
+            {"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.managerId","value":"ada@example.com"},
+            {"op":"replace","path":"name.givenName","value":"Augusta"},
+            {"op":"add","path":"emails","value":{"value":"second@example.com","primary":false}},
+            {"op":"add","path":"phoneNumbers","value":[{"value":"1","type":"mobile"},{"value":"2","type":"work"}]},
+        ])), TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap().clone();
+        assert_eq!(u.title.as_deref(), Some("Lead"));
+        assert_eq!(u.employee_number.as_deref(), Some("E1"));
+        assert_eq!(u.manager_id.as_deref(), Some(id.as_str()));
+        assert_eq!(u.given_name.as_deref(), Some("Augusta"));
+        assert_eq!(u.family_name.as_deref(), Some("Lovelace"));
+        assert_eq!(u.secondary_email.as_deref(), Some("second@example.com"));
+        patch(&mut s, Version::V2, &id, &ops(json!([
+            {"op":"replace","path":"phoneNumbers[value eq \"1\"].value","value":"9"},
+            {"op":"remove","path":"emails[primary eq false]"},
+            {"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"},
+        ])), TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.primary_phone.as_deref(), Some("9"));
+        assert_eq!(u.secondary_email, None);
+        assert_eq!(u.employee_number, None);
+        let err = patch(
+            &mut s,
+            Version::V2,
+            &id,
+            &ops(json!([{"op":"remove","path":"emails[value eq \"ada@example.com\"]"}])),
+            TokenRole::Owner,
+        )
+        .unwrap_err();
+        assert_eq!(err.description, "missing_primary_email");
+    }
+
+    #[test]
+    fn uniqueness_includes_deactivated_accounts() {
+        let mut s = org();
+        let id = ada(&mut s);
+        deactivate(&mut s, &id, TokenRole::Owner).unwrap();
+        deactivate(&mut s, &id, TokenRole::Owner).unwrap(); // idempotent
+        let err = post(&mut s, json!({"schemas":[urn::CORE_V1],"userName":"other","emails":[{"value":"ADA@example.com"}]})).unwrap_err();
+        assert_eq!(
+            (err.status, err.description.as_str()),
+            (409, "email_taken (email=ADA@example.com)")
+        );
+        let err = post(
+            &mut s,
+            json!({"schemas":[urn::CORE_V1],"userName":"ADA","emails":[{"value":"x@example.com"}]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status, err.description.as_str()),
+            (409, "username_taken (username=ada)")
+        );
+    }
+
+    #[test]
+    fn put_blanks_what_is_not_sent() {
+        let mut s = org();
+        let id = ada(&mut s);
+        patch(
+            &mut s,
+            Version::V1,
+            &id,
+            &json!({"schemas":[urn::CORE_V1],"title":"Eng","displayName":"ada"}),
+            TokenRole::Owner,
+        )
+        .unwrap();
+        replace(&mut s, &id, &json!({"schemas":[urn::CORE_V1],"userName":"ada","emails":[{"value":"ada@example.com"}]}), TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.title, None);
+        assert_eq!(u.display_name, None);
+        assert!(!u.active, "PUT without active deactivates");
+        assert_eq!(u.given_name.as_deref(), Some("Ada"), "the name survives");
+    }
+
+    #[test]
+    fn protected_accounts() {
+        let mut s = Store::default_org('U', 1);
+        let owner = s.user_by_user_name("primary-owner").unwrap().id.clone();
+        let bot = s.user_by_user_name("scimsync-bot").unwrap().id.clone();
+        assert_eq!(
+            deactivate(&mut s, &owner, TokenRole::Owner)
+                .unwrap_err()
+                .description,
+            "cannot_disable_primary_owner"
+        );
+        assert_eq!(
+            deactivate(&mut s, &bot, TokenRole::Owner)
+                .unwrap_err()
+                .description,
+            "cannot_disable_bot_user_with_scim"
+        );
+        let err = patch(
+            &mut s,
+            Version::V1,
+            &owner,
+            &json!({"schemas":[urn::CORE_V1],"title":"x"}),
+            TokenRole::Admin,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 403);
+    }
+
+    #[test]
+    fn name_rules() {
+        let mut s = org();
+        let base = |extra: Value| {
+            let mut b =
+                json!({"schemas":[urn::CORE_V1],"userName":"u","emails":[{"value":"u@x.com"}]});
+            b.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            b
+        };
+        let code = |r: Result<String, ApiError>| r.unwrap_err().description;
+        assert_eq!(
+            code(post(&mut s, base(json!({"userName":"a".repeat(22)})))),
+            "username_too_long (user=aaaaaaaaaaaaaaaaaaaaaa)"
+        );
+        assert_eq!(
+            code(post(&mut s, base(json!({"userName":"here"})))),
+            "username_not_allowed (user=here)"
+        );
+        assert_eq!(
+            code(post(&mut s, base(json!({"displayName":"a@b"})))),
+            "invalid_name_specials (user=u)"
+        );
+        assert_eq!(
+            code(post(
+                &mut s,
+                base(json!({"name":{"givenName":" ","familyName":""}}))
+            )),
+            "invalid_name_required (user=u)"
+        );
+        assert_eq!(
+            code(post(&mut s, base(json!({"userName":""})))),
+            "username_empty"
+        );
+        assert_eq!(
+            code(post(
+                &mut s,
+                json!({"schemas":[urn::CORE_V1],"emails":[{"value":"u@x.com"}]})
+            )),
+            "username_required"
+        );
+        assert_eq!(
+            code(post(
+                &mut s,
+                json!({"userName":"u","emails":[{"value":"u@x.com"}]})
+            )),
+            "missing_schema_element"
+        );
+        assert_eq!(
+            code(post(&mut s, base(json!({"emails":[{"value":"nope"}]})))),
+            "email_invalid (email=nope)"
+        );
+        let id = post(&mut s, base(json!({"userName":"Some.One@Example.com"}))).unwrap();
+        assert_eq!(s.user(&id).unwrap().user_name, "some.one");
+    }
+
+    #[test]
+    fn guest_conversion_reactivates() {
+        let mut s = org();
+        let id = ada(&mut s);
+        deactivate(&mut s, &id, TokenRole::Owner).unwrap();
+        patch(&mut s, Version::V1, &id,
+              &json!({"schemas":[urn::CORE_V1, urn::GUEST_V1],
+                      "urn:scim:schemas:extension:slack:guest:1.0":{"type":"multi","expiration":"2030-01-01T00:00:00Z"}}),
+              TokenRole::Owner).unwrap();
+        let u = s.user(&id).unwrap();
+        assert!(u.active);
+        assert_eq!(u.guest, Some(guest(Some("2030-01-01T00:00:00Z"))));
+    }
+}
