@@ -1,3 +1,205 @@
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The command line: parse, set up logging, run a command, map the outcome to an exit code.
+//! Results go to stdout, logs to stderr.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
+
+/// Exit codes (README, "Exit codes").
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "scimsync", version, about = "Keep Slack's people and groups equal to a declared directory.")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text on a terminal, JSON lines otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Seed the organisation from this YAML or JSON file (format: README, "Emulator").
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Persist the state to this JSON file after writes; loaded at start if it exists.
+    #[arg(long)]
+    pub persist: Option<PathBuf>,
+    /// Environment variable holding the bearer token to accept.
+    #[arg(long, default_value = "SCIMSYNC_EMULATOR_TOKEN")]
+    pub token_env: String,
+    /// Run Slack's rate limits this many times faster.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Turn rate limiting off.
+    #[arg(long)]
+    pub no_rate_limits: bool,
+    /// Probability of answering 500/503.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Probability of dropping the connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// How long a write holds its resource's lock, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub write_hold_ms: u64,
+    /// Seed of the fault injector and id generator.
+    #[arg(long, default_value_t = 1)]
+    pub random_seed: u64,
+    /// Enterprise Grid: user ids start with W.
+    #[arg(long)]
+    pub grid: bool,
+    /// Whose token it is: an admin's token cannot modify owners.
+    #[arg(long, value_enum, default_value_t = TokenRoleArg::Owner)]
+    pub token_role: TokenRoleArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRoleArg {
+    Owner,
+    Admin,
+}
+
+/// The emulator's token when `--token-env` names an unset variable. Not a secret: the
+/// emulator guards nothing real.
+pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Emulator(args) => run_emulator(args).await,
+        }
+    });
+    ExitCode::from(code)
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run_emulator(args: EmulatorArgs) -> u8 {
+    let id_prefix = if args.grid { 'W' } else { 'U' };
+    let seed_file = args
+        .seed
+        .clone()
+        .or_else(|| args.persist.clone().filter(|p| p.exists()));
+    let store = match &seed_file {
+        Some(path) => match Store::load(path, id_prefix, args.random_seed) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::ERROR;
+            }
+        },
+        None => Store::default_org(id_prefix, args.random_seed),
+    };
+    let config = EmulatorConfig {
+        token: std::env::var(&args.token_env).unwrap_or_else(|_| DEFAULT_EMULATOR_TOKEN.into()),
+        rate_limit_scale: (!args.no_rate_limits).then_some(args.time_scale),
+        faults: Faults {
+            error_rate: args.error_rate,
+            drop_rate: args.drop_rate,
+            latency: Duration::from_millis(args.latency_ms),
+            seed: args.random_seed,
+        },
+        write_hold: Duration::from_millis(args.write_hold_ms),
+        token_role: match args.token_role {
+            TokenRoleArg::Owner => TokenRole::Owner,
+            TokenRoleArg::Admin => TokenRole::Admin,
+        },
+        persist: args.persist.clone(),
+        ..EmulatorConfig::default()
+    };
+    let emulator = match Emulator::start(config, store, args.listen).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return exit::ERROR;
+        }
+    };
+    tracing::info!(
+        v1 = %emulator.base_url(crate::scim::Version::V1),
+        v2 = %emulator.base_url(crate::scim::Version::V2),
+        "emulator listening"
+    );
+    // Tell a parent process (or a person) where to connect, on stdout.
+    println!("{}", emulator.base_url(crate::scim::Version::V2));
+    wait_for_signal().await;
+    match emulator.shutdown().await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: cannot persist the emulator state: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

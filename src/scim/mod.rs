@@ -4,3 +4,11 @@ pub mod limits;
 pub mod types;
 
 pub use types::Version;
+
+/// An HTTP client builder with rustls on the `ring` provider (no OpenSSL anywhere), shared by
+/// every part of scimsync that speaks HTTP.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // Installing twice is harmless: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}

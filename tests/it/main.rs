@@ -1,1 +1,5 @@
+//! End-to-end tests: one binary, each test starting the in-process emulator on an ephemeral
+//! loopback port and talking to it over real HTTP.
+
 mod emulator;
+mod harness;

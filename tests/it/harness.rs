@@ -1,0 +1,117 @@
+//! Shared test plumbing: start an emulator, talk to it.
+
+use std::time::Duration;
+
+use reqwest::{Client, Method, Response};
+use scimsync::emulator::{Emulator, EmulatorConfig, Store};
+use scimsync::scim::Version;
+use serde_json::Value;
+
+pub struct Org {
+    pub emu: Emulator,
+    pub http: Client,
+}
+
+/// An emulator with the default organisation (primary owner, bot, Team Admins) and no limits.
+pub async fn org() -> Org {
+    org_with(EmulatorConfig::default(), Store::default_org('U', 1)).await
+}
+
+pub async fn org_with(config: EmulatorConfig, store: Store) -> Org {
+    let emu = Emulator::start(config, store, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("emulator starts");
+    let http = scimsync::scim::http_client_builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    Org { emu, http }
+}
+
+/// A response's status, headers and JSON body (`Null` when empty).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub raw: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of either error shape.
+    pub fn code(&self) -> String {
+        let e: scimsync::scim::types::ErrorBody =
+            serde_json::from_value(self.body.clone()).expect("an error body");
+        e.code().unwrap_or_default().to_string()
+    }
+}
+
+pub async fn reply(r: Response) -> Reply {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let raw = r.text().await.unwrap();
+    let body = if raw.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&raw).unwrap_or_else(|e| panic!("not JSON ({e}): {raw}"))
+    };
+    Reply {
+        status,
+        headers,
+        raw,
+        body,
+    }
+}
+
+impl Org {
+    pub fn url(&self, v: Version, path: &str) -> String {
+        format!("{}{}", self.emu.base_url(v), path.trim_start_matches('/'))
+    }
+
+    /// A SCIM call with the right token.
+    pub async fn call(&self, v: Version, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self
+            .http
+            .request(method, self.url(v, path))
+            .bearer_auth(self.emu.token());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, v: Version, path: &str) -> Reply {
+        self.call(v, Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, v: Version, path: &str, body: Value) -> Reply {
+        self.call(v, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, v: Version, path: &str, body: Value) -> Reply {
+        self.call(v, Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, v: Version, path: &str, body: Value) -> Reply {
+        self.call(v, Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, v: Version, path: &str) -> Reply {
+        self.call(v, Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, v: Version, user_name: &str, email: &str) -> String {
+        let r = self
+            .post(
+                v,
+                "Users",
+                serde_json::json!({"schemas": [v.user_urn()], "userName": user_name,
+                                   "emails": [{"value": email, "primary": true}]}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.raw);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+pub const BOTH: [Version; 2] = [Version::V1, Version::V2];
