@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::filter::{self, Filterable};
-use super::store::{Role, Store, StoredAddress, StoredGuest, StoredUser, now_timestamp};
+use super::store::{Role, Store, StoredAddress, StoredUser, now_timestamp};
 use crate::scim::Version;
 use crate::scim::types::{
     Address, Enterprise, Flag, MultiValue, Nullable, PatchOp, RoleValue, User, urn,
@@ -932,6 +932,8 @@ pub fn is_user_filter_attr(attr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::emulator::store::StoredGuest;
 
     fn org() -> Store {
         Store::new('U', 3)
