@@ -17,7 +17,11 @@ pub mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "scimsync", version, about = "Keep Slack's people and groups equal to a declared directory.")]
+#[command(
+    name = "scimsync",
+    version,
+    about = "Keep Slack's people and groups equal to a declared directory."
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
