@@ -63,9 +63,10 @@ async fn slack_python_sdk_scim_client_works_against_the_emulator() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT).exists(),
         "{SCRIPT} is missing"
     );
+    // Re-raise the check's own panic, so its message is the test's failure.
     tokio::task::spawn_blocking(require_slack_sdk)
         .await
-        .unwrap();
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 
     let org = harness::org().await;
     let base_url = org.emu.base_url(Version::V1);
