@@ -2,4 +2,6 @@
 //! loopback port and talking to it over real HTTP.
 
 mod emulator;
+mod fixtures;
 mod harness;
+mod python_sdk;
