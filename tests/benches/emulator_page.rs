@@ -26,7 +26,9 @@ fn organisation() -> Store {
     let groups = (0..GROUPS)
         .map(|g| StoredGroup {
             display_name: format!("group-{g}"),
-            members: (0..50).map(|k| format!("user{}@example.com", (g * 50 + k) % USERS)).collect(),
+            members: (0..50)
+                .map(|k| format!("user{}@example.com", (g * 50 + k) % USERS))
+                .collect(),
             ..StoredGroup::default()
         })
         .collect();
@@ -42,9 +44,13 @@ async fn main() {
     let t = Instant::now();
     let store = organisation();
     eprintln!("built {USERS} users, {GROUPS} groups in {:?}", t.elapsed());
-    let emu = Emulator::start(EmulatorConfig::default(), store, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let emu = Emulator::start(
+        EmulatorConfig::default(),
+        store,
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     let http = scimsync::scim::http_client_builder().build().unwrap();
     let mut rng = fastrand::Rng::with_seed(7);
     for version in [Version::V1, Version::V2] {
@@ -52,9 +58,20 @@ async fn main() {
         let mut bytes = 0;
         for i in 0..REQUESTS + 10 {
             let start = 1 + rng.usize(..USERS - 1000);
-            let url = format!("{}Users?startIndex={start}&count=1000", emu.base_url(version));
+            let url = format!(
+                "{}Users?startIndex={start}&count=1000",
+                emu.base_url(version)
+            );
             let t = Instant::now();
-            let body = http.get(&url).bearer_auth(emu.token()).send().await.unwrap().bytes().await.unwrap();
+            let body = http
+                .get(&url)
+                .bearer_auth(emu.token())
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             let took = t.elapsed();
             assert!(body.len() > 100_000, "a full page");
             if i >= 10 {
@@ -78,8 +95,18 @@ async fn main() {
                 emu.base_url(version),
                 rng.usize(..USERS) + i % 2
             );
-            http.get(&url).bearer_auth(emu.token()).send().await.unwrap().bytes().await.unwrap();
+            http.get(&url)
+                .bearer_auth(emu.token())
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
         }
-        println!("{version}: GET /Users?filter=email eq …: mean {:?}", t.elapsed() / REQUESTS as u32);
+        println!(
+            "{version}: GET /Users?filter=email eq …: mean {:?}",
+            t.elapsed() / REQUESTS as u32
+        );
     }
 }
