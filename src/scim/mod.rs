@@ -1,8 +1,12 @@
 //! Talking to Slack's SCIM API: wire types for both dialects and Slack's published limits.
 
+pub mod client;
 pub mod limits;
+pub mod token;
 pub mod types;
 
+pub use client::{ScimClient, ScimError};
+pub use token::Token;
 pub use types::Version;
 
 /// An HTTP client builder with rustls on the `ring` provider (no OpenSSL anywhere), shared by

@@ -5,3 +5,4 @@ mod emulator;
 mod fixtures;
 mod harness;
 mod python_sdk;
+mod scim_client;

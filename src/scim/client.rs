@@ -1,0 +1,331 @@
+//! The SCIM client: one HTTP attempt per call, errors parsed from either dialect's body, and
+//! complete listings (`count=1000` pages, de-duplicated by id). A listing is all or nothing: a
+//! failed page fails the listing, so a partial read can never look like "these people left".
+//!
+//! Rate limiting and retries wrap this client (the executor); this layer only reports what
+//! happened, including `Retry-After` on a 429.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Version;
+use super::token::Token;
+use super::types::{ErrorBody, Group, ListResponse, User};
+
+/// Slack's largest page (FACTS §4).
+pub const PAGE_SIZE: usize = 1000;
+
+/// A listing stops after this many pages even if Slack keeps claiming more: a guard against a
+/// server that never ends (10M resources).
+const MAX_PAGES: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    #[error("{method} {path}: HTTP {status}{}", describe(.code, .message))]
+    Status {
+        method: Method,
+        path: String,
+        status: u16,
+        /// Slack's error code (`email_taken`, `invalid_authentication`, …).
+        code: Option<String>,
+        message: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("{method} {path}: {source}")]
+    Transport {
+        method: Method,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{method} {path}: unexpected response body: {message}")]
+    Decode {
+        method: Method,
+        path: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Url(String),
+}
+
+fn describe(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (_, Some(m)) => format!(": {m}"),
+        (Some(c), None) => format!(": {c}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl ScimError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ScimError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ScimError::Status { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ScimError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether trying again may succeed: 5xx, timeouts, dropped connections (429 is handled
+    /// separately: it is a pause, not a failure).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ScimError::Status { status, .. } => *status >= 500,
+            ScimError::Transport { .. } => true,
+            ScimError::Decode { .. } | ScimError::Url(_) => false,
+        }
+    }
+}
+
+/// A successful response: its status and raw body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+pub struct ScimClient {
+    http: reqwest::Client,
+    /// Ends with `/`, e.g. `https://api.slack.com/scim/v2/`.
+    base: String,
+    version: Version,
+    token: Token,
+}
+
+impl std::fmt::Debug for ScimClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimClient")
+            .field("base", &self.base)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a target URL: https, or http to loopback only; the dialect from the path
+/// (`/scim/v1/` or `/scim/v2/`) unless given.
+pub fn parse_target(url: &str, version: Option<Version>) -> Result<(String, Version), ScimError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| ScimError::Url(format!("{url}: {e}")))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" => {
+            let host = parsed.host_str().unwrap_or_default();
+            let loopback = host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(ScimError::Url(format!(
+                    "{url}: plain http is only allowed to a loopback address; use https"
+                )));
+            }
+        }
+        other => return Err(ScimError::Url(format!("{url}: unsupported scheme {other}"))),
+    }
+    let mut base = parsed.to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    let from_path = if parsed.path().contains("/v1") {
+        Some(Version::V1)
+    } else if parsed.path().contains("/v2") {
+        Some(Version::V2)
+    } else {
+        None
+    };
+    let version = version.or(from_path).ok_or_else(|| {
+        ScimError::Url(format!(
+            "{url}: cannot tell the SCIM version from the path; end it in /scim/v1/ or /scim/v2/"
+        ))
+    })?;
+    Ok((base, version))
+}
+
+impl ScimClient {
+    pub fn new(
+        url: &str,
+        version: Option<Version>,
+        token: Token,
+        timeout: Duration,
+    ) -> Result<ScimClient, ScimError> {
+        let (base, version) = parse_target(url, version)?;
+        let http = super::http_client_builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("scimsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ScimError::Url(format!("cannot build the HTTP client: {e}")))?;
+        Ok(ScimClient {
+            http,
+            base,
+            version,
+            token,
+        })
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// One request; non-2xx answers become [`ScimError::Status`] with Slack's code.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, ScimError> {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header(reqwest::header::AUTHORIZATION, self.token.header())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(b) = body {
+            req = req
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8",
+                )
+                .body(serde_json::to_vec(b).expect("JSON values serialise"));
+        }
+        let transport = |source: reqwest::Error| ScimError::Transport {
+            method: method.clone(),
+            path: path.to_string(),
+            source: source.without_url(),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(transport)?.to_vec();
+        if status.is_success() {
+            return Ok(Reply {
+                status,
+                body: bytes,
+            });
+        }
+        let parsed: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        Err(ScimError::Status {
+            method,
+            path: path.to_string(),
+            status: status.as_u16(),
+            code: parsed.as_ref().and_then(|e| e.code().map(str::to_string)),
+            message: parsed
+                .as_ref()
+                .and_then(|e| e.message().map(str::to_string)),
+            retry_after,
+        })
+    }
+
+    /// A request whose answer is a JSON body of type `T`.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T, ScimError> {
+        let reply = self.send(method.clone(), path, body).await?;
+        serde_json::from_slice(&reply.body).map_err(|e| ScimError::Decode {
+            method,
+            path: path.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Every user, de-duplicated by id.
+    pub async fn list_users(&self) -> Result<Vec<User>, ScimError> {
+        self.list_all("Users", |u: &User| u.id.value().cloned())
+            .await
+    }
+
+    /// Every group, de-duplicated by id.
+    pub async fn list_groups(&self) -> Result<Vec<Group>, ScimError> {
+        self.list_all("Groups", |g: &Group| g.id.value().cloned())
+            .await
+    }
+
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        resource: &str,
+        id_of: impl Fn(&T) -> Option<String>,
+    ) -> Result<Vec<T>, ScimError> {
+        let mut seen: IndexMap<String, T> = IndexMap::new();
+        let mut start = 1usize;
+        for _ in 0..MAX_PAGES {
+            let path = format!("{resource}?startIndex={start}&count={PAGE_SIZE}");
+            let page: ListResponse<T> = self.send_json(Method::GET, &path, None).await?;
+            let resources = page.resources.into_value().unwrap_or_default();
+            let got = resources.len();
+            for r in resources {
+                let id = id_of(&r).ok_or_else(|| ScimError::Decode {
+                    method: Method::GET,
+                    path: path.clone(),
+                    message: "a resource without an id".into(),
+                })?;
+                // Resources may shift between pages while the org changes: keep the first.
+                seen.entry(id).or_insert(r);
+            }
+            let total = page.total_results.value().copied().unwrap_or(0) as usize;
+            start += got;
+            if got == 0 || start > total {
+                return Ok(seen.into_values().collect());
+            }
+        }
+        Err(ScimError::Decode {
+            method: Method::GET,
+            path: resource.into(),
+            message: format!("listing did not end after {MAX_PAGES} pages"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let (base, v) = parse_target("https://api.slack.com/scim/v2", None).unwrap();
+        assert_eq!(
+            (base.as_str(), v),
+            ("https://api.slack.com/scim/v2/", Version::V2)
+        );
+        let (_, v) = parse_target("http://127.0.0.1:9/scim/v1/", None).unwrap();
+        assert_eq!(v, Version::V1);
+        assert!(parse_target("http://slack.example.com/scim/v2/", None).is_err());
+        assert!(parse_target("http://[::1]:9/scim/v2/", None).is_ok());
+        assert!(parse_target("http://localhost:9/scim/v2/", None).is_ok());
+        assert!(parse_target("https://example.com/", None).is_err());
+        assert_eq!(
+            parse_target("https://example.com/", Some(Version::V1))
+                .unwrap()
+                .1,
+            Version::V1
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The SCIM token: read from an environment variable or a file, held so that it cannot be
+//! printed. `Debug` shows `[redacted]`, there is no `Display`, `Serialize` or `Clone`-to-string,
+//! and the only way to the text is [`Token::expose`], used once: to build the `Authorization`
+//! header (marked sensitive, so reqwest and hyper never log it).
+
+use std::path::{Path, PathBuf};
+
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the environment variable {0} holding the SCIM token is not set")]
+    EnvMissing(String),
+    #[error("the environment variable {0} holding the SCIM token is empty")]
+    EnvEmpty(String),
+    #[error("cannot read the SCIM token file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the SCIM token file {0} is empty")]
+    FileEmpty(PathBuf),
+    #[error("the SCIM token contains characters not allowed in an HTTP header")]
+    NotAHeader,
+}
+
+impl Token {
+    /// Wraps a token given in code (tests, the embedded emulator).
+    pub fn new(token: impl Into<String>) -> Result<Token, TokenError> {
+        let token = token.into().trim().to_string();
+        if token.is_empty() || token.chars().any(|c| c.is_control() || !c.is_ascii()) {
+            return Err(TokenError::NotAHeader);
+        }
+        Ok(Token(token))
+    }
+
+    pub fn from_env(name: &str) -> Result<Token, TokenError> {
+        match std::env::var(name) {
+            Ok(v) if v.trim().is_empty() => Err(TokenError::EnvEmpty(name.into())),
+            Ok(v) => Token::new(v),
+            Err(_) => Err(TokenError::EnvMissing(name.into())),
+        }
+    }
+
+    /// Reads a token file (a Kubernetes secret, a systemd credential); surrounding whitespace
+    /// and a trailing newline are ignored.
+    pub fn from_file(path: &Path) -> Result<Token, TokenError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokenError::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            return Err(TokenError::FileEmpty(path.to_path_buf()));
+        }
+        Token::new(text)
+    }
+
+    /// The `Authorization` header value, flagged sensitive.
+    pub(crate) fn header(&self) -> reqwest::header::HeaderValue {
+        let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.0))
+            .expect("checked in Token::new");
+        v.set_sensitive(true);
+        v
+    }
+
+    /// The secret itself. Only for handing to another process that needs it (the embedded
+    /// emulator's accepted token); never for output.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let t = Token::new("xoxp-very-secret").unwrap();
+        assert_eq!(format!("{t:?}"), "Token([redacted])");
+        assert!(t.header().is_sensitive());
+    }
+
+    #[test]
+    fn file_tokens_are_trimmed_and_errors_name_the_source_not_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "xoxp-abc\n").unwrap();
+        assert_eq!(Token::from_file(&f).unwrap().expose(), "xoxp-abc");
+        std::fs::write(&f, "\n").unwrap();
+        assert!(matches!(
+            Token::from_file(&f),
+            Err(TokenError::FileEmpty(_))
+        ));
+        let err = Token::from_env("SCIMSYNC_TEST_SURELY_UNSET_VAR").unwrap_err();
+        assert!(err.to_string().contains("SCIMSYNC_TEST_SURELY_UNSET_VAR"));
+        assert!(Token::new("bad\ntoken").is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! The SCIM client against the emulator: complete listings in `ceil(n/1000)` requests, both
+//! error shapes parsed, and the token never in an error.
+
+use std::time::Duration;
+
+use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
+use scimsync::scim::limits::Endpoint;
+use scimsync::scim::{ScimClient, Token, Version};
+
+use crate::harness::{BOTH, org, org_with};
+
+fn client(url: &str, token: &str) -> ScimClient {
+    ScimClient::new(
+        url,
+        None,
+        Token::new(token).unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn lists_everything_in_ceil_n_over_1000_pages() {
+    let users = (0..2500)
+        .map(|i| StoredUser::new(&format!("u{i}"), &format!("u{i}@example.com")))
+        .collect();
+    let groups = (0..3)
+        .map(|g| StoredGroup {
+            display_name: format!("g{g}"),
+            members: vec![format!("u{g}")],
+            ..StoredGroup::default()
+        })
+        .collect();
+    let store = Store::from_snapshot(Snapshot { users, groups }, 'W', 1, "t").unwrap();
+    let o = org_with(EmulatorConfig::default(), store).await;
+    for v in BOTH {
+        o.emu.reset_stats();
+        let c = client(&o.emu.base_url(v), o.emu.token());
+        assert_eq!(c.version(), v);
+        let users = c.list_users().await.unwrap();
+        let groups = c.list_groups().await.unwrap();
+        assert_eq!(users.len(), 2500);
+        assert_eq!(groups.len(), 3);
+        let mut ids: Vec<_> = users
+            .iter()
+            .map(|u| u.id.value().unwrap().clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 2500, "no duplicates");
+        let s = o.emu.stats();
+        assert_eq!(s.count("GET", Endpoint::UsersList), 3);
+        assert_eq!(s.count("GET", Endpoint::GroupsList), 1);
+        assert_eq!(s.writes, 0);
+    }
+}
+
+#[tokio::test]
+async fn errors_carry_slack_codes_and_never_the_token() {
+    let o = org().await;
+    for v in BOTH {
+        let c = client(&o.emu.base_url(v), "xoxp-wrong-but-secret-1234");
+        let err = c.list_users().await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+        assert_eq!(err.code(), Some("invalid_authentication"));
+        let shown = format!("{err} {err:?} {c:?}");
+        assert!(!shown.contains("secret-1234"), "{shown}");
+        assert!(shown.contains("invalid_authentication"), "{shown}");
+
+        let c = client(&o.emu.base_url(v), o.emu.token());
+        let err = c
+            .send(reqwest::Method::GET, "Users/UNOPE", None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (Some(404), Some("no_such_user"))
+        );
+        assert!(!err.is_transient());
+    }
+    let refused = ScimClient::new(
+        "http://slack.example.com/scim/v2/",
+        None,
+        Token::new("x").unwrap(),
+        Duration::from_secs(1),
+    );
+    assert!(refused.unwrap_err().to_string().contains("plain http"));
+}
+
+#[tokio::test]
+async fn a_failed_page_fails_the_whole_listing() {
+    let users = (0..1500)
+        .map(|i| StoredUser::new(&format!("u{i}"), &format!("u{i}@example.com")))
+        .collect();
+    let store = Store::from_snapshot(
+        Snapshot {
+            users,
+            groups: vec![],
+        },
+        'W',
+        1,
+        "t",
+    )
+    .unwrap();
+    let faults = scimsync::emulator::Faults {
+        error_rate: 1.0,
+        ..Default::default()
+    };
+    let o = org_with(
+        EmulatorConfig {
+            faults,
+            ..EmulatorConfig::default()
+        },
+        store,
+    )
+    .await;
+    let c = client(&o.emu.base_url(Version::V2), o.emu.token());
+    let err = c.list_users().await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+}
