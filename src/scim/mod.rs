@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod limits;
+pub mod live;
 pub mod token;
 pub mod types;
 
