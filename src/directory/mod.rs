@@ -1,1 +1,5 @@
 //! The desired state.
+
+mod model;
+
+pub use model::*;
