@@ -1,6 +1,8 @@
 //! The desired state the planner consumes: users and groups as the sources declare them,
 //! each with the place it was declared.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::diagnostics::SourceLocation;
@@ -203,8 +205,8 @@ pub struct Directory {
     pub groups: Vec<DesiredGroup>,
     /// Users that broke a rule and were skipped, sorted by `email_key`.
     pub skipped: Vec<SkippedUser>,
-    /// The sources read, in config order.
-    pub sources: Vec<SourceLocation>,
+    /// The sources read, in config order, as named in messages.
+    pub sources: Vec<Arc<str>>,
 }
 
 impl Directory {
