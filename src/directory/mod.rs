@@ -156,3 +156,6 @@ pub fn build(inputs: &[SourceInput<'_>], options: &LoadOptions) -> Result<Loaded
     })
 }
 
+
+#[cfg(test)]
+mod tests;
