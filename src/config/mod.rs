@@ -8,6 +8,7 @@
 //!
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
+pub mod check;
 mod compile;
 pub mod diagnostics;
 pub mod raw;
