@@ -911,4 +911,239 @@ mod tests {
         assert_eq!(account_ref("bob"), None);
         assert_eq!(account_ref("w0123"), None);
     }
+
+    fn compile_str(text: &str, env: &EnvOverrides) -> Result<Config, Vec<String>> {
+        compile(&Arc::from("conf/scimsync.yaml"), text.as_bytes(), env)
+            .map_err(|e| e.problems.iter().map(ToString::to_string).collect())
+    }
+
+    const MINIMAL: &str = "target:\n  url: https://api.slack.com/scim/v1\n  token_file: secret.txt\nsources:\n  - yaml: dir.yaml\n";
+
+    #[test]
+    fn a_full_config_compiles_with_paths_resolved() {
+        let config = compile_str(
+            "target:
+  url: https://api.slack.com/scim/v2/
+  token_env: SLACK_SCIM_TOKEN
+sources:
+  - yaml: dir.yaml
+  - csv: ../hr/people.csv
+    columns: {email: Email, manager_email: Boss, guest_expiration: Until}
+    delimiter: ';'
+    groups_separator: '|'
+    override: true
+match: [email, employee_number]
+scope: {email_domains: ['@Example.com'], exclude: [bot@example.com], protected: [W0ADMIN1]}
+unmanaged_users: deactivate
+groups: {unmanaged: delete}
+attributes: {display_name: create_only, title: ignore}
+invalid_users: skip
+safety: {max_deactivations: 3, max_deactivation_ratio: 0.1, min_directory_users: 50, allow_group_deletion: true}
+rate_limit: {share: 0.25, concurrency: 2}
+daemon: {interval: 1h30m, jitter: 0, listen: '0.0.0.0:9191'}
+audit_log: audit.jsonl
+",
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.target.version, ScimVersion::V2);
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::Env("SLACK_SCIM_TOKEN".into()))
+        );
+        assert_eq!(config.sources[0].path, PathBuf::from("conf/dir.yaml"));
+        assert_eq!(config.sources[1].display.as_ref(), "hr/people.csv");
+        assert_eq!(config.sources[1].declared_at.to_string(), "conf/scimsync.yaml:6:5");
+        assert!(config.sources[1].override_earlier);
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        assert_eq!(layout.delimiter, b';');
+        assert_eq!(layout.groups_separator, '|');
+        let keys: Vec<&str> = layout.columns.iter().map(|c| c.column.key()).collect();
+        assert_eq!(keys, ["email", "manager_email", "guest_expiration"]);
+        assert_eq!(layout.columns[1].declared_at.to_string(), "conf/scimsync.yaml:7:44");
+        let policy = &config.policy;
+        assert_eq!(policy.match_keys, [MatchKey::Email, MatchKey::EmployeeNumber]);
+        assert_eq!(policy.scope.email_domains, ["example.com"]);
+        assert_eq!(policy.unmanaged_users, UnmanagedUsers::Deactivate);
+        assert_eq!(policy.unmanaged_groups, UnmanagedGroups::Delete);
+        assert_eq!(
+            policy.attributes.mode(Attribute::DisplayName),
+            super::super::AttributeMode::CreateOnly
+        );
+        assert_eq!(policy.safety.max_deactivations, 3);
+        assert_eq!(policy.safety.min_directory_users, 50);
+        assert_eq!(config.invalid_users, InvalidUsers::Skip);
+        assert_eq!(config.rate_limit.share, 0.25);
+        assert_eq!(config.daemon.interval, Duration::from_secs(5400));
+        assert_eq!(config.daemon.listen.port(), 9191);
+        assert_eq!(config.audit_log, Some(PathBuf::from("conf/audit.jsonl")));
+        assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn defaults_are_the_careful_ones() {
+        let config = compile_str(MINIMAL, &EnvOverrides::default()).unwrap();
+        assert_eq!(config.target.version, ScimVersion::V1);
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::File(PathBuf::from("conf/secret.txt")))
+        );
+        assert_eq!(config.policy, Policy::default());
+        assert_eq!(config.invalid_users, InvalidUsers::Fail);
+        assert_eq!(config.daemon, DaemonSettings::default());
+    }
+
+    #[test]
+    fn every_semantic_error_is_reported_at_its_place() {
+        let errors = compile_str(
+            "target:
+  url: http://slack.example.com/scim/v2
+  token_env: 'not a name'
+sources:
+  - yaml: a.yaml
+    columns: {email: E}
+  - csv: b.csv
+  - csv: c.csv
+    yaml: c.yaml
+  - csv: d.csv
+    columns: {email: E}
+    delimiter: ';;'
+match: [email, email]
+scope: {email_domains: [nodot], protected: [bob]}
+safety: {max_deactivation_ratio: 2}
+rate_limit: {share: 0, concurrency: 100}
+daemon: {interval: soon, jitter: -1, listen: 'localhost'}
+",
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)",
+                "conf/scimsync.yaml:6:14: error: `columns` only applies to csv sources",
+                "conf/scimsync.yaml:7:5: error: a csv source needs `columns` with at least `email`",
+                "conf/scimsync.yaml:8:5: error: a source needs exactly one of `yaml:` or `csv:`",
+                "conf/scimsync.yaml:12:16: error: `delimiter` must be a single character, not \";;\"",
+                "conf/scimsync.yaml:13:16: error: match: `email` is listed twice",
+                "conf/scimsync.yaml:14:25: error: \"nodot\" is not an email domain",
+                "conf/scimsync.yaml:14:45: error: \"bob\" is neither an email nor a Slack user id (U… or W…)",
+                "conf/scimsync.yaml:15:34: error: safety.max_deactivation_ratio is 2, must be between 0 and 1",
+                "conf/scimsync.yaml:16:21: error: rate_limit.share is 0, must be more than 0 and at most 1",
+                "conf/scimsync.yaml:16:37: error: rate_limit.concurrency is 100, must be between 1 and 64",
+                "conf/scimsync.yaml:17:20: error: daemon.interval \"soon\" is not a duration like 30s, 15m, 1h or 1h30m",
+                "conf/scimsync.yaml:17:34: error: daemon.jitter is -1, must be between 0 and 1",
+                "conf/scimsync.yaml:17:46: error: daemon.listen \"localhost\" is not an address like 0.0.0.0:9090",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_all_reported() {
+        let errors = compile_str(
+            "target:\n  url: embedded\n  tokn_env: X\nsourcez: []\nsafety:\n  max_deactivations: many\n",
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors[0].starts_with("conf/scimsync.yaml:3:3: error: target.tokn_env: unknown field `tokn_env`"), "{errors:#?}");
+        assert!(errors[1].starts_with("conf/scimsync.yaml:4:1: error: sourcez: unknown field `sourcez`"), "{errors:#?}");
+        assert!(errors[2].starts_with("conf/scimsync.yaml:6:22: error: safety.max_deactivations: invalid type: string \"many\", expected u32"), "{errors:#?}");
+    }
+
+    #[test]
+    fn required_parts() {
+        assert_eq!(
+            compile_str("sources: []\n", &EnvOverrides::default()).unwrap_err(),
+            [
+                "conf/scimsync.yaml:1:1: error: `target` is required",
+                "conf/scimsync.yaml:1:10: error: at least one source is required",
+            ]
+        );
+        assert_eq!(
+            compile_str(
+                "target: {url: 'https://api.slack.com/scim/v2'}\nsources: [{yaml: d.yaml}]\n",
+                &EnvOverrides::default()
+            )
+            .unwrap_err(),
+            ["conf/scimsync.yaml:1:9: error: a token source is required: set target.token_env or target.token_file"]
+        );
+        assert_eq!(
+            compile_str("", &EnvOverrides::default()).unwrap_err(),
+            ["conf/scimsync.yaml: error: the config file is empty"]
+        );
+    }
+
+    #[test]
+    fn versions_come_from_the_url_or_are_declared() {
+        let env = EnvOverrides::default();
+        let with = |url: &str, version: &str| {
+            compile_str(
+                &format!("target:\n  url: {url}\n  {version}\n  token_env: T\nsources: [{{yaml: d.yaml}}]\n"),
+                &env,
+            )
+        };
+        assert_eq!(
+            with("https://proxy.example.com/slack", "version: v1").unwrap().target.version,
+            ScimVersion::V1
+        );
+        assert_eq!(
+            with("https://proxy.example.com/slack", "").unwrap_err(),
+            ["conf/scimsync.yaml:2:8: error: cannot tell the SCIM version from target.url \"https://proxy.example.com/slack\" (its path does not end in /scim/v1 or /scim/v2): set target.version"]
+        );
+        assert_eq!(
+            with("https://api.slack.com/scim/v2", "version: v1").unwrap_err(),
+            ["conf/scimsync.yaml:3:12: error: target.version is v1 but target.url \"https://api.slack.com/scim/v2\" is a v2 endpoint"]
+        );
+    }
+
+    #[test]
+    fn environment_overrides_win_and_are_named_in_errors() {
+        let env = EnvOverrides::from_lookup(|name| match name {
+            "SCIMSYNC_TARGET_URL" => Some("http://127.0.0.1:8080/scim/v2".into()),
+            "SCIMSYNC_TOKEN_ENV" => Some("OTHER_TOKEN".into()),
+            _ => None,
+        });
+        let config = compile_str(MINIMAL, &env).unwrap();
+        assert_eq!(config.target.version, ScimVersion::V2);
+        assert_eq!(config.target.token, Some(TokenSource::Env("OTHER_TOKEN".into())));
+
+        let env = EnvOverrides::from_lookup(|name| {
+            (name == "SCIMSYNC_TARGET_URL").then(|| "http://slack.example.com/scim/v2".into())
+        });
+        assert_eq!(
+            compile_str(MINIMAL, &env).unwrap_err(),
+            ["conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear) (from SCIMSYNC_TARGET_URL)"]
+        );
+        // The target may come from the environment alone.
+        let env = EnvOverrides::from_lookup(|name| {
+            (name == "SCIMSYNC_TARGET_URL").then(|| "embedded".into())
+        });
+        let config = compile_str("sources: [{yaml: d.yaml}]\n", &env).unwrap();
+        assert_eq!(config.target.endpoint, Endpoint::Embedded);
+        assert_eq!(config.target.token, None);
+    }
+
+    #[test]
+    fn syntax_errors_and_tabs_are_located() {
+        let errors = compile_str("target:\n\turl: embedded\n", &EnvOverrides::default()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("conf/scimsync.yaml:2:1: error: "), "{errors:?}");
+        assert!(errors[0].contains("tab"), "{errors:?}");
+    }
+
+    #[test]
+    fn group_deletion_without_permission_is_a_warning() {
+        let config = compile_str(
+            &format!("{MINIMAL}groups: {{unmanaged: delete}}\n"),
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.warnings[0].to_string(),
+            "conf/scimsync.yaml:6:21: warning: groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
+        );
+    }
 }

@@ -43,7 +43,16 @@ pub struct YamlError {
 impl YamlDocument {
     /// Parses `text` (the contents of `file`). The error carries serde_yaml's location.
     pub fn parse(file: &Arc<str>, text: &str) -> Result<YamlDocument, YamlError> {
-        let value: Value = serde_yaml::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+            let mut error = yaml_error(file, &e);
+            // libyaml's message for a tab says nothing of tabs.
+            let line = text.lines().nth((error.location.line as usize).saturating_sub(1));
+            let indent = line.map(|l| &l[..l.len() - l.trim_start().len()]);
+            if indent.is_some_and(|i| i.contains('\t')) {
+                error.message.push_str(" (a tab: YAML is indented with spaces only)");
+            }
+            error
+        })?;
         let spans = SpanIndex::build(text).unwrap_or_default();
         Ok(YamlDocument {
             file: Arc::clone(file),
@@ -88,9 +97,10 @@ impl YamlDocument {
     /// than only the first.
     ///
     /// `T`'s fields must all be optional (requiredness is checked after decoding, with
-    /// locations): then a mapping that fails can be retried one key at a time, and each key
-    /// that fails on its own is reported at its own position — unknown fields at the key,
-    /// wrong types at the value.
+    /// locations): then a value that fails can be narrowed down, one key or item at a time
+    /// (wrapped back into the same surrounding shape), to each part that fails on its own,
+    /// and each is reported at its own position — unknown fields at the key, wrong types at
+    /// the value.
     pub fn decode<T: DeserializeOwned>(&self, path: &[Step<'_>]) -> Result<T, Vec<YamlError>> {
         let Some(value) = self.get(path) else {
             return Err(vec![YamlError {
@@ -102,32 +112,11 @@ impl YamlDocument {
             Ok(t) => return Ok(t),
             Err(e) => e,
         };
+        let base: Vec<OwnedStep> = path.iter().map(OwnedStep::from).collect();
         let mut errors = Vec::new();
-        if let Some(mapping) = value.as_mapping() {
-            for (key, item) in mapping {
-                let mut single = serde_yaml::Mapping::new();
-                single.insert(key.clone(), item.clone());
-                let Err(e) = T::deserialize(&Value::Mapping(single)) else {
-                    continue;
-                };
-                let message = strip_location(&e.to_string());
-                let key_text = key_string(key);
-                let mut field_path = path.to_vec();
-                field_path.push(Step::Key(&key_text));
-                let location = match unknown_field(&message) {
-                    Some(name) if name == key_text => self.key_location(&field_path),
-                    Some(name) => self.find_key_below(&field_path, name, item),
-                    None => self.location(&field_path),
-                };
-                let message = if message.starts_with(&format!("{key_text}:")) {
-                    message
-                } else {
-                    format!("{key_text}: {message}")
-                };
-                errors.push(YamlError { location, message });
-            }
-        }
-        if errors.is_empty() {
+        let mut relative = Vec::new();
+        let found = self.narrow::<T>(&base, &mut relative, value, &|v| v, &mut errors);
+        if !found {
             errors.push(YamlError {
                 location: self.location(path),
                 message: strip_location(&first.to_string()),
@@ -136,35 +125,112 @@ impl YamlDocument {
         Err(errors)
     }
 
-    /// The position of key `name` somewhere inside `value` (at `path`), breadth first.
-    fn find_key_below(&self, path: &[Step<'_>], name: &str, value: &Value) -> SourceLocation {
-        let mut queue: std::collections::VecDeque<(Vec<Step<'_>>, &Value)> =
-            [(path.to_vec(), value)].into();
-        while let Some((path, value)) = queue.pop_front() {
-            match value {
-                Value::Mapping(m) => {
-                    for (k, v) in m {
-                        let Some(k) = k.as_str() else { continue };
-                        let mut p = path.clone();
-                        p.push(Step::Key(k));
-                        if k == name {
-                            return self.key_location(&p);
-                        }
-                        queue.push_back((p, v));
-                    }
-                }
-                Value::Sequence(s) => {
-                    for (i, v) in s.iter().enumerate() {
-                        let mut p = path.clone();
-                        p.push(Step::Index(i));
-                        queue.push_back((p, v));
-                    }
-                }
-                _ => {}
+    /// Finds the parts of `value` (at `base` + `relative`) that make `T` fail when put back
+    /// in place by `wrap`. Returns whether any part was found.
+    fn narrow<T: DeserializeOwned>(
+        &self,
+        base: &[OwnedStep],
+        relative: &mut Vec<OwnedStep>,
+        value: &Value,
+        wrap: &dyn Fn(Value) -> Value,
+        errors: &mut Vec<YamlError>,
+    ) -> bool {
+        let mut found = false;
+        let mut visit = |this: &Self,
+                         relative: &mut Vec<OwnedStep>,
+                         step: OwnedStep,
+                         item: &Value,
+                         rewrap: &dyn Fn(Value) -> Value,
+                         errors: &mut Vec<YamlError>| {
+            let Some(error) = T::deserialize(&rewrap(item.clone())).err() else {
+                return;
+            };
+            found = true;
+            relative.push(step);
+            let mut full = base.to_vec();
+            full.extend(relative.iter().cloned());
+            let steps: Vec<Step<'_>> = full.iter().map(OwnedStep::as_step).collect();
+            let message = format!("{}: {}", dotted(relative), strip_location(&error.to_string()));
+            // An unknown key fails whatever its value: report it at the key.
+            let key_itself = matches!(relative.last(), Some(OwnedStep::Key(_)))
+                && T::deserialize(&rewrap(Value::Null))
+                    .err()
+                    .is_some_and(|e| unknown_field(&e.to_string()).is_some());
+            if key_itself {
+                errors.push(YamlError {
+                    location: this.key_location(&steps),
+                    message,
+                });
+            } else if !this.narrow::<T>(base, relative, item, rewrap, errors) {
+                errors.push(YamlError {
+                    location: this.location(&steps),
+                    message,
+                });
             }
+            relative.pop();
+        };
+        match value {
+            Value::Mapping(mapping) => {
+                for (key, item) in mapping {
+                    let rewrap = |inner: Value| {
+                        let mut single = serde_yaml::Mapping::new();
+                        single.insert(key.clone(), inner);
+                        wrap(Value::Mapping(single))
+                    };
+                    let step = OwnedStep::Key(key_string(key));
+                    visit(self, relative, step, item, &rewrap, errors);
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let rewrap = |inner: Value| wrap(Value::Sequence(vec![inner]));
+                    visit(self, relative, OwnedStep::Index(i), item, &rewrap, errors);
+                }
+            }
+            _ => {}
         }
-        self.location(path)
+        found
     }
+}
+
+/// A [`Step`] that owns its key.
+#[derive(Debug, Clone)]
+enum OwnedStep {
+    Key(String),
+    Index(usize),
+}
+
+impl OwnedStep {
+    fn from(step: &Step<'_>) -> Self {
+        match step {
+            Step::Key(k) => OwnedStep::Key(k.to_string()),
+            Step::Index(i) => OwnedStep::Index(*i),
+        }
+    }
+
+    fn as_step(&self) -> Step<'_> {
+        match self {
+            OwnedStep::Key(k) => Step::Key(k),
+            OwnedStep::Index(i) => Step::Index(*i),
+        }
+    }
+}
+
+/// `safety.max_deactivations`, `groups[2]`.
+fn dotted(path: &[OwnedStep]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            OwnedStep::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            OwnedStep::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
 }
 
 /// Converts a serde_yaml error into a located [`YamlError`].
@@ -416,7 +482,7 @@ mod tests {
         assert_eq!(got.len(), 3, "{got:#?}");
         assert!(got[0].starts_with("t.yaml:2:8: age: invalid type"), "{got:#?}");
         assert!(got[1].starts_with("t.yaml:3:3: colour: unknown field `colour`"), "{got:#?}");
-        assert!(got[2].starts_with("t.yaml:5:5: pet: unknown field `knd`"), "{got:#?}");
+        assert!(got[2].starts_with("t.yaml:5:5: pet.knd: unknown field `knd`"), "{got:#?}");
         assert!(d.decode::<Person>(&[Step::Index(0), Step::Key("name")]).is_err());
     }
 }
