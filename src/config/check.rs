@@ -54,7 +54,11 @@ impl ValidationReport {
                 } else {
                     String::new()
                 };
-                format!(" ({users} users{skipped}, {groups} groups)")
+                format!(
+                    " ({users} {}{skipped}, {groups} {})",
+                    plural(users, "user"),
+                    plural(groups, "group")
+                )
             }
             None => String::new(),
         };
