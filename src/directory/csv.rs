@@ -247,6 +247,7 @@ fn person(
     cell_at: &impl Fn(usize) -> SourceLocation,
 ) -> PersonRecord {
     let mut person = PersonRecord::new(location);
+    person.values.reserve(indexes.len());
     let mut guest: Option<(bool, SourceLocation)> = None;
     let mut expiration: Option<(&str, SourceLocation)> = None;
     for &(column, i) in indexes {

@@ -9,7 +9,7 @@
 //! places, unless the later source is declared `override: true`, in which case it wins.
 //! Group memberships from several sources add up.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::config::diagnostics::{Problem, SourceLocation};
 use crate::slack_rules::email_key;
@@ -80,8 +80,8 @@ impl MergedPerson {
 /// Merges the people of `sources` (in config order, each with its `override` flag).
 pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<MergedPerson> {
     let mut people: Vec<MergedPerson> = Vec::new();
-    let mut by_employee: HashMap<String, usize> = HashMap::new();
-    let mut by_email: HashMap<String, usize> = HashMap::new();
+    let mut by_employee: HashMap<String, usize> = HashMap::default();
+    let mut by_email: HashMap<String, usize> = HashMap::default();
     for (source, (records, override_earlier)) in sources.into_iter().enumerate() {
         for record in records {
             let employee = record
@@ -108,12 +108,21 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
                     }
                 })
                 .copied();
-            let index = match target {
+            match target {
                 Some(i) => {
                     people[i].absorb(record, source, override_earlier);
-                    i
+                    // An override may have changed the person's keys.
+                    if let Some(e) = people[i].text(Attribute::EmployeeNumber)
+                        && !by_employee.contains_key(e)
+                    {
+                        by_employee.insert(e.to_string(), i);
+                    }
+                    if let Some(e) = people[i].text(Attribute::Email) {
+                        by_email.entry(email_key(e)).or_insert(i);
+                    }
                 }
                 None => {
+                    let i = people.len();
                     people.push(MergedPerson {
                         location: record.location,
                         last_source: source,
@@ -121,15 +130,13 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
                         groups: record.groups,
                         problems: record.problems,
                     });
-                    people.len() - 1
+                    if let Some(e) = employee {
+                        by_employee.entry(e).or_insert(i);
+                    }
+                    if let Some(e) = email {
+                        by_email.entry(e).or_insert(i);
+                    }
                 }
-            };
-            // Index under the person's current keys (an override may have changed them).
-            if let Some(e) = people[index].text(Attribute::EmployeeNumber) {
-                by_employee.entry(e.to_string()).or_insert(index);
-            }
-            if let Some(e) = people[index].text(Attribute::Email) {
-                by_email.entry(email_key(e)).or_insert(index);
             }
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Pure: "today" (for guest expiry) is a parameter, never read from a clock here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use foldhash::HashMap;
 
 use chrono::NaiveDate;
 
@@ -38,8 +38,8 @@ pub(crate) fn validate(
     // Index of the users with at least one error.
     let mut invalid: Vec<bool> = Vec::with_capacity(people.len());
 
-    for person in people {
-        let mut own = person.problems.clone();
+    for mut person in people {
+        let mut own = std::mem::take(&mut person.problems);
         let user = build_user(person, today, &mut own);
         invalid.push(own.iter().any(Problem::is_error));
         problems.extend(own);
@@ -56,69 +56,171 @@ pub(crate) fn validate(
         problems,
         ..Validated::default()
     };
-    for (user, invalid) in users.into_iter().zip(invalid) {
-        if invalid {
-            out.skipped.push(SkippedUser {
-                email_key: user.email_key,
-                employee_number: user.employee_number,
-                id: user.id,
-                location: user.location,
-            });
-        } else {
-            out.users.push(user);
-        }
+    // Sort by email key through an index permutation applied in place: users are large,
+    // so each is swapped into place once rather than shuffled by the sort.
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        users[a]
+            .email_key
+            .cmp(&users[b].email_key)
+            .then(a.cmp(&b))
+    });
+    permute(&mut users, &mut invalid, order);
+    for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
+        out.skipped.push(SkippedUser {
+            email_key: user.email_key.clone(),
+            employee_number: user.employee_number.clone(),
+            id: user.id.clone(),
+            location: user.location.clone(),
+        });
     }
-    out.users.sort_by(|a, b| a.email_key.cmp(&b.email_key));
-    out.skipped.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+    let mut flags = invalid.iter();
+    users.retain(|_| !flags.next().copied().unwrap_or(false));
+    out.users = users;
     out
 }
 
-/// Checks one person's own values and builds their [`DesiredUser`].
+/// Reorders `users` (and their flags) so that position `k` holds what was at `order[k]`,
+/// following each cycle of the permutation with swaps.
+fn permute(users: &mut [DesiredUser], flags: &mut [bool], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut k = start;
+        while order[k] != start {
+            let next = order[k];
+            users.swap(k, next);
+            flags.swap(k, next);
+            order[k] = k;
+            k = next;
+        }
+        order[k] = k;
+    }
+}
+
+/// Builds a person's [`DesiredUser`] (moving their values, not copying them) and checks
+/// their own values.
 fn build_user(
     person: MergedPerson,
     today: NaiveDate,
     problems: &mut Vec<DirectoryProblem>,
 ) -> DesiredUser {
-    let location = person.location.clone();
-    let origin = |attribute: Attribute| {
-        person
-            .value(attribute)
-            .map_or_else(|| location.clone(), |(_, at)| at.clone())
+    let mut user = DesiredUser {
+        id: None,
+        email: String::new(),
+        email_key: String::new(),
+        user_name: None,
+        user_name_key: String::new(),
+        given_name: None,
+        family_name: None,
+        display_name: None,
+        title: None,
+        phone: None,
+        timezone: None,
+        locale: None,
+        preferred_language: None,
+        user_type: None,
+        employee_number: None,
+        cost_center: None,
+        organization: None,
+        division: None,
+        department: None,
+        manager: None,
+        start_date: None,
+        guest: None,
+        active: true,
+        groups: Vec::new(),
+        location: person.location,
+        origins: Vec::with_capacity(person.values.len() + 1),
     };
-    let text = |attribute: Attribute| person.text(attribute).map(str::to_string);
+    for (attribute, value, location) in person.values {
+        user.origins.push(AttributeOrigin {
+            attribute,
+            location,
+        });
+        let slot = match attribute {
+            Attribute::Id => &mut user.id,
+            Attribute::Email => {
+                if let AttrValue::Text(t) = value {
+                    user.email = t;
+                }
+                continue;
+            }
+            Attribute::UserName => &mut user.user_name,
+            Attribute::GivenName => &mut user.given_name,
+            Attribute::FamilyName => &mut user.family_name,
+            Attribute::DisplayName => &mut user.display_name,
+            Attribute::Title => &mut user.title,
+            Attribute::Phone => &mut user.phone,
+            Attribute::Timezone => &mut user.timezone,
+            Attribute::Locale => &mut user.locale,
+            Attribute::PreferredLanguage => &mut user.preferred_language,
+            Attribute::UserType => &mut user.user_type,
+            Attribute::EmployeeNumber => &mut user.employee_number,
+            Attribute::CostCenter => &mut user.cost_center,
+            Attribute::Organization => &mut user.organization,
+            Attribute::Division => &mut user.division,
+            Attribute::Department => &mut user.department,
+            Attribute::Manager => &mut user.manager,
+            Attribute::StartDate | Attribute::Guest | Attribute::Active | Attribute::Groups => {
+                match value {
+                    AttrValue::Date(d) => user.start_date = Some(d),
+                    AttrValue::Guest(g) => user.guest = Some(g),
+                    AttrValue::Bool(b) => user.active = b,
+                    AttrValue::Text(_) => {}
+                }
+                continue;
+            }
+        };
+        if let AttrValue::Text(t) = value {
+            *slot = Some(t);
+        }
+    }
+    if let Some((_, location)) = person.groups.first() {
+        user.origins.push(AttributeOrigin {
+            attribute: Attribute::Groups,
+            location: location.clone(),
+        });
+    }
+    let mut group_keys: Vec<(String, String)> = person
+        .groups
+        .into_iter()
+        .map(|(name, _)| (group_key(&name), name))
+        .collect();
+    group_keys.sort();
+    group_keys.dedup_by(|a, b| a.0 == b.0);
+    user.groups = group_keys.into_iter().map(|(_, name)| name).collect();
+    user.email_key = email_key(&user.email);
+    if let Some(manager) = &mut user.manager {
+        *manager = email_key(manager);
+    }
 
-    let email = text(Attribute::Email).unwrap_or_default();
-    if email.is_empty() {
+    let at = |attribute: Attribute| user.origin(attribute).clone();
+    if user.email.is_empty() {
         problems.push(Problem::error(
-            origin(Attribute::Email),
+            at(Attribute::Email),
             DirectoryIssue::MissingEmail,
         ));
-    } else if check_email(&email).is_err() {
+    } else if check_email(&user.email).is_err() {
         problems.push(Problem::error(
-            origin(Attribute::Email),
+            at(Attribute::Email),
             DirectoryIssue::InvalidEmail {
-                email: email.clone(),
+                email: user.email.clone(),
             },
         ));
     }
-
-    let id = text(Attribute::Id);
-    if let Some(id) = &id
+    if let Some(id) = &user.id
         && !is_slack_user_id(id)
     {
         problems.push(Problem::error(
-            origin(Attribute::Id),
+            at(Attribute::Id),
             DirectoryIssue::InvalidId { id: id.clone() },
         ));
     }
-
-    let user_name = text(Attribute::UserName);
-    let user_name_key = match &user_name {
+    let user_name_key = match &user.user_name {
         Some(name) => match check_user_name(name) {
             Ok(key) => key,
             Err(violation) => {
                 problems.push(Problem::error(
-                    origin(Attribute::UserName),
+                    at(Attribute::UserName),
                     DirectoryIssue::InvalidUserName {
                         user_name: name.clone(),
                         violation,
@@ -127,14 +229,14 @@ fn build_user(
                 user_name_key(name)
             }
         },
-        None if email.is_empty() => String::new(),
-        None => match slack_normalize_user_name(&email) {
+        None if user.email.is_empty() => String::new(),
+        None => match slack_normalize_user_name(&user.email) {
             Ok(key) => key,
             Err(violation) => {
                 problems.push(Problem::error(
-                    origin(Attribute::Email),
+                    at(Attribute::Email),
                     DirectoryIssue::DerivedUserNameInvalid {
-                        email: email.clone(),
+                        email: user.email.clone(),
                         violation,
                     },
                 ));
@@ -142,22 +244,23 @@ fn build_user(
             }
         },
     };
-
-    let display_name = text(Attribute::DisplayName);
-    if let Some(name) = &display_name
+    if let Some(name) = &user.display_name
         && let Err(violation) = check_display_name(name)
     {
         problems.push(Problem::error(
-            origin(Attribute::DisplayName),
+            at(Attribute::DisplayName),
             DirectoryIssue::InvalidDisplayName { violation },
         ));
     }
-    for attribute in [Attribute::GivenName, Attribute::FamilyName] {
-        if let Some(name) = person.text(attribute)
+    for (attribute, name) in [
+        (Attribute::GivenName, &user.given_name),
+        (Attribute::FamilyName, &user.family_name),
+    ] {
+        if let Some(name) = name
             && let Err(violation) = check_person_name(Some(name), None)
         {
             problems.push(Problem::error(
-                origin(attribute),
+                at(attribute),
                 DirectoryIssue::InvalidName {
                     attribute,
                     violation,
@@ -165,89 +268,26 @@ fn build_user(
             ));
         }
     }
-
-    let guest = match person.value(Attribute::Guest) {
-        Some((AttrValue::Guest(guest), at)) => {
-            match guest.expiration {
-                None => problems.push(Problem::warning(
-                    at.clone(),
-                    DirectoryIssue::GuestWithoutExpiry {
-                        email: email.clone(),
-                    },
-                )),
-                Some(expiration) if expiration.date_naive() < today => {
-                    problems.push(Problem::warning(
-                        at.clone(),
-                        DirectoryIssue::GuestExpired {
-                            email: email.clone(),
-                            expiration: expiration.date_naive().to_string(),
-                        },
-                    ))
-                }
-                Some(_) => {}
-            }
-            Some(guest.clone())
+    match user.guest.as_ref().map(|g| g.expiration) {
+        Some(None) => problems.push(Problem::warning(
+            at(Attribute::Guest),
+            DirectoryIssue::GuestWithoutExpiry {
+                email: user.email.clone(),
+            },
+        )),
+        Some(Some(expiration)) if expiration.date_naive() < today => {
+            problems.push(Problem::warning(
+                at(Attribute::Guest),
+                DirectoryIssue::GuestExpired {
+                    email: user.email.clone(),
+                    expiration: expiration.date_naive().to_string(),
+                },
+            ))
         }
-        _ => None,
-    };
-    let start_date = match person.value(Attribute::StartDate) {
-        Some((AttrValue::Date(d), _)) => Some(*d),
-        _ => None,
-    };
-    let active = !matches!(
-        person.value(Attribute::Active),
-        Some((AttrValue::Bool(false), _))
-    );
-
-    let mut group_names: BTreeMap<String, String> = BTreeMap::new();
-    for (name, _) in &person.groups {
-        group_names
-            .entry(group_key(name))
-            .or_insert_with(|| name.clone());
+        _ => {}
     }
-    let mut origins: Vec<AttributeOrigin> = person
-        .values
-        .iter()
-        .map(|(attribute, _, location)| AttributeOrigin {
-            attribute: *attribute,
-            location: location.clone(),
-        })
-        .collect();
-    if let Some((_, location)) = person.groups.first() {
-        origins.push(AttributeOrigin {
-            attribute: Attribute::Groups,
-            location: location.clone(),
-        });
-    }
-
-    DesiredUser {
-        id,
-        email_key: email_key(&email),
-        email,
-        user_name,
-        user_name_key,
-        given_name: text(Attribute::GivenName),
-        family_name: text(Attribute::FamilyName),
-        display_name,
-        title: text(Attribute::Title),
-        phone: text(Attribute::Phone),
-        timezone: text(Attribute::Timezone),
-        locale: text(Attribute::Locale),
-        preferred_language: text(Attribute::PreferredLanguage),
-        user_type: text(Attribute::UserType),
-        employee_number: text(Attribute::EmployeeNumber),
-        cost_center: text(Attribute::CostCenter),
-        organization: text(Attribute::Organization),
-        division: text(Attribute::Division),
-        department: text(Attribute::Department),
-        manager: text(Attribute::Manager).map(|m| email_key(&m)),
-        start_date,
-        guest,
-        active,
-        groups: group_names.into_values().collect(),
-        location,
-        origins,
-    }
+    user.user_name_key = user_name_key;
+    user
 }
 
 fn is_slack_user_id(id: &str) -> bool {
@@ -259,7 +299,12 @@ fn is_slack_user_id(id: &str) -> bool {
 
 /// The key Slack compares group names by.
 fn group_key(name: &str) -> String {
-    name.trim().to_lowercase()
+    let name = name.trim();
+    if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    }
 }
 
 /// Emails, userNames, employee numbers and Slack ids each belong to one person only.
@@ -269,10 +314,10 @@ fn check_unique(
     invalid: &mut [bool],
     problems: &mut Vec<DirectoryProblem>,
 ) {
-    let mut emails: HashMap<&str, usize> = HashMap::with_capacity(users.len());
-    let mut user_names: HashMap<&str, usize> = HashMap::with_capacity(users.len());
-    let mut employees: HashMap<&str, usize> = HashMap::new();
-    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut emails: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    let mut user_names: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    let mut employees: HashMap<&str, usize> = HashMap::default();
+    let mut ids: HashMap<&str, usize> = HashMap::default();
     for (i, user) in users.iter().enumerate() {
         if !user.email_key.is_empty() {
             if let Some(&first) = emails.get(user.email_key.as_str()) {
@@ -342,7 +387,7 @@ fn check_unique(
 
 /// Email key → index of the first user with it.
 fn email_index(users: &[DesiredUser]) -> HashMap<&str, usize> {
-    let mut index = HashMap::with_capacity(users.len());
+    let mut index = HashMap::with_capacity_and_hasher(users.len(), Default::default());
     for (i, user) in users.iter().enumerate() {
         if !user.email_key.is_empty() {
             index.entry(user.email_key.as_str()).or_insert(i);
@@ -442,10 +487,37 @@ fn build_groups(
 ) -> Vec<DesiredGroup> {
     struct Draft {
         name: String,
+        name_key: String,
         location: SourceLocation,
-        members: BTreeSet<String>,
+        /// Indexes into `users`.
+        members: Vec<usize>,
     }
-    let mut groups: BTreeMap<String, Draft> = BTreeMap::new();
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::default();
+    // Names as written → draft, so the common case (many people, few group names) costs
+    // one lookup and no allocation.
+    let mut by_name: HashMap<String, usize> = HashMap::default();
+    let mut draft_for = |drafts: &mut Vec<Draft>, name: &str, location: &SourceLocation| {
+        if let Some(&d) = by_name.get(name) {
+            return d;
+        }
+        let key = group_key(name);
+        let d = match by_key.get(&key) {
+            Some(&d) => d,
+            None => {
+                drafts.push(Draft {
+                    name: name.to_string(),
+                    name_key: key.clone(),
+                    location: location.clone(),
+                    members: Vec::new(),
+                });
+                by_key.insert(key, drafts.len() - 1);
+                drafts.len() - 1
+            }
+        };
+        by_name.insert(name.to_string(), d);
+        d
+    };
     let mut leaver = |user: &DesiredUser, group: &str, at: &SourceLocation| {
         problems.push(Problem::warning(
             at.clone(),
@@ -455,7 +527,7 @@ fn build_groups(
             },
         ));
     };
-    let mut declared: HashMap<String, SourceLocation> = HashMap::new();
+    let mut declared: HashMap<String, SourceLocation> = HashMap::default();
     let mut later: Vec<DirectoryProblem> = Vec::new();
     for record in records {
         if record.name.is_empty() {
@@ -475,16 +547,11 @@ fn build_groups(
                 },
             ));
         } else {
-            declared.insert(key.clone(), record.location.clone());
+            declared.insert(key, record.location.clone());
         }
-        let draft = groups.entry(key).or_insert_with(|| Draft {
-            name: record.name.clone(),
-            location: record.location.clone(),
-            members: BTreeSet::new(),
-        });
+        let d = draft_for(&mut drafts, &record.name, &record.location);
         for (member, at) in record.members {
-            let key = email_key(&member);
-            match by_email.get(key.as_str()) {
+            match by_email.get(email_key(&member).as_str()) {
                 None => later.push(Problem::error(
                     at,
                     DirectoryIssue::UnknownMember {
@@ -493,9 +560,7 @@ fn build_groups(
                     },
                 )),
                 Some(&i) if !users[i].active => leaver(&users[i], &record.name, &at),
-                Some(_) => {
-                    draft.members.insert(key);
-                }
+                Some(&i) => drafts[d].members.push(i),
             }
         }
     }
@@ -503,28 +568,70 @@ fn build_groups(
         if user.groups.is_empty() || user.email_key.is_empty() {
             continue;
         }
-        let at = user.origin(Attribute::Groups).clone();
+        let at = user.origin(Attribute::Groups);
         for name in &user.groups {
-            let draft = groups.entry(group_key(name)).or_insert_with(|| Draft {
-                name: name.clone(),
-                location: at.clone(),
-                members: BTreeSet::new(),
-            });
+            let d = draft_for(&mut drafts, name, at);
             if !user.active {
-                leaver(user, name, &at);
+                leaver(user, name, at);
             } else if by_email.get(user.email_key.as_str()) == Some(&i) || invalid[i] {
-                draft.members.insert(user.email_key.clone());
+                drafts[d].members.push(i);
             }
         }
     }
+    let mut groups: Vec<DesiredGroup> = drafts
+        .into_iter()
+        .map(|draft| {
+            let mut members: Vec<String> = draft
+                .members
+                .into_iter()
+                .map(|i| users[i].email_key.clone())
+                .collect();
+            members.sort_unstable();
+            members.dedup();
+            DesiredGroup {
+                name: draft.name,
+                name_key: draft.name_key,
+                members,
+                location: draft.location,
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
     problems.extend(later);
     groups
-        .into_iter()
-        .map(|(name_key, draft)| DesiredGroup {
-            name: draft.name,
-            name_key,
-            members: draft.members.into_iter().collect(),
-            location: draft.location,
-        })
-        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn permute_applies_the_order_in_place() {
+        let file: Arc<str> = "f".into();
+        let people: Vec<MergedPerson> = Vec::new();
+        drop(people);
+        let mut users: Vec<DesiredUser> = ["c", "a", "d", "b", "e"]
+            .iter()
+            .map(|e| {
+                let mut record =
+                    super::super::record::PersonRecord::new(SourceLocation::file(&file));
+                record.values.push((
+                    Attribute::Email,
+                    AttrValue::Text(format!("{e}@x.io")),
+                    SourceLocation::file(&file),
+                ));
+                let person = super::super::merge::merge_people(vec![(vec![record], false)])
+                    .pop()
+                    .unwrap();
+                build_user(person, NaiveDate::MIN, &mut Vec::new())
+            })
+            .collect();
+        let mut flags = vec![false, true, false, false, true];
+        permute(&mut users, &mut flags, vec![1, 3, 0, 2, 4]);
+        let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(emails, ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"]);
+        assert_eq!(flags, [true, false, false, false, true]);
+    }
 }
