@@ -239,10 +239,7 @@ mod tests {
             check_display_name(&"x".repeat(81)),
             Err(RuleViolation::DisplayNameTooLong)
         );
-        assert_eq!(
-            check_display_name("@ada"),
-            Err(RuleViolation::StartsWithAt)
-        );
+        assert_eq!(check_display_name("@ada"), Err(RuleViolation::StartsWithAt));
         assert_eq!(
             check_display_name("ada@home"),
             Err(RuleViolation::NameSpecials)

@@ -12,9 +12,9 @@ use super::raw::{
 };
 use super::yaml::{Step, YamlDocument};
 use super::{
-    AccountRef, AttributePolicy, ColumnMapping, Config, CsvColumn, ConfigError, CsvLayout, DEFAULT_MATCH_KEYS,
-    DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat, SourceSpec, Target,
-    TokenSource,
+    AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
+    DEFAULT_MATCH_KEYS, DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat,
+    SourceSpec, Target, TokenSource,
 };
 use crate::directory::Attribute;
 use crate::slack_rules;
@@ -226,9 +226,12 @@ impl Compiler<'_> {
             (Some(url), _) => (url.trim().to_string(), Some(EnvOverrides::TARGET_URL)),
             (None, Some(url)) => (url.trim().to_string(), None),
             (None, None) => {
-                self.error(&[Step::Key("target")], ConfigIssue::Missing {
-                    field: "target.url",
-                });
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::Missing {
+                        field: "target.url",
+                    },
+                );
                 return None;
             }
         };
@@ -237,14 +240,17 @@ impl Compiler<'_> {
                 "v1" => (Some(ScimVersion::V1), Some(EnvOverrides::TARGET_VERSION)),
                 "v2" => (Some(ScimVersion::V2), Some(EnvOverrides::TARGET_VERSION)),
                 _ => {
-                    self.error(&[Step::Key("target")], ConfigIssue::FromEnv {
-                        variable: EnvOverrides::TARGET_VERSION,
-                        issue: Box::new(ConfigIssue::OutOfRange {
-                            field: "target.version",
-                            value: v.clone(),
-                            range: "v1 or v2",
-                        }),
-                    });
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TARGET_VERSION,
+                            issue: Box::new(ConfigIssue::OutOfRange {
+                                field: "target.version",
+                                value: v.clone(),
+                                range: "v1 or v2",
+                            }),
+                        },
+                    );
                     return None;
                 }
             },
@@ -295,19 +301,25 @@ impl Compiler<'_> {
 
         let token = match (&env.token_env, &env.token_file) {
             (Some(_), Some(_)) => {
-                self.error(&[Step::Key("target")], ConfigIssue::FromEnv {
-                    variable: EnvOverrides::TOKEN_FILE,
-                    issue: Box::new(ConfigIssue::TokenSourceTwice),
-                });
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::FromEnv {
+                        variable: EnvOverrides::TOKEN_FILE,
+                        issue: Box::new(ConfigIssue::TokenSourceTwice),
+                    },
+                );
                 return None;
             }
             (Some(name), None) => {
                 let name = name.trim();
                 if !is_env_name(name) {
-                    self.error(&[Step::Key("target")], ConfigIssue::FromEnv {
-                        variable: EnvOverrides::TOKEN_ENV,
-                        issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
-                    });
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TOKEN_ENV,
+                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
+                        },
+                    );
                     return None;
                 }
                 Some(TokenSource::Env(name.into()))
@@ -400,8 +412,8 @@ impl Compiler<'_> {
     }
 
     fn csv_layout(&mut self, source: &RawSource, here: &[Step<'_>; 2]) -> Option<CsvLayout> {
-        let one_char = |this: &mut Self, field: &'static str, value: &Option<String>, default| {
-            match value {
+        let one_char =
+            |this: &mut Self, field: &'static str, value: &Option<String>, default| match value {
                 None => Some(default),
                 Some(v) if v.chars().count() == 1 => v.chars().next(),
                 Some(v) => {
@@ -414,8 +426,7 @@ impl Compiler<'_> {
                     );
                     None
                 }
-            }
-        };
+            };
         let delimiter = one_char(self, "delimiter", &source.delimiter, ',');
         let delimiter = match delimiter {
             Some(c) if c.is_ascii() && c != '"' && c != '\n' && c != '\r' => Some(c as u8),
@@ -524,7 +535,11 @@ impl Compiler<'_> {
                 }
             } else {
                 self.error(
-                    &[Step::Key("scope"), Step::Key("email_domains"), Step::Index(i)],
+                    &[
+                        Step::Key("scope"),
+                        Step::Key("email_domains"),
+                        Step::Index(i),
+                    ],
                     ConfigIssue::InvalidDomain {
                         domain: domain.clone(),
                     },
@@ -595,22 +610,28 @@ impl Compiler<'_> {
             if share > 0.0 && share <= 1.0 {
                 limit.share = share;
             } else {
-                self.error(&[r, Step::Key("share")], ConfigIssue::OutOfRange {
-                    field: "rate_limit.share",
-                    value: share.to_string(),
-                    range: "more than 0 and at most 1",
-                });
+                self.error(
+                    &[r, Step::Key("share")],
+                    ConfigIssue::OutOfRange {
+                        field: "rate_limit.share",
+                        value: share.to_string(),
+                        range: "more than 0 and at most 1",
+                    },
+                );
             }
         }
         if let Some(c) = raw.concurrency {
             if (1..=64).contains(&c) {
                 limit.concurrency = c;
             } else {
-                self.error(&[r, Step::Key("concurrency")], ConfigIssue::OutOfRange {
-                    field: "rate_limit.concurrency",
-                    value: c.to_string(),
-                    range: "between 1 and 64",
-                });
+                self.error(
+                    &[r, Step::Key("concurrency")],
+                    ConfigIssue::OutOfRange {
+                        field: "rate_limit.concurrency",
+                        value: c.to_string(),
+                        range: "between 1 and 64",
+                    },
+                );
             }
         }
         limit
@@ -625,28 +646,37 @@ impl Compiler<'_> {
         if let Some(interval) = &raw.interval {
             match parse_duration(interval) {
                 Some(v) if !v.is_zero() => daemon.interval = v,
-                _ => self.error(&[d, Step::Key("interval")], ConfigIssue::InvalidDuration {
-                    value: interval.clone(),
-                }),
+                _ => self.error(
+                    &[d, Step::Key("interval")],
+                    ConfigIssue::InvalidDuration {
+                        value: interval.clone(),
+                    },
+                ),
             }
         }
         if let Some(jitter) = raw.jitter {
             if (0.0..=1.0).contains(&jitter) {
                 daemon.jitter = jitter;
             } else {
-                self.error(&[d, Step::Key("jitter")], ConfigIssue::OutOfRange {
-                    field: "daemon.jitter",
-                    value: jitter.to_string(),
-                    range: "between 0 and 1",
-                });
+                self.error(
+                    &[d, Step::Key("jitter")],
+                    ConfigIssue::OutOfRange {
+                        field: "daemon.jitter",
+                        value: jitter.to_string(),
+                        range: "between 0 and 1",
+                    },
+                );
             }
         }
         if let Some(listen) = &raw.listen {
             match listen.trim().parse::<SocketAddr>() {
                 Ok(addr) => daemon.listen = addr,
-                Err(_) => self.error(&[d, Step::Key("listen")], ConfigIssue::InvalidListen {
-                    value: listen.clone(),
-                }),
+                Err(_) => self.error(
+                    &[d, Step::Key("listen")],
+                    ConfigIssue::InvalidListen {
+                        value: listen.clone(),
+                    },
+                ),
             }
         }
         daemon
@@ -953,7 +983,10 @@ audit_log: audit.jsonl
         );
         assert_eq!(config.sources[0].path, PathBuf::from("conf/dir.yaml"));
         assert_eq!(config.sources[1].display.as_ref(), "hr/people.csv");
-        assert_eq!(config.sources[1].declared_at.to_string(), "conf/scimsync.yaml:6:5");
+        assert_eq!(
+            config.sources[1].declared_at.to_string(),
+            "conf/scimsync.yaml:6:5"
+        );
         assert!(config.sources[1].override_earlier);
         let SourceFormat::Csv(layout) = &config.sources[1].format else {
             panic!("csv")
@@ -962,9 +995,15 @@ audit_log: audit.jsonl
         assert_eq!(layout.groups_separator, '|');
         let keys: Vec<&str> = layout.columns.iter().map(|c| c.column.key()).collect();
         assert_eq!(keys, ["email", "manager_email", "guest_expiration"]);
-        assert_eq!(layout.columns[1].declared_at.to_string(), "conf/scimsync.yaml:7:44");
+        assert_eq!(
+            layout.columns[1].declared_at.to_string(),
+            "conf/scimsync.yaml:7:44"
+        );
         let policy = &config.policy;
-        assert_eq!(policy.match_keys, [MatchKey::Email, MatchKey::EmployeeNumber]);
+        assert_eq!(
+            policy.match_keys,
+            [MatchKey::Email, MatchKey::EmployeeNumber]
+        );
         assert_eq!(policy.scope.email_domains, ["example.com"]);
         assert_eq!(policy.unmanaged_users, UnmanagedUsers::Deactivate);
         assert_eq!(policy.unmanaged_groups, UnmanagedGroups::Delete);
@@ -1048,8 +1087,17 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
         )
         .unwrap_err();
         assert_eq!(errors.len(), 3, "{errors:#?}");
-        assert!(errors[0].starts_with("conf/scimsync.yaml:3:3: error: target.tokn_env: unknown field `tokn_env`"), "{errors:#?}");
-        assert!(errors[1].starts_with("conf/scimsync.yaml:4:1: error: sourcez: unknown field `sourcez`"), "{errors:#?}");
+        assert!(
+            errors[0].starts_with(
+                "conf/scimsync.yaml:3:3: error: target.tokn_env: unknown field `tokn_env`"
+            ),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1]
+                .starts_with("conf/scimsync.yaml:4:1: error: sourcez: unknown field `sourcez`"),
+            "{errors:#?}"
+        );
         assert!(errors[2].starts_with("conf/scimsync.yaml:6:22: error: safety.max_deactivations: invalid type: string \"many\", expected u32"), "{errors:#?}");
     }
 
@@ -1068,7 +1116,9 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
                 &EnvOverrides::default()
             )
             .unwrap_err(),
-            ["conf/scimsync.yaml:1:9: error: a token source is required: set target.token_env or target.token_file"]
+            [
+                "conf/scimsync.yaml:1:9: error: a token source is required: set target.token_env or target.token_file"
+            ]
         );
         assert_eq!(
             compile_str("", &EnvOverrides::default()).unwrap_err(),
@@ -1081,21 +1131,30 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
         let env = EnvOverrides::default();
         let with = |url: &str, version: &str| {
             compile_str(
-                &format!("target:\n  url: {url}\n  {version}\n  token_env: T\nsources: [{{yaml: d.yaml}}]\n"),
+                &format!(
+                    "target:\n  url: {url}\n  {version}\n  token_env: T\nsources: [{{yaml: d.yaml}}]\n"
+                ),
                 &env,
             )
         };
         assert_eq!(
-            with("https://proxy.example.com/slack", "version: v1").unwrap().target.version,
+            with("https://proxy.example.com/slack", "version: v1")
+                .unwrap()
+                .target
+                .version,
             ScimVersion::V1
         );
         assert_eq!(
             with("https://proxy.example.com/slack", "").unwrap_err(),
-            ["conf/scimsync.yaml:2:8: error: cannot tell the SCIM version from target.url \"https://proxy.example.com/slack\" (its path does not end in /scim/v1 or /scim/v2): set target.version"]
+            [
+                "conf/scimsync.yaml:2:8: error: cannot tell the SCIM version from target.url \"https://proxy.example.com/slack\" (its path does not end in /scim/v1 or /scim/v2): set target.version"
+            ]
         );
         assert_eq!(
             with("https://api.slack.com/scim/v2", "version: v1").unwrap_err(),
-            ["conf/scimsync.yaml:3:12: error: target.version is v1 but target.url \"https://api.slack.com/scim/v2\" is a v2 endpoint"]
+            [
+                "conf/scimsync.yaml:3:12: error: target.version is v1 but target.url \"https://api.slack.com/scim/v2\" is a v2 endpoint"
+            ]
         );
     }
 
@@ -1108,14 +1167,19 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
         });
         let config = compile_str(MINIMAL, &env).unwrap();
         assert_eq!(config.target.version, ScimVersion::V2);
-        assert_eq!(config.target.token, Some(TokenSource::Env("OTHER_TOKEN".into())));
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::Env("OTHER_TOKEN".into()))
+        );
 
         let env = EnvOverrides::from_lookup(|name| {
             (name == "SCIMSYNC_TARGET_URL").then(|| "http://slack.example.com/scim/v2".into())
         });
         assert_eq!(
             compile_str(MINIMAL, &env).unwrap_err(),
-            ["conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear) (from SCIMSYNC_TARGET_URL)"]
+            [
+                "conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear) (from SCIMSYNC_TARGET_URL)"
+            ]
         );
         // The target may come from the environment alone.
         let env = EnvOverrides::from_lookup(|name| {
@@ -1128,9 +1192,13 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
 
     #[test]
     fn syntax_errors_and_tabs_are_located() {
-        let errors = compile_str("target:\n\turl: embedded\n", &EnvOverrides::default()).unwrap_err();
+        let errors =
+            compile_str("target:\n\turl: embedded\n", &EnvOverrides::default()).unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("conf/scimsync.yaml:2:1: error: "), "{errors:?}");
+        assert!(
+            errors[0].starts_with("conf/scimsync.yaml:2:1: error: "),
+            "{errors:?}"
+        );
         assert!(errors[0].contains("tab"), "{errors:?}");
     }
 

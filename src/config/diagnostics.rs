@@ -124,7 +124,11 @@ impl<K: fmt::Display> fmt::Display for Problem<K> {
 
 /// Sorts problems by file, line and column so output is deterministic.
 pub fn sort_problems<K>(problems: &mut [Problem<K>]) {
-    problems.sort_by(|a, b| a.location.cmp(&b.location).then(a.severity.cmp(&b.severity)));
+    problems.sort_by(|a, b| {
+        a.location
+            .cmp(&b.location)
+            .then(a.severity.cmp(&b.severity))
+    });
 }
 
 /// One line per problem: `file:line:col: error: message`.
@@ -195,12 +199,12 @@ impl FancyProblem {
             }
             for (location, label) in problem.kind.related() {
                 match byte_offset(text, &location) {
-                    Some(offset) if location.file == problem.location.file => labels.push(
-                        miette::LabeledSpan::new_with_span(
+                    Some(offset) if location.file == problem.location.file => {
+                        labels.push(miette::LabeledSpan::new_with_span(
                             Some(label),
                             (offset, token_len(text, offset)),
-                        ),
-                    ),
+                        ))
+                    }
                     _ => elsewhere.push(format!("{label}: {location}")),
                 }
             }
@@ -219,7 +223,7 @@ impl FancyProblem {
                 Severity::Warning => miette::Severity::Warning,
             },
             help,
-            source: text.map(|t| miette::NamedSource::new(problem.location.file.to_string(), t)),
+            source: text.map(|t| miette::NamedSource::new(&problem.location.file, t)),
             labels,
         }
     }
@@ -345,7 +349,10 @@ mod tests {
         assert_eq!(line_column(text, text.len() - 1), (3, 1));
         assert_eq!(line_column("\u{feff}ab", 4), (1, 2));
         let file: Arc<str> = "x".into();
-        assert_eq!(byte_offset(text, &SourceLocation::new(&file, 2, 3)), Some(5));
+        assert_eq!(
+            byte_offset(text, &SourceLocation::new(&file, 2, 3)),
+            Some(5)
+        );
     }
 
     #[test]

@@ -364,7 +364,10 @@ mod tests {
         policy
             .modes
             .insert(Attribute::DisplayName, AttributeMode::CreateOnly);
-        assert_eq!(policy.mode(Attribute::DisplayName), AttributeMode::CreateOnly);
+        assert_eq!(
+            policy.mode(Attribute::DisplayName),
+            AttributeMode::CreateOnly
+        );
         assert_eq!(policy.mode(Attribute::Title), AttributeMode::Enforce);
     }
 }

@@ -46,10 +46,14 @@ impl YamlDocument {
         let value: Value = serde_yaml::from_str(text).map_err(|e| {
             let mut error = yaml_error(file, &e);
             // libyaml's message for a tab says nothing of tabs.
-            let line = text.lines().nth((error.location.line as usize).saturating_sub(1));
+            let line = text
+                .lines()
+                .nth((error.location.line as usize).saturating_sub(1));
             let indent = line.map(|l| &l[..l.len() - l.trim_start().len()]);
             if indent.is_some_and(|i| i.contains('\t')) {
-                error.message.push_str(" (a tab: YAML is indented with spaces only)");
+                error
+                    .message
+                    .push_str(" (a tab: YAML is indented with spaces only)");
             }
             error
         })?;
@@ -150,7 +154,11 @@ impl YamlDocument {
             let mut full = base.to_vec();
             full.extend(relative.iter().cloned());
             let steps: Vec<Step<'_>> = full.iter().map(OwnedStep::as_step).collect();
-            let message = format!("{}: {}", dotted(relative), strip_location(&error.to_string()));
+            let message = format!(
+                "{}: {}",
+                dotted(relative),
+                strip_location(&error.to_string())
+            );
             // An unknown key fails whatever its value: report it at the key.
             let key_itself = matches!(relative.last(), Some(OwnedStep::Key(_)))
                 && T::deserialize(&rewrap(Value::Null))
@@ -480,9 +488,21 @@ mod tests {
             .map(|e| format!("{}: {}", e.location, e.message))
             .collect();
         assert_eq!(got.len(), 3, "{got:#?}");
-        assert!(got[0].starts_with("t.yaml:2:8: age: invalid type"), "{got:#?}");
-        assert!(got[1].starts_with("t.yaml:3:3: colour: unknown field `colour`"), "{got:#?}");
-        assert!(got[2].starts_with("t.yaml:5:5: pet.knd: unknown field `knd`"), "{got:#?}");
-        assert!(d.decode::<Person>(&[Step::Index(0), Step::Key("name")]).is_err());
+        assert!(
+            got[0].starts_with("t.yaml:2:8: age: invalid type"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("t.yaml:3:3: colour: unknown field `colour`"),
+            "{got:#?}"
+        );
+        assert!(
+            got[2].starts_with("t.yaml:5:5: pet.knd: unknown field `knd`"),
+            "{got:#?}"
+        );
+        assert!(
+            d.decode::<Person>(&[Step::Index(0), Step::Key("name")])
+                .is_err()
+        );
     }
 }

@@ -53,9 +53,7 @@ pub(crate) fn read(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let (line, column) = e
-                    .position()
-                    .map_or((0, 0), |p| (p.line() as u32, 1));
+                let (line, column) = e.position().map_or((0, 0), |p| (p.line() as u32, 1));
                 problems.push(Problem::error(
                     at(line, column),
                     DirectoryIssue::Csv {
@@ -69,7 +67,9 @@ pub(crate) fn read(
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let position = record.position().expect("records read from a reader have positions");
+        let position = record
+            .position()
+            .expect("records read from a reader have positions");
         let starts = field_starts(
             text,
             position.byte() as usize,
@@ -289,9 +289,7 @@ fn person(
             },
             CsvColumn::Attribute(attribute @ (Attribute::Active | Attribute::Guest)) => {
                 match parse_bool(cell) {
-                    Some(flag) if attribute == Attribute::Guest => {
-                        guest = Some((flag, cell_at(i)))
-                    }
+                    Some(flag) if attribute == Attribute::Guest => guest = Some((flag, cell_at(i))),
                     Some(flag) => {
                         person
                             .values
@@ -391,7 +389,12 @@ mod tests {
         assert_eq!(ada.text(Attribute::Title), Some("Eng, \"R&D\""));
         let groups: Vec<&str> = ada.groups.iter().map(|g| g.0.as_str()).collect();
         assert_eq!(groups, ["a", "b"]);
-        let title_at = &ada.values.iter().find(|v| v.0 == Attribute::Title).unwrap().2;
+        let title_at = &ada
+            .values
+            .iter()
+            .find(|v| v.0 == Attribute::Title)
+            .unwrap()
+            .2;
         assert_eq!(title_at.to_string(), "p.csv:3:12");
         let bob = &content.people[1];
         assert_eq!(bob.location.to_string(), "p.csv:4:1");
@@ -409,15 +412,20 @@ mod tests {
     fn structural_errors_name_line_and_column() {
         assert_eq!(
             read_str(b"Email,Title\na@x.io,Eng\n", &basic()).unwrap_err(),
-            ["p.csv:1:1: error: no column \"Groups\" (mapped to groups); the header has: Email, Title"]
+            [
+                "p.csv:1:1: error: no column \"Groups\" (mapped to groups); the header has: Email, Title"
+            ]
         );
         assert_eq!(
             read_str(b"Email,Title,Groups,Title\n", &basic()).unwrap_err(),
             ["p.csv:1:20: error: duplicate header \"Title\" (also column 7)"]
         );
         assert_eq!(
-            read_str(b"Email,Title,Groups\na@x.io,Eng,g,extra\nb@x.io,Eng\n", &basic())
-                .unwrap_err(),
+            read_str(
+                b"Email,Title,Groups\na@x.io,Eng,g,extra\nb@x.io,Eng\n",
+                &basic()
+            )
+            .unwrap_err(),
             [
                 "p.csv:2:14: error: row has 4 fields, the header has 3",
                 "p.csv:3:8: error: row has 2 fields, the header has 3",
@@ -429,7 +437,9 @@ mod tests {
         );
         assert_eq!(
             read_str(b"", &basic()).unwrap_err(),
-            ["p.csv: error: the source is empty; an empty or broken export is never read as \"nobody works here\""]
+            [
+                "p.csv: error: the source is empty; an empty or broken export is never read as \"nobody works here\""
+            ]
         );
         assert_eq!(
             read_str(b"\xEF\xBB\xBF\n\n", &basic()).unwrap_err().len(),

@@ -17,7 +17,9 @@ pub enum DirectoryIssue {
     Unreadable { path: String, reason: String },
     #[error("invalid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8")]
     NotUtf8 { byte: u8 },
-    #[error("the source is empty; an empty or broken export is never read as \"nobody works here\"")]
+    #[error(
+        "the source is empty; an empty or broken export is never read as \"nobody works here\""
+    )]
     Empty,
     /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
     #[error("{message}")]
@@ -41,7 +43,9 @@ pub enum DirectoryIssue {
     MissingEmail,
     #[error("{email:?} is not a valid email address")]
     InvalidEmail { email: String },
-    #[error("email {email:?} is used twice (first at {first}); emails are unique, case-insensitively")]
+    #[error(
+        "email {email:?} is used twice (first at {first}); emails are unique, case-insensitively"
+    )]
     DuplicateEmail {
         email: String,
         first: SourceLocation,

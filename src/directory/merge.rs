@@ -84,9 +84,7 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
     let mut by_email: HashMap<String, usize> = HashMap::default();
     for (source, (records, override_earlier)) in sources.into_iter().enumerate() {
         for record in records {
-            let employee = record
-                .text(Attribute::EmployeeNumber)
-                .map(str::to_string);
+            let employee = record.text(Attribute::EmployeeNumber).map(str::to_string);
             let email = record.text(Attribute::Email).map(email_key);
             let earlier = |i: &usize| people[*i].last_source < source;
             let target = employee
@@ -229,8 +227,16 @@ mod tests {
             rec("p.csv", 3, &[(Email, "ada@x.io")]),
         ];
         assert_eq!(merge_people(vec![(csv, false)]).len(), 2);
-        let a = vec![rec("a.csv", 2, &[(Email, "ada@x.io"), (EmployeeNumber, "1")])];
-        let b = vec![rec("b.csv", 2, &[(Email, "ada@x.io"), (EmployeeNumber, "2")])];
+        let a = vec![rec(
+            "a.csv",
+            2,
+            &[(Email, "ada@x.io"), (EmployeeNumber, "1")],
+        )];
+        let b = vec![rec(
+            "b.csv",
+            2,
+            &[(Email, "ada@x.io"), (EmployeeNumber, "2")],
+        )];
         assert_eq!(merge_people(vec![(a, false), (b, false)]).len(), 2);
     }
 }

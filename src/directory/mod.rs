@@ -83,7 +83,10 @@ pub struct SourceInput<'a> {
 }
 
 /// Reads every source from disk, then [`build`]s the directory.
-pub fn load(sources: &[SourceSpec], options: &LoadOptions) -> Result<LoadedDirectory, DirectoryError> {
+pub fn load(
+    sources: &[SourceSpec],
+    options: &LoadOptions,
+) -> Result<LoadedDirectory, DirectoryError> {
     let mut contents = Vec::with_capacity(sources.len());
     let mut problems = Vec::new();
     for spec in sources {
@@ -113,7 +116,10 @@ pub fn load(sources: &[SourceSpec], options: &LoadOptions) -> Result<LoadedDirec
 }
 
 /// Parses, merges and validates sources already in memory. Pure.
-pub fn build(inputs: &[SourceInput<'_>], options: &LoadOptions) -> Result<LoadedDirectory, DirectoryError> {
+pub fn build(
+    inputs: &[SourceInput<'_>],
+    options: &LoadOptions,
+) -> Result<LoadedDirectory, DirectoryError> {
     let mut fatal = Vec::new();
     let mut contents = Vec::with_capacity(inputs.len());
     for input in inputs {
@@ -155,7 +161,6 @@ pub fn build(inputs: &[SourceInput<'_>], options: &LoadOptions) -> Result<Loaded
         report: DirectoryReport { problems },
     })
 }
-
 
 #[cfg(test)]
 mod tests;

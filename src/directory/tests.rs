@@ -51,10 +51,13 @@ fn run(
             bytes: text.as_bytes(),
         })
         .collect();
-    build(&inputs, &LoadOptions {
-        invalid_users,
-        today: today(),
-    })
+    build(
+        &inputs,
+        &LoadOptions {
+            invalid_users,
+            today: today(),
+        },
+    )
 }
 
 /// Every problem of a YAML directory, as `file:line:col: severity: message` lines.
@@ -107,7 +110,10 @@ groups:
     assert_eq!(ada.origin(Attribute::StartDate).to_string(), "d.yaml:10:17");
     let zed = d.user_by_email("zed@example.com").unwrap();
     assert_eq!(zed.email, "Zed@Example.com");
-    assert_eq!(zed.user_name_key, "zed", "derived from the email as Slack does");
+    assert_eq!(
+        zed.user_name_key, "zed",
+        "derived from the email as Slack does"
+    );
     assert_eq!(zed.manager.as_deref(), Some("ada@example.com"));
     assert_eq!(zed.groups, ["Eng"]);
     assert!(zed.active);
@@ -352,11 +358,7 @@ fn malformed_sources_fail_even_when_skipping() {
             "users:\n  - email: a@example.com\n",
         ),
         (
-            spec(
-                "p.csv",
-                csv_format(&[(Attribute::Email, "Email")]),
-                false,
-            ),
+            spec("p.csv", csv_format(&[(Attribute::Email, "Email")]), false),
             "Email,Name\nb@example.com\n",
         ),
     ];

@@ -59,12 +59,7 @@ pub(crate) fn validate(
     // Sort by email key through an index permutation applied in place: users are large,
     // so each is swapped into place once rather than shuffled by the sort.
     let mut order: Vec<usize> = (0..users.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        users[a]
-            .email_key
-            .cmp(&users[b].email_key)
-            .then(a.cmp(&b))
-    });
+    order.sort_unstable_by(|&a, &b| users[a].email_key.cmp(&users[b].email_key).then(a.cmp(&b)));
     permute(&mut users, &mut invalid, order);
     for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
         out.skipped.push(SkippedUser {
@@ -309,13 +304,11 @@ fn group_key(name: &str) -> String {
 
 /// Emails, userNames, employee numbers and Slack ids each belong to one person only.
 /// Both people of a duplicate are invalid: which one is right cannot be guessed.
-fn check_unique(
-    users: &[DesiredUser],
-    invalid: &mut [bool],
-    problems: &mut Vec<DirectoryProblem>,
-) {
-    let mut emails: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(users.len(), Default::default());
-    let mut user_names: HashMap<&str, usize> = HashMap::with_capacity_and_hasher(users.len(), Default::default());
+fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<DirectoryProblem>) {
+    let mut emails: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    let mut user_names: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(users.len(), Default::default());
     let mut employees: HashMap<&str, usize> = HashMap::default();
     let mut ids: HashMap<&str, usize> = HashMap::default();
     for (i, user) in users.iter().enumerate() {
@@ -610,8 +603,6 @@ mod tests {
     #[test]
     fn permute_applies_the_order_in_place() {
         let file: Arc<str> = "f".into();
-        let people: Vec<MergedPerson> = Vec::new();
-        drop(people);
         let mut users: Vec<DesiredUser> = ["c", "a", "d", "b", "e"]
             .iter()
             .map(|e| {

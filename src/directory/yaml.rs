@@ -113,7 +113,8 @@ pub struct RawGroup {
 /// Reads a YAML directory. Any problem with the file's syntax or shape fails it whole;
 /// problems with one person's values stay with that person's record.
 pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<DirectoryProblem>> {
-    let fatal = |location, message| vec![Problem::error(location, DirectoryIssue::Yaml { message })];
+    let fatal =
+        |location, message| vec![Problem::error(location, DirectoryIssue::Yaml { message })];
     let doc = YamlDocument::parse(file, text).map_err(|e| fatal(e.location, e.message))?;
     if doc.value.is_null() {
         return Err(vec![Problem::error(
@@ -133,18 +134,22 @@ pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<Dir
         let path = [Step::Key("users"), Step::Index(i)];
         match doc.decode::<RawUser>(&path) {
             Ok(raw) => content.people.push(person(&doc, &path, raw)),
-            Err(errors) => problems.extend(errors.into_iter().map(|e| {
-                Problem::error(e.location, DirectoryIssue::Yaml { message: e.message })
-            })),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|e| {
+                    Problem::error(e.location, DirectoryIssue::Yaml { message: e.message })
+                }))
+            }
         }
     }
     for i in 0..shape.groups.as_ref().map_or(0, Vec::len) {
         let path = [Step::Key("groups"), Step::Index(i)];
         match doc.decode::<RawGroup>(&path) {
             Ok(raw) => content.groups.push(group(&doc, &path, raw)),
-            Err(errors) => problems.extend(errors.into_iter().map(|e| {
-                Problem::error(e.location, DirectoryIssue::Yaml { message: e.message })
-            })),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|e| {
+                    Problem::error(e.location, DirectoryIssue::Yaml { message: e.message })
+                }))
+            }
         }
     }
     if !problems.is_empty() {
@@ -208,9 +213,11 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
     if let Some(start) = raw.start_date {
         let location = at("start_date");
         match parse_date(&start) {
-            Some(date) => record
-                .values
-                .push((Attribute::StartDate, AttrValue::Date(date), location)),
+            Some(date) => {
+                record
+                    .values
+                    .push((Attribute::StartDate, AttrValue::Date(date), location))
+            }
             None if start.trim().is_empty() => {}
             None => record.problems.push(Problem::error(
                 location,
@@ -235,7 +242,12 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
                 location,
             )),
             None => record.problems.push(Problem::error(
-                doc.location(&[path[0], path[1], Step::Key("guest"), Step::Key("expiration")]),
+                doc.location(&[
+                    path[0],
+                    path[1],
+                    Step::Key("guest"),
+                    Step::Key("expiration"),
+                ]),
                 DirectoryIssue::InvalidValue {
                     attribute: Attribute::Guest,
                     value: guest.expiration.unwrap_or_default(),
@@ -352,7 +364,9 @@ mod tests {
     fn an_empty_file_is_an_error_and_an_empty_list_a_warning() {
         assert_eq!(
             read_str("# nothing here\n").unwrap_err(),
-            ["d.yaml: error: the source is empty; an empty or broken export is never read as \"nobody works here\""]
+            [
+                "d.yaml: error: the source is empty; an empty or broken export is never read as \"nobody works here\""
+            ]
         );
         let content = read_str("users: []\n").unwrap();
         assert_eq!(content.warnings.len(), 1);

@@ -78,10 +78,13 @@ invalid_users: fail
         let started = Instant::now();
         let config =
             Config::load(&dir.path().join("scimsync.yaml"), &EnvOverrides::default()).unwrap();
-        let loaded = directory::load(&config.sources, &LoadOptions {
-            invalid_users: InvalidUsers::Fail,
-            today,
-        })
+        let loaded = directory::load(
+            &config.sources,
+            &LoadOptions {
+                invalid_users: InvalidUsers::Fail,
+                today,
+            },
+        )
         .unwrap_or_else(|e| panic!("{e}: {:?}", &e.problems[..e.problems.len().min(3)]));
         let elapsed = started.elapsed();
         assert_eq!(loaded.directory.users.len(), rows);

@@ -55,11 +55,7 @@ fn validate_fixture(name: &str) -> Run {
         format!("target: {{url: embedded}}\nsources:\n{source}"),
     )
     .unwrap();
-    scimsync(
-        &["validate", "--config", "scimsync.yaml"],
-        dir.path(),
-        &[],
-    )
+    scimsync(&["validate", "--config", "scimsync.yaml"], dir.path(), &[])
 }
 
 /// The problem lines (everything but the summary).
@@ -79,7 +75,9 @@ fn directory_corpus_truncated_yaml() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["truncated.yaml:4:1: error: did not find expected node content, while parsing a flow node"]
+        [
+            "truncated.yaml:4:1: error: did not find expected node content, while parsing a flow node"
+        ]
     );
     assert_eq!(summary(&run), "scimsync.yaml: invalid: 1 error, 0 warnings");
 }
@@ -90,7 +88,9 @@ fn directory_corpus_wrong_indentation() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["wrong-indent.yaml:3:4: error: did not find expected '-' indicator, while parsing a block collection"]
+        [
+            "wrong-indent.yaml:3:4: error: did not find expected '-' indicator, while parsing a block collection"
+        ]
     );
 }
 
@@ -100,7 +100,9 @@ fn directory_corpus_tabs() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["tabs.yaml:3:1: error: found a tab character that violates indentation, while scanning a plain scalar (a tab: YAML is indented with spaces only)"]
+        [
+            "tabs.yaml:3:1: error: found a tab character that violates indentation, while scanning a plain scalar (a tab: YAML is indented with spaces only)"
+        ]
     );
 }
 
@@ -111,7 +113,9 @@ fn directory_corpus_empty_files() {
         assert_eq!(run.code, 1, "{name}");
         assert_eq!(
             problems(&run),
-            [format!("{name}: error: the source is empty; an empty or broken export is never read as \"nobody works here\"")]
+            [format!(
+                "{name}: error: the source is empty; an empty or broken export is never read as \"nobody works here\""
+            )]
         );
     }
 }
@@ -122,7 +126,9 @@ fn directory_corpus_csv_missing_column() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["missing-column.csv:1:1: error: no column \"Last Name\" (mapped to family_name); the header has: Email, First Name"]
+        [
+            "missing-column.csv:1:1: error: no column \"Last Name\" (mapped to family_name); the header has: Email, First Name"
+        ]
     );
 }
 
@@ -131,8 +137,9 @@ fn directory_corpus_csv_duplicate_header() {
     let run = validate_fixture("duplicate-header.csv");
     assert_eq!(run.code, 1);
     assert!(
-        problems(&run)
-            .contains(&"duplicate-header.csv:1:18: error: duplicate header \"Email\" (also column 1)"),
+        problems(&run).contains(
+            &"duplicate-header.csv:1:18: error: duplicate header \"Email\" (also column 1)"
+        ),
         "{}",
         run.stdout
     );
@@ -177,7 +184,9 @@ fn directory_corpus_duplicate_emails_differing_in_case() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["duplicate-emails-case.yaml:3:12: error: email \"Ada@Example.COM\" is used twice (first at duplicate-emails-case.yaml:2:12); emails are unique, case-insensitively"]
+        [
+            "duplicate-emails-case.yaml:3:12: error: email \"Ada@Example.COM\" is used twice (first at duplicate-emails-case.yaml:2:12); emails are unique, case-insensitively"
+        ]
     );
     assert_eq!(
         summary(&run),
@@ -191,7 +200,9 @@ fn directory_corpus_22_character_user_name() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["long-username.yaml:3:16: error: user_name \"abcdefghijklmnopqrstuv\": user name is longer than 21 characters (username_too_long)"]
+        [
+            "long-username.yaml:3:16: error: user_name \"abcdefghijklmnopqrstuv\": user name is longer than 21 characters (username_too_long)"
+        ]
     );
 }
 
@@ -201,7 +212,9 @@ fn directory_corpus_manager_not_in_the_directory() {
     assert_eq!(run.code, 1);
     assert_eq!(
         problems(&run),
-        ["unknown-manager.yaml:3:14: error: manager \"nobody@example.com\" is not a user of the directory"]
+        [
+            "unknown-manager.yaml:3:14: error: manager \"nobody@example.com\" is not a user of the directory"
+        ]
     );
 }
 
@@ -230,7 +243,11 @@ fn directory_shipped_configs_and_examples_validate() {
         );
         assert_eq!(run.code, 0, "{}: {}", config.display(), run.stdout);
         assert!(run.stdout.contains(": valid ("), "{}", run.stdout);
-        assert!(run.stdout.ends_with("0 errors, 0 warnings\n"), "{}", run.stdout);
+        assert!(
+            run.stdout.ends_with("0 errors, 0 warnings\n"),
+            "{}",
+            run.stdout
+        );
     }
     // Example directories are validated through the configs that read them (their
     // groups name people from the HR export), so each must be read by one.
@@ -307,7 +324,8 @@ fn directory_missing_source_names_the_config_line() {
     let run = scimsync(&["validate", "--config", "c.yaml"], dir.path(), &[]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.starts_with("c.yaml:3:5: error: cannot read gone.yaml: "),
+        run.stdout
+            .starts_with("c.yaml:3:5: error: cannot read gone.yaml: "),
         "{}",
         run.stdout
     );
@@ -332,8 +350,14 @@ fn directory_schemas_are_printed_and_the_committed_copies_are_current() {
     // The examples point editors at them.
     for (file, schema) in [
         ("config/scimsync.yaml", "schema/config.schema.json"),
-        ("examples/directory.yaml", "../config/schema/directory.schema.json"),
-        ("examples/production.yaml", "../config/schema/config.schema.json"),
+        (
+            "examples/directory.yaml",
+            "../config/schema/directory.schema.json",
+        ),
+        (
+            "examples/production.yaml",
+            "../config/schema/config.schema.json",
+        ),
     ] {
         let text = std::fs::read_to_string(repo().join(file)).unwrap();
         let first = text.lines().next().unwrap();
