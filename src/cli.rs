@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::io::{IsTerminal, Write};
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::check::{self, SchemaKind};
+use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
 
 /// Exit codes (README, "Exit codes").
@@ -40,8 +44,28 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the config and every directory source (no network). Exit 0 when valid, 1 if not.
+    ///
+    /// Environment overrides: SCIMSYNC_TARGET_URL, SCIMSYNC_TARGET_VERSION,
+    /// SCIMSYNC_TOKEN_ENV, SCIMSYNC_TOKEN_FILE.
+    Validate {
+        /// The config file.
+        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Print the JSON Schema of the config file or of the YAML directory.
+    Schema {
+        #[arg(value_enum)]
+        kind: SchemaArg,
+    },
     /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SchemaArg {
+    Config,
+    Directory,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +124,18 @@ pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    let command = match cli.command {
+        Command::Validate { config } => return validate(&config),
+        Command::Schema { kind } => {
+            let kind = match kind {
+                SchemaArg::Config => SchemaKind::Config,
+                SchemaArg::Directory => SchemaKind::Directory,
+            };
+            print(&check::json_schema(kind));
+            return ExitCode::SUCCESS;
+        }
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -111,15 +147,32 @@ pub fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Emulator(args) => run_emulator(args).await,
+            Command::Validate { .. } | Command::Schema { .. } => unreachable!("handled above"),
         }
     });
     ExitCode::from(code)
 }
 
+fn validate(config: &std::path::Path) -> ExitCode {
+    let today = chrono::Utc::now().date_naive();
+    let report = check::validate(config, &EnvOverrides::from_process_env(), today);
+    let fancy = std::io::stdout().is_terminal();
+    print(&report.render(config, fancy));
+    if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::ERROR)
+    }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`scimsync schema config | head`).
+fn print(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match format {

@@ -5,6 +5,8 @@
 //! server used by every test and by `target.url: embedded`.
 
 pub mod cli;
+pub mod config;
+pub mod directory;
 pub mod emulator;
 pub mod scim;
 pub mod slack_rules;

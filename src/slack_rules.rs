@@ -85,12 +85,22 @@ impl std::fmt::Display for RuleViolation {
 
 /// The key under which Slack considers two user names equal: trimmed and lower-cased.
 pub fn user_name_key(user_name: &str) -> String {
-    user_name.trim().to_lowercase()
+    lower(user_name.trim())
 }
 
 /// The key under which Slack considers two emails equal: trimmed and lower-cased.
 pub fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
+    lower(email.trim())
+}
+
+/// Lower case, with a fast path for ASCII (nearly every email and user name): directory
+/// loads compute these keys for every person.
+fn lower(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// Checks a user name as a directory author wrote it, strictly: after lower-casing it must be
@@ -122,8 +132,7 @@ pub fn slack_normalize_user_name(user_name: &str) -> Result<String, RuleViolatio
         Some((local, _)) if !local.is_empty() => local,
         _ => trimmed,
     };
-    let name: String = base
-        .to_lowercase()
+    let name: String = lower(base)
         .chars()
         .map(|c| if is_user_name_char(c) { c } else { '_' })
         .collect();

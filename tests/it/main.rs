@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, each test starting the in-process emulator on an ephemeral
-//! loopback port and talking to it over real HTTP.
+//! loopback port and talking to it over real HTTP (or running the real binary).
 
+mod directory;
 mod emulator;
 mod fixtures;
 mod harness;

@@ -1,0 +1,137 @@
+//! `scimsync validate`: compile the config and load every source, with no network, and
+//! report every problem. Also the JSON Schemas behind `scimsync schema`.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use super::diagnostics::{Problem, render_fancy, render_plain};
+use super::raw::{EnvOverrides, RawConfig};
+use super::{Config, ConfigIssue};
+use crate::directory::{self, DirectoryIssue, LoadOptions, yaml::RawDirectoryFile};
+
+/// What `validate` found.
+#[derive(Debug)]
+pub struct ValidationReport {
+    pub config_problems: Vec<Problem<ConfigIssue>>,
+    pub directory_problems: Vec<Problem<DirectoryIssue>>,
+    /// Users, skipped users and groups loaded, when the directory loaded at all.
+    pub counts: Option<(usize, usize, usize)>,
+}
+
+impl ValidationReport {
+    /// Valid means no error anywhere (warnings are fine). With `invalid_users: skip` a run
+    /// would go ahead, but the directory still has errors and `validate` says so.
+    pub fn is_valid(&self) -> bool {
+        !self.config_problems.iter().any(Problem::is_error)
+            && !self.directory_problems.iter().any(Problem::is_error)
+    }
+
+    /// Every problem, then a summary line. `fancy` renders miette snippets (for a terminal);
+    /// otherwise one `file:line:col: severity: message` line per problem.
+    pub fn render(&self, config_file: &Path, fancy: bool) -> String {
+        let mut out = if fancy {
+            render_fancy(&self.config_problems) + &render_fancy(&self.directory_problems)
+        } else {
+            render_plain(&self.config_problems) + &render_plain(&self.directory_problems)
+        };
+        let count = |severity_is_error: bool| {
+            self.config_problems
+                .iter()
+                .filter(|p| p.is_error() == severity_is_error)
+                .count()
+                + self
+                    .directory_problems
+                    .iter()
+                    .filter(|p| p.is_error() == severity_is_error)
+                    .count()
+        };
+        let (errors, warnings) = (count(true), count(false));
+        let loaded = match self.counts {
+            Some((users, skipped, groups)) => {
+                let skipped = if skipped > 0 {
+                    format!(", {skipped} skipped")
+                } else {
+                    String::new()
+                };
+                format!(
+                    " ({users} {}{skipped}, {groups} {})",
+                    plural(users, "user"),
+                    plural(groups, "group")
+                )
+            }
+            None => String::new(),
+        };
+        let verdict = if self.is_valid() { "valid" } else { "invalid" };
+        out.push_str(&format!(
+            "{}: {verdict}{loaded}: {errors} {}, {warnings} {}\n",
+            config_file.display(),
+            plural(errors, "error"),
+            plural(warnings, "warning"),
+        ));
+        out
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+/// Compiles the config at `path` and loads its sources; nothing touches the network.
+pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> ValidationReport {
+    let config = match Config::load(path, env) {
+        Ok(config) => config,
+        Err(e) => {
+            return ValidationReport {
+                config_problems: e.problems,
+                directory_problems: Vec::new(),
+                counts: None,
+            };
+        }
+    };
+    let options = LoadOptions {
+        invalid_users: config.invalid_users,
+        today,
+    };
+    // Load with `skip` so that every user-level problem is listed even when the config
+    // says `fail`; validity is judged on errors either way.
+    let lenient = LoadOptions {
+        invalid_users: super::InvalidUsers::Skip,
+        ..options
+    };
+    let (directory_problems, counts) = match directory::load(&config.sources, &lenient) {
+        Ok(loaded) => {
+            let d = &loaded.directory;
+            let counts = (d.users.len(), d.skipped.len(), d.groups.len());
+            (loaded.report.problems, Some(counts))
+        }
+        Err(e) => (e.problems, None),
+    };
+    ValidationReport {
+        config_problems: config.warnings,
+        directory_problems,
+        counts,
+    }
+}
+
+/// Which JSON Schema to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaKind {
+    Config,
+    Directory,
+}
+
+/// The JSON Schema of the config file or of the YAML directory, pretty-printed.
+pub fn json_schema(kind: SchemaKind) -> String {
+    let schema = match kind {
+        SchemaKind::Config => schemars::schema_for!(RawConfig),
+        SchemaKind::Directory => schemars::schema_for!(RawDirectoryFile),
+    };
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,1217 @@
+//! Raw config → validated [`Config`], with every problem found at once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::diagnostics::{Diagnose, Problem, SourceLocation, sort_problems};
+use super::raw::{
+    EnvOverrides, InvalidUsers, MatchKey, RawColumns, RawConfig, RawSource, ScimVersion,
+    UnmanagedGroups, UnmanagedUsers, attribute_modes,
+};
+use super::yaml::{Step, YamlDocument};
+use super::{
+    AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
+    DEFAULT_MATCH_KEYS, DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat,
+    SourceSpec, Target, TokenSource,
+};
+use crate::directory::Attribute;
+use crate::slack_rules;
+
+/// A problem in a config file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigIssue {
+    #[error("cannot read the config file: {reason}")]
+    Unreadable { reason: String },
+    #[error("the config file is not UTF-8 text")]
+    NotUtf8,
+    #[error("the config file is empty")]
+    Empty,
+    /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
+    #[error("{message}")]
+    Yaml { message: String },
+    #[error("`{field}` is required")]
+    Missing { field: &'static str },
+    #[error("target.url {url:?} is not a URL: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error(
+        "target.url {url:?}: use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)"
+    )]
+    PlainHttp { url: String },
+    #[error("target.url {url:?} must not carry credentials; use token_env or token_file")]
+    CredentialsInUrl { url: String },
+    #[error(
+        "cannot tell the SCIM version from target.url {url:?} (its path does not end in /scim/v1 or /scim/v2): set target.version"
+    )]
+    UnknownVersion { url: String },
+    #[error("target.version is {declared} but target.url {url:?} is a {derived} endpoint")]
+    VersionMismatch {
+        url: String,
+        declared: &'static str,
+        derived: &'static str,
+    },
+    #[error("a token source is required: set target.token_env or target.token_file")]
+    TokenSourceMissing,
+    #[error("set only one of target.token_env and target.token_file")]
+    TokenSourceTwice,
+    #[error("{name:?} is not an environment variable name")]
+    InvalidEnvName { name: String },
+    #[error("at least one source is required")]
+    NoSources,
+    #[error("a source needs exactly one of `yaml:` or `csv:`")]
+    SourceKind,
+    #[error("`{field}` only applies to csv sources")]
+    CsvOnly { field: &'static str },
+    #[error("a csv source needs `columns` with at least `email`")]
+    MissingEmailColumn,
+    #[error("`{field}` must be a single character, not {value:?}")]
+    NotOneCharacter { field: &'static str, value: String },
+    #[error("match: `{key}` is listed twice")]
+    DuplicateMatchKey { key: String },
+    #[error("match: at least one key is required")]
+    NoMatchKeys,
+    #[error("{domain:?} is not an email domain")]
+    InvalidDomain { domain: String },
+    #[error("{value:?} is neither an email nor a Slack user id (U… or W…)")]
+    InvalidAccount { value: String },
+    #[error("{field} is {value}, must be {range}")]
+    OutOfRange {
+        field: &'static str,
+        value: String,
+        range: &'static str,
+    },
+    #[error("daemon.interval {value:?} is not a duration like 30s, 15m, 1h or 1h30m")]
+    InvalidDuration { value: String },
+    #[error("daemon.listen {value:?} is not an address like 0.0.0.0:9090")]
+    InvalidListen { value: String },
+    #[error(
+        "groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
+    )]
+    GroupDeletionNotAllowed,
+    /// A problem in a value set by an environment variable.
+    #[error("{issue} (from {variable})")]
+    FromEnv {
+        variable: &'static str,
+        issue: Box<ConfigIssue>,
+    },
+}
+
+impl Diagnose for ConfigIssue {
+    fn help(&self) -> Option<String> {
+        match self {
+            ConfigIssue::UnknownVersion { .. } => Some("e.g. version: v2".into()),
+            ConfigIssue::Yaml { message } if message.contains("unknown field") => {
+                Some("see `scimsync schema config` for every field".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Compiles the bytes of config file `file` under the environment overrides `env`.
+pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Config, ConfigError> {
+    let fail = |problems| ConfigError {
+        file: file.clone(),
+        problems,
+    };
+    let whole = SourceLocation::file(file);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(fail(vec![Problem::error(whole, ConfigIssue::NotUtf8)]));
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let doc = YamlDocument::parse(file, text).map_err(|e| {
+        fail(vec![Problem::error(
+            e.location,
+            ConfigIssue::Yaml { message: e.message },
+        )])
+    })?;
+    if doc.value.is_null() {
+        return Err(fail(vec![Problem::error(whole, ConfigIssue::Empty)]));
+    }
+    let raw: RawConfig = doc.decode(&[]).map_err(|errors| {
+        fail(
+            errors
+                .into_iter()
+                .map(|e| Problem::error(e.location, ConfigIssue::Yaml { message: e.message }))
+                .collect(),
+        )
+    })?;
+    let base = Path::new(&**file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut compiler = Compiler {
+        doc: &doc,
+        base: &base,
+        problems: Vec::new(),
+    };
+    let config = compiler.config(raw, env);
+    let mut problems = compiler.problems;
+    sort_problems(&mut problems);
+    match config {
+        Some(mut config) if !problems.iter().any(Problem::is_error) => {
+            config.warnings = problems;
+            Ok(config)
+        }
+        _ => Err(fail(problems)),
+    }
+}
+
+struct Compiler<'a> {
+    doc: &'a YamlDocument,
+    base: &'a Path,
+    problems: Vec<Problem<ConfigIssue>>,
+}
+
+impl Compiler<'_> {
+    fn at(&self, path: &[Step<'_>]) -> SourceLocation {
+        self.doc.location(path)
+    }
+
+    fn error(&mut self, path: &[Step<'_>], issue: ConfigIssue) {
+        let location = self.at(path);
+        self.problems.push(Problem::error(location, issue));
+    }
+
+    fn config(&mut self, raw: RawConfig, env: &EnvOverrides) -> Option<Config> {
+        let target = self.target(&raw, env);
+        let sources = self.sources(raw.sources.as_deref().unwrap_or_default());
+        let policy = self.policy(&raw);
+        let rate_limit = self.rate_limit(&raw);
+        let daemon = self.daemon(&raw);
+        let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
+        if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
+        {
+            let location = self.at(&[Step::Key("groups"), Step::Key("unmanaged")]);
+            self.problems.push(Problem::warning(
+                location,
+                ConfigIssue::GroupDeletionNotAllowed,
+            ));
+        }
+        Some(Config {
+            file: self.doc.file.clone(),
+            target: target?,
+            sources,
+            policy,
+            invalid_users: raw.invalid_users.unwrap_or(InvalidUsers::Fail),
+            rate_limit,
+            daemon,
+            audit_log,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn target(&mut self, raw: &RawConfig, env: &EnvOverrides) -> Option<Target> {
+        if raw.target.is_none() && env.target_url.is_none() {
+            self.error(&[], ConfigIssue::Missing { field: "target" });
+            return None;
+        }
+        let view = raw
+            .target
+            .as_ref()
+            .map(|t| RawTargetView {
+                url: t.url.clone(),
+                version: t.version,
+                token_env: t.token_env.clone(),
+                token_file: t.token_file.clone(),
+            })
+            .unwrap_or_default();
+        self.target_from(&view, env)
+    }
+
+    fn target_from(&mut self, raw: &RawTargetView, env: &EnvOverrides) -> Option<Target> {
+        let url_path = [Step::Key("target"), Step::Key("url")];
+        let (url, url_var) = match (&env.target_url, &raw.url) {
+            (Some(url), _) => (url.trim().to_string(), Some(EnvOverrides::TARGET_URL)),
+            (None, Some(url)) => (url.trim().to_string(), None),
+            (None, None) => {
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::Missing {
+                        field: "target.url",
+                    },
+                );
+                return None;
+            }
+        };
+        let (version, version_var) = match &env.target_version {
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "v1" => (Some(ScimVersion::V1), Some(EnvOverrides::TARGET_VERSION)),
+                "v2" => (Some(ScimVersion::V2), Some(EnvOverrides::TARGET_VERSION)),
+                _ => {
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TARGET_VERSION,
+                            issue: Box::new(ConfigIssue::OutOfRange {
+                                field: "target.version",
+                                value: v.clone(),
+                                range: "v1 or v2",
+                            }),
+                        },
+                    );
+                    return None;
+                }
+            },
+            None => (raw.version, None),
+        };
+        let with_env = |issue: ConfigIssue, var: Option<&'static str>| match var {
+            Some(variable) => ConfigIssue::FromEnv {
+                variable,
+                issue: Box::new(issue),
+            },
+            None => issue,
+        };
+
+        let (endpoint, version) = if url.eq_ignore_ascii_case("embedded") {
+            (Endpoint::Embedded, version.unwrap_or(ScimVersion::V2))
+        } else {
+            let parsed = match check_url(&url) {
+                Ok(parsed) => parsed,
+                Err(issue) => {
+                    self.error(&url_path, with_env(issue, url_var));
+                    return None;
+                }
+            };
+            let derived = derive_version(&parsed);
+            let version = match (version, derived) {
+                (Some(declared), Some(derived)) if declared != derived => {
+                    let issue = ConfigIssue::VersionMismatch {
+                        url: url.clone(),
+                        declared: version_name(declared),
+                        derived: version_name(derived),
+                    };
+                    let var = version_var.or(url_var);
+                    self.error(
+                        &[Step::Key("target"), Step::Key("version")],
+                        with_env(issue, var),
+                    );
+                    return None;
+                }
+                (Some(v), _) | (None, Some(v)) => v,
+                (None, None) => {
+                    let issue = ConfigIssue::UnknownVersion { url: url.clone() };
+                    self.error(&url_path, with_env(issue, url_var));
+                    return None;
+                }
+            };
+            (Endpoint::Url(parsed), version)
+        };
+
+        let token = match (&env.token_env, &env.token_file) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::FromEnv {
+                        variable: EnvOverrides::TOKEN_FILE,
+                        issue: Box::new(ConfigIssue::TokenSourceTwice),
+                    },
+                );
+                return None;
+            }
+            (Some(name), None) => {
+                let name = name.trim();
+                if !is_env_name(name) {
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TOKEN_ENV,
+                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
+                        },
+                    );
+                    return None;
+                }
+                Some(TokenSource::Env(name.into()))
+            }
+            (None, Some(path)) => Some(TokenSource::File(resolve(Path::new(""), path.trim()))),
+            (None, None) => match (&raw.token_env, &raw.token_file) {
+                (Some(_), Some(_)) => {
+                    self.error(
+                        &[Step::Key("target"), Step::Key("token_file")],
+                        ConfigIssue::TokenSourceTwice,
+                    );
+                    return None;
+                }
+                (Some(name), None) => {
+                    let name = name.trim();
+                    if !is_env_name(name) {
+                        self.error(
+                            &[Step::Key("target"), Step::Key("token_env")],
+                            ConfigIssue::InvalidEnvName { name: name.into() },
+                        );
+                        return None;
+                    }
+                    Some(TokenSource::Env(name.into()))
+                }
+                (None, Some(path)) => Some(TokenSource::File(resolve(self.base, path.trim()))),
+                (None, None) => None,
+            },
+        };
+        if token.is_none() && endpoint != Endpoint::Embedded {
+            self.error(&[Step::Key("target")], ConfigIssue::TokenSourceMissing);
+            return None;
+        }
+        Some(Target {
+            endpoint,
+            version,
+            token,
+        })
+    }
+
+    fn sources(&mut self, raw: &[RawSource]) -> Vec<SourceSpec> {
+        if raw.is_empty() {
+            let path: &[Step] = if self.doc.get(&[Step::Key("sources")]).is_some() {
+                &[Step::Key("sources")]
+            } else {
+                &[]
+            };
+            self.error(path, ConfigIssue::NoSources);
+            return Vec::new();
+        }
+        let mut specs = Vec::new();
+        for (i, source) in raw.iter().enumerate() {
+            let here = [Step::Key("sources"), Step::Index(i)];
+            let declared_at = self.at(&here);
+            let (path, format) = match (&source.yaml, &source.csv) {
+                (Some(path), None) => {
+                    for (field, set) in [
+                        ("columns", source.columns.is_some()),
+                        ("delimiter", source.delimiter.is_some()),
+                        ("groups_separator", source.groups_separator.is_some()),
+                    ] {
+                        if set {
+                            self.error(
+                                &[here[0], here[1], Step::Key(field)],
+                                ConfigIssue::CsvOnly { field },
+                            );
+                        }
+                    }
+                    (path.clone(), Some(SourceFormat::Yaml))
+                }
+                (None, Some(path)) => {
+                    let layout = self.csv_layout(source, &here);
+                    (path.clone(), layout.map(SourceFormat::Csv))
+                }
+                _ => {
+                    self.error(&here, ConfigIssue::SourceKind);
+                    continue;
+                }
+            };
+            let Some(format) = format else { continue };
+            let path = resolve(self.base, path.trim());
+            specs.push(SourceSpec {
+                display: path.to_string_lossy().into(),
+                path,
+                format,
+                override_earlier: source.override_earlier.unwrap_or(false),
+                declared_at,
+            });
+        }
+        specs
+    }
+
+    fn csv_layout(&mut self, source: &RawSource, here: &[Step<'_>; 2]) -> Option<CsvLayout> {
+        let one_char =
+            |this: &mut Self, field: &'static str, value: &Option<String>, default| match value {
+                None => Some(default),
+                Some(v) if v.chars().count() == 1 => v.chars().next(),
+                Some(v) => {
+                    this.error(
+                        &[here[0], here[1], Step::Key(field)],
+                        ConfigIssue::NotOneCharacter {
+                            field,
+                            value: v.clone(),
+                        },
+                    );
+                    None
+                }
+            };
+        let delimiter = one_char(self, "delimiter", &source.delimiter, ',');
+        let delimiter = match delimiter {
+            Some(c) if c.is_ascii() && c != '"' && c != '\n' && c != '\r' => Some(c as u8),
+            Some(c) => {
+                self.error(
+                    &[here[0], here[1], Step::Key("delimiter")],
+                    ConfigIssue::NotOneCharacter {
+                        field: "delimiter",
+                        value: c.to_string(),
+                    },
+                );
+                None
+            }
+            None => None,
+        };
+        let separator = one_char(self, "groups_separator", &source.groups_separator, ';');
+        let Some(columns) = &source.columns else {
+            self.error(here, ConfigIssue::MissingEmailColumn);
+            return None;
+        };
+        if columns.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+            self.error(
+                &[here[0], here[1], Step::Key("columns")],
+                ConfigIssue::MissingEmailColumn,
+            );
+            return None;
+        }
+        let columns = column_mappings(columns)
+            .into_iter()
+            .map(|(column, header)| ColumnMapping {
+                column,
+                declared_at: self.at(&[
+                    here[0],
+                    here[1],
+                    Step::Key("columns"),
+                    Step::Key(column.key()),
+                ]),
+                header: header.trim().to_string(),
+            })
+            .collect();
+        Some(CsvLayout {
+            columns,
+            delimiter: delimiter?,
+            groups_separator: separator?,
+        })
+    }
+
+    fn policy(&mut self, raw: &RawConfig) -> Policy {
+        let mut match_keys = Vec::new();
+        match &raw.match_keys {
+            None => match_keys = DEFAULT_MATCH_KEYS.to_vec(),
+            Some(keys) if keys.is_empty() => {
+                self.error(&[Step::Key("match")], ConfigIssue::NoMatchKeys)
+            }
+            Some(keys) => {
+                for (i, key) in keys.iter().enumerate() {
+                    if match_keys.contains(key) {
+                        self.error(
+                            &[Step::Key("match"), Step::Index(i)],
+                            ConfigIssue::DuplicateMatchKey {
+                                key: match_key_name(*key).into(),
+                            },
+                        );
+                    } else {
+                        match_keys.push(*key);
+                    }
+                }
+            }
+        }
+        let scope = self.scope(raw);
+        let attributes = AttributePolicy {
+            modes: raw
+                .attributes
+                .as_ref()
+                .map(attribute_modes)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(name, mode)| Attribute::from_name(name).map(|a| (a, mode)))
+                .collect(),
+        };
+        Policy {
+            match_keys,
+            scope,
+            unmanaged_users: raw.unmanaged_users.unwrap_or(UnmanagedUsers::Report),
+            unmanaged_groups: raw
+                .groups
+                .as_ref()
+                .and_then(|g| g.unmanaged)
+                .unwrap_or(UnmanagedGroups::Ignore),
+            attributes,
+            safety: self.safety(raw),
+        }
+    }
+
+    fn scope(&mut self, raw: &RawConfig) -> Scope {
+        let mut scope = Scope::default();
+        let Some(raw) = &raw.scope else { return scope };
+        for (i, domain) in raw.email_domains.iter().flatten().enumerate() {
+            let d = domain.trim().trim_start_matches('@').to_ascii_lowercase();
+            let valid = slack_rules::check_email(&format!("x@{d}")).is_ok()
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if valid {
+                if !scope.email_domains.contains(&d) {
+                    scope.email_domains.push(d);
+                }
+            } else {
+                self.error(
+                    &[
+                        Step::Key("scope"),
+                        Step::Key("email_domains"),
+                        Step::Index(i),
+                    ],
+                    ConfigIssue::InvalidDomain {
+                        domain: domain.clone(),
+                    },
+                );
+            }
+        }
+        for (field, list) in [("exclude", &raw.exclude), ("protected", &raw.protected)] {
+            for (i, value) in list.iter().flatten().enumerate() {
+                match account_ref(value) {
+                    Some(account) => match field {
+                        "exclude" => scope.exclude.push(account),
+                        _ => scope.protected.push(account),
+                    },
+                    None => self.error(
+                        &[Step::Key("scope"), Step::Key(field), Step::Index(i)],
+                        ConfigIssue::InvalidAccount {
+                            value: value.clone(),
+                        },
+                    ),
+                }
+            }
+        }
+        scope
+    }
+
+    fn safety(&mut self, raw: &RawConfig) -> Safety {
+        let mut safety = Safety::default();
+        let Some(raw) = &raw.safety else {
+            return safety;
+        };
+        let s = Step::Key("safety");
+        if let Some(v) = raw.max_deactivations {
+            safety.max_deactivations = v;
+        }
+        if let Some(v) = raw.max_deactivation_ratio {
+            if (0.0..=1.0).contains(&v) {
+                safety.max_deactivation_ratio = v;
+            } else {
+                self.error(
+                    &[s, Step::Key("max_deactivation_ratio")],
+                    ConfigIssue::OutOfRange {
+                        field: "safety.max_deactivation_ratio",
+                        value: v.to_string(),
+                        range: "between 0 and 1",
+                    },
+                );
+            }
+        }
+        if let Some(v) = raw.max_membership_removals {
+            safety.max_membership_removals = v;
+        }
+        if let Some(v) = raw.min_directory_users {
+            safety.min_directory_users = v;
+        }
+        if let Some(v) = raw.allow_group_deletion {
+            safety.allow_group_deletion = v;
+        }
+        safety
+    }
+
+    fn rate_limit(&mut self, raw: &RawConfig) -> RateLimit {
+        let mut limit = RateLimit::default();
+        let Some(raw) = &raw.rate_limit else {
+            return limit;
+        };
+        let r = Step::Key("rate_limit");
+        if let Some(share) = raw.share {
+            if share > 0.0 && share <= 1.0 {
+                limit.share = share;
+            } else {
+                self.error(
+                    &[r, Step::Key("share")],
+                    ConfigIssue::OutOfRange {
+                        field: "rate_limit.share",
+                        value: share.to_string(),
+                        range: "more than 0 and at most 1",
+                    },
+                );
+            }
+        }
+        if let Some(c) = raw.concurrency {
+            if (1..=64).contains(&c) {
+                limit.concurrency = c;
+            } else {
+                self.error(
+                    &[r, Step::Key("concurrency")],
+                    ConfigIssue::OutOfRange {
+                        field: "rate_limit.concurrency",
+                        value: c.to_string(),
+                        range: "between 1 and 64",
+                    },
+                );
+            }
+        }
+        limit
+    }
+
+    fn daemon(&mut self, raw: &RawConfig) -> DaemonSettings {
+        let mut daemon = DaemonSettings::default();
+        let Some(raw) = &raw.daemon else {
+            return daemon;
+        };
+        let d = Step::Key("daemon");
+        if let Some(interval) = &raw.interval {
+            match parse_duration(interval) {
+                Some(v) if !v.is_zero() => daemon.interval = v,
+                _ => self.error(
+                    &[d, Step::Key("interval")],
+                    ConfigIssue::InvalidDuration {
+                        value: interval.clone(),
+                    },
+                ),
+            }
+        }
+        if let Some(jitter) = raw.jitter {
+            if (0.0..=1.0).contains(&jitter) {
+                daemon.jitter = jitter;
+            } else {
+                self.error(
+                    &[d, Step::Key("jitter")],
+                    ConfigIssue::OutOfRange {
+                        field: "daemon.jitter",
+                        value: jitter.to_string(),
+                        range: "between 0 and 1",
+                    },
+                );
+            }
+        }
+        if let Some(listen) = &raw.listen {
+            match listen.trim().parse::<SocketAddr>() {
+                Ok(addr) => daemon.listen = addr,
+                Err(_) => self.error(
+                    &[d, Step::Key("listen")],
+                    ConfigIssue::InvalidListen {
+                        value: listen.clone(),
+                    },
+                ),
+            }
+        }
+        daemon
+    }
+}
+
+#[derive(Default)]
+struct RawTargetView {
+    url: Option<String>,
+    version: Option<ScimVersion>,
+    token_env: Option<String>,
+    token_file: Option<String>,
+}
+
+fn check_url(url: &str) -> Result<url::Url, ConfigIssue> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigIssue::InvalidUrl {
+        url: url.into(),
+        reason: e.to_string(),
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConfigIssue::CredentialsInUrl {
+            url: redact_credentials(&parsed),
+        });
+    }
+    let Some(host) = parsed.host() else {
+        return Err(ConfigIssue::InvalidUrl {
+            url: url.into(),
+            reason: "no host".into(),
+        });
+    };
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&host) => Ok(parsed),
+        "http" => Err(ConfigIssue::PlainHttp { url: url.into() }),
+        other => Err(ConfigIssue::InvalidUrl {
+            url: url.into(),
+            reason: format!("scheme {other:?} is not https"),
+        }),
+    }
+}
+
+fn redact_credentials(url: &url::Url) -> String {
+    let mut copy = url.clone();
+    let _ = copy.set_username("");
+    let _ = copy.set_password(None);
+    copy.to_string()
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
+        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
+    }
+}
+
+/// `/scim/v1` or `/scim/v2` at the end of the URL's path (with or without a trailing slash).
+fn derive_version(url: &url::Url) -> Option<ScimVersion> {
+    let path = url.path().trim_end_matches('/').to_ascii_lowercase();
+    if path.ends_with("/scim/v1") {
+        Some(ScimVersion::V1)
+    } else if path.ends_with("/scim/v2") {
+        Some(ScimVersion::V2)
+    } else {
+        None
+    }
+}
+
+fn version_name(v: ScimVersion) -> &'static str {
+    match v {
+        ScimVersion::V1 => "v1",
+        ScimVersion::V2 => "v2",
+    }
+}
+
+fn match_key_name(key: MatchKey) -> &'static str {
+    match key {
+        MatchKey::Id => "id",
+        MatchKey::EmployeeNumber => "employee_number",
+        MatchKey::Email => "email",
+        MatchKey::UserName => "user_name",
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An email (by key) or a Slack user id.
+fn account_ref(value: &str) -> Option<AccountRef> {
+    let value = value.trim();
+    if value.contains('@') {
+        slack_rules::check_email(value).ok()?;
+        return Some(AccountRef::Email(slack_rules::email_key(value)));
+    }
+    let mut chars = value.chars();
+    let ok = matches!(chars.next(), Some('U' | 'W'))
+        && value.len() >= 3
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    ok.then(|| AccountRef::UserId(value.to_string()))
+}
+
+/// `30s`, `15m`, `1h`, `1h30m`, `2h5m10s`.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    let mut last_unit = u64::MAX;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        // Units must come once each, largest first.
+        if number.is_empty() || unit >= last_unit {
+            return None;
+        }
+        last_unit = unit;
+        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+/// Joins a config-relative path to the config's folder and tidies `.` and `..` lexically,
+/// so `config/../examples/people.csv` reads as `examples/people.csv` in messages.
+pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
+    let joined = base.join(path);
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last = out.components().next_back();
+                match last {
+                    Some(Component::Normal(_)) => {
+                        out.pop();
+                    }
+                    Some(Component::RootDir | Component::Prefix(_)) => {}
+                    _ => out.push(".."),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// The columns a CSV mapping names, with their headers, in attribute order.
+fn column_mappings(c: &RawColumns) -> Vec<(CsvColumn, String)> {
+    use CsvColumn::{Attribute as A, GuestExpiration};
+    let pairs = [
+        (A(Attribute::Id), &c.id),
+        (A(Attribute::Email), &c.email),
+        (A(Attribute::UserName), &c.user_name),
+        (A(Attribute::GivenName), &c.given_name),
+        (A(Attribute::FamilyName), &c.family_name),
+        (A(Attribute::DisplayName), &c.display_name),
+        (A(Attribute::Title), &c.title),
+        (A(Attribute::Phone), &c.phone),
+        (A(Attribute::Timezone), &c.timezone),
+        (A(Attribute::Locale), &c.locale),
+        (A(Attribute::PreferredLanguage), &c.preferred_language),
+        (A(Attribute::UserType), &c.user_type),
+        (A(Attribute::EmployeeNumber), &c.employee_number),
+        (A(Attribute::CostCenter), &c.cost_center),
+        (A(Attribute::Organization), &c.organization),
+        (A(Attribute::Division), &c.division),
+        (A(Attribute::Department), &c.department),
+        (A(Attribute::Manager), &c.manager_email),
+        (A(Attribute::StartDate), &c.start_date),
+        (A(Attribute::Guest), &c.guest),
+        (GuestExpiration, &c.guest_expiration),
+        (A(Attribute::Active), &c.active),
+        (A(Attribute::Groups), &c.groups),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(a, h)| h.clone().map(|h| (a, h)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45s"), Some(Duration::from_secs(45)));
+        for bad in ["", "15", "m", "1m1h", "1x", "1h1h", "-5m"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_resolve_against_the_config_folder() {
+        let base = Path::new("config");
+        assert_eq!(
+            resolve(base, "../examples/people.csv"),
+            PathBuf::from("examples/people.csv")
+        );
+        assert_eq!(resolve(base, "dir.yaml"), PathBuf::from("config/dir.yaml"));
+        assert_eq!(resolve(base, "/abs/x.csv"), PathBuf::from("/abs/x.csv"));
+        assert_eq!(resolve(Path::new(""), "../x"), PathBuf::from("../x"));
+    }
+
+    #[test]
+    fn urls() {
+        assert!(check_url("https://api.slack.com/scim/v2/").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/scim/v1").is_ok());
+        assert!(check_url("http://localhost/scim/v1").is_ok());
+        assert!(check_url("http://[::1]:9/scim/v1").is_ok());
+        assert!(matches!(
+            check_url("http://slack.example.com/scim/v2"),
+            Err(ConfigIssue::PlainHttp { .. })
+        ));
+        assert!(matches!(
+            check_url("https://u:secret@api.slack.com/scim/v2"),
+            Err(ConfigIssue::CredentialsInUrl { url }) if !url.contains("secret")
+        ));
+        assert!(matches!(
+            check_url("ftp://x/scim/v2"),
+            Err(ConfigIssue::InvalidUrl { .. })
+        ));
+        let v = |u: &str| derive_version(&url::Url::parse(u).unwrap());
+        assert_eq!(v("https://api.slack.com/scim/v1"), Some(ScimVersion::V1));
+        assert_eq!(v("https://api.slack.com/scim/v2/"), Some(ScimVersion::V2));
+        assert_eq!(v("https://proxy.example.com/slack"), None);
+    }
+
+    #[test]
+    fn accounts_are_emails_or_slack_ids() {
+        assert_eq!(
+            account_ref(" IT-Admin@Example.com "),
+            Some(AccountRef::Email("it-admin@example.com".into()))
+        );
+        assert_eq!(
+            account_ref("W0123ABC"),
+            Some(AccountRef::UserId("W0123ABC".into()))
+        );
+        assert_eq!(account_ref("bob"), None);
+        assert_eq!(account_ref("w0123"), None);
+    }
+
+    fn compile_str(text: &str, env: &EnvOverrides) -> Result<Config, Vec<String>> {
+        compile(&Arc::from("conf/scimsync.yaml"), text.as_bytes(), env)
+            .map_err(|e| e.problems.iter().map(ToString::to_string).collect())
+    }
+
+    const MINIMAL: &str = "target:\n  url: https://api.slack.com/scim/v1\n  token_file: secret.txt\nsources:\n  - yaml: dir.yaml\n";
+
+    #[test]
+    fn a_full_config_compiles_with_paths_resolved() {
+        let config = compile_str(
+            "target:
+  url: https://api.slack.com/scim/v2/
+  token_env: SLACK_SCIM_TOKEN
+sources:
+  - yaml: dir.yaml
+  - csv: ../hr/people.csv
+    columns: {email: Email, manager_email: Boss, guest_expiration: Until}
+    delimiter: ';'
+    groups_separator: '|'
+    override: true
+match: [email, employee_number]
+scope: {email_domains: ['@Example.com'], exclude: [bot@example.com], protected: [W0ADMIN1]}
+unmanaged_users: deactivate
+groups: {unmanaged: delete}
+attributes: {display_name: create_only, title: ignore}
+invalid_users: skip
+safety: {max_deactivations: 3, max_deactivation_ratio: 0.1, min_directory_users: 50, allow_group_deletion: true}
+rate_limit: {share: 0.25, concurrency: 2}
+daemon: {interval: 1h30m, jitter: 0, listen: '0.0.0.0:9191'}
+audit_log: audit.jsonl
+",
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.target.version, ScimVersion::V2);
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::Env("SLACK_SCIM_TOKEN".into()))
+        );
+        assert_eq!(config.sources[0].path, PathBuf::from("conf/dir.yaml"));
+        assert_eq!(config.sources[1].display.as_ref(), "hr/people.csv");
+        assert_eq!(
+            config.sources[1].declared_at.to_string(),
+            "conf/scimsync.yaml:6:5"
+        );
+        assert!(config.sources[1].override_earlier);
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        assert_eq!(layout.delimiter, b';');
+        assert_eq!(layout.groups_separator, '|');
+        let keys: Vec<&str> = layout.columns.iter().map(|c| c.column.key()).collect();
+        assert_eq!(keys, ["email", "manager_email", "guest_expiration"]);
+        assert_eq!(
+            layout.columns[1].declared_at.to_string(),
+            "conf/scimsync.yaml:7:44"
+        );
+        let policy = &config.policy;
+        assert_eq!(
+            policy.match_keys,
+            [MatchKey::Email, MatchKey::EmployeeNumber]
+        );
+        assert_eq!(policy.scope.email_domains, ["example.com"]);
+        assert_eq!(policy.unmanaged_users, UnmanagedUsers::Deactivate);
+        assert_eq!(policy.unmanaged_groups, UnmanagedGroups::Delete);
+        assert_eq!(
+            policy.attributes.mode(Attribute::DisplayName),
+            super::super::AttributeMode::CreateOnly
+        );
+        assert_eq!(policy.safety.max_deactivations, 3);
+        assert_eq!(policy.safety.min_directory_users, 50);
+        assert_eq!(config.invalid_users, InvalidUsers::Skip);
+        assert_eq!(config.rate_limit.share, 0.25);
+        assert_eq!(config.daemon.interval, Duration::from_secs(5400));
+        assert_eq!(config.daemon.listen.port(), 9191);
+        assert_eq!(config.audit_log, Some(PathBuf::from("conf/audit.jsonl")));
+        assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn defaults_are_the_careful_ones() {
+        let config = compile_str(MINIMAL, &EnvOverrides::default()).unwrap();
+        assert_eq!(config.target.version, ScimVersion::V1);
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::File(PathBuf::from("conf/secret.txt")))
+        );
+        assert_eq!(config.policy, Policy::default());
+        assert_eq!(config.invalid_users, InvalidUsers::Fail);
+        assert_eq!(config.daemon, DaemonSettings::default());
+    }
+
+    #[test]
+    fn every_semantic_error_is_reported_at_its_place() {
+        let errors = compile_str(
+            "target:
+  url: http://slack.example.com/scim/v2
+  token_env: 'not a name'
+sources:
+  - yaml: a.yaml
+    columns: {email: E}
+  - csv: b.csv
+  - csv: c.csv
+    yaml: c.yaml
+  - csv: d.csv
+    columns: {email: E}
+    delimiter: ';;'
+match: [email, email]
+scope: {email_domains: [nodot], protected: [bob]}
+safety: {max_deactivation_ratio: 2}
+rate_limit: {share: 0, concurrency: 100}
+daemon: {interval: soon, jitter: -1, listen: 'localhost'}
+",
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)",
+                "conf/scimsync.yaml:6:14: error: `columns` only applies to csv sources",
+                "conf/scimsync.yaml:7:5: error: a csv source needs `columns` with at least `email`",
+                "conf/scimsync.yaml:8:5: error: a source needs exactly one of `yaml:` or `csv:`",
+                "conf/scimsync.yaml:12:16: error: `delimiter` must be a single character, not \";;\"",
+                "conf/scimsync.yaml:13:16: error: match: `email` is listed twice",
+                "conf/scimsync.yaml:14:25: error: \"nodot\" is not an email domain",
+                "conf/scimsync.yaml:14:45: error: \"bob\" is neither an email nor a Slack user id (U… or W…)",
+                "conf/scimsync.yaml:15:34: error: safety.max_deactivation_ratio is 2, must be between 0 and 1",
+                "conf/scimsync.yaml:16:21: error: rate_limit.share is 0, must be more than 0 and at most 1",
+                "conf/scimsync.yaml:16:37: error: rate_limit.concurrency is 100, must be between 1 and 64",
+                "conf/scimsync.yaml:17:20: error: daemon.interval \"soon\" is not a duration like 30s, 15m, 1h or 1h30m",
+                "conf/scimsync.yaml:17:34: error: daemon.jitter is -1, must be between 0 and 1",
+                "conf/scimsync.yaml:17:46: error: daemon.listen \"localhost\" is not an address like 0.0.0.0:9090",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_all_reported() {
+        let errors = compile_str(
+            "target:\n  url: embedded\n  tokn_env: X\nsourcez: []\nsafety:\n  max_deactivations: many\n",
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with(
+                "conf/scimsync.yaml:3:3: error: target.tokn_env: unknown field `tokn_env`"
+            ),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1]
+                .starts_with("conf/scimsync.yaml:4:1: error: sourcez: unknown field `sourcez`"),
+            "{errors:#?}"
+        );
+        assert!(errors[2].starts_with("conf/scimsync.yaml:6:22: error: safety.max_deactivations: invalid type: string \"many\", expected u32"), "{errors:#?}");
+    }
+
+    #[test]
+    fn required_parts() {
+        assert_eq!(
+            compile_str("sources: []\n", &EnvOverrides::default()).unwrap_err(),
+            [
+                "conf/scimsync.yaml:1:1: error: `target` is required",
+                "conf/scimsync.yaml:1:10: error: at least one source is required",
+            ]
+        );
+        assert_eq!(
+            compile_str(
+                "target: {url: 'https://api.slack.com/scim/v2'}\nsources: [{yaml: d.yaml}]\n",
+                &EnvOverrides::default()
+            )
+            .unwrap_err(),
+            [
+                "conf/scimsync.yaml:1:9: error: a token source is required: set target.token_env or target.token_file"
+            ]
+        );
+        assert_eq!(
+            compile_str("", &EnvOverrides::default()).unwrap_err(),
+            ["conf/scimsync.yaml: error: the config file is empty"]
+        );
+    }
+
+    #[test]
+    fn versions_come_from_the_url_or_are_declared() {
+        let env = EnvOverrides::default();
+        let with = |url: &str, version: &str| {
+            compile_str(
+                &format!(
+                    "target:\n  url: {url}\n  {version}\n  token_env: T\nsources: [{{yaml: d.yaml}}]\n"
+                ),
+                &env,
+            )
+        };
+        assert_eq!(
+            with("https://proxy.example.com/slack", "version: v1")
+                .unwrap()
+                .target
+                .version,
+            ScimVersion::V1
+        );
+        assert_eq!(
+            with("https://proxy.example.com/slack", "").unwrap_err(),
+            [
+                "conf/scimsync.yaml:2:8: error: cannot tell the SCIM version from target.url \"https://proxy.example.com/slack\" (its path does not end in /scim/v1 or /scim/v2): set target.version"
+            ]
+        );
+        assert_eq!(
+            with("https://api.slack.com/scim/v2", "version: v1").unwrap_err(),
+            [
+                "conf/scimsync.yaml:3:12: error: target.version is v1 but target.url \"https://api.slack.com/scim/v2\" is a v2 endpoint"
+            ]
+        );
+    }
+
+    #[test]
+    fn environment_overrides_win_and_are_named_in_errors() {
+        let env = EnvOverrides::from_lookup(|name| match name {
+            "SCIMSYNC_TARGET_URL" => Some("http://127.0.0.1:8080/scim/v2".into()),
+            "SCIMSYNC_TOKEN_ENV" => Some("OTHER_TOKEN".into()),
+            _ => None,
+        });
+        let config = compile_str(MINIMAL, &env).unwrap();
+        assert_eq!(config.target.version, ScimVersion::V2);
+        assert_eq!(
+            config.target.token,
+            Some(TokenSource::Env("OTHER_TOKEN".into()))
+        );
+
+        let env = EnvOverrides::from_lookup(|name| {
+            (name == "SCIMSYNC_TARGET_URL").then(|| "http://slack.example.com/scim/v2".into())
+        });
+        assert_eq!(
+            compile_str(MINIMAL, &env).unwrap_err(),
+            [
+                "conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear) (from SCIMSYNC_TARGET_URL)"
+            ]
+        );
+        // The target may come from the environment alone.
+        let env = EnvOverrides::from_lookup(|name| {
+            (name == "SCIMSYNC_TARGET_URL").then(|| "embedded".into())
+        });
+        let config = compile_str("sources: [{yaml: d.yaml}]\n", &env).unwrap();
+        assert_eq!(config.target.endpoint, Endpoint::Embedded);
+        assert_eq!(config.target.token, None);
+    }
+
+    #[test]
+    fn syntax_errors_and_tabs_are_located() {
+        let errors =
+            compile_str("target:\n\turl: embedded\n", &EnvOverrides::default()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("conf/scimsync.yaml:2:1: error: "),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("tab"), "{errors:?}");
+    }
+
+    #[test]
+    fn group_deletion_without_permission_is_a_warning() {
+        let config = compile_str(
+            &format!("{MINIMAL}groups: {{unmanaged: delete}}\n"),
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.warnings[0].to_string(),
+            "conf/scimsync.yaml:6:21: warning: groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
+        );
+    }
+}

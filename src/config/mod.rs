@@ -1,0 +1,373 @@
+//! Configuration: what to sync, from where, and how carefully (DESIGN §7).
+//!
+//! The file is parsed into [`raw`] serde types that reject unknown fields, then compiled into
+//! the validated types below. Compilation reports every problem at once, each with its
+//! `file:line:col`; nothing downstream ever sees an unvalidated value. Relative paths resolve
+//! against the config file's folder. What differs per deployment can be overridden from the
+//! environment (see [`EnvOverrides`]).
+//!
+//! The token itself is never read here: [`TokenSource`] only says where it is.
+
+pub mod check;
+mod compile;
+pub mod diagnostics;
+pub mod raw;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use compile::{ConfigIssue, compile};
+pub use diagnostics::{Problem, Severity, SourceLocation};
+pub use raw::{
+    AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
+    UnmanagedUsers,
+};
+
+use crate::directory::Attribute;
+
+/// The default config file, relative to the working directory.
+pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The config file as named.
+    pub file: Arc<str>,
+    pub target: Target,
+    /// Directory sources, in order; later ones merge into earlier ones.
+    pub sources: Vec<SourceSpec>,
+    /// What the planner needs to decide.
+    pub policy: Policy,
+    pub invalid_users: InvalidUsers,
+    pub rate_limit: RateLimit,
+    pub daemon: DaemonSettings,
+    pub audit_log: Option<PathBuf>,
+    /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
+    pub warnings: Vec<Problem<ConfigIssue>>,
+}
+
+/// The config could not be compiled; every problem found, errors and warnings, sorted.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} in {file}", count_errors(problems))]
+pub struct ConfigError {
+    pub file: Arc<str>,
+    pub problems: Vec<Problem<ConfigIssue>>,
+}
+
+fn count_errors(problems: &[Problem<ConfigIssue>]) -> String {
+    match problems.iter().filter(|p| p.is_error()).count() {
+        1 => "1 error".into(),
+        n => format!("{n} errors"),
+    }
+}
+
+impl Config {
+    /// Reads and compiles the config file at `path`, with `env` overriding.
+    pub fn load(path: &Path, env: &EnvOverrides) -> Result<Config, ConfigError> {
+        let file: Arc<str> = path.to_string_lossy().into();
+        let bytes = std::fs::read(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            problems: vec![Problem::error(
+                SourceLocation::file(&file),
+                ConfigIssue::Unreadable {
+                    reason: e.to_string(),
+                },
+            )],
+        })?;
+        compile(&file, &bytes, env)
+    }
+}
+
+/// Where the SCIM API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The built-in Slack emulator, run in-process.
+    Embedded,
+    /// A SCIM base URL (https, or http to loopback).
+    Url(url::Url),
+}
+
+/// Where the SCIM token is kept. The token is read only when a client is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file whose contents (trimmed) are the token.
+    File(PathBuf),
+}
+
+/// The Slack organisation to sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub endpoint: Endpoint,
+    pub version: ScimVersion,
+    /// `None` only for the embedded emulator, which accepts any token.
+    pub token: Option<TokenSource>,
+}
+
+/// One directory source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// The path to open, resolved against the config file's folder.
+    pub path: PathBuf,
+    /// The path as shown in messages (the same, lossily as text).
+    pub display: Arc<str>,
+    pub format: SourceFormat,
+    /// This source's values win over earlier sources' for the same person.
+    pub override_earlier: bool,
+    /// Where the config declares this source.
+    pub declared_at: SourceLocation,
+}
+
+/// How a source is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceFormat {
+    Yaml,
+    Csv(CsvLayout),
+}
+
+/// A CSV source's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// Attribute ← header name, with where the config maps it.
+    pub columns: Vec<ColumnMapping>,
+    pub delimiter: u8,
+    pub groups_separator: char,
+}
+
+/// One mapped CSV column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMapping {
+    pub column: CsvColumn,
+    pub header: String,
+    pub declared_at: SourceLocation,
+}
+
+/// What a CSV column holds: an attribute, or the guest expiry (which, with the `guest`
+/// column, makes up [`Attribute::Guest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CsvColumn {
+    Attribute(Attribute),
+    GuestExpiration,
+}
+
+impl CsvColumn {
+    /// The key under `columns:` in the config.
+    pub fn key(self) -> &'static str {
+        match self {
+            CsvColumn::Attribute(Attribute::Manager) => "manager_email",
+            CsvColumn::Attribute(a) => a.name(),
+            CsvColumn::GuestExpiration => "guest_expiration",
+        }
+    }
+
+    /// The attribute the column contributes to.
+    pub fn attribute(self) -> Attribute {
+        match self {
+            CsvColumn::Attribute(a) => a,
+            CsvColumn::GuestExpiration => Attribute::Guest,
+        }
+    }
+}
+
+/// Everything the planner decides with, besides the directory and the live state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Match keys in order (DESIGN §2).
+    pub match_keys: Vec<MatchKey>,
+    pub scope: Scope,
+    pub unmanaged_users: UnmanagedUsers,
+    pub unmanaged_groups: UnmanagedGroups,
+    pub attributes: AttributePolicy,
+    pub safety: Safety,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            match_keys: DEFAULT_MATCH_KEYS.to_vec(),
+            scope: Scope::default(),
+            unmanaged_users: UnmanagedUsers::Report,
+            unmanaged_groups: UnmanagedGroups::Ignore,
+            attributes: AttributePolicy::default(),
+            safety: Safety::default(),
+        }
+    }
+}
+
+/// DESIGN §2's order: the most stable key first.
+pub const DEFAULT_MATCH_KEYS: [MatchKey; 4] = [
+    MatchKey::Id,
+    MatchKey::EmployeeNumber,
+    MatchKey::Email,
+    MatchKey::UserName,
+];
+
+/// A live account named in the config: by email or by Slack user id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AccountRef {
+    /// An email key (trimmed, lower-cased).
+    Email(String),
+    /// A Slack user id (`U…`, `W…`).
+    UserId(String),
+}
+
+impl AccountRef {
+    fn matches(&self, email_key: &str, user_id: Option<&str>) -> bool {
+        match self {
+            AccountRef::Email(e) => e == email_key,
+            AccountRef::UserId(id) => user_id == Some(id.as_str()),
+        }
+    }
+}
+
+/// Which live accounts scimsync manages (DESIGN §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Lower-cased domains; empty means every domain.
+    pub email_domains: Vec<String>,
+    pub exclude: Vec<AccountRef>,
+    pub protected: Vec<AccountRef>,
+}
+
+impl Scope {
+    /// Whether an account with this email key (and Slack id) is managed at all. Protected
+    /// accounts are in scope (they count as managed) but must never be changed: see
+    /// [`Scope::is_protected`].
+    pub fn contains(&self, email_key: &str, user_id: Option<&str>) -> bool {
+        if self.exclude.iter().any(|a| a.matches(email_key, user_id)) {
+            return false;
+        }
+        if self.email_domains.is_empty() {
+            return true;
+        }
+        let Some((_, domain)) = email_key.rsplit_once('@') else {
+            return false;
+        };
+        self.email_domains.iter().any(|d| {
+            domain == d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        })
+    }
+
+    /// Whether the account must never be deactivated or changed.
+    pub fn is_protected(&self, email_key: &str, user_id: Option<&str>) -> bool {
+        self.protected.iter().any(|a| a.matches(email_key, user_id))
+    }
+}
+
+/// How each attribute is kept in sync; unlisted attributes are enforced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttributePolicy {
+    pub modes: HashMap<Attribute, AttributeMode>,
+}
+
+impl AttributePolicy {
+    pub fn mode(&self, attribute: Attribute) -> AttributeMode {
+        self.modes
+            .get(&attribute)
+            .copied()
+            .unwrap_or(AttributeMode::Enforce)
+    }
+}
+
+/// Blast-radius limits checked on a plan before any write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Safety {
+    pub max_deactivations: u32,
+    pub max_deactivation_ratio: f64,
+    pub max_membership_removals: u32,
+    pub min_directory_users: u32,
+    pub allow_group_deletion: bool,
+}
+
+impl Default for Safety {
+    /// Small enough that a wrong source (an empty export, a filtered view) cannot deactivate
+    /// a company, large enough for a normal week of leavers in a mid-size organisation.
+    fn default() -> Self {
+        Safety {
+            max_deactivations: 25,
+            max_deactivation_ratio: 0.05,
+            max_membership_removals: 200,
+            min_directory_users: 1,
+            allow_group_deletion: false,
+        }
+    }
+}
+
+/// Share of Slack's SCIM budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    /// (0, 1]: Slack's limits are per organisation and shared with the IdP's connector.
+    pub share: f64,
+    pub concurrency: u32,
+}
+
+impl Default for RateLimit {
+    /// Half the budget leaves room for the IdP connector and admins' scripts.
+    fn default() -> Self {
+        RateLimit {
+            share: 0.5,
+            concurrency: 4,
+        }
+    }
+}
+
+/// `scimsync run` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonSettings {
+    pub interval: Duration,
+    pub jitter: f64,
+    pub listen: SocketAddr,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            interval: Duration::from_secs(15 * 60),
+            jitter: 0.1,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_by_domain_exclude_and_protected() {
+        let scope = Scope {
+            email_domains: vec!["example.com".into()],
+            exclude: vec![AccountRef::Email("bot@example.com".into())],
+            protected: vec![AccountRef::UserId("W0ADMIN".into())],
+        };
+        assert!(scope.contains("ada@example.com", None));
+        assert!(scope.contains("ada@eu.example.com", None));
+        assert!(!scope.contains("ada@badexample.com", None));
+        assert!(!scope.contains("ada@example.org", None));
+        assert!(!scope.contains("bot@example.com", None));
+        assert!(scope.is_protected("x@example.com", Some("W0ADMIN")));
+        assert!(!scope.is_protected("x@example.com", Some("W0OTHER")));
+        assert!(Scope::default().contains("anyone@anywhere.io", None));
+    }
+
+    #[test]
+    fn unlisted_attributes_are_enforced() {
+        let mut policy = AttributePolicy::default();
+        policy
+            .modes
+            .insert(Attribute::DisplayName, AttributeMode::CreateOnly);
+        assert_eq!(
+            policy.mode(Attribute::DisplayName),
+            AttributeMode::CreateOnly
+        );
+        assert_eq!(policy.mode(Attribute::Title), AttributeMode::Enforce);
+    }
+}

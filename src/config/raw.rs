@@ -1,0 +1,330 @@
+//! The config file exactly as written: serde types that reject unknown fields.
+//!
+//! Every field is optional here, on purpose: [`YamlDocument::decode`](super::yaml::YamlDocument::decode)
+//! can then test each key on its own and report every bad field at its own line, and
+//! requiredness is checked by the compiler with a location. The JSON Schema (`scimsync schema
+//! config`) is generated from these types, so doc comments here are what editors show.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// scimsync configuration: what to sync, from where, and how carefully.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "scimsync configuration")]
+pub struct RawConfig {
+    /// The Slack organisation to keep in sync.
+    #[schemars(required)]
+    pub target: Option<RawTarget>,
+    /// Where the desired directory comes from, in order; later sources add to earlier ones.
+    #[schemars(required, length(min = 1))]
+    pub sources: Option<Vec<RawSource>>,
+    /// Keys that match a directory user to a Slack account, tried in order.
+    /// Default: [id, employee_number, email, user_name].
+    #[serde(rename = "match")]
+    pub match_keys: Option<Vec<MatchKey>>,
+    /// Which Slack accounts scimsync manages.
+    pub scope: Option<RawScope>,
+    /// What to do with accounts in scope that the directory does not list. Default: report.
+    pub unmanaged_users: Option<UnmanagedUsers>,
+    /// Group handling.
+    pub groups: Option<RawGroups>,
+    /// Per attribute: enforce (default), create_only (set when creating, never updated) or
+    /// ignore.
+    pub attributes: Option<RawAttributes>,
+    /// Directory users that break a rule: skip them (and report) or fail the run. Default: fail.
+    pub invalid_users: Option<InvalidUsers>,
+    /// Limits that stop an apply before anything is written.
+    pub safety: Option<RawSafety>,
+    /// How much of Slack's (organisation-wide, shared) SCIM rate limit scimsync may use.
+    pub rate_limit: Option<RawRateLimit>,
+    /// Settings for `scimsync run`.
+    pub daemon: Option<RawDaemon>,
+    /// Append-only JSON-lines log of every write, relative to this file's folder.
+    pub audit_log: Option<String>,
+}
+
+/// The Slack organisation and the SCIM token.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    /// SCIM base URL, e.g. https://api.slack.com/scim/v2/, or `embedded` for the built-in
+    /// Slack emulator. Plain http:// only to loopback. Env: SCIMSYNC_TARGET_URL.
+    #[schemars(required)]
+    pub url: Option<String>,
+    /// SCIM dialect, when the URL path does not end in /scim/v1 or /scim/v2.
+    pub version: Option<ScimVersion>,
+    /// Name of the environment variable holding the token. Env: SCIMSYNC_TOKEN_ENV.
+    pub token_env: Option<String>,
+    /// File holding the token (e.g. a mounted secret). Env: SCIMSYNC_TOKEN_FILE.
+    pub token_file: Option<String>,
+}
+
+/// SCIM dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScimVersion {
+    V1,
+    V2,
+}
+
+/// One source of the directory: a YAML directory file or a CSV export.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// A YAML directory file (users and groups), relative to this file's folder.
+    pub yaml: Option<String>,
+    /// A CSV file with a header row, relative to this file's folder.
+    pub csv: Option<String>,
+    /// CSV only: which header holds which attribute. `email` is required.
+    pub columns: Option<RawColumns>,
+    /// CSV only: the field delimiter, one character. Default: ",".
+    pub delimiter: Option<String>,
+    /// CSV only: separator inside the groups column. Default: ";".
+    pub groups_separator: Option<String>,
+    /// When true, this source's values win over earlier sources' for the same person;
+    /// otherwise two different values are an error.
+    #[serde(rename = "override")]
+    pub override_earlier: Option<bool>,
+}
+
+/// CSV column mapping: attribute → header name.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumns {
+    pub id: Option<String>,
+    #[schemars(required)]
+    pub email: Option<String>,
+    pub user_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub display_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub timezone: Option<String>,
+    pub locale: Option<String>,
+    pub preferred_language: Option<String>,
+    pub user_type: Option<String>,
+    pub employee_number: Option<String>,
+    pub cost_center: Option<String>,
+    pub organization: Option<String>,
+    pub division: Option<String>,
+    pub department: Option<String>,
+    /// The manager's email.
+    pub manager_email: Option<String>,
+    /// YYYY-MM-DD.
+    pub start_date: Option<String>,
+    /// true/false, yes/no, 1/0: the person is a multi-channel guest.
+    pub guest: Option<String>,
+    /// The guest's expiry: YYYY-MM-DD or an RFC 3339 time.
+    pub guest_expiration: Option<String>,
+    /// true/false, yes/no, 1/0, active/inactive: false deactivates the account (a leaver).
+    pub active: Option<String>,
+    /// Group names, separated by `groups_separator`.
+    pub groups: Option<String>,
+}
+
+/// A match key (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKey {
+    /// The Slack user id given in the source.
+    Id,
+    /// The enterprise extension's employeeNumber.
+    EmployeeNumber,
+    /// The primary email, case-insensitively.
+    Email,
+    /// The userName, after Slack's normalisation.
+    UserName,
+}
+
+/// Which live accounts scimsync manages.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScope {
+    /// Only accounts whose email is in one of these domains (and their subdomains).
+    /// Empty or absent: every domain.
+    pub email_domains: Option<Vec<String>>,
+    /// Emails or Slack user ids left alone entirely (out of scope).
+    pub exclude: Option<Vec<String>>,
+    /// Emails or Slack user ids never deactivated nor changed, even when in scope
+    /// (break-glass admins, service accounts).
+    pub protected: Option<Vec<String>>,
+}
+
+/// What to do with accounts in scope that the directory does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedUsers {
+    Deactivate,
+    Report,
+    Ignore,
+}
+
+/// Group handling.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroups {
+    /// Live groups the directory does not list: ignore (default), report, or delete
+    /// (deletion is permanent in Slack and also needs safety.allow_group_deletion).
+    pub unmanaged: Option<UnmanagedGroups>,
+}
+
+/// What to do with live groups the directory does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedGroups {
+    Ignore,
+    Report,
+    Delete,
+}
+
+/// How one attribute is kept in sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeMode {
+    /// Set on create and corrected on every pass.
+    Enforce,
+    /// Set on create, never updated (e.g. a display name people change themselves).
+    CreateOnly,
+    /// Never sent.
+    Ignore,
+}
+
+/// Attribute policy, per attribute.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttributes {
+    pub user_name: Option<AttributeMode>,
+    pub given_name: Option<AttributeMode>,
+    pub family_name: Option<AttributeMode>,
+    pub display_name: Option<AttributeMode>,
+    pub title: Option<AttributeMode>,
+    pub phone: Option<AttributeMode>,
+    pub timezone: Option<AttributeMode>,
+    pub locale: Option<AttributeMode>,
+    pub preferred_language: Option<AttributeMode>,
+    pub user_type: Option<AttributeMode>,
+    pub employee_number: Option<AttributeMode>,
+    pub cost_center: Option<AttributeMode>,
+    pub organization: Option<AttributeMode>,
+    pub division: Option<AttributeMode>,
+    pub department: Option<AttributeMode>,
+    pub manager: Option<AttributeMode>,
+    pub start_date: Option<AttributeMode>,
+    pub guest: Option<AttributeMode>,
+}
+
+/// Directory users that break a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidUsers {
+    /// Leave them out of this run (their Slack accounts are left untouched) and report them.
+    Skip,
+    /// Fail the run.
+    Fail,
+}
+
+/// Blast-radius limits (DESIGN §4).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    /// Most deactivations one apply may make. Default: 25.
+    pub max_deactivations: Option<u32>,
+    /// Most deactivations as a share (0–1) of managed users. Default: 0.05.
+    pub max_deactivation_ratio: Option<f64>,
+    /// Most group-membership removals one apply may make. Default: 200.
+    pub max_membership_removals: Option<u32>,
+    /// Fewer directory users than this trips the apply. Default: 1.
+    pub min_directory_users: Option<u32>,
+    /// Allow deleting groups (permanent in Slack). Default: false.
+    pub allow_group_deletion: Option<bool>,
+}
+
+/// Rate-limit share.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    /// Share (0–1] of Slack's per-organisation SCIM budget. Default: 0.5.
+    pub share: Option<f64>,
+    /// Requests in flight at once, 1–64. Default: 4.
+    pub concurrency: Option<u32>,
+}
+
+/// `scimsync run` settings.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Time between passes: e.g. 30s, 15m, 1h, 1h30m. Default: 15m.
+    pub interval: Option<String>,
+    /// Random spread of the interval, 0–1 (0.1 = ±10%). Default: 0.1.
+    pub jitter: Option<f64>,
+    /// Address of /healthz, /readyz, /metrics and POST /reconcile. Default: 127.0.0.1:9090.
+    pub listen: Option<String>,
+}
+
+/// The environment a config is compiled in: the overrides scimsync reads, injected so that
+/// compiling stays a pure function.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EnvOverrides {
+    /// `SCIMSYNC_TARGET_URL`: replaces `target.url`.
+    pub target_url: Option<String>,
+    /// `SCIMSYNC_TARGET_VERSION`: replaces `target.version` (v1 or v2).
+    pub target_version: Option<String>,
+    /// `SCIMSYNC_TOKEN_ENV`: replaces the token source with this variable.
+    pub token_env: Option<String>,
+    /// `SCIMSYNC_TOKEN_FILE`: replaces the token source with this file.
+    pub token_file: Option<String>,
+}
+
+impl EnvOverrides {
+    pub const TARGET_URL: &'static str = "SCIMSYNC_TARGET_URL";
+    pub const TARGET_VERSION: &'static str = "SCIMSYNC_TARGET_VERSION";
+    pub const TOKEN_ENV: &'static str = "SCIMSYNC_TOKEN_ENV";
+    pub const TOKEN_FILE: &'static str = "SCIMSYNC_TOKEN_FILE";
+
+    /// Reads the overrides from the process environment (empty values count as unset).
+    pub fn from_process_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the overrides through `lookup` (a test passes a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name| lookup(name).filter(|v| !v.trim().is_empty());
+        EnvOverrides {
+            target_url: get(Self::TARGET_URL),
+            target_version: get(Self::TARGET_VERSION),
+            token_env: get(Self::TOKEN_ENV),
+            token_file: get(Self::TOKEN_FILE),
+        }
+    }
+}
+
+/// Attribute modes keyed by attribute name, in file order (used by the compiler).
+pub(crate) fn attribute_modes(raw: &RawAttributes) -> IndexMap<&'static str, AttributeMode> {
+    let pairs = [
+        ("user_name", raw.user_name),
+        ("given_name", raw.given_name),
+        ("family_name", raw.family_name),
+        ("display_name", raw.display_name),
+        ("title", raw.title),
+        ("phone", raw.phone),
+        ("timezone", raw.timezone),
+        ("locale", raw.locale),
+        ("preferred_language", raw.preferred_language),
+        ("user_type", raw.user_type),
+        ("employee_number", raw.employee_number),
+        ("cost_center", raw.cost_center),
+        ("organization", raw.organization),
+        ("division", raw.division),
+        ("department", raw.department),
+        ("manager", raw.manager),
+        ("start_date", raw.start_date),
+        ("guest", raw.guest),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(name, mode)| mode.map(|m| (name, m)))
+        .collect()
+}

@@ -1,0 +1,508 @@
+//! YAML with positions: values from `serde_yaml`, line and column of every node from a
+//! second, position-keeping pass.
+//!
+//! `serde_yaml` locates its own syntax and type errors but forgets positions once a value is
+//! parsed, while the checks that matter most here (an invalid email, a duplicate, a manager
+//! who does not exist) run after parsing. So each YAML file is read twice: `serde_yaml` parses
+//! it (and is the authority on whether it is valid YAML), and `saphyr-parser`'s event stream
+//! records where each mapping key and each value starts, addressed by path
+//! (`users[3].email`). If the two parsers ever disagree on a file `serde_yaml` accepted,
+//! positions degrade to the file name alone rather than failing the load.
+
+use std::sync::Arc;
+
+use saphyr_parser::{Event, Parser};
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+use super::diagnostics::SourceLocation;
+
+/// One step of a path into a YAML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A parsed YAML file: its value and the position of every node.
+#[derive(Debug)]
+pub struct YamlDocument {
+    pub file: Arc<str>,
+    pub value: Value,
+    spans: SpanIndex,
+}
+
+/// A YAML file that is not valid YAML, or does not fit the expected shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub location: SourceLocation,
+    /// serde_yaml's message, without its trailing "at line L column C".
+    pub message: String,
+}
+
+impl YamlDocument {
+    /// Parses `text` (the contents of `file`). The error carries serde_yaml's location.
+    pub fn parse(file: &Arc<str>, text: &str) -> Result<YamlDocument, YamlError> {
+        let value: Value = serde_yaml::from_str(text).map_err(|e| {
+            let mut error = yaml_error(file, &e);
+            // libyaml's message for a tab says nothing of tabs.
+            let line = text
+                .lines()
+                .nth((error.location.line as usize).saturating_sub(1));
+            let indent = line.map(|l| &l[..l.len() - l.trim_start().len()]);
+            if indent.is_some_and(|i| i.contains('\t')) {
+                error
+                    .message
+                    .push_str(" (a tab: YAML is indented with spaces only)");
+            }
+            error
+        })?;
+        let spans = SpanIndex::build(text).unwrap_or_default();
+        Ok(YamlDocument {
+            file: Arc::clone(file),
+            value,
+            spans,
+        })
+    }
+
+    /// Where the value at `path` starts; falls back to the nearest known ancestor, then to
+    /// the file.
+    pub fn location(&self, path: &[Step<'_>]) -> SourceLocation {
+        for end in (0..=path.len()).rev() {
+            if let Some(pos) = self.spans.value(&path[..end]) {
+                return SourceLocation::new(&self.file, pos.line, pos.column);
+            }
+        }
+        SourceLocation::file(&self.file)
+    }
+
+    /// Where the key of the last step of `path` is written (for "unknown field" and the like);
+    /// falls back to [`YamlDocument::location`].
+    pub fn key_location(&self, path: &[Step<'_>]) -> SourceLocation {
+        match self.spans.key(path) {
+            Some(pos) => SourceLocation::new(&self.file, pos.line, pos.column),
+            None => self.location(path),
+        }
+    }
+
+    /// The value at `path`, if there is one.
+    pub fn get(&self, path: &[Step<'_>]) -> Option<&Value> {
+        let mut value = &self.value;
+        for step in path {
+            value = match step {
+                Step::Key(k) => value.as_mapping()?.get(*k)?,
+                Step::Index(i) => value.as_sequence()?.get(*i)?,
+            };
+        }
+        Some(value)
+    }
+
+    /// Decodes the value at `path` into `T`, reporting every field that does not fit rather
+    /// than only the first.
+    ///
+    /// `T`'s fields must all be optional (requiredness is checked after decoding, with
+    /// locations): then a value that fails can be narrowed down, one key or item at a time
+    /// (wrapped back into the same surrounding shape), to each part that fails on its own,
+    /// and each is reported at its own position — unknown fields at the key, wrong types at
+    /// the value.
+    pub fn decode<T: DeserializeOwned>(&self, path: &[Step<'_>]) -> Result<T, Vec<YamlError>> {
+        let Some(value) = self.get(path) else {
+            return Err(vec![YamlError {
+                location: self.location(path),
+                message: "missing value".into(),
+            }]);
+        };
+        let first = match T::deserialize(value) {
+            Ok(t) => return Ok(t),
+            Err(e) => e,
+        };
+        let base: Vec<OwnedStep> = path.iter().map(OwnedStep::from).collect();
+        let mut errors = Vec::new();
+        let mut relative = Vec::new();
+        let found = self.narrow::<T>(&base, &mut relative, value, &|v| v, &mut errors);
+        if !found {
+            errors.push(YamlError {
+                location: self.location(path),
+                message: strip_location(&first.to_string()),
+            });
+        }
+        Err(errors)
+    }
+
+    /// Finds the parts of `value` (at `base` + `relative`) that make `T` fail when put back
+    /// in place by `wrap`. Returns whether any part was found.
+    fn narrow<T: DeserializeOwned>(
+        &self,
+        base: &[OwnedStep],
+        relative: &mut Vec<OwnedStep>,
+        value: &Value,
+        wrap: &dyn Fn(Value) -> Value,
+        errors: &mut Vec<YamlError>,
+    ) -> bool {
+        let mut found = false;
+        let mut visit = |this: &Self,
+                         relative: &mut Vec<OwnedStep>,
+                         step: OwnedStep,
+                         item: &Value,
+                         rewrap: &dyn Fn(Value) -> Value,
+                         errors: &mut Vec<YamlError>| {
+            let Some(error) = T::deserialize(&rewrap(item.clone())).err() else {
+                return;
+            };
+            found = true;
+            relative.push(step);
+            let mut full = base.to_vec();
+            full.extend(relative.iter().cloned());
+            let steps: Vec<Step<'_>> = full.iter().map(OwnedStep::as_step).collect();
+            let message = format!(
+                "{}: {}",
+                dotted(relative),
+                strip_location(&error.to_string())
+            );
+            // An unknown key fails whatever its value: report it at the key.
+            let key_itself = matches!(relative.last(), Some(OwnedStep::Key(_)))
+                && T::deserialize(&rewrap(Value::Null))
+                    .err()
+                    .is_some_and(|e| unknown_field(&e.to_string()).is_some());
+            if key_itself {
+                errors.push(YamlError {
+                    location: this.key_location(&steps),
+                    message,
+                });
+            } else if !this.narrow::<T>(base, relative, item, rewrap, errors) {
+                errors.push(YamlError {
+                    location: this.location(&steps),
+                    message,
+                });
+            }
+            relative.pop();
+        };
+        match value {
+            Value::Mapping(mapping) => {
+                for (key, item) in mapping {
+                    let rewrap = |inner: Value| {
+                        let mut single = serde_yaml::Mapping::new();
+                        single.insert(key.clone(), inner);
+                        wrap(Value::Mapping(single))
+                    };
+                    let step = OwnedStep::Key(key_string(key));
+                    visit(self, relative, step, item, &rewrap, errors);
+                }
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let rewrap = |inner: Value| wrap(Value::Sequence(vec![inner]));
+                    visit(self, relative, OwnedStep::Index(i), item, &rewrap, errors);
+                }
+            }
+            _ => {}
+        }
+        found
+    }
+}
+
+/// A [`Step`] that owns its key.
+#[derive(Debug, Clone)]
+enum OwnedStep {
+    Key(String),
+    Index(usize),
+}
+
+impl OwnedStep {
+    fn from(step: &Step<'_>) -> Self {
+        match step {
+            Step::Key(k) => OwnedStep::Key(k.to_string()),
+            Step::Index(i) => OwnedStep::Index(*i),
+        }
+    }
+
+    fn as_step(&self) -> Step<'_> {
+        match self {
+            OwnedStep::Key(k) => Step::Key(k),
+            OwnedStep::Index(i) => Step::Index(*i),
+        }
+    }
+}
+
+/// `safety.max_deactivations`, `groups[2]`.
+fn dotted(path: &[OwnedStep]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            OwnedStep::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            OwnedStep::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Converts a serde_yaml error into a located [`YamlError`].
+pub fn yaml_error(file: &Arc<str>, error: &serde_yaml::Error) -> YamlError {
+    let location = match error.location() {
+        Some(l) => SourceLocation::new(file, l.line() as u32, l.column() as u32),
+        None => SourceLocation::file(file),
+    };
+    YamlError {
+        location,
+        message: strip_location(&error.to_string()),
+    }
+}
+
+/// serde_yaml puts " at line L column C" into its messages; the location is kept apart.
+fn strip_location(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+        let n = digits(after);
+        match after[n..].strip_prefix(" column ") {
+            Some(col) if n > 0 && digits(col) > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The field name in serde's "unknown field `x`, expected …".
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = &message[message.find("unknown field `")? + "unknown field `".len()..];
+    Some(&rest[..rest.find('`')?])
+}
+
+fn key_string(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "~".into(),
+        _ => "?".into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pos {
+    line: u32,
+    column: u32,
+}
+
+#[derive(Debug)]
+enum Children {
+    Leaf,
+    Seq(Vec<usize>),
+    Map(Vec<(Box<str>, Pos, usize)>),
+}
+
+#[derive(Debug)]
+struct Node {
+    pos: Pos,
+    children: Children,
+}
+
+/// The position of every node of the first document of a YAML text, as a tree.
+#[derive(Debug, Default)]
+struct SpanIndex {
+    nodes: Vec<Node>,
+}
+
+/// What the tree builder is in the middle of.
+enum Open {
+    Seq(usize),
+    /// A mapping, and the key just read (with its position) whose value is awaited.
+    Map(usize, Option<(Box<str>, Pos)>),
+}
+
+impl SpanIndex {
+    fn build(text: &str) -> Option<SpanIndex> {
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut stack: Vec<Open> = Vec::new();
+        let mut done = false;
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.ok()?;
+            let pos = Pos {
+                line: span.start.line() as u32,
+                column: span.start.col() as u32 + 1,
+            };
+            let (is_start, children, scalar) = match event {
+                Event::Scalar(value, ..) => (true, Children::Leaf, Some(value)),
+                Event::Alias(_) => (true, Children::Leaf, Some("*".into())),
+                Event::SequenceStart(..) => (true, Children::Seq(Vec::new()), None),
+                Event::MappingStart(..) => (true, Children::Map(Vec::new()), None),
+                Event::SequenceEnd | Event::MappingEnd => {
+                    stack.pop();
+                    if stack.is_empty() {
+                        done = true;
+                    }
+                    continue;
+                }
+                Event::DocumentEnd if !nodes.is_empty() => break,
+                _ => continue,
+            };
+            if !is_start || done {
+                continue;
+            }
+            // A scalar in key position is a key, not a node.
+            if let (Some(Open::Map(_, pending @ None)), Some(key)) = (stack.last_mut(), &scalar) {
+                *pending = Some((key.as_ref().into(), pos));
+                continue;
+            }
+            let is_container = !matches!(children, Children::Leaf);
+            let id = nodes.len();
+            nodes.push(Node { pos, children });
+            match stack.last_mut() {
+                Some(Open::Seq(parent)) => {
+                    if let Children::Seq(items) = &mut nodes[*parent].children {
+                        items.push(id);
+                    }
+                }
+                Some(Open::Map(parent, pending)) => match pending.take() {
+                    Some((key, key_pos)) => {
+                        if let Children::Map(entries) = &mut nodes[*parent].children {
+                            entries.push((key, key_pos, id));
+                        }
+                    }
+                    // A complex (non-scalar) key: remember nothing about it, but keep the
+                    // key/value alternation right.
+                    None => *pending = Some(("?".into(), pos)),
+                },
+                None => {}
+            }
+            if is_container {
+                stack.push(match nodes[id].children {
+                    Children::Seq(_) => Open::Seq(id),
+                    _ => Open::Map(id, None),
+                });
+            } else if stack.is_empty() {
+                done = true;
+            }
+        }
+        Some(SpanIndex { nodes })
+    }
+
+    fn node(&self, path: &[Step<'_>]) -> Option<usize> {
+        let mut id = 0;
+        self.nodes.first()?;
+        for step in path {
+            id = match (step, &self.nodes[id].children) {
+                (Step::Key(k), Children::Map(entries)) => {
+                    entries.iter().find(|(key, ..)| &**key == *k)?.2
+                }
+                (Step::Index(i), Children::Seq(items)) => *items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(id)
+    }
+
+    fn value(&self, path: &[Step<'_>]) -> Option<Pos> {
+        self.node(path).map(|id| self.nodes[id].pos)
+    }
+
+    fn key(&self, path: &[Step<'_>]) -> Option<Pos> {
+        let (Step::Key(k), parent) = path.split_last()? else {
+            return None;
+        };
+        let parent = self.node(parent)?;
+        match &self.nodes[parent].children {
+            Children::Map(entries) => entries.iter().find(|(key, ..)| &**key == *k).map(|e| e.1),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn doc(text: &str) -> YamlDocument {
+        YamlDocument::parse(&Arc::from("t.yaml"), text).unwrap()
+    }
+
+    #[test]
+    fn positions_of_keys_and_values() {
+        let d = doc("# comment\nusers:\n  - email: a@x.io\n    title: Eng\n  - {email: b@x.io}\n");
+        let at = |p: &[Step]| d.location(p).to_string();
+        assert_eq!(at(&[Step::Key("users")]), "t.yaml:3:3");
+        assert_eq!(at(&[Step::Key("users"), Step::Index(0)]), "t.yaml:3:5");
+        assert_eq!(
+            at(&[Step::Key("users"), Step::Index(0), Step::Key("title")]),
+            "t.yaml:4:12"
+        );
+        assert_eq!(
+            at(&[Step::Key("users"), Step::Index(1), Step::Key("email")]),
+            "t.yaml:5:13"
+        );
+        assert_eq!(
+            d.key_location(&[Step::Key("users"), Step::Index(0), Step::Key("title")])
+                .to_string(),
+            "t.yaml:4:5"
+        );
+        // Unknown paths fall back to the nearest ancestor.
+        assert_eq!(
+            at(&[Step::Key("users"), Step::Index(0), Step::Key("nope")]),
+            "t.yaml:3:5"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_serde_yaml_locations() {
+        let err = YamlDocument::parse(&Arc::from("t.yaml"), "a:\n  b: [1, 2\n").unwrap_err();
+        assert_eq!(err.location.file.as_ref(), "t.yaml");
+        assert!(err.location.line >= 2, "{err:?}");
+        assert!(!err.message.contains(" at line "), "{}", err.message);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Person {
+        name: Option<String>,
+        age: Option<u32>,
+        pet: Option<Pet>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Pet {
+        kind: Option<String>,
+    }
+
+    #[test]
+    fn decode_reports_every_bad_field_at_its_place() {
+        let d = doc("- name: Ada\n  age: old\n  colour: red\n  pet:\n    knd: cat\n");
+        let errors = d.decode::<Person>(&[Step::Index(0)]).unwrap_err();
+        let got: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.location, e.message))
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(
+            got[0].starts_with("t.yaml:2:8: age: invalid type"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("t.yaml:3:3: colour: unknown field `colour`"),
+            "{got:#?}"
+        );
+        assert!(
+            got[2].starts_with("t.yaml:5:5: pet.knd: unknown field `knd`"),
+            "{got:#?}"
+        );
+        assert!(
+            d.decode::<Person>(&[Step::Index(0), Step::Key("name")])
+                .is_err()
+        );
+    }
+}

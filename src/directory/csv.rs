@@ -1,0 +1,507 @@
+//! CSV sources: an HR export with a header row, columns mapped to attributes by the config.
+//!
+//! UTF-8 with or without a byte-order mark; quoted fields may hold the delimiter and line
+//! breaks; blank lines are skipped; fields are trimmed. Anything structurally wrong — bytes
+//! that are not UTF-8, a duplicate header, a mapped column that is missing, a row with the
+//! wrong number of fields — fails the whole source with its line and column, because a
+//! half-read export must never look like a company that lost half its people.
+
+use std::sync::Arc;
+
+use crate::config::diagnostics::{Problem, SourceLocation};
+use crate::config::{CsvColumn, CsvLayout};
+
+use super::issue::{DirectoryIssue, DirectoryProblem};
+use super::record::{
+    AttrValue, PersonRecord, SourceContent, parse_bool, parse_date, parse_expiration,
+};
+use super::{Attribute, Guest};
+
+/// At most this many bad-byte positions are listed for one file; one is enough to act on.
+const MAX_UTF8_ERRORS: usize = 10;
+
+/// Reads a CSV source.
+pub(crate) fn read(
+    file: &Arc<str>,
+    bytes: &[u8],
+    layout: &CsvLayout,
+) -> Result<SourceContent, Vec<DirectoryProblem>> {
+    let text = utf8(file, bytes)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let at = |line: u32, column: u32| SourceLocation::new(file, line, column);
+    if text.trim().is_empty() {
+        return Err(vec![Problem::error(
+            SourceLocation::file(file),
+            DirectoryIssue::Empty,
+        )]);
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(layout.delimiter)
+        .from_reader(text.as_bytes());
+
+    let mut problems = Vec::new();
+    let mut header: Option<(Vec<String>, u32)> = None;
+    // Column index of each mapped column.
+    let mut indexes: Vec<(CsvColumn, usize)> = Vec::new();
+    let mut content = SourceContent::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let (line, column) = e.position().map_or((0, 0), |p| (p.line() as u32, 1));
+                problems.push(Problem::error(
+                    at(line, column),
+                    DirectoryIssue::Csv {
+                        message: e.to_string(),
+                    },
+                ));
+                break;
+            }
+        }
+        // Blank lines (and lines of only delimiters and spaces) are not rows.
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let position = record
+            .position()
+            .expect("records read from a reader have positions");
+        let starts = field_starts(
+            text,
+            position.byte() as usize,
+            position.line() as u32,
+            layout.delimiter,
+        );
+        let line = starts[0].0;
+        let cell_at = |i: usize| {
+            starts
+                .get(i)
+                .or(starts.last())
+                .map_or(at(line, 1), |&(l, c)| at(l, c))
+        };
+        let Some((names, _)) = &header else {
+            let names: Vec<String> = record.iter().map(str::to_string).collect();
+            check_header(&names, &cell_at, &mut problems);
+            for mapping in &layout.columns {
+                match names.iter().position(|n| *n == mapping.header) {
+                    Some(i) => indexes.push((mapping.column, i)),
+                    None => problems.push(Problem::error(
+                        at(line, 1),
+                        DirectoryIssue::MissingColumn {
+                            header: mapping.header.clone(),
+                            attribute: mapping.column.key(),
+                            available: names.join(", "),
+                            mapped_at: mapping.declared_at.clone(),
+                        },
+                    )),
+                }
+            }
+            header = Some((names, line));
+            if !problems.is_empty() {
+                // Without the right columns no row can be read meaningfully.
+                return Err(problems);
+            }
+            continue;
+        };
+        if record.len() != names.len() {
+            let column = if record.len() > names.len() {
+                cell_at(names.len())
+            } else {
+                cell_at(record.len() - 1)
+            };
+            problems.push(Problem::error(
+                column,
+                DirectoryIssue::RaggedRow {
+                    found: record.len(),
+                    expected: names.len(),
+                },
+            ));
+            continue;
+        }
+        if problems.is_empty() {
+            content
+                .people
+                .push(person(&record, &indexes, layout, at(line, 1), &cell_at));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if content.people.is_empty() {
+        content.warnings.push(Problem::warning(
+            SourceLocation::file(file),
+            DirectoryIssue::NoRows,
+        ));
+    }
+    Ok(content)
+}
+
+/// The text, or one problem per bad byte sequence (up to [`MAX_UTF8_ERRORS`]).
+pub(crate) fn utf8<'a>(file: &Arc<str>, bytes: &'a [u8]) -> Result<&'a str, Vec<DirectoryProblem>> {
+    let first_error = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let mut problems = Vec::new();
+    let mut offset = 0;
+    let mut error = Some(first_error);
+    while let Some(e) = error {
+        let bad = offset + e.valid_up_to();
+        let (line, column) = byte_line_column(bytes, bad);
+        problems.push(Problem::error(
+            SourceLocation::new(file, line, column),
+            DirectoryIssue::NotUtf8 { byte: bytes[bad] },
+        ));
+        let Some(len) = e.error_len() else { break };
+        offset = bad + len;
+        if problems.len() == MAX_UTF8_ERRORS {
+            break;
+        }
+        error = std::str::from_utf8(&bytes[offset..]).err();
+    }
+    Err(problems)
+}
+
+/// 1-based line and column (in characters, a bad byte counting as one) of a byte offset.
+fn byte_line_column(bytes: &[u8], offset: usize) -> (u32, u32) {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let mut line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    if line == 1 && before.starts_with(b"\xEF\xBB\xBF") {
+        line_start = 3;
+    }
+    let column = bytes[line_start..offset]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count()
+        + 1;
+    (line as u32, column as u32)
+}
+
+/// Where each field of the record starting at byte `start` (on `line`) begins, as
+/// (line, column): quoted fields may contain delimiters and line breaks.
+fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32, u32)> {
+    let delimiter = delimiter as char;
+    // The reader's position may be that of blank lines it skipped before the record.
+    let mut line = line;
+    let mut start = start;
+    while let Some(c @ (b'\n' | b'\r')) = text.as_bytes().get(start) {
+        if *c == b'\n' {
+            line += 1;
+        }
+        start += 1;
+    }
+    let mut column = 1u32;
+    let mut starts = vec![(line, column)];
+    let mut in_quotes = false;
+    for c in text[start..].chars() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '\n' if !in_quotes => break,
+            '\n' => {
+                line += 1;
+                column = 1;
+                continue;
+            }
+            c if c == delimiter && !in_quotes => starts.push((line, column + 1)),
+            _ => {}
+        }
+        column += 1;
+    }
+    starts
+}
+
+fn check_header(
+    names: &[String],
+    cell_at: &impl Fn(usize) -> SourceLocation,
+    problems: &mut Vec<DirectoryProblem>,
+) {
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(first) = names[..i].iter().position(|n| n == name) {
+            problems.push(Problem::error(
+                cell_at(i),
+                DirectoryIssue::DuplicateHeader {
+                    header: name.clone(),
+                    first_column: cell_at(first).column,
+                },
+            ));
+        }
+    }
+}
+
+fn person(
+    record: &csv::StringRecord,
+    indexes: &[(CsvColumn, usize)],
+    layout: &CsvLayout,
+    location: SourceLocation,
+    cell_at: &impl Fn(usize) -> SourceLocation,
+) -> PersonRecord {
+    let mut person = PersonRecord::new(location);
+    person.values.reserve(indexes.len());
+    let mut guest: Option<(bool, SourceLocation)> = None;
+    let mut expiration: Option<(&str, SourceLocation)> = None;
+    for &(column, i) in indexes {
+        let cell = &record[i];
+        let invalid = |attribute, expected| DirectoryIssue::InvalidValue {
+            attribute,
+            value: cell.to_string(),
+            expected,
+        };
+        match column {
+            CsvColumn::GuestExpiration => {
+                if !cell.is_empty() {
+                    expiration = Some((cell, cell_at(i)));
+                }
+            }
+            // Kept even when blank, so a missing email is reported at its cell.
+            CsvColumn::Attribute(Attribute::Email) => person.values.push((
+                Attribute::Email,
+                AttrValue::Text(cell.to_string()),
+                cell_at(i),
+            )),
+            _ if cell.is_empty() => {}
+            CsvColumn::Attribute(Attribute::Groups) => {
+                for name in cell.split(layout.groups_separator) {
+                    let name = name.trim();
+                    if !name.is_empty() {
+                        person.groups.push((name.to_string(), cell_at(i)));
+                    }
+                }
+            }
+            CsvColumn::Attribute(attribute @ Attribute::StartDate) => match parse_date(cell) {
+                Some(date) => person
+                    .values
+                    .push((attribute, AttrValue::Date(date), cell_at(i))),
+                None => person.problems.push(Problem::error(
+                    cell_at(i),
+                    invalid(attribute, "a date like 2024-04-10"),
+                )),
+            },
+            CsvColumn::Attribute(attribute @ (Attribute::Active | Attribute::Guest)) => {
+                match parse_bool(cell) {
+                    Some(flag) if attribute == Attribute::Guest => guest = Some((flag, cell_at(i))),
+                    Some(flag) => {
+                        person
+                            .values
+                            .push((attribute, AttrValue::Bool(flag), cell_at(i)))
+                    }
+                    None => person.problems.push(Problem::error(
+                        cell_at(i),
+                        invalid(attribute, "true or false (yes/no, 1/0)"),
+                    )),
+                }
+            }
+            CsvColumn::Attribute(attribute) => {
+                person
+                    .values
+                    .push((attribute, AttrValue::Text(cell.to_string()), cell_at(i)))
+            }
+        }
+    }
+    // A guest flag, an expiry, or both make up the guest attribute.
+    let is_guest = match &guest {
+        Some((flag, _)) => *flag,
+        None => expiration.is_some(),
+    };
+    if is_guest {
+        let location = guest
+            .map(|g| g.1)
+            .or_else(|| expiration.as_ref().map(|e| e.1.clone()))
+            .expect("a guest has a flag or an expiry");
+        let parsed = match &expiration {
+            None => Some(None),
+            Some((text, _)) => parse_expiration(text).map(Some),
+        };
+        match parsed {
+            Some(expiration) => person.values.push((
+                Attribute::Guest,
+                AttrValue::Guest(Guest { expiration }),
+                location,
+            )),
+            None => {
+                let (text, at) = expiration.expect("only a written expiry fails to parse");
+                person.problems.push(Problem::error(
+                    at,
+                    DirectoryIssue::InvalidValue {
+                        attribute: Attribute::Guest,
+                        value: text.to_string(),
+                        expected: "a date like 2025-06-30 or an RFC 3339 time",
+                    },
+                ));
+            }
+        }
+    }
+    person
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ColumnMapping;
+
+    fn layout(columns: &[(CsvColumn, &str)]) -> CsvLayout {
+        let config: Arc<str> = "c.yaml".into();
+        CsvLayout {
+            columns: columns
+                .iter()
+                .map(|(column, header)| ColumnMapping {
+                    column: *column,
+                    header: header.to_string(),
+                    declared_at: SourceLocation::new(&config, 5, 7),
+                })
+                .collect(),
+            delimiter: b',',
+            groups_separator: ';',
+        }
+    }
+
+    fn basic() -> CsvLayout {
+        layout(&[
+            (CsvColumn::Attribute(Attribute::Email), "Email"),
+            (CsvColumn::Attribute(Attribute::Title), "Title"),
+            (CsvColumn::Attribute(Attribute::Groups), "Groups"),
+        ])
+    }
+
+    fn read_str(bytes: &[u8], layout: &CsvLayout) -> Result<SourceContent, Vec<String>> {
+        read(&Arc::from("p.csv"), bytes, layout)
+            .map_err(|ps| ps.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn quoted_fields_blank_lines_bom_and_trimming() {
+        let text = "\u{feff}Email,Title,Groups\n\n ada@x.io ,\"Eng, \"\"R&D\"\"\" ,a; b ;\n\"bob@x.io\",\"Two\nlines\",\n,,\n";
+        let content = read_str(text.as_bytes(), &basic()).unwrap();
+        assert_eq!(content.people.len(), 2);
+        let ada = &content.people[0];
+        assert_eq!(ada.location.to_string(), "p.csv:3:1");
+        assert_eq!(ada.text(Attribute::Email), Some("ada@x.io"));
+        assert_eq!(ada.text(Attribute::Title), Some("Eng, \"R&D\""));
+        let groups: Vec<&str> = ada.groups.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(groups, ["a", "b"]);
+        let title_at = &ada
+            .values
+            .iter()
+            .find(|v| v.0 == Attribute::Title)
+            .unwrap()
+            .2;
+        assert_eq!(title_at.to_string(), "p.csv:3:12");
+        let bob = &content.people[1];
+        assert_eq!(bob.location.to_string(), "p.csv:4:1");
+        assert_eq!(bob.text(Attribute::Title), Some("Two\nlines"));
+    }
+
+    #[test]
+    fn the_first_line_is_the_header_even_with_a_bom() {
+        let content = read_str(b"\xEF\xBB\xBFEmail,Title,Groups\na@x.io,,\n", &basic()).unwrap();
+        assert_eq!(content.people[0].text(Attribute::Email), Some("a@x.io"));
+        assert_eq!(content.people[0].text(Attribute::Title), None);
+    }
+
+    #[test]
+    fn structural_errors_name_line_and_column() {
+        assert_eq!(
+            read_str(b"Email,Title\na@x.io,Eng\n", &basic()).unwrap_err(),
+            [
+                "p.csv:1:1: error: no column \"Groups\" (mapped to groups); the header has: Email, Title"
+            ]
+        );
+        assert_eq!(
+            read_str(b"Email,Title,Groups,Title\n", &basic()).unwrap_err(),
+            ["p.csv:1:20: error: duplicate header \"Title\" (also column 7)"]
+        );
+        assert_eq!(
+            read_str(
+                b"Email,Title,Groups\na@x.io,Eng,g,extra\nb@x.io,Eng\n",
+                &basic()
+            )
+            .unwrap_err(),
+            [
+                "p.csv:2:14: error: row has 4 fields, the header has 3",
+                "p.csv:3:8: error: row has 2 fields, the header has 3",
+            ]
+        );
+        assert_eq!(
+            read_str(b"Email,Title,Groups\nb@x.io,Caf\xE9,\n", &basic()).unwrap_err(),
+            ["p.csv:2:11: error: invalid UTF-8 (byte 0xE9); save the file as UTF-8"]
+        );
+        assert_eq!(
+            read_str(b"", &basic()).unwrap_err(),
+            [
+                "p.csv: error: the source is empty; an empty or broken export is never read as \"nobody works here\""
+            ]
+        );
+        assert_eq!(
+            read_str(b"\xEF\xBB\xBF\n\n", &basic()).unwrap_err().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_header_without_rows_is_a_warning() {
+        let content = read_str(b"Email,Title,Groups\n", &basic()).unwrap();
+        assert!(content.people.is_empty());
+        assert_eq!(content.warnings[0].kind, DirectoryIssue::NoRows);
+    }
+
+    #[test]
+    fn typed_cells() {
+        let layout = layout(&[
+            (CsvColumn::Attribute(Attribute::Email), "e"),
+            (CsvColumn::Attribute(Attribute::StartDate), "start"),
+            (CsvColumn::Attribute(Attribute::Active), "active"),
+            (CsvColumn::Attribute(Attribute::Guest), "guest"),
+            (CsvColumn::GuestExpiration, "until"),
+        ]);
+        let content = read_str(
+            b"e,start,active,guest,until\na@x.io,2024-04-10,no,yes,2030-01-31\nb@x.io,04/10/2024,maybe,,2030-13-01\nc@x.io,,,no,2030-01-01\n",
+            &layout,
+        )
+        .unwrap();
+        let a = &content.people[0];
+        assert!(a.problems.is_empty());
+        assert!(a.values.iter().any(|v| v.1 == AttrValue::Bool(false)));
+        assert!(a.values.iter().any(|v| matches!(
+            &v.1,
+            AttrValue::Guest(Guest { expiration: Some(e) }) if e.to_rfc3339() == "2030-01-31T23:59:59+00:00"
+        )));
+        let b: Vec<String> = content.people[1]
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            b,
+            [
+                "p.csv:3:8: error: start_date \"04/10/2024\" is not a date like 2024-04-10",
+                "p.csv:3:19: error: active \"maybe\" is not true or false (yes/no, 1/0)",
+                "p.csv:3:26: error: guest \"2030-13-01\" is not a date like 2025-06-30 or an RFC 3339 time",
+            ]
+        );
+        assert!(
+            !content.people[2]
+                .values
+                .iter()
+                .any(|v| v.0 == Attribute::Guest)
+        );
+    }
+
+    #[test]
+    fn other_delimiters() {
+        let mut layout = basic();
+        layout.delimiter = b';';
+        layout.groups_separator = '|';
+        let content = read_str(b"Email;Title;Groups\na@x.io;Eng;x|y\n", &layout).unwrap();
+        assert_eq!(content.people[0].groups.len(), 2);
+    }
+}

@@ -1,0 +1,166 @@
+//! The desired state: YAML and CSV sources read, merged and validated into a [`Directory`].
+//!
+//! This is the product's input, and a wrong read here is how a sync tool deactivates a
+//! company, so the rules are strict:
+//!
+//! * a source that cannot be read or parsed fails the whole load — a broken file is never
+//!   read as "nobody works here";
+//! * every problem is reported at once, each at its `file:line:col`;
+//! * a user who breaks a rule is skipped (and reported) or fails the load, by the config's
+//!   `invalid_users`; a skipped user is listed in [`Directory::skipped`] so the planner
+//!   leaves their account alone instead of treating them as gone.
+//!
+//! Reading files happens in [`load`]; everything after is pure ([`build`]), with "today"
+//! passed in.
+
+mod csv;
+mod issue;
+mod merge;
+mod model;
+mod record;
+mod validate;
+pub mod yaml;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::config::diagnostics::{Problem, sort_problems};
+use crate::config::{InvalidUsers, SourceFormat, SourceSpec};
+
+pub use issue::{DirectoryIssue, DirectoryProblem};
+pub use model::*;
+
+/// How to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub invalid_users: InvalidUsers,
+    /// The day guest expiries are compared with.
+    pub today: NaiveDate,
+}
+
+/// A loaded directory and what was found wrong with it (when invalid users are skipped,
+/// their errors are here; warnings always are).
+#[derive(Debug, Clone)]
+pub struct LoadedDirectory {
+    pub directory: Directory,
+    pub report: DirectoryReport,
+}
+
+/// Problems found while loading, sorted by place.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryReport {
+    pub problems: Vec<DirectoryProblem>,
+}
+
+impl DirectoryReport {
+    pub fn errors(&self) -> impl Iterator<Item = &DirectoryProblem> {
+        self.problems.iter().filter(|p| p.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &DirectoryProblem> {
+        self.problems.iter().filter(|p| !p.is_error())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// The directory could not be loaded: a source is unreadable or malformed, or a user is
+/// invalid and the config says `invalid_users: fail`. Holds every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the directory has {} error(s)", problems.iter().filter(|p| p.is_error()).count())]
+pub struct DirectoryError {
+    pub problems: Vec<DirectoryProblem>,
+}
+
+/// One source's bytes, with its spec.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceInput<'a> {
+    pub spec: &'a SourceSpec,
+    pub bytes: &'a [u8],
+}
+
+/// Reads every source from disk, then [`build`]s the directory.
+pub fn load(
+    sources: &[SourceSpec],
+    options: &LoadOptions,
+) -> Result<LoadedDirectory, DirectoryError> {
+    let mut contents = Vec::with_capacity(sources.len());
+    let mut problems = Vec::new();
+    for spec in sources {
+        match std::fs::read(&spec.path) {
+            Ok(bytes) => contents.push(bytes),
+            Err(e) => {
+                problems.push(Problem::error(
+                    spec.declared_at.clone(),
+                    DirectoryIssue::Unreadable {
+                        path: spec.display.to_string(),
+                        reason: e.to_string(),
+                    },
+                ));
+                contents.push(Vec::new());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(DirectoryError { problems });
+    }
+    let inputs: Vec<SourceInput> = sources
+        .iter()
+        .zip(&contents)
+        .map(|(spec, bytes)| SourceInput { spec, bytes })
+        .collect();
+    build(&inputs, options)
+}
+
+/// Parses, merges and validates sources already in memory. Pure.
+pub fn build(
+    inputs: &[SourceInput<'_>],
+    options: &LoadOptions,
+) -> Result<LoadedDirectory, DirectoryError> {
+    let mut fatal = Vec::new();
+    let mut contents = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let file = &input.spec.display;
+        let read = match &input.spec.format {
+            SourceFormat::Csv(layout) => csv::read(file, input.bytes, layout),
+            SourceFormat::Yaml => csv::utf8(file, input.bytes)
+                .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
+        };
+        match read {
+            Ok(content) => contents.push((content, input.spec.override_earlier)),
+            Err(problems) => fatal.extend(problems),
+        }
+    }
+    if !fatal.is_empty() {
+        for (content, _) in &contents {
+            fatal.extend(content.warnings.iter().cloned());
+        }
+        sort_problems(&mut fatal);
+        return Err(DirectoryError { problems: fatal });
+    }
+
+    let (people, groups, mut warnings) = merge::split(contents);
+    let people = merge::merge_people(people);
+    let validated = validate::validate(people, groups, options.today);
+    let mut problems = validated.problems;
+    problems.append(&mut warnings);
+    sort_problems(&mut problems);
+    if options.invalid_users == InvalidUsers::Fail && problems.iter().any(Problem::is_error) {
+        return Err(DirectoryError { problems });
+    }
+    Ok(LoadedDirectory {
+        directory: Directory {
+            users: validated.users,
+            groups: validated.groups,
+            skipped: validated.skipped,
+            sources: inputs.iter().map(|i| Arc::clone(&i.spec.display)).collect(),
+        },
+        report: DirectoryReport { problems },
+    })
+}
+
+#[cfg(test)]
+mod tests;

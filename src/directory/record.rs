@@ -1,0 +1,156 @@
+//! What a reader gets out of one source, before sources are merged: people and groups with
+//! attribute values already parsed and located.
+
+use chrono::NaiveDate;
+
+use crate::config::diagnostics::SourceLocation;
+
+use super::issue::DirectoryProblem;
+use super::{Attribute, Guest};
+
+/// One attribute value, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttrValue {
+    Text(String),
+    Date(NaiveDate),
+    Guest(Guest),
+    Bool(bool),
+}
+
+impl AttrValue {
+    /// How the value reads in a message.
+    pub(crate) fn display(&self) -> String {
+        match self {
+            AttrValue::Text(t) => t.clone(),
+            AttrValue::Date(d) => d.to_string(),
+            AttrValue::Guest(Guest { expiration: None }) => "guest".into(),
+            AttrValue::Guest(Guest {
+                expiration: Some(e),
+            }) => format!("guest until {}", e.to_rfc3339()),
+            AttrValue::Bool(b) => b.to_string(),
+        }
+    }
+
+    /// Whether two sources agree. Emails (and managers, which are emails) compare
+    /// case-insensitively, like Slack does.
+    pub(crate) fn same_as(&self, other: &AttrValue, attribute: Attribute) -> bool {
+        match (self, other) {
+            (AttrValue::Text(a), AttrValue::Text(b))
+                if matches!(attribute, Attribute::Email | Attribute::Manager) =>
+            {
+                a.eq_ignore_ascii_case(b)
+            }
+            _ => self == other,
+        }
+    }
+}
+
+/// A person as one source declares them.
+#[derive(Debug, Clone)]
+pub(crate) struct PersonRecord {
+    /// The row or list item.
+    pub location: SourceLocation,
+    /// Set attributes (groups aside), each with where its value is.
+    pub values: Vec<(Attribute, AttrValue, SourceLocation)>,
+    /// Group names with where each is written.
+    pub groups: Vec<(String, SourceLocation)>,
+    /// Problems with this person's values found while reading (a bad date, a blank name).
+    pub problems: Vec<DirectoryProblem>,
+}
+
+impl PersonRecord {
+    pub(crate) fn new(location: SourceLocation) -> Self {
+        PersonRecord {
+            location,
+            values: Vec::new(),
+            groups: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub(crate) fn text(&self, attribute: Attribute) -> Option<&str> {
+        self.values.iter().find_map(|(a, v, _)| match v {
+            AttrValue::Text(t) if *a == attribute => Some(t.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// A group as one source declares it.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupRecord {
+    pub name: String,
+    pub location: SourceLocation,
+    /// Member emails as written, with where each is written.
+    pub members: Vec<(String, SourceLocation)>,
+}
+
+/// Everything one source declares.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SourceContent {
+    pub people: Vec<PersonRecord>,
+    pub groups: Vec<GroupRecord>,
+    /// Warnings about the source as a whole (e.g. a header without rows).
+    pub warnings: Vec<DirectoryProblem>,
+}
+
+/// Parses `YYYY-MM-DD`.
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
+}
+
+/// Parses a guest expiry: an RFC 3339 time, or a date meaning the end of that day, UTC.
+pub(crate) fn parse_expiration(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let day = parse_date(text)?;
+    Some(day.and_hms_opt(23, 59, 59)?.and_utc())
+}
+
+/// Parses the spellings of yes and no that HR exports use.
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "active" => Some(true),
+        "false" | "no" | "n" | "0" | "inactive" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_expirations_and_bools() {
+        assert_eq!(
+            parse_date("2024-04-10"),
+            NaiveDate::from_ymd_opt(2024, 4, 10)
+        );
+        assert_eq!(parse_date("10/04/2024"), None);
+        assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(
+            parse_expiration("2025-06-30").unwrap().to_rfc3339(),
+            "2025-06-30T23:59:59+00:00"
+        );
+        assert_eq!(
+            parse_expiration("2025-06-30T12:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2025-06-30T10:00:00+00:00"
+        );
+        assert_eq!(parse_expiration("soon"), None);
+        assert_eq!(parse_bool(" Yes "), Some(true));
+        assert_eq!(parse_bool("inactive"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn emails_agree_case_insensitively() {
+        let a = AttrValue::Text("Ada@Example.com".into());
+        let b = AttrValue::Text("ada@example.com".into());
+        assert!(a.same_as(&b, Attribute::Email));
+        assert!(!a.same_as(&b, Attribute::Title));
+    }
+}

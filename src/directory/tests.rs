@@ -1,0 +1,440 @@
+//! Validation rules end to end through [`build`], on sources held in memory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::config::diagnostics::SourceLocation;
+use crate::config::{ColumnMapping, CsvColumn, CsvLayout};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()
+}
+
+fn spec(name: &str, format: SourceFormat, override_earlier: bool) -> SourceSpec {
+    let config: Arc<str> = "scimsync.yaml".into();
+    SourceSpec {
+        path: PathBuf::from(name),
+        display: name.into(),
+        format,
+        override_earlier,
+        declared_at: SourceLocation::new(&config, 3, 5),
+    }
+}
+
+fn csv_format(columns: &[(Attribute, &str)]) -> SourceFormat {
+    let config: Arc<str> = "scimsync.yaml".into();
+    SourceFormat::Csv(CsvLayout {
+        columns: columns
+            .iter()
+            .map(|(a, h)| ColumnMapping {
+                column: CsvColumn::Attribute(*a),
+                header: h.to_string(),
+                declared_at: SourceLocation::new(&config, 6, 9),
+            })
+            .collect(),
+        delimiter: b',',
+        groups_separator: ';',
+    })
+}
+
+fn run(
+    sources: &[(SourceSpec, &str)],
+    invalid_users: InvalidUsers,
+) -> Result<LoadedDirectory, DirectoryError> {
+    let inputs: Vec<SourceInput> = sources
+        .iter()
+        .map(|(spec, text)| SourceInput {
+            spec,
+            bytes: text.as_bytes(),
+        })
+        .collect();
+    build(
+        &inputs,
+        &LoadOptions {
+            invalid_users,
+            today: today(),
+        },
+    )
+}
+
+/// Every problem of a YAML directory, as `file:line:col: severity: message` lines.
+fn problems(yaml: &str) -> Vec<String> {
+    let sources = [(spec("d.yaml", SourceFormat::Yaml, false), yaml)];
+    match run(&sources, InvalidUsers::Skip) {
+        Ok(loaded) => loaded
+            .report
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn load_ok(yaml: &str) -> LoadedDirectory {
+    let sources = [(spec("d.yaml", SourceFormat::Yaml, false), yaml)];
+    run(&sources, InvalidUsers::Fail).expect("valid directory")
+}
+
+#[test]
+fn a_valid_directory_loads_sorted_with_keys_and_locations() {
+    let loaded = load_ok(
+        "users:
+  - email: Zed@Example.com
+    given_name: Zed
+    manager: ada@example.com
+    groups: [Eng, eng]
+  - email: ada@example.com
+    user_name: Ada.L
+    display_name: Ada
+    employee_number: '0042'
+    start_date: 2024-04-10
+    guest: {expiration: 2030-01-01}
+groups:
+  - name: Eng
+    members: [ADA@example.com]
+",
+    );
+    assert!(loaded.report.problems.is_empty(), "{:?}", loaded.report);
+    let d = &loaded.directory;
+    let emails: Vec<&str> = d.users.iter().map(|u| u.email_key.as_str()).collect();
+    assert_eq!(emails, ["ada@example.com", "zed@example.com"]);
+    let ada = d.user_by_email("ada@example.com").unwrap();
+    assert_eq!(ada.user_name.as_deref(), Some("Ada.L"));
+    assert_eq!(ada.user_name_key, "ada.l");
+    assert_eq!(ada.employee_number.as_deref(), Some("0042"));
+    assert_eq!(ada.location.file_line(), "d.yaml:6");
+    assert_eq!(ada.origin(Attribute::StartDate).to_string(), "d.yaml:10:17");
+    let zed = d.user_by_email("zed@example.com").unwrap();
+    assert_eq!(zed.email, "Zed@Example.com");
+    assert_eq!(
+        zed.user_name_key, "zed",
+        "derived from the email as Slack does"
+    );
+    assert_eq!(zed.manager.as_deref(), Some("ada@example.com"));
+    assert_eq!(zed.groups, ["Eng"]);
+    assert!(zed.active);
+    let eng = d.group_by_name("eng").unwrap();
+    assert_eq!(eng.name, "Eng");
+    assert_eq!(eng.members, ["ada@example.com", "zed@example.com"]);
+    assert_eq!(eng.location.to_string(), "d.yaml:13:11");
+}
+
+#[test]
+fn emails_must_be_valid_and_present() {
+    assert_eq!(
+        problems("users:\n  - email: not-an-email\n  - given_name: Ada\n  - email: ''\n"),
+        [
+            "d.yaml:2:12: error: \"not-an-email\" is not a valid email address",
+            "d.yaml:3:5: error: no email: every user needs one",
+            "d.yaml:4:12: error: no email: every user needs one",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_emails_differing_only_in_case_name_both_places() {
+    assert_eq!(
+        problems("users:\n  - email: ada@example.com\n  - email: ADA@Example.COM\n"),
+        [
+            "d.yaml:3:12: error: email \"ADA@Example.COM\" is used twice (first at d.yaml:2:12); emails are unique, case-insensitively"
+        ]
+    );
+}
+
+#[test]
+fn duplicate_emails_across_sources_when_not_the_same_person() {
+    let yaml = spec("d.yaml", SourceFormat::Yaml, false);
+    let csv = spec(
+        "p.csv",
+        csv_format(&[
+            (Attribute::Email, "Email"),
+            (Attribute::EmployeeNumber, "ID"),
+        ]),
+        false,
+    );
+    let err = run(
+        &[
+            (
+                yaml,
+                "users:\n  - email: ada@example.com\n    employee_number: '1'\n",
+            ),
+            (csv, "Email,ID\nAda@example.com,2\n"),
+        ],
+        InvalidUsers::Fail,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "p.csv:2:1: error: email \"Ada@example.com\" is used twice (first at d.yaml:2:12); emails are unique, case-insensitively"
+        ]
+    );
+}
+
+#[test]
+fn user_names_follow_slacks_rules_and_are_unique_after_normalisation() {
+    assert_eq!(
+        problems(
+            "users:
+  - email: a@example.com
+    user_name: abcdefghijklmnopqrstuv
+  - email: b@example.com
+    user_name: bob smith
+  - email: c@example.com
+    user_name: here
+  - email: d@example.com
+    user_name: Dan
+  - email: e@example.com
+    user_name: dan
+  - email: dan@other.example
+"
+        ),
+        [
+            "d.yaml:3:16: error: user_name \"abcdefghijklmnopqrstuv\": user name is longer than 21 characters (username_too_long)",
+            "d.yaml:5:16: error: user_name \"bob smith\": user name may only contain a-z, 0-9, '.', '_' and '-' (username_invalid)",
+            "d.yaml:7:16: error: user_name \"here\": user name is reserved by Slack (username_not_allowed)",
+            "d.yaml:11:16: error: user_name \"dan\" is used twice (first at d.yaml:9:16); user names are unique after Slack's normalisation",
+            "d.yaml:12:12: error: user_name \"dan\" is used twice (first at d.yaml:9:16); user names are unique after Slack's normalisation",
+        ]
+    );
+}
+
+#[test]
+fn a_user_name_derived_from_a_long_email_is_an_error() {
+    assert_eq!(
+        problems("users:\n  - email: a.very.long.local.part.indeed@example.com\n"),
+        [
+            "d.yaml:2:12: error: no user_name, and the one Slack would derive from \"a.very.long.local.part.indeed@example.com\" breaks its rules: user name is longer than 21 characters (username_too_long); set user_name"
+        ]
+    );
+}
+
+#[test]
+fn display_names_and_person_names() {
+    let long = "x".repeat(81);
+    assert_eq!(
+        problems(&format!(
+            "users:
+  - email: a@example.com
+    display_name: {long}
+  - email: b@example.com
+    display_name: bob@home
+  - email: c@example.com
+    given_name: ''
+    family_name: '   '
+  - email: d@example.com
+    family_name: d@d
+"
+        )),
+        [
+            "d.yaml:3:19: error: display_name: display name is longer than 80 characters (invalid_name_maxlength)",
+            "d.yaml:5:19: error: display_name: name contains '@' (invalid_name_specials)",
+            "d.yaml:7:17: error: given_name is blank",
+            "d.yaml:8:18: error: family_name is blank",
+            "d.yaml:10:18: error: family_name: name contains '@' (invalid_name_specials)",
+        ]
+    );
+}
+
+#[test]
+fn managers_must_exist_and_not_form_cycles() {
+    assert_eq!(
+        problems(
+            "users:
+  - email: a@example.com
+    manager: nobody@example.com
+  - email: b@example.com
+    manager: c@example.com
+  - email: c@example.com
+    manager: B@example.com
+  - email: d@example.com
+    manager: d@example.com
+  - email: e@example.com
+    manager: b@example.com
+"
+        ),
+        [
+            "d.yaml:3:14: error: manager \"nobody@example.com\" is not a user of the directory",
+            "d.yaml:5:14: error: managers form a cycle: b@example.com → c@example.com → b@example.com",
+            "d.yaml:9:14: error: managers form a cycle: d@example.com → d@example.com",
+        ]
+    );
+}
+
+#[test]
+fn group_members_must_be_people_of_the_directory() {
+    assert_eq!(
+        problems(
+            "users:
+  - email: a@example.com
+  - email: gone@example.com
+    active: false
+    groups: [ops]
+groups:
+  - name: eng
+    members: [a@example.com, ghost@example.com, gone@example.com]
+  - name: ' '
+  - name: ENG
+"
+        ),
+        [
+            "d.yaml:5:14: warning: gone@example.com is a leaver (active: false) and cannot be a member of group \"ops\"; left out",
+            "d.yaml:8:30: error: member \"ghost@example.com\" of group \"eng\" is not a user of the directory",
+            "d.yaml:8:49: warning: gone@example.com is a leaver (active: false) and cannot be a member of group \"eng\"; left out",
+            "d.yaml:9:5: error: group name is blank",
+            "d.yaml:10:11: warning: group \"ENG\" is declared twice (first at d.yaml:7:11); members are merged",
+        ]
+    );
+}
+
+#[test]
+fn guests_without_expiry_or_expired_are_flagged() {
+    let loaded = load_ok(
+        "users:
+  - email: a@example.com
+    guest: {}
+  - email: b@example.com
+    guest: {expiration: 2025-01-14}
+  - email: c@example.com
+    guest: {expiration: '2025-01-15T08:00:00Z'}
+",
+    );
+    let lines: Vec<String> = loaded
+        .report
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "d.yaml:3:12: warning: guest a@example.com has no expiration",
+            "d.yaml:5:12: warning: guest b@example.com expired on 2025-01-14",
+        ]
+    );
+    assert_eq!(loaded.directory.users.len(), 3, "warnings skip nobody");
+}
+
+#[test]
+fn invalid_users_are_skipped_and_kept_apart_or_fail_the_load() {
+    let yaml = "users:
+  - email: good@example.com
+    groups: [eng]
+  - email: bad@example.com
+    user_name: not ok
+    employee_number: '9'
+    groups: [eng]
+";
+    let sources = [(spec("d.yaml", SourceFormat::Yaml, false), yaml)];
+    let loaded = run(&sources, InvalidUsers::Skip).unwrap();
+    let d = &loaded.directory;
+    assert_eq!(d.users.len(), 1);
+    assert_eq!(d.skipped.len(), 1);
+    assert_eq!(d.skipped[0].email_key, "bad@example.com");
+    assert_eq!(d.skipped[0].employee_number.as_deref(), Some("9"));
+    assert_eq!(d.skipped[0].location.to_string(), "d.yaml:4:5");
+    assert!(loaded.report.has_errors());
+    // Skipping someone never removes them from a group.
+    assert_eq!(
+        d.group_by_name("eng").unwrap().members,
+        ["bad@example.com", "good@example.com"]
+    );
+
+    let err = run(&sources, InvalidUsers::Fail).unwrap_err();
+    assert_eq!(err.problems.len(), 1);
+    assert_eq!(err.to_string(), "the directory has 1 error(s)");
+}
+
+#[test]
+fn malformed_sources_fail_even_when_skipping() {
+    let sources = [
+        (
+            spec("d.yaml", SourceFormat::Yaml, false),
+            "users:\n  - email: a@example.com\n",
+        ),
+        (
+            spec("p.csv", csv_format(&[(Attribute::Email, "Email")]), false),
+            "Email,Name\nb@example.com\n",
+        ),
+    ];
+    let err = run(&sources, InvalidUsers::Skip).unwrap_err();
+    assert_eq!(
+        err.problems[0].to_string(),
+        "p.csv:2:1: error: row has 1 fields, the header has 2"
+    );
+}
+
+#[test]
+fn sources_merge_and_conflicts_name_both_places() {
+    let yaml = "users:\n  - email: ada@example.com\n    title: Engineer\n    groups: [eng]\n";
+    let csv = "Email,Title,Dept,Groups\nADA@example.com,Senior Engineer,R&D,ops\n";
+    let columns = [
+        (Attribute::Email, "Email"),
+        (Attribute::Title, "Title"),
+        (Attribute::Department, "Dept"),
+        (Attribute::Groups, "Groups"),
+    ];
+    let err = run(
+        &[
+            (spec("d.yaml", SourceFormat::Yaml, false), yaml),
+            (spec("p.csv", csv_format(&columns), false), csv),
+        ],
+        InvalidUsers::Fail,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.problems[0].to_string(),
+        "p.csv:2:17: error: title of ada@example.com is \"Senior Engineer\" here but \"Engineer\" at d.yaml:3:12; mark the later source `override: true` to let it win"
+    );
+
+    let loaded = run(
+        &[
+            (spec("d.yaml", SourceFormat::Yaml, false), yaml),
+            (spec("p.csv", csv_format(&columns), true), csv),
+        ],
+        InvalidUsers::Fail,
+    )
+    .unwrap();
+    let ada = &loaded.directory.users[0];
+    assert_eq!(loaded.directory.users.len(), 1);
+    assert_eq!(ada.title.as_deref(), Some("Senior Engineer"));
+    assert_eq!(ada.origin(Attribute::Title).to_string(), "p.csv:2:17");
+    assert_eq!(ada.origin(Attribute::Department).to_string(), "p.csv:2:33");
+    assert_eq!(ada.origin(Attribute::Email).to_string(), "d.yaml:2:12");
+    assert_eq!(ada.groups, ["eng", "ops"]);
+    assert_eq!(ada.location.file_line(), "d.yaml:2");
+}
+
+#[test]
+fn ids_and_employee_numbers_are_unique_and_well_formed() {
+    assert_eq!(
+        problems(
+            "users:
+  - email: a@example.com
+    id: W012ABC
+    employee_number: '7'
+  - email: b@example.com
+    id: W012ABC
+    employee_number: '7'
+  - email: c@example.com
+    id: bob
+"
+        ),
+        [
+            "d.yaml:6:9: error: id \"W012ABC\" is used by two people (first at d.yaml:3:9)",
+            "d.yaml:7:22: error: employee_number \"7\" is used by two people (first at d.yaml:4:22)",
+            "d.yaml:9:9: error: id \"bob\" is not a Slack user id (U… or W…)",
+        ]
+    );
+}
+
+#[test]
+fn leavers_are_desired_inactive() {
+    let loaded = load_ok("users:\n  - email: a@example.com\n    active: false\n");
+    assert!(!loaded.directory.users[0].active);
+}

@@ -1,0 +1,628 @@
+//! Slack's rules and the directory's own consistency, checked on the merged people before
+//! anything is planned (DESIGN §3). Every problem is collected; none stops the others.
+//!
+//! Pure: "today" (for guest expiry) is a parameter, never read from a clock here.
+
+use foldhash::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::config::diagnostics::{Problem, SourceLocation};
+use crate::slack_rules::{
+    check_display_name, check_email, check_person_name, check_user_name, email_key,
+    slack_normalize_user_name, user_name_key,
+};
+
+use super::issue::{DirectoryIssue, DirectoryProblem};
+use super::merge::MergedPerson;
+use super::record::{AttrValue, GroupRecord};
+use super::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser, SkippedUser};
+
+/// The outcome of validation: valid users, the invalid ones, groups, and every problem.
+#[derive(Debug, Default)]
+pub(crate) struct Validated {
+    pub users: Vec<DesiredUser>,
+    pub skipped: Vec<SkippedUser>,
+    pub groups: Vec<DesiredGroup>,
+    pub problems: Vec<DirectoryProblem>,
+}
+
+/// Validates merged people and group declarations.
+pub(crate) fn validate(
+    people: Vec<MergedPerson>,
+    group_records: Vec<GroupRecord>,
+    today: NaiveDate,
+) -> Validated {
+    let mut problems: Vec<DirectoryProblem> = Vec::new();
+    let mut users: Vec<DesiredUser> = Vec::with_capacity(people.len());
+    // Index of the users with at least one error.
+    let mut invalid: Vec<bool> = Vec::with_capacity(people.len());
+
+    for mut person in people {
+        let mut own = std::mem::take(&mut person.problems);
+        let user = build_user(person, today, &mut own);
+        invalid.push(own.iter().any(Problem::is_error));
+        problems.extend(own);
+        users.push(user);
+    }
+
+    check_unique(&users, &mut invalid, &mut problems);
+    let by_email = email_index(&users);
+    check_managers(&users, &by_email, &mut invalid, &mut problems);
+    let groups = build_groups(&users, &invalid, &by_email, group_records, &mut problems);
+
+    let mut out = Validated {
+        groups,
+        problems,
+        ..Validated::default()
+    };
+    // Sort by email key through an index permutation applied in place: users are large,
+    // so each is swapped into place once rather than shuffled by the sort.
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    order.sort_unstable_by(|&a, &b| users[a].email_key.cmp(&users[b].email_key).then(a.cmp(&b)));
+    permute(&mut users, &mut invalid, order);
+    for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
+        out.skipped.push(SkippedUser {
+            email_key: user.email_key.clone(),
+            employee_number: user.employee_number.clone(),
+            id: user.id.clone(),
+            location: user.location.clone(),
+        });
+    }
+    let mut flags = invalid.iter();
+    users.retain(|_| !flags.next().copied().unwrap_or(false));
+    out.users = users;
+    out
+}
+
+/// Reorders `users` (and their flags) so that position `k` holds what was at `order[k]`,
+/// following each cycle of the permutation with swaps.
+fn permute(users: &mut [DesiredUser], flags: &mut [bool], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut k = start;
+        while order[k] != start {
+            let next = order[k];
+            users.swap(k, next);
+            flags.swap(k, next);
+            order[k] = k;
+            k = next;
+        }
+        order[k] = k;
+    }
+}
+
+/// Builds a person's [`DesiredUser`] (moving their values, not copying them) and checks
+/// their own values.
+fn build_user(
+    person: MergedPerson,
+    today: NaiveDate,
+    problems: &mut Vec<DirectoryProblem>,
+) -> DesiredUser {
+    let mut user = DesiredUser {
+        id: None,
+        email: String::new(),
+        email_key: String::new(),
+        user_name: None,
+        user_name_key: String::new(),
+        given_name: None,
+        family_name: None,
+        display_name: None,
+        title: None,
+        phone: None,
+        timezone: None,
+        locale: None,
+        preferred_language: None,
+        user_type: None,
+        employee_number: None,
+        cost_center: None,
+        organization: None,
+        division: None,
+        department: None,
+        manager: None,
+        start_date: None,
+        guest: None,
+        active: true,
+        groups: Vec::new(),
+        location: person.location,
+        origins: Vec::with_capacity(person.values.len() + 1),
+    };
+    for (attribute, value, location) in person.values {
+        user.origins.push(AttributeOrigin {
+            attribute,
+            location,
+        });
+        let slot = match attribute {
+            Attribute::Id => &mut user.id,
+            Attribute::Email => {
+                if let AttrValue::Text(t) = value {
+                    user.email = t;
+                }
+                continue;
+            }
+            Attribute::UserName => &mut user.user_name,
+            Attribute::GivenName => &mut user.given_name,
+            Attribute::FamilyName => &mut user.family_name,
+            Attribute::DisplayName => &mut user.display_name,
+            Attribute::Title => &mut user.title,
+            Attribute::Phone => &mut user.phone,
+            Attribute::Timezone => &mut user.timezone,
+            Attribute::Locale => &mut user.locale,
+            Attribute::PreferredLanguage => &mut user.preferred_language,
+            Attribute::UserType => &mut user.user_type,
+            Attribute::EmployeeNumber => &mut user.employee_number,
+            Attribute::CostCenter => &mut user.cost_center,
+            Attribute::Organization => &mut user.organization,
+            Attribute::Division => &mut user.division,
+            Attribute::Department => &mut user.department,
+            Attribute::Manager => &mut user.manager,
+            Attribute::StartDate | Attribute::Guest | Attribute::Active | Attribute::Groups => {
+                match value {
+                    AttrValue::Date(d) => user.start_date = Some(d),
+                    AttrValue::Guest(g) => user.guest = Some(g),
+                    AttrValue::Bool(b) => user.active = b,
+                    AttrValue::Text(_) => {}
+                }
+                continue;
+            }
+        };
+        if let AttrValue::Text(t) = value {
+            *slot = Some(t);
+        }
+    }
+    if let Some((_, location)) = person.groups.first() {
+        user.origins.push(AttributeOrigin {
+            attribute: Attribute::Groups,
+            location: location.clone(),
+        });
+    }
+    let mut group_keys: Vec<(String, String)> = person
+        .groups
+        .into_iter()
+        .map(|(name, _)| (group_key(&name), name))
+        .collect();
+    group_keys.sort();
+    group_keys.dedup_by(|a, b| a.0 == b.0);
+    user.groups = group_keys.into_iter().map(|(_, name)| name).collect();
+    user.email_key = email_key(&user.email);
+    if let Some(manager) = &mut user.manager {
+        *manager = email_key(manager);
+    }
+
+    let at = |attribute: Attribute| user.origin(attribute).clone();
+    if user.email.is_empty() {
+        problems.push(Problem::error(
+            at(Attribute::Email),
+            DirectoryIssue::MissingEmail,
+        ));
+    } else if check_email(&user.email).is_err() {
+        problems.push(Problem::error(
+            at(Attribute::Email),
+            DirectoryIssue::InvalidEmail {
+                email: user.email.clone(),
+            },
+        ));
+    }
+    if let Some(id) = &user.id
+        && !is_slack_user_id(id)
+    {
+        problems.push(Problem::error(
+            at(Attribute::Id),
+            DirectoryIssue::InvalidId { id: id.clone() },
+        ));
+    }
+    let user_name_key = match &user.user_name {
+        Some(name) => match check_user_name(name) {
+            Ok(key) => key,
+            Err(violation) => {
+                problems.push(Problem::error(
+                    at(Attribute::UserName),
+                    DirectoryIssue::InvalidUserName {
+                        user_name: name.clone(),
+                        violation,
+                    },
+                ));
+                user_name_key(name)
+            }
+        },
+        None if user.email.is_empty() => String::new(),
+        None => match slack_normalize_user_name(&user.email) {
+            Ok(key) => key,
+            Err(violation) => {
+                problems.push(Problem::error(
+                    at(Attribute::Email),
+                    DirectoryIssue::DerivedUserNameInvalid {
+                        email: user.email.clone(),
+                        violation,
+                    },
+                ));
+                String::new()
+            }
+        },
+    };
+    if let Some(name) = &user.display_name
+        && let Err(violation) = check_display_name(name)
+    {
+        problems.push(Problem::error(
+            at(Attribute::DisplayName),
+            DirectoryIssue::InvalidDisplayName { violation },
+        ));
+    }
+    for (attribute, name) in [
+        (Attribute::GivenName, &user.given_name),
+        (Attribute::FamilyName, &user.family_name),
+    ] {
+        if let Some(name) = name
+            && let Err(violation) = check_person_name(Some(name), None)
+        {
+            problems.push(Problem::error(
+                at(attribute),
+                DirectoryIssue::InvalidName {
+                    attribute,
+                    violation,
+                },
+            ));
+        }
+    }
+    match user.guest.as_ref().map(|g| g.expiration) {
+        Some(None) => problems.push(Problem::warning(
+            at(Attribute::Guest),
+            DirectoryIssue::GuestWithoutExpiry {
+                email: user.email.clone(),
+            },
+        )),
+        Some(Some(expiration)) if expiration.date_naive() < today => {
+            problems.push(Problem::warning(
+                at(Attribute::Guest),
+                DirectoryIssue::GuestExpired {
+                    email: user.email.clone(),
+                    expiration: expiration.date_naive().to_string(),
+                },
+            ))
+        }
+        _ => {}
+    }
+    user.user_name_key = user_name_key;
+    user
+}
+
+fn is_slack_user_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some('U' | 'W'))
+        && id.len() >= 3
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The key Slack compares group names by.
+fn group_key(name: &str) -> String {
+    let name = name.trim();
+    if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    }
+}
+
+/// Emails, userNames, employee numbers and Slack ids each belong to one person only.
+/// Both people of a duplicate are invalid: which one is right cannot be guessed.
+fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<DirectoryProblem>) {
+    let mut emails: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    let mut user_names: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    let mut employees: HashMap<&str, usize> = HashMap::default();
+    let mut ids: HashMap<&str, usize> = HashMap::default();
+    for (i, user) in users.iter().enumerate() {
+        if !user.email_key.is_empty() {
+            if let Some(&first) = emails.get(user.email_key.as_str()) {
+                problems.push(Problem::error(
+                    user.origin(Attribute::Email).clone(),
+                    DirectoryIssue::DuplicateEmail {
+                        email: user.email.clone(),
+                        first: users[first].origin(Attribute::Email).clone(),
+                    },
+                ));
+                invalid[i] = true;
+                invalid[first] = true;
+                // A duplicate email implies the same derived userName: say it once.
+                continue;
+            }
+            emails.insert(&user.email_key, i);
+        }
+        if !user.user_name_key.is_empty() {
+            let at = |u: &DesiredUser| {
+                let attribute = if u.user_name.is_some() {
+                    Attribute::UserName
+                } else {
+                    Attribute::Email
+                };
+                u.origin(attribute).clone()
+            };
+            if let Some(&first) = user_names.get(user.user_name_key.as_str()) {
+                problems.push(Problem::error(
+                    at(user),
+                    DirectoryIssue::DuplicateUserName {
+                        user_name: user.user_name_key.clone(),
+                        first: at(&users[first]),
+                    },
+                ));
+                invalid[i] = true;
+                invalid[first] = true;
+            } else {
+                user_names.insert(&user.user_name_key, i);
+            }
+        }
+        for (attribute, value, index) in [
+            (
+                Attribute::EmployeeNumber,
+                &user.employee_number,
+                &mut employees,
+            ),
+            (Attribute::Id, &user.id, &mut ids),
+        ] {
+            let Some(value) = value else { continue };
+            if let Some(&first) = index.get(value.as_str()) {
+                problems.push(Problem::error(
+                    user.origin(attribute).clone(),
+                    DirectoryIssue::DuplicateKey {
+                        attribute,
+                        value: value.clone(),
+                        first: users[first].origin(attribute).clone(),
+                    },
+                ));
+                invalid[i] = true;
+                invalid[first] = true;
+            } else {
+                index.insert(value, i);
+            }
+        }
+    }
+}
+
+/// Email key → index of the first user with it.
+fn email_index(users: &[DesiredUser]) -> HashMap<&str, usize> {
+    let mut index = HashMap::with_capacity_and_hasher(users.len(), Default::default());
+    for (i, user) in users.iter().enumerate() {
+        if !user.email_key.is_empty() {
+            index.entry(user.email_key.as_str()).or_insert(i);
+        }
+    }
+    index
+}
+
+/// Managers must be people of the directory, and not form a cycle.
+fn check_managers(
+    users: &[DesiredUser],
+    by_email: &HashMap<&str, usize>,
+    invalid: &mut [bool],
+    problems: &mut Vec<DirectoryProblem>,
+) {
+    let mut next: Vec<Option<usize>> = vec![None; users.len()];
+    for (i, user) in users.iter().enumerate() {
+        let Some(manager) = &user.manager else {
+            continue;
+        };
+        match by_email.get(manager.as_str()) {
+            Some(&m) => next[i] = Some(m),
+            None => {
+                problems.push(Problem::error(
+                    user.origin(Attribute::Manager).clone(),
+                    DirectoryIssue::UnknownManager {
+                        manager: manager.clone(),
+                    },
+                ));
+                invalid[i] = true;
+            }
+        }
+    }
+    // Each person has at most one manager, so following managers from any person either
+    // ends or enters exactly one cycle.
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; users.len()];
+    for start in 0..users.len() {
+        let mut path = Vec::new();
+        let mut at = Some(start);
+        while let Some(i) = at {
+            match state[i] {
+                DONE => break,
+                ON_PATH => {
+                    let from = path.iter().position(|&p| p == i).expect("on the path");
+                    report_cycle(users, &path[from..], invalid, problems);
+                    break;
+                }
+                _ => {
+                    state[i] = ON_PATH;
+                    path.push(i);
+                    at = next[i];
+                }
+            }
+        }
+        for i in path {
+            state[i] = DONE;
+        }
+    }
+}
+
+fn report_cycle(
+    users: &[DesiredUser],
+    cycle: &[usize],
+    invalid: &mut [bool],
+    problems: &mut Vec<DirectoryProblem>,
+) {
+    // Start the cycle at its smallest email so the message is deterministic.
+    let first = (0..cycle.len())
+        .min_by_key(|&k| &users[cycle[k]].email_key)
+        .unwrap_or(0);
+    let mut emails: Vec<String> = (0..cycle.len())
+        .map(|k| users[cycle[(first + k) % cycle.len()]].email.clone())
+        .collect();
+    emails.push(emails[0].clone());
+    let head = &users[cycle[first]];
+    problems.push(Problem::error(
+        head.origin(Attribute::Manager).clone(),
+        DirectoryIssue::ManagerCycle { cycle: emails },
+    ));
+    for &i in cycle {
+        invalid[i] = true;
+    }
+}
+
+/// Groups from `groups:` declarations and from users' own lists. Members must be people of
+/// the directory (invalid people included, so skipping someone never removes them from a
+/// group); leavers cannot be members and are left out.
+fn build_groups(
+    users: &[DesiredUser],
+    invalid: &[bool],
+    by_email: &HashMap<&str, usize>,
+    records: Vec<GroupRecord>,
+    problems: &mut Vec<DirectoryProblem>,
+) -> Vec<DesiredGroup> {
+    struct Draft {
+        name: String,
+        name_key: String,
+        location: SourceLocation,
+        /// Indexes into `users`.
+        members: Vec<usize>,
+    }
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::default();
+    // Names as written → draft, so the common case (many people, few group names) costs
+    // one lookup and no allocation.
+    let mut by_name: HashMap<String, usize> = HashMap::default();
+    let mut draft_for = |drafts: &mut Vec<Draft>, name: &str, location: &SourceLocation| {
+        if let Some(&d) = by_name.get(name) {
+            return d;
+        }
+        let key = group_key(name);
+        let d = match by_key.get(&key) {
+            Some(&d) => d,
+            None => {
+                drafts.push(Draft {
+                    name: name.to_string(),
+                    name_key: key.clone(),
+                    location: location.clone(),
+                    members: Vec::new(),
+                });
+                by_key.insert(key, drafts.len() - 1);
+                drafts.len() - 1
+            }
+        };
+        by_name.insert(name.to_string(), d);
+        d
+    };
+    let mut leaver = |user: &DesiredUser, group: &str, at: &SourceLocation| {
+        problems.push(Problem::warning(
+            at.clone(),
+            DirectoryIssue::LeaverInGroup {
+                email: user.email.clone(),
+                group: group.to_string(),
+            },
+        ));
+    };
+    let mut declared: HashMap<String, SourceLocation> = HashMap::default();
+    let mut later: Vec<DirectoryProblem> = Vec::new();
+    for record in records {
+        if record.name.is_empty() {
+            later.push(Problem::error(
+                record.location,
+                DirectoryIssue::BlankGroupName,
+            ));
+            continue;
+        }
+        let key = group_key(&record.name);
+        if let Some(first) = declared.get(&key) {
+            later.push(Problem::warning(
+                record.location.clone(),
+                DirectoryIssue::DuplicateGroup {
+                    name: record.name.clone(),
+                    first: first.clone(),
+                },
+            ));
+        } else {
+            declared.insert(key, record.location.clone());
+        }
+        let d = draft_for(&mut drafts, &record.name, &record.location);
+        for (member, at) in record.members {
+            match by_email.get(email_key(&member).as_str()) {
+                None => later.push(Problem::error(
+                    at,
+                    DirectoryIssue::UnknownMember {
+                        member,
+                        group: record.name.clone(),
+                    },
+                )),
+                Some(&i) if !users[i].active => leaver(&users[i], &record.name, &at),
+                Some(&i) => drafts[d].members.push(i),
+            }
+        }
+    }
+    for (i, user) in users.iter().enumerate() {
+        if user.groups.is_empty() || user.email_key.is_empty() {
+            continue;
+        }
+        let at = user.origin(Attribute::Groups);
+        for name in &user.groups {
+            let d = draft_for(&mut drafts, name, at);
+            if !user.active {
+                leaver(user, name, at);
+            } else if by_email.get(user.email_key.as_str()) == Some(&i) || invalid[i] {
+                drafts[d].members.push(i);
+            }
+        }
+    }
+    let mut groups: Vec<DesiredGroup> = drafts
+        .into_iter()
+        .map(|draft| {
+            let mut members: Vec<String> = draft
+                .members
+                .into_iter()
+                .map(|i| users[i].email_key.clone())
+                .collect();
+            members.sort_unstable();
+            members.dedup();
+            DesiredGroup {
+                name: draft.name,
+                name_key: draft.name_key,
+                members,
+                location: draft.location,
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
+    problems.extend(later);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn permute_applies_the_order_in_place() {
+        let file: Arc<str> = "f".into();
+        let mut users: Vec<DesiredUser> = ["c", "a", "d", "b", "e"]
+            .iter()
+            .map(|e| {
+                let mut record =
+                    super::super::record::PersonRecord::new(SourceLocation::file(&file));
+                record.values.push((
+                    Attribute::Email,
+                    AttrValue::Text(format!("{e}@x.io")),
+                    SourceLocation::file(&file),
+                ));
+                let person = super::super::merge::merge_people(vec![(vec![record], false)])
+                    .pop()
+                    .unwrap();
+                build_user(person, NaiveDate::MIN, &mut Vec::new())
+            })
+            .collect();
+        let mut flags = vec![false, true, false, false, true];
+        permute(&mut users, &mut flags, vec![1, 3, 0, 2, 4]);
+        let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+        assert_eq!(emails, ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"]);
+        assert_eq!(flags, [true, false, false, false, true]);
+    }
+}
