@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod emulator;
+pub mod plan;
 pub mod scim;
 pub mod slack_rules;

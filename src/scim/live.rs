@@ -15,7 +15,7 @@ pub const BOT_EMAIL_DOMAIN: &str = "@slack-bots.com";
 /// Groups Slack generates and SCIM cannot change (FACTS §3.7).
 pub const AUTO_GENERATED_GROUPS: &[&str] = &["Team Admins", "Team Owners", "Org Admins"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct LiveUser {
     pub id: String,
     pub user_name: String,
@@ -145,7 +145,7 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct LiveGroup {
     pub id: String,
     pub name: String,

@@ -1,0 +1,273 @@
+//! The plan: what must change in Slack so that it equals the directory. Planning is pure —
+//! `plan(&Directory, &LiveState, &Policy) -> Plan` does no I/O, reads no clock, and sorts its
+//! output — so most of the product's behaviour is tested here, without a network.
+//!
+//! DESIGN §2–§4: matching by id, employee number, email and userName (ambiguity is a
+//! conflict, never a guess); renames are PATCHes; a deactivated account holding a desired
+//! email is reactivated, not duplicated; an email or userName is released before it is taken,
+//! and swaps are reported; out-of-scope, protected and bot accounts and auto-generated groups
+//! are never touched; PATCHes carry only what differs.
+
+mod diff;
+pub mod guards;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scim::live::LiveState;
+
+pub use diff::plan;
+pub use guards::GuardTrip;
+
+/// The version of the JSON plan format (`plan --format json`, `apply --plan`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// A user the plan refers to: an existing Slack account, or one this plan creates.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRef {
+    /// A Slack user id.
+    Id(String),
+    /// The email key of a user created earlier in the same plan.
+    New(String),
+}
+
+/// One attribute's change, as people read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub attribute: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// The attributes a user is created or updated with, as Slack will be sent them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Text attributes by name (`title`, `department`, …); `None` clears.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub text: BTreeMap<String, Option<String>>,
+    /// `Some(None)` clears the manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<Option<UserRef>>,
+    /// `Some(None)` makes a guest a full member; `Some(Some(expiry))` a multi-channel guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<Option<GuestSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestSpec {
+    /// RFC 3339, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    CreateUser {
+        email: String,
+        user_name: String,
+        fields: UserFields,
+        /// Where the user is declared (`people.csv:14`).
+        source: String,
+    },
+    /// Attribute changes, renames and reactivations of an existing account.
+    UpdateUser {
+        id: String,
+        /// The account's email before this plan.
+        email: String,
+        reactivate: bool,
+        fields: UserFields,
+        changes: Vec<Change>,
+        source: String,
+    },
+    DeactivateUser {
+        id: String,
+        email: String,
+        reason: String,
+    },
+    CreateGroup {
+        name: String,
+        members: Vec<UserRef>,
+        source: String,
+    },
+    UpdateGroup {
+        id: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rename: Option<String>,
+        add: Vec<UserRef>,
+        remove: Vec<String>,
+    },
+    DeleteGroup {
+        id: String,
+        name: String,
+    },
+}
+
+impl Op {
+    /// The live resource the op writes to, if it exists already.
+    pub fn resource_id(&self) -> Option<&str> {
+        match self {
+            Op::UpdateUser { id, .. }
+            | Op::DeactivateUser { id, .. }
+            | Op::UpdateGroup { id, .. }
+            | Op::DeleteGroup { id, .. } => Some(id),
+            Op::CreateUser { .. } | Op::CreateGroup { .. } => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::CreateUser { .. } => "create_user",
+            Op::UpdateUser {
+                reactivate: true, ..
+            } => "reactivate_user",
+            Op::UpdateUser { .. } => "update_user",
+            Op::DeactivateUser { .. } => "deactivate_user",
+            Op::CreateGroup { .. } => "create_group",
+            Op::UpdateGroup { .. } => "update_group",
+            Op::DeleteGroup { .. } => "delete_group",
+        }
+    }
+}
+
+/// Something the plan will not do, and why: reported, skipped, never guessed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Conflict {
+    /// The directory user or group concerned (an email or a group name).
+    pub subject: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Something worth knowing that needs no write (unmanaged accounts under `report`, …).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Notice {
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub live_users: usize,
+    pub live_groups: usize,
+    pub directory_users: usize,
+    pub directory_groups: usize,
+    /// Live accounts in scope (active, not bots): the base of the deactivation ratio.
+    pub managed_users: usize,
+    pub invalid_users: usize,
+}
+
+/// A plan: ops in execution order, plus what was refused and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub ops: Vec<Op>,
+    pub conflicts: Vec<Conflict>,
+    pub notices: Vec<Notice>,
+    pub counts: Counts,
+    /// Guards the plan trips; a tripped guard means nothing may be written.
+    pub guards: Vec<GuardTrip>,
+    /// A fingerprint of each live resource the plan touches, as it was when planned.
+    pub fingerprints: BTreeMap<String, String>,
+}
+
+/// How many of each kind of change a plan makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub reactivate: usize,
+    pub update: usize,
+    pub deactivate: usize,
+    pub group_create: usize,
+    pub group_update: usize,
+    pub group_delete: usize,
+    /// Members added plus members removed, over every group op.
+    pub membership_changes: usize,
+    pub membership_removals: usize,
+    pub conflicts: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            conflicts: self.conflicts.len(),
+            ..Summary::default()
+        };
+        for op in &self.ops {
+            match op {
+                Op::CreateUser { .. } => s.create += 1,
+                Op::UpdateUser {
+                    reactivate: true, ..
+                } => s.reactivate += 1,
+                Op::UpdateUser { .. } => s.update += 1,
+                Op::DeactivateUser { .. } => s.deactivate += 1,
+                Op::CreateGroup { members, .. } => {
+                    s.group_create += 1;
+                    s.membership_changes += members.len();
+                }
+                Op::UpdateGroup { add, remove, .. } => {
+                    s.group_update += 1;
+                    s.membership_changes += add.len() + remove.len();
+                    s.membership_removals += remove.len();
+                }
+                Op::DeleteGroup { .. } => s.group_delete += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether applying the plan would write anything.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Reads a plan saved with `plan --format json --out FILE`.
+pub fn from_json(text: &str) -> Result<Plan, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(PLAN_FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "plan format version {v} is not supported (this scimsync reads version {PLAN_FORMAT_VERSION})"
+            ));
+        }
+        None => return Err("not a scimsync plan: no format_version".into()),
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// A stable fingerprint of a live resource (FNV-1a over its canonical JSON), so `apply
+/// --plan` can refuse a plan whose resources changed since it was made.
+pub fn fingerprint(resource: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(resource).expect("live resources serialise");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The live state a plan was made against, for fingerprints.
+pub fn live_fingerprints(live: &LiveState) -> BTreeMap<String, String> {
+    live.users
+        .iter()
+        .map(|u| (u.id.clone(), fingerprint(u)))
+        .chain(live.groups.iter().map(|g| (g.id.clone(), fingerprint(g))))
+        .collect()
+}
