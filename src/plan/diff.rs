@@ -18,28 +18,76 @@ use crate::slack_rules::email_key;
 /// Text attributes: the directory's value and Slack's, by attribute.
 type Getter<T> = fn(&T) -> Option<&str>;
 const TEXT_ATTRIBUTES: &[(Attribute, Getter<DesiredUser>, Getter<LiveUser>)] = &[
-    (Attribute::GivenName, |d| d.given_name.as_deref(), |l| l.given_name.as_deref()),
-    (Attribute::FamilyName, |d| d.family_name.as_deref(), |l| l.family_name.as_deref()),
-    (Attribute::DisplayName, |d| d.display_name.as_deref(), |l| l.display_name.as_deref()),
-    (Attribute::Title, |d| d.title.as_deref(), |l| l.title.as_deref()),
-    (Attribute::Phone, |d| d.phone.as_deref(), |l| l.phone.as_deref()),
-    (Attribute::Timezone, |d| d.timezone.as_deref(), |l| l.timezone.as_deref()),
-    (Attribute::Locale, |d| d.locale.as_deref(), |l| l.locale.as_deref()),
+    (
+        Attribute::GivenName,
+        |d| d.given_name.as_deref(),
+        |l| l.given_name.as_deref(),
+    ),
+    (
+        Attribute::FamilyName,
+        |d| d.family_name.as_deref(),
+        |l| l.family_name.as_deref(),
+    ),
+    (
+        Attribute::DisplayName,
+        |d| d.display_name.as_deref(),
+        |l| l.display_name.as_deref(),
+    ),
+    (
+        Attribute::Title,
+        |d| d.title.as_deref(),
+        |l| l.title.as_deref(),
+    ),
+    (
+        Attribute::Phone,
+        |d| d.phone.as_deref(),
+        |l| l.phone.as_deref(),
+    ),
+    (
+        Attribute::Timezone,
+        |d| d.timezone.as_deref(),
+        |l| l.timezone.as_deref(),
+    ),
+    (
+        Attribute::Locale,
+        |d| d.locale.as_deref(),
+        |l| l.locale.as_deref(),
+    ),
     (
         Attribute::PreferredLanguage,
         |d| d.preferred_language.as_deref(),
         |l| l.preferred_language.as_deref(),
     ),
-    (Attribute::UserType, |d| d.user_type.as_deref(), |l| l.user_type.as_deref()),
+    (
+        Attribute::UserType,
+        |d| d.user_type.as_deref(),
+        |l| l.user_type.as_deref(),
+    ),
     (
         Attribute::EmployeeNumber,
         |d| d.employee_number.as_deref(),
         |l| l.employee_number.as_deref(),
     ),
-    (Attribute::CostCenter, |d| d.cost_center.as_deref(), |l| l.cost_center.as_deref()),
-    (Attribute::Organization, |d| d.organization.as_deref(), |l| l.organization.as_deref()),
-    (Attribute::Division, |d| d.division.as_deref(), |l| l.division.as_deref()),
-    (Attribute::Department, |d| d.department.as_deref(), |l| l.department.as_deref()),
+    (
+        Attribute::CostCenter,
+        |d| d.cost_center.as_deref(),
+        |l| l.cost_center.as_deref(),
+    ),
+    (
+        Attribute::Organization,
+        |d| d.organization.as_deref(),
+        |l| l.organization.as_deref(),
+    ),
+    (
+        Attribute::Division,
+        |d| d.division.as_deref(),
+        |l| l.division.as_deref(),
+    ),
+    (
+        Attribute::Department,
+        |d| d.department.as_deref(),
+        |l| l.department.as_deref(),
+    ),
 ];
 
 /// What became of a directory user.
@@ -90,10 +138,12 @@ struct Index<'a> {
     by_any_email: HashMap<String, usize>,
     by_user_name: HashMap<String, usize>,
     by_employee_number: HashMap<&'a str, Vec<usize>>,
+    /// Whether each live user is in scope.
+    in_scope: Vec<bool>,
 }
 
 impl<'a> Index<'a> {
-    fn new(live: &'a LiveState) -> Index<'a> {
+    fn new(live: &'a LiveState, policy: &Policy) -> Index<'a> {
         let mut ix = Index {
             live,
             by_id: HashMap::with_capacity(live.users.len()),
@@ -101,6 +151,11 @@ impl<'a> Index<'a> {
             by_any_email: HashMap::with_capacity(live.users.len()),
             by_user_name: HashMap::with_capacity(live.users.len()),
             by_employee_number: HashMap::new(),
+            in_scope: live
+                .users
+                .iter()
+                .map(|u| policy.scope.contains(&u.email_key(), Some(&u.id)))
+                .collect(),
         };
         for (i, u) in live.users.iter().enumerate() {
             ix.by_id.insert(u.id.as_str(), i);
@@ -142,7 +197,7 @@ fn describe_account(l: &LiveUser, in_scope: bool) -> String {
 
 /// Plans the writes that make `live` equal `dir` under `policy`.
 pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
-    let ix = Index::new(live);
+    let ix = Index::new(live, policy);
     let scope = &policy.scope;
     let in_scope = |l: &LiveUser| scope.contains(&l.email_key(), Some(&l.id));
     let protected = |l: &LiveUser| scope.is_protected(&l.email_key(), Some(&l.id));
@@ -157,18 +212,17 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     // Accounts of users skipped as invalid: left alone, never treated as leavers.
     let mut hands_off: HashSet<usize> = HashSet::new();
     for s in &dir.skipped {
-        let found = s
-            .id
-            .as_deref()
-            .and_then(|id| ix.by_id.get(id).copied())
-            .or_else(|| {
-                s.employee_number
-                    .as_deref()
-                    .and_then(|n| ix.by_employee_number.get(n))
-                    .filter(|v| v.len() == 1)
-                    .map(|v| v[0])
-            })
-            .or_else(|| ix.by_primary_email.get(&s.email_key).copied());
+        let found =
+            s.id.as_deref()
+                .and_then(|id| ix.by_id.get(id).copied())
+                .or_else(|| {
+                    s.employee_number
+                        .as_deref()
+                        .and_then(|n| ix.by_employee_number.get(n))
+                        .filter(|v| v.len() == 1)
+                        .map(|v| v[0])
+                })
+                .or_else(|| ix.by_primary_email.get(&s.email_key).copied());
         hands_off.extend(found);
     }
 
@@ -179,7 +233,10 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         let mut ambiguous = None;
         for key in &policy.match_keys {
             let (name, hit) = match key {
-                MatchKey::Id => ("id", d.id.as_deref().and_then(|id| ix.by_id.get(id).copied())),
+                MatchKey::Id => (
+                    "id",
+                    d.id.as_deref().and_then(|id| ix.by_id.get(id).copied()),
+                ),
                 MatchKey::EmployeeNumber => {
                     let hits = d
                         .employee_number
@@ -413,7 +470,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         }
     }
     ops.extend(group_ops);
-    deactivations.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    deactivations.sort_by_key(sort_key);
     ops.extend(deactivations);
     ops.extend(group_deletes);
 
@@ -480,7 +537,9 @@ fn mode(policy: &Policy, a: Attribute) -> AttributeMode {
 
 fn guest_spec(d: &DesiredUser) -> Option<GuestSpec> {
     d.guest.as_ref().map(|g| GuestSpec {
-        expiration: g.expiration.map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        expiration: g
+            .expiration
+            .map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     })
 }
 
@@ -519,7 +578,10 @@ fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: &Policy) ->
     }
     let user_name = d.user_name_key.clone();
     UserOp {
-        takes: vec![Key::Email(d.email_key.clone()), Key::UserName(user_name.clone())],
+        takes: vec![
+            Key::Email(d.email_key.clone()),
+            Key::UserName(user_name.clone()),
+        ],
         releases: Vec::new(),
         creates: Some(d.email_key.clone()),
         needs,
@@ -565,7 +627,11 @@ fn update_op(
         && d.user_name.is_some()
         && d.user_name_key != l.user_name_key()
     {
-        change(Attribute::UserName, Some(&l.user_name), Some(&d.user_name_key));
+        change(
+            Attribute::UserName,
+            Some(&l.user_name),
+            Some(&d.user_name_key),
+        );
         fields.user_name = Some(d.user_name_key.clone());
         takes.push(Key::UserName(d.user_name_key.clone()));
         releases.push(Key::UserName(l.user_name_key()));
@@ -577,7 +643,9 @@ fn update_op(
         };
         if enforced(*attr) && Some(want) != have {
             change(*attr, have, Some(want));
-            fields.text.insert(attr.name().into(), Some(want.to_string()));
+            fields
+                .text
+                .insert(attr.name().into(), Some(want.to_string()));
         }
     }
     if enforced(Attribute::StartDate)
@@ -590,10 +658,15 @@ fn update_op(
             l.start_date.map(|s| s.to_string()).as_deref(),
             Some(&want),
         );
-        fields.text.insert(Attribute::StartDate.name().into(), Some(want));
+        fields
+            .text
+            .insert(Attribute::StartDate.name().into(), Some(want));
     }
     if enforced(Attribute::Guest) {
-        let want = d.guest.as_ref().map(|g| g.expiration.map(|e| e.timestamp()));
+        let want = d
+            .guest
+            .as_ref()
+            .map(|g| g.expiration.map(|e| e.timestamp()));
         let have = l.guest.map(|g| g.map(|e| e.timestamp()));
         // Only sources that say something about guests manage it.
         if d.origins.iter().any(|o| o.attribute == Attribute::Guest) && want != have {
@@ -635,7 +708,11 @@ fn update_op(
     if changes.is_empty() {
         return None;
     }
-    let rank = if takes.is_empty() && !reactivate { 2 } else { 0 };
+    let rank = if takes.is_empty() && !reactivate {
+        2
+    } else {
+        0
+    };
     Some(UserOp {
         takes,
         releases,
@@ -689,7 +766,7 @@ fn order_user_ops(ops: Vec<UserOp>, ix: &Index<'_>, conflicts: &mut Vec<Conflict
                         reason: format!(
                             "{} is held by {}",
                             k.describe(),
-                            describe_account(holder_user, true)
+                            describe_account(holder_user, ix.in_scope[holder])
                         ),
                         source: Some(op.source.clone()),
                     });
@@ -746,7 +823,10 @@ fn order_user_ops(ops: Vec<UserOp>, ix: &Index<'_>, conflicts: &mut Vec<Conflict
             if dropped.insert(j) {
                 conflicts.push(Conflict {
                     subject: ops[j].subject.clone(),
-                    reason: format!("depends on a change to {} that is in conflict", ops[i].subject),
+                    reason: format!(
+                        "depends on a change to {} that is in conflict",
+                        ops[i].subject
+                    ),
                     source: Some(ops[j].source.clone()),
                 });
                 queue.push(j);
@@ -878,10 +958,9 @@ fn group_ops(
             UnmanagedGroups::Ignore => {}
         }
     }
-    let by = |a: &Op, b: &Op| sort_key(a).cmp(&sort_key(b));
-    creates.sort_by(by);
-    updates.sort_by(by);
-    deletes.sort_by(by);
+    creates.sort_by_key(sort_key);
+    updates.sort_by_key(sort_key);
+    deletes.sort_by_key(sort_key);
     creates.extend(updates);
     (creates, deletes)
 }

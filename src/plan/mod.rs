@@ -271,3 +271,6 @@ pub fn live_fingerprints(live: &LiveState) -> BTreeMap<String, String> {
         .chain(live.groups.iter().map(|g| (g.id.clone(), fingerprint(g))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,673 @@
+//! The planner's rules, one test each (DESIGN §2–§4).
+
+use std::sync::Arc;
+
+use super::*;
+use crate::config::diagnostics::SourceLocation;
+use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
+use crate::directory::{
+    Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser,
+};
+use crate::scim::live::{LiveGroup, LiveState, LiveUser};
+
+fn loc(line: u32) -> SourceLocation {
+    SourceLocation::new(&Arc::from("people.csv"), line, 0)
+}
+
+pub(super) fn person(email: &str, line: u32) -> DesiredUser {
+    let key = email.to_lowercase();
+    DesiredUser {
+        id: None,
+        email: email.into(),
+        email_key: key.clone(),
+        user_name: None,
+        user_name_key: key.split('@').next().unwrap().to_string(),
+        given_name: None,
+        family_name: None,
+        display_name: None,
+        title: None,
+        phone: None,
+        timezone: None,
+        locale: None,
+        preferred_language: None,
+        user_type: None,
+        employee_number: None,
+        cost_center: None,
+        organization: None,
+        division: None,
+        department: None,
+        manager: None,
+        start_date: None,
+        guest: None,
+        active: true,
+        groups: vec![],
+        location: loc(line),
+        origins: vec![],
+    }
+}
+
+pub(super) fn account(id: &str, email: &str) -> LiveUser {
+    LiveUser {
+        id: id.into(),
+        user_name: email.split('@').next().unwrap().to_lowercase(),
+        active: true,
+        email: email.into(),
+        ..LiveUser::default()
+    }
+}
+
+pub(super) fn directory(mut users: Vec<DesiredUser>, mut groups: Vec<DesiredGroup>) -> Directory {
+    users.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+    groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
+    Directory {
+        users,
+        groups,
+        skipped: vec![],
+        sources: vec![Arc::from("people.csv")],
+    }
+}
+
+fn group(name: &str, members: &[&str]) -> DesiredGroup {
+    let mut members: Vec<String> = members.iter().map(|m| m.to_lowercase()).collect();
+    members.sort();
+    DesiredGroup {
+        name: name.into(),
+        name_key: name.to_lowercase(),
+        members,
+        location: loc(90),
+    }
+}
+
+fn live(users: Vec<LiveUser>, groups: Vec<LiveGroup>) -> LiveState {
+    LiveState { users, groups }
+}
+
+fn policy() -> Policy {
+    let mut p = Policy::default();
+    p.scope.email_domains = vec!["example.com".into()];
+    p.unmanaged_users = UnmanagedUsers::Deactivate;
+    p
+}
+
+fn kinds(p: &Plan) -> Vec<String> {
+    p.ops
+        .iter()
+        .map(|op| match op {
+            Op::CreateUser { email, .. } => format!("create {email}"),
+            Op::UpdateUser {
+                id,
+                reactivate: true,
+                ..
+            } => format!("reactivate {id}"),
+            Op::UpdateUser { id, .. } => format!("update {id}"),
+            Op::DeactivateUser { id, .. } => format!("deactivate {id}"),
+            Op::CreateGroup { name, .. } => format!("create group {name}"),
+            Op::UpdateGroup { name, .. } => format!("update group {name}"),
+            Op::DeleteGroup { name, .. } => format!("delete group {name}"),
+        })
+        .collect()
+}
+
+fn changes(p: &Plan, id: &str) -> Vec<String> {
+    p.ops
+        .iter()
+        .find_map(|op| match op {
+            Op::UpdateUser { id: i, changes, .. } if i == id => Some(
+                changes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {} -> {}",
+                            c.attribute,
+                            c.from.as_deref().unwrap_or("-"),
+                            c.to.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_converged_directory_plans_nothing() {
+    let mut ada = person("ada@example.com", 2);
+    ada.title = Some("Engineer".into());
+    let mut a = account("W1", "Ada@Example.com");
+    a.title = Some("Engineer".into());
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(vec![a], vec![]),
+        &policy(),
+    );
+    assert!(p.is_empty(), "{:?}", p.ops);
+    assert!(p.conflicts.is_empty());
+    assert!(p.guards.is_empty());
+}
+
+#[test]
+fn creates_carry_every_given_attribute_and_a_source() {
+    let mut ada = person("ada@example.com", 14);
+    ada.title = Some("Engineer".into());
+    ada.given_name = Some("Ada".into());
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(vec![], vec![]),
+        &policy(),
+    );
+    let Op::CreateUser {
+        email,
+        user_name,
+        fields,
+        source,
+    } = &p.ops[0]
+    else {
+        panic!("{:?}", p.ops)
+    };
+    assert_eq!(
+        (email.as_str(), user_name.as_str()),
+        ("ada@example.com", "ada")
+    );
+    assert_eq!(source, "people.csv:14");
+    assert_eq!(fields.text["title"].as_deref(), Some("Engineer"));
+    assert_eq!(fields.text["given_name"].as_deref(), Some("Ada"));
+    assert_eq!(fields.active, Some(true));
+}
+
+#[test]
+fn patches_carry_only_what_differs_and_unset_attributes_are_not_managed() {
+    let mut ada = person("ada@example.com", 2);
+    ada.title = Some("Senior Engineer".into());
+    ada.department = Some("R&D".into());
+    let mut a = account("W1", "ada@example.com");
+    a.title = Some("Engineer".into());
+    a.department = Some("R&D".into());
+    a.cost_center = Some("42".into()); // no source gives it: left alone
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(vec![a], vec![]),
+        &policy(),
+    );
+    assert_eq!(changes(&p, "W1"), ["title: Engineer -> Senior Engineer"]);
+    let Op::UpdateUser { fields, .. } = &p.ops[0] else {
+        panic!()
+    };
+    assert_eq!(fields.text.len(), 1);
+    assert_eq!(fields.email, None);
+}
+
+#[test]
+fn leavers_are_deactivated_and_unmanaged_accounts_follow_the_policy() {
+    let mut bob = person("bob@example.com", 3);
+    bob.active = false;
+    bob.origins.push(AttributeOrigin {
+        attribute: Attribute::Active,
+        location: loc(3),
+    });
+    let accounts = vec![
+        account("W1", "bob@example.com"),
+        account("W2", "carl@example.com"),
+    ];
+    let dir = directory(vec![bob], vec![]);
+    let p = plan(&dir, &live(accounts.clone(), vec![]), &policy());
+    assert_eq!(kinds(&p), ["deactivate W1", "deactivate W2"]);
+    let Op::DeactivateUser { reason, .. } = &p.ops[0] else {
+        panic!()
+    };
+    assert_eq!(reason, "active: false at people.csv:3");
+
+    let mut report = policy();
+    report.unmanaged_users = UnmanagedUsers::Report;
+    let p = plan(&dir, &live(accounts.clone(), vec![]), &report);
+    assert_eq!(kinds(&p), ["deactivate W1"]);
+    assert_eq!(p.notices[0].subject, "carl@example.com");
+
+    let mut ignore = policy();
+    ignore.unmanaged_users = UnmanagedUsers::Ignore;
+    let p = plan(&dir, &live(accounts, vec![]), &ignore);
+    assert_eq!(kinds(&p), ["deactivate W1"]);
+    assert!(p.notices.is_empty());
+}
+
+#[test]
+fn a_rejoiner_reactivates_the_account_holding_their_email() {
+    let cy = person("cy@example.com", 22);
+    let mut old = account("W9", "cy@example.com");
+    old.active = false;
+    let p = plan(
+        &directory(vec![cy], vec![]),
+        &live(vec![old], vec![]),
+        &policy(),
+    );
+    assert_eq!(kinds(&p), ["reactivate W9"]);
+    assert_eq!(changes(&p, "W9"), ["active: false -> true"]);
+}
+
+#[test]
+fn a_rename_through_employee_number_is_a_patch_of_the_same_account() {
+    let mut ada = person("ada.byron@example.com", 2);
+    ada.employee_number = Some("E1".into());
+    ada.user_name = Some("ada.byron".into());
+    ada.user_name_key = "ada.byron".into();
+    let mut a = account("W1", "ada@example.com");
+    a.employee_number = Some("E1".into());
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(vec![a], vec![]),
+        &policy(),
+    );
+    assert_eq!(kinds(&p), ["update W1"]);
+    assert_eq!(
+        changes(&p, "W1"),
+        [
+            "email: ada@example.com -> ada.byron@example.com",
+            "user_name: ada -> ada.byron"
+        ]
+    );
+}
+
+#[test]
+fn an_email_is_released_before_it_is_taken() {
+    // Bob takes Ada's old address; Ada moves to a new one: Ada's PATCH must go first.
+    let mut ada = person("ada.new@example.com", 2);
+    ada.employee_number = Some("E1".into());
+    let mut bob = person("ada@example.com", 3);
+    bob.employee_number = Some("E2".into());
+    let mut a = account("W1", "ada@example.com");
+    a.employee_number = Some("E1".into());
+    let mut b = account("W2", "bob@example.com");
+    b.employee_number = Some("E2".into());
+    let mut pol = policy();
+    pol.match_keys = vec![MatchKey::EmployeeNumber];
+    let p = plan(
+        &directory(vec![ada, bob], vec![]),
+        &live(vec![a, b], vec![]),
+        &pol,
+    );
+    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+    assert_eq!(kinds(&p), ["update W1", "update W2"]);
+}
+
+#[test]
+fn an_email_swap_is_reported_never_a_409_storm() {
+    let mut ada = person("bob@example.com", 2);
+    ada.employee_number = Some("E1".into());
+    let mut bob = person("ada@example.com", 3);
+    bob.employee_number = Some("E2".into());
+    let mut a = account("W1", "ada@example.com");
+    a.employee_number = Some("E1".into());
+    let mut b = account("W2", "bob@example.com");
+    b.employee_number = Some("E2".into());
+    let mut pol = policy();
+    pol.match_keys = vec![MatchKey::EmployeeNumber];
+    let p = plan(
+        &directory(vec![ada, bob], vec![]),
+        &live(vec![a, b], vec![]),
+        &pol,
+    );
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert_eq!(p.conflicts.len(), 2);
+    assert!(p.conflicts[0].reason.contains("cycle"), "{:?}", p.conflicts);
+}
+
+#[test]
+fn an_email_held_outside_scope_is_a_conflict_and_the_rest_still_plans() {
+    let eve = person("eve@example.com", 5);
+    let dan = person("dan@example.com", 6);
+    // Eve's address is the secondary email of an account outside scope.
+    let mut other = account("W0999", "eve.p@partner.org");
+    other.secondary_email = Some("eve@example.com".into());
+    let p = plan(
+        &directory(vec![eve, dan], vec![]),
+        &live(vec![other], vec![]),
+        &policy(),
+    );
+    assert_eq!(kinds(&p), ["create dan@example.com"]);
+    assert_eq!(p.conflicts.len(), 1);
+    assert_eq!(p.conflicts[0].subject, "eve@example.com");
+    assert_eq!(
+        p.conflicts[0].reason,
+        "email eve@example.com is held by active account W0999 outside scope"
+    );
+    // A directory user matching an out-of-scope account is a conflict too.
+    let mut pol = policy();
+    pol.scope.exclude = vec![AccountRef::UserId("W5".into())];
+    let p = plan(
+        &directory(vec![person("fay@example.com", 7)], vec![]),
+        &live(vec![account("W5", "fay@example.com")], vec![]),
+        &pol,
+    );
+    assert!(p.ops.is_empty());
+    assert!(
+        p.conflicts[0].reason.contains("outside scope"),
+        "{:?}",
+        p.conflicts
+    );
+}
+
+#[test]
+fn a_taken_user_name_is_a_conflict() {
+    let p = plan(
+        &directory(vec![person("ada@example.com", 2)], vec![]),
+        &live(vec![account("W3", "ada@other.org")], vec![]),
+        &policy(),
+    );
+    assert!(p.ops.is_empty());
+    assert_eq!(
+        p.conflicts[0].reason,
+        "user name ada is held by active account W3 outside scope"
+    );
+    let mut holder = account("W4", "ada.lovelace@example.com");
+    holder.user_name = "ada".into();
+    let mut pol = policy();
+    pol.unmanaged_users = UnmanagedUsers::Ignore;
+    let p = plan(
+        &directory(vec![person("ada@example.com", 2)], vec![]),
+        &live(vec![holder], vec![]),
+        &pol,
+    );
+    assert!(p.ops.is_empty());
+    assert_eq!(
+        p.conflicts[0].reason,
+        "user name ada is held by active account W4"
+    );
+}
+
+#[test]
+fn protected_and_bot_accounts_are_never_touched() {
+    let mut pol = policy();
+    pol.scope.protected = vec![AccountRef::Email("root@example.com".into())];
+    let mut root_in_dir = person("root@example.com", 2);
+    root_in_dir.title = Some("changed".into());
+    let mut bot = account("B1", "botuser-T1-A1@slack-bots.com");
+    bot.is_bot = true;
+    let accounts = vec![
+        account("W1", "root@example.com"),
+        account("W2", "admin2@example.com"),
+        bot,
+    ];
+    pol.scope.protected.push(AccountRef::UserId("W2".into()));
+    let p = plan(
+        &directory(vec![root_in_dir], vec![]),
+        &live(accounts, vec![]),
+        &pol,
+    );
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert!(p.notices.iter().any(|n| n.message.contains("protected")));
+}
+
+#[test]
+fn ambiguous_matches_are_conflicts_never_guesses() {
+    let mut ada = person("ada@example.com", 2);
+    ada.employee_number = Some("E1".into());
+    let mut a = account("W1", "someone@example.com");
+    a.employee_number = Some("E1".into());
+    let b = account("W2", "ada@example.com");
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(vec![a, b], vec![]),
+        &policy(),
+    );
+    assert!(
+        p.ops
+            .iter()
+            .all(|op| !matches!(op, Op::UpdateUser { .. } | Op::CreateUser { .. }))
+    );
+    assert_eq!(
+        p.conflicts[0].reason,
+        "matches several accounts: W1 by employee_number, W2 by email"
+    );
+
+    // Two directory users on one account.
+    let mut x = person("x@example.com", 3);
+    x.employee_number = Some("E7".into());
+    let mut y = person("y@example.com", 4);
+    y.employee_number = Some("E7".into());
+    let mut c = account("W7", "z@example.com");
+    c.employee_number = Some("E7".into());
+    let mut pol = policy();
+    pol.match_keys = vec![MatchKey::EmployeeNumber];
+    let p = plan(&directory(vec![x, y], vec![]), &live(vec![c], vec![]), &pol);
+    assert_eq!(p.conflicts.len(), 2);
+    assert!(
+        p.ops.is_empty(),
+        "the account is not deactivated as unmanaged either: {:?}",
+        p.ops
+    );
+}
+
+#[test]
+fn attribute_policy_create_only_and_ignore() {
+    let mut pol = policy();
+    pol.attributes
+        .modes
+        .insert(Attribute::DisplayName, AttributeMode::CreateOnly);
+    pol.attributes
+        .modes
+        .insert(Attribute::Title, AttributeMode::Ignore);
+    let mut ada = person("ada@example.com", 2);
+    ada.display_name = Some("Ada".into());
+    ada.title = Some("Engineer".into());
+    let mut new = person("new@example.com", 3);
+    new.display_name = Some("Newbie".into());
+    new.title = Some("Intern".into());
+    let mut a = account("W1", "ada@example.com");
+    a.display_name = Some("ada-chose-this".into());
+    let p = plan(
+        &directory(vec![ada, new], vec![]),
+        &live(vec![a], vec![]),
+        &pol,
+    );
+    assert_eq!(kinds(&p), ["create new@example.com"]);
+    let Op::CreateUser { fields, .. } = &p.ops[0] else {
+        panic!()
+    };
+    assert_eq!(
+        fields.text.get("display_name"),
+        Some(&Some("Newbie".to_string()))
+    );
+    assert_eq!(fields.text.get("title"), None);
+}
+
+#[test]
+fn managers_resolve_to_ids_and_new_managers_are_created_first() {
+    let mut boss = person("zed@example.com", 2); // sorts last by email
+    boss.given_name = Some("Zed".into());
+    let mut ada = person("ada@example.com", 3);
+    ada.manager = Some("zed@example.com".into());
+    let mut bob = person("bob@example.com", 4);
+    bob.manager = Some("carl@example.com".into());
+    let carl = person("carl@example.com", 5);
+    let p = plan(
+        &directory(vec![boss, ada, bob, carl], vec![]),
+        &live(
+            vec![
+                account("W2", "bob@example.com"),
+                account("W3", "carl@example.com"),
+            ],
+            vec![],
+        ),
+        &policy(),
+    );
+    assert_eq!(
+        kinds(&p),
+        [
+            "create zed@example.com",
+            "create ada@example.com",
+            "update W2"
+        ]
+    );
+    let Op::CreateUser { fields, .. } = &p.ops[1] else {
+        panic!()
+    };
+    assert_eq!(
+        fields.manager,
+        Some(Some(UserRef::New("zed@example.com".into())))
+    );
+    let Op::UpdateUser { fields, .. } = &p.ops[2] else {
+        panic!()
+    };
+    assert_eq!(fields.manager, Some(Some(UserRef::Id("W3".into()))));
+}
+
+#[test]
+fn groups_are_created_updated_and_deleted_by_policy() {
+    let users = vec![
+        person("ada@example.com", 2),
+        person("bob@example.com", 3),
+        person("new@example.com", 4),
+    ];
+    let groups = vec![
+        group("eng", &["ada@example.com", "new@example.com"]),
+        group("design", &["bob@example.com"]),
+    ];
+    let live_groups = vec![
+        LiveGroup {
+            id: "S1".into(),
+            name: "eng".into(),
+            members: vec!["W1".into(), "W2".into()],
+            auto_generated: false,
+        },
+        LiveGroup {
+            id: "S2".into(),
+            name: "old".into(),
+            members: vec![],
+            auto_generated: false,
+        },
+        LiveGroup {
+            id: "S3".into(),
+            name: "Team Admins".into(),
+            members: vec![],
+            auto_generated: true,
+        },
+    ];
+    let accounts = vec![
+        account("W1", "ada@example.com"),
+        account("W2", "bob@example.com"),
+    ];
+    let mut pol = policy();
+    pol.unmanaged_groups = UnmanagedGroups::Delete;
+    let p = plan(
+        &directory(users, groups),
+        &live(accounts, live_groups),
+        &pol,
+    );
+    assert_eq!(
+        kinds(&p),
+        [
+            "create new@example.com",
+            "create group design",
+            "update group eng",
+            "delete group old"
+        ]
+    );
+    let Op::CreateGroup { members, .. } = &p.ops[1] else {
+        panic!()
+    };
+    assert_eq!(members, &[UserRef::Id("W2".into())]);
+    let Op::UpdateGroup { add, remove, .. } = &p.ops[2] else {
+        panic!()
+    };
+    assert_eq!(add, &[UserRef::New("new@example.com".into())]);
+    assert_eq!(remove, &["W2".to_string()]);
+    assert_eq!(p.summary().membership_changes, 3);
+    // Deleting a group needs explicit permission.
+    assert_eq!(p.guards[0].guard, "allow_group_deletion");
+}
+
+#[test]
+fn an_auto_generated_group_in_the_directory_is_a_conflict() {
+    let p = plan(
+        &directory(
+            vec![person("ada@example.com", 2)],
+            vec![group("Team Admins", &["ada@example.com"])],
+        ),
+        &live(
+            vec![account("W1", "ada@example.com")],
+            vec![LiveGroup {
+                id: "S3".into(),
+                name: "Team Admins".into(),
+                members: vec![],
+                auto_generated: true,
+            }],
+        ),
+        &policy(),
+    );
+    assert!(p.ops.is_empty());
+    assert!(p.conflicts[0].reason.contains("generated by Slack"));
+}
+
+#[test]
+fn guards_say_which_limit_and_by_how_much() {
+    let accounts: Vec<LiveUser> = (0..40)
+        .map(|i| account(&format!("W{i}"), &format!("u{i}@example.com")))
+        .collect();
+    let keep: Vec<DesiredUser> = (0..10)
+        .map(|i| person(&format!("u{i}@example.com"), i + 2))
+        .collect();
+    let p = plan(&directory(keep, vec![]), &live(accounts, vec![]), &policy());
+    assert_eq!(p.summary().deactivate, 30);
+    let trips: Vec<&str> = p.guards.iter().map(|g| g.guard.as_str()).collect();
+    assert_eq!(trips, ["max_deactivations", "max_deactivation_ratio"]);
+    assert_eq!(
+        p.guards[0].message,
+        "30 deactivations planned, limit 25 (5 over)"
+    );
+    assert!(
+        p.guards[1].message.contains("30 of 40 managed users"),
+        "{}",
+        p.guards[1].message
+    );
+
+    let empty = plan(&directory(vec![], vec![]), &live(vec![], vec![]), &policy());
+    assert_eq!(empty.guards[0].guard, "min_directory_users");
+}
+
+#[test]
+fn skipped_invalid_users_keep_their_accounts() {
+    let mut dir = directory(vec![person("ada@example.com", 2)], vec![]);
+    dir.skipped.push(SkippedUser {
+        email_key: "bad@example.com".into(),
+        employee_number: None,
+        id: None,
+        location: loc(9),
+    });
+    let p = plan(
+        &dir,
+        &live(
+            vec![
+                account("W1", "ada@example.com"),
+                account("W2", "bad@example.com"),
+            ],
+            vec![],
+        ),
+        &policy(),
+    );
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+}
+
+#[test]
+fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
+    let mut ada = person("ada@example.com", 2);
+    ada.title = Some("x".into());
+    let p = plan(
+        &directory(vec![ada], vec![]),
+        &live(
+            vec![
+                account("W1", "ada@example.com"),
+                account("W2", "gone@example.com"),
+            ],
+            vec![],
+        ),
+        &policy(),
+    );
+    assert_eq!(p.fingerprints.keys().collect::<Vec<_>>(), ["W1", "W2"]);
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(from_json(&json).unwrap(), p);
+    assert!(
+        from_json(r#"{"format_version": 99}"#)
+            .unwrap_err()
+            .contains("99")
+    );
+}
