@@ -11,13 +11,25 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::check::{self, SchemaKind};
+use crate::config::diagnostics::render_plain;
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
+use crate::pass::{self, PassError};
+use crate::plan::Plan;
+use crate::plan::render::{self, Format};
 
 /// Exit codes (README, "Exit codes").
 pub mod exit {
+    /// In sync, or everything applied.
     pub const OK: u8 = 0;
+    /// Configuration, source, auth or network error.
     pub const ERROR: u8 = 1;
+    /// `plan --detailed-exitcode`: changes are pending.
+    pub const CHANGES: u8 = 2;
+    /// A safety guard tripped: nothing was written.
+    pub const GUARD: u8 = 3;
+    /// Partial: some objects were skipped or failed, the rest applied.
+    pub const PARTIAL: u8 = 4;
 }
 
 #[derive(Debug, Parser)]
@@ -58,8 +70,50 @@ pub enum Command {
         #[arg(value_enum)]
         kind: SchemaArg,
     },
+    /// Read the sources and Slack, and report the plan. Writes nothing.
+    Plan(PlanArgs),
+    /// Apply the plan to Slack. (`--dry-run`: report the plan, write nothing.)
+    Apply {
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Report the plan and write nothing (same as `scimsync plan`).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
+    Dump {
+        /// The config file (for the target).
+        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
     Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The config file.
+    #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when changes are pending (0 when in sync).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -149,6 +203,19 @@ pub fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match command {
             Command::Emulator(args) => run_emulator(args).await,
+            Command::Plan(args) => run_plan(&args).await,
+            Command::Apply {
+                plan,
+                dry_run: true,
+            } => run_plan(&plan).await,
+            Command::Apply { .. } => {
+                eprintln!(
+                    "error: applying is not available in this build yet; \
+                     `scimsync apply --dry-run` reports the plan"
+                );
+                exit::ERROR
+            }
+            Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
             Command::Validate { .. } | Command::Schema { .. } => unreachable!("handled above"),
         }
     });
@@ -164,6 +231,95 @@ fn validate(config: &std::path::Path) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(exit::ERROR)
+    }
+}
+
+/// Prints a pass error to stderr: config and directory problems with their locations.
+fn report_error(config: &std::path::Path, e: &PassError) {
+    match e {
+        PassError::Config(_) | PassError::Directory(_) => {
+            let today = chrono::Utc::now().date_naive();
+            let report = check::validate(config, &EnvOverrides::from_process_env(), today);
+            eprint!("{}", report.render(config, std::io::stderr().is_terminal()));
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+/// Loads, connects, lists and plans.
+async fn make_plan(config_path: &std::path::Path) -> Result<Plan, PassError> {
+    let config = pass::load_config(config_path)?;
+    let loaded = pass::load_directory(&config, chrono::Utc::now().date_naive())?;
+    if loaded.report.has_errors() || loaded.report.warnings().next().is_some() {
+        eprint!("{}", render_plain(&loaded.report.problems));
+    }
+    let connection = pass::Connection::open(&config).await?;
+    let live = connection.read_live().await;
+    connection.close().await?;
+    let live = live?;
+    Ok(crate::plan::plan(&loaded.directory, &live, &config.policy))
+}
+
+async fn run_plan(args: &PlanArgs) -> u8 {
+    let plan = match make_plan(&args.config).await {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&args.config, &e);
+            return exit::ERROR;
+        }
+    };
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+    };
+    let color = args.out.is_none() && std::io::stdout().is_terminal();
+    let report = render::render(&plan, format, color);
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, report) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return exit::ERROR;
+            }
+        }
+        None => print(&report),
+    }
+    if args.detailed_exitcode && !plan.is_empty() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    }
+}
+
+async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) -> u8 {
+    let result = async {
+        let config = pass::load_config(config_path)?;
+        let connection = pass::Connection::open(&config).await?;
+        let live = connection.read_live().await;
+        connection.close().await?;
+        live
+    }
+    .await;
+    let live = match result {
+        Ok(l) => l,
+        Err(e) => {
+            report_error(config_path, &e);
+            return exit::ERROR;
+        }
+    };
+    let yaml = crate::directory::dump::dump(&live);
+    match out {
+        Some(path) => match std::fs::write(path, yaml) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                exit::ERROR
+            }
+        },
+        None => {
+            print(&yaml);
+            exit::OK
+        }
     }
 }
 

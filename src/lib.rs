@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod emulator;
+pub mod pass;
 pub mod plan;
 pub mod scim;
 pub mod slack_rules;

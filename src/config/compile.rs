@@ -215,6 +215,8 @@ impl Compiler<'_> {
                 version: t.version,
                 token_env: t.token_env.clone(),
                 token_file: t.token_file.clone(),
+                emulator_seed: t.emulator_seed.clone(),
+                emulator_state: t.emulator_state.clone(),
             })
             .unwrap_or_default();
         self.target_from(&view, env)
@@ -352,10 +354,13 @@ impl Compiler<'_> {
             self.error(&[Step::Key("target")], ConfigIssue::TokenSourceMissing);
             return None;
         }
+        let file = |p: &Option<String>| p.as_deref().map(|p| resolve(self.base, p.trim()));
         Some(Target {
             endpoint,
             version,
             token,
+            emulator_seed: file(&raw.emulator_seed),
+            emulator_state: file(&raw.emulator_state),
         })
     }
 
@@ -689,6 +694,8 @@ struct RawTargetView {
     version: Option<ScimVersion>,
     token_env: Option<String>,
     token_file: Option<String>,
+    emulator_seed: Option<String>,
+    emulator_state: Option<String>,
 }
 
 fn check_url(url: &str) -> Result<url::Url, ConfigIssue> {

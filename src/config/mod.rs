@@ -107,6 +107,9 @@ pub struct Target {
     pub version: ScimVersion,
     /// `None` only for the embedded emulator, which accepts any token.
     pub token: Option<TokenSource>,
+    /// The embedded emulator's seed and state files (only with [`Endpoint::Embedded`]).
+    pub emulator_seed: Option<PathBuf>,
+    pub emulator_state: Option<PathBuf>,
 }
 
 /// One directory source.

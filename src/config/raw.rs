@@ -59,6 +59,12 @@ pub struct RawTarget {
     pub token_env: Option<String>,
     /// File holding the token (e.g. a mounted secret). Env: SCIMSYNC_TOKEN_FILE.
     pub token_file: Option<String>,
+    /// With `url: embedded`: the emulator's starting organisation (YAML or JSON), used while
+    /// `emulator_state` does not exist yet. Default: a primary owner and a bot.
+    pub emulator_seed: Option<String>,
+    /// With `url: embedded`: the JSON file the emulator's organisation is kept in between
+    /// runs, so a second `apply` sees what the first one did. Default: kept in memory only.
+    pub emulator_state: Option<String>,
 }
 
 /// SCIM dialect.

@@ -14,6 +14,7 @@
 //! passed in.
 
 mod csv;
+pub mod dump;
 mod issue;
 mod merge;
 mod model;

@@ -23,5 +23,7 @@ mod users;
 
 pub use error::ApiError;
 pub use server::{Emulator, EmulatorConfig, Faults, Stats};
-pub use store::{Role, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser};
+pub use store::{
+    Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
+};
 pub use users::TokenRole;

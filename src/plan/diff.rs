@@ -490,6 +490,36 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         })
         .collect();
 
+    let mut labels = BTreeMap::new();
+    let mut label = |id: &str| {
+        if let Some(u) = user_by_id.get(id) {
+            labels.insert(id.to_string(), u.email.clone());
+        }
+    };
+    for op in &ops {
+        match op {
+            Op::CreateGroup { members, .. } => members.iter().for_each(|m| {
+                if let UserRef::Id(id) = m {
+                    label(id)
+                }
+            }),
+            Op::UpdateGroup { add, remove, .. } => {
+                add.iter().for_each(|m| {
+                    if let UserRef::Id(id) = m {
+                        label(id)
+                    }
+                });
+                remove.iter().for_each(|id| label(id));
+            }
+            Op::UpdateUser { changes, .. } => changes
+                .iter()
+                .filter(|c| c.attribute == Attribute::Manager.name())
+                .filter_map(|c| c.from.as_deref())
+                .for_each(&mut label),
+            _ => {}
+        }
+    }
+
     conflicts.sort();
     conflicts.dedup();
     notices.sort();
@@ -513,6 +543,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         counts,
         guards: Vec::new(),
         fingerprints,
+        labels,
     };
     plan.guards = guards::evaluate(&plan, &policy.safety);
     plan

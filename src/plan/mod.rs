@@ -183,6 +183,10 @@ pub struct Plan {
     pub guards: Vec<GuardTrip>,
     /// A fingerprint of each live resource the plan touches, as it was when planned.
     pub fingerprints: BTreeMap<String, String>,
+    /// Emails of the accounts the plan names only by id (group members, managers), for
+    /// reports.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// How many of each kind of change a plan makes.
