@@ -5,5 +5,6 @@ mod directory;
 mod emulator;
 mod fixtures;
 mod harness;
+mod plan;
 mod python_sdk;
 mod scim_client;
