@@ -278,3 +278,6 @@ pub fn live_fingerprints(live: &LiveState) -> BTreeMap<String, String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod golden;

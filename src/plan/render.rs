@@ -9,7 +9,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::{Change, Op, Plan, Summary, UserRef};
 
-/// Values longer than this are shown as an inline character diff.
+/// Values longer than this are shown as an inline word diff.
 const LONG_VALUE: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ fn change_line(c: &Change, plan: &Plan, paint: &Paint) -> String {
     let long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.chars().count() > LONG_VALUE);
     if long(&c.from) && long(&c.to) {
         let (from, to) = (c.from.as_deref().unwrap(), c.to.as_deref().unwrap());
-        let diff = TextDiff::from_chars(from, to);
+        let diff = TextDiff::from_words(from, to);
         let mut out = String::new();
         for change in diff.iter_all_changes() {
             let s = change.value();
@@ -140,7 +140,7 @@ fn change_line(c: &Change, plan: &Plan, paint: &Paint) -> String {
                 ChangeTag::Insert => out.push_str(&paint.green(&format!("{{+{s}+}}"))),
             }
         }
-        // Merge adjacent markers produced character by character.
+        // Merge adjacent markers produced word by word.
         let out = out.replace("-][-", "").replace("+}{+", "");
         format!("    {:<12} {out}", c.attribute)
     } else {
