@@ -281,3 +281,6 @@ mod tests;
 
 #[cfg(test)]
 mod golden;
+
+#[cfg(test)]
+mod proptests;

@@ -1,0 +1,330 @@
+//! Property: for generated directory/live pairs, applying `plan(d, l)` to `l` — in a model
+//! that enforces Slack's rules at every step (unique emails and userNames, deactivated
+//! accounts included) — yields a state whose plan writes nothing; and no plan ever writes to
+//! a protected, out-of-scope or bot account.
+
+use std::collections::{HashMap, HashSet};
+
+use proptest::prelude::*;
+
+use super::tests::{account, directory, person};
+use super::*;
+use crate::config::diagnostics::SourceLocation;
+use crate::config::{AccountRef, Policy, UnmanagedUsers};
+use crate::directory::{DesiredGroup, DesiredUser};
+use crate::scim::live::{LiveGroup, LiveState, LiveUser};
+use crate::slack_rules::{email_key, user_name_key};
+
+const LOCALS: [&str; 6] = ["ada", "bob", "cy", "dan", "eve", "fay"];
+const TITLES: [Option<&str>; 3] = [None, Some("Engineer"), Some("Manager")];
+
+fn policy() -> Policy {
+    let mut p = Policy::default();
+    p.scope.email_domains = vec!["example.com".into()];
+    p.scope.protected = vec![AccountRef::Email("fay@example.com".into())];
+    p.unmanaged_users = UnmanagedUsers::Deactivate;
+    p
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    desired: Vec<(usize, usize, Option<u8>, bool, Option<usize>)>, // local, title, employee no, active, manager
+    live: Vec<(usize, usize, Option<u8>, bool, bool)>, // local, title, employee no, active, other domain
+    groups: Vec<Vec<usize>>,
+    live_groups: Vec<Vec<usize>>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    let desired = prop::collection::vec(
+        (
+            0..6usize,
+            0..3usize,
+            prop::option::of(0..4u8),
+            prop::bool::weighted(0.85),
+            prop::option::of(0..6usize),
+        ),
+        0..6,
+    );
+    let live = prop::collection::vec(
+        (
+            0..6usize,
+            0..3usize,
+            prop::option::of(0..4u8),
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.15),
+        ),
+        0..6,
+    );
+    let groups = prop::collection::vec(prop::collection::vec(0..6usize, 0..4), 0..3);
+    let live_groups = prop::collection::vec(prop::collection::vec(0..6usize, 0..4), 0..3);
+    (desired, live, groups, live_groups).prop_map(|(desired, live, groups, live_groups)| Spec {
+        desired,
+        live,
+        groups,
+        live_groups,
+    })
+}
+
+fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
+    let mut seen = HashSet::new();
+    let mut seen_numbers = HashSet::new();
+    let mut users: Vec<DesiredUser> = Vec::new();
+    for (i, &(local, title, number, active, _)) in spec.desired.iter().enumerate() {
+        if !seen.insert(local) {
+            continue; // the directory's emails are unique
+        }
+        let mut d = person(&format!("{}@example.com", LOCALS[local]), i as u32 + 2);
+        d.title = TITLES[title].map(str::to_string);
+        // Employee numbers are unique in a valid directory.
+        d.employee_number = number
+            .filter(|n| seen_numbers.insert(*n))
+            .map(|n| format!("E{n}"));
+        d.active = active;
+        users.push(d);
+    }
+    let emails: HashSet<String> = users.iter().map(|u| u.email_key.clone()).collect();
+    for (i, &(_, _, _, _, manager)) in spec.desired.iter().enumerate() {
+        if let (Some(m), Some(u)) = (manager, users.get_mut(i)) {
+            let m = format!("{}@example.com", LOCALS[m]);
+            // Managers form no cycle in a valid directory: only point "down" the pool.
+            if emails.contains(&m) && m < u.email_key {
+                u.manager = Some(m);
+            }
+        }
+    }
+    let groups: Vec<DesiredGroup> = spec
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(g, members)| {
+            let mut members: Vec<String> = members
+                .iter()
+                .map(|m| format!("{}@example.com", LOCALS[*m]))
+                .filter(|m| emails.contains(m))
+                .collect();
+            members.sort();
+            members.dedup();
+            DesiredGroup {
+                name: format!("g{g}"),
+                name_key: format!("g{g}"),
+                members,
+                location: SourceLocation::new(&std::sync::Arc::from("d.yaml"), 50 + g as u32, 1),
+            }
+        })
+        .collect();
+
+    let mut live_users: Vec<LiveUser> = Vec::new();
+    let mut taken = HashSet::new();
+    for (i, &(local, title, number, active, other)) in spec.live.iter().enumerate() {
+        let domain = if other { "partner.org" } else { "example.com" };
+        // Slack: a userName belongs to one account only.
+        if !taken.insert(local) {
+            continue;
+        }
+        let mut l = account(&format!("W{i}"), &format!("{}@{domain}", LOCALS[local]));
+        l.title = TITLES[title].map(str::to_string);
+        l.employee_number = number.map(|n| format!("E{n}"));
+        l.active = active;
+        live_users.push(l);
+    }
+    let ids: Vec<String> = live_users.iter().map(|u| u.id.clone()).collect();
+    let live_groups = spec
+        .live_groups
+        .iter()
+        .enumerate()
+        .map(|(g, members)| {
+            let mut members: Vec<String> = members
+                .iter()
+                .filter_map(|m| ids.get(*m).cloned())
+                .filter(|id| live_users.iter().any(|u| &u.id == id && u.active))
+                .collect();
+            members.sort();
+            members.dedup();
+            LiveGroup {
+                id: format!("S{g}"),
+                name: format!("g{g}"),
+                members,
+                auto_generated: false,
+            }
+        })
+        .collect();
+    (
+        directory(users, groups),
+        LiveState {
+            users: live_users,
+            groups: live_groups,
+        },
+    )
+}
+
+/// Applies a plan to the model, enforcing Slack's rules; `Err` names a broken rule.
+fn apply(live: &mut LiveState, plan: &Plan) -> Result<(), String> {
+    let mut created: HashMap<String, String> = HashMap::new();
+    let resolve = |r: &UserRef, created: &HashMap<String, String>| match r {
+        UserRef::Id(id) => Ok(id.clone()),
+        UserRef::New(k) => created
+            .get(k)
+            .cloned()
+            .ok_or(format!("{k} not created yet")),
+    };
+    let taken = |live: &LiveState, email: Option<&str>, user_name: Option<&str>, me: &str| {
+        live.users.iter().filter(|u| u.id != me).find_map(|u| {
+            if email.is_some_and(|e| u.email_keys().any(|k| k == email_key(e))) {
+                Some(format!("email_taken {} by {}", email.unwrap(), u.id))
+            } else if user_name.is_some_and(|n| u.user_name_key() == user_name_key(n)) {
+                Some(format!("username_taken {} by {}", user_name.unwrap(), u.id))
+            } else {
+                None
+            }
+        })
+    };
+    let set_fields = |u: &mut LiveUser,
+                      f: &UserFields,
+                      created: &HashMap<String, String>|
+     -> Result<(), String> {
+        if let Some(e) = &f.email {
+            u.email = e.clone();
+        }
+        if let Some(n) = &f.user_name {
+            u.user_name = n.clone();
+        }
+        for (k, v) in &f.text {
+            let slot = match k.as_str() {
+                "title" => &mut u.title,
+                "employee_number" => &mut u.employee_number,
+                other => return Err(format!("model has no {other}")),
+            };
+            *slot = v.clone();
+        }
+        if let Some(m) = &f.manager {
+            u.manager_id = m.as_ref().map(|r| resolve(r, created)).transpose()?;
+        }
+        if let Some(a) = f.active {
+            u.active = a;
+        }
+        Ok(())
+    };
+    for (n, op) in plan.ops.iter().enumerate() {
+        match op {
+            Op::CreateUser {
+                email,
+                user_name,
+                fields,
+                ..
+            } => {
+                if let Some(t) = taken(live, Some(email), Some(user_name), "") {
+                    return Err(t);
+                }
+                let mut u = account(&format!("N{n}"), email);
+                u.user_name = user_name.clone();
+                set_fields(&mut u, fields, &created)?;
+                created.insert(email_key(email), u.id.clone());
+                live.users.push(u);
+            }
+            Op::UpdateUser { id, fields, .. } => {
+                if let Some(t) = taken(
+                    live,
+                    fields.email.as_deref(),
+                    fields.user_name.as_deref(),
+                    id,
+                ) {
+                    return Err(t);
+                }
+                let u = live
+                    .users
+                    .iter_mut()
+                    .find(|u| &u.id == id)
+                    .ok_or("no such user")?;
+                set_fields(u, fields, &created)?;
+            }
+            Op::DeactivateUser { id, .. } => {
+                live.users
+                    .iter_mut()
+                    .find(|u| &u.id == id)
+                    .ok_or("no such user")?
+                    .active = false;
+                for g in &mut live.groups {
+                    g.members.retain(|m| m != id);
+                }
+            }
+            Op::CreateGroup { name, members, .. } => {
+                let mut ids = members
+                    .iter()
+                    .map(|m| resolve(m, &created))
+                    .collect::<Result<Vec<_>, _>>()?;
+                ids.sort();
+                live.groups.push(LiveGroup {
+                    id: format!("SN{n}"),
+                    name: name.clone(),
+                    members: ids,
+                    auto_generated: false,
+                });
+            }
+            Op::UpdateGroup {
+                id,
+                rename,
+                add,
+                remove,
+                ..
+            } => {
+                let adds = add
+                    .iter()
+                    .map(|m| resolve(m, &created))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let g = live
+                    .groups
+                    .iter_mut()
+                    .find(|g| &g.id == id)
+                    .ok_or("no such group")?;
+                g.members.retain(|m| !remove.contains(m));
+                g.members.extend(adds);
+                g.members.sort();
+                g.members.dedup();
+                if let Some(r) = rename {
+                    g.name = r.clone();
+                }
+            }
+            Op::DeleteGroup { id, .. } => live.groups.retain(|g| &g.id != id),
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn applying_a_plan_converges_and_never_touches_what_it_must_not(spec in spec()) {
+        let (dir, live) = build(&spec);
+        let pol = policy();
+        let first = plan(&dir, &live, &pol);
+
+        // Never a write to a protected, out-of-scope or bot account.
+        for op in &first.ops {
+            if let Some(id) = op.resource_id()
+                && let Some(u) = live.users.iter().find(|u| u.id == id)
+            {
+                prop_assert!(!u.is_bot, "{op:?}");
+                prop_assert!(pol.scope.contains(&u.email_key(), Some(&u.id)), "out of scope: {op:?}");
+                prop_assert!(!pol.scope.is_protected(&u.email_key(), Some(&u.id)), "protected: {op:?}");
+            }
+        }
+
+        // A plan without conflicts converges in one pass. A conflict (an ambiguous match, a
+        // key held by an account that another change renames away) is reported rather than
+        // guessed, and resolves on a later pass once the other change has landed.
+        let allowed_passes = if first.conflicts.is_empty() { 1 } else { 3 };
+
+        let mut state = live.clone();
+        let mut current = first;
+        let mut passes = 0;
+        while !current.ops.is_empty() {
+            prop_assert!(passes < allowed_passes, "not converged after {passes} pass(es): {:#?}", current.ops);
+            if let Err(rule) = apply(&mut state, &current) {
+                return Err(TestCaseError::fail(format!("plan breaks Slack's rules: {rule}\n{current:#?}")));
+            }
+            passes += 1;
+            current = plan(&dir, &state, &pol);
+        }
+    }
+}
