@@ -1,0 +1,174 @@
+//! `plan()` for 100,000 directory users against 100,000 live users and 2,000 groups: CPU
+//! time and peak memory. `cargo bench --bench plan`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use scimsync::config::diagnostics::SourceLocation;
+use scimsync::config::{Policy, UnmanagedUsers};
+use scimsync::directory::{DesiredGroup, DesiredUser, Directory};
+use scimsync::scim::live::{LiveGroup, LiveState, LiveUser};
+
+const USERS: usize = 100_000;
+const GROUPS: usize = 2_000;
+const MEMBERS: usize = 50;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
+    let email = format!("user{i:06}@example.com");
+    DesiredUser {
+        id: None,
+        email: email.clone(),
+        email_key: email,
+        user_name: None,
+        user_name_key: format!("user{i:06}"),
+        given_name: Some(format!("Given{i}")),
+        family_name: Some(format!("Family{i}")),
+        display_name: None,
+        // 1% have a new title.
+        title: Some(
+            if i % 100 == 0 {
+                "Senior Engineer"
+            } else {
+                "Engineer"
+            }
+            .into(),
+        ),
+        phone: None,
+        timezone: None,
+        locale: None,
+        preferred_language: None,
+        user_type: None,
+        employee_number: Some(format!("E{i:06}")),
+        cost_center: None,
+        organization: None,
+        division: None,
+        department: Some(format!("Dept{}", i % 50)),
+        manager: (i % 10 != 0).then(|| format!("user{:06}@example.com", i - i % 10)),
+        start_date: None,
+        guest: None,
+        active: true,
+        groups: vec![],
+        location: SourceLocation::new(file, i as u32 + 2, 1),
+        origins: vec![],
+    }
+}
+
+fn main() {
+    let file: Arc<str> = Arc::from("people.csv");
+    // Directory: users 0..100,500 minus the 500 leavers at the top of the live range.
+    let mut users: Vec<DesiredUser> = (0..USERS + 500)
+        .filter(|i| !(USERS - 500..USERS).contains(i))
+        .map(|i| desired(i, &file))
+        .collect();
+    users.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+    let groups: Vec<DesiredGroup> = (0..GROUPS)
+        .map(|g| {
+            let mut members: Vec<String> = (0..MEMBERS)
+                .map(|k| {
+                    format!(
+                        "user{:06}@example.com",
+                        (g * MEMBERS + k + 1) % (USERS - 500)
+                    )
+                })
+                .collect();
+            members.sort();
+            members.dedup();
+            DesiredGroup {
+                name: format!("group-{g:04}"),
+                name_key: format!("group-{g:04}"),
+                members,
+                location: SourceLocation::new(&file, 1, 1),
+            }
+        })
+        .collect();
+    let dir = Directory {
+        users,
+        groups,
+        skipped: vec![],
+        sources: vec![file.clone()],
+    };
+
+    let live_users: Vec<LiveUser> = (0..USERS)
+        .map(|i| LiveUser {
+            id: format!("W{i:09}"),
+            user_name: format!("user{i:06}"),
+            active: true,
+            email: format!("user{i:06}@example.com"),
+            given_name: Some(format!("Given{i}")),
+            family_name: Some(format!("Family{i}")),
+            title: Some("Engineer".into()),
+            employee_number: Some(format!("E{i:06}")),
+            department: Some(format!("Dept{}", i % 50)),
+            manager_id: (i % 10 != 0).then(|| format!("W{:09}", i - i % 10)),
+            ..LiveUser::default()
+        })
+        .collect();
+    let live_groups: Vec<LiveGroup> = (0..GROUPS)
+        .map(|g| LiveGroup {
+            id: format!("S{g:08}"),
+            name: format!("group-{g:04}"),
+            // Offset by one: one add and one removal per group.
+            members: {
+                let mut m: Vec<String> = (0..MEMBERS)
+                    .map(|k| format!("W{:09}", (g * MEMBERS + k) % (USERS - 500)))
+                    .collect();
+                m.sort();
+                m
+            },
+            auto_generated: false,
+        })
+        .collect();
+    let live = LiveState {
+        users: live_users,
+        groups: live_groups,
+    };
+    let mut policy = Policy::default();
+    policy.scope.email_domains = vec!["example.com".into()];
+    policy.unmanaged_users = UnmanagedUsers::Deactivate;
+    let before = peak_rss_mib();
+
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let p = scimsync::plan::plan(&dir, &live, &policy);
+        times.push(t.elapsed());
+        last = Some(p);
+    }
+    times.sort();
+    let p = last.unwrap();
+    let s = p.summary();
+    println!(
+        "plan: {} directory users vs {} live users, {} groups: median {:?}, best {:?}",
+        dir.users.len(),
+        live.users.len(),
+        GROUPS,
+        times[2],
+        times[0]
+    );
+    println!(
+        "      {} creates, {} updates, {} deactivations, {} membership changes",
+        s.create, s.update, s.deactivate, s.membership_changes
+    );
+    println!(
+        "      peak RSS {:.0} MiB (inputs alone {:.0} MiB)",
+        peak_rss_mib(),
+        before
+    );
+    let t = Instant::now();
+    let text = scimsync::plan::render::text(&p, false);
+    println!(
+        "render text: {:?} ({} lines)",
+        t.elapsed(),
+        text.lines().count()
+    );
+}
