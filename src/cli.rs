@@ -14,8 +14,8 @@ use crate::config::check::{self, SchemaKind};
 use crate::config::diagnostics::render_plain;
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
-use crate::pass::{self, PassError};
-use crate::plan::Plan;
+use crate::apply::AuditLog;
+use crate::pass::{self, PassError, Prepared};
 use crate::plan::render::{self, Format};
 
 /// Exit codes (README, "Exit codes").
@@ -72,14 +72,9 @@ pub enum Command {
     },
     /// Read the sources and Slack, and report the plan. Writes nothing.
     Plan(PlanArgs),
-    /// Apply the plan to Slack. (`--dry-run`: report the plan, write nothing.)
-    Apply {
-        #[command(flatten)]
-        plan: PlanArgs,
-        /// Report the plan and write nothing (same as `scimsync plan`).
-        #[arg(long)]
-        dry_run: bool,
-    },
+    /// Plan and apply once, then exit (the cron mode). Exit 0 all applied, 3 a guard
+    /// tripped (nothing written), 4 partial.
+    Apply(ApplyArgs),
     /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
     Dump {
         /// The config file (for the target).
@@ -107,6 +102,48 @@ pub struct PlanArgs {
     /// Exit 2 when changes are pending (0 when in sync).
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The config file.
+    #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Report the plan and write nothing (same as `scimsync plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply exactly this saved plan (`scimsync plan --format json --out FILE`); refused if a
+    /// resource it touches changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Apply even though this safety guard trips (repeatable).
+    #[arg(long, value_enum, value_name = "GUARD")]
+    pub allow: Vec<GuardArg>,
+    /// Format of the plan report printed before applying.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+}
+
+/// The safety guards, by their `safety:` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GuardArg {
+    MaxDeactivations,
+    MaxDeactivationRatio,
+    MaxMembershipRemovals,
+    AllowGroupDeletion,
+    MinDirectoryUsers,
+}
+
+impl GuardArg {
+    fn key(self) -> &'static str {
+        match self {
+            GuardArg::MaxDeactivations => "max_deactivations",
+            GuardArg::MaxDeactivationRatio => "max_deactivation_ratio",
+            GuardArg::MaxMembershipRemovals => "max_membership_removals",
+            GuardArg::AllowGroupDeletion => "allow_group_deletion",
+            GuardArg::MinDirectoryUsers => "min_directory_users",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,17 +241,7 @@ pub fn main() -> ExitCode {
         match command {
             Command::Emulator(args) => run_emulator(args).await,
             Command::Plan(args) => run_plan(&args).await,
-            Command::Apply {
-                plan,
-                dry_run: true,
-            } => run_plan(&plan).await,
-            Command::Apply { .. } => {
-                eprintln!(
-                    "error: applying is not available in this build yet; \
-                     `scimsync apply --dry-run` reports the plan"
-                );
-                exit::ERROR
-            }
+            Command::Apply(args) => run_apply(&args).await,
             Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
             Command::Validate { .. } | Command::Schema { .. } => unreachable!("handled above"),
         }
@@ -246,35 +273,46 @@ fn report_error(config: &std::path::Path, e: &PassError) {
     }
 }
 
-/// Loads, connects, lists and plans.
-async fn make_plan(config_path: &std::path::Path) -> Result<Plan, PassError> {
-    let config = pass::load_config(config_path)?;
-    let loaded = pass::load_directory(&config, chrono::Utc::now().date_naive())?;
-    if loaded.report.has_errors() || loaded.report.warnings().next().is_some() {
-        eprint!("{}", render_plain(&loaded.report.problems));
+fn report_source_problems(prepared: &Prepared) {
+    if !prepared.directory_problems.is_empty() {
+        eprint!("{}", render_plain(&prepared.directory_problems));
     }
-    let connection = pass::Connection::open(&config).await?;
-    let live = connection.read_live().await;
-    connection.close().await?;
-    let live = live?;
-    Ok(crate::plan::plan(&loaded.directory, &live, &config.policy))
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+    }
+}
+
+async fn prepare(config_path: &std::path::Path, saved: Option<&std::path::Path>) -> Result<Prepared, PassError> {
+    let config = pass::load_config(config_path)?;
+    match saved {
+        Some(file) => Prepared::saved(config, file).await,
+        None => Prepared::new(config, chrono::Utc::now().date_naive()).await,
+    }
 }
 
 async fn run_plan(args: &PlanArgs) -> u8 {
-    let plan = match make_plan(&args.config).await {
+    let prepared = match prepare(&args.config, None).await {
         Ok(p) => p,
         Err(e) => {
             report_error(&args.config, &e);
             return exit::ERROR;
         }
     };
-    let format = match args.format {
-        FormatArg::Text => Format::Text,
-        FormatArg::Json => Format::Json,
-        FormatArg::Markdown => Format::Markdown,
-    };
+    report_source_problems(&prepared);
+    let Prepared {
+        plan, connection, ..
+    } = prepared;
+    if let Err(e) = connection.close().await {
+        report_error(&args.config, &e);
+        return exit::ERROR;
+    }
     let color = args.out.is_none() && std::io::stdout().is_terminal();
-    let report = render::render(&plan, format, color);
+    let report = render::render(&plan, format_of(args.format), color);
     match &args.out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, report) {
@@ -288,6 +326,78 @@ async fn run_plan(args: &PlanArgs) -> u8 {
         exit::CHANGES
     } else {
         exit::OK
+    }
+}
+
+async fn run_apply(args: &ApplyArgs) -> u8 {
+    let prepared = match prepare(&args.config, args.plan.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&args.config, &e);
+            return exit::ERROR;
+        }
+    };
+    report_source_problems(&prepared);
+    let color = std::io::stdout().is_terminal();
+    print(&render::render(&prepared.plan, format_of(args.format), color));
+    let code = apply_prepared(&prepared, args).await;
+    match prepared.connection.close().await {
+        Ok(()) => code,
+        Err(e) => {
+            report_error(&args.config, &e);
+            exit::ERROR
+        }
+    }
+}
+
+async fn apply_prepared(prepared: &Prepared, args: &ApplyArgs) -> u8 {
+    let plan = &prepared.plan;
+    if args.dry_run {
+        return exit::OK;
+    }
+    let allowed: Vec<&str> = args.allow.iter().map(|g| g.key()).collect();
+    let tripped: Vec<_> = plan
+        .guards
+        .iter()
+        .filter(|g| !allowed.contains(&g.guard.as_str()))
+        .collect();
+    if !tripped.is_empty() {
+        for g in &tripped {
+            eprintln!(
+                "error: safety guard {} tripped: {} — override with --allow {}",
+                g.guard,
+                g.message,
+                g.guard.replace('_', "-")
+            );
+        }
+        eprintln!("nothing was written");
+        return exit::GUARD;
+    }
+    if plan.is_empty() {
+        return if plan.conflicts.is_empty() { exit::OK } else { exit::PARTIAL };
+    }
+    let audit = match &prepared.config.audit_log {
+        Some(path) => match AuditLog::open(path) {
+            Ok(a) => Some(std::sync::Arc::new(a)),
+            Err(e) => {
+                eprintln!("error: cannot open the audit log {}: {e}; nothing was written", path.display());
+                return exit::ERROR;
+            }
+        },
+        None => None,
+    };
+    let outcome = crate::apply::execute(
+        plan,
+        &prepared.connection.caller,
+        prepared.config.rate_limit.concurrency as usize,
+        audit,
+    )
+    .await;
+    print(&format!("\n{}", outcome.render()));
+    if outcome.complete() && plan.conflicts.is_empty() {
+        exit::OK
+    } else {
+        exit::PARTIAL
     }
 }
 

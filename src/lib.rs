@@ -4,6 +4,7 @@
 //! a pure plan, guards, and a rate-limited apply. [`emulator`] is a Slack-faithful SCIM
 //! server used by every test and by `target.url: embedded`.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod directory;

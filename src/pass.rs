@@ -3,11 +3,14 @@
 //! the daemon share it. Errors are typed; only the CLI renders them.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 
 use crate::config::{Config, ConfigError, Endpoint, EnvOverrides, TokenSource};
+use crate::plan::{self, Plan};
+use crate::scim::retry::Caller;
 use crate::directory::{self, DirectoryError, LoadOptions, LoadedDirectory};
 use crate::emulator::{Emulator, EmulatorConfig, SeedError, Store};
 use crate::scim::live::LiveState;
@@ -31,6 +34,13 @@ pub enum PassError {
     Seed(#[from] SeedError),
     #[error("embedded emulator: {0}")]
     Emulator(std::io::Error),
+    #[error("the saved plan {file}: {message}")]
+    SavedPlan { file: String, message: String },
+    #[error(
+        "refusing the saved plan: {} changed in Slack since the plan was made; make a new plan",
+        .0.join(", ")
+    )]
+    Stale(Vec<String>),
 }
 
 pub fn load_config(path: &Path) -> Result<Config, PassError> {
@@ -50,7 +60,8 @@ pub fn load_directory(config: &Config, today: NaiveDate) -> Result<LoadedDirecto
 
 /// A connection to the target: the client, and the embedded emulator when there is one.
 pub struct Connection {
-    pub client: ScimClient,
+    /// Rate-limited and retrying, within the configured share of Slack's budget.
+    pub caller: Caller,
     embedded: Option<Emulator>,
 }
 
@@ -69,7 +80,7 @@ impl Connection {
                 };
                 let client = ScimClient::new(url.as_str(), Some(version), token, REQUEST_TIMEOUT)?;
                 Ok(Connection {
-                    client,
+                    caller: caller(client, config),
                     embedded: None,
                 })
             }
@@ -85,7 +96,7 @@ impl Connection {
                 let emulator = Emulator::start(
                     EmulatorConfig {
                         token: secret.clone(),
-                        rate_limit_scale: Some(1.0),
+                        rate_limit_scale: Some(config.rate_limit.time_scale),
                         persist: state.map(Path::to_path_buf),
                         ..EmulatorConfig::default()
                     },
@@ -101,7 +112,7 @@ impl Connection {
                     REQUEST_TIMEOUT,
                 )?;
                 Ok(Connection {
-                    client,
+                    caller: caller(client, config),
                     embedded: Some(emulator),
                 })
             }
@@ -110,8 +121,8 @@ impl Connection {
 
     /// Lists every user and group. All or nothing.
     pub async fn read_live(&self) -> Result<LiveState, PassError> {
-        let users = self.client.list_users().await?;
-        let groups = self.client.list_groups().await?;
+        let users = self.caller.list_users().await?;
+        let groups = self.caller.list_groups().await?;
         Ok(LiveState::from_scim(&users, &groups))
     }
 
@@ -122,4 +133,84 @@ impl Connection {
             None => Ok(()),
         }
     }
+}
+
+/// Everything a pass needs to apply: the config, the open connection, what Slack holds and
+/// the plan.
+pub struct Prepared {
+    pub config: Config,
+    pub connection: Connection,
+    pub live: LiveState,
+    pub plan: Plan,
+    /// Problems found in the sources that did not stop the load (skipped users, warnings).
+    pub directory_problems: Vec<crate::directory::DirectoryProblem>,
+}
+
+impl Prepared {
+    /// Reads the sources and Slack, and plans.
+    pub async fn new(config: Config, today: NaiveDate) -> Result<Prepared, PassError> {
+        let loaded = load_directory(&config, today)?;
+        let connection = Connection::open(&config).await?;
+        let live = match connection.read_live().await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = connection.close().await;
+                return Err(e);
+            }
+        };
+        let plan = plan::plan(&loaded.directory, &live, &config.policy);
+        Ok(Prepared {
+            config,
+            connection,
+            live,
+            plan,
+            directory_problems: loaded.report.problems,
+        })
+    }
+
+    /// Reads a saved plan and Slack; refuses the plan if a resource it touches has changed.
+    /// Guards are evaluated again under the current config.
+    pub async fn saved(config: Config, file: &Path) -> Result<Prepared, PassError> {
+        let saved_plan = |message: String| PassError::SavedPlan {
+            file: file.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
+        let mut plan = plan::from_json(&text).map_err(saved_plan)?;
+        let connection = Connection::open(&config).await?;
+        let live = match connection.read_live().await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = connection.close().await;
+                return Err(e);
+            }
+        };
+        let now = plan::live_fingerprints(&live);
+        let stale: Vec<String> = plan
+            .fingerprints
+            .iter()
+            .filter(|(id, fp)| now.get(*id) != Some(*fp))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !stale.is_empty() {
+            let _ = connection.close().await;
+            return Err(PassError::Stale(stale));
+        }
+        plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
+        Ok(Prepared {
+            config,
+            connection,
+            live,
+            plan,
+            directory_problems: Vec::new(),
+        })
+    }
+}
+
+fn caller(client: ScimClient, config: &Config) -> Caller {
+    Caller::new(
+        Arc::new(client),
+        config.rate_limit.share,
+        config.rate_limit.time_scale,
+    )
 }

@@ -639,6 +639,20 @@ impl Compiler<'_> {
                 );
             }
         }
+        if let Some(t) = raw.time_scale {
+            if (1.0..=10_000.0).contains(&t) {
+                limit.time_scale = t;
+            } else {
+                self.error(
+                    &[r, Step::Key("time_scale")],
+                    ConfigIssue::OutOfRange {
+                        field: "rate_limit.time_scale",
+                        value: t.to_string(),
+                        range: "between 1 and 10000",
+                    },
+                );
+            }
+        }
         limit
     }
 

@@ -310,6 +310,8 @@ pub struct RateLimit {
     /// (0, 1]: Slack's limits are per organisation and shared with the IdP's connector.
     pub share: f64,
     pub concurrency: u32,
+    /// 1 against Slack; N against an emulator whose limits run N times faster.
+    pub time_scale: f64,
 }
 
 impl Default for RateLimit {
@@ -318,6 +320,7 @@ impl Default for RateLimit {
         RateLimit {
             share: 0.5,
             concurrency: 4,
+            time_scale: 1.0,
         }
     }
 }

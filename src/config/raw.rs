@@ -256,6 +256,9 @@ pub struct RawRateLimit {
     pub share: Option<f64>,
     /// Requests in flight at once, 1–64. Default: 4.
     pub concurrency: Option<u32>,
+    /// Only for rehearsals against `scimsync emulator --time-scale N`: run the client's
+    /// limits N times faster too. Default: 1 (Slack's real speed).
+    pub time_scale: Option<f64>,
 }
 
 /// `scimsync run` settings.

@@ -1,27 +1,16 @@
-//! The SCIM client: one HTTP attempt per call, errors parsed from either dialect's body, and
-//! complete listings (`count=1000` pages, de-duplicated by id). A listing is all or nothing: a
-//! failed page fails the listing, so a partial read can never look like "these people left".
-//!
-//! Rate limiting and retries wrap this client (the executor); this layer only reports what
-//! happened, including `Retry-After` on a 429.
+//! The SCIM client: one HTTP attempt per call, errors parsed from either dialect's body.
+//! Rate limiting, retries and listings are [`super::retry::Caller`]'s; this layer only reports
+//! what happened, including `Retry-After` on a 429.
 
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Version;
 use super::token::Token;
-use super::types::{ErrorBody, Group, ListResponse, User};
-
-/// Slack's largest page (FACTS §4).
-pub const PAGE_SIZE: usize = 1000;
-
-/// A listing stops after this many pages even if Slack keeps claiming more: a guard against a
-/// server that never ends (10M resources).
-const MAX_PAGES: usize = 10_000;
+use super::types::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScimError {
@@ -254,52 +243,6 @@ impl ScimClient {
             method,
             path: path.to_string(),
             message: e.to_string(),
-        })
-    }
-
-    /// Every user, de-duplicated by id.
-    pub async fn list_users(&self) -> Result<Vec<User>, ScimError> {
-        self.list_all("Users", |u: &User| u.id.value().cloned())
-            .await
-    }
-
-    /// Every group, de-duplicated by id.
-    pub async fn list_groups(&self) -> Result<Vec<Group>, ScimError> {
-        self.list_all("Groups", |g: &Group| g.id.value().cloned())
-            .await
-    }
-
-    async fn list_all<T: DeserializeOwned>(
-        &self,
-        resource: &str,
-        id_of: impl Fn(&T) -> Option<String>,
-    ) -> Result<Vec<T>, ScimError> {
-        let mut seen: IndexMap<String, T> = IndexMap::new();
-        let mut start = 1usize;
-        for _ in 0..MAX_PAGES {
-            let path = format!("{resource}?startIndex={start}&count={PAGE_SIZE}");
-            let page: ListResponse<T> = self.send_json(Method::GET, &path, None).await?;
-            let resources = page.resources.into_value().unwrap_or_default();
-            let got = resources.len();
-            for r in resources {
-                let id = id_of(&r).ok_or_else(|| ScimError::Decode {
-                    method: Method::GET,
-                    path: path.clone(),
-                    message: "a resource without an id".into(),
-                })?;
-                // Resources may shift between pages while the org changes: keep the first.
-                seen.entry(id).or_insert(r);
-            }
-            let total = page.total_results.value().copied().unwrap_or(0) as usize;
-            start += got;
-            if got == 0 || start > total {
-                return Ok(seen.into_values().collect());
-            }
-        }
-        Err(ScimError::Decode {
-            method: Method::GET,
-            path: resource.into(),
-            message: format!("listing did not end after {MAX_PAGES} pages"),
         })
     }
 }

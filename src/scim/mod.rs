@@ -3,8 +3,11 @@
 pub mod client;
 pub mod limits;
 pub mod live;
+pub mod ratelimit;
+pub mod retry;
 pub mod token;
 pub mod types;
+pub mod write;
 
 pub use client::{ScimClient, ScimError};
 pub use token::Token;

@@ -1,22 +1,22 @@
 //! The SCIM client against the emulator: complete listings in `ceil(n/1000)` requests, both
 //! error shapes parsed, and the token never in an error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::scim::limits::Endpoint;
+use scimsync::scim::retry::Caller;
 use scimsync::scim::{ScimClient, Token, Version};
 
 use crate::harness::{BOTH, org, org_with};
 
-fn client(url: &str, token: &str) -> ScimClient {
-    ScimClient::new(
-        url,
-        None,
-        Token::new(token).unwrap(),
-        Duration::from_secs(10),
-    )
-    .unwrap()
+fn client(url: &str, token: &str) -> Caller {
+    let c = ScimClient::new(url, None, Token::new(token).unwrap(), Duration::from_secs(10));
+    let mut caller = Caller::new(Arc::new(c.unwrap()), 1.0, 1.0);
+    caller.policy.max_attempts = 2;
+    caller.policy.base = Duration::from_millis(1);
+    caller
 }
 
 #[tokio::test]
@@ -36,7 +36,7 @@ async fn lists_everything_in_ceil_n_over_1000_pages() {
     for v in BOTH {
         o.emu.reset_stats();
         let c = client(&o.emu.base_url(v), o.emu.token());
-        assert_eq!(c.version(), v);
+        assert_eq!(c.client.version(), v);
         let users = c.list_users().await.unwrap();
         let groups = c.list_groups().await.unwrap();
         assert_eq!(users.len(), 2500);
@@ -63,12 +63,13 @@ async fn errors_carry_slack_codes_and_never_the_token() {
         let err = c.list_users().await.unwrap_err();
         assert_eq!(err.status(), Some(401));
         assert_eq!(err.code(), Some("invalid_authentication"));
-        let shown = format!("{err} {err:?} {c:?}");
+        let shown = format!("{err} {err:?} {:?}", c.client);
         assert!(!shown.contains("secret-1234"), "{shown}");
         assert!(shown.contains("invalid_authentication"), "{shown}");
 
         let c = client(&o.emu.base_url(v), o.emu.token());
         let err = c
+            .client
             .send(reqwest::Method::GET, "Users/UNOPE", None)
             .await
             .unwrap_err();

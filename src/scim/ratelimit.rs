@@ -1,0 +1,144 @@
+//! Staying under Slack's rate limits (FACTS §7, DESIGN §5). Slack meters every SCIM app of an
+//! organisation together, so scimsync takes only a `share` of each budget. Every request —
+//! retries included — waits for a token from its set's bucket (reads or writes) and from its
+//! endpoint's bucket; a 429 pauses the whole set for `Retry-After`, because the limit it hit
+//! is organisation-wide.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota as GovQuota, RateLimiter};
+
+use super::limits::{Endpoint, Quota, RateSet};
+
+/// The client's buckets.
+pub struct Limits {
+    sets: HashMap<RateSet, DefaultDirectRateLimiter>,
+    endpoints: HashMap<Endpoint, DefaultDirectRateLimiter>,
+    paused_until: Mutex<HashMap<RateSet, Instant>>,
+    waited_micros: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits").finish_non_exhaustive()
+    }
+}
+
+/// `share` of `q`, `time_scale` times faster: burst and rate both scaled by the share.
+fn scaled(q: Quota, share: f64, time_scale: f64) -> GovQuota {
+    let per_minute = (f64::from(q.per_minute) * share).max(1.0);
+    let period = Duration::from_secs_f64(60.0 / (per_minute * time_scale));
+    let burst = ((f64::from(q.burst) * share).floor() as u32).max(1);
+    GovQuota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::new(burst).expect("at least 1"))
+}
+
+impl Limits {
+    /// `share` of Slack's budgets, in (0, 1]; `time_scale` > 1 only against an emulator
+    /// running its limits that many times faster.
+    pub fn new(share: f64, time_scale: f64) -> Limits {
+        let share = share.clamp(0.001, 1.0);
+        let time_scale = if time_scale > 0.0 { time_scale } else { 1.0 };
+        Limits {
+            sets: [RateSet::Read, RateSet::Write]
+                .into_iter()
+                .map(|s| (s, RateLimiter::direct(scaled(s.quota(), share, time_scale))))
+                .collect(),
+            endpoints: Endpoint::ALL
+                .into_iter()
+                .filter_map(|e| {
+                    e.quota()
+                        .map(|q| (e, RateLimiter::direct(scaled(q, share, time_scale))))
+                })
+                .collect(),
+            paused_until: Mutex::new(HashMap::new()),
+            waited_micros: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until a request to `endpoint` may go.
+    pub async fn acquire(&self, endpoint: Endpoint) {
+        let start = Instant::now();
+        let set = endpoint.set();
+        loop {
+            let until = self.lock().get(&set).copied();
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => break,
+            }
+        }
+        if let Some(ep) = self.endpoints.get(&endpoint) {
+            ep.until_ready().await;
+        }
+        self.sets[&set].until_ready().await;
+        let waited = start.elapsed().as_micros() as u64;
+        self.waited_micros.fetch_add(waited, Ordering::Relaxed);
+    }
+
+    /// Slack answered 429: nothing of `set` goes before `retry_after` has passed.
+    pub fn pause(&self, set: RateSet, retry_after: Duration) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let until = Instant::now() + retry_after;
+        let mut paused = self.lock();
+        let slot = paused.entry(set).or_insert(until);
+        if *slot < until {
+            *slot = until;
+        }
+    }
+
+    /// Total time requests spent waiting for the limiter.
+    pub fn waited(&self) -> Duration {
+        Duration::from_micros(self.waited_micros.load(Ordering::Relaxed))
+    }
+
+    /// 429 answers seen.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RateSet, Instant>> {
+        self.paused_until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn creates_are_held_to_the_shared_budget() {
+        // share 0.5 of 180/min burst 20 → burst 10, then 90/min; at ×600 that is 900/s.
+        let limits = Limits::new(0.5, 600.0);
+        let t = Instant::now();
+        for _ in 0..10 {
+            limits.acquire(Endpoint::UserCreate).await;
+        }
+        assert!(t.elapsed() < Duration::from_millis(20), "the burst is free");
+        let t = Instant::now();
+        for _ in 0..90 {
+            limits.acquire(Endpoint::UserCreate).await;
+        }
+        let took = t.elapsed().as_secs_f64();
+        assert!((0.08..0.2).contains(&took), "90 more at 900/s took {took}s");
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_the_whole_set() {
+        let limits = Limits::new(1.0, 1.0);
+        limits.pause(RateSet::Write, Duration::from_millis(150));
+        let t = Instant::now();
+        limits.acquire(Endpoint::GroupUpdate).await;
+        assert!(t.elapsed() >= Duration::from_millis(140));
+        let t = Instant::now();
+        limits.acquire(Endpoint::UsersList).await;
+        assert!(t.elapsed() < Duration::from_millis(50), "reads are not paused");
+        assert_eq!(limits.rate_limited(), 1);
+    }
+}
