@@ -18,6 +18,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
 
 use crate::plan::{Change, Op, Plan, UserRef};
 use crate::scim::limits::Endpoint;
@@ -106,7 +107,11 @@ impl Outcome {
         }
         s.push('\n');
         for o in &self.ops {
-            let id = o.resource.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+            let id = o
+                .resource
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default();
             match &o.result {
                 OpResult::Applied { .. } => {}
                 OpResult::Failed {
@@ -122,9 +127,10 @@ impl Outcome {
                         .map(|st| format!(" (HTTP {st}): {message}"))
                         .unwrap_or_else(|| format!(": {message}"))
                 )),
-                OpResult::Skipped { reason } => {
-                    s.push_str(&format!("- {:<16} {}{id}: skipped, {reason}\n", o.kind, o.subject))
-                }
+                OpResult::Skipped { reason } => s.push_str(&format!(
+                    "- {:<16} {}{id}: skipped, {reason}\n",
+                    o.kind, o.subject
+                )),
             }
         }
         s
@@ -200,9 +206,9 @@ fn subject(op: &Op) -> String {
         Op::CreateUser { email, .. }
         | Op::UpdateUser { email, .. }
         | Op::DeactivateUser { email, .. } => email.clone(),
-        Op::CreateGroup { name, .. } | Op::UpdateGroup { name, .. } | Op::DeleteGroup { name, .. } => {
-            name.clone()
-        }
+        Op::CreateGroup { name, .. }
+        | Op::UpdateGroup { name, .. }
+        | Op::DeleteGroup { name, .. } => name.clone(),
     }
 }
 
@@ -358,7 +364,8 @@ pub async fn execute(
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..plan.ops.len())
         .map(|_| watch::channel::<Option<bool>>(None))
         .unzip();
-    let senders: Vec<Arc<watch::Sender<Option<bool>>>> = senders.into_iter().map(Arc::new).collect();
+    let senders: Vec<Arc<watch::Sender<Option<bool>>>> =
+        senders.into_iter().map(Arc::new).collect();
 
     for p in 0..=3u8 {
         let mut tasks = tokio::task::JoinSet::new();
@@ -388,7 +395,9 @@ pub async fn execute(
                         subject: subject(&op),
                         resource: op.resource_id().map(str::to_string),
                         result: OpResult::Skipped {
-                            reason: format!("it depends on the change to {who}, which did not apply"),
+                            reason: format!(
+                                "it depends on the change to {who}, which did not apply"
+                            ),
                         },
                     },
                     None => {
@@ -444,7 +453,17 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
     let lock = run.resource_lock(&lock_key);
     let _held = lock.lock().await;
     let span = tracing::info_span!("op", kind = op.kind(), resource = op.resource_id());
-    let _enter = span.enter();
+    let outcome = apply_unlocked(run, op).instrument(span.clone()).await;
+    match &outcome.result {
+        OpResult::Failed { code, message, .. } => {
+            span.in_scope(|| tracing::warn!(code = code.as_deref(), %message, "op failed"))
+        }
+        _ => span.in_scope(|| tracing::debug!("op applied")),
+    }
+    outcome
+}
+
+async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
     let (resource, result) = match op {
         Op::CreateUser {
             email,
@@ -468,7 +487,12 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
             let body = write::update_user(run.version, fields, manager);
             let r = run
                 .caller
-                .call(Endpoint::UserUpdate, Method::PATCH, &format!("Users/{id}"), Some(&body))
+                .call(
+                    Endpoint::UserUpdate,
+                    Method::PATCH,
+                    &format!("Users/{id}"),
+                    Some(&body),
+                )
                 .await;
             (
                 Some(id.clone()),
@@ -481,7 +505,12 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
         Op::DeactivateUser { id, .. } => {
             let r = run
                 .caller
-                .call(Endpoint::UserDelete, Method::DELETE, &format!("Users/{id}"), None)
+                .call(
+                    Endpoint::UserDelete,
+                    Method::DELETE,
+                    &format!("Users/{id}"),
+                    None,
+                )
                 .await;
             (
                 Some(id.clone()),
@@ -516,7 +545,12 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
         Op::DeleteGroup { id, .. } => {
             let r = run
                 .caller
-                .call(Endpoint::GroupDelete, Method::DELETE, &format!("Groups/{id}"), None)
+                .call(
+                    Endpoint::GroupDelete,
+                    Method::DELETE,
+                    &format!("Groups/{id}"),
+                    None,
+                )
                 .await;
             (
                 Some(id.clone()),
@@ -527,12 +561,6 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
             )
         }
     };
-    match &result {
-        OpResult::Failed { code, message, .. } => {
-            tracing::warn!(code = code.as_deref(), %message, "op failed")
-        }
-        _ => tracing::debug!("op applied"),
-    }
     OpOutcome {
         kind: op.kind(),
         subject: subject(op),
@@ -583,7 +611,9 @@ async fn create_user(
         {
             match find_user(run, email).await {
                 Some(u)
-                    if u.user_name.value().is_some_and(|n| user_name_key(n) == user_name_key(user_name)) =>
+                    if u.user_name
+                        .value()
+                        .is_some_and(|n| user_name_key(n) == user_name_key(user_name)) =>
                 {
                     let id = u.id.value().cloned();
                     if let Some(id) = &id {
@@ -620,11 +650,11 @@ async fn find_user(run: &Run, email: &str) -> Option<User> {
         .unwrap_or_default()
         .into_iter()
         .find(|u| {
-            u.emails
-                .value()
-                .into_iter()
-                .flatten()
-                .any(|e| e.value.value().is_some_and(|v| email_key(v) == email_key(email)))
+            u.emails.value().into_iter().flatten().any(|e| {
+                e.value
+                    .value()
+                    .is_some_and(|v| email_key(v) == email_key(email))
+            })
         })
 }
 
@@ -637,7 +667,11 @@ async fn find_group(run: &Run, name: &str) -> Option<Group> {
         .await
         .ok()?;
     let page: ListResponse<Group> = serde_json::from_slice(&reply.body).ok()?;
-    page.resources.into_value().unwrap_or_default().into_iter().next()
+    page.resources
+        .into_value()
+        .unwrap_or_default()
+        .into_iter()
+        .next()
 }
 
 fn urlencode(s: &str) -> String {
@@ -663,7 +697,10 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
     {
         Ok((reply, _)) => id_of(&reply.body),
         Err(e) if e.attempts > 1 && e.error.status() == Some(409) => {
-            match find_group(run, name).await.and_then(|g| g.id.value().cloned()) {
+            match find_group(run, name)
+                .await
+                .and_then(|g| g.id.value().cloned())
+            {
                 Some(id) => {
                     // The first attempt created it; make sure every member is there.
                     if let Err(e) = patch_group(run, &id, None, first, &[]).await {
@@ -702,7 +739,12 @@ async fn patch_group(
 ) -> Result<(), CallError> {
     for body in write::update_group(run.version, rename, add, remove) {
         run.caller
-            .call(Endpoint::GroupUpdate, Method::PATCH, &format!("Groups/{id}"), Some(&body))
+            .call(
+                Endpoint::GroupUpdate,
+                Method::PATCH,
+                &format!("Groups/{id}"),
+                Some(&body),
+            )
             .await?;
     }
     Ok(())

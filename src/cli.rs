@@ -10,11 +10,11 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::apply::AuditLog;
 use crate::config::check::{self, SchemaKind};
 use crate::config::diagnostics::render_plain;
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
-use crate::apply::AuditLog;
 use crate::pass::{self, PassError, Prepared};
 use crate::plan::render::{self, Format};
 
@@ -287,7 +287,10 @@ fn format_of(f: FormatArg) -> Format {
     }
 }
 
-async fn prepare(config_path: &std::path::Path, saved: Option<&std::path::Path>) -> Result<Prepared, PassError> {
+async fn prepare(
+    config_path: &std::path::Path,
+    saved: Option<&std::path::Path>,
+) -> Result<Prepared, PassError> {
     let config = pass::load_config(config_path)?;
     match saved {
         Some(file) => Prepared::saved(config, file).await,
@@ -339,7 +342,11 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     };
     report_source_problems(&prepared);
     let color = std::io::stdout().is_terminal();
-    print(&render::render(&prepared.plan, format_of(args.format), color));
+    print(&render::render(
+        &prepared.plan,
+        format_of(args.format),
+        color,
+    ));
     let code = apply_prepared(&prepared, args).await;
     match prepared.connection.close().await {
         Ok(()) => code,
@@ -374,13 +381,20 @@ async fn apply_prepared(prepared: &Prepared, args: &ApplyArgs) -> u8 {
         return exit::GUARD;
     }
     if plan.is_empty() {
-        return if plan.conflicts.is_empty() { exit::OK } else { exit::PARTIAL };
+        return if plan.conflicts.is_empty() {
+            exit::OK
+        } else {
+            exit::PARTIAL
+        };
     }
     let audit = match &prepared.config.audit_log {
         Some(path) => match AuditLog::open(path) {
             Ok(a) => Some(std::sync::Arc::new(a)),
             Err(e) => {
-                eprintln!("error: cannot open the audit log {}: {e}; nothing was written", path.display());
+                eprintln!(
+                    "error: cannot open the audit log {}: {e}; nothing was written",
+                    path.display()
+                );
                 return exit::ERROR;
             }
         },

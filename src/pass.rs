@@ -9,11 +9,11 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::config::{Config, ConfigError, Endpoint, EnvOverrides, TokenSource};
-use crate::plan::{self, Plan};
-use crate::scim::retry::Caller;
 use crate::directory::{self, DirectoryError, LoadOptions, LoadedDirectory};
 use crate::emulator::{Emulator, EmulatorConfig, SeedError, Store};
+use crate::plan::{self, Plan};
 use crate::scim::live::LiveState;
+use crate::scim::retry::Caller;
 use crate::scim::token::TokenError;
 use crate::scim::{ScimClient, ScimError, Token, Version};
 

@@ -133,7 +133,8 @@ struct Shared {
     limiter: Option<Mutex<Limiter>>,
     locks: Mutex<HashSet<String>>,
     stats: Mutex<Stats>,
-    faults: Mutex<fastrand::Rng>,
+    /// The fault settings in force (changeable at run time) and their random source.
+    faults: Mutex<(Faults, fastrand::Rng)>,
     site: Site,
     dirty: AtomicBool,
     started: Instant,
@@ -174,7 +175,10 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             limiter: config.rate_limit_scale.map(|s| Mutex::new(Limiter::new(s))),
-            faults: Mutex::new(fastrand::Rng::with_seed(config.faults.seed)),
+            faults: Mutex::new((
+                config.faults.clone(),
+                fastrand::Rng::with_seed(config.faults.seed),
+            )),
             site: Site {
                 base_url: format!("http://{addr}"),
                 workspace: config.workspace.clone(),
@@ -245,6 +249,12 @@ impl Emulator {
 
     pub fn reset_stats(&self) {
         *lock(&self.shared.stats) = Stats::default();
+    }
+
+    /// Changes fault injection from now on (re-seeding the random source).
+    pub fn set_faults(&self, faults: Faults) {
+        let rng = fastrand::Rng::with_seed(faults.seed);
+        *lock(&self.shared.faults) = (faults, rng);
     }
 
     /// Direct access to the organisation, for tests.
@@ -488,25 +498,21 @@ async fn scim(
         }
     }
 
-    let faults = &shared.config.faults;
-    if faults.latency > Duration::ZERO {
-        tokio::time::sleep(faults.latency).await;
-    }
-    let (inject_error, drop_before, drop_after) = {
-        let mut rng = lock(&shared.faults);
+    let (latency, inject_error, error_status, drop_before, drop_after) = {
+        let mut guard = lock(&shared.faults);
+        let (faults, rng) = &mut *guard;
         let error = rng.f64() < faults.error_rate;
+        let status = if rng.bool() { 500 } else { 503 };
         let dropped = !error && rng.f64() < faults.drop_rate;
         let before = dropped && rng.bool();
-        (error, before, dropped && !before)
+        (faults.latency, error, status, before, dropped && !before)
     };
+    if latency > Duration::ZERO {
+        tokio::time::sleep(latency).await;
+    }
     if inject_error {
         lock(&shared.stats).injected_errors += 1;
-        let status = if lock(&shared.faults).bool() {
-            500
-        } else {
-            503
-        };
-        return error_response(version, &ApiError::new(status, "internal_error"));
+        return error_response(version, &ApiError::new(error_status, "internal_error"));
     }
     if drop_before {
         return dropped(shared);

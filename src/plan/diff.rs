@@ -226,7 +226,9 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         hands_off.extend(found);
     }
 
-    // 1. Match.
+    // 1. Match. Accounts a conflicted directory user points at are contested: never treated as
+    // unmanaged, since the directory does list their person — only ambiguously.
+    let mut contested: HashSet<usize> = HashSet::new();
     let mut fates: Vec<Fate> = Vec::with_capacity(dir.users.len());
     for d in &dir.users {
         let mut found: BTreeMap<usize, Vec<&'static str>> = BTreeMap::new();
@@ -245,6 +247,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
                     match hits.map(Vec::as_slice) {
                         Some([one]) => ("employee_number", Some(*one)),
                         Some(many) if many.len() > 1 => {
+                            contested.extend(many.iter().copied());
                             ambiguous = Some(format!(
                                 "employee number {} is held by {} accounts",
                                 d.employee_number.as_deref().unwrap_or_default(),
@@ -269,9 +272,11 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         }
         let source = Some(d.location.to_string());
         let fate = if let Some(reason) = ambiguous {
+            contested.extend(found.keys().copied());
             conflicts.push(conflict(&d.email, reason, source));
             Fate::Nothing
         } else if found.len() > 1 {
+            contested.extend(found.keys().copied());
             let by: Vec<String> = found
                 .iter()
                 .map(|(i, keys)| format!("{} by {}", ix.user(*i).id, keys.join(" and ")))
@@ -402,6 +407,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     for (li, l) in live.users.iter().enumerate() {
         if matched_live.contains_key(&li)
             || claimed.contains_key(&li)
+            || contested.contains(&li)
             || hands_off.contains(&li)
             || l.is_bot
             || !l.active

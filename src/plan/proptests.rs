@@ -299,6 +299,21 @@ proptest! {
         let pol = policy();
         let first = plan(&dir, &live, &pol);
 
+        // An account the directory points at (by email or employee number) is never deactivated
+        // as unmanaged, even when the match is a conflict.
+        for op in &first.ops {
+            if let Op::DeactivateUser { id, reason, .. } = op
+                && reason == "not in the directory"
+            {
+                let u = live.users.iter().find(|u| &u.id == id).unwrap();
+                let named = dir.users.iter().any(|d| {
+                    d.email_key == u.email_key()
+                        || (d.employee_number.is_some() && d.employee_number == u.employee_number)
+                });
+                prop_assert!(!named, "deactivated an account the directory names: {op:?}");
+            }
+        }
+
         // Never a write to a protected, out-of-scope or bot account.
         for op in &first.ops {
             if let Some(id) = op.resource_id()

@@ -138,7 +138,10 @@ mod tests {
         assert!(t.elapsed() >= Duration::from_millis(140));
         let t = Instant::now();
         limits.acquire(Endpoint::UsersList).await;
-        assert!(t.elapsed() < Duration::from_millis(50), "reads are not paused");
+        assert!(
+            t.elapsed() < Duration::from_millis(50),
+            "reads are not paused"
+        );
         assert_eq!(limits.rate_limited(), 1);
     }
 }

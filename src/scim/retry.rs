@@ -78,14 +78,18 @@ impl Caller {
     /// Every user, de-duplicated by id. All or nothing: a failed page fails the listing, so a
     /// partial read can never look like "these people left".
     pub async fn list_users(&self) -> Result<Vec<User>, ScimError> {
-        self.list_all("Users", Endpoint::UsersList, |u: &User| u.id.value().cloned())
-            .await
+        self.list_all("Users", Endpoint::UsersList, |u: &User| {
+            u.id.value().cloned()
+        })
+        .await
     }
 
     /// Every group, de-duplicated by id.
     pub async fn list_groups(&self) -> Result<Vec<Group>, ScimError> {
-        self.list_all("Groups", Endpoint::GroupsList, |g: &Group| g.id.value().cloned())
-            .await
+        self.list_all("Groups", Endpoint::GroupsList, |g: &Group| {
+            g.id.value().cloned()
+        })
+        .await
     }
 
     async fn list_all<T: DeserializeOwned>(
@@ -112,7 +116,8 @@ impl Caller {
             let resources = page.resources.into_value().unwrap_or_default();
             let got = resources.len();
             for r in resources {
-                let id = id_of(&r).ok_or_else(|| decode(&path, "a resource without an id".into()))?;
+                let id =
+                    id_of(&r).ok_or_else(|| decode(&path, "a resource without an id".into()))?;
                 // Resources may shift between pages while the org changes: keep the first.
                 seen.entry(id).or_insert(r);
             }
@@ -122,7 +127,10 @@ impl Caller {
                 return Ok(seen.into_values().collect());
             }
         }
-        Err(decode(resource, format!("listing did not end after {MAX_PAGES} pages")))
+        Err(decode(
+            resource,
+            format!("listing did not end after {MAX_PAGES} pages"),
+        ))
     }
 
     /// Sends one logical request, retrying as the policy allows. On success also says how many
@@ -141,7 +149,9 @@ impl Caller {
             attempts += 1;
             match self.client.send(method.clone(), path, body).await {
                 Ok(reply) => return Ok((reply, attempts)),
-                Err(e) if e.status() == Some(429) && rate_limited < self.policy.max_rate_limited => {
+                Err(e)
+                    if e.status() == Some(429) && rate_limited < self.policy.max_rate_limited =>
+                {
                     rate_limited += 1;
                     attempts -= 1; // a pause, not a failed attempt
                     let wait = e.retry_after().unwrap_or(DEFAULT_RETRY_AFTER);
@@ -160,7 +170,10 @@ impl Caller {
 
     /// Full jitter: a uniform wait in [0, min(cap, base·2^(n-1))].
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.policy.base.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .policy
+            .base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
         let ceiling = exp.min(self.policy.cap);
         ceiling.mul_f64(fastrand::f64())
     }

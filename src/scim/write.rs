@@ -97,7 +97,10 @@ fn resource(
             (Slot::Core(path), Some(v)) => insert_path(&mut o, path, json!(v)),
             (Slot::Core(path), None) => clears.push(path.to_string()),
             (Slot::PrimaryPhone, Some(v)) => {
-                o.insert("phoneNumbers".into(), json!([{"value": v, "primary": true}]));
+                o.insert(
+                    "phoneNumbers".into(),
+                    json!([{"value": v, "primary": true}]),
+                );
             }
             (Slot::PrimaryPhone, None) => clears.push("phoneNumbers".into()),
             (Slot::Enterprise(k), Some(v)) => {
@@ -193,7 +196,9 @@ pub fn update_user(version: Version, fields: &UserFields, manager: Option<Manage
                     }
                     (false, false, Value::Object(m)) => {
                         for (k, v) in m {
-                            ops.push(json!({"op": "replace", "path": format!("{key}.{k}"), "value": v}));
+                            ops.push(
+                                json!({"op": "replace", "path": format!("{key}.{k}"), "value": v}),
+                            );
                         }
                     }
                     (_, _, v) => ops.push(json!({"op": "replace", "path": key, "value": v})),
@@ -301,7 +306,8 @@ mod tests {
         f.text.insert("department".into(), Some("R&D".into()));
         f.text.insert("phone".into(), Some("555".into()));
         f.text.insert("given_name".into(), Some("Ada".into()));
-        f.text.insert("start_date".into(), Some("2020-06-15".into()));
+        f.text
+            .insert("start_date".into(), Some("2020-06-15".into()));
         f
     }
 
@@ -313,9 +319,15 @@ mod tests {
         let b = update_user(Version::V1, &f, Some(None));
         assert_eq!(b["title"], "Lead");
         assert_eq!(b["name"], json!({"givenName": "Ada"}));
-        assert_eq!(b["phoneNumbers"], json!([{"value": "555", "primary": true}]));
+        assert_eq!(
+            b["phoneNumbers"],
+            json!([{"value": "555", "primary": true}])
+        );
         assert_eq!(b[urn::ENTERPRISE_V1], json!({"department": "R&D"}));
-        assert_eq!(b[urn::PROFILE_V1], json!({"startDate": "2020-06-15T00:00:00+0000"}));
+        assert_eq!(
+            b[urn::PROFILE_V1],
+            json!({"startDate": "2020-06-15T00:00:00+0000"})
+        );
         assert_eq!(
             b["meta"]["attributes"],
             json!([
@@ -324,7 +336,10 @@ mod tests {
                 urn::GUEST_V1
             ])
         );
-        assert!(b.get("userName").is_none() && b.get("emails").is_none(), "only what changes");
+        assert!(
+            b.get("userName").is_none() && b.get("emails").is_none(),
+            "only what changes"
+        );
     }
 
     #[test]
@@ -332,7 +347,9 @@ mod tests {
         let mut f = fields();
         f.email = Some("new@example.com".into());
         f.active = Some(true);
-        f.guest = Some(Some(GuestSpec { expiration: Some("2030-01-01T00:00:00Z".into()) }));
+        f.guest = Some(Some(GuestSpec {
+            expiration: Some("2030-01-01T00:00:00Z".into()),
+        }));
         let b = update_user(Version::V2, &f, Some(Some("W2".into())));
         let ops = b["Operations"].as_array().unwrap();
         let find = |path: &str| ops.iter().find(|o| o["path"] == path).cloned();
@@ -354,12 +371,21 @@ mod tests {
         let bodies = update_group(Version::V2, Some("new"), &add, &remove);
         assert_eq!(bodies.len(), 2);
         let ops = bodies[0]["Operations"].as_array().unwrap();
-        assert_eq!(ops[0], json!({"op": "replace", "path": "displayName", "value": "new"}));
+        assert_eq!(
+            ops[0],
+            json!({"op": "replace", "path": "displayName", "value": "new"})
+        );
         assert_eq!(ops[1]["value"].as_array().unwrap().len(), 1000);
         let last = bodies[1]["Operations"].as_array().unwrap();
-        assert_eq!(last.last().unwrap(), &json!({"op": "remove", "path": "members[value eq \"UX\"]"}));
+        assert_eq!(
+            last.last().unwrap(),
+            &json!({"op": "remove", "path": "members[value eq \"UX\"]"})
+        );
         let v1 = update_group(Version::V1, None, &[], &remove);
-        assert_eq!(v1[0]["members"], json!([{"value": "UX", "operation": "delete"}]));
+        assert_eq!(
+            v1[0]["members"],
+            json!([{"value": "UX", "operation": "delete"}])
+        );
         assert!(update_group(Version::V1, None, &[], &[]).is_empty());
     }
 }

@@ -1,5 +1,7 @@
 //! Shared test plumbing: start an emulator, talk to it.
 
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use reqwest::{Client, Method, Response};
@@ -115,3 +117,35 @@ impl Org {
 }
 
 pub const BOTH: [Version; 2] = [Version::V1, Version::V2];
+
+/// Runs the binary in `dir` on its `scimsync.yaml`, with `SCIM_TOKEN` set to `token`.
+pub fn scimsync(dir: &Path, token: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args(args)
+        .args(["--config", "scimsync.yaml"])
+        .current_dir(dir)
+        .env("SCIM_TOKEN", token)
+        .env_remove("SCIMSYNC_TARGET_URL")
+        .env_remove("SCIMSYNC_TOKEN_ENV")
+        .env_remove("SCIMSYNC_TOKEN_FILE")
+        .env_remove("SCIMSYNC_TARGET_VERSION")
+        .output()
+        .unwrap()
+}
+
+pub fn write_config(dir: &Path, url: &str, sources: &str) {
+    write_config_with(dir, url, sources, "scope: {email_domains: [example.com]}\n");
+}
+
+/// A config with `extra` top-level YAML appended (its own keys, not repeated ones).
+pub fn write_config_with(dir: &Path, url: &str, sources: &str, extra: &str) {
+    std::fs::write(
+        dir.join("scimsync.yaml"),
+        format!(
+            "target: {{url: \"{url}\", token_env: SCIM_TOKEN}}\n\
+             sources:\n{sources}\
+             {extra}"
+        ),
+    )
+    .unwrap();
+}

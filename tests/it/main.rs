@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, each test starting the in-process emulator on an ephemeral
 //! loopback port and talking to it over real HTTP (or running the real binary).
 
+mod apply;
 mod directory;
 mod emulator;
 mod fixtures;

@@ -2,42 +2,11 @@
 //! a plan costs exactly `ceil(users/1000) + ceil(groups/1000)` list requests and no write;
 //! a dumped organisation plans to nothing.
 
-use std::path::Path;
-use std::process::Output;
-
 use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 
-use crate::harness::{BOTH, org_with};
-
-/// Runs the binary in `dir` on its `scimsync.yaml`, with `SCIM_TOKEN` set to `token`.
-fn scimsync(dir: &Path, token: &str, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(args)
-        .args(["--config", "scimsync.yaml"])
-        .current_dir(dir)
-        .env("SCIM_TOKEN", token)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
-        .env_remove("SCIMSYNC_TARGET_VERSION")
-        .output()
-        .unwrap()
-}
-
-fn write_config(dir: &Path, url: &str, sources: &str) {
-    std::fs::write(
-        dir.join("scimsync.yaml"),
-        format!(
-            "target: {{url: \"{url}\", token_env: SCIM_TOKEN}}\n\
-             sources:\n{sources}\
-             scope: {{email_domains: [example.com]}}\n\
-             unmanaged_users: report\n"
-        ),
-    )
-    .unwrap();
-}
+use crate::harness::{BOTH, org_with, scimsync, write_config};
 
 fn organisation(users: usize, groups: usize) -> Store {
     let users = (0..users)

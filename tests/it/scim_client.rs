@@ -12,7 +12,12 @@ use scimsync::scim::{ScimClient, Token, Version};
 use crate::harness::{BOTH, org, org_with};
 
 fn client(url: &str, token: &str) -> Caller {
-    let c = ScimClient::new(url, None, Token::new(token).unwrap(), Duration::from_secs(10));
+    let c = ScimClient::new(
+        url,
+        None,
+        Token::new(token).unwrap(),
+        Duration::from_secs(10),
+    );
     let mut caller = Caller::new(Arc::new(c.unwrap()), 1.0, 1.0);
     caller.policy.max_attempts = 2;
     caller.policy.base = Duration::from_millis(1);
