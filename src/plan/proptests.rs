@@ -26,10 +26,15 @@ fn policy() -> Policy {
     p
 }
 
+/// A directory user: email local part, title, employee number, active, manager.
+type DesiredSpec = (usize, usize, Option<u8>, bool, Option<usize>);
+/// A live account: email local part, title, employee number, active, outside the domain.
+type LiveSpec = (usize, usize, Option<u8>, bool, bool);
+
 #[derive(Debug, Clone)]
 struct Spec {
-    desired: Vec<(usize, usize, Option<u8>, bool, Option<usize>)>, // local, title, employee no, active, manager
-    live: Vec<(usize, usize, Option<u8>, bool, bool)>, // local, title, employee no, active, other domain
+    desired: Vec<DesiredSpec>,
+    live: Vec<LiveSpec>,
     groups: Vec<Vec<usize>>,
     live_groups: Vec<Vec<usize>>,
 }
