@@ -238,6 +238,12 @@ async fn lifecycle_leaver_rejoiner_rename_swap_out_of_scope_and_protected() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tripped_guard_writes_nothing_unless_overridden() {
+    for v in BOTH {
+        tripped_guard(v).await;
+    }
+}
+
+async fn tripped_guard(v: Version) {
     let users = (0..30)
         .map(|i| StoredUser::new(&format!("u{i}"), &format!("u{i}@example.com")))
         .collect();
@@ -247,7 +253,7 @@ async fn a_tripped_guard_writes_nothing_unless_overridden() {
     std::fs::write(dir.path().join("people.csv"), "Email\nu0@example.com\n").unwrap();
     write_config_with(
         dir.path(),
-        &o.emu.base_url(Version::V2),
+        &o.emu.base_url(v),
         "  - csv: people.csv\n    columns: {email: Email}\n",
         &format!("{SCOPE}unmanaged_users: deactivate\n"),
     );
@@ -279,10 +285,17 @@ async fn a_tripped_guard_writes_nothing_unless_overridden() {
     assert_eq!(o.emu.stats().writes_applied, 29);
 }
 
+const SCALE: f64 = 30.0;
+const USERS: usize = 150;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_rate_limits_time_scaled_zero_failures_never_above_budget() {
-    const SCALE: f64 = 30.0;
-    const USERS: usize = 150;
+    for v in BOTH {
+        within_rate_limits(v).await;
+    }
+}
+
+async fn within_rate_limits(v: Version) {
     let config = EmulatorConfig {
         rate_limit_scale: Some(SCALE),
         ..EmulatorConfig::default()
@@ -296,7 +309,7 @@ async fn slack_rate_limits_time_scaled_zero_failures_never_above_budget() {
     std::fs::write(dir.path().join("people.yaml"), y).unwrap();
     write_config_with(
         dir.path(),
-        &o.emu.base_url(Version::V2),
+        &o.emu.base_url(v),
         "  - yaml: people.yaml\n",
         &format!(
             "scope: {{email_domains: [example.com]}}\n\
@@ -385,6 +398,12 @@ async fn ten_percent_faults_converge_within_three_passes_without_duplicates() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_mid_apply_then_rerun_converges_without_duplicates() {
+    for v in BOTH {
+        killed_mid_apply(v).await;
+    }
+}
+
+async fn killed_mid_apply(v: Version) {
     let faults = Faults {
         latency: Duration::from_millis(40),
         ..Faults::default()
@@ -401,7 +420,7 @@ async fn killed_mid_apply_then_rerun_converges_without_duplicates() {
     std::fs::write(dir.path().join("people.yaml"), people_yaml(60)).unwrap();
     write_config_with(
         dir.path(),
-        &o.emu.base_url(Version::V2),
+        &o.emu.base_url(v),
         "  - yaml: people.yaml\n",
         SCOPE,
     );
@@ -595,6 +614,41 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
             accounts(&o.emu)["lost@example.com"].len(),
             1,
             "exactly one account"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_op_slack_rejects_is_itemised_and_the_rest_applies() {
+    for v in BOTH {
+        // The primary owner is in scope, unmanaged and (wrongly) not protected: Slack refuses
+        // to deactivate them; everything else goes through.
+        let o = org_with(EmulatorConfig::default(), Store::default_org('W', 3)).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("people.yaml"), people_yaml(3)).unwrap();
+        write_config_with(
+            dir.path(),
+            &o.emu.base_url(v),
+            "  - yaml: people.yaml\n",
+            &format!(
+                "{SCOPE}unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
+            ),
+        );
+        let (code, out, err) = run(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 4, "{out}{err}");
+        assert!(
+            out.contains("Applied 5 of 6 changes: 1 failed, 0 skipped."),
+            "{out}"
+        );
+        assert!(
+            out.contains("✗ deactivate_user  primary-owner@example.com")
+                && out.contains("cannot_disable_primary_owner (HTTP 403)"),
+            "{out}"
+        );
+        assert_eq!(
+            accounts(&o.emu).len(),
+            2 + 3,
+            "the three people were created"
         );
     }
 }
