@@ -133,7 +133,7 @@ mod tests {
             limits.acquire(Endpoint::UserCreate).await;
         }
         let took = t.elapsed().as_secs_f64();
-        assert!((0.08..0.2).contains(&took), "90 more at 900/s took {took}s");
+        assert!((0.08..1.0).contains(&took), "90 more at 900/s took {took}s");
     }
 
     #[tokio::test]
