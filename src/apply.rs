@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -349,6 +350,18 @@ pub async fn execute(
     concurrency: usize,
     audit: Option<Arc<AuditLog>>,
 ) -> Outcome {
+    execute_until(plan, caller, concurrency, audit, None).await
+}
+
+/// As [`execute`], and once `stop` is set no further op starts (those in flight finish): the
+/// daemon's graceful shutdown.
+pub async fn execute_until(
+    plan: &Plan,
+    caller: &Caller,
+    concurrency: usize,
+    audit: Option<Arc<AuditLog>>,
+    stop: Option<Arc<AtomicBool>>,
+) -> Outcome {
     let run = Arc::new(Run {
         version: caller.client.version(),
         caller: caller.clone(),
@@ -377,6 +390,7 @@ pub async fn execute(
             let waits: Vec<(usize, watch::Receiver<Option<bool>>)> =
                 deps[i].iter().map(|&d| (d, receivers[d].clone())).collect();
             let subjects: Vec<String> = deps[i].iter().map(|&d| subject(&plan.ops[d])).collect();
+            let stop = stop.clone();
             tasks.spawn(async move {
                 let mut blocked = None;
                 for ((_, mut rx), who) in waits.into_iter().zip(subjects) {
@@ -402,7 +416,18 @@ pub async fn execute(
                     },
                     None => {
                         let _permit = permits.acquire().await.expect("never closed");
-                        apply_one(&run, &op).await
+                        if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                            OpOutcome {
+                                kind: op.kind(),
+                                subject: subject(&op),
+                                resource: op.resource_id().map(str::to_string),
+                                result: OpResult::Skipped {
+                                    reason: "scimsync is shutting down".into(),
+                                },
+                            }
+                        } else {
+                            apply_one(&run, &op).await
+                        }
                     }
                 };
                 if let Some(audit) = &run.audit

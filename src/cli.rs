@@ -10,12 +10,11 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::apply::AuditLog;
 use crate::config::check::{self, SchemaKind};
 use crate::config::diagnostics::render_plain;
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
-use crate::pass::{self, PassError, Prepared};
+use crate::pass::{self, Applied, PassError, Prepared};
 use crate::plan::render::{self, Format};
 
 /// Exit codes (README, "Exit codes").
@@ -75,6 +74,27 @@ pub enum Command {
     /// Plan and apply once, then exit (the cron mode). Exit 0 all applied, 3 a guard
     /// tripped (nothing written), 4 partial.
     Apply(ApplyArgs),
+    /// Reconcile every `daemon.interval` until stopped: the container mode. Serves
+    /// /healthz, /readyz, /metrics and POST /reconcile on `daemon.listen`.
+    Run {
+        /// The config file (re-read every pass).
+        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Listen here instead of `daemon.listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Pass interval instead of `daemon.interval` (e.g. 30s, 15m).
+        #[arg(long, value_parser = duration_arg)]
+        interval: Option<Duration>,
+        /// After SIGTERM, how long the pass in flight may take to finish.
+        #[arg(long, value_parser = duration_arg, default_value = "30s")]
+        shutdown_deadline: Duration,
+    },
+    /// Exit 0 if the daemon at URL answers /healthz (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+    },
     /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
     Dump {
         /// The config file (for the target).
@@ -242,6 +262,21 @@ pub fn main() -> ExitCode {
             Command::Emulator(args) => run_emulator(args).await,
             Command::Plan(args) => run_plan(&args).await,
             Command::Apply(args) => run_apply(&args).await,
+            Command::Run {
+                config,
+                listen,
+                interval,
+                shutdown_deadline,
+            } => {
+                crate::daemon::run(crate::daemon::RunOptions {
+                    config,
+                    listen,
+                    interval,
+                    shutdown_deadline,
+                })
+                .await
+            }
+            Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
             Command::Validate { .. } | Command::Schema { .. } => unreachable!("handled above"),
         }
@@ -262,7 +297,7 @@ fn validate(config: &std::path::Path) -> ExitCode {
 }
 
 /// Prints a pass error to stderr: config and directory problems with their locations.
-fn report_error(config: &std::path::Path, e: &PassError) {
+pub(crate) fn report_error(config: &std::path::Path, e: &PassError) {
     match e {
         PassError::Config(_) | PassError::Directory(_) => {
             let today = chrono::Utc::now().date_naive();
@@ -358,60 +393,44 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
 }
 
 async fn apply_prepared(prepared: &Prepared, args: &ApplyArgs) -> u8 {
-    let plan = &prepared.plan;
     if args.dry_run {
         return exit::OK;
     }
-    let allowed: Vec<&str> = args.allow.iter().map(|g| g.key()).collect();
-    let tripped: Vec<_> = plan
-        .guards
-        .iter()
-        .filter(|g| !allowed.contains(&g.guard.as_str()))
-        .collect();
-    if !tripped.is_empty() {
-        for g in &tripped {
-            eprintln!(
-                "error: safety guard {} tripped: {} — override with --allow {}",
-                g.guard,
-                g.message,
-                g.guard.replace('_', "-")
-            );
+    let _lock = match pass::ApplyLock::try_acquire(&prepared.config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}; nothing was written");
+            return exit::ERROR;
         }
-        eprintln!("nothing was written");
-        return exit::GUARD;
-    }
-    if plan.is_empty() {
-        return if plan.conflicts.is_empty() {
-            exit::OK
-        } else {
-            exit::PARTIAL
-        };
-    }
-    let audit = match &prepared.config.audit_log {
-        Some(path) => match AuditLog::open(path) {
-            Ok(a) => Some(std::sync::Arc::new(a)),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot open the audit log {}: {e}; nothing was written",
-                    path.display()
-                );
-                return exit::ERROR;
-            }
-        },
-        None => None,
     };
-    let outcome = crate::apply::execute(
-        plan,
-        &prepared.connection.caller,
-        prepared.config.rate_limit.concurrency as usize,
-        audit,
-    )
-    .await;
-    print(&format!("\n{}", outcome.render()));
-    if outcome.complete() && plan.conflicts.is_empty() {
-        exit::OK
-    } else {
-        exit::PARTIAL
+    let allowed: Vec<&str> = args.allow.iter().map(|g| g.key()).collect();
+    match pass::apply(prepared, &allowed, None).await {
+        Ok(Applied::GuardTripped(trips)) => {
+            for g in &trips {
+                eprintln!(
+                    "error: safety guard {} tripped: {} — override with --allow {}",
+                    g.guard,
+                    g.message,
+                    g.guard.replace('_', "-")
+                );
+            }
+            eprintln!("nothing was written");
+            exit::GUARD
+        }
+        Ok(applied) => {
+            if let Applied::Done(outcome) = &applied {
+                print(&format!("\n{}", outcome.render()));
+            }
+            if applied.complete(&prepared.plan) {
+                exit::OK
+            } else {
+                exit::PARTIAL
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
     }
 }
 
@@ -443,6 +462,35 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
         None => {
             print(&yaml);
             exit::OK
+        }
+    }
+}
+
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 30s, 15m or 1h30m"))
+}
+
+async fn healthcheck(url: &str) -> u8 {
+    let client = match crate::scim::http_client_builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => exit::OK,
+        Ok(r) => {
+            eprintln!("unhealthy: {url} answered {}", r.status());
+            exit::ERROR
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
+            exit::ERROR
         }
     }
 }

@@ -41,6 +41,126 @@ pub enum PassError {
         .0.join(", ")
     )]
     Stale(Vec<String>),
+    #[error("cannot open the audit log {path}: {source}; nothing was written")]
+    Audit {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("another scimsync is applying with this config (lock {0} is held)")]
+    Locked(String),
+    #[error("cannot create the lock file {path}: {source}")]
+    LockFile {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// How an apply pass ended (errors aside).
+#[derive(Debug)]
+pub enum Applied {
+    /// Guards tripped: nothing was written.
+    GuardTripped(Vec<plan::GuardTrip>),
+    /// Nothing to write.
+    NothingToDo,
+    /// Writes were made; see the outcome.
+    Done(crate::apply::Outcome),
+}
+
+impl Applied {
+    /// Whether every change applied and the plan had no conflict.
+    pub fn complete(&self, plan: &Plan) -> bool {
+        match self {
+            Applied::GuardTripped(_) => false,
+            Applied::NothingToDo => plan.conflicts.is_empty(),
+            Applied::Done(o) => o.complete() && plan.conflicts.is_empty(),
+        }
+    }
+}
+
+/// Checks the guards (except those `allowed`), then applies the plan.
+pub async fn apply(
+    prepared: &Prepared,
+    allowed: &[&str],
+    stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<Applied, PassError> {
+    let plan = &prepared.plan;
+    let tripped: Vec<plan::GuardTrip> = plan
+        .guards
+        .iter()
+        .filter(|g| !allowed.contains(&g.guard.as_str()))
+        .cloned()
+        .collect();
+    if !tripped.is_empty() {
+        return Ok(Applied::GuardTripped(tripped));
+    }
+    if plan.is_empty() {
+        return Ok(Applied::NothingToDo);
+    }
+    let audit = match &prepared.config.audit_log {
+        Some(path) => Some(Arc::new(crate::apply::AuditLog::open(path).map_err(
+            |source| PassError::Audit {
+                path: path.display().to_string(),
+                source,
+            },
+        )?)),
+        None => None,
+    };
+    let outcome = crate::apply::execute_until(
+        plan,
+        &prepared.connection.caller,
+        prepared.config.rate_limit.concurrency as usize,
+        audit,
+        stop,
+    )
+    .await;
+    Ok(Applied::Done(outcome))
+}
+
+/// An exclusive lock on a file, held while applying, so that two scimsync processes on one
+/// host (a daemon and a cron job, or two daemons) never apply at once. Released on drop, and
+/// by the kernel if the process dies.
+pub struct ApplyLock {
+    _file: std::fs::File,
+}
+
+impl ApplyLock {
+    /// The lock file for a config: the configured one, else one per config file in the
+    /// temporary folder.
+    pub fn path_for(config: &Config) -> std::path::PathBuf {
+        if let Some(p) = &config.lock_file {
+            return p.clone();
+        }
+        let absolute = std::fs::canonicalize(&*config.file)
+            .unwrap_or_else(|_| std::path::PathBuf::from(&*config.file));
+        std::env::temp_dir().join(format!(
+            "scimsync-{}.lock",
+            plan::fingerprint(&absolute.display().to_string())
+        ))
+    }
+
+    /// Takes the lock, or fails at once if another process holds it.
+    pub fn try_acquire(config: &Config) -> Result<ApplyLock, PassError> {
+        let path = Self::path_for(config);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| PassError::LockFile {
+                path: path.display().to_string(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(ApplyLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(PassError::Locked(path.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(PassError::LockFile {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
 }
 
 pub fn load_config(path: &Path) -> Result<Config, PassError> {

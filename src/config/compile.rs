@@ -181,6 +181,7 @@ impl Compiler<'_> {
         let rate_limit = self.rate_limit(&raw);
         let daemon = self.daemon(&raw);
         let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
+        let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
         {
             let location = self.at(&[Step::Key("groups"), Step::Key("unmanaged")]);
@@ -198,6 +199,7 @@ impl Compiler<'_> {
             rate_limit,
             daemon,
             audit_log,
+            lock_file,
             warnings: Vec::new(),
         })
     }

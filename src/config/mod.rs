@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile};
 pub use diagnostics::{Problem, Severity, SourceLocation};
 pub use raw::{
@@ -46,6 +47,8 @@ pub struct Config {
     pub rate_limit: RateLimit,
     pub daemon: DaemonSettings,
     pub audit_log: Option<PathBuf>,
+    /// Lock file for applying (see [`crate::pass::ApplyLock`]).
+    pub lock_file: Option<PathBuf>,
     /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
     pub warnings: Vec<Problem<ConfigIssue>>,
 }

@@ -43,6 +43,9 @@ pub struct RawConfig {
     pub daemon: Option<RawDaemon>,
     /// Append-only JSON-lines log of every write, relative to this file's folder.
     pub audit_log: Option<String>,
+    /// Lock file that keeps two scimsync processes on one host from applying at once.
+    /// Default: one per config file in the temporary folder.
+    pub lock_file: Option<String>,
 }
 
 /// The Slack organisation and the SCIM token.

@@ -1,0 +1,352 @@
+//! `scimsync run`: the reconcile loop (the kube-runtime shape). Level-triggered: every pass
+//! re-reads the config and the sources, re-lists Slack, re-plans and applies; nothing is
+//! remembered between passes. A pass every `interval` (± jitter); failures back off
+//! exponentially and recover on their own; `POST /reconcile` starts a pass now.
+//!
+//! Shutdown is two-stage: the first SIGTERM (or Ctrl-C) stops scheduling and lets the pass in
+//! flight finish — no new write starts, requests already sent complete — within the shutdown
+//! deadline, then the process exits 0; a second signal aborts at once.
+
+mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tracing::Instrument;
+
+use crate::apply::OpResult;
+use crate::pass::{self, Applied, PassError, Prepared};
+use metrics::{GuardLabel, KindLabel, Metrics, OP_KINDS, OpLabels, OutcomeLabel};
+
+/// The first retry after a failed pass; doubled per consecutive failure, capped at the
+/// interval.
+const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Exit status after a second signal: the conventional 128 + SIGINT.
+const ABORTED: u8 = 130;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    /// Overrides `daemon.listen`.
+    pub listen: Option<SocketAddr>,
+    /// Overrides `daemon.interval`.
+    pub interval: Option<Duration>,
+    /// How long the pass in flight may take to finish after SIGTERM.
+    pub shutdown_deadline: Duration,
+}
+
+/// What the HTTP endpoints share with the loop.
+pub struct DaemonState {
+    pub metrics: Metrics,
+    /// Set once a pass has reached Slack.
+    pub ready: AtomicBool,
+    /// `POST /reconcile` wakes the loop.
+    pub reconcile: Notify,
+}
+
+/// How a pass ended, as the `outcome` label says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassOutcome {
+    Success,
+    Partial,
+    Guard,
+    Error,
+    Locked,
+}
+
+impl PassOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            PassOutcome::Success => "success",
+            PassOutcome::Partial => "partial",
+            PassOutcome::Guard => "guard",
+            PassOutcome::Error => "error",
+            PassOutcome::Locked => "locked",
+        }
+    }
+}
+
+/// Runs until a signal; returns the exit code.
+pub async fn run(options: RunOptions) -> u8 {
+    let config = match pass::load_config(&options.config) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::cli::report_error(&options.config, &e);
+            return crate::cli::exit::ERROR;
+        }
+    };
+    let listen = options.listen.unwrap_or(config.daemon.listen);
+    let state = Arc::new(DaemonState {
+        metrics: Metrics::new(),
+        ready: AtomicBool::new(false),
+        reconcile: Notify::new(),
+    });
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return crate::cli::exit::ERROR;
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(listen);
+    tracing::info!(listen = %bound, "serving /healthz /readyz /metrics, POST /reconcile");
+    let server = tokio::spawn(http::serve(listener, state.clone()));
+
+    // Stage one: stop scheduling and let the pass in flight finish; stage two: abort.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (stopping_tx, stopping) = watch::channel(false);
+    let (abort_tx, mut aborted) = watch::channel(false);
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: no new pass, no new write; finishing the one in flight");
+            stop.store(true, Ordering::SeqCst);
+            let _ = stopping_tx.send(true);
+            wait_for_signal().await;
+            tracing::warn!("second signal: aborting");
+            let _ = abort_tx.send(true);
+        }
+    });
+
+    let mut interval = options.interval.unwrap_or(config.daemon.interval);
+    let mut jitter = config.daemon.jitter;
+    let mut failures: u32 = 0;
+    let mut pass_id: u64 = 0;
+    let mut code = crate::cli::exit::OK;
+    while !stop.load(Ordering::SeqCst) {
+        pass_id += 1;
+        let span = tracing::info_span!("pass", pass_id);
+        let work = run_pass(&options.config, &state, stop.clone()).instrument(span);
+        let mut stopping_rx = stopping.clone();
+        let deadline = options.shutdown_deadline;
+        let result = tokio::select! {
+            r = work => Some(r),
+            _ = async {
+                let _ = stopping_rx.wait_for(|s| *s).await;
+                tokio::time::sleep(deadline).await;
+            } => {
+                tracing::warn!(?deadline, "the pass did not finish within the shutdown deadline");
+                None
+            }
+            _ = aborted.wait_for(|a| *a) => {
+                code = ABORTED;
+                None
+            }
+        };
+        let Some((outcome, config_now)) = result else {
+            break;
+        };
+        if let Some(c) = config_now {
+            interval = options.interval.unwrap_or(c.daemon.interval);
+            jitter = c.daemon.jitter;
+        }
+        failures = if outcome == PassOutcome::Error {
+            failures + 1
+        } else {
+            0
+        };
+        let wait = next_wait(interval, jitter, failures);
+        tracing::info!(outcome = outcome.label(), next_in = ?wait, "pass finished");
+        let mut stopping_rx = stopping.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.reconcile.notified() => tracing::info!("reconcile requested"),
+            _ = stopping_rx.wait_for(|s| *s) => {}
+        }
+    }
+    server.abort();
+    tracing::info!("stopped");
+    code
+}
+
+/// The wait before the next pass: the interval ± jitter, or after `failures` consecutive
+/// failures an exponential backoff capped at the interval.
+fn next_wait(interval: Duration, jitter: f64, failures: u32) -> Duration {
+    if failures > 0 {
+        let backoff = FIRST_BACKOFF.saturating_mul(1 << (failures - 1).min(16));
+        return backoff.min(interval).max(Duration::from_millis(100));
+    }
+    let spread = jitter.clamp(0.0, 1.0) * (2.0 * fastrand::f64() - 1.0);
+    interval.mul_f64(1.0 + spread)
+}
+
+/// One pass; also returns the config it used, so interval changes take effect.
+async fn run_pass(
+    config_path: &Path,
+    state: &DaemonState,
+    stop: Arc<AtomicBool>,
+) -> (PassOutcome, Option<crate::config::Config>) {
+    let started = Instant::now();
+    let m = &state.metrics;
+    let finish = |outcome: PassOutcome| {
+        m.passes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.label(),
+            })
+            .inc();
+        m.pass_duration.observe(started.elapsed().as_secs_f64());
+        if matches!(outcome, PassOutcome::Success | PassOutcome::Partial) {
+            m.last_success
+                .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
+        }
+        outcome
+    };
+    let config = match pass::load_config(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            log_error(&e);
+            return (finish(PassOutcome::Error), None);
+        }
+    };
+    let prepared = match Prepared::new(config.clone(), chrono::Utc::now().date_naive()).await {
+        Ok(p) => p,
+        Err(e) => {
+            log_error(&e);
+            return (finish(PassOutcome::Error), Some(config));
+        }
+    };
+    state.ready.store(true, Ordering::SeqCst);
+    let summary = prepared.plan.summary();
+    for kind in OP_KINDS {
+        let n = prepared
+            .plan
+            .ops
+            .iter()
+            .filter(|op| op.kind() == kind)
+            .count();
+        m.plan_ops.get_or_create(&KindLabel { kind }).set(n as i64);
+    }
+    m.plan_conflicts.set(prepared.plan.conflicts.len() as i64);
+    for c in &prepared.plan.conflicts {
+        tracing::warn!(subject = %c.subject, reason = %c.reason, "conflict");
+    }
+    tracing::info!(
+        create = summary.create,
+        reactivate = summary.reactivate,
+        update = summary.update,
+        deactivate = summary.deactivate,
+        membership = summary.membership_changes,
+        conflicts = summary.conflicts,
+        "planned"
+    );
+
+    let outcome = match pass::ApplyLock::try_acquire(&prepared.config) {
+        Err(e @ PassError::Locked(_)) => {
+            tracing::warn!(error = %e, "skipping this pass");
+            PassOutcome::Locked
+        }
+        Err(e) => {
+            log_error(&e);
+            PassOutcome::Error
+        }
+        Ok(_lock) => match pass::apply(&prepared, &[], Some(stop)).await {
+            Ok(Applied::GuardTripped(trips)) => {
+                for g in &trips {
+                    m.guard_trips
+                        .get_or_create(&GuardLabel {
+                            guard: g.guard.clone(),
+                        })
+                        .inc();
+                    tracing::error!(guard = %g.guard, message = %g.message, "safety guard tripped: nothing written");
+                }
+                PassOutcome::Guard
+            }
+            Ok(applied) => {
+                if let Applied::Done(o) = &applied {
+                    for op in &o.ops {
+                        let result = match op.result {
+                            OpResult::Applied { .. } => "applied",
+                            OpResult::Failed { .. } => "failed",
+                            OpResult::Skipped { .. } => "skipped",
+                        };
+                        m.ops
+                            .get_or_create(&OpLabels {
+                                kind: op.kind,
+                                result,
+                            })
+                            .inc();
+                    }
+                    m.rate_limited.inc_by(o.rate_limited);
+                    m.rate_limit_wait_seconds.inc_by(o.waited.as_secs_f64());
+                    tracing::info!(
+                        applied = o.applied(),
+                        failed = o.failed(),
+                        skipped = o.skipped(),
+                        "applied"
+                    );
+                }
+                if applied.complete(&prepared.plan) {
+                    PassOutcome::Success
+                } else {
+                    PassOutcome::Partial
+                }
+            }
+            Err(e) => {
+                log_error(&e);
+                PassOutcome::Error
+            }
+        },
+    };
+    let config = prepared.config.clone();
+    if let Err(e) = prepared.connection.close().await {
+        log_error(&e);
+    }
+    (finish(outcome), Some(config))
+}
+
+fn log_error(e: &PassError) {
+    match e {
+        PassError::Config(c) => {
+            for p in &c.problems {
+                tracing::error!(problem = %p, "config");
+            }
+        }
+        PassError::Directory(d) => {
+            for p in &d.problems {
+                tracing::error!(problem = %p, "directory");
+            }
+        }
+        other => tracing::error!(error = %other, "pass failed"),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped_by_the_interval() {
+        let i = Duration::from_secs(60);
+        assert_eq!(next_wait(i, 0.1, 1), Duration::from_secs(5));
+        assert_eq!(next_wait(i, 0.1, 2), Duration::from_secs(10));
+        assert_eq!(next_wait(i, 0.1, 10), i);
+        for _ in 0..100 {
+            let w = next_wait(i, 0.1, 0);
+            assert!(
+                w >= Duration::from_secs(54) && w <= Duration::from_secs(66),
+                "{w:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! `scimsync run` as the real binary against the emulator: a pass every interval, source
+//! changes applied on the next pass, metrics that move, POST /reconcile, and SIGTERM → exit 0.
+
+use std::time::{Duration, Instant};
+
+use scimsync::emulator::{EmulatorConfig, Store};
+use scimsync::scim::Version;
+
+use crate::harness::{org_with, write_config_with};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let t = Instant::now();
+    while !check().await {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigterm() {
+    let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("people.yaml");
+    std::fs::write(
+        &source,
+        "users:\n  - {email: ada@example.com, title: Engineer}\n  - {email: bob@example.com}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
+    );
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args([
+            "run",
+            "--config",
+            "scimsync.yaml",
+            "--interval",
+            "1s",
+            "--shutdown-deadline",
+            "5s",
+        ])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .current_dir(dir.path())
+        .env("SCIM_TOKEN", o.emu.token())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = scimsync::scim::http_client_builder().build().unwrap();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+
+    wait_until(
+        "readiness",
+        Duration::from_secs(30),
+        async || matches!(http.get(url("/readyz")).send().await, Ok(r) if r.status() == 200),
+    )
+    .await;
+    assert_eq!(
+        http.get(url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    wait_until(
+        "the first pass to apply",
+        Duration::from_secs(10),
+        async || o.emu.with_store(|s| s.user_count()) == 2,
+    )
+    .await;
+
+    // A change in the source shows up in Slack on a following pass.
+    std::fs::write(
+        &source,
+        "users:\n  - {email: ada@example.com, title: Lead}\n  - {email: bob@example.com}\n  - {email: cy@example.com}\n",
+    )
+    .unwrap();
+    wait_until(
+        "the change to be applied",
+        Duration::from_secs(10),
+        async || {
+            o.emu.with_store(|s| {
+                s.user_count() == 3
+                    && s.user_by_email("ada@example.com").unwrap().title.as_deref() == Some("Lead")
+            })
+        },
+    )
+    .await;
+
+    let metrics = http
+        .get(url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scimsync_ops_total{kind=\"create_user\",result=\"applied\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scimsync_ops_total{kind=\"update_user\",result=\"applied\"} 1"),
+        "{metrics}"
+    );
+    let successes: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scimsync_passes_total{outcome=\"success\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(successes >= 2.0, "{metrics}");
+    let last: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scimsync_last_success_timestamp_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(last > 1.6e9, "{metrics}");
+    assert!(!metrics.contains("@example.com"), "no email in a label");
+
+    // POST /reconcile starts a pass now.
+    let before = o
+        .emu
+        .stats()
+        .count("GET", scimsync::scim::limits::Endpoint::UsersList);
+    let r = http.post(url("/reconcile")).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    wait_until("a requested pass", Duration::from_secs(5), async || {
+        o.emu
+            .stats()
+            .count("GET", scimsync::scim::limits::Endpoint::UsersList)
+            > before
+    })
+    .await;
+
+    let pid = child.id().unwrap().to_string();
+    let t = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "exited within the deadline: {:?}",
+        t.elapsed()
+    );
+    let mut logs = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .await
+        .unwrap();
+    let first = logs
+        .lines()
+        .find(|l| l.contains("\"pass_id\""))
+        .expect("JSON logs with a pass id");
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert!(
+        v["span"]["pass_id"].is_number() || v["spans"][0]["pass_id"].is_number(),
+        "{first}"
+    );
+    assert!(!logs.contains(o.emu.token()), "the token is never logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_and_an_apply_never_apply_at_once() {
+    let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: ada@example.com}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        "scope: {email_domains: [example.com]}\nlock_file: apply.lock\n",
+    );
+    // Someone holds the lock (another scimsync on this host).
+    let lock = std::fs::File::create(dir.path().join("apply.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = crate::harness::scimsync(dir.path(), o.emu.token(), &["apply"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("another scimsync is applying"), "{err}");
+    assert_eq!(o.emu.stats().writes, 0);
+    drop(lock);
+    let out = crate::harness::scimsync(dir.path(), o.emu.token(), &["apply"]);
+    assert_eq!(out.status.code(), Some(0));
+}
