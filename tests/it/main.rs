@@ -9,4 +9,5 @@ mod fixtures;
 mod harness;
 mod plan;
 mod python_sdk;
+mod quickstart;
 mod scim_client;

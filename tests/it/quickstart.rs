@@ -1,0 +1,87 @@
+//! The quickstart exactly as the README says, on a copy of the repository's `config/` and
+//! `examples/`: `scimsync apply` on the embedded emulator shows a real plan and applies it;
+//! running it again changes nothing. Also every shipped config validates.
+
+use std::path::Path;
+use std::process::Command;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn scimsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SCIMSYNC_TARGET_URL")
+        .env_remove("SCIMSYNC_TOKEN_ENV")
+        .env_remove("SCIMSYNC_TOKEN_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn quickstart_applies_then_changes_nothing() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    copy_dir(&repo.join("examples"), &dir.path().join("examples"));
+
+    let (code, out, err) = scimsync(dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("Plan: 5 to create, 1 to reactivate, 1 to update, 0 to deactivate"),
+        "{out}"
+    );
+    assert!(
+        out.contains("↺ reactivate     omar.haddad@example.com"),
+        "{out}"
+    );
+    assert!(
+        out.contains("title        \"Engineering Manager\" → \"VP Engineering\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("Applied 13 of 13 changes: 0 failed, 0 skipped."),
+        "{out}"
+    );
+    assert!(
+        dir.path().join(".scimsync-state.json").exists(),
+        "the embedded org is kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("audit.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        13
+    );
+
+    let (code, out, err) = scimsync(dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("Plan: 0 to create, 0 to reactivate, 0 to update, 0 to deactivate, 0 membership changes."), "{out}");
+    assert!(out.contains("No changes"), "{out}");
+}
+
+#[test]
+fn every_shipped_config_validates() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for config in ["config/scimsync.yaml", "examples/production.yaml"] {
+        let (code, out, err) = scimsync(repo, &["validate", "--config", config]);
+        assert_eq!(code, 0, "{config}: {out}{err}");
+    }
+}
