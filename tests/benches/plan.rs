@@ -35,7 +35,7 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         display_name: None,
         // 1% have a new title.
         title: Some(
-            if i % 100 == 0 {
+            if i.is_multiple_of(100) {
                 "Senior Engineer"
             } else {
                 "Engineer"
@@ -52,7 +52,7 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         organization: None,
         division: None,
         department: Some(format!("Dept{}", i % 50)),
-        manager: (i % 10 != 0).then(|| format!("user{:06}@example.com", i - i % 10)),
+        manager: (!i.is_multiple_of(10)).then(|| format!("user{:06}@example.com", i - i % 10)),
         start_date: None,
         guest: None,
         active: true,
@@ -108,7 +108,7 @@ fn main() {
             title: Some("Engineer".into()),
             employee_number: Some(format!("E{i:06}")),
             department: Some(format!("Dept{}", i % 50)),
-            manager_id: (i % 10 != 0).then(|| format!("W{:09}", i - i % 10)),
+            manager_id: (!i.is_multiple_of(10)).then(|| format!("W{:09}", i - i % 10)),
             ..LiveUser::default()
         })
         .collect();
