@@ -80,8 +80,34 @@ fn quickstart_applies_then_changes_nothing() {
 #[test]
 fn every_shipped_config_validates() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for config in ["config/scimsync.yaml", "examples/production.yaml"] {
+    for config in [
+        "config/scimsync.yaml",
+        "examples/production.yaml",
+        "deploy/kubernetes/scimsync.yaml",
+    ] {
         let (code, out, err) = scimsync(repo, &["validate", "--config", config]);
         assert_eq!(code, 0, "{config}: {out}{err}");
     }
+}
+
+#[test]
+fn every_deployment_manifest_is_well_formed_yaml() {
+    use serde::Deserialize;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for dir in ["deploy/kubernetes", "deploy/ci"] {
+        for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for doc in serde_yaml::Deserializer::from_str(&text) {
+                    let value = serde_yaml::Value::deserialize(doc)
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    assert!(!value.is_null(), "{}: an empty document", path.display());
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 7, "{checked} manifests");
 }
