@@ -661,53 +661,46 @@ async fn create_user(
     }
 }
 
-async fn find_user(run: &Run, email: &str) -> Option<User> {
-    let filter = format!("email eq \"{}\"", email.trim());
-    let path = format!("Users?filter={}", urlencode(&filter));
+/// The first resource a filtered listing returns that satisfies `wanted`.
+async fn find<T: serde::de::DeserializeOwned>(
+    run: &Run,
+    endpoint: Endpoint,
+    resource: &str,
+    filter: &str,
+    wanted: impl Fn(&T) -> bool,
+) -> Option<T> {
+    let query = serde_urlencoded::to_string([("filter", filter)]).ok()?;
     let (reply, _) = run
         .caller
-        .call(Endpoint::UsersList, Method::GET, &path, None)
+        .call(endpoint, Method::GET, &format!("{resource}?{query}"), None)
         .await
         .ok()?;
-    let page: ListResponse<User> = serde_json::from_slice(&reply.body).ok()?;
+    let page: ListResponse<T> = serde_json::from_slice(&reply.body).ok()?;
     page.resources
         .into_value()
         .unwrap_or_default()
         .into_iter()
-        .find(|u| {
-            u.emails.value().into_iter().flatten().any(|e| {
-                e.value
-                    .value()
-                    .is_some_and(|v| email_key(v) == email_key(email))
-            })
+        .find(|r| wanted(r))
+}
+
+async fn find_user(run: &Run, email: &str) -> Option<User> {
+    let filter = format!("email eq \"{}\"", email.trim());
+    find(run, Endpoint::UsersList, "Users", &filter, |u: &User| {
+        u.emails.value().into_iter().flatten().any(|e| {
+            e.value
+                .value()
+                .is_some_and(|v| email_key(v) == email_key(email))
         })
+    })
+    .await
 }
 
 async fn find_group(run: &Run, name: &str) -> Option<Group> {
     let filter = format!("displayName eq \"{}\"", name.trim());
-    let path = format!("Groups?filter={}", urlencode(&filter));
-    let (reply, _) = run
-        .caller
-        .call(Endpoint::GroupsList, Method::GET, &path, None)
-        .await
-        .ok()?;
-    let page: ListResponse<Group> = serde_json::from_slice(&reply.body).ok()?;
-    page.resources
-        .into_value()
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    find(run, Endpoint::GroupsList, "Groups", &filter, |_: &Group| {
+        true
+    })
+    .await
 }
 
 async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<String>, OpResult) {

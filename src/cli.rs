@@ -565,7 +565,7 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
     );
     // Tell a parent process (or a person) where to connect, on stdout.
     println!("{}", emulator.base_url(crate::scim::Version::V2));
-    wait_for_signal().await;
+    crate::daemon::wait_for_signal().await;
     match emulator.shutdown().await {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -573,18 +573,4 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
             exit::ERROR
         }
     }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -239,6 +239,18 @@ impl Connection {
         }
     }
 
+    /// Opens the connection and lists the live state (closing it again if listing fails).
+    pub async fn open_and_read(config: &Config) -> Result<(Connection, LiveState), PassError> {
+        let connection = Connection::open(config).await?;
+        match connection.read_live().await {
+            Ok(live) => Ok((connection, live)),
+            Err(e) => {
+                let _ = connection.close().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Lists every user and group. All or nothing.
     pub async fn read_live(&self) -> Result<LiveState, PassError> {
         let users = self.caller.list_users().await?;
@@ -270,14 +282,7 @@ impl Prepared {
     /// Reads the sources and Slack, and plans.
     pub async fn new(config: Config, today: NaiveDate) -> Result<Prepared, PassError> {
         let loaded = load_directory(&config, today)?;
-        let connection = Connection::open(&config).await?;
-        let live = match connection.read_live().await {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = connection.close().await;
-                return Err(e);
-            }
-        };
+        let (connection, live) = Connection::open_and_read(&config).await?;
         let plan = plan::plan(&loaded.directory, &live, &config.policy);
         Ok(Prepared {
             config,
@@ -297,14 +302,7 @@ impl Prepared {
         };
         let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
         let mut plan = plan::from_json(&text).map_err(saved_plan)?;
-        let connection = Connection::open(&config).await?;
-        let live = match connection.read_live().await {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = connection.close().await;
-                return Err(e);
-            }
-        };
+        let (connection, live) = Connection::open_and_read(&config).await?;
         let now = plan::live_fingerprints(&live);
         let stale: Vec<String> = plan
             .fingerprints

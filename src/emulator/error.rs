@@ -46,3 +46,11 @@ impl ApiError {
         }
     }
 }
+
+/// Slack requires `schemas` in every write body (`missing_schema_element`, FACTS TL;DR 18).
+pub fn require_schemas(body: &Value) -> Result<(), ApiError> {
+    match body.get("schemas") {
+        Some(Value::Array(a)) if !a.is_empty() => Ok(()),
+        _ => Err(ApiError::bad_request("missing_schema_element")),
+    }
+}

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
 use super::store::{Store, StoredGroup, now_timestamp};
 use crate::scim::Version;
@@ -22,13 +22,6 @@ fn parse_group(body: &Value) -> Result<Group, ApiError> {
         return Err(ApiError::payload(format!("unsupported attribute {key}")));
     }
     Ok(g)
-}
-
-fn require_schemas(body: &Value) -> Result<(), ApiError> {
-    match body.get("schemas") {
-        Some(Value::Array(a)) if !a.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request("missing_schema_element")),
-    }
 }
 
 /// Member ids from `[{"value":"U…"}]`, checked: they exist, are active and are not guests.

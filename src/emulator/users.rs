@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
 use super::store::{Role, Store, StoredAddress, StoredUser, now_timestamp};
 use crate::scim::Version;
@@ -42,13 +42,6 @@ fn parse_user(body: &Value) -> Result<User, ApiError> {
         }
     }
     Ok(user)
-}
-
-fn require_schemas(body: &Value) -> Result<(), ApiError> {
-    match body.get("schemas") {
-        Some(Value::Array(a)) if !a.is_empty() => Ok(()),
-        _ => Err(ApiError::bad_request("missing_schema_element")),
-    }
 }
 
 /// `POST /Users`.
