@@ -218,7 +218,8 @@ fn directory_corpus_manager_not_in_the_directory() {
     );
 }
 
-/// Every shipped config validates cleanly, and every example directory file is read by one.
+/// Every shipped config validates cleanly, and every example directory file is read by one
+/// (as a source; the emulator seed is read as `target.emulator_seed`).
 #[test]
 fn directory_shipped_configs_and_examples_validate() {
     let mut configs = vec![repo().join("config/scimsync.yaml")];
@@ -254,10 +255,10 @@ fn directory_shipped_configs_and_examples_validate() {
     for directory in &directories {
         let name = directory.file_name().unwrap().to_str().unwrap();
         let used = configs.iter().any(|c| {
-            std::fs::read_to_string(c)
-                .unwrap()
-                .lines()
-                .any(|l| l.trim_start().starts_with("- yaml:") && l.contains(name))
+            std::fs::read_to_string(c).unwrap().lines().any(|l| {
+                let l = l.trim_start();
+                (l.starts_with("- yaml:") || l.starts_with("emulator_seed:")) && l.contains(name)
+            })
         });
         assert!(used, "{name} is not read by any shipped config");
     }
