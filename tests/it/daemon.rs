@@ -213,3 +213,71 @@ async fn a_daemon_and_an_apply_never_apply_at_once() {
     let out = crate::harness::scimsync(dir.path(), o.emu.token(), &["apply"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() {
+    let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("people.csv");
+    // A truncated export: the second row is cut short.
+    std::fs::write(&source, "Email,Title\nada@example.com,Engineer\nbob@exam").unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V1),
+        "  - csv: people.csv\n    columns: {email: Email, title: Title}\n",
+        "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
+    );
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env("SCIM_TOKEN", o.emu.token())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = scimsync::scim::http_client_builder().build().unwrap();
+    let metrics = async || match http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+    {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    wait_until("a failed pass", Duration::from_secs(30), async || {
+        metrics()
+            .await
+            .contains("scimsync_passes_total{outcome=\"error\"}")
+    })
+    .await;
+    assert_eq!(
+        o.emu.stats().writes,
+        0,
+        "a broken source never causes a write"
+    );
+    let ready = http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "not ready: no pass has reached Slack");
+
+    std::fs::write(
+        &source,
+        "Email,Title\nada@example.com,Engineer\nbob@example.com,Designer\n",
+    )
+    .unwrap();
+    wait_until("recovery", Duration::from_secs(10), async || {
+        o.emu.with_store(|s| s.user_count()) == 2
+    })
+    .await;
+    assert!(
+        metrics()
+            .await
+            .contains("scimsync_passes_total{outcome=\"success\"}")
+    );
+    child.kill().await.unwrap();
+}
