@@ -1,8 +1,6 @@
 //! Slack's SCIM endpoint classes and rate limits (FACTS §7), shared by the emulator, which
 //! enforces them, and the client, which stays under them.
 
-use std::time::Duration;
-
 /// Read or write: Slack meters each set org-wide, across every SCIM app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RateSet {
@@ -116,13 +114,6 @@ pub struct Quota {
     pub burst: u32,
 }
 
-impl Quota {
-    /// Time between two refills at the given speed-up (`time_scale` 60 = a minute per second).
-    pub fn period(self, time_scale: f64) -> Duration {
-        Duration::from_secs_f64(60.0 / (f64::from(self.per_minute) * time_scale))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,13 +137,5 @@ mod tests {
         assert_eq!(Endpoint::GroupUpdate.quota().unwrap().burst, 80);
         assert_eq!(Endpoint::UsersList.quota(), None);
         assert_eq!(Endpoint::UserDelete.set(), RateSet::Write);
-        assert_eq!(
-            Quota {
-                per_minute: 180,
-                burst: 20
-            }
-            .period(60.0),
-            Duration::from_secs_f64(1.0 / 180.0)
-        );
     }
 }
