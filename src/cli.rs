@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::check::{self, SchemaKind};
-use crate::config::diagnostics::render_plain;
+use crate::config::diagnostics::{render_fancy, render_plain};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
 use crate::pass::{self, Applied, PassError, Prepared};
@@ -297,15 +297,17 @@ fn validate(config: &std::path::Path) -> ExitCode {
 }
 
 /// Prints a pass error to stderr: config and directory problems with their locations.
-pub(crate) fn report_error(config: &std::path::Path, e: &PassError) {
-    match e {
-        PassError::Config(_) | PassError::Directory(_) => {
-            let today = chrono::Utc::now().date_naive();
-            let report = check::validate(config, &EnvOverrides::from_process_env(), today);
-            eprint!("{}", report.render(config, std::io::stderr().is_terminal()));
-        }
-        other => eprintln!("error: {other}"),
-    }
+pub(crate) fn report_error(e: &PassError) {
+    let fancy = std::io::stderr().is_terminal();
+    let problems = match e {
+        PassError::Config(c) if fancy => render_fancy(&c.problems),
+        PassError::Config(c) => render_plain(&c.problems),
+        PassError::Directory(d) if fancy => render_fancy(&d.problems),
+        PassError::Directory(d) => render_plain(&d.problems),
+        _ => String::new(),
+    };
+    eprint!("{problems}");
+    eprintln!("error: {e}");
 }
 
 fn report_source_problems(prepared: &Prepared) {
@@ -337,7 +339,7 @@ async fn run_plan(args: &PlanArgs) -> u8 {
     let prepared = match prepare(&args.config, None).await {
         Ok(p) => p,
         Err(e) => {
-            report_error(&args.config, &e);
+            report_error(&e);
             return exit::ERROR;
         }
     };
@@ -346,7 +348,7 @@ async fn run_plan(args: &PlanArgs) -> u8 {
         plan, connection, ..
     } = prepared;
     if let Err(e) = connection.close().await {
-        report_error(&args.config, &e);
+        report_error(&e);
         return exit::ERROR;
     }
     let color = args.out.is_none() && std::io::stdout().is_terminal();
@@ -371,7 +373,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     let prepared = match prepare(&args.config, args.plan.as_deref()).await {
         Ok(p) => p,
         Err(e) => {
-            report_error(&args.config, &e);
+            report_error(&e);
             return exit::ERROR;
         }
     };
@@ -386,7 +388,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     match prepared.connection.close().await {
         Ok(()) => code,
         Err(e) => {
-            report_error(&args.config, &e);
+            report_error(&e);
             exit::ERROR
         }
     }
@@ -446,7 +448,7 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
     let live = match result {
         Ok(l) => l,
         Err(e) => {
-            report_error(config_path, &e);
+            report_error(&e);
             return exit::ERROR;
         }
     };

@@ -77,7 +77,7 @@ pub async fn run(options: RunOptions) -> u8 {
     let config = match pass::load_config(&options.config) {
         Ok(c) => c,
         Err(e) => {
-            crate::cli::report_error(&options.config, &e);
+            crate::cli::report_error(&e);
             return crate::cli::exit::ERROR;
         }
     };

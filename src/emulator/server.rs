@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use super::error::ApiError;
-use super::filter::{self, Filterable};
+use super::filter;
 use super::groups::{self, GroupView};
 use super::limiter::{Limiter, retry_after_secs};
 use super::render::{self, Site};
@@ -765,22 +765,23 @@ fn list_groups(
 ) -> Result<Value, ApiError> {
     let (start, count) = paging(q)?;
     let filter = parse_filter(q, &groups::is_group_filter_attr)?;
-    let ids: Vec<String> = match &filter {
-        None => (start - 1..(start - 1).saturating_add(count))
-            .map_while(|i| store.group_at(i))
-            .map(|g| g.id.clone())
-            .collect(),
-        Some(f) => store
-            .groups()
-            .filter(|g| f.matches(&GroupView(g) as &dyn Filterable))
-            .skip(start - 1)
-            .take(count)
-            .map(|g| g.id.clone())
-            .collect(),
-    };
-    let total = match &filter {
-        None => store.group_count(),
-        Some(f) => store.groups().filter(|g| f.matches(&GroupView(g))).count(),
+    let (total, ids): (usize, Vec<String>) = match &filter {
+        None => (
+            store.group_count(),
+            (start - 1..(start - 1).saturating_add(count))
+                .map_while(|i| store.group_at(i))
+                .map(|g| g.id.clone())
+                .collect(),
+        ),
+        Some(f) => {
+            let matches: Vec<&str> = store
+                .groups()
+                .filter(|g| f.matches(&GroupView(g)))
+                .map(|g| g.id.as_str())
+                .collect();
+            let page = matches.iter().skip(start - 1).take(count);
+            (matches.len(), page.map(|id| id.to_string()).collect())
+        }
     };
     let resources = ids
         .iter()

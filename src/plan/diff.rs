@@ -199,7 +199,6 @@ fn describe_account(l: &LiveUser, in_scope: bool) -> String {
 pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     let ix = Index::new(live, policy);
     let scope = &policy.scope;
-    let in_scope = |l: &LiveUser| scope.contains(&l.email_key(), Some(&l.id));
     let protected = |l: &LiveUser| scope.is_protected(&l.email_key(), Some(&l.id));
     let mut conflicts: Vec<Conflict> = Vec::new();
     let mut notices: Vec<Notice> = Vec::new();
@@ -289,10 +288,10 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
             Fate::Nothing
         } else if let Some((&i, _)) = found.iter().next() {
             let l = ix.user(i);
-            if l.is_bot || !in_scope(l) {
+            if l.is_bot || !ix.in_scope[i] {
                 conflicts.push(conflict(
                     &d.email,
-                    format!("matches {}", describe_account(l, in_scope(l))),
+                    format!("matches {}", describe_account(l, ix.in_scope[i])),
                     source,
                 ));
                 Fate::Nothing
@@ -411,7 +410,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
             || hands_off.contains(&li)
             || l.is_bot
             || !l.active
-            || !in_scope(l)
+            || !ix.in_scope[li]
             || protected(l)
         {
             continue;
@@ -537,7 +536,8 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         managed_users: live
             .users
             .iter()
-            .filter(|l| l.active && !l.is_bot && in_scope(l))
+            .zip(&ix.in_scope)
+            .filter(|(l, in_scope)| l.active && !l.is_bot && **in_scope)
             .count(),
         invalid_users: dir.skipped.len(),
     };
