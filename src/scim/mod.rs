@@ -1,6 +1,7 @@
 //! Talking to Slack's SCIM API: wire types for both dialects and Slack's published limits.
 
 pub mod client;
+pub mod error_code;
 pub mod limits;
 pub mod live;
 pub mod ratelimit;
@@ -10,6 +11,7 @@ pub mod types;
 pub mod write;
 
 pub use client::{ScimClient, ScimError};
+pub use error_code::ErrorCode;
 pub use token::Token;
 pub use types::Version;
 
