@@ -1,5 +1,5 @@
 //! Fixture round-trips: every JSON body recorded from Slack (or from the official SDKs' samples)
-//! under `../shared/slack-scim/fixtures/` parses into the crate's SCIM types and serialises back
+//! under `tests/fixtures/slack/` (copied from `../shared/slack-scim/fixtures/`, provenance in its `SOURCES.md`) parses into the crate's SCIM types and serialises back
 //! to the same JSON; the well-known keys land in typed fields rather than in `other`. The bodies
 //! the emulator serves are held to the same standard.
 
@@ -22,7 +22,7 @@ use crate::harness::{self, BOTH};
 const FIXTURES_AT_LEAST: usize = 21;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/slack-scim/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slack")
 }
 
 /// Every `*.json` below `dir`, sorted.
