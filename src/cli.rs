@@ -10,8 +10,8 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::check::{self, SchemaKind};
-use crate::config::diagnostics::{render_fancy, render_plain};
+use crate::validate::{self as check, SchemaKind};
+use crate::diag::{render_fancy, render_plain};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
 use crate::pass::{self, Applied, PassError, Prepared};

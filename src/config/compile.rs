@@ -5,12 +5,12 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::diagnostics::{Diagnose, Problem, SourceLocation, sort_problems};
+use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
 use super::raw::{
     EnvOverrides, InvalidUsers, MatchKey, RawColumns, RawConfig, RawSource, ScimVersion,
     UnmanagedGroups, UnmanagedUsers, attribute_modes,
 };
-use super::yaml::{Step, YamlDocument};
+use crate::diag::yaml::{Step, YamlDocument};
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
     DEFAULT_MATCH_KEYS, DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat,

@@ -8,11 +8,8 @@
 //!
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
-pub mod check;
 mod compile;
-pub mod diagnostics;
 pub mod raw;
-pub mod yaml;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,7 +19,7 @@ use std::time::Duration;
 
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile};
-pub use diagnostics::{Problem, Severity, SourceLocation};
+pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use raw::{
     AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
     UnmanagedUsers,
@@ -47,7 +44,7 @@ pub struct Config {
     pub rate_limit: RateLimit,
     pub daemon: DaemonSettings,
     pub audit_log: Option<PathBuf>,
-    /// Lock file for applying (see [`crate::pass::ApplyLock`]).
+    /// Lock file held for a whole pass; by default one per config file.
     pub lock_file: Option<PathBuf>,
     /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
     pub warnings: Vec<Problem<ConfigIssue>>,

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::config::diagnostics::{Problem, SourceLocation};
+use crate::diag::{Problem, SourceLocation};
 use crate::config::{CsvColumn, CsvLayout};
 
 use super::issue::{DirectoryIssue, DirectoryProblem};

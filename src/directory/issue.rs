@@ -1,6 +1,6 @@
 //! What can be wrong with a directory source, typed, with the places involved as fields.
 
-use crate::config::diagnostics::{Diagnose, Problem, SourceLocation};
+use crate::diag::{Diagnose, Problem, SourceLocation};
 use crate::slack_rules::RuleViolation;
 
 use super::Attribute;

@@ -11,7 +11,7 @@
 
 use foldhash::HashMap;
 
-use crate::config::diagnostics::{Problem, SourceLocation};
+use crate::diag::{Problem, SourceLocation};
 use crate::slack_rules::email_key;
 
 use super::Attribute;

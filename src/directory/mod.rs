@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::config::diagnostics::{Problem, sort_problems};
+use crate::diag::{Problem, sort_problems};
 use crate::config::{InvalidUsers, SourceFormat, SourceSpec};
 
 pub use issue::{DirectoryIssue, DirectoryProblem};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 
 /// A user attribute a source can set. Names are the ones used in the YAML directory, in CSV
 /// column mappings and in the config's attribute policy.

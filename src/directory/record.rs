@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 
 use super::issue::DirectoryProblem;
 use super::{Attribute, Guest};

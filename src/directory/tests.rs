@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 use crate::config::{ColumnMapping, CsvColumn, CsvLayout};
 
 fn today() -> NaiveDate {

@@ -7,7 +7,7 @@ use foldhash::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::config::diagnostics::{Problem, SourceLocation};
+use crate::diag::{Problem, SourceLocation};
 use crate::slack_rules::{
     check_display_name, check_email, check_person_name, check_user_name, email_key,
     slack_normalize_user_name, user_name_key,

@@ -5,7 +5,7 @@
 use super::render::{json, markdown, text};
 use super::tests::{account, directory, person};
 use super::*;
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
 use crate::directory::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};

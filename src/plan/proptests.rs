@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::tests::{account, directory, person};
 use super::*;
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 use crate::config::{AccountRef, Policy, UnmanagedUsers};
 use crate::directory::{DesiredGroup, DesiredUser};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};

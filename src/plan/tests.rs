@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::config::diagnostics::SourceLocation;
+use crate::diag::SourceLocation;
 use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
 use crate::directory::{
     Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser,

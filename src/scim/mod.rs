@@ -1,7 +1,6 @@
 //! Talking to Slack's SCIM API: wire types for both dialects and Slack's published limits.
 
 pub mod client;
-pub mod error_code;
 pub mod limits;
 pub mod live;
 pub mod ratelimit;
@@ -11,7 +10,7 @@ pub mod types;
 pub mod write;
 
 pub use client::{ScimClient, ScimError};
-pub use error_code::ErrorCode;
+pub use crate::slack_rules::ErrorCode;
 pub use token::Token;
 pub use types::Version;
 

@@ -45,7 +45,7 @@ fn user(i: usize) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
-        location: scimsync::config::diagnostics::SourceLocation::new(
+        location: scimsync::diag::SourceLocation::new(
             &Arc::from("bench"),
             i as u32,
             1,

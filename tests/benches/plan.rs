@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use scimsync::config::diagnostics::SourceLocation;
+use scimsync::diag::SourceLocation;
 use scimsync::config::{Policy, UnmanagedUsers};
 use scimsync::directory::{DesiredGroup, DesiredUser, Directory};
 use scimsync::scim::live::{LiveGroup, LiveState, LiveUser};

@@ -6,6 +6,8 @@
 //! at the edge: [`render_plain`] for logs and CI (one line per problem), [`render_fancy`] for a
 //! terminal (miette source snippets).
 
+pub mod yaml;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -4,6 +4,10 @@
 //! codes, and the directory validates sources against them before anything is sent, so a row
 //! Slack would reject is reported with its file and line instead of as a 400 mid-apply.
 
+mod error_code;
+
+pub use error_code::ErrorCode;
+
 /// Slack's maximum userName length (`username_too_long` / `long_username` beyond it).
 pub const MAX_USER_NAME_LEN: usize = 21;
 
@@ -41,17 +45,17 @@ pub enum RuleViolation {
 
 impl RuleViolation {
     /// Slack's error code for this violation.
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            RuleViolation::UserNameEmpty => "username_empty",
-            RuleViolation::UserNameTooLong => "username_too_long",
-            RuleViolation::UserNameInvalid => "username_invalid",
-            RuleViolation::UserNameNotAllowed => "username_not_allowed",
-            RuleViolation::DisplayNameTooLong => "invalid_name_maxlength",
-            RuleViolation::NameSpecials => "invalid_name_specials",
-            RuleViolation::StartsWithAt => "invalid_starts_with_at",
-            RuleViolation::NameRequired => "invalid_name_required",
-            RuleViolation::EmailInvalid => "email_invalid",
+            RuleViolation::UserNameEmpty => ErrorCode::UsernameEmpty,
+            RuleViolation::UserNameTooLong => ErrorCode::UsernameTooLong,
+            RuleViolation::UserNameInvalid => ErrorCode::UsernameInvalid,
+            RuleViolation::UserNameNotAllowed => ErrorCode::UsernameNotAllowed,
+            RuleViolation::DisplayNameTooLong => ErrorCode::InvalidNameMaxlength,
+            RuleViolation::NameSpecials => ErrorCode::InvalidNameSpecials,
+            RuleViolation::StartsWithAt => ErrorCode::InvalidStartsWithAt,
+            RuleViolation::NameRequired => ErrorCode::InvalidNameRequired,
+            RuleViolation::EmailInvalid => ErrorCode::EmailInvalid,
         }
     }
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::diagnostics::{Problem, render_fancy, render_plain};
-use super::raw::{EnvOverrides, RawConfig};
-use super::{Config, ConfigIssue};
+use crate::diag::{Problem, render_fancy, render_plain};
+use crate::config::raw::{EnvOverrides, RawConfig};
+use crate::config::{Config, ConfigIssue};
 use crate::directory::{self, DirectoryIssue, LoadOptions, yaml::RawDirectoryFile};
 
 /// What `validate` found.
@@ -100,7 +100,7 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
     // Load with `skip` so that every user-level problem is listed even when the config
     // says `fail`; validity is judged on errors either way.
     let lenient = LoadOptions {
-        invalid_users: super::InvalidUsers::Skip,
+        invalid_users: crate::config::InvalidUsers::Skip,
         ..options
     };
     let (directory_problems, counts) = match directory::load(&config.sources, &lenient) {

@@ -15,7 +15,7 @@ use saphyr_parser::{Event, Parser};
 use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 
-use super::diagnostics::SourceLocation;
+use super::SourceLocation;
 
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
