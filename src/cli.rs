@@ -10,12 +10,12 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::validate::{self as check, SchemaKind};
-use crate::diag::{render_fancy, render_plain};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
+use crate::diag::{render_fancy, render_plain};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
 use crate::pass::{self, Applied, PassError, Prepared};
 use crate::plan::render::{self, Format};
+use crate::validate::{self as check, SchemaKind};
 
 /// Exit codes (README, "Exit codes").
 pub mod exit {

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::diag::{Problem, render_fancy, render_plain};
 use crate::config::raw::{EnvOverrides, RawConfig};
 use crate::config::{Config, ConfigIssue};
+use crate::diag::{Problem, render_fancy, render_plain};
 use crate::directory::{self, DirectoryIssue, LoadOptions, yaml::RawDirectoryFile};
 
 /// What `validate` found.

@@ -5,18 +5,18 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
 use super::raw::{
     EnvOverrides, InvalidUsers, MatchKey, RawColumns, RawConfig, RawSource, ScimVersion,
     UnmanagedGroups, UnmanagedUsers, attribute_modes,
 };
-use crate::diag::yaml::{Step, YamlDocument};
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
     DEFAULT_MATCH_KEYS, DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat,
     SourceSpec, Target, TokenSource,
 };
-use crate::directory::Attribute;
+use crate::diag::yaml::{Step, YamlDocument};
+use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
+use crate::model::Attribute;
 use crate::slack_rules;
 
 /// A problem in a config file.

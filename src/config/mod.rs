@@ -17,15 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::diag::{Problem, Severity, SourceLocation};
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile};
-pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use raw::{
     AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
     UnmanagedUsers,
 };
 
-use crate::directory::Attribute;
+use crate::model::Attribute;
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use crate::diag::{Problem, SourceLocation};
 use crate::config::{CsvColumn, CsvLayout};
+use crate::diag::{Problem, SourceLocation};
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{

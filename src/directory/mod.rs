@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::diag::{Problem, sort_problems};
 use crate::config::{InvalidUsers, SourceFormat, SourceSpec};
+use crate::diag::{Problem, sort_problems};
 
 pub use issue::{DirectoryIssue, DirectoryProblem};
 pub use model::*;

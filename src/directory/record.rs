@@ -94,20 +94,7 @@ pub(crate) struct SourceContent {
     pub warnings: Vec<DirectoryProblem>,
 }
 
-/// Parses `YYYY-MM-DD`.
-pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
-}
-
-/// Parses a guest expiry: an RFC 3339 time, or a date meaning the end of that day, UTC.
-pub(crate) fn parse_expiration(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let text = text.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&chrono::Utc));
-    }
-    let day = parse_date(text)?;
-    Some(day.and_hms_opt(23, 59, 59)?.and_utc())
-}
+pub(crate) use crate::model::time::{parse_day as parse_date, parse_instant as parse_expiration};
 
 /// Parses the spellings of yes and no that HR exports use.
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {

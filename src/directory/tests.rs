@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::diag::SourceLocation;
 use crate::config::{ColumnMapping, CsvColumn, CsvLayout};
+use crate::diag::SourceLocation;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()

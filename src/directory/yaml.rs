@@ -22,8 +22,8 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::diag::{Problem, SourceLocation};
 use crate::diag::yaml::{Step, YamlDocument};
+use crate::diag::{Problem, SourceLocation};
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{

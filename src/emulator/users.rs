@@ -182,7 +182,7 @@ fn commit(
     is_update: bool,
 ) -> Result<String, ApiError> {
     let who = draft.user_name.clone();
-    let rule = |v: RuleViolation| ApiError::with(400, v.code(), format!("user={who}"));
+    let rule = |v: RuleViolation| ApiError::with(400, v.code().as_str(), format!("user={who}"));
 
     if let Some(old) = old {
         let owner = matches!(old.role, Role::Owner | Role::PrimaryOwner);
@@ -315,7 +315,7 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
         if blank(&name.given_name) && blank(&name.family_name) {
             return Err(ApiError::with(
                 400,
-                RuleViolation::NameRequired.code(),
+                RuleViolation::NameRequired.code().as_str(),
                 format!("user={}", d.user_name),
             ));
         }

@@ -5,8 +5,8 @@
 use super::render::{json, markdown, text};
 use super::tests::{account, directory, person};
 use super::*;
-use crate::diag::SourceLocation;
 use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
+use crate::diag::SourceLocation;
 use crate::directory::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 
 use super::tests::{account, directory, person};
 use super::*;
-use crate::diag::SourceLocation;
 use crate::config::{AccountRef, Policy, UnmanagedUsers};
+use crate::diag::SourceLocation;
 use crate::directory::{DesiredGroup, DesiredUser};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::{email_key, user_name_key};

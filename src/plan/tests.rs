@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::diag::SourceLocation;
 use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
+use crate::diag::SourceLocation;
 use crate::directory::{
     Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser,
 };

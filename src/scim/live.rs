@@ -4,10 +4,9 @@
 //! `phone` is Slack's primaryPhone, which Slack labels `primary: true` on the way out);
 //! `startDate` and guest expirations are parsed so formatting differences do not diff.
 
-use chrono::{DateTime, NaiveDate, Utc};
-
 use super::types::{Flag, Group, Nullable, User};
-use crate::slack_rules::{email_key, user_name_key};
+use crate::model::time::{parse_date, parse_instant};
+pub use crate::model::{LiveGroup, LiveState, LiveUser};
 
 /// Bots' email domain: SCIM cannot deactivate them, so they are never planned against.
 pub const BOT_EMAIL_DOMAIN: &str = "@slack-bots.com";
@@ -15,51 +14,7 @@ pub const BOT_EMAIL_DOMAIN: &str = "@slack-bots.com";
 /// Groups Slack generates and SCIM cannot change (FACTS §3.7).
 pub const AUTO_GENERATED_GROUPS: &[&str] = &["Team Admins", "Team Owners", "Org Admins"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct LiveUser {
-    pub id: String,
-    pub user_name: String,
-    pub active: bool,
-    /// Primary email as Slack holds it.
-    pub email: String,
-    pub secondary_email: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub display_name: Option<String>,
-    pub title: Option<String>,
-    /// Slack's primaryPhone.
-    pub phone: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    pub preferred_language: Option<String>,
-    pub user_type: Option<String>,
-    pub employee_number: Option<String>,
-    pub cost_center: Option<String>,
-    pub organization: Option<String>,
-    pub division: Option<String>,
-    pub department: Option<String>,
-    /// The manager's Slack id.
-    pub manager_id: Option<String>,
-    pub start_date: Option<NaiveDate>,
-    /// `Some` for a multi-channel guest, holding the expiration if any.
-    pub guest: Option<Option<DateTime<Utc>>>,
-    pub is_bot: bool,
-}
-
 impl LiveUser {
-    pub fn email_key(&self) -> String {
-        email_key(&self.email)
-    }
-
-    pub fn user_name_key(&self) -> String {
-        user_name_key(&self.user_name)
-    }
-
-    /// Every email the account holds (both block the address for anyone else).
-    pub fn email_keys(&self) -> impl Iterator<Item = String> + '_ {
-        std::iter::once(self.email_key()).chain(self.secondary_email.iter().map(|e| email_key(e)))
-    }
-
     pub fn from_scim(u: &User) -> Option<LiveUser> {
         let id = u.id.text()?.to_string();
         let text = |v: &Nullable<String>| v.text().map(|s| s.trim().to_string());
@@ -125,40 +80,7 @@ impl LiveUser {
     }
 }
 
-/// `2024-04-10T00:00:00+0000`, `2024-04-10T00:00:00Z` or `2024-04-10` → the date.
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    let s = s.trim();
-    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
-}
-
-/// An instant in any of the ISO-8601 forms Slack and people write.
-pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
-        .map(|d| d.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            parse_date(s)
-                .and_then(|d| d.and_hms_opt(23, 59, 59))
-                .map(|d| d.and_utc())
-        })
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct LiveGroup {
-    pub id: String,
-    pub name: String,
-    /// Member user ids, sorted.
-    pub members: Vec<String>,
-    pub auto_generated: bool,
-}
-
 impl LiveGroup {
-    pub fn name_key(&self) -> String {
-        self.name.trim().to_lowercase()
-    }
-
     pub fn from_scim(g: &Group) -> Option<LiveGroup> {
         let id = g.id.text()?.to_string();
         let name = g.display_name.text().unwrap_or_default().trim().to_string();
@@ -182,13 +104,6 @@ impl LiveGroup {
     }
 }
 
-/// What Slack holds, as one listing pass saw it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LiveState {
-    pub users: Vec<LiveUser>,
-    pub groups: Vec<LiveGroup>,
-}
-
 impl LiveState {
     pub fn from_scim(users: &[User], groups: &[Group]) -> LiveState {
         LiveState {
@@ -201,6 +116,7 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     #[test]
     fn placeholders_and_phone_swap_are_undone() {

@@ -9,8 +9,8 @@ pub mod token;
 pub mod types;
 pub mod write;
 
-pub use client::{ScimClient, ScimError};
 pub use crate::slack_rules::ErrorCode;
+pub use client::{ScimClient, ScimError};
 pub use token::Token;
 pub use types::Version;
 

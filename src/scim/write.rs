@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::Version;
 use super::types::urn;
-use crate::plan::UserFields;
+use crate::model::UserFields;
 
 /// Member changes per group request. Slack accepts up to 15,000 and recommends at most 5,000.
 pub const MEMBERSHIP_CHUNK: usize = 1000;

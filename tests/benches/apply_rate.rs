@@ -45,11 +45,7 @@ fn user(i: usize) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
-        location: scimsync::diag::SourceLocation::new(
-            &Arc::from("bench"),
-            i as u32,
-            1,
-        ),
+        location: scimsync::diag::SourceLocation::new(&Arc::from("bench"), i as u32, 1),
         origins: vec![],
     }
 }

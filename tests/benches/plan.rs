@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use scimsync::diag::SourceLocation;
 use scimsync::config::{Policy, UnmanagedUsers};
+use scimsync::diag::SourceLocation;
 use scimsync::directory::{DesiredGroup, DesiredUser, Directory};
 use scimsync::scim::live::{LiveGroup, LiveState, LiveUser};
 

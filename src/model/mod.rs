@@ -1,0 +1,11 @@
+//! The shared vocabulary at the bottom of the module graph: attributes, live records and write
+//! fields. It imports nothing of scimsync's but Slack's rules, so every layer may use it.
+
+mod attribute;
+mod fields;
+mod live;
+pub mod time;
+
+pub use attribute::Attribute;
+pub use fields::{Change, GuestSpec, UserFields, UserRef};
+pub use live::{LiveGroup, LiveState, LiveUser};
