@@ -13,23 +13,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::diag::{render_fancy, render_plain};
 use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
-use crate::pass::{self, Applied, PassError, Prepared};
+use crate::exit;
+use crate::pass::{self, Applied, PassError, PassReport, Request};
+use crate::plan::Guard;
 use crate::plan::render::{self, Format};
 use crate::validate::{self as check, SchemaKind};
-
-/// Exit codes (README, "Exit codes").
-pub mod exit {
-    /// In sync, or everything applied.
-    pub const OK: u8 = 0;
-    /// Configuration, source, auth or network error.
-    pub const ERROR: u8 = 1;
-    /// `plan --detailed-exitcode`: changes are pending.
-    pub const CHANGES: u8 = 2;
-    /// A safety guard tripped: nothing was written.
-    pub const GUARD: u8 = 3;
-    /// Partial: some objects were skipped or failed, the rest applied.
-    pub const PARTIAL: u8 = 4;
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -138,32 +126,10 @@ pub struct ApplyArgs {
     pub plan: Option<PathBuf>,
     /// Apply even though this safety guard trips (repeatable).
     #[arg(long, value_enum, value_name = "GUARD")]
-    pub allow: Vec<GuardArg>,
+    pub allow: Vec<Guard>,
     /// Format of the plan report printed before applying.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
-}
-
-/// The safety guards, by their `safety:` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GuardArg {
-    MaxDeactivations,
-    MaxDeactivationRatio,
-    MaxMembershipRemovals,
-    AllowGroupDeletion,
-    MinDirectoryUsers,
-}
-
-impl GuardArg {
-    fn key(self) -> &'static str {
-        match self {
-            GuardArg::MaxDeactivations => "max_deactivations",
-            GuardArg::MaxDeactivationRatio => "max_deactivation_ratio",
-            GuardArg::MaxMembershipRemovals => "max_membership_removals",
-            GuardArg::AllowGroupDeletion => "allow_group_deletion",
-            GuardArg::MinDirectoryUsers => "min_directory_users",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -297,7 +263,7 @@ fn validate(config: &std::path::Path) -> ExitCode {
 }
 
 /// Prints a pass error to stderr: config and directory problems with their locations.
-pub(crate) fn report_error(e: &PassError) {
+fn report_error(e: &PassError) {
     let fancy = std::io::stderr().is_terminal();
     let problems = match e {
         PassError::Config(c) if fancy => render_fancy(&c.problems),
@@ -310,9 +276,17 @@ pub(crate) fn report_error(e: &PassError) {
     eprintln!("error: {e}");
 }
 
-fn report_source_problems(prepared: &Prepared) {
-    if !prepared.directory_problems.is_empty() {
-        eprint!("{}", render_plain(&prepared.directory_problems));
+/// Prints what the pass found besides the plan (skipped rows, source warnings, guard trips)
+/// to stderr: the same findings the daemon logs.
+fn report_findings(report: &PassReport) {
+    for f in report.findings() {
+        match f.topic {
+            "source" => eprintln!("{}", f.text),
+            _ => eprintln!("{}: {}", f.severity, f.text),
+        }
+    }
+    if matches!(report.applied, Applied::GuardTripped(_)) {
+        eprintln!("nothing was written");
     }
 }
 
@@ -324,115 +298,90 @@ fn format_of(f: FormatArg) -> Format {
     }
 }
 
+/// Loads the config and prepares a pass for `request`.
 async fn prepare(
     config_path: &std::path::Path,
-    saved: Option<&std::path::Path>,
-) -> Result<Prepared, PassError> {
+    request: &Request,
+) -> Result<pass::Prepared, PassError> {
     let config = pass::load_config(config_path)?;
-    match saved {
-        Some(file) => Prepared::saved(config, file).await,
-        None => Prepared::new(config, chrono::Utc::now().date_naive()).await,
-    }
+    pass::prepare(config, request, chrono::Utc::now().date_naive()).await
 }
 
 async fn run_plan(args: &PlanArgs) -> u8 {
-    let prepared = match prepare(&args.config, None).await {
-        Ok(p) => p,
+    let report = match prepare(&args.config, &Request::default()).await {
+        Ok(p) => p.finish().await,
+        Err(e) => Err(e),
+    };
+    let report = match report {
+        Ok(r) => r,
         Err(e) => {
             report_error(&e);
-            return exit::ERROR;
+            return exit::of_error(&e);
         }
     };
-    report_source_problems(&prepared);
-    let Prepared {
-        plan, connection, ..
-    } = prepared;
-    if let Err(e) = connection.close().await {
-        report_error(&e);
-        return exit::ERROR;
-    }
+    report_findings(&report);
     let color = args.out.is_none() && std::io::stdout().is_terminal();
-    let report = render::render(&plan, format_of(args.format), color);
+    let text = render::render(&report.plan, format_of(args.format), color);
     match &args.out {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, report) {
+            if let Err(e) = std::fs::write(path, text) {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 return exit::ERROR;
             }
         }
-        None => print(&report),
+        None => print(&text),
     }
-    if args.detailed_exitcode && !plan.is_empty() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    }
+    exit::of_plan(&report, args.detailed_exitcode)
 }
 
 async fn run_apply(args: &ApplyArgs) -> u8 {
-    let prepared = match prepare(&args.config, args.plan.as_deref()).await {
+    let request = Request {
+        apply: !args.dry_run,
+        saved_plan: args.plan.clone(),
+        allow: args.allow.clone(),
+    };
+    let prepared = match prepare(&args.config, &request).await {
         Ok(p) => p,
         Err(e) => {
             report_error(&e);
-            return exit::ERROR;
+            return exit::of_error(&e);
         }
     };
-    report_source_problems(&prepared);
     let color = std::io::stdout().is_terminal();
+    for p in &prepared.source_problems {
+        eprintln!("{p}");
+    }
     print(&render::render(
         &prepared.plan,
         format_of(args.format),
         color,
     ));
-    let code = apply_prepared(&prepared, args).await;
-    match prepared.connection.close().await {
-        Ok(()) => code,
+    let dry_run = args.dry_run;
+    let result = if dry_run {
+        prepared.finish().await
+    } else {
+        prepared.apply(&request.allow, None).await
+    };
+    let report = match result {
+        Ok(r) => r,
         Err(e) => {
             report_error(&e);
-            exit::ERROR
-        }
-    }
-}
-
-async fn apply_prepared(prepared: &Prepared, args: &ApplyArgs) -> u8 {
-    if args.dry_run {
-        return exit::OK;
-    }
-    let _lock = match pass::ApplyLock::try_acquire(&prepared.config) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}; nothing was written");
-            return exit::ERROR;
+            return exit::of_error(&e);
         }
     };
-    let allowed: Vec<&str> = args.allow.iter().map(|g| g.key()).collect();
-    match pass::apply(prepared, &allowed, None).await {
-        Ok(Applied::GuardTripped(trips)) => {
-            for g in &trips {
-                eprintln!(
-                    "error: safety guard {} tripped: {} — override with --allow {}",
-                    g.guard,
-                    g.message,
-                    g.guard.replace('_', "-")
-                );
-            }
-            eprintln!("nothing was written");
-            exit::GUARD
-        }
-        Ok(applied) => {
-            if let Applied::Done(outcome) = &applied {
-                print(&format!("\n{}", outcome.render()));
-            }
-            if applied.complete(&prepared.plan) {
-                exit::OK
-            } else {
-                exit::PARTIAL
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
+    // Source problems were shown before the plan; the rest of the findings now.
+    for f in report.findings().iter().filter(|f| f.topic != "source") {
+        eprintln!("{}: {}", f.severity, f.text);
+    }
+    match &report.applied {
+        Applied::GuardTripped(_) => eprintln!("nothing was written"),
+        Applied::Done(outcome) => print(&format!("\n{}", outcome.render())),
+        Applied::NotRequested | Applied::NothingToDo => {}
+    }
+    if dry_run {
+        exit::of_plan(&report, false)
+    } else {
+        exit::of_apply(&report)
     }
 }
 

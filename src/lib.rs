@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod diag;
 pub mod directory;
 pub mod emulator;
+pub mod exit;
 pub mod model;
 pub mod pass;
 pub mod plan;

@@ -12,6 +12,15 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::pass::{Applied, PassReport};
+use crate::plan::{Guard, OpKind, Plan};
+
+/// Every value of the `result` label of `scimsync_ops_total`.
+const OP_RESULTS: [&str; 3] = ["applied", "failed", "skipped"];
+
+/// Every value of the `outcome` label of `scimsync_passes_total`.
+pub const PASS_OUTCOMES: [&str; 5] = ["success", "partial", "guard", "error", "locked"];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: &'static str,
@@ -30,7 +39,7 @@ pub struct KindLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GuardLabel {
-    pub guard: String,
+    pub guard: &'static str,
 }
 
 pub struct Metrics {
@@ -45,17 +54,6 @@ pub struct Metrics {
     pub plan_conflicts: Gauge,
     pub pass_duration: Histogram,
 }
-
-/// Every op kind, so the plan-size gauges are zeroed when a kind disappears from the plan.
-pub const OP_KINDS: [&str; 7] = [
-    "create_user",
-    "reactivate_user",
-    "update_user",
-    "deactivate_user",
-    "create_group",
-    "update_group",
-    "delete_group",
-];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -126,7 +124,81 @@ impl Metrics {
                 m.pass_duration.clone(),
             );
         }
+        // Every known series exists from the start at zero, so an alert on its increase fires
+        // on the first one.
+        for kind in OpKind::ALL {
+            let _ = m.plan_ops.get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            });
+            for result in OP_RESULTS {
+                let _ = m.ops.get_or_create(&OpLabels {
+                    kind: kind.as_str(),
+                    result,
+                });
+            }
+        }
+        for guard in Guard::ALL {
+            let _ = m
+                .guard_trips
+                .get_or_create(&GuardLabel { guard: guard.key() });
+        }
+        for outcome in PASS_OUTCOMES {
+            let _ = m.passes.get_or_create(&OutcomeLabel { outcome });
+        }
         m
+    }
+
+    /// The latest plan's size and conflicts.
+    pub fn record_plan(&self, plan: &Plan) {
+        for kind in OpKind::ALL {
+            let n = plan.ops.iter().filter(|op| op.kind() == kind).count();
+            self.plan_ops
+                .get_or_create(&KindLabel {
+                    kind: kind.as_str(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.plan_conflicts
+            .set(i64::try_from(plan.conflicts.len()).unwrap_or(i64::MAX));
+    }
+
+    /// What a pass that ran did: guard trips, op results, rate limiting.
+    pub fn record_report(&self, report: &PassReport) {
+        match &report.applied {
+            Applied::GuardTripped(trips) => {
+                for g in trips {
+                    self.guard_trips
+                        .get_or_create(&GuardLabel {
+                            guard: g.guard.key(),
+                        })
+                        .inc();
+                }
+            }
+            Applied::Done(o) => {
+                for op in &o.ops {
+                    self.ops
+                        .get_or_create(&OpLabels {
+                            kind: op.kind.as_str(),
+                            result: op.result.label(),
+                        })
+                        .inc();
+                }
+                self.rate_limited.inc_by(o.rate_limited);
+                self.rate_limit_wait_seconds.inc_by(o.waited.as_secs_f64());
+            }
+            Applied::NotRequested | Applied::NothingToDo => {}
+        }
+    }
+
+    /// A pass's end: its outcome label and duration; a success or partial pass is recent.
+    pub fn record_pass_end(&self, outcome: &'static str, duration: std::time::Duration) {
+        self.passes.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.pass_duration.observe(duration.as_secs_f64());
+        if matches!(outcome, "success" | "partial") {
+            #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit f64 exactly
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            self.last_success.set(now);
+        }
     }
 
     /// The Prometheus text exposition.

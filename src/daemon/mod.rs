@@ -19,16 +19,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
-use crate::apply::OpResult;
-use crate::pass::{self, Applied, PassError, Prepared};
-use metrics::{GuardLabel, KindLabel, Metrics, OP_KINDS, OpLabels, OutcomeLabel};
+use crate::config::Config;
+use crate::diag::Severity;
+use crate::exit;
+use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
+use metrics::Metrics;
 
 /// The first retry after a failed pass; doubled per consecutive failure, capped at the
 /// interval.
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Exit status after a second signal: the conventional 128 + SIGINT.
-const ABORTED: u8 = 130;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -50,24 +49,23 @@ pub struct DaemonState {
     pub reconcile: Notify,
 }
 
-/// How a pass ended, as the `outcome` label says it.
+/// How a daemon pass ended, as the `outcome` label says it: the pass's own outcome, or why it
+/// did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PassOutcome {
-    Success,
-    Partial,
-    Guard,
+enum PassEnd {
+    Ran(PassOutcome),
     Error,
     Locked,
 }
 
-impl PassOutcome {
+impl PassEnd {
     fn label(self) -> &'static str {
         match self {
-            PassOutcome::Success => "success",
-            PassOutcome::Partial => "partial",
-            PassOutcome::Guard => "guard",
-            PassOutcome::Error => "error",
-            PassOutcome::Locked => "locked",
+            PassEnd::Ran(PassOutcome::Success) => "success",
+            PassEnd::Ran(PassOutcome::Partial) => "partial",
+            PassEnd::Ran(PassOutcome::Guard) => "guard",
+            PassEnd::Error => "error",
+            PassEnd::Locked => "locked",
         }
     }
 }
@@ -77,8 +75,8 @@ pub async fn run(options: RunOptions) -> u8 {
     let config = match pass::load_config(&options.config) {
         Ok(c) => c,
         Err(e) => {
-            crate::cli::report_error(&e);
-            return crate::cli::exit::ERROR;
+            log_error(&e);
+            return exit::of_error(&e);
         }
     };
     let listen = options.listen.unwrap_or(config.daemon.listen);
@@ -91,7 +89,7 @@ pub async fn run(options: RunOptions) -> u8 {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {listen}: {e}");
-            return crate::cli::exit::ERROR;
+            return exit::ERROR;
         }
     };
     let bound = listener.local_addr().unwrap_or(listen);
@@ -119,7 +117,7 @@ pub async fn run(options: RunOptions) -> u8 {
     let mut jitter = config.daemon.jitter;
     let mut failures: u32 = 0;
     let mut pass_id: u64 = 0;
-    let mut code = crate::cli::exit::OK;
+    let mut code = exit::OK;
     while !stop.load(Ordering::SeqCst) {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
@@ -136,7 +134,7 @@ pub async fn run(options: RunOptions) -> u8 {
                 None
             }
             _ = aborted.wait_for(|a| *a) => {
-                code = ABORTED;
+                code = exit::ABORTED;
                 None
             }
         };
@@ -147,7 +145,7 @@ pub async fn run(options: RunOptions) -> u8 {
             interval = options.interval.unwrap_or(c.daemon.interval);
             jitter = c.daemon.jitter;
         }
-        failures = if outcome == PassOutcome::Error {
+        failures = if outcome == PassEnd::Error {
             failures + 1
         } else {
             0
@@ -182,49 +180,46 @@ async fn run_pass(
     config_path: &Path,
     state: &DaemonState,
     stop: Arc<AtomicBool>,
-) -> (PassOutcome, Option<crate::config::Config>) {
+) -> (PassEnd, Option<Config>) {
     let started = Instant::now();
-    let m = &state.metrics;
-    let finish = |outcome: PassOutcome| {
-        m.passes
-            .get_or_create(&OutcomeLabel {
-                outcome: outcome.label(),
-            })
-            .inc();
-        m.pass_duration.observe(started.elapsed().as_secs_f64());
-        if matches!(outcome, PassOutcome::Success | PassOutcome::Partial) {
-            m.last_success
-                .set(chrono::Utc::now().timestamp_millis() as f64 / 1000.0);
-        }
-        outcome
-    };
-    let config = match pass::load_config(config_path) {
-        Ok(c) => c,
-        Err(e) => {
-            log_error(&e);
-            return (finish(PassOutcome::Error), None);
-        }
-    };
-    let prepared = match Prepared::new(config.clone(), chrono::Utc::now().date_naive()).await {
-        Ok(p) => p,
-        Err(e) => {
-            log_error(&e);
-            return (finish(PassOutcome::Error), Some(config));
-        }
-    };
-    state.ready.store(true, Ordering::SeqCst);
-    let summary = prepared.plan.summary();
-    for kind in OP_KINDS {
-        let n = prepared
-            .plan
-            .ops
-            .iter()
-            .filter(|op| op.kind() == kind)
-            .count();
-        m.plan_ops.get_or_create(&KindLabel { kind }).set(n as i64);
+    let result = async {
+        let config = pass::load_config(config_path)?;
+        let request = Request {
+            apply: true,
+            ..Request::default()
+        };
+        let prepared = pass::prepare(config, &request, chrono::Utc::now().date_naive()).await?;
+        state.ready.store(true, Ordering::SeqCst);
+        state.metrics.record_plan(&prepared.plan);
+        log_plan(&prepared.plan);
+        prepared.apply(&request.allow, Some(stop)).await
     }
-    m.plan_conflicts.set(prepared.plan.conflicts.len() as i64);
-    for c in &prepared.plan.conflicts {
+    .await;
+    let (end, config) = match result {
+        Ok(report) => {
+            log_report(&report);
+            state.metrics.record_report(&report);
+            (PassEnd::Ran(report.outcome()), Some(report.config))
+        }
+        Err(e @ PassError::Locked(_)) => {
+            tracing::warn!(error = %e, "skipping this pass");
+            (PassEnd::Locked, None)
+        }
+        Err(e) => {
+            log_error(&e);
+            (PassEnd::Error, None)
+        }
+    };
+    state
+        .metrics
+        .record_pass_end(end.label(), started.elapsed());
+    (end, config)
+}
+
+/// The plan's summary and its conflicts.
+fn log_plan(plan: &crate::plan::Plan) {
+    let summary = plan.summary();
+    for c in &plan.conflicts {
         tracing::warn!(subject = %c.subject, reason = %c.reason, "conflict");
     }
     tracing::info!(
@@ -236,69 +231,39 @@ async fn run_pass(
         conflicts = summary.conflicts,
         "planned"
     );
+}
 
-    let outcome = match pass::ApplyLock::try_acquire(&prepared.config) {
-        Err(e @ PassError::Locked(_)) => {
-            tracing::warn!(error = %e, "skipping this pass");
-            PassOutcome::Locked
+/// The pass's findings (skipped rows, source warnings, guard trips) and outcome: what
+/// `scimsync apply` prints, as log lines.
+fn log_report(report: &PassReport) {
+    for f in report.findings() {
+        match f.severity {
+            Severity::Error => tracing::error!(topic = f.topic, "{}", f.text),
+            Severity::Warning => tracing::warn!(topic = f.topic, "{}", f.text),
         }
-        Err(e) => {
-            log_error(&e);
-            PassOutcome::Error
-        }
-        Ok(_lock) => match pass::apply(&prepared, &[], Some(stop)).await {
-            Ok(Applied::GuardTripped(trips)) => {
-                for g in &trips {
-                    m.guard_trips
-                        .get_or_create(&GuardLabel {
-                            guard: g.guard.clone(),
-                        })
-                        .inc();
-                    tracing::error!(guard = %g.guard, message = %g.message, "safety guard tripped: nothing written");
-                }
-                PassOutcome::Guard
-            }
-            Ok(applied) => {
-                if let Applied::Done(o) = &applied {
-                    for op in &o.ops {
-                        let result = match op.result {
-                            OpResult::Applied { .. } => "applied",
-                            OpResult::Failed { .. } => "failed",
-                            OpResult::Skipped { .. } => "skipped",
-                        };
-                        m.ops
-                            .get_or_create(&OpLabels {
-                                kind: op.kind,
-                                result,
-                            })
-                            .inc();
-                    }
-                    m.rate_limited.inc_by(o.rate_limited);
-                    m.rate_limit_wait_seconds.inc_by(o.waited.as_secs_f64());
-                    tracing::info!(
-                        applied = o.applied(),
-                        failed = o.failed(),
-                        skipped = o.skipped(),
-                        "applied"
-                    );
-                }
-                if applied.complete(&prepared.plan) {
-                    PassOutcome::Success
-                } else {
-                    PassOutcome::Partial
-                }
-            }
-            Err(e) => {
-                log_error(&e);
-                PassOutcome::Error
-            }
-        },
-    };
-    let config = prepared.config.clone();
-    if let Err(e) = prepared.connection.close().await {
-        log_error(&e);
     }
-    (finish(outcome), Some(config))
+    match &report.applied {
+        Applied::GuardTripped(_) => tracing::error!("nothing written: a safety guard tripped"),
+        Applied::Done(o) => {
+            for op in o.ops.iter().filter(|op| op.result.label() != "applied") {
+                tracing::warn!(
+                    kind = op.kind.as_str(),
+                    subject = %op.subject,
+                    resource = op.resource.as_deref(),
+                    result = op.result.label(),
+                    detail = ?op.result,
+                    "op did not apply"
+                );
+            }
+            tracing::info!(
+                applied = o.applied(),
+                failed = o.failed(),
+                skipped = o.skipped(),
+                "applied"
+            );
+        }
+        Applied::NotRequested | Applied::NothingToDo => {}
+    }
 }
 
 fn log_error(e: &PassError) {

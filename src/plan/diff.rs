@@ -7,8 +7,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::{
-    Change, Conflict, Counts, GuestSpec, Notice, Op, PLAN_FORMAT_VERSION, Plan, UserFields,
-    UserRef, fingerprint, guards,
+    Change, Conflict, Counts, GuestSpec, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp,
+    UserFields, UserRef, fingerprint, guards,
 };
 use crate::config::{AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
 use crate::directory::{Attribute, DesiredUser, Directory};
@@ -435,17 +435,19 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
 
     // 3. Order: release before take; managers before their reports.
     let ordered = order_user_ops(user_ops, &ix, &mut conflicts);
-    let created: HashSet<String> = ordered
+    // Where each user this plan creates is created, by email key.
+    let created: HashMap<String, usize> = ordered
         .iter()
-        .filter_map(|op| match op {
-            Op::CreateUser { email, .. } => Some(email_key(email)),
+        .enumerate()
+        .filter_map(|(i, op)| match &op.op {
+            Op::CreateUser { email, .. } => Some((email_key(email), i)),
             _ => None,
         })
         .collect();
     // A user whose create was dropped (a conflict found while ordering) is referred to by
     // nobody.
     refs.retain(|_, r| match r {
-        UserRef::New(k) => created.contains(k),
+        UserRef::New(k) => created.contains_key(k),
         UserRef::Id(_) => true,
     });
 
@@ -464,20 +466,36 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     let mut ops = ordered;
     // A conflict found while ordering may have dropped a manager's create: clear such refs.
     for op in &mut ops {
-        let fields = match op {
+        let fields = match &mut op.op {
             Op::CreateUser { fields, .. } | Op::UpdateUser { fields, .. } => fields,
             _ => continue,
         };
         if let Some(Some(UserRef::New(k))) = &fields.manager
-            && !created.contains(k)
+            && !created.contains_key(k)
         {
             fields.manager = None;
         }
     }
-    ops.extend(group_ops);
+    // A group waits for the creates of the new users it adds.
+    ops.extend(group_ops.into_iter().map(|op| {
+        let members: &[UserRef] = match &op {
+            Op::CreateGroup { members, .. } => members,
+            Op::UpdateGroup { add, .. } => add,
+            _ => &[],
+        };
+        let mut after: Vec<usize> = members
+            .iter()
+            .filter_map(|m| match m {
+                UserRef::New(k) => created.get(k).copied(),
+                UserRef::Id(_) => None,
+            })
+            .collect();
+        after.sort_unstable();
+        PlannedOp { op, after }
+    }));
     deactivations.sort_by_key(sort_key);
-    ops.extend(deactivations);
-    ops.extend(group_deletes);
+    ops.extend(deactivations.into_iter().map(PlannedOp::new));
+    ops.extend(group_deletes.into_iter().map(PlannedOp::new));
 
     let user_by_id: HashMap<&str, &LiveUser> =
         live.users.iter().map(|u| (u.id.as_str(), u)).collect();
@@ -485,7 +503,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         live.groups.iter().map(|g| (g.id.as_str(), g)).collect();
     let fingerprints = ops
         .iter()
-        .filter_map(Op::resource_id)
+        .filter_map(|op| op.resource_id())
         .filter_map(|id| {
             user_by_id
                 .get(id)
@@ -502,7 +520,7 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         }
     };
     for op in &ops {
-        match op {
+        match &op.op {
             Op::CreateGroup { members, .. } => members.iter().for_each(|m| {
                 if let UserRef::Id(id) = m {
                     label(id)
@@ -773,7 +791,11 @@ fn update_op(
 /// that releases it in this plan runs after that release; an op naming a new manager runs
 /// after the manager's create. Keys held by anyone else, and cycles (two people swapping
 /// emails), become conflicts; ops depending on a dropped op are dropped too.
-fn order_user_ops(ops: Vec<UserOp>, ix: &Index<'_>, conflicts: &mut Vec<Conflict>) -> Vec<Op> {
+fn order_user_ops(
+    ops: Vec<UserOp>,
+    ix: &Index<'_>,
+    conflicts: &mut Vec<Conflict>,
+) -> Vec<PlannedOp> {
     // Who releases what, by the live account releasing it.
     let mut releaser: HashMap<&Key, usize> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -870,11 +892,26 @@ fn order_user_ops(ops: Vec<UserOp>, ix: &Index<'_>, conflicts: &mut Vec<Conflict
             }
         }
     }
+    // The kept ops in order, each with the positions of the ops it waits for.
+    let kept: Vec<usize> = order.into_iter().filter(|i| !dropped.contains(i)).collect();
+    let mut position = vec![usize::MAX; ops.len()];
+    for (p, &i) in kept.iter().enumerate() {
+        position[i] = p;
+    }
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
+    for (j, targets) in edges.iter().enumerate() {
+        for &i in targets {
+            after[i].push(position[j]);
+        }
+    }
     let mut slots: Vec<Option<Op>> = ops.into_iter().map(|o| Some(o.op)).collect();
-    order
-        .into_iter()
-        .filter(|i| !dropped.contains(i))
-        .filter_map(|i| slots[i].take())
+    kept.into_iter()
+        .filter_map(|i| {
+            let mut waits = std::mem::take(&mut after[i]);
+            waits.sort_unstable();
+            waits.dedup();
+            slots[i].take().map(|op| PlannedOp { op, after: waits })
+        })
         .collect()
 }
 

@@ -20,10 +20,11 @@ use crate::model::LiveState;
 pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 
 pub use diff::plan;
-pub use guards::GuardTrip;
+pub use guards::{Guard, GuardTrip};
 
-/// The version of the JSON plan format (`plan --format json`, `apply --plan`).
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
+/// each op's `after`: the ops it must wait for.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// One write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,18 +83,114 @@ impl Op {
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    /// What kind of change the op makes.
+    pub fn kind(&self) -> OpKind {
         match self {
-            Op::CreateUser { .. } => "create_user",
+            Op::CreateUser { .. } => OpKind::CreateUser,
             Op::UpdateUser {
                 reactivate: true, ..
-            } => "reactivate_user",
-            Op::UpdateUser { .. } => "update_user",
-            Op::DeactivateUser { .. } => "deactivate_user",
-            Op::CreateGroup { .. } => "create_group",
-            Op::UpdateGroup { .. } => "update_group",
-            Op::DeleteGroup { .. } => "delete_group",
+            } => OpKind::ReactivateUser,
+            Op::UpdateUser { .. } => OpKind::UpdateUser,
+            Op::DeactivateUser { .. } => OpKind::DeactivateUser,
+            Op::CreateGroup { .. } => OpKind::CreateGroup,
+            Op::UpdateGroup { .. } => OpKind::UpdateGroup,
+            Op::DeleteGroup { .. } => OpKind::DeleteGroup,
         }
+    }
+
+    /// The email or group name the op is about, as people read it.
+    pub fn subject(&self) -> &str {
+        match self {
+            Op::CreateUser { email, .. }
+            | Op::UpdateUser { email, .. }
+            | Op::DeactivateUser { email, .. } => email,
+            Op::CreateGroup { name, .. }
+            | Op::UpdateGroup { name, .. }
+            | Op::DeleteGroup { name, .. } => name,
+        }
+    }
+}
+
+/// The kinds of change, as reports, metrics and the audit log name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// A new account.
+    CreateUser,
+    /// A deactivated account made active again (with any attribute changes).
+    ReactivateUser,
+    /// Attribute changes and renames of an active account.
+    UpdateUser,
+    /// An account deactivated (never deleted).
+    DeactivateUser,
+    /// A new group with its first members.
+    CreateGroup,
+    /// Members added or removed, or a rename.
+    UpdateGroup,
+    /// A group deleted (permanent; only when the policy says so).
+    DeleteGroup,
+}
+
+impl OpKind {
+    /// Every kind, for zero-initialised metric series.
+    pub const ALL: [OpKind; 7] = [
+        OpKind::CreateUser,
+        OpKind::ReactivateUser,
+        OpKind::UpdateUser,
+        OpKind::DeactivateUser,
+        OpKind::CreateGroup,
+        OpKind::UpdateGroup,
+        OpKind::DeleteGroup,
+    ];
+
+    /// The kind's snake_case name (`create_user`), as in JSON and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OpKind::CreateUser => "create_user",
+            OpKind::ReactivateUser => "reactivate_user",
+            OpKind::UpdateUser => "update_user",
+            OpKind::DeactivateUser => "deactivate_user",
+            OpKind::CreateGroup => "create_group",
+            OpKind::UpdateGroup => "update_group",
+            OpKind::DeleteGroup => "delete_group",
+        }
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// An op in a plan, with the ops it must wait for: the plan carries its own ordering, and the
+/// executor only follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedOp {
+    /// The write.
+    #[serde(flatten)]
+    pub op: Op,
+    /// Indices (into [`Plan::ops`]) of earlier ops that must apply before this one starts: the
+    /// release of an email or userName it takes, the create of a user it refers to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<usize>,
+}
+
+impl PlannedOp {
+    /// An op that waits for nothing.
+    pub fn new(op: Op) -> PlannedOp {
+        PlannedOp {
+            op,
+            after: Vec::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for PlannedOp {
+    type Target = Op;
+
+    fn deref(&self) -> &Op {
+        &self.op
     }
 }
 
@@ -128,8 +225,10 @@ pub struct Counts {
 /// A plan: ops in execution order, plus what was refused and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`] when made.
     pub format_version: u32,
-    pub ops: Vec<Op>,
+    /// The writes, in an order that respects every op's `after`.
+    pub ops: Vec<PlannedOp>,
     pub conflicts: Vec<Conflict>,
     pub notices: Vec<Notice>,
     pub counts: Counts,
@@ -166,7 +265,7 @@ impl Plan {
             ..Summary::default()
         };
         for op in &self.ops {
-            match op {
+            match &op.op {
                 Op::CreateUser { .. } => s.create += 1,
                 Op::UpdateUser {
                     reactivate: true, ..
@@ -201,12 +300,22 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         Some(v) if v == u64::from(PLAN_FORMAT_VERSION) => {}
         Some(v) => {
             return Err(format!(
-                "plan format version {v} is not supported (this scimsync reads version {PLAN_FORMAT_VERSION})"
+                "plan format version {v} is not supported (this scimsync reads version {PLAN_FORMAT_VERSION}); make the plan again with this scimsync"
             ));
         }
         None => return Err("not a scimsync plan: no format_version".into()),
     }
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    let plan: Plan = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Some(&bad) = op.after.iter().find(|&&j| j >= i) {
+            return Err(format!(
+                "op {i} ({} {}) waits for op {bad}, which does not come before it",
+                op.kind(),
+                op.subject()
+            ));
+        }
+    }
+    Ok(plan)
 }
 
 /// A stable fingerprint of a live resource (FNV-1a over its canonical JSON), so `apply

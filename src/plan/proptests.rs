@@ -210,7 +210,7 @@ fn apply(live: &mut LiveState, plan: &Plan) -> Result<(), String> {
         Ok(())
     };
     for (n, op) in plan.ops.iter().enumerate() {
-        match op {
+        match &op.op {
             Op::CreateUser {
                 email,
                 user_name,
@@ -307,7 +307,7 @@ proptest! {
         // An account the directory points at (by email or employee number) is never deactivated
         // as unmanaged, even when the match is a conflict.
         for op in &first.ops {
-            if let Op::DeactivateUser { id, reason, .. } = op
+            if let Op::DeactivateUser { id, reason, .. } = &op.op
                 && reason == "not in the directory"
             {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();

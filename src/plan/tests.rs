@@ -92,7 +92,7 @@ fn policy() -> Policy {
 fn kinds(p: &Plan) -> Vec<String> {
     p.ops
         .iter()
-        .map(|op| match op {
+        .map(|op| match &op.op {
             Op::CreateUser { email, .. } => format!("create {email}"),
             Op::UpdateUser {
                 id,
@@ -111,7 +111,7 @@ fn kinds(p: &Plan) -> Vec<String> {
 fn changes(p: &Plan, id: &str) -> Vec<String> {
     p.ops
         .iter()
-        .find_map(|op| match op {
+        .find_map(|op| match &op.op {
             Op::UpdateUser { id: i, changes, .. } if i == id => Some(
                 changes
                     .iter()
@@ -161,7 +161,7 @@ fn creates_carry_every_given_attribute_and_a_source() {
         user_name,
         fields,
         source,
-    } = &p.ops[0]
+    } = &p.ops[0].op
     else {
         panic!("{:?}", p.ops)
     };
@@ -190,7 +190,7 @@ fn patches_carry_only_what_differs_and_unset_attributes_are_not_managed() {
         &policy(),
     );
     assert_eq!(changes(&p, "W1"), ["title: Engineer -> Senior Engineer"]);
-    let Op::UpdateUser { fields, .. } = &p.ops[0] else {
+    let Op::UpdateUser { fields, .. } = &p.ops[0].op else {
         panic!()
     };
     assert_eq!(fields.text.len(), 1);
@@ -212,7 +212,7 @@ fn leavers_are_deactivated_and_unmanaged_accounts_follow_the_policy() {
     let dir = directory(vec![bob], vec![]);
     let p = plan(&dir, &live(accounts.clone(), vec![]), &policy());
     assert_eq!(kinds(&p), ["deactivate W1", "deactivate W2"]);
-    let Op::DeactivateUser { reason, .. } = &p.ops[0] else {
+    let Op::DeactivateUser { reason, .. } = &p.ops[0].op else {
         panic!()
     };
     assert_eq!(reason, "active: false at people.csv:3");
@@ -412,7 +412,7 @@ fn ambiguous_matches_are_conflicts_never_guesses() {
     assert!(
         p.ops
             .iter()
-            .all(|op| !matches!(op, Op::UpdateUser { .. } | Op::CreateUser { .. }))
+            .all(|op| !matches!(&op.op, Op::UpdateUser { .. } | Op::CreateUser { .. }))
     );
     assert_eq!(
         p.conflicts[0].reason,
@@ -460,7 +460,7 @@ fn attribute_policy_create_only_and_ignore() {
         &pol,
     );
     assert_eq!(kinds(&p), ["create new@example.com"]);
-    let Op::CreateUser { fields, .. } = &p.ops[0] else {
+    let Op::CreateUser { fields, .. } = &p.ops[0].op else {
         panic!()
     };
     assert_eq!(
@@ -498,14 +498,14 @@ fn managers_resolve_to_ids_and_new_managers_are_created_first() {
             "update W2"
         ]
     );
-    let Op::CreateUser { fields, .. } = &p.ops[1] else {
+    let Op::CreateUser { fields, .. } = &p.ops[1].op else {
         panic!()
     };
     assert_eq!(
         fields.manager,
         Some(Some(UserRef::New("zed@example.com".into())))
     );
-    let Op::UpdateUser { fields, .. } = &p.ops[2] else {
+    let Op::UpdateUser { fields, .. } = &p.ops[2].op else {
         panic!()
     };
     assert_eq!(fields.manager, Some(Some(UserRef::Id("W3".into()))));
@@ -562,18 +562,18 @@ fn groups_are_created_updated_and_deleted_by_policy() {
             "delete group old"
         ]
     );
-    let Op::CreateGroup { members, .. } = &p.ops[1] else {
+    let Op::CreateGroup { members, .. } = &p.ops[1].op else {
         panic!()
     };
     assert_eq!(members, &[UserRef::Id("W2".into())]);
-    let Op::UpdateGroup { add, remove, .. } = &p.ops[2] else {
+    let Op::UpdateGroup { add, remove, .. } = &p.ops[2].op else {
         panic!()
     };
     assert_eq!(add, &[UserRef::New("new@example.com".into())]);
     assert_eq!(remove, &["W2".to_string()]);
     assert_eq!(p.summary().membership_changes, 3);
     // Deleting a group needs explicit permission.
-    assert_eq!(p.guards[0].guard, "allow_group_deletion");
+    assert_eq!(p.guards[0].guard, Guard::AllowGroupDeletion);
 }
 
 #[test]
@@ -608,7 +608,7 @@ fn guards_say_which_limit_and_by_how_much() {
         .collect();
     let p = plan(&directory(keep, vec![]), &live(accounts, vec![]), &policy());
     assert_eq!(p.summary().deactivate, 30);
-    let trips: Vec<&str> = p.guards.iter().map(|g| g.guard.as_str()).collect();
+    let trips: Vec<&str> = p.guards.iter().map(|g| g.guard.key()).collect();
     assert_eq!(trips, ["max_deactivations", "max_deactivation_ratio"]);
     assert_eq!(
         p.guards[0].message,
@@ -621,7 +621,7 @@ fn guards_say_which_limit_and_by_how_much() {
     );
 
     let empty = plan(&directory(vec![], vec![]), &live(vec![], vec![]), &policy());
-    assert_eq!(empty.guards[0].guard, "min_directory_users");
+    assert_eq!(empty.guards[0].guard, Guard::MinDirectoryUsers);
 }
 
 #[test]

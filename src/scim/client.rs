@@ -57,11 +57,17 @@ impl ScimError {
         }
     }
 
+    /// Slack's error code as the body wrote it (`email_taken`), documented or not.
     pub fn code(&self) -> Option<&str> {
         match self {
             ScimError::Status { code, .. } => code.as_deref(),
             _ => None,
         }
+    }
+
+    /// Slack's error code, if it is one Slack documents.
+    pub fn error_code(&self) -> Option<crate::slack_rules::ErrorCode> {
+        self.code().and_then(crate::slack_rules::ErrorCode::parse)
     }
 
     pub fn retry_after(&self) -> Option<Duration> {
@@ -109,41 +115,18 @@ impl std::fmt::Debug for ScimClient {
 /// Checks a target URL: https, or http to loopback only; the dialect from the path
 /// (`/scim/v1/` or `/scim/v2/`) unless given.
 pub fn parse_target(url: &str, version: Option<Version>) -> Result<(String, Version), ScimError> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| ScimError::Url(format!("{url}: {e}")))?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" => {
-            let host = parsed.host_str().unwrap_or_default();
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
-                return Err(ScimError::Url(format!(
-                    "{url}: plain http is only allowed to a loopback address; use https"
-                )));
-            }
-        }
-        other => return Err(ScimError::Url(format!("{url}: unsupported scheme {other}"))),
-    }
+    let parsed = super::target::check(url).map_err(|e| ScimError::Url(format!("{url}: {e}")))?;
     let mut base = parsed.to_string();
     if !base.ends_with('/') {
         base.push('/');
     }
-    let from_path = if parsed.path().contains("/v1") {
-        Some(Version::V1)
-    } else if parsed.path().contains("/v2") {
-        Some(Version::V2)
-    } else {
-        None
-    };
-    let version = version.or(from_path).ok_or_else(|| {
-        ScimError::Url(format!(
-            "{url}: cannot tell the SCIM version from the path; end it in /scim/v1/ or /scim/v2/"
-        ))
-    })?;
+    let version = version
+        .or_else(|| super::target::version_from_path(&parsed))
+        .ok_or_else(|| {
+            ScimError::Url(format!(
+                "{url}: cannot tell the SCIM version from the path; end it in /scim/v1/ or /scim/v2/"
+            ))
+        })?;
     Ok((base, version))
 }
 

@@ -5,6 +5,7 @@ pub mod limits;
 pub mod live;
 pub mod ratelimit;
 pub mod retry;
+pub mod target;
 pub mod token;
 pub mod types;
 pub mod write;

@@ -298,7 +298,7 @@ pub fn update_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::GuestSpec;
+    use crate::model::GuestSpec;
 
     fn fields() -> UserFields {
         let mut f = UserFields::default();

@@ -16,6 +16,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The value of one series in a Prometheus exposition (0 when absent).
+fn series(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name_and_labels} ")))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
 async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
     let t = Instant::now();
     while !check().await {
@@ -248,9 +256,7 @@ async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() 
         Err(_) => String::new(),
     };
     wait_until("a failed pass", Duration::from_secs(30), async || {
-        metrics()
-            .await
-            .contains("scimsync_passes_total{outcome=\"error\"}")
+        series(&metrics().await, "scimsync_passes_total{outcome=\"error\"}") >= 1.0
     })
     .await;
     assert_eq!(
@@ -274,10 +280,112 @@ async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() 
         o.emu.with_store(|s| s.user_count()) == 2
     })
     .await;
-    assert!(
-        metrics()
-            .await
-            .contains("scimsync_passes_total{outcome=\"success\"}")
-    );
+    wait_until(
+        "a successful pass counted",
+        Duration::from_secs(10),
+        async || {
+            series(
+                &metrics().await,
+                "scimsync_passes_total{outcome=\"success\"}",
+            ) >= 1.0
+        },
+    )
+    .await;
     child.kill().await.unwrap();
+}
+
+/// The source problems and guard trips of one pass, as `scimsync apply` prints them on stderr
+/// and as the daemon logs them: the same texts, because both come from the pass's report.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_and_apply_report_the_same_findings_for_the_same_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // One row skipped as invalid (a warning), and a directory under min_directory_users (a
+    // guard trip): nothing is written, and both front ends say why.
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "Email,Title\nada@example.com,Engineer\nbob@@example.com,Designer\n",
+    )
+    .unwrap();
+    let setup = async || {
+        let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
+        write_config_with(
+            dir.path(),
+            &o.emu.base_url(Version::V2),
+            "  - csv: people.csv\n    columns: {email: Email, title: Title}\n",
+            "scope: {email_domains: [example.com]}\ninvalid_users: skip\n\
+             safety: {min_directory_users: 10}\n",
+        );
+        o
+    };
+
+    let o = setup().await;
+    let out = crate::harness::scimsync(dir.path(), o.emu.token(), &["apply"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(o.emu.stats().writes, 0);
+    let from_apply: std::collections::BTreeSet<String> = err
+        .lines()
+        .filter(|l| l.starts_with("people.csv:") || l.contains("safety guard"))
+        .map(|l| l.trim_start_matches("error: ").to_string())
+        .collect();
+    assert!(
+        from_apply.iter().any(|l| l.starts_with("people.csv:3"))
+            && from_apply
+                .iter()
+                .any(|l| l.contains("safety guard min_directory_users tripped")),
+        "{err}"
+    );
+
+    let o = setup().await;
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args(["run", "--config", "scimsync.yaml", "--interval", "1h"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .current_dir(dir.path())
+        .env("SCIM_TOKEN", o.emu.token())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = scimsync::scim::http_client_builder().build().unwrap();
+    wait_until("a guarded pass", Duration::from_secs(30), async || {
+        let text = match http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        series(&text, "scimsync_passes_total{outcome=\"guard\"}") >= 1.0
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    let mut logs = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .await
+        .unwrap();
+    let _ = child.wait().await;
+    let from_daemon: std::collections::BTreeSet<String> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["topic"].is_string())
+        .map(|v| v["fields"]["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(from_daemon, from_apply, "daemon logs:\n{logs}");
+    assert_eq!(o.emu.stats().writes, 0);
 }

@@ -7,6 +7,7 @@ mod directory;
 mod emulator;
 mod fixtures;
 mod harness;
+mod layering;
 mod plan;
 mod python_sdk;
 mod quickstart;

@@ -78,7 +78,7 @@ async fn plan_only_lists_and_never_writes() {
         );
         assert_eq!(out.status.code(), Some(0));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(json["format_version"], 1);
+        assert_eq!(json["format_version"], scimsync::plan::PLAN_FORMAT_VERSION);
         assert_eq!(json["summary"]["create"], 1);
         assert_eq!(json["ops"][0]["op"], "create_user");
         assert_eq!(o.emu.stats().writes, 0);

@@ -1,0 +1,131 @@
+//! What an apply did: every op's result, in plan order, and the itemised report of those that
+//! did not apply.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::plan::OpKind;
+
+/// What happened to one op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum OpResult {
+    Applied {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Failed {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// Slack's error code (`email_taken`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        message: String,
+    },
+    Skipped {
+        reason: String,
+    },
+}
+
+impl OpResult {
+    /// The `result` label of the ops metric: `applied`, `failed` or `skipped`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            OpResult::Applied { .. } => "applied",
+            OpResult::Failed { .. } => "failed",
+            OpResult::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// One op's result, with what it was about.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpOutcome {
+    /// What kind of change it was.
+    pub kind: OpKind,
+    /// The email or group name the op is about.
+    pub subject: String,
+    /// The Slack id written to (for creates, the new id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(flatten)]
+    pub result: OpResult,
+}
+
+/// Every op's result, in plan order.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    pub ops: Vec<OpOutcome>,
+    /// 429 answers met (and waited out) during the apply.
+    pub rate_limited: u64,
+    /// Time requests spent waiting for the rate limiter.
+    #[serde(skip)]
+    pub waited: Duration,
+}
+
+impl Outcome {
+    pub fn applied(&self) -> usize {
+        self.count(|r| matches!(r, OpResult::Applied { .. }))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|r| matches!(r, OpResult::Failed { .. }))
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.count(|r| matches!(r, OpResult::Skipped { .. }))
+    }
+
+    fn count(&self, f: impl Fn(&OpResult) -> bool) -> usize {
+        self.ops.iter().filter(|o| f(&o.result)).count()
+    }
+
+    /// Whether every op applied.
+    pub fn complete(&self) -> bool {
+        self.applied() == self.ops.len()
+    }
+
+    /// The itemised report: a summary line, then every op that did not apply.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "Applied {} of {} changes: {} failed, {} skipped.",
+            self.applied(),
+            self.ops.len(),
+            self.failed(),
+            self.skipped()
+        );
+        if self.rate_limited > 0 {
+            s.push_str(&format!(" ({} rate-limit pauses)", self.rate_limited));
+        }
+        s.push('\n');
+        for o in &self.ops {
+            let id = o
+                .resource
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default();
+            match &o.result {
+                OpResult::Applied { .. } => {}
+                OpResult::Failed {
+                    status,
+                    code,
+                    message,
+                } => s.push_str(&format!(
+                    "✗ {:<16} {}{id}: {}{}\n",
+                    o.kind,
+                    o.subject,
+                    code.as_deref().unwrap_or("error"),
+                    status
+                        .map(|st| format!(" (HTTP {st}): {message}"))
+                        .unwrap_or_else(|| format!(": {message}"))
+                )),
+                OpResult::Skipped { reason } => s.push_str(&format!(
+                    "- {:<16} {}{id}: skipped, {reason}\n",
+                    o.kind, o.subject
+                )),
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,40 @@
+//! The process contract's one mapping from a pass's report or error to an exit code (README,
+//! "Exit codes"). Front ends call these and nothing else picks a code.
+
+use crate::pass::{PassError, PassOutcome, PassReport};
+
+/// In sync, or everything applied.
+pub const OK: u8 = 0;
+/// Configuration, source, auth or network error; nothing was written unless reported.
+pub const ERROR: u8 = 1;
+/// `plan --detailed-exitcode`: changes are pending.
+pub const CHANGES: u8 = 2;
+/// A safety guard tripped: nothing was written.
+pub const GUARD: u8 = 3;
+/// Partial: some objects were skipped or failed, the rest applied.
+pub const PARTIAL: u8 = 4;
+/// Interrupted by a second signal (128 + SIGINT).
+pub const ABORTED: u8 = 130;
+
+/// The exit code of `scimsync plan`: 0, or with `detailed` 2 when changes are pending.
+pub fn of_plan(report: &PassReport, detailed: bool) -> u8 {
+    if detailed && !report.plan.is_empty() {
+        CHANGES
+    } else {
+        OK
+    }
+}
+
+/// The exit code of `scimsync apply` (and of a dry run, which applies nothing).
+pub fn of_apply(report: &PassReport) -> u8 {
+    match report.outcome() {
+        PassOutcome::Success => OK,
+        PassOutcome::Partial => PARTIAL,
+        PassOutcome::Guard => GUARD,
+    }
+}
+
+/// The exit code of a pass that could not run.
+pub fn of_error(_error: &PassError) -> u8 {
+    ERROR
+}

@@ -1,0 +1,110 @@
+//! The connection to the target: a rate-limited, retrying SCIM client, and the embedded
+//! emulator when the target is `embedded`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{PassError, REQUEST_TIMEOUT};
+use crate::config::{Config, Endpoint, TokenSource};
+use crate::emulator::{Emulator, EmulatorConfig, Store};
+use crate::model::LiveState;
+use crate::scim::retry::Caller;
+use crate::scim::token::TokenError;
+use crate::scim::{ScimClient, Token, Version};
+
+/// A connection to the target: the client, and the embedded emulator when there is one.
+pub struct Connection {
+    /// Rate-limited and retrying, within the configured share of Slack's budget.
+    pub caller: Caller,
+    embedded: Option<Emulator>,
+}
+
+impl Connection {
+    pub async fn open(config: &Config) -> Result<Connection, PassError> {
+        let version = match config.target.version {
+            crate::config::ScimVersion::V1 => Version::V1,
+            crate::config::ScimVersion::V2 => Version::V2,
+        };
+        match &config.target.endpoint {
+            Endpoint::Url(url) => {
+                let token = match &config.target.token {
+                    Some(TokenSource::Env(name)) => Token::from_env(name)?,
+                    Some(TokenSource::File(path)) => Token::from_file(path)?,
+                    None => return Err(TokenError::EnvMissing("(no token source)".into()).into()),
+                };
+                let client = ScimClient::new(url.as_str(), Some(version), token, REQUEST_TIMEOUT)?;
+                Ok(Connection {
+                    caller: caller(client, config),
+                    embedded: None,
+                })
+            }
+            Endpoint::Embedded => {
+                let state = config.target.emulator_state.as_deref();
+                let store = match (state, config.target.emulator_seed.as_deref()) {
+                    (Some(s), _) if s.exists() => Store::load(s, 'U', 1)?,
+                    (_, Some(seed)) => Store::load(seed, 'U', 1)?,
+                    _ => Store::default_org('U', 1),
+                };
+                // A fresh token per process: nothing outside this process can use the emulator.
+                let secret = format!("xoxp-embedded-{:016x}", fastrand::u64(..));
+                let emulator = Emulator::start(
+                    EmulatorConfig {
+                        token: secret.clone(),
+                        rate_limit_scale: Some(config.rate_limit.time_scale),
+                        persist: state.map(Path::to_path_buf),
+                        ..EmulatorConfig::default()
+                    },
+                    store,
+                    "127.0.0.1:0".parse().expect("a loopback address"),
+                )
+                .await
+                .map_err(PassError::Emulator)?;
+                let client = ScimClient::new(
+                    &emulator.base_url(version),
+                    Some(version),
+                    Token::new(secret)?,
+                    REQUEST_TIMEOUT,
+                )?;
+                Ok(Connection {
+                    caller: caller(client, config),
+                    embedded: Some(emulator),
+                })
+            }
+        }
+    }
+
+    /// Opens the connection and lists the live state (closing it again if listing fails).
+    pub async fn open_and_read(config: &Config) -> Result<(Connection, LiveState), PassError> {
+        let connection = Connection::open(config).await?;
+        match connection.read_live().await {
+            Ok(live) => Ok((connection, live)),
+            Err(e) => {
+                let _ = connection.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Lists every user and group. All or nothing.
+    pub async fn read_live(&self) -> Result<LiveState, PassError> {
+        let users = self.caller.list_users().await?;
+        let groups = self.caller.list_groups().await?;
+        Ok(LiveState::from_scim(&users, &groups))
+    }
+
+    /// Ends the connection; the embedded emulator saves its state.
+    pub async fn close(self) -> Result<(), PassError> {
+        match self.embedded {
+            Some(e) => e.shutdown().await.map_err(PassError::Emulator),
+            None => Ok(()),
+        }
+    }
+}
+
+fn caller(client: ScimClient, config: &Config) -> Caller {
+    Caller::new(
+        Arc::new(client),
+        config.rate_limit.share,
+        config.rate_limit.time_scale,
+    )
+}

@@ -1,0 +1,367 @@
+//! The one pass that every front end drives (`plan`, `apply`, `apply --plan` and each daemon
+//! pass): [`prepare`] takes the lock when the pass may write, reads the config's sources and
+//! Slack, and plans; [`Prepared::apply`] checks the guards, opens the audit log, executes and
+//! closes the connection; both end in one typed [`PassReport`] that the CLI renders and the
+//! daemon turns into logs and metrics. Errors are typed; [`crate::exit`] picks the exit code.
+
+mod connection;
+mod lock;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+pub use connection::Connection;
+pub use lock::ApplyLock;
+
+use crate::apply::{AuditLog, Outcome};
+use crate::config::{Config, ConfigError, EnvOverrides};
+use crate::diag::Severity;
+use crate::directory::{self, DirectoryError, DirectoryProblem, LoadOptions, LoadedDirectory};
+use crate::emulator::SeedError;
+use crate::model::LiveState;
+use crate::plan::{self, Guard, GuardTrip, Plan};
+use crate::scim::ScimError;
+use crate::scim::token::TokenError;
+
+/// How long one SCIM request may take before it counts as failed.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a pass could not run. Nothing was written unless the variant says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// The config file is invalid; every problem is listed.
+    #[error("{0}")]
+    Config(ConfigError),
+    /// A source is invalid; every problem is listed.
+    #[error("{0}")]
+    Directory(DirectoryError),
+    /// The token could not be read.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Slack could not be listed.
+    #[error("cannot reach Slack: {0}")]
+    Scim(#[from] ScimError),
+    /// The embedded emulator's seed or state file is invalid.
+    #[error("embedded emulator: {0}")]
+    Seed(#[from] SeedError),
+    /// The embedded emulator could not start or save its state.
+    #[error("embedded emulator: {0}")]
+    Emulator(std::io::Error),
+    /// A saved plan could not be read.
+    #[error("the saved plan {file}: {message}")]
+    SavedPlan {
+        /// The plan file as named.
+        file: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Resources a saved plan touches changed in Slack since it was made.
+    #[error(
+        "refusing the saved plan: {} changed in Slack since the plan was made; make a new plan",
+        .0.join(", ")
+    )]
+    Stale(Vec<String>),
+    /// The audit log cannot be opened.
+    #[error("cannot open the audit log {path}: {source}; nothing was written")]
+    Audit {
+        /// The audit log's path.
+        path: String,
+        /// Why it cannot be opened.
+        source: std::io::Error,
+    },
+    /// Another process holds the pass lock.
+    #[error(
+        "another scimsync is applying with this config (lock {0} is held); nothing was written"
+    )]
+    Locked(String),
+    /// The lock file cannot be created or locked.
+    #[error("cannot create the lock file {path}: {source}")]
+    LockFile {
+        /// The lock file's path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What a pass is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Whether the pass may write: it then holds the lock for its whole length.
+    pub apply: bool,
+    /// Apply exactly this saved plan instead of planning afresh.
+    pub saved_plan: Option<PathBuf>,
+    /// Guards overridden for this pass.
+    pub allow: Vec<Guard>,
+}
+
+/// Reads the config file (and the environment's overrides).
+pub fn load_config(path: &Path) -> Result<Config, PassError> {
+    Config::load(path, &EnvOverrides::from_process_env()).map_err(PassError::Config)
+}
+
+/// Reads and validates every source of `config`.
+pub fn load_directory(config: &Config, today: NaiveDate) -> Result<LoadedDirectory, PassError> {
+    directory::load(
+        &config.sources,
+        &LoadOptions {
+            invalid_users: config.invalid_users,
+            today,
+        },
+    )
+    .map_err(PassError::Directory)
+}
+
+/// A pass that has read everything and planned, and has not written yet.
+pub struct Prepared {
+    /// The config the pass runs with.
+    pub config: Config,
+    /// The open connection to the target.
+    pub connection: Connection,
+    /// What Slack held when listed.
+    pub live: LiveState,
+    /// The plan (afresh, or the saved one re-checked).
+    pub plan: Plan,
+    /// Problems found in the sources that did not stop the load (skipped users, warnings).
+    pub source_problems: Vec<DirectoryProblem>,
+    /// Held from before the listing until the pass ends, when the pass may write.
+    lock: Option<ApplyLock>,
+}
+
+/// Prepares a pass: takes the lock if it may write, then reads the sources and Slack, and
+/// plans (or reads and re-checks a saved plan).
+pub async fn prepare(
+    config: Config,
+    request: &Request,
+    today: NaiveDate,
+) -> Result<Prepared, PassError> {
+    let lock = if request.apply {
+        Some(ApplyLock::try_acquire(&config)?)
+    } else {
+        None
+    };
+    match &request.saved_plan {
+        Some(file) => prepare_saved(config, file, lock).await,
+        None => {
+            let loaded = load_directory(&config, today)?;
+            let (connection, live) = Connection::open_and_read(&config).await?;
+            let plan = plan::plan(&loaded.directory, &live, &config.policy);
+            Ok(Prepared {
+                config,
+                connection,
+                live,
+                plan,
+                source_problems: loaded.report.problems,
+                lock,
+            })
+        }
+    }
+}
+
+/// Reads a saved plan and Slack; refuses the plan if a resource it touches has changed.
+/// Guards are evaluated again under the current config.
+async fn prepare_saved(
+    config: Config,
+    file: &Path,
+    lock: Option<ApplyLock>,
+) -> Result<Prepared, PassError> {
+    let saved_plan = |message: String| PassError::SavedPlan {
+        file: file.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
+    let mut plan = plan::from_json(&text).map_err(saved_plan)?;
+    let (connection, live) = Connection::open_and_read(&config).await?;
+    let now = plan::live_fingerprints(&live);
+    let stale: Vec<String> = plan
+        .fingerprints
+        .iter()
+        .filter(|(id, fp)| now.get(*id) != Some(*fp))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !stale.is_empty() {
+        let _ = connection.close().await;
+        return Err(PassError::Stale(stale));
+    }
+    plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
+    Ok(Prepared {
+        config,
+        connection,
+        live,
+        plan,
+        source_problems: Vec::new(),
+        lock,
+    })
+}
+
+impl Prepared {
+    /// Checks the guards (except those allowed), then applies the plan, closes the connection
+    /// and reports. Once `stop` is set no further write starts.
+    pub async fn apply(
+        self,
+        allow: &[Guard],
+        stop: Option<Arc<AtomicBool>>,
+    ) -> Result<PassReport, PassError> {
+        let applied = self.execute(allow, stop).await;
+        let Prepared {
+            config,
+            connection,
+            plan,
+            source_problems,
+            lock,
+            ..
+        } = self;
+        let closed = connection.close().await;
+        drop(lock);
+        let applied = applied?;
+        closed?;
+        Ok(PassReport {
+            config,
+            plan,
+            source_problems,
+            applied,
+        })
+    }
+
+    /// Ends the pass without writing (`plan`, `apply --dry-run`).
+    pub async fn finish(self) -> Result<PassReport, PassError> {
+        self.connection.close().await?;
+        Ok(PassReport {
+            config: self.config,
+            plan: self.plan,
+            source_problems: self.source_problems,
+            applied: Applied::NotRequested,
+        })
+    }
+
+    async fn execute(
+        &self,
+        allow: &[Guard],
+        stop: Option<Arc<AtomicBool>>,
+    ) -> Result<Applied, PassError> {
+        let plan = &self.plan;
+        let tripped: Vec<GuardTrip> = plan
+            .guards
+            .iter()
+            .filter(|g| !allow.contains(&g.guard))
+            .cloned()
+            .collect();
+        if !tripped.is_empty() {
+            return Ok(Applied::GuardTripped(tripped));
+        }
+        if plan.is_empty() {
+            return Ok(Applied::NothingToDo);
+        }
+        let audit = match &self.config.audit_log {
+            Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
+                PassError::Audit {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?)),
+            None => None,
+        };
+        let outcome = crate::apply::execute_until(
+            plan,
+            &self.connection.caller,
+            self.config.rate_limit.concurrency as usize,
+            audit,
+            stop,
+        )
+        .await;
+        Ok(Applied::Done(outcome))
+    }
+}
+
+/// How the writing part of a pass ended.
+#[derive(Debug)]
+pub enum Applied {
+    /// The pass only planned (`plan`, `apply --dry-run`).
+    NotRequested,
+    /// Guards tripped: nothing was written.
+    GuardTripped(Vec<GuardTrip>),
+    /// Nothing to write.
+    NothingToDo,
+    /// Writes were made; see the outcome.
+    Done(Outcome),
+}
+
+/// How a pass ended, as exit codes and the daemon's `outcome` label tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassOutcome {
+    /// Everything planned applied (or there was nothing to do), with no conflict.
+    Success,
+    /// Some ops failed or were skipped, or the plan had conflicts; the rest applied.
+    Partial,
+    /// A guard tripped: nothing was written.
+    Guard,
+}
+
+/// Everything one pass found and did: what the CLI prints and the daemon logs and counts.
+#[derive(Debug)]
+pub struct PassReport {
+    /// The config the pass ran with.
+    pub config: Config,
+    /// The plan it made or applied.
+    pub plan: Plan,
+    /// Problems in the sources that did not stop the pass (skipped rows, warnings).
+    pub source_problems: Vec<DirectoryProblem>,
+    /// What the writing part did.
+    pub applied: Applied,
+}
+
+/// Something a pass reports besides the plan and the outcome, worded once for every front end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How serious it is.
+    pub severity: Severity,
+    /// What it is about: `source` or `guard`.
+    pub topic: &'static str,
+    /// The sentence, with its `file:line` where there is one.
+    pub text: String,
+}
+
+impl PassReport {
+    /// How the pass ended.
+    pub fn outcome(&self) -> PassOutcome {
+        let conflicts = !self.plan.conflicts.is_empty();
+        match &self.applied {
+            Applied::GuardTripped(_) => PassOutcome::Guard,
+            Applied::NotRequested | Applied::NothingToDo if conflicts => PassOutcome::Partial,
+            Applied::NotRequested | Applied::NothingToDo => PassOutcome::Success,
+            Applied::Done(o) if o.complete() && !conflicts => PassOutcome::Success,
+            Applied::Done(_) => PassOutcome::Partial,
+        }
+    }
+
+    /// The source problems and guard trips, in that order: the same list for `apply`'s stderr
+    /// and the daemon's log.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self
+            .source_problems
+            .iter()
+            .map(|p| Finding {
+                severity: p.severity,
+                topic: "source",
+                text: p.to_string(),
+            })
+            .collect();
+        if let Applied::GuardTripped(trips) = &self.applied {
+            out.extend(trips.iter().map(|g| Finding {
+                severity: Severity::Error,
+                topic: "guard",
+                text: format!(
+                    "safety guard {} tripped: {} — override with {}",
+                    g.guard,
+                    g.message,
+                    g.guard.flag()
+                ),
+            }));
+        }
+        out
+    }
+}
