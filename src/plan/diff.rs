@@ -1,16 +1,13 @@
-//! The diff itself. Four steps: index the live state; decide each directory user's fate
-//! (matched, to create, in conflict); turn fates into ops with only the attributes that
-//! differ; order user ops so that every email and userName is released before it is taken
-//! (swaps become conflicts) and managers exist before their reports point at them.
+//! The diff's building blocks, which the planner's steps ([`super::planner`]) call: the index
+//! of the live state; ops with only the attributes that differ; the ordering of user ops so
+//! that every email and userName is released before it is taken (swaps become conflicts) and
+//! managers exist before their reports point at them; group ops.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
-use super::{
-    Change, Conflict, Counts, GuestSpec, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp,
-    UserFields, UserRef, fingerprint, guards,
-};
-use crate::config::{AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
+use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, UserRef};
+use crate::config::{AttributeMode, Policy, UnmanagedGroups};
 use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
@@ -92,7 +89,7 @@ const TEXT_ATTRIBUTES: &[(Attribute, Getter<DesiredUser>, Getter<LiveUser>)] = &
 
 /// What became of a directory user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub(super) enum Fate {
     Matched(usize),
     Create,
     /// In conflict, or a leaver with no account: no op, no reference.
@@ -116,7 +113,7 @@ impl Key {
 }
 
 /// A user op with what ordering needs to know about it.
-struct UserOp {
+pub(super) struct UserOp {
     op: Op,
     subject: String,
     source: String,
@@ -129,21 +126,21 @@ struct UserOp {
     rank: u8,
 }
 
-struct Index<'a> {
-    live: &'a LiveState,
-    by_id: HashMap<&'a str, usize>,
+pub(super) struct Index<'a> {
+    pub(super) live: &'a LiveState,
+    pub(super) by_id: HashMap<&'a str, usize>,
     /// Primary emails only: what matching uses.
-    by_primary_email: HashMap<String, usize>,
+    pub(super) by_primary_email: HashMap<String, usize>,
     /// Primary and secondary: what uniqueness uses.
-    by_any_email: HashMap<String, usize>,
-    by_user_name: HashMap<String, usize>,
-    by_employee_number: HashMap<&'a str, Vec<usize>>,
+    pub(super) by_any_email: HashMap<String, usize>,
+    pub(super) by_user_name: HashMap<String, usize>,
+    pub(super) by_employee_number: HashMap<&'a str, Vec<usize>>,
     /// Whether each live user is in scope.
-    in_scope: Vec<bool>,
+    pub(super) in_scope: Vec<bool>,
 }
 
 impl<'a> Index<'a> {
-    fn new(live: &'a LiveState, policy: &Policy) -> Index<'a> {
+    pub(super) fn new(live: &'a LiveState, policy: &Policy) -> Index<'a> {
         let mut ix = Index {
             live,
             by_id: HashMap::with_capacity(live.users.len()),
@@ -171,7 +168,7 @@ impl<'a> Index<'a> {
         ix
     }
 
-    fn user(&self, i: usize) -> &'a LiveUser {
+    pub(super) fn user(&self, i: usize) -> &'a LiveUser {
         &self.live.users[i]
     }
 
@@ -183,7 +180,7 @@ impl<'a> Index<'a> {
     }
 }
 
-fn describe_account(l: &LiveUser, in_scope: bool) -> String {
+pub(super) fn describe_account(l: &LiveUser, in_scope: bool) -> String {
     let state = if l.active { "active" } else { "deactivated" };
     let place = if l.is_bot {
         " (a bot)"
@@ -195,385 +192,7 @@ fn describe_account(l: &LiveUser, in_scope: bool) -> String {
     format!("{state} account {}{place}", l.id)
 }
 
-/// Plans the writes that make `live` equal `dir` under `policy`.
-pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
-    let ix = Index::new(live, policy);
-    let scope = &policy.scope;
-    let protected = |l: &LiveUser| scope.is_protected(&l.email_key(), Some(&l.id));
-    let mut conflicts: Vec<Conflict> = Vec::new();
-    let mut notices: Vec<Notice> = Vec::new();
-    let conflict = |subject: &str, reason: String, source: Option<String>| Conflict {
-        subject: subject.to_string(),
-        reason,
-        source,
-    };
-
-    // Accounts of users skipped as invalid: left alone, never treated as leavers.
-    let mut hands_off: HashSet<usize> = HashSet::new();
-    for s in &dir.skipped {
-        let found =
-            s.id.as_deref()
-                .and_then(|id| ix.by_id.get(id).copied())
-                .or_else(|| {
-                    s.employee_number
-                        .as_deref()
-                        .and_then(|n| ix.by_employee_number.get(n))
-                        .filter(|v| v.len() == 1)
-                        .map(|v| v[0])
-                })
-                .or_else(|| ix.by_primary_email.get(&s.email_key).copied());
-        hands_off.extend(found);
-    }
-
-    // 1. Match. Accounts a conflicted directory user points at are contested: never treated as
-    // unmanaged, since the directory does list their person — only ambiguously.
-    let mut contested: HashSet<usize> = HashSet::new();
-    let mut fates: Vec<Fate> = Vec::with_capacity(dir.users.len());
-    for d in &dir.users {
-        let mut found: BTreeMap<usize, Vec<&'static str>> = BTreeMap::new();
-        let mut ambiguous = None;
-        for key in &policy.match_keys {
-            let (name, hit) = match key {
-                MatchKey::Id => (
-                    "id",
-                    d.id.as_deref().and_then(|id| ix.by_id.get(id).copied()),
-                ),
-                MatchKey::EmployeeNumber => {
-                    let hits = d
-                        .employee_number
-                        .as_deref()
-                        .and_then(|n| ix.by_employee_number.get(n));
-                    match hits.map(Vec::as_slice) {
-                        Some([one]) => ("employee_number", Some(*one)),
-                        Some(many) if many.len() > 1 => {
-                            contested.extend(many.iter().copied());
-                            ambiguous = Some(format!(
-                                "employee number {} is held by {} accounts",
-                                d.employee_number.as_deref().unwrap_or_default(),
-                                many.len()
-                            ));
-                            ("employee_number", None)
-                        }
-                        _ => ("employee_number", None),
-                    }
-                }
-                MatchKey::Email => ("email", ix.by_primary_email.get(&d.email_key).copied()),
-                MatchKey::UserName => (
-                    "user_name",
-                    d.user_name
-                        .as_ref()
-                        .and_then(|_| ix.by_user_name.get(&d.user_name_key).copied()),
-                ),
-            };
-            if let Some(i) = hit {
-                found.entry(i).or_default().push(name);
-            }
-        }
-        let source = Some(d.location.to_string());
-        let fate = if let Some(reason) = ambiguous {
-            contested.extend(found.keys().copied());
-            conflicts.push(conflict(&d.email, reason, source));
-            Fate::Nothing
-        } else if found.len() > 1 {
-            contested.extend(found.keys().copied());
-            let by: Vec<String> = found
-                .iter()
-                .map(|(i, keys)| format!("{} by {}", ix.user(*i).id, keys.join(" and ")))
-                .collect();
-            conflicts.push(conflict(
-                &d.email,
-                format!("matches several accounts: {}", by.join(", ")),
-                source,
-            ));
-            Fate::Nothing
-        } else if let Some((&i, _)) = found.iter().next() {
-            let l = ix.user(i);
-            if l.is_bot || !ix.in_scope[i] {
-                conflicts.push(conflict(
-                    &d.email,
-                    format!("matches {}", describe_account(l, ix.in_scope[i])),
-                    source,
-                ));
-                Fate::Nothing
-            } else {
-                Fate::Matched(i)
-            }
-        } else if !d.active {
-            Fate::Nothing // a leaver who has no account: nothing to do
-        } else if !scope.contains(&d.email_key, None) {
-            conflicts.push(conflict(
-                &d.email,
-                "the email is outside scope (scope.email_domains / exclude)".into(),
-                source,
-            ));
-            Fate::Nothing
-        } else {
-            Fate::Create
-        };
-        fates.push(fate);
-    }
-    // Two directory users on one account: neither is guessed.
-    let mut claimed: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (di, f) in fates.iter().enumerate() {
-        if let Fate::Matched(li) = f {
-            claimed.entry(*li).or_default().push(di);
-        }
-    }
-    for (li, dis) in &claimed {
-        if dis.len() > 1 {
-            for &di in dis {
-                let d = &dir.users[di];
-                conflicts.push(conflict(
-                    &d.email,
-                    format!(
-                        "account {} is matched by {} directory users",
-                        ix.user(*li).id,
-                        dis.len()
-                    ),
-                    Some(d.location.to_string()),
-                ));
-                fates[di] = Fate::Nothing;
-            }
-        }
-    }
-    let matched_live: HashMap<usize, usize> = fates
-        .iter()
-        .enumerate()
-        .filter_map(|(di, f)| match f {
-            Fate::Matched(li) => Some((*li, di)),
-            _ => None,
-        })
-        .collect();
-
-    // Protected accounts are matched (so not unmanaged) but never written.
-    for (di, f) in fates.iter_mut().enumerate() {
-        if let Fate::Matched(li) = *f
-            && protected(ix.user(li))
-        {
-            notices.push(Notice {
-                subject: dir.users[di].email.clone(),
-                message: format!("account {} is protected: left unchanged", ix.user(li).id),
-            });
-            *f = Fate::Nothing;
-        }
-    }
-
-    // Who each directory user will be in Slack, for managers and group members.
-    let mut refs: HashMap<&str, UserRef> = HashMap::new();
-    for (d, f) in dir.users.iter().zip(&fates) {
-        match f {
-            Fate::Matched(li) => {
-                refs.insert(&d.email_key, UserRef::Id(ix.user(*li).id.clone()));
-            }
-            Fate::Create => {
-                refs.insert(&d.email_key, UserRef::New(d.email_key.clone()));
-            }
-            Fate::Nothing => {}
-        }
-    }
-    // Users skipped as invalid keep their accounts in their groups.
-    for s in &dir.skipped {
-        if let Some(&li) = ix.by_primary_email.get(&s.email_key) {
-            refs.insert(&s.email_key, UserRef::Id(ix.user(li).id.clone()));
-        }
-    }
-
-    // 2. Ops for each directory user.
-    let mut user_ops: Vec<UserOp> = Vec::new();
-    let mut deactivations: Vec<Op> = Vec::new();
-    for (d, f) in dir.users.iter().zip(&fates) {
-        match *f {
-            Fate::Create => user_ops.push(create_op(d, &refs, policy)),
-            Fate::Matched(li) => {
-                let l = ix.user(li);
-                if !d.active {
-                    if l.active {
-                        deactivations.push(Op::DeactivateUser {
-                            id: l.id.clone(),
-                            email: l.email.clone(),
-                            reason: format!("active: false at {}", d.origin(Attribute::Active)),
-                        });
-                    }
-                } else if let Some(op) = update_op(d, l, &refs, policy) {
-                    user_ops.push(op);
-                }
-            }
-            Fate::Nothing => {}
-        }
-    }
-
-    // Accounts in scope that no source lists.
-    for (li, l) in live.users.iter().enumerate() {
-        if matched_live.contains_key(&li)
-            || claimed.contains_key(&li)
-            || contested.contains(&li)
-            || hands_off.contains(&li)
-            || l.is_bot
-            || !l.active
-            || !ix.in_scope[li]
-            || protected(l)
-        {
-            continue;
-        }
-        match policy.unmanaged_users {
-            UnmanagedUsers::Deactivate => deactivations.push(Op::DeactivateUser {
-                id: l.id.clone(),
-                email: l.email.clone(),
-                reason: "not in the directory".into(),
-            }),
-            UnmanagedUsers::Report => notices.push(Notice {
-                subject: l.email.clone(),
-                message: format!("account {} is in scope but not in the directory", l.id),
-            }),
-            UnmanagedUsers::Ignore => {}
-        }
-    }
-    let deactivated: HashSet<String> = deactivations
-        .iter()
-        .filter_map(|op| op.resource_id().map(str::to_string))
-        .collect();
-
-    // 3. Order: release before take; managers before their reports.
-    let ordered = order_user_ops(user_ops, &ix, &mut conflicts);
-    // Where each user this plan creates is created, by email key.
-    let created: HashMap<String, usize> = ordered
-        .iter()
-        .enumerate()
-        .filter_map(|(i, op)| match &op.op {
-            Op::CreateUser { email, .. } => Some((email_key(email), i)),
-            _ => None,
-        })
-        .collect();
-    // A user whose create was dropped (a conflict found while ordering) is referred to by
-    // nobody.
-    refs.retain(|_, r| match r {
-        UserRef::New(k) => created.contains_key(k),
-        UserRef::Id(_) => true,
-    });
-
-    // 4. Groups.
-    let (group_ops, group_deletes) = group_ops(
-        dir,
-        &ix,
-        &refs,
-        &deactivated,
-        &hands_off,
-        policy,
-        &mut conflicts,
-        &mut notices,
-    );
-
-    let mut ops = ordered;
-    // A conflict found while ordering may have dropped a manager's create: clear such refs.
-    for op in &mut ops {
-        let fields = match &mut op.op {
-            Op::CreateUser { fields, .. } | Op::UpdateUser { fields, .. } => fields,
-            _ => continue,
-        };
-        if let Some(Some(UserRef::New(k))) = &fields.manager
-            && !created.contains_key(k)
-        {
-            fields.manager = None;
-        }
-    }
-    // A group waits for the creates of the new users it adds.
-    ops.extend(group_ops.into_iter().map(|op| {
-        let members: &[UserRef] = match &op {
-            Op::CreateGroup { members, .. } => members,
-            Op::UpdateGroup { add, .. } => add,
-            _ => &[],
-        };
-        let mut after: Vec<usize> = members
-            .iter()
-            .filter_map(|m| match m {
-                UserRef::New(k) => created.get(k).copied(),
-                UserRef::Id(_) => None,
-            })
-            .collect();
-        after.sort_unstable();
-        PlannedOp { op, after }
-    }));
-    deactivations.sort_by_key(sort_key);
-    ops.extend(deactivations.into_iter().map(PlannedOp::new));
-    ops.extend(group_deletes.into_iter().map(PlannedOp::new));
-
-    let user_by_id: HashMap<&str, &LiveUser> =
-        live.users.iter().map(|u| (u.id.as_str(), u)).collect();
-    let group_by_id: HashMap<&str, &LiveGroup> =
-        live.groups.iter().map(|g| (g.id.as_str(), g)).collect();
-    let fingerprints = ops
-        .iter()
-        .filter_map(|op| op.resource_id())
-        .filter_map(|id| {
-            user_by_id
-                .get(id)
-                .map(|u| fingerprint(*u))
-                .or_else(|| group_by_id.get(id).map(|g| fingerprint(*g)))
-                .map(|f| (id.to_string(), f))
-        })
-        .collect();
-
-    let mut labels = BTreeMap::new();
-    let mut label = |id: &str| {
-        if let Some(u) = user_by_id.get(id) {
-            labels.insert(id.to_string(), u.email.clone());
-        }
-    };
-    for op in &ops {
-        match &op.op {
-            Op::CreateGroup { members, .. } => members.iter().for_each(|m| {
-                if let UserRef::Id(id) = m {
-                    label(id)
-                }
-            }),
-            Op::UpdateGroup { add, remove, .. } => {
-                add.iter().for_each(|m| {
-                    if let UserRef::Id(id) = m {
-                        label(id)
-                    }
-                });
-                remove.iter().for_each(|id| label(id));
-            }
-            Op::UpdateUser { changes, .. } => changes
-                .iter()
-                .filter(|c| c.attribute == Attribute::Manager.name())
-                .filter_map(|c| c.from.as_deref())
-                .for_each(&mut label),
-            _ => {}
-        }
-    }
-
-    conflicts.sort();
-    conflicts.dedup();
-    notices.sort();
-    let counts = Counts {
-        live_users: live.users.len(),
-        live_groups: live.groups.len(),
-        directory_users: dir.users.len(),
-        directory_groups: dir.groups.len(),
-        managed_users: live
-            .users
-            .iter()
-            .zip(&ix.in_scope)
-            .filter(|(l, in_scope)| l.active && !l.is_bot && **in_scope)
-            .count(),
-        invalid_users: dir.skipped.len(),
-    };
-    let mut plan = Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        ops,
-        conflicts,
-        notices,
-        counts,
-        guards: Vec::new(),
-        fingerprints,
-        labels,
-    };
-    plan.guards = guards::evaluate(&plan, &policy.safety);
-    plan
-}
-
-fn sort_key(op: &Op) -> (String, String) {
+pub(super) fn sort_key(op: &Op) -> (String, String) {
     match op {
         Op::CreateUser { email, .. } => (email_key(email), String::new()),
         Op::UpdateUser { email, id, .. } | Op::DeactivateUser { email, id, .. } => {
@@ -598,7 +217,7 @@ fn guest_spec(d: &DesiredUser) -> Option<GuestSpec> {
     })
 }
 
-fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: &Policy) -> UserOp {
+pub(super) fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: &Policy) -> UserOp {
     let mut fields = UserFields {
         email: Some(d.email.trim().to_string()),
         user_name: Some(d.user_name_key.clone()),
@@ -652,7 +271,7 @@ fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: &Policy) ->
     }
 }
 
-fn update_op(
+pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
     refs: &HashMap<&str, UserRef>,
@@ -791,7 +410,7 @@ fn update_op(
 /// that releases it in this plan runs after that release; an op naming a new manager runs
 /// after the manager's create. Keys held by anyone else, and cycles (two people swapping
 /// emails), become conflicts; ops depending on a dropped op are dropped too.
-fn order_user_ops(
+pub(super) fn order_user_ops(
     ops: Vec<UserOp>,
     ix: &Index<'_>,
     conflicts: &mut Vec<Conflict>,
@@ -916,7 +535,7 @@ fn order_user_ops(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn group_ops(
+pub(super) fn group_ops(
     dir: &Directory,
     ix: &Index<'_>,
     refs: &HashMap<&str, UserRef>,

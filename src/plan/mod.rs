@@ -10,6 +10,7 @@
 
 mod diff;
 pub mod guards;
+mod planner;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -19,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::LiveState;
 pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 
-pub use diff::plan;
 pub use guards::{Guard, GuardTrip};
+pub use planner::plan;
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
 /// each op's `after`: the ops it must wait for.

@@ -1,0 +1,506 @@
+//! The planner as named steps (the omicron shape): [`Planner`] holds the live index, the
+//! directory and the policy, and [`plan`] runs its steps in order — accounts that skipped rows
+//! keep, matching, references, user ops, unmanaged accounts, ordering, groups, assembly. Each
+//! step is a method with a narrow input and output, so each can be read and tested alone; the
+//! conflicts and notices they find accumulate on the planner.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::diff::{
+    Fate, Index, UserOp, create_op, describe_account, group_ops, order_user_ops, sort_key,
+    update_op,
+};
+use super::{
+    Conflict, Counts, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserRef, fingerprint,
+    guards,
+};
+use crate::config::{MatchKey, Policy, UnmanagedUsers};
+use crate::directory::{DesiredUser, Directory};
+use crate::model::{Attribute, LiveGroup, LiveState, LiveUser};
+use crate::slack_rules::email_key;
+
+/// Plans the writes that make `live` equal `dir` under `policy`.
+pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
+    let mut planner = Planner::new(dir, live, policy);
+    let hands_off = planner.hands_off();
+    let matching = planner.match_users();
+    let mut refs = planner.references(&matching);
+    let (user_ops, mut deactivations) = planner.user_ops(&matching, &refs);
+    deactivations.extend(planner.unmanaged(&matching, &hands_off));
+    let ordered = planner.order(user_ops);
+    let created = created_users(&ordered);
+    // A user whose create was dropped (a conflict found while ordering) is referred to by
+    // nobody.
+    refs.retain(|_, r| match r {
+        UserRef::New(k) => created.contains_key(k),
+        UserRef::Id(_) => true,
+    });
+    let deactivated: HashSet<String> = deactivations
+        .iter()
+        .filter_map(|op| op.resource_id().map(str::to_string))
+        .collect();
+    let (groups, group_deletes) = planner.groups(&refs, &deactivated, &hands_off);
+    let ops = sequence(ordered, &created, groups, deactivations, group_deletes);
+    planner.assemble(ops)
+}
+
+/// The planner's inputs, and the conflicts and notices its steps find.
+pub(super) struct Planner<'a> {
+    dir: &'a Directory,
+    ix: Index<'a>,
+    policy: &'a Policy,
+    conflicts: Vec<Conflict>,
+    notices: Vec<Notice>,
+}
+
+/// What matching decided: each directory user's fate, and the live accounts that the
+/// directory names (so they are never treated as unmanaged).
+pub(super) struct Matching {
+    /// One per directory user, in directory order.
+    fates: Vec<Fate>,
+    /// Accounts an ambiguous directory user points at.
+    contested: HashSet<usize>,
+    /// Accounts matched by at least one directory user (even several).
+    claimed: HashSet<usize>,
+}
+
+fn conflict(subject: &str, reason: String, source: Option<String>) -> Conflict {
+    Conflict {
+        subject: subject.to_string(),
+        reason,
+        source,
+    }
+}
+
+impl<'a> Planner<'a> {
+    fn new(dir: &'a Directory, live: &'a LiveState, policy: &'a Policy) -> Planner<'a> {
+        Planner {
+            dir,
+            ix: Index::new(live, policy),
+            policy,
+            conflicts: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    fn protected(&self, l: &LiveUser) -> bool {
+        self.policy.scope.is_protected(&l.email_key(), Some(&l.id))
+    }
+
+    /// Accounts of users skipped as invalid: left alone, never treated as leavers.
+    pub(super) fn hands_off(&self) -> HashSet<usize> {
+        let ix = &self.ix;
+        self.dir
+            .skipped
+            .iter()
+            .filter_map(|s| {
+                s.id.as_deref()
+                    .and_then(|id| ix.by_id.get(id).copied())
+                    .or_else(|| {
+                        s.employee_number
+                            .as_deref()
+                            .and_then(|n| ix.by_employee_number.get(n))
+                            .filter(|v| v.len() == 1)
+                            .map(|v| v[0])
+                    })
+                    .or_else(|| ix.by_primary_email.get(&s.email_key).copied())
+            })
+            .collect()
+    }
+
+    /// Decides each directory user's fate: matched to one account, to create, or nothing (a
+    /// conflict, a protected account, a leaver without an account). Ambiguity is a conflict,
+    /// never a guess; accounts an ambiguous user points at are contested.
+    pub(super) fn match_users(&mut self) -> Matching {
+        let mut contested: HashSet<usize> = HashSet::new();
+        let mut fates: Vec<Fate> = Vec::with_capacity(self.dir.users.len());
+        for d in &self.dir.users {
+            let fate = self.match_one(d, &mut contested);
+            fates.push(fate);
+        }
+        // Two directory users on one account: neither is guessed.
+        let mut by_account: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (di, f) in fates.iter().enumerate() {
+            if let Fate::Matched(li) = f {
+                by_account.entry(*li).or_default().push(di);
+            }
+        }
+        for (li, dis) in &by_account {
+            if dis.len() > 1 {
+                for &di in dis {
+                    let d = &self.dir.users[di];
+                    self.conflicts.push(conflict(
+                        &d.email,
+                        format!(
+                            "account {} is matched by {} directory users",
+                            self.ix.user(*li).id,
+                            dis.len()
+                        ),
+                        Some(d.location.to_string()),
+                    ));
+                    fates[di] = Fate::Nothing;
+                }
+            }
+        }
+        // Protected accounts are matched (so not unmanaged) but never written.
+        for (di, f) in fates.iter_mut().enumerate() {
+            if let Fate::Matched(li) = *f
+                && self.protected(self.ix.user(li))
+            {
+                self.notices.push(Notice {
+                    subject: self.dir.users[di].email.clone(),
+                    message: format!(
+                        "account {} is protected: left unchanged",
+                        self.ix.user(li).id
+                    ),
+                });
+                *f = Fate::Nothing;
+            }
+        }
+        Matching {
+            fates,
+            contested,
+            claimed: by_account.into_keys().collect(),
+        }
+    }
+
+    /// One directory user's fate, by the first keys of `match` that find an account.
+    fn match_one(&mut self, d: &DesiredUser, contested: &mut HashSet<usize>) -> Fate {
+        let ix = &self.ix;
+        let mut found: BTreeMap<usize, Vec<&'static str>> = BTreeMap::new();
+        let mut ambiguous = None;
+        for key in &self.policy.match_keys {
+            let (name, hit) = match key {
+                MatchKey::Id => (
+                    "id",
+                    d.id.as_deref().and_then(|id| ix.by_id.get(id).copied()),
+                ),
+                MatchKey::EmployeeNumber => {
+                    let hits = d
+                        .employee_number
+                        .as_deref()
+                        .and_then(|n| ix.by_employee_number.get(n));
+                    match hits.map(Vec::as_slice) {
+                        Some([one]) => ("employee_number", Some(*one)),
+                        Some(many) if many.len() > 1 => {
+                            contested.extend(many.iter().copied());
+                            ambiguous = Some(format!(
+                                "employee number {} is held by {} accounts",
+                                d.employee_number.as_deref().unwrap_or_default(),
+                                many.len()
+                            ));
+                            ("employee_number", None)
+                        }
+                        _ => ("employee_number", None),
+                    }
+                }
+                MatchKey::Email => ("email", ix.by_primary_email.get(&d.email_key).copied()),
+                MatchKey::UserName => (
+                    "user_name",
+                    d.user_name
+                        .as_ref()
+                        .and_then(|_| ix.by_user_name.get(&d.user_name_key).copied()),
+                ),
+            };
+            if let Some(i) = hit {
+                found.entry(i).or_default().push(name);
+            }
+        }
+        let source = Some(d.location.to_string());
+        if let Some(reason) = ambiguous {
+            contested.extend(found.keys().copied());
+            self.conflicts.push(conflict(&d.email, reason, source));
+            return Fate::Nothing;
+        }
+        if found.len() > 1 {
+            contested.extend(found.keys().copied());
+            let by: Vec<String> = found
+                .iter()
+                .map(|(i, keys)| format!("{} by {}", ix.user(*i).id, keys.join(" and ")))
+                .collect();
+            self.conflicts.push(conflict(
+                &d.email,
+                format!("matches several accounts: {}", by.join(", ")),
+                source,
+            ));
+            return Fate::Nothing;
+        }
+        if let Some((&i, _)) = found.iter().next() {
+            let l = ix.user(i);
+            if l.is_bot || !ix.in_scope[i] {
+                self.conflicts.push(conflict(
+                    &d.email,
+                    format!("matches {}", describe_account(l, ix.in_scope[i])),
+                    source,
+                ));
+                return Fate::Nothing;
+            }
+            return Fate::Matched(i);
+        }
+        if !d.active {
+            return Fate::Nothing; // a leaver who has no account: nothing to do
+        }
+        if !self.policy.scope.contains(&d.email_key, None) {
+            self.conflicts.push(conflict(
+                &d.email,
+                "the email is outside scope (scope.email_domains / exclude)".into(),
+                source,
+            ));
+            return Fate::Nothing;
+        }
+        Fate::Create
+    }
+
+    /// Who each directory user will be in Slack, for managers and group members: an account
+    /// id, or a user this plan creates. Users skipped as invalid keep their accounts.
+    pub(super) fn references(&self, matching: &Matching) -> HashMap<&'a str, UserRef> {
+        let mut refs: HashMap<&'a str, UserRef> = HashMap::new();
+        for (d, f) in self.dir.users.iter().zip(&matching.fates) {
+            match f {
+                Fate::Matched(li) => {
+                    refs.insert(&d.email_key, UserRef::Id(self.ix.user(*li).id.clone()));
+                }
+                Fate::Create => {
+                    refs.insert(&d.email_key, UserRef::New(d.email_key.clone()));
+                }
+                Fate::Nothing => {}
+            }
+        }
+        for s in &self.dir.skipped {
+            if let Some(&li) = self.ix.by_primary_email.get(&s.email_key) {
+                refs.insert(&s.email_key, UserRef::Id(self.ix.user(li).id.clone()));
+            }
+        }
+        refs
+    }
+
+    /// Each directory user's op: a create, an update (or reactivation) with only what differs,
+    /// or the deactivation of a leaver.
+    pub(super) fn user_ops(
+        &self,
+        matching: &Matching,
+        refs: &HashMap<&str, UserRef>,
+    ) -> (Vec<UserOp>, Vec<Op>) {
+        let mut user_ops: Vec<UserOp> = Vec::new();
+        let mut deactivations: Vec<Op> = Vec::new();
+        for (d, f) in self.dir.users.iter().zip(&matching.fates) {
+            match *f {
+                Fate::Create => user_ops.push(create_op(d, refs, self.policy)),
+                Fate::Matched(li) => {
+                    let l = self.ix.user(li);
+                    if !d.active {
+                        if l.active {
+                            deactivations.push(Op::DeactivateUser {
+                                id: l.id.clone(),
+                                email: l.email.clone(),
+                                reason: format!("active: false at {}", d.origin(Attribute::Active)),
+                            });
+                        }
+                    } else if let Some(op) = update_op(d, l, refs, self.policy) {
+                        user_ops.push(op);
+                    }
+                }
+                Fate::Nothing => {}
+            }
+        }
+        (user_ops, deactivations)
+    }
+
+    /// Accounts in scope that no source lists: deactivated, reported or ignored per
+    /// `unmanaged_users`. Never an account the directory names, even ambiguously, nor one a
+    /// skipped row may own, a bot, a protected or an out-of-scope account.
+    pub(super) fn unmanaged(&mut self, matching: &Matching, hands_off: &HashSet<usize>) -> Vec<Op> {
+        let mut deactivations = Vec::new();
+        for (li, l) in self.ix.live.users.iter().enumerate() {
+            if matching.claimed.contains(&li)
+                || matching.contested.contains(&li)
+                || hands_off.contains(&li)
+                || l.is_bot
+                || !l.active
+                || !self.ix.in_scope[li]
+                || self.protected(l)
+            {
+                continue;
+            }
+            match self.policy.unmanaged_users {
+                UnmanagedUsers::Deactivate => deactivations.push(Op::DeactivateUser {
+                    id: l.id.clone(),
+                    email: l.email.clone(),
+                    reason: "not in the directory".into(),
+                }),
+                UnmanagedUsers::Report => self.notices.push(Notice {
+                    subject: l.email.clone(),
+                    message: format!("account {} is in scope but not in the directory", l.id),
+                }),
+                UnmanagedUsers::Ignore => {}
+            }
+        }
+        deactivations
+    }
+
+    /// Orders user ops so every email and userName is released before it is taken and
+    /// managers exist before their reports; swaps and keys held elsewhere become conflicts.
+    pub(super) fn order(&mut self, user_ops: Vec<UserOp>) -> Vec<PlannedOp> {
+        order_user_ops(user_ops, &self.ix, &mut self.conflicts)
+    }
+
+    /// Group creates and membership changes, and the deletions the policy asks for.
+    pub(super) fn groups(
+        &mut self,
+        refs: &HashMap<&str, UserRef>,
+        deactivated: &HashSet<String>,
+        hands_off: &HashSet<usize>,
+    ) -> (Vec<Op>, Vec<Op>) {
+        group_ops(
+            self.dir,
+            &self.ix,
+            refs,
+            deactivated,
+            hands_off,
+            self.policy,
+            &mut self.conflicts,
+            &mut self.notices,
+        )
+    }
+
+    /// The plan: the ops with fingerprints of what they touch, labels for reports, counts,
+    /// sorted conflicts and notices, and the guards it trips.
+    pub(super) fn assemble(mut self, ops: Vec<PlannedOp>) -> Plan {
+        let live = self.ix.live;
+        let user_by_id: HashMap<&str, &LiveUser> =
+            live.users.iter().map(|u| (u.id.as_str(), u)).collect();
+        let group_by_id: HashMap<&str, &LiveGroup> =
+            live.groups.iter().map(|g| (g.id.as_str(), g)).collect();
+        let fingerprints = ops
+            .iter()
+            .filter_map(|op| op.resource_id())
+            .filter_map(|id| {
+                user_by_id
+                    .get(id)
+                    .map(|u| fingerprint(*u))
+                    .or_else(|| group_by_id.get(id).map(|g| fingerprint(*g)))
+                    .map(|f| (id.to_string(), f))
+            })
+            .collect();
+        let labels = labels(&ops, &user_by_id);
+        self.conflicts.sort();
+        self.conflicts.dedup();
+        self.notices.sort();
+        let counts = Counts {
+            live_users: live.users.len(),
+            live_groups: live.groups.len(),
+            directory_users: self.dir.users.len(),
+            directory_groups: self.dir.groups.len(),
+            managed_users: live
+                .users
+                .iter()
+                .zip(&self.ix.in_scope)
+                .filter(|(l, in_scope)| l.active && !l.is_bot && **in_scope)
+                .count(),
+            invalid_users: self.dir.skipped.len(),
+        };
+        let mut plan = Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            ops,
+            conflicts: self.conflicts,
+            notices: self.notices,
+            counts,
+            guards: Vec::new(),
+            fingerprints,
+            labels,
+        };
+        plan.guards = guards::evaluate(&plan, &self.policy.safety);
+        plan
+    }
+}
+
+/// Where each user this plan creates is created (its position among the ordered user ops), by
+/// email key.
+fn created_users(ordered: &[PlannedOp]) -> HashMap<String, usize> {
+    ordered
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match &op.op {
+            Op::CreateUser { email, .. } => Some((email_key(email), i)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The plan's op sequence: user ops in dependency order, then groups (each waiting for the
+/// creates of the new users it adds), then deactivations, then group deletions.
+fn sequence(
+    mut ops: Vec<PlannedOp>,
+    created: &HashMap<String, usize>,
+    groups: Vec<Op>,
+    mut deactivations: Vec<Op>,
+    group_deletes: Vec<Op>,
+) -> Vec<PlannedOp> {
+    // A conflict found while ordering may have dropped a manager's create: clear such refs.
+    for op in &mut ops {
+        let fields = match &mut op.op {
+            Op::CreateUser { fields, .. } | Op::UpdateUser { fields, .. } => fields,
+            _ => continue,
+        };
+        if let Some(Some(UserRef::New(k))) = &fields.manager
+            && !created.contains_key(k)
+        {
+            fields.manager = None;
+        }
+    }
+    ops.extend(groups.into_iter().map(|op| {
+        let members: &[UserRef] = match &op {
+            Op::CreateGroup { members, .. } => members,
+            Op::UpdateGroup { add, .. } => add,
+            _ => &[],
+        };
+        let mut after: Vec<usize> = members
+            .iter()
+            .filter_map(|m| match m {
+                UserRef::New(k) => created.get(k).copied(),
+                UserRef::Id(_) => None,
+            })
+            .collect();
+        after.sort_unstable();
+        PlannedOp { op, after }
+    }));
+    deactivations.sort_by_key(sort_key);
+    ops.extend(deactivations.into_iter().map(PlannedOp::new));
+    ops.extend(group_deletes.into_iter().map(PlannedOp::new));
+    ops
+}
+
+/// Emails of the accounts the plan names only by id (group members, old managers), so reports
+/// can show people rather than ids.
+fn labels(ops: &[PlannedOp], user_by_id: &HashMap<&str, &LiveUser>) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let mut label = |id: &str| {
+        if let Some(u) = user_by_id.get(id) {
+            labels.insert(id.to_string(), u.email.clone());
+        }
+    };
+    for op in ops {
+        match &op.op {
+            Op::CreateGroup { members, .. } => members.iter().for_each(|m| {
+                if let UserRef::Id(id) = m {
+                    label(id);
+                }
+            }),
+            Op::UpdateGroup { add, remove, .. } => {
+                add.iter().for_each(|m| {
+                    if let UserRef::Id(id) = m {
+                        label(id);
+                    }
+                });
+                remove.iter().for_each(|id| label(id));
+            }
+            Op::UpdateUser { changes, .. } => changes
+                .iter()
+                .filter(|c| c.attribute == Attribute::Manager.name())
+                .filter_map(|c| c.from.as_deref())
+                .for_each(&mut label),
+            _ => {}
+        }
+    }
+    labels
+}
