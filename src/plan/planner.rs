@@ -504,3 +504,105 @@ fn labels(ops: &[PlannedOp], user_by_id: &HashMap<&str, &LiveUser>) -> BTreeMap<
     }
     labels
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::tests::{account, directory, person};
+    use crate::plan::{Op, PlannedOp};
+
+    fn state(users: Vec<LiveUser>) -> LiveState {
+        LiveState {
+            users,
+            groups: Vec::new(),
+        }
+    }
+
+    use crate::plan::tests::policy;
+
+    #[test]
+    fn matching_makes_two_users_on_one_account_a_conflict_and_claims_it() {
+        let mut second = person("ada.l@example.com", 3);
+        second.employee_number = Some("E1".into());
+        let mut first_account = account("W1", "ada@example.com");
+        first_account.employee_number = Some("E1".into());
+        let dir = directory(vec![person("ada@example.com", 2), second], vec![]);
+        let live = state(vec![first_account]);
+        let policy = policy();
+        let mut planner = Planner::new(&dir, &live, &policy);
+        let m = planner.match_users();
+        assert!(m.fates.iter().all(|f| *f == Fate::Nothing));
+        assert!(m.claimed.contains(&0), "the account is the directory's");
+        assert_eq!(planner.conflicts.len(), 2);
+        // And so it is never unmanaged.
+        assert!(planner.unmanaged(&m, &HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn unmanaged_spares_accounts_a_skipped_row_may_own() {
+        let dir = directory(vec![], vec![]);
+        let live = state(vec![
+            account("W1", "ada@example.com"),
+            account("W2", "bob@example.com"),
+        ]);
+        let policy = policy();
+        let mut planner = Planner::new(&dir, &live, &policy);
+        let m = planner.match_users();
+        let spared: HashSet<usize> = [0].into_iter().collect();
+        let ops = planner.unmanaged(&m, &spared);
+        assert_eq!(ops.len(), 1);
+        assert!(matches!(&ops[0], Op::DeactivateUser { id, .. } if id == "W2"));
+    }
+
+    #[test]
+    fn a_report_waits_for_their_new_managers_create_and_a_group_for_its_new_members() {
+        let boss = person("zed@example.com", 2);
+        let mut ada = person("ada@example.com", 3);
+        ada.manager = Some("zed@example.com".into());
+        let g = crate::plan::tests::group("team", &["ada@example.com", "zed@example.com"]);
+        let p = plan(
+            &directory(vec![boss, ada], vec![g]),
+            &state(vec![]),
+            &policy(),
+        );
+        let at = |what: &str| {
+            p.ops
+                .iter()
+                .position(|o: &PlannedOp| o.subject() == what)
+                .unwrap()
+        };
+        let (zed, ada, team) = (at("zed@example.com"), at("ada@example.com"), at("team"));
+        assert_eq!(p.ops[ada].after, [zed]);
+        let mut waits = p.ops[team].after.clone();
+        waits.sort_unstable();
+        let mut want = vec![zed, ada];
+        want.sort_unstable();
+        assert_eq!(waits, want);
+        assert!(p.ops[zed].after.is_empty());
+        // Every edge points back.
+        for (i, op) in p.ops.iter().enumerate() {
+            assert!(op.after.iter().all(|&j| j < i));
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_of_another_version_or_with_a_forward_edge_is_refused() {
+        let p = plan(
+            &directory(vec![person("zed@example.com", 2)], vec![]),
+            &state(vec![]),
+            &policy(),
+        );
+        let mut json: serde_json::Value = serde_json::to_value(&p).unwrap();
+        assert!(crate::plan::from_json(&json.to_string()).is_ok());
+        json["format_version"] = 1.into();
+        let e = crate::plan::from_json(&json.to_string()).unwrap_err();
+        assert!(e.contains("plan format version 1 is not supported"), "{e}");
+        json["format_version"] = crate::plan::PLAN_FORMAT_VERSION.into();
+        json["ops"][0]["after"] = serde_json::json!([0]);
+        let e = crate::plan::from_json(&json.to_string()).unwrap_err();
+        assert!(
+            e.contains("waits for op 0, which does not come before it"),
+            "{e}"
+        );
+    }
+}

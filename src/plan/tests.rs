@@ -67,7 +67,7 @@ pub(super) fn directory(mut users: Vec<DesiredUser>, mut groups: Vec<DesiredGrou
     }
 }
 
-fn group(name: &str, members: &[&str]) -> DesiredGroup {
+pub(super) fn group(name: &str, members: &[&str]) -> DesiredGroup {
     let mut members: Vec<String> = members.iter().map(|m| m.to_lowercase()).collect();
     members.sort();
     DesiredGroup {
@@ -82,7 +82,7 @@ fn live(users: Vec<LiveUser>, groups: Vec<LiveGroup>) -> LiveState {
     LiveState { users, groups }
 }
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     let mut p = Policy::default();
     p.scope.email_domains = vec!["example.com".into()];
     p.unmanaged_users = UnmanagedUsers::Deactivate;
