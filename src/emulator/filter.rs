@@ -5,25 +5,53 @@
 //! A parse error carries Slack's error code (`no_filters`, `incomplete_filter`,
 //! `invalid_filter_group`, `invalid_query`) so the server can answer with Slack's 400.
 
+use crate::scim::ErrorCode;
+
+/// A parsed filter expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
+    /// Both hold.
     And(Box<Filter>, Box<Filter>),
+    /// Either holds.
     Or(Box<Filter>, Box<Filter>),
+    /// The inner filter does not hold.
     Not(Box<Filter>),
-    Compare { attr: String, op: Op, value: String },
-    Present { attr: String },
+    /// `attr op value`; attribute names and values compare case-insensitively.
+    Compare {
+        /// The attribute as written (compared in lower case).
+        attr: String,
+        /// The comparison.
+        op: Op,
+        /// The value, unquoted.
+        value: String,
+    },
+    /// `attr pr`: the attribute has a non-empty value.
+    Present {
+        /// The attribute as written (compared in lower case).
+        attr: String,
+    },
 }
 
+/// A comparison operator (RFC 7644 §3.4.2.2; Slack documents `eq co sw pr gt ge lt le`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// Equal.
     Eq,
+    /// Not equal.
     Ne,
+    /// Contains.
     Co,
+    /// Starts with.
     Sw,
+    /// Ends with.
     Ew,
+    /// Greater than (string order).
     Gt,
+    /// Greater than or equal (string order).
     Ge,
+    /// Less than (string order).
     Lt,
+    /// Less than or equal (string order).
     Le,
 }
 
@@ -47,8 +75,20 @@ impl Op {
 /// A filter Slack would refuse, with Slack's error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError {
-    pub code: &'static str,
+    /// Slack's code: `no_filters`, `incomplete_filter`, `invalid_filter_group` or
+    /// `invalid_query`.
+    pub code: ErrorCode,
+    /// What is wrong, for the `(context)` part of the description.
     pub detail: String,
+}
+
+impl FilterError {
+    fn new(code: ErrorCode, detail: impl Into<String>) -> FilterError {
+        FilterError {
+            code,
+            detail: detail.into(),
+        }
+    }
 }
 
 impl std::fmt::Display for FilterError {
@@ -94,9 +134,11 @@ fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
                     return Err(incomplete("unterminated string"));
                 }
                 let literal: String = chars[start..=i].iter().collect();
-                let value: String = serde_json::from_str(&literal).map_err(|_| FilterError {
-                    code: "invalid_query",
-                    detail: format!("bad string literal {literal}"),
+                let value: String = serde_json::from_str(&literal).map_err(|_| {
+                    FilterError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("bad string literal {literal}"),
+                    )
                 })?;
                 tokens.push(Token::Quoted(value));
                 i += 1;
@@ -130,10 +172,7 @@ fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
 }
 
 fn incomplete(detail: &str) -> FilterError {
-    FilterError {
-        code: "incomplete_filter",
-        detail: detail.into(),
-    }
+    FilterError::new(ErrorCode::IncompleteFilter, detail)
 }
 
 /// Parses a filter expression.
@@ -141,23 +180,19 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
     let tokens = tokenize(input)?;
     // A lone word (`filter=foo`) is what Slack answers with `no_filters`.
     if tokens.len() < 2 {
-        return Err(FilterError {
-            code: "no_filters",
-            detail: "is_aggregate_call=1".into(),
-        });
+        return Err(FilterError::new(
+            ErrorCode::NoFilters,
+            "is_aggregate_call=1",
+        ));
     }
     let mut p = Parser { tokens, pos: 0 };
     let f = p.or()?;
     if p.pos != p.tokens.len() {
         return Err(match p.tokens[p.pos] {
-            Token::Close => FilterError {
-                code: "invalid_filter_group",
-                detail: "unbalanced parenthesis".into(),
-            },
-            _ => FilterError {
-                code: "invalid_query",
-                detail: "unexpected token after expression".into(),
-            },
+            Token::Close => {
+                FilterError::new(ErrorCode::InvalidFilterGroup, "unbalanced parenthesis")
+            }
+            _ => FilterError::new(ErrorCode::InvalidQuery, "unexpected token after expression"),
         });
     }
     Ok(f)
@@ -207,10 +242,10 @@ impl Parser {
                         self.pos += 1;
                         Ok(inner)
                     }
-                    _ => Err(FilterError {
-                        code: "invalid_filter_group",
-                        detail: "missing closing parenthesis".into(),
-                    }),
+                    _ => Err(FilterError::new(
+                        ErrorCode::InvalidFilterGroup,
+                        "missing closing parenthesis",
+                    )),
                 }
             }
             Some(Token::Word(attr)) => {
@@ -223,9 +258,8 @@ impl Parser {
                 if op.eq_ignore_ascii_case("pr") {
                     return Ok(Filter::Present { attr });
                 }
-                let op = Op::parse(&op).ok_or_else(|| FilterError {
-                    code: "invalid_query",
-                    detail: format!("unknown operator {op}"),
+                let op = Op::parse(&op).ok_or_else(|| {
+                    FilterError::new(ErrorCode::InvalidQuery, format!("unknown operator {op}"))
                 })?;
                 let value = match self.tokens.get(self.pos) {
                     Some(Token::Word(v)) | Some(Token::Quoted(v)) => v.clone(),
@@ -242,11 +276,12 @@ impl Parser {
 /// What a filter is evaluated against: an attribute's values, or `None` if the resource type
 /// has no such attribute (which makes the filter invalid).
 pub trait Filterable {
+    /// The values of `attr` (lower case), or `None` if the resource type has no such attribute.
     fn values(&self, attr: &str) -> Option<Vec<String>>;
 }
 
 impl Filter {
-    /// Checks that every attribute exists on the resource type, using `sample` to ask.
+    /// Checks that every attribute exists on the resource type, using `known` to ask.
     pub fn validate(&self, known: &dyn Fn(&str) -> bool) -> Result<(), FilterError> {
         match self {
             Filter::And(a, b) | Filter::Or(a, b) => {
@@ -258,15 +293,16 @@ impl Filter {
                 if known(&attr.to_ascii_lowercase()) {
                     Ok(())
                 } else {
-                    Err(FilterError {
-                        code: "invalid_query",
-                        detail: format!("unsupported filter attribute {attr}"),
-                    })
+                    Err(FilterError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("unsupported filter attribute {attr}"),
+                    ))
                 }
             }
         }
     }
 
+    /// Whether the resource matches.
     pub fn matches(&self, r: &dyn Filterable) -> bool {
         match self {
             Filter::And(a, b) => a.matches(r) && b.matches(r),
@@ -354,20 +390,26 @@ mod tests {
 
     #[test]
     fn slack_error_codes() {
-        assert_eq!(parse("foo").unwrap_err().code, "no_filters");
-        assert_eq!(parse("userName eq").unwrap_err().code, "incomplete_filter");
+        assert_eq!(parse("foo").unwrap_err().code, ErrorCode::NoFilters);
+        assert_eq!(
+            parse("userName eq").unwrap_err().code,
+            ErrorCode::IncompleteFilter
+        );
         assert_eq!(
             parse("(userName eq a").unwrap_err().code,
-            "invalid_filter_group"
+            ErrorCode::InvalidFilterGroup
         );
         assert_eq!(
             parse("userName eq a)").unwrap_err().code,
-            "invalid_filter_group"
+            ErrorCode::InvalidFilterGroup
         );
-        assert_eq!(parse("userName xx a").unwrap_err().code, "invalid_query");
+        assert_eq!(
+            parse("userName xx a").unwrap_err().code,
+            ErrorCode::InvalidQuery
+        );
         assert_eq!(
             parse(r#"userName eq "unterminated"#).unwrap_err().code,
-            "incomplete_filter"
+            ErrorCode::IncompleteFilter
         );
         let known = |a: &str| a == "username";
         assert_eq!(
@@ -376,7 +418,7 @@ mod tests {
                 .validate(&known)
                 .unwrap_err()
                 .code,
-            "invalid_query"
+            ErrorCode::InvalidQuery
         );
     }
 

@@ -2,15 +2,16 @@
 //! v1 PATCH removes with `"operation":"delete"`; v2 `remove` on `members` without a filter
 //! empties the group (whatever `value` says — the documented, dangerous reading of FACTS
 //! §10.5); PUT replaces the member list; DELETE is permanent; auto-generated groups refuse
-//! every write.
+//! every write. Whether two groups may share a name is undocumented: [`GroupNames`] says.
 
 use serde_json::Value;
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
+use super::policy::GroupNames;
 use super::store::{Store, StoredGroup, now_timestamp};
-use crate::scim::Version;
 use crate::scim::types::{Group, Nullable, PatchOp, Ref, urn};
+use crate::scim::{ErrorCode, Version};
 
 /// Slack refuses more members than this in one request (`too_many_users`).
 pub const MAX_MEMBERS_PER_REQUEST: usize = 15_000;
@@ -27,7 +28,7 @@ fn parse_group(body: &Value) -> Result<Group, ApiError> {
 /// Member ids from `[{"value":"U…"}]`, checked: they exist, are active and are not guests.
 fn member_ids(store: &Store, refs: &[Ref]) -> Result<Vec<String>, ApiError> {
     if refs.len() > MAX_MEMBERS_PER_REQUEST {
-        return Err(ApiError::bad_request("too_many_users"));
+        return Err(ApiError::bad_request(ErrorCode::TooManyUsers));
     }
     let mut ids = Vec::with_capacity(refs.len());
     for r in refs {
@@ -35,13 +36,13 @@ fn member_ids(store: &Store, refs: &[Ref]) -> Result<Vec<String>, ApiError> {
             .value
             .text()
             .ok_or_else(|| ApiError::payload("member without value"))?;
-        let user = store
-            .user(id)
-            .ok_or_else(|| ApiError::with(400, "no_such_group_members", format!("user={id}")))?;
+        let user = store.user(id).ok_or_else(|| {
+            ApiError::with(400, ErrorCode::NoSuchGroupMembers, format!("user={id}"))
+        })?;
         if !user.active || user.is_guest() {
             return Err(ApiError::with(
                 400,
-                "unable_to_add_deleted_or_guest_to_group",
+                ErrorCode::UnableToAddDeletedOrGuestToGroup,
                 format!("user={id}"),
             ));
         }
@@ -50,17 +51,24 @@ fn member_ids(store: &Store, refs: &[Ref]) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-fn check_name(store: &Store, name: &str, own_id: Option<&str>) -> Result<String, ApiError> {
+/// A group's name, trimmed; with [`GroupNames::Unique`], not another group's.
+fn check_name(
+    store: &Store,
+    name: &str,
+    own_id: Option<&str>,
+    names: GroupNames,
+) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ApiError::payload("displayName is required"));
     }
-    if let Some(other) = store.group_by_name(name)
+    if names == GroupNames::Unique
+        && let Some(other) = store.group_by_name(name)
         && Some(other.id.as_str()) != own_id
     {
         return Err(ApiError::with(
             409,
-            "group_creation_failed",
+            ErrorCode::GroupCreationFailed,
             format!("name_taken={name}"),
         ));
     }
@@ -76,10 +84,15 @@ fn add_members(members: &mut Vec<String>, ids: Vec<String>) {
 }
 
 /// `POST /Groups`.
-pub fn create(store: &mut Store, body: &Value) -> Result<String, ApiError> {
+pub fn create(store: &mut Store, body: &Value, names: GroupNames) -> Result<String, ApiError> {
     require_schemas(body)?;
     let g = parse_group(body)?;
-    let name = check_name(store, g.display_name.text().unwrap_or_default(), None)?;
+    let name = check_name(
+        store,
+        g.display_name.text().unwrap_or_default(),
+        None,
+        names,
+    )?;
     let mut members = Vec::new();
     add_members(
         &mut members,
@@ -101,11 +114,11 @@ fn writable(store: &Store, id: &str) -> Result<StoredGroup, ApiError> {
     let g = store
         .group(id)
         .cloned()
-        .ok_or_else(|| ApiError::with(404, "no_such_group", format!("id={id}")))?;
+        .ok_or_else(|| ApiError::with(404, ErrorCode::NoSuchGroup, format!("id={id}")))?;
     if g.auto_generated {
         return Err(ApiError::with(
             403,
-            "permission_denied",
+            ErrorCode::PermissionDenied,
             "auto-generated group",
         ));
     }
@@ -113,7 +126,12 @@ fn writable(store: &Store, id: &str) -> Result<StoredGroup, ApiError> {
 }
 
 /// `PUT /Groups/{id}`: name and member list replaced by what is sent.
-pub fn replace(store: &mut Store, id: &str, body: &Value) -> Result<(), ApiError> {
+pub fn replace(
+    store: &mut Store,
+    id: &str,
+    body: &Value,
+    names: GroupNames,
+) -> Result<(), ApiError> {
     let mut g = writable(store, id)?;
     require_schemas(body)?;
     let body = parse_group(body)?;
@@ -121,6 +139,7 @@ pub fn replace(store: &mut Store, id: &str, body: &Value) -> Result<(), ApiError
         store,
         body.display_name.text().unwrap_or_default(),
         Some(id),
+        names,
     )?;
     g.members.clear();
     add_members(
@@ -132,14 +151,20 @@ pub fn replace(store: &mut Store, id: &str, body: &Value) -> Result<(), ApiError
 }
 
 /// `PATCH /Groups/{id}` in either dialect.
-pub fn patch(store: &mut Store, version: Version, id: &str, body: &Value) -> Result<(), ApiError> {
+pub fn patch(
+    store: &mut Store,
+    version: Version,
+    id: &str,
+    body: &Value,
+    names: GroupNames,
+) -> Result<(), ApiError> {
     let mut g = writable(store, id)?;
     require_schemas(body)?;
     match version {
         Version::V1 => {
             let body = parse_group(body)?;
             if let Some(name) = body.display_name.value() {
-                g.display_name = check_name(store, name, Some(id))?;
+                g.display_name = check_name(store, name, Some(id), names)?;
             }
             let refs = body.members.value().map_or(&[][..], Vec::as_slice);
             let (removes, adds): (Vec<Ref>, Vec<Ref>) = refs.iter().cloned().partition(|r| {
@@ -155,15 +180,16 @@ pub fn patch(store: &mut Store, version: Version, id: &str, body: &Value) -> Res
             let ops: PatchOp = serde_json::from_value(body.clone())
                 .map_err(|e| ApiError::payload(e.to_string()))?;
             if !ops.schemas.iter().any(|s| s == urn::PATCH_OP_V2) {
-                return Err(ApiError::bad_request("missing_schema_element"));
+                return Err(ApiError::bad_request(ErrorCode::MissingSchemaElement));
             }
             for op in &ops.operations {
-                apply_operation(store, &mut g, &op.op, op.path.as_deref(), op.value.as_ref())?;
+                let (path, value) = (op.path.as_deref(), op.value.as_ref());
+                apply_operation(store, &mut g, names, &op.op, path, value)?;
             }
         }
     }
     if g.members.len() > MAX_MEMBERS_PER_REQUEST {
-        return Err(ApiError::bad_request("group_member_max_exceeded"));
+        return Err(ApiError::bad_request(ErrorCode::GroupMemberMaxExceeded));
     }
     store.insert_group(g);
     Ok(())
@@ -190,9 +216,11 @@ impl Filterable for MemberView<'_> {
     }
 }
 
+/// One v2 PatchOp operation on a group (FACTS §3.4).
 fn apply_operation(
     store: &Store,
     g: &mut StoredGroup,
+    names: GroupNames,
     op: &str,
     path: Option<&str>,
     value: Option<&Value>,
@@ -214,21 +242,20 @@ fn apply_operation(
             let name = value
                 .and_then(Value::as_str)
                 .ok_or_else(|| ApiError::payload("displayName must be a string"))?;
-            g.display_name = check_name(store, name, Some(&g.id))?;
+            g.display_name = check_name(store, name, Some(&g.id), names)?;
         }
         ("remove", Some(p)) if p.starts_with("members[") => {
             let p = path.unwrap_or_default();
             let close = p
                 .rfind(']')
-                .ok_or_else(|| ApiError::bad_request("invalid_filter_group"))?;
-            let expr = filter::parse(&p["members[".len()..close])
-                .map_err(|e| ApiError::with(400, e.code, e.detail))?;
+                .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidFilterGroup))?;
+            let expr = filter::parse(&p["members[".len()..close])?;
             g.members.retain(|m| !expr.matches(&MemberView(m)));
         }
         ("add" | "replace", None) => {
             let body = parse_group(value.ok_or_else(|| ApiError::payload("missing value"))?)?;
             if let Some(name) = body.display_name.value() {
-                g.display_name = check_name(store, name, Some(&g.id))?;
+                g.display_name = check_name(store, name, Some(&g.id), names)?;
             }
             if let Nullable::Value(refs) = &body.members {
                 let ids = member_ids(store, refs)?;
@@ -256,7 +283,10 @@ pub fn delete(store: &mut Store, id: &str) -> Result<(), ApiError> {
 }
 
 /// A stored group as filters see it.
-pub struct GroupView<'a>(pub &'a StoredGroup);
+pub struct GroupView<'a>(
+    /// The group.
+    pub &'a StoredGroup,
+);
 
 impl Filterable for GroupView<'_> {
     fn values(&self, attr: &str) -> Option<Vec<String>> {
@@ -269,6 +299,7 @@ impl Filterable for GroupView<'_> {
     }
 }
 
+/// Whether a filter attribute exists on groups.
 pub fn is_group_filter_attr(attr: &str) -> bool {
     GroupView(&StoredGroup::default()).values(attr).is_some()
 }
@@ -278,6 +309,38 @@ mod tests {
     use super::*;
     use crate::emulator::store::{Snapshot, StoredUser};
     use serde_json::json;
+
+    // The writes with unique group names, as by default.
+    fn create(s: &mut Store, body: &Value) -> Result<String, ApiError> {
+        super::create(s, body, GroupNames::Unique)
+    }
+
+    fn patch(s: &mut Store, v: Version, id: &str, body: &Value) -> Result<(), ApiError> {
+        super::patch(s, v, id, body, GroupNames::Unique)
+    }
+
+    fn replace(s: &mut Store, id: &str, body: &Value) -> Result<(), ApiError> {
+        super::replace(s, id, body, GroupNames::Unique)
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_or_accepted_as_configured() {
+        let (mut s, _) = org();
+        let body = json!({"schemas":[urn::GROUP_V2],"displayName":"eng"});
+        let first = create(&mut s, &body).unwrap();
+        let err = create(
+            &mut s,
+            &json!({"schemas":[urn::GROUP_V2],"displayName":" ENG "}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.status, err.code),
+            (409, ErrorCode::GroupCreationFailed)
+        );
+        let second = super::create(&mut s, &body, GroupNames::Duplicate).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(s.groups().filter(|g| g.display_name == "eng").count(), 2);
+    }
 
     fn org() -> (Store, Vec<String>) {
         let mut users: Vec<StoredUser> = (0..3)

@@ -44,6 +44,7 @@ impl Bucket {
     }
 }
 
+/// Slack's org-wide and per-endpoint buckets (FACTS §7).
 #[derive(Debug)]
 pub struct Limiter {
     sets: HashMap<RateSet, Bucket>,
@@ -51,6 +52,7 @@ pub struct Limiter {
 }
 
 impl Limiter {
+    /// Full buckets, refilling `time_scale` times faster than Slack's.
     pub fn new(time_scale: f64) -> Limiter {
         let now = Instant::now();
         let sets = [RateSet::Read, RateSet::Write]
@@ -86,7 +88,8 @@ impl Limiter {
 
 /// `Retry-After` in whole seconds, at least 1: Slack's clients parse it as an integer.
 pub fn retry_after_secs(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
+    let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    whole.max(1)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! A Slack-faithful SCIM server (v1 and v2 at once): the test bed of every test, the embedded
 //! target of the quickstart (`target.url: embedded`), and a sandbox to rehearse a directory
 //! against, since Slack has none. Behaviour follows `FACTS.md`; where Slack is ambiguous the
-//! emulator takes the stricter reading, so a client that works here is safe there.
+//! emulator takes the stricter reading or offers both as a setting ([`GroupNames`],
+//! [`ProfileErrors`], [`EmulatorConfig::read_lag`]), so a client that works here is safe
+//! there.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -15,13 +17,17 @@
 mod error;
 pub mod filter;
 mod groups;
+mod lag;
 mod limiter;
+mod policy;
+mod reads;
 mod render;
 mod server;
 mod store;
 mod users;
 
 pub use error::ApiError;
+pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors};
 pub use server::{Emulator, EmulatorConfig, Faults, Stats};
 pub use store::{
     Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,

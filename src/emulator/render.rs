@@ -35,7 +35,8 @@ fn text_or_empty(v: &Option<String>) -> Value {
     Value::String(v.clone().unwrap_or_default())
 }
 
-/// A user as Slack renders it. `groups` are the user's groups as `(id, name)`.
+/// A user as Slack renders it, keys in Slack's order (FACTS §2.9). `groups` are the user's
+/// groups as `(id, name)`.
 pub fn user(
     u: &StoredUser,
     version: Version,
@@ -43,19 +44,8 @@ pub fn user(
     groups: impl Iterator<Item = (String, String)>,
 ) -> Value {
     let full = u.has_profile_data();
-    let mut schemas = vec![version.user_urn()];
-    if full {
-        schemas.push(version.enterprise_urn());
-    }
-    if u.start_date.is_some() {
-        schemas.push(version.profile_urn());
-    }
-    if u.guest.is_some() {
-        schemas.push(version.guest_urn());
-    }
-
     let mut o = Map::new();
-    o.insert("schemas".into(), json!(schemas));
+    o.insert("schemas".into(), json!(user_schemas(u, version, full)));
     o.insert("id".into(), json!(u.id));
     o.insert("externalId".into(), json!(""));
     o.insert(
@@ -82,7 +72,37 @@ pub fn user(
     o.insert("title".into(), text_or_empty(&u.title));
     o.insert("timezone".into(), text_or_empty(&u.timezone));
     o.insert("active".into(), json!(u.active));
+    insert_emails_and_photo(&mut o, u, full);
+    if full {
+        insert_profile_data(&mut o, u, version);
+    }
+    insert_extensions(&mut o, u, version);
+    let groups: Vec<Value> = groups
+        .map(|(id, name)| json!({"value": id, "display": name}))
+        .collect();
+    o.insert("groups".into(), Value::Array(groups));
+    Value::Object(o)
+}
 
+/// Only the extensions that apply (FACTS §2.9): enterprise for users with custom-profile
+/// data, profile with a start date, guest for guests.
+fn user_schemas(u: &StoredUser, version: Version, full: bool) -> Vec<&'static str> {
+    let mut schemas = vec![version.user_urn()];
+    if full {
+        schemas.push(version.enterprise_urn());
+    }
+    if u.start_date.is_some() {
+        schemas.push(version.profile_urn());
+    }
+    if u.guest.is_some() {
+        schemas.push(version.guest_urn());
+    }
+    schemas
+}
+
+/// `emails` (primary, then the secondary or, for `full` users, an empty placeholder) and
+/// `photos` (a gravatar URL when none is set).
+fn insert_emails_and_photo(o: &mut Map<String, Value>, u: &StoredUser, full: bool) {
     let mut emails = vec![json!({"value": u.email, "primary": true})];
     match &u.secondary_email {
         Some(s) => emails.push(json!({"value": s, "primary": false})),
@@ -95,46 +115,51 @@ pub fn user(
         .clone()
         .unwrap_or_else(|| format!("https://secure.gravatar.com/avatar/{}.jpg", u.id));
     o.insert("photos".into(), json!([{"value": photo, "type": "photo"}]));
+}
 
-    if full {
-        let a = u.address.clone().unwrap_or_default();
-        o.insert(
-            "addresses".into(),
-            json!([{
-                "streetAddress": text(&a.street_address),
-                "locality": text(&a.locality),
-                "region": text(&a.region),
-                "postalCode": text(&a.postal_code),
-                "country": text(&a.country),
-            }]),
-        );
-        // Slack's swap: mobilePhone is labelled "mobile", primaryPhone "primary".
-        o.insert(
-            "phoneNumbers".into(),
-            json!([
-                {"value": text(&u.mobile_phone), "type": "mobile"},
-                {"value": text(&u.primary_phone), "primary": true},
-            ]),
-        );
-        o.insert("userType".into(), text(&u.user_type));
-        o.insert(
-            "roles".into(),
-            json!([{"value": text(&u.role_title), "primary": true}]),
-        );
-        o.insert("preferredLanguage".into(), text(&u.preferred_language));
-        o.insert("locale".into(), text(&u.locale));
-        o.insert(
-            version.enterprise_urn().into(),
-            json!({
-                "employeeNumber": text(&u.employee_number),
-                "costCenter": text(&u.cost_center),
-                "organization": text(&u.organization),
-                "division": text(&u.division),
-                "department": text(&u.department),
-                "manager": {"managerId": text(&u.manager_id)},
-            }),
-        );
-    }
+/// The keys only users with custom-profile data have, with `null` placeholders.
+fn insert_profile_data(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
+    let a = u.address.clone().unwrap_or_default();
+    o.insert(
+        "addresses".into(),
+        json!([{
+            "streetAddress": text(&a.street_address),
+            "locality": text(&a.locality),
+            "region": text(&a.region),
+            "postalCode": text(&a.postal_code),
+            "country": text(&a.country),
+        }]),
+    );
+    // Slack's swap: mobilePhone is labelled "mobile", primaryPhone "primary".
+    o.insert(
+        "phoneNumbers".into(),
+        json!([
+            {"value": text(&u.mobile_phone), "type": "mobile"},
+            {"value": text(&u.primary_phone), "primary": true},
+        ]),
+    );
+    o.insert("userType".into(), text(&u.user_type));
+    o.insert(
+        "roles".into(),
+        json!([{"value": text(&u.role_title), "primary": true}]),
+    );
+    o.insert("preferredLanguage".into(), text(&u.preferred_language));
+    o.insert("locale".into(), text(&u.locale));
+    o.insert(
+        version.enterprise_urn().into(),
+        json!({
+            "employeeNumber": text(&u.employee_number),
+            "costCenter": text(&u.cost_center),
+            "organization": text(&u.organization),
+            "division": text(&u.division),
+            "department": text(&u.department),
+            "manager": {"managerId": text(&u.manager_id)},
+        }),
+    );
+}
+
+/// The profile extension (start date) and the guest extension (v1 adds `channels`).
+fn insert_extensions(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
     if let Some(start) = &u.start_date {
         o.insert(version.profile_urn().into(), json!({"startDate": start}));
     }
@@ -147,11 +172,6 @@ pub fn user(
         }
         o.insert(version.guest_urn().into(), Value::Object(guest));
     }
-    let groups: Vec<Value> = groups
-        .map(|(id, name)| json!({"value": id, "display": name}))
-        .collect();
-    o.insert("groups".into(), Value::Array(groups));
-    Value::Object(o)
 }
 
 /// A group as Slack renders it. `display_of` names a member (Slack shows the display name,
@@ -182,13 +202,13 @@ pub fn list(version: Version, resources: Vec<Value>, total: usize, start_index: 
         Version::V1 => urn::CORE_V1,
         Version::V2 => urn::LIST_V2,
     };
-    json!({
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "schemas": [schema],
-        "Resources": resources,
-    })
+    let mut o = Map::new();
+    o.insert("totalResults".into(), json!(total));
+    o.insert("itemsPerPage".into(), json!(resources.len()));
+    o.insert("startIndex".into(), json!(start_index));
+    o.insert("schemas".into(), json!([schema]));
+    o.insert("Resources".into(), Value::Array(resources));
+    Value::Object(o)
 }
 
 /// `ServiceProviderConfigs`, in the v1 shape on both versions as Slack's v2 sample shows, and
@@ -216,30 +236,46 @@ pub fn service_provider_config(version: Version) -> Value {
     v
 }
 
-/// v2 `ResourceTypes` (FACTS §1.3).
-pub fn resource_types(site: &Site) -> Value {
-    let loc = |id: &str| format!("{}/scim/v2/ResourceTypes/{id}", site.base_url);
+/// The ids of Slack's v2 resource types.
+const RESOURCE_TYPES: [&str; 2] = ["User", "Group"];
+
+/// One v2 resource type, `User` or `Group` (FACTS §1.3); `None` for any other id.
+pub fn resource_type(site: &Site, id: &str) -> Option<Value> {
     let ext = |schema: &str| json!({"schema": schema, "required": false});
-    let resources = vec![
-        json!({
-            "schemas": [urn::RESOURCE_TYPE_V2],
-            "id": "User", "name": "User", "endpoint": "/Users",
-            "description": "User Account",
-            "schema": urn::USER_V2,
-            "schemaExtensions": [ext(urn::ENTERPRISE_V2), ext(urn::GUEST_V2),
-                                 ext(urn::DIRECTORY_V2), ext(urn::PROFILE_V2)],
-            "meta": {"location": loc("User"), "resourceType": "ResourceType"},
-        }),
-        json!({
-            "schemas": [urn::RESOURCE_TYPE_V2],
-            "id": "Group", "name": "Group", "endpoint": "/Groups",
-            "description": "Group",
-            "schema": urn::GROUP_V2,
-            "schemaExtensions": [],
-            "meta": {"location": loc("Group"), "resourceType": "ResourceType"},
-        }),
-    ];
-    list(Version::V2, resources.clone(), resources.len(), 1)
+    let (endpoint, description, schema, extensions) = match id {
+        "User" => (
+            "/Users",
+            "User Account",
+            urn::USER_V2,
+            vec![
+                ext(urn::ENTERPRISE_V2),
+                ext(urn::GUEST_V2),
+                ext(urn::DIRECTORY_V2),
+                ext(urn::PROFILE_V2),
+            ],
+        ),
+        "Group" => ("/Groups", "Group", urn::GROUP_V2, vec![]),
+        _ => return None,
+    };
+    let location = format!("{}/scim/v2/ResourceTypes/{id}", site.base_url);
+    Some(json!({
+        "schemas": [urn::RESOURCE_TYPE_V2],
+        "id": id, "name": id, "endpoint": endpoint,
+        "description": description,
+        "schema": schema,
+        "schemaExtensions": extensions,
+        "meta": {"location": location, "resourceType": "ResourceType"},
+    }))
+}
+
+/// v2 `ResourceTypes`: the list of both (FACTS §1.3).
+pub fn resource_types(site: &Site) -> Value {
+    let resources: Vec<Value> = RESOURCE_TYPES
+        .iter()
+        .filter_map(|id| resource_type(site, id))
+        .collect();
+    let total = resources.len();
+    list(Version::V2, resources, total, 1)
 }
 
 /// `Schemas/Users` and `Schemas/Groups`: Slack's attribute metadata, descriptive only.

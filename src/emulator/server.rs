@@ -1,7 +1,9 @@
 //! HTTP: routing by Slack's paths, bearer auth, rate limits, per-resource write locks, fault
-//! injection, request counters and persistence.
+//! injection, request counters and persistence. Each SCIM request passes the same steps in
+//! order — route, authenticate, rate-limit, roll faults, lock, handle, count — so each of
+//! Slack's unkindnesses lives in one place.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,21 +25,22 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use super::error::ApiError;
-use super::filter;
-use super::groups::{self, GroupView};
+use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
+use super::policy::{GroupNames, ProfileErrors, Rules};
+use super::reads::{View, query};
 use super::render::{self, Site};
-use super::store::{Store, StoredUser};
-use super::users::{self, TokenRole, UserView};
-use crate::scim::Version;
+use super::store::Store;
+use super::users::{self, TokenRole};
 use crate::scim::limits::{Endpoint, RateSet};
-
-/// Slack's default page size and its silent cap (FACTS §4).
-const DEFAULT_COUNT: usize = 10;
-const MAX_COUNT: usize = 1000;
+use crate::scim::{ErrorCode, Version};
 
 /// How often a dirty state is written to the persistence file.
 const PERSIST_EVERY: Duration = Duration::from_millis(250);
+
+/// How long a request refused with `resource_locked` is told to wait: Slack's writes take
+/// well under a second.
+const LOCKED_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Fault injection; seeded, so a failing test is repeatable.
 #[derive(Debug, Clone, Default)]
@@ -49,24 +52,45 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Latency added to every SCIM request.
     pub latency: Duration,
+    /// Seed of the random source that decides which requests fail.
     pub seed: u64,
 }
 
+/// How the emulator behaves. `Default` is a fast, permissive-where-Slack-allows-it emulator:
+/// no rate limits, no faults, no read lag, unique group names, invalid custom-profile data
+/// dropped on create (Slack's documented behaviour).
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     /// The bearer token the emulator accepts.
     pub token: String,
     /// `Some(scale)`: Slack's limits, `scale` times faster; `None`: no limits.
     pub rate_limit_scale: Option<f64>,
+    /// Fault injection.
     pub faults: Faults,
     /// How long a write holds its resource's lock (Slack locks a user or group while it
     /// processes a write; overlapping writes get 429 `resource_locked`).
     pub write_hold: Duration,
+    /// Whose token it is: an admin's token cannot modify owners.
     pub token_role: TokenRole,
     /// Workspace subdomain in `profileUrl`.
     pub workspace: String,
     /// Where to persist the state after writes, if anywhere.
     pub persist: Option<PathBuf>,
+    /// Eventual consistency (FACTS TL;DR 16): reads — listings, filtered listings and reads by
+    /// id — show each write only `read_lag` after it was made, so a created user is missing
+    /// and a deactivated one still active until then. Writes and uniqueness checks (409
+    /// `email_taken`, `username_taken`) see the true state at once. Default: zero.
+    pub read_lag: Duration,
+    /// Whether two groups may share a displayName (undocumented). Default: `Unique`.
+    pub group_names: GroupNames,
+    /// What a create with invalid custom-profile data gets. Default: `Drop`, Slack's
+    /// documented behaviour (FACTS TL;DR 7).
+    pub profile_errors: ProfileErrors,
+    /// Channel names of the organisation besides `#general` and `#random` (which every
+    /// workspace has). Users share their namespace: creating or renaming a user to a channel's
+    /// name gets 409 `username_taken` (FACTS TL;DR 6). Written with or without `#`,
+    /// compared case-insensitively. Default: none.
+    pub channels: Vec<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -79,6 +103,10 @@ impl Default for EmulatorConfig {
             token_role: TokenRole::Owner,
             workspace: "emulator".into(),
             persist: None,
+            read_lag: Duration::ZERO,
+            group_names: GroupNames::Unique,
+            profile_errors: ProfileErrors::Drop,
+            channels: Vec::new(),
         }
     }
 }
@@ -90,14 +118,19 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     /// HTTP status → count.
     pub statuses: BTreeMap<u16, u64>,
+    /// Read requests received (GET).
     pub reads: u64,
     /// Write requests received (POST, PUT, PATCH, DELETE), whatever their outcome.
     pub writes: u64,
     /// Writes that changed state (2xx).
     pub writes_applied: u64,
+    /// Requests refused with 429 `too_many_requests`.
     pub rate_limited: u64,
+    /// Writes refused with 429 `resource_locked`.
     pub locked: u64,
+    /// Requests answered with an injected 500 or 503.
     pub injected_errors: u64,
+    /// Connections dropped by fault injection.
     pub dropped_connections: u64,
     /// Seconds since the emulator started, of each applied write, for rate assertions.
     #[serde(skip)]
@@ -105,6 +138,7 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// How many requests of `method` reached `endpoint`.
     pub fn count(&self, method: &str, endpoint: Endpoint) -> u64 {
         self.requests
             .get(&format!("{method} {}", endpoint.name()))
@@ -129,6 +163,7 @@ impl Stats {
 
 struct Shared {
     config: EmulatorConfig,
+    rules: Rules,
     store: Mutex<Store>,
     limiter: Option<Mutex<Limiter>>,
     locks: Mutex<HashSet<String>>,
@@ -168,11 +203,12 @@ impl Emulator {
     /// Serves `store` on `listen` (port 0 for an ephemeral port).
     pub async fn start(
         config: EmulatorConfig,
-        store: Store,
+        mut store: Store,
         listen: SocketAddr,
     ) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        store.set_read_lag(config.read_lag);
         let shared = Arc::new(Shared {
             limiter: config.rate_limit_scale.map(|s| Mutex::new(Limiter::new(s))),
             faults: Mutex::new((
@@ -183,6 +219,7 @@ impl Emulator {
                 base_url: format!("http://{addr}"),
                 workspace: config.workspace.clone(),
             },
+            rules: Rules::from_config(&config),
             config,
             store: Mutex::new(store),
             locks: Mutex::new(HashSet::new()),
@@ -190,37 +227,10 @@ impl Emulator {
             dirty: AtomicBool::new(false),
             started: Instant::now(),
         });
-        let app = Router::new()
-            .route("/_emulator/stats", get(stats_handler))
-            .route("/_emulator/stats/reset", post(reset_stats_handler))
-            .route("/_emulator/state", get(state_handler))
-            .route("/api/auth.test", get(auth_test).post(auth_test))
-            .fallback(scim_handler)
-            .layer(DefaultBodyLimit::max(64 << 20))
-            .with_state(shared.clone());
-        let (shutdown, mut stop) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.changed() => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let app = app.clone();
-                        tokio::spawn(serve_connection(stream, app));
-                    }
-                }
-            }
-        })];
+        let (shutdown, stop) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(accept_loop(listener, router(&shared), stop))];
         if shared.config.persist.is_some() {
-            let shared = shared.clone();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(PERSIST_EVERY).await;
-                    if let Err(e) = shared.persist_if_dirty() {
-                        tracing::error!(error = %e, "emulator: cannot persist state");
-                    }
-                }
-            }));
+            tasks.push(tokio::spawn(persist_loop(shared.clone())));
         }
         Ok(Emulator {
             addr,
@@ -230,6 +240,7 @@ impl Emulator {
         })
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -239,14 +250,17 @@ impl Emulator {
         format!("http://{}/scim/{version}/", self.addr)
     }
 
+    /// The bearer token it accepts.
     pub fn token(&self) -> &str {
         &self.shared.config.token
     }
 
+    /// The request counters so far.
     pub fn stats(&self) -> Stats {
         lock(&self.shared.stats).clone()
     }
 
+    /// Zeroes the request counters.
     pub fn reset_stats(&self) {
         *lock(&self.shared.stats) = Stats::default();
     }
@@ -257,7 +271,8 @@ impl Emulator {
         *lock(&self.shared.faults) = (faults, rng);
     }
 
-    /// Direct access to the organisation, for tests.
+    /// Direct access to the organisation, for tests. Reads here see the true state; writes
+    /// are subject to the read lag like any other.
     pub fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let r = f(&mut lock(&self.shared.store));
         self.shared.dirty.store(true, Ordering::SeqCst);
@@ -278,6 +293,38 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
+        }
+    }
+}
+
+fn router(shared: &Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_emulator/stats", get(stats_handler))
+        .route("/_emulator/stats/reset", post(reset_stats_handler))
+        .route("/_emulator/state", get(state_handler))
+        .route("/api/auth.test", get(auth_test).post(auth_test))
+        .fallback(scim_handler)
+        .layer(DefaultBodyLimit::max(64 << 20))
+        .with_state(shared.clone())
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                tokio::spawn(serve_connection(stream, app.clone()));
+            }
+        }
+    }
+}
+
+async fn persist_loop(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(PERSIST_EVERY).await;
+        if let Err(e) = shared.persist_if_dirty() {
+            tracing::error!(error = %e, "emulator: cannot persist state");
         }
     }
 }
@@ -362,7 +409,8 @@ enum Route {
     Groups,
     Group(String),
     ServiceProviderConfig,
-    ResourceTypes,
+    /// `ResourceTypes` (v2 only), or one of them by id.
+    ResourceTypes(Option<String>),
     Schemas(Option<String>),
 }
 
@@ -372,13 +420,18 @@ fn route(version: Version, rest: &str) -> Option<Route> {
         Some((h, t)) => (h, Some(t)),
         None => (rest, None),
     };
+    let one = |t: &str| (!t.contains('/')).then(|| t.to_string());
     Some(match (head, tail) {
         ("Users", None) => Route::Users,
-        ("Users", Some(id)) if !id.contains('/') => Route::User(id.to_string()),
+        ("Users", Some(id)) => Route::User(one(id)?),
         ("Groups", None) => Route::Groups,
-        ("Groups", Some(id)) if !id.contains('/') => Route::Group(id.to_string()),
+        ("Groups", Some(id)) => Route::Group(one(id)?),
         ("ServiceProviderConfigs" | "ServiceProviderConfig", None) => Route::ServiceProviderConfig,
-        ("ResourceTypes", _) if version == Version::V2 => Route::ResourceTypes,
+        // "Not applicable to SCIM v1.1" (FACTS §1.2).
+        ("ResourceTypes", None) if version == Version::V2 => Route::ResourceTypes(None),
+        ("ResourceTypes", Some(id)) if version == Version::V2 => {
+            Route::ResourceTypes(Some(one(id)?))
+        }
         ("Schemas", Some(kind)) => Route::Schemas(Some(kind.to_string())),
         ("Schemas", None) if version == Version::V2 => Route::Schemas(None),
         _ => return None,
@@ -397,7 +450,7 @@ fn endpoint_of(route: &Route, method: &Method) -> Option<Endpoint> {
         (Route::Group(_), "GET") => Endpoint::GroupGet,
         (Route::Group(_), "PUT" | "PATCH") => Endpoint::GroupUpdate,
         (Route::Group(_), "DELETE") => Endpoint::GroupDelete,
-        (Route::ServiceProviderConfig | Route::ResourceTypes | Route::Schemas(_), "GET") => {
+        (Route::ServiceProviderConfig | Route::ResourceTypes(_) | Route::Schemas(_), "GET") => {
             Endpoint::Metadata
         }
         _ => return None,
@@ -418,7 +471,7 @@ fn error_response(version: Version, e: &ApiError) -> Response {
     json_response(e.status, &e.body(version))
 }
 
-fn too_many(version: Version, code: &str, wait: Duration) -> Response {
+fn too_many(version: Version, code: ErrorCode, wait: Duration) -> Response {
     let mut r = error_response(version, &ApiError::new(429, code));
     r.headers_mut().insert(
         header::RETRY_AFTER,
@@ -448,6 +501,16 @@ async fn scim_handler(
     response
 }
 
+/// A SCIM request that has a version, a route and an endpoint.
+struct Request<'a> {
+    version: Version,
+    method: &'a Method,
+    route: Route,
+    endpoint: Endpoint,
+    uri: &'a Uri,
+    body: &'a Bytes,
+}
+
 async fn scim(
     shared: &Shared,
     method: &Method,
@@ -455,71 +518,131 @@ async fn scim(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Response {
-    let path = uri.path();
-    let Some(after) = path.strip_prefix("/scim/") else {
+    let req = match resolve(shared, method, uri, body) {
+        Ok(req) => req,
+        Err((version, e)) => return error_response(version, &e),
+    };
+    if let Err(e) = authenticate(shared, &req, headers) {
+        return error_response(req.version, &e);
+    }
+    if let Some(refused) = rate_limit(shared, &req) {
+        return refused;
+    }
+    let faults = FaultRoll::roll(shared);
+    if faults.latency > Duration::ZERO {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if let Some(status) = faults.error_status {
+        lock(&shared.stats).injected_errors += 1;
+        let e = ApiError::new(status, ErrorCode::InternalError);
+        return error_response(req.version, &e);
+    }
+    if faults.drop_before {
+        return dropped(shared);
+    }
+    let response = locked_handle(shared, &req).await;
+    if faults.drop_after {
+        return dropped(shared);
+    }
+    response
+}
+
+/// Splits the path into version and route, and counts the request.
+fn resolve<'a>(
+    shared: &Shared,
+    method: &'a Method,
+    uri: &'a Uri,
+    body: &'a Bytes,
+) -> Result<Request<'a>, (Version, ApiError)> {
+    let not_found = |version, code| {
         shared.count(method, None);
-        return error_response(Version::V1, &ApiError::new(404, "bad_endpoint"));
+        Err((version, ApiError::new(404, code)))
+    };
+    let Some(after) = uri.path().strip_prefix("/scim/") else {
+        return not_found(Version::V1, ErrorCode::BadEndpoint);
     };
     let (ver, rest) = after.split_once('/').unwrap_or((after, ""));
     let Some(version) = Version::from_path_segment(ver) else {
-        shared.count(method, None);
-        return error_response(Version::V1, &ApiError::new(404, "unsupported_version"));
+        return not_found(Version::V1, ErrorCode::UnsupportedVersion);
     };
     let Some(route) = route(version, rest) else {
-        shared.count(method, None);
-        return error_response(version, &ApiError::new(404, "bad_endpoint"));
+        return not_found(version, ErrorCode::BadEndpoint);
     };
     let endpoint = endpoint_of(&route, method);
     shared.count(method, endpoint);
     let Some(endpoint) = endpoint else {
-        return error_response(version, &ApiError::new(405, "method_not_allowed"));
+        return Err((version, ApiError::new(405, ErrorCode::MethodNotAllowed)));
     };
+    Ok(Request {
+        version,
+        method,
+        route,
+        endpoint,
+        uri,
+        body,
+    })
+}
 
-    // Slack answers ServiceProviderConfigs even to a bogus token (FACTS §1.1).
-    if !matches!(route, Route::ServiceProviderConfig) {
-        match headers.get(header::AUTHORIZATION).map(HeaderValue::to_str) {
-            None => {
-                return error_response(version, &ApiError::new(401, "missing_authentication"));
-            }
-            Some(Ok(v))
-                if v.strip_prefix("Bearer ")
-                    .is_some_and(|t| t.trim() == shared.config.token) => {}
-            Some(_) => {
-                return error_response(version, &ApiError::new(401, "invalid_authentication"));
-            }
-        }
+/// Checks the bearer token. Slack answers ServiceProviderConfigs even to a bogus token
+/// (FACTS §1.1).
+fn authenticate(shared: &Shared, req: &Request<'_>, headers: &HeaderMap) -> Result<(), ApiError> {
+    if matches!(req.route, Route::ServiceProviderConfig) {
+        return Ok(());
     }
-
-    if let Some(limiter) = &shared.limiter {
-        let acquired = lock(limiter).acquire(endpoint, Instant::now());
-        if let Err(wait) = acquired {
-            lock(&shared.stats).rate_limited += 1;
-            return too_many(version, "too_many_requests", wait);
+    match headers.get(header::AUTHORIZATION).map(HeaderValue::to_str) {
+        None => Err(ApiError::new(401, ErrorCode::MissingAuthentication)),
+        Some(Ok(v))
+            if v.strip_prefix("Bearer ")
+                .is_some_and(|t| t.trim() == shared.config.token) =>
+        {
+            Ok(())
         }
+        Some(_) => Err(ApiError::new(401, ErrorCode::InvalidAuthentication)),
     }
+}
 
-    let (latency, inject_error, error_status, drop_before, drop_after) = {
+/// Takes a token from the request's buckets, or answers 429 `too_many_requests`.
+fn rate_limit(shared: &Shared, req: &Request<'_>) -> Option<Response> {
+    let limiter = shared.limiter.as_ref()?;
+    let wait = lock(limiter).acquire(req.endpoint, Instant::now()).err()?;
+    lock(&shared.stats).rate_limited += 1;
+    Some(too_many(req.version, ErrorCode::TooManyRequests, wait))
+}
+
+/// What fault injection decided for one request.
+struct FaultRoll {
+    latency: Duration,
+    /// Answer 500 or 503 without doing anything.
+    error_status: Option<u16>,
+    /// Drop the connection without doing anything.
+    drop_before: bool,
+    /// Do the work, then drop the connection.
+    drop_after: bool,
+}
+
+impl FaultRoll {
+    fn roll(shared: &Shared) -> FaultRoll {
         let mut guard = lock(&shared.faults);
         let (faults, rng) = &mut *guard;
         let error = rng.f64() < faults.error_rate;
         let status = if rng.bool() { 500 } else { 503 };
         let dropped = !error && rng.f64() < faults.drop_rate;
         let before = dropped && rng.bool();
-        (faults.latency, error, status, before, dropped && !before)
-    };
-    if latency > Duration::ZERO {
-        tokio::time::sleep(latency).await;
+        FaultRoll {
+            latency: faults.latency,
+            error_status: error.then_some(status),
+            drop_before: before,
+            drop_after: dropped && !before,
+        }
     }
-    if inject_error {
-        lock(&shared.stats).injected_errors += 1;
-        return error_response(version, &ApiError::new(error_status, "internal_error"));
-    }
-    if drop_before {
-        return dropped(shared);
-    }
+}
 
-    let write = endpoint.set() == RateSet::Write;
-    let lock_key = match (&route, write) {
+/// Handles the request under its resource's write lock (Slack's per-resource lock: a second
+/// write to a user or group in flight gets 429 `resource_locked`, FACTS §7), and counts
+/// applied writes.
+async fn locked_handle(shared: &Shared, req: &Request<'_>) -> Response {
+    let write = req.endpoint.set() == RateSet::Write;
+    let lock_key = match (&req.route, write) {
         (Route::User(id), true) => Some(format!("U/{id}")),
         (Route::Group(id), true) => Some(format!("G/{id}")),
         _ => None,
@@ -527,13 +650,13 @@ async fn scim(
     if let Some(key) = &lock_key {
         if !lock(&shared.locks).insert(key.clone()) {
             lock(&shared.stats).locked += 1;
-            return too_many(version, "resource_locked", Duration::from_secs(1));
+            return too_many(req.version, ErrorCode::ResourceLocked, LOCKED_RETRY_AFTER);
         }
         if shared.config.write_hold > Duration::ZERO {
             tokio::time::sleep(shared.config.write_hold).await;
         }
     }
-    let response = handle(shared, version, method, &route, uri, body);
+    let response = handle(shared, req);
     if let Some(key) = &lock_key {
         lock(&shared.locks).remove(key);
     }
@@ -543,9 +666,6 @@ async fn scim(
         let mut stats = lock(&shared.stats);
         stats.writes_applied += 1;
         stats.write_times.push(at);
-    }
-    if drop_after {
-        return dropped(shared);
     }
     response
 }
@@ -564,228 +684,101 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::payload(format!("invalid JSON: {e}")))
 }
 
-fn handle(
-    shared: &Shared,
-    version: Version,
-    method: &Method,
-    route: &Route,
-    uri: &Uri,
-    body: &Bytes,
-) -> Response {
-    let result = (|| -> Result<Response, ApiError> {
-        let role = shared.config.token_role;
-        let site = &shared.site;
-        let mut store = lock(&shared.store);
-        let store = &mut *store;
-        Ok(match (route, method.as_str()) {
-            (Route::Users, "GET") => {
-                json_response(200, &list_users(store, version, site, &query(uri))?)
-            }
-            (Route::Users, "POST") => {
-                let id = users::create(store, &parse_body(body)?, role)?;
-                json_response(201, &user_json(store, version, site, &id))
-            }
-            (Route::User(id), "GET") => {
-                store
-                    .user(id)
-                    .ok_or_else(|| ApiError::with(404, "no_such_user", format!("id={id}")))?;
-                json_response(200, &user_json(store, version, site, id))
-            }
-            (Route::User(id), "PATCH") => {
-                users::patch(store, version, id, &parse_body(body)?, role)?;
-                json_response(200, &user_json(store, version, site, id))
-            }
-            (Route::User(id), "PUT") => {
-                users::replace(store, id, &parse_body(body)?, role)?;
-                json_response(200, &user_json(store, version, site, id))
-            }
-            (Route::User(id), "DELETE") => {
-                users::deactivate(store, id, role)?;
-                match version {
-                    Version::V1 => empty(StatusCode::OK),
-                    Version::V2 => empty(StatusCode::NO_CONTENT),
-                }
-            }
-            (Route::Groups, "GET") => {
-                json_response(200, &list_groups(store, version, site, &query(uri))?)
-            }
-            (Route::Groups, "POST") => {
-                let id = groups::create(store, &parse_body(body)?)?;
-                json_response(201, &group_json(store, version, site, &id))
-            }
-            (Route::Group(id), "GET") => {
-                store
-                    .group(id)
-                    .ok_or_else(|| ApiError::with(404, "no_such_group", format!("id={id}")))?;
-                json_response(200, &group_json(store, version, site, id))
-            }
-            (Route::Group(id), "PATCH") => {
-                groups::patch(store, version, id, &parse_body(body)?)?;
-                match version {
-                    Version::V1 => empty(StatusCode::NO_CONTENT),
-                    Version::V2 => json_response(200, &group_json(store, version, site, id)),
-                }
-            }
-            (Route::Group(id), "PUT") => {
-                groups::replace(store, id, &parse_body(body)?)?;
-                json_response(200, &group_json(store, version, site, id))
-            }
-            (Route::Group(id), "DELETE") => {
-                groups::delete(store, id)?;
-                empty(StatusCode::NO_CONTENT)
-            }
-            (Route::ServiceProviderConfig, _) => {
-                json_response(200, &render::service_provider_config(version))
-            }
-            (Route::ResourceTypes, _) => json_response(200, &render::resource_types(site)),
-            (Route::Schemas(None), _) => {
-                let all: Vec<Value> = ["Users", "Groups"]
-                    .iter()
-                    .filter_map(|k| render::schema(version, k))
-                    .collect();
-                json_response(200, &render::list(version, all.clone(), all.len(), 1))
-            }
-            (Route::Schemas(Some(kind)), _) => match render::schema(version, kind) {
-                Some(s) => json_response(200, &s),
-                None => return Err(ApiError::new(404, "bad_endpoint")),
-            },
-            _ => return Err(ApiError::new(405, "method_not_allowed")),
-        })
-    })();
-    result.unwrap_or_else(|e| error_response(version, &e))
-}
-
-fn query(uri: &Uri) -> HashMap<String, String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect()
-}
-
-/// `startIndex` (1-based, default 1) and `count` (default 10, silently capped at 1000).
-fn paging(q: &HashMap<String, String>) -> Result<(usize, usize), ApiError> {
-    let num = |key: &str, default: i64| -> Result<i64, ApiError> {
-        q.get(key).map_or(Ok(default), |v| {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::with(400, "invalid_query", format!("{key}={v}")))
-        })
+fn handle(shared: &Shared, req: &Request<'_>) -> Response {
+    let result = if *req.method == Method::GET {
+        read(shared, req).map(|body| json_response(200, &body))
+    } else {
+        write(shared, req)
     };
-    let start = num("startindex", 1)?.max(1) as usize;
-    let count = (num("count", DEFAULT_COUNT as i64)?.max(0) as usize).min(MAX_COUNT);
-    Ok((start, count))
+    result.unwrap_or_else(|e| error_response(req.version, &e))
 }
 
-fn parse_filter(
-    q: &HashMap<String, String>,
-    known: &dyn Fn(&str) -> bool,
-) -> Result<Option<filter::Filter>, ApiError> {
-    let Some(raw) = q.get("filter") else {
-        return Ok(None);
-    };
-    let f = filter::parse(raw).map_err(|e| ApiError::with(400, e.code, e.detail))?;
-    f.validate(known)
-        .map_err(|e| ApiError::with(400, e.code, e.detail))?;
-    Ok(Some(f))
-}
-
-fn user_json(store: &Store, version: Version, site: &Site, id: &str) -> Value {
-    let u = store.user(id).expect("the user exists");
-    render_user(store, version, site, u)
-}
-
-fn render_user(store: &Store, version: Version, site: &Site, u: &StoredUser) -> Value {
-    let groups = store
-        .groups_of(&u.id)
-        .map(|g| (g.id.clone(), g.display_name.clone()));
-    render::user(u, version, site, groups)
-}
-
-fn group_json(store: &Store, version: Version, site: &Site, id: &str) -> Value {
-    let g = store.group(id).expect("the group exists");
-    render::group(g, version, site, |m| {
-        store
-            .user(m)
-            .map(|u| {
-                u.display_name
-                    .clone()
-                    .unwrap_or_else(|| u.user_name.clone())
-            })
-            .unwrap_or_default()
+/// A `GET`: what the store looked like `read_lag` ago.
+fn read(shared: &Shared, req: &Request<'_>) -> Result<Value, ApiError> {
+    let (version, site) = (req.version, &shared.site);
+    let store = lock(&shared.store);
+    let view = View::lagged(&store, Instant::now());
+    Ok(match &req.route {
+        Route::Users => view.list_users(version, site, &query(req.uri.query()))?,
+        Route::User(id) => view.get_user(version, site, id)?,
+        Route::Groups => view.list_groups(version, site, &query(req.uri.query()))?,
+        Route::Group(id) => view.get_group(version, site, id)?,
+        Route::ServiceProviderConfig => render::service_provider_config(version),
+        Route::ResourceTypes(None) => render::resource_types(site),
+        Route::ResourceTypes(Some(id)) => render::resource_type(site, id).ok_or_else(|| {
+            ApiError::with(404, ErrorCode::BadEndpoint, format!("resource_type={id}"))
+        })?,
+        Route::Schemas(None) => {
+            let all: Vec<Value> = ["Users", "Groups"]
+                .iter()
+                .filter_map(|k| render::schema(version, k))
+                .collect();
+            let total = all.len();
+            render::list(version, all, total, 1)
+        }
+        Route::Schemas(Some(kind)) => render::schema(version, kind)
+            .ok_or_else(|| ApiError::new(404, ErrorCode::BadEndpoint))?,
     })
 }
 
-fn list_users(
-    store: &Store,
-    version: Version,
-    site: &Site,
-    q: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
-    let (start, count) = paging(q)?;
-    let filter = parse_filter(q, &users::is_user_filter_attr)?;
-    let (total, page): (usize, Vec<&StoredUser>) = match &filter {
-        None => {
-            let page = (start - 1..(start - 1).saturating_add(count))
-                .map_while(|i| store.user_at(i))
-                .collect();
-            (store.user_count(), page)
-        }
-        Some(f) => {
-            // Equality on an indexed key is a lookup, not a scan.
-            let matches: Vec<&StoredUser> = match f.as_equality() {
-                Some((attr, value)) if attr == "username" => {
-                    store.user_by_user_name(value).into_iter().collect()
-                }
-                Some((attr, value)) if attr == "email" || attr == "emails" => {
-                    store.user_by_email(value).into_iter().collect()
-                }
-                _ => store.users().filter(|u| f.matches(&UserView(u))).collect(),
-            };
-            let total = matches.len();
-            (
-                total,
-                matches.into_iter().skip(start - 1).take(count).collect(),
-            )
-        }
+/// A write, on the true state; its answer shows the true state too.
+fn write(shared: &Shared, req: &Request<'_>) -> Result<Response, ApiError> {
+    let (version, site, rules) = (req.version, &shared.site, &shared.rules);
+    let mut guard = lock(&shared.store);
+    let store = &mut *guard;
+    let user = |store: &Store, id: &str| {
+        let u = store.user(id).expect("the user was just written");
+        View::current(store).render_user(version, site, u)
     };
-    let resources = page
-        .into_iter()
-        .map(|u| render_user(store, version, site, u))
-        .collect();
-    Ok(render::list(version, resources, total, start))
-}
-
-fn list_groups(
-    store: &Store,
-    version: Version,
-    site: &Site,
-    q: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
-    let (start, count) = paging(q)?;
-    let filter = parse_filter(q, &groups::is_group_filter_attr)?;
-    let (total, ids): (usize, Vec<String>) = match &filter {
-        None => (
-            store.group_count(),
-            (start - 1..(start - 1).saturating_add(count))
-                .map_while(|i| store.group_at(i))
-                .map(|g| g.id.clone())
-                .collect(),
-        ),
-        Some(f) => {
-            let matches: Vec<&str> = store
-                .groups()
-                .filter(|g| f.matches(&GroupView(g)))
-                .map(|g| g.id.as_str())
-                .collect();
-            let page = matches.iter().skip(start - 1).take(count);
-            (matches.len(), page.map(|id| id.to_string()).collect())
-        }
+    let group = |store: &Store, id: &str| {
+        let g = store.group(id).expect("the group was just written");
+        View::current(store).render_group(version, site, g)
     };
-    let resources = ids
-        .iter()
-        .map(|id| group_json(store, version, site, id))
-        .collect();
-    Ok(render::list(version, resources, total, start))
+    Ok(match (&req.route, req.method.as_str()) {
+        (Route::Users, "POST") => {
+            let id = users::create(store, &parse_body(req.body)?, rules)?;
+            json_response(201, &user(store, &id))
+        }
+        (Route::User(id), "PATCH") => {
+            users::patch(store, version, id, &parse_body(req.body)?, rules)?;
+            json_response(200, &user(store, id))
+        }
+        (Route::User(id), "PUT") => {
+            users::replace(store, id, &parse_body(req.body)?, rules)?;
+            json_response(200, &user(store, id))
+        }
+        (Route::User(id), "DELETE") => {
+            users::deactivate(store, id, rules)?;
+            match version {
+                Version::V1 => empty(StatusCode::OK),
+                Version::V2 => empty(StatusCode::NO_CONTENT),
+            }
+        }
+        (Route::Groups, "POST") => {
+            let id = groups::create(store, &parse_body(req.body)?, rules.group_names)?;
+            json_response(201, &group(store, &id))
+        }
+        (Route::Group(id), "PATCH") => {
+            groups::patch(
+                store,
+                version,
+                id,
+                &parse_body(req.body)?,
+                rules.group_names,
+            )?;
+            match version {
+                Version::V1 => empty(StatusCode::NO_CONTENT),
+                Version::V2 => json_response(200, &group(store, id)),
+            }
+        }
+        (Route::Group(id), "PUT") => {
+            groups::replace(store, id, &parse_body(req.body)?, rules.group_names)?;
+            json_response(200, &group(store, id))
+        }
+        (Route::Group(id), "DELETE") => {
+            groups::delete(store, id)?;
+            empty(StatusCode::NO_CONTENT)
+        }
+        _ => return Err(ApiError::new(405, ErrorCode::MethodNotAllowed)),
+    })
 }

@@ -6,35 +6,48 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::lag::History;
 use crate::slack_rules::{email_key, user_name_key};
 
 /// What kind of account a user is; decides what SCIM may do to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// A full member.
     #[default]
     Member,
+    /// A workspace or org admin.
     Admin,
+    /// An owner: an admin's token cannot modify it.
     Owner,
+    /// The primary owner: cannot be deactivated.
     PrimaryOwner,
+    /// A bot user: listed, but cannot be deactivated over SCIM.
     Bot,
 }
 
+/// The one address Slack stores (FACTS §2.3): five parts, no `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredAddress {
+    /// `streetAddress`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub street_address: Option<String>,
+    /// `locality` (Slack's "City").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality: Option<String>,
+    /// `region`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// `postalCode` (Slack's "Zip Code").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
+    /// `country`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
 }
@@ -44,8 +57,10 @@ pub struct StoredAddress {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredGuest {
+    /// When the guest account expires (ISO-8601), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<String>,
+    /// A single-channel guest (`ultra_restricted`), rather than a multi-channel one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub single_channel: bool,
 }
@@ -57,28 +72,41 @@ pub struct StoredUser {
     /// `U…`/`W…`; generated when a seed leaves it empty.
     #[serde(default)]
     pub id: String,
+    /// What kind of account this is.
     #[serde(default)]
     pub role: Role,
+    /// The userName (= nickName), normalised as Slack stores it.
     pub user_name: String,
+    /// The primary email.
     pub email: String,
+    /// The secondary email, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondary_email: Option<String>,
+    /// `false` once deactivated (Slack never deletes a user).
     #[serde(default = "yes")]
     pub active: bool,
+    /// `name.givenName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
+    /// `name.familyName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
+    /// `name.honorificPrefix` (a custom profile field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub honorific_prefix: Option<String>,
+    /// `displayName`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// `title`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// `timezone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The one photo URL stored; unset renders as a gravatar URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
+    /// The one address stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<StoredAddress>,
     /// Slack's "primaryPhone" (written with `type: mobile` or `primary: true`).
@@ -87,29 +115,40 @@ pub struct StoredUser {
     /// Slack's "mobilePhone" (written with `type: work` or `primary: false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mobile_phone: Option<String>,
+    /// `userType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_type: Option<String>,
+    /// The one role stored (`roles[0].value`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_title: Option<String>,
+    /// `preferredLanguage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preferred_language: Option<String>,
+    /// `locale`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// Enterprise `employeeNumber`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+    /// Enterprise `costCenter`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_center: Option<String>,
+    /// Enterprise `organization`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// Enterprise `division`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division: Option<String>,
+    /// Enterprise `department`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     /// A Slack user id once stored (Slack resolves emails and userNames on write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_id: Option<String>,
+    /// The profile extension's `startDate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
+    /// The guest extension, for guests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest: Option<StoredGuest>,
     /// `meta.created`, local offset, second precision.
@@ -151,6 +190,32 @@ impl StoredUser {
             || self.manager_id.is_some()
     }
 
+    /// Drops every custom-profile field, as Slack does to a create carrying an invalid one
+    /// (FACTS §2.8, TL;DR 7): those Slack keeps as custom profile fields — address, phones,
+    /// `userType`, roles, `preferredLanguage`, `locale`, `title`, `name.honorificPrefix` and
+    /// the enterprise extension — and the profile extension's `startDate`. FACTS does not say
+    /// whether `startDate` counts; dropping it too is the unkinder reading. The standard
+    /// profile (names, display name, photo, timezone, emails) is kept.
+    pub fn clear_custom_profile(&mut self) {
+        self.address = None;
+        self.primary_phone = None;
+        self.mobile_phone = None;
+        self.user_type = None;
+        self.role_title = None;
+        self.preferred_language = None;
+        self.locale = None;
+        self.title = None;
+        self.honorific_prefix = None;
+        self.employee_number = None;
+        self.cost_center = None;
+        self.organization = None;
+        self.division = None;
+        self.department = None;
+        self.manager_id = None;
+        self.start_date = None;
+    }
+
+    /// Whether the user is a (multi- or single-channel) guest.
     pub fn is_guest(&self) -> bool {
         self.guest.is_some()
     }
@@ -160,8 +225,10 @@ impl StoredUser {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredGroup {
+    /// `S…`; generated when a seed leaves it empty.
     #[serde(default)]
     pub id: String,
+    /// `displayName`.
     pub display_name: String,
     /// Member user ids, in the order they were added. Seeds may give emails or userNames.
     #[serde(default)]
@@ -169,6 +236,7 @@ pub struct StoredGroup {
     /// Slack-generated groups ("Team Admins") reject every SCIM write.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_generated: bool,
+    /// `meta.created`, local offset, second precision.
     #[serde(default)]
     pub created: String,
 }
@@ -177,23 +245,42 @@ pub struct StoredGroup {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
+    /// Users, in creation order.
     #[serde(default)]
     pub users: Vec<StoredUser>,
+    /// Groups, in creation order.
     #[serde(default)]
     pub groups: Vec<StoredGroup>,
 }
 
+/// Why a seed or persisted state cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
+    /// The file cannot be read.
     #[error("{path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// The file is not a snapshot in YAML or JSON.
     #[error("{path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The snapshot breaks one of Slack's rules (duplicate ids, emails, userNames, unknown
+    /// group members).
     #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The file.
+        path: String,
+        /// Which entry and rule.
+        message: String,
+    },
 }
 
 /// The organisation's state and its indexes.
@@ -207,6 +294,10 @@ pub struct Store {
     memberships: HashMap<String, BTreeSet<String>>,
     rng: fastrand::Rng,
     id_prefix: char,
+    /// Users replaced within the read lag, for lagging reads (empty without a lag).
+    user_history: History<StoredUser>,
+    /// Groups replaced or deleted within the read lag.
+    group_history: History<StoredGroup>,
 }
 
 impl Store {
@@ -220,7 +311,31 @@ impl Store {
             memberships: HashMap::new(),
             rng: fastrand::Rng::with_seed(seed),
             id_prefix,
+            user_history: History::default(),
+            group_history: History::default(),
         }
+    }
+
+    /// Makes every write from now on visible to reads only `lag` after it is made (see
+    /// [`super::lag`]); `Duration::ZERO` (the default) makes reads see the true state.
+    pub fn set_read_lag(&mut self, lag: Duration) {
+        self.user_history.set_lag(lag);
+        self.group_history.set_lag(lag);
+    }
+
+    /// The read lag in force.
+    pub fn read_lag(&self) -> Duration {
+        self.user_history.lag()
+    }
+
+    /// Users replaced within the read lag.
+    pub(super) fn user_history(&self) -> &History<StoredUser> {
+        &self.user_history
+    }
+
+    /// Groups replaced or deleted within the read lag.
+    pub(super) fn group_history(&self) -> &History<StoredGroup> {
+        &self.group_history
     }
 
     /// The organisation every fresh emulator starts with unless seeded: a primary owner, a bot
@@ -356,6 +471,7 @@ impl Store {
             .map(|u| u.id.clone())
     }
 
+    /// A fresh, unused user id with the organisation's prefix.
     pub fn new_user_id(&mut self) -> String {
         loop {
             let prefix = self.id_prefix;
@@ -366,6 +482,7 @@ impl Store {
         }
     }
 
+    /// A fresh, unused group id (`S…`).
     pub fn new_group_id(&mut self) -> String {
         loop {
             let id = format!("S{}", self.random_suffix(10));
@@ -382,32 +499,44 @@ impl Store {
             .collect()
     }
 
+    /// How many users exist (deactivated ones included).
     pub fn user_count(&self) -> usize {
         self.users.len()
     }
 
+    /// How many groups exist.
     pub fn group_count(&self) -> usize {
         self.groups.len()
     }
 
+    /// The user with this id.
     pub fn user(&self, id: &str) -> Option<&StoredUser> {
         self.users.get(id)
     }
 
+    /// The `index`-th user in creation order (0-based).
     pub fn user_at(&self, index: usize) -> Option<&StoredUser> {
         self.users.get_index(index).map(|(_, u)| u)
     }
 
+    /// Where a user is in creation order (0-based).
+    pub fn user_position(&self, id: &str) -> Option<usize> {
+        self.users.get_index_of(id)
+    }
+
+    /// Every user, in creation order.
     pub fn users(&self) -> impl Iterator<Item = &StoredUser> {
         self.users.values()
     }
 
+    /// The user holding this email as primary or secondary (case-insensitive).
     pub fn user_by_email(&self, email: &str) -> Option<&StoredUser> {
         self.by_email
             .get(&email_key(email))
             .and_then(|id| self.users.get(id))
     }
 
+    /// The user with this userName (case-insensitive).
     pub fn user_by_user_name(&self, user_name: &str) -> Option<&StoredUser> {
         self.by_user_name
             .get(&user_name_key(user_name))
@@ -419,6 +548,7 @@ impl Store {
         self.by_email.get(&email_key(email)).map(String::as_str)
     }
 
+    /// Who holds a userName, if anyone (deactivated accounts included).
     pub fn user_name_holder(&self, user_name: &str) -> Option<&str> {
         self.by_user_name
             .get(&user_name_key(user_name))
@@ -428,15 +558,18 @@ impl Store {
     /// Adds a user; the caller has checked uniqueness.
     pub fn insert_user(&mut self, user: StoredUser) {
         self.index_user(&user);
+        self.user_history.record(&user.id, None, Instant::now());
         self.users.insert(user.id.clone(), user);
     }
 
     /// Replaces a user, re-indexing its email and userName.
     pub fn replace_user(&mut self, user: StoredUser) {
-        if let Some(old) = self.users.get(&user.id).cloned() {
-            self.unindex_user(&old);
+        let old = self.users.get(&user.id).cloned();
+        if let Some(old) = &old {
+            self.unindex_user(old);
         }
         self.index_user(&user);
+        self.user_history.record(&user.id, old, Instant::now());
         let id = user.id.clone();
         self.users.insert(id, user);
     }
@@ -459,18 +592,22 @@ impl Store {
         self.by_user_name.remove(&user_name_key(&user.user_name));
     }
 
+    /// The group with this id.
     pub fn group(&self, id: &str) -> Option<&StoredGroup> {
         self.groups.get(id)
     }
 
+    /// The `index`-th group in creation order (0-based).
     pub fn group_at(&self, index: usize) -> Option<&StoredGroup> {
         self.groups.get_index(index).map(|(_, g)| g)
     }
 
+    /// Every group, in creation order.
     pub fn groups(&self) -> impl Iterator<Item = &StoredGroup> {
         self.groups.values()
     }
 
+    /// The first group with this name (trimmed, case-insensitive).
     pub fn group_by_name(&self, name: &str) -> Option<&StoredGroup> {
         let name = name.trim().to_lowercase();
         self.groups
@@ -489,13 +626,15 @@ impl Store {
 
     /// Adds or replaces a group, keeping the membership index in step.
     pub fn insert_group(&mut self, group: StoredGroup) {
-        if let Some(old) = self.groups.get(&group.id) {
-            for m in old.members.clone() {
-                if let Some(set) = self.memberships.get_mut(&m) {
+        let old = self.groups.get(&group.id).cloned();
+        if let Some(old) = &old {
+            for m in &old.members {
+                if let Some(set) = self.memberships.get_mut(m) {
                     set.remove(&group.id);
                 }
             }
         }
+        self.remember_group(&group.id, old);
         for m in &group.members {
             self.memberships
                 .entry(m.clone())
@@ -513,7 +652,18 @@ impl Store {
                 set.remove(id);
             }
         }
+        if !self.group_history.lag().is_zero() {
+            self.remember_group(id, Some(group.clone()));
+        }
         Some(group)
+    }
+
+    /// Records a group's version before a write, for lagging reads. A group may have 15,000
+    /// members, so nothing is cloned when there is no lag.
+    fn remember_group(&mut self, id: &str, previous: Option<StoredGroup>) {
+        if !self.group_history.lag().is_zero() {
+            self.group_history.record(id, previous, Instant::now());
+        }
     }
 
     /// Takes a user out of every group (Slack removes deactivated members from user groups).
@@ -521,9 +671,14 @@ impl Store {
         let Some(group_ids) = self.memberships.remove(user_id) else {
             return;
         };
+        let lagging = !self.group_history.lag().is_zero();
         for gid in group_ids {
             if let Some(g) = self.groups.get_mut(&gid) {
+                let previous = lagging.then(|| g.clone());
                 g.members.retain(|m| m != user_id);
+                if lagging {
+                    self.group_history.record(&gid, previous, Instant::now());
+                }
             }
         }
     }

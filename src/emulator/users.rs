@@ -1,24 +1,28 @@
 //! User writes with Slack's semantics: POST, v1 partial-resource PATCH, v2 PatchOp, PUT that
 //! blanks what is not sent, DELETE that only deactivates — and Slack's rules on every result
 //! (userName rules and normalisation, unique email and userName including deactivated
-//! accounts, display-name rules, protected accounts).
+//! accounts and channel names, display-name rules, protected accounts, invalid custom-profile
+//! data dropped on create).
 
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
+use super::policy::{ProfileErrors, Rules};
 use super::store::{Role, Store, StoredAddress, StoredUser, now_timestamp};
-use crate::scim::Version;
 use crate::scim::types::{
     Address, Enterprise, Flag, MultiValue, Nullable, PatchOp, RoleValue, User, urn,
 };
+use crate::scim::{ErrorCode, Version};
 use crate::slack_rules::{self, RuleViolation};
 
 /// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenRole {
+    /// An owner's token: may modify anyone SCIM may modify.
     #[default]
     Owner,
+    /// An admin's token: owners refuse its writes (`cannot_modify_owner`).
     Admin,
 }
 
@@ -34,31 +38,27 @@ fn parse_user(body: &Value) -> Result<User, ApiError> {
         serde_json::from_value(body.clone()).map_err(|e| ApiError::payload(e.to_string()))?;
     for key in user.other.keys() {
         if !KNOWN_KEYS.contains(&key.as_str()) && !key.starts_with("urn:") {
-            return Err(ApiError::with(
-                400,
-                "invalid_request_payload",
-                format!("unsupported attribute {key}"),
-            ));
+            return Err(ApiError::payload(format!("unsupported attribute {key}")));
         }
     }
     Ok(user)
 }
 
 /// `POST /Users`.
-pub fn create(store: &mut Store, body: &Value, token_role: TokenRole) -> Result<String, ApiError> {
+pub fn create(store: &mut Store, body: &Value, rules: &Rules) -> Result<String, ApiError> {
     require_schemas(body)?;
     let u = parse_user(body)?;
     match &u.user_name {
         Nullable::Missing | Nullable::Null => {
-            return Err(ApiError::bad_request("username_required"));
+            return Err(ApiError::bad_request(ErrorCode::UsernameRequired));
         }
         Nullable::Value(s) if s.trim().is_empty() => {
-            return Err(ApiError::bad_request("username_empty"));
+            return Err(ApiError::bad_request(ErrorCode::UsernameEmpty));
         }
         _ => {}
     }
     if u.emails.value().is_none_or(|e| e.is_empty()) {
-        return Err(ApiError::bad_request("email_empty"));
+        return Err(ApiError::bad_request(ErrorCode::EmailEmpty));
     }
     let mut draft = StoredUser {
         timezone: Some(DEFAULT_TIMEZONE.into()),
@@ -77,26 +77,19 @@ pub fn create(store: &mut Store, body: &Value, token_role: TokenRole) -> Result<
     }
     draft.id = store.new_user_id();
     draft.created = now_timestamp();
-    commit(store, None, draft, token_role, false)
+    commit(store, None, draft, rules)
 }
 
 /// `PUT /Users/{id}`: replaces the user; anything not sent becomes blank (FACTS §2.4), except
 /// the name, photo and timezone, which Slack's own example keeps. `active` not sent ⇒ false.
-pub fn replace(
-    store: &mut Store,
-    id: &str,
-    body: &Value,
-    token_role: TokenRole,
-) -> Result<(), ApiError> {
+pub fn replace(store: &mut Store, id: &str, body: &Value, rules: &Rules) -> Result<(), ApiError> {
     let old = existing(store, id)?;
     require_schemas(body)?;
     let u = parse_user(body)?;
     if u.user_name.text().is_none() {
-        return Err(ApiError::bad_request("username_empty"));
+        return Err(ApiError::bad_request(ErrorCode::UsernameEmpty));
     }
-    if u.password.is_present() {
-        return Err(ApiError::bad_request("password_change_not_allowed"));
-    }
+    reject_password(&u)?;
     let mut draft = StoredUser {
         id: old.id.clone(),
         role: old.role,
@@ -111,7 +104,7 @@ pub fn replace(
         ..StoredUser::default()
     };
     merge(&mut draft, &u, Mode::Replace)?;
-    commit(store, Some(&old), draft, token_role, true).map(drop)
+    commit(store, Some(&old), draft, rules).map(drop)
 }
 
 /// `PATCH /Users/{id}` in either dialect.
@@ -120,7 +113,7 @@ pub fn patch(
     version: Version,
     id: &str,
     body: &Value,
-    token_role: TokenRole,
+    rules: &Rules,
 ) -> Result<(), ApiError> {
     let old = existing(store, id)?;
     require_schemas(body)?;
@@ -140,128 +133,53 @@ pub fn patch(
             let ops: PatchOp = serde_json::from_value(body.clone())
                 .map_err(|e| ApiError::payload(e.to_string()))?;
             if !ops.schemas.iter().any(|s| s == urn::PATCH_OP_V2) {
-                return Err(ApiError::bad_request("missing_schema_element"));
+                return Err(ApiError::bad_request(ErrorCode::MissingSchemaElement));
             }
             for op in &ops.operations {
                 apply_operation(&mut draft, &op.op, op.path.as_deref(), op.value.as_ref())?;
             }
         }
     }
-    commit(store, Some(&old), draft, token_role, true).map(drop)
+    commit(store, Some(&old), draft, rules).map(drop)
 }
 
 /// `DELETE /Users/{id}`: deactivates; idempotent.
-pub fn deactivate(store: &mut Store, id: &str, token_role: TokenRole) -> Result<(), ApiError> {
+pub fn deactivate(store: &mut Store, id: &str, rules: &Rules) -> Result<(), ApiError> {
     let old = existing(store, id)?;
     let mut draft = old.clone();
     draft.active = false;
-    commit(store, Some(&old), draft, token_role, true).map(drop)
+    commit(store, Some(&old), draft, rules).map(drop)
 }
 
 fn existing(store: &Store, id: &str) -> Result<StoredUser, ApiError> {
     store
         .user(id)
         .cloned()
-        .ok_or_else(|| ApiError::with(404, "no_such_user", format!("id={id}")))
+        .ok_or_else(|| ApiError::with(404, ErrorCode::NoSuchUser, format!("id={id}")))
 }
 
 fn reject_password(u: &User) -> Result<(), ApiError> {
     if u.password.is_present() {
-        Err(ApiError::bad_request("password_change_not_allowed"))
+        Err(ApiError::bad_request(ErrorCode::PasswordChangeNotAllowed))
     } else {
         Ok(())
     }
 }
 
-/// Checks Slack's rules on the would-be user and stores it.
+/// Checks Slack's rules on the would-be user and stores it. `old` is the user before an
+/// update, `None` for a create.
 fn commit(
     store: &mut Store,
     old: Option<&StoredUser>,
     mut draft: StoredUser,
-    token_role: TokenRole,
-    is_update: bool,
+    rules: &Rules,
 ) -> Result<String, ApiError> {
-    let who = draft.user_name.clone();
-    let rule = |v: RuleViolation| ApiError::with(400, v.code().as_str(), format!("user={who}"));
-
     if let Some(old) = old {
-        let owner = matches!(old.role, Role::Owner | Role::PrimaryOwner);
-        if owner && token_role == TokenRole::Admin && &draft != old {
-            return Err(ApiError::with(
-                403,
-                "cannot_modify_owner",
-                format!("user={who}"),
-            ));
-        }
-        if old.active && !draft.active {
-            match old.role {
-                Role::PrimaryOwner => {
-                    return Err(ApiError::new(403, "cannot_disable_primary_owner"));
-                }
-                Role::Bot => return Err(ApiError::new(403, "cannot_disable_bot_user_with_scim")),
-                _ => {}
-            }
-        }
-        if draft.guest.is_some() && old.guest.is_none() && old.role != Role::Member {
-            return Err(ApiError::with(
-                400,
-                "cannot_make_user_guest",
-                format!("user={who}"),
-            ));
-        }
-        // Converting to or from a guest reactivates a deactivated account (FACTS §2.7).
-        if !old.active && draft.guest.is_some() != old.guest.is_some() {
-            draft.active = true;
-        }
+        check_protected(old, &mut draft, rules)?;
     }
-
-    // userName: Slack rewrites what it can and rejects the rest.
-    draft.user_name =
-        slack_rules::slack_normalize_user_name(&draft.user_name).map_err(|v| match v {
-            RuleViolation::UserNameTooLong if is_update => {
-                ApiError::with(400, "long_username", format!("user={who}"))
-            }
-            RuleViolation::UserNameEmpty => ApiError::bad_request("username_empty"),
-            other => rule(other),
-        })?;
-    if draft.email.trim().is_empty() {
-        return Err(ApiError::bad_request("missing_primary_email"));
-    }
-    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
-        slack_rules::check_email(email)
-            .map_err(|_| ApiError::with(400, "email_invalid", format!("email={email}")))?;
-    }
-    if let Some(d) = &draft.display_name {
-        slack_rules::check_display_name(d).map_err(rule)?;
-    }
-    slack_rules::check_person_name(draft.given_name.as_deref(), draft.family_name.as_deref())
-        .map_err(rule)?;
-
-    // Uniqueness, deactivated accounts included (FACTS §8).
-    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
-        if let Some(holder) = store.email_holder(email)
-            && holder != draft.id
-        {
-            return Err(ApiError::with(409, "email_taken", format!("email={email}")));
-        }
-    }
-    if let Some(holder) = store.user_name_holder(&draft.user_name)
-        && holder != draft.id
-    {
-        return Err(ApiError::with(
-            409,
-            "username_taken",
-            format!("username={}", draft.user_name),
-        ));
-    }
-
-    // Slack stores the manager as a user id, whichever key was sent.
-    if let Some(m) = draft.manager_id.clone() {
-        let id = store
-            .resolve_user(&m)
-            .ok_or_else(|| ApiError::with(400, "no_such_user", format!("manager={m}")))?;
-        draft.manager_id = Some(id);
-    }
+    check_names_and_emails(&mut draft, old.is_some())?;
+    check_unique(store, old, &draft, rules)?;
+    check_custom_profile(store, old, &mut draft, rules)?;
 
     let id = draft.id.clone();
     let deactivated = old.is_some_and(|o| o.active) && !draft.active;
@@ -273,6 +191,132 @@ fn commit(
         store.remove_from_all_groups(&id);
     }
     Ok(id)
+}
+
+/// What an update may not do to protected accounts (FACTS §8): modify an owner with an
+/// admin's token, deactivate the primary owner or a bot, make an admin a guest. Converting to
+/// or from a guest reactivates (FACTS §2.7).
+fn check_protected(
+    old: &StoredUser,
+    draft: &mut StoredUser,
+    rules: &Rules,
+) -> Result<(), ApiError> {
+    let who = || format!("user={}", draft.user_name);
+    let owner = matches!(old.role, Role::Owner | Role::PrimaryOwner);
+    if owner && rules.token_role == TokenRole::Admin && draft != old {
+        return Err(ApiError::with(403, ErrorCode::CannotModifyOwner, who()));
+    }
+    if old.active && !draft.active {
+        match old.role {
+            Role::PrimaryOwner => {
+                return Err(ApiError::new(403, ErrorCode::CannotDisablePrimaryOwner));
+            }
+            Role::Bot => {
+                return Err(ApiError::new(403, ErrorCode::CannotDisableBotUserWithScim));
+            }
+            _ => {}
+        }
+    }
+    if draft.guest.is_some() && old.guest.is_none() && old.role != Role::Member {
+        return Err(ApiError::with(400, ErrorCode::CannotMakeUserGuest, who()));
+    }
+    if !old.active && draft.guest.is_some() != old.guest.is_some() {
+        draft.active = true;
+    }
+    Ok(())
+}
+
+/// userName (Slack rewrites what it can and rejects the rest), emails, display and person
+/// names (FACTS §2.2, §6.3).
+fn check_names_and_emails(draft: &mut StoredUser, is_update: bool) -> Result<(), ApiError> {
+    let who = format!("user={}", draft.user_name);
+    let rule = |v: RuleViolation| ApiError::with(400, v.code(), &who);
+    draft.user_name =
+        slack_rules::slack_normalize_user_name(&draft.user_name).map_err(|v| match v {
+            RuleViolation::UserNameTooLong if is_update => {
+                ApiError::with(400, ErrorCode::LongUsername, &who)
+            }
+            RuleViolation::UserNameEmpty => ApiError::bad_request(ErrorCode::UsernameEmpty),
+            other => rule(other),
+        })?;
+    if draft.email.trim().is_empty() {
+        return Err(ApiError::bad_request(ErrorCode::MissingPrimaryEmail));
+    }
+    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
+        slack_rules::check_email(email)
+            .map_err(|_| ApiError::with(400, ErrorCode::EmailInvalid, format!("email={email}")))?;
+    }
+    if let Some(d) = &draft.display_name {
+        slack_rules::check_display_name(d).map_err(rule)?;
+    }
+    slack_rules::check_person_name(draft.given_name.as_deref(), draft.family_name.as_deref())
+        .map_err(rule)
+}
+
+/// Uniqueness against the true state, deactivated accounts included (FACTS §8), and the
+/// namespace userNames share with channels (FACTS TL;DR 6): a new or renamed user may not
+/// take a channel's name, though no user holds it.
+fn check_unique(
+    store: &Store,
+    old: Option<&StoredUser>,
+    draft: &StoredUser,
+    rules: &Rules,
+) -> Result<(), ApiError> {
+    for email in std::iter::once(&draft.email).chain(draft.secondary_email.iter()) {
+        if let Some(holder) = store.email_holder(email)
+            && holder != draft.id
+        {
+            return Err(ApiError::with(
+                409,
+                ErrorCode::EmailTaken,
+                format!("email={email}"),
+            ));
+        }
+    }
+    let taken_by_user = store
+        .user_name_holder(&draft.user_name)
+        .is_some_and(|holder| holder != draft.id);
+    let renamed = old.is_none_or(|o| o.user_name != draft.user_name);
+    if taken_by_user || (renamed && rules.is_channel(&draft.user_name)) {
+        return Err(ApiError::with(
+            409,
+            ErrorCode::UsernameTaken,
+            format!("username={}", draft.user_name),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the custom-profile values; Slack stores the manager as a user id, whichever key was
+/// sent. On create, an invalid value drops every custom-profile field silently (FACTS TL;DR
+/// 7) unless the emulator is strict. FACTS speaks of creates only, so updates are refused
+/// whatever the setting (the stricter reading).
+///
+/// The one value the emulator can tell is invalid is a manager that is no user: FACTS does
+/// not say which other values Slack finds invalid.
+fn check_custom_profile(
+    store: &Store,
+    old: Option<&StoredUser>,
+    draft: &mut StoredUser,
+    rules: &Rules,
+) -> Result<(), ApiError> {
+    let Some(m) = draft.manager_id.clone() else {
+        return Ok(());
+    };
+    match store.resolve_user(&m) {
+        Some(id) => draft.manager_id = Some(id),
+        None if old.is_none() && rules.profile_errors == ProfileErrors::Drop => {
+            draft.clear_custom_profile();
+        }
+        None => {
+            return Err(ApiError::with(
+                400,
+                ErrorCode::NoSuchUser,
+                format!("manager={m}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,34 +343,12 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
         // Replace and create start from blank emails (the draft's email is only for PUT
         // bodies that omit emails, which Slack rejects).
         if u.emails.value().is_none_or(|e| e.is_empty()) {
-            return Err(ApiError::bad_request("email_empty"));
+            return Err(ApiError::bad_request(ErrorCode::EmailEmpty));
         }
         d.email.clear();
         d.secondary_email = None;
     }
-    if let Some(name) = u.user_name.value() {
-        d.user_name = name.clone();
-    } else if let Some(nick) = u.nick_name.text() {
-        // nickName and userName mirror each other.
-        d.user_name = nick.to_string();
-    }
-    if let Some(name) = u.name.value() {
-        let blank = |v: &Nullable<String>| v.is_present() && v.text().is_none();
-        if blank(&name.given_name) && blank(&name.family_name) {
-            return Err(ApiError::with(
-                400,
-                RuleViolation::NameRequired.code().as_str(),
-                format!("user={}", d.user_name),
-            ));
-        }
-        set_text(&mut d.given_name, &name.given_name);
-        set_text(&mut d.family_name, &name.family_name);
-        set_text(&mut d.honorific_prefix, &name.honorific_prefix);
-    } else if u.name == Nullable::Null {
-        d.given_name = None;
-        d.family_name = None;
-        d.honorific_prefix = None;
-    }
+    merge_names(d, u)?;
     set_text(&mut d.display_name, &u.display_name);
     set_text(&mut d.title, &u.title);
     set_text(&mut d.timezone, &u.timezone);
@@ -339,6 +361,40 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
     if let Some(emails) = u.emails.value() {
         merge_emails(d, emails)?;
     }
+    merge_multi_valued(d, u, mode);
+    merge_extensions(d, u)
+}
+
+/// userName (or nickName, which mirrors it) and `name`.
+fn merge_names(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
+    if let Some(name) = u.user_name.value() {
+        d.user_name = name.clone();
+    } else if let Some(nick) = u.nick_name.text() {
+        // nickName and userName mirror each other.
+        d.user_name = nick.to_string();
+    }
+    if let Some(name) = u.name.value() {
+        let blank = |v: &Nullable<String>| v.is_present() && v.text().is_none();
+        if blank(&name.given_name) && blank(&name.family_name) {
+            return Err(ApiError::with(
+                400,
+                RuleViolation::NameRequired.code(),
+                format!("user={}", d.user_name),
+            ));
+        }
+        set_text(&mut d.given_name, &name.given_name);
+        set_text(&mut d.family_name, &name.family_name);
+        set_text(&mut d.honorific_prefix, &name.honorific_prefix);
+    } else if u.name == Nullable::Null {
+        d.given_name = None;
+        d.family_name = None;
+        d.honorific_prefix = None;
+    }
+    Ok(())
+}
+
+/// Phones, photos, addresses and roles: one or two values stored of each (FACTS §2.3).
+fn merge_multi_valued(d: &mut StoredUser, u: &User, mode: Mode) {
     match &u.phone_numbers {
         Nullable::Value(phones) => merge_phones(d, phones, mode != Mode::Merge),
         Nullable::Null => {
@@ -375,6 +431,10 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
         Nullable::Null => d.role_title = None,
         Nullable::Missing => {}
     }
+}
+
+/// The enterprise, guest and profile extensions, under either version's URN.
+fn merge_extensions(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
     for ent in [&u.enterprise_v1, &u.enterprise_v2] {
         match ent {
             Nullable::Value(e) => merge_enterprise(d, e)?,
@@ -465,19 +525,27 @@ fn merge_emails(d: &mut StoredUser, emails: &[MultiValue]) -> Result<(), ApiErro
         d.secondary_email = s.1.value.text().map(|s| s.trim().to_string());
     }
     if d.email.is_empty() {
-        return Err(ApiError::bad_request("missing_primary_email"));
+        return Err(ApiError::bad_request(ErrorCode::MissingPrimaryEmail));
     }
     Ok(())
 }
 
 /// Phones with Slack's mapping (FACTS §2.3): `primary: true` or `type: mobile` →
-/// primaryPhone; `primary: false` or `type: work` → mobilePhone.
+/// primaryPhone; `primary: false` or `type: work` → mobilePhone; neither → primaryPhone for
+/// the first entry, mobilePhone after.
+///
+/// When two entries of one request claim the same slot, the second takes the other slot if it
+/// is free. That is what makes writing back a read swap the numbers without losing one
+/// (FACTS TL;DR 1): a read shows mobilePhone as `{"type":"mobile"}` and primaryPhone as
+/// `{"primary":true}`, both of which claim primaryPhone on the way in — the first gets it, the
+/// second becomes the mobilePhone. FACTS documents the swap, not the tie-break; a third entry
+/// for a full pair replaces its own slot's value.
 fn merge_phones(d: &mut StoredUser, phones: &[MultiValue], replace: bool) {
     if replace {
         d.primary_phone = None;
         d.mobile_phone = None;
     }
-    let mut primary_set = false;
+    let (mut primary_taken, mut mobile_taken) = (false, false);
     for p in phones {
         let value = p.value.text().map(str::to_string);
         if is_delete(&p.operation) {
@@ -493,17 +561,23 @@ fn merge_phones(d: &mut StoredUser, phones: &[MultiValue], replace: bool) {
             continue; // a read-back placeholder
         }
         let kind = p.kind.text().map(str::to_ascii_lowercase);
-        let to_primary = match (is_primary(p), kind.as_deref()) {
+        let wants_primary = match (is_primary(p), kind.as_deref()) {
             (Some(flag), _) => flag,
             (None, Some("mobile")) => true,
             (None, Some("work")) => false,
-            (None, _) => !primary_set,
+            (None, _) => !primary_taken,
+        };
+        let to_primary = if wants_primary {
+            !primary_taken || mobile_taken
+        } else {
+            mobile_taken && !primary_taken
         };
         if to_primary {
             d.primary_phone = value;
-            primary_set = true;
+            primary_taken = true;
         } else {
             d.mobile_phone = value;
+            mobile_taken = true;
         }
     }
 }
@@ -546,7 +620,9 @@ fn merge_enterprise(d: &mut StoredUser, e: &Enterprise) -> Result<(), ApiError> 
     match &e.manager {
         Nullable::Value(m) => {
             if m.manager_id.is_missing() {
-                return Err(ApiError::bad_request("improper_enterprise_schema_format"));
+                return Err(ApiError::bad_request(
+                    ErrorCode::ImproperEnterpriseSchemaFormat,
+                ));
             }
             set_text(&mut d.manager_id, &m.manager_id);
         }
@@ -638,7 +714,7 @@ fn clear_path(d: &mut StoredUser, path: &str) -> Result<(), ApiError> {
         "addresses" | "address" => d.address = None,
         "roles" => d.role_title = None,
         "photos" => d.photo = None,
-        "username" | "nickname" => return Err(ApiError::bad_request("username_empty")),
+        "username" | "nickname" => return Err(ApiError::bad_request(ErrorCode::UsernameEmpty)),
         "active" => d.active = false,
         _ => return Err(ApiError::payload(format!("unknown path {path}"))),
     }
@@ -788,9 +864,8 @@ fn apply_filtered(
     let attr = path[..open].to_ascii_lowercase();
     let close = path
         .rfind(']')
-        .ok_or_else(|| ApiError::bad_request("invalid_filter_group"))?;
-    let expr =
-        filter::parse(&path[open + 1..close]).map_err(|e| ApiError::with(400, e.code, e.detail))?;
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidFilterGroup))?;
+    let expr = filter::parse(&path[open + 1..close])?;
     let sub = path[close + 1..]
         .trim_start_matches('.')
         .to_ascii_lowercase();
@@ -807,84 +882,32 @@ fn apply_filtered(
             "unsupported sub-attribute {sub}"
         )));
     }
-    let update = |slot: &mut Option<String>, entry: Entry| {
-        if expr.matches(&entry) {
-            *slot = if op == "remove" {
-                None
-            } else {
-                new_value.clone()
-            };
+    let replacement = if op == "remove" { None } else { new_value };
+    // A stored value the filter matches, seen as the entry a read shows, is replaced.
+    let update = |slot: &mut Option<String>, kind: Option<&'static str>, primary: bool| {
+        let Some(value) = slot.clone() else { return };
+        if expr.matches(&Entry {
+            value,
+            kind,
+            primary,
+        }) {
+            slot.clone_from(&replacement);
         }
     };
     match attr.as_str() {
         "emails" => {
             let mut primary = Some(d.email.clone());
-            update(
-                &mut primary,
-                Entry {
-                    value: d.email.clone(),
-                    kind: None,
-                    primary: true,
-                },
-            );
-            if let Some(s) = d.secondary_email.clone() {
-                update(
-                    &mut d.secondary_email,
-                    Entry {
-                        value: s,
-                        kind: None,
-                        primary: false,
-                    },
-                );
-            }
-            d.email = primary.ok_or_else(|| ApiError::bad_request("missing_primary_email"))?;
+            update(&mut primary, None, true);
+            update(&mut d.secondary_email, None, false);
+            d.email =
+                primary.ok_or_else(|| ApiError::bad_request(ErrorCode::MissingPrimaryEmail))?;
         }
         "phonenumbers" => {
-            if let Some(v) = d.mobile_phone.clone() {
-                update(
-                    &mut d.mobile_phone,
-                    Entry {
-                        value: v,
-                        kind: Some("mobile"),
-                        primary: false,
-                    },
-                );
-            }
-            if let Some(v) = d.primary_phone.clone() {
-                update(
-                    &mut d.primary_phone,
-                    Entry {
-                        value: v,
-                        kind: None,
-                        primary: true,
-                    },
-                );
-            }
+            update(&mut d.mobile_phone, Some("mobile"), false);
+            update(&mut d.primary_phone, None, true);
         }
-        "roles" => {
-            if let Some(v) = d.role_title.clone() {
-                update(
-                    &mut d.role_title,
-                    Entry {
-                        value: v,
-                        kind: None,
-                        primary: true,
-                    },
-                );
-            }
-        }
-        "photos" => {
-            if let Some(v) = d.photo.clone() {
-                update(
-                    &mut d.photo,
-                    Entry {
-                        value: v,
-                        kind: Some("photo"),
-                        primary: true,
-                    },
-                );
-            }
-        }
+        "roles" => update(&mut d.role_title, None, true),
+        "photos" => update(&mut d.photo, Some("photo"), true),
         _ => {
             return Err(ApiError::payload(format!(
                 "unsupported filtered path {path}"
@@ -895,7 +918,10 @@ fn apply_filtered(
 }
 
 /// A stored user as filters see it (FACTS §5).
-pub struct UserView<'a>(pub &'a StoredUser);
+pub struct UserView<'a>(
+    /// The user.
+    pub &'a StoredUser,
+);
 
 impl Filterable for UserView<'_> {
     fn values(&self, attr: &str) -> Option<Vec<String>> {
@@ -928,6 +954,17 @@ mod tests {
 
     use crate::emulator::store::StoredGuest;
 
+    fn owner_token() -> Rules {
+        Rules::default()
+    }
+
+    fn admin_token() -> Rules {
+        Rules::from_config(&crate::emulator::EmulatorConfig {
+            token_role: TokenRole::Admin,
+            ..crate::emulator::EmulatorConfig::default()
+        })
+    }
+
     fn org() -> Store {
         Store::new('U', 3)
     }
@@ -939,14 +976,14 @@ mod tests {
         }
     }
 
-    fn post(store: &mut Store, body: Value) -> Result<String, ApiError> {
-        create(store, &body, TokenRole::Owner)
+    fn post(store: &mut Store, body: &Value) -> Result<String, ApiError> {
+        create(store, body, &owner_token())
     }
 
     fn ada(store: &mut Store) -> String {
         post(
             store,
-            json!({"schemas":[urn::CORE_V1],"userName":"Ada","emails":[{"value":"ada@example.com"}],
+            &json!({"schemas":[urn::CORE_V1],"userName":"Ada","emails":[{"value":"ada@example.com"}],
                    "name":{"givenName":"Ada","familyName":"Lovelace"}}),
         )
         .unwrap()
@@ -967,7 +1004,7 @@ mod tests {
         let mut s = org();
         let id = post(
             &mut s,
-            json!({"schemas":[urn::USER_V2],"userName":"p","emails":[{"value":"p@x.com"}],
+            &json!({"schemas":[urn::USER_V2],"userName":"p","emails":[{"value":"p@x.com"}],
                    "phoneNumbers":[{"value":"555-5555","type":"work"},{"value":"555-4444","type":"mobile"}]}),
         )
         .unwrap();
@@ -983,14 +1020,14 @@ mod tests {
         patch(&mut s, Version::V1, &id,
               &json!({"schemas":[urn::CORE_V1],"title":"Eng","emails":[{"value":"a2@example.com","primary":false}],
                       "urn:scim:schemas:extension:enterprise:1.0":{"department":"R&D"}}),
-              TokenRole::Owner).unwrap();
+              &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.secondary_email.as_deref(), Some("a2@example.com"));
         assert_eq!(u.department.as_deref(), Some("R&D"));
         patch(&mut s, Version::V1, &id,
               &json!({"schemas":[urn::CORE_V1],"emails":[{"value":"a2@example.com","operation":"delete"}],
                       "meta":{"attributes":["title","urn:scim:schemas:extension:enterprise:1.0.department"]}}),
-              TokenRole::Owner).unwrap();
+              &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.secondary_email, None);
         assert_eq!(u.title, None);
@@ -1010,7 +1047,7 @@ mod tests {
             {"op":"replace","path":"name.givenName","value":"Augusta"},
             {"op":"add","path":"emails","value":{"value":"second@example.com","primary":false}},
             {"op":"add","path":"phoneNumbers","value":[{"value":"1","type":"mobile"},{"value":"2","type":"work"}]},
-        ])), TokenRole::Owner).unwrap();
+        ])), &owner_token()).unwrap();
         let u = s.user(&id).unwrap().clone();
         assert_eq!(u.title.as_deref(), Some("Lead"));
         assert_eq!(u.employee_number.as_deref(), Some("E1"));
@@ -1022,7 +1059,7 @@ mod tests {
             {"op":"replace","path":"phoneNumbers[value eq \"1\"].value","value":"9"},
             {"op":"remove","path":"emails[primary eq false]"},
             {"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"},
-        ])), TokenRole::Owner).unwrap();
+        ])), &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.primary_phone.as_deref(), Some("9"));
         assert_eq!(u.secondary_email, None);
@@ -1032,7 +1069,7 @@ mod tests {
             Version::V2,
             &id,
             &ops(json!([{"op":"remove","path":"emails[value eq \"ada@example.com\"]"}])),
-            TokenRole::Owner,
+            &owner_token(),
         )
         .unwrap_err();
         assert_eq!(err.description, "missing_primary_email");
@@ -1042,16 +1079,16 @@ mod tests {
     fn uniqueness_includes_deactivated_accounts() {
         let mut s = org();
         let id = ada(&mut s);
-        deactivate(&mut s, &id, TokenRole::Owner).unwrap();
-        deactivate(&mut s, &id, TokenRole::Owner).unwrap(); // idempotent
-        let err = post(&mut s, json!({"schemas":[urn::CORE_V1],"userName":"other","emails":[{"value":"ADA@example.com"}]})).unwrap_err();
+        deactivate(&mut s, &id, &owner_token()).unwrap();
+        deactivate(&mut s, &id, &owner_token()).unwrap(); // idempotent
+        let err = post(&mut s, &json!({"schemas":[urn::CORE_V1],"userName":"other","emails":[{"value":"ADA@example.com"}]})).unwrap_err();
         assert_eq!(
             (err.status, err.description.as_str()),
             (409, "email_taken (email=ADA@example.com)")
         );
         let err = post(
             &mut s,
-            json!({"schemas":[urn::CORE_V1],"userName":"ADA","emails":[{"value":"x@example.com"}]}),
+            &json!({"schemas":[urn::CORE_V1],"userName":"ADA","emails":[{"value":"x@example.com"}]}),
         )
         .unwrap_err();
         assert_eq!(
@@ -1069,10 +1106,10 @@ mod tests {
             Version::V1,
             &id,
             &json!({"schemas":[urn::CORE_V1],"title":"Eng","displayName":"ada"}),
-            TokenRole::Owner,
+            &owner_token(),
         )
         .unwrap();
-        replace(&mut s, &id, &json!({"schemas":[urn::CORE_V1],"userName":"ada","emails":[{"value":"ada@example.com"}]}), TokenRole::Owner).unwrap();
+        replace(&mut s, &id, &json!({"schemas":[urn::CORE_V1],"userName":"ada","emails":[{"value":"ada@example.com"}]}), &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.title, None);
         assert_eq!(u.display_name, None);
@@ -1086,13 +1123,13 @@ mod tests {
         let owner = s.user_by_user_name("primary-owner").unwrap().id.clone();
         let bot = s.user_by_user_name("scimsync-bot").unwrap().id.clone();
         assert_eq!(
-            deactivate(&mut s, &owner, TokenRole::Owner)
+            deactivate(&mut s, &owner, &owner_token())
                 .unwrap_err()
                 .description,
             "cannot_disable_primary_owner"
         );
         assert_eq!(
-            deactivate(&mut s, &bot, TokenRole::Owner)
+            deactivate(&mut s, &bot, &owner_token())
                 .unwrap_err()
                 .description,
             "cannot_disable_bot_user_with_scim"
@@ -1102,7 +1139,7 @@ mod tests {
             Version::V1,
             &owner,
             &json!({"schemas":[urn::CORE_V1],"title":"x"}),
-            TokenRole::Admin,
+            &admin_token(),
         )
         .unwrap_err();
         assert_eq!(err.status, 403);
@@ -1121,47 +1158,47 @@ mod tests {
         };
         let code = |r: Result<String, ApiError>| r.unwrap_err().description;
         assert_eq!(
-            code(post(&mut s, base(json!({"userName":"a".repeat(22)})))),
+            code(post(&mut s, &base(json!({"userName":"a".repeat(22)})))),
             "username_too_long (user=aaaaaaaaaaaaaaaaaaaaaa)"
         );
         assert_eq!(
-            code(post(&mut s, base(json!({"userName":"here"})))),
+            code(post(&mut s, &base(json!({"userName":"here"})))),
             "username_not_allowed (user=here)"
         );
         assert_eq!(
-            code(post(&mut s, base(json!({"displayName":"a@b"})))),
+            code(post(&mut s, &base(json!({"displayName":"a@b"})))),
             "invalid_name_specials (user=u)"
         );
         assert_eq!(
             code(post(
                 &mut s,
-                base(json!({"name":{"givenName":" ","familyName":""}}))
+                &base(json!({"name":{"givenName":" ","familyName":""}}))
             )),
             "invalid_name_required (user=u)"
         );
         assert_eq!(
-            code(post(&mut s, base(json!({"userName":""})))),
+            code(post(&mut s, &base(json!({"userName":""})))),
             "username_empty"
         );
         assert_eq!(
             code(post(
                 &mut s,
-                json!({"schemas":[urn::CORE_V1],"emails":[{"value":"u@x.com"}]})
+                &json!({"schemas":[urn::CORE_V1],"emails":[{"value":"u@x.com"}]})
             )),
             "username_required"
         );
         assert_eq!(
             code(post(
                 &mut s,
-                json!({"userName":"u","emails":[{"value":"u@x.com"}]})
+                &json!({"userName":"u","emails":[{"value":"u@x.com"}]})
             )),
             "missing_schema_element"
         );
         assert_eq!(
-            code(post(&mut s, base(json!({"emails":[{"value":"nope"}]})))),
+            code(post(&mut s, &base(json!({"emails":[{"value":"nope"}]})))),
             "email_invalid (email=nope)"
         );
-        let id = post(&mut s, base(json!({"userName":"Some.One@Example.com"}))).unwrap();
+        let id = post(&mut s, &base(json!({"userName":"Some.One@Example.com"}))).unwrap();
         assert_eq!(s.user(&id).unwrap().user_name, "some.one");
     }
 
@@ -1169,11 +1206,11 @@ mod tests {
     fn guest_conversion_reactivates() {
         let mut s = org();
         let id = ada(&mut s);
-        deactivate(&mut s, &id, TokenRole::Owner).unwrap();
+        deactivate(&mut s, &id, &owner_token()).unwrap();
         patch(&mut s, Version::V1, &id,
               &json!({"schemas":[urn::CORE_V1, urn::GUEST_V1],
                       "urn:scim:schemas:extension:slack:guest:1.0":{"type":"multi","expiration":"2030-01-01T00:00:00Z"}}),
-              TokenRole::Owner).unwrap();
+              &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert!(u.active);
         assert_eq!(u.guest, Some(guest(Some("2030-01-01T00:00:00Z"))));
