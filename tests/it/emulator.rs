@@ -1,11 +1,15 @@
 //! The emulator over real HTTP, both dialects: paging, CRUD status codes, Slack's uniqueness
 //! and naming rules, filters, auth and error shapes, groups, rate limits and write locks,
-//! faults, counters, seeding and persistence, and the `scimsync emulator` binary.
+//! faults, counters, seeding and persistence, and the `scimsync emulator` binary; and the
+//! settings that make it as unkind as Slack (read lag, duplicate group names, dropped
+//! profile data, channel names, phone write-back).
 
 use std::time::Duration;
 
 use reqwest::Method;
-use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredUser};
+use scimsync::emulator::{
+    EmulatorConfig, Faults, GroupNames, ProfileErrors, Snapshot, Store, StoredUser,
+};
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 use scimsync::scim::types::urn;
@@ -883,4 +887,408 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+// ---- Issue 12: as unkind as Slack ----
+
+/// The read lag of `reads_lag_behind_writes_while_uniqueness_sees_the_truth`: long enough that
+/// the reads right after a write come back well within it.
+const READ_LAG: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn reads_lag_behind_writes_while_uniqueness_sees_the_truth() {
+    let config = EmulatorConfig {
+        read_lag: READ_LAG,
+        ..EmulatorConfig::default()
+    };
+    let o = org_with(config, Store::default_org('U', 1)).await;
+    // Both dialects at once: each waits out the lag twice.
+    tokio::join!(lagging_user(&o, Version::V1), lagging_user(&o, Version::V2));
+    tokio::join!(
+        lagging_group(&o, Version::V1),
+        lagging_group(&o, Version::V2)
+    );
+}
+
+/// A user's creation and deactivation reach reads only after the lag.
+async fn lagging_user(o: &crate::harness::Org, v: Version) {
+    let (name, email) = (format!("lag{v}"), format!("lag{v}@example.com"));
+    let listed = |r: &crate::harness::Reply, id: &str| {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["id"] == id)
+    };
+    let before = o.get(v, "Users?count=1000").await.body["totalResults"].clone();
+    let written = std::time::Instant::now();
+    let id = o.create_user(v, &name, &email).await;
+    // Not yet visible: by id, in the listing, through a filter.
+    let r = o.get(v, &format!("Users/{id}")).await;
+    assert_eq!((r.status, r.code().as_str()), (404, "no_such_user"), "{v}");
+    let r = o.get(v, "Users?count=1000").await;
+    assert_eq!(r.body["totalResults"], before, "{v}");
+    assert!(!listed(&r, &id), "{v}");
+    let r = o.get(v, &format!("Users?filter=userName eq {name}")).await;
+    assert_eq!(r.body["totalResults"], 0, "{v}");
+    // Uniqueness sees the true state at once.
+    let again =
+        json!({"schemas":[v.user_urn()],"userName":format!("other{v}"),"emails":[{"value":email}]});
+    let r = o.post(v, "Users", again).await;
+    assert_eq!((r.status, r.code().as_str()), (409, "email_taken"), "{v}");
+    let again = json!({"schemas":[v.user_urn()],"userName":name,"emails":[{"value":format!("x{v}@example.com")}]});
+    let r = o.post(v, "Users", again).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (409, "username_taken"),
+        "{v}"
+    );
+    assert!(
+        written.elapsed() < READ_LAG,
+        "the reads above came too late to test the lag"
+    );
+
+    tokio::time::sleep(READ_LAG).await;
+    let r = o.get(v, &format!("Users/{id}")).await;
+    assert_eq!((r.status, &r.body["active"]), (200, &json!(true)), "{v}");
+    assert!(listed(&o.get(v, "Users?count=1000").await, &id), "{v}");
+
+    // A deactivation lags too: the user still reads as active.
+    let written = std::time::Instant::now();
+    assert!(o.delete(v, &format!("Users/{id}")).await.status < 300);
+    assert_eq!(
+        o.get(v, &format!("Users/{id}")).await.body["active"],
+        true,
+        "{v}"
+    );
+    let r = o
+        .get(v, &format!("Users?filter=email eq \"{email}\""))
+        .await;
+    assert_eq!(r.body["Resources"][0]["active"], true, "{v}");
+    assert!(
+        written.elapsed() < READ_LAG,
+        "the reads above came too late to test the lag"
+    );
+    tokio::time::sleep(READ_LAG).await;
+    assert_eq!(
+        o.get(v, &format!("Users/{id}")).await.body["active"],
+        false,
+        "{v}"
+    );
+}
+
+/// A group's creation and deletion reach reads only after the lag.
+async fn lagging_group(o: &crate::harness::Org, v: Version) {
+    let written = std::time::Instant::now();
+    let r = o
+        .post(
+            v,
+            "Groups",
+            json!({"schemas":[v.group_urn()],"displayName":format!("lagging{v}")}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let gid = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(o.get(v, &format!("Groups/{gid}")).await.status, 404, "{v}");
+    assert!(
+        written.elapsed() < READ_LAG,
+        "the read above came too late to test the lag"
+    );
+    tokio::time::sleep(READ_LAG).await;
+    assert_eq!(o.get(v, &format!("Groups/{gid}")).await.status, 200, "{v}");
+
+    let written = std::time::Instant::now();
+    assert_eq!(o.delete(v, &format!("Groups/{gid}")).await.status, 204);
+    assert_eq!(
+        o.get(v, &format!("Groups/{gid}")).await.status,
+        200,
+        "{v}: still there"
+    );
+    let r = o.get(v, "Groups?count=1000").await;
+    assert!(
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["id"] == gid),
+        "{v}"
+    );
+    assert!(
+        written.elapsed() < READ_LAG,
+        "the reads above came too late to test the lag"
+    );
+    tokio::time::sleep(READ_LAG).await;
+    assert_eq!(o.get(v, &format!("Groups/{gid}")).await.status, 404, "{v}");
+}
+
+#[tokio::test]
+async fn group_names_are_unique_or_duplicate_as_configured() {
+    let unique = org().await;
+    let duplicate = org_with(
+        EmulatorConfig {
+            group_names: GroupNames::Duplicate,
+            ..EmulatorConfig::default()
+        },
+        Store::default_org('U', 1),
+    )
+    .await;
+    for v in BOTH {
+        let body = json!({"schemas":[v.group_urn()],"displayName":format!("Design {v}")});
+        let shouting = json!({"schemas":[v.group_urn()],"displayName":format!(" DESIGN {v} ")});
+
+        assert_eq!(unique.post(v, "Groups", body.clone()).await.status, 201);
+        let r = unique.post(v, "Groups", shouting.clone()).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (409, "group_creation_failed"),
+            "{v}"
+        );
+
+        let first = duplicate.post(v, "Groups", body.clone()).await;
+        let second = duplicate.post(v, "Groups", body).await;
+        assert_eq!(
+            (first.status, second.status),
+            (201, 201),
+            "{v}: {}",
+            second.raw
+        );
+        assert_ne!(first.body["id"], second.body["id"]);
+        let r = duplicate
+            .get(
+                v,
+                &format!(
+                    "Groups?filter={}",
+                    urlencode(&format!("displayName eq \"Design {v}\""))
+                ),
+            )
+            .await;
+        assert_eq!(r.body["totalResults"], 2, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_profile_data_on_create_is_dropped_or_refused_as_configured() {
+    let drop = org().await;
+    let strict = org_with(
+        EmulatorConfig {
+            profile_errors: ProfileErrors::Strict,
+            ..EmulatorConfig::default()
+        },
+        Store::default_org('U', 1),
+    )
+    .await;
+    for v in BOTH {
+        let ent = v.enterprise_urn();
+        let body = |name: &str, manager: &str| {
+            json!({"schemas":[v.user_urn(), ent, v.profile_urn()], "userName": format!("{name}{v}"),
+                "emails":[{"value": format!("{name}{v}@example.com")}],
+                "displayName": format!("{name} {v}"), "title": "Engineer",
+                "phoneNumbers":[{"value":"555-0100","type":"mobile"}],
+                "addresses":[{"locality":"Lisbon"}], "userType":"Employee",
+                ent: {"department":"R&D", "manager": {"managerId": manager}},
+                v.profile_urn(): {"startDate":"2024-04-10T00:00:00+0000"}})
+        };
+
+        // Slack's documented behaviour: accepted, every custom-profile field dropped.
+        let r = drop
+            .post(v, "Users", body("dropped", "nobody@example.com"))
+            .await;
+        assert_eq!(r.status, 201, "{v}: {}", r.raw);
+        let u = &r.body;
+        assert_eq!(
+            u["schemas"],
+            json!([v.user_urn()]),
+            "{v}: no profile data left"
+        );
+        assert_eq!(u["title"], "", "{v}");
+        for gone in [
+            "phoneNumbers",
+            "addresses",
+            "userType",
+            ent,
+            v.profile_urn(),
+        ] {
+            assert!(u.get(gone).is_none(), "{v}: {gone} in {u}");
+        }
+        assert_eq!(
+            u["displayName"],
+            format!("dropped {v}"),
+            "the standard profile stays"
+        );
+        let id = u["id"].as_str().unwrap().to_string();
+        assert_eq!(drop.get(v, &format!("Users/{id}")).await.body["title"], "");
+
+        // A valid manager keeps everything.
+        let r = drop.post(v, "Users", body("kept", "primary-owner")).await;
+        assert_eq!(r.status, 201, "{v}: {}", r.raw);
+        assert_eq!(r.body[ent]["department"], "R&D", "{v}");
+        assert_eq!(r.body["title"], "Engineer", "{v}");
+
+        // Updates are refused whatever the setting.
+        let update = match v {
+            Version::V1 => {
+                json!({"schemas":[urn::CORE_V1, ent], ent: {"manager": {"managerId": "nobody"}}})
+            }
+            Version::V2 => json!({"schemas":[urn::PATCH_OP_V2],"Operations":[{"op":"replace",
+                "path": format!("{ent}:manager"), "value": {"managerId": "nobody"}}]}),
+        };
+        let r = drop.patch(v, &format!("Users/{id}"), update).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "no_such_user"),
+            "{v}: {}",
+            r.raw
+        );
+
+        // Strict: the create is refused, naming the field.
+        let r = strict
+            .post(v, "Users", body("refused", "nobody@example.com"))
+            .await;
+        assert_eq!((r.status, r.code().as_str()), (400, "no_such_user"), "{v}");
+        assert!(
+            r.raw.contains("manager=nobody@example.com"),
+            "{v}: {}",
+            r.raw
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_names_share_one_namespace_with_channels() {
+    let config = EmulatorConfig {
+        channels: vec!["#Eng-Team".into()],
+        ..EmulatorConfig::default()
+    };
+    let o = org_with(config, Store::default_org('U', 1)).await;
+    for v in BOTH {
+        for channel in ["general", "Random", "eng-team"] {
+            let r = o
+                .post(
+                    v,
+                    "Users",
+                    json!({"schemas":[v.user_urn()],"userName": channel,
+                    "emails":[{"value": format!("{channel}{v}@example.com")}]}),
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.code().as_str()),
+                (409, "username_taken"),
+                "{v} {channel}"
+            );
+            let r = o
+                .get(v, &format!("Users?filter=userName eq {channel}"))
+                .await;
+            assert_eq!(r.body["totalResults"], 0, "no user holds {channel}");
+        }
+        // Renaming onto a channel's name is refused the same way; other renames pass.
+        let id = o
+            .create_user(v, &format!("chan{v}"), &format!("chan{v}@example.com"))
+            .await;
+        let rename = |name: &str| match v {
+            Version::V1 => json!({"schemas":[urn::CORE_V1],"userName": name}),
+            Version::V2 => json!({"schemas":[urn::PATCH_OP_V2],
+                "Operations":[{"op":"replace","path":"userName","value": name}]}),
+        };
+        let r = o.patch(v, &format!("Users/{id}"), rename("general")).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (409, "username_taken"),
+            "{v}"
+        );
+        let description = match v {
+            Version::V1 => &r.body["Errors"]["description"],
+            Version::V2 => &r.body["detail"],
+        };
+        assert_eq!(description, "username_taken (username=general)", "{v}");
+        let r = o
+            .patch(
+                v,
+                &format!("Users/{id}"),
+                rename(&format!("channel-free{v}")),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{v}: {}", r.raw);
+    }
+}
+
+#[tokio::test]
+async fn phone_numbers_written_back_as_read_swap_like_slack_and_keep_both() {
+    let o = org().await;
+    for v in BOTH {
+        let r = o
+            .post(v, "Users", json!({"schemas":[v.user_urn()], "userName": format!("phone{v}"),
+                "emails":[{"value": format!("phone{v}@example.com")}],
+                "phoneNumbers":[{"value":"555-5555","type":"work"},{"value":"555-4444","type":"mobile"}]}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.raw);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let read = o.get(v, &format!("Users/{id}")).await.body;
+        assert_eq!(
+            read["phoneNumbers"],
+            json!([{"value":"555-5555","type":"mobile"},{"value":"555-4444","primary":true}])
+        );
+
+        // PUT back exactly what was read: Slack maps the `mobile` entry to primaryPhone and
+        // the `primary` one to the other slot, so the two numbers trade places (FACTS TL;DR 1).
+        let mut back = read.clone();
+        back["active"] = json!(true);
+        let r = o.put(v, &format!("Users/{id}"), back).await;
+        assert_eq!(r.status, 200, "{v}: {}", r.raw);
+        let swapped =
+            json!([{"value":"555-4444","type":"mobile"},{"value":"555-5555","primary":true}]);
+        assert_eq!(r.body["phoneNumbers"], swapped, "{v}");
+
+        // The same through PATCH: the read value written back swaps them again.
+        let patch = match v {
+            Version::V1 => json!({"schemas":[urn::CORE_V1],"phoneNumbers": swapped}),
+            Version::V2 => json!({"schemas":[urn::PATCH_OP_V2],
+                "Operations":[{"op":"replace","path":"phoneNumbers","value": swapped}]}),
+        };
+        let r = o.patch(v, &format!("Users/{id}"), patch).await;
+        assert_eq!(
+            r.body["phoneNumbers"], read["phoneNumbers"],
+            "{v}: {}",
+            r.raw
+        );
+    }
+}
+
+#[tokio::test]
+async fn resource_types_by_id_answer_one_resource_type() {
+    let o = org().await;
+    for v in BOTH {
+        match v {
+            Version::V1 => {
+                // "Not applicable to SCIM v1.1" (FACTS §1.2), in the v1 error shape.
+                let r = o.get(v, "ResourceTypes/User").await;
+                assert_eq!((r.status, r.code().as_str()), (404, "bad_endpoint"));
+                assert_eq!(r.body["Errors"]["code"], 404);
+            }
+            Version::V2 => {
+                for (id, endpoint, schema) in [
+                    ("User", "/Users", urn::USER_V2),
+                    ("Group", "/Groups", urn::GROUP_V2),
+                ] {
+                    let r = o.get(v, &format!("ResourceTypes/{id}")).await;
+                    assert_eq!(r.status, 200, "{id}: {}", r.raw);
+                    assert_eq!(
+                        r.body["schemas"],
+                        json!([urn::RESOURCE_TYPE_V2]),
+                        "not a list"
+                    );
+                    assert_eq!(
+                        (&r.body["id"], &r.body["endpoint"], &r.body["schema"]),
+                        (&json!(id), &json!(endpoint), &json!(schema))
+                    );
+                    assert!(r.body.get("Resources").is_none());
+                    let location = r.body["meta"]["location"].as_str().unwrap();
+                    assert!(location.ends_with(&format!("/scim/v2/ResourceTypes/{id}")));
+                }
+                let r = o.get(v, "ResourceTypes/Nope").await;
+                assert_eq!((r.status, r.code().as_str()), (404, "bad_endpoint"));
+                assert_eq!(r.body["schemas"], json!([urn::ERROR_V2]));
+                assert_eq!(r.body["status"], 404);
+            }
+        }
+    }
 }
