@@ -110,14 +110,29 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
     )
     .await;
 
-    let metrics = http
-        .get(url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The pass is counted when it ends, a moment after its last write lands.
+    let scrape = async || {
+        http.get(url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    wait_until(
+        "the pass to be counted",
+        Duration::from_secs(10),
+        async || {
+            let m = scrape().await;
+            series(
+                &m,
+                "scimsync_ops_total{kind=\"update_user\",result=\"applied\"}",
+            ) >= 1.0
+        },
+    )
+    .await;
+    let metrics = scrape().await;
     assert!(
         metrics.contains("scimsync_ops_total{kind=\"create_user\",result=\"applied\"} 3"),
         "{metrics}"
