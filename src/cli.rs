@@ -19,6 +19,7 @@ use crate::plan::Guard;
 use crate::plan::render::{self, Format};
 use crate::validate::{self as check, SchemaKind};
 
+/// The parsed command line: global options and one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "scimsync",
@@ -29,18 +30,23 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// How log lines on stderr are written (`--log-format`); `SCIMSYNC_LOG` picks which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable text on a terminal, JSON lines otherwise.
     Auto,
+    /// Human-readable text.
     Text,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
+/// The subcommands; each variant's doc is its `--help` text.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config and every directory source (no network). Exit 0 when valid, 1 if not.
@@ -54,6 +60,7 @@ pub enum Command {
     },
     /// Print the JSON Schema of the config file or of the YAML directory.
     Schema {
+        /// Which file's schema.
         #[arg(value_enum)]
         kind: SchemaArg,
     },
@@ -80,6 +87,7 @@ pub enum Command {
     },
     /// Exit 0 if the daemon at URL answers /healthz (for container health checks).
     Healthcheck {
+        /// The daemon's health endpoint.
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
@@ -96,6 +104,7 @@ pub enum Command {
     Emulator(EmulatorArgs),
 }
 
+/// Options of `scimsync plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The config file.
@@ -112,6 +121,7 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
 }
 
+/// Options of `scimsync apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The config file.
@@ -132,19 +142,27 @@ pub struct ApplyArgs {
     pub format: FormatArg,
 }
 
+/// The plan report's format on the command line (`--format`); see [`Format`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// For a person at a terminal (coloured there).
     Text,
+    /// Machine-readable; what `apply --plan FILE` takes back.
     Json,
+    /// For a pull-request comment.
     Markdown,
 }
 
+/// Which JSON Schema `scimsync schema` prints.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SchemaArg {
+    /// The config file (scimsync.yaml).
     Config,
+    /// A YAML directory source.
     Directory,
 }
 
+/// Options of `scimsync emulator`.
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Address to listen on.
@@ -188,9 +206,12 @@ pub struct EmulatorArgs {
     pub token_role: TokenRoleArg,
 }
 
+/// Whose token the emulator pretends to accept (`--token-role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenRoleArg {
+    /// An owner's token: may modify anyone, owners too.
     Owner,
+    /// An admin's token: cannot modify owners.
     Admin,
 }
 
@@ -198,6 +219,8 @@ pub enum TokenRoleArg {
 /// emulator guards nothing real.
 pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
 
+/// The `scimsync` binary: parses the command line, runs the command (async ones on a
+/// multi-threaded runtime) and returns its exit code (see [`exit`]).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);

@@ -30,6 +30,7 @@ struct AuditLine<'a> {
 }
 
 impl AuditLog {
+    /// Opens `path` for appending, creating it if needed; earlier lines are kept.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
         let file = std::fs::OpenOptions::new()
             .create(true)

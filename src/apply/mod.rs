@@ -261,55 +261,8 @@ async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
             fields,
             ..
         } => create_user(run, email, user_name, fields).await,
-        Op::UpdateUser { id, fields, .. } => {
-            let mut note = None;
-            let manager = match &fields.manager {
-                Some(Some(r)) => match run.resolve(r) {
-                    Some(m) => Some(Some(m)),
-                    None => {
-                        note = Some("manager not set: not created".to_string());
-                        None
-                    }
-                },
-                Some(None) => Some(None),
-                None => None,
-            };
-            let body = write::update_user(run.version, fields, manager);
-            let r = run
-                .caller
-                .call(
-                    Endpoint::UserUpdate,
-                    Method::PATCH,
-                    &format!("Users/{id}"),
-                    Some(&body),
-                )
-                .await;
-            (
-                Some(id.clone()),
-                match r {
-                    Ok(_) => OpResult::Applied { note },
-                    Err(e) => failed(&e),
-                },
-            )
-        }
-        Op::DeactivateUser { id, .. } => {
-            let r = run
-                .caller
-                .call(
-                    Endpoint::UserDelete,
-                    Method::DELETE,
-                    &format!("Users/{id}"),
-                    None,
-                )
-                .await;
-            (
-                Some(id.clone()),
-                match r {
-                    Ok(_) => OpResult::Applied { note: None },
-                    Err(e) => failed(&e),
-                },
-            )
-        }
+        Op::UpdateUser { id, fields, .. } => update_user(run, id, fields).await,
+        Op::DeactivateUser { id, .. } => delete(run, Endpoint::UserDelete, "Users", id).await,
         Op::CreateGroup { name, members, .. } => create_group(run, name, members).await,
         Op::UpdateGroup {
             id,
@@ -317,39 +270,8 @@ async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
             add,
             remove,
             ..
-        } => {
-            let adds: Vec<String> = add.iter().filter_map(|r| run.resolve(r)).collect();
-            let missing = add.len() - adds.len();
-            let result = patch_group(run, id, rename.as_deref(), &adds, remove).await;
-            (
-                Some(id.clone()),
-                match result {
-                    Ok(()) if missing > 0 => OpResult::Applied {
-                        note: Some(format!("{missing} member(s) not added: not created")),
-                    },
-                    Ok(()) => OpResult::Applied { note: None },
-                    Err(e) => failed(&e),
-                },
-            )
-        }
-        Op::DeleteGroup { id, .. } => {
-            let r = run
-                .caller
-                .call(
-                    Endpoint::GroupDelete,
-                    Method::DELETE,
-                    &format!("Groups/{id}"),
-                    None,
-                )
-                .await;
-            (
-                Some(id.clone()),
-                match r {
-                    Ok(_) => OpResult::Applied { note: None },
-                    Err(e) => failed(&e),
-                },
-            )
-        }
+        } => update_group(run, id, rename.as_deref(), add, remove).await,
+        Op::DeleteGroup { id, .. } => delete(run, Endpoint::GroupDelete, "Groups", id).await,
     };
     OpOutcome {
         kind: op.kind(),
@@ -357,6 +279,84 @@ async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
         resource,
         result,
     }
+}
+
+/// PATCHes an existing account; a manager this apply was to create but did not is left out
+/// and noted.
+async fn update_user(run: &Run, id: &str, fields: &UserFields) -> (Option<String>, OpResult) {
+    let mut note = None;
+    let manager = match &fields.manager {
+        Some(Some(r)) => match run.resolve(r) {
+            Some(m) => Some(Some(m)),
+            None => {
+                note = Some("manager not set: not created".to_string());
+                None
+            }
+        },
+        Some(None) => Some(None),
+        None => None,
+    };
+    let body = write::update_user(run.version, fields, manager);
+    let r = run
+        .caller
+        .call(
+            Endpoint::UserUpdate,
+            Method::PATCH,
+            &format!("Users/{id}"),
+            Some(&body),
+        )
+        .await;
+    (
+        Some(id.to_string()),
+        match r {
+            Ok(_) => OpResult::Applied { note },
+            Err(e) => failed(&e),
+        },
+    )
+}
+
+/// `DELETE {resource}/{id}`: deactivates a user or deletes a group.
+async fn delete(
+    run: &Run,
+    endpoint: Endpoint,
+    resource: &str,
+    id: &str,
+) -> (Option<String>, OpResult) {
+    let r = run
+        .caller
+        .call(endpoint, Method::DELETE, &format!("{resource}/{id}"), None)
+        .await;
+    (
+        Some(id.to_string()),
+        match r {
+            Ok(_) => OpResult::Applied { note: None },
+            Err(e) => failed(&e),
+        },
+    )
+}
+
+/// Renames a group and changes its members; members this apply was to create but did not are
+/// left out and noted.
+async fn update_group(
+    run: &Run,
+    id: &str,
+    rename: Option<&str>,
+    add: &[UserRef],
+    remove: &[String],
+) -> (Option<String>, OpResult) {
+    let adds: Vec<String> = add.iter().filter_map(|r| run.resolve(r)).collect();
+    let missing = add.len() - adds.len();
+    let result = patch_group(run, id, rename, &adds, remove).await;
+    (
+        Some(id.to_string()),
+        match result {
+            Ok(()) if missing > 0 => OpResult::Applied {
+                note: Some(format!("{missing} member(s) not added: not created")),
+            },
+            Ok(()) => OpResult::Applied { note: None },
+            Err(e) => failed(&e),
+        },
+    )
 }
 
 async fn create_user(

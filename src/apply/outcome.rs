@@ -11,19 +11,27 @@ use crate::plan::OpKind;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum OpResult {
+    /// Slack accepted the write.
     Applied {
+        /// What applied only in part or differently (a manager not yet created, an account
+        /// adopted from an earlier attempt).
         #[serde(skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Slack refused the write, or it could not be sent; retries are already spent.
     Failed {
+        /// The HTTP status, when Slack answered.
         #[serde(skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
         /// Slack's error code (`email_taken`, …).
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<String>,
+        /// The error, in words.
         message: String,
     },
+    /// Not sent: an op it depends on did not apply, or scimsync was shutting down.
     Skipped {
+        /// Why it was not sent, in words.
         reason: String,
     },
 }
@@ -49,6 +57,7 @@ pub struct OpOutcome {
     /// The Slack id written to (for creates, the new id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// What happened to it.
     #[serde(flatten)]
     pub result: OpResult,
 }
@@ -56,6 +65,7 @@ pub struct OpOutcome {
 /// Every op's result, in plan order.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Outcome {
+    /// One entry per plan op, at the op's index.
     pub ops: Vec<OpOutcome>,
     /// 429 answers met (and waited out) during the apply.
     pub rate_limited: u64,
@@ -65,14 +75,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// How many ops Slack accepted (notes included).
     pub fn applied(&self) -> usize {
         self.count(|r| matches!(r, OpResult::Applied { .. }))
     }
 
+    /// How many ops were sent and failed.
     pub fn failed(&self) -> usize {
         self.count(|r| matches!(r, OpResult::Failed { .. }))
     }
 
+    /// How many ops were never sent.
     pub fn skipped(&self) -> usize {
         self.count(|r| matches!(r, OpResult::Skipped { .. }))
     }

@@ -21,37 +21,59 @@ const OP_RESULTS: [&str; 3] = ["applied", "failed", "skipped"];
 /// Every value of the `outcome` label of `scimsync_passes_total`.
 pub const PASS_OUTCOMES: [&str; 5] = ["success", "partial", "guard", "error", "locked"];
 
+/// The label set of `scimsync_passes_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
+    /// One of [`PASS_OUTCOMES`].
     pub outcome: &'static str,
 }
 
+/// The label set of `scimsync_ops_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabels {
+    /// The op's [`OpKind::as_str`], e.g. `create_user`.
     pub kind: &'static str,
+    /// `applied`, `failed` or `skipped`.
     pub result: &'static str,
 }
 
+/// The label set of `scimsync_plan_ops`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
+    /// The op's [`OpKind::as_str`].
     pub kind: &'static str,
 }
 
+/// The label set of `scimsync_guard_trips_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GuardLabel {
+    /// The guard's [`Guard::key`], as `--allow` spells it.
     pub guard: &'static str,
 }
 
+/// Every metric the daemon exports on `/metrics`, registered once in [`Metrics::new`]. The
+/// handles are cheap clones of what the registry holds: updating a field updates the
+/// exposition.
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// `scimsync_passes_total{outcome}`: passes, by how they ended.
     pub passes: Family<OutcomeLabel, Counter>,
+    /// `scimsync_ops_total{kind,result}`: writes attempted, by op kind and result.
     pub ops: Family<OpLabels, Counter>,
+    /// `scimsync_rate_limited_total`: 429 answers, each waited out and retried.
     pub rate_limited: Counter,
+    /// `scimsync_rate_limit_wait_seconds_total`: seconds requests spent waiting for the limiter.
     pub rate_limit_wait_seconds: Counter<f64, AtomicU64>,
+    /// `scimsync_guard_trips_total{guard}`: passes a safety guard stopped before any write.
     pub guard_trips: Family<GuardLabel, Counter>,
+    /// `scimsync_last_success_timestamp_seconds`: Unix time (seconds, millisecond precision)
+    /// when a pass last ended in success or partial; 0 until then.
     pub last_success: Gauge<f64, AtomicU64>,
+    /// `scimsync_plan_ops{kind}`: ops in the latest plan, overwritten every pass.
     pub plan_ops: Family<KindLabel, Gauge>,
+    /// `scimsync_plan_conflicts`: conflicts in the latest plan, overwritten every pass.
     pub plan_conflicts: Gauge,
+    /// `scimsync_pass_duration_seconds`: wall time of whole passes, 0.1 s to ~7 min buckets.
     pub pass_duration: Histogram,
 }
 
@@ -62,6 +84,8 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// A fresh registry with every family registered and every known label combination
+    /// present at zero, so `increase()` alerts fire on the first event.
     pub fn new() -> Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),

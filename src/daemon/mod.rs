@@ -29,8 +29,10 @@ use metrics::Metrics;
 /// interval.
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 
+/// What `scimsync run` was given on the command line; `None` means "as the config says".
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The config file, re-read at the start of every pass.
     pub config: PathBuf,
     /// Overrides `daemon.listen`.
     pub listen: Option<SocketAddr>,
@@ -42,6 +44,7 @@ pub struct RunOptions {
 
 /// What the HTTP endpoints share with the loop.
 pub struct DaemonState {
+    /// Served on `/metrics`; updated by the loop after each pass.
     pub metrics: Metrics,
     /// Set once a pass has reached Slack.
     pub ready: AtomicBool,

@@ -20,6 +20,9 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connects to `config.target`: a client for its URL with its token, or, for `embedded`,
+    /// a fresh emulator on a loopback port (loaded from its state or seed) with a token made
+    /// for this process. Nothing is sent yet.
     pub async fn open(config: &Config) -> Result<Connection, PassError> {
         let version = match config.target.version {
             crate::config::ScimVersion::V1 => Version::V1,

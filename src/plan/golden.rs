@@ -50,10 +50,10 @@ fn check(
     name: &str,
     users: Vec<DesiredUser>,
     groups: Vec<DesiredGroup>,
-    live: LiveState,
+    live: &LiveState,
     policy: &Policy,
 ) {
-    let p = plan(&directory(users, groups), &live, policy);
+    let p = plan(&directory(users, groups), live, policy);
     insta::assert_snapshot!(format!("{name}.txt"), text(&p, false));
     insta::assert_snapshot!(format!("{name}.json"), json(&p));
 }
@@ -64,7 +64,7 @@ fn golden_converged() {
         "converged",
         vec![titled(person("ada@example.com", 2), "Engineer")],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![with_title(account("W1", "ada@example.com"), "Engineer")],
             groups: vec![],
         },
@@ -83,7 +83,7 @@ fn golden_initial_import() {
         "initial_import",
         vec![grace, ada],
         vec![group("eng", &["ada@example.com", "grace@example.com"])],
-        LiveState::default(),
+        &LiveState::default(),
         &policy(),
     );
 }
@@ -100,7 +100,7 @@ fn golden_leaver_and_unmanaged() {
         "leaver_and_unmanaged",
         vec![person("ada@example.com", 2), bob],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![
                 account("W1", "ada@example.com"),
                 account("W2", "bob@example.com"),
@@ -120,7 +120,7 @@ fn golden_rejoiner() {
         "rejoiner",
         vec![titled(person("cy@example.com", 22), "Analyst")],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![old],
             groups: vec![],
         },
@@ -138,7 +138,7 @@ fn golden_rename_by_employee_number() {
         "rename",
         vec![ada],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![a],
             groups: vec![],
         },
@@ -171,7 +171,7 @@ fn golden_email_swap_and_chain() {
             mk("dee.new@example.com", "E4", 5),
         ],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![
                 lk("W1", "ada@example.com", "E1"),
                 lk("W2", "bob@example.com", "E2"),
@@ -192,7 +192,7 @@ fn golden_out_of_scope_conflict() {
         "out_of_scope",
         vec![person("eve@example.com", 5), person("fay@example.com", 6)],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![other],
             groups: vec![],
         },
@@ -208,7 +208,7 @@ fn golden_protected_and_bots() {
         "protected_and_bots",
         vec![titled(person("it-admin@example.com", 2), "changed")],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![account("W1", "it-admin@example.com"), bot],
             groups: vec![live_group("S0", "Team Admins", &["W1"])],
         },
@@ -237,7 +237,7 @@ fn golden_attribute_policy() {
         "attribute_policy",
         vec![ada, new],
         vec![],
-        LiveState {
+        &LiveState {
             users: vec![a],
             groups: vec![],
         },
@@ -254,7 +254,7 @@ fn golden_guard_trips() {
         "guard_trips",
         vec![person("u00@example.com", 2)],
         vec![],
-        LiveState {
+        &LiveState {
             users,
             groups: vec![],
         },
@@ -278,7 +278,7 @@ fn golden_groups() {
             group("Engineering", &["ada@example.com", "new@example.com"]),
             group("design", &["bob@example.com"]),
         ],
-        LiveState {
+        &LiveState {
             users: vec![
                 account("W1", "ada@example.com"),
                 account("W2", "bob@example.com"),

@@ -31,43 +31,71 @@ pub const PLAN_FORMAT_VERSION: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
+    /// A new account (`POST /Users`); later ops refer to it as [`UserRef::New`].
     CreateUser {
+        /// The primary email, trimmed.
         email: String,
+        /// The userName Slack will hold: the declared one lower-cased, or derived from the
+        /// email as Slack does.
         user_name: String,
+        /// The declared attributes to send with the create.
         fields: UserFields,
         /// Where the user is declared (`people.csv:14`).
         source: String,
     },
     /// Attribute changes, renames and reactivations of an existing account.
     UpdateUser {
+        /// The live account's Slack id.
         id: String,
         /// The account's email before this plan.
         email: String,
+        /// Whether the account is deactivated and this op makes it active again.
         reactivate: bool,
+        /// Only the attributes that differ: the PATCH body's content.
         fields: UserFields,
+        /// The same differences as before → after text, for reports and the audit log.
         changes: Vec<Change>,
+        /// Where the user is declared (`people.csv:14`).
         source: String,
     },
+    /// Deactivates an account (`DELETE /Users/{id}`: Slack deactivates, it never deletes users).
     DeactivateUser {
+        /// The live account's Slack id.
         id: String,
+        /// The live account's email, for reports.
         email: String,
+        /// Why: not in the directory, or declared `active: false` (with where).
         reason: String,
     },
+    /// A new group with its first members.
     CreateGroup {
+        /// The display name, as declared.
         name: String,
+        /// Members, by live id or by a user this plan creates.
         members: Vec<UserRef>,
+        /// Where the group is declared.
         source: String,
     },
+    /// Membership changes and a rename of an existing group.
     UpdateGroup {
+        /// The live group's Slack id.
         id: String,
+        /// The group's live display name (before any rename).
         name: String,
+        /// The new display name, when it differs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rename: Option<String>,
+        /// Members to add, by live id or by a user this plan creates.
         add: Vec<UserRef>,
+        /// Live ids of members to remove.
         remove: Vec<String>,
     },
+    /// Deletes a group Slack has but the directory does not (only under
+    /// `unmanaged_groups: delete`).
     DeleteGroup {
+        /// The live group's Slack id.
         id: String,
+        /// The group's live display name, for reports.
         name: String,
     },
 }
@@ -200,7 +228,9 @@ impl std::ops::Deref for PlannedOp {
 pub struct Conflict {
     /// The directory user or group concerned (an email or a group name).
     pub subject: String,
+    /// Why nothing is written for it, in words for the report.
     pub reason: String,
+    /// Where the subject is declared, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
@@ -208,18 +238,26 @@ pub struct Conflict {
 /// Something worth knowing that needs no write (unmanaged accounts under `report`, …).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Notice {
+    /// The email or group name concerned.
     pub subject: String,
+    /// What is worth knowing, in words for the report.
     pub message: String,
 }
 
+/// The sizes a plan was made from: shown in the report's header and used by the guards.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Every account Slack listed, bots and deactivated ones included.
     pub live_users: usize,
+    /// Every group Slack listed.
     pub live_groups: usize,
+    /// Users in the directory (leavers included), after invalid ones were skipped.
     pub directory_users: usize,
+    /// Groups in the directory.
     pub directory_groups: usize,
     /// Live accounts in scope (active, not bots): the base of the deactivation ratio.
     pub managed_users: usize,
+    /// Directory rows skipped as invalid (not counted in `directory_users`).
     pub invalid_users: usize,
 }
 
@@ -230,12 +268,16 @@ pub struct Plan {
     pub format_version: u32,
     /// The writes, in an order that respects every op's `after`.
     pub ops: Vec<PlannedOp>,
+    /// What the plan refuses to do, sorted.
     pub conflicts: Vec<Conflict>,
+    /// What needs no write but is worth reporting, sorted.
     pub notices: Vec<Notice>,
+    /// The sizes the plan was made from.
     pub counts: Counts,
     /// Guards the plan trips; a tripped guard means nothing may be written.
     pub guards: Vec<GuardTrip>,
-    /// A fingerprint of each live resource the plan touches, as it was when planned.
+    /// A fingerprint ([`fingerprint`]) of each live resource the plan touches, by Slack id, as
+    /// it was when planned.
     pub fingerprints: BTreeMap<String, String>,
     /// Emails of the accounts the plan names only by id (group members, managers), for
     /// reports.
@@ -246,20 +288,31 @@ pub struct Plan {
 /// How many of each kind of change a plan makes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// [`Op::CreateUser`] ops.
     pub create: usize,
+    /// [`Op::UpdateUser`] ops that reactivate.
     pub reactivate: usize,
+    /// [`Op::UpdateUser`] ops on active accounts.
     pub update: usize,
+    /// [`Op::DeactivateUser`] ops.
     pub deactivate: usize,
+    /// [`Op::CreateGroup`] ops.
     pub group_create: usize,
+    /// [`Op::UpdateGroup`] ops.
     pub group_update: usize,
+    /// [`Op::DeleteGroup`] ops.
     pub group_delete: usize,
-    /// Members added plus members removed, over every group op.
+    /// Members added plus members removed, over every group op (a new group's members count
+    /// as added).
     pub membership_changes: usize,
+    /// Members removed from existing groups: what the `max_membership_removals` guard counts.
     pub membership_removals: usize,
+    /// [`Plan::conflicts`], counted.
     pub conflicts: usize,
 }
 
 impl Plan {
+    /// Counts the plan's ops by kind, for the report header, logs and guards.
     pub fn summary(&self) -> Summary {
         let mut s = Summary {
             conflicts: self.conflicts.len(),

@@ -78,7 +78,8 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
         if !seen.insert(local) {
             continue; // the directory's emails are unique
         }
-        let mut d = person(&format!("{}@example.com", LOCALS[local]), i as u32 + 2);
+        let line = u32::try_from(i + 2).unwrap_or(u32::MAX);
+        let mut d = person(&format!("{}@example.com", LOCALS[local]), line);
         d.title = TITLES[title].map(str::to_string);
         // Employee numbers are unique in a valid directory.
         d.employee_number = number
@@ -113,7 +114,11 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
                 name: format!("g{g}"),
                 name_key: format!("g{g}"),
                 members,
-                location: SourceLocation::new(&std::sync::Arc::from("d.yaml"), 50 + g as u32, 1),
+                location: SourceLocation::new(
+                    &std::sync::Arc::from("d.yaml"),
+                    u32::try_from(50 + g).unwrap_or(u32::MAX),
+                    1,
+                ),
             }
         })
         .collect();
@@ -162,53 +167,68 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
     )
 }
 
-/// Applies a plan to the model, enforcing Slack's rules; `Err` names a broken rule.
-fn apply(live: &mut LiveState, plan: &Plan) -> Result<(), String> {
-    let mut created: HashMap<String, String> = HashMap::new();
-    let resolve = |r: &UserRef, created: &HashMap<String, String>| match r {
+/// The live id a plan's user reference stands for, once the model has it.
+fn resolve(r: &UserRef, created: &HashMap<String, String>) -> Result<String, String> {
+    match r {
         UserRef::Id(id) => Ok(id.clone()),
         UserRef::New(k) => created
             .get(k)
             .cloned()
             .ok_or(format!("{k} not created yet")),
-    };
-    let taken = |live: &LiveState, email: Option<&str>, user_name: Option<&str>, me: &str| {
-        live.users.iter().filter(|u| u.id != me).find_map(|u| {
-            if email.is_some_and(|e| u.email_keys().any(|k| k == email_key(e))) {
-                Some(format!("email_taken {} by {}", email.unwrap(), u.id))
-            } else if user_name.is_some_and(|n| u.user_name_key() == user_name_key(n)) {
-                Some(format!("username_taken {} by {}", user_name.unwrap(), u.id))
-            } else {
-                None
-            }
-        })
-    };
-    let set_fields = |u: &mut LiveUser,
-                      f: &UserFields,
-                      created: &HashMap<String, String>|
-     -> Result<(), String> {
-        if let Some(e) = &f.email {
-            u.email = e.clone();
+    }
+}
+
+/// Slack's uniqueness rule: the error naming another account (not `me`) that holds `email` or
+/// `user_name`, if one does.
+fn taken(
+    live: &LiveState,
+    email: Option<&str>,
+    user_name: Option<&str>,
+    me: &str,
+) -> Option<String> {
+    live.users.iter().filter(|u| u.id != me).find_map(|u| {
+        if email.is_some_and(|e| u.email_keys().any(|k| k == email_key(e))) {
+            Some(format!("email_taken {} by {}", email.unwrap(), u.id))
+        } else if user_name.is_some_and(|n| u.user_name_key() == user_name_key(n)) {
+            Some(format!("username_taken {} by {}", user_name.unwrap(), u.id))
+        } else {
+            None
         }
-        if let Some(n) = &f.user_name {
-            u.user_name = n.clone();
-        }
-        for (k, v) in &f.text {
-            let slot = match k.as_str() {
-                "title" => &mut u.title,
-                "employee_number" => &mut u.employee_number,
-                other => return Err(format!("model has no {other}")),
-            };
-            *slot = v.clone();
-        }
-        if let Some(m) = &f.manager {
-            u.manager_id = m.as_ref().map(|r| resolve(r, created)).transpose()?;
-        }
-        if let Some(a) = f.active {
-            u.active = a;
-        }
-        Ok(())
-    };
+    })
+}
+
+/// Writes `f` into the model's account as Slack would.
+fn set_fields(
+    u: &mut LiveUser,
+    f: &UserFields,
+    created: &HashMap<String, String>,
+) -> Result<(), String> {
+    if let Some(e) = &f.email {
+        u.email = e.clone();
+    }
+    if let Some(n) = &f.user_name {
+        u.user_name = n.clone();
+    }
+    for (k, v) in &f.text {
+        let slot = match k.as_str() {
+            "title" => &mut u.title,
+            "employee_number" => &mut u.employee_number,
+            other => return Err(format!("model has no {other}")),
+        };
+        *slot = v.clone();
+    }
+    if let Some(m) = &f.manager {
+        u.manager_id = m.as_ref().map(|r| resolve(r, created)).transpose()?;
+    }
+    if let Some(a) = f.active {
+        u.active = a;
+    }
+    Ok(())
+}
+
+/// Applies a plan to the model, enforcing Slack's rules; `Err` names a broken rule.
+fn apply(live: &mut LiveState, plan: &Plan) -> Result<(), String> {
+    let mut created: HashMap<String, String> = HashMap::new();
     for (n, op) in plan.ops.iter().enumerate() {
         match &op.op {
             Op::CreateUser {

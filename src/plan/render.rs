@@ -12,10 +12,14 @@ use super::{Change, Op, Plan, Summary, UserRef};
 /// Values longer than this are shown as an inline word diff.
 const LONG_VALUE: usize = 40;
 
+/// The report formats [`render`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// For a terminal: [`text`].
     Text,
+    /// For machines and `apply --plan`: [`json`].
     Json,
+    /// For a pull-request comment: [`markdown`].
     Markdown,
 }
 
@@ -276,6 +280,8 @@ fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
     out
 }
 
+/// The plan for a person at a terminal: two summary lines, then one block per change with
+/// attribute diffs, then conflicts, guards and notices. `color` adds ANSI colour.
 pub fn text(plan: &Plan, color: bool) -> String {
     let paint = Paint(color);
     let (first, second) = summary_lines(plan);
@@ -294,6 +300,8 @@ pub fn text(plan: &Plan, color: bool) -> String {
     s
 }
 
+/// The plan as a pull-request comment: the summary, a warning block when a guard trips, and
+/// the changes in a `diff` code block.
 pub fn markdown(plan: &Plan) -> String {
     let (first, second) = summary_lines(plan);
     let mut s = format!("### scimsync plan\n\n**{first}**  \n{second}\n");
@@ -326,6 +334,8 @@ struct JsonPlan<'a> {
     plan: &'a Plan,
 }
 
+/// The plan as pretty JSON with its [`Summary`] added: the format `apply --plan` reads back
+/// ([`super::from_json`]), versioned by `format_version`.
 pub fn json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(&JsonPlan {
         summary: plan.summary(),

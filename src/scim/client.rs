@@ -12,31 +12,48 @@ use super::Version;
 use super::token::Token;
 use super::types::ErrorBody;
 
+/// Why one SCIM request did not succeed. Paths are relative to the base URL and carry no
+/// token: the error is safe to log.
 #[derive(Debug, thiserror::Error)]
 pub enum ScimError {
+    /// Slack answered with a non-2xx status.
     #[error("{method} {path}: HTTP {status}{}", describe(.code, .message))]
     Status {
+        /// The request's method.
         method: Method,
+        /// The request's path below the base URL (`Users/U123`).
         path: String,
+        /// The HTTP status code.
         status: u16,
         /// Slack's error code (`email_taken`, `invalid_authentication`, …).
         code: Option<String>,
+        /// Slack's explanation, when the body had one.
         message: Option<String>,
+        /// The `Retry-After` header (whole seconds), as Slack sends on a 429.
         retry_after: Option<Duration>,
     },
+    /// No answer: connect failure, timeout or dropped connection.
     #[error("{method} {path}: {source}")]
     Transport {
+        /// The request's method.
         method: Method,
+        /// The request's path below the base URL.
         path: String,
+        /// The HTTP client's error, with the URL stripped.
         #[source]
         source: reqwest::Error,
     },
+    /// A 2xx answer whose body was not the JSON expected.
     #[error("{method} {path}: unexpected response body: {message}")]
     Decode {
+        /// The request's method.
         method: Method,
+        /// The request's path below the base URL.
         path: String,
+        /// The JSON decoder's complaint.
         message: String,
     },
+    /// A target URL refused before any request (or an HTTP client that could not be built).
     #[error("{0}")]
     Url(String),
 }
@@ -50,6 +67,7 @@ fn describe(code: &Option<String>, message: &Option<String>) -> String {
 }
 
 impl ScimError {
+    /// The HTTP status, when Slack answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             ScimError::Status { status, .. } => Some(*status),
@@ -70,6 +88,7 @@ impl ScimError {
         self.code().and_then(crate::slack_rules::ErrorCode::parse)
     }
 
+    /// How long Slack asked to wait (`Retry-After`), when it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ScimError::Status { retry_after, .. } => *retry_after,
@@ -91,10 +110,15 @@ impl ScimError {
 /// A successful response: its status and raw body.
 #[derive(Debug)]
 pub struct Reply {
+    /// A 2xx status (201 for creates, 204 for deletes, …).
     pub status: StatusCode,
+    /// The body as received; empty for a 204.
     pub body: Vec<u8>,
 }
 
+/// One Slack SCIM endpoint (base URL, dialect, token) over a shared HTTP client. Makes exactly
+/// one attempt per call: pacing and retries are [`super::retry::Caller`]'s. `Debug` never
+/// shows the token.
 pub struct ScimClient {
     http: reqwest::Client,
     /// Ends with `/`, e.g. `https://api.slack.com/scim/v2/`.
@@ -131,6 +155,8 @@ pub fn parse_target(url: &str, version: Option<Version>) -> Result<(String, Vers
 }
 
 impl ScimClient {
+    /// A client for `url` (checked by [`parse_target`]); `timeout` bounds each whole request,
+    /// and connecting takes at most 10 s of it.
     pub fn new(
         url: &str,
         version: Option<Version>,
@@ -152,10 +178,12 @@ impl ScimClient {
         })
     }
 
+    /// The SCIM dialect spoken: given, or read from the URL's path.
     pub fn version(&self) -> Version {
         self.version
     }
 
+    /// The base URL, ending with `/`; request paths are appended to it.
     pub fn base_url(&self) -> &str {
         &self.base
     }

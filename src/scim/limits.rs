@@ -4,28 +4,41 @@
 /// Read or write: Slack meters each set org-wide, across every SCIM app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RateSet {
+    /// GETs: listings, single resources, metadata.
     Read,
+    /// POST, PUT, PATCH and DELETE.
     Write,
 }
 
 /// The endpoint classes Slack meters (and the emulator counts) separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
+    /// `GET /Users`, paged or filtered.
     UsersList,
+    /// `GET /Users/{id}`.
     UserGet,
+    /// `POST /Users`.
     UserCreate,
+    /// `PATCH` or `PUT /Users/{id}`.
     UserUpdate,
+    /// `DELETE /Users/{id}` (a deactivation).
     UserDelete,
+    /// `GET /Groups`, paged or filtered.
     GroupsList,
+    /// `GET /Groups/{id}`.
     GroupGet,
+    /// `POST /Groups`.
     GroupCreate,
+    /// `PATCH` or `PUT /Groups/{id}`: renames and membership changes.
     GroupUpdate,
+    /// `DELETE /Groups/{id}`.
     GroupDelete,
     /// ServiceProviderConfig(s), Schemas, ResourceTypes.
     Metadata,
 }
 
 impl Endpoint {
+    /// Every class, for building one limiter per class.
     pub const ALL: [Endpoint; 11] = [
         Endpoint::UsersList,
         Endpoint::UserGet,
@@ -40,6 +53,8 @@ impl Endpoint {
         Endpoint::Metadata,
     ];
 
+    /// The class's snake_case name (`user_create`), for logs and the emulator's request
+    /// counts.
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::UsersList => "users_list",
@@ -56,6 +71,7 @@ impl Endpoint {
         }
     }
 
+    /// The org-wide set the class also counts against.
     pub fn set(self) -> RateSet {
         match self {
             Endpoint::UsersList
@@ -85,6 +101,7 @@ impl Endpoint {
 }
 
 impl RateSet {
+    /// The set's lower-case name, `read` or `write`, for logs and reports.
     pub fn name(self) -> &'static str {
         match self {
             RateSet::Read => "read",
@@ -110,7 +127,9 @@ impl RateSet {
 /// A token bucket: `burst` tokens, refilled at `per_minute`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
+    /// Sustained rate: tokens added per minute.
     pub per_minute: u32,
+    /// Bucket size: requests that may go at once after a quiet spell.
     pub burst: u32,
 }
 

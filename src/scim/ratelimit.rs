@@ -39,6 +39,8 @@ const BURST_RESERVE: f64 = 0.25;
 fn scaled(q: Quota, share: f64, time_scale: f64) -> GovQuota {
     let per_minute = (f64::from(q.per_minute) * share).max(1.0);
     let period = Duration::from_secs_f64(60.0 / (per_minute * time_scale));
+    // `share` is at most 1 (`Limits::new` clamps it), so this is at most `q.burst`: a u32.
+    #[allow(clippy::cast_possible_truncation)]
     let burst = ((f64::from(q.burst) * share * (1.0 - BURST_RESERVE)).floor() as u32).max(1);
     GovQuota::with_period(period)
         .expect("a positive period")
@@ -84,7 +86,7 @@ impl Limits {
             ep.until_ready().await;
         }
         self.sets[&set].until_ready().await;
-        let waited = start.elapsed().as_micros() as u64;
+        let waited = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.waited_micros.fetch_add(waited, Ordering::Relaxed);
     }
 

@@ -23,11 +23,14 @@ pub const PAGE_SIZE: usize = 1000;
 /// server that never ends (10M resources).
 const MAX_PAGES: usize = 10_000;
 
+/// How hard [`Caller::call`] tries before it reports a failure.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// Attempts for transient failures (5xx, timeouts, dropped connections), first included.
     pub max_attempts: u32,
+    /// The backoff ceiling after the first failure; doubled per further failure.
     pub base: Duration,
+    /// The backoff ceiling's upper bound, however many failures.
     pub cap: Duration,
     /// 429s tolerated for one request before giving up (each waits `Retry-After`).
     pub max_rate_limited: u32,
@@ -52,15 +55,22 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// A failed call: the last error and how many attempts were made.
 #[derive(Debug)]
 pub struct CallError {
+    /// The last attempt's error.
     pub error: ScimError,
+    /// Attempts sent, 429 pauses not counted: above 1, an earlier attempt may have been
+    /// applied although its answer was lost.
     pub attempts: u32,
 }
 
 /// A client with limits and retries.
 #[derive(Clone)]
 pub struct Caller {
+    /// The endpoint, one attempt per send.
     pub client: Arc<ScimClient>,
+    /// The client-side limiter every attempt waits on; shared by clones, so concurrent ops
+    /// stay under one budget.
     pub limits: Arc<Limits>,
+    /// When to retry.
     pub policy: RetryPolicy,
 }
 
@@ -121,7 +131,8 @@ impl Caller {
                 // Resources may shift between pages while the org changes: keep the first.
                 seen.entry(id).or_insert(r);
             }
-            let total = page.total_results.value().copied().unwrap_or(0) as usize;
+            let total = page.total_results.value().copied().unwrap_or(0);
+            let total = usize::try_from(total).unwrap_or(usize::MAX);
             start += got;
             if got == 0 || start > total {
                 return Ok(seen.into_values().collect());

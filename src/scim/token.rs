@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+/// A SCIM bearer token: trimmed, non-empty printable ASCII (valid in a header), and never
+/// printed.
 pub struct Token(String);
 
 impl std::fmt::Debug for Token {
@@ -13,19 +15,27 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Why no token could be had. Names where the token was looked for, never its value.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// The named environment variable is unset (or not UTF-8).
     #[error("the environment variable {0} holding the SCIM token is not set")]
     EnvMissing(String),
+    /// The named environment variable holds only whitespace.
     #[error("the environment variable {0} holding the SCIM token is empty")]
     EnvEmpty(String),
+    /// The token file could not be read.
     #[error("cannot read the SCIM token file {path}: {source}")]
     File {
+        /// The token file.
         path: PathBuf,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// The token file holds only whitespace.
     #[error("the SCIM token file {0} is empty")]
     FileEmpty(PathBuf),
+    /// The token is empty or has control or non-ASCII characters.
     #[error("the SCIM token contains characters not allowed in an HTTP header")]
     NotAHeader,
 }
@@ -40,6 +50,8 @@ impl Token {
         Ok(Token(token))
     }
 
+    /// Reads the token from the environment variable `name`; surrounding whitespace is
+    /// ignored.
     pub fn from_env(name: &str) -> Result<Token, TokenError> {
         match std::env::var(name) {
             Ok(v) if v.trim().is_empty() => Err(TokenError::EnvEmpty(name.into())),

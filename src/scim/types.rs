@@ -11,21 +11,36 @@ use serde_json::{Map, Value};
 
 /// Schema URNs exactly as Slack spells them (FACTS §2.1).
 pub mod urn {
+    /// v1 core: users and groups alike.
     pub const CORE_V1: &str = "urn:scim:schemas:core:1.0";
+    /// v1 enterprise extension (employee number, department, manager, …).
     pub const ENTERPRISE_V1: &str = "urn:scim:schemas:extension:enterprise:1.0";
+    /// v1 multi-channel guest extension (Slack's own).
     pub const GUEST_V1: &str = "urn:scim:schemas:extension:slack:guest:1.0";
+    /// v1 profile extension: `startDate` (Slack's own).
     pub const PROFILE_V1: &str = "urn:scim:schemas:extension:slack:profile:1.0";
+    /// v2 core user.
     pub const USER_V2: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+    /// v2 core group.
     pub const GROUP_V2: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    /// v2 enterprise extension (employee number, department, manager, …).
     pub const ENTERPRISE_V2: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    /// v2 multi-channel guest extension (Slack's own).
     pub const GUEST_V2: &str = "urn:ietf:params:scim:schemas:extension:slack:guest:2.0:User";
+    /// v2 profile extension: `startDate` (Slack's own).
     pub const PROFILE_V2: &str = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User";
+    /// v2 directory extension: listed by `/ResourceTypes`, undocumented; passed through untouched.
     pub const DIRECTORY_V2: &str =
         "urn:ietf:params:scim:schemas:extension:slack:directory:2.0:User";
+    /// v2 listing response.
     pub const LIST_V2: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+    /// v2 PATCH request body.
     pub const PATCH_OP_V2: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    /// v2 error response body.
     pub const ERROR_V2: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+    /// v2 `/ServiceProviderConfig` body.
     pub const SPC_V2: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+    /// v2 `/ResourceTypes` entry.
     pub const RESOURCE_TYPE_V2: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 }
 
@@ -33,11 +48,14 @@ pub mod urn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Version {
+    /// SCIM 1.1, served under `/scim/v1/`.
     V1,
+    /// SCIM 2.0, served under `/scim/v2/`.
     V2,
 }
 
 impl Version {
+    /// The URL path segment naming the dialect: `v1` or `v2` (as in `/scim/v2/Users`).
     pub fn path_segment(self) -> &'static str {
         match self {
             Version::V1 => "v1",
@@ -45,6 +63,7 @@ impl Version {
         }
     }
 
+    /// The dialect a path segment names; the inverse of [`Version::path_segment`].
     pub fn from_path_segment(s: &str) -> Option<Version> {
         match s {
             "v1" => Some(Version::V1),
@@ -53,6 +72,7 @@ impl Version {
         }
     }
 
+    /// The key (and `schemas` entry) of the enterprise extension in this dialect.
     pub fn enterprise_urn(self) -> &'static str {
         match self {
             Version::V1 => urn::ENTERPRISE_V1,
@@ -60,6 +80,7 @@ impl Version {
         }
     }
 
+    /// The key (and `schemas` entry) of the guest extension in this dialect.
     pub fn guest_urn(self) -> &'static str {
         match self {
             Version::V1 => urn::GUEST_V1,
@@ -67,6 +88,7 @@ impl Version {
         }
     }
 
+    /// The key (and `schemas` entry) of the profile extension in this dialect.
     pub fn profile_urn(self) -> &'static str {
         match self {
             Version::V1 => urn::PROFILE_V1,
@@ -74,6 +96,7 @@ impl Version {
         }
     }
 
+    /// The core user schema URN: the first `schemas` entry of a user body.
     pub fn user_urn(self) -> &'static str {
         match self {
             Version::V1 => urn::CORE_V1,
@@ -81,6 +104,8 @@ impl Version {
         }
     }
 
+    /// The core group schema URN: the first `schemas` entry of a group body (v1 shares it
+    /// with users).
     pub fn group_urn(self) -> &'static str {
         match self {
             Version::V1 => urn::CORE_V1,
@@ -99,17 +124,22 @@ impl std::fmt::Display for Version {
 /// `#[serde(default, skip_serializing_if = "Nullable::is_missing")]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Nullable<T> {
+    /// The key is absent, and stays absent when written back.
     #[default]
     Missing,
+    /// The key is `null` (Slack's placeholder for an unset attribute), and stays `null`.
     Null,
+    /// The key has a value (which may still be `""`: see [`Nullable::text`]).
     Value(T),
 }
 
 impl<T> Nullable<T> {
+    /// Whether the key is absent (the `skip_serializing_if` predicate).
     pub fn is_missing(&self) -> bool {
         matches!(self, Nullable::Missing)
     }
 
+    /// Whether the key is there, `null` or not.
     pub fn is_present(&self) -> bool {
         !self.is_missing()
     }
@@ -122,6 +152,7 @@ impl<T> Nullable<T> {
         }
     }
 
+    /// The value, if set, by value.
     pub fn into_value(self) -> Option<T> {
         match self {
             Nullable::Value(v) => Some(v),
@@ -129,6 +160,7 @@ impl<T> Nullable<T> {
         }
     }
 
+    /// The value, if set, to modify in place.
     pub fn as_mut(&mut self) -> Option<&mut T> {
         match self {
             Nullable::Value(v) => Some(v),
@@ -175,11 +207,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Flag {
+    /// A JSON boolean.
     Bool(bool),
+    /// A string; `"true"` (any case) and `"1"` mean true.
     Text(String),
 }
 
 impl Flag {
+    /// The flag's meaning, whichever way it was sent.
     pub fn is_true(&self) -> bool {
         match self {
             Flag::Bool(b) => *b,
@@ -209,20 +244,31 @@ macro_rules! scim_object {
 scim_object! {
     /// `meta` of a resource. v1 PATCH bodies misuse `meta.attributes` to delete attributes.
     pub struct Meta {
+        /// When the resource was created (RFC 3339).
         created: String,
+        /// The resource's own URL.
         location: String,
+        /// `User` or `Group`.
         resource_type: String,
+        /// When the resource last changed (RFC 3339).
         last_modified: String,
+        /// An entity tag, where the server sends one.
         version: String,
+        /// v1 PATCH only: attribute paths to remove (`name.familyName`, an extension URN, …).
         attributes: Vec<String>,
     }
 }
 
 scim_object! {
+    /// A user's `name`. Slack stores `givenName`, `familyName` and `honorificPrefix` (FACTS §2.2).
     pub struct Name {
+        /// First name; Slack fills it from `displayName` when no `name` is sent.
         given_name: String,
+        /// Last name.
         family_name: String,
+        /// Stored by Slack as the "Honorific Prefix" custom profile field.
         honorific_prefix: String,
+        /// The whole name as one string, where a body carries it.
         formatted: String,
     }
 }
@@ -231,26 +277,42 @@ scim_object! {
     /// An entry of `emails`, `phoneNumbers`, `photos` or `roles`. `operation: "delete"` is v1's
     /// way of removing an entry in a PATCH.
     pub struct MultiValue {
+        /// The email, phone number, photo URL or role.
         value: String,
+        /// A label for people, when the server gives one.
         display: String,
+        /// `type` on the wire: `work`, `mobile`, … Slack routes phone numbers by it.
         #[serde(rename = "type")]
         kind: String,
+        /// Whether this is the primary entry (sometimes sent as a string).
         primary: Flag,
+        /// v1 PATCH only: `delete` removes this entry.
         operation: String,
     }
 }
 
 scim_object! {
+    /// An entry of `addresses`. Slack stores one, without `type` or `primary`, as custom
+    /// profile fields (City, Country, Zip Code, …; FACTS §2.3).
     pub struct Address {
+        /// Street and number.
         street_address: String,
+        /// City.
         locality: String,
+        /// State or province.
         region: String,
+        /// Postal or ZIP code.
         postal_code: String,
+        /// Country.
         country: String,
+        /// The whole address as one string.
         formatted: String,
+        /// `type` on the wire (`work`, …): picks the primary on write; Slack does not store it.
         #[serde(rename = "type")]
         kind: String,
+        /// Whether this is the primary address (write only at Slack).
         primary: Flag,
+        /// v1 PATCH only: `delete` removes this entry.
         operation: String,
     }
 }
@@ -258,20 +320,30 @@ scim_object! {
 scim_object! {
     /// A reference to another resource: a user's group or a group's member.
     pub struct Ref {
+        /// The referenced resource's Slack id (`U…`/`W…` for users, `S…` for groups).
         value: String,
+        /// Its name or email, for people; may be empty.
         display: String,
+        /// `$ref` on the wire: its URL.
         #[serde(rename = "$ref")]
         reference: String,
+        /// `type` on the wire (`User`, `Group`, `direct`, …), where sent.
         #[serde(rename = "type")]
         kind: String,
+        /// v1 PATCH only: `delete` removes this member.
         operation: String,
     }
 }
 
 scim_object! {
+    /// The enterprise extension's `manager`. Slack reads and writes `managerId`; the RFC 7643
+    /// keys are kept for bodies that carry them.
     pub struct Manager {
+        /// Slack's key: the manager's Slack id (on write, also a primary email or userName).
         manager_id: String,
+        /// RFC 7643: the manager's name.
         display_name: String,
+        /// RFC 7643: the manager's id.
         value: String,
     }
 }
@@ -279,11 +351,17 @@ scim_object! {
 scim_object! {
     /// The enterprise extension; Slack stores each field as a custom profile field.
     pub struct Enterprise {
+        /// "Employee ID": a stable key the planner can match accounts by.
         employee_number: String,
+        /// "Cost Center".
         cost_center: String,
+        /// "Organization".
         organization: String,
+        /// "Division".
         division: String,
+        /// "Department".
         department: String,
+        /// "Manager".
         manager: Manager,
     }
 }
@@ -291,9 +369,12 @@ scim_object! {
 scim_object! {
     /// Slack's multi-channel guest extension.
     pub struct Guest {
+        /// `type` on the wire: `multi` (single-channel guests cannot be provisioned).
         #[serde(rename = "type")]
         kind: String,
+        /// When the guest account expires (RFC 3339); absent or `null` for never.
         expiration: String,
+        /// v1 reads only: the channels the guest may use.
         channels: Vec<Ref>,
     }
 }
@@ -301,6 +382,7 @@ scim_object! {
 scim_object! {
     /// Slack's profile extension (only `startDate`).
     pub struct Profile {
+        /// The first day at work (ISO 8601), shown by Slack's "Celebrations".
         start_date: String,
     }
 }
@@ -308,7 +390,9 @@ scim_object! {
 scim_object! {
     /// A v1 error body: `{"Errors":{"description":"…","code":400}}`.
     pub struct V1Error {
+        /// Slack's error code, often followed by details: `username_taken (username=ada)`.
         description: String,
+        /// The HTTP status, as a number or a string.
         code: Value,
     }
 }
@@ -316,40 +400,70 @@ scim_object! {
 scim_object! {
     /// A Slack user, either dialect. Extensions sit under their version's URN.
     pub struct User {
+        /// The URNs of the schemas the body uses: core first, then each extension present.
         schemas: Vec<String>,
+        /// The Slack user id (`U…`, or `W…` on Enterprise Grid); assigned by Slack.
         id: String,
+        /// The identity provider's id for the user.
         external_id: String,
+        /// Creation and modification times and location.
         meta: Meta,
+        /// The handle: lower-cased and normalised by Slack, unique among all users (deactivated
+        /// ones too).
         user_name: String,
+        /// Mirrors `userName`: changing one changes the other.
         nick_name: String,
+        /// Given and family name.
         name: Name,
+        /// The name shown in Slack.
         display_name: String,
+        /// The user's Slack profile page: Slack answers with its own URL and ignores updates.
         profile_url: String,
+        /// Job title.
         title: String,
+        /// An IANA time zone (`Europe/Paris`); Slack's default is `America/Los_Angeles`.
         timezone: String,
+        /// False once deactivated; Slack's v1 schema types it as a string.
         active: Flag,
+        /// Only an initial password, only without an IdP; never returned.
         password: String,
+        /// At most two kept: the primary and one other.
         emails: Vec<MultiValue>,
+        /// Profile photo URLs; Slack keeps one.
         photos: Vec<MultiValue>,
+        /// Postal addresses; Slack keeps one.
         addresses: Vec<Address>,
+        /// Slack keeps two: the primary (`primary: true`) and a mobile (`type: mobile`).
         phone_numbers: Vec<MultiValue>,
+        /// A custom profile field.
         user_type: String,
+        /// Slack keeps one role; objects or bare strings.
         roles: Vec<RoleValue>,
+        /// A custom profile field.
         preferred_language: String,
+        /// A custom profile field.
         locale: String,
+        /// Read only: the user's group memberships.
         groups: Vec<Ref>,
+        /// The v1 enterprise extension.
         #[serde(rename = "urn:scim:schemas:extension:enterprise:1.0")]
         enterprise_v1: Enterprise,
+        /// The v2 enterprise extension.
         #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")]
         enterprise_v2: Enterprise,
+        /// The v1 guest extension: present only on multi-channel guests.
         #[serde(rename = "urn:scim:schemas:extension:slack:guest:1.0")]
         guest_v1: Guest,
+        /// The v2 guest extension: present only on multi-channel guests.
         #[serde(rename = "urn:ietf:params:scim:schemas:extension:slack:guest:2.0:User")]
         guest_v2: Guest,
+        /// The v1 profile extension.
         #[serde(rename = "urn:scim:schemas:extension:slack:profile:1.0")]
         profile_v1: Profile,
+        /// The v2 profile extension.
         #[serde(rename = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User")]
         profile_v2: Profile,
+        /// An error merged into a resource, as in the Java SDK's samples: kept, never acted on.
         #[serde(rename = "Errors")]
         errors: V1Error,
     }
@@ -359,11 +473,14 @@ scim_object! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RoleValue {
+    /// A bare string (`"Tech Lead"`).
     Text(String),
+    /// An object (`{"value": "Tech Lead", "primary": true}`).
     Entry(MultiValue),
 }
 
 impl RoleValue {
+    /// The role's text, whichever shape carried it.
     pub fn value(&self) -> Option<&str> {
         match self {
             RoleValue::Text(s) => Some(s),
@@ -382,6 +499,7 @@ impl User {
         }
     }
 
+    /// The guest extension of whichever dialect the body used: present only on guests.
     pub fn guest(&self) -> &Nullable<Guest> {
         if self.guest_v2.is_present() {
             &self.guest_v2
@@ -390,6 +508,7 @@ impl User {
         }
     }
 
+    /// The profile extension of whichever dialect the body used.
     pub fn profile(&self) -> &Nullable<Profile> {
         if self.profile_v2.is_present() {
             &self.profile_v2
@@ -407,12 +526,19 @@ impl User {
 scim_object! {
     /// A Slack user group (an IdP group on Enterprise Grid).
     pub struct Group {
+        /// The group schema URN.
         schemas: Vec<String>,
+        /// The Slack group id (`S…`); assigned by Slack.
         id: String,
+        /// The identity provider's id for the group.
         external_id: String,
+        /// The group name.
         display_name: String,
+        /// The members: user ids, with their names in `display`.
         members: Vec<Ref>,
+        /// Creation and modification times and location.
         meta: Meta,
+        /// An error merged into a resource, as in the Java SDK's samples: kept, never acted on.
         #[serde(rename = "Errors")]
         errors: V1Error,
     }
@@ -422,26 +548,33 @@ scim_object! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
 pub struct ListResponse<T> {
+    /// Resources matching the request across all pages (not just this one).
     #[serde(default, skip_serializing_if = "Nullable::is_missing")]
     pub total_results: Nullable<u64>,
+    /// Resources on this page.
     #[serde(default, skip_serializing_if = "Nullable::is_missing")]
     pub items_per_page: Nullable<u64>,
+    /// The 1-based index of this page's first resource.
     #[serde(default, skip_serializing_if = "Nullable::is_missing")]
     pub start_index: Nullable<u64>,
+    /// v2: the ListResponse URN.
     #[serde(default, skip_serializing_if = "Nullable::is_missing")]
     pub schemas: Nullable<Vec<String>>,
+    /// The page's resources; see [`ListResponse::resources`].
     #[serde(
         rename = "Resources",
         default,
         skip_serializing_if = "Nullable::is_missing"
     )]
     pub resources: Nullable<Vec<T>>,
+    /// An error merged into the listing, as in the Java SDK's samples: kept, never acted on.
     #[serde(
         rename = "Errors",
         default,
         skip_serializing_if = "Nullable::is_missing"
     )]
     pub errors: Nullable<V1Error>,
+    /// Keys this type does not model, kept so that nothing is lost on a round trip.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -458,11 +591,16 @@ scim_object! {
     /// (a number at Slack, a string per RFC 7644) — and Slack answers some v2 errors in the v1
     /// shape (FACTS TL;DR 9), so both are read on both versions.
     pub struct ErrorBody {
+        /// The v1 shape: `Errors{description, code}`.
         #[serde(rename = "Errors")]
         errors: V1Error,
+        /// v2: the error URN.
         schemas: Vec<String>,
+        /// v2: Slack's error code, often followed by details.
         detail: String,
+        /// v2: the HTTP status, a number at Slack, a string per RFC 7644.
         status: Value,
+        /// v2: the RFC 7644 error keyword (`uniqueness`, `invalidValue`, …), where sent.
         scim_type: String,
     }
 }
@@ -486,23 +624,37 @@ impl ErrorBody {
 }
 
 scim_object! {
+    /// One feature of a [`ServiceProviderConfig`]: whether the server supports it, and limits.
     pub struct Capability {
+        /// Whether the server supports the feature.
         supported: bool,
+        /// Bulk: operations per request.
         max_operations: u64,
+        /// Bulk: bytes per request.
         max_payload_size: u64,
+        /// Filter: resources per answer.
         max_results: u64,
     }
 }
 
 scim_object! {
+    /// How a client authenticates, as the service provider config lists it (a bearer token at
+    /// Slack).
     pub struct AuthenticationScheme {
+        /// `type` on the wire (`oauthbearertoken`).
         #[serde(rename = "type")]
         kind: String,
+        /// The scheme's name.
         name: String,
+        /// The scheme, in words.
         description: String,
+        /// The specification's URL (`specUrl`, as some bodies spell it).
         spec_url: String,
+        /// The specification's URI (`specUri`, RFC 7643).
         spec_uri: String,
+        /// Where the provider documents it.
         documentation_uri: String,
+        /// Whether it is the preferred scheme.
         primary: bool,
     }
 }
@@ -510,23 +662,37 @@ scim_object! {
 scim_object! {
     /// `GET /ServiceProviderConfigs` (both dialects; Slack's v2 body keeps the v1 shape).
     pub struct ServiceProviderConfig {
+        /// The config schema URN(s).
         schemas: Vec<String>,
+        /// Where the provider's SCIM documentation is.
         documentation_uri: String,
+        /// How clients authenticate.
         authentication_schemes: Vec<AuthenticationScheme>,
+        /// PATCH support.
         patch: Capability,
+        /// `/Bulk` support and its limits.
         bulk: Capability,
+        /// `filter=` support and its result limit.
         filter: Capability,
+        /// Password changes.
         change_password: Capability,
+        /// `sortBy` support.
         sort: Capability,
+        /// Entity tag support.
         etag: Capability,
+        /// v1: XML bodies.
         xml_data_format: Capability,
+        /// Location and times of the config.
         meta: Meta,
     }
 }
 
 scim_object! {
+    /// An extension a [`ResourceType`] allows.
     pub struct SchemaExtension {
+        /// The extension's URN.
         schema: String,
+        /// Whether every resource of the type must carry it (never, at Slack).
         required: bool,
     }
 }
@@ -534,13 +700,21 @@ scim_object! {
 scim_object! {
     /// An entry of v2 `GET /ResourceTypes`.
     pub struct ResourceType {
+        /// The resource type schema URN.
         schemas: Vec<String>,
+        /// `User` or `Group`.
         id: String,
+        /// `User` or `Group`.
         name: String,
+        /// The path of its collection, relative to the base URL (`/Users`).
         endpoint: String,
+        /// The type, in words.
         description: String,
+        /// Its core schema URN.
         schema: String,
+        /// The extensions its resources may carry.
         schema_extensions: Vec<SchemaExtension>,
+        /// Location of the entry.
         meta: Meta,
     }
 }
@@ -548,8 +722,10 @@ scim_object! {
 /// A v2 PATCH request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchOp {
+    /// `[PatchOp URN]`.
     #[serde(default)]
     pub schemas: Vec<String>,
+    /// The operations, applied in order (`Operations` on the wire).
     #[serde(rename = "Operations", alias = "operations", default)]
     pub operations: Vec<PatchOperation>,
 }
@@ -557,9 +733,12 @@ pub struct PatchOp {
 /// One operation of a v2 PATCH. `op` is compared case-insensitively (clients send `Replace`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatchOperation {
+    /// `add`, `replace` or `remove`.
     pub op: String,
+    /// The attribute the operation targets; absent, `value` is an object of attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The new value; absent for most `remove`s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
 }

@@ -32,14 +32,24 @@ pub const RESERVED_USER_NAMES: &[&str] = &[
 /// A violation of one of Slack's rules, named by Slack's own error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleViolation {
+    /// The user name is empty after trimming (`username_empty`).
     UserNameEmpty,
+    /// The user name is longer than [`MAX_USER_NAME_LEN`] characters (`username_too_long`).
     UserNameTooLong,
+    /// The user name has a character outside `a-z 0-9 . _ -` (`username_invalid`).
     UserNameInvalid,
+    /// The user name is one of [`RESERVED_USER_NAMES`] (`username_not_allowed`).
     UserNameNotAllowed,
+    /// The display name is longer than [`MAX_DISPLAY_NAME_LEN`] characters
+    /// (`invalid_name_maxlength`).
     DisplayNameTooLong,
+    /// A display, given or family name contains `@` (`invalid_name_specials`).
     NameSpecials,
+    /// A display name starts with `@` (`invalid_starts_with_at`).
     StartsWithAt,
+    /// A `name` was given but its given and family parts are both blank (`invalid_name_required`).
     NameRequired,
+    /// Not an email address [`check_email`] accepts (`email_invalid`).
     EmailInvalid,
 }
 

@@ -45,7 +45,11 @@ fn user(i: usize) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
-        location: scimsync::diag::SourceLocation::new(&Arc::from("bench"), i as u32, 1),
+        location: scimsync::diag::SourceLocation::new(
+            &Arc::from("bench"),
+            u32::try_from(i).unwrap_or(u32::MAX),
+            1,
+        ),
         origins: vec![],
     }
 }

@@ -35,8 +35,12 @@ fn organisation() -> Store {
     Store::from_snapshot(Snapshot { users, groups }, 'W', 1, "bench").unwrap()
 }
 
+/// The `p`-th (0.0–1.0) value of `sorted`, nearest rank.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    // p ≤ 1, so the index is at most `len - 1`: it fits a usize.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
 }
 
 #[tokio::main]
@@ -106,7 +110,7 @@ async fn main() {
         }
         println!(
             "{version}: GET /Users?filter=email eq …: mean {:?}",
-            t.elapsed() / REQUESTS as u32
+            t.elapsed() / u32::try_from(REQUESTS).expect("REQUESTS fits a u32")
         );
     }
 }

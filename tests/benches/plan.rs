@@ -57,12 +57,13 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
-        location: SourceLocation::new(file, i as u32 + 2, 1),
+        location: SourceLocation::new(file, u32::try_from(i + 2).unwrap_or(u32::MAX), 1),
         origins: vec![],
     }
 }
 
-fn main() {
+/// The directory: users and groups as a CSV and a YAML source would give them.
+fn directory() -> Directory {
     let file: Arc<str> = Arc::from("people.csv");
     // Directory: users 0..100,500 minus the 500 leavers at the top of the live range.
     let mut users: Vec<DesiredUser> = (0..USERS + 500)
@@ -90,13 +91,16 @@ fn main() {
             }
         })
         .collect();
-    let dir = Directory {
+    Directory {
         users,
         groups,
         skipped: vec![],
-        sources: vec![file.clone()],
-    };
+        sources: vec![file],
+    }
+}
 
+/// Slack's side: the same people before the changes, plus 500 leavers.
+fn live() -> LiveState {
     let live_users: Vec<LiveUser> = (0..USERS)
         .map(|i| LiveUser {
             id: format!("W{i:09}"),
@@ -127,10 +131,15 @@ fn main() {
             auto_generated: false,
         })
         .collect();
-    let live = LiveState {
+    LiveState {
         users: live_users,
         groups: live_groups,
-    };
+    }
+}
+
+fn main() {
+    let dir = directory();
+    let live = live();
     let mut policy = Policy::default();
     policy.scope.email_domains = vec!["example.com".into()];
     policy.unmanaged_users = UnmanagedUsers::Deactivate;

@@ -32,6 +32,102 @@ async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() 
     }
 }
 
+/// `scimsync run` in `dir` (its `scimsync.yaml`): a pass every second, JSON logs on a piped
+/// stderr, endpoints on `port`.
+fn spawn_daemon(dir: &std::path::Path, token: &str, port: u16) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args([
+            "run",
+            "--config",
+            "scimsync.yaml",
+            "--interval",
+            "1s",
+            "--shutdown-deadline",
+            "5s",
+        ])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .current_dir(dir)
+        .env("SCIM_TOKEN", token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// After the two passes of the test below: three creates and one update applied, at least two
+/// successful passes, a recent success, and no email in any label.
+fn assert_metrics_after_two_passes(metrics: &str) {
+    assert!(
+        metrics.contains("scimsync_ops_total{kind=\"create_user\",result=\"applied\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scimsync_ops_total{kind=\"update_user\",result=\"applied\"} 1"),
+        "{metrics}"
+    );
+    let successes: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scimsync_passes_total{outcome=\"success\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(successes >= 2.0, "{metrics}");
+    let last: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("scimsync_last_success_timestamp_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(last > 1.6e9, "{metrics}");
+    assert!(!metrics.contains("@example.com"), "no email in a label");
+}
+
+/// SIGTERM: the daemon exits 0 within its 5 s deadline, having logged JSON lines with a pass
+/// id and never the token.
+async fn stop_and_check_logs(mut child: tokio::process::Child, token: &str) {
+    let pid = child.id().unwrap().to_string();
+    let t = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "exited within the deadline: {:?}",
+        t.elapsed()
+    );
+    let mut logs = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .await
+        .unwrap();
+    let first = logs
+        .lines()
+        .find(|l| l.contains("\"pass_id\""))
+        .expect("JSON logs with a pass id");
+    let v: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert!(
+        v["span"]["pass_id"].is_number() || v["spans"][0]["pass_id"].is_number(),
+        "{first}"
+    );
+    assert!(!logs.contains(token), "the token is never logged");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigterm() {
     let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
@@ -49,29 +145,7 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
     );
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args([
-            "run",
-            "--config",
-            "scimsync.yaml",
-            "--interval",
-            "1s",
-            "--shutdown-deadline",
-            "5s",
-        ])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = spawn_daemon(dir.path(), o.emu.token(), port);
     let http = scimsync::scim::http_client_builder().build().unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
 
@@ -132,30 +206,7 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
         },
     )
     .await;
-    let metrics = scrape().await;
-    assert!(
-        metrics.contains("scimsync_ops_total{kind=\"create_user\",result=\"applied\"} 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("scimsync_ops_total{kind=\"update_user\",result=\"applied\"} 1"),
-        "{metrics}"
-    );
-    let successes: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("scimsync_passes_total{outcome=\"success\"} "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(successes >= 2.0, "{metrics}");
-    let last: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("scimsync_last_success_timestamp_seconds "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(last > 1.6e9, "{metrics}");
-    assert!(!metrics.contains("@example.com"), "no email in a label");
+    assert_metrics_after_two_passes(&scrape().await);
 
     // POST /reconcile starts a pass now.
     let before = o
@@ -172,41 +223,7 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
     })
     .await;
 
-    let pid = child.id().unwrap().to_string();
-    let t = Instant::now();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
-    assert!(
-        t.elapsed() < Duration::from_secs(6),
-        "exited within the deadline: {:?}",
-        t.elapsed()
-    );
-    let mut logs = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
-    let first = logs
-        .lines()
-        .find(|l| l.contains("\"pass_id\""))
-        .expect("JSON logs with a pass id");
-    let v: serde_json::Value = serde_json::from_str(first).unwrap();
-    assert!(
-        v["span"]["pass_id"].is_number() || v["spans"][0]["pass_id"].is_number(),
-        "{first}"
-    );
-    assert!(!logs.contains(o.emu.token()), "the token is never logged");
+    stop_and_check_logs(child, o.emu.token()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

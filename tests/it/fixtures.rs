@@ -757,11 +757,10 @@ fn typed_fields_carry_the_fixtures_data() {
 
 // ------------------------------------------------------------------ the emulator's own bodies
 
-/// What the emulator serves, per version: each body must round-trip like Slack's.
-#[tokio::test(flavor = "multi_thread")]
-async fn emulator_bodies_round_trip_through_the_scim_types() {
-    let org = harness::org().await;
-    let (full_id, guest_id, group_id) = org.emu.with_store(|s| {
+/// Puts a user with every profile field, a multi-channel guest and a group of both into the
+/// emulator; returns their ids.
+fn seed_bodies_org(org: &harness::Org) -> (String, String, String) {
+    org.emu.with_store(|s| {
         let owner = s.user_by_user_name("primary-owner").unwrap().id.clone();
         let full = StoredUser {
             id: s.new_user_id(),
@@ -817,167 +816,190 @@ async fn emulator_bodies_round_trip_through_the_scim_types() {
         let group_id = group.id.clone();
         s.insert_group(group);
         (full_id, guest_id, group_id)
-    });
+    })
+}
 
+/// `GET path` on the emulator, which must answer 200: a label for messages, and the body.
+async fn served(org: &harness::Org, v: Version, path: &str) -> (String, Value) {
+    let r = org.get(v, path).await;
+    assert_eq!(r.status, 200, "GET {v} {path}: {}", r.raw);
+    (format!("emulator {v} GET {path}"), r.body)
+}
+
+/// A user with full profile data: every custom field typed, phones swapped.
+async fn check_full_user(org: &harness::Org, v: Version, full_id: &str, group_id: &str) {
+    let (what, body) = served(org, v, &format!("Users/{full_id}")).await;
+    let u: User = check(&what, &body);
+    user_basics(&what, &u);
+    assert_eq!(u.user_name.text(), Some("ada"));
+    let ent = u
+        .enterprise()
+        .value()
+        .unwrap_or_else(|| panic!("{what}: enterprise"));
+    assert_eq!(ent.employee_number.text(), Some("1815"));
+    assert_eq!(ent.department.text(), Some("Difference"));
+    assert!(
+        ent.manager
+            .value()
+            .is_some_and(|m| m.manager_id.text().is_some())
+    );
+    let (typed_ent, other_ent) = match v {
+        Version::V1 => (&u.enterprise_v1, &u.enterprise_v2),
+        Version::V2 => (&u.enterprise_v2, &u.enterprise_v1),
+    };
+    assert!(typed_ent.is_present() && other_ent.is_missing(), "{what}");
+    assert_eq!(
+        u.profile().value().and_then(|p| p.start_date.text()),
+        Some("2024-04-10T00:00:00+0000")
+    );
+    let emails: Vec<_> = u
+        .emails
+        .value()
+        .unwrap()
+        .iter()
+        .map(|e| e.value.text())
+        .collect();
+    assert_eq!(
+        emails,
+        [Some("ada@example.com"), Some("ada.home@example.net")]
+    );
+    let phones = u.phone_numbers.value().unwrap();
+    assert!(
+        phones
+            .iter()
+            .any(|p| p.kind.text() == Some("mobile") && p.value.text() == Some("555-5555")),
+        "{what}: mobilePhone labelled mobile"
+    );
+    assert_eq!(
+        u.addresses.value().unwrap()[0].locality.text(),
+        Some("London")
+    );
+    assert_eq!(u.roles.value().unwrap()[0].value(), Some("Tech Lead"));
+    assert_eq!(u.groups.value().unwrap()[0].value.text(), Some(group_id));
+    assert!(u.other.is_empty(), "{what}: {:?}", u.other);
+}
+
+/// A guest: the guest extension of the right version.
+async fn check_guest(org: &harness::Org, v: Version, guest_id: &str) {
+    let (what, body) = served(org, v, &format!("Users/{guest_id}")).await;
+    let g: User = check(&what, &body);
+    user_basics(&what, &g);
+    let guest = g.guest().value().unwrap_or_else(|| panic!("{what}: guest"));
+    assert_eq!(guest.kind.text(), Some("multi"));
+    assert_eq!(guest.expiration.text(), Some("2030-11-30T23:59:59Z"));
+    match v {
+        Version::V1 => assert!(g.guest_v1.is_present()),
+        Version::V2 => assert!(g.guest_v2.is_present()),
+    }
+}
+
+/// A group with its members.
+async fn check_group(
+    org: &harness::Org,
+    v: Version,
+    group_id: &str,
+    full_id: &str,
+    guest_id: &str,
+) {
+    let (what, body) = served(org, v, &format!("Groups/{group_id}")).await;
+    let grp: Group = check(&what, &body);
+    group_basics(&what, &grp);
+    let members: Vec<_> = grp
+        .members
+        .value()
+        .unwrap()
+        .iter()
+        .map(|m| m.value.text().unwrap().to_string())
+        .collect();
+    assert_eq!(members.len(), 3, "{what}");
+    assert!(members.iter().any(|m| m == full_id) && members.iter().any(|m| m == guest_id));
+}
+
+/// Listings: whole, paged, filtered to nothing, and groups.
+async fn check_listings(org: &harness::Org, v: Version) {
+    let (what, body) = served(org, v, "Users?count=1000").await;
+    let l: ListResponse<User> = check(&what, &body);
+    list_basics(&what, &l);
+    assert_eq!(l.resources().len(), 4, "{what}");
+    assert_eq!(l.total_results.value(), Some(&4));
+    for (i, u) in l.resources().iter().enumerate() {
+        user_basics(&format!("{what} Resources[{i}]"), u);
+    }
+    let (what, body) = served(org, v, "Users?count=1&startIndex=2").await;
+    let l: ListResponse<User> = check(&what, &body);
+    assert_eq!(
+        (
+            l.items_per_page.value(),
+            l.start_index.value(),
+            l.resources().len()
+        ),
+        (Some(&1), Some(&2), 1),
+        "{what}"
+    );
+    let (what, body) = served(org, v, "Users?filter=userName%20eq%20%22nobody%22").await;
+    let l: ListResponse<User> = check(&what, &body);
+    assert!(
+        l.resources.is_present() && l.resources().is_empty(),
+        "{what}"
+    );
+    let (what, body) = served(org, v, "Groups").await;
+    let l: ListResponse<Group> = check(&what, &body);
+    list_basics(&what, &l);
+    assert_eq!(l.resources().len(), 2, "{what}");
+    for (i, g) in l.resources().iter().enumerate() {
+        group_basics(&format!("{what} Resources[{i}]"), g);
+    }
+}
+
+/// Metadata, under both spellings, and v2's resource types.
+async fn check_metadata(org: &harness::Org, v: Version) {
+    for path in ["ServiceProviderConfigs", "ServiceProviderConfig"] {
+        let (what, body) = served(org, v, path).await;
+        let spc: ServiceProviderConfig = check(&what, &body);
+        assert!(
+            spc.authentication_schemes
+                .value()
+                .is_some_and(|s| !s.is_empty()),
+            "{what}"
+        );
+        assert!(
+            spc.patch
+                .value()
+                .and_then(|p| p.supported.value())
+                .is_some()
+        );
+    }
+    if v == Version::V2 {
+        let (what, body) = served(org, v, "ResourceTypes").await;
+        let l: ListResponse<ResourceType> = check(&what, &body);
+        list_basics(&what, &l);
+        let user = l
+            .resources()
+            .iter()
+            .find(|r| r.id.text() == Some("User"))
+            .unwrap_or_else(|| panic!("{what}: no User"));
+        assert_eq!(user.endpoint.text(), Some("/Users"));
+        let exts: Vec<_> = user
+            .schema_extensions
+            .value()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.schema.text())
+            .collect();
+        assert!(exts.contains(&urn::ENTERPRISE_V2) && exts.contains(&urn::GUEST_V2));
+    }
+}
+
+/// What the emulator serves, per version: each body must round-trip like Slack's.
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_bodies_round_trip_through_the_scim_types() {
+    let org = harness::org().await;
+    let (full_id, guest_id, group_id) = seed_bodies_org(&org);
     for v in BOTH {
-        let get = |path: String| {
-            let org = &org;
-            async move {
-                let r = org.get(v, &path).await;
-                assert_eq!(r.status, 200, "GET {v} {path}: {}", r.raw);
-                (format!("emulator {v} GET {path}"), r.body)
-            }
-        };
-
-        // A user with full profile data: every custom field typed, phones swapped.
-        let (what, body) = get(format!("Users/{full_id}")).await;
-        let u: User = check(&what, &body);
-        user_basics(&what, &u);
-        assert_eq!(u.user_name.text(), Some("ada"));
-        let ent = u
-            .enterprise()
-            .value()
-            .unwrap_or_else(|| panic!("{what}: enterprise"));
-        assert_eq!(ent.employee_number.text(), Some("1815"));
-        assert_eq!(ent.department.text(), Some("Difference"));
-        assert!(
-            ent.manager
-                .value()
-                .is_some_and(|m| m.manager_id.text().is_some())
-        );
-        let (typed_ent, other_ent) = match v {
-            Version::V1 => (&u.enterprise_v1, &u.enterprise_v2),
-            Version::V2 => (&u.enterprise_v2, &u.enterprise_v1),
-        };
-        assert!(typed_ent.is_present() && other_ent.is_missing(), "{what}");
-        assert_eq!(
-            u.profile().value().and_then(|p| p.start_date.text()),
-            Some("2024-04-10T00:00:00+0000")
-        );
-        let emails: Vec<_> = u
-            .emails
-            .value()
-            .unwrap()
-            .iter()
-            .map(|e| e.value.text())
-            .collect();
-        assert_eq!(
-            emails,
-            [Some("ada@example.com"), Some("ada.home@example.net")]
-        );
-        let phones = u.phone_numbers.value().unwrap();
-        assert!(
-            phones
-                .iter()
-                .any(|p| p.kind.text() == Some("mobile") && p.value.text() == Some("555-5555")),
-            "{what}: mobilePhone labelled mobile"
-        );
-        assert_eq!(
-            u.addresses.value().unwrap()[0].locality.text(),
-            Some("London")
-        );
-        assert_eq!(u.roles.value().unwrap()[0].value(), Some("Tech Lead"));
-        assert_eq!(
-            u.groups.value().unwrap()[0].value.text(),
-            Some(group_id.as_str())
-        );
-        assert!(u.other.is_empty(), "{what}: {:?}", u.other);
-
-        // A guest: the guest extension of the right version.
-        let (what, body) = get(format!("Users/{guest_id}")).await;
-        let g: User = check(&what, &body);
-        user_basics(&what, &g);
-        let guest = g.guest().value().unwrap_or_else(|| panic!("{what}: guest"));
-        assert_eq!(guest.kind.text(), Some("multi"));
-        assert_eq!(guest.expiration.text(), Some("2030-11-30T23:59:59Z"));
-        match v {
-            Version::V1 => assert!(g.guest_v1.is_present()),
-            Version::V2 => assert!(g.guest_v2.is_present()),
-        }
-
-        // A group with its members.
-        let (what, body) = get(format!("Groups/{group_id}")).await;
-        let grp: Group = check(&what, &body);
-        group_basics(&what, &grp);
-        let members: Vec<_> = grp
-            .members
-            .value()
-            .unwrap()
-            .iter()
-            .map(|m| m.value.text().unwrap().to_string())
-            .collect();
-        assert_eq!(members.len(), 3, "{what}");
-        assert!(members.contains(&full_id) && members.contains(&guest_id));
-
-        // Listings.
-        let (what, body) = get("Users?count=1000".into()).await;
-        let l: ListResponse<User> = check(&what, &body);
-        list_basics(&what, &l);
-        assert_eq!(l.resources().len(), 4, "{what}");
-        assert_eq!(l.total_results.value(), Some(&4));
-        for (i, u) in l.resources().iter().enumerate() {
-            user_basics(&format!("{what} Resources[{i}]"), u);
-        }
-        let (what, body) = get("Users?count=1&startIndex=2".into()).await;
-        let l: ListResponse<User> = check(&what, &body);
-        assert_eq!(
-            (
-                l.items_per_page.value(),
-                l.start_index.value(),
-                l.resources().len()
-            ),
-            (Some(&1), Some(&2), 1),
-            "{what}"
-        );
-        let (what, body) = get("Users?filter=userName%20eq%20%22nobody%22".into()).await;
-        let l: ListResponse<User> = check(&what, &body);
-        assert!(
-            l.resources.is_present() && l.resources().is_empty(),
-            "{what}"
-        );
-        let (what, body) = get("Groups".into()).await;
-        let l: ListResponse<Group> = check(&what, &body);
-        list_basics(&what, &l);
-        assert_eq!(l.resources().len(), 2, "{what}");
-        for (i, g) in l.resources().iter().enumerate() {
-            group_basics(&format!("{what} Resources[{i}]"), g);
-        }
-
-        // Metadata, under both spellings.
-        for path in ["ServiceProviderConfigs", "ServiceProviderConfig"] {
-            let (what, body) = get(path.into()).await;
-            let spc: ServiceProviderConfig = check(&what, &body);
-            assert!(
-                spc.authentication_schemes
-                    .value()
-                    .is_some_and(|s| !s.is_empty()),
-                "{what}"
-            );
-            assert!(
-                spc.patch
-                    .value()
-                    .and_then(|p| p.supported.value())
-                    .is_some()
-            );
-        }
-        if v == Version::V2 {
-            let (what, body) = get("ResourceTypes".into()).await;
-            let l: ListResponse<ResourceType> = check(&what, &body);
-            list_basics(&what, &l);
-            let user = l
-                .resources()
-                .iter()
-                .find(|r| r.id.text() == Some("User"))
-                .unwrap_or_else(|| panic!("{what}: no User"));
-            assert_eq!(user.endpoint.text(), Some("/Users"));
-            let exts: Vec<_> = user
-                .schema_extensions
-                .value()
-                .unwrap()
-                .iter()
-                .filter_map(|e| e.schema.text())
-                .collect();
-            assert!(exts.contains(&urn::ENTERPRISE_V2) && exts.contains(&urn::GUEST_V2));
-        }
+        check_full_user(&org, v, &full_id, &group_id).await;
+        check_guest(&org, v, &guest_id).await;
+        check_group(&org, v, &group_id, &full_id, &guest_id).await;
+        check_listings(&org, v).await;
+        check_metadata(&org, v).await;
     }
 }
