@@ -415,6 +415,37 @@ pub(super) fn order_user_ops(
     ix: &Index<'_>,
     conflicts: &mut Vec<Conflict>,
 ) -> Vec<PlannedOp> {
+    let (edges, mut dropped) = user_op_edges(&ops, ix, conflicts);
+    let order = topological_order(&ops, &edges, &mut dropped, conflicts);
+    // Anything that depends on a dropped op is dropped as well.
+    let mut queue: Vec<usize> = dropped.iter().copied().collect();
+    while let Some(i) = queue.pop() {
+        for &j in &edges[i] {
+            if dropped.insert(j) {
+                conflicts.push(Conflict {
+                    subject: ops[j].subject.clone(),
+                    reason: format!(
+                        "depends on a change to {} that is in conflict",
+                        ops[i].subject
+                    ),
+                    source: Some(ops[j].source.clone()),
+                });
+                queue.push(j);
+            }
+        }
+    }
+    let kept: Vec<usize> = order.into_iter().filter(|i| !dropped.contains(i)).collect();
+    with_positions(ops, &kept, &edges)
+}
+
+/// `edges[j]` lists the ops that must wait for op `j`: takers of a key `j` releases, reports
+/// of a manager `j` creates. Ops taking a key held by an account that does not release it are
+/// conflicts, returned as dropped.
+fn user_op_edges(
+    ops: &[UserOp],
+    ix: &Index<'_>,
+    conflicts: &mut Vec<Conflict>,
+) -> (Vec<Vec<usize>>, BTreeSet<usize>) {
     // Who releases what, by the live account releasing it.
     let mut releaser: HashMap<&Key, usize> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -422,21 +453,18 @@ pub(super) fn order_user_ops(
             releaser.insert(k, i);
         }
     }
-    let own_id = |op: &UserOp| op.op.resource_id().map(str::to_string);
     let mut dropped: BTreeSet<usize> = BTreeSet::new();
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
-    let mut indegree = vec![0usize; ops.len()];
     for (i, op) in ops.iter().enumerate() {
         for k in &op.takes {
             let Some(holder) = ix.holder(k) else { continue };
             let holder_user = ix.user(holder);
-            if own_id(op).as_deref() == Some(holder_user.id.as_str()) {
+            if op.op.resource_id() == Some(holder_user.id.as_str()) {
                 continue; // already its own (e.g. a secondary email promoted)
             }
             match releaser.get(k) {
                 Some(&j) if ops[j].op.resource_id() == Some(holder_user.id.as_str()) => {
                     edges[j].push(i);
-                    indegree[i] += 1;
                 }
                 _ => {
                     conflicts.push(Conflict {
@@ -462,11 +490,26 @@ pub(super) fn order_user_ops(
         for k in &op.needs {
             if let Some(&j) = creator.get(k.as_str()) {
                 edges[j].push(i);
-                indegree[i] += 1;
             }
         }
     }
+    (edges, dropped)
+}
 
+/// Kahn's algorithm, deterministic (by rank, then email, then input order). Ops left in a
+/// cycle (a swap) are conflicts, added to `dropped`.
+fn topological_order(
+    ops: &[UserOp],
+    edges: &[Vec<usize>],
+    dropped: &mut BTreeSet<usize>,
+    conflicts: &mut Vec<Conflict>,
+) -> Vec<usize> {
+    let mut indegree = vec![0usize; ops.len()];
+    for targets in edges {
+        for &i in targets {
+            indegree[i] += 1;
+        }
+    }
     let key = |i: usize| (ops[i].rank, email_key(&ops[i].subject), i);
     let mut ready: BinaryHeap<Reverse<(u8, String, usize)>> = (0..ops.len())
         .filter(|&i| indegree[i] == 0)
@@ -494,25 +537,11 @@ pub(super) fn order_user_ops(
         });
         dropped.insert(i);
     }
-    // Anything that depends on a dropped op is dropped as well.
-    let mut queue: Vec<usize> = dropped.iter().copied().collect();
-    while let Some(i) = queue.pop() {
-        for &j in &edges[i] {
-            if dropped.insert(j) {
-                conflicts.push(Conflict {
-                    subject: ops[j].subject.clone(),
-                    reason: format!(
-                        "depends on a change to {} that is in conflict",
-                        ops[i].subject
-                    ),
-                    source: Some(ops[j].source.clone()),
-                });
-                queue.push(j);
-            }
-        }
-    }
-    // The kept ops in order, each with the positions of the ops it waits for.
-    let kept: Vec<usize> = order.into_iter().filter(|i| !dropped.contains(i)).collect();
+    order
+}
+
+/// The kept ops in order, each with the positions (in that order) of the ops it waits for.
+fn with_positions(ops: Vec<UserOp>, kept: &[usize], edges: &[Vec<usize>]) -> Vec<PlannedOp> {
     let mut position = vec![usize::MAX; ops.len()];
     for (p, &i) in kept.iter().enumerate() {
         position[i] = p;
@@ -524,8 +553,8 @@ pub(super) fn order_user_ops(
         }
     }
     let mut slots: Vec<Option<Op>> = ops.into_iter().map(|o| Some(o.op)).collect();
-    kept.into_iter()
-        .filter_map(|i| {
+    kept.iter()
+        .filter_map(|&i| {
             let mut waits = std::mem::take(&mut after[i]);
             waits.sort_unstable();
             waits.dedup();
@@ -555,23 +584,7 @@ pub(super) fn group_ops(
     let mut updates = Vec::new();
     let mut matched: HashSet<&str> = HashSet::new();
     for g in &dir.groups {
-        let mut want: BTreeSet<UserRef> = BTreeSet::new();
-        for m in &g.members {
-            let user = dir.user_by_email(m);
-            if user.is_some_and(|u| !u.active) {
-                continue; // a leaver
-            }
-            if user.is_some_and(|u| u.guest.is_some()) {
-                notices.push(Notice {
-                    subject: g.name.clone(),
-                    message: format!("{m} is a guest: Slack does not add guests to groups"),
-                });
-                continue;
-            }
-            if let Some(r) = refs.get(m.as_str()) {
-                want.insert(r.clone());
-            }
-        }
+        let want = wanted_members(dir, g, refs, notices);
         let Some(lg) = by_name.get(&g.name_key) else {
             creates.push(Op::CreateGroup {
                 name: g.name.clone(),
@@ -634,6 +647,50 @@ pub(super) fn group_ops(
             });
         }
     }
+    let mut deletes = unmanaged_groups(live, &matched, policy, notices);
+    creates.sort_by_key(sort_key);
+    updates.sort_by_key(sort_key);
+    deletes.sort_by_key(sort_key);
+    creates.extend(updates);
+    (creates, deletes)
+}
+
+/// The members a directory group should have in Slack: its members' accounts or creates, but
+/// no leaver and no guest (Slack does not add guests to groups; said in a notice).
+fn wanted_members(
+    dir: &Directory,
+    g: &crate::directory::DesiredGroup,
+    refs: &HashMap<&str, UserRef>,
+    notices: &mut Vec<Notice>,
+) -> BTreeSet<UserRef> {
+    let mut want: BTreeSet<UserRef> = BTreeSet::new();
+    for m in &g.members {
+        let user = dir.user_by_email(m);
+        if user.is_some_and(|u| !u.active) {
+            continue; // a leaver
+        }
+        if user.is_some_and(|u| u.guest.is_some()) {
+            notices.push(Notice {
+                subject: g.name.clone(),
+                message: format!("{m} is a guest: Slack does not add guests to groups"),
+            });
+            continue;
+        }
+        if let Some(r) = refs.get(m.as_str()) {
+            want.insert(r.clone());
+        }
+    }
+    want
+}
+
+/// Live groups the directory does not list (Slack's own aside): deleted, reported or ignored
+/// per `groups.unmanaged`.
+fn unmanaged_groups(
+    live: &LiveState,
+    matched: &HashSet<&str>,
+    policy: &Policy,
+    notices: &mut Vec<Notice>,
+) -> Vec<Op> {
     let mut deletes = Vec::new();
     for lg in &live.groups {
         if matched.contains(lg.id.as_str()) || lg.auto_generated {
@@ -651,9 +708,5 @@ pub(super) fn group_ops(
             UnmanagedGroups::Ignore => {}
         }
     }
-    creates.sort_by_key(sort_key);
-    updates.sort_by_key(sort_key);
-    deletes.sort_by_key(sort_key);
-    creates.extend(updates);
-    (creates, deletes)
+    deletes
 }
