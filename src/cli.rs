@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::diag::{render_fancy, render_plain};
-use crate::emulator::{Emulator, EmulatorConfig, Faults, Store, TokenRole};
+use crate::emulator::{
+    Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
+};
 use crate::exit;
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
@@ -204,6 +206,38 @@ pub struct EmulatorArgs {
     /// Whose token it is: an admin's token cannot modify owners.
     #[arg(long, value_enum, default_value_t = TokenRoleArg::Owner)]
     pub token_role: TokenRoleArg,
+    /// Reads (listings, filtered GETs, GET by id) show the state as it was this many
+    /// milliseconds ago, as Slack's lagging reads do; writes and uniqueness see the truth.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub read_lag_ms: u64,
+    /// Whether a second group with an existing name is refused (409) or created.
+    #[arg(long, value_enum, default_value_t = GroupNamesArg::Unique)]
+    pub group_names: GroupNamesArg,
+    /// A create with invalid profile data: `drop` every profile field silently (Slack's
+    /// documented behaviour) or answer 400 naming the field (`strict`).
+    #[arg(long, value_enum, default_value_t = ProfileErrorsArg::Drop)]
+    pub profile_errors: ProfileErrorsArg,
+    /// Channel names that share the user-name namespace, besides general and random.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub channels: Vec<String>,
+}
+
+/// `--group-names`: FACTS does not say whether Slack refuses duplicate group names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupNamesArg {
+    /// A second group with an existing name is refused with 409.
+    Unique,
+    /// A second group with an existing name is created.
+    Duplicate,
+}
+
+/// `--profile-errors`: what a create with invalid profile data gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileErrorsArg {
+    /// Accepted, every profile field silently dropped (Slack's documented behaviour).
+    Drop,
+    /// 400 naming the field.
+    Strict,
 }
 
 /// Whose token the emulator pretends to accept (`--token-role`).
@@ -523,6 +557,16 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
             TokenRoleArg::Admin => TokenRole::Admin,
         },
         persist: args.persist.clone(),
+        read_lag: Duration::from_millis(args.read_lag_ms),
+        group_names: match args.group_names {
+            GroupNamesArg::Unique => GroupNames::Unique,
+            GroupNamesArg::Duplicate => GroupNames::Duplicate,
+        },
+        profile_errors: match args.profile_errors {
+            ProfileErrorsArg::Drop => ProfileErrors::Drop,
+            ProfileErrorsArg::Strict => ProfileErrors::Strict,
+        },
+        channels: args.channels.clone(),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(config, store, args.listen).await {

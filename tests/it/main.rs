@@ -5,6 +5,7 @@ mod apply;
 mod daemon;
 mod directory;
 mod emulator;
+mod emulator_cli;
 mod fixtures;
 mod harness;
 mod layering;
