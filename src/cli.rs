@@ -118,7 +118,7 @@ pub struct PlanArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Exit 2 when changes are pending (0 when in sync).
+    /// Exit 2 when changes are pending, 5 when the plan has conflicts, 0 when in sync.
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -256,7 +256,19 @@ pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
 /// The `scimsync` binary: parses the command line, runs the command (async ones on a
 /// multi-threaded runtime) and returns its exit code (see [`exit`]).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are answers, not errors.
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     init_logging(cli.log_format);
     let command = match cli.command {
         Command::Validate { config } => return validate(&config),

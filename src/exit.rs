@@ -13,12 +13,23 @@ pub const CHANGES: u8 = 2;
 pub const GUARD: u8 = 3;
 /// Partial: some objects were skipped or failed, the rest applied.
 pub const PARTIAL: u8 = 4;
+/// `plan --detailed-exitcode`: the plan has conflicts — changes Slack's rules or the
+/// directory's ambiguity prevent — whether or not other changes are pending. Never "in sync".
+pub const CONFLICTS: u8 = 5;
+/// The command line is wrong (an unknown flag, a bad value): `sysexits.h`'s `EX_USAGE`, never
+/// a code that a script reads as a plan's result.
+pub const USAGE: u8 = 64;
 /// Interrupted by a second signal (128 + SIGINT).
 pub const ABORTED: u8 = 130;
 
-/// The exit code of `scimsync plan`: 0, or with `detailed` 2 when changes are pending.
+/// The exit code of `scimsync plan`: 0; with `detailed`, 5 when the plan has conflicts, else
+/// 2 when changes are pending.
 pub fn of_plan(report: &PassReport, detailed: bool) -> u8 {
-    if detailed && !report.plan.is_empty() {
+    if !detailed {
+        OK
+    } else if !report.plan.conflicts.is_empty() {
+        CONFLICTS
+    } else if !report.plan.is_empty() {
         CHANGES
     } else {
         OK

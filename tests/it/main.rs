@@ -6,6 +6,7 @@ mod daemon;
 mod directory;
 mod emulator;
 mod emulator_cli;
+mod exit_codes;
 mod fixtures;
 mod harness;
 mod layering;
