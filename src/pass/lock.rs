@@ -1,6 +1,9 @@
 //! The pass lock: one pass at a time per config on a host, from before the listing to the last
 //! write, so two processes never plan against each other's half-done writes.
 
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
 use super::PassError;
 use crate::config::Config;
 use crate::plan;
@@ -13,15 +16,16 @@ pub struct ApplyLock {
 }
 
 impl ApplyLock {
-    /// The lock file for a config: the configured one, else one per config file in the
-    /// temporary folder.
-    pub fn path_for(config: &Config) -> std::path::PathBuf {
+    /// The lock file for a config: the configured one, else one per config file in
+    /// [`default_lock_dir`].
+    pub fn path_for(config: &Config) -> PathBuf {
         if let Some(p) = &config.lock_file {
             return p.clone();
         }
-        let absolute = std::fs::canonicalize(&*config.file)
-            .unwrap_or_else(|_| std::path::PathBuf::from(&*config.file));
-        std::env::temp_dir().join(format!(
+        let absolute =
+            std::fs::canonicalize(&*config.file).unwrap_or_else(|_| PathBuf::from(&*config.file));
+        let dir = default_lock_dir(&|name| std::env::var_os(name), &|p| p.is_dir());
+        dir.join(format!(
             "scimsync-{}.lock",
             plan::fingerprint(&absolute.display().to_string())
         ))
@@ -49,5 +53,85 @@ impl ApplyLock {
                 source,
             }),
         }
+    }
+}
+
+/// The state folder of the shipped systemd units (`StateDirectory=scimsync`).
+pub const SYSTEMD_STATE_DIR: &str = "/var/lib/scimsync";
+
+/// Where the lock goes when the config names none: a place every scimsync on the host sees,
+/// never a private temporary folder (systemd's `PrivateTmp=yes` gives each unit its own
+/// `/tmp`, so a lock there would not stop a manual `apply` from running beside the timer).
+///
+/// In order: `$STATE_DIRECTORY` (set by systemd for the shipped units; its first entry),
+/// `/var/lib/scimsync` when it exists (the same folder, for a manual run on that host),
+/// `$XDG_RUNTIME_DIR`, then the temporary folder. `env` and `is_dir` are the process
+/// environment and the file system (tests pass their own).
+pub fn default_lock_dir(
+    env: &dyn Fn(&str) -> Option<OsString>,
+    is_dir: &dyn Fn(&Path) -> bool,
+) -> PathBuf {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(state) = set("STATE_DIRECTORY") {
+        let first = state
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !first.is_empty() {
+            return PathBuf::from(first);
+        }
+    }
+    if is_dir(Path::new(SYSTEMD_STATE_DIR)) {
+        return PathBuf::from(SYSTEMD_STATE_DIR);
+    }
+    if let Some(runtime) = set("XDG_RUNTIME_DIR") {
+        return PathBuf::from(runtime);
+    }
+    std::env::temp_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn the_timer_the_daemon_and_a_manual_run_share_one_folder() {
+        let exists = |p: &Path| p == Path::new(SYSTEMD_STATE_DIR);
+        // Under the shipped units systemd sets STATE_DIRECTORY.
+        let unit = default_lock_dir(&env(&[("STATE_DIRECTORY", "/var/lib/scimsync")]), &exists);
+        // A person running `scimsync apply` on the same host has no such variable, and a
+        // private /tmp would differ: the state folder is found all the same.
+        let manual = default_lock_dir(&env(&[("XDG_RUNTIME_DIR", "/run/user/0")]), &exists);
+        assert_eq!(unit, manual);
+        assert_eq!(unit, PathBuf::from(SYSTEMD_STATE_DIR));
+    }
+
+    #[test]
+    fn elsewhere_the_runtime_folder_then_the_temporary_one() {
+        let nowhere = |_: &Path| false;
+        assert_eq!(
+            default_lock_dir(&env(&[("STATE_DIRECTORY", "/s1:/s2")]), &nowhere),
+            PathBuf::from("/s1")
+        );
+        assert_eq!(
+            default_lock_dir(&env(&[("XDG_RUNTIME_DIR", "/run/user/1000")]), &nowhere),
+            PathBuf::from("/run/user/1000")
+        );
+        assert_eq!(default_lock_dir(&env(&[]), &nowhere), std::env::temp_dir());
     }
 }
