@@ -14,3 +14,4 @@ mod plan;
 mod python_sdk;
 mod quickstart;
 mod scim_client;
+mod trust;
