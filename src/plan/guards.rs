@@ -80,6 +80,22 @@ pub struct GuardTrip {
     pub message: String,
 }
 
+/// How many changes a ratio limit allows among `managed` users: `⌊ratio × managed⌋`, but at
+/// least one. A count and a ratio limit both apply (a plan must pass each), and the ratio's
+/// floor of one is what lets a small organisation's single leaver through by default: with
+/// 4 people and a 5% ratio, ⌊0.2⌋ would block everyone, so one is allowed; with 10,000 people
+/// the ratio allows 500, and 600 trips it.
+pub fn ratio_allowance(ratio: f64, managed: usize) -> usize {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    // managed ≪ 2^52 and ratio ∈ [0, 1]: the product is a non-negative count of people.
+    let share = (ratio * managed as f64).floor() as usize;
+    share.max(1)
+}
+
 /// Every guard the plan trips under `safety`.
 pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
     let s = plan.summary();
@@ -105,19 +121,24 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
             ),
         );
     }
-    let managed = plan.counts.managed_users.max(1);
-    let ratio = s.deactivate as f64 / managed as f64;
-    if s.deactivate > 0 && ratio > safety.max_deactivation_ratio {
+    let managed = plan.counts.managed_users;
+    let allowed = ratio_allowance(safety.max_deactivation_ratio, managed);
+    if s.deactivate > allowed {
+        #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
+        let ratio = s.deactivate as f64 / managed.max(1) as f64;
         trip(
             Guard::MaxDeactivationRatio,
             safety.max_deactivation_ratio,
             ratio,
             format!(
-                "{} of {} managed users would be deactivated ({:.1}%), limit {:.1}%",
+                "{} of {} managed users would be deactivated ({:.1}%), limit {:.1}% \
+                 ({} {})",
                 s.deactivate,
-                plan.counts.managed_users,
+                managed,
                 ratio * 100.0,
-                safety.max_deactivation_ratio * 100.0
+                safety.max_deactivation_ratio * 100.0,
+                allowed,
+                if allowed == 1 { "user" } else { "users" }
             ),
         );
     }
@@ -159,4 +180,180 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
         );
     }
     trips
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Counts, Op, PLAN_FORMAT_VERSION, PlannedOp};
+
+    /// A plan of `deactivate` deactivations, one group update removing `removals` members and
+    /// `deletes` group deletions, over `managed` managed users and `directory` directory users.
+    fn plan(
+        deactivate: usize,
+        removals: usize,
+        deletes: usize,
+        managed: usize,
+        directory: usize,
+    ) -> Plan {
+        let mut ops: Vec<PlannedOp> = (0..deactivate)
+            .map(|i| {
+                PlannedOp::new(Op::DeactivateUser {
+                    id: format!("W{i}"),
+                    email: format!("u{i}@example.com"),
+                    reason: "not in the directory".into(),
+                })
+            })
+            .collect();
+        if removals > 0 {
+            ops.push(PlannedOp::new(Op::UpdateGroup {
+                id: "S1".into(),
+                name: "eng".into(),
+                rename: None,
+                add: vec![],
+                remove: (0..removals).map(|i| format!("W{i}")).collect(),
+            }));
+        }
+        ops.extend((0..deletes).map(|i| {
+            PlannedOp::new(Op::DeleteGroup {
+                id: format!("S{i}"),
+                name: format!("g{i}"),
+            })
+        }));
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            ops,
+            conflicts: vec![],
+            notices: vec![],
+            counts: Counts {
+                managed_users: managed,
+                directory_users: directory,
+                ..Counts::default()
+            },
+            guards: vec![],
+            fingerprints: Default::default(),
+            labels: Default::default(),
+        }
+    }
+
+    fn tripped(p: &Plan, safety: &Safety) -> Vec<Guard> {
+        evaluate(p, safety).into_iter().map(|t| t.guard).collect()
+    }
+
+    fn lenient() -> Safety {
+        Safety {
+            max_deactivations: 1000,
+            max_deactivation_ratio: 1.0,
+            max_membership_removals: 1000,
+            min_directory_users: 0,
+            allow_group_deletion: true,
+        }
+    }
+
+    #[test]
+    fn each_guard_passes_at_its_limit_and_trips_one_over() {
+        let s = Safety {
+            max_deactivations: 3,
+            ..lenient()
+        };
+        assert!(tripped(&plan(3, 0, 0, 100, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&plan(4, 0, 0, 100, 100), &s),
+            [Guard::MaxDeactivations]
+        );
+
+        let s = Safety {
+            max_deactivation_ratio: 0.1,
+            ..lenient()
+        };
+        assert!(tripped(&plan(10, 0, 0, 100, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&plan(11, 0, 0, 100, 100), &s),
+            [Guard::MaxDeactivationRatio]
+        );
+
+        let s = Safety {
+            max_membership_removals: 5,
+            ..lenient()
+        };
+        assert!(tripped(&plan(0, 5, 0, 100, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&plan(0, 6, 0, 100, 100), &s),
+            [Guard::MaxMembershipRemovals]
+        );
+
+        let s = Safety {
+            min_directory_users: 10,
+            ..lenient()
+        };
+        assert!(tripped(&plan(0, 0, 0, 100, 10), &s).is_empty());
+        assert_eq!(
+            tripped(&plan(0, 0, 0, 100, 9), &s),
+            [Guard::MinDirectoryUsers]
+        );
+
+        let s = Safety {
+            allow_group_deletion: false,
+            ..lenient()
+        };
+        assert!(tripped(&plan(0, 0, 0, 100, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&plan(0, 0, 1, 100, 100), &s),
+            [Guard::AllowGroupDeletion]
+        );
+    }
+
+    #[test]
+    fn a_small_orgs_single_leaver_passes_and_a_large_orgs_mass_change_trips() {
+        // `max_deactivations: 5` and nothing else: the 5% ratio still applies, and allows one.
+        let s = Safety {
+            max_deactivations: 5,
+            ..Safety::default()
+        };
+        assert!(tripped(&plan(1, 0, 0, 4, 3), &s).is_empty(), "1 of 4");
+        assert_eq!(
+            tripped(&plan(2, 0, 0, 4, 2), &s),
+            [Guard::MaxDeactivationRatio]
+        );
+        // 10,000 people: the ratio allows 500 but the count allows 25.
+        let d = Safety::default();
+        assert_eq!(
+            tripped(&plan(600, 0, 0, 10_000, 9_400), &d),
+            [Guard::MaxDeactivations, Guard::MaxDeactivationRatio]
+        );
+        let wide = Safety {
+            max_deactivations: 1000,
+            ..Safety::default()
+        };
+        assert!(tripped(&plan(500, 0, 0, 10_000, 9_500), &wide).is_empty());
+        assert_eq!(
+            tripped(&plan(501, 0, 0, 10_000, 9_499), &wide),
+            [Guard::MaxDeactivationRatio]
+        );
+    }
+
+    #[test]
+    fn the_ratio_allowance_is_the_floor_but_at_least_one() {
+        assert_eq!(ratio_allowance(0.05, 4), 1);
+        assert_eq!(ratio_allowance(0.05, 0), 1);
+        assert_eq!(ratio_allowance(0.05, 39), 1);
+        assert_eq!(ratio_allowance(0.05, 40), 2);
+        assert_eq!(ratio_allowance(0.05, 10_000), 500);
+        assert_eq!(ratio_allowance(0.0, 10_000), 1);
+    }
+
+    #[test]
+    fn messages_name_the_limit_and_by_how_much() {
+        let trips = evaluate(&plan(30, 0, 0, 30, 0), &Safety::default());
+        assert_eq!(
+            trips[0].message,
+            "30 deactivations planned, limit 25 (5 over)"
+        );
+        assert_eq!(
+            trips[1].message,
+            "30 of 30 managed users would be deactivated (100.0%), limit 5.0% (1 user)"
+        );
+        assert_eq!(trips[0].limit, 25.0);
+        assert_eq!(trips[0].actual, 30.0);
+    }
 }
