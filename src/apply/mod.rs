@@ -246,7 +246,7 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
     let outcome = apply_unlocked(run, op).instrument(span.clone()).await;
     match &outcome.result {
         OpResult::Failed { code, message, .. } => {
-            span.in_scope(|| tracing::warn!(code = code.as_deref(), %message, "op failed"))
+            span.in_scope(|| tracing::warn!(code = code.as_deref(), error = %message, "op failed"))
         }
         _ => span.in_scope(|| tracing::debug!("op applied")),
     }

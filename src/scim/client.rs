@@ -33,12 +33,15 @@ pub enum ScimError {
         retry_after: Option<Duration>,
     },
     /// No answer: connect failure, timeout or dropped connection.
-    #[error("{method} {path}: {source}")]
+    #[error("{method} {path}: {cause}")]
     Transport {
         /// The request's method.
         method: Method,
         /// The request's path below the base URL.
         path: String,
+        /// What went wrong, in words that name the cause and the host: "connection refused
+        /// by 127.0.0.1:9", "DNS lookup of slack.example failed", "timed out", a TLS error.
+        cause: String,
         /// The HTTP client's error, with the URL stripped.
         #[source]
         source: reqwest::Error,
@@ -105,6 +108,72 @@ impl ScimError {
             ScimError::Decode { .. } | ScimError::Url(_) => false,
         }
     }
+}
+
+/// Names the cause of a request that got no answer, from the error and its sources: a refused
+/// or reset connection, a DNS failure, a TLS failure or a timeout, with the host; otherwise the
+/// innermost message. reqwest's own text alone ("error sending request") names none of these.
+pub fn transport_cause(error: &reqwest::Error, endpoint: &str) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    let mut io_kind = None;
+    let mut tls = false;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+            tls |= io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        }
+        tls |= e.downcast_ref::<rustls::Error>().is_some();
+        let text = e.to_string();
+        if !chain.iter().any(|c| c.contains(&text)) {
+            chain.push(text);
+        }
+        source = e.source();
+    }
+    let all = chain.join(": ").to_ascii_lowercase();
+    let detail = chain.last().cloned().unwrap_or_default();
+    let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
+    if error.is_timeout() || all.contains("timed out") {
+        return format!("timed out waiting for {endpoint}");
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            return format!("connection refused by {endpoint}");
+        }
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted) => {
+            return format!("connection reset by {endpoint}");
+        }
+        _ => {}
+    }
+    if all.contains("dns error")
+        || all.contains("failed to lookup")
+        || all.contains("name or service")
+    {
+        return format!("DNS lookup of {host} failed ({detail})");
+    }
+    // rustls words its errors so: "received corrupt message", "invalid peer certificate",
+    // "received fatal alert", "peer is incompatible", "peer misbehaved".
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "fatal alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ];
+    if tls || tls_words.iter().any(|w| all.contains(w)) {
+        return format!("TLS handshake with {endpoint} failed ({detail})");
+    }
+    if error.is_connect() {
+        return format!("cannot connect to {endpoint} ({detail})");
+    }
+    if all.contains("connection closed") || all.contains("incomplete message") {
+        return format!("{endpoint} closed the connection before answering ({detail})");
+    }
+    format!("no answer from {endpoint} ({detail})")
 }
 
 /// A successful response: its status and raw body.
@@ -183,6 +252,18 @@ impl ScimClient {
         self.version
     }
 
+    /// `host:port` of the target, for messages.
+    fn endpoint(&self) -> String {
+        match reqwest::Url::parse(&self.base) {
+            Ok(u) => format!(
+                "{}:{}",
+                u.host_str().unwrap_or_default(),
+                u.port_or_known_default().unwrap_or_default()
+            ),
+            Err(_) => self.base.clone(),
+        }
+    }
+
     /// The base URL, ending with `/`; request paths are appended to it.
     pub fn base_url(&self) -> &str {
         &self.base
@@ -209,9 +290,11 @@ impl ScimClient {
                 )
                 .body(serde_json::to_vec(b).expect("JSON values serialise"));
         }
+        let endpoint = self.endpoint();
         let transport = |source: reqwest::Error| ScimError::Transport {
             method: method.clone(),
             path: path.to_string(),
+            cause: transport_cause(&source, &endpoint),
             source: source.without_url(),
         };
         let resp = req.send().await.map_err(transport)?;

@@ -7,6 +7,7 @@ mod directory;
 mod emulator;
 mod emulator_cli;
 mod exit_codes;
+mod failures;
 mod fixtures;
 mod harness;
 mod layering;
