@@ -420,12 +420,16 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     for p in &prepared.source_problems {
         eprintln!("{p}");
     }
-    print(&render::render(
-        &prepared.plan,
-        format_of(args.format),
-        color,
-    ));
     let dry_run = args.dry_run;
+    // With --format json stdout is one JSON document: the plan, and once applied its outcome.
+    let json = args.format == FormatArg::Json;
+    if !json || dry_run {
+        print(&render::render(
+            &prepared.plan,
+            format_of(args.format),
+            color,
+        ));
+    }
     let result = if dry_run {
         prepared.finish().await
     } else {
@@ -442,16 +446,49 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     for f in report.findings().iter().filter(|f| f.topic != "source") {
         eprintln!("{}: {}", f.severity, f.text);
     }
-    match &report.applied {
-        Applied::GuardTripped(_) => eprintln!("nothing was written"),
-        Applied::Done(outcome) => print(&format!("\n{}", outcome.render())),
-        Applied::NotRequested | Applied::NothingToDo => {}
+    if let Applied::GuardTripped(_) = &report.applied {
+        eprintln!("nothing was written");
+    }
+    if json && !dry_run {
+        print(&applied_json(&report));
+    } else if let Applied::Done(outcome) = &report.applied {
+        print(&format!("\n{}", outcome.render()));
     }
     if dry_run {
         exit::of_plan(&report, false)
     } else {
         exit::of_apply(&report)
     }
+}
+
+/// `apply --format json`'s one document: the JSON plan with an `outcome` member — `result`
+/// (`applied`, `guard_tripped` or `nothing_to_do`), the guards that tripped, and every op's
+/// result.
+fn applied_json(report: &PassReport) -> String {
+    let plan = render::render(&report.plan, Format::Json, false);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&plan).expect("the JSON plan renderer writes JSON");
+    let outcome = match &report.applied {
+        Applied::Done(o) => serde_json::json!({
+            "result": "applied",
+            "applied": o.applied(),
+            "failed": o.failed(),
+            "skipped": o.skipped(),
+            "rate_limited": o.rate_limited,
+            "ops": o.ops,
+        }),
+        Applied::GuardTripped(trips) => serde_json::json!({
+            "result": "guard_tripped",
+            "guards": trips,
+        }),
+        Applied::NothingToDo | Applied::NotRequested => {
+            serde_json::json!({"result": "nothing_to_do"})
+        }
+    };
+    doc["outcome"] = outcome;
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+    text.push('\n');
+    text
 }
 
 async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) -> u8 {

@@ -10,6 +10,7 @@ mod exit_codes;
 mod failures;
 mod fixtures;
 mod harness;
+mod json_output;
 mod layering;
 mod plan;
 mod python_sdk;
