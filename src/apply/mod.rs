@@ -29,7 +29,7 @@ use crate::plan::{Op, Plan, PlannedOp, UserRef};
 use crate::scim::limits::Endpoint;
 use crate::scim::retry::{CallError, Caller};
 use crate::scim::types::{Group, ListResponse, User};
-use crate::scim::{Version, write};
+use crate::scim::{ScimError, Version, write};
 use crate::slack_rules::{ErrorCode, email_key, user_name_key};
 
 /// Which phase an op runs in; phases run one after the other.
@@ -81,6 +81,11 @@ impl Run {
 }
 
 fn failed(e: &CallError) -> OpResult {
+    if let ScimError::CircuitOpen { .. } = e.error {
+        return OpResult::Skipped {
+            reason: e.error.to_string(),
+        };
+    }
     OpResult::Failed {
         status: e.error.status(),
         code: e.error.code().map(str::to_string),

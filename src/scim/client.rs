@@ -59,6 +59,17 @@ pub enum ScimError {
     /// A target URL refused before any request (or an HTTP client that could not be built).
     #[error("{0}")]
     Url(String),
+    /// Not sent: the circuit breaker is open after a run of requests that got no answer.
+    #[error(
+        "not sent: Slack did not answer {failures} requests in a row (last: {cause}); \
+         the next pass tries again"
+    )]
+    CircuitOpen {
+        /// The consecutive requests that got no answer.
+        failures: u32,
+        /// The last one's cause.
+        cause: String,
+    },
 }
 
 fn describe(code: &Option<String>, message: &Option<String>) -> String {
@@ -105,7 +116,7 @@ impl ScimError {
         match self {
             ScimError::Status { status, .. } => *status >= 500,
             ScimError::Transport { .. } => true,
-            ScimError::Decode { .. } | ScimError::Url(_) => false,
+            ScimError::Decode { .. } | ScimError::Url(_) | ScimError::CircuitOpen { .. } => false,
         }
     }
 }

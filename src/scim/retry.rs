@@ -3,7 +3,8 @@
 //! never counted as a failure; 5xx, timeouts and dropped connections → exponential backoff with
 //! full jitter, a bounded number of times; any other 4xx → no retry.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -62,6 +63,60 @@ pub struct CallError {
     pub attempts: u32,
 }
 
+/// Requests in a row that may get no answer (refused, reset, timed out) before the breaker
+/// opens. With four requests in flight and retries, Slack gone away opens it within seconds;
+/// a single flaky connection never does, since any answer (even a 5xx) closes the run.
+pub const BREAKER_THRESHOLD: u32 = 8;
+
+/// A circuit breaker shared by every clone of a [`Caller`]: after [`BREAKER_THRESHOLD`]
+/// consecutive requests without an answer it opens, and no further request is sent. It lives
+/// as long as one pass's connection, so the next pass starts closed.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    consecutive: AtomicU32,
+    /// Set once open: the failures counted and the last cause.
+    open: Mutex<Option<(u32, String)>>,
+}
+
+impl Breaker {
+    /// The error a request gets instead of being sent, once open.
+    fn check(&self) -> Result<(), ScimError> {
+        match &*self.open.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((failures, cause)) => Err(ScimError::CircuitOpen {
+                failures: *failures,
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one attempt's result: an answer of any status closes the run; no answer extends
+    /// it, and opens the breaker at the threshold.
+    fn record(&self, result: &Result<Reply, ScimError>) {
+        match result {
+            Err(ScimError::Transport { cause, .. }) => {
+                let n = self.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+                if n >= BREAKER_THRESHOLD {
+                    let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+                    if open.is_none() {
+                        tracing::warn!(failures = n, cause = %cause, "Slack is not answering: no new request will be sent this pass");
+                        *open = Some((n, cause.clone()));
+                    }
+                }
+            }
+            _ => self.consecutive.store(0, Ordering::SeqCst),
+        }
+    }
+
+    /// Whether the breaker has opened.
+    pub fn is_open(&self) -> bool {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
 /// A client with limits and retries.
 #[derive(Clone)]
 pub struct Caller {
@@ -72,6 +127,8 @@ pub struct Caller {
     pub limits: Arc<Limits>,
     /// When to retry.
     pub policy: RetryPolicy,
+    /// Stops sending once Slack stops answering; shared by clones.
+    pub breaker: Arc<Breaker>,
 }
 
 impl Caller {
@@ -82,6 +139,7 @@ impl Caller {
             client,
             limits: Arc::new(Limits::new(share, time_scale)),
             policy: RetryPolicy::default(),
+            breaker: Arc::new(Breaker::default()),
         }
     }
 
@@ -157,8 +215,13 @@ impl Caller {
         let mut rate_limited = 0;
         loop {
             self.limits.acquire(endpoint).await;
+            if let Err(error) = self.breaker.check() {
+                return Err(CallError { error, attempts });
+            }
             attempts += 1;
-            match self.client.send(method.clone(), path, body).await {
+            let result = self.client.send(method.clone(), path, body).await;
+            self.breaker.record(&result);
+            match result {
                 Ok(reply) => return Ok((reply, attempts)),
                 Err(e)
                     if e.status() == Some(429) && rate_limited < self.policy.max_rate_limited =>
