@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    EnvOverrides, InvalidUsers, MatchKey, RawColumns, RawConfig, RawSource, ScimVersion,
-    UnmanagedGroups, UnmanagedUsers, attribute_modes,
+    EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion, UnmanagedGroups,
+    UnmanagedUsers,
 };
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
@@ -454,16 +454,18 @@ impl Compiler<'_> {
             self.error(here, ConfigIssue::MissingEmailColumn);
             return None;
         };
-        if columns.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        let email = columns.header(CsvColumn::Attribute(Attribute::Email));
+        if email.is_none_or(|e| e.trim().is_empty()) {
             self.error(
                 &[here[0], here[1], Step::Key("columns")],
                 ConfigIssue::MissingEmailColumn,
             );
             return None;
         }
-        let columns = column_mappings(columns)
-            .into_iter()
-            .map(|(column, header)| ColumnMapping {
+        let columns = columns
+            .headers
+            .iter()
+            .map(|&(column, ref header)| ColumnMapping {
                 column,
                 declared_at: self.at(&[
                     here[0],
@@ -507,11 +509,8 @@ impl Compiler<'_> {
         let attributes = AttributePolicy {
             modes: raw
                 .attributes
-                .as_ref()
-                .map(attribute_modes)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(name, mode)| Attribute::from_name(name).map(|a| (a, mode)))
+                .iter()
+                .flat_map(|a| a.modes.iter().copied())
                 .collect(),
         };
         Policy {
@@ -867,40 +866,6 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
     out
 }
 
-/// The columns a CSV mapping names, with their headers, in attribute order.
-fn column_mappings(c: &RawColumns) -> Vec<(CsvColumn, String)> {
-    use CsvColumn::{Attribute as A, GuestExpiration};
-    let pairs = [
-        (A(Attribute::Id), &c.id),
-        (A(Attribute::Email), &c.email),
-        (A(Attribute::UserName), &c.user_name),
-        (A(Attribute::GivenName), &c.given_name),
-        (A(Attribute::FamilyName), &c.family_name),
-        (A(Attribute::DisplayName), &c.display_name),
-        (A(Attribute::Title), &c.title),
-        (A(Attribute::Phone), &c.phone),
-        (A(Attribute::Timezone), &c.timezone),
-        (A(Attribute::Locale), &c.locale),
-        (A(Attribute::PreferredLanguage), &c.preferred_language),
-        (A(Attribute::UserType), &c.user_type),
-        (A(Attribute::EmployeeNumber), &c.employee_number),
-        (A(Attribute::CostCenter), &c.cost_center),
-        (A(Attribute::Organization), &c.organization),
-        (A(Attribute::Division), &c.division),
-        (A(Attribute::Department), &c.department),
-        (A(Attribute::Manager), &c.manager_email),
-        (A(Attribute::StartDate), &c.start_date),
-        (A(Attribute::Guest), &c.guest),
-        (GuestExpiration, &c.guest_expiration),
-        (A(Attribute::Active), &c.active),
-        (A(Attribute::Groups), &c.groups),
-    ];
-    pairs
-        .into_iter()
-        .filter_map(|(a, h)| h.clone().map(|h| (a, h)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -971,6 +936,76 @@ mod tests {
     }
 
     const MINIMAL: &str = "target:\n  url: https://api.slack.com/scim/v1\n  token_file: secret.txt\nsources:\n  - yaml: dir.yaml\n";
+
+    /// Column keys and policy attributes come from the attribute table; unknown ones are
+    /// reported at the key, all at once, listing the valid names as serde's own structs did.
+    #[test]
+    fn column_keys_and_policy_attributes_are_read_by_name() {
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{mail: M, email: E, title: T, boss: B}}\nattributes: {{titel: ignore, email: ignore, title: sometimes}}\n"
+            ),
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        let columns = "`id`, `email`, `user_name`, `given_name`, `family_name`, `display_name`, `title`, `phone`, `timezone`, `locale`, `preferred_language`, `user_type`, `employee_number`, `cost_center`, `organization`, `division`, `department`, `manager_email`, `start_date`, `guest`, `guest_expiration`, `active`, `groups`";
+        let policy = "`user_name`, `given_name`, `family_name`, `display_name`, `title`, `phone`, `timezone`, `locale`, `preferred_language`, `user_type`, `employee_number`, `cost_center`, `organization`, `division`, `department`, `manager`, `start_date`, `guest`";
+        assert_eq!(
+            errors,
+            [
+                format!(
+                    "conf/scimsync.yaml:7:15: error: sources[1].columns.mail: unknown field `mail`, expected one of {columns}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:7:44: error: sources[1].columns.boss: unknown field `boss`, expected one of {columns}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:8:14: error: attributes.titel: unknown field `titel`, expected one of {policy}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy}"
+                ),
+                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`".to_string(),
+            ]
+        );
+
+        let config = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{groups: G, title: ~, email: E, guest_expiration: U, guest: F}}\nattributes: {{start_date: ignore, manager: create_only}}\n"
+            ),
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        // In table order, whatever the file's; `null` is absent.
+        let keys: Vec<&str> = layout.columns.iter().map(|c| c.column.key()).collect();
+        assert_eq!(keys, ["email", "guest", "guest_expiration", "groups"]);
+        let attributes = &config.policy.attributes;
+        assert_eq!(
+            attributes.mode(Attribute::StartDate),
+            super::super::AttributeMode::Ignore
+        );
+        assert_eq!(
+            attributes.mode(Attribute::Manager),
+            super::super::AttributeMode::CreateOnly
+        );
+        assert_eq!(
+            attributes.mode(Attribute::Title),
+            super::super::AttributeMode::Enforce
+        );
+
+        let errors = compile_str(
+            &format!("{MINIMAL}  - csv: p.csv\n    columns: {{email: ~, title: T}}\n"),
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            ["conf/scimsync.yaml:7:14: error: a csv source needs `columns` with at least `email`"]
+        );
+    }
 
     #[test]
     fn a_full_config_compiles_with_paths_resolved() {

@@ -25,7 +25,7 @@ pub use raw::{
     UnmanagedUsers,
 };
 
-use crate::model::Attribute;
+use crate::model::{Attribute, Kind, TABLE};
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";
@@ -154,18 +154,58 @@ pub struct ColumnMapping {
 /// column, makes up [`Attribute::Guest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CsvColumn {
+    /// The attribute's own column, under its [`Spec::column`](crate::model::Spec::column) key.
     Attribute(Attribute),
+    /// The guest's expiry, next to the guest flag.
     GuestExpiration,
 }
 
+/// How many columns a mapping may name: one per attribute, plus the guest expiry.
+const CSV_COLUMNS: usize = TABLE.len() + 1;
+
 impl CsvColumn {
+    /// Every column, in [`TABLE`]'s order with the guest expiry right after the guest flag.
+    pub const ALL: [CsvColumn; CSV_COLUMNS] = {
+        let mut all = [CsvColumn::GuestExpiration; CSV_COLUMNS];
+        let (mut i, mut n) = (0, 0);
+        while i < TABLE.len() {
+            all[n] = CsvColumn::Attribute(TABLE[i].attribute);
+            n += 1;
+            if matches!(TABLE[i].kind, Kind::Guest) {
+                all[n] = CsvColumn::GuestExpiration;
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(
+            n == CSV_COLUMNS,
+            "one guest attribute, with one expiry column"
+        );
+        all
+    };
+
+    /// Every key under `columns:`, in [`CsvColumn::ALL`]'s order.
+    pub const KEYS: [&'static str; CSV_COLUMNS] = {
+        let mut keys = [""; CSV_COLUMNS];
+        let mut i = 0;
+        while i < CSV_COLUMNS {
+            keys[i] = CsvColumn::ALL[i].key();
+            i += 1;
+        }
+        keys
+    };
+
     /// The key under `columns:` in the config.
-    pub fn key(self) -> &'static str {
+    pub const fn key(self) -> &'static str {
         match self {
-            CsvColumn::Attribute(Attribute::Manager) => "manager_email",
-            CsvColumn::Attribute(a) => a.name(),
+            CsvColumn::Attribute(a) => a.spec().column,
             CsvColumn::GuestExpiration => "guest_expiration",
         }
+    }
+
+    /// The column with this key under `columns:`.
+    pub fn from_key(key: &str) -> Option<CsvColumn> {
+        CsvColumn::ALL.into_iter().find(|c| c.key() == key)
     }
 
     /// The attribute the column contributes to.
@@ -174,6 +214,14 @@ impl CsvColumn {
             CsvColumn::Attribute(a) => a,
             CsvColumn::GuestExpiration => Attribute::Guest,
         }
+    }
+
+    /// The column's place in [`CsvColumn::ALL`].
+    pub fn index(self) -> usize {
+        CsvColumn::ALL
+            .iter()
+            .position(|c| *c == self)
+            .expect("every column is in ALL")
     }
 }
 

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, MapAccess};
 use serde_yaml::Value;
 
 use super::SourceLocation;
@@ -239,6 +239,22 @@ fn dotted(path: &[OwnedStep]) -> String {
         }
     }
     out
+}
+
+/// Reads the next key of a map whose keys are names from a fixed list (attributes, CSV
+/// columns), the way `serde`'s own structs read theirs: a name `lookup` does not know is an
+/// "unknown field" error listing `names`, which [`YamlDocument::decode`] reports at the key.
+pub fn next_named_key<'de, A: MapAccess<'de>, K>(
+    map: &mut A,
+    names: &'static [&'static str],
+    lookup: impl Fn(&str) -> Option<K>,
+) -> Result<Option<K>, A::Error> {
+    let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+        return Ok(None);
+    };
+    lookup(&name)
+        .map(Some)
+        .ok_or_else(|| de::Error::unknown_field(&name, names))
 }
 
 /// Converts a serde_yaml error into a located [`YamlError`].

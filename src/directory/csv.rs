@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::config::{CsvColumn, CsvLayout};
 use crate::diag::{Problem, SourceLocation};
+use crate::model::Kind;
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{
@@ -257,20 +258,21 @@ fn person(
             value: cell.to_string(),
             expected,
         };
-        match column {
+        let attribute = match column {
             CsvColumn::GuestExpiration => {
                 if !cell.is_empty() {
                     expiration = Some((cell, cell_at(i)));
                 }
+                continue;
             }
-            // Kept even when blank, so a missing email is reported at its cell.
-            CsvColumn::Attribute(Attribute::Email) => person.values.push((
-                Attribute::Email,
-                AttrValue::Text(cell.to_string()),
-                cell_at(i),
-            )),
-            _ if cell.is_empty() => {}
-            CsvColumn::Attribute(Attribute::Groups) => {
+            CsvColumn::Attribute(attribute) => attribute,
+        };
+        if cell.is_empty() && attribute != Attribute::Email {
+            // Blank means unset; a blank email is kept, so that it is reported at its cell.
+            continue;
+        }
+        match attribute.kind() {
+            Kind::Groups => {
                 for name in cell.split(layout.groups_separator) {
                     let name = name.trim();
                     if !name.is_empty() {
@@ -278,7 +280,7 @@ fn person(
                     }
                 }
             }
-            CsvColumn::Attribute(attribute @ Attribute::StartDate) => match parse_date(cell) {
+            Kind::Date(_) => match parse_date(cell) {
                 Some(date) => person
                     .values
                     .push((attribute, AttrValue::Date(date), cell_at(i))),
@@ -287,21 +289,17 @@ fn person(
                     invalid(attribute, "a date like 2024-04-10"),
                 )),
             },
-            CsvColumn::Attribute(attribute @ (Attribute::Active | Attribute::Guest)) => {
-                match parse_bool(cell) {
-                    Some(flag) if attribute == Attribute::Guest => guest = Some((flag, cell_at(i))),
-                    Some(flag) => {
-                        person
-                            .values
-                            .push((attribute, AttrValue::Bool(flag), cell_at(i)))
-                    }
-                    None => person.problems.push(Problem::error(
-                        cell_at(i),
-                        invalid(attribute, "true or false (yes/no, 1/0)"),
-                    )),
-                }
-            }
-            CsvColumn::Attribute(attribute) => {
+            Kind::Active | Kind::Guest => match parse_bool(cell) {
+                Some(flag) if attribute.kind() == Kind::Guest => guest = Some((flag, cell_at(i))),
+                Some(flag) => person
+                    .values
+                    .push((attribute, AttrValue::Bool(flag), cell_at(i))),
+                None => person.problems.push(Problem::error(
+                    cell_at(i),
+                    invalid(attribute, "true or false (yes/no, 1/0)"),
+                )),
+            },
+            Kind::Key | Kind::Text(_) | Kind::Manager => {
                 person
                     .values
                     .push((attribute, AttrValue::Text(cell.to_string()), cell_at(i)))
@@ -494,6 +492,32 @@ mod tests {
                 .iter()
                 .any(|v| v.0 == Attribute::Guest)
         );
+    }
+
+    #[test]
+    fn every_text_attribute_has_a_column() {
+        let columns: Vec<(CsvColumn, &str)> = std::iter::once(Attribute::Email)
+            .chain(Attribute::TEXT)
+            .map(|a| (CsvColumn::Attribute(a), a.spec().column))
+            .collect();
+        let header: Vec<&str> = columns.iter().map(|c| c.1).collect();
+        let row: Vec<String> = std::iter::once("a@x.io".to_string())
+            .chain(Attribute::TEXT.iter().map(|a| match a.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{a} value"),
+            }))
+            .collect();
+        let text = format!("{}\n{}\n", header.join(","), row.join(","));
+        let person = &read_str(text.as_bytes(), &layout(&columns)).unwrap().people[0];
+        assert!(person.problems.is_empty(), "{:?}", person.problems);
+        for attribute in Attribute::TEXT {
+            let value = person.values.iter().find(|v| v.0 == attribute).unwrap();
+            let expected = match attribute.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{attribute} value"),
+            };
+            assert_eq!(value.1.display(), expected);
+        }
     }
 
     #[test]
