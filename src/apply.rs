@@ -21,6 +21,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
+use crate::model::Attribute;
 use crate::plan::{Change, Op, Plan, UserRef};
 use crate::scim::limits::Endpoint;
 use crate::scim::retry::{CallError, Caller};
@@ -281,7 +282,7 @@ pub fn dependencies(plan: &Plan) -> Vec<Vec<usize>> {
                 if fields.user_name.is_some()
                     && let Some(old) = changes
                         .iter()
-                        .find(|c| c.attribute == "user_name")
+                        .find(|c| c.attribute == Attribute::UserName)
                         .and_then(|c| c.from.as_deref())
                 {
                     releases.insert(format!("user:{}", user_name_key(old)), i);
