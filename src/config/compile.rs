@@ -146,7 +146,7 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
         base: &base,
         problems: Vec::new(),
     };
-    let config = compiler.config(raw, env);
+    let config = compiler.config(&raw, env);
     let mut problems = compiler.problems;
     sort_problems(&mut problems);
     match config {
@@ -157,6 +157,9 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
         _ => Err(fail(problems)),
     }
 }
+
+/// A problem was found and is already among the compiler's problems.
+struct Reported;
 
 struct Compiler<'a> {
     doc: &'a YamlDocument,
@@ -174,12 +177,12 @@ impl Compiler<'_> {
         self.problems.push(Problem::error(location, issue));
     }
 
-    fn config(&mut self, raw: RawConfig, env: &EnvOverrides) -> Option<Config> {
-        let target = self.target(&raw, env);
+    fn config(&mut self, raw: &RawConfig, env: &EnvOverrides) -> Option<Config> {
+        let target = self.target(raw, env);
         let sources = self.sources(raw.sources.as_deref().unwrap_or_default());
-        let policy = self.policy(&raw);
-        let rate_limit = self.rate_limit(&raw);
-        let daemon = self.daemon(&raw);
+        let policy = self.policy(raw);
+        let rate_limit = self.rate_limit(raw);
+        let daemon = self.daemon(raw);
         let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
@@ -303,54 +306,8 @@ impl Compiler<'_> {
             (Endpoint::Url(parsed), version)
         };
 
-        let token = match (&env.token_env, &env.token_file) {
-            (Some(_), Some(_)) => {
-                self.error(
-                    &[Step::Key("target")],
-                    ConfigIssue::FromEnv {
-                        variable: EnvOverrides::TOKEN_FILE,
-                        issue: Box::new(ConfigIssue::TokenSourceTwice),
-                    },
-                );
-                return None;
-            }
-            (Some(name), None) => {
-                let name = name.trim();
-                if !is_env_name(name) {
-                    self.error(
-                        &[Step::Key("target")],
-                        ConfigIssue::FromEnv {
-                            variable: EnvOverrides::TOKEN_ENV,
-                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
-                        },
-                    );
-                    return None;
-                }
-                Some(TokenSource::Env(name.into()))
-            }
-            (None, Some(path)) => Some(TokenSource::File(resolve(Path::new(""), path.trim()))),
-            (None, None) => match (&raw.token_env, &raw.token_file) {
-                (Some(_), Some(_)) => {
-                    self.error(
-                        &[Step::Key("target"), Step::Key("token_file")],
-                        ConfigIssue::TokenSourceTwice,
-                    );
-                    return None;
-                }
-                (Some(name), None) => {
-                    let name = name.trim();
-                    if !is_env_name(name) {
-                        self.error(
-                            &[Step::Key("target"), Step::Key("token_env")],
-                            ConfigIssue::InvalidEnvName { name: name.into() },
-                        );
-                        return None;
-                    }
-                    Some(TokenSource::Env(name.into()))
-                }
-                (None, Some(path)) => Some(TokenSource::File(resolve(self.base, path.trim()))),
-                (None, None) => None,
-            },
+        let Ok(token) = self.token_source(raw, env) else {
+            return None;
         };
         if token.is_none() && endpoint != Endpoint::Embedded {
             self.error(&[Step::Key("target")], ConfigIssue::TokenSourceMissing);
@@ -363,6 +320,64 @@ impl Compiler<'_> {
             token,
             emulator_seed: file(&raw.emulator_seed),
             emulator_state: file(&raw.emulator_state),
+        })
+    }
+
+    /// Where the token is read from: the environment's override, else the file's setting;
+    /// `None` when neither names one.
+    fn token_source(
+        &mut self,
+        raw: &RawTargetView,
+        env: &EnvOverrides,
+    ) -> Result<Option<TokenSource>, Reported> {
+        Ok(match (&env.token_env, &env.token_file) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::FromEnv {
+                        variable: EnvOverrides::TOKEN_FILE,
+                        issue: Box::new(ConfigIssue::TokenSourceTwice),
+                    },
+                );
+                return Err(Reported);
+            }
+            (Some(name), None) => {
+                let name = name.trim();
+                if !is_env_name(name) {
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TOKEN_ENV,
+                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
+                        },
+                    );
+                    return Err(Reported);
+                }
+                Some(TokenSource::Env(name.into()))
+            }
+            (None, Some(path)) => Some(TokenSource::File(resolve(Path::new(""), path.trim()))),
+            (None, None) => match (&raw.token_env, &raw.token_file) {
+                (Some(_), Some(_)) => {
+                    self.error(
+                        &[Step::Key("target"), Step::Key("token_file")],
+                        ConfigIssue::TokenSourceTwice,
+                    );
+                    return Err(Reported);
+                }
+                (Some(name), None) => {
+                    let name = name.trim();
+                    if !is_env_name(name) {
+                        self.error(
+                            &[Step::Key("target"), Step::Key("token_env")],
+                            ConfigIssue::InvalidEnvName { name: name.into() },
+                        );
+                        return Err(Reported);
+                    }
+                    Some(TokenSource::Env(name.into()))
+                }
+                (None, Some(path)) => Some(TokenSource::File(resolve(self.base, path.trim()))),
+                (None, None) => None,
+            },
         })
     }
 

@@ -295,6 +295,13 @@ fn token_len(text: &str, offset: usize) -> usize {
     len.max(rest.chars().next().map_or(0, char::len_utf8))
 }
 
+/// A line or column number as a [`SourceLocation`] holds it. Numbers past `u32::MAX`
+/// saturate: no file scimsync reads has four billion lines, and a position slightly wrong in
+/// such a file is better than a panic.
+pub fn position(n: impl TryInto<u32>) -> u32 {
+    n.try_into().unwrap_or(u32::MAX)
+}
+
 /// Line and column (1-based, in characters) of a byte offset in `text`.
 pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     let before = &text[..offset.min(text.len())];
@@ -304,7 +311,7 @@ pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     if line == 1 && before.starts_with('\u{feff}') {
         column -= 1;
     }
-    (line as u32, column as u32)
+    (position(line), position(column))
 }
 
 #[cfg(test)]

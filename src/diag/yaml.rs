@@ -15,7 +15,7 @@ use saphyr_parser::{Event, Parser};
 use serde::de::{self, DeserializeOwned, MapAccess};
 use serde_yaml::Value;
 
-use super::SourceLocation;
+use super::{SourceLocation, position};
 
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,7 +260,7 @@ pub fn next_named_key<'de, A: MapAccess<'de>, K>(
 /// Converts a serde_yaml error into a located [`YamlError`].
 pub fn yaml_error(file: &Arc<str>, error: &serde_yaml::Error) -> YamlError {
     let location = match error.location() {
-        Some(l) => SourceLocation::new(file, l.line() as u32, l.column() as u32),
+        Some(l) => SourceLocation::new(file, position(l.line()), position(l.column())),
         None => SourceLocation::file(file),
     };
     YamlError {
@@ -346,8 +346,8 @@ impl SpanIndex {
         for event in Parser::new_from_str(text) {
             let (event, span) = event.ok()?;
             let pos = Pos {
-                line: span.start.line() as u32,
-                column: span.start.col() as u32 + 1,
+                line: position(span.start.line()),
+                column: position(span.start.col()).saturating_add(1),
             };
             let (is_start, children, scalar) = match event {
                 Event::Scalar(value, ..) => (true, Children::Leaf, Some(value)),

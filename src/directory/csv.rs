@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::config::{CsvColumn, CsvLayout};
-use crate::diag::{Problem, SourceLocation};
+use crate::diag::{Problem, SourceLocation, position};
 use crate::model::Kind;
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
@@ -54,7 +54,7 @@ pub(crate) fn read(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let (line, column) = e.position().map_or((0, 0), |p| (p.line() as u32, 1));
+                let (line, column) = e.position().map_or((0, 0), |p| (position(p.line()), 1));
                 problems.push(Problem::error(
                     at(line, column),
                     DirectoryIssue::Csv {
@@ -68,13 +68,13 @@ pub(crate) fn read(
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let position = record
+        let at_record = record
             .position()
             .expect("records read from a reader have positions");
         let starts = field_starts(
             text,
-            position.byte() as usize,
-            position.line() as u32,
+            usize::try_from(at_record.byte()).expect("offsets into text in memory fit usize"),
+            position(at_record.line()),
             layout.delimiter,
         );
         let line = starts[0].0;
@@ -87,20 +87,7 @@ pub(crate) fn read(
         let Some((names, _)) = &header else {
             let names: Vec<String> = record.iter().map(str::to_string).collect();
             check_header(&names, &cell_at, &mut problems);
-            for mapping in &layout.columns {
-                match names.iter().position(|n| *n == mapping.header) {
-                    Some(i) => indexes.push((mapping.column, i)),
-                    None => problems.push(Problem::error(
-                        at(line, 1),
-                        DirectoryIssue::MissingColumn {
-                            header: mapping.header.clone(),
-                            attribute: mapping.column.key(),
-                            available: names.join(", "),
-                            mapped_at: mapping.declared_at.clone(),
-                        },
-                    )),
-                }
-            }
+            indexes = map_columns(&names, layout, &cell_at, &mut problems);
             header = Some((names, line));
             if !problems.is_empty() {
                 // Without the right columns no row can be read meaningfully.
@@ -183,7 +170,7 @@ fn byte_line_column(bytes: &[u8], offset: usize) -> (u32, u32) {
         .filter(|&&b| b & 0xC0 != 0x80)
         .count()
         + 1;
-    (line as u32, column as u32)
+    (position(line), position(column))
 }
 
 /// Where each field of the record starting at byte `start` (on `line`) begins, as
@@ -238,6 +225,32 @@ fn check_header(
             ));
         }
     }
+}
+
+/// The index of each mapped column in the header; a mapped header that is missing is a
+/// problem at the header's first cell.
+fn map_columns(
+    names: &[String],
+    layout: &CsvLayout,
+    cell_at: &impl Fn(usize) -> SourceLocation,
+    problems: &mut Vec<DirectoryProblem>,
+) -> Vec<(CsvColumn, usize)> {
+    let mut indexes = Vec::with_capacity(layout.columns.len());
+    for mapping in &layout.columns {
+        match names.iter().position(|n| *n == mapping.header) {
+            Some(i) => indexes.push((mapping.column, i)),
+            None => problems.push(Problem::error(
+                cell_at(0),
+                DirectoryIssue::MissingColumn {
+                    header: mapping.header.clone(),
+                    attribute: mapping.column.key(),
+                    available: names.join(", "),
+                    mapped_at: mapping.declared_at.clone(),
+                },
+            )),
+        }
+    }
+    indexes
 }
 
 fn person(

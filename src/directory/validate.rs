@@ -151,7 +151,16 @@ fn build_user(
     if let Some(manager) = &mut user.manager {
         *manager = email_key(manager);
     }
+    user.user_name_key = check_user(&user, today, problems);
+    user
+}
 
+/// Checks a user's own values against Slack's rules; returns the userName Slack will hold.
+fn check_user(
+    user: &DesiredUser,
+    today: NaiveDate,
+    problems: &mut Vec<DirectoryProblem>,
+) -> String {
     let at = |attribute: Attribute| user.origin(attribute).clone();
     if user.email.is_empty() {
         problems.push(Problem::error(
@@ -242,8 +251,7 @@ fn build_user(
         }
         _ => {}
     }
-    user.user_name_key = user_name_key;
-    user
+    user_name_key
 }
 
 fn is_slack_user_id(id: &str) -> bool {
@@ -439,13 +447,6 @@ fn build_groups(
     records: Vec<GroupRecord>,
     problems: &mut Vec<DirectoryProblem>,
 ) -> Vec<DesiredGroup> {
-    struct Draft {
-        name: String,
-        name_key: String,
-        location: SourceLocation,
-        /// Indexes into `users`.
-        members: Vec<usize>,
-    }
     let mut drafts: Vec<Draft> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::default();
     // Names as written → draft, so the common case (many people, few group names) costs
@@ -532,6 +533,21 @@ fn build_groups(
             }
         }
     }
+    problems.extend(later);
+    finish_groups(drafts, users)
+}
+
+/// A group being gathered from declarations and users' lists.
+struct Draft {
+    name: String,
+    name_key: String,
+    location: SourceLocation,
+    /// Indexes into `users`.
+    members: Vec<usize>,
+}
+
+/// The groups, sorted by key, with members' email keys sorted and without duplicates.
+fn finish_groups(drafts: Vec<Draft>, users: &[DesiredUser]) -> Vec<DesiredGroup> {
     let mut groups: Vec<DesiredGroup> = drafts
         .into_iter()
         .map(|draft| {
@@ -551,7 +567,6 @@ fn build_groups(
         })
         .collect();
     groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
-    problems.extend(later);
     groups
 }
 
