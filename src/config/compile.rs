@@ -22,69 +22,149 @@ use crate::slack_rules;
 /// A problem in a config file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigIssue {
+    /// The file cannot be read.
     #[error("cannot read the config file: {reason}")]
-    Unreadable { reason: String },
+    Unreadable {
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The file is not UTF-8.
     #[error("the config file is not UTF-8 text")]
     NotUtf8,
+    /// The file has no content.
     #[error("the config file is empty")]
     Empty,
     /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
     #[error("{message}")]
-    Yaml { message: String },
+    Yaml {
+        /// What is wrong, without serde_yaml's position (the problem has it).
+        message: String,
+    },
+    /// A required setting is missing.
     #[error("`{field}` is required")]
-    Missing { field: &'static str },
+    Missing {
+        /// The setting, dotted (`target.url`).
+        field: &'static str,
+    },
+    /// `target.url` does not parse.
     #[error("target.url {url:?} is not a URL: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// Plain http to a host that is not loopback.
     #[error(
         "target.url {url:?}: use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)"
     )]
-    PlainHttp { url: String },
+    PlainHttp {
+        /// The URL as given.
+        url: String,
+    },
+    /// Credentials in `target.url` (never echoed back).
     #[error("target.url {url:?} must not carry credentials; use token_env or token_file")]
-    CredentialsInUrl { url: String },
+    CredentialsInUrl {
+        /// The URL without its credentials.
+        url: String,
+    },
+    /// Neither the URL's path nor `target.version` gives the SCIM version.
     #[error(
         "cannot tell the SCIM version from target.url {url:?} (its path does not end in /scim/v1 or /scim/v2): set target.version"
     )]
-    UnknownVersion { url: String },
+    UnknownVersion {
+        /// The URL as given.
+        url: String,
+    },
+    /// `target.version` contradicts the URL's path.
     #[error("target.version is {declared} but target.url {url:?} is a {derived} endpoint")]
     VersionMismatch {
+        /// The URL as given.
         url: String,
+        /// The version the config declares.
         declared: &'static str,
+        /// The version the URL's path says.
         derived: &'static str,
     },
+    /// No token source for a real endpoint.
     #[error("a token source is required: set target.token_env or target.token_file")]
     TokenSourceMissing,
+    /// Both token sources given.
     #[error("set only one of target.token_env and target.token_file")]
     TokenSourceTwice,
+    /// `token_env` is not a variable name.
     #[error("{name:?} is not an environment variable name")]
-    InvalidEnvName { name: String },
+    InvalidEnvName {
+        /// The name as given.
+        name: String,
+    },
+    /// No sources.
     #[error("at least one source is required")]
     NoSources,
+    /// A source with both or neither of `yaml:` and `csv:`.
     #[error("a source needs exactly one of `yaml:` or `csv:`")]
     SourceKind,
+    /// A CSV setting on a YAML source.
     #[error("`{field}` only applies to csv sources")]
-    CsvOnly { field: &'static str },
+    CsvOnly {
+        /// The setting.
+        field: &'static str,
+    },
+    /// A CSV source without an email column.
     #[error("a csv source needs `columns` with at least `email`")]
     MissingEmailColumn,
+    /// A delimiter or separator that is not one character.
     #[error("`{field}` must be a single character, not {value:?}")]
-    NotOneCharacter { field: &'static str, value: String },
+    NotOneCharacter {
+        /// The setting.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// A match key listed twice.
     #[error("match: `{key}` is listed twice")]
-    DuplicateMatchKey { key: String },
+    DuplicateMatchKey {
+        /// The key.
+        key: String,
+    },
+    /// An empty `match` list.
     #[error("match: at least one key is required")]
     NoMatchKeys,
+    /// A scope domain that is not a domain.
     #[error("{domain:?} is not an email domain")]
-    InvalidDomain { domain: String },
+    InvalidDomain {
+        /// The domain as given.
+        domain: String,
+    },
+    /// A scope entry that is neither an email nor a Slack user id.
     #[error("{value:?} is neither an email nor a Slack user id (U… or W…)")]
-    InvalidAccount { value: String },
+    InvalidAccount {
+        /// The entry as given.
+        value: String,
+    },
+    /// A number outside its range.
     #[error("{field} is {value}, must be {range}")]
     OutOfRange {
+        /// The setting, dotted.
         field: &'static str,
+        /// The value as given.
         value: String,
+        /// The range it must be in.
         range: &'static str,
     },
+    /// `daemon.interval` is not a duration.
     #[error("daemon.interval {value:?} is not a duration like 30s, 15m, 1h or 1h30m")]
-    InvalidDuration { value: String },
+    InvalidDuration {
+        /// The value as given.
+        value: String,
+    },
+    /// `daemon.listen` is not a socket address.
     #[error("daemon.listen {value:?} is not an address like 0.0.0.0:9090")]
-    InvalidListen { value: String },
+    InvalidListen {
+        /// The value as given.
+        value: String,
+    },
+    /// Unmanaged groups are to be deleted but the guard forbids deletions (a warning).
     #[error(
         "groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
     )]
@@ -92,7 +172,9 @@ pub enum ConfigIssue {
     /// A problem in a value set by an environment variable.
     #[error("{issue} (from {variable})")]
     FromEnv {
+        /// The variable.
         variable: &'static str,
+        /// The problem with its value.
         issue: Box<ConfigIssue>,
     },
 }

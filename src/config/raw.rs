@@ -80,7 +80,9 @@ pub struct RawTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScimVersion {
+    /// SCIM 1.1 (`/scim/v1`).
     V1,
+    /// SCIM 2.0 (`/scim/v2`).
     V2,
 }
 
@@ -208,8 +210,11 @@ pub struct RawScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedUsers {
+    /// Deactivate them (within the safety limits).
     Deactivate,
+    /// List them in the plan and change nothing.
     Report,
+    /// Say nothing and change nothing.
     Ignore,
 }
 
@@ -226,8 +231,11 @@ pub struct RawGroups {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedGroups {
+    /// Say nothing and change nothing.
     Ignore,
+    /// List them in the plan and change nothing.
     Report,
+    /// Delete them (needs `safety.allow_group_deletion`).
     Delete,
 }
 
@@ -432,9 +440,13 @@ pub struct EnvOverrides {
 }
 
 impl EnvOverrides {
+    /// Replaces `target.url`.
     pub const TARGET_URL: &'static str = "SCIMSYNC_TARGET_URL";
+    /// Replaces `target.version` (v1 or v2).
     pub const TARGET_VERSION: &'static str = "SCIMSYNC_TARGET_VERSION";
+    /// Replaces the token source with this environment variable.
     pub const TOKEN_ENV: &'static str = "SCIMSYNC_TOKEN_ENV";
+    /// Replaces the token source with this file.
     pub const TOKEN_FILE: &'static str = "SCIMSYNC_TOKEN_FILE";
 
     /// Reads the overrides from the process environment (empty values count as unset).

@@ -20,14 +20,18 @@ use super::{SourceLocation, position};
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step<'a> {
+    /// A mapping key.
     Key(&'a str),
+    /// A sequence index.
     Index(usize),
 }
 
 /// A parsed YAML file: its value and the position of every node.
 #[derive(Debug)]
 pub struct YamlDocument {
+    /// The file as named.
     pub file: Arc<str>,
+    /// The parsed value.
     pub value: Value,
     spans: SpanIndex,
 }
@@ -35,6 +39,7 @@ pub struct YamlDocument {
 /// A YAML file that is not valid YAML, or does not fit the expected shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YamlError {
+    /// Where the problem is.
     pub location: SourceLocation,
     /// serde_yaml's message, without its trailing "at line L column C".
     pub message: String,
