@@ -1045,8 +1045,19 @@ mod tests {
             &EnvOverrides::default(),
         )
         .unwrap_err();
-        let columns = "`id`, `email`, `user_name`, `given_name`, `family_name`, `display_name`, `title`, `phone`, `timezone`, `locale`, `preferred_language`, `user_type`, `employee_number`, `cost_center`, `organization`, `division`, `department`, `manager_email`, `start_date`, `guest`, `guest_expiration`, `active`, `groups`";
-        let policy = "`user_name`, `given_name`, `family_name`, `display_name`, `title`, `phone`, `timezone`, `locale`, `preferred_language`, `user_type`, `employee_number`, `cost_center`, `organization`, `division`, `department`, `manager`, `start_date`, `guest`";
+        fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+            let quoted: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+            quoted.join(", ")
+        }
+        // `id`, `email`, …, `guest`, `guest_expiration`, `active`, `groups`: the table's order.
+        let columns = listed(CsvColumn::KEYS);
+        // `user_name`, `given_name`, …, `manager`, `start_date`, `guest`.
+        let policy = listed(
+            crate::model::TABLE
+                .iter()
+                .filter(|s| s.policy)
+                .map(|s| s.name),
+        );
         assert_eq!(
             errors,
             [

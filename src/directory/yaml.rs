@@ -406,7 +406,11 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "d.yaml:3:5: error: nick: unknown field `nick`, expected one of `id`, `email`, `user_name`, `given_name`, `family_name`, `display_name`, `title`, `phone`, `timezone`, `locale`, `preferred_language`, `user_type`, `employee_number`, `cost_center`, `organization`, `division`, `department`, `manager`, `start_date`, `guest`, `active`, `groups`",
+                format!(
+                    "d.yaml:3:5: error: nick: unknown field `nick`, expected one of {}",
+                    Attribute::NAMES.map(|n| format!("`{n}`")).join(", ")
+                )
+                .as_str(),
                 "d.yaml:4:22: error: employee_number: invalid type: integer `42`, expected a string",
                 "d.yaml:5:12: error: guest: invalid type: string \"yes\", expected struct RawGuest",
                 "d.yaml:6:13: error: groups: invalid type: string \"eng\", expected a sequence",

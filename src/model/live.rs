@@ -59,10 +59,30 @@ impl LiveUser {
     }
 }
 
-/// The canonical JSON that plan fingerprints hash: the keys, then every text, date, manager
-/// and guest attribute in [`TABLE`]'s order (unset ones as `null`), then `is_bot`. Its shape
-/// is part of the plan format: a plan saved by one build is checked against fingerprints
-/// made by another.
+/// The text and date attributes whose absence the fingerprint writes as `null`: those of the
+/// first plan format. Attributes added since are written only when set, so adding one to
+/// the table changes no fingerprint of an account that does not have it. Never extend this.
+const NULL_WHEN_UNSET: [Attribute; 15] = [
+    Attribute::GivenName,
+    Attribute::FamilyName,
+    Attribute::DisplayName,
+    Attribute::Title,
+    Attribute::Phone,
+    Attribute::Timezone,
+    Attribute::Locale,
+    Attribute::PreferredLanguage,
+    Attribute::UserType,
+    Attribute::EmployeeNumber,
+    Attribute::CostCenter,
+    Attribute::Organization,
+    Attribute::Division,
+    Attribute::Department,
+    Attribute::StartDate,
+];
+
+/// The canonical JSON that plan fingerprints hash: the keys, then the text, date, manager
+/// and guest attributes in [`TABLE`]'s order, then `is_bot`. Its shape is part of the plan
+/// format: a plan saved by one build is checked against fingerprints made by another.
 impl Serialize for LiveUser {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
@@ -73,9 +93,13 @@ impl Serialize for LiveUser {
         map.serialize_entry("secondary_email", &self.secondary_email)?;
         for spec in TABLE {
             match spec.kind {
-                Kind::Text(_) | Kind::Date(_) => {
-                    map.serialize_entry(spec.name, &self.text(spec.attribute))?;
-                }
+                Kind::Text(_) | Kind::Date(_) => match self.text(spec.attribute) {
+                    Some(value) => map.serialize_entry(spec.name, value)?,
+                    None if NULL_WHEN_UNSET.contains(&spec.attribute) => {
+                        map.serialize_entry(spec.name, &None::<&str>)?;
+                    }
+                    None => {}
+                },
                 Kind::Manager => map.serialize_entry("manager_id", &self.manager_id)?,
                 Kind::Guest => map.serialize_entry(spec.name, &self.guest)?,
                 Kind::Key | Kind::Active | Kind::Groups => {}
@@ -113,4 +137,33 @@ pub struct LiveState {
     pub users: Vec<LiveUser>,
     /// Every group, Slack's own included.
     pub groups: Vec<LiveGroup>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON the fingerprints hash is the one plans have always been made with.
+    #[test]
+    fn fingerprint_json_keeps_the_first_plan_format() {
+        let mut u = LiveUser {
+            id: "W1".into(),
+            user_name: "ada".into(),
+            active: true,
+            email: "ada@x.io".into(),
+            ..LiveUser::default()
+        };
+        let nulls = r#""secondary_email":null,"given_name":null,"family_name":null,"display_name":null,"title":null,"phone":null,"timezone":null,"locale":null,"preferred_language":null,"user_type":null,"employee_number":null,"cost_center":null,"organization":null,"division":null,"department":null,"manager_id":null"#;
+        assert_eq!(
+            serde_json::to_string(&u).unwrap(),
+            format!(
+                r#"{{"id":"W1","user_name":"ada","active":true,"email":"ada@x.io",{nulls},"start_date":null,"guest":null,"is_bot":false}}"#
+            )
+        );
+        u.texts.set(Attribute::StartDate, Some("2024-04-10"));
+        u.guest = Some(DateTime::from_timestamp(0, 0));
+        assert!(serde_json::to_string(&u).unwrap().ends_with(
+            r#""start_date":"2024-04-10","guest":"1970-01-01T00:00:00Z","is_bot":false}"#
+        ));
+    }
 }
