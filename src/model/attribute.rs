@@ -19,7 +19,6 @@ pub enum Attribute {
     GivenName,
     FamilyName,
     DisplayName,
-    Nickname,
     Title,
     Phone,
     Timezone,
@@ -156,12 +155,6 @@ pub const TABLE: &[Spec] = &[
         "display_name",
         Core("displayName"),
         "Display name: at most 80 characters, no '@'.",
-    ),
-    text(
-        A::Nickname,
-        "nickname",
-        Core("nickName"),
-        "Nickname (SCIM nickName).",
     ),
     text(A::Title, "title", Core("title"), "Job title."),
     text(
