@@ -13,7 +13,9 @@ use crate::directory::{self, DirectoryIssue, LoadOptions, yaml::RawDirectoryFile
 /// What `validate` found.
 #[derive(Debug)]
 pub struct ValidationReport {
+    /// Problems in the config file.
     pub config_problems: Vec<Problem<ConfigIssue>>,
+    /// Problems in the directory sources.
     pub directory_problems: Vec<Problem<DirectoryIssue>>,
     /// Users, skipped users and groups loaded, when the directory loaded at all.
     pub counts: Option<(usize, usize, usize)>,
@@ -121,7 +123,9 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
 /// Which JSON Schema to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaKind {
+    /// The config file's (`scimsync.yaml`).
     Config,
+    /// The YAML directory's.
     Directory,
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    EnvOverrides, InvalidUsers, MatchKey, RawColumns, RawConfig, RawSource, ScimVersion,
-    UnmanagedGroups, UnmanagedUsers, attribute_modes,
+    EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion, UnmanagedGroups,
+    UnmanagedUsers,
 };
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
@@ -22,69 +22,149 @@ use crate::slack_rules;
 /// A problem in a config file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigIssue {
+    /// The file cannot be read.
     #[error("cannot read the config file: {reason}")]
-    Unreadable { reason: String },
+    Unreadable {
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The file is not UTF-8.
     #[error("the config file is not UTF-8 text")]
     NotUtf8,
+    /// The file has no content.
     #[error("the config file is empty")]
     Empty,
     /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
     #[error("{message}")]
-    Yaml { message: String },
+    Yaml {
+        /// What is wrong, without serde_yaml's position (the problem has it).
+        message: String,
+    },
+    /// A required setting is missing.
     #[error("`{field}` is required")]
-    Missing { field: &'static str },
+    Missing {
+        /// The setting, dotted (`target.url`).
+        field: &'static str,
+    },
+    /// `target.url` does not parse.
     #[error("target.url {url:?} is not a URL: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+    /// Plain http to a host that is not loopback.
     #[error(
         "target.url {url:?}: use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)"
     )]
-    PlainHttp { url: String },
+    PlainHttp {
+        /// The URL as given.
+        url: String,
+    },
+    /// Credentials in `target.url` (never echoed back).
     #[error("target.url {url:?} must not carry credentials; use token_env or token_file")]
-    CredentialsInUrl { url: String },
+    CredentialsInUrl {
+        /// The URL without its credentials.
+        url: String,
+    },
+    /// Neither the URL's path nor `target.version` gives the SCIM version.
     #[error(
         "cannot tell the SCIM version from target.url {url:?} (its path does not end in /scim/v1 or /scim/v2): set target.version"
     )]
-    UnknownVersion { url: String },
+    UnknownVersion {
+        /// The URL as given.
+        url: String,
+    },
+    /// `target.version` contradicts the URL's path.
     #[error("target.version is {declared} but target.url {url:?} is a {derived} endpoint")]
     VersionMismatch {
+        /// The URL as given.
         url: String,
+        /// The version the config declares.
         declared: &'static str,
+        /// The version the URL's path says.
         derived: &'static str,
     },
+    /// No token source for a real endpoint.
     #[error("a token source is required: set target.token_env or target.token_file")]
     TokenSourceMissing,
+    /// Both token sources given.
     #[error("set only one of target.token_env and target.token_file")]
     TokenSourceTwice,
+    /// `token_env` is not a variable name.
     #[error("{name:?} is not an environment variable name")]
-    InvalidEnvName { name: String },
+    InvalidEnvName {
+        /// The name as given.
+        name: String,
+    },
+    /// No sources.
     #[error("at least one source is required")]
     NoSources,
+    /// A source with both or neither of `yaml:` and `csv:`.
     #[error("a source needs exactly one of `yaml:` or `csv:`")]
     SourceKind,
+    /// A CSV setting on a YAML source.
     #[error("`{field}` only applies to csv sources")]
-    CsvOnly { field: &'static str },
+    CsvOnly {
+        /// The setting.
+        field: &'static str,
+    },
+    /// A CSV source without an email column.
     #[error("a csv source needs `columns` with at least `email`")]
     MissingEmailColumn,
+    /// A delimiter or separator that is not one character.
     #[error("`{field}` must be a single character, not {value:?}")]
-    NotOneCharacter { field: &'static str, value: String },
+    NotOneCharacter {
+        /// The setting.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// A match key listed twice.
     #[error("match: `{key}` is listed twice")]
-    DuplicateMatchKey { key: String },
+    DuplicateMatchKey {
+        /// The key.
+        key: String,
+    },
+    /// An empty `match` list.
     #[error("match: at least one key is required")]
     NoMatchKeys,
+    /// A scope domain that is not a domain.
     #[error("{domain:?} is not an email domain")]
-    InvalidDomain { domain: String },
+    InvalidDomain {
+        /// The domain as given.
+        domain: String,
+    },
+    /// A scope entry that is neither an email nor a Slack user id.
     #[error("{value:?} is neither an email nor a Slack user id (U… or W…)")]
-    InvalidAccount { value: String },
+    InvalidAccount {
+        /// The entry as given.
+        value: String,
+    },
+    /// A number outside its range.
     #[error("{field} is {value}, must be {range}")]
     OutOfRange {
+        /// The setting, dotted.
         field: &'static str,
+        /// The value as given.
         value: String,
+        /// The range it must be in.
         range: &'static str,
     },
+    /// `daemon.interval` is not a duration.
     #[error("daemon.interval {value:?} is not a duration like 30s, 15m, 1h or 1h30m")]
-    InvalidDuration { value: String },
+    InvalidDuration {
+        /// The value as given.
+        value: String,
+    },
+    /// `daemon.listen` is not a socket address.
     #[error("daemon.listen {value:?} is not an address like 0.0.0.0:9090")]
-    InvalidListen { value: String },
+    InvalidListen {
+        /// The value as given.
+        value: String,
+    },
+    /// Unmanaged groups are to be deleted but the guard forbids deletions (a warning).
     #[error(
         "groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
     )]
@@ -92,7 +172,9 @@ pub enum ConfigIssue {
     /// A problem in a value set by an environment variable.
     #[error("{issue} (from {variable})")]
     FromEnv {
+        /// The variable.
         variable: &'static str,
+        /// The problem with its value.
         issue: Box<ConfigIssue>,
     },
 }
@@ -146,7 +228,7 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
         base: &base,
         problems: Vec::new(),
     };
-    let config = compiler.config(raw, env);
+    let config = compiler.config(&raw, env);
     let mut problems = compiler.problems;
     sort_problems(&mut problems);
     match config {
@@ -157,6 +239,9 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
         _ => Err(fail(problems)),
     }
 }
+
+/// A problem was found and is already among the compiler's problems.
+struct Reported;
 
 struct Compiler<'a> {
     doc: &'a YamlDocument,
@@ -174,12 +259,12 @@ impl Compiler<'_> {
         self.problems.push(Problem::error(location, issue));
     }
 
-    fn config(&mut self, raw: RawConfig, env: &EnvOverrides) -> Option<Config> {
-        let target = self.target(&raw, env);
+    fn config(&mut self, raw: &RawConfig, env: &EnvOverrides) -> Option<Config> {
+        let target = self.target(raw, env);
         let sources = self.sources(raw.sources.as_deref().unwrap_or_default());
-        let policy = self.policy(&raw);
-        let rate_limit = self.rate_limit(&raw);
-        let daemon = self.daemon(&raw);
+        let policy = self.policy(raw);
+        let rate_limit = self.rate_limit(raw);
+        let daemon = self.daemon(raw);
         let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
@@ -303,54 +388,8 @@ impl Compiler<'_> {
             (Endpoint::Url(parsed), version)
         };
 
-        let token = match (&env.token_env, &env.token_file) {
-            (Some(_), Some(_)) => {
-                self.error(
-                    &[Step::Key("target")],
-                    ConfigIssue::FromEnv {
-                        variable: EnvOverrides::TOKEN_FILE,
-                        issue: Box::new(ConfigIssue::TokenSourceTwice),
-                    },
-                );
-                return None;
-            }
-            (Some(name), None) => {
-                let name = name.trim();
-                if !is_env_name(name) {
-                    self.error(
-                        &[Step::Key("target")],
-                        ConfigIssue::FromEnv {
-                            variable: EnvOverrides::TOKEN_ENV,
-                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
-                        },
-                    );
-                    return None;
-                }
-                Some(TokenSource::Env(name.into()))
-            }
-            (None, Some(path)) => Some(TokenSource::File(resolve(Path::new(""), path.trim()))),
-            (None, None) => match (&raw.token_env, &raw.token_file) {
-                (Some(_), Some(_)) => {
-                    self.error(
-                        &[Step::Key("target"), Step::Key("token_file")],
-                        ConfigIssue::TokenSourceTwice,
-                    );
-                    return None;
-                }
-                (Some(name), None) => {
-                    let name = name.trim();
-                    if !is_env_name(name) {
-                        self.error(
-                            &[Step::Key("target"), Step::Key("token_env")],
-                            ConfigIssue::InvalidEnvName { name: name.into() },
-                        );
-                        return None;
-                    }
-                    Some(TokenSource::Env(name.into()))
-                }
-                (None, Some(path)) => Some(TokenSource::File(resolve(self.base, path.trim()))),
-                (None, None) => None,
-            },
+        let Ok(token) = self.token_source(raw, env) else {
+            return None;
         };
         if token.is_none() && endpoint != Endpoint::Embedded {
             self.error(&[Step::Key("target")], ConfigIssue::TokenSourceMissing);
@@ -363,6 +402,64 @@ impl Compiler<'_> {
             token,
             emulator_seed: file(&raw.emulator_seed),
             emulator_state: file(&raw.emulator_state),
+        })
+    }
+
+    /// Where the token is read from: the environment's override, else the file's setting;
+    /// `None` when neither names one.
+    fn token_source(
+        &mut self,
+        raw: &RawTargetView,
+        env: &EnvOverrides,
+    ) -> Result<Option<TokenSource>, Reported> {
+        Ok(match (&env.token_env, &env.token_file) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &[Step::Key("target")],
+                    ConfigIssue::FromEnv {
+                        variable: EnvOverrides::TOKEN_FILE,
+                        issue: Box::new(ConfigIssue::TokenSourceTwice),
+                    },
+                );
+                return Err(Reported);
+            }
+            (Some(name), None) => {
+                let name = name.trim();
+                if !is_env_name(name) {
+                    self.error(
+                        &[Step::Key("target")],
+                        ConfigIssue::FromEnv {
+                            variable: EnvOverrides::TOKEN_ENV,
+                            issue: Box::new(ConfigIssue::InvalidEnvName { name: name.into() }),
+                        },
+                    );
+                    return Err(Reported);
+                }
+                Some(TokenSource::Env(name.into()))
+            }
+            (None, Some(path)) => Some(TokenSource::File(resolve(Path::new(""), path.trim()))),
+            (None, None) => match (&raw.token_env, &raw.token_file) {
+                (Some(_), Some(_)) => {
+                    self.error(
+                        &[Step::Key("target"), Step::Key("token_file")],
+                        ConfigIssue::TokenSourceTwice,
+                    );
+                    return Err(Reported);
+                }
+                (Some(name), None) => {
+                    let name = name.trim();
+                    if !is_env_name(name) {
+                        self.error(
+                            &[Step::Key("target"), Step::Key("token_env")],
+                            ConfigIssue::InvalidEnvName { name: name.into() },
+                        );
+                        return Err(Reported);
+                    }
+                    Some(TokenSource::Env(name.into()))
+                }
+                (None, Some(path)) => Some(TokenSource::File(resolve(self.base, path.trim()))),
+                (None, None) => None,
+            },
         })
     }
 
@@ -454,16 +551,18 @@ impl Compiler<'_> {
             self.error(here, ConfigIssue::MissingEmailColumn);
             return None;
         };
-        if columns.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        let email = columns.header(CsvColumn::Attribute(Attribute::Email));
+        if email.is_none_or(|e| e.trim().is_empty()) {
             self.error(
                 &[here[0], here[1], Step::Key("columns")],
                 ConfigIssue::MissingEmailColumn,
             );
             return None;
         }
-        let columns = column_mappings(columns)
-            .into_iter()
-            .map(|(column, header)| ColumnMapping {
+        let columns = columns
+            .headers
+            .iter()
+            .map(|&(column, ref header)| ColumnMapping {
                 column,
                 declared_at: self.at(&[
                     here[0],
@@ -507,11 +606,8 @@ impl Compiler<'_> {
         let attributes = AttributePolicy {
             modes: raw
                 .attributes
-                .as_ref()
-                .map(attribute_modes)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(name, mode)| Attribute::from_name(name).map(|a| (a, mode)))
+                .iter()
+                .flat_map(|a| a.modes.iter().copied())
                 .collect(),
         };
         Policy {
@@ -867,40 +963,6 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
     out
 }
 
-/// The columns a CSV mapping names, with their headers, in attribute order.
-fn column_mappings(c: &RawColumns) -> Vec<(CsvColumn, String)> {
-    use CsvColumn::{Attribute as A, GuestExpiration};
-    let pairs = [
-        (A(Attribute::Id), &c.id),
-        (A(Attribute::Email), &c.email),
-        (A(Attribute::UserName), &c.user_name),
-        (A(Attribute::GivenName), &c.given_name),
-        (A(Attribute::FamilyName), &c.family_name),
-        (A(Attribute::DisplayName), &c.display_name),
-        (A(Attribute::Title), &c.title),
-        (A(Attribute::Phone), &c.phone),
-        (A(Attribute::Timezone), &c.timezone),
-        (A(Attribute::Locale), &c.locale),
-        (A(Attribute::PreferredLanguage), &c.preferred_language),
-        (A(Attribute::UserType), &c.user_type),
-        (A(Attribute::EmployeeNumber), &c.employee_number),
-        (A(Attribute::CostCenter), &c.cost_center),
-        (A(Attribute::Organization), &c.organization),
-        (A(Attribute::Division), &c.division),
-        (A(Attribute::Department), &c.department),
-        (A(Attribute::Manager), &c.manager_email),
-        (A(Attribute::StartDate), &c.start_date),
-        (A(Attribute::Guest), &c.guest),
-        (GuestExpiration, &c.guest_expiration),
-        (A(Attribute::Active), &c.active),
-        (A(Attribute::Groups), &c.groups),
-    ];
-    pairs
-        .into_iter()
-        .filter_map(|(a, h)| h.clone().map(|h| (a, h)))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -971,6 +1033,87 @@ mod tests {
     }
 
     const MINIMAL: &str = "target:\n  url: https://api.slack.com/scim/v1\n  token_file: secret.txt\nsources:\n  - yaml: dir.yaml\n";
+
+    /// Column keys and policy attributes come from the attribute table; unknown ones are
+    /// reported at the key, all at once, listing the valid names as serde's own structs did.
+    #[test]
+    fn column_keys_and_policy_attributes_are_read_by_name() {
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{mail: M, email: E, title: T, boss: B}}\nattributes: {{titel: ignore, email: ignore, title: sometimes}}\n"
+            ),
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+            let quoted: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+            quoted.join(", ")
+        }
+        // `id`, `email`, …, `guest`, `guest_expiration`, `active`, `groups`: the table's order.
+        let columns = listed(CsvColumn::KEYS);
+        // `user_name`, `given_name`, …, `manager`, `start_date`, `guest`.
+        let policy = listed(
+            crate::model::TABLE
+                .iter()
+                .filter(|s| s.policy)
+                .map(|s| s.name),
+        );
+        assert_eq!(
+            errors,
+            [
+                format!(
+                    "conf/scimsync.yaml:7:15: error: sources[1].columns.mail: unknown field `mail`, expected one of {columns}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:7:44: error: sources[1].columns.boss: unknown field `boss`, expected one of {columns}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:8:14: error: attributes.titel: unknown field `titel`, expected one of {policy}"
+                ),
+                format!(
+                    "conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy}"
+                ),
+                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`".to_string(),
+            ]
+        );
+
+        let config = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{groups: G, title: ~, email: E, guest_expiration: U, guest: F}}\nattributes: {{start_date: ignore, manager: create_only}}\n"
+            ),
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        // In table order, whatever the file's; `null` is absent.
+        let keys: Vec<&str> = layout.columns.iter().map(|c| c.column.key()).collect();
+        assert_eq!(keys, ["email", "guest", "guest_expiration", "groups"]);
+        let attributes = &config.policy.attributes;
+        assert_eq!(
+            attributes.mode(Attribute::StartDate),
+            super::super::AttributeMode::Ignore
+        );
+        assert_eq!(
+            attributes.mode(Attribute::Manager),
+            super::super::AttributeMode::CreateOnly
+        );
+        assert_eq!(
+            attributes.mode(Attribute::Title),
+            super::super::AttributeMode::Enforce
+        );
+
+        let errors = compile_str(
+            &format!("{MINIMAL}  - csv: p.csv\n    columns: {{email: ~, title: T}}\n"),
+            &EnvOverrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            ["conf/scimsync.yaml:7:14: error: a csv source needs `columns` with at least `email`"]
+        );
+    }
 
     #[test]
     fn a_full_config_compiles_with_paths_resolved() {

@@ -25,7 +25,7 @@ pub use raw::{
     UnmanagedUsers,
 };
 
-use crate::model::Attribute;
+use crate::model::{Attribute, Kind, TABLE};
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";
@@ -35,14 +35,19 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";
 pub struct Config {
     /// The config file as named.
     pub file: Arc<str>,
+    /// The Slack organisation and how to reach it.
     pub target: Target,
     /// Directory sources, in order; later ones merge into earlier ones.
     pub sources: Vec<SourceSpec>,
     /// What the planner needs to decide.
     pub policy: Policy,
+    /// What to do with directory users that break a rule.
     pub invalid_users: InvalidUsers,
+    /// How much of Slack's rate limit to use.
     pub rate_limit: RateLimit,
+    /// `scimsync run` settings.
     pub daemon: DaemonSettings,
+    /// The audit log, resolved against the config file's folder.
     pub audit_log: Option<PathBuf>,
     /// Lock file held for a whole pass; by default one per config file.
     pub lock_file: Option<PathBuf>,
@@ -54,7 +59,9 @@ pub struct Config {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} in {file}", count_errors(problems))]
 pub struct ConfigError {
+    /// The config file as named.
     pub file: Arc<str>,
+    /// Every problem found, sorted by place.
     pub problems: Vec<Problem<ConfigIssue>>,
 }
 
@@ -103,12 +110,15 @@ pub enum TokenSource {
 /// The Slack organisation to sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// Where the SCIM API is.
     pub endpoint: Endpoint,
+    /// The SCIM dialect to speak.
     pub version: ScimVersion,
     /// `None` only for the embedded emulator, which accepts any token.
     pub token: Option<TokenSource>,
     /// The embedded emulator's seed and state files (only with [`Endpoint::Embedded`]).
     pub emulator_seed: Option<PathBuf>,
+    /// See `emulator_seed`.
     pub emulator_state: Option<PathBuf>,
 }
 
@@ -119,6 +129,7 @@ pub struct SourceSpec {
     pub path: PathBuf,
     /// The path as shown in messages (the same, lossily as text).
     pub display: Arc<str>,
+    /// How to read it.
     pub format: SourceFormat,
     /// This source's values win over earlier sources' for the same person.
     pub override_earlier: bool,
@@ -129,7 +140,9 @@ pub struct SourceSpec {
 /// How a source is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceFormat {
+    /// A YAML directory file.
     Yaml,
+    /// A CSV export, with its layout.
     Csv(CsvLayout),
 }
 
@@ -138,15 +151,20 @@ pub enum SourceFormat {
 pub struct CsvLayout {
     /// Attribute ← header name, with where the config maps it.
     pub columns: Vec<ColumnMapping>,
+    /// The field delimiter.
     pub delimiter: u8,
+    /// The separator inside the groups column.
     pub groups_separator: char,
 }
 
 /// One mapped CSV column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnMapping {
+    /// What the column holds.
     pub column: CsvColumn,
+    /// The header naming the column in the CSV file.
     pub header: String,
+    /// Where the config maps it.
     pub declared_at: SourceLocation,
 }
 
@@ -154,18 +172,58 @@ pub struct ColumnMapping {
 /// column, makes up [`Attribute::Guest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CsvColumn {
+    /// The attribute's own column, under its [`Spec::column`](crate::model::Spec::column) key.
     Attribute(Attribute),
+    /// The guest's expiry, next to the guest flag.
     GuestExpiration,
 }
 
+/// How many columns a mapping may name: one per attribute, plus the guest expiry.
+const CSV_COLUMNS: usize = TABLE.len() + 1;
+
 impl CsvColumn {
+    /// Every column, in [`TABLE`]'s order with the guest expiry right after the guest flag.
+    pub const ALL: [CsvColumn; CSV_COLUMNS] = {
+        let mut all = [CsvColumn::GuestExpiration; CSV_COLUMNS];
+        let (mut i, mut n) = (0, 0);
+        while i < TABLE.len() {
+            all[n] = CsvColumn::Attribute(TABLE[i].attribute);
+            n += 1;
+            if matches!(TABLE[i].kind, Kind::Guest) {
+                all[n] = CsvColumn::GuestExpiration;
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(
+            n == CSV_COLUMNS,
+            "one guest attribute, with one expiry column"
+        );
+        all
+    };
+
+    /// Every key under `columns:`, in [`CsvColumn::ALL`]'s order.
+    pub const KEYS: [&'static str; CSV_COLUMNS] = {
+        let mut keys = [""; CSV_COLUMNS];
+        let mut i = 0;
+        while i < CSV_COLUMNS {
+            keys[i] = CsvColumn::ALL[i].key();
+            i += 1;
+        }
+        keys
+    };
+
     /// The key under `columns:` in the config.
-    pub fn key(self) -> &'static str {
+    pub const fn key(self) -> &'static str {
         match self {
-            CsvColumn::Attribute(Attribute::Manager) => "manager_email",
-            CsvColumn::Attribute(a) => a.name(),
+            CsvColumn::Attribute(a) => a.spec().column,
             CsvColumn::GuestExpiration => "guest_expiration",
         }
+    }
+
+    /// The column with this key under `columns:`.
+    pub fn from_key(key: &str) -> Option<CsvColumn> {
+        CsvColumn::ALL.into_iter().find(|c| c.key() == key)
     }
 
     /// The attribute the column contributes to.
@@ -175,6 +233,14 @@ impl CsvColumn {
             CsvColumn::GuestExpiration => Attribute::Guest,
         }
     }
+
+    /// The column's place in [`CsvColumn::ALL`].
+    pub fn index(self) -> usize {
+        CsvColumn::ALL
+            .iter()
+            .position(|c| *c == self)
+            .expect("every column is in ALL")
+    }
 }
 
 /// Everything the planner decides with, besides the directory and the live state.
@@ -182,10 +248,15 @@ impl CsvColumn {
 pub struct Policy {
     /// Match keys in order (DESIGN §2).
     pub match_keys: Vec<MatchKey>,
+    /// Which accounts scimsync manages.
     pub scope: Scope,
+    /// What to do with managed accounts the directory does not list.
     pub unmanaged_users: UnmanagedUsers,
+    /// What to do with live groups the directory does not list.
     pub unmanaged_groups: UnmanagedGroups,
+    /// How each attribute is kept in sync.
     pub attributes: AttributePolicy,
+    /// Limits that stop an apply before anything is written.
     pub safety: Safety,
 }
 
@@ -233,7 +304,9 @@ impl AccountRef {
 pub struct Scope {
     /// Lower-cased domains; empty means every domain.
     pub email_domains: Vec<String>,
+    /// Accounts left alone entirely.
     pub exclude: Vec<AccountRef>,
+    /// Accounts never deactivated nor changed, even in scope.
     pub protected: Vec<AccountRef>,
 }
 
@@ -268,10 +341,12 @@ impl Scope {
 /// How each attribute is kept in sync; unlisted attributes are enforced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttributePolicy {
+    /// The modes the config sets; unlisted attributes are enforced.
     pub modes: HashMap<Attribute, AttributeMode>,
 }
 
 impl AttributePolicy {
+    /// How `attribute` is kept in sync.
     pub fn mode(&self, attribute: Attribute) -> AttributeMode {
         self.modes
             .get(&attribute)
@@ -283,10 +358,15 @@ impl AttributePolicy {
 /// Blast-radius limits checked on a plan before any write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Safety {
+    /// Most deactivations one apply may make.
     pub max_deactivations: u32,
+    /// Most deactivations as a share (0–1) of managed users.
     pub max_deactivation_ratio: f64,
+    /// Most group-membership removals one apply may make.
     pub max_membership_removals: u32,
+    /// Fewer directory users than this trips the apply.
     pub min_directory_users: u32,
+    /// Whether groups may be deleted (permanent in Slack).
     pub allow_group_deletion: bool,
 }
 
@@ -309,6 +389,7 @@ impl Default for Safety {
 pub struct RateLimit {
     /// (0, 1]: Slack's limits are per organisation and shared with the IdP's connector.
     pub share: f64,
+    /// Requests in flight at once.
     pub concurrency: u32,
     /// 1 against Slack; N against an emulator whose limits run N times faster.
     pub time_scale: f64,
@@ -328,8 +409,11 @@ impl Default for RateLimit {
 /// `scimsync run` settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSettings {
+    /// Time between passes.
     pub interval: Duration,
+    /// Random spread of the interval, 0–1.
     pub jitter: f64,
+    /// Address of the health, metrics and reconcile endpoints.
     pub listen: SocketAddr,
 }
 

@@ -5,9 +5,15 @@
 //! requiredness is checked by the compiler with a location. The JSON Schema (`scimsync schema
 //! config`) is generated from these types, so doc comments here are what editors show.
 
-use indexmap::IndexMap;
-use schemars::JsonSchema;
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::CsvColumn;
+use crate::diag::yaml::next_named_key;
+use crate::model::{Attribute, Kind, TABLE};
 
 /// scimsync configuration: what to sync, from where, and how carefully.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -74,7 +80,9 @@ pub struct RawTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScimVersion {
+    /// SCIM 1.1 (`/scim/v1`).
     V1,
+    /// SCIM 2.0 (`/scim/v2`).
     V2,
 }
 
@@ -98,40 +106,76 @@ pub struct RawSource {
     pub override_earlier: Option<bool>,
 }
 
-/// CSV column mapping: attribute → header name.
-#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// CSV column mapping: column key → header name. The keys are the attributes' column keys
+/// ([`Spec::column`](crate::model::Spec::column)) and `guest_expiration`; `null` is the same
+/// as absent.
+#[derive(Debug, Default, Clone)]
 pub struct RawColumns {
-    pub id: Option<String>,
-    #[schemars(required)]
-    pub email: Option<String>,
-    pub user_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub display_name: Option<String>,
-    pub title: Option<String>,
-    pub phone: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    pub preferred_language: Option<String>,
-    pub user_type: Option<String>,
-    pub employee_number: Option<String>,
-    pub cost_center: Option<String>,
-    pub organization: Option<String>,
-    pub division: Option<String>,
-    pub department: Option<String>,
-    /// The manager's email.
-    pub manager_email: Option<String>,
-    /// YYYY-MM-DD.
-    pub start_date: Option<String>,
-    /// true/false, yes/no, 1/0: the person is a multi-channel guest.
-    pub guest: Option<String>,
-    /// The guest's expiry: YYYY-MM-DD or an RFC 3339 time.
-    pub guest_expiration: Option<String>,
-    /// true/false, yes/no, 1/0, active/inactive: false deactivates the account (a leaver).
-    pub active: Option<String>,
-    /// Group names, separated by `groups_separator`.
-    pub groups: Option<String>,
+    /// Each mapped column with its header, in [`CsvColumn::ALL`]'s order.
+    pub headers: Vec<(CsvColumn, String)>,
+}
+
+impl RawColumns {
+    /// The header mapped to `column`.
+    pub fn header(&self, column: CsvColumn) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, h)| h.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawColumns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut headers = named_map(d, "struct RawColumns", &CsvColumn::KEYS, |key| {
+            CsvColumn::from_key(key).map(|c| (c, c.key()))
+        })?;
+        headers.sort_by_key(|(c, _)| c.index());
+        Ok(RawColumns { headers })
+    }
+}
+
+impl JsonSchema for RawColumns {
+    fn schema_name() -> Cow<'static, str> {
+        "RawColumns".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut properties = serde_json::Map::new();
+        for column in CsvColumn::ALL {
+            let description = match column {
+                CsvColumn::Attribute(a) => match a.kind() {
+                    Kind::Guest => format!("{} In the CSV: true/false, yes/no, 1/0.", a.spec().doc),
+                    Kind::Active => format!(
+                        "{} In the CSV: true/false, yes/no, 1/0, active/inactive.",
+                        a.spec().doc
+                    ),
+                    Kind::Groups => format!(
+                        "{} In the CSV: separated by `groups_separator`.",
+                        a.spec().doc
+                    ),
+                    _ => a.spec().doc.to_string(),
+                },
+                CsvColumn::GuestExpiration => {
+                    "The guest's expiry: YYYY-MM-DD or an RFC 3339 time.".to_string()
+                }
+            };
+            let mut schema = if column == CsvColumn::Attribute(Attribute::Email) {
+                generator.subschema_for::<String>()
+            } else {
+                generator.subschema_for::<Option<String>>()
+            };
+            schema.insert("description".into(), description.into());
+            properties.insert(column.key().into(), schema.into());
+        }
+        json_schema!({
+            "description": "CSV column mapping: attribute → header name.",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "required": [Attribute::Email.name()],
+        })
+    }
 }
 
 /// A match key (DESIGN §2).
@@ -166,8 +210,11 @@ pub struct RawScope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedUsers {
+    /// Deactivate them (within the safety limits).
     Deactivate,
+    /// List them in the plan and change nothing.
     Report,
+    /// Say nothing and change nothing.
     Ignore,
 }
 
@@ -184,8 +231,11 @@ pub struct RawGroups {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmanagedGroups {
+    /// Say nothing and change nothing.
     Ignore,
+    /// List them in the plan and change nothing.
     Report,
+    /// Delete them (needs `safety.allow_group_deletion`).
     Delete,
 }
 
@@ -201,28 +251,127 @@ pub enum AttributeMode {
     Ignore,
 }
 
-/// Attribute policy, per attribute.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// Attribute policy, per attribute: the attributes whose [`Spec::policy`](crate::model::Spec::policy)
+/// is set, by name; `null` is the same as absent.
+#[derive(Debug, Default)]
 pub struct RawAttributes {
-    pub user_name: Option<AttributeMode>,
-    pub given_name: Option<AttributeMode>,
-    pub family_name: Option<AttributeMode>,
-    pub display_name: Option<AttributeMode>,
-    pub title: Option<AttributeMode>,
-    pub phone: Option<AttributeMode>,
-    pub timezone: Option<AttributeMode>,
-    pub locale: Option<AttributeMode>,
-    pub preferred_language: Option<AttributeMode>,
-    pub user_type: Option<AttributeMode>,
-    pub employee_number: Option<AttributeMode>,
-    pub cost_center: Option<AttributeMode>,
-    pub organization: Option<AttributeMode>,
-    pub division: Option<AttributeMode>,
-    pub department: Option<AttributeMode>,
-    pub manager: Option<AttributeMode>,
-    pub start_date: Option<AttributeMode>,
-    pub guest: Option<AttributeMode>,
+    /// Each attribute given, with its mode, in file order.
+    pub modes: Vec<(Attribute, AttributeMode)>,
+}
+
+/// How many attributes have a policy.
+const POLICY_COUNT: usize = {
+    let (mut i, mut n) = (0, 0);
+    while i < TABLE.len() {
+        if TABLE[i].policy {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The names `attributes:` accepts, in [`TABLE`]'s order.
+const POLICY_NAMES: [&str; POLICY_COUNT] = {
+    let mut names = [""; POLICY_COUNT];
+    let (mut i, mut n) = (0, 0);
+    while i < TABLE.len() {
+        if TABLE[i].policy {
+            names[n] = TABLE[i].name;
+            n += 1;
+        }
+        i += 1;
+    }
+    names
+};
+
+impl<'de> Deserialize<'de> for RawAttributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let modes = named_map(d, "struct RawAttributes", &POLICY_NAMES, |name| {
+            Attribute::from_name(name)
+                .filter(|a| a.spec().policy)
+                .map(|a| (a, a.name()))
+        })?;
+        Ok(RawAttributes { modes })
+    }
+}
+
+impl JsonSchema for RawAttributes {
+    fn schema_name() -> Cow<'static, str> {
+        "RawAttributes".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut properties = serde_json::Map::new();
+        for spec in TABLE.iter().filter(|s| s.policy) {
+            let mut schema = generator.subschema_for::<Option<AttributeMode>>();
+            schema.insert("description".into(), spec.doc.into());
+            properties.insert(spec.name.into(), schema.into());
+        }
+        json_schema!({
+            "description": "Attribute policy, per attribute.",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+        })
+    }
+}
+
+/// Deserialises a map whose keys are names from a fixed list, as `serde`'s structs with
+/// `deny_unknown_fields` do (an unknown or repeated name is an error; `null` is absent):
+/// `key` gives a name's key and the name to report it by.
+fn named_map<'de, D, K, V>(
+    d: D,
+    expecting: &'static str,
+    names: &'static [&'static str],
+    key: impl Fn(&str) -> Option<(K, &'static str)>,
+) -> Result<Vec<(K, V)>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: PartialEq,
+    V: Deserialize<'de>,
+{
+    struct Named<F, K, V> {
+        expecting: &'static str,
+        names: &'static [&'static str],
+        key: F,
+        out: std::marker::PhantomData<(K, V)>,
+    }
+    impl<'de, F, K, V> Visitor<'de> for Named<F, K, V>
+    where
+        F: Fn(&str) -> Option<(K, &'static str)>,
+        K: PartialEq,
+        V: Deserialize<'de>,
+    {
+        type Value = Vec<(K, V)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut out: Vec<(K, V)> = Vec::new();
+            while let Some((k, name)) = next_named_key(&mut map, self.names, &self.key)? {
+                if out.iter().any(|(seen, _)| *seen == k) {
+                    return Err(de::Error::duplicate_field(name));
+                }
+                if let Some(value) = map.next_value::<Option<V>>()? {
+                    out.push((k, value));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_struct(
+        expecting.trim_start_matches("struct "),
+        names,
+        Named {
+            expecting,
+            names,
+            key,
+            out: std::marker::PhantomData,
+        },
+    )
 }
 
 /// Directory users that break a rule.
@@ -291,9 +440,13 @@ pub struct EnvOverrides {
 }
 
 impl EnvOverrides {
+    /// Replaces `target.url`.
     pub const TARGET_URL: &'static str = "SCIMSYNC_TARGET_URL";
+    /// Replaces `target.version` (v1 or v2).
     pub const TARGET_VERSION: &'static str = "SCIMSYNC_TARGET_VERSION";
+    /// Replaces the token source with this environment variable.
     pub const TOKEN_ENV: &'static str = "SCIMSYNC_TOKEN_ENV";
+    /// Replaces the token source with this file.
     pub const TOKEN_FILE: &'static str = "SCIMSYNC_TOKEN_FILE";
 
     /// Reads the overrides from the process environment (empty values count as unset).
@@ -311,32 +464,4 @@ impl EnvOverrides {
             token_file: get(Self::TOKEN_FILE),
         }
     }
-}
-
-/// Attribute modes keyed by attribute name, in file order (used by the compiler).
-pub(crate) fn attribute_modes(raw: &RawAttributes) -> IndexMap<&'static str, AttributeMode> {
-    let pairs = [
-        ("user_name", raw.user_name),
-        ("given_name", raw.given_name),
-        ("family_name", raw.family_name),
-        ("display_name", raw.display_name),
-        ("title", raw.title),
-        ("phone", raw.phone),
-        ("timezone", raw.timezone),
-        ("locale", raw.locale),
-        ("preferred_language", raw.preferred_language),
-        ("user_type", raw.user_type),
-        ("employee_number", raw.employee_number),
-        ("cost_center", raw.cost_center),
-        ("organization", raw.organization),
-        ("division", raw.division),
-        ("department", raw.department),
-        ("manager", raw.manager),
-        ("start_date", raw.start_date),
-        ("guest", raw.guest),
-    ];
-    pairs
-        .into_iter()
-        .filter_map(|(name, mode)| mode.map(|m| (name, m)))
-        .collect()
 }

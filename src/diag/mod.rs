@@ -17,11 +17,14 @@ use std::sync::Arc;
 pub struct SourceLocation {
     /// The file as it was named (relative paths stay relative to the working directory).
     pub file: Arc<str>,
+    /// 1-based line; 0 when not known.
     pub line: u32,
+    /// 1-based column; 0 when not known.
     pub column: u32,
 }
 
 impl SourceLocation {
+    /// A location in `file`.
     pub fn new(file: &Arc<str>, line: u32, column: u32) -> Self {
         SourceLocation {
             file: Arc::clone(file),
@@ -59,7 +62,9 @@ impl fmt::Display for SourceLocation {
 /// says `invalid_users: skip`); warnings are reported and change nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Stops a load, or skips the user it concerns.
     Error,
+    /// Reported; changes nothing.
     Warning,
 }
 
@@ -89,12 +94,16 @@ pub trait Diagnose: fmt::Display {
 /// One located problem.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem<K> {
+    /// Error or warning.
     pub severity: Severity,
+    /// Where the problem is.
     pub location: SourceLocation,
+    /// What the problem is.
     pub kind: K,
 }
 
 impl<K> Problem<K> {
+    /// An error at `location`.
     pub fn error(location: SourceLocation, kind: K) -> Self {
         Problem {
             severity: Severity::Error,
@@ -103,6 +112,7 @@ impl<K> Problem<K> {
         }
     }
 
+    /// A warning at `location`.
     pub fn warning(location: SourceLocation, kind: K) -> Self {
         Problem {
             severity: Severity::Warning,
@@ -111,6 +121,7 @@ impl<K> Problem<K> {
         }
     }
 
+    /// Whether the problem is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -295,6 +306,13 @@ fn token_len(text: &str, offset: usize) -> usize {
     len.max(rest.chars().next().map_or(0, char::len_utf8))
 }
 
+/// A line or column number as a [`SourceLocation`] holds it. Numbers past `u32::MAX`
+/// saturate: no file scimsync reads has four billion lines, and a position slightly wrong in
+/// such a file is better than a panic.
+pub fn position(n: impl TryInto<u32>) -> u32 {
+    n.try_into().unwrap_or(u32::MAX)
+}
+
 /// Line and column (1-based, in characters) of a byte offset in `text`.
 pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     let before = &text[..offset.min(text.len())];
@@ -304,7 +322,7 @@ pub fn line_column(text: &str, offset: usize) -> (u32, u32) {
     if line == 1 && before.starts_with('\u{feff}') {
         column -= 1;
     }
-    (line as u32, column as u32)
+    (position(line), position(column))
 }
 
 #[cfg(test)]

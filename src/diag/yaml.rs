@@ -12,22 +12,26 @@
 use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, MapAccess};
 use serde_yaml::Value;
 
-use super::SourceLocation;
+use super::{SourceLocation, position};
 
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step<'a> {
+    /// A mapping key.
     Key(&'a str),
+    /// A sequence index.
     Index(usize),
 }
 
 /// A parsed YAML file: its value and the position of every node.
 #[derive(Debug)]
 pub struct YamlDocument {
+    /// The file as named.
     pub file: Arc<str>,
+    /// The parsed value.
     pub value: Value,
     spans: SpanIndex,
 }
@@ -35,6 +39,7 @@ pub struct YamlDocument {
 /// A YAML file that is not valid YAML, or does not fit the expected shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YamlError {
+    /// Where the problem is.
     pub location: SourceLocation,
     /// serde_yaml's message, without its trailing "at line L column C".
     pub message: String,
@@ -241,10 +246,26 @@ fn dotted(path: &[OwnedStep]) -> String {
     out
 }
 
+/// Reads the next key of a map whose keys are names from a fixed list (attributes, CSV
+/// columns), the way `serde`'s own structs read theirs: a name `lookup` does not know is an
+/// "unknown field" error listing `names`, which [`YamlDocument::decode`] reports at the key.
+pub fn next_named_key<'de, A: MapAccess<'de>, K>(
+    map: &mut A,
+    names: &'static [&'static str],
+    lookup: impl Fn(&str) -> Option<K>,
+) -> Result<Option<K>, A::Error> {
+    let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
+        return Ok(None);
+    };
+    lookup(&name)
+        .map(Some)
+        .ok_or_else(|| de::Error::unknown_field(&name, names))
+}
+
 /// Converts a serde_yaml error into a located [`YamlError`].
 pub fn yaml_error(file: &Arc<str>, error: &serde_yaml::Error) -> YamlError {
     let location = match error.location() {
-        Some(l) => SourceLocation::new(file, l.line() as u32, l.column() as u32),
+        Some(l) => SourceLocation::new(file, position(l.line()), position(l.column())),
         None => SourceLocation::file(file),
     };
     YamlError {
@@ -330,8 +351,8 @@ impl SpanIndex {
         for event in Parser::new_from_str(text) {
             let (event, span) = event.ok()?;
             let pos = Pos {
-                line: span.start.line() as u32,
-                column: span.start.col() as u32 + 1,
+                line: position(span.start.line()),
+                column: position(span.start.col()).saturating_add(1),
             };
             let (is_start, children, scalar) = match event {
                 Event::Scalar(value, ..) => (true, Children::Leaf, Some(value)),

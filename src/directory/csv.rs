@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use crate::config::{CsvColumn, CsvLayout};
-use crate::diag::{Problem, SourceLocation};
+use crate::diag::{Problem, SourceLocation, position};
+use crate::model::Kind;
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{
@@ -53,7 +54,7 @@ pub(crate) fn read(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let (line, column) = e.position().map_or((0, 0), |p| (p.line() as u32, 1));
+                let (line, column) = e.position().map_or((0, 0), |p| (position(p.line()), 1));
                 problems.push(Problem::error(
                     at(line, column),
                     DirectoryIssue::Csv {
@@ -67,13 +68,13 @@ pub(crate) fn read(
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let position = record
+        let at_record = record
             .position()
             .expect("records read from a reader have positions");
         let starts = field_starts(
             text,
-            position.byte() as usize,
-            position.line() as u32,
+            usize::try_from(at_record.byte()).expect("offsets into text in memory fit usize"),
+            position(at_record.line()),
             layout.delimiter,
         );
         let line = starts[0].0;
@@ -86,20 +87,7 @@ pub(crate) fn read(
         let Some((names, _)) = &header else {
             let names: Vec<String> = record.iter().map(str::to_string).collect();
             check_header(&names, &cell_at, &mut problems);
-            for mapping in &layout.columns {
-                match names.iter().position(|n| *n == mapping.header) {
-                    Some(i) => indexes.push((mapping.column, i)),
-                    None => problems.push(Problem::error(
-                        at(line, 1),
-                        DirectoryIssue::MissingColumn {
-                            header: mapping.header.clone(),
-                            attribute: mapping.column.key(),
-                            available: names.join(", "),
-                            mapped_at: mapping.declared_at.clone(),
-                        },
-                    )),
-                }
-            }
+            indexes = map_columns(&names, layout, &cell_at, &mut problems);
             header = Some((names, line));
             if !problems.is_empty() {
                 // Without the right columns no row can be read meaningfully.
@@ -182,7 +170,7 @@ fn byte_line_column(bytes: &[u8], offset: usize) -> (u32, u32) {
         .filter(|&&b| b & 0xC0 != 0x80)
         .count()
         + 1;
-    (line as u32, column as u32)
+    (position(line), position(column))
 }
 
 /// Where each field of the record starting at byte `start` (on `line`) begins, as
@@ -239,6 +227,32 @@ fn check_header(
     }
 }
 
+/// The index of each mapped column in the header; a mapped header that is missing is a
+/// problem at the header's first cell.
+fn map_columns(
+    names: &[String],
+    layout: &CsvLayout,
+    cell_at: &impl Fn(usize) -> SourceLocation,
+    problems: &mut Vec<DirectoryProblem>,
+) -> Vec<(CsvColumn, usize)> {
+    let mut indexes = Vec::with_capacity(layout.columns.len());
+    for mapping in &layout.columns {
+        match names.iter().position(|n| *n == mapping.header) {
+            Some(i) => indexes.push((mapping.column, i)),
+            None => problems.push(Problem::error(
+                cell_at(0),
+                DirectoryIssue::MissingColumn {
+                    header: mapping.header.clone(),
+                    attribute: mapping.column.key(),
+                    available: names.join(", "),
+                    mapped_at: mapping.declared_at.clone(),
+                },
+            )),
+        }
+    }
+    indexes
+}
+
 fn person(
     record: &csv::StringRecord,
     indexes: &[(CsvColumn, usize)],
@@ -257,20 +271,21 @@ fn person(
             value: cell.to_string(),
             expected,
         };
-        match column {
+        let attribute = match column {
             CsvColumn::GuestExpiration => {
                 if !cell.is_empty() {
                     expiration = Some((cell, cell_at(i)));
                 }
+                continue;
             }
-            // Kept even when blank, so a missing email is reported at its cell.
-            CsvColumn::Attribute(Attribute::Email) => person.values.push((
-                Attribute::Email,
-                AttrValue::Text(cell.to_string()),
-                cell_at(i),
-            )),
-            _ if cell.is_empty() => {}
-            CsvColumn::Attribute(Attribute::Groups) => {
+            CsvColumn::Attribute(attribute) => attribute,
+        };
+        if cell.is_empty() && attribute != Attribute::Email {
+            // Blank means unset; a blank email is kept, so that it is reported at its cell.
+            continue;
+        }
+        match attribute.kind() {
+            Kind::Groups => {
                 for name in cell.split(layout.groups_separator) {
                     let name = name.trim();
                     if !name.is_empty() {
@@ -278,7 +293,7 @@ fn person(
                     }
                 }
             }
-            CsvColumn::Attribute(attribute @ Attribute::StartDate) => match parse_date(cell) {
+            Kind::Date(_) => match parse_date(cell) {
                 Some(date) => person
                     .values
                     .push((attribute, AttrValue::Date(date), cell_at(i))),
@@ -287,21 +302,17 @@ fn person(
                     invalid(attribute, "a date like 2024-04-10"),
                 )),
             },
-            CsvColumn::Attribute(attribute @ (Attribute::Active | Attribute::Guest)) => {
-                match parse_bool(cell) {
-                    Some(flag) if attribute == Attribute::Guest => guest = Some((flag, cell_at(i))),
-                    Some(flag) => {
-                        person
-                            .values
-                            .push((attribute, AttrValue::Bool(flag), cell_at(i)))
-                    }
-                    None => person.problems.push(Problem::error(
-                        cell_at(i),
-                        invalid(attribute, "true or false (yes/no, 1/0)"),
-                    )),
-                }
-            }
-            CsvColumn::Attribute(attribute) => {
+            Kind::Active | Kind::Guest => match parse_bool(cell) {
+                Some(flag) if attribute.kind() == Kind::Guest => guest = Some((flag, cell_at(i))),
+                Some(flag) => person
+                    .values
+                    .push((attribute, AttrValue::Bool(flag), cell_at(i))),
+                None => person.problems.push(Problem::error(
+                    cell_at(i),
+                    invalid(attribute, "true or false (yes/no, 1/0)"),
+                )),
+            },
+            Kind::Key | Kind::Text(_) | Kind::Manager => {
                 person
                     .values
                     .push((attribute, AttrValue::Text(cell.to_string()), cell_at(i)))
@@ -494,6 +505,32 @@ mod tests {
                 .iter()
                 .any(|v| v.0 == Attribute::Guest)
         );
+    }
+
+    #[test]
+    fn every_text_attribute_has_a_column() {
+        let columns: Vec<(CsvColumn, &str)> = std::iter::once(Attribute::Email)
+            .chain(Attribute::TEXT)
+            .map(|a| (CsvColumn::Attribute(a), a.spec().column))
+            .collect();
+        let header: Vec<&str> = columns.iter().map(|c| c.1).collect();
+        let row: Vec<String> = std::iter::once("a@x.io".to_string())
+            .chain(Attribute::TEXT.iter().map(|a| match a.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{a} value"),
+            }))
+            .collect();
+        let text = format!("{}\n{}\n", header.join(","), row.join(","));
+        let person = &read_str(text.as_bytes(), &layout(&columns)).unwrap().people[0];
+        assert!(person.problems.is_empty(), "{:?}", person.problems);
+        for attribute in Attribute::TEXT {
+            let value = person.values.iter().find(|v| v.0 == attribute).unwrap();
+            let expected = match attribute.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{attribute} value"),
+            };
+            assert_eq!(value.1.display(), expected);
+        }
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
+use crate::model::{Attribute, Kind, TABLE};
 use crate::scim::live::{LiveState, LiveUser};
 
 #[derive(Serialize)]
@@ -15,47 +17,57 @@ struct DumpFile<'a> {
     groups: Vec<DumpGroup<'a>>,
 }
 
-#[derive(Serialize)]
+/// One account, written attribute by attribute in [`TABLE`]'s order: keys, the text and date
+/// attributes Slack holds, the manager (by email), guest status, and `active: false` for a
+/// deactivated account.
 struct DumpUser<'a> {
-    id: &'a str,
-    email: &'a str,
-    user_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    given_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    family_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    display_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    phone: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    locale: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    preferred_language: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    employee_number: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cost_center: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    organization: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    division: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    department: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    user: &'a LiveUser,
+    /// The manager's email, when the manager is a person of the dump.
     manager: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    guest: Option<DumpGuest>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    inactive: bool,
+}
+
+impl Serialize for DumpUser<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.user;
+        let mut map = s.serialize_map(None)?;
+        for spec in TABLE {
+            let name = spec.name;
+            match spec.kind {
+                Kind::Key => match spec.attribute {
+                    Attribute::Id => map.serialize_entry(name, &u.id)?,
+                    Attribute::UserName => map.serialize_entry(name, &u.user_name)?,
+                    _ => map.serialize_entry(name, &u.email)?,
+                },
+                Kind::Text(_) | Kind::Date(_) => {
+                    if let Some(value) = u.text(spec.attribute) {
+                        map.serialize_entry(name, value)?;
+                    }
+                }
+                Kind::Manager => {
+                    if let Some(manager) = self.manager {
+                        map.serialize_entry(name, manager)?;
+                    }
+                }
+                Kind::Guest => {
+                    if let Some(expiration) = u.guest {
+                        let guest = DumpGuest {
+                            expiration: expiration
+                                .map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                        };
+                        map.serialize_entry(name, &guest)?;
+                    }
+                }
+                Kind::Active => {
+                    if !u.active {
+                        map.serialize_entry(name, &false)?;
+                    }
+                }
+                // Memberships are written with the groups.
+                Kind::Groups => {}
+            }
+        }
+        map.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -78,34 +90,13 @@ pub fn dump(live: &LiveState) -> String {
     let users = users
         .into_iter()
         .map(|u| DumpUser {
-            id: &u.id,
-            email: &u.email,
-            user_name: &u.user_name,
-            given_name: u.given_name.as_deref(),
-            family_name: u.family_name.as_deref(),
-            display_name: u.display_name.as_deref(),
-            title: u.title.as_deref(),
-            phone: u.phone.as_deref(),
-            timezone: u.timezone.as_deref(),
-            locale: u.locale.as_deref(),
-            preferred_language: u.preferred_language.as_deref(),
-            user_type: u.user_type.as_deref(),
-            employee_number: u.employee_number.as_deref(),
-            cost_center: u.cost_center.as_deref(),
-            organization: u.organization.as_deref(),
-            division: u.division.as_deref(),
-            department: u.department.as_deref(),
+            user: u,
             manager: u
                 .manager_id
                 .as_deref()
                 .and_then(|m| by_id.get(m))
                 .filter(|m| !m.is_bot)
                 .map(|m| m.email.as_str()),
-            start_date: u.start_date.map(|d| d.to_string()),
-            guest: u.guest.map(|g| DumpGuest {
-                expiration: g.map(|e| e.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-            }),
-            inactive: !u.active,
         })
         .collect();
     let mut groups: Vec<_> = live.groups.iter().filter(|g| !g.auto_generated).collect();
@@ -124,9 +115,71 @@ pub fn dump(live: &LiveState) -> String {
         })
         .collect();
     let yaml = serde_yaml::to_string(&DumpFile { users, groups }).expect("YAML serialises");
-    // `active: false` reads better than a negated flag; the serialiser only skips `false`.
-    format!(
-        "# Written by `scimsync dump`: the live organisation as a directory.\n{}",
-        yaml.replace("inactive: true", "active: false")
-    )
+    format!("# Written by `scimsync dump`: the live organisation as a directory.\n{yaml}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::TextValues;
+
+    /// Every attribute the table has reaches the dump in the table's order, and reads back.
+    #[test]
+    fn dumps_every_attribute_in_table_order_and_reads_back() {
+        let mut texts = TextValues::default();
+        for a in Attribute::TEXT {
+            let value = match a.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{a} value"),
+            };
+            texts.set(a, Some(value));
+        }
+        let boss = LiveUser {
+            id: "W1".into(),
+            user_name: "boss".into(),
+            active: true,
+            email: "boss@x.io".into(),
+            ..LiveUser::default()
+        };
+        let ada = LiveUser {
+            id: "W2".into(),
+            user_name: "ada".into(),
+            active: false,
+            email: "ada@x.io".into(),
+            texts: texts.clone(),
+            manager_id: Some("W1".into()),
+            guest: Some(None),
+            ..LiveUser::default()
+        };
+        let yaml = dump(&LiveState {
+            users: vec![boss, ada],
+            groups: vec![],
+        });
+        let keys: Vec<&str> = yaml
+            .lines()
+            .skip_while(|l| !l.starts_with("- id: W2"))
+            .take_while(|l| !l.starts_with("- id: W1"))
+            .filter_map(|l| l.trim_start_matches("- ").trim().split_once(':'))
+            .map(|(k, _)| k)
+            .collect();
+        // Every attribute but groups (written with the groups), in the table's order.
+        let expected: Vec<&str> = TABLE
+            .iter()
+            .filter(|s| s.kind != Kind::Groups)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(keys, expected, "{yaml}");
+
+        let content = super::super::yaml::read(&Arc::from("live.yaml"), &yaml).unwrap();
+        let read = &content.people[0];
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert_eq!(read.text(Attribute::Email), Some("ada@x.io"));
+        assert_eq!(read.text(Attribute::Manager), Some("boss@x.io"));
+        for (a, value) in texts.iter() {
+            let got = read.values.iter().find(|v| v.0 == a).map(|v| v.1.display());
+            assert_eq!(got.as_deref(), Some(value), "{a}");
+        }
+    }
 }

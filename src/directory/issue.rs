@@ -13,119 +13,238 @@ use super::Attribute;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DirectoryIssue {
     // ---- the source as a whole: always fatal ----
+    /// The source cannot be read.
     #[error("cannot read {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    Unreadable {
+        /// The source as named.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A byte sequence that is not UTF-8.
     #[error("invalid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8")]
-    NotUtf8 { byte: u8 },
+    NotUtf8 {
+        /// The first bad byte.
+        byte: u8,
+    },
+    /// Nothing but blanks: never read as an empty company.
     #[error(
         "the source is empty; an empty or broken export is never read as \"nobody works here\""
     )]
     Empty,
     /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
     #[error("{message}")]
-    Yaml { message: String },
+    Yaml {
+        /// What is wrong, without serde_yaml's position (the problem has it).
+        message: String,
+    },
+    /// Not CSV (the csv reader's message).
     #[error("{message}")]
-    Csv { message: String },
+    Csv {
+        /// What is wrong.
+        message: String,
+    },
+    /// Two columns with one header name.
     #[error("duplicate header {header:?} (also column {first_column})")]
-    DuplicateHeader { header: String, first_column: u32 },
+    DuplicateHeader {
+        /// The header name.
+        header: String,
+        /// The column of its first use.
+        first_column: u32,
+    },
+    /// A header the config maps is not in the file.
     #[error("no column {header:?} (mapped to {attribute}); the header has: {available}")]
     MissingColumn {
+        /// The header the config names.
         header: String,
+        /// The column key it is mapped under.
         attribute: &'static str,
+        /// The file's headers, comma-separated.
         available: String,
+        /// Where the config maps it.
         mapped_at: SourceLocation,
     },
+    /// A row with more or fewer fields than the header.
     #[error("row has {found} fields, the header has {expected}")]
-    RaggedRow { found: usize, expected: usize },
+    RaggedRow {
+        /// The row's fields.
+        found: usize,
+        /// The header's fields.
+        expected: usize,
+    },
 
     // ---- one user: the user is invalid ----
+    /// A user without an email.
     #[error("no email: every user needs one")]
     MissingEmail,
+    /// An email Slack would refuse.
     #[error("{email:?} is not a valid email address")]
-    InvalidEmail { email: String },
+    InvalidEmail {
+        /// The email as written.
+        email: String,
+    },
+    /// Two users with one email.
     #[error(
         "email {email:?} is used twice (first at {first}); emails are unique, case-insensitively"
     )]
     DuplicateEmail {
+        /// The email as written here.
         email: String,
+        /// Where it is first used.
         first: SourceLocation,
     },
+    /// A userName Slack would refuse.
     #[error("user_name {user_name:?}: {violation}")]
     InvalidUserName {
+        /// The userName as written.
         user_name: String,
+        /// The rule it breaks.
         violation: RuleViolation,
     },
+    /// No userName, and the one Slack would derive from the email is refused.
     #[error(
         "no user_name, and the one Slack would derive from {email:?} breaks its rules: {violation}; set user_name"
     )]
     DerivedUserNameInvalid {
+        /// The email the userName would come from.
         email: String,
+        /// The rule the derived userName breaks.
         violation: RuleViolation,
     },
+    /// Two users with one userName (after Slack's normalisation).
     #[error(
         "user_name {user_name:?} is used twice (first at {first}); user names are unique after Slack's normalisation"
     )]
     DuplicateUserName {
+        /// The normalised userName.
         user_name: String,
+        /// Where it is first used.
         first: SourceLocation,
     },
+    /// A display name Slack would refuse.
     #[error("display_name: {violation}")]
-    InvalidDisplayName { violation: RuleViolation },
-    #[error("{attribute} is blank")]
-    BlankName { attribute: Attribute },
-    #[error("{attribute}: {violation}")]
-    InvalidName {
-        attribute: Attribute,
+    InvalidDisplayName {
+        /// The rule it breaks.
         violation: RuleViolation,
     },
+    /// A name written blank.
+    #[error("{attribute} is blank")]
+    BlankName {
+        /// Which name.
+        attribute: Attribute,
+    },
+    /// A given or family name Slack would refuse.
+    #[error("{attribute}: {violation}")]
+    InvalidName {
+        /// Which name.
+        attribute: Attribute,
+        /// The rule it breaks.
+        violation: RuleViolation,
+    },
+    /// An `id` that is not a Slack user id.
     #[error("id {id:?} is not a Slack user id (U… or W…)")]
-    InvalidId { id: String },
+    InvalidId {
+        /// The id as written.
+        id: String,
+    },
+    /// Two users with one Slack id or employee number.
     #[error("{attribute} {value:?} is used by two people (first at {first})")]
     DuplicateKey {
+        /// The match key.
         attribute: Attribute,
+        /// Its value.
         value: String,
+        /// Where it is first used.
         first: SourceLocation,
     },
+    /// A value that does not parse (a date, a flag, an expiry).
     #[error("{attribute} {value:?} is not {expected}")]
     InvalidValue {
+        /// The attribute.
         attribute: Attribute,
+        /// The value as written.
         value: String,
+        /// What it should look like.
         expected: &'static str,
     },
+    /// Two sources give one person different values.
     #[error(
         "{attribute} of {email} is {value:?} here but {other_value:?} at {other}; mark the later source `override: true` to let it win"
     )]
     Conflict {
+        /// The person's email.
         email: String,
+        /// The attribute.
         attribute: Attribute,
+        /// The value here (the later source).
         value: String,
+        /// The value the earlier source gives.
         other_value: String,
+        /// Where the earlier source gives it.
         other: SourceLocation,
     },
+    /// A manager who is not a user of the directory.
     #[error("manager {manager:?} is not a user of the directory")]
-    UnknownManager { manager: String },
+    UnknownManager {
+        /// The manager's email as written.
+        manager: String,
+    },
+    /// Managers that manage each other.
     #[error("managers form a cycle: {}", cycle.join(" → "))]
-    ManagerCycle { cycle: Vec<String> },
+    ManagerCycle {
+        /// The emails around the cycle.
+        cycle: Vec<String>,
+    },
 
     // ---- groups ----
+    /// A group without a name.
     #[error("group name is blank")]
     BlankGroupName,
+    /// A group member who is not a user of the directory.
     #[error("member {member:?} of group {group:?} is not a user of the directory")]
-    UnknownMember { member: String, group: String },
+    UnknownMember {
+        /// The member's email as written.
+        member: String,
+        /// The group's name.
+        group: String,
+    },
 
     // ---- warnings ----
+    /// A CSV header without rows.
     #[error("the source has a header but no rows")]
     NoRows,
+    /// A guest who never expires.
     #[error("guest {email} has no expiration")]
-    GuestWithoutExpiry { email: String },
+    GuestWithoutExpiry {
+        /// The guest's email.
+        email: String,
+    },
+    /// A guest whose expiry has passed.
     #[error("guest {email} expired on {expiration}")]
-    GuestExpired { email: String, expiration: String },
+    GuestExpired {
+        /// The guest's email.
+        email: String,
+        /// The day it expired.
+        expiration: String,
+    },
+    /// A group declared twice (its members are merged).
     #[error("group {name:?} is declared twice (first at {first}); members are merged")]
-    DuplicateGroup { name: String, first: SourceLocation },
+    DuplicateGroup {
+        /// The group's name.
+        name: String,
+        /// Where it is first declared.
+        first: SourceLocation,
+    },
+    /// A leaver listed as a group member (left out: Slack refuses it).
     #[error(
         "{email} is a leaver (active: false) and cannot be a member of group {group:?}; left out"
     )]
-    LeaverInGroup { email: String, group: String },
+    LeaverInGroup {
+        /// The leaver's email.
+        email: String,
+        /// The group's name.
+        group: String,
+    },
 }
 
 impl Diagnose for DirectoryIssue {

@@ -174,7 +174,7 @@ mod tests {
             r.values.push((
                 *a,
                 AttrValue::Text(v.to_string()),
-                SourceLocation::new(&file, line, i as u32 * 10 + 1),
+                SourceLocation::new(&file, line, u32::try_from(i * 10 + 1).unwrap()),
             ));
         }
         r

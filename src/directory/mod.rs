@@ -35,6 +35,7 @@ pub use model::*;
 /// How to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
+    /// Whether users that break a rule are skipped or fail the load.
     pub invalid_users: InvalidUsers,
     /// The day guest expiries are compared with.
     pub today: NaiveDate,
@@ -44,25 +45,31 @@ pub struct LoadOptions {
 /// their errors are here; warnings always are).
 #[derive(Debug, Clone)]
 pub struct LoadedDirectory {
+    /// The valid users and groups.
     pub directory: Directory,
+    /// What was found wrong.
     pub report: DirectoryReport,
 }
 
 /// Problems found while loading, sorted by place.
 #[derive(Debug, Clone, Default)]
 pub struct DirectoryReport {
+    /// Every problem, errors and warnings.
     pub problems: Vec<DirectoryProblem>,
 }
 
 impl DirectoryReport {
+    /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &DirectoryProblem> {
         self.problems.iter().filter(|p| p.is_error())
     }
 
+    /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &DirectoryProblem> {
         self.problems.iter().filter(|p| !p.is_error())
     }
 
+    /// Whether there is any error.
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
@@ -73,13 +80,16 @@ impl DirectoryReport {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the directory has {} error(s)", problems.iter().filter(|p| p.is_error()).count())]
 pub struct DirectoryError {
+    /// Every problem found, sorted by place.
     pub problems: Vec<DirectoryProblem>,
 }
 
 /// One source's bytes, with its spec.
 #[derive(Debug, Clone, Copy)]
 pub struct SourceInput<'a> {
+    /// How to read it.
     pub spec: &'a SourceSpec,
+    /// Its contents.
     pub bytes: &'a [u8],
 }
 

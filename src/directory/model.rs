@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::diag::SourceLocation;
-pub use crate::model::Attribute;
+pub use crate::model::{Attribute, TextValues};
 
 /// A multi-channel guest (single-channel guests cannot be provisioned over SCIM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,9 @@ pub struct Guest {
 /// Where one attribute of a user came from (several sources may contribute to one user).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeOrigin {
+    /// The attribute.
     pub attribute: Attribute,
+    /// Where its value is written.
     pub location: SourceLocation,
 }
 
@@ -40,23 +42,11 @@ pub struct DesiredUser {
     /// The userName Slack will hold: the written one lower-cased, or, when none was written,
     /// derived from the email the way Slack does (FACTS TL;DR 5).
     pub user_name_key: String,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub display_name: Option<String>,
-    pub title: Option<String>,
-    pub phone: Option<String>,
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    pub preferred_language: Option<String>,
-    pub user_type: Option<String>,
-    pub employee_number: Option<String>,
-    pub cost_center: Option<String>,
-    pub organization: Option<String>,
-    pub division: Option<String>,
-    pub department: Option<String>,
+    /// Text and date attributes as the sources give them (trimmed; dates as `YYYY-MM-DD`).
+    pub texts: TextValues,
     /// The manager's email key; the manager is a user of this directory.
     pub manager: Option<String>,
-    pub start_date: Option<NaiveDate>,
+    /// Set for a multi-channel guest.
     pub guest: Option<Guest>,
     /// `false` for leavers: the account is to be deactivated (never deleted).
     pub active: bool,
@@ -69,6 +59,16 @@ pub struct DesiredUser {
 }
 
 impl DesiredUser {
+    /// The value of a text or date attribute.
+    pub fn text(&self, attribute: Attribute) -> Option<&str> {
+        self.texts.get(attribute)
+    }
+
+    /// The enterprise employeeNumber: a match key (DESIGN §2).
+    pub fn employee_number(&self) -> Option<&str> {
+        self.text(Attribute::EmployeeNumber)
+    }
+
     /// Where `attribute` was set, or the user's own location if it was not.
     pub fn origin(&self, attribute: Attribute) -> &SourceLocation {
         self.origins
@@ -97,9 +97,13 @@ pub struct DesiredGroup {
 /// it — since the directory does still list this person, only wrongly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedUser {
+    /// The email key, as a match key.
     pub email_key: String,
+    /// The employee number, as a match key.
     pub employee_number: Option<String>,
+    /// The Slack id, as a match key.
     pub id: Option<String>,
+    /// Where the user is declared.
     pub location: SourceLocation,
 }
 

@@ -105,7 +105,7 @@ groups:
     let ada = d.user_by_email("ada@example.com").unwrap();
     assert_eq!(ada.user_name.as_deref(), Some("Ada.L"));
     assert_eq!(ada.user_name_key, "ada.l");
-    assert_eq!(ada.employee_number.as_deref(), Some("0042"));
+    assert_eq!(ada.employee_number(), Some("0042"));
     assert_eq!(ada.location.file_line(), "d.yaml:6");
     assert_eq!(ada.origin(Attribute::StartDate).to_string(), "d.yaml:10:17");
     let zed = d.user_by_email("zed@example.com").unwrap();
@@ -402,7 +402,7 @@ fn sources_merge_and_conflicts_name_both_places() {
     .unwrap();
     let ada = &loaded.directory.users[0];
     assert_eq!(loaded.directory.users.len(), 1);
-    assert_eq!(ada.title.as_deref(), Some("Senior Engineer"));
+    assert_eq!(ada.text(Attribute::Title), Some("Senior Engineer"));
     assert_eq!(ada.origin(Attribute::Title).to_string(), "p.csv:2:17");
     assert_eq!(ada.origin(Attribute::Department).to_string(), "p.csv:2:33");
     assert_eq!(ada.origin(Attribute::Email).to_string(), "d.yaml:2:12");

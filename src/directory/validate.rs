@@ -16,7 +16,8 @@ use crate::slack_rules::{
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::merge::MergedPerson;
 use super::record::{AttrValue, GroupRecord};
-use super::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser, SkippedUser};
+use super::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser, SkippedUser, TextValues};
+use crate::model::Kind;
 
 /// The outcome of validation: valid users, the invalid ones, groups, and every problem.
 #[derive(Debug, Default)]
@@ -64,7 +65,7 @@ pub(crate) fn validate(
     for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
         out.skipped.push(SkippedUser {
             email_key: user.email_key.clone(),
-            employee_number: user.employee_number.clone(),
+            employee_number: user.employee_number().map(str::to_string),
             id: user.id.clone(),
             location: user.location.clone(),
         });
@@ -104,22 +105,8 @@ fn build_user(
         email_key: String::new(),
         user_name: None,
         user_name_key: String::new(),
-        given_name: None,
-        family_name: None,
-        display_name: None,
-        title: None,
-        phone: None,
-        timezone: None,
-        locale: None,
-        preferred_language: None,
-        user_type: None,
-        employee_number: None,
-        cost_center: None,
-        organization: None,
-        division: None,
-        department: None,
+        texts: TextValues::default(),
         manager: None,
-        start_date: None,
         guest: None,
         active: true,
         groups: Vec::new(),
@@ -131,42 +118,19 @@ fn build_user(
             attribute,
             location,
         });
-        let slot = match attribute {
-            Attribute::Id => &mut user.id,
-            Attribute::Email => {
-                if let AttrValue::Text(t) = value {
-                    user.email = t;
-                }
-                continue;
-            }
-            Attribute::UserName => &mut user.user_name,
-            Attribute::GivenName => &mut user.given_name,
-            Attribute::FamilyName => &mut user.family_name,
-            Attribute::DisplayName => &mut user.display_name,
-            Attribute::Title => &mut user.title,
-            Attribute::Phone => &mut user.phone,
-            Attribute::Timezone => &mut user.timezone,
-            Attribute::Locale => &mut user.locale,
-            Attribute::PreferredLanguage => &mut user.preferred_language,
-            Attribute::UserType => &mut user.user_type,
-            Attribute::EmployeeNumber => &mut user.employee_number,
-            Attribute::CostCenter => &mut user.cost_center,
-            Attribute::Organization => &mut user.organization,
-            Attribute::Division => &mut user.division,
-            Attribute::Department => &mut user.department,
-            Attribute::Manager => &mut user.manager,
-            Attribute::StartDate | Attribute::Guest | Attribute::Active | Attribute::Groups => {
-                match value {
-                    AttrValue::Date(d) => user.start_date = Some(d),
-                    AttrValue::Guest(g) => user.guest = Some(g),
-                    AttrValue::Bool(b) => user.active = b,
-                    AttrValue::Text(_) => {}
-                }
-                continue;
-            }
-        };
-        if let AttrValue::Text(t) = value {
-            *slot = Some(t);
+        match (attribute.kind(), value) {
+            (Kind::Text(_), AttrValue::Text(t)) => user.texts.set(attribute, Some(t)),
+            (Kind::Date(_), AttrValue::Date(d)) => user.texts.set(attribute, Some(d.to_string())),
+            (Kind::Key, AttrValue::Text(t)) => match attribute {
+                Attribute::Id => user.id = Some(t),
+                Attribute::UserName => user.user_name = Some(t),
+                _ => user.email = t,
+            },
+            (Kind::Manager, AttrValue::Text(t)) => user.manager = Some(t),
+            (Kind::Guest, AttrValue::Guest(g)) => user.guest = Some(g),
+            (Kind::Active, AttrValue::Bool(b)) => user.active = b,
+            // Readers give each kind its own value; groups come separately.
+            _ => {}
         }
     }
     if let Some((_, location)) = person.groups.first() {
@@ -187,7 +151,16 @@ fn build_user(
     if let Some(manager) = &mut user.manager {
         *manager = email_key(manager);
     }
+    user.user_name_key = check_user(&user, today, problems);
+    user
+}
 
+/// Checks a user's own values against Slack's rules; returns the userName Slack will hold.
+fn check_user(
+    user: &DesiredUser,
+    today: NaiveDate,
+    problems: &mut Vec<DirectoryProblem>,
+) -> String {
     let at = |attribute: Attribute| user.origin(attribute).clone();
     if user.email.is_empty() {
         problems.push(Problem::error(
@@ -239,7 +212,7 @@ fn build_user(
             }
         },
     };
-    if let Some(name) = &user.display_name
+    if let Some(name) = user.text(Attribute::DisplayName)
         && let Err(violation) = check_display_name(name)
     {
         problems.push(Problem::error(
@@ -247,11 +220,8 @@ fn build_user(
             DirectoryIssue::InvalidDisplayName { violation },
         ));
     }
-    for (attribute, name) in [
-        (Attribute::GivenName, &user.given_name),
-        (Attribute::FamilyName, &user.family_name),
-    ] {
-        if let Some(name) = name
+    for attribute in [Attribute::GivenName, Attribute::FamilyName] {
+        if let Some(name) = user.text(attribute)
             && let Err(violation) = check_person_name(Some(name), None)
         {
             problems.push(Problem::error(
@@ -281,8 +251,7 @@ fn build_user(
         }
         _ => {}
     }
-    user.user_name_key = user_name_key;
-    user
+    user_name_key
 }
 
 fn is_slack_user_id(id: &str) -> bool {
@@ -354,18 +323,18 @@ fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<
         for (attribute, value, index) in [
             (
                 Attribute::EmployeeNumber,
-                &user.employee_number,
+                user.employee_number(),
                 &mut employees,
             ),
-            (Attribute::Id, &user.id, &mut ids),
+            (Attribute::Id, user.id.as_deref(), &mut ids),
         ] {
             let Some(value) = value else { continue };
-            if let Some(&first) = index.get(value.as_str()) {
+            if let Some(&first) = index.get(value) {
                 problems.push(Problem::error(
                     user.origin(attribute).clone(),
                     DirectoryIssue::DuplicateKey {
                         attribute,
-                        value: value.clone(),
+                        value: value.to_string(),
                         first: users[first].origin(attribute).clone(),
                     },
                 ));
@@ -478,13 +447,6 @@ fn build_groups(
     records: Vec<GroupRecord>,
     problems: &mut Vec<DirectoryProblem>,
 ) -> Vec<DesiredGroup> {
-    struct Draft {
-        name: String,
-        name_key: String,
-        location: SourceLocation,
-        /// Indexes into `users`.
-        members: Vec<usize>,
-    }
     let mut drafts: Vec<Draft> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::default();
     // Names as written → draft, so the common case (many people, few group names) costs
@@ -571,6 +533,21 @@ fn build_groups(
             }
         }
     }
+    problems.extend(later);
+    finish_groups(drafts, users)
+}
+
+/// A group being gathered from declarations and users' lists.
+struct Draft {
+    name: String,
+    name_key: String,
+    location: SourceLocation,
+    /// Indexes into `users`.
+    members: Vec<usize>,
+}
+
+/// The groups, sorted by key, with members' email keys sorted and without duplicates.
+fn finish_groups(drafts: Vec<Draft>, users: &[DesiredUser]) -> Vec<DesiredGroup> {
     let mut groups: Vec<DesiredGroup> = drafts
         .into_iter()
         .map(|draft| {
@@ -590,7 +567,6 @@ fn build_groups(
         })
         .collect();
     groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
-    problems.extend(later);
     groups
 }
 

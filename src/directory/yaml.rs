@@ -17,13 +17,16 @@
 //! Every field is optional to serde (so each bad field is reported at its own line); the
 //! validator then checks what is required.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::diag::yaml::{Step, YamlDocument};
+use crate::diag::yaml::{Step, YamlDocument, next_named_key};
 use crate::diag::{Problem, SourceLocation};
+use crate::model::{Kind, TABLE};
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{
@@ -50,49 +53,96 @@ struct Shape {
     groups: Option<Vec<serde_yaml::Value>>,
 }
 
-/// One person.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// One person: attributes by name, as [`TABLE`] lists them. The value's type follows the
+/// attribute's kind: text for keys, text, dates and the manager; a [`RawGuest`] for `guest`;
+/// a boolean for `active`; a list of names for `groups`. `null` is the same as absent.
+#[derive(Debug, Default)]
 pub struct RawUser {
-    /// Slack user id (U… or W…), e.g. from `scimsync dump`; the strongest match key.
-    pub id: Option<String>,
-    /// Primary email; unique case-insensitively.
-    #[schemars(required)]
-    pub email: Option<String>,
-    /// Slack username: at most 21 of a-z 0-9 . _ - (lower-cased), not reserved. Default:
-    /// derived from the email the way Slack does.
-    pub user_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    /// At most 80 characters, no '@'.
-    pub display_name: Option<String>,
-    pub title: Option<String>,
-    pub phone: Option<String>,
-    /// IANA time zone, e.g. Europe/Paris.
-    pub timezone: Option<String>,
-    pub locale: Option<String>,
-    pub preferred_language: Option<String>,
-    pub user_type: Option<String>,
-    /// Enterprise employeeNumber ("Employee ID"); a stable match key. Quote it.
-    pub employee_number: Option<String>,
-    pub cost_center: Option<String>,
-    pub organization: Option<String>,
-    pub division: Option<String>,
-    pub department: Option<String>,
-    /// The manager's email; the manager must be in the directory.
-    pub manager: Option<String>,
-    /// YYYY-MM-DD.
-    pub start_date: Option<String>,
-    /// Present for a multi-channel guest.
-    pub guest: Option<RawGuest>,
-    /// false for a leaver: the account is deactivated (Slack never deletes users). Default: true.
-    pub active: Option<bool>,
-    /// Names of groups this person belongs to.
-    pub groups: Option<Vec<String>>,
+    /// The attributes given, in [`TABLE`]'s order.
+    pub values: Vec<(Attribute, RawValue)>,
+}
+
+/// One attribute's value as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawValue {
+    /// A key, text, date or manager attribute.
+    Text(String),
+    /// The guest settings.
+    Guest(RawGuest),
+    /// `active`.
+    Bool(bool),
+    /// Group names.
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = RawUser;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RawUser")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<RawUser, M::Error> {
+                let mut values = Vec::new();
+                while let Some(attribute) =
+                    next_named_key(&mut map, &Attribute::NAMES, Attribute::from_name)?
+                {
+                    if values.iter().any(|(a, _)| *a == attribute) {
+                        return Err(de::Error::duplicate_field(attribute.name()));
+                    }
+                    let value = match attribute.kind() {
+                        Kind::Guest => map.next_value::<Option<RawGuest>>()?.map(RawValue::Guest),
+                        Kind::Active => map.next_value::<Option<bool>>()?.map(RawValue::Bool),
+                        Kind::Groups => {
+                            map.next_value::<Option<Vec<String>>>()?.map(RawValue::List)
+                        }
+                        Kind::Key | Kind::Text(_) | Kind::Date(_) | Kind::Manager => {
+                            map.next_value::<Option<String>>()?.map(RawValue::Text)
+                        }
+                    };
+                    values.extend(value.map(|v| (attribute, v)));
+                }
+                values.sort_by_key(|(a, _)| *a as usize);
+                Ok(RawUser { values })
+            }
+        }
+        d.deserialize_struct("RawUser", &Attribute::NAMES, Fields)
+    }
+}
+
+impl JsonSchema for RawUser {
+    fn schema_name() -> Cow<'static, str> {
+        "RawUser".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut properties = serde_json::Map::new();
+        for spec in TABLE {
+            let mut schema = match spec.kind {
+                Kind::Guest => generator.subschema_for::<Option<RawGuest>>(),
+                Kind::Active => generator.subschema_for::<Option<bool>>(),
+                Kind::Groups => generator.subschema_for::<Option<Vec<String>>>(),
+                _ if spec.attribute == Attribute::Email => generator.subschema_for::<String>(),
+                _ => generator.subschema_for::<Option<String>>(),
+            };
+            schema.insert("description".into(), spec.doc.into());
+            properties.insert(spec.name.into(), schema.into());
+        }
+        json_schema!({
+            "description": "One person.",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "required": [Attribute::Email.name()],
+        })
+    }
 }
 
 /// Multi-channel guest settings.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuest {
     /// When the guest account expires: YYYY-MM-DD (end of day, UTC) or an RFC 3339 time.
@@ -165,114 +215,118 @@ pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<Dir
 }
 
 fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecord {
-    let at = |key: &'static str| doc.location(&[path[0], path[1], Step::Key(key)]);
+    let at = |key: &str| doc.location(&[path[0], path[1], Step::Key(key)]);
     let mut record = PersonRecord::new(doc.location(path));
-    let texts = [
-        (Attribute::Id, raw.id),
-        (Attribute::Email, raw.email),
-        (Attribute::UserName, raw.user_name),
-        (Attribute::GivenName, raw.given_name),
-        (Attribute::FamilyName, raw.family_name),
-        (Attribute::DisplayName, raw.display_name),
-        (Attribute::Title, raw.title),
-        (Attribute::Phone, raw.phone),
-        (Attribute::Timezone, raw.timezone),
-        (Attribute::Locale, raw.locale),
-        (Attribute::PreferredLanguage, raw.preferred_language),
-        (Attribute::UserType, raw.user_type),
-        (Attribute::EmployeeNumber, raw.employee_number),
-        (Attribute::CostCenter, raw.cost_center),
-        (Attribute::Organization, raw.organization),
-        (Attribute::Division, raw.division),
-        (Attribute::Department, raw.department),
-        (Attribute::Manager, raw.manager),
-    ];
-    for (attribute, value) in texts {
-        let Some(value) = value else { continue };
-        let value = value.trim();
+    for (attribute, value) in raw.values {
         let location = at(attribute.name());
-        if value.is_empty() {
-            match attribute {
-                // Kept blank so the validator reports it where it is written.
-                Attribute::Email => {}
-                Attribute::GivenName | Attribute::FamilyName | Attribute::DisplayName => {
-                    record.problems.push(Problem::error(
-                        location,
-                        DirectoryIssue::BlankName { attribute },
-                    ));
-                    continue;
-                }
-                // Blank means unset (DESIGN §3).
-                _ => continue,
+        match (attribute.kind(), value) {
+            (Kind::Date(_), RawValue::Text(text)) => match parse_date(&text) {
+                Some(date) => record
+                    .values
+                    .push((attribute, AttrValue::Date(date), location)),
+                None if text.trim().is_empty() => {}
+                None => record.problems.push(Problem::error(
+                    location,
+                    DirectoryIssue::InvalidValue {
+                        attribute,
+                        value: text,
+                        expected: "a date like 2024-04-10",
+                    },
+                )),
+            },
+            (_, RawValue::Text(text)) => text_value(&mut record, attribute, &text, location),
+            (_, RawValue::Guest(guest)) => {
+                let expiration_at = || {
+                    doc.location(&[
+                        path[0],
+                        path[1],
+                        Step::Key(attribute.name()),
+                        Step::Key("expiration"),
+                    ])
+                };
+                guest_value(&mut record, guest, location, expiration_at);
             }
-        }
-        record
-            .values
-            .push((attribute, AttrValue::Text(value.to_string()), location));
-    }
-    if let Some(start) = raw.start_date {
-        let location = at("start_date");
-        match parse_date(&start) {
-            Some(date) => {
+            (_, RawValue::Bool(flag)) => {
                 record
                     .values
-                    .push((Attribute::StartDate, AttrValue::Date(date), location))
+                    .push((attribute, AttrValue::Bool(flag), location))
             }
-            None if start.trim().is_empty() => {}
-            None => record.problems.push(Problem::error(
-                location,
-                DirectoryIssue::InvalidValue {
-                    attribute: Attribute::StartDate,
-                    value: start,
-                    expected: "a date like 2024-04-10",
-                },
-            )),
-        }
-    }
-    if let Some(guest) = raw.guest {
-        let location = at("guest");
-        let expiration = match guest.expiration.as_deref().map(str::trim) {
-            None | Some("") => Some(None),
-            Some(text) => parse_expiration(text).map(Some),
-        };
-        match expiration {
-            Some(expiration) => record.values.push((
-                Attribute::Guest,
-                AttrValue::Guest(Guest { expiration }),
-                location,
-            )),
-            None => record.problems.push(Problem::error(
-                doc.location(&[
-                    path[0],
-                    path[1],
-                    Step::Key("guest"),
-                    Step::Key("expiration"),
-                ]),
-                DirectoryIssue::InvalidValue {
-                    attribute: Attribute::Guest,
-                    value: guest.expiration.unwrap_or_default(),
-                    expected: "a date like 2025-06-30 or an RFC 3339 time",
-                },
-            )),
-        }
-    }
-    if let Some(active) = raw.active {
-        record
-            .values
-            .push((Attribute::Active, AttrValue::Bool(active), at("active")));
-    }
-    for (j, name) in raw.groups.into_iter().flatten().enumerate() {
-        let location = doc.location(&[path[0], path[1], Step::Key("groups"), Step::Index(j)]);
-        let name = name.trim();
-        if name.is_empty() {
-            record
-                .problems
-                .push(Problem::error(location, DirectoryIssue::BlankGroupName));
-        } else {
-            record.groups.push((name.to_string(), location));
+            (_, RawValue::List(names)) => {
+                for (j, name) in names.into_iter().enumerate() {
+                    let location = doc.location(&[
+                        path[0],
+                        path[1],
+                        Step::Key(attribute.name()),
+                        Step::Index(j),
+                    ]);
+                    let name = name.trim();
+                    if name.is_empty() {
+                        record
+                            .problems
+                            .push(Problem::error(location, DirectoryIssue::BlankGroupName));
+                    } else {
+                        record.groups.push((name.to_string(), location));
+                    }
+                }
+            }
         }
     }
     record
+}
+
+/// A key, text or manager value: trimmed; blank means unset (DESIGN §3), except that a blank
+/// email stays (so the validator reports it where it is written) and a blank name is an error.
+fn text_value(
+    record: &mut PersonRecord,
+    attribute: Attribute,
+    text: &str,
+    location: SourceLocation,
+) {
+    let value = text.trim();
+    if value.is_empty() {
+        match attribute {
+            Attribute::Email => {}
+            Attribute::GivenName | Attribute::FamilyName | Attribute::DisplayName => {
+                record.problems.push(Problem::error(
+                    location,
+                    DirectoryIssue::BlankName { attribute },
+                ));
+                return;
+            }
+            _ => return,
+        }
+    }
+    record
+        .values
+        .push((attribute, AttrValue::Text(value.to_string()), location));
+}
+
+/// The guest settings: a guest without an expiry, or until a parsed one.
+fn guest_value(
+    record: &mut PersonRecord,
+    guest: RawGuest,
+    location: SourceLocation,
+    expiration_at: impl Fn() -> SourceLocation,
+) {
+    let expiration = match guest.expiration.as_deref().map(str::trim) {
+        None | Some("") => Some(None),
+        Some(text) => parse_expiration(text).map(Some),
+    };
+    match expiration {
+        Some(expiration) => record.values.push((
+            Attribute::Guest,
+            AttrValue::Guest(Guest { expiration }),
+            location,
+        )),
+        None => record.problems.push(Problem::error(
+            expiration_at(),
+            DirectoryIssue::InvalidValue {
+                attribute: Attribute::Guest,
+                value: guest.expiration.unwrap_or_default(),
+                expected: "a date like 2025-06-30 or an RFC 3339 time",
+            },
+        )),
+    }
 }
 
 fn group(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawGroup) -> GroupRecord {
@@ -339,6 +393,56 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:#?}");
         assert!(errors[0].starts_with("d.yaml:3:5: error: emial: unknown field `emial`"));
         assert!(errors[1].starts_with("d.yaml:5:13: error: active: invalid type"));
+    }
+
+    /// Attributes are read by name through the table; each value's type follows its kind,
+    /// and every problem is reported at once, where it is written.
+    #[test]
+    fn attributes_are_read_by_name_with_typed_values() {
+        let errors = read_str(
+            "users:\n  - email: a@x.io\n    nick: A\n    employee_number: 42\n    guest: yes\n    groups: eng\n    active: ~\n  - email: b@x.io\n    guest: {expires: 2030-01-01}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                format!(
+                    "d.yaml:3:5: error: nick: unknown field `nick`, expected one of {}",
+                    Attribute::NAMES.map(|n| format!("`{n}`")).join(", ")
+                )
+                .as_str(),
+                "d.yaml:4:22: error: employee_number: invalid type: integer `42`, expected a string",
+                "d.yaml:5:12: error: guest: invalid type: string \"yes\", expected struct RawGuest",
+                "d.yaml:6:13: error: groups: invalid type: string \"eng\", expected a sequence",
+                "d.yaml:9:13: error: guest.expires: unknown field `expires`, expected `expiration`",
+            ]
+        );
+
+        // Every text and date attribute of the table, by its name; `null` is absent.
+        let mut text = String::from("users:\n  - email: a@x.io\n    title: ~\n");
+        for attribute in Attribute::TEXT {
+            let value = match attribute.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ if attribute == Attribute::Title => continue,
+                _ => format!("'{attribute} value'"),
+            };
+            text.push_str(&format!("    {attribute}: {value}\n"));
+        }
+        let person = &read_str(&text).unwrap().people[0];
+        assert!(person.problems.is_empty(), "{:?}", person.problems);
+        for attribute in Attribute::TEXT {
+            let value = person.values.iter().find(|v| v.0 == attribute);
+            match attribute.kind() {
+                _ if attribute == Attribute::Title => assert!(value.is_none()),
+                Kind::Date(_) => {
+                    assert_eq!(value.map(|v| v.1.display()).as_deref(), Some("2024-04-10"))
+                }
+                _ => assert_eq!(
+                    person.text(attribute),
+                    Some(format!("{attribute} value").as_str())
+                ),
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,17 @@
-//! The user attributes scimsync manages, by name: one table that the directory readers, the
+//! The user attributes scimsync manages: one table ([`TABLE`]) that the directory readers, the
 //! config, the planner, the SCIM layer and the reports all read.
+//!
+//! Adding an attribute is a variant of [`Attribute`] and a row of [`TABLE`]; a text attribute
+//! then is read from YAML and CSV, has a policy, is compared, written to Slack at its SCIM
+//! slot, read back and dumped, with no other change.
 
-/// A user attribute a source can set. Names are the ones used in the YAML directory, in CSV
-/// column mappings and in the config's attribute policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A user attribute a source can set. Names are the ones used in the YAML directory, in the
+/// config's attribute policy, in plans and in reports; the order is [`TABLE`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // Each variant is described by its row of `TABLE`.
 pub enum Attribute {
     Id,
     Email,
@@ -29,68 +37,461 @@ pub enum Attribute {
     Groups,
 }
 
+/// What an attribute holds. It decides how sources write it, where a user keeps it, how it
+/// is compared and how it reaches Slack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An identity key (`id`, `email`, `user_name`): kept in fields of its own and compared
+    /// by key (DESIGN §2).
+    Key,
+    /// Free text, kept in a user's [`TextValues`] and written to Slack at its slot.
+    Text(ScimSlot),
+    /// A calendar day, kept in a user's [`TextValues`] as `YYYY-MM-DD` and written to Slack
+    /// at its slot the way Slack writes dates.
+    Date(ScimSlot),
+    /// Another user of the directory, by email; in Slack, the enterprise manager's id.
+    Manager,
+    /// Multi-channel guest status, with an optional expiry.
+    Guest,
+    /// Whether the account is active (false for a leaver).
+    Active,
+    /// Names of the groups the user belongs to.
+    Groups,
+}
+
+/// Where a text attribute lives in a SCIM user (the same path in both dialects; extensions
+/// sit under the dialect's URN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimSlot {
+    /// A core attribute, by dotted path (`title`, `name.givenName`).
+    Core(&'static str),
+    /// An attribute of the enterprise extension (`employeeNumber`).
+    Enterprise(&'static str),
+    /// An attribute of Slack's profile extension (`startDate`).
+    Profile(&'static str),
+    /// The value of the `phoneNumbers` entry marked primary: Slack's primaryPhone (FACTS
+    /// TL;DR 1).
+    PrimaryPhone,
+}
+
+/// One row of [`TABLE`]: everything scimsync knows about an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// The attribute this row describes.
+    pub attribute: Attribute,
+    /// The name in YAML directories, in the attribute policy, in plans and in reports.
+    pub name: &'static str,
+    /// What the attribute holds.
+    pub kind: Kind,
+    /// Whether the config's `attributes:` policy may set how it is kept in sync.
+    pub policy: bool,
+    /// The key that maps a CSV header to it under a source's `columns:`.
+    pub column: &'static str,
+    /// One line for people: what the value is (used for the JSON Schemas' descriptions).
+    pub doc: &'static str,
+}
+
+const fn row(
+    attribute: Attribute,
+    name: &'static str,
+    kind: Kind,
+    policy: bool,
+    doc: &'static str,
+) -> Spec {
+    Spec {
+        attribute,
+        name,
+        kind,
+        policy,
+        column: name,
+        doc,
+    }
+}
+
+const fn text(attribute: Attribute, name: &'static str, slot: ScimSlot, doc: &'static str) -> Spec {
+    row(attribute, name, Kind::Text(slot), true, doc)
+}
+
+use Attribute as A;
+use ScimSlot::{Core, Enterprise, PrimaryPhone, Profile};
+
+/// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
+pub const TABLE: &[Spec] = &[
+    row(
+        A::Id,
+        "id",
+        Kind::Key,
+        false,
+        "Slack user id (U… or W…), e.g. from `scimsync dump`; the strongest match key.",
+    ),
+    row(
+        A::Email,
+        "email",
+        Kind::Key,
+        false,
+        "Primary email; unique case-insensitively.",
+    ),
+    row(
+        A::UserName,
+        "user_name",
+        Kind::Key,
+        true,
+        "Slack username: at most 21 of a-z 0-9 . _ - (lower-cased), not reserved. Default: derived from the email the way Slack does.",
+    ),
+    text(
+        A::GivenName,
+        "given_name",
+        Core("name.givenName"),
+        "Given (first) name.",
+    ),
+    text(
+        A::FamilyName,
+        "family_name",
+        Core("name.familyName"),
+        "Family (last) name.",
+    ),
+    text(
+        A::DisplayName,
+        "display_name",
+        Core("displayName"),
+        "Display name: at most 80 characters, no '@'.",
+    ),
+    text(A::Title, "title", Core("title"), "Job title."),
+    text(
+        A::Phone,
+        "phone",
+        PrimaryPhone,
+        "Phone number (Slack's primary phone).",
+    ),
+    text(
+        A::Timezone,
+        "timezone",
+        Core("timezone"),
+        "IANA time zone, e.g. Europe/Paris.",
+    ),
+    text(A::Locale, "locale", Core("locale"), "Locale, e.g. en-US."),
+    text(
+        A::PreferredLanguage,
+        "preferred_language",
+        Core("preferredLanguage"),
+        "Preferred language, e.g. en.",
+    ),
+    text(
+        A::UserType,
+        "user_type",
+        Core("userType"),
+        "User type, e.g. Employee or Contractor.",
+    ),
+    text(
+        A::EmployeeNumber,
+        "employee_number",
+        Enterprise("employeeNumber"),
+        "Enterprise employeeNumber (\"Employee ID\"); a stable match key. Quote it.",
+    ),
+    text(
+        A::CostCenter,
+        "cost_center",
+        Enterprise("costCenter"),
+        "Enterprise cost center.",
+    ),
+    text(
+        A::Organization,
+        "organization",
+        Enterprise("organization"),
+        "Enterprise organization.",
+    ),
+    text(
+        A::Division,
+        "division",
+        Enterprise("division"),
+        "Enterprise division.",
+    ),
+    text(
+        A::Department,
+        "department",
+        Enterprise("department"),
+        "Enterprise department.",
+    ),
+    Spec {
+        column: "manager_email",
+        ..row(
+            A::Manager,
+            "manager",
+            Kind::Manager,
+            true,
+            "The manager's email; the manager must be in the directory.",
+        )
+    },
+    row(
+        A::StartDate,
+        "start_date",
+        Kind::Date(Profile("startDate")),
+        true,
+        "Start date, YYYY-MM-DD.",
+    ),
+    row(
+        A::Guest,
+        "guest",
+        Kind::Guest,
+        true,
+        "Marks a multi-channel guest (single-channel guests cannot be provisioned over SCIM).",
+    ),
+    row(
+        A::Active,
+        "active",
+        Kind::Active,
+        false,
+        "false for a leaver: the account is deactivated (Slack never deletes users). Default: true.",
+    ),
+    row(
+        A::Groups,
+        "groups",
+        Kind::Groups,
+        false,
+        "Names of groups this person belongs to.",
+    ),
+];
+
+/// How many attributes there are.
+const COUNT: usize = TABLE.len();
+
+/// How many attributes a user keeps in [`TextValues`] ([`Kind::Text`] and [`Kind::Date`]).
+pub const TEXT_SLOTS: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < COUNT {
+        if TABLE[i].kind.is_text() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// Each attribute's index in [`TextValues`], by [`Attribute`] order.
+const TEXT_SLOT: [Option<usize>; COUNT] = {
+    let mut slots = [None; COUNT];
+    let mut next = 0;
+    let mut i = 0;
+    while i < COUNT {
+        // The table is in the enum's order: row `i` is the attribute with discriminant `i`.
+        assert!(
+            TABLE[i].attribute as usize == i,
+            "TABLE is not in Attribute's order"
+        );
+        if TABLE[i].kind.is_text() {
+            slots[i] = Some(next);
+            next += 1;
+        }
+        i += 1;
+    }
+    slots
+};
+
+impl Kind {
+    /// Whether a user keeps the value in [`TextValues`].
+    pub const fn is_text(self) -> bool {
+        matches!(self, Kind::Text(_) | Kind::Date(_))
+    }
+
+    /// The SCIM slot of a text or date attribute.
+    pub const fn scim(self) -> Option<ScimSlot> {
+        match self {
+            Kind::Text(slot) | Kind::Date(slot) => Some(slot),
+            _ => None,
+        }
+    }
+}
+
 impl Attribute {
-    /// Every attribute, in the order reports list them.
-    pub const ALL: [Attribute; 22] = [
-        Attribute::Id,
-        Attribute::Email,
-        Attribute::UserName,
-        Attribute::GivenName,
-        Attribute::FamilyName,
-        Attribute::DisplayName,
-        Attribute::Title,
-        Attribute::Phone,
-        Attribute::Timezone,
-        Attribute::Locale,
-        Attribute::PreferredLanguage,
-        Attribute::UserType,
-        Attribute::EmployeeNumber,
-        Attribute::CostCenter,
-        Attribute::Organization,
-        Attribute::Division,
-        Attribute::Department,
-        Attribute::Manager,
-        Attribute::StartDate,
-        Attribute::Guest,
-        Attribute::Active,
-        Attribute::Groups,
-    ];
+    /// Every attribute, in the order plans and reports list them.
+    pub const ALL: [Attribute; COUNT] = {
+        let mut all = [Attribute::Id; COUNT];
+        let mut i = 0;
+        while i < COUNT {
+            all[i] = TABLE[i].attribute;
+            i += 1;
+        }
+        all
+    };
+
+    /// Every attribute's name, in [`Attribute::ALL`]'s order (for "expected one of" messages).
+    pub const NAMES: [&'static str; COUNT] = {
+        let mut names = [""; COUNT];
+        let mut i = 0;
+        while i < COUNT {
+            names[i] = TABLE[i].name;
+            i += 1;
+        }
+        names
+    };
+
+    /// The attributes a user keeps in [`TextValues`], by slot (also in [`TABLE`]'s order).
+    pub const TEXT: [Attribute; TEXT_SLOTS] = {
+        let mut text = [Attribute::Id; TEXT_SLOTS];
+        let mut i = 0;
+        while i < COUNT {
+            if let Some(slot) = TEXT_SLOT[i] {
+                text[slot] = TABLE[i].attribute;
+            }
+            i += 1;
+        }
+        text
+    };
+
+    /// The attribute's row of [`TABLE`].
+    pub const fn spec(self) -> &'static Spec {
+        &TABLE[self as usize]
+    }
 
     /// The attribute's name in files (`given_name`, `manager`, …).
     pub const fn name(self) -> &'static str {
-        match self {
-            Attribute::Id => "id",
-            Attribute::Email => "email",
-            Attribute::UserName => "user_name",
-            Attribute::GivenName => "given_name",
-            Attribute::FamilyName => "family_name",
-            Attribute::DisplayName => "display_name",
-            Attribute::Title => "title",
-            Attribute::Phone => "phone",
-            Attribute::Timezone => "timezone",
-            Attribute::Locale => "locale",
-            Attribute::PreferredLanguage => "preferred_language",
-            Attribute::UserType => "user_type",
-            Attribute::EmployeeNumber => "employee_number",
-            Attribute::CostCenter => "cost_center",
-            Attribute::Organization => "organization",
-            Attribute::Division => "division",
-            Attribute::Department => "department",
-            Attribute::Manager => "manager",
-            Attribute::StartDate => "start_date",
-            Attribute::Guest => "guest",
-            Attribute::Active => "active",
-            Attribute::Groups => "groups",
-        }
+        self.spec().name
     }
 
+    /// What the attribute holds.
+    pub const fn kind(self) -> Kind {
+        self.spec().kind
+    }
+
+    /// Where a text or date attribute lives in a SCIM user.
+    pub const fn scim(self) -> Option<ScimSlot> {
+        self.kind().scim()
+    }
+
+    /// The attribute's index in [`TextValues`], for text and date attributes.
+    pub const fn text_slot(self) -> Option<usize> {
+        TEXT_SLOT[self as usize]
+    }
+
+    /// The attribute with this name in files.
     pub fn from_name(name: &str) -> Option<Attribute> {
-        Attribute::ALL.into_iter().find(|a| a.name() == name)
+        TABLE.iter().find(|s| s.name == name).map(|s| s.attribute)
     }
 }
 
 impl std::fmt::Display for Attribute {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        // `pad`, so that reports can align names with `{:<12}`.
+        f.pad(self.name())
+    }
+}
+
+/// Attributes sort by name, so maps keyed by them list them as plans always have.
+impl Ord for Attribute {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for Attribute {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// An attribute is written as its name.
+impl Serialize for Attribute {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Attribute {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Attribute::from_name(&name)
+            .ok_or_else(|| de::Error::unknown_variant(&name, &Attribute::NAMES))
+    }
+}
+
+/// A user's text and date attributes ([`Attribute::TEXT`]), each unset or a non-blank value:
+/// one small fixed array rather than a field each or a map, so a user stays compact and an
+/// attribute added to [`TABLE`] needs no field anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TextValues([Option<Box<str>>; TEXT_SLOTS]);
+
+impl TextValues {
+    /// The value of `attribute`; `None` when unset or not a text attribute.
+    pub fn get(&self, attribute: Attribute) -> Option<&str> {
+        self.0[attribute.text_slot()?].as_deref()
+    }
+
+    /// Sets (or, with `None`, unsets) `attribute`.
+    ///
+    /// # Panics
+    /// If `attribute` is not a text or date attribute: a programming error.
+    pub fn set<V: Into<Box<str>>>(&mut self, attribute: Attribute, value: Option<V>) {
+        let slot = attribute
+            .text_slot()
+            .unwrap_or_else(|| panic!("{attribute} is not a text attribute"));
+        self.0[slot] = value.map(Into::into);
+    }
+
+    /// The set values with their attributes, in [`TABLE`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (Attribute, &str)> {
+        Attribute::TEXT
+            .iter()
+            .zip(&self.0)
+            .filter_map(|(a, v)| Some((*a, v.as_deref()?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for a in Attribute::ALL {
+            assert_eq!(Attribute::from_name(a.name()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.name());
+            let back: Attribute = serde_json::from_value(a.name().into()).unwrap();
+            assert_eq!(back, a);
+        }
+        let columns: std::collections::HashSet<_> = TABLE.iter().map(|s| s.column).collect();
+        assert_eq!(columns.len(), TABLE.len(), "CSV column keys are unique");
+        let err = serde_json::from_str::<Attribute>("\"nick\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown variant `nick`, expected one of `id`")
+        );
+    }
+
+    #[test]
+    fn text_slots_cover_text_and_date_attributes_only() {
+        for a in Attribute::ALL {
+            assert_eq!(a.text_slot().is_some(), a.kind().is_text(), "{a}");
+            assert_eq!(a.scim().is_some(), a.kind().is_text(), "{a}");
+            if let Some(slot) = a.text_slot() {
+                assert_eq!(Attribute::TEXT[slot], a);
+            }
+        }
+        let mut t = TextValues::default();
+        t.set(Attribute::Title, Some("Lead"));
+        t.set(Attribute::StartDate, Some("2024-04-10".to_string()));
+        assert_eq!(t.get(Attribute::Title), Some("Lead"));
+        assert_eq!(t.get(Attribute::Email), None);
+        let set: Vec<_> = t.iter().collect();
+        assert_eq!(
+            set,
+            [
+                (Attribute::Title, "Lead"),
+                (Attribute::StartDate, "2024-04-10")
+            ]
+        );
+        t.set(Attribute::Title, None::<&str>);
+        assert_eq!(t.get(Attribute::Title), None);
+    }
+
+    #[test]
+    fn display_pads_and_maps_sort_by_name() {
+        assert_eq!(format!("[{:<8}]", Attribute::Title), "[title   ]");
+        let mut sorted = Attribute::ALL;
+        sorted.sort();
+        let names: Vec<&str> = sorted.iter().map(|a| a.name()).collect();
+        let mut expected = Attribute::NAMES.to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
     }
 }

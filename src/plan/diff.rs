@@ -12,81 +12,6 @@ use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
 
-/// Text attributes: the directory's value and Slack's, by attribute.
-type Getter<T> = fn(&T) -> Option<&str>;
-const TEXT_ATTRIBUTES: &[(Attribute, Getter<DesiredUser>, Getter<LiveUser>)] = &[
-    (
-        Attribute::GivenName,
-        |d| d.given_name.as_deref(),
-        |l| l.given_name.as_deref(),
-    ),
-    (
-        Attribute::FamilyName,
-        |d| d.family_name.as_deref(),
-        |l| l.family_name.as_deref(),
-    ),
-    (
-        Attribute::DisplayName,
-        |d| d.display_name.as_deref(),
-        |l| l.display_name.as_deref(),
-    ),
-    (
-        Attribute::Title,
-        |d| d.title.as_deref(),
-        |l| l.title.as_deref(),
-    ),
-    (
-        Attribute::Phone,
-        |d| d.phone.as_deref(),
-        |l| l.phone.as_deref(),
-    ),
-    (
-        Attribute::Timezone,
-        |d| d.timezone.as_deref(),
-        |l| l.timezone.as_deref(),
-    ),
-    (
-        Attribute::Locale,
-        |d| d.locale.as_deref(),
-        |l| l.locale.as_deref(),
-    ),
-    (
-        Attribute::PreferredLanguage,
-        |d| d.preferred_language.as_deref(),
-        |l| l.preferred_language.as_deref(),
-    ),
-    (
-        Attribute::UserType,
-        |d| d.user_type.as_deref(),
-        |l| l.user_type.as_deref(),
-    ),
-    (
-        Attribute::EmployeeNumber,
-        |d| d.employee_number.as_deref(),
-        |l| l.employee_number.as_deref(),
-    ),
-    (
-        Attribute::CostCenter,
-        |d| d.cost_center.as_deref(),
-        |l| l.cost_center.as_deref(),
-    ),
-    (
-        Attribute::Organization,
-        |d| d.organization.as_deref(),
-        |l| l.organization.as_deref(),
-    ),
-    (
-        Attribute::Division,
-        |d| d.division.as_deref(),
-        |l| l.division.as_deref(),
-    ),
-    (
-        Attribute::Department,
-        |d| d.department.as_deref(),
-        |l| l.department.as_deref(),
-    ),
-];
-
 /// What became of a directory user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Fate {
@@ -161,7 +86,7 @@ impl<'a> Index<'a> {
                 ix.by_any_email.entry(e).or_insert(i);
             }
             ix.by_user_name.entry(u.user_name_key()).or_insert(i);
-            if let Some(n) = u.employee_number.as_deref() {
+            if let Some(n) = u.employee_number() {
                 ix.by_employee_number.entry(n).or_default().push(i);
             }
         }
@@ -224,19 +149,10 @@ pub(super) fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: 
         active: Some(true),
         ..UserFields::default()
     };
-    for (attr, get, _) in TEXT_ATTRIBUTES {
-        if mode(policy, *attr) != AttributeMode::Ignore
-            && let Some(v) = get(d)
-        {
-            fields.text.insert(attr.name().into(), Some(v.to_string()));
+    for (attr, v) in d.texts.iter() {
+        if mode(policy, attr) != AttributeMode::Ignore {
+            fields.text.insert(attr, Some(v.to_string()));
         }
-    }
-    if mode(policy, Attribute::StartDate) != AttributeMode::Ignore
-        && let Some(date) = d.start_date
-    {
-        fields
-            .text
-            .insert(Attribute::StartDate.name().into(), Some(date.to_string()));
     }
     if mode(policy, Attribute::Guest) != AttributeMode::Ignore && d.guest.is_some() {
         fields.guest = Some(guest_spec(d));
@@ -271,6 +187,31 @@ pub(super) fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: 
     }
 }
 
+/// The guest status change a directory user asks of their account, as people read it
+/// (`member`, `guest`, `guest until …`), if any. Only sources that say something about guests
+/// manage it.
+fn guest_change(d: &DesiredUser, l: &LiveUser) -> Option<(String, String)> {
+    let want = d
+        .guest
+        .as_ref()
+        .map(|g| g.expiration.map(|e| e.timestamp()));
+    let have = l.guest.map(|g| g.map(|e| e.timestamp()));
+    if !d.origins.iter().any(|o| o.attribute == Attribute::Guest) || want == have {
+        return None;
+    }
+    let show = |g: Option<Option<i64>>| match g {
+        None => "member".to_string(),
+        Some(None) => "guest".to_string(),
+        Some(Some(t)) => format!(
+            "guest until {}",
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default()
+        ),
+    };
+    Some((show(have), show(want)))
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -285,7 +226,7 @@ pub(super) fn update_op(
     let mut releases = Vec::new();
     let mut change = |attribute: Attribute, from: Option<&str>, to: Option<&str>| {
         changes.push(Change {
-            attribute: attribute.name().into(),
+            attribute,
             from: from.map(str::to_string),
             to: to.map(str::to_string),
         });
@@ -310,53 +251,20 @@ pub(super) fn update_op(
         takes.push(Key::UserName(d.user_name_key.clone()));
         releases.push(Key::UserName(l.user_name_key()));
     }
-    for (attr, get_d, get_l) in TEXT_ATTRIBUTES {
-        // An attribute no source gives is not managed: never blanked.
-        let (Some(want), have) = (get_d(d), get_l(l)) else {
-            continue;
-        };
-        if enforced(*attr) && Some(want) != have {
-            change(*attr, have, Some(want));
-            fields
-                .text
-                .insert(attr.name().into(), Some(want.to_string()));
+    // Text and dates (kept as `YYYY-MM-DD`, so equal days compare equal). An attribute no
+    // source gives is not managed: never blanked.
+    for (attr, want) in d.texts.iter() {
+        let have = l.text(attr);
+        if enforced(attr) && Some(want) != have {
+            change(attr, have, Some(want));
+            fields.text.insert(attr, Some(want.to_string()));
         }
     }
-    if enforced(Attribute::StartDate)
-        && let Some(want) = d.start_date
-        && Some(want) != l.start_date
+    if enforced(Attribute::Guest)
+        && let Some((from, to)) = guest_change(d, l)
     {
-        let want = want.to_string();
-        change(
-            Attribute::StartDate,
-            l.start_date.map(|s| s.to_string()).as_deref(),
-            Some(&want),
-        );
-        fields
-            .text
-            .insert(Attribute::StartDate.name().into(), Some(want));
-    }
-    if enforced(Attribute::Guest) {
-        let want = d
-            .guest
-            .as_ref()
-            .map(|g| g.expiration.map(|e| e.timestamp()));
-        let have = l.guest.map(|g| g.map(|e| e.timestamp()));
-        // Only sources that say something about guests manage it.
-        if d.origins.iter().any(|o| o.attribute == Attribute::Guest) && want != have {
-            let show = |g: Option<Option<i64>>| match g {
-                None => "member".to_string(),
-                Some(None) => "guest".to_string(),
-                Some(Some(t)) => format!(
-                    "guest until {}",
-                    chrono::DateTime::from_timestamp(t, 0)
-                        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                        .unwrap_or_default()
-                ),
-            };
-            change(Attribute::Guest, Some(&show(have)), Some(&show(want)));
-            fields.guest = Some(guest_spec(d));
-        }
+        change(Attribute::Guest, Some(&from), Some(&to));
+        fields.guest = Some(guest_spec(d));
     }
     let mut needs = Vec::new();
     if enforced(Attribute::Manager)

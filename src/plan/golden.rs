@@ -37,12 +37,12 @@ fn live_group(id: &str, name: &str, members: &[&str]) -> LiveGroup {
 }
 
 fn titled(mut d: DesiredUser, title: &str) -> DesiredUser {
-    d.title = Some(title.into());
+    d.texts.set(Attribute::Title, Some(title));
     d
 }
 
 fn with_title(mut l: LiveUser, title: &str) -> LiveUser {
-    l.title = Some(title.into());
+    l.texts.set(Attribute::Title, Some(title));
     l
 }
 
@@ -75,10 +75,10 @@ fn golden_converged() {
 #[test]
 fn golden_initial_import() {
     let mut grace = titled(person("grace@example.com", 2), "CTO");
-    grace.given_name = Some("Grace".into());
+    grace.texts.set(Attribute::GivenName, Some("Grace"));
     let mut ada = titled(person("ada@example.com", 3), "Engineer");
     ada.manager = Some("grace@example.com".into());
-    ada.department = Some("R&D".into());
+    ada.texts.set(Attribute::Department, Some("R&D"));
     check(
         "initial_import",
         vec![grace, ada],
@@ -131,9 +131,9 @@ fn golden_rejoiner() {
 #[test]
 fn golden_rename_by_employee_number() {
     let mut ada = person("ada.byron@example.com", 2);
-    ada.employee_number = Some("E1".into());
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut a = account("W1", "ada@example.com");
-    a.employee_number = Some("E1".into());
+    a.texts.set(Attribute::EmployeeNumber, Some("E1"));
     check(
         "rename",
         vec![ada],
@@ -152,12 +152,12 @@ fn golden_email_swap_and_chain() {
     pol.match_keys = vec![MatchKey::EmployeeNumber];
     let mk = |email: &str, e: &str, line| {
         let mut d = person(email, line);
-        d.employee_number = Some(e.into());
+        d.texts.set(Attribute::EmployeeNumber, Some(e));
         d
     };
     let lk = |id: &str, email: &str, e: &str| {
         let mut l = account(id, email);
-        l.employee_number = Some(e.into());
+        l.texts.set(Attribute::EmployeeNumber, Some(e));
         l
     };
     check(
@@ -226,13 +226,13 @@ fn golden_attribute_policy() {
         .modes
         .insert(Attribute::Title, AttributeMode::Ignore);
     let mut ada = titled(person("ada@example.com", 2), "Engineer");
-    ada.display_name = Some("Ada".into());
-    ada.department = Some("Research".into());
+    ada.texts.set(Attribute::DisplayName, Some("Ada"));
+    ada.texts.set(Attribute::Department, Some("Research"));
     let mut a = account("W1", "ada@example.com");
-    a.display_name = Some("ada-chose-this".into());
-    a.department = Some("R&D".into());
+    a.texts.set(Attribute::DisplayName, Some("ada-chose-this"));
+    a.texts.set(Attribute::Department, Some("R&D"));
     let mut new = titled(person("new@example.com", 3), "Intern");
-    new.display_name = Some("Newbie".into());
+    new.texts.set(Attribute::DisplayName, Some("Newbie"));
     check(
         "attribute_policy",
         vec![ada, new],

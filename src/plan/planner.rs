@@ -177,8 +177,7 @@ impl<'a> Planner<'a> {
                 ),
                 MatchKey::EmployeeNumber => {
                     let hits = d
-                        .employee_number
-                        .as_deref()
+                        .employee_number()
                         .and_then(|n| ix.by_employee_number.get(n));
                     match hits.map(Vec::as_slice) {
                         Some([one]) => ("employee_number", Some(*one)),
@@ -186,7 +185,7 @@ impl<'a> Planner<'a> {
                             contested.extend(many.iter().copied());
                             ambiguous = Some(format!(
                                 "employee number {} is held by {} accounts",
-                                d.employee_number.as_deref().unwrap_or_default(),
+                                d.employee_number().unwrap_or_default(),
                                 many.len()
                             ));
                             ("employee_number", None)
@@ -496,7 +495,7 @@ fn labels(ops: &[PlannedOp], user_by_id: &HashMap<&str, &LiveUser>) -> BTreeMap<
             }
             Op::UpdateUser { changes, .. } => changes
                 .iter()
-                .filter(|c| c.attribute == Attribute::Manager.name())
+                .filter(|c| c.attribute == Attribute::Manager)
                 .filter_map(|c| c.from.as_deref())
                 .for_each(&mut label),
             _ => {}
@@ -523,9 +522,13 @@ mod tests {
     #[test]
     fn matching_makes_two_users_on_one_account_a_conflict_and_claims_it() {
         let mut second = person("ada.l@example.com", 3);
-        second.employee_number = Some("E1".into());
+        second
+            .texts
+            .set(Attribute::EmployeeNumber, Some("E1".to_string()));
         let mut first_account = account("W1", "ada@example.com");
-        first_account.employee_number = Some("E1".into());
+        first_account
+            .texts
+            .set(Attribute::EmployeeNumber, Some("E1"));
         let dir = directory(vec![person("ada@example.com", 2), second], vec![]);
         let live = state(vec![first_account]);
         let policy = policy();

@@ -11,7 +11,7 @@ use super::tests::{account, directory, person};
 use super::*;
 use crate::config::{AccountRef, Policy, UnmanagedUsers};
 use crate::diag::SourceLocation;
-use crate::directory::{DesiredGroup, DesiredUser};
+use crate::directory::{Attribute, DesiredGroup, DesiredUser};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::{email_key, user_name_key};
 
@@ -80,11 +80,15 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
         }
         let line = u32::try_from(i + 2).unwrap_or(u32::MAX);
         let mut d = person(&format!("{}@example.com", LOCALS[local]), line);
-        d.title = TITLES[title].map(str::to_string);
+        d.texts
+            .set(Attribute::Title, TITLES[title].map(str::to_string));
         // Employee numbers are unique in a valid directory.
-        d.employee_number = number
-            .filter(|n| seen_numbers.insert(*n))
-            .map(|n| format!("E{n}"));
+        d.texts.set(
+            Attribute::EmployeeNumber,
+            number
+                .filter(|n| seen_numbers.insert(*n))
+                .map(|n| format!("E{n}")),
+        );
         d.active = active;
         users.push(d);
     }
@@ -132,8 +136,10 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
             continue;
         }
         let mut l = account(&format!("W{i}"), &format!("{}@{domain}", LOCALS[local]));
-        l.title = TITLES[title].map(str::to_string);
-        l.employee_number = number.map(|n| format!("E{n}"));
+        l.texts
+            .set(Attribute::Title, TITLES[title].map(str::to_string));
+        l.texts
+            .set(Attribute::EmployeeNumber, number.map(|n| format!("E{n}")));
         l.active = active;
         live_users.push(l);
     }
@@ -210,12 +216,10 @@ fn set_fields(
         u.user_name = n.clone();
     }
     for (k, v) in &f.text {
-        let slot = match k.as_str() {
-            "title" => &mut u.title,
-            "employee_number" => &mut u.employee_number,
+        match k {
+            Attribute::Title | Attribute::EmployeeNumber => u.texts.set(*k, v.as_deref()),
             other => return Err(format!("model has no {other}")),
-        };
-        *slot = v.clone();
+        }
     }
     if let Some(m) = &f.manager {
         u.manager_id = m.as_ref().map(|r| resolve(r, created)).transpose()?;
@@ -333,7 +337,7 @@ proptest! {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();
                 let named = dir.users.iter().any(|d| {
                     d.email_key == u.email_key()
-                        || (d.employee_number.is_some() && d.employee_number == u.employee_number)
+                        || (d.employee_number().is_some() && d.employee_number() == u.employee_number())
                 });
                 prop_assert!(!named, "deactivated an account the directory names: {op:?}");
             }

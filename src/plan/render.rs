@@ -8,6 +8,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Change, Op, Plan, Summary, UserRef};
+use crate::model::Attribute;
 
 /// Values longer than this are shown as an inline word diff.
 const LONG_VALUE: usize = 40;
@@ -120,10 +121,10 @@ fn member(r: &UserRef, plan: &Plan) -> String {
     }
 }
 
-fn quoted(v: &Option<String>, plan: &Plan, attribute: &str) -> String {
+fn quoted(v: &Option<String>, plan: &Plan, attribute: Attribute) -> String {
     match v {
         None => "(unset)".into(),
-        Some(v) if attribute == "manager" => {
+        Some(v) if attribute == Attribute::Manager => {
             plan.labels.get(v).cloned().unwrap_or_else(|| v.clone())
         }
         Some(v) => format!("{v:?}"),
@@ -151,8 +152,8 @@ fn change_line(c: &Change, plan: &Plan, paint: &Paint) -> String {
         format!(
             "    {:<12} {} → {}",
             c.attribute,
-            quoted(&c.from, plan, &c.attribute),
-            quoted(&c.to, plan, &c.attribute)
+            quoted(&c.from, plan, c.attribute),
+            quoted(&c.to, plan, c.attribute)
         )
     }
 }
@@ -184,7 +185,7 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             };
             out.push(format!("{head} {:<44} {source}", format!("{email}  {id}")));
             for c in changes {
-                if *reactivate && c.attribute == "active" {
+                if *reactivate && c.attribute == Attribute::Active {
                     continue;
                 }
                 out.push(change_line(c, plan, paint));

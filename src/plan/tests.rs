@@ -6,7 +6,7 @@ use super::*;
 use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
 use crate::diag::SourceLocation;
 use crate::directory::{
-    Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser,
+    Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser, TextValues,
 };
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 
@@ -22,22 +22,8 @@ pub(super) fn person(email: &str, line: u32) -> DesiredUser {
         email_key: key.clone(),
         user_name: None,
         user_name_key: key.split('@').next().unwrap().to_string(),
-        given_name: None,
-        family_name: None,
-        display_name: None,
-        title: None,
-        phone: None,
-        timezone: None,
-        locale: None,
-        preferred_language: None,
-        user_type: None,
-        employee_number: None,
-        cost_center: None,
-        organization: None,
-        division: None,
-        department: None,
+        texts: TextValues::default(),
         manager: None,
-        start_date: None,
         guest: None,
         active: true,
         groups: vec![],
@@ -133,9 +119,9 @@ fn changes(p: &Plan, id: &str) -> Vec<String> {
 #[test]
 fn a_converged_directory_plans_nothing() {
     let mut ada = person("ada@example.com", 2);
-    ada.title = Some("Engineer".into());
+    ada.texts.set(Attribute::Title, Some("Engineer"));
     let mut a = account("W1", "Ada@Example.com");
-    a.title = Some("Engineer".into());
+    a.texts.set(Attribute::Title, Some("Engineer"));
     let p = plan(
         &directory(vec![ada], vec![]),
         &live(vec![a], vec![]),
@@ -149,8 +135,8 @@ fn a_converged_directory_plans_nothing() {
 #[test]
 fn creates_carry_every_given_attribute_and_a_source() {
     let mut ada = person("ada@example.com", 14);
-    ada.title = Some("Engineer".into());
-    ada.given_name = Some("Ada".into());
+    ada.texts.set(Attribute::Title, Some("Engineer"));
+    ada.texts.set(Attribute::GivenName, Some("Ada"));
     let p = plan(
         &directory(vec![ada], vec![]),
         &live(vec![], vec![]),
@@ -170,20 +156,20 @@ fn creates_carry_every_given_attribute_and_a_source() {
         ("ada@example.com", "ada")
     );
     assert_eq!(source, "people.csv:14");
-    assert_eq!(fields.text["title"].as_deref(), Some("Engineer"));
-    assert_eq!(fields.text["given_name"].as_deref(), Some("Ada"));
+    assert_eq!(fields.text[&Attribute::Title].as_deref(), Some("Engineer"));
+    assert_eq!(fields.text[&Attribute::GivenName].as_deref(), Some("Ada"));
     assert_eq!(fields.active, Some(true));
 }
 
 #[test]
 fn patches_carry_only_what_differs_and_unset_attributes_are_not_managed() {
     let mut ada = person("ada@example.com", 2);
-    ada.title = Some("Senior Engineer".into());
-    ada.department = Some("R&D".into());
+    ada.texts.set(Attribute::Title, Some("Senior Engineer"));
+    ada.texts.set(Attribute::Department, Some("R&D"));
     let mut a = account("W1", "ada@example.com");
-    a.title = Some("Engineer".into());
-    a.department = Some("R&D".into());
-    a.cost_center = Some("42".into()); // no source gives it: left alone
+    a.texts.set(Attribute::Title, Some("Engineer"));
+    a.texts.set(Attribute::Department, Some("R&D"));
+    a.texts.set(Attribute::CostCenter, Some("42")); // no source gives it: left alone
     let p = plan(
         &directory(vec![ada], vec![]),
         &live(vec![a], vec![]),
@@ -247,11 +233,11 @@ fn a_rejoiner_reactivates_the_account_holding_their_email() {
 #[test]
 fn a_rename_through_employee_number_is_a_patch_of_the_same_account() {
     let mut ada = person("ada.byron@example.com", 2);
-    ada.employee_number = Some("E1".into());
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
     ada.user_name = Some("ada.byron".into());
     ada.user_name_key = "ada.byron".into();
     let mut a = account("W1", "ada@example.com");
-    a.employee_number = Some("E1".into());
+    a.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let p = plan(
         &directory(vec![ada], vec![]),
         &live(vec![a], vec![]),
@@ -271,13 +257,13 @@ fn a_rename_through_employee_number_is_a_patch_of_the_same_account() {
 fn an_email_is_released_before_it_is_taken() {
     // Bob takes Ada's old address; Ada moves to a new one: Ada's PATCH must go first.
     let mut ada = person("ada.new@example.com", 2);
-    ada.employee_number = Some("E1".into());
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut bob = person("ada@example.com", 3);
-    bob.employee_number = Some("E2".into());
+    bob.texts.set(Attribute::EmployeeNumber, Some("E2"));
     let mut a = account("W1", "ada@example.com");
-    a.employee_number = Some("E1".into());
+    a.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut b = account("W2", "bob@example.com");
-    b.employee_number = Some("E2".into());
+    b.texts.set(Attribute::EmployeeNumber, Some("E2"));
     let mut pol = policy();
     pol.match_keys = vec![MatchKey::EmployeeNumber];
     let p = plan(
@@ -292,13 +278,13 @@ fn an_email_is_released_before_it_is_taken() {
 #[test]
 fn an_email_swap_is_reported_never_a_409_storm() {
     let mut ada = person("bob@example.com", 2);
-    ada.employee_number = Some("E1".into());
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut bob = person("ada@example.com", 3);
-    bob.employee_number = Some("E2".into());
+    bob.texts.set(Attribute::EmployeeNumber, Some("E2"));
     let mut a = account("W1", "ada@example.com");
-    a.employee_number = Some("E1".into());
+    a.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut b = account("W2", "bob@example.com");
-    b.employee_number = Some("E2".into());
+    b.texts.set(Attribute::EmployeeNumber, Some("E2"));
     let mut pol = policy();
     pol.match_keys = vec![MatchKey::EmployeeNumber];
     let p = plan(
@@ -379,7 +365,7 @@ fn protected_and_bot_accounts_are_never_touched() {
     let mut pol = policy();
     pol.scope.protected = vec![AccountRef::Email("root@example.com".into())];
     let mut root_in_dir = person("root@example.com", 2);
-    root_in_dir.title = Some("changed".into());
+    root_in_dir.texts.set(Attribute::Title, Some("changed"));
     let mut bot = account("B1", "botuser-T1-A1@slack-bots.com");
     bot.is_bot = true;
     let accounts = vec![
@@ -400,9 +386,9 @@ fn protected_and_bot_accounts_are_never_touched() {
 #[test]
 fn ambiguous_matches_are_conflicts_never_guesses() {
     let mut ada = person("ada@example.com", 2);
-    ada.employee_number = Some("E1".into());
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let mut a = account("W1", "someone@example.com");
-    a.employee_number = Some("E1".into());
+    a.texts.set(Attribute::EmployeeNumber, Some("E1"));
     let b = account("W2", "ada@example.com");
     let p = plan(
         &directory(vec![ada], vec![]),
@@ -421,11 +407,11 @@ fn ambiguous_matches_are_conflicts_never_guesses() {
 
     // Two directory users on one account.
     let mut x = person("x@example.com", 3);
-    x.employee_number = Some("E7".into());
+    x.texts.set(Attribute::EmployeeNumber, Some("E7"));
     let mut y = person("y@example.com", 4);
-    y.employee_number = Some("E7".into());
+    y.texts.set(Attribute::EmployeeNumber, Some("E7"));
     let mut c = account("W7", "z@example.com");
-    c.employee_number = Some("E7".into());
+    c.texts.set(Attribute::EmployeeNumber, Some("E7"));
     let mut pol = policy();
     pol.match_keys = vec![MatchKey::EmployeeNumber];
     let p = plan(&directory(vec![x, y], vec![]), &live(vec![c], vec![]), &pol);
@@ -447,13 +433,13 @@ fn attribute_policy_create_only_and_ignore() {
         .modes
         .insert(Attribute::Title, AttributeMode::Ignore);
     let mut ada = person("ada@example.com", 2);
-    ada.display_name = Some("Ada".into());
-    ada.title = Some("Engineer".into());
+    ada.texts.set(Attribute::DisplayName, Some("Ada"));
+    ada.texts.set(Attribute::Title, Some("Engineer"));
     let mut new = person("new@example.com", 3);
-    new.display_name = Some("Newbie".into());
-    new.title = Some("Intern".into());
+    new.texts.set(Attribute::DisplayName, Some("Newbie"));
+    new.texts.set(Attribute::Title, Some("Intern"));
     let mut a = account("W1", "ada@example.com");
-    a.display_name = Some("ada-chose-this".into());
+    a.texts.set(Attribute::DisplayName, Some("ada-chose-this"));
     let p = plan(
         &directory(vec![ada, new], vec![]),
         &live(vec![a], vec![]),
@@ -464,16 +450,16 @@ fn attribute_policy_create_only_and_ignore() {
         panic!()
     };
     assert_eq!(
-        fields.text.get("display_name"),
+        fields.text.get(&Attribute::DisplayName),
         Some(&Some("Newbie".to_string()))
     );
-    assert_eq!(fields.text.get("title"), None);
+    assert_eq!(fields.text.get(&Attribute::Title), None);
 }
 
 #[test]
 fn managers_resolve_to_ids_and_new_managers_are_created_first() {
     let mut boss = person("zed@example.com", 2); // sorts last by email
-    boss.given_name = Some("Zed".into());
+    boss.texts.set(Attribute::GivenName, Some("Zed"));
     let mut ada = person("ada@example.com", 3);
     ada.manager = Some("zed@example.com".into());
     let mut bob = person("bob@example.com", 4);
@@ -650,7 +636,7 @@ fn skipped_invalid_users_keep_their_accounts() {
 #[test]
 fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
     let mut ada = person("ada@example.com", 2);
-    ada.title = Some("x".into());
+    ada.texts.set(Attribute::Title, Some("x"));
     let p = plan(
         &directory(vec![ada], vec![]),
         &live(

@@ -8,43 +8,13 @@ use serde_json::{Map, Value, json};
 
 use super::Version;
 use super::types::urn;
-use crate::model::UserFields;
+use crate::model::{Kind, ScimSlot, UserFields};
 
 /// Member changes per group request. Slack accepts up to 15,000 and recommends at most 5,000.
 pub const MEMBERSHIP_CHUNK: usize = 1000;
 
-/// Where a plan attribute lives in a SCIM user.
-enum Slot {
-    /// A core attribute path (`title`, `name.givenName`).
-    Core(&'static str),
-    Enterprise(&'static str),
-    Profile(&'static str),
-    PrimaryPhone,
-}
-
-fn slot(attribute: &str) -> Option<Slot> {
-    Some(match attribute {
-        "given_name" => Slot::Core("name.givenName"),
-        "family_name" => Slot::Core("name.familyName"),
-        "display_name" => Slot::Core("displayName"),
-        "title" => Slot::Core("title"),
-        "timezone" => Slot::Core("timezone"),
-        "locale" => Slot::Core("locale"),
-        "preferred_language" => Slot::Core("preferredLanguage"),
-        "user_type" => Slot::Core("userType"),
-        "phone" => Slot::PrimaryPhone,
-        "employee_number" => Slot::Enterprise("employeeNumber"),
-        "cost_center" => Slot::Enterprise("costCenter"),
-        "organization" => Slot::Enterprise("organization"),
-        "division" => Slot::Enterprise("division"),
-        "department" => Slot::Enterprise("department"),
-        "start_date" => Slot::Profile("startDate"),
-        _ => return None,
-    })
-}
-
-/// `2020-06-15` → Slack's `2020-06-15T00:00:00+0000`.
-fn start_date(value: &str) -> String {
+/// `2020-06-15` → Slack's `2020-06-15T00:00:00+0000`, the way Slack writes dates.
+fn slack_date(value: &str) -> String {
     if value.len() == 10 {
         format!("{value}T00:00:00+0000")
     } else {
@@ -92,25 +62,31 @@ fn resource(
         o.insert("userName".into(), json!(u));
     }
     for (attribute, value) in &fields.text {
-        let Some(s) = slot(attribute) else { continue };
-        match (s, value) {
-            (Slot::Core(path), Some(v)) => insert_path(&mut o, path, json!(v)),
-            (Slot::Core(path), None) => clears.push(path.to_string()),
-            (Slot::PrimaryPhone, Some(v)) => {
+        let Some(slot) = attribute.scim() else {
+            continue;
+        };
+        let value = match (attribute.kind(), value) {
+            (Kind::Date(_), Some(v)) => Some(slack_date(v)),
+            (_, v) => v.clone(),
+        };
+        match (slot, value) {
+            (ScimSlot::Core(path), Some(v)) => insert_path(&mut o, path, json!(v)),
+            (ScimSlot::Core(path), None) => clears.push(path.to_string()),
+            (ScimSlot::PrimaryPhone, Some(v)) => {
                 o.insert(
                     "phoneNumbers".into(),
                     json!([{"value": v, "primary": true}]),
                 );
             }
-            (Slot::PrimaryPhone, None) => clears.push("phoneNumbers".into()),
-            (Slot::Enterprise(k), Some(v)) => {
+            (ScimSlot::PrimaryPhone, None) => clears.push("phoneNumbers".into()),
+            (ScimSlot::Enterprise(k), Some(v)) => {
                 ent_obj.insert(k.into(), json!(v));
             }
-            (Slot::Enterprise(k), None) => clears.push(format!("{ent}.{k}")),
-            (Slot::Profile(k), Some(v)) => {
-                prof_obj.insert(k.into(), json!(start_date(v)));
+            (ScimSlot::Enterprise(k), None) => clears.push(format!("{ent}.{k}")),
+            (ScimSlot::Profile(k), Some(v)) => {
+                prof_obj.insert(k.into(), json!(v));
             }
-            (Slot::Profile(k), None) => clears.push(format!("{prof}.{k}")),
+            (ScimSlot::Profile(k), None) => clears.push(format!("{prof}.{k}")),
         }
     }
     match manager {
@@ -298,23 +274,23 @@ pub fn update_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::GuestSpec;
+    use crate::model::{Attribute, GuestSpec, LiveUser};
 
     fn fields() -> UserFields {
         let mut f = UserFields::default();
-        f.text.insert("title".into(), Some("Lead".into()));
-        f.text.insert("department".into(), Some("R&D".into()));
-        f.text.insert("phone".into(), Some("555".into()));
-        f.text.insert("given_name".into(), Some("Ada".into()));
+        f.text.insert(Attribute::Title, Some("Lead".into()));
+        f.text.insert(Attribute::Department, Some("R&D".into()));
+        f.text.insert(Attribute::Phone, Some("555".into()));
+        f.text.insert(Attribute::GivenName, Some("Ada".into()));
         f.text
-            .insert("start_date".into(), Some("2020-06-15".into()));
+            .insert(Attribute::StartDate, Some("2020-06-15".into()));
         f
     }
 
     #[test]
     fn v1_partial_resource_with_meta_attributes_for_clears() {
         let mut f = fields();
-        f.text.insert("cost_center".into(), None);
+        f.text.insert(Attribute::CostCenter, None);
         f.guest = Some(None);
         let b = update_user(Version::V1, &f, Some(None));
         assert_eq!(b["title"], "Lead");
@@ -362,6 +338,34 @@ mod tests {
         );
         assert_eq!(find(urn::GUEST_V2).unwrap()["value"]["type"], "multi");
         assert_eq!(find("active").unwrap()["value"], true);
+    }
+
+    /// Whatever the table says about a text attribute, what a write sends is what a read
+    /// finds: POST bodies in both dialects, and v1's partial resource, read back through
+    /// [`LiveUser::from_scim`].
+    #[test]
+    fn every_text_attribute_reads_back_from_what_is_written() {
+        let mut f = UserFields::default();
+        for a in Attribute::TEXT {
+            let value = match a.kind() {
+                Kind::Date(_) => "2024-04-10".to_string(),
+                _ => format!("{a} value"),
+            };
+            f.text.insert(a, Some(value));
+        }
+        let bodies = [
+            ("v1 POST", create_user(Version::V1, "a@x.io", "a", &f, None)),
+            ("v2 POST", create_user(Version::V2, "a@x.io", "a", &f, None)),
+            ("v1 PATCH", update_user(Version::V1, &f, None)),
+        ];
+        for (what, mut body) in bodies {
+            body["id"] = json!("W1");
+            let user: crate::scim::types::User = serde_json::from_value(body).unwrap();
+            let live = LiveUser::from_scim(&user).unwrap();
+            for (a, value) in &f.text {
+                assert_eq!(live.text(*a), value.as_deref(), "{what} {a}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scimsync::config::Policy;
-use scimsync::directory::{DesiredUser, Directory};
+use scimsync::directory::{Attribute, DesiredUser, Directory, TextValues};
 use scimsync::emulator::{Emulator, EmulatorConfig, Store};
 use scimsync::scim::live::LiveState;
 use scimsync::scim::retry::Caller;
@@ -26,22 +26,16 @@ fn user(i: usize) -> DesiredUser {
         email_key: email,
         user_name: None,
         user_name_key: format!("bench{i:05}"),
-        given_name: Some(format!("Bench{i}")),
-        family_name: Some("User".into()),
-        display_name: None,
-        title: Some("Engineer".into()),
-        phone: None,
-        timezone: None,
-        locale: None,
-        preferred_language: None,
-        user_type: None,
-        employee_number: Some(format!("B{i:05}")),
-        cost_center: None,
-        organization: None,
-        division: None,
-        department: Some("R&D".into()),
+        texts: {
+            let mut t = TextValues::default();
+            t.set(Attribute::GivenName, Some(format!("Bench{i}")));
+            t.set(Attribute::FamilyName, Some("User"));
+            t.set(Attribute::Title, Some("Engineer"));
+            t.set(Attribute::EmployeeNumber, Some(format!("B{i:05}")));
+            t.set(Attribute::Department, Some("R&D"));
+            t
+        },
         manager: None,
-        start_date: None,
         guest: None,
         active: true,
         groups: vec![],

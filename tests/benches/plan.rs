@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use scimsync::config::{Policy, UnmanagedUsers};
 use scimsync::diag::SourceLocation;
-use scimsync::directory::{DesiredGroup, DesiredUser, Directory};
+use scimsync::directory::{Attribute, DesiredGroup, DesiredUser, Directory, TextValues};
 use scimsync::scim::live::{LiveGroup, LiveState, LiveUser};
 
 const USERS: usize = 100_000;
@@ -30,30 +30,22 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         email_key: email,
         user_name: None,
         user_name_key: format!("user{i:06}"),
-        given_name: Some(format!("Given{i}")),
-        family_name: Some(format!("Family{i}")),
-        display_name: None,
-        // 1% have a new title.
-        title: Some(
-            if i.is_multiple_of(100) {
+        texts: {
+            let mut t = TextValues::default();
+            t.set(Attribute::GivenName, Some(format!("Given{i}")));
+            t.set(Attribute::FamilyName, Some(format!("Family{i}")));
+            // 1% have a new title.
+            let title = if i.is_multiple_of(100) {
                 "Senior Engineer"
             } else {
                 "Engineer"
-            }
-            .into(),
-        ),
-        phone: None,
-        timezone: None,
-        locale: None,
-        preferred_language: None,
-        user_type: None,
-        employee_number: Some(format!("E{i:06}")),
-        cost_center: None,
-        organization: None,
-        division: None,
-        department: Some(format!("Dept{}", i % 50)),
+            };
+            t.set(Attribute::Title, Some(title));
+            t.set(Attribute::EmployeeNumber, Some(format!("E{i:06}")));
+            t.set(Attribute::Department, Some(format!("Dept{}", i % 50)));
+            t
+        },
         manager: (!i.is_multiple_of(10)).then(|| format!("user{:06}@example.com", i - i % 10)),
-        start_date: None,
         guest: None,
         active: true,
         groups: vec![],
@@ -107,11 +99,15 @@ fn live() -> LiveState {
             user_name: format!("user{i:06}"),
             active: true,
             email: format!("user{i:06}@example.com"),
-            given_name: Some(format!("Given{i}")),
-            family_name: Some(format!("Family{i}")),
-            title: Some("Engineer".into()),
-            employee_number: Some(format!("E{i:06}")),
-            department: Some(format!("Dept{}", i % 50)),
+            texts: {
+                let mut t = TextValues::default();
+                t.set(Attribute::GivenName, Some(format!("Given{i}")));
+                t.set(Attribute::FamilyName, Some(format!("Family{i}")));
+                t.set(Attribute::Title, Some("Engineer"));
+                t.set(Attribute::EmployeeNumber, Some(format!("E{i:06}")));
+                t.set(Attribute::Department, Some(format!("Dept{}", i % 50)));
+                t
+            },
             manager_id: (!i.is_multiple_of(10)).then(|| format!("W{:09}", i - i % 10)),
             ..LiveUser::default()
         })

@@ -32,12 +32,12 @@ fn repeated_key(text: &str) -> Option<String> {
                 while j < bytes.len() && bytes[j].is_ascii_whitespace() {
                     j += 1;
                 }
-                if j < bytes.len() && bytes[j] == b':' {
-                    if let Some(keys) = stack.last_mut() {
-                        if !keys.insert(s.to_string()) {
-                            return Some(s.to_string());
-                        }
-                    }
+                if j < bytes.len()
+                    && bytes[j] == b':'
+                    && let Some(keys) = stack.last_mut()
+                    && !keys.insert(s.to_string())
+                {
+                    return Some(s.to_string());
                 }
             }
             _ => {}
