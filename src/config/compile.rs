@@ -1,6 +1,6 @@
 //! Raw config → validated [`Config`], with every problem found at once.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -810,31 +810,24 @@ struct RawTargetView {
     emulator_state: Option<String>,
 }
 
+/// The one target-URL rule ([`crate::scim::target`]), with its problems as config issues.
 fn check_url(url: &str) -> Result<url::Url, ConfigIssue> {
-    let parsed = url::Url::parse(url).map_err(|e| ConfigIssue::InvalidUrl {
-        url: url.into(),
-        reason: e.to_string(),
-    })?;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ConfigIssue::CredentialsInUrl {
-            url: redact_credentials(&parsed),
-        });
-    }
-    let Some(host) = parsed.host() else {
-        return Err(ConfigIssue::InvalidUrl {
-            url: url.into(),
-            reason: "no host".into(),
-        });
-    };
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if is_loopback(&host) => Ok(parsed),
-        "http" => Err(ConfigIssue::PlainHttp { url: url.into() }),
-        other => Err(ConfigIssue::InvalidUrl {
-            url: url.into(),
-            reason: format!("scheme {other:?} is not https"),
-        }),
-    }
+    use crate::scim::target::{self, TargetProblem};
+    target::check(url).map_err(|problem| match problem {
+        TargetProblem::Credentials => ConfigIssue::CredentialsInUrl {
+            url: url::Url::parse(url).map_or_else(|_| String::new(), |u| redact_credentials(&u)),
+        },
+        TargetProblem::PlainHttp => ConfigIssue::PlainHttp { url: url.into() },
+        other @ (TargetProblem::NotUrl(_) | TargetProblem::NoHost | TargetProblem::Scheme(_)) => {
+            ConfigIssue::InvalidUrl {
+                url: url.into(),
+                reason: match other {
+                    TargetProblem::NotUrl(reason) => reason,
+                    o => o.to_string(),
+                },
+            }
+        }
+    })
 }
 
 fn redact_credentials(url: &url::Url) -> String {
@@ -844,24 +837,12 @@ fn redact_credentials(url: &url::Url) -> String {
     copy.to_string()
 }
 
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
-        url::Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
-    }
-}
-
-/// `/scim/v1` or `/scim/v2` at the end of the URL's path (with or without a trailing slash).
+/// The dialect the URL's path names, by the one rule ([`crate::scim::target`]).
 fn derive_version(url: &url::Url) -> Option<ScimVersion> {
-    let path = url.path().trim_end_matches('/').to_ascii_lowercase();
-    if path.ends_with("/scim/v1") {
-        Some(ScimVersion::V1)
-    } else if path.ends_with("/scim/v2") {
-        Some(ScimVersion::V2)
-    } else {
-        None
-    }
+    crate::scim::target::version_from_path(url).map(|v| match v {
+        crate::scim::Version::V1 => ScimVersion::V1,
+        crate::scim::Version::V2 => ScimVersion::V2,
+    })
 }
 
 fn version_name(v: ScimVersion) -> &'static str {
