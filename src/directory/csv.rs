@@ -36,6 +36,12 @@ pub(crate) fn read(
             DirectoryIssue::Empty,
         )]);
     }
+    if let Some((line, lines)) = unclosed_quote(text, layout.delimiter) {
+        return Err(vec![Problem::error(
+            at(line, 1),
+            DirectoryIssue::UnclosedQuote { lines },
+        )]);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -110,6 +116,17 @@ pub(crate) fn read(
             ));
             continue;
         }
+        // A source is trusted whole or not at all: a row that may have swallowed others is
+        // an error of the file, not of one person.
+        let swallowed = swallowed_rows(&record, &indexes, names.len(), layout.delimiter, &starts);
+        if !swallowed.is_empty() {
+            problems.extend(
+                swallowed
+                    .into_iter()
+                    .map(|(i, issue)| Problem::error(cell_at(i), issue)),
+            );
+            continue;
+        }
         if problems.is_empty() {
             content
                 .people
@@ -126,6 +143,113 @@ pub(crate) fn read(
         ));
     }
     Ok(content)
+}
+
+/// Where a quoted field opens and never closes, if one does: the opening quote's line and the
+/// physical lines after it. Quotes open only at the start of a field and `""` inside one is a
+/// quote, as the csv reader has it — which reads such a field silently to the end of the file.
+fn unclosed_quote(text: &str, delimiter: u8) -> Option<(u32, usize)> {
+    let bytes = text.as_bytes();
+    let mut line = 1usize;
+    let mut at_field_start = true;
+    let mut open: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if open.is_some() {
+            if b == b'"' {
+                if bytes.get(i + 1) == Some(&b'"') {
+                    i += 1; // an escaped quote
+                } else {
+                    open = None;
+                }
+            } else if b == b'\n' {
+                line += 1;
+            }
+        } else if b == b'"' && at_field_start {
+            open = Some(line);
+            at_field_start = false;
+        } else {
+            if b == b'\n' {
+                line += 1;
+            }
+            at_field_start = b == delimiter || b == b'\n' || (at_field_start && b == b' ');
+        }
+        i += 1;
+    }
+    open.map(|start| (position(start), line - start))
+}
+
+/// The columns that identify people: a line break in one is never data.
+fn is_identifier(column: CsvColumn) -> bool {
+    matches!(
+        column,
+        CsvColumn::Attribute(
+            Attribute::Id
+                | Attribute::Email
+                | Attribute::UserName
+                | Attribute::EmployeeNumber
+                | Attribute::Manager
+                | Attribute::Groups
+        )
+    )
+}
+
+/// Problems of a record that may hold other rows: a line break in an identifier column, or a
+/// multi-line field whose later lines read as rows of this file (as many fields as the
+/// header). Each with the index of its field.
+fn swallowed_rows(
+    record: &csv::StringRecord,
+    indexes: &[(CsvColumn, usize)],
+    columns: usize,
+    delimiter: u8,
+    starts: &[(u32, u32)],
+) -> Vec<(usize, DirectoryIssue)> {
+    let mut out = Vec::new();
+    for (i, cell) in record.iter().enumerate() {
+        if !cell.contains(['\n', '\r']) {
+            continue;
+        }
+        if let Some(&(column, _)) = indexes.iter().find(|(_, j)| *j == i)
+            && is_identifier(column)
+            && let CsvColumn::Attribute(attribute) = column
+        {
+            out.push((i, DirectoryIssue::LineBreakInIdentifier { attribute }));
+            continue;
+        }
+        // A swallowed row has this file's number of fields and an email where the email
+        // column is; a multi-line address or title has not.
+        let email_at = indexes
+            .iter()
+            .find(|(c, _)| *c == CsvColumn::Attribute(Attribute::Email))
+            .map(|&(_, j)| j);
+        let rows = cell
+            .lines()
+            .skip(1)
+            .filter(|l| {
+                // (The last line of such a field is cut short by its closing quote, so the
+                // email is what counts, not the number of fields.)
+                let fields: Vec<&str> = l.split(char::from(delimiter)).collect();
+                columns > 1
+                    && fields.len() > 1
+                    && email_at.and_then(|j| fields.get(j)).is_some_and(|e| {
+                        crate::slack_rules::check_email(e.trim().trim_matches('"')).is_ok()
+                    })
+            })
+            .count();
+        if rows > 0 {
+            let first = starts.get(i).map_or(1, |s| s.0);
+            let breaks = u32::try_from(cell.lines().count().saturating_sub(1)).unwrap_or(u32::MAX);
+            out.push((
+                i,
+                DirectoryIssue::SwallowedRows {
+                    rows,
+                    last_line: first.saturating_add(breaks),
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// The text, or one problem per bad byte sequence (up to [`MAX_UTF8_ERRORS`]).
@@ -456,6 +580,56 @@ mod tests {
             read_str(b"\xEF\xBB\xBF\n\n", &basic()).unwrap_err().len(),
             1
         );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_an_error_at_its_line_never_a_short_read() {
+        // Row 3's title opens a quote that never closes: the reader would return one row fewer
+        // and a title holding the rest of the file.
+        let file =
+            b"Email,Title,Groups\na@x.io,Eng,g\nb@x.io,\"Eng,g\nc@x.io,Eng,g\nd@x.io,Eng,g\n";
+        assert_eq!(
+            read_str(file, &basic()).unwrap_err(),
+            [
+                "p.csv:3:1: error: a quote opened here is never closed: the rest of the file (3 more line(s)) would be read as one field; close the quote (or double it: \"\")"
+            ]
+        );
+        // Escaped quotes and quotes inside an unquoted field are not openings.
+        let fine = b"Email,Title,Groups\na@x.io,\"The \"\"Boss\"\"\",g\nb@x.io,24\" screens,g\n";
+        let content = read_str(fine, &basic()).unwrap();
+        assert_eq!(content.people.len(), 2);
+        assert_eq!(
+            content.people[0].text(Attribute::Title),
+            Some("The \"Boss\"")
+        );
+        assert_eq!(
+            content.people[1].text(Attribute::Title),
+            Some("24\" screens")
+        );
+    }
+
+    #[test]
+    fn a_field_that_swallows_rows_is_an_error_even_when_its_quote_closes() {
+        // The quote closes at the end of a later row: rows b and c live inside a's title.
+        let file =
+            b"Email,Title,Groups\na@x.io,\"Eng,g\nb@x.io,Eng,g\nc@x.io,Eng\",g\nd@x.io,Eng,g\n";
+        assert_eq!(
+            read_str(file, &basic()).unwrap_err(),
+            [
+                "p.csv:2:8: error: this field runs over 2 line(s) that look like rows of this file (up to line 4): a quote was probably left open; they would not be read as people"
+            ]
+        );
+        // A line break in an identifier column is never data.
+        let file = b"Email,Title,Groups\na@x.io,Eng,\"g\nh\"\n";
+        assert_eq!(
+            read_str(file, &basic()).unwrap_err(),
+            [
+                "p.csv:2:12: error: a line break inside the groups column: an identifier is one line; a quote was probably left open"
+            ]
+        );
+        // A multi-line title that reads as no row is fine.
+        let file = b"Email,Title,Groups\na@x.io,\"Head of\nthings, and more\",g\n";
+        assert_eq!(read_str(file, &basic()).unwrap().people.len(), 1);
     }
 
     #[test]

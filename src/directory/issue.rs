@@ -44,6 +44,36 @@ pub enum DirectoryIssue {
         /// What is wrong.
         message: String,
     },
+    /// A quoted field that never closes: the reader would swallow every row after it.
+    #[error(
+        "a quote opened here is never closed: the rest of the file ({lines} more line(s)) would \
+         be read as one field; close the quote (or double it: \"\")"
+    )]
+    UnclosedQuote {
+        /// Physical lines after the opening quote's line.
+        lines: usize,
+    },
+    /// A line break inside an identifier column: a quote left open elsewhere, most likely.
+    #[error(
+        "a line break inside the {attribute} column: an identifier is one line; a quote was \
+         probably left open"
+    )]
+    LineBreakInIdentifier {
+        /// The identifier column's attribute.
+        attribute: Attribute,
+    },
+    /// A quoted field spanning lines that read as rows of this file: rows the reader would
+    /// lose inside one cell.
+    #[error(
+        "this field runs over {rows} line(s) that look like rows of this file (up to line \
+         {last_line}): a quote was probably left open; they would not be read as people"
+    )]
+    SwallowedRows {
+        /// How many swallowed lines look like rows.
+        rows: usize,
+        /// The last line of the field.
+        last_line: u32,
+    },
     /// Two columns with one header name.
     #[error("duplicate header {header:?} (also column {first_column})")]
     DuplicateHeader {
@@ -290,6 +320,9 @@ impl DirectoryIssue {
                 | DirectoryIssue::Empty
                 | DirectoryIssue::Yaml { .. }
                 | DirectoryIssue::Csv { .. }
+                | DirectoryIssue::UnclosedQuote { .. }
+                | DirectoryIssue::LineBreakInIdentifier { .. }
+                | DirectoryIssue::SwallowedRows { .. }
                 | DirectoryIssue::DuplicateHeader { .. }
                 | DirectoryIssue::MissingColumn { .. }
                 | DirectoryIssue::RaggedRow { .. }
