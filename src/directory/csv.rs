@@ -404,6 +404,14 @@ fn person(
             }
             CsvColumn::Attribute(attribute) => attribute,
         };
+        if cell.is_empty() && attribute.kind() == Kind::Active {
+            // A blank `active` is never "active": a blank column must not wake every leaver.
+            person.problems.push(Problem::error(
+                cell_at(i),
+                DirectoryIssue::BlankFlag { attribute },
+            ));
+            continue;
+        }
         if cell.is_empty() && attribute != Attribute::Email {
             // Blank means unset; a blank email is kept, so that it is reported at its cell.
             continue;
@@ -678,6 +686,18 @@ mod tests {
                 .values
                 .iter()
                 .any(|v| v.0 == Attribute::Guest)
+        );
+        // c's active cell is blank: an error of that row, never "active".
+        let c: Vec<String> = content.people[2]
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            c,
+            [
+                "p.csv:4:9: error: active is blank: write true or false (a blank is never read as active)"
+            ]
         );
     }
 

@@ -157,6 +157,12 @@ pub enum DirectoryIssue {
         /// The rule it breaks.
         violation: RuleViolation,
     },
+    /// A yes/no flag written blank: never read as "active".
+    #[error("{attribute} is blank: write true or false (a blank is never read as active)")]
+    BlankFlag {
+        /// Which flag.
+        attribute: Attribute,
+    },
     /// A name written blank.
     #[error("{attribute} is blank")]
     BlankName {

@@ -103,6 +103,9 @@ pub struct SkippedUser {
     pub employee_number: Option<String>,
     /// The Slack id, as a match key.
     pub id: Option<String>,
+    /// The user name as written (lower-cased), as a match key; `None` when the row gave
+    /// none (a name derived from a broken email is no key).
+    pub user_name_key: Option<String>,
     /// Where the user is declared.
     pub location: SourceLocation,
 }

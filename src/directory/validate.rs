@@ -67,6 +67,7 @@ pub(crate) fn validate(
             email_key: user.email_key.clone(),
             employee_number: user.employee_number().map(str::to_string),
             id: user.id.clone(),
+            user_name_key: user.user_name.as_ref().map(|_| user.user_name_key.clone()),
             location: user.location.clone(),
         });
     }

@@ -71,6 +71,8 @@ pub enum RawValue {
     Guest(RawGuest),
     /// `active`.
     Bool(bool),
+    /// `active` written with no value: an error of the person, never "active".
+    BlankFlag,
     /// Group names.
     List(Vec<String>),
 }
@@ -95,7 +97,10 @@ impl<'de> Deserialize<'de> for RawUser {
                     }
                     let value = match attribute.kind() {
                         Kind::Guest => map.next_value::<Option<RawGuest>>()?.map(RawValue::Guest),
-                        Kind::Active => map.next_value::<Option<bool>>()?.map(RawValue::Bool),
+                        Kind::Active => Some(
+                            map.next_value::<Option<bool>>()?
+                                .map_or(RawValue::BlankFlag, RawValue::Bool),
+                        ),
                         Kind::Groups => {
                             map.next_value::<Option<Vec<String>>>()?.map(RawValue::List)
                         }
@@ -251,6 +256,10 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
                     .values
                     .push((attribute, AttrValue::Bool(flag), location))
             }
+            (_, RawValue::BlankFlag) => record.problems.push(Problem::error(
+                location,
+                DirectoryIssue::BlankFlag { attribute },
+            )),
             (_, RawValue::List(names)) => {
                 for (j, name) in names.into_iter().enumerate() {
                     let location = doc.location(&[
@@ -460,6 +469,22 @@ mod tests {
             [
                 "d.yaml:3:17: error: given_name is blank",
                 "d.yaml:4:17: error: start_date \"soon\" is not a date like 2024-04-10",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_blank_active_is_an_error_never_active() {
+        let content = read_str("users:\n  - email: a@x.io\n    active:\n").unwrap();
+        let problems: Vec<String> = content.people[0]
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "d.yaml:3:11: error: active is blank: write true or false (a blank is never read as active)"
             ]
         );
     }

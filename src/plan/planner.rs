@@ -15,15 +15,15 @@ use super::{
     guards,
 };
 use crate::config::{MatchKey, Policy, UnmanagedUsers};
-use crate::directory::{DesiredUser, Directory};
+use crate::directory::{DesiredUser, Directory, SkippedUser};
 use crate::model::{Attribute, LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
 
 /// Plans the writes that make `live` equal `dir` under `policy`.
 pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     let mut planner = Planner::new(dir, live, policy);
-    let hands_off = planner.hands_off();
     let matching = planner.match_users();
+    let hands_off = planner.hands_off(&matching);
     let mut refs = planner.references(&matching);
     let (user_ops, mut deactivations) = planner.user_ops(&matching, &refs);
     deactivations.extend(planner.unmanaged(&matching, &hands_off));
@@ -51,6 +51,16 @@ pub(super) struct Planner<'a> {
     policy: &'a Policy,
     conflicts: Vec<Conflict>,
     notices: Vec<Notice>,
+}
+
+/// What the rows skipped as invalid protect.
+#[derive(Default)]
+pub(super) struct HandsOff<'a> {
+    /// Accounts a skipped row may own: never updated, deactivated or taken out of a group.
+    pub(super) accounts: HashSet<usize>,
+    /// Skipped rows that match no account: while there are any, no account is deactivated as
+    /// unmanaged, since it could be theirs.
+    pub(super) untied: Vec<&'a SkippedUser>,
 }
 
 /// What matching decided: each directory user's fate, and the live accounts that the
@@ -87,25 +97,42 @@ impl<'a> Planner<'a> {
         self.policy.scope.is_protected(&l.email_key(), Some(&l.id))
     }
 
-    /// Accounts of users skipped as invalid: left alone, never treated as leavers.
-    pub(super) fn hands_off(&self) -> HashSet<usize> {
+    /// Accounts of users skipped as invalid: left alone, never treated as leavers. A skipped
+    /// row is matched by every key it still carries (id, employee number, any email, a written
+    /// user name), whatever `match` says: the directory does list this person, only wrongly.
+    /// Rows tied to no account are returned too: any unmanaged account could be theirs. An
+    /// account a valid directory user matched is that user's, not a skipped row's: a row whose
+    /// keys find only such accounts is tied to none.
+    pub(super) fn hands_off(&self, matching: &Matching) -> HandsOff<'a> {
         let ix = &self.ix;
-        self.dir
-            .skipped
-            .iter()
-            .filter_map(|s| {
-                s.id.as_deref()
-                    .and_then(|id| ix.by_id.get(id).copied())
-                    .or_else(|| {
-                        s.employee_number
-                            .as_deref()
-                            .and_then(|n| ix.by_employee_number.get(n))
-                            .filter(|v| v.len() == 1)
-                            .map(|v| v[0])
-                    })
-                    .or_else(|| ix.by_primary_email.get(&s.email_key).copied())
-            })
-            .collect()
+        let mut out = HandsOff::default();
+        for s in &self.dir.skipped {
+            let by_id = s.id.as_deref().and_then(|id| ix.by_id.get(id).copied());
+            let by_number = s
+                .employee_number
+                .as_deref()
+                .and_then(|n| ix.by_employee_number.get(n))
+                .into_iter()
+                .flatten()
+                .copied();
+            let by_email = ix.by_any_email.get(&s.email_key).copied();
+            let by_name = s
+                .user_name_key
+                .as_ref()
+                .and_then(|k| ix.by_user_name.get(k).copied());
+            let found: Vec<usize> = by_id
+                .into_iter()
+                .chain(by_number)
+                .chain(by_email)
+                .chain(by_name)
+                .filter(|i| !matching.claimed.contains(i))
+                .collect();
+            if found.is_empty() {
+                out.untied.push(s);
+            }
+            out.accounts.extend(found);
+        }
+        out
     }
 
     /// Decides each directory user's fate: matched to one account, to create, or nothing (a
@@ -307,13 +334,19 @@ impl<'a> Planner<'a> {
 
     /// Accounts in scope that no source lists: deactivated, reported or ignored per
     /// `unmanaged_users`. Never an account the directory names, even ambiguously, nor one a
-    /// skipped row may own, a bot, a protected or an out-of-scope account.
-    pub(super) fn unmanaged(&mut self, matching: &Matching, hands_off: &HashSet<usize>) -> Vec<Op> {
+    /// skipped row may own, a bot, a protected or an out-of-scope account; and while a skipped
+    /// row matches no account, none is deactivated — each is held with a notice instead.
+    pub(super) fn unmanaged(&mut self, matching: &Matching, hands_off: &HandsOff<'_>) -> Vec<Op> {
         let mut deactivations = Vec::new();
+        let untied: Vec<String> = hands_off
+            .untied
+            .iter()
+            .map(|s| s.location.file_line())
+            .collect();
         for (li, l) in self.ix.live.users.iter().enumerate() {
             if matching.claimed.contains(&li)
                 || matching.contested.contains(&li)
-                || hands_off.contains(&li)
+                || hands_off.accounts.contains(&li)
                 || l.is_bot
                 || !l.active
                 || !self.ix.in_scope[li]
@@ -322,6 +355,16 @@ impl<'a> Planner<'a> {
                 continue;
             }
             match self.policy.unmanaged_users {
+                UnmanagedUsers::Deactivate if !untied.is_empty() => self.notices.push(Notice {
+                    subject: l.email.clone(),
+                    message: format!(
+                        "account {} is not in the directory but is not deactivated: the row \
+                         skipped as invalid at {} matches no account, and this may be its \
+                         person; fix the row",
+                        l.id,
+                        untied.join(", ")
+                    ),
+                }),
                 UnmanagedUsers::Deactivate => deactivations.push(Op::DeactivateUser {
                     id: l.id.clone(),
                     email: l.email.clone(),
@@ -348,14 +391,14 @@ impl<'a> Planner<'a> {
         &mut self,
         refs: &HashMap<&str, UserRef>,
         deactivated: &HashSet<String>,
-        hands_off: &HashSet<usize>,
+        hands_off: &HandsOff<'_>,
     ) -> (Vec<Op>, Vec<Op>) {
         group_ops(
             self.dir,
             &self.ix,
             refs,
             deactivated,
-            hands_off,
+            &hands_off.accounts,
             self.policy,
             &mut self.conflicts,
             &mut self.notices,
@@ -538,7 +581,7 @@ mod tests {
         assert!(m.claimed.contains(&0), "the account is the directory's");
         assert_eq!(planner.conflicts.len(), 2);
         // And so it is never unmanaged.
-        assert!(planner.unmanaged(&m, &HashSet::new()).is_empty());
+        assert!(planner.unmanaged(&m, &HandsOff::default()).is_empty());
     }
 
     #[test]
@@ -551,7 +594,10 @@ mod tests {
         let policy = policy();
         let mut planner = Planner::new(&dir, &live, &policy);
         let m = planner.match_users();
-        let spared: HashSet<usize> = [0].into_iter().collect();
+        let spared = HandsOff {
+            accounts: [0].into_iter().collect(),
+            untied: vec![],
+        };
         let ops = planner.unmanaged(&m, &spared);
         assert_eq!(ops.len(), 1);
         assert!(matches!(&ops[0], Op::DeactivateUser { id, .. } if id == "W2"));

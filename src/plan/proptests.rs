@@ -31,10 +31,15 @@ type DesiredSpec = (usize, usize, Option<u8>, bool, Option<usize>);
 /// A live account: email local part, title, employee number, active, outside the domain.
 type LiveSpec = (usize, usize, Option<u8>, bool, bool);
 
+/// A row skipped as invalid: email local part, employee number, a written user name, and
+/// whether its email is the broken one (a typo no account holds).
+type SkippedSpec = (usize, Option<u8>, bool, bool);
+
 #[derive(Debug, Clone)]
 struct Spec {
     desired: Vec<DesiredSpec>,
     live: Vec<LiveSpec>,
+    skipped: Vec<SkippedSpec>,
     groups: Vec<Vec<usize>>,
     live_groups: Vec<Vec<usize>>,
 }
@@ -60,14 +65,26 @@ fn spec() -> impl Strategy<Value = Spec> {
         ),
         0..6,
     );
+    let skipped = prop::collection::vec(
+        (
+            0..6usize,
+            prop::option::of(0..4u8),
+            prop::bool::ANY,
+            prop::bool::weighted(0.3),
+        ),
+        0..3,
+    );
     let groups = prop::collection::vec(prop::collection::vec(0..6usize, 0..4), 0..3);
     let live_groups = prop::collection::vec(prop::collection::vec(0..6usize, 0..4), 0..3);
-    (desired, live, groups, live_groups).prop_map(|(desired, live, groups, live_groups)| Spec {
-        desired,
-        live,
-        groups,
-        live_groups,
-    })
+    (desired, live, skipped, groups, live_groups).prop_map(
+        |(desired, live, skipped, groups, live_groups)| Spec {
+            desired,
+            live,
+            skipped,
+            groups,
+            live_groups,
+        },
+    )
 }
 
 fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
@@ -164,13 +181,50 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
             }
         })
         .collect();
+    let mut dir = directory(users, groups);
+    // Rows skipped as invalid: never users of the directory (their emails are not taken by
+    // a valid row), each carrying what keys it still has.
+    for (i, &(local, number, named, broken)) in spec.skipped.iter().enumerate() {
+        let email = if broken {
+            format!("{}@example..com", LOCALS[local])
+        } else {
+            format!("{}@example.com", LOCALS[local])
+        };
+        // A row that shares a key with a valid row would have failed validation with it.
+        let number = number.map(|n| format!("E{n}"));
+        if dir.users.iter().any(|u| {
+            u.email_key == email
+                || u.user_name_key == LOCALS[local]
+                || (number.is_some() && u.employee_number() == number.as_deref())
+        }) {
+            continue;
+        }
+        dir.skipped.push(crate::directory::SkippedUser {
+            email_key: email,
+            employee_number: number,
+            id: None,
+            user_name_key: named.then(|| LOCALS[local].to_string()),
+            location: SourceLocation::new(
+                &std::sync::Arc::from("people.csv"),
+                u32::try_from(90 + i).unwrap_or(u32::MAX),
+                1,
+            ),
+        });
+    }
     (
-        directory(users, groups),
+        dir,
         LiveState {
             users: live_users,
             groups: live_groups,
         },
     )
+}
+
+/// Whether a skipped row could be the person of a live account: by any key it carries.
+fn could_be(s: &crate::directory::SkippedUser, u: &LiveUser) -> bool {
+    u.email_keys().any(|e| e == s.email_key)
+        || (s.employee_number.is_some() && s.employee_number.as_deref() == u.employee_number())
+        || s.user_name_key.as_deref() == Some(u.user_name_key().as_str())
 }
 
 /// The live id a plan's user reference stands for, once the model has it.
@@ -343,6 +397,24 @@ proptest! {
             }
         }
 
+        // A skipped row protects every account it could be; a skipped row that could be no
+        // account holds every unmanaged deactivation.
+        let untied = dir
+            .skipped
+            .iter()
+            .any(|s| !live.users.iter().any(|u| could_be(s, u)));
+        for op in &first.ops {
+            if let Op::DeactivateUser { id, reason, .. } = &op.op
+                && reason == "not in the directory"
+            {
+                let u = live.users.iter().find(|u| &u.id == id).unwrap();
+                prop_assert!(!untied, "deactivated while a skipped row matches nothing: {op:?}");
+                for s in &dir.skipped {
+                    prop_assert!(!could_be(s, u), "deactivated the account of skipped row {s:?}: {op:?}");
+                }
+            }
+        }
+
         // Never a write to a protected, out-of-scope or bot account.
         for op in &first.ops {
             if let Some(id) = op.resource_id()
@@ -369,6 +441,35 @@ proptest! {
             }
             passes += 1;
             current = plan(&dir, &state, &pol);
+        }
+
+        // The end state, when the plan ended without conflicts: every active directory user in
+        // scope has one active account with their email and title; every leaver's account is
+        // inactive.
+        if current.conflicts.is_empty() {
+            // (A user matched to a protected account is left as it is, and says so.)
+            let left_alone: HashSet<&str> = current
+                .notices
+                .iter()
+                .filter(|n| n.message.contains("is protected"))
+                .map(|n| n.subject.as_str())
+                .collect();
+            for d in dir.users.iter().filter(|d| !left_alone.contains(d.email.as_str())) {
+                let accounts: Vec<&LiveUser> = state
+                    .users
+                    .iter()
+                    .filter(|u| u.email_key() == d.email_key)
+                    .collect();
+                if d.active && pol.scope.contains(&d.email_key, None) && !pol.scope.is_protected(&d.email_key, None) {
+                    prop_assert_eq!(accounts.len(), 1, "{} has one account", d.email_key);
+                    prop_assert!(accounts[0].active, "{} is active", d.email_key);
+                    if let Some(t) = d.text(Attribute::Title) {
+                        prop_assert_eq!(accounts[0].text(Attribute::Title), Some(t));
+                    }
+                } else if !d.active {
+                    prop_assert!(accounts.iter().all(|u| !u.active || u.is_bot), "leaver {} inactive", d.email_key);
+                }
+            }
         }
     }
 }

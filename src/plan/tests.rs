@@ -617,6 +617,7 @@ fn skipped_invalid_users_keep_their_accounts() {
         email_key: "bad@example.com".into(),
         employee_number: None,
         id: None,
+        user_name_key: None,
         location: loc(9),
     });
     let p = plan(

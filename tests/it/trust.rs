@@ -86,3 +86,137 @@ async fn a_second_apply_during_the_first_waits_for_nothing_and_writes_nothing() 
         "the second apply never listed Slack"
     );
 }
+
+/// An emulator holding `n` active accounts `u0…` at corp.example (and their user names).
+async fn corp(n: usize) -> crate::harness::Org {
+    use scimsync::emulator::{Snapshot, StoredUser};
+    let users = (0..n)
+        .map(|i| StoredUser::new(&format!("u{i}"), &format!("u{i}@corp.example")))
+        .collect();
+    let store = Store::from_snapshot(
+        Snapshot {
+            users,
+            groups: vec![],
+        },
+        'W',
+        5,
+        "test",
+    )
+    .unwrap();
+    org_with(EmulatorConfig::default(), store).await
+}
+
+const CORP: &str = "scope: {email_domains: [corp.example]}\nrate_limit: {time_scale: 100}\n";
+
+fn run(o: &crate::harness::Org, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = crate::harness::scimsync(dir, o.emu.token(), args);
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Case 1: a 40-row export whose row 39 opens a quote it never closes. The reader must not
+/// return 38 people (and deactivate the last two, under the guards); it is an error at the
+/// quote's line, and nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unclosed_quote_is_an_error_at_its_line_and_writes_nothing() {
+    let o = corp(40).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("Email,Department\n");
+    for i in 0..40 {
+        if i == 37 {
+            csv.push_str(&format!("u{i}@corp.example,\"Eng\n"));
+        } else {
+            csv.push_str(&format!("u{i}@corp.example,Eng\n"));
+        }
+    }
+    std::fs::write(dir.path().join("people.csv"), csv).unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - csv: people.csv\n    columns: {email: Email, department: Department}\n",
+        &format!("{CORP}unmanaged_users: deactivate\n"),
+    );
+    let (code, text) = run(&o, dir.path(), &["validate"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("people.csv:39:1"), "{text}");
+    assert!(
+        text.contains("a quote opened here is never closed"),
+        "{text}"
+    );
+    o.emu.reset_stats();
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("people.csv:39:1"), "{text}");
+    assert_eq!(o.emu.stats().writes, 0);
+}
+
+/// Case 2: with `invalid_users: skip`, a row skipped for a typo in its email is still matched
+/// by its user name, so its account is never deactivated as "not in the directory"; and a
+/// skipped row that matches no account holds every unmanaged deactivation, with a notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_row_protects_the_account_it_may_be() {
+    let o = corp(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp..example, user_name: u0}\n  - {email: u1@corp.example}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        &format!(
+            "{CORP}match: [id, employee_number, email, user_name]\ninvalid_users: skip\n\
+             unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
+        ),
+    );
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{text}");
+    let active = |name: &str| {
+        o.emu.with_store(|s| {
+            s.user_by_email(&format!("{name}@corp.example"))
+                .unwrap()
+                .active
+        })
+    };
+    assert!(
+        active("u0"),
+        "the skipped row's account is left alone: {text}"
+    );
+    assert!(
+        !active("u2"),
+        "an account nobody lists is deactivated: {text}"
+    );
+
+    // A skipped row no key ties to an account: no unmanaged account is deactivated.
+    let o = corp(3).await;
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: zed@corp..example}\n  - {email: u1@corp.example}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        &format!(
+            "{CORP}invalid_users: skip\nunmanaged_users: deactivate\n\
+             safety: {{max_deactivation_ratio: 1.0}}\n"
+        ),
+    );
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("0 to deactivate"), "{text}");
+    assert!(
+        text.contains("is not in the directory but is not deactivated: the row skipped as invalid at people.yaml:2"),
+        "{text}"
+    );
+    assert_eq!(o.emu.stats().writes, 0);
+}
