@@ -509,6 +509,8 @@ impl Compiler<'_> {
                 path,
                 format,
                 override_earlier: source.override_earlier.unwrap_or(false),
+                allow_empty: source.allow_empty.unwrap_or(false),
+                min_users: source.min_users,
                 declared_at,
             });
         }

@@ -133,6 +133,10 @@ pub struct SourceSpec {
     pub format: SourceFormat,
     /// This source's values win over earlier sources' for the same person.
     pub override_earlier: bool,
+    /// This source may yield nobody (`allow_empty`).
+    pub allow_empty: bool,
+    /// The fewest users this source may yield (`min_users`).
+    pub min_users: Option<u32>,
     /// Where the config declares this source.
     pub declared_at: SourceLocation,
 }

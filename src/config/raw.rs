@@ -104,6 +104,11 @@ pub struct RawSource {
     /// otherwise two different values are an error.
     #[serde(rename = "override")]
     pub override_earlier: Option<bool>,
+    /// When true, this source may yield nobody. Otherwise a source with no users (and no
+    /// groups) is an error: an empty or truncated export is never read as "everyone left".
+    pub allow_empty: Option<bool>,
+    /// The fewest users this source may yield; fewer is an error naming the source.
+    pub min_users: Option<u32>,
 }
 
 /// CSV column mapping: column key → header name. The keys are the attributes' column keys

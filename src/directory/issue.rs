@@ -74,6 +74,20 @@ pub enum DirectoryIssue {
         /// The last line of the field.
         last_line: u32,
     },
+    /// A source that yields nobody, without `allow_empty: true`.
+    #[error(
+        "the source yields no users: an empty or truncated export is never read as \
+         \"everyone left\"; if it may be empty, say `allow_empty: true` on it"
+    )]
+    EmptySource,
+    /// A source that yields fewer users than its `min_users`.
+    #[error("the source yields {count} user(s), fewer than its min_users {min}")]
+    TooFewUsers {
+        /// Users read.
+        count: usize,
+        /// The source's minimum.
+        min: u32,
+    },
     /// Two columns with one header name.
     #[error("duplicate header {header:?} (also column {first_column})")]
     DuplicateHeader {
@@ -327,6 +341,8 @@ impl DirectoryIssue {
                 | DirectoryIssue::Yaml { .. }
                 | DirectoryIssue::Csv { .. }
                 | DirectoryIssue::UnclosedQuote { .. }
+                | DirectoryIssue::EmptySource
+                | DirectoryIssue::TooFewUsers { .. }
                 | DirectoryIssue::LineBreakInIdentifier { .. }
                 | DirectoryIssue::SwallowedRows { .. }
                 | DirectoryIssue::DuplicateHeader { .. }

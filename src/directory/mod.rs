@@ -126,6 +126,30 @@ pub fn load(
     build(&inputs, options)
 }
 
+/// Per-source sanity: a source that yields nobody (no users, no groups) is an error unless it
+/// says `allow_empty`; one with fewer users than its `min_users` is an error. Either way the
+/// source is not read as "these people left". (An allowed empty source keeps its warning.)
+fn source_sanity(
+    spec: &SourceSpec,
+    content: &mut record::SourceContent,
+) -> Option<DirectoryProblem> {
+    let count = content.people.len();
+    let at = crate::diag::SourceLocation::file(&spec.display);
+    if count == 0 && content.groups.is_empty() && !spec.allow_empty {
+        content
+            .warnings
+            .retain(|w| !matches!(w.kind, DirectoryIssue::NoRows));
+        return Some(Problem::error(at, DirectoryIssue::EmptySource));
+    }
+    match spec.min_users {
+        Some(min) if count < usize::try_from(min).unwrap_or(usize::MAX) => Some(Problem::error(
+            at,
+            DirectoryIssue::TooFewUsers { count, min },
+        )),
+        _ => None,
+    }
+}
+
 /// Parses, merges and validates sources already in memory. Pure.
 pub fn build(
     inputs: &[SourceInput<'_>],
@@ -141,7 +165,12 @@ pub fn build(
                 .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
         };
         match read {
-            Ok(content) => contents.push((content, input.spec.override_earlier)),
+            Ok(mut content) => {
+                if let Some(problem) = source_sanity(input.spec, &mut content) {
+                    fatal.push(problem);
+                }
+                contents.push((content, input.spec.override_earlier));
+            }
             Err(problems) => fatal.extend(problems),
         }
     }

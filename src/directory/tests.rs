@@ -20,6 +20,8 @@ fn spec(name: &str, format: SourceFormat, override_earlier: bool) -> SourceSpec 
         display: name.into(),
         format,
         override_earlier,
+        allow_empty: false,
+        min_users: None,
         declared_at: SourceLocation::new(&config, 3, 5),
     }
 }
@@ -437,4 +439,51 @@ fn ids_and_employee_numbers_are_unique_and_well_formed() {
 fn leavers_are_desired_inactive() {
     let loaded = load_ok("users:\n  - email: a@example.com\n    active: false\n");
     assert!(!loaded.directory.users[0].active);
+}
+
+#[test]
+fn a_source_that_yields_nobody_is_an_error_unless_it_may_be_empty() {
+    let yaml = "users:\n  - email: ada@example.com\n";
+    let header_only = "Email\n";
+    let columns = [(Attribute::Email, "Email")];
+    let err = run(
+        &[
+            (spec("d.yaml", SourceFormat::Yaml, false), yaml),
+            (spec("p.csv", csv_format(&columns), false), header_only),
+        ],
+        InvalidUsers::Skip,
+    )
+    .unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "p.csv: error: the source yields no users: an empty or truncated export is never read as \"everyone left\"; if it may be empty, say `allow_empty: true` on it"
+        ]
+    );
+    let mut may_be_empty = spec("p.csv", csv_format(&columns), false);
+    may_be_empty.allow_empty = true;
+    let loaded = run(
+        &[
+            (spec("d.yaml", SourceFormat::Yaml, false), yaml),
+            (may_be_empty, header_only),
+        ],
+        InvalidUsers::Skip,
+    )
+    .unwrap();
+    assert_eq!(loaded.directory.users.len(), 1);
+}
+
+#[test]
+fn a_source_under_its_minimum_is_an_error() {
+    let csv = "Email\nada@example.com\nbob@example.com\n";
+    let mut s = spec("p.csv", csv_format(&[(Attribute::Email, "Email")]), false);
+    s.min_users = Some(3);
+    let err = run(&[(s.clone(), csv)], InvalidUsers::Skip).unwrap_err();
+    assert_eq!(
+        err.problems[0].to_string(),
+        "p.csv: error: the source yields 2 user(s), fewer than its min_users 3"
+    );
+    s.min_users = Some(2);
+    assert!(run(&[(s, csv)], InvalidUsers::Skip).is_ok());
 }

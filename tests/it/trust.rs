@@ -220,3 +220,41 @@ async fn a_skipped_row_protects_the_account_it_may_be() {
     );
     assert_eq!(o.emu.stats().writes, 0);
 }
+
+/// Case 4: a header-only CSV beside a YAML source is an error naming the CSV, not "its people
+/// left": nothing is written. With `allow_empty: true` it is read as empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_source_is_never_read_as_everyone_left() {
+    let o = corp(20).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("users:\n");
+    for i in 0..18 {
+        yaml.push_str(&format!("  - {{email: u{i}@corp.example}}\n"));
+    }
+    std::fs::write(dir.path().join("people.yaml"), yaml).unwrap();
+    std::fs::write(dir.path().join("contractors.csv"), "Email\n").unwrap();
+    let config = |extra: &str| {
+        write_config_with(
+            dir.path(),
+            &o.emu.base_url(Version::V2),
+            &format!(
+                "  - yaml: people.yaml\n  - csv: contractors.csv\n    columns: {{email: Email}}\n{extra}"
+            ),
+            &format!(
+                "{CORP}unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
+            ),
+        );
+    };
+    config("");
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("contractors.csv: error: the source yields no users"),
+        "{text}"
+    );
+    assert_eq!(o.emu.stats().writes, 0);
+    config("    allow_empty: true\n");
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("2 to deactivate"), "{text}");
+}
