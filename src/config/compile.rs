@@ -680,18 +680,13 @@ impl Compiler<'_> {
             safety.max_deactivations = v;
         }
         if let Some(v) = raw.max_deactivation_ratio {
-            if (0.0..=1.0).contains(&v) {
-                safety.max_deactivation_ratio = v;
-            } else {
-                self.error(
-                    &[s, Step::Key("max_deactivation_ratio")],
-                    ConfigIssue::OutOfRange {
-                        field: "safety.max_deactivation_ratio",
-                        value: v.to_string(),
-                        range: "between 0 and 1",
-                    },
-                );
-            }
+            safety.max_deactivation_ratio = self.ratio(s, "max_deactivation_ratio", v);
+        }
+        if let Some(v) = raw.max_reactivations {
+            safety.max_reactivations = v;
+        }
+        if let Some(v) = raw.max_reactivation_ratio {
+            safety.max_reactivation_ratio = self.ratio(s, "max_reactivation_ratio", v);
         }
         if let Some(v) = raw.max_membership_removals {
             safety.max_membership_removals = v;
@@ -703,6 +698,27 @@ impl Compiler<'_> {
             safety.allow_group_deletion = v;
         }
         safety
+    }
+
+    /// A `safety` ratio: between 0 and 1, else an error (the config is then refused, so the
+    /// value returned does not matter; it is the default).
+    fn ratio(&mut self, s: Step<'static>, field: &'static str, v: f64) -> f64 {
+        if (0.0..=1.0).contains(&v) {
+            return v;
+        }
+        let qualified = match field {
+            "max_deactivation_ratio" => "safety.max_deactivation_ratio",
+            _ => "safety.max_reactivation_ratio",
+        };
+        self.error(
+            &[s, Step::Key(field)],
+            ConfigIssue::OutOfRange {
+                field: qualified,
+                value: v.to_string(),
+                range: "between 0 and 1",
+            },
+        );
+        Safety::default().max_deactivation_ratio
     }
 
     fn rate_limit(&mut self, raw: &RawConfig) -> RateLimit {

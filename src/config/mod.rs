@@ -366,6 +366,10 @@ pub struct Safety {
     pub max_deactivations: u32,
     /// Most deactivations as a share (0–1) of managed users.
     pub max_deactivation_ratio: f64,
+    /// Most reactivations one apply may make.
+    pub max_reactivations: u32,
+    /// Most reactivations as a share of managed users (at least one).
+    pub max_reactivation_ratio: f64,
     /// Most group-membership removals one apply may make.
     pub max_membership_removals: u32,
     /// Fewer directory users than this trips the apply.
@@ -381,6 +385,8 @@ impl Default for Safety {
         Safety {
             max_deactivations: 25,
             max_deactivation_ratio: 0.05,
+            max_reactivations: 25,
+            max_reactivation_ratio: 0.05,
             max_membership_removals: 200,
             min_directory_users: 1,
             allow_group_deletion: false,

@@ -395,8 +395,14 @@ pub enum InvalidUsers {
 pub struct RawSafety {
     /// Most deactivations one apply may make. Default: 25.
     pub max_deactivations: Option<u32>,
-    /// Most deactivations as a share (0–1) of managed users. Default: 0.05.
+    /// Most deactivations as a share (0–1) of managed users (always at least one).
+    /// Default: 0.05.
     pub max_deactivation_ratio: Option<f64>,
+    /// Most reactivations one apply may make. Default: 25.
+    pub max_reactivations: Option<u32>,
+    /// Most reactivations as a share (0–1) of managed users (always at least one).
+    /// Default: 0.05.
+    pub max_reactivation_ratio: Option<f64>,
     /// Most group-membership removals one apply may make. Default: 200.
     pub max_membership_removals: Option<u32>,
     /// Fewer directory users than this trips the apply. Default: 1.

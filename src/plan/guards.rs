@@ -26,6 +26,11 @@ pub enum Guard {
     MaxDeactivations,
     /// A larger share of managed users deactivated than `max_deactivation_ratio`.
     MaxDeactivationRatio,
+    /// More reactivations than `max_reactivations`: a blank `active` column must not wake
+    /// every leaver.
+    MaxReactivations,
+    /// A larger share of managed users reactivated than `max_reactivation_ratio`.
+    MaxReactivationRatio,
     /// More group-membership removals than `max_membership_removals`.
     MaxMembershipRemovals,
     /// A group deletion while `allow_group_deletion` is false.
@@ -36,9 +41,11 @@ pub enum Guard {
 
 impl Guard {
     /// Every guard, for zero-initialised metric series.
-    pub const ALL: [Guard; 5] = [
+    pub const ALL: [Guard; 7] = [
         Guard::MaxDeactivations,
         Guard::MaxDeactivationRatio,
+        Guard::MaxReactivations,
+        Guard::MaxReactivationRatio,
         Guard::MaxMembershipRemovals,
         Guard::AllowGroupDeletion,
         Guard::MinDirectoryUsers,
@@ -49,6 +56,8 @@ impl Guard {
         match self {
             Guard::MaxDeactivations => "max_deactivations",
             Guard::MaxDeactivationRatio => "max_deactivation_ratio",
+            Guard::MaxReactivations => "max_reactivations",
+            Guard::MaxReactivationRatio => "max_reactivation_ratio",
             Guard::MaxMembershipRemovals => "max_membership_removals",
             Guard::AllowGroupDeletion => "allow_group_deletion",
             Guard::MinDirectoryUsers => "min_directory_users",
@@ -108,39 +117,52 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
             message,
         });
     };
-    if s.deactivate > safety.max_deactivations as usize {
-        trip(
-            Guard::MaxDeactivations,
-            f64::from(safety.max_deactivations),
-            s.deactivate as f64,
-            format!(
-                "{} deactivations planned, limit {} ({} over)",
-                s.deactivate,
-                safety.max_deactivations,
-                s.deactivate - safety.max_deactivations as usize
-            ),
-        );
-    }
     let managed = plan.counts.managed_users;
-    let allowed = ratio_allowance(safety.max_deactivation_ratio, managed);
-    if s.deactivate > allowed {
-        #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
-        let ratio = s.deactivate as f64 / managed.max(1) as f64;
-        trip(
-            Guard::MaxDeactivationRatio,
-            safety.max_deactivation_ratio,
-            ratio,
-            format!(
-                "{} of {} managed users would be deactivated ({:.1}%), limit {:.1}% \
-                 ({} {})",
-                s.deactivate,
-                managed,
-                ratio * 100.0,
-                safety.max_deactivation_ratio * 100.0,
-                allowed,
-                if allowed == 1 { "user" } else { "users" }
-            ),
-        );
+    for (count, ratio) in [
+        (
+            (Guard::MaxDeactivations, safety.max_deactivations),
+            (Guard::MaxDeactivationRatio, safety.max_deactivation_ratio),
+        ),
+        (
+            (Guard::MaxReactivations, safety.max_reactivations),
+            (Guard::MaxReactivationRatio, safety.max_reactivation_ratio),
+        ),
+    ] {
+        let (what, done, n) = if count.0 == Guard::MaxDeactivations {
+            ("deactivation", "deactivated", s.deactivate)
+        } else {
+            ("reactivation", "reactivated", s.reactivate)
+        };
+        let (guard, limit) = count;
+        if n > limit as usize {
+            trip(
+                guard,
+                f64::from(limit),
+                n as f64,
+                format!(
+                    "{n} {what}s planned, limit {limit} ({} over)",
+                    n - limit as usize
+                ),
+            );
+        }
+        let (guard, share) = ratio;
+        let allowed = ratio_allowance(share, managed);
+        if n > allowed {
+            #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
+            let actual = n as f64 / managed.max(1) as f64;
+            trip(
+                guard,
+                share,
+                actual,
+                format!(
+                    "{n} of {managed} managed users would be {done} ({:.1}%), limit {:.1}% \
+                     ({allowed} {})",
+                    actual * 100.0,
+                    share * 100.0,
+                    if allowed == 1 { "user" } else { "users" }
+                ),
+            );
+        }
     }
     if s.membership_removals > safety.max_membership_removals as usize {
         trip(
@@ -244,6 +266,8 @@ mod tests {
         Safety {
             max_deactivations: 1000,
             max_deactivation_ratio: 1.0,
+            max_reactivations: 1000,
+            max_reactivation_ratio: 1.0,
             max_membership_removals: 1000,
             min_directory_users: 0,
             allow_group_deletion: true,
@@ -330,6 +354,63 @@ mod tests {
             tripped(&plan(501, 0, 0, 10_000, 9_499), &wide),
             [Guard::MaxDeactivationRatio]
         );
+    }
+
+    /// A plan of `n` reactivations over `managed` managed users.
+    fn reactivations(n: usize, managed: usize) -> Plan {
+        let mut p = plan(0, 0, 0, managed, managed);
+        p.ops = (0..n)
+            .map(|i| {
+                PlannedOp::new(Op::UpdateUser {
+                    id: format!("W{i}"),
+                    email: format!("u{i}@example.com"),
+                    reactivate: true,
+                    fields: crate::plan::UserFields::default(),
+                    changes: vec![],
+                    source: "people.csv:2".into(),
+                })
+            })
+            .collect();
+        p
+    }
+
+    #[test]
+    fn reactivations_have_their_own_count_and_ratio() {
+        let s = Safety {
+            max_reactivations: 3,
+            ..lenient()
+        };
+        assert!(tripped(&reactivations(3, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&reactivations(4, 100), &s),
+            [Guard::MaxReactivations]
+        );
+        let s = Safety {
+            max_reactivation_ratio: 0.1,
+            ..lenient()
+        };
+        assert!(tripped(&reactivations(10, 100), &s).is_empty());
+        assert_eq!(
+            tripped(&reactivations(11, 100), &s),
+            [Guard::MaxReactivationRatio]
+        );
+        // A blank `active` column waking 40 leavers of a 200-person org trips by default.
+        let trips = evaluate(&reactivations(40, 200), &Safety::default());
+        let names: Vec<Guard> = trips.iter().map(|t| t.guard).collect();
+        assert_eq!(
+            names,
+            [Guard::MaxReactivations, Guard::MaxReactivationRatio]
+        );
+        assert_eq!(
+            trips[0].message,
+            "40 reactivations planned, limit 25 (15 over)"
+        );
+        assert_eq!(
+            trips[1].message,
+            "40 of 200 managed users would be reactivated (20.0%), limit 5.0% (10 users)"
+        );
+        // One rejoiner in a small org passes.
+        assert!(evaluate(&reactivations(1, 4), &Safety::default()).is_empty());
     }
 
     #[test]

@@ -258,3 +258,76 @@ async fn an_empty_source_is_never_read_as_everyone_left() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("2 to deactivate"), "{text}");
 }
+
+/// Case 5: a blank `Active` column never reads as "active" (each blank is an error of its
+/// row), and a column that does say `true` for 40 leavers trips the reactivation guard; each
+/// writes nothing until overridden with its own `--allow`.
+#[tokio::test(flavor = "multi_thread")]
+async fn leavers_are_not_woken_by_a_blank_or_wrong_active_column() {
+    use scimsync::emulator::{Snapshot, StoredUser};
+    let users = (0..60)
+        .map(|i| {
+            let mut u = StoredUser::new(&format!("u{i}"), &format!("u{i}@corp.example"));
+            u.active = i >= 40; // u0…u39 have left
+            u
+        })
+        .collect();
+    let store = Store::from_snapshot(
+        Snapshot {
+            users,
+            groups: vec![],
+        },
+        'W',
+        5,
+        "test",
+    )
+    .unwrap();
+    let o = org_with(EmulatorConfig::default(), store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |active_of_leavers: &str| {
+        let mut csv = String::from("Email,Active\n");
+        for i in 0..60 {
+            let active = if i < 40 { active_of_leavers } else { "true" };
+            csv.push_str(&format!("u{i}@corp.example,{active}\n"));
+        }
+        std::fs::write(dir.path().join("people.csv"), csv).unwrap();
+    };
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - csv: people.csv\n    columns: {email: Email, active: Active}\n",
+        CORP,
+    );
+    write("");
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("people.csv:2:17: error: active is blank: write true or false"),
+        "{text}"
+    );
+    assert_eq!(o.emu.stats().writes, 0);
+
+    write("true");
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains(
+            "safety guard max_reactivations tripped: 40 reactivations planned, limit 25 (15 over)"
+        ),
+        "{text}"
+    );
+    assert_eq!(o.emu.stats().writes, 0);
+    let (code, text) = run(
+        &o,
+        dir.path(),
+        &[
+            "apply",
+            "--allow",
+            "max-reactivations",
+            "--allow",
+            "max-reactivation-ratio",
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(o.emu.stats().writes, 40);
+}
