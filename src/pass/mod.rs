@@ -65,6 +65,12 @@ pub enum PassError {
         .0.join(", ")
     )]
     Stale(Vec<String>),
+    /// Ops of a saved plan that the current config forbids.
+    #[error(
+        "refusing the saved plan: the current config forbids {}; make a new plan",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Forbidden(Vec<crate::plan::Refusal>),
     /// The audit log cannot be opened.
     #[error("cannot open the audit log {path}: {source}; nothing was written")]
     Audit {
@@ -187,6 +193,19 @@ async fn prepare_saved(
         let _ = connection.close().await;
         return Err(PassError::Stale(stale));
     }
+    let refused = plan::recheck(&plan, &live, &config.policy);
+    if !refused.is_empty() {
+        let _ = connection.close().await;
+        return Err(PassError::Forbidden(refused));
+    }
+    // The guards' base comes from Slack and the current scope, not from the file.
+    plan.counts.managed_users = live
+        .users
+        .iter()
+        .filter(|u| {
+            u.active && !u.is_bot && config.policy.scope.contains(&u.email_key(), Some(&u.id))
+        })
+        .count();
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
     Ok(Prepared {
         config,

@@ -255,6 +255,7 @@ mod tests {
             guards: vec![],
             fingerprints: Default::default(),
             labels: Default::default(),
+            digest: String::new(),
         }
     }
 

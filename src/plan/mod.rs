@@ -11,6 +11,7 @@
 mod diff;
 pub mod guards;
 mod planner;
+pub mod recheck;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 
 pub use guards::{Guard, GuardTrip};
 pub use planner::plan;
+pub use recheck::{Refusal, recheck};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
 /// each op's `after`: the ops it must wait for.
@@ -283,6 +285,12 @@ pub struct Plan {
     /// reports.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// A digest of the plan's content (ops, fingerprints, counts, labels): a saved plan whose
+    /// content was edited after it was made no longer matches it and is refused. An integrity
+    /// check against edits, not a signature; the re-check against the current config
+    /// ([`recheck`]) is what stops a plan from doing what the config forbids.
+    #[serde(default)]
+    pub digest: String,
 }
 
 /// How many of each kind of change a plan makes.
@@ -347,6 +355,17 @@ impl Plan {
     }
 }
 
+/// The digest of a plan's content, as [`Plan::digest`] holds it.
+pub fn digest(plan: &Plan) -> String {
+    fingerprint(&(
+        plan.format_version,
+        &plan.ops,
+        &plan.fingerprints,
+        &plan.counts,
+        &plan.labels,
+    ))
+}
+
 /// Reads a plan saved with `plan --format json --out FILE`.
 pub fn from_json(text: &str) -> Result<Plan, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -360,6 +379,13 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         None => return Err("not a scimsync plan: no format_version".into()),
     }
     let plan: Plan = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if !recheck::digest_matches(&plan) {
+        return Err(
+            "its content does not match its digest: it was edited after it was made; make a \
+             new plan"
+                .into(),
+        );
+    }
     for (i, op) in plan.ops.iter().enumerate() {
         if let Some(&bad) = op.after.iter().find(|&&j| j >= i) {
             return Err(format!(

@@ -450,7 +450,9 @@ impl<'a> Planner<'a> {
             guards: Vec::new(),
             fingerprints,
             labels,
+            digest: String::new(),
         };
+        plan.digest = super::digest(&plan);
         plan.guards = guards::evaluate(&plan, &self.policy.safety);
         plan
     }
@@ -647,8 +649,16 @@ mod tests {
         let e = crate::plan::from_json(&json.to_string()).unwrap_err();
         assert!(e.contains("plan format version 1 is not supported"), "{e}");
         json["format_version"] = crate::plan::PLAN_FORMAT_VERSION.into();
+        // An edited op no longer matches the digest.
+        let mut edited = json.clone();
+        edited["ops"][0]["email"] = "mallory@example.com".into();
+        let e = crate::plan::from_json(&edited.to_string()).unwrap_err();
+        assert!(e.contains("edited after it was made"), "{e}");
+        // Even a plan crafted with a fresh digest cannot wait on an op after it.
         json["ops"][0]["after"] = serde_json::json!([0]);
-        let e = crate::plan::from_json(&json.to_string()).unwrap_err();
+        let mut crafted: Plan = serde_json::from_value(json).unwrap();
+        crafted.digest = crate::plan::digest(&crafted);
+        let e = crate::plan::from_json(&serde_json::to_string(&crafted).unwrap()).unwrap_err();
         assert!(
             e.contains("waits for op 0, which does not come before it"),
             "{e}"

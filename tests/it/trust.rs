@@ -331,3 +331,76 @@ async fn leavers_are_not_woken_by_a_blank_or_wrong_active_column() {
     assert_eq!(code, 0, "{text}");
     assert_eq!(o.emu.stats().writes, 40);
 }
+
+/// Case 3: a saved plan is re-checked op by op against the config it is applied with, and a
+/// plan edited after it was made is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_obeys_the_current_config_and_cannot_be_edited() {
+    let o = corp(4).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n",
+    )
+    .unwrap();
+    let config = |scope: &str| {
+        write_config_with(
+            dir.path(),
+            &o.emu.base_url(Version::V2),
+            "  - yaml: people.yaml\n",
+            &format!(
+                "scope: {{email_domains: [corp.example]{scope}}}\nrate_limit: {{time_scale: 100}}\n\
+                 unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
+            ),
+        );
+    };
+    config("");
+    let (code, text) = run(
+        &o,
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
+    assert_eq!(code, 0, "{text}");
+    let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    assert!(saved.contains("u2@corp.example") && saved.contains("u3@corp.example"));
+
+    // u2 became protected after the plan was made.
+    config(", protected: [u2@corp.example]");
+    let (code, text) = run(&o, dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("refusing the saved plan: the current config forbids op 0 (deactivate_user u2@corp.example)")
+            && text.contains("is protected"),
+        "{text}"
+    );
+    // u3 is now outside scope.
+    config(", exclude: [u3@corp.example]");
+    let (code, text) = run(&o, dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("op 1 (deactivate_user u3@corp.example): account")
+            && text.contains("outside the current scope"),
+        "{text}"
+    );
+    // A hand-edited plan: the deactivation retargeted at another account.
+    config("");
+    let id_of = |name: &str| {
+        o.emu.with_store(|s| {
+            s.user_by_email(&format!("{name}@corp.example"))
+                .unwrap()
+                .id
+                .clone()
+        })
+    };
+    let edited = saved.replace(&id_of("u3"), &id_of("u1"));
+    std::fs::write(dir.path().join("edited.json"), edited).unwrap();
+    let (code, text) = run(&o, dir.path(), &["apply", "--plan", "edited.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("edited after it was made"), "{text}");
+    assert_eq!(o.emu.stats().writes, 0);
+
+    // The plan as made, under the config it was made with, applies exactly.
+    let (code, text) = run(&o, dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(o.emu.stats().writes, 2);
+}
