@@ -21,15 +21,15 @@ use super::{Attribute, Guest};
 /// At most this many bad-byte positions are listed for one file; one is enough to act on.
 const MAX_UTF8_ERRORS: usize = 10;
 
-/// Reads a CSV source.
-pub(crate) fn read(
+/// The source's text, if the file is one CSV a reader would read whole: UTF-8 (a BOM
+/// dropped), not blank, and with no quoted field that runs to the end of the file.
+fn whole_text<'a>(
     file: &Arc<str>,
-    bytes: &[u8],
+    bytes: &'a [u8],
     layout: &CsvLayout,
-) -> Result<SourceContent, Vec<DirectoryProblem>> {
+) -> Result<&'a str, Vec<DirectoryProblem>> {
     let text = utf8(file, bytes)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let at = |line: u32, column: u32| SourceLocation::new(file, line, column);
     if text.trim().is_empty() {
         return Err(vec![Problem::error(
             SourceLocation::file(file),
@@ -38,10 +38,21 @@ pub(crate) fn read(
     }
     if let Some((line, lines)) = unclosed_quote(text, layout.delimiter) {
         return Err(vec![Problem::error(
-            at(line, 1),
+            SourceLocation::new(file, line, 1),
             DirectoryIssue::UnclosedQuote { lines },
         )]);
     }
+    Ok(text)
+}
+
+/// Reads a CSV source.
+pub(crate) fn read(
+    file: &Arc<str>,
+    bytes: &[u8],
+    layout: &CsvLayout,
+) -> Result<SourceContent, Vec<DirectoryProblem>> {
+    let text = whole_text(file, bytes, layout)?;
+    let at = |line: u32, column: u32| SourceLocation::new(file, line, column);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -144,6 +144,42 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
         })
         .collect();
 
+    let live = build_live(spec);
+    let mut dir = directory(users, groups);
+    // Rows skipped as invalid: never users of the directory (their emails are not taken by
+    // a valid row), each carrying what keys it still has.
+    for (i, &(local, number, named, broken)) in spec.skipped.iter().enumerate() {
+        let email = if broken {
+            format!("{}@example..com", LOCALS[local])
+        } else {
+            format!("{}@example.com", LOCALS[local])
+        };
+        // A row that shares a key with a valid row would have failed validation with it.
+        let number = number.map(|n| format!("E{n}"));
+        if dir.users.iter().any(|u| {
+            u.email_key == email
+                || u.user_name_key == LOCALS[local]
+                || (number.is_some() && u.employee_number() == number.as_deref())
+        }) {
+            continue;
+        }
+        dir.skipped.push(crate::directory::SkippedUser {
+            email_key: email,
+            employee_number: number,
+            id: None,
+            user_name_key: named.then(|| LOCALS[local].to_string()),
+            location: SourceLocation::new(
+                &std::sync::Arc::from("people.csv"),
+                u32::try_from(90 + i).unwrap_or(u32::MAX),
+                1,
+            ),
+        });
+    }
+    (dir, live)
+}
+
+/// The live side of a spec: accounts (one per userName, as Slack has it) and groups.
+fn build_live(spec: &Spec) -> LiveState {
     let mut live_users: Vec<LiveUser> = Vec::new();
     let mut taken = HashSet::new();
     for (i, &(local, title, number, active, other)) in spec.live.iter().enumerate() {
@@ -181,43 +217,10 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
             }
         })
         .collect();
-    let mut dir = directory(users, groups);
-    // Rows skipped as invalid: never users of the directory (their emails are not taken by
-    // a valid row), each carrying what keys it still has.
-    for (i, &(local, number, named, broken)) in spec.skipped.iter().enumerate() {
-        let email = if broken {
-            format!("{}@example..com", LOCALS[local])
-        } else {
-            format!("{}@example.com", LOCALS[local])
-        };
-        // A row that shares a key with a valid row would have failed validation with it.
-        let number = number.map(|n| format!("E{n}"));
-        if dir.users.iter().any(|u| {
-            u.email_key == email
-                || u.user_name_key == LOCALS[local]
-                || (number.is_some() && u.employee_number() == number.as_deref())
-        }) {
-            continue;
-        }
-        dir.skipped.push(crate::directory::SkippedUser {
-            email_key: email,
-            employee_number: number,
-            id: None,
-            user_name_key: named.then(|| LOCALS[local].to_string()),
-            location: SourceLocation::new(
-                &std::sync::Arc::from("people.csv"),
-                u32::try_from(90 + i).unwrap_or(u32::MAX),
-                1,
-            ),
-        });
+    LiveState {
+        users: live_users,
+        groups: live_groups,
     }
-    (
-        dir,
-        LiveState {
-            users: live_users,
-            groups: live_groups,
-        },
-    )
 }
 
 /// Whether a skipped row could be the person of a live account: by any key it carries.
