@@ -404,3 +404,79 @@ async fn a_saved_plan_obeys_the_current_config_and_cannot_be_edited() {
     assert_eq!(code, 0, "{text}");
     assert_eq!(o.emu.stats().writes, 2);
 }
+
+/// Case 7: under the shipped systemd units `STATE_DIRECTORY` is set, and the lock lives there
+/// (not in a private /tmp): a pass started while another holds that lock writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_lock_is_in_the_state_directory() {
+    let o = corp(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: new@corp.example}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        CORP,
+    );
+    let apply = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+            .args(["apply", "--config", "scimsync.yaml"])
+            .current_dir(dir.path())
+            .env("SCIM_TOKEN", o.emu.token())
+            .env("STATE_DIRECTORY", state.path())
+            .output()
+            .unwrap()
+    };
+    let first = apply(); // creates the lock file, applies, releases it
+    assert_eq!(first.status.code(), Some(0));
+    let lock = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("the lock file is in STATE_DIRECTORY");
+    // Another scimsync (the timer's, say) holds the lock in the state directory.
+    let held = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+    held.lock().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: new@corp.example}\n  - {email: two@corp.example}\n",
+    )
+    .unwrap();
+    let writes = o.emu.stats().writes;
+    let second = apply();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(err.contains("another scimsync is applying"), "{err}");
+    assert_eq!(o.emu.stats().writes, writes);
+}
+
+/// Case 9: with `max_deactivations: 5` and nothing else, a 4-person organisation's one leaver
+/// is deactivated (the ratio allows at least one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_organisations_single_leaver_is_not_blocked() {
+    let o = corp(4).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: u2@corp.example}\n",
+    )
+    .unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "  - yaml: people.yaml\n",
+        &format!("{CORP}unmanaged_users: deactivate\nsafety: {{max_deactivations: 5}}\n"),
+    );
+    let (code, text) = run(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("1 to deactivate"), "{text}");
+    assert!(
+        !o.emu
+            .with_store(|s| s.user_by_email("u3@corp.example").unwrap().active)
+    );
+}
