@@ -298,12 +298,32 @@ fn byte_offset(text: &str, location: &SourceLocation) -> Option<usize> {
 /// How much to underline: up to the end of the word or line, at least one character.
 fn token_len(text: &str, offset: usize) -> usize {
     let rest = &text[offset..];
+    // At most 80 characters (not bytes: any UTF-8 text may be underlined).
+    let eighty = rest.char_indices().nth(80).map_or(rest.len(), |(i, _)| i);
     let end = rest
         .find(['\n', '\r', ',', '#'])
         .unwrap_or(rest.len())
-        .min(80);
+        .min(eighty);
     let len = rest[..end].trim_end().len();
     len.max(rest.chars().next().map_or(0, char::len_utf8))
+}
+
+#[cfg(test)]
+mod utf8_tests {
+    use super::*;
+
+    #[test]
+    fn underlining_any_utf8_text_never_panics() {
+        let long = "山田太郎".repeat(40);
+        let text = format!("users:\n  - display_name: \"{long}\"\n");
+        for column in 1..=200 {
+            let location = SourceLocation::new(&Arc::from("d.yaml"), 2, column);
+            if let Some(offset) = byte_offset(&text, &location) {
+                let len = token_len(&text, offset);
+                assert!(text.is_char_boundary(offset + len), "column {column}");
+            }
+        }
+    }
 }
 
 /// A line or column number as a [`SourceLocation`] holds it. Numbers past `u32::MAX`
