@@ -21,6 +21,23 @@ use crate::plan::Guard;
 use crate::plan::render::{self, Format};
 use crate::validate::{self as check, SchemaKind};
 
+/// Writes a line to stderr with every token-shaped string redacted.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_raw!("{}\n", format_args!($($arg)*))
+    };
+}
+
+/// Writes to stderr with every token-shaped string redacted (no newline added).
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        let text = format!($($arg)*);
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(crate::slack_rules::redact_tokens(&text).as_bytes());
+    }};
+}
+
 /// The parsed command line: global options and one subcommand.
 #[derive(Debug, Parser)]
 #[command(
@@ -288,7 +305,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -341,8 +358,8 @@ fn report_error(e: &PassError) {
         PassError::Directory(d) => render_plain(&d.problems),
         _ => String::new(),
     };
-    eprint!("{problems}");
-    eprintln!("error: {e}");
+    say_raw!("{problems}");
+    say!("error: {e}");
 }
 
 /// Prints what the pass found besides the plan (skipped rows, source warnings, guard trips)
@@ -350,12 +367,12 @@ fn report_error(e: &PassError) {
 fn report_findings(report: &PassReport) {
     for f in report.findings() {
         match f.topic {
-            "source" => eprintln!("{}", f.text),
-            _ => eprintln!("{}: {}", f.severity, f.text),
+            "source" => say!("{}", f.text),
+            _ => say!("{}: {}", f.severity, f.text),
         }
     }
     if matches!(report.applied, Applied::GuardTripped(_)) {
-        eprintln!("nothing was written");
+        say!("nothing was written");
     }
 }
 
@@ -393,8 +410,10 @@ async fn run_plan(args: &PlanArgs) -> u8 {
     let text = render::render(&report.plan, format_of(args.format), color);
     match &args.out {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write {}: {e}", path.display());
+            if let Err(e) =
+                std::fs::write(path, crate::slack_rules::redact_tokens(&text).as_bytes())
+            {
+                say!("error: cannot write {}: {e}", path.display());
                 return exit::ERROR;
             }
         }
@@ -418,7 +437,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     };
     let color = std::io::stdout().is_terminal();
     for p in &prepared.source_problems {
-        eprintln!("{p}");
+        say!("{p}");
     }
     let dry_run = args.dry_run;
     // With --format json stdout is one JSON document: the plan, and once applied its outcome.
@@ -444,10 +463,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     };
     // Source problems were shown before the plan; the rest of the findings now.
     for f in report.findings().iter().filter(|f| f.topic != "source") {
-        eprintln!("{}: {}", f.severity, f.text);
+        say!("{}: {}", f.severity, f.text);
     }
     if let Applied::GuardTripped(_) = &report.applied {
-        eprintln!("nothing was written");
+        say!("nothing was written");
     }
     if json && !dry_run {
         print(&applied_json(&report));
@@ -512,7 +531,7 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
         Some(path) => match std::fs::write(path, yaml) {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
+                say!("error: cannot write {}: {e}", path.display());
                 exit::ERROR
             }
         },
@@ -535,26 +554,47 @@ async fn healthcheck(url: &str) -> u8 {
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return exit::ERROR;
         }
     };
     match client.get(url).send().await {
         Ok(r) if r.status().is_success() => exit::OK,
         Ok(r) => {
-            eprintln!("unhealthy: {url} answered {}", r.status());
+            say!("unhealthy: {url} answered {}", r.status());
             exit::ERROR
         }
         Err(e) => {
-            eprintln!("unhealthy: {url}: {e}");
+            say!("unhealthy: {url}: {e}");
             exit::ERROR
         }
     }
 }
 
-/// Writes to stdout, ignoring a closed pipe (`scimsync schema config | head`).
+/// Writes to stdout, ignoring a closed pipe (`scimsync schema config | head`), with every
+/// token-shaped string redacted.
 fn print(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(crate::slack_rules::redact_tokens(text).as_bytes());
+}
+
+/// stderr for the log, with every token-shaped string redacted from each write (tracing writes
+/// an event at a time).
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr()
+            .lock()
+            .write_all(crate::slack_rules::redact_tokens(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -567,7 +607,7 @@ fn init_logging(format: LogFormat) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| RedactingStderr);
     if json {
         builder.json().init();
     } else {
@@ -585,7 +625,7 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
         Some(path) => match Store::load(path, id_prefix, args.random_seed) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return exit::ERROR;
             }
         },
@@ -621,7 +661,7 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
     let emulator = match Emulator::start(config, store, args.listen).await {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            say!("error: cannot listen on {}: {e}", args.listen);
             return exit::ERROR;
         }
     };
@@ -631,12 +671,15 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
         "emulator listening"
     );
     // Tell a parent process (or a person) where to connect, on stdout.
-    println!("{}", emulator.base_url(crate::scim::Version::V2));
+    print(&format!(
+        "{}\n",
+        emulator.base_url(crate::scim::Version::V2)
+    ));
     crate::daemon::wait_for_signal().await;
     match emulator.shutdown().await {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: cannot persist the emulator state: {e}");
+            say!("error: cannot persist the emulator state: {e}");
             exit::ERROR
         }
     }

@@ -91,7 +91,7 @@ pub async fn run(options: RunOptions) -> u8 {
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
+            tracing::error!("cannot listen on {listen}: {e}");
             return exit::ERROR;
         }
     };

@@ -289,3 +289,70 @@ mod tests {
         }
     }
 }
+
+/// Slack token prefixes: `xoxb-`, `xoxp-`, `xoxa-`, `xoxe-`, `xoxr-`, `xoxs-`, … — `xox`, one
+/// letter, a dash.
+fn token_at(bytes: &[u8], i: usize) -> bool {
+    bytes.len() >= i + 5
+        && bytes[i..i + 3].eq_ignore_ascii_case(b"xox")
+        && bytes[i + 3].is_ascii_alphabetic()
+        && bytes[i + 4] == b'-'
+        && bytes.get(i + 5).is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// The text with anything shaped like a Slack token (`xox?-…`) replaced by
+/// `xox?-[redacted]`, wherever it came from: an error that quotes a config value, a source
+/// file listed by mistake, a log line. Every message the program prints goes through this.
+pub fn redact_tokens(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    if !(0..bytes.len()).any(|i| token_at(bytes, i)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        if token_at(bytes, i) {
+            out.push_str(&text[copied..i + 5]);
+            out.push_str("[redacted]");
+            i += 5;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'-') {
+                i += 1;
+            }
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_tokens;
+
+    #[test]
+    fn every_token_shape_is_redacted_and_nothing_else() {
+        assert_eq!(
+            redact_tokens("token_env: xoxp-1234-5678-abcdef, then XOXB-99-aa."),
+            "token_env: xoxp-[redacted], then XOXB-[redacted]."
+        );
+        assert_eq!(
+            redact_tokens("line 1: \"xoxe.xoxp-1-Abc\"\n"),
+            "line 1: \"xoxe.xoxp-[redacted]\"\n"
+        );
+        assert_eq!(
+            redact_tokens("xoxo- and xox and inbox-x"),
+            "xoxo- and xox and inbox-x"
+        );
+        assert_eq!(
+            redact_tokens("ünïcödé xoxp-1 ünï"),
+            "ünïcödé xoxp-[redacted] ünï"
+        );
+        assert!(matches!(
+            redact_tokens("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+}

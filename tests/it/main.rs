@@ -16,4 +16,5 @@ mod plan;
 mod python_sdk;
 mod quickstart;
 mod scim_client;
+mod secrets;
 mod trust;
