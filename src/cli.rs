@@ -98,10 +98,10 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
         /// Pass interval instead of `daemon.interval` (e.g. 30s, 15m).
-        #[arg(long, value_parser = duration_arg)]
+        #[arg(long, value_parser = interval_arg)]
         interval: Option<Duration>,
         /// After SIGTERM, how long the pass in flight may take to finish.
-        #[arg(long, value_parser = duration_arg, default_value = "30s")]
+        #[arg(long, value_parser = deadline_arg, default_value = "30s")]
         shutdown_deadline: Duration,
     },
     /// Exit 0 if the daemon at URL answers /healthz (for container health checks).
@@ -542,9 +542,38 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
     }
 }
 
-fn duration_arg(text: &str) -> Result<Duration, String> {
-    crate::config::parse_duration(text)
-        .ok_or_else(|| format!("{text:?} is not a duration like 30s, 15m or 1h30m"))
+/// A duration flag within `range` (`range_text` says it to people).
+fn duration_in(
+    text: &str,
+    range: &std::ops::RangeInclusive<Duration>,
+    range_text: &str,
+) -> Result<Duration, String> {
+    let d = crate::config::parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 30s, 15m or 1h30m"))?;
+    if range.contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{text} is out of range: {range_text}"))
+    }
+}
+
+/// `run --interval`: the same range as `daemon.interval`.
+fn interval_arg(text: &str) -> Result<Duration, String> {
+    duration_in(
+        text,
+        &crate::config::INTERVAL_RANGE,
+        "between 1s and 168h (a week)",
+    )
+}
+
+/// `run --shutdown-deadline`: long enough for a request in flight, short enough for an
+/// orchestrator's own kill timeout.
+fn deadline_arg(text: &str) -> Result<Duration, String> {
+    duration_in(
+        text,
+        &(Duration::from_secs(1)..=Duration::from_secs(3600)),
+        "between 1s and 1h",
+    )
 }
 
 async fn healthcheck(url: &str) -> u8 {

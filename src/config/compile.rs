@@ -15,7 +15,7 @@ use super::{
     SourceSpec, Target, TokenSource,
 };
 use crate::diag::yaml::{Step, YamlDocument};
-use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
+use crate::diag::{Diagnose, Problem, Severity, SourceLocation, sort_problems};
 use crate::model::Attribute;
 use crate::slack_rules;
 
@@ -152,6 +152,26 @@ pub enum ConfigIssue {
         /// The range it must be in.
         range: &'static str,
     },
+    /// A sped-up budget against a real Slack: N times Slack's limits.
+    #[error(
+        "rate_limit.time_scale is {value}, but the target is not an emulator: against Slack it \
+         would spend {value} times Slack's budget; use it only with `url: embedded` or a \
+         loopback `scimsync emulator --time-scale N`"
+    )]
+    TimeScaleAgainstSlack {
+        /// The time scale given.
+        value: String,
+    },
+    /// A file path scimsync must write that it cannot use.
+    #[error("{field} {path:?} cannot be written: {reason}")]
+    UnusablePath {
+        /// The setting.
+        field: &'static str,
+        /// The path as resolved.
+        path: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// `daemon.interval` is not a duration.
     #[error("daemon.interval {value:?} is not a duration like 30s, 15m, 1h or 1h30m")]
     InvalidDuration {
@@ -267,6 +287,51 @@ impl Compiler<'_> {
         let daemon = self.daemon(raw);
         let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
+        for (field, path) in [("audit_log", &audit_log), ("lock_file", &lock_file)] {
+            let Some(path) = path.as_deref() else {
+                continue;
+            };
+            // A folder is wrong on any host; a missing folder may exist where scimsync runs
+            // (validate often runs in CI, elsewhere), so it is a warning.
+            let problem = if path.is_dir() {
+                Some((Severity::Error, "it is a folder"))
+            } else if path
+                .parent()
+                .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.is_dir())
+            {
+                Some((Severity::Warning, "its folder does not exist here"))
+            } else {
+                None
+            };
+            if let Some((severity, reason)) = problem {
+                let location = self.at(&[Step::Key(field)]);
+                let issue = ConfigIssue::UnusablePath {
+                    field,
+                    path: path.display().to_string(),
+                    reason,
+                };
+                self.problems.push(match severity {
+                    Severity::Error => Problem::error(location, issue),
+                    Severity::Warning => Problem::warning(location, issue),
+                });
+            }
+        }
+        if rate_limit.time_scale > 1.0
+            && let Some(Target {
+                endpoint: Endpoint::Url(url),
+                ..
+            }) = &target
+            && !url
+                .host()
+                .is_some_and(|h| crate::scim::target::is_loopback(&h))
+        {
+            self.error(
+                &[Step::Key("rate_limit"), Step::Key("time_scale")],
+                ConfigIssue::TimeScaleAgainstSlack {
+                    value: rate_limit.time_scale.to_string(),
+                },
+            );
+        }
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
         {
             let location = self.at(&[Step::Key("groups"), Step::Key("unmanaged")]);
@@ -780,8 +845,16 @@ impl Compiler<'_> {
         let d = Step::Key("daemon");
         if let Some(interval) = &raw.interval {
             match parse_duration(interval) {
-                Some(v) if !v.is_zero() => daemon.interval = v,
-                _ => self.error(
+                Some(v) if INTERVAL_RANGE.contains(&v) => daemon.interval = v,
+                Some(_) => self.error(
+                    &[d, Step::Key("interval")],
+                    ConfigIssue::OutOfRange {
+                        field: "daemon.interval",
+                        value: interval.clone(),
+                        range: "between 1s and 168h (a week)",
+                    },
+                ),
+                None => self.error(
                     &[d, Step::Key("interval")],
                     ConfigIssue::InvalidDuration {
                         value: interval.clone(),
@@ -902,6 +975,11 @@ fn account_ref(value: &str) -> Option<AccountRef> {
 }
 
 /// `30s`, `15m`, `1h`, `1h30m`, `2h5m10s`.
+/// The daemon's interval: at least a second (a pass lists all of Slack), at most a week (a
+/// longer wait is a stopped sync; and no arithmetic on it can overflow).
+pub const INTERVAL_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(7 * 24 * 3600);
+
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {

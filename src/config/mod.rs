@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::diag::{Problem, Severity, SourceLocation};
+pub use compile::INTERVAL_RANGE;
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile};
 pub use raw::{

@@ -124,7 +124,11 @@ pub async fn run(options: RunOptions) -> u8 {
     while !stop.load(Ordering::SeqCst) {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
-        let work = run_pass(&options.config, &state, stop.clone()).instrument(span);
+        let pass = {
+            let (config, state, stop) = (options.config.clone(), state.clone(), stop.clone());
+            async move { run_pass(&config, &state, stop).await }
+        };
+        let work = guarded(pass, state.clone(), span);
         let mut stopping_rx = stopping.clone();
         let deadline = options.shutdown_deadline;
         let result = tokio::select! {
@@ -175,7 +179,9 @@ fn next_wait(interval: Duration, jitter: f64, failures: u32) -> Duration {
         return backoff.min(interval).max(Duration::from_millis(100));
     }
     let spread = jitter.clamp(0.0, 1.0) * (2.0 * fastrand::f64() - 1.0);
-    interval.mul_f64(1.0 + spread)
+    // Never overflows or goes negative, whatever the interval: the config bounds it, and the
+    // arithmetic saturates besides.
+    Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + spread)).unwrap_or(interval)
 }
 
 /// One pass; also returns the config it used, so interval changes take effect.
@@ -217,6 +223,34 @@ async fn run_pass(
         .metrics
         .record_pass_end(end.label(), started.elapsed());
     (end, config)
+}
+
+/// One pass in its own task, so that a panic inside it is a failed pass — logged with its
+/// message and counted — never a dead daemon.
+async fn guarded(
+    pass: impl Future<Output = (PassEnd, Option<Config>)> + Send + 'static,
+    state: Arc<DaemonState>,
+    span: tracing::Span,
+) -> (PassEnd, Option<Config>) {
+    let task = tokio::spawn(pass.instrument(span.clone()));
+    match task.await {
+        Ok(result) => result,
+        Err(e) => {
+            let message = match e.try_into_panic() {
+                Ok(payload) => payload
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into()),
+                Err(e) => e.to_string(),
+            };
+            span.in_scope(|| tracing::error!(panic = %message, "the pass failed: internal error"));
+            state
+                .metrics
+                .record_pass_end(PassEnd::Error.label(), Duration::ZERO);
+            (PassEnd::Error, None)
+        }
+    }
 }
 
 /// The plan's summary and its conflicts.
@@ -303,6 +337,51 @@ pub(crate) async fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_a_pass_is_a_failed_pass_not_a_dead_daemon() {
+        let state = Arc::new(DaemonState {
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(false),
+            reconcile: Notify::new(),
+        });
+        let boom = async {
+            if state_is_odd() {
+                panic!("boom at the third user");
+            }
+            (PassEnd::Error, None)
+        };
+        let (end, config) = guarded(boom, state.clone(), tracing::Span::none()).await;
+        assert_eq!(end, PassEnd::Error);
+        assert!(config.is_none());
+        assert!(
+            state
+                .metrics
+                .encode()
+                .contains("scimsync_passes_total{outcome=\"error\"} 1")
+        );
+        // The loop goes on: the next pass runs.
+        let fine = async { (PassEnd::Ran(PassOutcome::Success), None) };
+        let (end, _) = guarded(fine, state, tracing::Span::none()).await;
+        assert_eq!(end, PassEnd::Ran(PassOutcome::Success));
+    }
+
+    /// Always true; keeps the panic reachable for the compiler.
+    fn state_is_odd() -> bool {
+        std::hint::black_box(true)
+    }
+
+    #[test]
+    fn no_interval_overflows_the_wait() {
+        for interval in [
+            Duration::MAX,
+            Duration::from_secs(5_124_095_576_030_431 * 3600),
+        ] {
+            for failures in [0, 1, 40, u32::MAX] {
+                let _ = next_wait(interval, 1.0, failures);
+            }
+        }
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped_by_the_interval() {

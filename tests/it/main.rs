@@ -9,6 +9,7 @@ mod emulator_cli;
 mod exit_codes;
 mod failures;
 mod fixtures;
+mod hardening;
 mod harness;
 mod json_output;
 mod layering;
