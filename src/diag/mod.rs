@@ -131,8 +131,33 @@ impl<K: fmt::Display> fmt::Display for Problem<K> {
     /// `file:line:col: severity: message`, the line format compilers use, so editors and CI
     /// annotators pick it up.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.location, self.severity, self.kind)
+        let message = self.kind.to_string();
+        write!(
+            f,
+            "{}: {}: {}",
+            self.location,
+            self.severity,
+            bounded(&message)
+        )
     }
+}
+
+/// The longest message a problem prints whole; past it, the middle is cut. Messages quote
+/// their input (a value, a line), and an input line can be megabytes long.
+pub const MAX_MESSAGE: usize = 400;
+
+/// `message`, cut to [`MAX_MESSAGE`] characters with what was left out counted.
+pub fn bounded(message: &str) -> std::borrow::Cow<'_, str> {
+    let count = message.chars().count();
+    if count <= MAX_MESSAGE {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let head: String = message.chars().take(MAX_MESSAGE - 80).collect();
+    let tail: String = message.chars().skip(count - 40).collect();
+    std::borrow::Cow::Owned(format!(
+        "{head}… ({} characters left out) …{tail}",
+        count - (MAX_MESSAGE - 80) - 40
+    ))
 }
 
 /// Sorts problems by file, line and column so output is deterministic.
@@ -230,7 +255,11 @@ impl FancyProblem {
             });
         }
         FancyProblem {
-            message: format!("{}: {}", problem.location, problem.kind),
+            message: format!(
+                "{}: {}",
+                problem.location,
+                bounded(&problem.kind.to_string())
+            ),
             severity: match problem.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,
@@ -311,6 +340,18 @@ fn token_len(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod utf8_tests {
     use super::*;
+
+    #[test]
+    fn a_huge_quoted_value_is_cut() {
+        let value = "x".repeat(10_000_000);
+        let message = format!("title \"{value}\" is too long");
+        let cut = bounded(&message);
+        assert!(cut.chars().count() < MAX_MESSAGE + 60, "{}", cut.len());
+        assert!(cut.starts_with("title \"xxx"));
+        assert!(cut.ends_with("x\" is too long"));
+        assert!(cut.contains("characters left out"));
+        assert_eq!(bounded("short"), "short");
+    }
 
     #[test]
     fn underlining_any_utf8_text_never_panics() {

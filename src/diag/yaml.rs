@@ -45,9 +45,135 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// How deep a YAML file may nest flow collections (`[`, `{`) or block sequences on one line
+/// (`- - -`). Directory and config files need a handful of levels; a bomb needs thousands,
+/// and the parser is slow on those, so they are refused by a linear scan first.
+pub const MAX_NESTING: usize = 64;
+
+/// The first control character (other than tab, line feed and carriage return) in `text`,
+/// with its byte offset: reported at its own line, not at the top of the file.
+fn control_character(text: &str) -> Option<(usize, String)> {
+    text.char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .map(|(i, c)| {
+            (
+                i,
+                format!(
+                    "control character U+{:04X} is not allowed in YAML",
+                    c as u32
+                ),
+            )
+        })
+}
+
+/// Where `text` first nests deeper than [`MAX_NESTING`], if it does: flow brackets outside
+/// quotes and comments, and `- ` chains on one line.
+fn too_deep(text: &str) -> Option<(usize, String)> {
+    let message =
+        || format!("nesting deeper than {MAX_NESTING} levels: not a directory or config file");
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let mut dashes = 0usize;
+    let mut line_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let previous = if i == 0 { b'\n' } else { bytes[i - 1] };
+        if c == b'\n' {
+            comment = false;
+            line_start = true;
+            dashes = 0;
+        } else if comment {
+        } else if let Some(q) = quote {
+            if c == b'\\' && q == b'"' {
+                i += 1; // an escape: skip the next byte
+            } else if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'#' if previous.is_ascii_whitespace() => comment = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some((i, message()));
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'-' if line_start && bytes.get(i + 1).is_none_or(u8::is_ascii_whitespace) => {
+                    dashes += 1;
+                    if dashes > MAX_NESTING {
+                        return Some((i, message()));
+                    }
+                }
+                b' ' | b'-' if line_start => {}
+                _ => line_start = false,
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused_in_linear_time_at_its_place() {
+        let file: Arc<str> = Arc::from("d.yaml");
+        let n = 200_000;
+        let text = format!("users:\n  - email: {}{}\n", "[".repeat(n), "]".repeat(n));
+        let t = std::time::Instant::now();
+        let e = YamlDocument::parse(&file, &text).unwrap_err();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(e.location.line, 2);
+        assert_eq!(e.location.column, 12 + MAX_NESTING as u32);
+        assert!(
+            e.message.starts_with("nesting deeper than 64"),
+            "{}",
+            e.message
+        );
+        let dashes = format!("users:\n{}a\n", "- ".repeat(100));
+        assert!(YamlDocument::parse(&file, &dashes).is_err());
+        // Brackets in quotes, comments and block text are text.
+        let fine = format!(
+            "users:\n  - {{email: a@x.io, title: \"{}\\\" {}\"}} # {}\n  - email: b@x.io\n    title: |\n      {}\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "[".repeat(100),
+            "-".repeat(100)
+        );
+        YamlDocument::parse(&file, &fine).unwrap();
+    }
+
+    #[test]
+    fn a_control_character_is_reported_at_its_own_line() {
+        let file: Arc<str> = Arc::from("d.yaml");
+        let e = YamlDocument::parse(&file, "users:\n  - email: a@x.io\n  - email: b\u{0}@x.io\n")
+            .unwrap_err();
+        assert_eq!((e.location.line, e.location.column), (3, 13));
+        assert_eq!(e.message, "control character U+0000 is not allowed in YAML");
+    }
+}
+
 impl YamlDocument {
     /// Parses `text` (the contents of `file`). The error carries serde_yaml's location.
     pub fn parse(file: &Arc<str>, text: &str) -> Result<YamlDocument, YamlError> {
+        if let Some((offset, message)) = control_character(text).or_else(|| too_deep(text)) {
+            let (line, column) = super::line_column(text, offset);
+            return Err(YamlError {
+                location: SourceLocation::new(file, line, column),
+                message,
+            });
+        }
         let value: Value = serde_yaml::from_str(text).map_err(|e| {
             let mut error = yaml_error(file, &e);
             // libyaml's message for a tab says nothing of tabs.
