@@ -135,7 +135,7 @@ mod bomb_tests {
             t.elapsed()
         );
         assert_eq!(e.location.line, 2);
-        assert_eq!(e.location.column, 12 + MAX_NESTING as u32);
+        assert_eq!(e.location.column, 12 + u32::try_from(MAX_NESTING).unwrap());
         assert!(
             e.message.starts_with("nesting deeper than 64"),
             "{}",
