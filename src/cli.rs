@@ -273,6 +273,10 @@ pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
 /// The `scimsync` binary: parses the command line, runs the command (async ones on a
 /// multi-threaded runtime) and returns its exit code (see [`exit`]).
 pub fn main() -> ExitCode {
+    // A panic's message goes through the same redaction as every other line.
+    std::panic::set_hook(Box::new(|info| {
+        say!("internal error: {info}");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
