@@ -21,6 +21,8 @@ pub struct Limits {
     paused_until: Mutex<HashMap<RateSet, Instant>>,
     waited_micros: AtomicU64,
     rate_limited: AtomicU64,
+    /// How many times faster than Slack the budgets run (1 against Slack).
+    time_scale: f64,
 }
 
 impl std::fmt::Debug for Limits {
@@ -68,6 +70,7 @@ impl Limits {
             paused_until: Mutex::new(HashMap::new()),
             waited_micros: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            time_scale,
         }
     }
 
@@ -91,9 +94,12 @@ impl Limits {
     }
 
     /// Slack answered 429: nothing of `set` goes before `retry_after` has passed.
+    /// Under a time scale (a rehearsal against a sped-up emulator, whose `Retry-After` is a
+    /// whole number of seconds it cannot scale) the wait is divided by it, so a 429 costs a
+    /// rehearsal what it would cost against Slack.
     pub fn pause(&self, set: RateSet, retry_after: Duration) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let until = Instant::now() + retry_after;
+        let until = Instant::now() + retry_after.div_f64(self.time_scale);
         let mut paused = self.lock();
         let slot = paused.entry(set).or_insert(until);
         if *slot < until {
@@ -113,6 +119,28 @@ impl Limits {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RateSet, Instant>> {
         self.paused_until.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod time_scale_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn retry_after_is_divided_by_the_time_scale() {
+        let limits = Limits::new(1.0, 60.0);
+        limits.pause(RateSet::Write, Duration::from_secs(60));
+        let t = Instant::now();
+        limits.acquire(Endpoint::UserCreate).await;
+        let waited = t.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+        let real = Limits::new(1.0, 1.0);
+        real.pause(RateSet::Write, Duration::from_secs(60));
+        let until = real.lock().get(&RateSet::Write).copied().unwrap();
+        assert!(until > Instant::now() + Duration::from_secs(59));
     }
 }
 
