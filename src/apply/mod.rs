@@ -15,6 +15,7 @@ mod outcome;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
@@ -429,6 +430,12 @@ async fn create_user(
 }
 
 /// The first resource a filtered listing returns that satisfies `wanted`.
+/// How long a lookup after a lost reply keeps asking: Slack's reads lag its writes by seconds
+/// (FACTS TL;DR 16; Slack's own tests poll for up to 10 s).
+const LOOKUP_PATIENCE: Duration = Duration::from_secs(12);
+
+/// The first resource a filtered listing returns that satisfies `wanted`, asking again with a
+/// growing pause for up to [`LOOKUP_PATIENCE`] while the answer may lag a write.
 async fn find<T: serde::de::DeserializeOwned>(
     run: &Run,
     endpoint: Endpoint,
@@ -437,17 +444,28 @@ async fn find<T: serde::de::DeserializeOwned>(
     wanted: impl Fn(&T) -> bool,
 ) -> Option<T> {
     let query = serde_urlencoded::to_string([("filter", filter)]).ok()?;
-    let (reply, _) = run
-        .caller
-        .call(endpoint, Method::GET, &format!("{resource}?{query}"), None)
-        .await
-        .ok()?;
-    let page: ListResponse<T> = serde_json::from_slice(&reply.body).ok()?;
-    page.resources
-        .into_value()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|r| wanted(r))
+    let path = format!("{resource}?{query}");
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let (reply, _) = run
+            .caller
+            .call(endpoint, Method::GET, &path, None)
+            .await
+            .ok()?;
+        let page: ListResponse<T> = serde_json::from_slice(&reply.body).ok()?;
+        let found = page
+            .resources
+            .into_value()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|r| wanted(r));
+        if found.is_some() || started.elapsed() + pause > LOOKUP_PATIENCE {
+            return found;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(3));
+    }
 }
 
 async fn find_user(run: &Run, email: &str) -> Option<User> {
@@ -470,35 +488,42 @@ async fn find_group(run: &Run, name: &str) -> Option<Group> {
     .await
 }
 
+/// Creates a group. A create whose answer was lost (a timeout, a dropped connection) is never
+/// sent again blindly: Slack may accept a second group of the same name, so the group is
+/// looked up by name first (patiently, reads lag) and adopted if it is there.
 async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<String>, OpResult) {
     let ids: Vec<String> = members.iter().filter_map(|r| run.resolve(r)).collect();
     let missing = members.len() - ids.len();
     let (first, rest) = ids.split_at(ids.len().min(write::MEMBERSHIP_CHUNK));
     let body = write::create_group(run.version, name, first);
-    let id = match run
-        .caller
-        .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
-        .await
-    {
-        Ok((reply, _)) => id_of(&reply.body),
-        Err(e) if e.attempts > 1 && e.error.status() == Some(409) => {
-            match find_group(run, name)
-                .await
-                .and_then(|g| g.id.value().cloned())
-            {
-                Some(id) => {
-                    // The first attempt created it; make sure every member is there.
-                    if let Err(e) = patch_group(run, &id, None, first, &[]).await {
-                        return (Some(id), failed(&e));
-                    }
-                    Some(id)
-                }
-                None => return (None, failed(&e)),
+    let mut once = run.caller.clone();
+    once.policy.max_attempts = 1;
+    let mut adopted = false;
+    let mut id = None;
+    for attempt in 1..=run.caller.policy.max_attempts.max(1) {
+        match once
+            .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
+            .await
+        {
+            Ok((reply, _)) => {
+                id = Some(id_of(&reply.body));
+                break;
             }
+            Err(e) if e.error.is_transient() && attempt < run.caller.policy.max_attempts => {
+                // The group may exist now: look before sending the create again.
+                if let Some(found) = find_group(run, name)
+                    .await
+                    .and_then(|g| g.id.value().cloned())
+                {
+                    id = Some(Some(found));
+                    adopted = true;
+                    break;
+                }
+            }
+            Err(e) => return (None, failed(&e)),
         }
-        Err(e) => return (None, failed(&e)),
-    };
-    let Some(id) = id else {
+    }
+    let Some(Some(id)) = id else {
         return (
             None,
             OpResult::Failed {
@@ -508,10 +533,19 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
             },
         );
     };
-    if let Err(e) = patch_group(run, &id, None, rest, &[]).await {
+    // An adopted group gets its first members now; then the rest, in chunks.
+    let remaining: &[String] = if adopted { &ids } else { rest };
+    if let Err(e) = patch_group(run, &id, None, remaining, &[]).await {
         return (Some(id), failed(&e));
     }
-    let note = (missing > 0).then(|| format!("{missing} member(s) not added: not created"));
+    let mut notes = Vec::new();
+    if adopted {
+        notes.push("created by an earlier attempt; adopted".to_string());
+    }
+    if missing > 0 {
+        notes.push(format!("{missing} member(s) not added: not created"));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
     (Some(id), OpResult::Applied { note })
 }
 

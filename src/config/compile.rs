@@ -15,7 +15,7 @@ use super::{
     SourceSpec, Target, TokenSource,
 };
 use crate::diag::yaml::{Step, YamlDocument};
-use crate::diag::{Diagnose, Problem, Severity, SourceLocation, sort_problems};
+use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
 use crate::model::Attribute;
 use crate::slack_rules;
 
@@ -287,33 +287,18 @@ impl Compiler<'_> {
         let daemon = self.daemon(raw);
         let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
+        // A folder is wrong on any host. A missing folder is not judged: validate often runs
+        // in CI, elsewhere than scimsync, where `/var/lib/scimsync` need not exist.
         for (field, path) in [("audit_log", &audit_log), ("lock_file", &lock_file)] {
-            let Some(path) = path.as_deref() else {
-                continue;
-            };
-            // A folder is wrong on any host; a missing folder may exist where scimsync runs
-            // (validate often runs in CI, elsewhere), so it is a warning.
-            let problem = if path.is_dir() {
-                Some((Severity::Error, "it is a folder"))
-            } else if path
-                .parent()
-                .is_some_and(|dir| !dir.as_os_str().is_empty() && !dir.is_dir())
-            {
-                Some((Severity::Warning, "its folder does not exist here"))
-            } else {
-                None
-            };
-            if let Some((severity, reason)) = problem {
-                let location = self.at(&[Step::Key(field)]);
-                let issue = ConfigIssue::UnusablePath {
-                    field,
-                    path: path.display().to_string(),
-                    reason,
-                };
-                self.problems.push(match severity {
-                    Severity::Error => Problem::error(location, issue),
-                    Severity::Warning => Problem::warning(location, issue),
-                });
+            if let Some(path) = path.as_deref().filter(|p| p.is_dir()) {
+                self.error(
+                    &[Step::Key(field)],
+                    ConfigIssue::UnusablePath {
+                        field,
+                        path: path.display().to_string(),
+                        reason: "it is a folder",
+                    },
+                );
             }
         }
         if rate_limit.time_scale > 1.0
@@ -1261,12 +1246,7 @@ audit_log: audit.jsonl
         assert_eq!(config.daemon.interval, Duration::from_secs(5400));
         assert_eq!(config.daemon.listen.port(), 9191);
         assert_eq!(config.audit_log, Some(PathBuf::from("conf/audit.jsonl")));
-        // The only warning: `conf/` does not exist where the test runs.
-        let warnings: Vec<String> = config.warnings.iter().map(|w| w.kind.to_string()).collect();
-        assert_eq!(
-            warnings,
-            ["audit_log \"conf/audit.jsonl\" cannot be written: its folder does not exist here"]
-        );
+        assert!(config.warnings.is_empty());
     }
 
     #[test]

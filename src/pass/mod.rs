@@ -27,6 +27,9 @@ use crate::plan::{self, Guard, GuardTrip, Plan};
 use crate::scim::ScimError;
 use crate::scim::token::TokenError;
 
+/// How long the end of an apply waits for Slack to show its writes.
+pub const CONFIRM_PATIENCE: Duration = Duration::from_secs(15);
+
 /// How long one SCIM request may take before it counts as failed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -134,6 +137,9 @@ pub struct Prepared {
     pub plan: Plan,
     /// Problems found in the sources that did not stop the load (skipped users, warnings).
     pub source_problems: Vec<DirectoryProblem>,
+    /// The directory planned from (none for a saved plan): what the end of an apply checks
+    /// Slack against.
+    directory: Option<crate::directory::Directory>,
     /// Held from before the listing until the pass ends, when the pass may write.
     lock: Option<ApplyLock>,
 }
@@ -162,6 +168,7 @@ pub async fn prepare(
                 live,
                 plan,
                 source_problems: loaded.report.problems,
+                directory: Some(loaded.directory),
                 lock,
             })
         }
@@ -213,6 +220,7 @@ async fn prepare_saved(
         live,
         plan,
         source_problems: Vec::new(),
+        directory: None,
         lock,
     })
 }
@@ -226,6 +234,10 @@ impl Prepared {
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<PassReport, PassError> {
         let applied = self.execute(allow, stop).await;
+        let unconfirmed = match &applied {
+            Ok(Applied::Done(outcome)) => self.confirm(outcome).await,
+            _ => Vec::new(),
+        };
         let Prepared {
             config,
             connection,
@@ -243,6 +255,7 @@ impl Prepared {
             plan,
             source_problems,
             applied,
+            unconfirmed,
         })
     }
 
@@ -254,7 +267,52 @@ impl Prepared {
             plan: self.plan,
             source_problems: self.source_problems,
             applied: Applied::NotRequested,
+            unconfirmed: Vec::new(),
         })
+    }
+
+    /// Waits, with bounded reads, until Slack shows what this apply wrote: it re-lists and
+    /// re-plans until no applied op's subject is in the plan any more, for up to
+    /// [`CONFIRM_PATIENCE`]. Slack's reads lag its writes by seconds, and a plan made right
+    /// after a successful apply must be empty. Returns the subjects still not shown.
+    async fn confirm(&self, outcome: &Outcome) -> Vec<String> {
+        let Some(directory) = &self.directory else {
+            return Vec::new();
+        };
+        let applied: std::collections::BTreeSet<&str> = outcome
+            .ops
+            .iter()
+            .filter(|o| matches!(o.result, crate::apply::OpResult::Applied { .. }))
+            .map(|o| o.subject.as_str())
+            .collect();
+        if applied.is_empty() {
+            return Vec::new();
+        }
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let pending: Vec<String> = match self.connection.read_live().await {
+                Ok(live) => {
+                    let again = plan::plan(directory, &live, &self.config.policy);
+                    again
+                        .ops
+                        .iter()
+                        .map(|op| op.subject())
+                        .filter(|s| applied.contains(s))
+                        .map(str::to_string)
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
+                }
+                // Slack unreachable: nothing more can be confirmed this pass.
+                Err(_) => return applied.iter().map(|s| (*s).to_string()).collect(),
+            };
+            if pending.is_empty() || started.elapsed() + pause > CONFIRM_PATIENCE {
+                return pending;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
     async fn execute(
@@ -331,6 +389,9 @@ pub struct PassReport {
     pub source_problems: Vec<DirectoryProblem>,
     /// What the writing part did.
     pub applied: Applied,
+    /// Subjects of applied changes Slack did not show within [`CONFIRM_PATIENCE`] (its reads
+    /// lag, or it silently dropped a value): the next pass checks them again.
+    pub unconfirmed: Vec<String>,
 }
 
 /// Something a pass reports besides the plan and the outcome, worded once for every front end.
@@ -369,6 +430,30 @@ impl PassReport {
                 text: p.to_string(),
             })
             .collect();
+        if !self.unconfirmed.is_empty() {
+            out.push(Finding {
+                severity: Severity::Warning,
+                topic: "slack",
+                text: format!(
+                    "Slack does not show {} applied change(s) {} s after the apply ({}): its \
+                     reads lag, or it silently dropped a value; the next pass checks again",
+                    self.unconfirmed.len(),
+                    CONFIRM_PATIENCE.as_secs(),
+                    {
+                        let shown: Vec<&str> = self
+                            .unconfirmed
+                            .iter()
+                            .take(10)
+                            .map(String::as_str)
+                            .collect();
+                        match self.unconfirmed.len() {
+                            n if n > 10 => format!("{}, and {} more", shown.join(", "), n - 10),
+                            _ => shown.join(", "),
+                        }
+                    }
+                ),
+            });
+        }
         if let Applied::GuardTripped(trips) = &self.applied {
             out.extend(trips.iter().map(|g| Finding {
                 severity: Severity::Error,

@@ -484,8 +484,11 @@ pub(super) fn group_ops(
 ) -> (Vec<Op>, Vec<Op>) {
     let live = ix.live;
     let mut by_name: HashMap<String, &LiveGroup> = HashMap::new();
+    // Slack may hold several groups of one name (nothing documents that it refuses them).
+    let mut namesakes: HashMap<String, Vec<&LiveGroup>> = HashMap::new();
     for g in &live.groups {
         by_name.entry(g.name_key()).or_insert(g);
+        namesakes.entry(g.name_key()).or_default().push(g);
     }
     let kept: HashSet<&str> = hands_off.iter().map(|&i| ix.user(i).id.as_str()).collect();
     let mut creates = Vec::new();
@@ -493,6 +496,23 @@ pub(super) fn group_ops(
     let mut matched: HashSet<&str> = HashSet::new();
     for g in &dir.groups {
         let want = wanted_members(dir, g, refs, notices);
+        if let Some(same) = namesakes.get(&g.name_key).filter(|v| v.len() > 1) {
+            // Which one is the directory's is a guess: neither is written, and no third is
+            // ever created.
+            let ids: Vec<&str> = same.iter().map(|lg| lg.id.as_str()).collect();
+            conflicts.push(Conflict {
+                subject: g.name.clone(),
+                reason: format!(
+                    "Slack holds {} groups named {:?} ({}): merge or rename them by hand",
+                    same.len(),
+                    g.name.trim(),
+                    ids.join(", ")
+                ),
+                source: Some(g.location.to_string()),
+            });
+            matched.extend(ids);
+            continue;
+        }
         let Some(lg) = by_name.get(&g.name_key) else {
             creates.push(Op::CreateGroup {
                 name: g.name.clone(),
