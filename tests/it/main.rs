@@ -12,6 +12,7 @@ mod fixtures;
 mod hardening;
 mod harness;
 mod json_output;
+mod lag;
 mod layering;
 mod plan;
 mod python_sdk;
