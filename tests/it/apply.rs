@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{Emulator, EmulatorConfig, Faults, Role, Snapshot, Store, StoredUser};
@@ -526,11 +525,6 @@ async fn a_saved_plan_applies_exactly_or_is_refused_when_slack_changed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
-    use scimsync::config::Policy;
-    use scimsync::directory::{self, LoadOptions, SourceInput};
-    use scimsync::scim::retry::Caller;
-    use scimsync::scim::{ScimClient, Token};
-
     // Find a seed whose first roll drops the connection after the write and whose second
     // roll lets the retry through.
     let mut seed = None;
@@ -559,39 +553,7 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
             "  - yaml: d.yaml\n",
             SCOPE,
         );
-        let config = scimsync::config::Config::load(
-            &spec_dir.path().join("scimsync.yaml"),
-            &scimsync::config::EnvOverrides::default(),
-        )
-        .unwrap();
-        let bytes = std::fs::read(spec_dir.path().join("d.yaml")).unwrap();
-        let loaded = directory::build(
-            &[SourceInput {
-                spec: &config.sources[0],
-                bytes: &bytes,
-            }],
-            &LoadOptions {
-                invalid_users: config.invalid_users,
-                today: chrono::Utc::now().date_naive(),
-            },
-        )
-        .unwrap();
-        let client = ScimClient::new(
-            &o.emu.base_url(v),
-            None,
-            Token::new(o.emu.token()).unwrap(),
-            Duration::from_secs(5),
-        )
-        .unwrap();
-        let mut caller = Caller::new(Arc::new(client), 1.0, 1.0);
-        caller.policy.base = Duration::from_millis(1);
-        let live = scimsync::scim::live::LiveState::from_scim(
-            &caller.list_users().await.unwrap(),
-            &caller.list_groups().await.unwrap(),
-        );
-        let mut policy = Policy::default();
-        policy.scope.email_domains = vec!["example.com".into()];
-        let plan = scimsync::plan::plan(&loaded.directory, &live, &policy);
+        let (plan, caller) = crate::harness::plan_in_process(&o, v, spec_dir.path()).await;
         assert_eq!(plan.summary().create, 1);
 
         o.emu.set_faults(Faults {

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredUser};
+use scimsync::emulator::{EmulatorConfig, Faults, Store, StoredUser};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, scimsync, write_config_with};
+use crate::harness::{org_with, run_text, store_of, write_config_with};
 
 const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
 
@@ -17,16 +17,7 @@ async fn setup(
     extra: &str,
 ) -> (crate::harness::Org, tempfile::TempDir) {
     let users = live.iter().map(|(n, e)| StoredUser::new(n, e)).collect();
-    let store = Store::from_snapshot(
-        Snapshot {
-            users,
-            groups: vec![],
-        },
-        'W',
-        3,
-        "test",
-    )
-    .unwrap();
+    let store = store_of(users);
     let o = org_with(EmulatorConfig::default(), store).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("people.yaml"), format!("users:\n{people}")).unwrap();
@@ -43,16 +34,6 @@ async fn setup(
     (o, dir)
 }
 
-fn code(o: &crate::harness::Org, dir: &tempfile::TempDir, args: &[&str]) -> (i32, String) {
-    let out = scimsync(dir.path(), o.emu.token(), args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_in_sync_two_changes_pending_and_one_for_an_error() {
     let (o, dir) = setup(
@@ -61,20 +42,26 @@ async fn zero_in_sync_two_changes_pending_and_one_for_an_error() {
         "",
     )
     .await;
-    assert_eq!(code(&o, &dir, &["plan", "--detailed-exitcode"]).0, 0);
+    assert_eq!(
+        run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]).0,
+        0
+    );
     std::fs::write(
         dir.path().join("people.yaml"),
         "users:\n  - {email: ada@example.com}\n  - {email: bob@example.com}\n",
     )
     .unwrap();
-    assert_eq!(code(&o, &dir, &["plan", "--detailed-exitcode"]).0, 2);
     assert_eq!(
-        code(&o, &dir, &["plan"]).0,
+        run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]).0,
+        2
+    );
+    assert_eq!(
+        run_text(&o, dir.path(), &["plan"]).0,
         0,
         "without the flag a plan is a report"
     );
     std::fs::write(dir.path().join("people.yaml"), "users:\n  - {emial: x}\n").unwrap();
-    let (c, text) = code(&o, &dir, &["plan", "--detailed-exitcode"]);
+    let (c, text) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(c, 1, "{text}");
     assert!(text.contains("people.yaml:2"), "{text}");
 }
@@ -89,10 +76,10 @@ async fn conflicts_have_their_own_code_and_are_never_in_sync() {
         "scope: {email_domains: [example.com], exclude: [fay@example.com]}\n",
     )
     .await;
-    let (c, text) = code(&o, &dir, &["plan", "--detailed-exitcode"]);
+    let (c, text) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(c, 5, "{text}");
     assert!(text.contains("1 conflict"), "{text}");
-    let (c, text) = code(&o, &dir, &["apply"]);
+    let (c, text) = run_text(&o, dir.path(), &["apply"]);
     assert_eq!(c, 4, "apply with a conflict is partial: {text}");
     assert_eq!(o.emu.stats().writes, 0);
 }
@@ -109,7 +96,7 @@ async fn three_when_a_guard_trips_and_nothing_is_written() {
         "unmanaged_users: deactivate\nsafety: {max_deactivations: 2}\n",
     )
     .await;
-    let (c, text) = code(&o, &dir, &["apply"]);
+    let (c, text) = run_text(&o, dir.path(), &["apply"]);
     assert_eq!(c, 3, "{text}");
     assert!(
         text.contains("safety guard max_deactivations tripped"),
@@ -121,10 +108,10 @@ async fn three_when_a_guard_trips_and_nothing_is_written() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sixty_four_for_a_usage_error_never_two() {
     let (o, dir) = setup("  - {email: ada@example.com}\n", &[], "").await;
-    let (c, text) = code(&o, &dir, &["plan", "--detailed-exitcod"]);
+    let (c, text) = run_text(&o, dir.path(), &["plan", "--detailed-exitcod"]);
     assert_eq!(c, 64, "{text}");
     assert!(text.contains("--detailed-exitcod"), "{text}");
-    let (c, _) = code(&o, &dir, &["apply", "--allow", "everything"]);
+    let (c, _) = run_text(&o, dir.path(), &["apply", "--allow", "everything"]);
     assert_eq!(c, 64);
     assert_eq!(o.emu.stats().writes, 0);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))

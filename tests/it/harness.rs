@@ -149,3 +149,76 @@ pub fn write_config_with(dir: &Path, url: &str, sources: &str, extra: &str) {
     )
     .unwrap();
 }
+
+/// `scimsync ARGS --config scimsync.yaml` in `dir`: its exit code, and stdout then stderr as
+/// one text.
+pub fn run_text(o: &Org, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = scimsync(dir, o.emu.token(), args);
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A store holding exactly `users` (ids from a fixed seed).
+pub fn store_of(users: Vec<scimsync::emulator::StoredUser>) -> Store {
+    Store::from_snapshot(
+        scimsync::emulator::Snapshot {
+            users,
+            groups: vec![],
+        },
+        'W',
+        7,
+        "test",
+    )
+    .unwrap()
+}
+
+/// The plan for the config in `dir` against `o`, made in-process, with a caller whose retries
+/// wait a millisecond: for tests that drive the executor directly (to inject a fault between
+/// planning and applying).
+pub async fn plan_in_process(
+    o: &Org,
+    v: Version,
+    dir: &Path,
+) -> (scimsync::plan::Plan, scimsync::scim::retry::Caller) {
+    use scimsync::directory::{LoadOptions, SourceInput, build};
+    let config = scimsync::config::Config::load(
+        &dir.join("scimsync.yaml"),
+        &scimsync::config::EnvOverrides::default(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&config.sources[0].path).unwrap();
+    let loaded = build(
+        &[SourceInput {
+            spec: &config.sources[0],
+            bytes: &bytes,
+        }],
+        &LoadOptions {
+            invalid_users: config.invalid_users,
+            today: chrono::Utc::now().date_naive(),
+        },
+    )
+    .unwrap();
+    let client = scimsync::scim::ScimClient::new(
+        &o.emu.base_url(v),
+        None,
+        scimsync::scim::Token::new(o.emu.token()).unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    caller.policy.base = Duration::from_millis(1);
+    let live = scimsync::model::LiveState::from_scim(
+        &caller.list_users().await.unwrap(),
+        &caller.list_groups().await.unwrap(),
+    );
+    (
+        scimsync::plan::plan(&loaded.directory, &live, &config.policy),
+        caller,
+    )
+}

@@ -2,14 +2,13 @@
 //! creates a duplicate, never fails a change because a read lagged, and a plan made right
 //! after a successful apply is empty (what CI and a cron job followed by a check do).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, Snapshot, Store, StoredUser};
+use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, Store, StoredUser};
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 
-use crate::harness::{BOTH, org_with, scimsync, write_config_with};
+use crate::harness::{BOTH, org_with, run_text as run, store_of, write_config_with};
 
 const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n\
                      unmanaged_users: deactivate\nsafety: {max_deactivation_ratio: 1.0}\n";
@@ -22,18 +21,6 @@ fn lagging() -> EmulatorConfig {
     }
 }
 
-fn run(o: &crate::harness::Org, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = scimsync(dir, o.emu.token(), args);
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn with_reads_lagging_an_apply_is_followed_by_an_empty_plan() {
     for v in BOTH {
@@ -42,16 +29,7 @@ async fn with_reads_lagging_an_apply_is_followed_by_an_empty_plan() {
             u.active = false;
             u
         }];
-        let store = Store::from_snapshot(
-            Snapshot {
-                users,
-                groups: vec![],
-            },
-            'W',
-            9,
-            "test",
-        )
-        .unwrap();
+        let store = store_of(users);
         let o = org_with(lagging(), store).await;
         let dir = tempfile::tempdir().unwrap();
         let mut yaml = String::from("users:\n  - {email: rejoiner@example.com}\n");
@@ -119,11 +97,6 @@ async fn with_reads_lagging_an_apply_is_followed_by_an_empty_plan() {
 /// twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_group_create_reply_never_makes_a_duplicate_group() {
-    use scimsync::config::Policy;
-    use scimsync::directory::{self, LoadOptions, SourceInput};
-    use scimsync::scim::retry::Caller;
-    use scimsync::scim::{ScimClient, Token};
-
     // A seed whose first roll drops the connection after the write (later drops are
     // retried like any other).
     let mut seed = None;
@@ -138,16 +111,7 @@ async fn a_lost_group_create_reply_never_makes_a_duplicate_group() {
     }
     let seed = seed.expect("a seed");
     let users = vec![StoredUser::new("ada", "ada@example.com")];
-    let store = Store::from_snapshot(
-        Snapshot {
-            users,
-            groups: vec![],
-        },
-        'W',
-        9,
-        "test",
-    )
-    .unwrap();
+    let store = store_of(users);
     let o = org_with(lagging(), store).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -161,41 +125,9 @@ async fn a_lost_group_create_reply_never_makes_a_duplicate_group() {
         "  - yaml: d.yaml\n",
         SCOPE,
     );
-    let config = scimsync::config::Config::load(
-        &dir.path().join("scimsync.yaml"),
-        &scimsync::config::EnvOverrides::default(),
-    )
-    .unwrap();
-    let bytes = std::fs::read(dir.path().join("d.yaml")).unwrap();
-    let loaded = directory::build(
-        &[SourceInput {
-            spec: &config.sources[0],
-            bytes: &bytes,
-        }],
-        &LoadOptions {
-            invalid_users: config.invalid_users,
-            today: chrono::Utc::now().date_naive(),
-        },
-    )
-    .unwrap();
-    let client = ScimClient::new(
-        &o.emu.base_url(Version::V2),
-        None,
-        Token::new(o.emu.token()).unwrap(),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut caller = Caller::new(Arc::new(client), 1.0, 1.0);
-    caller.policy.base = Duration::from_millis(1);
     // Wait out the lag on the seeded user, then plan.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let live = scimsync::scim::live::LiveState::from_scim(
-        &caller.list_users().await.unwrap(),
-        &caller.list_groups().await.unwrap(),
-    );
-    let mut policy = Policy::default();
-    policy.scope.email_domains = vec!["example.com".into()];
-    let plan = scimsync::plan::plan(&loaded.directory, &live, &policy);
+    let (plan, caller) = crate::harness::plan_in_process(&o, Version::V2, dir.path()).await;
     assert_eq!(plan.summary().group_create, 1, "{:?}", plan.ops);
 
     o.emu.set_faults(Faults {

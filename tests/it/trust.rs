@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use scimsync::emulator::{EmulatorConfig, Faults, Store};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, write_config_with};
+use crate::harness::{org_with, run_text as run, store_of, write_config_with};
 
 const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
 
@@ -90,36 +90,14 @@ async fn a_second_apply_during_the_first_waits_for_nothing_and_writes_nothing() 
 
 /// An emulator holding `n` active accounts `u0…` at corp.example (and their user names).
 async fn corp(n: usize) -> crate::harness::Org {
-    use scimsync::emulator::{Snapshot, StoredUser};
+    use scimsync::emulator::StoredUser;
     let users = (0..n)
         .map(|i| StoredUser::new(&format!("u{i}"), &format!("u{i}@corp.example")))
         .collect();
-    let store = Store::from_snapshot(
-        Snapshot {
-            users,
-            groups: vec![],
-        },
-        'W',
-        5,
-        "test",
-    )
-    .unwrap();
-    org_with(EmulatorConfig::default(), store).await
+    org_with(EmulatorConfig::default(), store_of(users)).await
 }
 
 const CORP: &str = "scope: {email_domains: [corp.example]}\nrate_limit: {time_scale: 100}\n";
-
-fn run(o: &crate::harness::Org, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = crate::harness::scimsync(dir, o.emu.token(), args);
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 /// Case 1: a 40-row export whose row 39 opens a quote it never closes. The reader must not
 /// return 38 people (and deactivate the last two, under the guards); it is an error at the
@@ -265,7 +243,7 @@ async fn an_empty_source_is_never_read_as_everyone_left() {
 /// writes nothing until overridden with its own `--allow`.
 #[tokio::test(flavor = "multi_thread")]
 async fn leavers_are_not_woken_by_a_blank_or_wrong_active_column() {
-    use scimsync::emulator::{Snapshot, StoredUser};
+    use scimsync::emulator::StoredUser;
     let users = (0..60)
         .map(|i| {
             let mut u = StoredUser::new(&format!("u{i}"), &format!("u{i}@corp.example"));
@@ -273,16 +251,7 @@ async fn leavers_are_not_woken_by_a_blank_or_wrong_active_column() {
             u
         })
         .collect();
-    let store = Store::from_snapshot(
-        Snapshot {
-            users,
-            groups: vec![],
-        },
-        'W',
-        5,
-        "test",
-    )
-    .unwrap();
+    let store = store_of(users);
     let o = org_with(EmulatorConfig::default(), store).await;
     let dir = tempfile::tempdir().unwrap();
     let write = |active_of_leavers: &str| {
