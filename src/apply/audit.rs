@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::{OpOutcome, OpResult};
-use crate::plan::{Change, Op, OpKind};
+use crate::plan::{Change, Op, OpKind, UserRef};
 
 /// The append-only audit log: one JSON line per write. Holds no secret: the token never
 /// reaches this module.
@@ -25,8 +25,24 @@ struct AuditLine<'a> {
     resource: Option<&'a str>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     changes: &'a [Change],
+    /// Group members added: Slack ids, or the email of a user created in the same plan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    members_added: Vec<&'a str>,
+    /// Group members removed (Slack ids).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    members_removed: Vec<&'a str>,
+    /// A group's new name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rename: Option<&'a str>,
     #[serde(flatten)]
     outcome: &'a OpResult,
+}
+
+/// How an audit line names a member: its Slack id, or the email of a user this plan creates.
+fn member(r: &UserRef) -> &str {
+    match r {
+        UserRef::Id(id) | UserRef::New(id) => id,
+    }
 }
 
 impl AuditLog {
@@ -47,12 +63,29 @@ impl AuditLog {
             Op::UpdateUser { changes, .. } => changes,
             _ => &[],
         };
+        let (members_added, members_removed, rename) = match op {
+            Op::CreateGroup { members, .. } => (members.iter().map(member).collect(), vec![], None),
+            Op::UpdateGroup {
+                add,
+                remove,
+                rename,
+                ..
+            } => (
+                add.iter().map(member).collect(),
+                remove.iter().map(String::as_str).collect(),
+                rename.as_deref(),
+            ),
+            _ => (vec![], vec![], None),
+        };
         let line = AuditLine {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             op: outcome.kind,
             subject: &outcome.subject,
             resource: outcome.resource.as_deref(),
             changes,
+            members_added,
+            members_removed,
+            rename,
             outcome: &outcome.result,
         };
         let mut text = serde_json::to_string(&line).expect("audit lines serialise");

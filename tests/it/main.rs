@@ -19,4 +19,5 @@ mod python_sdk;
 mod quickstart;
 mod scim_client;
 mod secrets;
+mod soak;
 mod trust;
