@@ -185,7 +185,12 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
             "is_aggregate_call=1",
         ));
     }
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+        terms: 0,
+    };
     let f = p.or()?;
     if p.pos != p.tokens.len() {
         return Err(match p.tokens[p.pos] {
@@ -198,9 +203,20 @@ pub fn parse(input: &str) -> Result<Filter, FilterError> {
     Ok(f)
 }
 
+/// How deeply `(` and `not` may nest, and how many `and`/`or` terms one filter may have: a
+/// filter is a lookup, and the parser, the filter tree and its evaluation all recurse, so an
+/// unbounded one could overflow the stack (the fuzzer found 60,000 `(` doing it).
+const MAX_DEPTH: usize = 32;
+/// See [`MAX_DEPTH`].
+const MAX_TERMS: usize = 256;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// `(` and `not` open around the current position.
+    depth: usize,
+    /// `and` and `or` seen so far.
+    terms: usize,
 }
 
 impl Parser {
@@ -208,9 +224,34 @@ impl Parser {
         matches!(self.tokens.get(self.pos), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
     }
 
+    /// Counts one more `and`/`or` term, refusing a filter with too many.
+    fn term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(FilterError::new(
+                ErrorCode::InvalidQuery,
+                "too many terms in one filter",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Enters a `(` or a `not`, refusing nesting past [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(FilterError::new(
+                ErrorCode::InvalidFilterGroup,
+                "filter nested too deeply",
+            ));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.and()?;
         while self.peek_word("or") {
+            self.term()?;
             self.pos += 1;
             let right = self.and()?;
             left = Filter::Or(Box::new(left), Box::new(right));
@@ -221,6 +262,7 @@ impl Parser {
     fn and(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.unary()?;
         while self.peek_word("and") {
+            self.term()?;
             self.pos += 1;
             let right = self.unary()?;
             left = Filter::And(Box::new(left), Box::new(right));
@@ -230,13 +272,18 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Filter, FilterError> {
         if self.peek_word("not") {
+            self.enter()?;
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         match self.tokens.get(self.pos).cloned() {
             Some(Token::Open) => {
+                self.enter()?;
                 self.pos += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.tokens.get(self.pos) {
                     Some(Token::Close) => {
                         self.pos += 1;
@@ -426,5 +473,33 @@ mod tests {
     fn json_escapes_in_double_quotes() {
         let f = parse(r#"userName eq "a\"b""#).unwrap();
         assert_eq!(f.as_equality(), Some(("username".into(), "a\"b")));
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Found by `tests/fuzz/run` (emulator_filter): 60,000 `(` overflowed the stack.
+    #[test]
+    fn deep_or_long_filters_are_refused_not_a_stack_overflow() {
+        let deep = format!(
+            "{}userName eq \"a\"{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let e = parse(&deep).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidFilterGroup);
+        let nots = format!("{}userName eq \"a\"", "not ".repeat(100_000));
+        assert_eq!(
+            parse(&nots).unwrap_err().code,
+            ErrorCode::InvalidFilterGroup
+        );
+        let long = vec!["userName eq \"a\""; 50_000].join(" or ");
+        assert_eq!(parse(&long).unwrap_err().code, ErrorCode::InvalidQuery);
+        // Within the limits, all is as before.
+        let ok = format!("{}userName eq \"a\"{}", "(".repeat(32), ")".repeat(32));
+        assert!(parse(&ok).is_ok());
+        assert!(parse(&vec!["userName eq \"a\""; 257].join(" and ")).is_ok());
     }
 }
