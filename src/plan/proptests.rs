@@ -29,7 +29,8 @@ fn policy() -> Policy {
 /// A directory user: email local part, title, employee number, active, manager.
 type DesiredSpec = (usize, usize, Option<u8>, bool, Option<usize>);
 /// A live account: email local part, title, employee number, active, outside the domain.
-type LiveSpec = (usize, usize, Option<u8>, bool, bool);
+/// The last field: 0 or 1 an account at example.com, 2 at partner.org (outside scope), 3 a bot.
+type LiveSpec = (usize, usize, Option<u8>, bool, u8);
 
 /// A row skipped as invalid: email local part, employee number, a written user name, and
 /// whether its email is the broken one (a typo no account holds).
@@ -61,7 +62,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             0..3usize,
             prop::option::of(0..4u8),
             prop::bool::weighted(0.8),
-            prop::bool::weighted(0.15),
+            prop_oneof![6 => Just(0u8), 2 => Just(2u8), 1 => Just(3u8)],
         ),
         0..6,
     );
@@ -182,8 +183,12 @@ fn build(spec: &Spec) -> (crate::directory::Directory, LiveState) {
 fn build_live(spec: &Spec) -> LiveState {
     let mut live_users: Vec<LiveUser> = Vec::new();
     let mut taken = HashSet::new();
-    for (i, &(local, title, number, active, other)) in spec.live.iter().enumerate() {
-        let domain = if other { "partner.org" } else { "example.com" };
+    for (i, &(local, title, number, active, kind)) in spec.live.iter().enumerate() {
+        let domain = match kind {
+            2 => "partner.org",
+            3 => "slack-bots.com",
+            _ => "example.com",
+        };
         // Slack: a userName belongs to one account only.
         if !taken.insert(local) {
             continue;
@@ -194,6 +199,7 @@ fn build_live(spec: &Spec) -> LiveState {
         l.texts
             .set(Attribute::EmployeeNumber, number.map(|n| format!("E{n}")));
         l.active = active;
+        l.is_bot = kind == 3;
         live_users.push(l);
     }
     let ids: Vec<String> = live_users.iter().map(|u| u.id.clone()).collect();
