@@ -34,6 +34,9 @@ struct AuditLine<'a> {
     /// A group's new name.
     #[serde(skip_serializing_if = "Option::is_none")]
     rename: Option<&'a str>,
+    /// Why an account is deactivated (`not in the directory`, `active: false at people.csv:3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
     #[serde(flatten)]
     outcome: &'a OpResult,
 }
@@ -86,6 +89,10 @@ impl AuditLog {
             members_added,
             members_removed,
             rename,
+            reason: match op {
+                Op::DeactivateUser { reason, .. } => Some(reason),
+                _ => None,
+            },
             outcome: &outcome.result,
         };
         let mut text = serde_json::to_string(&line).expect("audit lines serialise");

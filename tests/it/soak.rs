@@ -324,6 +324,7 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
             l["changes"].to_string(),
             l["members_added"].to_string(),
             l["members_removed"].to_string(),
+            l["reason"].to_string(),
         );
         assert!(seen.insert(key.clone()), "applied twice: {key:?}");
     }
