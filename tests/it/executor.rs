@@ -610,7 +610,11 @@ async fn phases_order_the_ops_whatever_the_plans_order() {
         PlannedOp::new(update_user("W2", "Lead", None)),
     ]);
     let out = execute(&p, &caller, 1, None).await;
-    assert!(out.complete(), "{}", out.render());
+    assert!(
+        results(&out).iter().all(|r| **r == applied()),
+        "every op applied, none with a note: {:?}",
+        out.ops
+    );
     o.emu.with_store(|s| {
         assert!(s.group("S1").is_none());
         let bob = s.user("W2").unwrap();
@@ -685,4 +689,33 @@ async fn once_slack_stops_answering_the_remaining_ops_are_skipped_not_failed() {
     );
     assert_eq!(out.failed() + out.skipped(), 3);
     assert!(out.skipped() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_pauses_are_counted_for_each_apply_alone() {
+    // Someone else's write holds ada's lock when the apply's own write arrives: one 429
+    // `resource_locked`, waited out. A second apply with the same caller meets none.
+    let config = EmulatorConfig {
+        write_hold: Duration::from_millis(400),
+        ..EmulatorConfig::default()
+    };
+    let (o, caller) = rig(Version::V2, config, vec![user("W1", "ada")], vec![]).await;
+    let other = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "Other"}]
+    });
+    let p = plan(vec![PlannedOp::new(update_user("W1", "Lead", None))]);
+    let (r, out) = tokio::join!(o.patch(Version::V2, "Users/W1", other), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        execute(&p, &caller, 1, None).await
+    });
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(out.complete(), "{}", out.render());
+    assert_eq!(out.rate_limited, 1);
+    let out = execute(&p, &caller, 1, None).await;
+    assert!(out.complete(), "{}", out.render());
+    assert_eq!(
+        out.rate_limited, 0,
+        "the first apply's pause is not counted again"
+    );
 }
