@@ -320,7 +320,7 @@ async fn new_users_are_referred_to_by_the_ids_slack_gave_them_and_missing_ones_a
             assert_eq!(members, want, "{v}");
             let squad = s.group("S1").unwrap();
             assert_eq!(squad.display_name, "squad");
-            assert_eq!(squad.members, [rep.clone()]);
+            assert_eq!(squad.members, [rep.as_str()]);
             assert!(s.group_by_name("empty").unwrap().members.is_empty());
         });
     }
