@@ -923,4 +923,59 @@ mod mutant_tests {
         // account, the bot, the account outside scope and the protected one stay members.
         assert_eq!(ops(&plan), ["deactivate_user W2"]);
     }
+
+    #[test]
+    fn a_group_update_that_only_removes_only_adds_or_only_renames_is_planned() {
+        let live_group = |id: &str, name: &str, members: &[&str]| LiveGroup {
+            id: id.into(),
+            name: name.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            auto_generated: false,
+        };
+        let group = super::super::tests::group;
+        let plan = plan(
+            &directory(
+                vec![person("ada@example.com", 2), person("bob@example.com", 3)],
+                vec![
+                    group("crew", &["ada@example.com"]),
+                    group("squad", &["ada@example.com", "bob@example.com"]),
+                    group("team", &["ada@example.com"]),
+                ],
+            ),
+            &live(
+                vec![
+                    account("W1", "ada@example.com"),
+                    account("W2", "bob@example.com"),
+                ],
+                vec![
+                    live_group("S1", "team", &["W1", "W2"]),
+                    live_group("S2", "squad", &["W1"]),
+                    live_group("S3", "Crew", &["W1"]),
+                ],
+            ),
+            &policy(),
+        );
+        let updates: Vec<String> = plan
+            .ops
+            .iter()
+            .map(|o| match &o.op {
+                Op::UpdateGroup {
+                    id,
+                    rename,
+                    add,
+                    remove,
+                    ..
+                } => format!("{id} {rename:?} +{} -{remove:?}", add.len()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            updates,
+            [
+                "S3 Some(\"crew\") +0 -[]",
+                "S2 None +1 -[]",
+                "S1 None +0 -[\"W2\"]"
+            ]
+        );
+    }
 }
