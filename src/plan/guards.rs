@@ -438,4 +438,16 @@ mod tests {
         assert_eq!(trips[0].limit, 25.0);
         assert_eq!(trips[0].actual, 30.0);
     }
+
+    #[test]
+    fn each_guard_is_overridden_by_its_key_with_dashes() {
+        assert_eq!(
+            Guard::MaxDeactivationRatio.flag(),
+            "--allow max-deactivation-ratio"
+        );
+        assert_eq!(
+            Guard::AllowGroupDeletion.flag(),
+            "--allow allow-group-deletion"
+        );
+    }
 }

@@ -664,4 +664,58 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn labels_name_every_account_the_plan_refers_to_by_id() {
+        let mut dan = person("dan@example.com", 5);
+        dan.manager = Some("ada@example.com".into());
+        let mut eve = person("eve@example.com", 6);
+        eve.texts.set(Attribute::Title, Some("Lead"));
+        let mut dan_account = account("W4", "dan@example.com");
+        dan_account.manager_id = Some("W5".into());
+        let mut eve_account = account("W5", "eve@example.com");
+        eve_account.texts.set(Attribute::Title, Some("W6"));
+        let live = LiveState {
+            users: vec![
+                account("W1", "ada@example.com"),
+                account("W2", "bob@example.com"),
+                account("W3", "cy@example.com"),
+                dan_account,
+                eve_account,
+                account("W6", "fay@example.com"),
+            ],
+            groups: vec![LiveGroup {
+                id: "S1".into(),
+                name: "team".into(),
+                members: vec!["W2".into()],
+                auto_generated: false,
+            }],
+        };
+        let people = ["ada", "bob", "cy", "fay"]
+            .map(|n| person(&format!("{n}@example.com"), 2))
+            .into_iter()
+            .chain([dan, eve])
+            .collect();
+        let groups = vec![
+            crate::plan::tests::group("new", &["ada@example.com"]),
+            crate::plan::tests::group("team", &["cy@example.com"]),
+        ];
+        let p = plan(&directory(people, groups), &live, &policy());
+        // W1 joins the new group, W3 joins and W2 leaves team, W5 is dan's old manager; fay
+        // (W6), whose id is only eve's old title, is no one's label.
+        let labels: Vec<(&str, &str)> = p
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("W1", "ada@example.com"),
+                ("W2", "bob@example.com"),
+                ("W3", "cy@example.com"),
+                ("W5", "eve@example.com"),
+            ]
+        );
+    }
 }

@@ -288,6 +288,28 @@ mod tests {
             assert_eq!(check_email(bad), Err(RuleViolation::EmailInvalid), "{bad}");
         }
     }
+
+    #[test]
+    fn an_email_with_no_local_part_is_rewritten_whole() {
+        // Only a non-empty local part replaces the name; otherwise the `@` becomes `_`.
+        assert_eq!(
+            slack_normalize_user_name("@example.com").unwrap(),
+            "_example.com"
+        );
+    }
+
+    #[test]
+    fn a_single_blank_name_part_is_a_missing_name() {
+        assert_eq!(
+            check_person_name(Some(" "), None),
+            Err(RuleViolation::NameRequired)
+        );
+        assert_eq!(
+            check_person_name(None, Some("")),
+            Err(RuleViolation::NameRequired)
+        );
+        assert!(check_person_name(None, Some("Lovelace")).is_ok());
+    }
 }
 
 /// Slack token prefixes: `xoxb-`, `xoxp-`, `xoxa-`, `xoxe-`, `xoxr-`, `xoxs-`, … — `xox`, one

@@ -6,6 +6,7 @@ mod daemon;
 mod directory;
 mod emulator;
 mod emulator_cli;
+mod executor;
 mod exit_codes;
 mod failures;
 mod fixtures;
