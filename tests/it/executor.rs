@@ -328,8 +328,8 @@ async fn new_users_are_referred_to_by_the_ids_slack_gave_them_and_missing_ones_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_create_whose_answer_was_lost_is_adopted_not_duplicated() {
-    // The create is applied but its answer lost; the retry meets the name taken; the group is
-    // found by name and its members made sure of.
+    // The create is applied but its answer lost; before sending it again the group is looked
+    // up by name, found, adopted, and its members made sure of.
     let seed = seed_for("a...");
     for v in BOTH {
         let (o, caller) = rig(
@@ -351,8 +351,13 @@ async fn a_group_create_whose_answer_was_lost_is_adopted_not_duplicated() {
         assert!(out.complete(), "{v}: {}", out.render());
         assert_eq!(
             s.count("POST", Endpoint::GroupCreate),
-            2,
-            "created, then retried"
+            1,
+            "created once: looked up by name, never sent again"
+        );
+        assert!(out.render().contains("Applied 1 of 1"), "{}", out.render());
+        assert!(
+            serde_json::to_string(&out).unwrap().contains("adopted"),
+            "{v}"
         );
         let (count, id, mut members) = o.emu.with_store(|st| {
             let g = st.group_by_name("lost").unwrap();

@@ -209,49 +209,9 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
         .collect();
     std::fs::write(dir.path().join("people.yaml"), yaml(&steps[0].1)).unwrap();
 
-    // The competing client: half of Slack's user-update budget (180/min at ×10 → 15/s).
-    let competitor = {
-        let (url, token) = (url.clone(), o.emu.token().to_string());
-        let other = o
-            .emu
-            .with_store(|s| s.user_by_email("other@partner.org").unwrap().id.clone());
-        tokio::spawn(async move {
-            let http = scimsync::scim::http_client_builder().build().unwrap();
-            let mut n = 0u64;
-            loop {
-                n += 1;
-                let _ = http
-                    .patch(format!("{url}Users/{other}"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "replace", "path": "title", "value": format!("t{n}")}]}))
-                    .send()
-                    .await;
-                tokio::time::sleep(Duration::from_millis(1000 / 15)).await;
-            }
-        })
-    };
+    let competitor = compete(&o, &url);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut child, port) = start_daemon(&o, dir.path());
     let http = scimsync::scim::http_client_builder().build().unwrap();
     let metrics = async || match http
         .get(format!("http://127.0.0.1:{port}/metrics"))
@@ -267,31 +227,7 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
         if i > 0 {
             std::fs::write(dir.path().join("people.yaml"), yaml(people)).unwrap();
         }
-        // Quiet: three passes in a row (each after the edit landed) that plan nothing.
-        let t = Instant::now();
-        let mut empty_in_a_row = 0;
-        let mut last_pass = -1.0;
-        let edit_pass = family(&metrics().await, "scimsync_passes_total", "outcome");
-        while empty_in_a_row < 3 {
-            assert!(
-                t.elapsed() < Duration::from_secs(120),
-                "{name}: not quiet after 120 s"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let m = metrics().await;
-            let passes = family(&m, "scimsync_passes_total", "outcome");
-            if passes <= last_pass || passes < edit_pass + 2.0 {
-                continue;
-            }
-            last_pass = passes;
-            let planned = family(&m, "scimsync_plan_ops", "kind");
-            let conflicts = series(&m, "scimsync_plan_conflicts");
-            empty_in_a_row = if planned == 0.0 && conflicts == 0.0 {
-                empty_in_a_row + 1
-            } else {
-                0
-            };
-        }
+        wait_quiet(&metrics, name).await;
         check_equal(&o, people, name);
     }
     let elapsed = started.elapsed();
@@ -299,8 +235,98 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
     let m = metrics().await;
     child.kill().await.unwrap();
 
-    // Every write is in the audit log and counted; no change was applied twice.
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let (applied, failed) = check_audit(dir.path(), &m);
+    let passes = family(&m, "scimsync_passes_total", "outcome");
+    eprintln!(
+        "soak: {} edits in {elapsed:?}; {passes} passes; {} writes applied, {failed} failed; \
+         {} rate-limit pauses",
+        steps.len(),
+        applied,
+        series(&m, "scimsync_rate_limited_total")
+    );
+}
+
+/// The competing client: half of Slack's user-update budget (180/min at ×10 → 15/s), spent on
+/// an account outside scope.
+fn compete(o: &crate::harness::Org, url: &str) -> tokio::task::JoinHandle<()> {
+    let (url, token) = (url.to_string(), o.emu.token().to_string());
+    let other = o
+        .emu
+        .with_store(|s| s.user_by_email("other@partner.org").unwrap().id.clone());
+    tokio::spawn(async move {
+        let http = scimsync::scim::http_client_builder().build().unwrap();
+        let mut n = 0u64;
+        loop {
+            n += 1;
+            let _ = http
+                .patch(format!("{url}Users/{other}"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "title", "value": format!("t{n}")}]}))
+                .send()
+                .await;
+            tokio::time::sleep(Duration::from_millis(1000 / 15)).await;
+        }
+    })
+}
+
+/// `scimsync run` every second on the config in `dir`; the process and its metrics port.
+fn start_daemon(o: &crate::harness::Org, dir: &std::path::Path) -> (tokio::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .current_dir(dir)
+        .env("SCIM_TOKEN", o.emu.token())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    (child, port)
+}
+
+/// Waits until three passes in a row, each after the edit landed, plan nothing.
+async fn wait_quiet(metrics: &impl AsyncFn() -> String, name: &str) {
+    let t = Instant::now();
+    let mut empty_in_a_row = 0;
+    let mut last_pass = -1.0;
+    let edit_pass = family(&metrics().await, "scimsync_passes_total", "outcome");
+    while empty_in_a_row < 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "{name}: not quiet after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let m = metrics().await;
+        let passes = family(&m, "scimsync_passes_total", "outcome");
+        if passes <= last_pass || passes < edit_pass + 2.0 {
+            continue;
+        }
+        last_pass = passes;
+        let planned = family(&m, "scimsync_plan_ops", "kind");
+        let conflicts = series(&m, "scimsync_plan_conflicts");
+        empty_in_a_row = if planned == 0.0 && conflicts == 0.0 {
+            empty_in_a_row + 1
+        } else {
+            0
+        };
+    }
+}
+
+/// Every write is in the audit log and counted in the metrics `m`; no change was applied
+/// twice. Returns the writes applied and failed.
+fn check_audit(dir: &std::path::Path, m: &str) -> (usize, usize) {
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -310,11 +336,11 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
     let failed = lines.iter().filter(|l| l["result"] == "failed").count();
     assert_eq!(
         applied.len() as f64,
-        family(&m, "scimsync_ops_total", "result=\"applied\"")
+        family(m, "scimsync_ops_total", "result=\"applied\"")
     );
     assert_eq!(
         failed as f64,
-        family(&m, "scimsync_ops_total", "result=\"failed\"")
+        family(m, "scimsync_ops_total", "result=\"failed\"")
     );
     let mut seen = BTreeSet::new();
     for l in &applied {
@@ -328,12 +354,5 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
         );
         assert!(seen.insert(key.clone()), "applied twice: {key:?}");
     }
-    let passes = family(&m, "scimsync_passes_total", "outcome");
-    eprintln!(
-        "soak: {} edits in {elapsed:?}; {passes} passes; {} writes applied, {failed} failed; \
-         {} rate-limit pauses",
-        steps.len(),
-        applied.len(),
-        series(&m, "scimsync_rate_limited_total")
-    );
+    (applied.len(), failed)
 }
