@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use scimsync::emulator::{EmulatorConfig, Store};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, write_config_with};
+use crate::harness::{org_with, write_config_with, yaml_setup};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -230,15 +230,10 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
 async fn a_daemon_and_an_apply_never_apply_at_once() {
     let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: ada@example.com}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: ada@example.com}\n",
         "scope: {email_domains: [example.com]}\nlock_file: apply.lock\n",
     );
     // Someone holds the lock (another scimsync on this host).

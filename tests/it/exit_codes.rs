@@ -6,7 +6,7 @@ use std::time::Duration;
 use scimsync::emulator::{EmulatorConfig, Faults, Store, StoredUser};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, run_text, store_of, write_config_with};
+use crate::harness::{org_with, run_text, store_of, write_config_with, yaml_setup};
 
 const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
 
@@ -137,15 +137,10 @@ async fn one_hundred_thirty_when_a_second_signal_aborts_the_daemon() {
     };
     let o = org_with(config, Store::new('W', 3)).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: ada@example.com}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: ada@example.com}\n",
         SCOPE,
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")

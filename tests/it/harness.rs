@@ -222,3 +222,10 @@ pub async fn plan_in_process(
         caller,
     )
 }
+
+/// The commonest setup: `people.yaml` holding `yaml`, and a config reading it from `url` with
+/// `extra` appended.
+pub fn yaml_setup(dir: &Path, url: &str, yaml: &str, extra: &str) {
+    std::fs::write(dir.join("people.yaml"), yaml).unwrap();
+    write_config_with(dir, url, "  - yaml: people.yaml\n", extra);
+}

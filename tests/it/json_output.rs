@@ -4,7 +4,7 @@
 use scimsync::emulator::{EmulatorConfig, Store};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, scimsync, write_config_with};
+use crate::harness::{org_with, scimsync, yaml_setup};
 
 /// Whether a JSON text repeats a key inside one object (serde_json keeps only one of them).
 fn repeated_key(text: &str) -> Option<String> {
@@ -65,15 +65,10 @@ async fn apply_json_is_one_document_and_failed_ops_log_unique_keys() {
     // deactivation is refused by Slack, so the apply has a failed op to log.
     let o = org_with(EmulatorConfig::default(), Store::default_org('W', 4)).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: ada@example.com}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: ada@example.com}\n",
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n\
          unmanaged_users: deactivate\nsafety: {max_deactivation_ratio: 1.0}\n",
     );

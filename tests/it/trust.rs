@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use scimsync::emulator::{EmulatorConfig, Faults, Store};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, run_text as run, store_of, write_config_with};
+use crate::harness::{org_with, run_text as run, store_of, write_config_with, yaml_setup};
 
 const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
 
@@ -142,15 +142,10 @@ async fn an_unclosed_quote_is_an_error_at_its_line_and_writes_nothing() {
 async fn a_skipped_row_protects_the_account_it_may_be() {
     let o = corp(3).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: u0@corp..example, user_name: u0}\n  - {email: u1@corp.example}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: u0@corp..example, user_name: u0}\n  - {email: u1@corp.example}\n",
         &format!(
             "{CORP}match: [id, employee_number, email, user_name]\ninvalid_users: skip\n\
              unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
@@ -176,15 +171,10 @@ async fn a_skipped_row_protects_the_account_it_may_be() {
 
     // A skipped row no key ties to an account: no unmanaged account is deactivated.
     let o = corp(3).await;
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: zed@corp..example}\n  - {email: u1@corp.example}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: zed@corp..example}\n  - {email: u1@corp.example}\n",
         &format!(
             "{CORP}invalid_users: skip\nunmanaged_users: deactivate\n\
              safety: {{max_deactivation_ratio: 1.0}}\n"
@@ -382,15 +372,10 @@ async fn the_default_lock_is_in_the_state_directory() {
     let o = corp(2).await;
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: new@corp.example}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: new@corp.example}\n",
         CORP,
     );
     let apply = || {
@@ -431,15 +416,10 @@ async fn the_default_lock_is_in_the_state_directory() {
 async fn a_small_organisations_single_leaver_is_not_blocked() {
     let o = corp(4).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.yaml"),
-        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: u2@corp.example}\n",
-    )
-    .unwrap();
-    write_config_with(
+    yaml_setup(
         dir.path(),
         &o.emu.base_url(Version::V2),
-        "  - yaml: people.yaml\n",
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n  - {email: u2@corp.example}\n",
         &format!("{CORP}unmanaged_users: deactivate\nsafety: {{max_deactivations: 5}}\n"),
     );
     let (code, text) = run(&o, dir.path(), &["apply"]);
