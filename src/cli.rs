@@ -1,5 +1,10 @@
 //! The command line: parse, set up logging, run a command, map the outcome to an exit code.
-//! Results go to stdout, logs to stderr.
+//! Results go to stdout, logs to stderr. Parts live in `src/cli/`: colour (`--color`,
+//! `NO_COLOR`), the confirmation on a terminal, completions and the manual page.
+
+mod color;
+mod confirm;
+mod docs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +25,11 @@ use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
 use crate::plan::render::{self, Format};
 use crate::validate::{self as check, SchemaKind};
+
+pub use color::ColorChoice;
+
+/// The environment variable that supplies `--config` wherever it is taken (the flag wins).
+pub const CONFIG_ENV: &str = "SCIMSYNC_CONFIG";
 
 /// Writes a line to stderr with every token-shaped string redacted.
 macro_rules! say {
@@ -49,6 +59,9 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    /// Colour: `auto` on a terminal unless NO_COLOR is set; `always` even then.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -74,7 +87,7 @@ pub enum Command {
     /// SCIMSYNC_TOKEN_ENV, SCIMSYNC_TOKEN_FILE.
     Validate {
         /// The config file.
-        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
     },
     /// Print the JSON Schema of the config file or of the YAML directory.
@@ -92,7 +105,7 @@ pub enum Command {
     /// /healthz, /readyz, /metrics and POST /reconcile on `daemon.listen`.
     Run {
         /// The config file (re-read every pass).
-        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
         /// Listen here instead of `daemon.listen`.
         #[arg(long)]
@@ -113,7 +126,7 @@ pub enum Command {
     /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
     Dump {
         /// The config file (for the target).
-        #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
         /// Write to this file instead of stdout.
         #[arg(long)]
@@ -121,13 +134,25 @@ pub enum Command {
     },
     /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
     Emulator(EmulatorArgs),
+    /// Print a shell completion script: `scimsync completions bash > ~/.local/share/bash-completion/completions/scimsync`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, scimsync(1), in roff: `scimsync man | man -l -`.
+    Man {
+        /// Write scimsync.1 into this folder instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Options of `scimsync plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The config file.
-    #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
@@ -138,13 +163,22 @@ pub struct PlanArgs {
     /// Exit 2 when changes are pending, 5 when the plan has conflicts, 0 when in sync.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With `--format markdown`: never write more than this many bytes (the summary and
+    /// counts always; the changes that fit; a note on the rest). GitHub refuses comments over
+    /// 65,536 characters.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..=100_000_000))]
+    pub max_bytes: Option<u64>,
+    /// Also write the full JSON plan to this file (e.g. the artifact next to a bounded
+    /// markdown comment), from the same reading of Slack.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 /// Options of `scimsync apply`.
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The config file.
-    #[arg(long, short, default_value = DEFAULT_CONFIG_PATH)]
+    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
     /// Report the plan and write nothing (same as `scimsync plan`).
     #[arg(long)]
@@ -159,6 +193,9 @@ pub struct ApplyArgs {
     /// Format of the plan report printed before applying.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
+    /// Do not ask for confirmation on a terminal (without a terminal nothing is asked).
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 /// The plan report's format on the command line (`--format`); see [`Format`].
@@ -277,7 +314,7 @@ pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         say!("internal error: {info}");
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are answers, not errors.
@@ -290,8 +327,29 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    color::set(color::Colors::from_env(cli.color));
     init_logging(cli.log_format);
     let command = match cli.command {
+        Command::Completions { shell } => {
+            write_stdout(&docs::completions(shell));
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { out_dir: None } => {
+            write_stdout(&docs::man_page());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man { out_dir: Some(dir) } => {
+            return match docs::write_man_page(&dir) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    say!(
+                        "error: cannot write the manual page into {}: {e}",
+                        dir.display()
+                    );
+                    ExitCode::from(exit::ERROR)
+                }
+            };
+        }
         Command::Validate { config } => return validate(&config),
         Command::Schema { kind } => {
             let kind = match kind {
@@ -334,17 +392,47 @@ pub fn main() -> ExitCode {
             }
             Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
-            Command::Validate { .. } | Command::Schema { .. } => unreachable!("handled above"),
+            Command::Validate { .. }
+            | Command::Schema { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => unreachable!("handled above"),
         }
     });
     ExitCode::from(code)
 }
 
+/// Parses the process's arguments. An empty `SCIMSYNC_CONFIG` counts as unset, as an empty
+/// `NO_COLOR` and the empty `SCIMSYNC_TARGET_*` overrides do (clap would take it as an empty
+/// path).
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    if std::env::var_os(CONFIG_ENV).is_some_and(|v| v.is_empty()) {
+        let takers: Vec<String> = command
+            .get_subcommands()
+            .filter(|s| s.get_arguments().any(|a| a.get_id() == "config"))
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for name in takers {
+            command = command.mut_subcommand(name, |s| {
+                s.mut_arg("config", |a| a.env(clap::builder::Resettable::Reset))
+            });
+        }
+    }
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 fn validate(config: &std::path::Path) -> ExitCode {
     let today = chrono::Utc::now().date_naive();
     let report = check::validate(config, &EnvOverrides::from_process_env(), today);
-    let fancy = std::io::stdout().is_terminal();
-    print(&report.render(config, fancy));
+    let colors = color::get();
+    let stdout_terminal = std::io::stdout().is_terminal();
+    print(&report.render(
+        config,
+        colors.fancy(stdout_terminal),
+        colors.for_terminal(stdout_terminal),
+    ));
     if report.is_valid() {
         ExitCode::SUCCESS
     } else {
@@ -354,11 +442,13 @@ fn validate(config: &std::path::Path) -> ExitCode {
 
 /// Prints a pass error to stderr: config and directory problems with their locations.
 fn report_error(e: &PassError) {
-    let fancy = std::io::stderr().is_terminal();
+    let colors = color::get();
+    let fancy = colors.fancy(std::io::stderr().is_terminal());
+    let paint = colors.stderr();
     let problems = match e {
-        PassError::Config(c) if fancy => render_fancy(&c.problems),
+        PassError::Config(c) if fancy => render_fancy(&c.problems, paint),
         PassError::Config(c) => render_plain(&c.problems),
-        PassError::Directory(d) if fancy => render_fancy(&d.problems),
+        PassError::Directory(d) if fancy => render_fancy(&d.problems, paint),
         PassError::Directory(d) => render_plain(&d.problems),
         _ => String::new(),
     };
@@ -398,6 +488,10 @@ async fn prepare(
 }
 
 async fn run_plan(args: &PlanArgs) -> u8 {
+    if args.max_bytes.is_some() && args.format != FormatArg::Markdown {
+        say!("error: --max-bytes bounds --format markdown only");
+        return exit::USAGE;
+    }
     let report = match prepare(&args.config, &Request::default()).await {
         Ok(p) => p.finish().await,
         Err(e) => Err(e),
@@ -410,8 +504,21 @@ async fn run_plan(args: &PlanArgs) -> u8 {
         }
     };
     report_findings(&report);
-    let color = args.out.is_none() && std::io::stdout().is_terminal();
-    let text = render::render(&report.plan, format_of(args.format), color);
+    if let Some(path) = &args.json_out {
+        let json = render::render(&report.plan, Format::Json, false);
+        if let Err(e) = std::fs::write(path, crate::slack_rules::redact_tokens(&json).as_bytes()) {
+            say!("error: cannot write {}: {e}", path.display());
+            return exit::ERROR;
+        }
+    }
+    // A file gets colour only when asked for with --color always.
+    let color = color::get().for_terminal(args.out.is_none() && std::io::stdout().is_terminal());
+    let text = match args.max_bytes {
+        Some(max) => {
+            render::markdown_bounded(&report.plan, usize::try_from(max).unwrap_or(usize::MAX))
+        }
+        None => render::render(&report.plan, format_of(args.format), color),
+    };
     match &args.out {
         Some(path) => {
             if let Err(e) =
@@ -439,7 +546,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
             return exit::of_error(&e);
         }
     };
-    let color = std::io::stdout().is_terminal();
+    let color = color::get().stdout();
     for p in &prepared.source_problems {
         say!("{p}");
     }
@@ -452,6 +559,25 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
             format_of(args.format),
             color,
         ));
+    }
+    if !dry_run
+        && confirm::needed(
+            &prepared.plan,
+            &request.allow,
+            args.yes,
+            confirm::interactive(),
+        )
+    {
+        if json {
+            // The JSON plan comes after the outcome; the person answering sees the summary.
+            let (first, second) = render::summary_lines(&prepared.plan);
+            say!("{first}\n      {second}");
+        }
+        if !confirm::ask_on_terminal(prepared.plan.ops.len()).await {
+            let _ = prepared.finish().await;
+            say!("Not applied: the answer was not 'yes'. Nothing was written.");
+            return exit::DECLINED;
+        }
     }
     let result = if dry_run {
         prepared.finish().await
@@ -604,6 +730,12 @@ async fn healthcheck(url: &str) -> u8 {
     }
 }
 
+/// Writes bytes to stdout as they are, ignoring a closed pipe (generated scripts and pages,
+/// which hold no token).
+fn write_stdout(bytes: &[u8]) {
+    let _ = std::io::stdout().lock().write_all(bytes);
+}
+
 /// Writes to stdout, ignoring a closed pipe (`scimsync schema config | head`), with every
 /// token-shaped string redacted.
 fn print(text: &str) {
@@ -639,6 +771,7 @@ fn init_logging(format: LogFormat) {
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
     let builder = tracing_subscriber::fmt()
+        .with_ansi(color::get().stderr())
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr);
     if json {

@@ -16,6 +16,9 @@ pub const PARTIAL: u8 = 4;
 /// `plan --detailed-exitcode`: the plan has conflicts — changes Slack's rules or the
 /// directory's ambiguity prevent — whether or not other changes are pending. Never "in sync".
 pub const CONFLICTS: u8 = 5;
+/// `apply` on a terminal: the confirmation was answered with something other than `yes`
+/// (or not at all); nothing was written.
+pub const DECLINED: u8 = 6;
 /// The command line is wrong (an unknown flag, a bad value): `sysexits.h`'s `EX_USAGE`, never
 /// a code that a script reads as a plan's result.
 pub const USAGE: u8 = 64;

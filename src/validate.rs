@@ -29,11 +29,12 @@ impl ValidationReport {
             && !self.directory_problems.iter().any(Problem::is_error)
     }
 
-    /// Every problem, then a summary line. `fancy` renders miette snippets (for a terminal);
-    /// otherwise one `file:line:col: severity: message` line per problem.
-    pub fn render(&self, config_file: &Path, fancy: bool) -> String {
+    /// Every problem, then a summary line. `fancy` renders miette snippets (for a terminal),
+    /// coloured when `color`; otherwise one `file:line:col: severity: message` line per problem.
+    pub fn render(&self, config_file: &Path, fancy: bool, color: bool) -> String {
         let mut out = if fancy {
-            render_fancy(&self.config_problems) + &render_fancy(&self.directory_problems)
+            render_fancy(&self.config_problems, color)
+                + &render_fancy(&self.directory_problems, color)
         } else {
             render_plain(&self.config_problems) + &render_plain(&self.directory_problems)
         };

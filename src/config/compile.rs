@@ -189,6 +189,17 @@ pub enum ConfigIssue {
         "groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
     )]
     GroupDeletionNotAllowed,
+    /// `SCIMSYNC_TARGET_URL` pins the target and the file's `target.url` names another: the
+    /// file (e.g. changed in a pull request) must not be able to send the token elsewhere.
+    #[error(
+        "target.url {config:?} differs from SCIMSYNC_TARGET_URL {pinned:?}, which pins the target: refused, so that the config cannot send the token elsewhere"
+    )]
+    TargetPinned {
+        /// The pinned URL (the environment's).
+        pinned: String,
+        /// The file's URL, without credentials.
+        config: String,
+    },
     /// A problem in a value set by an environment variable.
     #[error("{issue} (from {variable})")]
     FromEnv {
@@ -203,6 +214,10 @@ impl Diagnose for ConfigIssue {
     fn help(&self) -> Option<String> {
         match self {
             ConfigIssue::UnknownVersion { .. } => Some("e.g. version: v2".into()),
+            ConfigIssue::TargetPinned { .. } => Some(
+                "remove target.url from the config (the environment supplies it), or make it equal"
+                    .into(),
+            ),
             ConfigIssue::Yaml { message } if message.contains("unknown field") => {
                 Some("see `scimsync schema config` for every field".into())
             }
@@ -435,6 +450,9 @@ impl Compiler<'_> {
                     return None;
                 }
             };
+            if url_var.is_some() && self.pinned_elsewhere(&parsed, raw.url.as_deref(), &url) {
+                return None;
+            }
             (Endpoint::Url(parsed), version)
         };
 
@@ -453,6 +471,32 @@ impl Compiler<'_> {
             emulator_seed: file(&raw.emulator_seed),
             emulator_state: file(&raw.emulator_state),
         })
+    }
+
+    /// With the target pinned by `SCIMSYNC_TARGET_URL` (`pinned`, as given: `pinned_text`):
+    /// whether the file's `target.url` names another, reported at that key.
+    fn pinned_elsewhere(
+        &mut self,
+        pinned: &url::Url,
+        file_url: Option<&str>,
+        pinned_text: &str,
+    ) -> bool {
+        let Some(file_url) = file_url else {
+            return false;
+        };
+        if same_target(pinned, file_url) {
+            return false;
+        }
+        let config = url::Url::parse(file_url.trim())
+            .map_or_else(|_| file_url.trim().to_string(), |u| redact_credentials(&u));
+        self.error(
+            &[Step::Key("target"), Step::Key("url")],
+            ConfigIssue::TargetPinned {
+                pinned: pinned_text.to_string(),
+                config,
+            },
+        );
+        true
     }
 
     /// Where the token is read from: the environment's override, else the file's setting;
@@ -904,6 +948,21 @@ fn check_url(url: &str) -> Result<url::Url, ConfigIssue> {
             }
         }
     })
+}
+
+/// Whether the file's `target.url` names the pinned target: the same URL once parsed (case of
+/// scheme and host, default port), with or without a trailing slash.
+fn same_target(pinned: &url::Url, file_url: &str) -> bool {
+    let Ok(file) = url::Url::parse(file_url.trim()) else {
+        return false;
+    };
+    let key = |u: &url::Url| {
+        let mut u = u.clone();
+        let path = u.path().trim_end_matches('/').to_string();
+        u.set_path(&path);
+        u.to_string()
+    };
+    key(pinned) == key(&file)
 }
 
 fn redact_credentials(url: &url::Url) -> String {
@@ -1387,13 +1446,50 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
     }
 
     #[test]
+    fn a_pinned_target_refuses_a_config_naming_another() {
+        let pin = |url: &'static str| {
+            EnvOverrides::from_lookup(move |name| {
+                (name == "SCIMSYNC_TARGET_URL").then(|| url.into())
+            })
+        };
+        assert_eq!(
+            compile_str(MINIMAL, &pin("https://api.slack.com/scim/v2/")).unwrap_err(),
+            [
+                "conf/scimsync.yaml:2:8: error: target.url \"https://api.slack.com/scim/v1\" differs from SCIMSYNC_TARGET_URL \"https://api.slack.com/scim/v2/\", which pins the target: refused, so that the config cannot send the token elsewhere"
+            ]
+        );
+        let other_host = MINIMAL.replace("api.slack.com", "evil.example.com");
+        let e = compile_str(&other_host, &pin("https://api.slack.com/scim/v1")).unwrap_err();
+        assert!(
+            e[0].contains("evil.example.com") && e[0].contains("pins the target"),
+            "{e:?}"
+        );
+        // Credentials in the file's URL are not echoed.
+        let creds = MINIMAL.replace("https://", "https://user:hunter2@");
+        let e = compile_str(&creds, &pin("https://api.slack.com/scim/v1")).unwrap_err();
+        assert!(!e.join("").contains("hunter2"), "{e:?}");
+        // The same target, written differently, is the same target.
+        for same in [
+            "https://API.slack.com/scim/v1/",
+            "https://api.slack.com:443/scim/v1",
+        ] {
+            let config = compile_str(MINIMAL, &pin(same)).unwrap();
+            assert_eq!(config.target.version, ScimVersion::V1);
+        }
+        // A rehearsal against the built-in emulator sends no token anywhere.
+        let config = compile_str(MINIMAL, &pin("embedded")).unwrap();
+        assert_eq!(config.target.endpoint, Endpoint::Embedded);
+    }
+
+    #[test]
     fn environment_overrides_win_and_are_named_in_errors() {
         let env = EnvOverrides::from_lookup(|name| match name {
             "SCIMSYNC_TARGET_URL" => Some("http://127.0.0.1:8080/scim/v2".into()),
             "SCIMSYNC_TOKEN_ENV" => Some("OTHER_TOKEN".into()),
             _ => None,
         });
-        let config = compile_str(MINIMAL, &env).unwrap();
+        let no_url = MINIMAL.replace("  url: https://api.slack.com/scim/v1\n", "");
+        let config = compile_str(&no_url, &env).unwrap();
         assert_eq!(config.target.version, ScimVersion::V2);
         assert_eq!(
             config.target.token,

@@ -440,7 +440,10 @@ pub struct RawDaemon {
 /// compiling stays a pure function.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EnvOverrides {
-    /// `SCIMSYNC_TARGET_URL`: replaces `target.url`.
+    /// `SCIMSYNC_TARGET_URL`: pins the target. It is the target, and a `target.url` that
+    /// names another is refused, so that a config (e.g. in a pull request) cannot send the
+    /// token elsewhere; `embedded` rehearses against the built-in emulator whatever the file
+    /// says (no token is sent).
     pub target_url: Option<String>,
     /// `SCIMSYNC_TARGET_VERSION`: replaces `target.version` (v1 or v2).
     pub target_version: Option<String>,
@@ -451,7 +454,7 @@ pub struct EnvOverrides {
 }
 
 impl EnvOverrides {
-    /// Replaces `target.url`.
+    /// Pins the target (see [`EnvOverrides::target_url`]).
     pub const TARGET_URL: &'static str = "SCIMSYNC_TARGET_URL";
     /// Replaces `target.version` (v1 or v2).
     pub const TARGET_VERSION: &'static str = "SCIMSYNC_TARGET_VERSION";

@@ -179,12 +179,18 @@ pub fn render_plain<K: fmt::Display>(problems: &[Problem<K>]) -> String {
     out
 }
 
-/// miette reports with source snippets, for a terminal. Files are read again here, at the
-/// edge, so loaded values do not carry their text around; a file that cannot be read any more
-/// falls back to the plain line.
-pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>]) -> String {
+/// miette reports with source snippets, for a terminal; `color` adds ANSI colour (the caller
+/// decides: `--color`, `NO_COLOR`). Files are read again here, at the edge, so loaded values
+/// do not carry their text around; a file that cannot be read any more falls back to the plain
+/// line.
+pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode());
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme);
     let mut texts: std::collections::HashMap<Arc<str>, Option<Arc<String>>> = Default::default();
     let mut out = String::new();
     for problem in problems {
@@ -446,8 +452,13 @@ mod tests {
             SourceLocation::new(&file, 2, 12),
             Issue("not a valid email address"),
         )];
-        let out = render_fancy(&problems);
+        let out = render_fancy(&problems, false);
         assert!(out.contains("not a valid email address"), "{out}");
         assert!(out.contains("- email: nope"), "{out}");
+        assert!(!out.contains('\x1b'), "no colour unless asked: {out}");
+        assert!(
+            render_fancy(&problems, true).contains('\x1b'),
+            "colour when asked"
+        );
     }
 }

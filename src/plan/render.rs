@@ -248,11 +248,23 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
     }
 }
 
-/// The body lines: ops, conflicts, guards, notices.
-fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
+/// What a block of the report body is, for saying what a bounded report left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockKind {
+    Change,
+    Conflict,
+    Guard,
+    Notice,
+}
+
+/// The body in blocks (an op with its attribute lines, a conflict, a guard, a notice), in
+/// report order: ops, conflicts, guards, notices.
+fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
     let mut out = Vec::new();
     for op in &plan.ops {
-        op_lines(op, plan, paint, &mut out);
+        let mut lines = Vec::new();
+        op_lines(op, plan, paint, &mut lines);
+        out.push((BlockKind::Change, lines));
     }
     for c in &plan.conflicts {
         let at = c
@@ -260,25 +272,42 @@ fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
             .as_deref()
             .map(|s| format!("  {s}"))
             .unwrap_or_default();
-        out.push(format!(
-            "{} {}: {}{at}",
-            paint.bold("! conflict      "),
-            c.subject,
-            c.reason
+        out.push((
+            BlockKind::Conflict,
+            vec![format!(
+                "{} {}: {}{at}",
+                paint.bold("! conflict      "),
+                c.subject,
+                c.reason
+            )],
         ));
     }
     for g in &plan.guards {
-        out.push(format!(
-            "{} {}: {}",
-            paint.red("! guard tripped "),
-            g.guard,
-            g.message
+        out.push((
+            BlockKind::Guard,
+            vec![format!(
+                "{} {}: {}",
+                paint.red("! guard tripped "),
+                g.guard,
+                g.message
+            )],
         ));
     }
     for n in &plan.notices {
-        out.push(format!("· notice          {}: {}", n.subject, n.message));
+        out.push((
+            BlockKind::Notice,
+            vec![format!("· notice          {}: {}", n.subject, n.message)],
+        ));
     }
     out
+}
+
+/// The body lines: ops, conflicts, guards, notices.
+fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
+    body_blocks(plan, paint)
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .collect()
 }
 
 /// The plan for a person at a terminal: two summary lines, then one block per change with
@@ -301,9 +330,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     s
 }
 
-/// The plan as a pull-request comment: the summary, a warning block when a guard trips, and
-/// the changes in a `diff` code block.
-pub fn markdown(plan: &Plan) -> String {
+/// The markdown report's head: title, summary and counts, and a warning block when a guard
+/// trips.
+fn markdown_head(plan: &Plan) -> String {
     let (first, second) = summary_lines(plan);
     let mut s = format!("### scimsync plan\n\n**{first}**  \n{second}\n");
     if !plan.guards.is_empty() {
@@ -314,6 +343,13 @@ pub fn markdown(plan: &Plan) -> String {
             writeln!(s, "> - `{}`: {}", g.guard, g.message).unwrap();
         }
     }
+    s
+}
+
+/// The plan as a pull-request comment: the summary, a warning block when a guard trips, and
+/// the changes in a `diff` code block.
+pub fn markdown(plan: &Plan) -> String {
+    let mut s = markdown_head(plan);
     let body = body_lines(plan, &Paint(false));
     if body.is_empty() {
         s.push_str("\nNo changes: Slack matches the directory.\n");
@@ -326,6 +362,95 @@ pub fn markdown(plan: &Plan) -> String {
         s.push_str("```\n");
     }
     s
+}
+
+/// [`markdown`] in at most `max_bytes` bytes (at least 1,024), for a pull-request comment
+/// (GitHub refuses more than 65,536 characters): the whole report when it fits; otherwise the
+/// head (summary, counts, guards) and the first blocks of the body that fit, whole, then a note
+/// saying how many changes, conflicts and notices were left out and where the full plan is.
+pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
+    let full = markdown(plan);
+    if full.len() <= max_bytes {
+        return full;
+    }
+    let head = markdown_head(plan);
+    let blocks = body_blocks(plan, &Paint(false));
+    let total = |kind| blocks.iter().filter(|(k, _)| *k == kind).count();
+    let totals = [
+        total(BlockKind::Change),
+        total(BlockKind::Conflict),
+        total(BlockKind::Notice),
+    ];
+    // The note is longest when nothing is shown: reserve that much.
+    let reserve = omitted_note(totals[0], totals, totals).len();
+    const OPEN: &str = "\n```diff\n";
+    const CLOSE: &str = "```\n";
+    let budget = max_bytes.saturating_sub(head.len() + OPEN.len() + CLOSE.len() + reserve);
+    let mut shown = String::new();
+    let mut shown_counts = [0usize; 3];
+    for (kind, lines) in &blocks {
+        let text: String = lines
+            .iter()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
+        if shown.len() + text.len() > budget {
+            break;
+        }
+        shown.push_str(&text);
+        match kind {
+            BlockKind::Change => shown_counts[0] += 1,
+            BlockKind::Conflict => shown_counts[1] += 1,
+            BlockKind::Notice => shown_counts[2] += 1,
+            BlockKind::Guard => {}
+        }
+    }
+    let omitted = [
+        totals[0] - shown_counts[0],
+        totals[1] - shown_counts[1],
+        totals[2] - shown_counts[2],
+    ];
+    let mut s = head;
+    if !shown.is_empty() {
+        s.push_str(OPEN);
+        s.push_str(&shown);
+        s.push_str(CLOSE);
+    }
+    s.push_str(&omitted_note(shown_counts[0], totals, omitted));
+    if s.len() > max_bytes {
+        // Only a head longer than the limit gets here: cut it at a character boundary.
+        const CUT: &str = "\n\n*(report cut at the size limit)*\n";
+        let mut end = max_bytes.saturating_sub(CUT.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(CUT);
+    }
+    s
+}
+
+/// The note under a bounded report: `shown` of `totals[0]` changes shown, and what was left
+/// out (`omitted`: changes, conflicts, notices).
+fn omitted_note(shown: usize, totals: [usize; 3], omitted: [usize; 3]) -> String {
+    let mut left_out = vec![plural_thousands(omitted[0], "change", "changes")];
+    if omitted[1] > 0 {
+        left_out.push(plural_thousands(omitted[1], "conflict", "conflicts"));
+    }
+    if omitted[2] > 0 {
+        left_out.push(plural_thousands(omitted[2], "notice", "notices"));
+    }
+    format!(
+        "\n> [!NOTE]\n> This report is cut to fit a comment: it shows the first {} of {} changes; \
+         not shown: {}. The full plan is `scimsync plan --format json` (in CI: the plan \
+         artifact).\n",
+        thousands(shown),
+        thousands(totals[0]),
+        left_out.join(", ")
+    )
+}
+
+fn plural_thousands(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
 #[derive(Serialize)]

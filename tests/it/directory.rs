@@ -290,6 +290,7 @@ fn directory_env_overrides_apply_and_are_named() {
         run.stdout
     );
     assert!(run.stdout.contains("(from SCIMSYNC_TARGET_URL)"));
+    // The shipped config says `url: embedded`: a pinned real target refuses it, naming both.
     let run = scimsync(
         &["validate"],
         &repo(),
@@ -298,7 +299,12 @@ fn directory_env_overrides_apply_and_are_named() {
             ("SCIMSYNC_TOKEN_ENV", "MY_TOKEN"),
         ],
     );
-    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("config/scimsync.yaml:19:8: error: target.url \"embedded\" differs from SCIMSYNC_TARGET_URL \"https://api.slack.com/scim/v1\", which pins the target"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
