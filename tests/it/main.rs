@@ -22,3 +22,4 @@ mod scim_client;
 mod secrets;
 mod soak;
 mod trust;
+mod tty;

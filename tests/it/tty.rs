@@ -1,0 +1,246 @@
+//! The binary on a terminal: `apply`'s confirmation and colour, run under a pseudo-terminal
+//! against the emulator over loopback. [`run_in_pty`] is the reusable part: util-linux
+//! `script` gives the child a pty as stdin, stdout and stderr and forwards what the test types
+//! (`.ci/run` installs it when missing).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use scimsync::emulator::{EmulatorConfig, Store};
+use scimsync::scim::Version;
+
+use crate::harness::{Org, org_with, run_text, yaml_setup};
+
+/// What a run on a terminal showed and how it ended.
+pub struct PtyRun {
+    /// The exit code (`script -e` passes the child's on).
+    pub code: i32,
+    /// Everything the terminal showed: stdout and stderr interleaved, with `\r\n` line ends
+    /// and any escape sequences as written.
+    pub screen: String,
+}
+
+/// A word for `sh -c`, single-quoted.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Runs `scimsync ARGS` in `dir` on a pseudo-terminal, typing `input` (e.g. `"yes\n"`; it
+/// waits in the terminal's buffer until the program reads it), with `env` set over an
+/// environment cleared of `NO_COLOR` and every `SCIMSYNC_*` override. Gives up after a minute.
+pub fn run_in_pty(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> PtyRun {
+    let command_line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_scimsync"))
+        .chain(args.iter().copied())
+        .map(sh_quote)
+        .collect();
+    let mut command = Command::new("script");
+    command
+        .args(["--quiet", "--return", "--command"])
+        .arg(command_line.join(" "))
+        .arg("/dev/null")
+        .current_dir(dir)
+        .env("SHELL", "/bin/sh")
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .env_remove("SCIMSYNC_CONFIG")
+        .env_remove("SCIMSYNC_TARGET_URL")
+        .env_remove("SCIMSYNC_TARGET_VERSION")
+        .env_remove("SCIMSYNC_TOKEN_ENV")
+        .env_remove("SCIMSYNC_TOKEN_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .spawn()
+        .expect("util-linux `script` runs (.ci/run installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut bytes);
+        bytes
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("scimsync {args:?} on a terminal did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let screen = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    PtyRun {
+        code: status.code().unwrap_or(-1),
+        screen,
+    }
+}
+
+const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
+const TWO: &str = "users:\n  - {email: ada@example.com}\n  - {email: alan@example.com}\n";
+const QUESTION: &str = "Apply these 2 changes to Slack? Only 'yes' applies:";
+
+/// An empty organisation and a directory of two people to create.
+async fn two_to_create(extra: &str) -> (Org, tempfile::TempDir) {
+    let o = org_with(EmulatorConfig::default(), Store::new('W', 3)).await;
+    let dir = tempfile::tempdir().unwrap();
+    yaml_setup(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        TWO,
+        &format!("{SCOPE}{extra}"),
+    );
+    (o, dir)
+}
+
+/// `scimsync ARGS --config scimsync.yaml` on a terminal in `dir`, with the emulator's token.
+async fn on_terminal(
+    o: &Org,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> PtyRun {
+    let dir = dir.to_path_buf();
+    let mut args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+    args.extend(["--config".into(), "scimsync.yaml".into()]);
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    env.push(("SCIM_TOKEN".into(), o.emu.token().to_string()));
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_in_pty(&dir, &args, &env, &input)
+    })
+    .await
+    .unwrap()
+}
+
+fn users_in_slack(o: &Org) -> usize {
+    o.emu.with_store(|s| s.user_count())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_answering_no_writes_nothing() {
+    for answer in ["no\n", "y\n", "\n"] {
+        let (o, dir) = two_to_create("").await;
+        let run = on_terminal(&o, dir.path(), &["apply"], &[], answer).await;
+        assert_eq!(run.code, 6, "{answer:?}: {}", run.screen);
+        assert!(run.screen.contains(QUESTION), "{}", run.screen);
+        assert!(
+            run.screen.contains("Nothing was written."),
+            "{}",
+            run.screen
+        );
+        assert_eq!(
+            o.emu.stats().writes,
+            0,
+            "{answer:?}: no write reached Slack"
+        );
+        assert_eq!(users_in_slack(&o), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_answering_yes_applies_and_then_asks_nothing() {
+    let (o, dir) = two_to_create("").await;
+    let run = on_terminal(&o, dir.path(), &["apply"], &[], "yes\n").await;
+    assert_eq!(run.code, 0, "{}", run.screen);
+    assert!(run.screen.contains(QUESTION), "{}", run.screen);
+    assert!(
+        run.screen.contains("Applied 2 of 2 changes"),
+        "{}",
+        run.screen
+    );
+    assert_eq!(users_in_slack(&o), 2);
+    // Now in sync: an empty plan asks nothing (and types nothing, so a question would fail).
+    let run = on_terminal(&o, dir.path(), &["apply"], &[], "").await;
+    assert_eq!(run.code, 0, "{}", run.screen);
+    assert!(!run.screen.contains("Only 'yes'"), "{}", run.screen);
+    assert!(run.screen.contains("No changes"), "{}", run.screen);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_yes_flag_does_not_ask() {
+    let (o, dir) = two_to_create("").await;
+    let run = on_terminal(&o, dir.path(), &["apply", "--yes"], &[], "").await;
+    assert_eq!(run.code, 0, "{}", run.screen);
+    assert!(!run.screen.contains("Only 'yes'"), "{}", run.screen);
+    assert_eq!(users_in_slack(&o), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_a_tripped_guard_asks_nothing() {
+    let (o, dir) = two_to_create("safety: {min_directory_users: 5}\n").await;
+    let run = on_terminal(&o, dir.path(), &["apply"], &[], "").await;
+    assert_eq!(run.code, 3, "{}", run.screen);
+    assert!(!run.screen.contains("Only 'yes'"), "{}", run.screen);
+    assert_eq!(o.emu.stats().writes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_without_a_terminal_apply_applies_without_asking() {
+    let (o, dir) = two_to_create("").await;
+    let d = dir.path().to_path_buf();
+    let (code, text) = {
+        let o = &o;
+        tokio::task::block_in_place(|| run_text(o, &d, &["apply"]))
+    };
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("Only 'yes'"), "{text}");
+    assert_eq!(users_in_slack(&o), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_colour_on_a_terminal_unless_no_color_or_never() {
+    let (o, dir) = two_to_create("").await;
+    let plan = |env: &'static [(&'static str, &'static str)], flags: &'static [&'static str]| {
+        let mut args = vec!["plan"];
+        args.extend_from_slice(flags);
+        let o = &o;
+        let dir = dir.path();
+        async move { on_terminal(o, dir, &args, env, "").await }
+    };
+    let coloured = plan(&[], &[]).await;
+    assert_eq!(coloured.code, 0, "{}", coloured.screen);
+    assert!(
+        coloured.screen.contains("\x1b[32m+ create user"),
+        "{}",
+        coloured.screen
+    );
+    for (env, flags) in [
+        (&[("NO_COLOR", "1")][..], &[][..]),
+        (&[][..], &["--color", "never"][..]),
+        (&[("NO_COLOR", "1")][..], &["--log-format", "text"][..]),
+    ] {
+        let run = plan(env, flags).await;
+        assert_eq!(run.code, 0, "{}", run.screen);
+        assert!(run.screen.contains("+ create user"), "{}", run.screen);
+        assert!(
+            !run.screen.contains('\x1b'),
+            "{env:?} {flags:?}: {}",
+            run.screen
+        );
+    }
+    // An empty NO_COLOR does not count; --color always beats NO_COLOR.
+    let run = plan(&[("NO_COLOR", "")], &[]).await;
+    assert!(run.screen.contains('\x1b'), "{}", run.screen);
+    let run = plan(&[("NO_COLOR", "1")], &["--color", "always"]).await;
+    assert!(
+        run.screen.contains("\x1b[32m+ create user"),
+        "{}",
+        run.screen
+    );
+}
