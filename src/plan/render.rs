@@ -471,3 +471,80 @@ pub fn json(plan: &Plan) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LiveState;
+    use crate::plan::Conflict;
+    use crate::plan::tests::{directory, group, person, policy};
+
+    /// An initial import: `n` people to create, one group of them all, and three conflicts.
+    fn import(n: usize) -> Plan {
+        let emails: Vec<String> = (0..n)
+            .map(|i| format!("person{i:05}@example.com"))
+            .collect();
+        let users = emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| person(e, u32::try_from(i + 2).unwrap()))
+            .collect();
+        let members: Vec<&str> = emails.iter().map(String::as_str).collect();
+        let mut p = crate::plan::plan(
+            &directory(users, vec![group("everyone", &members)]),
+            &LiveState::default(),
+            &policy(),
+        );
+        for i in 0..3 {
+            p.conflicts.push(Conflict {
+                subject: format!("dup{i}@example.com"),
+                reason: "email held by an account outside scope".into(),
+                source: Some(format!("people.csv:{i}")),
+            });
+        }
+        p
+    }
+
+    #[test]
+    fn bounded_markdown_fits_and_still_counts() {
+        let p = import(2_000);
+        let full = markdown(&p);
+        assert!(
+            full.len() > 65_536,
+            "the unbounded report is {} bytes",
+            full.len()
+        );
+        for max in [60_000, 20_000, 4_096, 1_024] {
+            let md = markdown_bounded(&p, max);
+            assert!(md.len() <= max, "{max}: {} bytes", md.len());
+            assert!(
+                md.contains("Plan: 2000 to create"),
+                "{max}: counts kept: {md}"
+            );
+            assert!(md.contains("3 conflicts"), "{max}");
+            assert!(md.contains("of 2,001 changes"), "{max}: the note: {md}");
+            assert!(md.contains("not shown:"), "{max}");
+            // The shown changes are whole blocks and the code block is closed.
+            assert_eq!(md.matches("```").count() % 2, 0, "{max}");
+        }
+        let md = markdown_bounded(&p, 60_000);
+        assert!(
+            md.contains("+ create user    person00000@example.com"),
+            "{md}"
+        );
+        assert!(
+            md.contains("3 conflicts."),
+            "the omitted conflicts are named: {md}"
+        );
+        assert!(md.len() > 55_000, "the space is used: {}", md.len());
+    }
+
+    #[test]
+    fn bounded_markdown_is_the_whole_report_when_it_fits() {
+        let p = import(3);
+        let full = markdown(&p);
+        assert_eq!(markdown_bounded(&p, full.len()), full);
+        let cut = markdown_bounded(&p, full.len() - 1);
+        assert!(cut.len() < full.len() && cut.contains("not shown"), "{cut}");
+    }
+}
