@@ -424,4 +424,13 @@ fn operator_workflow_updates_one_comment_and_bounds_it() {
         install["if"].as_str(),
         Some("steps.cache.outputs.cache-hit != 'true'")
     );
+    // Built before the pull request's files are checked out (its .cargo/config.toml could
+    // otherwise change the build of the binary that then gets the secret).
+    let order: Vec<String> = steps(&w)
+        .into_iter()
+        .filter(|(job, _)| job == "plan")
+        .map(|(_, s)| text_of(s))
+        .collect();
+    let position = |what: &str| order.iter().position(|s| s.contains(what)).unwrap();
+    assert!(position("cargo install") < position("actions/checkout"));
 }
