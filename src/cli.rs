@@ -99,7 +99,10 @@ pub enum Command {
     /// Read the sources and Slack, and report the plan. Writes nothing.
     Plan(PlanArgs),
     /// Plan and apply once, then exit (the cron mode). Exit 0 all applied, 3 a guard
-    /// tripped (nothing written), 4 partial.
+    /// tripped (nothing written), 4 partial, 6 not confirmed on a terminal (nothing written).
+    ///
+    /// On a terminal (stdin and stdout) it asks before writing; only `yes` applies. Without a
+    /// terminal (cron, CI) it applies without asking.
     Apply(ApplyArgs),
     /// Reconcile every `daemon.interval` until stopped: the container mode. Serves
     /// /healthz, /readyz, /metrics and POST /reconcile on `daemon.listen`.
