@@ -422,7 +422,14 @@ fn parse_args() -> Result<Cli, clap::Error> {
             });
         }
     }
-    let matches = command.try_get_matches()?;
+    // clap's own help and errors follow --color too (it reads NO_COLOR itself).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    command = command.color(match color::flag_in(&args) {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        Some(ColorChoice::Auto) | None => clap::ColorChoice::Auto,
+    });
+    let matches = command.try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
 }
 

@@ -66,6 +66,27 @@ impl Colors {
     }
 }
 
+/// The last `--color` value in `args` (`--color X` or `--color=X`), before clap has parsed
+/// them: for clap's own help and error messages.
+pub fn flag_in(args: &[std::ffi::OsString]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next().map(|v| v.into_owned()),
+            Some(rest) => rest.strip_prefix('=').map(str::to_string),
+            None => None,
+        };
+        if let Some(choice) = value.and_then(|v| ColorChoice::from_str(&v, false).ok()) {
+            found = Some(choice);
+        }
+    }
+    found
+}
+
 /// The run's decision, set once from the command line.
 static COLORS: OnceLock<Colors> = OnceLock::new();
 
@@ -103,5 +124,24 @@ mod tests {
         assert!(!Colors::new(ColorChoice::Never, None).for_terminal(true));
         assert!(Colors::new(ColorChoice::Always, None).fancy(false));
         assert!(!auto(None).fancy(false));
+    }
+
+    #[test]
+    fn the_flag_is_found_before_clap_parses() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(flag_in(&args(&["scimsync", "plan"])), None);
+        assert_eq!(
+            flag_in(&args(&["scimsync", "--color", "never", "plan"])),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            flag_in(&args(&["scimsync", "plan", "--color=always"])),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(flag_in(&args(&["scimsync", "--color", "purple"])), None);
+        assert_eq!(
+            flag_in(&args(&["scimsync", "--", "--color", "never"])),
+            None
+        );
     }
 }

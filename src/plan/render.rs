@@ -354,14 +354,27 @@ pub fn markdown(plan: &Plan) -> String {
     if body.is_empty() {
         s.push_str("\nNo changes: Slack matches the directory.\n");
     } else {
-        s.push_str("\n```diff\n");
+        let fence = fence(&body);
+        write!(s, "\n{fence}diff\n").unwrap();
         for line in body {
             s.push_str(line.trim_end());
             s.push('\n');
         }
-        s.push_str("```\n");
+        writeln!(s, "{fence}").unwrap();
     }
     s
+}
+
+/// A code fence longer than any run of backticks in `lines`, so that a value from the
+/// directory cannot close the block and write markdown into the comment.
+fn fence(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat((longest + 1).max(3))
 }
 
 /// [`markdown`] in at most `max_bytes` bytes (at least 1,024), for a pull-request comment
@@ -383,9 +396,10 @@ pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
     ];
     // The note is longest when nothing is shown: reserve that much.
     let reserve = omitted_note(totals[0], totals, totals).len();
-    const OPEN: &str = "\n```diff\n";
-    const CLOSE: &str = "```\n";
-    let budget = max_bytes.saturating_sub(head.len() + OPEN.len() + CLOSE.len() + reserve);
+    let fence = fence(&body_lines(plan, &Paint(false)));
+    let open = format!("\n{fence}diff\n");
+    let close = format!("{fence}\n");
+    let budget = max_bytes.saturating_sub(head.len() + open.len() + close.len() + reserve);
     let mut shown = String::new();
     let mut shown_counts = [0usize; 3];
     for (kind, lines) in &blocks {
@@ -411,9 +425,9 @@ pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
     ];
     let mut s = head;
     if !shown.is_empty() {
-        s.push_str(OPEN);
+        s.push_str(&open);
         s.push_str(&shown);
-        s.push_str(CLOSE);
+        s.push_str(&close);
     }
     s.push_str(&omitted_note(shown_counts[0], totals, omitted));
     if s.len() > max_bytes {
@@ -537,6 +551,19 @@ mod tests {
             "the omitted conflicts are named: {md}"
         );
         assert!(md.len() > 55_000, "the space is used: {}", md.len());
+    }
+
+    #[test]
+    fn directory_values_cannot_close_the_code_block() {
+        let mut p = import(2);
+        p.conflicts[0].subject = "x```\n# injected".into();
+        let md = markdown(&p);
+        assert!(
+            md.contains("\n````diff\n") && md.ends_with("\n````\n"),
+            "{md}"
+        );
+        let bounded = markdown_bounded(&p, md.len() - 1);
+        assert!(bounded.contains("\n````diff\n"), "{bounded}");
     }
 
     #[test]

@@ -243,4 +243,9 @@ async fn tty_colour_on_a_terminal_unless_no_color_or_never() {
         "{}",
         run.screen
     );
+    // clap's help follows the flag as well.
+    let help = plan(&[], &["--help"]).await;
+    assert!(help.screen.contains('\x1b'), "{}", help.screen);
+    let help = plan(&[], &["--color", "never", "--help"]).await;
+    assert!(!help.screen.contains('\x1b'), "{}", help.screen);
 }
