@@ -570,24 +570,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
             color,
         ));
     }
-    if !dry_run
-        && confirm::needed(
-            &prepared.plan,
-            &request.allow,
-            args.yes,
-            confirm::interactive(),
-        )
-    {
-        if json {
-            // The JSON plan comes after the outcome; the person answering sees the summary.
-            let (first, second) = render::summary_lines(&prepared.plan);
-            say!("{first}\n      {second}");
-        }
-        if !confirm::ask_on_terminal(prepared.plan.ops.len()).await {
-            let _ = prepared.finish().await;
-            say!("Not applied: the answer was not 'yes'. Nothing was written.");
-            return exit::DECLINED;
-        }
+    if !dry_run && !confirm::before_apply(&prepared.plan, &request.allow, args.yes, json).await {
+        let _ = prepared.finish().await;
+        say!("Not applied: the answer was not 'yes'. Nothing was written.");
+        return exit::DECLINED;
     }
     let result = if dry_run {
         prepared.finish().await

@@ -55,6 +55,20 @@ pub fn ask(changes: usize, input: &mut impl BufRead, out: &mut impl Write) -> bo
     }
 }
 
+/// Whether `apply` may write `plan`: true without asking when [`needed`] says no question is
+/// due; otherwise asks on the terminal (after the summary when the plan itself is held back
+/// for the final JSON document) and is true only for a yes.
+pub async fn before_apply(plan: &Plan, allow: &[Guard], yes: bool, json: bool) -> bool {
+    if !needed(plan, allow, yes, interactive()) {
+        return true;
+    }
+    if json {
+        let (first, second) = crate::plan::render::summary_lines(plan);
+        let _ = writeln!(std::io::stderr(), "{first}\n      {second}");
+    }
+    ask_on_terminal(plan.ops.len()).await
+}
+
 /// Asks on the terminal: the question on stderr (stdout carries only results), the answer
 /// from stdin. Blocks one worker thread, not the runtime.
 pub async fn ask_on_terminal(changes: usize) -> bool {

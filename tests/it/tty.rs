@@ -249,3 +249,14 @@ async fn tty_colour_on_a_terminal_unless_no_color_or_never() {
     let help = plan(&[], &["--color", "never", "--help"]).await;
     assert!(!help.screen.contains('\x1b'), "{}", help.screen);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_json_apply_shows_the_summary_before_asking() {
+    let (o, dir) = two_to_create("").await;
+    let run = on_terminal(&o, dir.path(), &["apply", "--format", "json"], &[], "no\n").await;
+    assert_eq!(run.code, 6, "{}", run.screen);
+    let summary = run.screen.find("Plan: 2 to create").expect("the summary");
+    let question = run.screen.find(QUESTION).expect("the question");
+    assert!(summary < question, "{}", run.screen);
+    assert_eq!(o.emu.stats().writes, 0);
+}
