@@ -260,3 +260,35 @@ async fn tty_json_apply_shows_the_summary_before_asking() {
     assert!(summary < question, "{}", run.screen);
     assert_eq!(o.emu.stats().writes, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_diagnostics_are_drawn_and_coloured_unless_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "target: {url: embedded}\nsources: []\nbogus: 1\n",
+    )
+    .unwrap();
+    let validate = |env: &'static [(&'static str, &'static str)]| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            run_in_pty(&dir, &["validate", "--config", "bad.yaml"], env, "")
+        })
+    };
+    let coloured = validate(&[]).await.unwrap();
+    assert_eq!(coloured.code, 1, "{}", coloured.screen);
+    assert!(
+        coloured.screen.contains("bogus: 1"),
+        "a snippet: {}",
+        coloured.screen
+    );
+    assert!(coloured.screen.contains('\x1b'), "{}", coloured.screen);
+    let plain = validate(&[("NO_COLOR", "1")]).await.unwrap();
+    assert_eq!(plain.code, 1, "{}", plain.screen);
+    assert!(
+        plain.screen.contains("bogus: 1"),
+        "still a snippet: {}",
+        plain.screen
+    );
+    assert!(!plain.screen.contains('\x1b'), "{}", plain.screen);
+}
