@@ -119,3 +119,26 @@ pub fn write_man_page(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     std::fs::write(&path, man_page())?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap's own checks: no clashing names or short flags, valid defaults.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_page_names_subcommands_as_sections_not_missing_pages() {
+        let page = String::from_utf8(man_page()).unwrap();
+        assert!(!page.contains(r"scimsync\-plan(1)"), "no page of its own");
+        assert!(page.contains(r"\fBscimsync plan\fR"));
+        assert!(page.contains(".SH \"SCIMSYNC PLAN\""));
+        // Subcommand sections do not repeat the global options.
+        let plan = &page[page.find(".SH \"SCIMSYNC PLAN\"").unwrap()..];
+        let plan = &plan[..plan.find(".SH \"SCIMSYNC APPLY\"").unwrap()];
+        assert!(!plan.contains("log\\-format"), "{plan}");
+    }
+}
