@@ -254,10 +254,24 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
     match config {
         Some(mut config) if !problems.iter().any(Problem::is_error) => {
             config.warnings = problems;
+            config.digest = sha256_hex(bytes);
             Ok(config)
         }
         _ => Err(fail(problems)),
     }
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex: what `sha256sum` prints, so an auditor can
+/// check a config file against the audit log. (`ring` is already in the tree, for TLS.)
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// A problem was found and is already among the compiler's problems.
@@ -285,7 +299,12 @@ impl Compiler<'_> {
         let policy = self.policy(raw);
         let rate_limit = self.rate_limit(raw);
         let daemon = self.daemon(raw);
-        let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
+        let audit_log = raw
+            .audit_log
+            .as_ref()
+            .and_then(|a| a.path())
+            .map(|p| resolve(self.base, p));
+        let audit_stdout = raw.audit_log.as_ref().is_some_and(|a| a.stdout());
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
         // A folder is wrong on any host. A missing folder is not judged: validate often runs
         // in CI, elsewhere than scimsync, where `/var/lib/scimsync` need not exist.
@@ -334,7 +353,9 @@ impl Compiler<'_> {
             rate_limit,
             daemon,
             audit_log,
+            audit_stdout,
             lock_file,
+            digest: String::new(),
             warnings: Vec::new(),
         })
     }
@@ -1247,6 +1268,50 @@ audit_log: audit.jsonl
         assert_eq!(config.daemon.listen.port(), 9191);
         assert_eq!(config.audit_log, Some(PathBuf::from("conf/audit.jsonl")));
         assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_audit_log_is_a_path_or_a_map_with_stdout() {
+        let env = EnvOverrides::default();
+        let with = |audit: &str| compile_str(&format!("{MINIMAL}audit_log: {audit}\n"), &env);
+        let c = with("a.jsonl").unwrap();
+        assert_eq!(
+            (c.audit_log, c.audit_stdout),
+            (Some(PathBuf::from("conf/a.jsonl")), false)
+        );
+        let c = with("{path: a.jsonl, stdout: true}").unwrap();
+        assert_eq!(
+            (c.audit_log, c.audit_stdout),
+            (Some(PathBuf::from("conf/a.jsonl")), true)
+        );
+        let c = with("{stdout: true}").unwrap();
+        assert_eq!((c.audit_log, c.audit_stdout), (None, true));
+        let c = compile_str(MINIMAL, &env).unwrap();
+        assert_eq!((c.audit_log, c.audit_stdout), (None, false));
+        let errors = with("{path: a.jsonl, stdot: true}").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with(
+                "conf/scimsync.yaml:6:28: error: audit_log.stdot: unknown field `stdot`"
+            ),
+            "{errors:#?}"
+        );
+        let errors = with("[a.jsonl]").unwrap_err();
+        assert!(
+            errors[0].contains("expected a file path or a map with `path` and `stdout`"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn the_digest_is_the_sha256_of_the_file() {
+        // FIPS 180-2's first example.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let c = compile_str(MINIMAL, &EnvOverrides::default()).unwrap();
+        assert_eq!(c.digest, sha256_hex(MINIMAL.as_bytes()));
     }
 
     #[test]

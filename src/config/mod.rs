@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use compile::INTERVAL_RANGE;
 pub(crate) use compile::parse_duration;
-pub use compile::{ConfigIssue, compile};
+pub use compile::{ConfigIssue, compile, sha256_hex};
 pub use raw::{
     AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
     UnmanagedUsers,
@@ -50,8 +50,12 @@ pub struct Config {
     pub daemon: DaemonSettings,
     /// The audit log, resolved against the config file's folder.
     pub audit_log: Option<PathBuf>,
+    /// Audit lines are also written to standard output.
+    pub audit_stdout: bool,
     /// Lock file held for a whole pass; by default one per config file.
     pub lock_file: Option<PathBuf>,
+    /// The SHA-256 (hex) of the config file's bytes as read: what the audit log records.
+    pub digest: String,
     /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
     pub warnings: Vec<Problem<ConfigIssue>>,
 }

@@ -47,11 +47,76 @@ pub struct RawConfig {
     pub rate_limit: Option<RawRateLimit>,
     /// Settings for `scimsync run`.
     pub daemon: Option<RawDaemon>,
-    /// Append-only JSON-lines log of every write, relative to this file's folder.
-    pub audit_log: Option<String>,
+    /// Append-only JSON-lines audit log of every apply (its start, guards overridden, each
+    /// write, its end): a path relative to this file's folder, or `{path, stdout}`.
+    pub audit_log: Option<RawAuditLog>,
     /// Lock file that keeps two scimsync processes on one host from applying at once.
     /// Default: one per config file in the temporary folder.
     pub lock_file: Option<String>,
+}
+
+/// The audit log: a file path, or where the lines go.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawAuditLog {
+    /// A file (created with mode 0600), relative to the config file's folder.
+    Path(String),
+    /// A file, standard output, or both.
+    Settings(RawAuditSettings),
+}
+
+/// Where audit lines go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditSettings {
+    /// The file (created with mode 0600), relative to the config file's folder.
+    pub path: Option<String>,
+    /// Also write every line to standard output (for containers whose logs are collected
+    /// from it). Default: false.
+    pub stdout: Option<bool>,
+}
+
+impl RawAuditLog {
+    /// The file, if one is set.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            RawAuditLog::Path(p) => Some(p),
+            RawAuditLog::Settings(s) => s.path.as_deref(),
+        }
+    }
+
+    /// Whether lines are mirrored to standard output.
+    pub fn stdout(&self) -> bool {
+        match self {
+            RawAuditLog::Path(_) => false,
+            RawAuditLog::Settings(s) => s.stdout.unwrap_or(false),
+        }
+    }
+}
+
+/// A path, or the settings map (whose own errors, such as an unknown key, are reported as
+/// a struct's are; an untagged enum would only say that nothing matched).
+impl<'de> Deserialize<'de> for RawAuditLog {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PathOrSettings;
+        impl<'de> Visitor<'de> for PathOrSettings {
+            type Value = RawAuditLog;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a file path or a map with `path` and `stdout`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAuditLog, E> {
+                Ok(RawAuditLog::Path(v.to_string()))
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<RawAuditLog, M::Error> {
+                RawAuditSettings::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawAuditLog::Settings)
+            }
+        }
+        d.deserialize_any(PathOrSettings)
+    }
 }
 
 /// The Slack organisation and the SCIM token.
