@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion, UnmanagedGroups,
-    UnmanagedUsers,
+    Blank, EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion,
+    UnmanagedGroups, UnmanagedUsers,
 };
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
@@ -110,6 +110,12 @@ pub enum ConfigIssue {
         /// The setting.
         field: &'static str,
     },
+    /// A column mapped to an empty list of headers.
+    #[error("columns.{column}: list at least one header")]
+    NoHeaders {
+        /// The column key.
+        column: &'static str,
+    },
     /// A CSV source without an email column.
     #[error("a csv source needs `columns` with at least `email`")]
     MissingEmailColumn,
@@ -120,6 +126,14 @@ pub enum ConfigIssue {
         field: &'static str,
         /// The value as given.
         value: String,
+    },
+    /// `blank: clear` on an attribute that is never cleared.
+    #[error("attributes.{attribute}: `blank: clear` is not allowed: {reason}")]
+    CannotClear {
+        /// The attribute.
+        attribute: &'static str,
+        /// Why.
+        reason: &'static str,
     },
     /// A match key listed twice.
     #[error("match: `{key}` is listed twice")]
@@ -632,20 +646,32 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let columns = columns
-            .headers
-            .iter()
-            .map(|&(column, ref header)| ColumnMapping {
-                column,
-                declared_at: self.at(&[
-                    here[0],
-                    here[1],
-                    Step::Key("columns"),
-                    Step::Key(column.key()),
-                ]),
-                header: header.trim().to_string(),
-            })
-            .collect();
+        let mut mappings = Vec::with_capacity(columns.headers.len());
+        for (column, headers) in &columns.headers {
+            let at = [
+                here[0],
+                here[1],
+                Step::Key("columns"),
+                Step::Key(column.key()),
+            ];
+            let mut names = headers.0.iter().map(|h| h.trim().to_string());
+            let Some(header) = names.next() else {
+                self.error(
+                    &at,
+                    ConfigIssue::NoHeaders {
+                        column: column.key(),
+                    },
+                );
+                continue;
+            };
+            mappings.push(ColumnMapping {
+                column: *column,
+                declared_at: self.at(&at),
+                header,
+                fallbacks: names.collect(),
+            });
+        }
+        let columns = mappings;
         Some(CsvLayout {
             columns,
             delimiter: delimiter?,
@@ -676,13 +702,34 @@ impl Compiler<'_> {
             }
         }
         let scope = self.scope(raw);
-        let attributes = AttributePolicy {
-            modes: raw
-                .attributes
-                .iter()
-                .flat_map(|a| a.modes.iter().copied())
-                .collect(),
-        };
+        let settings = raw
+            .attributes
+            .iter()
+            .flat_map(|a| a.settings.iter().copied());
+        let mut attributes = AttributePolicy::default();
+        for (attribute, setting) in settings {
+            if let Some(mode) = setting.mode() {
+                attributes.modes.insert(attribute, mode);
+            }
+            if let Some(blank) = setting.blank() {
+                if blank == Blank::Clear
+                    && let Some(reason) = AttributePolicy::cannot_clear(attribute)
+                {
+                    self.error(
+                        &[
+                            Step::Key("attributes"),
+                            Step::Key(attribute.name()),
+                            Step::Key("blank"),
+                        ],
+                        ConfigIssue::CannotClear {
+                            attribute: attribute.name(),
+                            reason,
+                        },
+                    );
+                }
+                attributes.blanks.insert(attribute, blank);
+            }
+        }
         Policy {
             match_keys,
             scope,
@@ -1049,6 +1096,7 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AttributeMode;
 
     #[test]
     fn durations() {
@@ -1300,6 +1348,77 @@ audit_log: audit.jsonl
         assert!(
             errors[0].contains("expected a file path or a map with `path` and `stdout`"),
             "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn columns_take_fallbacks_and_attributes_a_blank_rule() {
+        let env = EnvOverrides::default();
+        let config = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, given_name: [Preferred, ' Legal '], title: T}}\nattributes:\n  title: {{blank: clear}}\n  manager: {{mode: create_only, blank: keep}}\n  display_name: ignore\n"
+            ),
+            &env,
+        )
+        .unwrap();
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        let given = &layout.columns[1];
+        assert_eq!(given.column.key(), "given_name");
+        assert_eq!(given.header, "Preferred");
+        assert_eq!(given.fallbacks, ["Legal"]);
+        assert!(layout.columns[2].fallbacks.is_empty());
+        let attributes = &config.policy.attributes;
+        assert_eq!(attributes.blank(Attribute::Title), Blank::Clear);
+        assert_eq!(attributes.mode(Attribute::Title), AttributeMode::Enforce);
+        assert_eq!(attributes.blank(Attribute::Manager), Blank::Keep);
+        assert_eq!(
+            attributes.mode(Attribute::Manager),
+            AttributeMode::CreateOnly
+        );
+        assert_eq!(
+            attributes.blank(Attribute::Phone),
+            Blank::Keep,
+            "the default"
+        );
+        assert_eq!(
+            attributes.mode(Attribute::DisplayName),
+            AttributeMode::Ignore
+        );
+
+        // What is never cleared is refused where it is written; so is an empty list of
+        // headers, and an unknown setting.
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, title: []}}\nattributes:\n  given_name: {{blank: clear}}\n  employee_number: {{blank: clear}}\n  user_name: {{blank: clear}}\n  guest: {{blank: clear}}\n  title: {{blank: wipe}}\n  phone: {{blnk: clear}}\n"
+            ),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:13:18: error: attributes.title.blank: unknown variant `wipe`, expected `keep` or `clear`",
+                "conf/scimsync.yaml:14:11: error: attributes.phone.blnk: unknown field `blnk`, expected `mode` or `blank`",
+            ]
+        );
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, title: []}}\nattributes:\n  given_name: {{blank: clear}}\n  employee_number: {{blank: clear}}\n  user_name: {{blank: clear}}\n  guest: {{blank: clear}}\n  phone: {{blank: clear}}\n"
+            ),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:7:32: error: columns.title: list at least one header",
+                "conf/scimsync.yaml:9:23: error: attributes.given_name: `blank: clear` is not allowed: a name is never cleared (Slack requires one)",
+                "conf/scimsync.yaml:10:28: error: attributes.employee_number: `blank: clear` is not allowed: a match key is never cleared",
+                "conf/scimsync.yaml:11:22: error: attributes.user_name: `blank: clear` is not allowed: Slack requires a user name",
+                "conf/scimsync.yaml:12:18: error: attributes.guest: `blank: clear` is not allowed: a blank guest cell already means a full member",
+            ]
         );
     }
 

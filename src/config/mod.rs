@@ -22,7 +22,7 @@ pub use compile::INTERVAL_RANGE;
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile, sha256_hex};
 pub use raw::{
-    AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
+    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
     UnmanagedUsers,
 };
 
@@ -173,6 +173,9 @@ pub struct ColumnMapping {
     pub column: CsvColumn,
     /// The header naming the column in the CSV file.
     pub header: String,
+    /// Headers read, in order, when the cells before are blank (`given_name:
+    /// [preferred_first_name, legal_first_name]`): the first non-blank cell wins.
+    pub fallbacks: Vec<String>,
     /// Where the config maps it.
     pub declared_at: SourceLocation,
 }
@@ -347,14 +350,39 @@ impl Scope {
     }
 }
 
-/// How each attribute is kept in sync; unlisted attributes are enforced.
+/// How each attribute is kept in sync; unlisted attributes are enforced, and a blank value
+/// keeps Slack's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttributePolicy {
     /// The modes the config sets; unlisted attributes are enforced.
     pub modes: HashMap<Attribute, AttributeMode>,
+    /// The blank rules the config sets; unlisted attributes keep Slack's value.
+    pub blanks: HashMap<Attribute, Blank>,
 }
 
 impl AttributePolicy {
+    /// What a blank value of `attribute` in a source means.
+    pub fn blank(&self, attribute: Attribute) -> Blank {
+        self.blanks.get(&attribute).copied().unwrap_or(Blank::Keep)
+    }
+
+    /// Why a blank `attribute` can never clear Slack's value, if it cannot: Slack needs it,
+    /// or clearing it would unmatch or demote accounts.
+    pub fn cannot_clear(attribute: Attribute) -> Option<&'static str> {
+        match attribute {
+            Attribute::GivenName | Attribute::FamilyName => {
+                Some("a name is never cleared (Slack requires one)")
+            }
+            Attribute::EmployeeNumber => Some("a match key is never cleared"),
+            _ => match attribute.kind() {
+                Kind::Text(_) | Kind::Date(_) | Kind::Manager => None,
+                Kind::Key => Some("Slack requires a user name"),
+                Kind::Guest => Some("a blank guest cell already means a full member"),
+                Kind::Active | Kind::Groups => Some("it has no blank rule"),
+            },
+        }
+    }
+
     /// How `attribute` is kept in sync.
     pub fn mode(&self, attribute: Attribute) -> AttributeMode {
         self.modes

@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, UserRef};
-use crate::config::{AttributeMode, Policy, UnmanagedGroups};
+use crate::config::{AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups};
 use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
@@ -258,6 +258,24 @@ pub(super) fn update_op(
         if enforced(attr) && Some(want) != have {
             change(attr, have, Some(want));
             fields.text.insert(attr, Some(want.to_string()));
+        }
+    }
+    // Attributes written blank are cleared where the config says `blank: clear` (never a
+    // name, a key or the guest flag, which the config refuses) and Slack holds a value.
+    let clears = d.blanks.iter().copied().filter(|&a| {
+        enforced(a)
+            && policy.attributes.blank(a) == Blank::Clear
+            && AttributePolicy::cannot_clear(a).is_none()
+    });
+    for attr in clears {
+        if attr == Attribute::Manager {
+            if let Some(have) = l.manager_id.as_deref() {
+                change(attr, Some(have), None);
+                fields.manager = Some(None);
+            }
+        } else if let Some(have) = l.text(attr).filter(|_| attr.kind().is_text()) {
+            change(attr, Some(have), None);
+            fields.text.insert(attr, None);
         }
     }
     if enforced(Attribute::Guest)
