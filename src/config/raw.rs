@@ -214,6 +214,22 @@ impl<'de> Deserialize<'de> for RawHeaders {
     }
 }
 
+impl JsonSchema for RawHeaders {
+    fn schema_name() -> Cow<'static, str> {
+        "RawHeaders".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A header name, or header names tried in order: the first non-blank cell wins.",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
+        })
+    }
+}
+
 impl RawColumns {
     /// The first header mapped to `column`.
     pub fn header(&self, column: CsvColumn) -> Option<&str> {
@@ -240,7 +256,7 @@ impl JsonSchema for RawColumns {
         "RawColumns".into()
     }
 
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut properties = serde_json::Map::new();
         for column in CsvColumn::ALL {
             let description = match column {
@@ -260,16 +276,10 @@ impl JsonSchema for RawColumns {
                     "The guest's expiry: YYYY-MM-DD or an RFC 3339 time.".to_string()
                 }
             };
-            let one_or_list = json_schema!({
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                ],
-            });
             let mut schema = if column == CsvColumn::Attribute(Attribute::Email) {
-                one_or_list
+                generator.subschema_for::<RawHeaders>()
             } else {
-                json_schema!({"anyOf": [one_or_list, {"type": "null"}]})
+                generator.subschema_for::<Option<RawHeaders>>()
             };
             schema.insert("description".into(), description.into());
             properties.insert(column.key().into(), schema.into());

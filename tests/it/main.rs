@@ -16,6 +16,7 @@ mod harness;
 mod json_output;
 mod lag;
 mod layering;
+mod mapping;
 mod plan;
 mod python_sdk;
 mod quickstart;
