@@ -480,7 +480,16 @@ fn person(
             }
         }
     }
-    // A guest flag, an expiry, or both make up the guest attribute.
+    push_guest(&mut person, guest, expiration);
+    person
+}
+
+/// A guest flag, an expiry, or both make up the guest attribute.
+fn push_guest(
+    person: &mut PersonRecord,
+    guest: Option<(bool, SourceLocation)>,
+    expiration: Option<(&str, SourceLocation)>,
+) {
     let is_guest = match &guest {
         Some((flag, _)) => *flag,
         None => expiration.is_some(),
@@ -513,7 +522,6 @@ fn person(
             }
         }
     }
-    person
 }
 
 #[cfg(test)]

@@ -212,6 +212,27 @@ fn guest_change(d: &DesiredUser, l: &LiveUser) -> Option<(String, String)> {
     Some((show(have), show(want)))
 }
 
+/// The attributes written blank that the config says to clear (`blank: clear`; never a name,
+/// a key or the guest flag, which the config refuses too) and that Slack holds, with Slack's
+/// value: the text attributes and the manager's id.
+fn cleared<'l>(
+    d: &DesiredUser,
+    l: &'l LiveUser,
+    policy: &Policy,
+) -> impl Iterator<Item = (Attribute, &'l str)> {
+    d.blanks.iter().copied().filter_map(move |a| {
+        let clears = mode(policy, a) == AttributeMode::Enforce
+            && policy.attributes.blank(a) == Blank::Clear
+            && AttributePolicy::cannot_clear(a).is_none();
+        let have = match a {
+            Attribute::Manager => l.manager_id.as_deref(),
+            _ if a.kind().is_text() => l.text(a),
+            _ => None,
+        };
+        Some((a, have.filter(|_| clears)?))
+    })
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -260,22 +281,11 @@ pub(super) fn update_op(
             fields.text.insert(attr, Some(want.to_string()));
         }
     }
-    // Attributes written blank are cleared where the config says `blank: clear` (never a
-    // name, a key or the guest flag, which the config refuses) and Slack holds a value.
-    let clears = d.blanks.iter().copied().filter(|&a| {
-        enforced(a)
-            && policy.attributes.blank(a) == Blank::Clear
-            && AttributePolicy::cannot_clear(a).is_none()
-    });
-    for attr in clears {
-        if attr == Attribute::Manager {
-            if let Some(have) = l.manager_id.as_deref() {
-                change(attr, Some(have), None);
-                fields.manager = Some(None);
-            }
-        } else if let Some(have) = l.text(attr).filter(|_| attr.kind().is_text()) {
-            change(attr, Some(have), None);
-            fields.text.insert(attr, None);
+    for (attr, have) in cleared(d, l, policy) {
+        change(attr, Some(have), None);
+        match attr {
+            Attribute::Manager => fields.manager = Some(None),
+            _ => _ = fields.text.insert(attr, None),
         }
     }
     if enforced(Attribute::Guest)
