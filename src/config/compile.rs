@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion, UnmanagedGroups,
-    UnmanagedUsers,
+    Blank, EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion,
+    UnmanagedGroups, UnmanagedUsers,
 };
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
@@ -110,6 +110,12 @@ pub enum ConfigIssue {
         /// The setting.
         field: &'static str,
     },
+    /// A column mapped to an empty list of headers.
+    #[error("columns.{column}: list at least one header")]
+    NoHeaders {
+        /// The column key.
+        column: &'static str,
+    },
     /// A CSV source without an email column.
     #[error("a csv source needs `columns` with at least `email`")]
     MissingEmailColumn,
@@ -120,6 +126,14 @@ pub enum ConfigIssue {
         field: &'static str,
         /// The value as given.
         value: String,
+    },
+    /// `blank: clear` on an attribute that is never cleared.
+    #[error("attributes.{attribute}: `blank: clear` is not allowed: {reason}")]
+    CannotClear {
+        /// The attribute.
+        attribute: &'static str,
+        /// Why.
+        reason: &'static str,
     },
     /// A match key listed twice.
     #[error("match: `{key}` is listed twice")]
@@ -269,10 +283,24 @@ pub fn compile(file: &Arc<str>, bytes: &[u8], env: &EnvOverrides) -> Result<Conf
     match config {
         Some(mut config) if !problems.iter().any(Problem::is_error) => {
             config.warnings = problems;
+            config.digest = sha256_hex(bytes);
             Ok(config)
         }
         _ => Err(fail(problems)),
     }
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex: what `sha256sum` prints, so an auditor can
+/// check a config file against the audit log. (`ring` is already in the tree, for TLS.)
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// A problem was found and is already among the compiler's problems.
@@ -300,7 +328,12 @@ impl Compiler<'_> {
         let policy = self.policy(raw);
         let rate_limit = self.rate_limit(raw);
         let daemon = self.daemon(raw);
-        let audit_log = raw.audit_log.as_deref().map(|p| resolve(self.base, p));
+        let audit_log = raw
+            .audit_log
+            .as_ref()
+            .and_then(|a| a.path())
+            .map(|p| resolve(self.base, p));
+        let audit_stdout = raw.audit_log.as_ref().is_some_and(|a| a.stdout());
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
         // A folder is wrong on any host. A missing folder is not judged: validate often runs
         // in CI, elsewhere than scimsync, where `/var/lib/scimsync` need not exist.
@@ -349,7 +382,9 @@ impl Compiler<'_> {
             rate_limit,
             daemon,
             audit_log,
+            audit_stdout,
             lock_file,
+            digest: String::new(),
             warnings: Vec::new(),
         })
     }
@@ -655,20 +690,32 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let columns = columns
-            .headers
-            .iter()
-            .map(|&(column, ref header)| ColumnMapping {
-                column,
-                declared_at: self.at(&[
-                    here[0],
-                    here[1],
-                    Step::Key("columns"),
-                    Step::Key(column.key()),
-                ]),
-                header: header.trim().to_string(),
-            })
-            .collect();
+        let mut mappings = Vec::with_capacity(columns.headers.len());
+        for (column, headers) in &columns.headers {
+            let at = [
+                here[0],
+                here[1],
+                Step::Key("columns"),
+                Step::Key(column.key()),
+            ];
+            let mut names = headers.0.iter().map(|h| h.trim().to_string());
+            let Some(header) = names.next() else {
+                self.error(
+                    &at,
+                    ConfigIssue::NoHeaders {
+                        column: column.key(),
+                    },
+                );
+                continue;
+            };
+            mappings.push(ColumnMapping {
+                column: *column,
+                declared_at: self.at(&at),
+                header,
+                fallbacks: names.collect(),
+            });
+        }
+        let columns = mappings;
         Some(CsvLayout {
             columns,
             delimiter: delimiter?,
@@ -699,13 +746,34 @@ impl Compiler<'_> {
             }
         }
         let scope = self.scope(raw);
-        let attributes = AttributePolicy {
-            modes: raw
-                .attributes
-                .iter()
-                .flat_map(|a| a.modes.iter().copied())
-                .collect(),
-        };
+        let settings = raw
+            .attributes
+            .iter()
+            .flat_map(|a| a.settings.iter().copied());
+        let mut attributes = AttributePolicy::default();
+        for (attribute, setting) in settings {
+            if let Some(mode) = setting.mode() {
+                attributes.modes.insert(attribute, mode);
+            }
+            if let Some(blank) = setting.blank() {
+                if blank == Blank::Clear
+                    && let Some(reason) = AttributePolicy::cannot_clear(attribute)
+                {
+                    self.error(
+                        &[
+                            Step::Key("attributes"),
+                            Step::Key(attribute.name()),
+                            Step::Key("blank"),
+                        ],
+                        ConfigIssue::CannotClear {
+                            attribute: attribute.name(),
+                            reason,
+                        },
+                    );
+                }
+                attributes.blanks.insert(attribute, blank);
+            }
+        }
         Policy {
             match_keys,
             scope,
@@ -1087,6 +1155,7 @@ pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AttributeMode;
 
     #[test]
     fn durations() {
@@ -1306,6 +1375,121 @@ audit_log: audit.jsonl
         assert_eq!(config.daemon.listen.port(), 9191);
         assert_eq!(config.audit_log, Some(PathBuf::from("conf/audit.jsonl")));
         assert!(config.warnings.is_empty());
+    }
+
+    #[test]
+    fn the_audit_log_is_a_path_or_a_map_with_stdout() {
+        let env = EnvOverrides::default();
+        let with = |audit: &str| compile_str(&format!("{MINIMAL}audit_log: {audit}\n"), &env);
+        let c = with("a.jsonl").unwrap();
+        assert_eq!(
+            (c.audit_log, c.audit_stdout),
+            (Some(PathBuf::from("conf/a.jsonl")), false)
+        );
+        let c = with("{path: a.jsonl, stdout: true}").unwrap();
+        assert_eq!(
+            (c.audit_log, c.audit_stdout),
+            (Some(PathBuf::from("conf/a.jsonl")), true)
+        );
+        let c = with("{stdout: true}").unwrap();
+        assert_eq!((c.audit_log, c.audit_stdout), (None, true));
+        let c = compile_str(MINIMAL, &env).unwrap();
+        assert_eq!((c.audit_log, c.audit_stdout), (None, false));
+        let errors = with("{path: a.jsonl, stdot: true}").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with(
+                "conf/scimsync.yaml:6:28: error: audit_log.stdot: unknown field `stdot`"
+            ),
+            "{errors:#?}"
+        );
+        let errors = with("[a.jsonl]").unwrap_err();
+        assert!(
+            errors[0].contains("expected a file path or a map with `path` and `stdout`"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn columns_take_fallbacks_and_attributes_a_blank_rule() {
+        let env = EnvOverrides::default();
+        let config = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, given_name: [Preferred, ' Legal '], title: T}}\nattributes:\n  title: {{blank: clear}}\n  manager: {{mode: create_only, blank: keep}}\n  display_name: ignore\n"
+            ),
+            &env,
+        )
+        .unwrap();
+        let SourceFormat::Csv(layout) = &config.sources[1].format else {
+            panic!("csv")
+        };
+        let given = &layout.columns[1];
+        assert_eq!(given.column.key(), "given_name");
+        assert_eq!(given.header, "Preferred");
+        assert_eq!(given.fallbacks, ["Legal"]);
+        assert!(layout.columns[2].fallbacks.is_empty());
+        let attributes = &config.policy.attributes;
+        assert_eq!(attributes.blank(Attribute::Title), Blank::Clear);
+        assert_eq!(attributes.mode(Attribute::Title), AttributeMode::Enforce);
+        assert_eq!(attributes.blank(Attribute::Manager), Blank::Keep);
+        assert_eq!(
+            attributes.mode(Attribute::Manager),
+            AttributeMode::CreateOnly
+        );
+        assert_eq!(
+            attributes.blank(Attribute::Phone),
+            Blank::Keep,
+            "the default"
+        );
+        assert_eq!(
+            attributes.mode(Attribute::DisplayName),
+            AttributeMode::Ignore
+        );
+
+        // What is never cleared is refused where it is written; so is an empty list of
+        // headers, and an unknown setting.
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, title: []}}\nattributes:\n  given_name: {{blank: clear}}\n  employee_number: {{blank: clear}}\n  user_name: {{blank: clear}}\n  guest: {{blank: clear}}\n  title: {{blank: wipe}}\n  phone: {{blnk: clear}}\n"
+            ),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:13:18: error: attributes.title.blank: unknown variant `wipe`, expected `keep` or `clear`",
+                "conf/scimsync.yaml:14:11: error: attributes.phone.blnk: unknown field `blnk`, expected `mode` or `blank`",
+            ]
+        );
+        let errors = compile_str(
+            &format!(
+                "{MINIMAL}  - csv: p.csv\n    columns: {{email: E, title: []}}\nattributes:\n  given_name: {{blank: clear}}\n  employee_number: {{blank: clear}}\n  user_name: {{blank: clear}}\n  guest: {{blank: clear}}\n  phone: {{blank: clear}}\n"
+            ),
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "conf/scimsync.yaml:7:32: error: columns.title: list at least one header",
+                "conf/scimsync.yaml:9:23: error: attributes.given_name: `blank: clear` is not allowed: a name is never cleared (Slack requires one)",
+                "conf/scimsync.yaml:10:28: error: attributes.employee_number: `blank: clear` is not allowed: a match key is never cleared",
+                "conf/scimsync.yaml:11:22: error: attributes.user_name: `blank: clear` is not allowed: Slack requires a user name",
+                "conf/scimsync.yaml:12:18: error: attributes.guest: `blank: clear` is not allowed: a blank guest cell already means a full member",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_digest_is_the_sha256_of_the_file() {
+        // FIPS 180-2's first example.
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let c = compile_str(MINIMAL, &EnvOverrides::default()).unwrap();
+        assert_eq!(c.digest, sha256_hex(MINIMAL.as_bytes()));
     }
 
     #[test]

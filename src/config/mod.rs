@@ -20,9 +20,9 @@ use std::time::Duration;
 pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use compile::INTERVAL_RANGE;
 pub(crate) use compile::parse_duration;
-pub use compile::{ConfigIssue, compile};
+pub use compile::{ConfigIssue, compile, sha256_hex};
 pub use raw::{
-    AttributeMode, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
+    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
     UnmanagedUsers,
 };
 
@@ -50,8 +50,12 @@ pub struct Config {
     pub daemon: DaemonSettings,
     /// The audit log, resolved against the config file's folder.
     pub audit_log: Option<PathBuf>,
+    /// Audit lines are also written to standard output.
+    pub audit_stdout: bool,
     /// Lock file held for a whole pass; by default one per config file.
     pub lock_file: Option<PathBuf>,
+    /// The SHA-256 (hex) of the config file's bytes as read: what the audit log records.
+    pub digest: String,
     /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
     pub warnings: Vec<Problem<ConfigIssue>>,
 }
@@ -169,6 +173,9 @@ pub struct ColumnMapping {
     pub column: CsvColumn,
     /// The header naming the column in the CSV file.
     pub header: String,
+    /// Headers read, in order, when the cells before are blank (`given_name:
+    /// [preferred_first_name, legal_first_name]`): the first non-blank cell wins.
+    pub fallbacks: Vec<String>,
     /// Where the config maps it.
     pub declared_at: SourceLocation,
 }
@@ -343,14 +350,39 @@ impl Scope {
     }
 }
 
-/// How each attribute is kept in sync; unlisted attributes are enforced.
+/// How each attribute is kept in sync; unlisted attributes are enforced, and a blank value
+/// keeps Slack's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttributePolicy {
     /// The modes the config sets; unlisted attributes are enforced.
     pub modes: HashMap<Attribute, AttributeMode>,
+    /// The blank rules the config sets; unlisted attributes keep Slack's value.
+    pub blanks: HashMap<Attribute, Blank>,
 }
 
 impl AttributePolicy {
+    /// What a blank value of `attribute` in a source means.
+    pub fn blank(&self, attribute: Attribute) -> Blank {
+        self.blanks.get(&attribute).copied().unwrap_or(Blank::Keep)
+    }
+
+    /// Why a blank `attribute` can never clear Slack's value, if it cannot: Slack needs it,
+    /// or clearing it would unmatch or demote accounts.
+    pub fn cannot_clear(attribute: Attribute) -> Option<&'static str> {
+        match attribute {
+            Attribute::GivenName | Attribute::FamilyName => {
+                Some("a name is never cleared (Slack requires one)")
+            }
+            Attribute::EmployeeNumber => Some("a match key is never cleared"),
+            _ => match attribute.kind() {
+                Kind::Text(_) | Kind::Date(_) | Kind::Manager => None,
+                Kind::Key => Some("Slack requires a user name"),
+                Kind::Guest => Some("a blank guest cell already means a full member"),
+                Kind::Active | Kind::Groups => Some("it has no blank rule"),
+            },
+        }
+    }
+
     /// How `attribute` is kept in sync.
     pub fn mode(&self, attribute: Attribute) -> AttributeMode {
         self.modes

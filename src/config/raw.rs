@@ -37,7 +37,8 @@ pub struct RawConfig {
     /// Group handling.
     pub groups: Option<RawGroups>,
     /// Per attribute: enforce (default), create_only (set when creating, never updated) or
-    /// ignore.
+    /// ignore; or `{mode, blank}`, where `blank: clear` makes a blank value in a source clear
+    /// Slack's (default `keep`: a blank leaves Slack's value alone).
     pub attributes: Option<RawAttributes>,
     /// Directory users that break a rule: skip them (and report) or fail the run. Default: fail.
     pub invalid_users: Option<InvalidUsers>,
@@ -47,11 +48,76 @@ pub struct RawConfig {
     pub rate_limit: Option<RawRateLimit>,
     /// Settings for `scimsync run`.
     pub daemon: Option<RawDaemon>,
-    /// Append-only JSON-lines log of every write, relative to this file's folder.
-    pub audit_log: Option<String>,
+    /// Append-only JSON-lines audit log of every apply (its start, guards overridden, each
+    /// write, its end): a path relative to this file's folder, or `{path, stdout}`.
+    pub audit_log: Option<RawAuditLog>,
     /// Lock file that keeps two scimsync processes on one host from applying at once.
     /// Default: one per config file in the temporary folder.
     pub lock_file: Option<String>,
+}
+
+/// The audit log: a file path, or where the lines go.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawAuditLog {
+    /// A file (created with mode 0600), relative to the config file's folder.
+    Path(String),
+    /// A file, standard output, or both.
+    Settings(RawAuditSettings),
+}
+
+/// Where audit lines go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditSettings {
+    /// The file (created with mode 0600), relative to the config file's folder.
+    pub path: Option<String>,
+    /// Also write every line to standard output (for containers whose logs are collected
+    /// from it). Default: false.
+    pub stdout: Option<bool>,
+}
+
+impl RawAuditLog {
+    /// The file, if one is set.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            RawAuditLog::Path(p) => Some(p),
+            RawAuditLog::Settings(s) => s.path.as_deref(),
+        }
+    }
+
+    /// Whether lines are mirrored to standard output.
+    pub fn stdout(&self) -> bool {
+        match self {
+            RawAuditLog::Path(_) => false,
+            RawAuditLog::Settings(s) => s.stdout.unwrap_or(false),
+        }
+    }
+}
+
+/// A path, or the settings map (whose own errors, such as an unknown key, are reported as
+/// a struct's are; an untagged enum would only say that nothing matched).
+impl<'de> Deserialize<'de> for RawAuditLog {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PathOrSettings;
+        impl<'de> Visitor<'de> for PathOrSettings {
+            type Value = RawAuditLog;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a file path or a map with `path` and `stdout`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAuditLog, E> {
+                Ok(RawAuditLog::Path(v.to_string()))
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<RawAuditLog, M::Error> {
+                RawAuditSettings::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawAuditLog::Settings)
+            }
+        }
+        d.deserialize_any(PathOrSettings)
+    }
 }
 
 /// The Slack organisation and the SCIM token.
@@ -111,22 +177,67 @@ pub struct RawSource {
     pub min_users: Option<u32>,
 }
 
-/// CSV column mapping: column key → header name. The keys are the attributes' column keys
+/// CSV column mapping: column key → header name, or a list of header names tried in order
+/// (the first non-blank cell wins). The keys are the attributes' column keys
 /// ([`Spec::column`](crate::model::Spec::column)) and `guest_expiration`; `null` is the same
 /// as absent.
 #[derive(Debug, Default, Clone)]
 pub struct RawColumns {
-    /// Each mapped column with its header, in [`CsvColumn::ALL`]'s order.
-    pub headers: Vec<(CsvColumn, String)>,
+    /// Each mapped column with its headers, in [`CsvColumn::ALL`]'s order.
+    pub headers: Vec<(CsvColumn, RawHeaders)>,
+}
+
+/// The headers one column is read from: one, or several tried in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawHeaders(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for RawHeaders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrList;
+        impl<'de> Visitor<'de> for OneOrList {
+            type Value = RawHeaders;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a header name or a list of header names")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawHeaders, E> {
+                Ok(RawHeaders(vec![v.to_string()]))
+            }
+
+            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<RawHeaders, S::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawHeaders)
+            }
+        }
+        d.deserialize_any(OneOrList)
+    }
+}
+
+impl JsonSchema for RawHeaders {
+    fn schema_name() -> Cow<'static, str> {
+        "RawHeaders".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A header name, or header names tried in order: the first non-blank cell wins.",
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
+        })
+    }
 }
 
 impl RawColumns {
-    /// The header mapped to `column`.
+    /// The first header mapped to `column`.
     pub fn header(&self, column: CsvColumn) -> Option<&str> {
         self.headers
             .iter()
             .find(|(c, _)| *c == column)
-            .map(|(_, h)| h.as_str())
+            .and_then(|(_, h)| h.0.first())
+            .map(String::as_str)
     }
 }
 
@@ -166,15 +277,15 @@ impl JsonSchema for RawColumns {
                 }
             };
             let mut schema = if column == CsvColumn::Attribute(Attribute::Email) {
-                generator.subschema_for::<String>()
+                generator.subschema_for::<RawHeaders>()
             } else {
-                generator.subschema_for::<Option<String>>()
+                generator.subschema_for::<Option<RawHeaders>>()
             };
             schema.insert("description".into(), description.into());
             properties.insert(column.key().into(), schema.into());
         }
         json_schema!({
-            "description": "CSV column mapping: attribute → header name.",
+            "description": "CSV column mapping: attribute → header name, or a list of header names tried in order (the first non-blank cell wins).",
             "type": "object",
             "properties": properties,
             "additionalProperties": false,
@@ -256,12 +367,89 @@ pub enum AttributeMode {
     Ignore,
 }
 
+/// What a blank value (an empty CSV cell, `title: ""` or `title:` in YAML) means for an
+/// attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Blank {
+    /// Leave Slack's value as it is (the default): a blank is no value, and an export whose
+    /// column went empty never wipes everyone's data.
+    Keep,
+    /// Clear Slack's value. Not for names, the user name, the employee number or guest.
+    Clear,
+}
+
+/// One attribute's policy: a mode, or `{mode, blank}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum RawAttribute {
+    /// How the attribute is kept in sync.
+    Mode(AttributeMode),
+    /// How it is kept in sync, and what a blank value means.
+    Settings(RawAttributeSettings),
+}
+
+/// An attribute's mode and blank rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttributeSettings {
+    /// enforce (default), create_only or ignore.
+    pub mode: Option<AttributeMode>,
+    /// What a blank value in a source means: keep Slack's value (default) or clear it.
+    pub blank: Option<Blank>,
+}
+
+impl RawAttribute {
+    /// The mode, if given.
+    pub fn mode(self) -> Option<AttributeMode> {
+        match self {
+            RawAttribute::Mode(m) => Some(m),
+            RawAttribute::Settings(s) => s.mode,
+        }
+    }
+
+    /// The blank rule, if given.
+    pub fn blank(self) -> Option<Blank> {
+        match self {
+            RawAttribute::Mode(_) => None,
+            RawAttribute::Settings(s) => s.blank,
+        }
+    }
+}
+
+/// A mode's name, or the settings map (whose own errors are reported as a struct's are).
+impl<'de> Deserialize<'de> for RawAttribute {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ModeOrSettings;
+        impl<'de> Visitor<'de> for ModeOrSettings {
+            type Value = RawAttribute;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a mode (enforce, create_only, ignore) or a map with `mode` and `blank`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAttribute, E> {
+                AttributeMode::deserialize(de::value::StrDeserializer::<E>::new(v))
+                    .map(RawAttribute::Mode)
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<RawAttribute, M::Error> {
+                RawAttributeSettings::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawAttribute::Settings)
+            }
+        }
+        d.deserialize_any(ModeOrSettings)
+    }
+}
+
 /// Attribute policy, per attribute: the attributes whose [`Spec::policy`](crate::model::Spec::policy)
 /// is set, by name; `null` is the same as absent.
 #[derive(Debug, Default)]
 pub struct RawAttributes {
-    /// Each attribute given, with its mode, in file order.
-    pub modes: Vec<(Attribute, AttributeMode)>,
+    /// Each attribute given, with its policy, in file order.
+    pub settings: Vec<(Attribute, RawAttribute)>,
 }
 
 /// How many attributes have a policy.
@@ -292,12 +480,12 @@ const POLICY_NAMES: [&str; POLICY_COUNT] = {
 
 impl<'de> Deserialize<'de> for RawAttributes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let modes = named_map(d, "struct RawAttributes", &POLICY_NAMES, |name| {
+        let settings = named_map(d, "struct RawAttributes", &POLICY_NAMES, |name| {
             Attribute::from_name(name)
                 .filter(|a| a.spec().policy)
                 .map(|a| (a, a.name()))
         })?;
-        Ok(RawAttributes { modes })
+        Ok(RawAttributes { settings })
     }
 }
 
@@ -309,12 +497,12 @@ impl JsonSchema for RawAttributes {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut properties = serde_json::Map::new();
         for spec in TABLE.iter().filter(|s| s.policy) {
-            let mut schema = generator.subschema_for::<Option<AttributeMode>>();
+            let mut schema = generator.subschema_for::<Option<RawAttribute>>();
             schema.insert("description".into(), spec.doc.into());
             properties.insert(spec.name.into(), schema.into());
         }
         json_schema!({
-            "description": "Attribute policy, per attribute.",
+            "description": "Attribute policy, per attribute: a mode, or `{mode, blank}`.",
             "type": "object",
             "properties": properties,
             "additionalProperties": false,

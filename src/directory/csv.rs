@@ -362,7 +362,8 @@ fn check_header(
     }
 }
 
-/// The index of each mapped column in the header; a mapped header that is missing is a
+/// The index of each mapped header in the header row: a column's own header, then its
+/// fallbacks, next to each other. A mapped header that is missing (a fallback too) is a
 /// problem at the header's first cell.
 fn map_columns(
     names: &[String],
@@ -372,17 +373,19 @@ fn map_columns(
 ) -> Vec<(CsvColumn, usize)> {
     let mut indexes = Vec::with_capacity(layout.columns.len());
     for mapping in &layout.columns {
-        match names.iter().position(|n| *n == mapping.header) {
-            Some(i) => indexes.push((mapping.column, i)),
-            None => problems.push(Problem::error(
-                cell_at(0),
-                DirectoryIssue::MissingColumn {
-                    header: mapping.header.clone(),
-                    attribute: mapping.column.key(),
-                    available: names.join(", "),
-                    mapped_at: mapping.declared_at.clone(),
-                },
-            )),
+        for header in std::iter::once(&mapping.header).chain(&mapping.fallbacks) {
+            match names.iter().position(|n| n == header) {
+                Some(i) => indexes.push((mapping.column, i)),
+                None => problems.push(Problem::error(
+                    cell_at(0),
+                    DirectoryIssue::MissingColumn {
+                        header: header.clone(),
+                        attribute: mapping.column.key(),
+                        available: names.join(", "),
+                        mapped_at: mapping.declared_at.clone(),
+                    },
+                )),
+            }
         }
     }
     indexes
@@ -399,7 +402,15 @@ fn person(
     person.values.reserve(indexes.len());
     let mut guest: Option<(bool, SourceLocation)> = None;
     let mut expiration: Option<(&str, SourceLocation)> = None;
-    for &(column, i) in indexes {
+    // A column with fallbacks has several headers, next to each other in `indexes`: its cell
+    // is the first non-blank one, or the first one when all are blank.
+    for headers in indexes.chunk_by(|a, b| a.0 == b.0) {
+        let (column, first) = headers[0];
+        let i = headers
+            .iter()
+            .map(|&(_, i)| i)
+            .find(|&i| !record[i].is_empty())
+            .unwrap_or(first);
         let cell = &record[i];
         let invalid = |attribute, expected| DirectoryIssue::InvalidValue {
             attribute,
@@ -424,7 +435,14 @@ fn person(
             continue;
         }
         if cell.is_empty() && attribute != Attribute::Email {
-            // Blank means unset; a blank email is kept, so that it is reported at its cell.
+            // A blank is no value: Slack's is kept, or cleared under `blank: clear` (the
+            // planner decides). A blank email is kept as text, so that it is reported at its
+            // cell; a blank groups cell is no group.
+            if !matches!(attribute.kind(), Kind::Groups | Kind::Guest) {
+                person
+                    .values
+                    .push((attribute, AttrValue::Blank, cell_at(i)));
+            }
             continue;
         }
         match attribute.kind() {
@@ -462,7 +480,16 @@ fn person(
             }
         }
     }
-    // A guest flag, an expiry, or both make up the guest attribute.
+    push_guest(&mut person, guest, expiration);
+    person
+}
+
+/// A guest flag, an expiry, or both make up the guest attribute.
+fn push_guest(
+    person: &mut PersonRecord,
+    guest: Option<(bool, SourceLocation)>,
+    expiration: Option<(&str, SourceLocation)>,
+) {
     let is_guest = match &guest {
         Some((flag, _)) => *flag,
         None => expiration.is_some(),
@@ -495,7 +522,6 @@ fn person(
             }
         }
     }
-    person
 }
 
 #[cfg(test)]
@@ -511,6 +537,7 @@ mod tests {
                 .map(|(column, header)| ColumnMapping {
                     column: *column,
                     header: header.to_string(),
+                    fallbacks: vec![],
                     declared_at: SourceLocation::new(&config, 5, 7),
                 })
                 .collect(),
@@ -736,6 +763,69 @@ mod tests {
             };
             assert_eq!(value.1.display(), expected);
         }
+    }
+
+    #[test]
+    fn fallback_headers_first_non_blank_wins_and_blanks_are_kept_as_blank() {
+        let mut layout = layout(&[
+            (CsvColumn::Attribute(Attribute::Email), "Email"),
+            (CsvColumn::Attribute(Attribute::GivenName), "Preferred"),
+            (CsvColumn::Attribute(Attribute::Title), "Title"),
+            (CsvColumn::Attribute(Attribute::Groups), "Groups"),
+        ]);
+        layout.columns[1].fallbacks = vec!["Legal".into(), "Nickname".into()];
+        let text = "Email,Nickname,Legal,Preferred,Title,Groups\n\
+                    a@x.io,Nick,Ada,Addie,Eng,\n\
+                    b@x.io,Bobby,Robert,,,\n\
+                    c@x.io,Cee,,,,\n\
+                    d@x.io,,,,,\n";
+        let content = read_str(text.as_bytes(), &layout).unwrap();
+        let given: Vec<Option<&str>> = content
+            .people
+            .iter()
+            .map(|p| p.text(Attribute::GivenName))
+            .collect();
+        assert_eq!(
+            given,
+            [Some("Addie"), Some("Robert"), Some("Cee"), None],
+            "the first header first, then the fallbacks in order"
+        );
+        let value = |p: &PersonRecord, a: Attribute| {
+            p.values
+                .iter()
+                .find(|v| v.0 == a)
+                .map(|v| (v.1.clone(), v.2.to_string()))
+        };
+        // The value is located at the cell it was read from.
+        assert_eq!(
+            value(&content.people[1], Attribute::GivenName),
+            Some((AttrValue::Text("Robert".into()), "p.csv:3:14".into()))
+        );
+        // All blank: a blank, at the first header's cell; a blank title is a blank too.
+        let d = &content.people[3];
+        assert_eq!(
+            value(d, Attribute::GivenName),
+            Some((AttrValue::Blank, "p.csv:5:10".into()))
+        );
+        assert_eq!(
+            value(d, Attribute::Title),
+            Some((AttrValue::Blank, "p.csv:5:11".into()))
+        );
+        // A blank groups cell is no group, not a blank value.
+        assert!(d.groups.is_empty() && value(d, Attribute::Groups).is_none());
+
+        // A missing fallback header fails the source as a missing header does.
+        assert_eq!(
+            read_str(
+                b"Email,Preferred,Legal,Title,Groups
+",
+                &layout
+            )
+            .unwrap_err(),
+            [
+                "p.csv:1:1: error: no column \"Nickname\" (mapped to given_name); the header has: Email, Preferred, Legal, Title, Groups"
+            ]
+        );
     }
 
     #[test]

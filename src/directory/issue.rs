@@ -177,12 +177,6 @@ pub enum DirectoryIssue {
         /// Which flag.
         attribute: Attribute,
     },
-    /// A name written blank.
-    #[error("{attribute} is blank")]
-    BlankName {
-        /// Which name.
-        attribute: Attribute,
-    },
     /// A given or family name Slack would refuse.
     #[error("{attribute}: {violation}")]
     InvalidName {

@@ -55,7 +55,13 @@ impl MergedPerson {
                 self.values.push((attribute, value, location));
                 continue;
             };
-            if slot.1.same_as(&value, attribute) {
+            // A blank is no value: it never contradicts one, and any value fills it.
+            if slot.1.same_as(&value, attribute) || value == AttrValue::Blank {
+                continue;
+            }
+            if slot.1 == AttrValue::Blank {
+                slot.1 = value;
+                slot.2 = location;
                 continue;
             }
             if override_earlier {
@@ -217,6 +223,28 @@ mod tests {
             "p.csv:4:11: error: title of ada@x.io is \"Boss\" here but \"Eng\" at d.yaml:2:11; mark the later source `override: true` to let it win"
         );
         assert_eq!(people[0].text(Title), Some("Eng"));
+    }
+
+    #[test]
+    fn a_blank_never_conflicts_and_any_value_fills_it() {
+        use Attribute::*;
+        let blank = |mut r: PersonRecord, a: Attribute| {
+            let at = r.location.clone();
+            r.values.push((a, AttrValue::Blank, at));
+            r
+        };
+        let yaml = vec![blank(rec("d.yaml", 2, &[(Email, "ada@x.io")]), Title)];
+        let csv = vec![blank(
+            rec("p.csv", 4, &[(Email, "ada@x.io"), (Title, "Boss")]),
+            Phone,
+        )];
+        let later = vec![blank(rec("q.csv", 3, &[(Email, "ada@x.io")]), Title)];
+        let people = merge_people(vec![(yaml, false), (csv, false), (later, false)]);
+        assert_eq!(people.len(), 1);
+        assert!(people[0].problems.is_empty(), "{:?}", people[0].problems);
+        assert_eq!(people[0].text(Title), Some("Boss"));
+        assert_eq!(people[0].value(Title).unwrap().1.to_string(), "p.csv:4:11");
+        assert_eq!(people[0].value(Phone).unwrap().0, &AttrValue::Blank);
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub struct AttributeOrigin {
 ///
 /// Emails and user names are kept as written (for display and for sending) next to their
 /// comparison keys (trimmed, lower-cased): compare keys, send values. Unset optional
-/// attributes are `None`; blank values in sources mean unset.
+/// attributes are `None`; an attribute written blank (and given by no source) is in
+/// `blanks`, and the attribute's `blank:` policy says whether Slack's value is kept or
+/// cleared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredUser {
     /// A Slack user id given in the source (match key `id`).
@@ -52,6 +54,9 @@ pub struct DesiredUser {
     pub active: bool,
     /// Names of the groups this user belongs to, as written, sorted, without duplicates.
     pub groups: Vec<String>,
+    /// Attributes written blank (an empty cell, `title: ""`) that no source gives a value:
+    /// kept in Slack, or cleared where the config's `blank: clear` says so.
+    pub blanks: Vec<Attribute>,
     /// Where the user was first declared (`people.csv:14`).
     pub location: SourceLocation,
     /// Where each set attribute came from.

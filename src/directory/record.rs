@@ -15,6 +15,9 @@ pub(crate) enum AttrValue {
     Date(NaiveDate),
     Guest(Guest),
     Bool(bool),
+    /// Written blank (an empty cell, `title: ""`, `title:`): no value. Whether Slack's value
+    /// is kept or cleared is the attribute's `blank:` policy, applied by the planner.
+    Blank,
 }
 
 impl AttrValue {
@@ -28,6 +31,7 @@ impl AttrValue {
                 expiration: Some(e),
             }) => format!("guest until {}", e.to_rfc3339()),
             AttrValue::Bool(b) => b.to_string(),
+            AttrValue::Blank => "(blank)".into(),
         }
     }
 

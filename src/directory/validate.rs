@@ -111,6 +111,7 @@ fn build_user(
         guest: None,
         active: true,
         groups: Vec::new(),
+        blanks: Vec::new(),
         location: person.location,
         origins: Vec::with_capacity(person.values.len() + 1),
     };
@@ -130,6 +131,7 @@ fn build_user(
             (Kind::Manager, AttrValue::Text(t)) => user.manager = Some(t),
             (Kind::Guest, AttrValue::Guest(g)) => user.guest = Some(g),
             (Kind::Active, AttrValue::Bool(b)) => user.active = b,
+            (_, AttrValue::Blank) => user.blanks.push(attribute),
             // Readers give each kind its own value; groups come separately.
             _ => {}
         }

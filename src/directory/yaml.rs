@@ -104,9 +104,10 @@ impl<'de> Deserialize<'de> for RawUser {
                         Kind::Groups => {
                             map.next_value::<Option<Vec<String>>>()?.map(RawValue::List)
                         }
-                        Kind::Key | Kind::Text(_) | Kind::Date(_) | Kind::Manager => {
-                            map.next_value::<Option<String>>()?.map(RawValue::Text)
-                        }
+                        // `title:` (null) is written blank, like `title: ""`.
+                        Kind::Key | Kind::Text(_) | Kind::Date(_) | Kind::Manager => Some(
+                            RawValue::Text(map.next_value::<Option<String>>()?.unwrap_or_default()),
+                        ),
                     };
                     values.extend(value.map(|v| (attribute, v)));
                 }
@@ -229,7 +230,9 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
                 Some(date) => record
                     .values
                     .push((attribute, AttrValue::Date(date), location)),
-                None if text.trim().is_empty() => {}
+                None if text.trim().is_empty() => {
+                    record.values.push((attribute, AttrValue::Blank, location));
+                }
                 None => record.problems.push(Problem::error(
                     location,
                     DirectoryIssue::InvalidValue {
@@ -283,8 +286,9 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
     record
 }
 
-/// A key, text or manager value: trimmed; blank means unset (DESIGN §3), except that a blank
-/// email stays (so the validator reports it where it is written) and a blank name is an error.
+/// A key, text or manager value: trimmed. A blank one is no value (as an empty CSV cell is):
+/// Slack's is kept, or cleared under the attribute's `blank: clear`; except that a blank
+/// email stays text, so that the validator reports it where it is written.
 fn text_value(
     record: &mut PersonRecord,
     attribute: Attribute,
@@ -292,22 +296,12 @@ fn text_value(
     location: SourceLocation,
 ) {
     let value = text.trim();
-    if value.is_empty() {
-        match attribute {
-            Attribute::Email => {}
-            Attribute::GivenName | Attribute::FamilyName | Attribute::DisplayName => {
-                record.problems.push(Problem::error(
-                    location,
-                    DirectoryIssue::BlankName { attribute },
-                ));
-                return;
-            }
-            _ => return,
-        }
-    }
-    record
-        .values
-        .push((attribute, AttrValue::Text(value.to_string()), location));
+    let value = if value.is_empty() && attribute != Attribute::Email {
+        AttrValue::Blank
+    } else {
+        AttrValue::Text(value.to_string())
+    };
+    record.values.push((attribute, value, location));
 }
 
 /// The guest settings: a guest without an expiry, or until a parsed one.
@@ -427,7 +421,7 @@ mod tests {
             ]
         );
 
-        // Every text and date attribute of the table, by its name; `null` is absent.
+        // Every text and date attribute of the table, by its name; `null` is written blank.
         let mut text = String::from("users:\n  - email: a@x.io\n    title: ~\n");
         for attribute in Attribute::TEXT {
             let value = match attribute.kind() {
@@ -442,7 +436,9 @@ mod tests {
         for attribute in Attribute::TEXT {
             let value = person.values.iter().find(|v| v.0 == attribute);
             match attribute.kind() {
-                _ if attribute == Attribute::Title => assert!(value.is_none()),
+                _ if attribute == Attribute::Title => {
+                    assert_eq!(value.map(|v| &v.1), Some(&AttrValue::Blank))
+                }
                 Kind::Date(_) => {
                     assert_eq!(value.map(|v| v.1.display()).as_deref(), Some("2024-04-10"))
                 }
@@ -455,10 +451,27 @@ mod tests {
     }
 
     #[test]
-    fn blank_names_and_bad_dates_stay_with_the_person() {
-        let content =
-            read_str("users:\n  - email: a@x.io\n    given_name: ' '\n    start_date: soon\n")
-                .unwrap();
+    fn blank_values_are_no_value_and_bad_dates_stay_with_the_person() {
+        let content = read_str(
+            "users:\n  - email: a@x.io\n    given_name: ' '\n    start_date: soon\n    title:\n    manager: ''\n    phone: \"\"\n",
+        )
+        .unwrap();
+        let blanks: Vec<(Attribute, String)> = content.people[0]
+            .values
+            .iter()
+            .filter(|v| v.1 == AttrValue::Blank)
+            .map(|v| (v.0, v.2.to_string()))
+            .collect();
+        // A blank name is no value, as every blank is, in YAML as in CSV: never an error.
+        assert_eq!(
+            blanks,
+            [
+                (Attribute::GivenName, "d.yaml:3:17".to_string()),
+                (Attribute::Title, "d.yaml:5:10".to_string()),
+                (Attribute::Phone, "d.yaml:7:12".to_string()),
+                (Attribute::Manager, "d.yaml:6:14".to_string()),
+            ]
+        );
         let problems: Vec<String> = content.people[0]
             .problems
             .iter()
@@ -466,10 +479,7 @@ mod tests {
             .collect();
         assert_eq!(
             problems,
-            [
-                "d.yaml:3:17: error: given_name is blank",
-                "d.yaml:4:17: error: start_date \"soon\" is not a date like 2024-04-10",
-            ]
+            ["d.yaml:4:17: error: start_date \"soon\" is not a date like 2024-04-10"]
         );
     }
 

@@ -333,23 +333,32 @@ impl Prepared {
         if plan.is_empty() {
             return Ok(Applied::NothingToDo);
         }
-        let audit = match &self.config.audit_log {
-            Some(path) => Some(Arc::new(AuditLog::open(path).map_err(|source| {
-                PassError::Audit {
-                    path: path.display().to_string(),
+        let config = &self.config;
+        let audit = if config.audit_log.is_some() || config.audit_stdout {
+            let path = config.audit_log.as_deref();
+            let log =
+                AuditLog::to(path, config.audit_stdout).map_err(|source| PassError::Audit {
+                    path: path.map_or_else(|| "stdout".into(), |p| p.display().to_string()),
                     source,
-                }
-            })?)),
-            None => None,
+                })?;
+            // The guards the plan trips that `--allow` lets through.
+            log.started(config, plan, &plan.guards);
+            Some(Arc::new(log))
+        } else {
+            None
         };
+        let started = std::time::Instant::now();
         let outcome = crate::apply::execute_until(
             plan,
             &self.connection.caller,
             self.config.rate_limit.concurrency as usize,
-            audit,
+            audit.clone(),
             stop,
         )
         .await;
+        if let Some(audit) = &audit {
+            audit.ended(&outcome, started.elapsed());
+        }
         Ok(Applied::Done(outcome))
     }
 }

@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, UserRef};
-use crate::config::{AttributeMode, Policy, UnmanagedGroups};
+use crate::config::{AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups};
 use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
@@ -212,6 +212,27 @@ fn guest_change(d: &DesiredUser, l: &LiveUser) -> Option<(String, String)> {
     Some((show(have), show(want)))
 }
 
+/// The attributes written blank that the config says to clear (`blank: clear`; never a name,
+/// a key or the guest flag, which the config refuses too) and that Slack holds, with Slack's
+/// value: the text attributes and the manager's id.
+fn cleared<'l>(
+    d: &DesiredUser,
+    l: &'l LiveUser,
+    policy: &Policy,
+) -> impl Iterator<Item = (Attribute, &'l str)> {
+    d.blanks.iter().copied().filter_map(move |a| {
+        let clears = mode(policy, a) == AttributeMode::Enforce
+            && policy.attributes.blank(a) == Blank::Clear
+            && AttributePolicy::cannot_clear(a).is_none();
+        let have = match a {
+            Attribute::Manager => l.manager_id.as_deref(),
+            _ if a.kind().is_text() => l.text(a),
+            _ => None,
+        };
+        Some((a, have.filter(|_| clears)?))
+    })
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -258,6 +279,13 @@ pub(super) fn update_op(
         if enforced(attr) && Some(want) != have {
             change(attr, have, Some(want));
             fields.text.insert(attr, Some(want.to_string()));
+        }
+    }
+    for (attr, have) in cleared(d, l, policy) {
+        change(attr, Some(have), None);
+        match attr {
+            Attribute::Manager => fields.manager = Some(None),
+            _ => _ = fields.text.insert(attr, None),
         }
     }
     if enforced(Attribute::Guest)

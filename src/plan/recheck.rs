@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use super::{Op, OpKind, Plan, digest};
-use crate::config::{AttributeMode, Policy, UnmanagedGroups, UnmanagedUsers};
+use crate::config::{
+    AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups, UnmanagedUsers,
+};
 use crate::model::{Attribute, LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
 
@@ -61,6 +63,25 @@ pub fn recheck(plan: &Plan, live: &LiveState, policy: &Policy) -> Vec<Refusal> {
     out
 }
 
+/// A change that clears an attribute the current config no longer clears (`blank: keep`, the
+/// default, or one never cleared): only `blank: clear` makes the planner plan a clear.
+fn kept_blank(changes: &[super::Change], policy: &Policy) -> Option<String> {
+    changes
+        .iter()
+        .find(|c| {
+            c.to.is_none()
+                && (c.attribute.kind().is_text() || c.attribute == Attribute::Manager)
+                && (policy.attributes.blank(c.attribute) != Blank::Clear
+                    || AttributePolicy::cannot_clear(c.attribute).is_some())
+        })
+        .map(|c| {
+            format!(
+                "it clears {}, and the config no longer says `blank: clear`",
+                c.attribute
+            )
+        })
+}
+
 /// Why the current policy forbids `op`, if it does.
 fn forbidden(
     op: &Op,
@@ -84,7 +105,8 @@ fn forbidden(
         }
         Op::UpdateUser { id, changes, .. } => match account(id) {
             Err(reason) => Some(reason),
-            Ok(_) => ignored_attributes(changes.iter().map(|c| c.attribute), policy, true),
+            Ok(_) => ignored_attributes(changes.iter().map(|c| c.attribute), policy, true)
+                .or_else(|| kept_blank(changes, policy)),
         },
         Op::DeactivateUser { id, reason, .. } => match account(id) {
             Err(why) => Some(why),
@@ -207,6 +229,31 @@ mod tests {
             email: "x@example.com".into(),
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn a_clear_needs_blank_clear_in_the_current_config() {
+        let clear_title = || Op::UpdateUser {
+            id: "W1".into(),
+            email: "ada@example.com".into(),
+            reactivate: false,
+            fields: UserFields::default(),
+            changes: vec![Change {
+                attribute: Attribute::Title,
+                from: Some("Engineer".into()),
+                to: None,
+            }],
+            source: "people.csv:2".into(),
+        };
+        let mut p = policy();
+        assert_eq!(
+            reasons(vec![clear_title()], &p),
+            [
+                "op 0 (update_user ada@example.com): it clears title, and the config no longer says `blank: clear`"
+            ]
+        );
+        p.attributes.blanks.insert(Attribute::Title, Blank::Clear);
+        assert!(reasons(vec![clear_title()], &p).is_empty());
     }
 
     #[test]

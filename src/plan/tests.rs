@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::config::{AccountRef, AttributeMode, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers};
+use crate::config::{
+    AccountRef, AttributeMode, Blank, MatchKey, Policy, UnmanagedGroups, UnmanagedUsers,
+};
 use crate::diag::SourceLocation;
 use crate::directory::{
     Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Directory, SkippedUser, TextValues,
@@ -27,6 +29,7 @@ pub(super) fn person(email: &str, line: u32) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
+        blanks: vec![],
         location: loc(line),
         origins: vec![],
     }
@@ -656,5 +659,97 @@ fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
         from_json(r#"{"format_version": 99}"#)
             .unwrap_err()
             .contains("99")
+    );
+}
+
+#[test]
+fn blanks_keep_slacks_value_unless_the_attribute_says_clear() {
+    let mut ada = person("ada@example.com", 2);
+    ada.blanks = vec![
+        Attribute::GivenName,
+        Attribute::Title,
+        Attribute::Phone,
+        Attribute::Department,
+        Attribute::Manager,
+        Attribute::StartDate,
+        Attribute::DisplayName,
+    ];
+    let mut a = account("W1", "ada@example.com");
+    for attribute in [
+        Attribute::GivenName,
+        Attribute::Title,
+        Attribute::Phone,
+        Attribute::Department,
+        Attribute::DisplayName,
+    ] {
+        a.texts.set(attribute, Some(format!("old {attribute}")));
+    }
+    a.texts.set(Attribute::StartDate, Some("2020-01-01"));
+    a.manager_id = Some("W9".into());
+    let live_state = live(vec![a, account("W9", "boss@example.com")], vec![]);
+
+    // By default a blank is no value: nothing changes.
+    let mut ada_and_boss = vec![ada.clone(), person("boss@example.com", 3)];
+    let p = plan(
+        &directory(ada_and_boss.clone(), vec![]),
+        &live_state,
+        &policy(),
+    );
+    assert!(p.is_empty(), "{:?}", kinds(&p));
+
+    // `clear` clears what Slack holds; a name never (the config refuses it, and the planner
+    // does not trust the config alone); an `ignore`d or `create_only` attribute is left.
+    let mut pol = policy();
+    for attribute in [
+        Attribute::GivenName,
+        Attribute::Title,
+        Attribute::Phone,
+        Attribute::Manager,
+        Attribute::StartDate,
+        Attribute::DisplayName,
+        Attribute::Department,
+    ] {
+        pol.attributes.blanks.insert(attribute, Blank::Clear);
+    }
+    pol.attributes
+        .modes
+        .insert(Attribute::Department, AttributeMode::Ignore);
+    pol.attributes
+        .modes
+        .insert(Attribute::DisplayName, AttributeMode::CreateOnly);
+    let p = plan(&directory(ada_and_boss.clone(), vec![]), &live_state, &pol);
+    let mut got = changes(&p, "W1");
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "manager: W9 -> -",
+            "phone: old phone -> -",
+            "start_date: 2020-01-01 -> -",
+            "title: old title -> -",
+        ]
+    );
+    let Op::UpdateUser { fields, .. } = &p.ops[0].op else {
+        panic!()
+    };
+    assert_eq!(fields.text.get(&Attribute::Title), Some(&None));
+    assert_eq!(fields.manager, Some(None));
+
+    // Nothing to clear when Slack holds nothing; a create sends no blank.
+    ada_and_boss[0].email = "new@example.com".into();
+    ada_and_boss[0].email_key = "new@example.com".into();
+    ada_and_boss[0].user_name_key = "new".into();
+    let p = plan(&directory(ada_and_boss, vec![]), &live_state, &pol);
+    let Some(Op::CreateUser { fields, .. }) = p
+        .ops
+        .iter()
+        .map(|o| &o.op)
+        .find(|op| matches!(op, Op::CreateUser { .. }))
+    else {
+        panic!("{:?}", kinds(&p))
+    };
+    assert!(
+        fields.text.is_empty() && fields.manager.is_none(),
+        "{fields:?}"
     );
 }

@@ -39,6 +39,7 @@ fn user(i: usize) -> DesiredUser {
         guest: None,
         active: true,
         groups: vec![],
+        blanks: vec![],
         location: scimsync::diag::SourceLocation::new(
             &Arc::from("bench"),
             u32::try_from(i).unwrap_or(u32::MAX),

@@ -108,7 +108,15 @@ async fn initial_import_then_nothing_to_do() {
         );
 
         let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-        assert_eq!(audit.lines().count(), 14, "one audit line per write");
+        assert_eq!(
+            audit
+                .lines()
+                .filter(|l| l.contains("\"event\":\"write\""))
+                .count(),
+            14,
+            "one audit line per write"
+        );
+        assert_eq!(audit.lines().count(), 16, "and the apply's start and end");
         assert!(!audit.contains(o.emu.token()), "no token in the audit log");
 
         // The next plan is empty and a second apply writes nothing.

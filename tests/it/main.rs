@@ -2,6 +2,7 @@
 //! loopback port and talking to it over real HTTP (or running the real binary).
 
 mod apply;
+mod audit;
 mod daemon;
 mod directory;
 mod emulator;
@@ -15,6 +16,7 @@ mod harness;
 mod json_output;
 mod lag;
 mod layering;
+mod mapping;
 mod operator;
 mod plan;
 mod python_sdk;

@@ -63,13 +63,16 @@ fn quickstart_applies_then_changes_nothing() {
         dir.path().join(".scimsync-state.json").exists(),
         "the embedded org is kept"
     );
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("audit.jsonl"))
-            .unwrap()
+        audit
             .lines()
+            .filter(|l| l.contains("\"event\":\"write\""))
             .count(),
-        13
+        13,
+        "one line per write"
     );
+    assert_eq!(audit.lines().count(), 15, "and the apply's start and end");
 
     let (code, out, err) = scimsync(dir.path(), &["apply"]);
     assert_eq!(code, 0, "{out}{err}");
