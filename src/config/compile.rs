@@ -776,8 +776,11 @@ impl Compiler<'_> {
             safety.allow_group_deletion = v;
         }
         if let Some(text) = &raw.deactivation_grace {
-            safety.deactivation_grace =
-                self.duration(&[s, Step::Key("deactivation_grace")], "safety.deactivation_grace", text);
+            safety.deactivation_grace = self.duration(
+                &[s, Step::Key("deactivation_grace")],
+                "safety.deactivation_grace",
+                text,
+            );
         }
         if let Some(v) = raw.max_source_shrink {
             safety.max_source_shrink = Some(self.ratio(s, "max_source_shrink", v));
@@ -1269,7 +1272,7 @@ mod tests {
                 format!(
                     "conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy}"
                 ),
-                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`".to_string(),
+                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`, `report`".to_string(),
             ]
         );
 

@@ -321,8 +321,14 @@ impl Prepared {
             _ => return Ok(()),
         };
         let now = chrono::Utc::now();
-        let next =
-            state::next_memory(&store.memory, &self.plan, &self.live, &self.config, outcome, now);
+        let next = state::next_memory(
+            &store.memory,
+            &self.plan,
+            &self.live,
+            &self.config,
+            outcome,
+            now,
+        );
         store.save(&next, now)
     }
 

@@ -66,7 +66,13 @@ pub fn default_state_dir(
     is_dir: &dyn Fn(&Path) -> bool,
 ) -> PathBuf {
     if let Some(first) = env("STATE_DIRECTORY")
-        .map(|v| v.to_string_lossy().split(':').next().unwrap_or("").to_string())
+        .map(|v| {
+            v.to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .filter(|v| !v.is_empty())
     {
         return Path::new(&first).join("state");
@@ -210,8 +216,11 @@ fn leavers(
     applied: &dyn Fn(usize) -> bool,
     now: DateTime<Utc>,
 ) -> std::collections::BTreeMap<String, DateTime<Utc>> {
-    let mut out: std::collections::BTreeMap<String, DateTime<Utc>> =
-        plan.pending.iter().map(|p| (p.id.clone(), p.since)).collect();
+    let mut out: std::collections::BTreeMap<String, DateTime<Utc>> = plan
+        .pending
+        .iter()
+        .map(|p| (p.id.clone(), p.since))
+        .collect();
     for (i, op) in plan.ops.iter().enumerate() {
         if let Op::DeactivateUser { id, reason, .. } = &op.op
             && reason == NOT_IN_DIRECTORY
@@ -241,21 +250,29 @@ fn last_applied(
             .map(|u| {
                 let values = Attribute::TEXT
                     .iter()
-                    .filter_map(|a| u.text(*a).map(|v| (a.to_string(), memory::value_digest(Some(v)))))
+                    .filter_map(|a| {
+                        u.text(*a)
+                            .map(|v| (a.to_string(), memory::value_digest(Some(v))))
+                    })
                     .collect();
                 (u.id.clone(), values)
             })
             .collect();
-    let keep_before = |out: &mut std::collections::BTreeMap<_, std::collections::BTreeMap<String, String>>,
-                       id: &str,
-                       a: Attribute| {
-        let entry = out.entry(id.to_string()).or_default();
-        match before.applied.get(id).and_then(|m| m.get(&a.to_string())) {
-            Some(d) => entry.insert(a.to_string(), d.clone()),
-            None => entry.remove(&a.to_string()),
+    let keep_before =
+        |out: &mut std::collections::BTreeMap<_, std::collections::BTreeMap<String, String>>,
+         id: &str,
+         a: Attribute| {
+            let entry = out.entry(id.to_string()).or_default();
+            match before.applied.get(id).and_then(|m| m.get(&a.to_string())) {
+                Some(d) => entry.insert(a.to_string(), d.clone()),
+                None => entry.remove(&a.to_string()),
+            };
         };
-    };
-    for d in plan.drift.iter().filter(|d| d.action == DriftAction::Report) {
+    for d in plan
+        .drift
+        .iter()
+        .filter(|d| d.action == DriftAction::Report)
+    {
         keep_before(&mut out, &d.id, d.attribute);
     }
     for (i, op) in plan.ops.iter().enumerate() {
@@ -263,10 +280,16 @@ fn last_applied(
         let ok = result.is_some_and(|r| matches!(r.result, OpResult::Applied { .. }));
         match &op.op {
             Op::UpdateUser { id, changes, .. } => {
-                for c in changes.iter().filter(|c| Attribute::TEXT.contains(&c.attribute)) {
+                for c in changes
+                    .iter()
+                    .filter(|c| Attribute::TEXT.contains(&c.attribute))
+                {
                     if ok {
                         let entry = out.entry(id.clone()).or_default();
-                        entry.insert(c.attribute.to_string(), memory::value_digest(c.to.as_deref()));
+                        entry.insert(
+                            c.attribute.to_string(),
+                            memory::value_digest(c.to.as_deref()),
+                        );
                     } else {
                         keep_before(&mut out, id, c.attribute);
                     }
@@ -306,7 +329,11 @@ fn failures(
         .map(|o| (memory::op_key(o), fingerprint(&o.op)))
         .collect();
     for s in plan.stuck.iter().filter(|s| s.retry_at.is_some()) {
-        if let Some(f) = before.failures.get(&s.key).filter(|_| !planned.contains_key(&s.key)) {
+        if let Some(f) = before
+            .failures
+            .get(&s.key)
+            .filter(|_| !planned.contains_key(&s.key))
+        {
             out.insert(s.key.clone(), f.clone());
         }
     }

@@ -150,7 +150,10 @@ pub fn retry_at(stuck: StuckSettings, passes: u32, now: DateTime<Utc>) -> Option
         return None;
     }
     let doublings = (passes - stuck.after).min(20);
-    let wait = stuck.backoff.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+    let wait = stuck
+        .backoff
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF);
     Some(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero()))
 }
 
@@ -289,7 +292,9 @@ fn hold_stuck(
         if f.op != fingerprint(&op.op) || f.passes < stuck.after {
             continue; // the directory changed the op, or it is not stuck yet
         }
-        let wait = f.retry_at.filter(|at| *at > now && !has_dependents(plan, i));
+        let wait = f
+            .retry_at
+            .filter(|at| *at > now && !has_dependents(plan, i));
         if wait.is_some() {
             held.insert(i);
         }

@@ -299,7 +299,10 @@ fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
         ));
     }
     for d in &plan.drift {
-        let show = |v: &Option<String>| v.as_deref().map_or("(unset)".to_string(), |v| format!("{v:?}"));
+        let show = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("(unset)".to_string(), |v| format!("{v:?}"))
+        };
         out.push(format!(
             "{} {}: {} changed in Slack by hand: {} (directory: {}), {}",
             paint.yellow("~ drift          "),

@@ -21,4 +21,5 @@ mod quickstart;
 mod scim_client;
 mod secrets;
 mod soak;
+mod state;
 mod trust;
