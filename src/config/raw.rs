@@ -54,7 +54,7 @@ pub struct RawConfig {
     pub lock_file: Option<String>,
     /// Folder of the state kept between passes (leavers' grace periods, the last good run's
     /// source sizes, last-applied digests, stuck ops), relative to this file's folder; `false`
-    /// keeps no state. Default: `$STATE_DIRECTORY`, else `/var/lib/scimsync/state` when
+    /// keeps no state. Default: `$STATE_DIRECTORY/state`, else `/var/lib/scimsync/state` when
     /// `/var/lib/scimsync` exists, else `.scimsync-state` beside this file.
     pub state_dir: Option<RawStateDir>,
     /// Ops Slack refuses with the same error pass after pass (needs the state).
