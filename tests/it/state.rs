@@ -397,6 +397,33 @@ async fn two_processes_never_interleave_state_writes() {
             .collect();
         assert_eq!(names, ["state.json"]);
     }
+    // While another process holds the pass lock, no state is read or written.
+    let lock_path = scimsync::pass::ApplyLock::path_for(
+        &scimsync::config::Config::load(
+            &dir.path().join("scimsync.yaml"),
+            &scimsync::config::EnvOverrides::default(),
+        )
+        .unwrap(),
+    );
+    let before = std::fs::read(state_file(dir.path())).unwrap();
+    setup(
+        &o,
+        dir.path(),
+        &emails[..15],
+        "unmanaged_users: deactivate\nsafety: {deactivation_grace: 1h, max_deactivations: 100, \
+         max_deactivation_ratio: 1}\n",
+    );
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("another scimsync is applying"), "{out}");
+    assert_eq!(std::fs::read(state_file(dir.path())).unwrap(), before);
+    drop(held);
+    assert_eq!(run_text(&o, dir.path(), &["apply"]).0, 0);
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).unwrap()).unwrap();
+    assert_eq!(state["leavers"].as_object().unwrap().len(), 15, "{state}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -224,11 +224,13 @@ fn the_backoff_doubles_and_stops_at_a_day() {
 fn a_source_that_shrank_past_the_ratio_trips_its_own_guard() {
     let mut p = plan(vec![]);
     p.counts.source_users = BTreeMap::from([("hr.csv".into(), 79), ("extra.yaml".into(), 5)]);
-    let mut memory = Memory::default();
-    memory.last_good = Some(LastGood {
-        at: now(),
-        source_users: BTreeMap::from([("hr.csv".into(), 100), ("extra.yaml".into(), 5)]),
-    });
+    let memory = Memory {
+        last_good: Some(LastGood {
+            at: now(),
+            source_users: BTreeMap::from([("hr.csv".into(), 100), ("extra.yaml".into(), 5)]),
+        }),
+        ..Memory::default()
+    };
     let mut policy = Policy::default();
     policy.safety.max_source_shrink = Some(0.2);
     let out = remember(p.clone(), &memory, &policy, StuckSettings::default(), now());
