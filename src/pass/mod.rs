@@ -101,8 +101,11 @@ pub enum PassError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The state file cannot be written after the apply (Slack was written to).
-    #[error("cannot write the state file {path}: {source}")]
+    /// The state file cannot be written: before the apply (nothing was written), or after it.
+    #[error(
+        "cannot write the state file {path}: {source} (set state_dir to a writable, \
+         persistent folder, or state_dir: false for no state)"
+    )]
     StateWrite {
         /// The state file.
         path: String,
@@ -182,6 +185,11 @@ pub async fn prepare(
         None
     };
     let state = StateStore::load(&config)?;
+    if request.apply
+        && let Some(state) = &state
+    {
+        state.check_writable()?;
+    }
     match &request.saved_plan {
         Some(file) => prepare_saved(config, file, lock, state).await,
         None => {

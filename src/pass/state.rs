@@ -110,7 +110,14 @@ impl StateStore {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // No file, or no folder for it (yet): a first run. An apply then finds out
+            // whether the folder can be made ([`StateStore::check_writable`]).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
                 return Ok(Some(StateStore {
                     path,
                     memory: Memory::default(),
@@ -138,6 +145,21 @@ impl StateStore {
             path,
             memory: file.memory,
         }))
+    }
+
+    /// Checks, before a pass that may write to Slack, that the state can be written after it:
+    /// creates the folder and a probe file. A read-only or missing mount fails here, with
+    /// nothing written, not after the apply.
+    pub fn check_writable(&self) -> Result<(), PassError> {
+        let bad = |e: std::io::Error| PassError::StateWrite {
+            path: self.path.display().to_string(),
+            source: e,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(bad)?;
+        let probe = dir.join(format!("{STATE_FILE}.tmp-{}", std::process::id()));
+        std::fs::File::create(&probe).map_err(bad)?;
+        std::fs::remove_file(&probe).map_err(bad)
     }
 
     /// Writes `memory` atomically: a temporary file beside the state file, fsync, rename,

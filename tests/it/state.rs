@@ -510,3 +510,23 @@ async fn the_daemon_counts_pending_deactivations_drift_and_stuck_ops() {
     assert_eq!(title(&o, "ada@acme.com").as_deref(), Some("Chief"));
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritable_state_folder_stops_an_apply_before_any_write() {
+    let o = org().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the folder should be: it can never be created.
+    std::fs::write(dir.path().join("blocked"), "").unwrap();
+    setup(
+        &o,
+        dir.path(),
+        &["ada@acme.com"],
+        "state_dir: blocked/state\n",
+    );
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cannot write the state file"), "{out}");
+    assert_eq!(writes(&o), 0, "{out}");
+    // `plan` does not write the state, so it runs.
+    assert_eq!(run_text(&o, dir.path(), &["plan"]).0, 0);
+}
