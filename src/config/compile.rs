@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    Blank, EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, ScimVersion,
-    UnmanagedGroups, UnmanagedUsers,
+    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, RawConfig, RawSource, RawStateDir,
+    ScimVersion, UnmanagedGroups, UnmanagedUsers,
 };
 use super::{
     AccountRef, AttributePolicy, ColumnMapping, Config, ConfigError, CsvColumn, CsvLayout,
     DEFAULT_MATCH_KEYS, DaemonSettings, Endpoint, Policy, RateLimit, Safety, Scope, SourceFormat,
-    SourceSpec, Target, TokenSource,
+    SourceSpec, StateDir, StuckSettings, Target, TokenSource,
 };
 use crate::diag::yaml::{Step, YamlDocument};
 use crate::diag::{Diagnose, Problem, SourceLocation, sort_problems};
@@ -192,6 +192,23 @@ pub enum ConfigIssue {
         /// The value as given.
         value: String,
     },
+    /// A duration setting other than `daemon.interval` is not a duration.
+    #[error("{field} {value:?} is not a duration like 30s, 15m, 1h or 1h30m")]
+    NotADuration {
+        /// The setting, dotted.
+        field: &'static str,
+        /// The value as given.
+        value: String,
+    },
+    /// A setting that needs the state while `state_dir: false`.
+    #[error(
+        "{field} needs the state kept between passes, but state_dir is false: set state_dir \
+         to a folder (or remove it for the default one)"
+    )]
+    NeedsState {
+        /// The setting, dotted.
+        field: String,
+    },
     /// `daemon.listen` is not a socket address.
     #[error("daemon.listen {value:?} is not an address like 0.0.0.0:9090")]
     InvalidListen {
@@ -335,6 +352,15 @@ impl Compiler<'_> {
             .map(|p| resolve(self.base, p));
         let audit_stdout = raw.audit_log.as_ref().is_some_and(|a| a.stdout());
         let lock_file = raw.lock_file.as_deref().map(|p| resolve(self.base, p));
+        let state_dir = match &raw.state_dir {
+            None | Some(RawStateDir::Enabled(true)) => StateDir::Default,
+            Some(RawStateDir::Enabled(false)) => StateDir::Off,
+            Some(RawStateDir::Path(p)) => StateDir::At(resolve(self.base, p)),
+        };
+        let stuck = self.stuck(raw);
+        if state_dir == StateDir::Off {
+            self.refuse_stateless(raw, &policy);
+        }
         // A folder is wrong on any host. A missing folder is not judged: validate often runs
         // in CI, elsewhere than scimsync, where `/var/lib/scimsync` need not exist.
         for (field, path) in [("audit_log", &audit_log), ("lock_file", &lock_file)] {
@@ -385,6 +411,8 @@ impl Compiler<'_> {
             audit_stdout,
             lock_file,
             digest: String::new(),
+            state_dir,
+            stuck,
             warnings: Vec::new(),
         })
     }
@@ -859,7 +887,115 @@ impl Compiler<'_> {
         if let Some(v) = raw.allow_group_deletion {
             safety.allow_group_deletion = v;
         }
+        if let Some(text) = &raw.deactivation_grace {
+            safety.deactivation_grace = self.duration(
+                &[s, Step::Key("deactivation_grace")],
+                "safety.deactivation_grace",
+                text,
+            );
+        }
+        if let Some(v) = raw.max_source_shrink {
+            safety.max_source_shrink = Some(self.ratio(s, "max_source_shrink", v));
+        }
         safety
+    }
+
+    /// A duration of at most a week, or an error at `path`.
+    fn duration(
+        &mut self,
+        path: &[Step<'static>],
+        field: &'static str,
+        text: &str,
+    ) -> Option<Duration> {
+        match parse_duration(text) {
+            Some(v) if v <= Duration::from_secs(7 * 24 * 3600) => Some(v),
+            Some(_) => {
+                self.error(
+                    path,
+                    ConfigIssue::OutOfRange {
+                        field,
+                        value: text.to_string(),
+                        range: "at most 168h (a week)",
+                    },
+                );
+                None
+            }
+            None => {
+                self.error(
+                    path,
+                    ConfigIssue::NotADuration {
+                        field,
+                        value: text.to_string(),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn stuck(&mut self, raw: &RawConfig) -> StuckSettings {
+        let mut stuck = StuckSettings::default();
+        let Some(raw) = &raw.stuck else {
+            return stuck;
+        };
+        let s = Step::Key("stuck");
+        match raw.after {
+            Some(0) => self.error(
+                &[s, Step::Key("after")],
+                ConfigIssue::OutOfRange {
+                    field: "stuck.after",
+                    value: "0".into(),
+                    range: "at least 1",
+                },
+            ),
+            Some(n) => stuck.after = n,
+            None => {}
+        }
+        if let Some(text) = &raw.backoff
+            && let Some(d) = self.duration(&[s, Step::Key("backoff")], "stuck.backoff", text)
+        {
+            stuck.backoff = d;
+        }
+        stuck
+    }
+
+    /// Under `state_dir: false`, every setting that needs the state is an error at its place.
+    fn refuse_stateless(&mut self, raw: &RawConfig, policy: &Policy) {
+        let mut needs: Vec<(Vec<Step<'static>>, String)> = Vec::new();
+        if let Some(safety) = &raw.safety {
+            if safety.deactivation_grace.is_some() {
+                needs.push((
+                    vec![Step::Key("safety"), Step::Key("deactivation_grace")],
+                    "safety.deactivation_grace".into(),
+                ));
+            }
+            if safety.max_source_shrink.is_some() {
+                needs.push((
+                    vec![Step::Key("safety"), Step::Key("max_source_shrink")],
+                    "safety.max_source_shrink".into(),
+                ));
+            }
+        }
+        if raw.stuck.is_some() {
+            needs.push((vec![Step::Key("stuck")], "stuck".into()));
+        }
+        let mut reported: Vec<_> = policy
+            .attributes
+            .modes
+            .iter()
+            .filter(|(_, m)| **m == AttributeMode::Report)
+            .map(|(a, _)| a.spec().name)
+            .collect();
+        reported.sort_unstable();
+        for name in reported {
+            needs.push((
+                vec![Step::Key("attributes"), Step::Key(name)],
+                format!("attributes.{name}: report"),
+            ));
+        }
+        for (path, field) in needs {
+            self.error(&path, ConfigIssue::NeedsState { field });
+        }
     }
 
     /// A `safety` ratio: between 0 and 1, else an error (the config is then refused, so the
@@ -870,6 +1006,7 @@ impl Compiler<'_> {
         }
         let qualified = match field {
             "max_deactivation_ratio" => "safety.max_deactivation_ratio",
+            "max_source_shrink" => "safety.max_source_shrink",
             _ => "safety.max_reactivation_ratio",
         };
         self.error(
@@ -1263,7 +1400,7 @@ mod tests {
                 format!(
                     "conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy}"
                 ),
-                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`".to_string(),
+                "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`, `report`".to_string(),
             ]
         );
 

@@ -56,6 +56,10 @@ pub struct Config {
     pub lock_file: Option<PathBuf>,
     /// The SHA-256 (hex) of the config file's bytes as read: what the audit log records.
     pub digest: String,
+    /// Where the state kept between passes lives.
+    pub state_dir: StateDir,
+    /// When a failing op is stuck and how it backs off.
+    pub stuck: StuckSettings,
     /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
     pub warnings: Vec<Problem<ConfigIssue>>,
 }
@@ -409,6 +413,10 @@ pub struct Safety {
     pub min_directory_users: u32,
     /// Whether groups may be deleted (permanent in Slack).
     pub allow_group_deletion: bool,
+    /// How long an account must be absent before it is deactivated (none: at once).
+    pub deactivation_grace: Option<Duration>,
+    /// Most a source may shrink since the last successful apply, as a share (none: no limit).
+    pub max_source_shrink: Option<f64>,
 }
 
 impl Default for Safety {
@@ -423,6 +431,41 @@ impl Default for Safety {
             max_membership_removals: 200,
             min_directory_users: 1,
             allow_group_deletion: false,
+            deactivation_grace: None,
+            max_source_shrink: None,
+        }
+    }
+}
+
+/// Where the state kept between passes lives (`state_dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateDir {
+    /// Not set: the default folder (`$STATE_DIRECTORY`, `/var/lib/scimsync/state`, or
+    /// `.scimsync-state` beside the config file).
+    Default,
+    /// A folder, resolved against the config file's folder.
+    At(PathBuf),
+    /// `state_dir: false`: no state; features that need it are refused.
+    Off,
+}
+
+/// `stuck:` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckSettings {
+    /// Consecutive passes failing with the same error before an op is stuck.
+    pub after: u32,
+    /// The first wait before a stuck op is tried again (doubling, at most [`MAX_BACKOFF`]).
+    pub backoff: Duration,
+}
+
+/// The longest wait between two tries of a stuck op.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for StuckSettings {
+    fn default() -> Self {
+        StuckSettings {
+            after: 3,
+            backoff: Duration::from_secs(3600),
         }
     }
 }

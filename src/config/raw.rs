@@ -36,9 +36,10 @@ pub struct RawConfig {
     pub unmanaged_users: Option<UnmanagedUsers>,
     /// Group handling.
     pub groups: Option<RawGroups>,
-    /// Per attribute: enforce (default), create_only (set when creating, never updated) or
-    /// ignore; or `{mode, blank}`, where `blank: clear` makes a blank value in a source clear
-    /// Slack's (default `keep`: a blank leaves Slack's value alone).
+    /// Per attribute: enforce (default), create_only (set when creating, never updated),
+    /// ignore, or report (updated when the directory changes, hand edits in Slack reported);
+    /// or `{mode, blank}`, where `blank: clear` makes a blank value in a source clear Slack's
+    /// (default `keep`: a blank leaves Slack's value alone).
     pub attributes: Option<RawAttributes>,
     /// Directory users that break a rule: skip them (and report) or fail the run. Default: fail.
     pub invalid_users: Option<InvalidUsers>,
@@ -54,6 +55,34 @@ pub struct RawConfig {
     /// Lock file that keeps two scimsync processes on one host from applying at once.
     /// Default: one per config file in the temporary folder.
     pub lock_file: Option<String>,
+    /// Folder of the state kept between passes (leavers' grace periods, the last good run's
+    /// source sizes, last-applied digests, stuck ops), relative to this file's folder; `false`
+    /// keeps no state. Default: `$STATE_DIRECTORY/state`, else `/var/lib/scimsync/state` when
+    /// `/var/lib/scimsync` exists, else `.scimsync-state` beside this file.
+    pub state_dir: Option<RawStateDir>,
+    /// Ops Slack refuses with the same error pass after pass (needs the state).
+    pub stuck: Option<RawStuck>,
+}
+
+/// `state_dir`: a folder, or `false` for no state.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawStateDir {
+    /// `false`: keep no state (`true` is the default folder).
+    Enabled(bool),
+    /// The folder.
+    Path(String),
+}
+
+/// When an op that keeps failing is called stuck, and how long it then waits between tries.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStuck {
+    /// Consecutive passes failing with the same Slack error before the op is stuck. Default: 3.
+    pub after: Option<u32>,
+    /// The wait before a stuck op is tried again; doubles with each further failure, up to
+    /// 24h. Default: 1h.
+    pub backoff: Option<String>,
 }
 
 /// The audit log: a file path, or where the lines go.
@@ -365,6 +394,9 @@ pub enum AttributeMode {
     CreateOnly,
     /// Never sent.
     Ignore,
+    /// Set on create and updated when the directory changes it; a value changed in Slack by
+    /// hand (drift) is reported, not reverted. Needs the state.
+    Report,
 }
 
 /// What a blank value (an empty CSV cell, `title: ""` or `title:` in YAML) means for an
@@ -393,7 +425,7 @@ pub enum RawAttribute {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAttributeSettings {
-    /// enforce (default), create_only or ignore.
+    /// enforce (default), create_only, ignore or report.
     pub mode: Option<AttributeMode>,
     /// What a blank value in a source means: keep Slack's value (default) or clear it.
     pub blank: Option<Blank>,
@@ -597,6 +629,12 @@ pub struct RawSafety {
     pub min_directory_users: Option<u32>,
     /// Allow deleting groups (permanent in Slack). Default: false.
     pub allow_group_deletion: Option<bool>,
+    /// How long an account must be absent from the directory before it is deactivated
+    /// (`24h`); until then it is pending. Needs the state. Default: none (at once).
+    pub deactivation_grace: Option<String>,
+    /// Most a source may shrink, as a share (0–1) of its user count at the last successful
+    /// apply, before the apply trips. Needs the state. Default: none.
+    pub max_source_shrink: Option<f64>,
 }
 
 /// Rate-limit share.

@@ -75,6 +75,8 @@ pub struct Metrics {
     pub plan_conflicts: Gauge,
     /// `scimsync_pass_duration_seconds`: wall time of whole passes, 0.1 s to ~7 min buckets.
     pub pass_duration: Histogram,
+    /// Pending deactivations, drift by attribute, stuck ops (the state's metrics).
+    pub state: super::state_metrics::StateMetrics,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,7 @@ impl Metrics {
             plan_conflicts: Gauge::default(),
             // 0.1 s … ~7 min: a converged pass to a large initial import.
             pass_duration: Histogram::new(exponential_buckets(0.1, 2.0, 13)),
+            state: super::state_metrics::StateMetrics::default(),
         };
         {
             let mut r = m.registry.lock().expect("fresh");
@@ -147,6 +150,7 @@ impl Metrics {
                 "Duration of reconcile passes",
                 m.pass_duration.clone(),
             );
+            m.state.register(&mut r);
         }
         // Every known series exists from the start at zero, so an alert on its increase fires
         // on the first one.
@@ -184,6 +188,7 @@ impl Metrics {
         }
         self.plan_conflicts
             .set(i64::try_from(plan.conflicts.len()).unwrap_or(i64::MAX));
+        self.state.record(plan);
     }
 
     /// What a pass that ran did: guard trips, op results, rate limiting.

@@ -9,6 +9,7 @@
 
 mod http;
 pub mod metrics;
+pub mod state_metrics;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 mod connection;
 mod lock;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use chrono::NaiveDate;
 
 pub use connection::Connection;
 pub use lock::ApplyLock;
+pub use state::StateStore;
 
 use crate::apply::{AuditLog, Outcome};
 use crate::config::{Config, ConfigError, EnvOverrides};
@@ -87,6 +89,29 @@ pub enum PassError {
         "another scimsync is applying with this config (lock {0} is held); nothing was written"
     )]
     Locked(String),
+    /// The state file cannot be read or parsed: nothing was written.
+    #[error(
+        "the state file {path} cannot be used: {reason}; nothing was written. To start \
+         afresh (leavers' grace periods restart, the shrink guard has no base until the next \
+         successful apply), move it away: mv {path} {path}.bad"
+    )]
+    State {
+        /// The state file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The state file cannot be written: before the apply (nothing was written), or after it.
+    #[error(
+        "cannot write the state file {path}: {source} (set state_dir to a writable, \
+         persistent folder, or state_dir: false for no state)"
+    )]
+    StateWrite {
+        /// The state file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The lock file cannot be created or locked.
     #[error("cannot create the lock file {path}: {source}")]
     LockFile {
@@ -142,6 +167,9 @@ pub struct Prepared {
     directory: Option<crate::directory::Directory>,
     /// Held from before the listing until the pass ends, when the pass may write.
     lock: Option<ApplyLock>,
+    /// The state read after the lock was taken (none under `state_dir: false`, or for a
+    /// `plan` run before any apply... which reads an empty one).
+    state: Option<StateStore>,
 }
 
 /// Prepares a pass: takes the lock if it may write, then reads the sources and Slack, and
@@ -156,12 +184,28 @@ pub async fn prepare(
     } else {
         None
     };
+    let state = StateStore::load(&config)?;
+    if request.apply
+        && let Some(state) = &state
+    {
+        state.check_writable()?;
+    }
     match &request.saved_plan {
-        Some(file) => prepare_saved(config, file, lock).await,
+        Some(file) => prepare_saved(config, file, lock, state).await,
         None => {
             let loaded = load_directory(&config, today)?;
             let (connection, live) = Connection::open_and_read(&config).await?;
-            let plan = plan::plan(&loaded.directory, &live, &config.policy);
+            let fresh = plan::plan(&loaded.directory, &live, &config.policy);
+            let plan = match &state {
+                Some(s) => plan::remember(
+                    fresh,
+                    &s.memory,
+                    &config.policy,
+                    config.stuck,
+                    chrono::Utc::now(),
+                ),
+                None => fresh,
+            };
             Ok(Prepared {
                 config,
                 connection,
@@ -170,6 +214,7 @@ pub async fn prepare(
                 source_problems: loaded.report.problems,
                 directory: Some(loaded.directory),
                 lock,
+                state,
             })
         }
     }
@@ -181,6 +226,7 @@ async fn prepare_saved(
     config: Config,
     file: &Path,
     lock: Option<ApplyLock>,
+    state: Option<StateStore>,
 ) -> Result<Prepared, PassError> {
     let saved_plan = |message: String| PassError::SavedPlan {
         file: file.display().to_string(),
@@ -214,6 +260,14 @@ async fn prepare_saved(
         })
         .count();
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
+    plan.guards.extend(plan::guards::shrink(
+        &plan.counts,
+        &config.policy.safety,
+        state
+            .as_ref()
+            .and_then(|s| s.memory.last_good.as_ref())
+            .map(|l| &l.source_users),
+    ));
     Ok(Prepared {
         config,
         connection,
@@ -222,6 +276,7 @@ async fn prepare_saved(
         source_problems: Vec::new(),
         directory: None,
         lock,
+        state,
     })
 }
 
@@ -238,6 +293,7 @@ impl Prepared {
             Ok(Applied::Done(outcome)) => self.confirm(outcome).await,
             _ => Vec::new(),
         };
+        let saved = self.save_state(&applied);
         let Prepared {
             config,
             connection,
@@ -247,9 +303,11 @@ impl Prepared {
             ..
         } = self;
         let closed = connection.close().await;
+        // The state is written before the lock is released: the next holder reads it.
         drop(lock);
         let applied = applied?;
         closed?;
+        saved?;
         Ok(PassReport {
             config,
             plan,
@@ -257,6 +315,29 @@ impl Prepared {
             applied,
             unconfirmed,
         })
+    }
+
+    /// Writes what this pass leaves for the next, unless a guard tripped or the pass failed
+    /// before writing (then the state stays as it was).
+    fn save_state(&self, applied: &Result<Applied, PassError>) -> Result<(), PassError> {
+        let Some(store) = &self.state else {
+            return Ok(());
+        };
+        let outcome = match applied {
+            Ok(Applied::Done(outcome)) => Some(outcome),
+            Ok(Applied::NothingToDo) => None,
+            _ => return Ok(()),
+        };
+        let now = chrono::Utc::now();
+        let next = state::next_memory(
+            &store.memory,
+            &self.plan,
+            &self.live,
+            &self.config,
+            outcome,
+            now,
+        );
+        store.save(&next, now)
     }
 
     /// Ends the pass without writing (`plan`, `apply --dry-run`).
@@ -293,7 +374,18 @@ impl Prepared {
         loop {
             let pending: Vec<String> = match self.connection.read_live().await {
                 Ok(live) => {
-                    let again = plan::plan(directory, &live, &self.config.policy);
+                    let mut again = plan::plan(directory, &live, &self.config.policy);
+                    // Changes this pass holds back on purpose (reported drift) are not
+                    // waited for.
+                    if let Some(state) = &self.state {
+                        again = plan::remember(
+                            again,
+                            &state.memory,
+                            &self.config.policy,
+                            self.config.stuck,
+                            chrono::Utc::now(),
+                        );
+                    }
                     again
                         .ops
                         .iter()

@@ -240,7 +240,14 @@ pub(super) fn update_op(
     policy: &Policy,
 ) -> Option<UserOp> {
     let reactivate = !l.active;
-    let enforced = |a: Attribute| mode(policy, a) == AttributeMode::Enforce;
+    // `report` attributes are planned as enforced; the state's drift check then holds back
+    // the changes that would revert a hand edit (plan::memory).
+    let enforced = |a: Attribute| {
+        matches!(
+            mode(policy, a),
+            AttributeMode::Enforce | AttributeMode::Report
+        )
+    };
     let mut fields = UserFields::default();
     let mut changes = Vec::new();
     let mut takes = Vec::new();

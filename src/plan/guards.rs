@@ -37,11 +37,13 @@ pub enum Guard {
     AllowGroupDeletion,
     /// Fewer directory users than `min_directory_users`.
     MinDirectoryUsers,
+    /// A source shrank by more than `max_source_shrink` since the last successful apply.
+    MaxSourceShrink,
 }
 
 impl Guard {
     /// Every guard, for zero-initialised metric series.
-    pub const ALL: [Guard; 7] = [
+    pub const ALL: [Guard; 8] = [
         Guard::MaxDeactivations,
         Guard::MaxDeactivationRatio,
         Guard::MaxReactivations,
@@ -49,6 +51,7 @@ impl Guard {
         Guard::MaxMembershipRemovals,
         Guard::AllowGroupDeletion,
         Guard::MinDirectoryUsers,
+        Guard::MaxSourceShrink,
     ];
 
     /// The guard's `safety:` key (`max_deactivations`), as in JSON and metric labels.
@@ -61,6 +64,7 @@ impl Guard {
             Guard::MaxMembershipRemovals => "max_membership_removals",
             Guard::AllowGroupDeletion => "allow_group_deletion",
             Guard::MinDirectoryUsers => "min_directory_users",
+            Guard::MaxSourceShrink => "max_source_shrink",
         }
     }
 
@@ -204,6 +208,41 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
     trips
 }
 
+/// The `max_source_shrink` trips: each source with fewer users than its count at the last
+/// successful apply (`last`) by more than the ratio. No last apply: nothing to compare with.
+pub fn shrink(
+    counts: &super::Counts,
+    safety: &Safety,
+    last: Option<&std::collections::BTreeMap<String, usize>>,
+) -> Vec<GuardTrip> {
+    let (Some(limit), Some(last)) = (safety.max_source_shrink, last) else {
+        return Vec::new();
+    };
+    let mut trips = Vec::new();
+    for (source, &before) in last {
+        let now = counts.source_users.get(source).copied().unwrap_or(0);
+        if before == 0 || now >= before {
+            continue;
+        }
+        #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
+        let shrunk = (before - now) as f64 / before as f64;
+        if shrunk > limit {
+            trips.push(GuardTrip {
+                guard: Guard::MaxSourceShrink,
+                limit,
+                actual: shrunk,
+                message: format!(
+                    "source {source} has {now} users, {before} at the last successful apply: \
+                     {:.1}% fewer, limit {:.1}%",
+                    shrunk * 100.0,
+                    limit * 100.0
+                ),
+            });
+        }
+    }
+    trips
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +292,9 @@ mod tests {
                 ..Counts::default()
             },
             guards: vec![],
+            pending: vec![],
+            drift: vec![],
+            stuck: vec![],
             fingerprints: Default::default(),
             labels: Default::default(),
             digest: String::new(),
@@ -272,6 +314,8 @@ mod tests {
             max_membership_removals: 1000,
             min_directory_users: 0,
             allow_group_deletion: true,
+            deactivation_grace: None,
+            max_source_shrink: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 mod diff;
 pub mod guards;
+pub mod memory;
 mod planner;
 pub mod recheck;
 pub mod render;
@@ -22,12 +23,14 @@ use crate::model::LiveState;
 pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 
 pub use guards::{Guard, GuardTrip};
+pub use memory::{Drift, DriftAction, Memory, Pending, Stuck, remember};
 pub use planner::plan;
 pub use recheck::{Refusal, recheck};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
-/// each op's `after`: the ops it must wait for.
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// each op's `after`: the ops it must wait for. Version 3 added `pending` (deactivations inside
+/// the grace period), `drift`, `stuck` and `counts.source_users`.
+pub const PLAN_FORMAT_VERSION: u32 = 3;
 
 /// One write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +264,10 @@ pub struct Counts {
     pub managed_users: usize,
     /// Directory rows skipped as invalid (not counted in `directory_users`).
     pub invalid_users: usize,
+    /// Users per source (a user given by two sources counts in both): what the
+    /// `max_source_shrink` guard compares with the last successful apply.
+    #[serde(default)]
+    pub source_users: BTreeMap<String, usize>,
 }
 
 /// A plan: ops in execution order, plus what was refused and why.
@@ -278,6 +285,16 @@ pub struct Plan {
     pub counts: Counts,
     /// Guards the plan trips; a tripped guard means nothing may be written.
     pub guards: Vec<GuardTrip>,
+    /// Leavers inside `safety.deactivation_grace`: not deactivated by this plan.
+    #[serde(default)]
+    pub pending: Vec<Pending>,
+    /// Values changed in Slack by hand since scimsync last applied them.
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+    /// Ops Slack refused with the same error pass after pass; those waiting out their backoff
+    /// are not in `ops`.
+    #[serde(default)]
+    pub stuck: Vec<Stuck>,
     /// A fingerprint ([`fingerprint`]) of each live resource the plan touches, by Slack id, as
     /// it was when planned.
     pub fingerprints: BTreeMap<String, String>,
@@ -317,6 +334,12 @@ pub struct Summary {
     pub membership_removals: usize,
     /// [`Plan::conflicts`], counted.
     pub conflicts: usize,
+    /// [`Plan::pending`], counted: deactivations waiting out the grace period.
+    pub pending_deactivations: usize,
+    /// [`Plan::drift`], counted: values changed in Slack by hand.
+    pub drift: usize,
+    /// [`Plan::stuck`], counted.
+    pub stuck: usize,
 }
 
 impl Plan {
@@ -324,6 +347,9 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary {
             conflicts: self.conflicts.len(),
+            pending_deactivations: self.pending.len(),
+            drift: self.drift.len(),
+            stuck: self.stuck.len(),
             ..Summary::default()
         };
         for op in &self.ops {

@@ -440,6 +440,7 @@ impl<'a> Planner<'a> {
                 .filter(|(l, in_scope)| l.active && !l.is_bot && **in_scope)
                 .count(),
             invalid_users: self.dir.skipped.len(),
+            source_users: source_users(self.dir),
         };
         let mut plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
@@ -448,6 +449,9 @@ impl<'a> Planner<'a> {
             notices: self.notices,
             counts,
             guards: Vec::new(),
+            pending: Vec::new(),
+            drift: Vec::new(),
+            stuck: Vec::new(),
             fingerprints,
             labels,
             digest: String::new(),
@@ -456,6 +460,24 @@ impl<'a> Planner<'a> {
         plan.guards = guards::evaluate(&plan, &self.policy.safety);
         plan
     }
+}
+
+/// Users per source: those with a value (or their row) in it.
+fn source_users(dir: &Directory) -> BTreeMap<String, usize> {
+    let mut counts: BTreeMap<String, usize> =
+        dir.sources.iter().map(|s| (s.to_string(), 0)).collect();
+    for u in &dir.users {
+        let mut files: Vec<&str> = u.origins.iter().map(|o| &*o.location.file).collect();
+        files.push(&u.location.file);
+        files.sort_unstable();
+        files.dedup();
+        for f in files {
+            if let Some(n) = counts.get_mut(f) {
+                *n += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// Where each user this plan creates is created (its position among the ordered user ops), by

@@ -75,8 +75,22 @@ pub fn summary_lines(plan: &Plan) -> (String, String) {
         .unwrap();
     }
     let c = &plan.counts;
+    let mut remembered = String::new();
+    for (n, one, many) in [
+        (
+            s.pending_deactivations,
+            "pending deactivation",
+            "pending deactivations",
+        ),
+        (s.drift, "drifted value", "drifted values"),
+        (s.stuck, "stuck op", "stuck ops"),
+    ] {
+        if n > 0 {
+            write!(remembered, ", {}", plural(n, one, many)).unwrap();
+        }
+    }
     let second = format!(
-        "{}, {}.   (live: {} users, {} groups; directory: {} users, {} groups)",
+        "{}, {}{remembered}.   (live: {} users, {} groups; directory: {} users, {} groups)",
         plural(s.conflicts, "conflict", "conflicts"),
         plural(c.invalid_users, "invalid row", "invalid rows"),
         thousands(c.live_users),
@@ -293,6 +307,56 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
+    for p in &plan.pending {
+        out.push((
+            BlockKind::Notice,
+            vec![format!(
+                "{} {}: pending deactivation, in {} (absent since {})",
+                paint.yellow("… pending        "),
+                p.email,
+                remaining(p.remaining_secs),
+                p.since.format("%Y-%m-%d %H:%M UTC")
+            )],
+        ));
+    }
+    for d in &plan.drift {
+        let show = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("(unset)".to_string(), |v| format!("{v:?}"))
+        };
+        out.push((
+            BlockKind::Notice,
+            vec![format!(
+                "{} {}: {} changed in Slack by hand: {} (directory: {}), {}",
+                paint.yellow("~ drift          "),
+                d.email,
+                d.attribute,
+                show(&d.found),
+                show(&d.expected),
+                match d.action {
+                    super::DriftAction::Revert => "reverted by this plan",
+                    super::DriftAction::Report => "reported, not reverted (report)",
+                }
+            )],
+        ));
+    }
+    for st in &plan.stuck {
+        let when = match st.retry_at {
+            Some(at) => format!("next try {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => "tried again by this plan".to_string(),
+        };
+        out.push((
+            BlockKind::Notice,
+            vec![format!(
+                "{} {} {}: failed {} passes in a row with {}; {when}",
+                paint.red("! stuck          "),
+                st.kind,
+                st.subject,
+                st.passes,
+                st.error
+            )],
+        ));
+    }
     for n in &plan.notices {
         out.push((
             BlockKind::Notice,
@@ -310,6 +374,16 @@ fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
         .collect()
 }
 
+/// A wait as people read it: `23h 10m`, `5m 3s`, `2s`.
+pub fn remaining(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m"),
+    }
+}
+
 /// The plan for a person at a terminal: two summary lines, then one block per change with
 /// attribute diffs, then conflicts, guards and notices. `color` adds ANSI colour.
 pub fn text(plan: &Plan, color: bool) -> String {
@@ -324,7 +398,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
             s.push('\n');
         }
     }
-    if plan.is_empty() && plan.conflicts.is_empty() {
+    if plan.is_empty()
+        && plan.conflicts.is_empty()
+        && plan.pending.is_empty()
+        && plan.drift.is_empty()
+        && plan.stuck.is_empty()
+    {
         s.push_str("\nNo changes: Slack matches the directory.\n");
     }
     s

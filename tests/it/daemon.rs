@@ -8,7 +8,7 @@ use scimsync::scim::Version;
 
 use crate::harness::{org_with, write_config_with, yaml_setup};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -17,14 +17,14 @@ fn free_port() -> u16 {
 }
 
 /// The value of one series in a Prometheus exposition (0 when absent).
-fn series(metrics: &str, name_and_labels: &str) -> f64 {
+pub fn series(metrics: &str, name_and_labels: &str) -> f64 {
     metrics
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name_and_labels} ")))
         .map_or(0.0, |v| v.parse().unwrap())
 }
 
-async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+pub async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
     let t = Instant::now();
     while !check().await {
         assert!(t.elapsed() < timeout, "timed out waiting for {what}");

@@ -24,5 +24,6 @@ mod quickstart;
 mod scim_client;
 mod secrets;
 mod soak;
+mod state;
 mod trust;
 mod tty;

@@ -1,0 +1,243 @@
+//! The memory's adjustments of a plan, without a network: grace, drift, stuck ops, the shrink
+//! guard, and the renumbering of `after` when ops are held back.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::config::Safety;
+use crate::model::{Change, UserFields};
+use crate::plan::{Counts, Guard, PLAN_FORMAT_VERSION, PlannedOp};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+fn deactivate(id: &str) -> PlannedOp {
+    PlannedOp::new(Op::DeactivateUser {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        reason: NOT_IN_DIRECTORY.into(),
+    })
+}
+
+fn retitle(id: &str, from: &str, to: &str) -> PlannedOp {
+    let mut fields = UserFields::default();
+    fields.text.insert(Attribute::Title, Some(to.into()));
+    PlannedOp::new(Op::UpdateUser {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        reactivate: false,
+        fields,
+        changes: vec![Change {
+            attribute: Attribute::Title,
+            from: Some(from.into()),
+            to: Some(to.into()),
+        }],
+        source: "people.yaml:1".into(),
+    })
+}
+
+fn plan(ops: Vec<PlannedOp>) -> Plan {
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        ops,
+        conflicts: vec![],
+        notices: vec![],
+        counts: Counts {
+            managed_users: 100,
+            directory_users: 100,
+            ..Counts::default()
+        },
+        guards: vec![],
+        pending: vec![],
+        drift: vec![],
+        stuck: vec![],
+        fingerprints: BTreeMap::new(),
+        labels: BTreeMap::new(),
+        digest: String::new(),
+    }
+}
+
+fn policy(grace: Option<u64>) -> Policy {
+    Policy {
+        safety: Safety {
+            deactivation_grace: grace.map(Duration::from_secs),
+            ..Safety::default()
+        },
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn a_leaver_is_pending_until_the_grace_period_is_over_and_then_counted_by_the_guards() {
+    let p = plan(vec![deactivate("W1"), deactivate("W2")]);
+    let mut memory = Memory::default();
+    memory
+        .leavers
+        .insert("W2".into(), now() - chrono::Duration::hours(2));
+    let out = remember(
+        p,
+        &memory,
+        &policy(Some(3600)),
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.ops.len(), 1, "W2 has been absent for 2h of 1h");
+    assert_eq!(out.ops[0].resource_id(), Some("W2"));
+    assert_eq!(out.pending.len(), 1);
+    assert_eq!(out.pending[0].id, "W1");
+    assert_eq!(out.pending[0].remaining_secs, 3600);
+    assert_eq!(out.summary().deactivate, 1);
+    assert_eq!(out.summary().pending_deactivations, 1);
+    assert_eq!(out.digest, crate::plan::digest(&out));
+
+    // A tight guard counts the due one only.
+    let mut tight = policy(Some(3600));
+    tight.safety.max_deactivations = 0;
+    let out = remember(
+        plan(vec![deactivate("W1"), deactivate("W2")]),
+        &memory,
+        &tight,
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.guards[0].guard, Guard::MaxDeactivations);
+    assert_eq!(out.guards[0].actual, 1.0);
+}
+
+#[test]
+fn an_explicit_active_false_is_not_delayed() {
+    let mut p = plan(vec![deactivate("W1")]);
+    if let Op::DeactivateUser { reason, .. } = &mut p.ops[0].op {
+        *reason = "active: false at people.yaml:3".into();
+    }
+    let out = remember(
+        p,
+        &Memory::default(),
+        &policy(Some(3600)),
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.ops.len(), 1);
+    assert!(out.pending.is_empty());
+}
+
+#[test]
+fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
+    let mut memory = Memory::default();
+    memory.applied.insert(
+        "W1".into(),
+        BTreeMap::from([("title".into(), value_digest(Some("Engineer")))]),
+    );
+    memory.applied.insert(
+        "W2".into(),
+        BTreeMap::from([("title".into(), value_digest(Some("Engineer")))]),
+    );
+    // W1 was edited in Slack; W2's title is changed by the directory.
+    let ops = || {
+        vec![
+            retitle("W1", "Chief", "Engineer"),
+            retitle("W2", "Engineer", "Manager"),
+            deactivate("W3"),
+        ]
+    };
+    let mut after = plan(ops());
+    after.ops[2].after = vec![1];
+    let out = remember(
+        after,
+        &memory,
+        &Policy::default(),
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.drift.len(), 1);
+    assert_eq!(out.drift[0].id, "W1");
+    assert_eq!(out.drift[0].action, DriftAction::Revert);
+    assert_eq!(out.ops.len(), 3, "enforce reverts");
+
+    let mut report = Policy::default();
+    report
+        .attributes
+        .modes
+        .insert(Attribute::Title, AttributeMode::Report);
+    let mut after = plan(ops());
+    after.ops[2].after = vec![1];
+    let out = remember(after, &memory, &report, StuckSettings::default(), now());
+    assert_eq!(out.drift[0].action, DriftAction::Report);
+    assert_eq!(out.ops.len(), 2, "the revert is held back: {:?}", out.ops);
+    assert_eq!(out.ops[0].resource_id(), Some("W2"));
+    assert_eq!(out.ops[1].after, vec![0], "renumbered");
+}
+
+#[test]
+fn a_stuck_op_waits_out_its_backoff_and_a_changed_op_is_not_stuck() {
+    let op = deactivate("W1");
+    let stuck = StuckSettings {
+        after: 2,
+        backoff: Duration::from_secs(60),
+    };
+    let mut memory = Memory::default();
+    memory.failures.insert(
+        op_key(&op),
+        Failure {
+            op: fingerprint(&op.op),
+            error: "403 forbidden".into(),
+            passes: 2,
+            last: now(),
+            retry_at: retry_at(stuck, 2, now()),
+        },
+    );
+    let p = || plan(vec![deactivate("W1")]);
+    let out = remember(p(), &memory, &Policy::default(), stuck, now());
+    assert!(out.ops.is_empty());
+    assert_eq!(out.stuck[0].passes, 2);
+    assert_eq!(out.stuck[0].key, "deactivate_user:W1");
+    let later = now() + chrono::Duration::seconds(61);
+    let out = remember(p(), &memory, &Policy::default(), stuck, later);
+    assert_eq!(out.ops.len(), 1, "tried again after the backoff");
+    assert_eq!(out.stuck[0].retry_at, None);
+
+    memory.failures.get_mut(&op_key(&op)).unwrap().op = "other".into();
+    let out = remember(p(), &memory, &Policy::default(), stuck, now());
+    assert_eq!(out.ops.len(), 1);
+    assert!(out.stuck.is_empty());
+}
+
+#[test]
+fn the_backoff_doubles_and_stops_at_a_day() {
+    let s = StuckSettings {
+        after: 3,
+        backoff: Duration::from_secs(3600),
+    };
+    let wait = |passes| retry_at(s, passes, now()).map(|t| (t - now()).num_hours());
+    assert_eq!(wait(2), None);
+    assert_eq!(wait(3), Some(1));
+    assert_eq!(wait(4), Some(2));
+    assert_eq!(wait(6), Some(8));
+    assert_eq!(wait(40), Some(24));
+}
+
+#[test]
+fn a_source_that_shrank_past_the_ratio_trips_its_own_guard() {
+    let mut p = plan(vec![]);
+    p.counts.source_users = BTreeMap::from([("hr.csv".into(), 79), ("extra.yaml".into(), 5)]);
+    let memory = Memory {
+        last_good: Some(LastGood {
+            at: now(),
+            source_users: BTreeMap::from([("hr.csv".into(), 100), ("extra.yaml".into(), 5)]),
+        }),
+        ..Memory::default()
+    };
+    let mut policy = Policy::default();
+    policy.safety.max_source_shrink = Some(0.2);
+    let out = remember(p.clone(), &memory, &policy, StuckSettings::default(), now());
+    assert_eq!(out.guards.len(), 1);
+    assert_eq!(out.guards[0].guard, Guard::MaxSourceShrink);
+    assert!(out.guards[0].message.contains("hr.csv has 79 users, 100"));
+    p.counts.source_users.insert("hr.csv".into(), 80);
+    let out = remember(p, &memory, &policy, StuckSettings::default(), now());
+    assert!(out.guards.is_empty(), "20% is not over 20%");
+}
