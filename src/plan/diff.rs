@@ -233,6 +233,15 @@ fn cleared<'l>(
     })
 }
 
+/// Whether an update sends `a`. `report` attributes are planned as enforced; the state's drift
+/// check then holds back the changes that would revert a hand edit (plan::memory).
+fn updated(policy: &Policy, a: Attribute) -> bool {
+    matches!(
+        mode(policy, a),
+        AttributeMode::Enforce | AttributeMode::Report
+    )
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -240,14 +249,7 @@ pub(super) fn update_op(
     policy: &Policy,
 ) -> Option<UserOp> {
     let reactivate = !l.active;
-    // `report` attributes are planned as enforced; the state's drift check then holds back
-    // the changes that would revert a hand edit (plan::memory).
-    let enforced = |a: Attribute| {
-        matches!(
-            mode(policy, a),
-            AttributeMode::Enforce | AttributeMode::Report
-        )
-    };
+    let enforced = |a: Attribute| updated(policy, a);
     let mut fields = UserFields::default();
     let mut changes = Vec::new();
     let mut takes = Vec::new();
