@@ -15,6 +15,7 @@ use crate::diag::{render_fancy, render_plain};
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
 };
+use crate::daemon::metrics::textfile::Textfile;
 use crate::exit;
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
@@ -42,7 +43,7 @@ macro_rules! say_raw {
 #[derive(Debug, Parser)]
 #[command(
     name = "scimsync",
-    version,
+    version = crate::model::build::LONG_VERSION,
     about = "Keep Slack's people and groups equal to a declared directory."
 )]
 pub struct Cli {
@@ -159,6 +160,10 @@ pub struct ApplyArgs {
     /// Format of the plan report printed before applying.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
+    /// After the run (whatever its outcome) write the daemon's metrics to this file for
+    /// node_exporter's textfile collector, atomically, carrying counters over from the last.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub metrics_textfile: Option<PathBuf>,
 }
 
 /// The plan report's format on the command line (`--format`); see [`Format`].
@@ -427,37 +432,19 @@ async fn run_plan(args: &PlanArgs) -> u8 {
 }
 
 async fn run_apply(args: &ApplyArgs) -> u8 {
+    let textfile = args.metrics_textfile.as_deref().map(Textfile::new);
     let request = Request {
         apply: !args.dry_run,
         saved_plan: args.plan.clone(),
         allow: args.allow.clone(),
+        observer: textfile.as_ref().map(Textfile::observer),
     };
-    let prepared = match prepare(&args.config, &request).await {
-        Ok(p) => p,
-        Err(e) => {
-            report_error(&e);
-            return exit::of_error(&e);
+    let result = apply_pass(args, &request).await;
+    if let (Some(t), Some(path)) = (&textfile, &args.metrics_textfile) {
+        if let Err(e) = t.write(result.as_ref()) {
+            say!("warning: cannot write the metrics file {}: {e}", path.display());
         }
-    };
-    let color = std::io::stdout().is_terminal();
-    for p in &prepared.source_problems {
-        say!("{p}");
     }
-    let dry_run = args.dry_run;
-    // With --format json stdout is one JSON document: the plan, and once applied its outcome.
-    let json = args.format == FormatArg::Json;
-    if !json || dry_run {
-        print(&render::render(
-            &prepared.plan,
-            format_of(args.format),
-            color,
-        ));
-    }
-    let result = if dry_run {
-        prepared.finish().await
-    } else {
-        prepared.apply(&request.allow, None).await
-    };
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -472,15 +459,41 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     if let Applied::GuardTripped(_) = &report.applied {
         say!("nothing was written");
     }
-    if json && !dry_run {
+    let json = args.format == FormatArg::Json;
+    if json && !args.dry_run {
         print(&applied_json(&report));
     } else if let Applied::Done(outcome) = &report.applied {
         print(&format!("\n{}", outcome.render()));
     }
-    if dry_run {
+    if args.dry_run {
         exit::of_plan(&report, false)
     } else {
         exit::of_apply(&report)
+    }
+}
+
+/// `apply`'s pass: prepare, print the source problems and the plan, then apply (or finish a
+/// dry run).
+async fn apply_pass(args: &ApplyArgs, request: &Request) -> Result<PassReport, PassError> {
+    let prepared = prepare(&args.config, request).await?;
+    let color = std::io::stdout().is_terminal();
+    for p in &prepared.source_problems {
+        say!("{p}");
+    }
+    let dry_run = args.dry_run;
+    // With --format json stdout is one JSON document: the plan, and once applied its outcome.
+    let json = args.format == FormatArg::Json;
+    if !json || dry_run {
+        print(&render::render(
+            &prepared.plan,
+            format_of(args.format),
+            color,
+        ));
+    }
+    if dry_run {
+        prepared.finish().await
+    } else {
+        prepared.apply(&request.allow, None).await
     }
 }
 

@@ -25,6 +25,7 @@ use crate::emulator::SeedError;
 use crate::model::LiveState;
 use crate::plan::{self, Guard, GuardTrip, Plan};
 use crate::scim::ScimError;
+use crate::scim::observe::RequestObserver;
 use crate::scim::token::TokenError;
 
 /// How long the end of an apply waits for Slack to show its writes.
@@ -106,6 +107,9 @@ pub struct Request {
     pub saved_plan: Option<PathBuf>,
     /// Guards overridden for this pass.
     pub allow: Vec<Guard>,
+    /// Told about every SCIM request the pass sends (the daemon's and `--metrics-textfile`'s
+    /// request metrics).
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Reads the config file (and the environment's overrides).
@@ -157,10 +161,11 @@ pub async fn prepare(
         None
     };
     match &request.saved_plan {
-        Some(file) => prepare_saved(config, file, lock).await,
+        Some(file) => prepare_saved(config, file, lock, request.observer.clone()).await,
         None => {
             let loaded = load_directory(&config, today)?;
-            let (connection, live) = Connection::open_and_read(&config).await?;
+            let (connection, live) =
+                Connection::open_and_read(&config, request.observer.clone()).await?;
             let plan = plan::plan(&loaded.directory, &live, &config.policy);
             Ok(Prepared {
                 config,
@@ -181,6 +186,7 @@ async fn prepare_saved(
     config: Config,
     file: &Path,
     lock: Option<ApplyLock>,
+    observer: Option<Arc<dyn RequestObserver>>,
 ) -> Result<Prepared, PassError> {
     let saved_plan = |message: String| PassError::SavedPlan {
         file: file.display().to_string(),
@@ -188,7 +194,7 @@ async fn prepare_saved(
     };
     let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
     let mut plan = plan::from_json(&text).map_err(saved_plan)?;
-    let (connection, live) = Connection::open_and_read(&config).await?;
+    let (connection, live) = Connection::open_and_read(&config, observer).await?;
     let now = plan::live_fingerprints(&live);
     let stale: Vec<String> = plan
         .fingerprints
