@@ -11,11 +11,11 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
+use crate::daemon::metrics::textfile::Textfile;
 use crate::diag::{render_fancy, render_plain};
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
 };
-use crate::daemon::metrics::textfile::Textfile;
 use crate::exit;
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
@@ -442,7 +442,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     let result = apply_pass(args, &request).await;
     if let (Some(t), Some(path)) = (&textfile, &args.metrics_textfile) {
         if let Err(e) = t.write(result.as_ref()) {
-            say!("warning: cannot write the metrics file {}: {e}", path.display());
+            say!(
+                "warning: cannot write the metrics file {}: {e}",
+                path.display()
+            );
         }
     }
     let report = match result {

@@ -15,6 +15,7 @@ mod harness;
 mod json_output;
 mod lag;
 mod layering;
+mod monitoring;
 mod plan;
 mod python_sdk;
 mod quickstart;

@@ -187,7 +187,13 @@ pub fn carry_forward(previous: &str, current: &str, planned: bool) -> String {
             .copied()
             .unwrap_or("untyped");
         let family_name = family_of(name, &types).unwrap_or(name);
-        let merged = merge(family_name, kind, value, before_map.get(key).copied(), planned);
+        let merged = merge(
+            family_name,
+            kind,
+            value,
+            before_map.get(key).copied(),
+            planned,
+        );
         let _ = writeln!(out, "{key} {merged}");
     }
     carried(family, &seen, &mut out);
@@ -201,9 +207,9 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")
-    })?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         name.to_string_lossy(),
@@ -279,12 +285,24 @@ mod tests {
             .replace("{outcome=\"success\"} 1", "{outcome=\"success\"} 0")
             .replace("{outcome=\"error\"} 0", "{outcome=\"error\"} 1");
         let merged = carry_forward(&previous, &failed_run, false);
-        assert!(merged.contains("scimsync_passes_total{outcome=\"success\"} 4\n"), "{merged}");
-        assert!(merged.contains("scimsync_passes_total{outcome=\"error\"} 1\n"), "{merged}");
+        assert!(
+            merged.contains("scimsync_passes_total{outcome=\"success\"} 4\n"),
+            "{merged}"
+        );
+        assert!(
+            merged.contains("scimsync_passes_total{outcome=\"error\"} 1\n"),
+            "{merged}"
+        );
         let odd = merged.find("{outcome=\"odd\"} 7").expect(&merged);
-        assert!(odd < merged.find("# HELP scimsync_last").unwrap(), "{merged}");
+        assert!(
+            odd < merged.find("# HELP scimsync_last").unwrap(),
+            "{merged}"
+        );
         assert!(merged.contains("scimsync_last_success_timestamp_seconds 1700000000.5\n"));
-        assert!(merged.contains("scimsync_plan_conflicts 2\n"), "no plan: kept");
+        assert!(
+            merged.contains("scimsync_plan_conflicts 2\n"),
+            "no plan: kept"
+        );
         assert!(merged.contains("scimsync_d_seconds_sum 5\n"), "{merged}");
         assert!(merged.contains("scimsync_d_seconds_bucket{le=\"+Inf\"} 2\n"));
         // A run that planned sets the plan's gauges.
