@@ -3,6 +3,7 @@
 
 mod apply;
 mod daemon;
+mod deploy;
 mod directory;
 mod emulator;
 mod emulator_cli;
