@@ -440,13 +440,13 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         observer: textfile.as_ref().map(Textfile::observer),
     };
     let result = apply_pass(args, &request).await;
-    if let (Some(t), Some(path)) = (&textfile, &args.metrics_textfile) {
-        if let Err(e) = t.write(result.as_ref()) {
-            say!(
-                "warning: cannot write the metrics file {}: {e}",
-                path.display()
-            );
-        }
+    if let (Some(t), Some(path)) = (&textfile, &args.metrics_textfile)
+        && let Err(e) = t.write(result.as_ref())
+    {
+        say!(
+            "warning: cannot write the metrics file {}: {e}",
+            path.display()
+        );
     }
     let report = match result {
         Ok(r) => r,

@@ -441,4 +441,53 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn build_info_and_every_watched_request_series_exist_from_the_start() {
+        let m = Metrics::new();
+        let text = m.encode();
+        let info = format!(
+            "scimsync_build_info{{version=\"{}\",commit=\"{}\",build_date=\"{}\"}} 1",
+            build::VERSION,
+            build::COMMIT,
+            build::BUILD_DATE
+        );
+        assert!(text.contains(&info), "{text}");
+        for endpoint in Endpoint::ALL {
+            for status in STATUSES_AT_ZERO {
+                let series = format!(
+                    "scimsync_slack_requests_total{{endpoint=\"{}\",status=\"{status}\"}} 0",
+                    endpoint.name()
+                );
+                assert!(text.contains(&series), "{series}");
+            }
+            let count = format!(
+                "scimsync_slack_request_duration_seconds_count{{endpoint=\"{}\"}} 0",
+                endpoint.name()
+            );
+            assert!(text.contains(&count), "{count}");
+        }
+        // One attempt of each kind: a status, and no answer at all.
+        let observer = m.slack_observer();
+        observer.request(Endpoint::UserCreate, Some(201), Duration::from_millis(40));
+        observer.request(Endpoint::UserCreate, None, Duration::from_millis(30_020));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "scimsync_slack_requests_total{endpoint=\"user_create\",status=\"201\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "scimsync_slack_requests_total{endpoint=\"user_create\",status=\"transport_error\"} 1"
+        ));
+        // A timed-out request (a little over 30 s) lands in the 60 s bucket, not the 30 s one.
+        assert!(text.contains(
+            "scimsync_slack_request_duration_seconds_bucket{le=\"30.0\",endpoint=\"user_create\"} 1"
+        ), "{text}");
+        assert!(text.contains(
+            "scimsync_slack_request_duration_seconds_bucket{le=\"60.0\",endpoint=\"user_create\"} 2"
+        ));
+        assert!(text.contains("scimsync_start_time_seconds 1"), "{text}");
+    }
 }

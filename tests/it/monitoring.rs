@@ -301,3 +301,51 @@ fn metrics_textfile_and_dry_run_do_not_mix() {
     );
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// Every attempt is counted, retries included, by endpoint class and status, and timed.
+#[tokio::test]
+async fn each_attempt_is_counted_by_endpoint_and_status() {
+    use scimsync::emulator::{EmulatorConfig, Faults, Store};
+    let o = crate::harness::org_with(
+        EmulatorConfig {
+            faults: Faults {
+                error_rate: 1.0,
+                ..Faults::default()
+            },
+            ..EmulatorConfig::default()
+        },
+        Store::default_org('U', 1),
+    )
+    .await;
+    let client = scimsync::scim::ScimClient::new(
+        &o.emu.base_url(Version::V2),
+        None,
+        scimsync::scim::Token::new(o.emu.token()).unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    caller.policy.max_attempts = 3;
+    caller.policy.base = Duration::from_millis(1);
+    let metrics = scimsync::daemon::metrics::Metrics::new();
+    caller.observer = Some(metrics.slack_observer());
+    assert!(caller.list_users().await.is_err());
+    let text = metrics.encode();
+    let failed: f64 = ["500", "503"]
+        .iter()
+        .filter_map(|s| {
+            value(
+                &text,
+                &format!("scimsync_slack_requests_total{{endpoint=\"users_list\",status=\"{s}\"}}"),
+            )
+        })
+        .sum();
+    assert_eq!(failed, 3.0, "three attempts: {text}");
+    assert_eq!(
+        value(
+            &text,
+            "scimsync_slack_request_duration_seconds_count{endpoint=\"users_list\"}"
+        ),
+        Some(3.0)
+    );
+}
