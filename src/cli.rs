@@ -439,46 +439,14 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         allow: args.allow.clone(),
         observer: textfile.as_ref().map(Textfile::observer),
     };
-    let result = apply_pass(args, &request).await;
-    if let (Some(t), Some(path)) = (&textfile, &args.metrics_textfile)
-        && let Err(e) = t.write(result.as_ref())
-    {
-        say!(
-            "warning: cannot write the metrics file {}: {e}",
-            path.display()
-        );
-    }
-    let report = match result {
-        Ok(r) => r,
+    let prepared = match prepare(&args.config, &request).await {
+        Ok(p) => p,
         Err(e) => {
+            write_textfile(textfile.as_ref(), Err(&e));
             report_error(&e);
             return exit::of_error(&e);
         }
     };
-    // Source problems were shown before the plan; the rest of the findings now.
-    for f in report.findings().iter().filter(|f| f.topic != "source") {
-        say!("{}: {}", f.severity, f.text);
-    }
-    if let Applied::GuardTripped(_) = &report.applied {
-        say!("nothing was written");
-    }
-    let json = args.format == FormatArg::Json;
-    if json && !args.dry_run {
-        print(&applied_json(&report));
-    } else if let Applied::Done(outcome) = &report.applied {
-        print(&format!("\n{}", outcome.render()));
-    }
-    if args.dry_run {
-        exit::of_plan(&report, false)
-    } else {
-        exit::of_apply(&report)
-    }
-}
-
-/// `apply`'s pass: prepare, print the source problems and the plan, then apply (or finish a
-/// dry run).
-async fn apply_pass(args: &ApplyArgs, request: &Request) -> Result<PassReport, PassError> {
-    let prepared = prepare(&args.config, request).await?;
     let color = std::io::stdout().is_terminal();
     for p in &prepared.source_problems {
         say!("{p}");
@@ -493,10 +461,48 @@ async fn apply_pass(args: &ApplyArgs, request: &Request) -> Result<PassReport, P
             color,
         ));
     }
-    if dry_run {
+    let result = if dry_run {
         prepared.finish().await
     } else {
         prepared.apply(&request.allow, None).await
+    };
+    write_textfile(textfile.as_ref(), result.as_ref());
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return exit::of_error(&e);
+        }
+    };
+    // Source problems were shown before the plan; the rest of the findings now.
+    for f in report.findings().iter().filter(|f| f.topic != "source") {
+        say!("{}: {}", f.severity, f.text);
+    }
+    if let Applied::GuardTripped(_) = &report.applied {
+        say!("nothing was written");
+    }
+    if json && !dry_run {
+        print(&applied_json(&report));
+    } else if let Applied::Done(outcome) = &report.applied {
+        print(&format!("\n{}", outcome.render()));
+    }
+    if dry_run {
+        exit::of_plan(&report, false)
+    } else {
+        exit::of_apply(&report)
+    }
+}
+
+/// `apply --metrics-textfile`: the run's metrics, whatever its outcome; a failure to write them
+/// is a warning (the exit code stays the run's).
+fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &PassError>) {
+    if let Some(t) = textfile
+        && let Err(e) = t.write(result)
+    {
+        say!(
+            "warning: cannot write the metrics file {}: {e}",
+            t.path().display()
+        );
     }
 }
 

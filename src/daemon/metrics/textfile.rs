@@ -38,6 +38,11 @@ impl Textfile {
         }
     }
 
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The observer to give the pass ([`crate::pass::Request::observer`]), so its SCIM
     /// requests are counted.
     pub fn observer(&self) -> Arc<dyn RequestObserver> {
