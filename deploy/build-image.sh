@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 image=${1:-localhost/scimsync:dev}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 
 need() { command -v "$1" >/dev/null || { echo "installing $2"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
@@ -116,9 +117,9 @@ cat "$work/plan.txt"
 echo "== check: the demo (the default command's config) applies inside the image"
 demo=$(buildah from "$image")
 trap 'buildah rm "$check" "$emu" "$demo" >/dev/null 2>&1 || true' EXIT
-cmd=$(buildah inspect --type image --format '{{json .Docker.Config.Cmd}}' "$image")
+cmd=$(buildah inspect --type image --format '{{.Docker.Config.Cmd}}' "$image")
 echo "CMD $cmd"
-echo "$cmd" | grep -q '"0.0.0.0:9090"' || { echo "the default command does not listen on 0.0.0.0" >&2; exit 1; }
+echo "$cmd" | grep -q -- '--listen 0.0.0.0:9090' || { echo "the default command does not listen on 0.0.0.0" >&2; exit 1; }
 buildah run --user 65532:65532 --workingdir /opt/scimsync "$demo" -- \
   /usr/local/bin/scimsync apply --config /opt/scimsync/config/scimsync.yaml >"$work/demo.log" 2>&1 \
   || { cat "$work/demo.log" >&2; echo "the demo's apply failed inside the image" >&2; exit 1; }
