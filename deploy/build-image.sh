@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 image=${1:-localhost/scimsync:dev}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 
 need() { command -v "$1" >/dev/null || { echo "installing $2"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
@@ -47,6 +48,10 @@ cp "$work/rootfs/etc/ssl/certs/ca-certificates.crt" "$min/etc/ssl/certs/"
 printf 'root:x:0:0::/root:/nonexistent\nscimsync:x:65532:65532::/nonexistent:/nonexistent\n' >"$min/etc/passwd"
 printf 'root:x:0:\nscimsync:x:65532:\n' >"$min/etc/group"
 printf 'hosts: files dns\n' >"$min/etc/nsswitch.conf"
+# The demo (the image's default command) and /var/lib/scimsync, owned by the runtime user.
+mkdir -p "$min/opt/scimsync" "$min/var/lib/scimsync"
+cp -r config examples "$min/opt/scimsync/"
+chown -R 65532:65532 "$min/opt/scimsync" "$min/var/lib/scimsync"
 
 echo "== image: $image"
 export BUILDAH_FORMAT=docker
@@ -58,7 +63,8 @@ buildah config \
   --user 65532:65532 \
   --port 9090 \
   --entrypoint '["/usr/local/bin/scimsync"]' \
-  --cmd 'run --config /etc/scimsync/scimsync.yaml' \
+  --workingdir /opt/scimsync \
+  --cmd '["run","--config","/opt/scimsync/config/scimsync.yaml","--listen","0.0.0.0:9090"]' \
   --healthcheck 'CMD ["/usr/local/bin/scimsync","healthcheck","--url","http://127.0.0.1:9090/healthz"]' \
   --healthcheck-interval 30s --healthcheck-timeout 5s \
   --label org.opencontainers.image.title=scimsync \
@@ -108,4 +114,14 @@ kill "$emulator" 2>/dev/null || true
 wait "$emulator" 2>/dev/null || true
 cat "$work/plan.txt"
 [ "$code" -eq 2 ] || { cat "$work/plan.err" >&2; echo "the plan inside the image failed ($code)" >&2; exit 1; }
+echo "== check: the demo (the default command's config) applies inside the image"
+demo=$(buildah from "$image")
+trap 'buildah rm "$check" "$emu" "$demo" >/dev/null 2>&1 || true' EXIT
+cmd=$(buildah inspect --type image --format '{{.Docker.Config.Cmd}}' "$image")
+echo "CMD $cmd"
+echo "$cmd" | grep -q -- '--listen 0.0.0.0:9090' || { echo "the default command does not listen on 0.0.0.0" >&2; exit 1; }
+buildah run --user 65532:65532 --workingdir /opt/scimsync "$demo" -- \
+  /usr/local/bin/scimsync apply --config /opt/scimsync/config/scimsync.yaml >"$work/demo.log" 2>&1 \
+  || { cat "$work/demo.log" >&2; echo "the demo's apply failed inside the image" >&2; exit 1; }
+tail -n 3 "$work/demo.log"
 echo "== image ok: $image"

@@ -16,6 +16,7 @@ use std::io::{IsTerminal, Write};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
+use crate::daemon::metrics::textfile::Textfile;
 use crate::diag::{render_fancy, render_plain};
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
@@ -52,7 +53,7 @@ macro_rules! say_raw {
 #[derive(Debug, Parser)]
 #[command(
     name = "scimsync",
-    version,
+    version = crate::model::build::LONG_VERSION,
     about = "Keep Slack's people and groups equal to a declared directory."
 )]
 pub struct Cli {
@@ -199,6 +200,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation on a terminal (without a terminal nothing is asked).
     #[arg(long, short)]
     pub yes: bool,
+    /// After the run (whatever its outcome) write the daemon's metrics to this file for
+    /// node_exporter's textfile collector, atomically, carrying counters over from the last.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub metrics_textfile: Option<PathBuf>,
 }
 
 /// The plan report's format on the command line (`--format`); see [`Format`].
@@ -544,14 +549,17 @@ async fn run_plan(args: &PlanArgs) -> u8 {
 }
 
 async fn run_apply(args: &ApplyArgs) -> u8 {
+    let textfile = args.metrics_textfile.as_deref().map(Textfile::new);
     let request = Request {
         apply: !args.dry_run,
         saved_plan: args.plan.clone(),
         allow: args.allow.clone(),
+        observer: textfile.as_ref().map(Textfile::observer),
     };
     let prepared = match prepare(&args.config, &request).await {
         Ok(p) => p,
         Err(e) => {
+            write_textfile(textfile.as_ref(), Err(&e));
             report_error(&e);
             return exit::of_error(&e);
         }
@@ -580,6 +588,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     } else {
         prepared.apply(&request.allow, None).await
     };
+    write_textfile(textfile.as_ref(), result.as_ref());
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -603,6 +612,19 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         exit::of_plan(&report, false)
     } else {
         exit::of_apply(&report)
+    }
+}
+
+/// `apply --metrics-textfile`: the run's metrics, whatever its outcome; a failure to write them
+/// is a warning (the exit code stays the run's).
+fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &PassError>) {
+    if let Some(t) = textfile
+        && let Err(e) = t.write(result)
+    {
+        say!(
+            "warning: cannot write the metrics file {}: {e}",
+            t.path().display()
+        );
     }
 }
 

@@ -1,19 +1,26 @@
-//! The daemon's Prometheus metrics. Labels are bounded (outcome, op kind, result, guard):
-//! never a user id or an email (STYLE habit 6).
+//! The daemon's Prometheus metrics, also written by `scimsync apply --metrics-textfile` for
+//! node_exporter's textfile collector (see [`textfile`]). Labels are bounded (outcome, op kind,
+//! result, guard, endpoint class, HTTP status): never a user id or an email (STYLE habit 6).
 
-use std::sync::Mutex;
+pub mod textfile;
+
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::model::build;
 use crate::pass::{Applied, PassReport};
 use crate::plan::{Guard, OpKind, Plan};
+use crate::scim::limits::Endpoint;
+use crate::scim::observe::{RequestObserver, TRANSPORT_ERROR, status_label};
 
 /// Every value of the `result` label of `scimsync_ops_total`.
 const OP_RESULTS: [&str; 3] = ["applied", "failed", "skipped"];
@@ -42,6 +49,56 @@ pub struct OpLabels {
 pub struct KindLabel {
     /// The op's [`OpKind::as_str`].
     pub kind: &'static str,
+}
+
+/// Buckets of `scimsync_slack_request_duration_seconds`: 10 ms to a minute; a request times
+/// out after 30 s, so the last bucket holds the timeouts.
+pub const REQUEST_BUCKETS: [f64; 13] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0,
+];
+
+/// Buckets of `scimsync_pass_duration_seconds`: half a second (a converged pass against a small
+/// organisation) to two hours (an initial import of 100,000 people at Slack's write rate).
+pub const PASS_BUCKETS: [f64; 14] = [
+    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0,
+];
+
+/// Statuses whose `scimsync_slack_requests_total` series exist at zero from the start, for
+/// every endpoint class: the ones alerts watch. Other statuses appear when first seen.
+pub const STATUSES_AT_ZERO: [&str; 4] = ["429", "500", "503", TRANSPORT_ERROR];
+
+/// The label set of `scimsync_slack_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The endpoint class's [`Endpoint::name`], e.g. `user_create`.
+    pub endpoint: &'static str,
+    /// The HTTP status code, or `transport_error` when no answer came.
+    pub status: String,
+}
+
+/// The label set of `scimsync_slack_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabel {
+    /// The endpoint class's [`Endpoint::name`].
+    pub endpoint: &'static str,
+}
+
+/// The label set of `scimsync_build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// The crate version.
+    pub version: &'static str,
+    /// The short commit hash, or `unknown`.
+    pub commit: &'static str,
+    /// The build's UTC date.
+    pub build_date: &'static str,
+}
+
+/// A histogram family whose members all use [`REQUEST_BUCKETS`].
+type RequestHistograms = Family<EndpointLabel, Histogram, fn() -> Histogram>;
+
+fn request_histogram() -> Histogram {
+    Histogram::new(REQUEST_BUCKETS)
 }
 
 /// The label set of `scimsync_guard_trips_total`.
@@ -73,10 +130,52 @@ pub struct Metrics {
     pub plan_ops: Family<KindLabel, Gauge>,
     /// `scimsync_plan_conflicts`: conflicts in the latest plan, overwritten every pass.
     pub plan_conflicts: Gauge,
-    /// `scimsync_pass_duration_seconds`: wall time of whole passes, 0.1 s to ~7 min buckets.
+    /// `scimsync_pass_duration_seconds`: wall time of whole passes ([`PASS_BUCKETS`]).
     pub pass_duration: Histogram,
     /// Pending deactivations, drift by attribute, stuck ops (the state's metrics).
     pub state: super::state_metrics::StateMetrics,
+    /// `scimsync_slack_requests_total{endpoint,status}`: HTTP attempts sent to Slack.
+    pub slack_requests: Family<RequestLabels, Counter>,
+    /// `scimsync_slack_request_duration_seconds{endpoint}`: each attempt's wall time.
+    pub slack_request_duration: RequestHistograms,
+    /// `scimsync_build_info{version,commit,build_date}`: always 1.
+    pub build_info: Family<BuildLabels, Gauge>,
+    /// `scimsync_start_time_seconds`: when the daemon started (for `apply
+    /// --metrics-textfile`: the first run the file remembers).
+    pub start_time: Gauge<f64, AtomicU64>,
+    /// `scimsync_interval_seconds`: the configured pass interval (`daemon.interval`), so an
+    /// alert can say "no success for 3 intervals" without knowing it.
+    pub interval: Gauge<f64, AtomicU64>,
+}
+
+/// Unix time now, in seconds with millisecond precision.
+pub fn unix_now() -> f64 {
+    #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit f64 exactly
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    now
+}
+
+/// Records each SCIM attempt into the request families (cheap clones of the registered ones).
+#[derive(Debug)]
+struct SlackRequests {
+    requests: Family<RequestLabels, Counter>,
+    duration: RequestHistograms,
+}
+
+impl RequestObserver for SlackRequests {
+    fn request(&self, endpoint: Endpoint, status: Option<u16>, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.name(),
+                status: status_label(status),
+            })
+            .inc();
+        self.duration
+            .get_or_create(&EndpointLabel {
+                endpoint: endpoint.name(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
 }
 
 impl Default for Metrics {
@@ -99,12 +198,58 @@ impl Metrics {
             last_success: Gauge::default(),
             plan_ops: Family::default(),
             plan_conflicts: Gauge::default(),
-            // 0.1 s … ~7 min: a converged pass to a large initial import.
-            pass_duration: Histogram::new(exponential_buckets(0.1, 2.0, 13)),
+            pass_duration: Histogram::new(PASS_BUCKETS),
+            slack_requests: Family::default(),
+            slack_request_duration: Family::new_with_constructor(request_histogram),
+            build_info: Family::default(),
+            start_time: Gauge::default(),
+            interval: Gauge::default(),
             state: super::state_metrics::StateMetrics::default(),
         };
+        m.register_all();
+        m.start_time.set(unix_now());
+        m.build_info
+            .get_or_create(&BuildLabels {
+                version: build::VERSION,
+                commit: build::COMMIT,
+                build_date: build::BUILD_DATE,
+            })
+            .set(1);
+        m.zero_known_series();
+        m
+    }
+
+    /// Registers every family under its name and help text.
+    fn register_all(&self) {
+        let m = self;
         {
             let mut r = m.registry.lock().expect("fresh");
+            r.register(
+                "scimsync_build_info",
+                "The running scimsync: version, commit and build date (always 1)",
+                m.build_info.clone(),
+            );
+            r.register(
+                "scimsync_start_time_seconds",
+                "When the daemon started (Unix time); for a textfile, its first run",
+                m.start_time.clone(),
+            );
+            r.register(
+                "scimsync_interval_seconds",
+                "The configured pass interval (daemon.interval)",
+                m.interval.clone(),
+            );
+            r.register(
+                "scimsync_slack_requests",
+                "HTTP attempts sent to Slack's SCIM API by endpoint class and status \
+                 (transport_error: no answer)",
+                m.slack_requests.clone(),
+            );
+            r.register(
+                "scimsync_slack_request_duration_seconds",
+                "Duration of HTTP attempts to Slack's SCIM API by endpoint class",
+                m.slack_request_duration.clone(),
+            );
             r.register(
                 "scimsync_passes",
                 "Reconcile passes by outcome (success, partial, guard, error, locked)",
@@ -152,8 +297,24 @@ impl Metrics {
             );
             m.state.register(&mut r);
         }
-        // Every known series exists from the start at zero, so an alert on its increase fires
-        // on the first one.
+    }
+
+    /// Every known series exists from the start at zero, so an alert on its increase fires on
+    /// the first event.
+    fn zero_known_series(&self) {
+        let m = self;
+        for endpoint in Endpoint::ALL {
+            let endpoint = endpoint.name();
+            let _ = m
+                .slack_request_duration
+                .get_or_create(&EndpointLabel { endpoint });
+            for status in STATUSES_AT_ZERO {
+                let _ = m.slack_requests.get_or_create(&RequestLabels {
+                    endpoint,
+                    status: status.to_string(),
+                });
+            }
+        }
         for kind in OpKind::ALL {
             let _ = m.plan_ops.get_or_create(&KindLabel {
                 kind: kind.as_str(),
@@ -173,7 +334,20 @@ impl Metrics {
         for outcome in PASS_OUTCOMES {
             let _ = m.passes.get_or_create(&OutcomeLabel { outcome });
         }
-        m
+    }
+
+    /// What the SCIM client tells about each attempt it sends, recorded into
+    /// `scimsync_slack_requests_total` and `scimsync_slack_request_duration_seconds`.
+    pub fn slack_observer(&self) -> Arc<dyn RequestObserver> {
+        Arc::new(SlackRequests {
+            requests: self.slack_requests.clone(),
+            duration: self.slack_request_duration.clone(),
+        })
+    }
+
+    /// The configured pass interval.
+    pub fn set_interval(&self, interval: Duration) {
+        self.interval.set(interval.as_secs_f64());
     }
 
     /// The latest plan's size and conflicts.
@@ -224,9 +398,7 @@ impl Metrics {
         self.passes.get_or_create(&OutcomeLabel { outcome }).inc();
         self.pass_duration.observe(duration.as_secs_f64());
         if matches!(outcome, "success" | "partial") {
-            #[allow(clippy::cast_precision_loss)] // milliseconds since 1970 fit f64 exactly
-            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-            self.last_success.set(now);
+            self.last_success.set(unix_now());
         }
     }
 
@@ -273,5 +445,54 @@ mod tests {
             text.contains("# TYPE scimsync_pass_duration_seconds histogram"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn build_info_and_every_watched_request_series_exist_from_the_start() {
+        let m = Metrics::new();
+        let text = m.encode();
+        let info = format!(
+            "scimsync_build_info{{version=\"{}\",commit=\"{}\",build_date=\"{}\"}} 1",
+            build::VERSION,
+            build::COMMIT,
+            build::BUILD_DATE
+        );
+        assert!(text.contains(&info), "{text}");
+        for endpoint in Endpoint::ALL {
+            for status in STATUSES_AT_ZERO {
+                let series = format!(
+                    "scimsync_slack_requests_total{{endpoint=\"{}\",status=\"{status}\"}} 0",
+                    endpoint.name()
+                );
+                assert!(text.contains(&series), "{series}");
+            }
+            let count = format!(
+                "scimsync_slack_request_duration_seconds_count{{endpoint=\"{}\"}} 0",
+                endpoint.name()
+            );
+            assert!(text.contains(&count), "{count}");
+        }
+        // One attempt of each kind: a status, and no answer at all.
+        let observer = m.slack_observer();
+        observer.request(Endpoint::UserCreate, Some(201), Duration::from_millis(40));
+        observer.request(Endpoint::UserCreate, None, Duration::from_millis(30_020));
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "scimsync_slack_requests_total{endpoint=\"user_create\",status=\"201\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "scimsync_slack_requests_total{endpoint=\"user_create\",status=\"transport_error\"} 1"
+        ));
+        // A timed-out request (a little over 30 s) lands in the 60 s bucket, not the 30 s one.
+        assert!(text.contains(
+            "scimsync_slack_request_duration_seconds_bucket{le=\"30.0\",endpoint=\"user_create\"} 1"
+        ), "{text}");
+        assert!(text.contains(
+            "scimsync_slack_request_duration_seconds_bucket{le=\"60.0\",endpoint=\"user_create\"} 2"
+        ));
+        assert!(text.contains("scimsync_start_time_seconds 1"), "{text}");
     }
 }

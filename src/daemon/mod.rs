@@ -89,6 +89,9 @@ pub async fn run(options: RunOptions) -> u8 {
         ready: AtomicBool::new(false),
         reconcile: Notify::new(),
     });
+    state
+        .metrics
+        .set_interval(options.interval.unwrap_or(config.daemon.interval));
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -151,6 +154,7 @@ pub async fn run(options: RunOptions) -> u8 {
         };
         if let Some(c) = config_now {
             interval = options.interval.unwrap_or(c.daemon.interval);
+            state.metrics.set_interval(interval);
             jitter = c.daemon.jitter;
         }
         failures = if outcome == PassEnd::Error {
@@ -196,6 +200,7 @@ async fn run_pass(
         let config = pass::load_config(config_path)?;
         let request = Request {
             apply: true,
+            observer: Some(state.metrics.slack_observer()),
             ..Request::default()
         };
         let prepared = pass::prepare(config, &request, chrono::Utc::now().date_naive()).await?;

@@ -2,6 +2,7 @@
 //! fields. It imports nothing of scimsync's but Slack's rules, so every layer may use it.
 
 mod attribute;
+pub mod build;
 mod fields;
 mod live;
 pub mod time;

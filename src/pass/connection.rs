@@ -8,6 +8,7 @@ use super::{PassError, REQUEST_TIMEOUT};
 use crate::config::{Config, Endpoint, TokenSource};
 use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::model::LiveState;
+use crate::scim::observe::RequestObserver;
 use crate::scim::retry::Caller;
 use crate::scim::token::TokenError;
 use crate::scim::{ScimClient, Token, Version};
@@ -76,9 +77,14 @@ impl Connection {
         }
     }
 
-    /// Opens the connection and lists the live state (closing it again if listing fails).
-    pub async fn open_and_read(config: &Config) -> Result<(Connection, LiveState), PassError> {
-        let connection = Connection::open(config).await?;
+    /// Opens the connection and lists the live state (closing it again if listing fails);
+    /// `observer` is told about every request, the listing's included.
+    pub async fn open_and_read(
+        config: &Config,
+        observer: Option<Arc<dyn RequestObserver>>,
+    ) -> Result<(Connection, LiveState), PassError> {
+        let mut connection = Connection::open(config).await?;
+        connection.caller.observer = observer;
         match connection.read_live().await {
             Ok(live) => Ok((connection, live)),
             Err(e) => {

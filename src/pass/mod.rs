@@ -27,6 +27,7 @@ use crate::emulator::SeedError;
 use crate::model::LiveState;
 use crate::plan::{self, Guard, GuardTrip, Plan};
 use crate::scim::ScimError;
+use crate::scim::observe::RequestObserver;
 use crate::scim::token::TokenError;
 
 /// How long the end of an apply waits for Slack to show its writes.
@@ -131,6 +132,9 @@ pub struct Request {
     pub saved_plan: Option<PathBuf>,
     /// Guards overridden for this pass.
     pub allow: Vec<Guard>,
+    /// Told about every SCIM request the pass sends (the daemon's and `--metrics-textfile`'s
+    /// request metrics).
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// Reads the config file (and the environment's overrides).
@@ -191,10 +195,11 @@ pub async fn prepare(
         state.check_writable()?;
     }
     match &request.saved_plan {
-        Some(file) => prepare_saved(config, file, lock, state).await,
+        Some(file) => prepare_saved(config, file, lock, state, request.observer.clone()).await,
         None => {
             let loaded = load_directory(&config, today)?;
-            let (connection, live) = Connection::open_and_read(&config).await?;
+            let (connection, live) =
+                Connection::open_and_read(&config, request.observer.clone()).await?;
             let fresh = plan::plan(&loaded.directory, &live, &config.policy);
             let plan = match &state {
                 Some(s) => plan::remember(
@@ -227,6 +232,7 @@ async fn prepare_saved(
     file: &Path,
     lock: Option<ApplyLock>,
     state: Option<StateStore>,
+    observer: Option<Arc<dyn RequestObserver>>,
 ) -> Result<Prepared, PassError> {
     let saved_plan = |message: String| PassError::SavedPlan {
         file: file.display().to_string(),
@@ -234,7 +240,7 @@ async fn prepare_saved(
     };
     let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
     let mut plan = plan::from_json(&text).map_err(saved_plan)?;
-    let (connection, live) = Connection::open_and_read(&config).await?;
+    let (connection, live) = Connection::open_and_read(&config, observer).await?;
     let now = plan::live_fingerprints(&live);
     let stale: Vec<String> = plan
         .fingerprints

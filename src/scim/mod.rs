@@ -3,6 +3,7 @@
 pub mod client;
 pub mod limits;
 pub mod live;
+pub mod observe;
 pub mod ratelimit;
 pub mod retry;
 pub mod target;

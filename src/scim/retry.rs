@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::client::{Reply, ScimClient, ScimError};
 use super::limits::Endpoint;
+use super::observe::RequestObserver;
 use super::ratelimit::Limits;
 use super::types::{Group, ListResponse, User};
 
@@ -129,6 +130,8 @@ pub struct Caller {
     pub policy: RetryPolicy,
     /// Stops sending once Slack stops answering; shared by clones.
     pub breaker: Arc<Breaker>,
+    /// Told about every attempt sent (the daemon's request metrics), when set.
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl Caller {
@@ -140,6 +143,7 @@ impl Caller {
             limits: Arc::new(Limits::new(share, time_scale)),
             policy: RetryPolicy::default(),
             breaker: Arc::new(Breaker::default()),
+            observer: None,
         }
     }
 
@@ -219,7 +223,15 @@ impl Caller {
                 return Err(CallError { error, attempts });
             }
             attempts += 1;
+            let sent = std::time::Instant::now();
             let result = self.client.send(method.clone(), path, body).await;
+            if let Some(observer) = &self.observer {
+                let status = match &result {
+                    Ok(reply) => Some(reply.status.as_u16()),
+                    Err(e) => e.status(),
+                };
+                observer.request(endpoint, status, sent.elapsed());
+            }
             self.breaker.record(&result);
             match result {
                 Ok(reply) => return Ok((reply, attempts)),

@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod daemon;
+mod deploy;
 mod directory;
 mod emulator;
 mod emulator_cli;
@@ -17,6 +18,7 @@ mod json_output;
 mod lag;
 mod layering;
 mod mapping;
+mod monitoring;
 mod operator;
 mod plan;
 mod python_sdk;

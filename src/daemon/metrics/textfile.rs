@@ -1,0 +1,338 @@
+//! `scimsync apply --metrics-textfile FILE`: the daemon's metrics for the cron mode, written
+//! after every apply — a success, a partial pass, a guard trip or a failure alike — in the
+//! Prometheus text format (0.0.4) that node_exporter's textfile collector reads.
+//!
+//! One apply is one process, so the file carries the history: counters and histograms add
+//! this run to the values the file held (a counter that only ever said "1" would never
+//! `increase()`), `scimsync_last_success_timestamp_seconds` keeps the latest success even when
+//! this run failed, `scimsync_start_time_seconds` keeps the first run, and a run that did not
+//! get as far as a plan keeps the previous plan's gauges. The file is replaced atomically
+//! (written beside it, fsynced, renamed), so the collector never reads half of it, and is
+//! world-readable (0644) whatever the umask: it holds no id and no email.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Metrics;
+use crate::pass::{PassError, PassOutcome, PassReport};
+use crate::scim::observe::RequestObserver;
+
+/// The metrics of one `apply` run, written to `path` when it ends.
+pub struct Textfile {
+    path: PathBuf,
+    metrics: Metrics,
+    started: Instant,
+}
+
+impl Textfile {
+    /// Starts timing a run whose metrics go to `path`.
+    pub fn new(path: &Path) -> Textfile {
+        Textfile {
+            path: path.to_path_buf(),
+            metrics: Metrics::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The observer to give the pass ([`crate::pass::Request::observer`]), so its SCIM
+    /// requests are counted.
+    pub fn observer(&self) -> Arc<dyn RequestObserver> {
+        self.metrics.slack_observer()
+    }
+
+    /// Records how the run ended and replaces the file: this run's metrics added to the
+    /// history the file held.
+    pub fn write(&self, result: Result<&PassReport, &PassError>) -> std::io::Result<()> {
+        let planned = match result {
+            Ok(report) => {
+                self.metrics.record_plan(&report.plan);
+                self.metrics.record_report(report);
+                self.metrics.set_interval(report.config.daemon.interval);
+                true
+            }
+            Err(_) => false,
+        };
+        self.metrics
+            .record_pass_end(outcome_label(result), self.started.elapsed());
+        let current = to_text_format(&self.metrics.encode());
+        let previous = std::fs::read_to_string(&self.path).unwrap_or_default();
+        write_atomically(&self.path, &carry_forward(&previous, &current, planned))
+    }
+}
+
+/// The `outcome` label of an `apply` run, as the daemon counts its passes.
+pub fn outcome_label(result: Result<&PassReport, &PassError>) -> &'static str {
+    match result {
+        Ok(report) => match report.outcome() {
+            PassOutcome::Success => "success",
+            PassOutcome::Partial => "partial",
+            PassOutcome::Guard => "guard",
+        },
+        Err(PassError::Locked(_)) => "locked",
+        Err(_) => "error",
+    }
+}
+
+/// OpenMetrics text (what `/metrics` serves) as the Prometheus text format 0.0.4 that
+/// node_exporter parses: a counter family is named with its `_total` suffix, and the `# EOF`
+/// and `# UNIT` lines go.
+pub fn to_text_format(openmetrics: &str) -> String {
+    let counters: HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::new();
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|tag| {
+            let rest = line.strip_prefix(tag)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{tag}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+/// The family a sample belongs to, given the families' types: itself, or a histogram's
+/// `_bucket`, `_sum` and `_count`.
+fn family_of<'a>(sample: &'a str, types: &HashMap<&str, &str>) -> Option<&'a str> {
+    if types.contains_key(sample) {
+        return Some(sample);
+    }
+    ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+        let base = sample.strip_suffix(suffix)?;
+        (types.get(base) == Some(&"histogram")).then_some(base)
+    })
+}
+
+/// `name{labels}` → value, for every sample line.
+fn samples(text: &str) -> Vec<(&str, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// This run's value of a sample, merged with what the file held before (see the module doc).
+fn merge(name: &str, kind: &str, current: f64, previous: Option<f64>, planned: bool) -> f64 {
+    let Some(previous) = previous else {
+        return current;
+    };
+    match (kind, name) {
+        ("counter" | "histogram", _) => current + previous,
+        (_, "scimsync_last_success_timestamp_seconds") => current.max(previous),
+        (_, "scimsync_start_time_seconds") if previous > 0.0 => previous,
+        (_, "scimsync_interval_seconds") if current == 0.0 => previous,
+        (_, "scimsync_plan_ops" | "scimsync_plan_conflicts") if !planned => previous,
+        _ => current,
+    }
+}
+
+/// `current` (text format) with the history of `previous` carried into it: merged values, and
+/// the counter and histogram series only the previous file had, within their families.
+pub fn carry_forward(previous: &str, current: &str, planned: bool) -> String {
+    let types: HashMap<&str, &str> = current
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split_once(' '))
+        .collect();
+    let before = samples(previous);
+    let before_map: HashMap<&str, f64> = before.iter().copied().collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut out = String::new();
+    let mut family: Option<&str> = None;
+    let carried = |family: Option<&str>, seen: &HashSet<&str>, out: &mut String| {
+        let Some(f) = family else { return };
+        if !matches!(types.get(f), Some(&"counter" | &"histogram")) {
+            return;
+        }
+        for (key, value) in &before {
+            let name = key.split('{').next().unwrap_or(key);
+            if family_of(name, &types) == Some(f) && !seen.contains(key) {
+                let _ = writeln!(out, "{key} {value}");
+            }
+        }
+    };
+    for line in current.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            carried(family, &seen, &mut out);
+            family = rest.split(' ').next();
+        }
+        let sample = (!line.starts_with('#'))
+            .then(|| line.rsplit_once(' '))
+            .flatten()
+            .and_then(|(key, v)| Some((key, v.trim().parse::<f64>().ok()?)));
+        let Some((key, value)) = sample else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        seen.insert(key);
+        let name = key.split('{').next().unwrap_or(key);
+        let kind = family_of(name, &types)
+            .and_then(|f| types.get(f))
+            .copied()
+            .unwrap_or("untyped");
+        let family_name = family_of(name, &types).unwrap_or(name);
+        let merged = merge(
+            family_name,
+            kind,
+            value,
+            before_map.get(key).copied(),
+            planned,
+        );
+        let _ = writeln!(out, "{key} {merged}");
+    }
+    carried(family, &seen, &mut out);
+    out
+}
+
+/// Replaces `path` with `text` so that a reader sees the old file or the new one, never a
+/// part: a temporary file beside it (a name node_exporter skips), fsynced, renamed over it.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself survives a crash once the folder is synced (best effort).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = "# HELP scimsync_passes_total Passes\n\
+        # TYPE scimsync_passes_total counter\n\
+        scimsync_passes_total{outcome=\"success\"} 1\n\
+        scimsync_passes_total{outcome=\"error\"} 0\n\
+        # HELP scimsync_last_success_timestamp_seconds Last\n\
+        # TYPE scimsync_last_success_timestamp_seconds gauge\n\
+        scimsync_last_success_timestamp_seconds 0\n\
+        # HELP scimsync_plan_conflicts Conflicts\n\
+        # TYPE scimsync_plan_conflicts gauge\n\
+        scimsync_plan_conflicts 0\n\
+        # HELP scimsync_d_seconds D\n\
+        # TYPE scimsync_d_seconds histogram\n\
+        scimsync_d_seconds_sum 2.5\n\
+        scimsync_d_seconds_count 1\n\
+        scimsync_d_seconds_bucket{le=\"+Inf\"} 1\n";
+
+    #[test]
+    fn counters_get_their_total_name_and_the_openmetrics_lines_go() {
+        let om = "# HELP scimsync_passes Passes.\n# TYPE scimsync_passes counter\n\
+                  scimsync_passes_total{outcome=\"success\"} 1\n# HELP g G.\n# TYPE g gauge\n\
+                  # UNIT g seconds\ng 2\n# EOF\n";
+        assert_eq!(
+            to_text_format(om),
+            "# HELP scimsync_passes_total Passes.\n# TYPE scimsync_passes_total counter\n\
+             scimsync_passes_total{outcome=\"success\"} 1\n# HELP g G.\n# TYPE g gauge\ng 2\n"
+        );
+    }
+
+    #[test]
+    fn counters_and_histograms_add_up_and_the_last_success_is_kept() {
+        let previous = RUN
+            .replace("{outcome=\"success\"} 1", "{outcome=\"success\"} 4")
+            .replace("_seconds 0\n", "_seconds 1700000000.5\n")
+            .replace("scimsync_plan_conflicts 0", "scimsync_plan_conflicts 2")
+            + "";
+        // The previous file also had a series this run does not: carried, in its family.
+        let previous = previous.replace(
+            "scimsync_passes_total{outcome=\"error\"} 0\n",
+            "scimsync_passes_total{outcome=\"error\"} 0\nscimsync_passes_total{outcome=\"odd\"} 7\n",
+        );
+        let failed_run = RUN
+            .replace("{outcome=\"success\"} 1", "{outcome=\"success\"} 0")
+            .replace("{outcome=\"error\"} 0", "{outcome=\"error\"} 1");
+        let merged = carry_forward(&previous, &failed_run, false);
+        assert!(
+            merged.contains("scimsync_passes_total{outcome=\"success\"} 4\n"),
+            "{merged}"
+        );
+        assert!(
+            merged.contains("scimsync_passes_total{outcome=\"error\"} 1\n"),
+            "{merged}"
+        );
+        let odd = merged.find("{outcome=\"odd\"} 7").expect(&merged);
+        assert!(
+            odd < merged.find("# HELP scimsync_last").unwrap(),
+            "{merged}"
+        );
+        assert!(merged.contains("scimsync_last_success_timestamp_seconds 1700000000.5\n"));
+        assert!(
+            merged.contains("scimsync_plan_conflicts 2\n"),
+            "no plan: kept"
+        );
+        assert!(merged.contains("scimsync_d_seconds_sum 5\n"), "{merged}");
+        assert!(merged.contains("scimsync_d_seconds_bucket{le=\"+Inf\"} 2\n"));
+        // A run that planned sets the plan's gauges.
+        let planned = carry_forward(&previous, RUN, true);
+        assert!(planned.contains("scimsync_plan_conflicts 0\n"), "{planned}");
+        // No previous file: this run's values.
+        assert_eq!(carry_forward("", RUN, true), RUN);
+    }
+
+    #[test]
+    fn the_file_is_replaced_whole_and_world_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsync.prom");
+        std::fs::write(&path, "old").unwrap();
+        write_atomically(&path, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+        let missing = dir.path().join("no/such/folder/x.prom");
+        assert!(write_atomically(&missing, "x").is_err());
+    }
+}

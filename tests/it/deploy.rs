@@ -1,0 +1,294 @@
+//! The deployment files say what README promises: the Kubernetes manifests are locked down
+//! (a NetworkPolicy, no service-account token, a volume for the audit log), and the container
+//! image holds what its default command and README's `docker run` need, none of it excluded
+//! by `.dockerignore`. (No Docker daemon runs here: `deploy/build-image.sh` builds and checks
+//! the image itself where buildah is available.)
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every YAML document of a manifest file, as JSON values.
+fn documents(file: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(file).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The Kubernetes objects kustomization.yaml deploys, plus cronjob.yaml (the alternative).
+fn objects() -> Vec<Value> {
+    let dir = root().join("deploy/kubernetes");
+    let kustomization = &documents(&dir.join("kustomization.yaml"))[0];
+    let mut files: Vec<String> = kustomization["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    files.push("cronjob.yaml".into());
+    files.iter().flat_map(|f| documents(&dir.join(f))).collect()
+}
+
+fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+/// The pod templates of the Deployment and the CronJob.
+fn pod_specs(objects: &[Value]) -> Vec<&Value> {
+    let mut out: Vec<&Value> = of_kind(objects, "Deployment")
+        .into_iter()
+        .map(|d| &d["spec"]["template"]["spec"])
+        .collect();
+    out.extend(
+        of_kind(objects, "CronJob")
+            .into_iter()
+            .map(|c| &c["spec"]["jobTemplate"]["spec"]["template"]["spec"]),
+    );
+    out
+}
+
+#[test]
+fn pods_get_no_api_token_and_keep_the_audit_log_on_a_volume_claim() {
+    let objects = objects();
+    let claims: Vec<&str> = of_kind(&objects, "PersistentVolumeClaim")
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    let specs = pod_specs(&objects);
+    assert_eq!(specs.len(), 2, "the daemon and the CronJob");
+    for spec in specs {
+        assert_eq!(spec["automountServiceAccountToken"], false, "{spec}");
+        assert_eq!(
+            spec["securityContext"]["fsGroup"], 65532,
+            "the volume is writable"
+        );
+        let mount = spec["containers"][0]["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["mountPath"] == "/var/lib/scimsync")
+            .expect("/var/lib/scimsync is mounted");
+        let volume = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        assert_eq!(
+            volume["persistentVolumeClaim"]["claimName"], claims[0],
+            "{volume}"
+        );
+    }
+    // The audit log the shipped config writes is on that volume.
+    let config = std::fs::read_to_string(root().join("deploy/kubernetes/scimsync.yaml")).unwrap();
+    assert!(config.contains("audit_log: /var/lib/scimsync/"), "{config}");
+}
+
+#[test]
+fn the_network_policy_admits_only_prometheus_and_lets_out_only_dns_and_https() {
+    let objects = objects();
+    let policies = of_kind(&objects, "NetworkPolicy");
+    assert_eq!(policies.len(), 1);
+    let p = &policies[0]["spec"];
+    let deployment = of_kind(&objects, "Deployment")[0];
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in p["podSelector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&pod_labels[k], v, "the policy selects the daemon's pods");
+    }
+    assert_eq!(p["policyTypes"], serde_json::json!(["Ingress", "Egress"]));
+    // In: one rule, from the monitoring namespace's Prometheus, to the metrics port only.
+    let ingress = p["ingress"].as_array().unwrap();
+    assert_eq!(ingress.len(), 1);
+    let port = &deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0];
+    assert_eq!(
+        ingress[0]["ports"],
+        serde_json::json!([{"protocol": "TCP", "port": port["containerPort"]}])
+    );
+    let from = &ingress[0]["from"][0];
+    assert_eq!(
+        from["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    assert!(from["podSelector"]["matchLabels"].is_object(), "{from}");
+    // Out: DNS and 443, nothing else.
+    let mut ports: Vec<(String, u64)> = p["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().unwrap().iter())
+        .map(|port| {
+            (
+                port["protocol"].as_str().unwrap().to_string(),
+                port["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ports.sort();
+    assert_eq!(
+        ports,
+        [("TCP".into(), 53), ("TCP".into(), 443), ("UDP".into(), 53)]
+    );
+}
+
+/// Whether `.dockerignore` keeps `path` (relative to the root, `/`-separated) out of the
+/// build context: a pattern matches the path or one of its folders; `*` within a segment,
+/// `**/` any depth.
+fn docker_ignored(path: &str, patterns: &[String]) -> bool {
+    fn glob(pattern: &str, text: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == text,
+            Some((head, tail)) => {
+                text.starts_with(head)
+                    && (head.len()..=text.len())
+                        .any(|i| !text[head.len()..i].contains('/') && glob(tail, &text[i..]))
+            }
+        }
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let prefixes: Vec<String> = (1..=segments.len())
+        .map(|n| segments[..n].join("/"))
+        .collect();
+    patterns.iter().any(|p| {
+        let p = p.trim_end_matches('/');
+        match p.strip_prefix("**/") {
+            Some(any_depth) => prefixes.iter().any(|pre| {
+                let last = pre.rsplit('/').next().unwrap();
+                glob(any_depth, last)
+            }),
+            None => prefixes.iter().any(|pre| glob(p, pre)),
+        }
+    })
+}
+
+fn dockerignore() -> Vec<String> {
+    std::fs::read_to_string(root().join(".dockerignore"))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_dockerignore_matcher_reads_patterns_as_docker_does() {
+    let p: Vec<String> = ["target/", "**/target/", "*.jsonl", "tests/fuzz/artifacts/"]
+        .map(String::from)
+        .to_vec();
+    assert!(docker_ignored("target/release/scimsync", &p));
+    assert!(docker_ignored("tests/fuzz/target/x", &p));
+    assert!(docker_ignored("audit.jsonl", &p));
+    assert!(!docker_ignored("examples/audit.jsonl", &p), "root only");
+    assert!(docker_ignored("tests/fuzz/artifacts/csv/crash-1", &p));
+    assert!(!docker_ignored("tests/fuzz/seeds/a", &p));
+    assert!(!docker_ignored("src/main.rs", &p));
+}
+
+/// The build stage's `COPY SRC… DEST` sources (not `--from` ones).
+fn copied_sources(dockerfile: &str) -> Vec<String> {
+    dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|rest| !rest.starts_with("--"))
+        .flat_map(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            words[..words.len() - 1]
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_image_holds_what_its_default_command_and_readme_docker_run_need() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let ignore = dockerignore();
+    let sources = copied_sources(&dockerfile);
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src",
+        "tests",
+        "config",
+        "examples",
+    ] {
+        assert!(
+            sources.iter().any(|s| s == needed),
+            "COPY {needed}: {sources:?}"
+        );
+    }
+    for s in &sources {
+        assert!(root().join(s).exists(), "{s} is not in the repository");
+        assert!(!docker_ignored(s, &ignore), ".dockerignore excludes {s}");
+    }
+    for heavy in [
+        "target/debug/x",
+        ".git/HEAD",
+        "tests/fuzz/artifacts/csv/crash-1",
+    ] {
+        assert!(
+            docker_ignored(heavy, &ignore),
+            "{heavy} is sent to the daemon"
+        );
+    }
+    // The default command: the demo config, on every interface.
+    let cmd_line = dockerfile.lines().rfind(|l| l.starts_with("CMD ")).unwrap();
+    let cmd: Vec<String> = serde_json::from_str(&cmd_line["CMD ".len()..]).unwrap();
+    let listen = cmd.iter().position(|a| a == "--listen").unwrap();
+    assert_eq!(cmd[listen + 1], "0.0.0.0:9090", "{cmd:?}");
+    let config = &cmd[cmd.iter().position(|a| a == "--config").unwrap() + 1];
+    assert_eq!(config, "/opt/scimsync/config/scimsync.yaml");
+    assert!(dockerfile.contains("COPY config ./demo/opt/scimsync/config"));
+    assert!(dockerfile.contains("COPY examples ./demo/opt/scimsync/examples"));
+    assert!(dockerfile.contains("COPY --from=build --chown=65532:65532 /src/demo/ /"));
+    // Every file that config reads is in config/ or examples/ (so under /opt/scimsync in the
+    // image) and reaches the build context; what it writes lands under /opt/scimsync too.
+    let loaded = scimsync::config::Config::load(
+        &root().join("config/scimsync.yaml"),
+        &scimsync::config::EnvOverrides::default(),
+    )
+    .unwrap();
+    let mut read: Vec<PathBuf> = loaded.sources.iter().map(|s| s.path.clone()).collect();
+    read.extend(loaded.target.emulator_seed.clone());
+    assert!(read.len() >= 3, "{read:?}");
+    let canonical_root = root().canonicalize().unwrap();
+    for path in read {
+        let path = path.canonicalize().unwrap();
+        let rel = path.strip_prefix(&canonical_root).unwrap();
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        assert!(
+            rel.starts_with("config/") || rel.starts_with("examples/"),
+            "{rel} is not in the image"
+        );
+        assert!(
+            !docker_ignored(&rel, &ignore),
+            ".dockerignore excludes {rel}"
+        );
+    }
+    for written in [
+        loaded.audit_log.clone(),
+        loaded.target.emulator_state.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let parent = written.parent().unwrap().canonicalize().unwrap();
+        assert_eq!(parent, canonical_root, "{written:?} lands in /opt/scimsync");
+    }
+    // README's docker run is the default command's (no arguments after the image).
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("docker run --rm -p 9090:9090 scimsync\n"),
+        "README's demo docker run"
+    );
+}
