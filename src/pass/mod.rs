@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 pub use connection::Connection;
 pub use lock::ApplyLock;
 
-use crate::apply::{AuditLog, Outcome};
+use crate::apply::{AuditLog, Controls, Outcome, Progress};
 use crate::config::{Config, ConfigError, EnvOverrides};
 use crate::diag::Severity;
 use crate::directory::{self, DirectoryError, DirectoryProblem, LoadOptions, LoadedDirectory};
@@ -142,6 +142,8 @@ pub struct Prepared {
     directory: Option<crate::directory::Directory>,
     /// Held from before the listing until the pass ends, when the pass may write.
     lock: Option<ApplyLock>,
+    /// Counts the apply's ops as they end: for a progress bar or progress log lines.
+    pub progress: Arc<Progress>,
 }
 
 /// Prepares a pass: takes the lock if it may write, then reads the sources and Slack, and
@@ -161,8 +163,10 @@ pub async fn prepare(
         None => {
             let loaded = load_directory(&config, today)?;
             let (connection, live) = Connection::open_and_read(&config).await?;
-            let plan = plan::plan(&loaded.directory, &live, &config.policy);
+            let mut plan = plan::plan(&loaded.directory, &live, &config.policy);
+            plan.estimate = Some(plan::estimate::estimate(&plan, config.rate_limit.share));
             Ok(Prepared {
+                progress: Progress::new(plan.ops.len()),
                 config,
                 connection,
                 live,
@@ -214,7 +218,9 @@ async fn prepare_saved(
         })
         .count();
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
+    plan.estimate = Some(plan::estimate::estimate(&plan, config.rate_limit.share));
     Ok(Prepared {
+        progress: Progress::new(plan.ops.len()),
         config,
         connection,
         live,
@@ -233,9 +239,12 @@ impl Prepared {
         allow: &[Guard],
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<PassReport, PassError> {
+        let stopping = stop.clone();
         let applied = self.execute(allow, stop).await;
+        let stopped = stopping.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+        // Once stopping, the pass ends now: the next one checks what this one wrote.
         let unconfirmed = match &applied {
-            Ok(Applied::Done(outcome)) => self.confirm(outcome).await,
+            Ok(Applied::Done(outcome)) if !stopped => self.confirm(outcome).await,
             _ => Vec::new(),
         };
         let Prepared {
@@ -342,12 +351,16 @@ impl Prepared {
             })?)),
             None => None,
         };
-        let outcome = crate::apply::execute_until(
+        let controls = Controls {
+            stop,
+            progress: Some(self.progress.clone()),
+        };
+        let outcome = crate::apply::execute_with(
             plan,
             &self.connection.caller,
             self.config.rate_limit.concurrency as usize,
             audit,
-            stop,
+            controls,
         )
         .await;
         Ok(Applied::Done(outcome))

@@ -256,6 +256,7 @@ mod tests {
             fingerprints: Default::default(),
             labels: Default::default(),
             digest: String::new(),
+            estimate: None,
         }
     }
 

@@ -451,6 +451,7 @@ impl<'a> Planner<'a> {
             fingerprints,
             labels,
             digest: String::new(),
+            estimate: None,
         };
         plan.digest = super::digest(&plan);
         plan.guards = guards::evaluate(&plan, &self.policy.safety);

@@ -67,6 +67,7 @@ fn plan(ops: Vec<PlannedOp>) -> Plan {
         fingerprints: Default::default(),
         labels: Default::default(),
         digest: String::new(),
+        estimate: None,
     }
 }
 
