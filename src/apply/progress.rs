@@ -159,11 +159,15 @@ const BAR_PERIOD: Duration = Duration::from_millis(200);
 /// `30s`) changes it.
 pub const LINE_PERIOD: Duration = Duration::from_secs(10);
 
-/// The period of progress log lines: `SCIMSYNC_PROGRESS_INTERVAL`, else [`LINE_PERIOD`].
+/// The period of progress log lines: `SCIMSYNC_PROGRESS_INTERVAL` (`30s`, `2m`, `500ms`),
+/// else [`LINE_PERIOD`].
 pub fn line_period() -> Duration {
     std::env::var("SCIMSYNC_PROGRESS_INTERVAL")
         .ok()
-        .and_then(|v| crate::config::parse_duration(&v))
+        .and_then(|v| match v.trim().strip_suffix("ms") {
+            Some(ms) => ms.parse().ok().map(Duration::from_millis),
+            None => crate::config::parse_duration(&v),
+        })
         .filter(|d| !d.is_zero())
         .unwrap_or(LINE_PERIOD)
 }

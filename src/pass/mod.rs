@@ -164,7 +164,7 @@ pub async fn prepare(
             let loaded = load_directory(&config, today)?;
             let (connection, live) = Connection::open_and_read(&config).await?;
             let mut plan = plan::plan(&loaded.directory, &live, &config.policy);
-            plan.estimate = Some(plan::estimate::estimate(&plan, config.rate_limit.share));
+            plan.estimate = Some(estimate(&plan, &config));
             Ok(Prepared {
                 progress: Progress::new(plan.ops.len()),
                 config,
@@ -177,6 +177,12 @@ pub async fn prepare(
             })
         }
     }
+}
+
+/// The plan's floor under Slack's limits at the configured share (and time scale).
+fn estimate(plan: &Plan, config: &Config) -> plan::estimate::Estimate {
+    plan::estimate::estimate(plan, config.rate_limit.share)
+        .time_scaled(config.rate_limit.time_scale)
 }
 
 /// Reads a saved plan and Slack; refuses the plan if a resource it touches has changed.
@@ -218,7 +224,7 @@ async fn prepare_saved(
         })
         .count();
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
-    plan.estimate = Some(plan::estimate::estimate(&plan, config.rate_limit.share));
+    plan.estimate = Some(estimate(&plan, &config));
     Ok(Prepared {
         progress: Progress::new(plan.ops.len()),
         config,

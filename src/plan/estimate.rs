@@ -20,10 +20,18 @@ pub struct Estimate {
     pub seconds: f64,
     /// The share of Slack's budgets it was computed for.
     pub share: f64,
+    /// How many times faster than Slack the budgets run (1 against Slack; N in a rehearsal
+    /// against `scimsync emulator --time-scale N`): `seconds` is already divided by it.
+    #[serde(default = "one")]
+    pub time_scale: f64,
     /// The bucket that sets the floor: an endpoint (`user_create`) or `write` (org-wide).
     pub bound_by: String,
     /// Write requests per endpoint, by endpoint name.
     pub requests: BTreeMap<String, usize>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// The write requests applying `op` sends, by endpoint (retries and 429s aside).
@@ -91,6 +99,7 @@ pub fn estimate(plan: &Plan, share: f64) -> Estimate {
     Estimate {
         seconds,
         share,
+        time_scale: 1.0,
         bound_by,
         requests: per
             .into_iter()
@@ -100,6 +109,15 @@ pub fn estimate(plan: &Plan, share: f64) -> Estimate {
 }
 
 impl Estimate {
+    /// The same floor with the budgets running `time_scale` times faster (a rehearsal).
+    pub fn time_scaled(mut self, time_scale: f64) -> Estimate {
+        if time_scale > 0.0 {
+            self.seconds /= time_scale;
+            self.time_scale = time_scale;
+        }
+        self
+    }
+
     /// One sentence for the plan report: `Estimated apply time: at least 5m 27s at 100% of
     /// Slack's rate limits (bound by user_create: 1,000 requests).`
     pub fn sentence(&self) -> String {
@@ -110,8 +128,14 @@ impl Estimate {
                 self.requests.values().sum::<usize>()
             ),
         };
+        let scale = if (self.time_scale - 1.0).abs() > f64::EPSILON {
+            format!(", time-scaled ×{}", self.time_scale)
+        } else {
+            String::new()
+        };
         format!(
-            "Estimated apply time: at least {} at {}% of Slack's rate limits (bound by {bound}).",
+            "Estimated apply time: at least {} at {}% of Slack's rate limits{scale} (bound by \
+             {bound}).",
             human(self.seconds),
             (self.share * 100.0).round()
         )
@@ -198,6 +222,16 @@ mod tests {
         // At half the budget: rates and bursts halve, (1000 − 10) / 1.5 = 660 s.
         let half = estimate(&plan(mixed(1000)), 0.5);
         assert!((half.seconds - 660.0).abs() < 1e-6, "{half:?}");
+        // A rehearsal against an emulator running the limits 60 times faster: 11 s.
+        let rehearsal = half.time_scaled(60.0);
+        assert!((rehearsal.seconds - 11.0).abs() < 1e-6, "{rehearsal:?}");
+        assert!(
+            rehearsal
+                .sentence()
+                .contains("at least 11s at 50% of Slack's rate limits, time-scaled ×60 (bound"),
+            "{}",
+            rehearsal.sentence()
+        );
     }
 
     #[test]

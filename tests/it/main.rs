@@ -16,6 +16,7 @@ mod json_output;
 mod lag;
 mod layering;
 mod plan;
+mod progress;
 mod python_sdk;
 mod quickstart;
 mod scim_client;
