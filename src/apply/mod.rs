@@ -52,6 +52,18 @@ fn lane(op: &Op) -> Endpoint {
     }
 }
 
+/// The lane's position in [`progress::LANES`] counts.
+fn lane_index(op: &Op) -> usize {
+    match lane(op) {
+        Endpoint::UserCreate => 0,
+        Endpoint::UserUpdate => 1,
+        Endpoint::UserDelete => 2,
+        Endpoint::GroupCreate => 3,
+        Endpoint::GroupUpdate => 4,
+        _ => 5,
+    }
+}
+
 /// The existing accounts a group op adds or removes, by id.
 fn group_members(op: &Op) -> Vec<&str> {
     fn id(r: &UserRef) -> Option<&str> {
@@ -255,7 +267,11 @@ pub async fn execute_with(
     controls: Controls,
 ) -> Outcome {
     if let Some(p) = &controls.progress {
-        p.start(plan.ops.len());
+        let mut lanes = [0; progress::LANES];
+        for op in &plan.ops {
+            lanes[lane_index(op)] += 1;
+        }
+        p.start(lanes);
     }
     let run = Arc::new(Run {
         version: caller.client.version(),
@@ -374,7 +390,7 @@ async fn run_op(
         audit.record(&op, &outcome);
     }
     if let Some(p) = &run.progress {
-        p.record(outcome.result.label());
+        p.record(lane_index(&op), outcome.result.label());
     }
     let _ = done.send(Some(matches!(outcome.result, OpResult::Applied { .. })));
     outcome

@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The executor's lanes (one per Slack endpoint written to), for per-lane counts.
+pub const LANES: usize = 6;
+
 /// Counts of one apply, updated by the executor as each op ends.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -14,6 +17,8 @@ pub struct Progress {
     applied: AtomicUsize,
     failed: AtomicUsize,
     skipped: AtomicUsize,
+    /// Ops in each lane, and how many of them have ended.
+    lanes: [(AtomicUsize, AtomicUsize); LANES],
     started: OnceLock<Instant>,
 }
 
@@ -30,6 +35,9 @@ pub struct Snapshot {
     pub skipped: usize,
     /// Since the executor started.
     pub elapsed: Duration,
+    /// Ops in each lane and how many have ended: lanes run side by side at their own
+    /// endpoint's rate, so the time left is the slowest lane's.
+    pub lanes: [(usize, usize); LANES],
 }
 
 impl Progress {
@@ -40,14 +48,22 @@ impl Progress {
         Arc::new(p)
     }
 
-    /// The executor has started (only the first call counts).
-    pub(super) fn start(&self, total: usize) {
-        self.total.store(total, Ordering::Relaxed);
-        let _ = self.started.set(Instant::now());
+    /// The executor has started with this many ops in each lane (only the first call
+    /// counts).
+    pub(super) fn start(&self, lanes: [usize; LANES]) {
+        if self.started.set(Instant::now()).is_ok() {
+            self.total.store(lanes.iter().sum(), Ordering::Relaxed);
+            for (lane, n) in self.lanes.iter().zip(lanes) {
+                lane.0.store(n, Ordering::Relaxed);
+            }
+        }
     }
 
-    /// One op ended with this result label (`applied`, `failed` or `skipped`).
-    pub(super) fn record(&self, label: &str) {
+    /// One op of `lane` ended with this result label (`applied`, `failed` or `skipped`).
+    pub(super) fn record(&self, lane: usize, label: &str) {
+        if let Some((_, done)) = self.lanes.get(lane) {
+            done.fetch_add(1, Ordering::Relaxed);
+        }
         let counter = match label {
             "applied" => &self.applied,
             "failed" => &self.failed,
@@ -64,6 +80,10 @@ impl Progress {
             failed: self.failed.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
             elapsed: self.started.get().map(Instant::elapsed).unwrap_or_default(),
+            lanes: std::array::from_fn(|i| {
+                let (total, done) = &self.lanes[i];
+                (total.load(Ordering::Relaxed), done.load(Ordering::Relaxed))
+            }),
         }
     }
 }
@@ -84,26 +104,41 @@ impl Snapshot {
         }
     }
 
-    /// Time left at the rate so far; none before the first op ends.
+    /// Time left: the slowest lane's, each at its own rate so far (a lane yet to start at the
+    /// overall rate); none before the first op ends.
     pub fn eta(&self) -> Option<Duration> {
-        let rate = self.rate();
-        (rate > 0.0)
-            .then(|| Duration::try_from_secs_f64(count(self.total - self.done()) / rate).ok())
-            .flatten()
+        let (rate, secs) = (self.rate(), self.elapsed.as_secs_f64());
+        if rate <= 0.0 {
+            return None;
+        }
+        let left = |(total, done): (usize, usize)| {
+            let remaining = count(total.saturating_sub(done));
+            if done > 0 {
+                remaining / (count(done) / secs)
+            } else {
+                remaining / rate
+            }
+        };
+        let slowest = self.lanes.iter().map(|&l| left(l)).fold(0.0, f64::max);
+        let overall = count(self.total.saturating_sub(self.done())) / rate;
+        // Lanes not filled in (a snapshot made by hand): the overall rate alone.
+        let secs_left = if self.lanes.iter().all(|l| l.0 == 0) {
+            overall
+        } else {
+            slowest
+        };
+        Duration::try_from_secs_f64(secs_left).ok()
     }
 
-    /// One line for a terminal: a bar `width` cells wide, the counts, the rate and the ETA.
-    pub fn bar_line(&self, width: usize) -> String {
+    /// One line for a terminal: a bar `width` cells wide, the changes done, those that failed
+    /// or were skipped, the rate and the ETA — cut to `columns` characters, since a line that
+    /// wraps cannot be redrawn in place.
+    pub fn bar_line(&self, width: usize, columns: usize) -> String {
         let filled = (self.done() * width)
             .checked_div(self.total)
             .unwrap_or(width);
         let bar: String = "█".repeat(filled) + &"░".repeat(width - filled.min(width));
-        let mut line = format!(
-            "applying {bar} {}/{} ({} applied",
-            self.done(),
-            self.total,
-            self.applied
-        );
+        let mut line = format!("applying {bar} {}/{}", self.done(), self.total);
         if self.failed > 0 {
             line.push_str(&format!(", {} failed", self.failed));
         }
@@ -111,11 +146,16 @@ impl Snapshot {
             line.push_str(&format!(", {} skipped", self.skipped));
         }
         line.push_str(&format!(
-            ")  {:.1}/s  ETA {}",
+            "  {:.1}/s  ETA {}",
             self.rate(),
             self.eta().map_or_else(|| "--:--".to_string(), clock)
         ));
-        line
+        line.chars().take(columns.max(1)).collect()
+    }
+
+    /// Deactivations done, and in all (the lane that matters most for security).
+    pub fn leavers(&self) -> (usize, usize) {
+        (self.lanes[2].1, self.lanes[2].0)
     }
 }
 
@@ -198,7 +238,12 @@ fn show(s: &Snapshot, style: Style) {
     }
     match style {
         Style::Bar => {
-            let line = format!("{CLEAR_LINE}{}", s.bar_line(24));
+            // The terminal's width when the shell exports it; else the classic 80.
+            let columns = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse::<usize>().ok())
+                .unwrap_or(80);
+            let line = format!("{CLEAR_LINE}{}", s.bar_line(20, columns.saturating_sub(1)));
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
             BAR_SHOWN.store(true, Ordering::SeqCst);
@@ -211,6 +256,8 @@ fn show(s: &Snapshot, style: Style) {
             skipped = s.skipped,
             rate_per_s = format!("{:.1}", s.rate()),
             eta = s.eta().map(clock),
+            deactivated = s.leavers().0,
+            to_deactivate = s.leavers().1,
             "progress: {}/{} changes, {:.1}/s, ETA {}",
             s.done(),
             s.total,
@@ -232,14 +279,16 @@ mod tests {
             failed: 10,
             skipped: 0,
             elapsed: Duration::from_secs(120),
+            lanes: [(0, 0); LANES],
         };
         assert_eq!(s.done(), 1200);
         assert!((s.rate() - 10.0).abs() < 1e-9);
         assert_eq!(s.eta(), Some(Duration::from_secs(180)));
         assert_eq!(
-            s.bar_line(10),
-            "applying ████░░░░░░ 1200/3000 (1190 applied, 10 failed)  10.0/s  ETA 3:00"
+            s.bar_line(10, 80),
+            "applying ████░░░░░░ 1200/3000, 10 failed  10.0/s  ETA 3:00"
         );
+        assert_eq!(s.bar_line(10, 24), "applying ████░░░░░░ 1200");
         let fresh = Snapshot {
             elapsed: Duration::ZERO,
             applied: 0,
@@ -248,21 +297,34 @@ mod tests {
         };
         assert_eq!(fresh.eta(), None);
         assert!(
-            fresh.bar_line(4).ends_with("ETA --:--"),
+            fresh.bar_line(4, 80).ends_with("ETA --:--"),
             "{}",
-            fresh.bar_line(4)
+            fresh.bar_line(4, 80)
         );
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+        // Lanes: creates at 5/s with 900 left set the time left, not the overall 10/s.
+        let lanes = Snapshot {
+            lanes: [(1500, 600), (1000, 1000), (500, 0), (0, 0), (0, 0), (0, 0)],
+            ..s
+        };
+        assert_eq!(lanes.eta(), Some(Duration::from_secs(180)));
+        let creates_behind = Snapshot {
+            lanes: [(1500, 300), (1000, 900), (500, 0), (0, 0), (0, 0), (0, 0)],
+            ..s
+        };
+        assert_eq!(creates_behind.eta(), Some(Duration::from_secs(480)));
     }
 
     #[test]
     fn the_executor_counts_by_result() {
         let p = Progress::new(0);
-        p.start(3);
-        p.record("applied");
-        p.record("failed");
-        p.record("skipped");
+        p.start([2, 0, 1, 0, 0, 0]);
+        p.record(0, "applied");
+        p.record(0, "failed");
+        p.record(2, "skipped");
         let s = p.snapshot();
         assert_eq!((s.total, s.applied, s.failed, s.skipped), (3, 1, 1, 1));
+        assert_eq!(s.lanes[0], (2, 2));
+        assert_eq!(s.lanes[2], (1, 1));
     }
 }

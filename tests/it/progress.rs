@@ -106,7 +106,7 @@ async fn a_terminal_gets_a_bar_redrawn_in_place_with_counts_rate_and_eta() {
     );
     let mid = frames.iter().find(|f| done(f) > 0).unwrap();
     assert!(
-        mid.contains("/100 (") && mid.contains("/s  ETA ") && mid.contains('█'),
+        mid.contains("/100  ") && mid.contains("/s  ETA ") && mid.contains('█'),
         "{mid:?}"
     );
     // No frame is left behind once the apply reports.
@@ -153,6 +153,7 @@ async fn without_a_terminal_progress_is_a_log_line_every_period() {
     assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
     let f = &lines[1]["fields"];
     assert_eq!(f["total"], 100, "{f}");
+    assert_eq!(f["to_deactivate"], 0, "{f}");
     assert!(
         f["rate_per_s"].as_str().unwrap().parse::<f64>().unwrap() > 0.0,
         "{f}"
