@@ -9,6 +9,7 @@ mod docs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::io::{IsTerminal, Write};
@@ -583,10 +584,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         say!("Not applied: the answer was not 'yes'. Nothing was written.");
         return exit::DECLINED;
     }
-    let result = if dry_run {
-        prepared.finish().await
+    let (result, interrupted) = if dry_run {
+        (prepared.finish().await, None)
     } else {
-        prepared.apply(&request.allow, None).await
+        apply_interruptibly(prepared, &request.allow).await
     };
     write_textfile(textfile.as_ref(), result.as_ref());
     let report = match result {
@@ -608,6 +609,15 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     } else if let Applied::Done(outcome) = &report.applied {
         print(&format!("\n{}", outcome.render()));
     }
+    if let (Some(code), Applied::Done(o)) = (interrupted, &report.applied) {
+        say!(
+            "interrupted: {} of {} changes applied, {} not started; exit {code}",
+            o.applied(),
+            o.ops.len(),
+            o.not_started()
+        );
+        return code;
+    }
     if dry_run {
         exit::of_plan(&report, false)
     } else {
@@ -626,6 +636,44 @@ fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &Pass
             t.path().display()
         );
     }
+}
+
+/// Applies, showing progress on stderr (a bar on a terminal, log lines otherwise). The first
+/// SIGINT or SIGTERM starts no further change and lets those in flight finish; a second one
+/// exits at once. Also returns the exit code of the signal that stopped the apply, if one did.
+async fn apply_interruptibly(
+    prepared: pass::Prepared,
+    allow: &[Guard],
+) -> (Result<PassReport, PassError>, Option<u8>) {
+    use crate::apply::progress::{Style, show_while};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+    let (stop, signal) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU8::new(0)));
+    let watcher = tokio::spawn({
+        let (stop, signal) = (stop.clone(), signal.clone());
+        async move {
+            let code = crate::daemon::wait_for_signal().await;
+            signal.store(code, SeqCst);
+            stop.store(true, SeqCst);
+            if crate::apply::progress::BAR_SHOWN.load(SeqCst) {
+                say_raw!("{}", crate::apply::progress::CLEAR_LINE);
+            }
+            say!(
+                "interrupted: starting no more changes, finishing those in flight (again to abort)"
+            );
+            crate::daemon::wait_for_signal().await;
+            say!("aborted: changes in flight may or may not have applied");
+            std::process::exit(i32::from(code));
+        }
+    });
+    let style = if std::io::stderr().is_terminal() {
+        Style::Bar
+    } else {
+        Style::Lines
+    };
+    let progress = prepared.progress.clone();
+    let result = show_while(progress, style, prepared.apply(allow, Some(stop))).await;
+    watcher.abort();
+    (result, Some(signal.load(SeqCst)).filter(|&c| c != 0))
 }
 
 /// `apply --format json`'s one document: the JSON plan with an `outcome` member — `result`
@@ -769,9 +817,12 @@ struct RedactingStderr;
 impl std::io::Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr()
-            .lock()
-            .write_all(crate::slack_rules::redact_tokens(&text).as_bytes())?;
+        let mut err = std::io::stderr().lock();
+        // A log line never runs into the progress bar: it clears it (redrawn at the next tick).
+        if crate::apply::progress::BAR_SHOWN.load(std::sync::atomic::Ordering::SeqCst) {
+            err.write_all(crate::apply::progress::CLEAR_LINE.as_bytes())?;
+        }
+        err.write_all(crate::slack_rules::redact_tokens(&text).as_bytes())?;
         Ok(buf.len())
     }
 

@@ -22,8 +22,11 @@ pub const DECLINED: u8 = 6;
 /// The command line is wrong (an unknown flag, a bad value): `sysexits.h`'s `EX_USAGE`, never
 /// a code that a script reads as a plan's result.
 pub const USAGE: u8 = 64;
-/// Interrupted by a second signal (128 + SIGINT).
+/// `apply` interrupted by SIGINT (Ctrl-C): no change started after it, those in flight
+/// finished, what applied is reported. `run`: aborted by a second signal. 128 + SIGINT.
 pub const ABORTED: u8 = 130;
+/// `apply` stopped by SIGTERM, as [`ABORTED`] is by SIGINT. 128 + SIGTERM.
+pub const TERMINATED: u8 = 143;
 
 /// The exit code of `scimsync plan`: 0; with `detailed`, 5 when the plan has conflicts, else
 /// 2 when changes are pending.

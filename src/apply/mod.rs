@@ -3,14 +3,20 @@
 //!
 //! Order (DESIGN §5): every op waits for the ops the plan says it must (`PlannedOp::after`: an
 //! email or userName released before it is taken; a user created before a manager field or a
-//! group points at them); the executor never re-derives them. Phases: user creates,
-//! reactivations, renames and attribute updates, then group creates and membership changes, then
-//! deactivations, then group deletions. Within a phase ops run concurrently, bounded, and never
-//! two at once on one resource. One rejected op is reported with Slack's error code and skipped;
-//! the ops that depend on it are skipped too; the rest applies.
+//! group points at them), and for a few more the executor derives ([`waits`]): a group change
+//! that adds an existing account waits for that account's update (a reactivation, a guest made
+//! a member), a deactivation waits for every other op on the account, and group deletions wait
+//! for everything else. Nothing else orders the ops: every budget is used at once, leavers
+//! first. Each op runs in the lane of Slack's endpoint it writes to (user creates, updates,
+//! deactivations, group creates, updates, deletions), each lane with its own bound on requests
+//! in flight and its own rate bucket, all under the org-wide one — so deactivations start with
+//! the apply and never queue behind an import's creates. Never two writes at once on one
+//! resource. One rejected op is reported with Slack's error code and skipped; the ops that
+//! depend on it are skipped too; the rest applies.
 
 mod audit;
 mod outcome;
+pub mod progress;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +29,8 @@ use tokio::sync::{Semaphore, watch};
 use tracing::Instrument;
 
 pub use audit::AuditLog;
-pub use outcome::{OpOutcome, OpResult, Outcome};
+pub use outcome::{OpOutcome, OpResult, Outcome, STOPPED};
+pub use progress::Progress;
 
 use crate::model::UserFields;
 use crate::plan::{Op, Plan, PlannedOp, UserRef};
@@ -33,14 +40,123 @@ use crate::scim::types::{Group, ListResponse, User};
 use crate::scim::{ScimError, Version, write};
 use crate::slack_rules::{ErrorCode, email_key, user_name_key};
 
-/// Which phase an op runs in; phases run one after the other.
-fn phase(op: &Op) -> u8 {
+/// The endpoint an op writes to: its lane.
+fn lane(op: &Op) -> Endpoint {
     match op {
-        Op::CreateUser { .. } | Op::UpdateUser { .. } => 0,
-        Op::CreateGroup { .. } | Op::UpdateGroup { .. } => 1,
-        Op::DeactivateUser { .. } => 2,
-        Op::DeleteGroup { .. } => 3,
+        Op::CreateUser { .. } => Endpoint::UserCreate,
+        Op::UpdateUser { .. } => Endpoint::UserUpdate,
+        Op::DeactivateUser { .. } => Endpoint::UserDelete,
+        Op::CreateGroup { .. } => Endpoint::GroupCreate,
+        Op::UpdateGroup { .. } => Endpoint::GroupUpdate,
+        Op::DeleteGroup { .. } => Endpoint::GroupDelete,
     }
+}
+
+/// The lane's position in [`progress::LANES`] counts.
+fn lane_index(op: &Op) -> usize {
+    match lane(op) {
+        Endpoint::UserCreate => 0,
+        Endpoint::UserUpdate => 1,
+        Endpoint::UserDelete => 2,
+        Endpoint::GroupCreate => 3,
+        Endpoint::GroupUpdate => 4,
+        _ => 5,
+    }
+}
+
+/// The existing accounts a group op adds or removes, by id.
+fn group_members(op: &Op) -> Vec<&str> {
+    fn id(r: &UserRef) -> Option<&str> {
+        match r {
+            UserRef::Id(id) => Some(id),
+            UserRef::New(_) => None,
+        }
+    }
+    match op {
+        Op::CreateGroup { members, .. } => members.iter().filter_map(id).collect(),
+        Op::UpdateGroup { add, remove, .. } => add
+            .iter()
+            .filter_map(id)
+            .chain(remove.iter().map(String::as_str))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The ops each op waits for: the plan's own `after`, plus the edges the executor derives (see
+/// the module doc). Derived edges that would close a cycle with a hand-made plan's own are
+/// dropped (the plan's `after` alone always points backwards, so it has none).
+pub fn waits(plan: &Plan) -> Vec<Vec<usize>> {
+    let ops = &plan.ops;
+    let mut updates: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut in_groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        match &op.op {
+            Op::UpdateUser { id, .. } => updates.entry(id.as_str()).or_default().push(i),
+            other => {
+                for m in group_members(other) {
+                    in_groups.entry(m).or_default().push(i);
+                }
+            }
+        }
+    }
+    let explicit: Vec<Vec<usize>> = ops.iter().map(|op| op.after.clone()).collect();
+    let mut all = explicit.clone();
+    for (i, op) in ops.iter().enumerate() {
+        let derived: Vec<usize> = match &op.op {
+            Op::CreateGroup { .. } | Op::UpdateGroup { .. } => group_members(op)
+                .into_iter()
+                .flat_map(|m| updates.get(m).into_iter().flatten().copied())
+                .collect(),
+            Op::DeactivateUser { id, .. } => [updates.get(id.as_str()), in_groups.get(id.as_str())]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .copied()
+                .collect(),
+            Op::DeleteGroup { .. } => (0..ops.len())
+                .filter(|&j| !matches!(ops[j].op, Op::DeleteGroup { .. }))
+                .collect(),
+            Op::CreateUser { .. } | Op::UpdateUser { .. } => Vec::new(),
+        };
+        all[i].extend(derived.into_iter().filter(|&j| j != i));
+        all[i].sort_unstable();
+        all[i].dedup();
+    }
+    if has_cycle(&all) {
+        tracing::warn!(
+            "the plan's order and the executor's own rules disagree: following the plan's order only"
+        );
+        return explicit;
+    }
+    all
+}
+
+/// Whether the wait graph has a cycle (Kahn's algorithm).
+fn has_cycle(waits: &[Vec<usize>]) -> bool {
+    let n = waits.len();
+    let mut pending: Vec<usize> = waits.iter().map(Vec::len).collect();
+    let mut waiters: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, w) in waits.iter().enumerate() {
+        for &j in w {
+            if j >= n {
+                return true;
+            }
+            waiters[j].push(i);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+    let mut seen = 0;
+    while let Some(j) = ready.pop() {
+        seen += 1;
+        for &i in &waiters[j] {
+            pending[i] -= 1;
+            if pending[i] == 0 {
+                ready.push(i);
+            }
+        }
+    }
+    seen < n
 }
 
 /// Shared state of one apply.
@@ -52,10 +168,12 @@ struct Run {
     /// One write at a time per resource.
     resource_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     audit: Option<Arc<AuditLog>>,
-    /// Bounds the requests in flight.
-    permits: Semaphore,
+    /// Bounds the ops in flight in each lane (by the endpoint they write to).
+    lanes: HashMap<Endpoint, Semaphore>,
     /// Once set, no further op starts.
     stop: Option<Arc<AtomicBool>>,
+    /// Counts ops as they end.
+    progress: Option<Arc<Progress>>,
 }
 
 impl Run {
@@ -102,14 +220,14 @@ fn id_of(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Applies `plan` with at most `concurrency` requests in flight.
+/// Applies `plan` with at most `concurrency` ops in flight per endpoint.
 pub async fn execute(
     plan: &Plan,
     caller: &Caller,
     concurrency: usize,
     audit: Option<Arc<AuditLog>>,
 ) -> Outcome {
-    execute_until(plan, caller, concurrency, audit, None).await
+    execute_with(plan, caller, concurrency, audit, Controls::default()).await
 }
 
 /// Whether each op applied, published once it is known, for the ops that wait on it.
@@ -124,14 +242,50 @@ pub async fn execute_until(
     audit: Option<Arc<AuditLog>>,
     stop: Option<Arc<AtomicBool>>,
 ) -> Outcome {
+    let controls = Controls {
+        stop,
+        progress: None,
+    };
+    execute_with(plan, caller, concurrency, audit, controls).await
+}
+
+/// What a front end holds on a running apply.
+#[derive(Debug, Clone, Default)]
+pub struct Controls {
+    /// Once set, no further op starts; those in flight finish (graceful shutdown, Ctrl-C).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Counted as each op ends, for a progress bar or progress log lines.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// As [`execute`], with a stop flag and a progress handle.
+pub async fn execute_with(
+    plan: &Plan,
+    caller: &Caller,
+    concurrency: usize,
+    audit: Option<Arc<AuditLog>>,
+    controls: Controls,
+) -> Outcome {
+    if let Some(p) = &controls.progress {
+        let mut lanes = [0; progress::LANES];
+        for op in &plan.ops {
+            lanes[lane_index(op)] += 1;
+        }
+        p.start(lanes);
+    }
     let run = Arc::new(Run {
         version: caller.client.version(),
         caller: caller.clone(),
         created: Mutex::new(HashMap::new()),
         resource_locks: Mutex::new(HashMap::new()),
         audit,
-        permits: Semaphore::new(concurrency.max(1)),
-        stop,
+        lanes: plan
+            .ops
+            .iter()
+            .map(|op| (lane(op), Semaphore::new(concurrency.max(1))))
+            .collect(),
+        stop: controls.stop,
+        progress: controls.progress,
     });
     let rate_limited_before = caller.limits.rate_limited();
     let waited_before = caller.limits.waited();
@@ -141,22 +295,21 @@ pub async fn execute_until(
         .unzip();
     let senders: Vec<Arc<Done>> = senders.into_iter().map(Arc::new).collect();
 
-    for p in 0..=3u8 {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, op) in plan.ops.iter().enumerate().filter(|(_, op)| phase(op) == p) {
-            let waits: Vec<(String, watch::Receiver<Option<bool>>)> = op
-                .after
-                .iter()
-                .map(|&d| (plan.ops[d].subject().to_string(), receivers[d].clone()))
-                .collect();
-            let task = run_op(run.clone(), op.clone(), waits, senders[i].clone());
-            tasks.spawn(async move { (i, task.await) });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((i, outcome)) => results[i] = Some(outcome),
-                Err(e) => tracing::error!(error = %e, "an apply task panicked"),
-            }
+    // Every op is a task from the start; each waits for its own dependencies and then for its
+    // lane, so one endpoint's backlog never holds up another's. Lanes queue in plan order.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (op, waits)) in plan.ops.iter().zip(waits(plan)).enumerate() {
+        let waits: Vec<(String, watch::Receiver<Option<bool>>)> = waits
+            .into_iter()
+            .map(|d| (plan.ops[d].subject().to_string(), receivers[d].clone()))
+            .collect();
+        let task = run_op(run.clone(), op.clone(), waits, senders[i].clone());
+        tasks.spawn(async move { (i, task.await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, outcome)) => results[i] = Some(outcome),
+            Err(e) => tracing::error!(error = %e, "an apply task panicked"),
         }
     }
     Outcome {
@@ -218,12 +371,12 @@ async fn run_op(
             },
         ),
         None => {
-            let _permit = run.permits.acquire().await.expect("never closed");
+            let _permit = run.lanes[&lane(&op)].acquire().await.expect("never closed");
             if run.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
                 outcome_of(
                     &op,
                     OpResult::Skipped {
-                        reason: "scimsync is shutting down".into(),
+                        reason: STOPPED.into(),
                     },
                 )
             } else {
@@ -235,6 +388,9 @@ async fn run_op(
         && !matches!(outcome.result, OpResult::Skipped { .. })
     {
         audit.record(&op, &outcome);
+    }
+    if let Some(p) = &run.progress {
+        p.record(lane_index(&op), outcome.result.label());
     }
     let _ = done.send(Some(matches!(outcome.result, OpResult::Applied { .. })));
     outcome

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::plan::OpKind;
 
+/// Why an op was not sent when the apply was stopping (a signal, the daemon's shutdown).
+pub const STOPPED: &str = "scimsync is shutting down";
+
 /// What happened to one op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -90,6 +93,11 @@ impl Outcome {
         self.count(|r| matches!(r, OpResult::Skipped { .. }))
     }
 
+    /// How many ops were not started because the apply was stopping.
+    pub fn not_started(&self) -> usize {
+        self.count(|r| matches!(r, OpResult::Skipped { reason } if reason == STOPPED))
+    }
+
     fn count(&self, f: impl Fn(&OpResult) -> bool) -> usize {
         self.ops.iter().filter(|o| f(&o.result)).count()
     }
@@ -112,6 +120,18 @@ impl Outcome {
             s.push_str(&format!(" ({} rate-limit pauses)", self.rate_limited));
         }
         s.push('\n');
+        let mut by_kind: std::collections::BTreeMap<OpKind, usize> = Default::default();
+        for o in self.ops.iter().filter(|o| o.result.label() == "applied") {
+            *by_kind.entry(o.kind).or_default() += 1;
+        }
+        if !by_kind.is_empty() {
+            let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            s.push_str(&format!("Applied: {}.\n", kinds.join(", ")));
+        }
+        let stopped = self.not_started();
+        if stopped > 0 {
+            s.push_str(&format!("- {stopped} changes not started: {STOPPED}\n"));
+        }
         for o in &self.ops {
             let id = o
                 .resource
@@ -133,6 +153,7 @@ impl Outcome {
                         .map(|st| format!(" (HTTP {st}): {message}"))
                         .unwrap_or_else(|| format!(": {message}"))
                 )),
+                OpResult::Skipped { reason } if reason == STOPPED => {}
                 OpResult::Skipped { reason } => s.push_str(&format!(
                     "- {:<16} {}{id}: skipped, {reason}\n",
                     o.kind, o.subject

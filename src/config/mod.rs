@@ -475,7 +475,7 @@ impl Default for StuckSettings {
 pub struct RateLimit {
     /// (0, 1]: Slack's limits are per organisation and shared with the IdP's connector.
     pub share: f64,
-    /// Requests in flight at once.
+    /// Changes in flight at once per Slack endpoint.
     pub concurrency: u32,
     /// 1 against Slack; N against an emulator whose limits run N times faster.
     pub time_scale: f64,

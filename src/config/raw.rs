@@ -643,7 +643,8 @@ pub struct RawSafety {
 pub struct RawRateLimit {
     /// Share (0–1] of Slack's per-organisation SCIM budget. Default: 0.5.
     pub share: Option<f64>,
-    /// Requests in flight at once, 1–64. Default: 4.
+    /// Changes in flight at once per Slack endpoint (user creates, user updates,
+    /// deactivations and each kind of group write have their own), 1–64. Default: 4.
     pub concurrency: Option<u32>,
     /// Only for rehearsals against `scimsync emulator --time-scale N`: run the client's
     /// limits N times faster too. Default: 1 (Slack's real speed).

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
+use crate::apply::progress;
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::exit;
@@ -207,7 +208,9 @@ async fn run_pass(
         state.ready.store(true, Ordering::SeqCst);
         state.metrics.record_plan(&prepared.plan);
         log_plan(&prepared.plan);
-        prepared.apply(&request.allow, Some(stop)).await
+        let progress = prepared.progress.clone();
+        let apply = prepared.apply(&request.allow, Some(stop));
+        progress::show_while(progress, progress::Style::Lines, apply).await
     }
     .await;
     let (end, config) = match result {
@@ -325,19 +328,23 @@ fn log_error(e: &PassError) {
     }
 }
 
-/// Waits for SIGTERM or Ctrl-C.
-pub(crate) async fn wait_for_signal() {
+/// Waits for SIGTERM or Ctrl-C; returns the exit code that says which ([`exit::ABORTED`] for
+/// SIGINT, [`exit::TERMINATED`] for SIGTERM).
+pub(crate) async fn wait_for_signal() -> u8 {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => exit::ABORTED,
+            _ = term.recv() => exit::TERMINATED,
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        exit::ABORTED
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub use connection::Connection;
 pub use lock::ApplyLock;
 pub use state::StateStore;
 
-use crate::apply::{AuditLog, Outcome};
+use crate::apply::{AuditLog, Controls, Outcome, Progress};
 use crate::config::{Config, ConfigError, EnvOverrides};
 use crate::diag::Severity;
 use crate::directory::{self, DirectoryError, DirectoryProblem, LoadOptions, LoadedDirectory};
@@ -174,6 +174,8 @@ pub struct Prepared {
     /// The state read after the lock was taken (none under `state_dir: false`, or for a
     /// `plan` run before any apply... which reads an empty one).
     state: Option<StateStore>,
+    /// Counts the apply's ops as they end: for a progress bar or progress log lines.
+    pub progress: Arc<Progress>,
 }
 
 /// Prepares a pass: takes the lock if it may write, then reads the sources and Slack, and
@@ -201,7 +203,7 @@ pub async fn prepare(
             let (connection, live) =
                 Connection::open_and_read(&config, request.observer.clone()).await?;
             let fresh = plan::plan(&loaded.directory, &live, &config.policy);
-            let plan = match &state {
+            let mut plan = match &state {
                 Some(s) => plan::remember(
                     fresh,
                     &s.memory,
@@ -211,7 +213,9 @@ pub async fn prepare(
                 ),
                 None => fresh,
             };
+            plan.estimate = Some(estimate(&plan, &config));
             Ok(Prepared {
+                progress: Progress::new(plan.ops.len()),
                 config,
                 connection,
                 live,
@@ -223,6 +227,12 @@ pub async fn prepare(
             })
         }
     }
+}
+
+/// The plan's floor under Slack's limits at the configured share (and time scale).
+fn estimate(plan: &Plan, config: &Config) -> plan::estimate::Estimate {
+    plan::estimate::estimate(plan, config.rate_limit.share)
+        .time_scaled(config.rate_limit.time_scale)
 }
 
 /// Reads a saved plan and Slack; refuses the plan if a resource it touches has changed.
@@ -274,7 +284,9 @@ async fn prepare_saved(
             .and_then(|s| s.memory.last_good.as_ref())
             .map(|l| &l.source_users),
     ));
+    plan.estimate = Some(estimate(&plan, &config));
     Ok(Prepared {
+        progress: Progress::new(plan.ops.len()),
         config,
         connection,
         live,
@@ -294,9 +306,12 @@ impl Prepared {
         allow: &[Guard],
         stop: Option<Arc<AtomicBool>>,
     ) -> Result<PassReport, PassError> {
+        let stopping = stop.clone();
         let applied = self.execute(allow, stop).await;
+        let stopped = stopping.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+        // Once stopping, the pass ends now: the next one checks what this one wrote.
         let unconfirmed = match &applied {
-            Ok(Applied::Done(outcome)) => self.confirm(outcome).await,
+            Ok(Applied::Done(outcome)) if !stopped => self.confirm(outcome).await,
             _ => Vec::new(),
         };
         let saved = self.save_state(&applied);
@@ -446,12 +461,16 @@ impl Prepared {
             None
         };
         let started = std::time::Instant::now();
-        let outcome = crate::apply::execute_until(
+        let controls = Controls {
+            stop,
+            progress: Some(self.progress.clone()),
+        };
+        let outcome = crate::apply::execute_with(
             plan,
             &self.connection.caller,
             self.config.rate_limit.concurrency as usize,
             audit.clone(),
-            stop,
+            controls,
         )
         .await;
         if let Some(audit) = &audit {

@@ -298,6 +298,7 @@ mod tests {
             fingerprints: Default::default(),
             labels: Default::default(),
             digest: String::new(),
+            estimate: None,
         }
     }
 

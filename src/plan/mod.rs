@@ -9,6 +9,7 @@
 //! are never touched; PATCHes carry only what differs.
 
 mod diff;
+pub mod estimate;
 pub mod guards;
 pub mod memory;
 mod planner;
@@ -308,6 +309,10 @@ pub struct Plan {
     /// ([`recheck`]) is what stops a plan from doing what the config forbids.
     #[serde(default)]
     pub digest: String,
+    /// The least time applying the plan takes under Slack's rate limits at the configured
+    /// share: set by the pass (the planner knows no budget), not part of the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<estimate::Estimate>,
 }
 
 /// How many of each kind of change a plan makes.

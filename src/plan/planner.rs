@@ -455,6 +455,7 @@ impl<'a> Planner<'a> {
             fingerprints,
             labels,
             digest: String::new(),
+            estimate: None,
         };
         plan.digest = super::digest(&plan);
         plan.guards = guards::evaluate(&plan, &self.policy.safety);

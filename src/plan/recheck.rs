@@ -198,6 +198,7 @@ mod tests {
             fingerprints: Default::default(),
             labels: Default::default(),
             digest: String::new(),
+            estimate: None,
         }
     }
 

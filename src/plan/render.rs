@@ -101,6 +101,14 @@ pub fn summary_lines(plan: &Plan) -> (String, String) {
     (first, second)
 }
 
+/// The estimated apply time, when the pass computed it and there is something to apply.
+fn estimate_line(plan: &Plan) -> Option<String> {
+    plan.estimate
+        .as_ref()
+        .filter(|_| !plan.is_empty())
+        .map(super::estimate::Estimate::sentence)
+}
+
 struct Paint(bool);
 
 impl Paint {
@@ -390,6 +398,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
     let paint = Paint(color);
     let (first, second) = summary_lines(plan);
     let mut s = format!("{}\n      {second}\n", paint.bold(&first));
+    if let Some(e) = estimate_line(plan) {
+        writeln!(s, "      {e}").unwrap();
+    }
     let body = body_lines(plan, &paint);
     if !body.is_empty() {
         s.push('\n');
@@ -414,6 +425,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
 fn markdown_head(plan: &Plan) -> String {
     let (first, second) = summary_lines(plan);
     let mut s = format!("### scimsync plan\n\n**{first}**  \n{second}\n");
+    if let Some(e) = estimate_line(plan) {
+        writeln!(s, "\n{e}").unwrap();
+    }
     if !plan.guards.is_empty() {
         s.push_str(
             "\n> [!WARNING]\n> A safety guard trips: `scimsync apply` will write nothing.\n",

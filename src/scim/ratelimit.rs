@@ -2,14 +2,17 @@
 //! organisation together, so scimsync takes only a `share` of each budget. Every request —
 //! retries included — waits for a token from its set's bucket (reads or writes) and from its
 //! endpoint's bucket; a 429 pauses the whole set for `Retry-After`, because the limit it hit
-//! is organisation-wide.
+//! is organisation-wide. Leavers first: a deactivation waiting for the org-wide write bucket
+//! gets its next token before any other write does, so when every endpoint is busy and the
+//! org-wide budget binds, offboarding still runs at its own endpoint's full rate.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota as GovQuota, RateLimiter};
 
 use super::limits::{Endpoint, Quota, RateSet};
@@ -23,6 +26,21 @@ pub struct Limits {
     rate_limited: AtomicU64,
     /// How many times faster than Slack the budgets run (1 against Slack).
     time_scale: f64,
+    /// Deactivations waiting for a token of the write set: while there are any, other writes
+    /// leave the set's tokens to them.
+    urgent: AtomicUsize,
+    /// How often the write set gains a token: how long another write steps back for them.
+    write_period: Duration,
+}
+
+/// Counts a deactivation among [`Limits::urgent`] for as long as it waits, however its wait
+/// ends.
+struct Urgent<'a>(&'a AtomicUsize);
+
+impl Drop for Urgent<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Limits {
@@ -39,14 +57,19 @@ const BURST_RESERVE: f64 = 0.25;
 
 /// `share` of `q`, `time_scale` times faster: burst and rate both scaled by the share.
 fn scaled(q: Quota, share: f64, time_scale: f64) -> GovQuota {
-    let per_minute = (f64::from(q.per_minute) * share).max(1.0);
-    let period = Duration::from_secs_f64(60.0 / (per_minute * time_scale));
+    let period = period(q, share, time_scale);
     // `share` is at most 1 (`Limits::new` clamps it), so this is at most `q.burst`: a u32.
     #[allow(clippy::cast_possible_truncation)]
     let burst = ((f64::from(q.burst) * share * (1.0 - BURST_RESERVE)).floor() as u32).max(1);
     GovQuota::with_period(period)
         .expect("a positive period")
         .allow_burst(NonZeroU32::new(burst).expect("at least 1"))
+}
+
+/// How often a bucket of `share` of `q` gains a token, `time_scale` times faster.
+fn period(q: Quota, share: f64, time_scale: f64) -> Duration {
+    let per_minute = (f64::from(q.per_minute) * share).max(1.0);
+    Duration::from_secs_f64(60.0 / (per_minute * time_scale))
 }
 
 impl Limits {
@@ -71,6 +94,8 @@ impl Limits {
             waited_micros: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             time_scale,
+            urgent: AtomicUsize::new(0),
+            write_period: period(RateSet::Write.quota(), share, time_scale),
         }
     }
 
@@ -88,9 +113,34 @@ impl Limits {
         if let Some(ep) = self.endpoints.get(&endpoint) {
             ep.until_ready().await;
         }
-        self.sets[&set].until_ready().await;
+        self.take_from_set(endpoint).await;
         let waited = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.waited_micros.fetch_add(waited, Ordering::Relaxed);
+    }
+
+    /// Waits for a token of `endpoint`'s set; a deactivation's wait comes before any other
+    /// write's.
+    async fn take_from_set(&self, endpoint: Endpoint) {
+        let set = &self.sets[&endpoint.set()];
+        let urgent = endpoint == Endpoint::UserDelete;
+        let _urgent = urgent.then(|| {
+            self.urgent.fetch_add(1, Ordering::SeqCst);
+            Urgent(&self.urgent)
+        });
+        loop {
+            if !urgent && endpoint.set() == RateSet::Write && self.urgent.load(Ordering::SeqCst) > 0
+            {
+                tokio::time::sleep(self.write_period).await;
+                continue;
+            }
+            match set.check() {
+                Ok(()) => return,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(set.clock().now());
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
     }
 
     /// Slack answered 429: nothing of `set` goes before `retry_after` has passed.
@@ -147,6 +197,35 @@ mod time_scale_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_deactivation_takes_the_org_wide_write_token_before_a_waiting_create() {
+        // A hundredth of Slack's budgets, ×60: the write set gains a token every 167 ms and
+        // holds one; each endpoint bucket holds one too.
+        let limits = Arc::new(Limits::new(0.01, 60.0));
+        limits.acquire(Endpoint::GroupUpdate).await; // the write set is now empty
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let take = |endpoint: Endpoint| {
+            let (limits, order) = (limits.clone(), order.clone());
+            tokio::spawn(async move {
+                limits.acquire(endpoint).await;
+                order.lock().unwrap().push(endpoint);
+            })
+        };
+        let create = take(Endpoint::UserCreate);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let deactivation = take(Endpoint::UserDelete);
+        let (a, b) = tokio::join!(create, deactivation);
+        a.unwrap();
+        b.unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            [Endpoint::UserDelete, Endpoint::UserCreate],
+            "the create waited first, the deactivation went first"
+        );
+        assert_eq!(limits.urgent.load(Ordering::SeqCst), 0);
+    }
 
     #[tokio::test]
     async fn creates_are_held_to_the_shared_budget() {

@@ -70,6 +70,7 @@ fn plan(ops: Vec<PlannedOp>) -> Plan {
         fingerprints: Default::default(),
         labels: Default::default(),
         digest: String::new(),
+        estimate: None,
     }
 }
 
@@ -587,9 +588,11 @@ async fn once_the_stop_flag_is_set_no_op_starts() {
     assert!(out.complete(), "{}", out.render());
 }
 
-/// One thread: tasks run in the order they are spawned, so only the phases order the ops.
+/// One thread: tasks run in the order they are spawned, so only the executor's own edges order
+/// the ops: a group change adding an account waits for that account's update, a deactivation
+/// for every other op on the account, a group deletion for everything else.
 #[tokio::test(flavor = "current_thread")]
-async fn phases_order_the_ops_whatever_the_plans_order() {
+async fn derived_edges_order_the_ops_whatever_the_plans_order() {
     let (o, caller) = rig(
         Version::V2,
         EmulatorConfig::default(),
@@ -726,4 +729,89 @@ async fn rate_limit_pauses_are_counted_for_each_apply_alone() {
         out.rate_limited, 0,
         "the first apply's pause is not counted again"
     );
+}
+
+/// Leavers first: with Slack's limits on (time-scaled), many creates and a few deactivations
+/// in one plan, creates listed first. The deactivations go at the start in their own lane,
+/// never behind the creates: in the audit log (one line per op, in order of completion) every
+/// deactivation comes before the creates are a quarter done. The plan's own edges still hold:
+/// the group change that adds new people waits for their creates.
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivations_are_never_queued_behind_creates() {
+    const CREATES: usize = 120;
+    const LEAVERS: usize = 5;
+    let config = EmulatorConfig {
+        rate_limit_scale: Some(60.0),
+        ..EmulatorConfig::default()
+    };
+    let leavers = (0..LEAVERS)
+        .map(|i| user(&format!("W{i}"), &format!("leaver{i}")))
+        .collect();
+    let (o, mut caller) = rig(Version::V2, config, leavers, vec![group("S1", "team", &[])]).await;
+    caller.limits = Arc::new(scimsync::scim::ratelimit::Limits::new(1.0, 60.0));
+    let mut ops: Vec<PlannedOp> = (0..CREATES)
+        .map(|i| PlannedOp::new(create_user(&format!("new{i:03}"), None)))
+        .collect();
+    ops.push(after(
+        Op::UpdateGroup {
+            id: "S1".into(),
+            name: "team".into(),
+            rename: None,
+            add: vec![
+                UserRef::New("new000@example.com".into()),
+                UserRef::New(format!("new{:03}@example.com", CREATES - 1)),
+            ],
+            remove: vec![],
+        },
+        &[0, CREATES - 1],
+    ));
+    ops.extend((0..LEAVERS).map(|i| {
+        PlannedOp::new(Op::DeactivateUser {
+            id: format!("W{i}"),
+            email: format!("leaver{i}@example.com"),
+            reason: "not in the directory".into(),
+        })
+    }));
+    let p = plan(ops);
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
+    let out = execute(&p, &caller, 4, Some(audit)).await;
+    assert!(out.complete(), "{}", out.render());
+    assert_eq!(o.emu.stats().rate_limited, 0);
+    let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let order: Vec<String> = lines.iter().map(|l| l["op"].to_string()).collect();
+    let line_of = |subject: &str| lines.iter().position(|l| l["subject"] == subject).unwrap();
+    let position = |op: &str, nth: usize| {
+        order
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.trim_matches('"') == op)
+            .nth(nth)
+            .map(|(i, _)| i)
+            .unwrap_or_else(|| panic!("no {op} #{nth} in {order:?}"))
+    };
+    let last_leaver = position("deactivate_user", LEAVERS - 1);
+    let quarter_of_creates = position("create_user", CREATES / 4);
+    assert!(
+        last_leaver < quarter_of_creates,
+        "the last deactivation completed at line {last_leaver}, after {} creates",
+        order[..last_leaver]
+            .iter()
+            .filter(|o| o.contains("create_user"))
+            .count()
+    );
+    let group_line = line_of("team");
+    assert!(
+        group_line > line_of("new000@example.com")
+            && group_line > line_of(&format!("new{:03}@example.com", CREATES - 1)),
+        "the group change waited for the creates of the people it adds"
+    );
+    o.emu.with_store(|s| {
+        assert_eq!(s.group("S1").unwrap().members.len(), 2);
+        assert!((0..LEAVERS).all(|i| !s.user(&format!("W{i}")).unwrap().active));
+    });
 }

@@ -21,6 +21,7 @@ mod mapping;
 mod monitoring;
 mod operator;
 mod plan;
+mod progress;
 mod python_sdk;
 mod quickstart;
 mod scim_client;

@@ -58,6 +58,7 @@ fn plan(ops: Vec<PlannedOp>) -> Plan {
         fingerprints: BTreeMap::new(),
         labels: BTreeMap::new(),
         digest: String::new(),
+        estimate: None,
     }
 }
 
