@@ -133,10 +133,13 @@ impl Estimate {
         } else {
             String::new()
         };
+        let time = match human(self.seconds) {
+            under if self.seconds < 1.0 => under,
+            t => format!("at least {t}"),
+        };
         format!(
-            "Estimated apply time: at least {} at {}% of Slack's rate limits{scale} (bound by \
+            "Estimated apply time: {time} at {}% of Slack's rate limits{scale} (bound by \
              {bound}).",
-            human(self.seconds),
             (self.share * 100.0).round()
         )
     }
@@ -289,7 +292,11 @@ mod tests {
         assert_eq!(e.requests["group_create"], 1);
         assert_eq!(e.requests["group_update"], 2);
         assert!(e.seconds.abs() < f64::EPSILON);
-        assert!(e.sentence().contains("under 1s"), "{}", e.sentence());
+        assert!(
+            e.sentence().contains("Estimated apply time: under 1s at"),
+            "{}",
+            e.sentence()
+        );
         assert_eq!(human(3725.0), "1h 02m");
     }
 }

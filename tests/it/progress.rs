@@ -83,7 +83,13 @@ async fn a_terminal_gets_a_bar_redrawn_in_place_with_counts_rate_and_eta() {
     let bin = env!("CARGO_BIN_EXE_scimsync");
     let (code, screen) = tokio::task::spawn_blocking({
         let (dir, token) = (dir.path().to_path_buf(), o.emu.token().to_string());
-        move || under_pty(&dir, &token, &format!("{bin} apply --config scimsync.yaml"))
+        move || {
+            under_pty(
+                &dir,
+                &token,
+                &format!("{bin} apply --yes --config scimsync.yaml"),
+            )
+        }
     })
     .await
     .unwrap();
@@ -248,7 +254,19 @@ async fn interrupted_by(signal: &str, expected_code: i32) {
         "{stderr}"
     );
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    assert_eq!(audit.lines().count(), applied, "{audit}");
+    let writes = audit
+        .lines()
+        .filter(|l| l.contains(r#""event":"write""#))
+        .count();
+    assert_eq!(writes, applied, "{audit}");
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains(r#""event":"apply_end""#),
+        "{audit}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -114,3 +114,27 @@ fn every_deployment_manifest_is_well_formed_yaml() {
     }
     assert!(checked >= 7, "{checked} manifests");
 }
+
+/// The production example, rehearsed as its header says (`SCIMSYNC_TARGET_URL=embedded`),
+/// plans no write to the protected primary owner: a copied example is no foot-gun.
+#[test]
+fn the_production_example_leaves_the_primary_owner_alone() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        .current_dir(repo)
+        .env("SCIMSYNC_TARGET_URL", "embedded")
+        .env("NO_COLOR", "1")
+        .args(["plan", "--config", "examples/production.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("5 to create"), "{text}");
+    assert!(text.contains("0 to deactivate"), "{text}");
+    assert!(!text.contains("primary-owner@example.com"), "{text}");
+}
