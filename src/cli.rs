@@ -399,7 +399,7 @@ async fn prepare(
 
 async fn run_plan(args: &PlanArgs) -> u8 {
     let report = match prepare(&args.config, &Request::default()).await {
-        Ok(p) => p.finish().await,
+        Ok(p) => p.one_shot().finish().await,
         Err(e) => Err(e),
     };
     let report = match report {
@@ -433,7 +433,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         allow: args.allow.clone(),
     };
     let prepared = match prepare(&args.config, &request).await {
-        Ok(p) => p,
+        Ok(p) => p.one_shot(),
         Err(e) => {
             report_error(&e);
             return exit::of_error(&e);
@@ -531,6 +531,8 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
         }
     };
     let yaml = crate::directory::dump::dump(&live);
+    // A one-shot command: the listing is left to the process's exit, not freed record by record.
+    std::mem::forget(live);
     match out {
         Some(path) => match std::fs::write(path, yaml) {
             Ok(()) => exit::OK,
