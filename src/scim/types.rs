@@ -204,13 +204,37 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
 }
 
 /// A boolean that some clients send as a string (`"primary": "true"`, FACTS §2.3 roles).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Flag {
     /// A JSON boolean.
     Bool(bool),
     /// A string; `"true"` (any case) and `"1"` mean true.
     Text(String),
+}
+
+/// A boolean or a string, read without buffering (what `#[serde(untagged)]` would do for
+/// every `active` and `primary` of a listing).
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FlagVisitor;
+        impl serde::de::Visitor<'_> for FlagVisitor {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a boolean or a string")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Flag, E> {
+                Ok(Flag::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Flag, E> {
+                Ok(Flag::Text(v))
+            }
+        }
+        d.deserialize_any(FlagVisitor)
+    }
 }
 
 impl Flag {
@@ -536,13 +560,40 @@ scim_object! {
 }
 
 /// Roles come as objects or, from some clients, bare strings (FACTS §2.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RoleValue {
     /// A bare string (`"Tech Lead"`).
     Text(String),
     /// An object (`{"value": "Tech Lead", "primary": true}`).
     Entry(MultiValue),
+}
+
+/// A string or an object, read without buffering the object first.
+impl<'de> Deserialize<'de> for RoleValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RoleVisitor;
+        impl<'de> serde::de::Visitor<'de> for RoleVisitor {
+            type Value = RoleValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a role: a string or an object")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RoleValue, E> {
+                Ok(RoleValue::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<RoleValue, E> {
+                Ok(RoleValue::Text(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RoleValue, A::Error> {
+                MultiValue::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RoleValue::Entry)
+            }
+        }
+        d.deserialize_any(RoleVisitor)
+    }
 }
 
 impl RoleValue {
