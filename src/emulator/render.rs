@@ -3,7 +3,9 @@
 //! Shape details are the point: placeholders (`null` phone entries, an empty secondary email)
 //! appear only on users with custom-profile data; phones come back with Slack's type swap
 //! (mobilePhone labelled `mobile`, primaryPhone labelled `primary: true`); `externalId` is
-//! always `""`; `meta` has only `created` and `location`.
+//! always `""`; `meta` has only `created` and `location`. Users and groups are written by
+//! [`super::page`] (straight to bytes for listing pages); this module gives them as JSON
+//! trees for single resources, and renders the service's own documents.
 
 use serde_json::{Map, Value, json};
 
