@@ -509,7 +509,7 @@ async fn run_plan(args: &PlanArgs) -> u8 {
         return exit::USAGE;
     }
     let report = match prepare(&args.config, &Request::default()).await {
-        Ok(p) => p.finish().await,
+        Ok(p) => p.one_shot().finish().await,
         Err(e) => Err(e),
     };
     let report = match report {
@@ -558,7 +558,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         observer: textfile.as_ref().map(Textfile::observer),
     };
     let prepared = match prepare(&args.config, &request).await {
-        Ok(p) => p,
+        Ok(p) => p.one_shot(),
         Err(e) => {
             write_textfile(textfile.as_ref(), Err(&e));
             report_error(&e);
@@ -723,6 +723,8 @@ async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) 
         }
     };
     let yaml = crate::directory::dump::dump(&live);
+    // A one-shot command: the listing is left to the process's exit, not freed record by record.
+    std::mem::forget(live);
     match out {
         Some(path) => match std::fs::write(path, yaml) {
             Ok(()) => exit::OK,

@@ -110,6 +110,9 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
         Ok(loaded) => {
             let d = &loaded.directory;
             let counts = (d.users.len(), d.skipped.len(), d.groups.len());
+            // `validate` is a one-shot command: the directory is left to the process's exit
+            // rather than freed user by user (a fifth of the command's time at 100,000 rows).
+            std::mem::forget(loaded.directory);
             (loaded.report.problems, Some(counts))
         }
         Err(e) => (e.problems, None),

@@ -19,6 +19,7 @@ pub mod filter;
 mod groups;
 mod lag;
 mod limiter;
+mod page;
 mod policy;
 mod reads;
 mod render;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::filter::{self, Filter};
 use super::groups::{self, GroupView};
+use super::page::{GroupJson, ListJson, UserJson};
 use super::render::{self, Site};
 use super::store::{Store, StoredGroup, StoredUser};
 use super::users::{self, UserView};
@@ -188,27 +189,44 @@ impl<'a> View<'a> {
             .collect()
     }
 
-    /// A user as Slack renders it, with its groups.
-    pub fn render_user(&self, version: Version, site: &Site, u: &StoredUser) -> Value {
-        let groups = self
-            .groups_of(&u.id)
-            .into_iter()
-            .map(|g| (g.id.clone(), g.display_name.clone()));
-        render::user(u, version, site, groups)
+    /// A user as Slack renders it, with its groups as this view sees them.
+    pub fn user_json(&self, version: Version, site: &'a Site, u: &'a StoredUser) -> UserJson<'a> {
+        UserJson {
+            user: u,
+            version,
+            site,
+            groups: self.groups_of(&u.id),
+        }
     }
 
     /// A group as Slack renders it, members named by display name (else userName).
-    pub fn render_group(&self, version: Version, site: &Site, g: &StoredGroup) -> Value {
-        render::group(g, version, site, |m| {
-            self.user(m)
-                .or_else(|| self.store.user(m))
-                .map(|u| {
-                    u.display_name
-                        .clone()
-                        .unwrap_or_else(|| u.user_name.clone())
-                })
-                .unwrap_or_default()
-        })
+    pub fn group_json(
+        &self,
+        version: Version,
+        site: &'a Site,
+        g: &'a StoredGroup,
+    ) -> GroupJson<'a, impl Fn(&str) -> &'a str + use<'a>> {
+        let view = *self;
+        GroupJson {
+            group: g,
+            version,
+            site,
+            display_of: move |m: &str| -> &'a str {
+                view.user(m)
+                    .or_else(|| view.store.user(m))
+                    .map_or("", |u| u.display_name.as_deref().unwrap_or(&u.user_name))
+            },
+        }
+    }
+
+    /// A user as Slack renders it, with its groups.
+    pub fn render_user(&self, version: Version, site: &'a Site, u: &'a StoredUser) -> Value {
+        render::user(&self.user_json(version, site, u))
+    }
+
+    /// A group as Slack renders it, members named by display name (else userName).
+    pub fn render_group(&self, version: Version, site: &'a Site, g: &'a StoredGroup) -> Value {
+        render::group(&self.group_json(version, site, g))
     }
 
     /// `GET /Users/{id}`.
@@ -227,8 +245,13 @@ impl<'a> View<'a> {
         Ok(self.render_group(version, site, g))
     }
 
-    /// `GET /Users` with Slack's paging and filters.
-    pub fn list_users(&self, version: Version, site: &Site, q: &Query) -> Result<Value, ApiError> {
+    /// `GET /Users` with Slack's paging and filters: the page's JSON, written straight out.
+    pub fn list_users(
+        &self,
+        version: Version,
+        site: &'a Site,
+        q: &Query,
+    ) -> Result<Vec<u8>, ApiError> {
         let (start, count) = paging(q)?;
         let (total, page) = match parse_filter(q, &users::is_user_filter_attr)? {
             None => self.users_page(start - 1, count),
@@ -241,15 +264,26 @@ impl<'a> View<'a> {
                 )
             }
         };
-        let resources = page
+        let resources: Vec<UserJson<'a>> = page
             .into_iter()
-            .map(|u| self.render_user(version, site, u))
+            .map(|u| self.user_json(version, site, u))
             .collect();
-        Ok(render::list(version, resources, total, start))
+        Ok(ListJson {
+            version,
+            resources: &resources,
+            total,
+            start_index: start,
+        }
+        .to_vec())
     }
 
-    /// `GET /Groups` with Slack's paging and filters.
-    pub fn list_groups(&self, version: Version, site: &Site, q: &Query) -> Result<Value, ApiError> {
+    /// `GET /Groups` with Slack's paging and filters: the page's JSON, written straight out.
+    pub fn list_groups(
+        &self,
+        version: Version,
+        site: &'a Site,
+        q: &Query,
+    ) -> Result<Vec<u8>, ApiError> {
         let (start, count) = paging(q)?;
         let filter = parse_filter(q, &groups::is_group_filter_attr)?;
         let (total, page): (usize, Vec<&StoredGroup>) = match (&filter, self.unsettled()) {
@@ -269,11 +303,17 @@ impl<'a> View<'a> {
                 (matches.len(), page.collect())
             }
         };
-        let resources = page
+        let resources: Vec<_> = page
             .into_iter()
-            .map(|g| self.render_group(version, site, g))
+            .map(|g| self.group_json(version, site, g))
             .collect();
-        Ok(render::list(version, resources, total, start))
+        Ok(ListJson {
+            version,
+            resources: &resources,
+            total,
+            start_index: start,
+        }
+        .to_vec())
     }
 }
 

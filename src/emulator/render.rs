@@ -3,11 +3,13 @@
 //! Shape details are the point: placeholders (`null` phone entries, an empty secondary email)
 //! appear only on users with custom-profile data; phones come back with Slack's type swap
 //! (mobilePhone labelled `mobile`, primaryPhone labelled `primary: true`); `externalId` is
-//! always `""`; `meta` has only `created` and `location`.
+//! always `""`; `meta` has only `created` and `location`. Users and groups are written by
+//! [`super::page`] (straight to bytes for listing pages); this module gives them as JSON
+//! trees for single resources, and renders the service's own documents.
 
 use serde_json::{Map, Value, json};
 
-use super::store::{StoredGroup, StoredUser};
+use super::page::{GroupJson, UserJson};
 use crate::scim::Version;
 use crate::scim::types::urn;
 
@@ -21,179 +23,21 @@ pub struct Site {
 }
 
 impl Site {
-    fn location(&self, version: Version, kind: &str, id: &str) -> String {
+    /// `meta.location` of a resource.
+    pub fn location(&self, version: Version, kind: &str, id: &str) -> String {
         format!("{}/scim/{version}/{kind}/{id}", self.base_url)
     }
 }
 
-fn text(v: &Option<String>) -> Value {
-    v.as_deref()
-        .map_or(Value::Null, |s| Value::String(s.into()))
+/// A user as Slack renders it (FACTS §2.9), as a JSON tree (for one resource; pages are
+/// written straight to bytes by [`super::page`]).
+pub fn user(json: &UserJson<'_>) -> Value {
+    serde_json::to_value(json).expect("a user serialises")
 }
 
-fn text_or_empty(v: &Option<String>) -> Value {
-    Value::String(v.clone().unwrap_or_default())
-}
-
-/// A user as Slack renders it, keys in Slack's order (FACTS §2.9). `groups` are the user's
-/// groups as `(id, name)`.
-pub fn user(
-    u: &StoredUser,
-    version: Version,
-    site: &Site,
-    groups: impl Iterator<Item = (String, String)>,
-) -> Value {
-    let full = u.has_profile_data();
-    let mut o = Map::new();
-    o.insert("schemas".into(), json!(user_schemas(u, version, full)));
-    o.insert("id".into(), json!(u.id));
-    o.insert("externalId".into(), json!(""));
-    o.insert(
-        "meta".into(),
-        json!({"created": u.created, "location": site.location(version, "Users", &u.id)}),
-    );
-    o.insert("userName".into(), json!(u.user_name));
-    o.insert("nickName".into(), json!(u.user_name));
-    let mut name = Map::new();
-    name.insert("givenName".into(), text_or_empty(&u.given_name));
-    name.insert("familyName".into(), text_or_empty(&u.family_name));
-    if full {
-        name.insert("honorificPrefix".into(), text(&u.honorific_prefix));
-    }
-    o.insert("name".into(), Value::Object(name));
-    o.insert("displayName".into(), text_or_empty(&u.display_name));
-    o.insert(
-        "profileUrl".into(),
-        json!(format!(
-            "https://{}.slack.com/team/{}",
-            site.workspace, u.user_name
-        )),
-    );
-    o.insert("title".into(), text_or_empty(&u.title));
-    o.insert("timezone".into(), text_or_empty(&u.timezone));
-    o.insert("active".into(), json!(u.active));
-    insert_emails_and_photo(&mut o, u, full);
-    if full {
-        insert_profile_data(&mut o, u, version);
-    }
-    insert_extensions(&mut o, u, version);
-    let groups: Vec<Value> = groups
-        .map(|(id, name)| json!({"value": id, "display": name}))
-        .collect();
-    o.insert("groups".into(), Value::Array(groups));
-    Value::Object(o)
-}
-
-/// Only the extensions that apply (FACTS §2.9): enterprise for users with custom-profile
-/// data, profile with a start date, guest for guests.
-fn user_schemas(u: &StoredUser, version: Version, full: bool) -> Vec<&'static str> {
-    let mut schemas = vec![version.user_urn()];
-    if full {
-        schemas.push(version.enterprise_urn());
-    }
-    if u.start_date.is_some() {
-        schemas.push(version.profile_urn());
-    }
-    if u.guest.is_some() {
-        schemas.push(version.guest_urn());
-    }
-    schemas
-}
-
-/// `emails` (primary, then the secondary or, for `full` users, an empty placeholder) and
-/// `photos` (a gravatar URL when none is set).
-fn insert_emails_and_photo(o: &mut Map<String, Value>, u: &StoredUser, full: bool) {
-    let mut emails = vec![json!({"value": u.email, "primary": true})];
-    match &u.secondary_email {
-        Some(s) => emails.push(json!({"value": s, "primary": false})),
-        None if full => emails.push(json!({"value": "", "primary": false})),
-        None => {}
-    }
-    o.insert("emails".into(), Value::Array(emails));
-    let photo = u
-        .photo
-        .clone()
-        .unwrap_or_else(|| format!("https://secure.gravatar.com/avatar/{}.jpg", u.id));
-    o.insert("photos".into(), json!([{"value": photo, "type": "photo"}]));
-}
-
-/// The keys only users with custom-profile data have, with `null` placeholders.
-fn insert_profile_data(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
-    let a = u.address.clone().unwrap_or_default();
-    o.insert(
-        "addresses".into(),
-        json!([{
-            "streetAddress": text(&a.street_address),
-            "locality": text(&a.locality),
-            "region": text(&a.region),
-            "postalCode": text(&a.postal_code),
-            "country": text(&a.country),
-        }]),
-    );
-    // Slack's swap: mobilePhone is labelled "mobile", primaryPhone "primary".
-    o.insert(
-        "phoneNumbers".into(),
-        json!([
-            {"value": text(&u.mobile_phone), "type": "mobile"},
-            {"value": text(&u.primary_phone), "primary": true},
-        ]),
-    );
-    o.insert("userType".into(), text(&u.user_type));
-    o.insert(
-        "roles".into(),
-        json!([{"value": text(&u.role_title), "primary": true}]),
-    );
-    o.insert("preferredLanguage".into(), text(&u.preferred_language));
-    o.insert("locale".into(), text(&u.locale));
-    o.insert(
-        version.enterprise_urn().into(),
-        json!({
-            "employeeNumber": text(&u.employee_number),
-            "costCenter": text(&u.cost_center),
-            "organization": text(&u.organization),
-            "division": text(&u.division),
-            "department": text(&u.department),
-            "manager": {"managerId": text(&u.manager_id)},
-        }),
-    );
-}
-
-/// The profile extension (start date) and the guest extension (v1 adds `channels`).
-fn insert_extensions(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
-    if let Some(start) = &u.start_date {
-        o.insert(version.profile_urn().into(), json!({"startDate": start}));
-    }
-    if let Some(g) = &u.guest {
-        let mut guest = Map::new();
-        guest.insert("type".into(), json!("multi"));
-        guest.insert("expiration".into(), text(&g.expiration));
-        if version == Version::V1 {
-            guest.insert("channels".into(), json!([]));
-        }
-        o.insert(version.guest_urn().into(), Value::Object(guest));
-    }
-}
-
-/// A group as Slack renders it. `display_of` names a member (Slack shows the display name,
-/// falling back to the userName).
-pub fn group(
-    g: &StoredGroup,
-    version: Version,
-    site: &Site,
-    display_of: impl Fn(&str) -> String,
-) -> Value {
-    let members: Vec<Value> = g
-        .members
-        .iter()
-        .map(|m| json!({"value": m, "display": display_of(m)}))
-        .collect();
-    json!({
-        "schemas": [version.group_urn()],
-        "id": g.id,
-        "displayName": g.display_name,
-        "members": members,
-        "meta": {"created": g.created, "location": site.location(version, "Groups", &g.id)},
-    })
+/// A group as Slack renders it, as a JSON tree.
+pub fn group<'a>(json: &GroupJson<'a, impl Fn(&str) -> &'a str>) -> Value {
+    serde_json::to_value(json).expect("a group serialises")
 }
 
 /// A page of a listing.

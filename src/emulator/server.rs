@@ -458,7 +458,12 @@ fn endpoint_of(route: &Route, method: &Method) -> Option<Endpoint> {
 }
 
 fn json_response(status: u16, body: &Value) -> Response {
-    let mut r = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    bytes_response(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// A response with a JSON body already written.
+fn bytes_response(status: u16, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -686,22 +691,23 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 
 fn handle(shared: &Shared, req: &Request<'_>) -> Response {
     let result = if *req.method == Method::GET {
-        read(shared, req).map(|body| json_response(200, &body))
+        read(shared, req).map(|body| bytes_response(200, body))
     } else {
         write(shared, req)
     };
     result.unwrap_or_else(|e| error_response(req.version, &e))
 }
 
-/// A `GET`: what the store looked like `read_lag` ago.
-fn read(shared: &Shared, req: &Request<'_>) -> Result<Value, ApiError> {
+/// A `GET`: what the store looked like `read_lag` ago, as JSON bytes.
+fn read(shared: &Shared, req: &Request<'_>) -> Result<Vec<u8>, ApiError> {
     let (version, site) = (req.version, &shared.site);
     let store = lock(&shared.store);
     let view = View::lagged(&store, Instant::now());
-    Ok(match &req.route {
-        Route::Users => view.list_users(version, site, &query(req.uri.query()))?,
+    let value = match &req.route {
+        // Pages are written straight to bytes.
+        Route::Users => return view.list_users(version, site, &query(req.uri.query())),
+        Route::Groups => return view.list_groups(version, site, &query(req.uri.query())),
         Route::User(id) => view.get_user(version, site, id)?,
-        Route::Groups => view.list_groups(version, site, &query(req.uri.query()))?,
         Route::Group(id) => view.get_group(version, site, id)?,
         Route::ServiceProviderConfig => render::service_provider_config(version),
         Route::ResourceTypes(None) => render::resource_types(site),
@@ -718,7 +724,8 @@ fn read(shared: &Shared, req: &Request<'_>) -> Result<Value, ApiError> {
         }
         Route::Schemas(Some(kind)) => render::schema(version, kind)
             .ok_or_else(|| ApiError::new(404, ErrorCode::BadEndpoint))?,
-    })
+    };
+    Ok(serde_json::to_vec(&value).unwrap_or_default())
 }
 
 /// A write, on the true state; its answer shows the true state too.

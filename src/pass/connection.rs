@@ -7,10 +7,12 @@ use std::sync::Arc;
 use super::{PassError, REQUEST_TIMEOUT};
 use crate::config::{Config, Endpoint, TokenSource};
 use crate::emulator::{Emulator, EmulatorConfig, Store};
-use crate::model::LiveState;
+use crate::model::{LiveGroup, LiveState, LiveUser};
+use crate::scim::limits::Endpoint::{GroupsList, UsersList};
 use crate::scim::observe::RequestObserver;
 use crate::scim::retry::Caller;
 use crate::scim::token::TokenError;
+use crate::scim::types::{Group, User};
 use crate::scim::{ScimClient, Token, Version};
 
 /// A connection to the target: the client, and the embedded emulator when there is one.
@@ -94,11 +96,27 @@ impl Connection {
         }
     }
 
-    /// Lists every user and group. All or nothing.
+    /// Lists every user and group, each page turned into the planner's records as it arrives
+    /// (the same as [`LiveState::from_scim`] of the whole listing). All or nothing.
     pub async fn read_live(&self) -> Result<LiveState, PassError> {
-        let users = self.caller.list_users().await?;
-        let groups = self.caller.list_groups().await?;
-        Ok(LiveState::from_scim(&users, &groups))
+        let caller = &self.caller;
+        let users = caller
+            .list_each(
+                "Users",
+                UsersList,
+                |u: &User| u.id.value().map(String::as_str),
+                |u| LiveUser::from_scim(&u),
+            )
+            .await?;
+        let groups = caller
+            .list_each(
+                "Groups",
+                GroupsList,
+                |g: &Group| g.id.value().map(String::as_str),
+                |g| LiveGroup::from_scim(&g),
+            )
+            .await?;
+        Ok(LiveState { users, groups })
     }
 
     /// Ends the connection; the embedded emulator saves its state.

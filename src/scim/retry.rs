@@ -3,11 +3,11 @@
 //! never counted as a failure; 5xx, timeouts and dropped connections → exponential backoff with
 //! full jitter, a bounded number of times; any other 4xx → no retry.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -150,27 +150,39 @@ impl Caller {
     /// Every user, de-duplicated by id. All or nothing: a failed page fails the listing, so a
     /// partial read can never look like "these people left".
     pub async fn list_users(&self) -> Result<Vec<User>, ScimError> {
-        self.list_all("Users", Endpoint::UsersList, |u: &User| {
-            u.id.value().cloned()
-        })
+        self.list_each(
+            "Users",
+            Endpoint::UsersList,
+            |u: &User| u.id.value().map(String::as_str),
+            Some,
+        )
         .await
     }
 
     /// Every group, de-duplicated by id.
     pub async fn list_groups(&self) -> Result<Vec<Group>, ScimError> {
-        self.list_all("Groups", Endpoint::GroupsList, |g: &Group| {
-            g.id.value().cloned()
-        })
+        self.list_each(
+            "Groups",
+            Endpoint::GroupsList,
+            |g: &Group| g.id.value().map(String::as_str),
+            Some,
+        )
         .await
     }
 
-    async fn list_all<T: DeserializeOwned>(
+    /// Every resource of a listing, each turned into what the caller keeps by `keep` as its
+    /// page is decoded, so only one page of full SCIM bodies is ever held; de-duplicated by
+    /// id (the first seen is kept: resources may shift between pages while the org changes).
+    /// A resource `keep` turns into `None` is left out. All or nothing.
+    pub async fn list_each<T: DeserializeOwned, K>(
         &self,
         resource: &str,
         endpoint: Endpoint,
-        id_of: impl Fn(&T) -> Option<String>,
-    ) -> Result<Vec<T>, ScimError> {
-        let mut seen: IndexMap<String, T> = IndexMap::new();
+        id_of: impl Fn(&T) -> Option<&str>,
+        mut keep: impl FnMut(T) -> Option<K>,
+    ) -> Result<Vec<K>, ScimError> {
+        let mut seen: HashSet<Box<str>, foldhash::fast::RandomState> = HashSet::default();
+        let mut kept = Vec::new();
         let mut start = 1usize;
         let decode = |path: &str, message: String| ScimError::Decode {
             method: Method::GET,
@@ -185,19 +197,23 @@ impl Caller {
                 .map_err(|e| e.error)?;
             let page: ListResponse<T> =
                 serde_json::from_slice(&reply.body).map_err(|e| decode(&path, e.to_string()))?;
+            drop(reply);
             let resources = page.resources.into_value().unwrap_or_default();
             let got = resources.len();
+            kept.reserve(got);
             for r in resources {
                 let id =
                     id_of(&r).ok_or_else(|| decode(&path, "a resource without an id".into()))?;
-                // Resources may shift between pages while the org changes: keep the first.
-                seen.entry(id).or_insert(r);
+                if seen.insert(id.into()) {
+                    kept.extend(keep(r));
+                }
             }
             let total = page.total_results.value().copied().unwrap_or(0);
             let total = usize::try_from(total).unwrap_or(usize::MAX);
             start += got;
             if got == 0 || start > total {
-                return Ok(seen.into_values().collect());
+                kept.shrink_to_fit();
+                return Ok(kept);
             }
         }
         Err(decode(

@@ -204,13 +204,37 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
 }
 
 /// A boolean that some clients send as a string (`"primary": "true"`, FACTS §2.3 roles).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Flag {
     /// A JSON boolean.
     Bool(bool),
     /// A string; `"true"` (any case) and `"1"` mean true.
     Text(String),
+}
+
+/// A boolean or a string, read without buffering (what `#[serde(untagged)]` would do for
+/// every `active` and `primary` of a listing).
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FlagVisitor;
+        impl serde::de::Visitor<'_> for FlagVisitor {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a boolean or a string")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag::Bool(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Flag, E> {
+                Ok(Flag::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Flag, E> {
+                Ok(Flag::Text(v))
+            }
+        }
+        d.deserialize_any(FlagVisitor)
+    }
 }
 
 impl Flag {
@@ -224,38 +248,116 @@ impl Flag {
 }
 
 macro_rules! scim_object {
-    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty = $wire:literal),* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-        #[serde(rename_all = "camelCase")]
+        #[derive(Debug, Clone, PartialEq, Default)]
         pub struct $name {
             $(
                 $(#[$fmeta])*
-                #[serde(default, skip_serializing_if = "Nullable::is_missing")]
+                #[doc = concat!("\n\n`", $wire, "` on the wire.")]
                 pub $field: Nullable<$ty>,
             )*
             /// Keys this type does not model, kept so that nothing is lost on a round trip.
-            #[serde(flatten)]
             pub other: Map<String, Value>,
         }
+
+        /// The modelled keys that are present, in declaration order, then the unmodelled ones.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut map = s.serialize_map(None)?;
+                $(
+                    if self.$field.is_present() {
+                        map.serialize_entry($wire, &self.$field)?;
+                    }
+                )*
+                for (key, value) in &self.other {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+
+        /// Straight from the map: each modelled key into its field (twice is an error), any
+        /// other into `other`, with no intermediate buffering of the object.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> serde::de::Visitor<'de> for Fields {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("struct ", stringify!($name)))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$name, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                            match &*key {
+                                $(
+                                    $wire => {
+                                        if out.$field.is_present() {
+                                            return Err(serde::de::Error::duplicate_field($wire));
+                                        }
+                                        out.$field = map.next_value()?;
+                                    }
+                                )*
+                                _ => {
+                                    let value = map.next_value()?;
+                                    out.other.insert(key.into_owned(), value);
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(Fields)
+            }
+        }
     };
+}
+
+/// A map key, borrowed from the input where it can be.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 scim_object! {
     /// `meta` of a resource. v1 PATCH bodies misuse `meta.attributes` to delete attributes.
     pub struct Meta {
         /// When the resource was created (RFC 3339).
-        created: String,
+        created: String = "created",
         /// The resource's own URL.
-        location: String,
+        location: String = "location",
         /// `User` or `Group`.
-        resource_type: String,
+        resource_type: String = "resourceType",
         /// When the resource last changed (RFC 3339).
-        last_modified: String,
+        last_modified: String = "lastModified",
         /// An entity tag, where the server sends one.
-        version: String,
+        version: String = "version",
         /// v1 PATCH only: attribute paths to remove (`name.familyName`, an extension URN, …).
-        attributes: Vec<String>,
+        attributes: Vec<String> = "attributes",
     }
 }
 
@@ -263,13 +365,13 @@ scim_object! {
     /// A user's `name`. Slack stores `givenName`, `familyName` and `honorificPrefix` (FACTS §2.2).
     pub struct Name {
         /// First name; Slack fills it from `displayName` when no `name` is sent.
-        given_name: String,
+        given_name: String = "givenName",
         /// Last name.
-        family_name: String,
+        family_name: String = "familyName",
         /// Stored by Slack as the "Honorific Prefix" custom profile field.
-        honorific_prefix: String,
+        honorific_prefix: String = "honorificPrefix",
         /// The whole name as one string, where a body carries it.
-        formatted: String,
+        formatted: String = "formatted",
     }
 }
 
@@ -278,16 +380,15 @@ scim_object! {
     /// way of removing an entry in a PATCH.
     pub struct MultiValue {
         /// The email, phone number, photo URL or role.
-        value: String,
+        value: String = "value",
         /// A label for people, when the server gives one.
-        display: String,
+        display: String = "display",
         /// `type` on the wire: `work`, `mobile`, … Slack routes phone numbers by it.
-        #[serde(rename = "type")]
-        kind: String,
+        kind: String = "type",
         /// Whether this is the primary entry (sometimes sent as a string).
-        primary: Flag,
+        primary: Flag = "primary",
         /// v1 PATCH only: `delete` removes this entry.
-        operation: String,
+        operation: String = "operation",
     }
 }
 
@@ -296,24 +397,23 @@ scim_object! {
     /// profile fields (City, Country, Zip Code, …; FACTS §2.3).
     pub struct Address {
         /// Street and number.
-        street_address: String,
+        street_address: String = "streetAddress",
         /// City.
-        locality: String,
+        locality: String = "locality",
         /// State or province.
-        region: String,
+        region: String = "region",
         /// Postal or ZIP code.
-        postal_code: String,
+        postal_code: String = "postalCode",
         /// Country.
-        country: String,
+        country: String = "country",
         /// The whole address as one string.
-        formatted: String,
+        formatted: String = "formatted",
         /// `type` on the wire (`work`, …): picks the primary on write; Slack does not store it.
-        #[serde(rename = "type")]
-        kind: String,
+        kind: String = "type",
         /// Whether this is the primary address (write only at Slack).
-        primary: Flag,
+        primary: Flag = "primary",
         /// v1 PATCH only: `delete` removes this entry.
-        operation: String,
+        operation: String = "operation",
     }
 }
 
@@ -321,17 +421,15 @@ scim_object! {
     /// A reference to another resource: a user's group or a group's member.
     pub struct Ref {
         /// The referenced resource's Slack id (`U…`/`W…` for users, `S…` for groups).
-        value: String,
+        value: String = "value",
         /// Its name or email, for people; may be empty.
-        display: String,
+        display: String = "display",
         /// `$ref` on the wire: its URL.
-        #[serde(rename = "$ref")]
-        reference: String,
+        reference: String = "$ref",
         /// `type` on the wire (`User`, `Group`, `direct`, …), where sent.
-        #[serde(rename = "type")]
-        kind: String,
+        kind: String = "type",
         /// v1 PATCH only: `delete` removes this member.
-        operation: String,
+        operation: String = "operation",
     }
 }
 
@@ -340,11 +438,11 @@ scim_object! {
     /// keys are kept for bodies that carry them.
     pub struct Manager {
         /// Slack's key: the manager's Slack id (on write, also a primary email or userName).
-        manager_id: String,
+        manager_id: String = "managerId",
         /// RFC 7643: the manager's name.
-        display_name: String,
+        display_name: String = "displayName",
         /// RFC 7643: the manager's id.
-        value: String,
+        value: String = "value",
     }
 }
 
@@ -352,17 +450,17 @@ scim_object! {
     /// The enterprise extension; Slack stores each field as a custom profile field.
     pub struct Enterprise {
         /// "Employee ID": a stable key the planner can match accounts by.
-        employee_number: String,
+        employee_number: String = "employeeNumber",
         /// "Cost Center".
-        cost_center: String,
+        cost_center: String = "costCenter",
         /// "Organization".
-        organization: String,
+        organization: String = "organization",
         /// "Division".
-        division: String,
+        division: String = "division",
         /// "Department".
-        department: String,
+        department: String = "department",
         /// "Manager".
-        manager: Manager,
+        manager: Manager = "manager",
     }
 }
 
@@ -370,12 +468,11 @@ scim_object! {
     /// Slack's multi-channel guest extension.
     pub struct Guest {
         /// `type` on the wire: `multi` (single-channel guests cannot be provisioned).
-        #[serde(rename = "type")]
-        kind: String,
+        kind: String = "type",
         /// When the guest account expires (RFC 3339); absent or `null` for never.
-        expiration: String,
+        expiration: String = "expiration",
         /// v1 reads only: the channels the guest may use.
-        channels: Vec<Ref>,
+        channels: Vec<Ref> = "channels",
     }
 }
 
@@ -383,7 +480,7 @@ scim_object! {
     /// Slack's profile extension (only `startDate`).
     pub struct Profile {
         /// The first day at work (ISO 8601), shown by Slack's "Celebrations".
-        start_date: String,
+        start_date: String = "startDate",
     }
 }
 
@@ -391,9 +488,9 @@ scim_object! {
     /// A v1 error body: `{"Errors":{"description":"…","code":400}}`.
     pub struct V1Error {
         /// Slack's error code, often followed by details: `username_taken (username=ada)`.
-        description: String,
+        description: String = "description",
         /// The HTTP status, as a number or a string.
-        code: Value,
+        code: Value = "code",
     }
 }
 
@@ -401,82 +498,102 @@ scim_object! {
     /// A Slack user, either dialect. Extensions sit under their version's URN.
     pub struct User {
         /// The URNs of the schemas the body uses: core first, then each extension present.
-        schemas: Vec<String>,
+        schemas: Vec<String> = "schemas",
         /// The Slack user id (`U…`, or `W…` on Enterprise Grid); assigned by Slack.
-        id: String,
+        id: String = "id",
         /// The identity provider's id for the user.
-        external_id: String,
+        external_id: String = "externalId",
         /// Creation and modification times and location.
-        meta: Meta,
+        meta: Meta = "meta",
         /// The handle: lower-cased and normalised by Slack, unique among all users (deactivated
         /// ones too).
-        user_name: String,
+        user_name: String = "userName",
         /// Mirrors `userName`: changing one changes the other.
-        nick_name: String,
+        nick_name: String = "nickName",
         /// Given and family name.
-        name: Name,
+        name: Name = "name",
         /// The name shown in Slack.
-        display_name: String,
+        display_name: String = "displayName",
         /// The user's Slack profile page: Slack answers with its own URL and ignores updates.
-        profile_url: String,
+        profile_url: String = "profileUrl",
         /// Job title.
-        title: String,
+        title: String = "title",
         /// An IANA time zone (`Europe/Paris`); Slack's default is `America/Los_Angeles`.
-        timezone: String,
+        timezone: String = "timezone",
         /// False once deactivated; Slack's v1 schema types it as a string.
-        active: Flag,
+        active: Flag = "active",
         /// Only an initial password, only without an IdP; never returned.
-        password: String,
+        password: String = "password",
         /// At most two kept: the primary and one other.
-        emails: Vec<MultiValue>,
+        emails: Vec<MultiValue> = "emails",
         /// Profile photo URLs; Slack keeps one.
-        photos: Vec<MultiValue>,
+        photos: Vec<MultiValue> = "photos",
         /// Postal addresses; Slack keeps one.
-        addresses: Vec<Address>,
+        addresses: Vec<Address> = "addresses",
         /// Slack keeps two: the primary (`primary: true`) and a mobile (`type: mobile`).
-        phone_numbers: Vec<MultiValue>,
+        phone_numbers: Vec<MultiValue> = "phoneNumbers",
         /// A custom profile field.
-        user_type: String,
+        user_type: String = "userType",
         /// Slack keeps one role; objects or bare strings.
-        roles: Vec<RoleValue>,
+        roles: Vec<RoleValue> = "roles",
         /// A custom profile field.
-        preferred_language: String,
+        preferred_language: String = "preferredLanguage",
         /// A custom profile field.
-        locale: String,
+        locale: String = "locale",
         /// Read only: the user's group memberships.
-        groups: Vec<Ref>,
+        groups: Vec<Ref> = "groups",
         /// The v1 enterprise extension.
-        #[serde(rename = "urn:scim:schemas:extension:enterprise:1.0")]
-        enterprise_v1: Enterprise,
+        enterprise_v1: Enterprise = "urn:scim:schemas:extension:enterprise:1.0",
         /// The v2 enterprise extension.
-        #[serde(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")]
-        enterprise_v2: Enterprise,
+        enterprise_v2: Enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
         /// The v1 guest extension: present only on multi-channel guests.
-        #[serde(rename = "urn:scim:schemas:extension:slack:guest:1.0")]
-        guest_v1: Guest,
+        guest_v1: Guest = "urn:scim:schemas:extension:slack:guest:1.0",
         /// The v2 guest extension: present only on multi-channel guests.
-        #[serde(rename = "urn:ietf:params:scim:schemas:extension:slack:guest:2.0:User")]
-        guest_v2: Guest,
+        guest_v2: Guest = "urn:ietf:params:scim:schemas:extension:slack:guest:2.0:User",
         /// The v1 profile extension.
-        #[serde(rename = "urn:scim:schemas:extension:slack:profile:1.0")]
-        profile_v1: Profile,
+        profile_v1: Profile = "urn:scim:schemas:extension:slack:profile:1.0",
         /// The v2 profile extension.
-        #[serde(rename = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User")]
-        profile_v2: Profile,
+        profile_v2: Profile = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User",
         /// An error merged into a resource, as in the Java SDK's samples: kept, never acted on.
-        #[serde(rename = "Errors")]
-        errors: V1Error,
+        errors: V1Error = "Errors",
     }
 }
 
 /// Roles come as objects or, from some clients, bare strings (FACTS §2.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RoleValue {
     /// A bare string (`"Tech Lead"`).
     Text(String),
     /// An object (`{"value": "Tech Lead", "primary": true}`).
     Entry(MultiValue),
+}
+
+/// A string or an object, read without buffering the object first.
+impl<'de> Deserialize<'de> for RoleValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RoleVisitor;
+        impl<'de> serde::de::Visitor<'de> for RoleVisitor {
+            type Value = RoleValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a role: a string or an object")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RoleValue, E> {
+                Ok(RoleValue::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<RoleValue, E> {
+                Ok(RoleValue::Text(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RoleValue, A::Error> {
+                MultiValue::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RoleValue::Entry)
+            }
+        }
+        d.deserialize_any(RoleVisitor)
+    }
 }
 
 impl RoleValue {
@@ -527,56 +644,108 @@ scim_object! {
     /// A Slack user group (an IdP group on Enterprise Grid).
     pub struct Group {
         /// The group schema URN.
-        schemas: Vec<String>,
+        schemas: Vec<String> = "schemas",
         /// The Slack group id (`S…`); assigned by Slack.
-        id: String,
+        id: String = "id",
         /// The identity provider's id for the group.
-        external_id: String,
+        external_id: String = "externalId",
         /// The group name.
-        display_name: String,
+        display_name: String = "displayName",
         /// The members: user ids, with their names in `display`.
-        members: Vec<Ref>,
+        members: Vec<Ref> = "members",
         /// Creation and modification times and location.
-        meta: Meta,
+        meta: Meta = "meta",
         /// An error merged into a resource, as in the Java SDK's samples: kept, never acted on.
-        #[serde(rename = "Errors")]
-        errors: V1Error,
+        errors: V1Error = "Errors",
     }
 }
 
 /// A page of a listing; the key is `Resources` in both dialects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     /// Resources matching the request across all pages (not just this one).
-    #[serde(default, skip_serializing_if = "Nullable::is_missing")]
+    #[serde(skip_serializing_if = "Nullable::is_missing")]
     pub total_results: Nullable<u64>,
     /// Resources on this page.
-    #[serde(default, skip_serializing_if = "Nullable::is_missing")]
+    #[serde(skip_serializing_if = "Nullable::is_missing")]
     pub items_per_page: Nullable<u64>,
     /// The 1-based index of this page's first resource.
-    #[serde(default, skip_serializing_if = "Nullable::is_missing")]
+    #[serde(skip_serializing_if = "Nullable::is_missing")]
     pub start_index: Nullable<u64>,
     /// v2: the ListResponse URN.
-    #[serde(default, skip_serializing_if = "Nullable::is_missing")]
+    #[serde(skip_serializing_if = "Nullable::is_missing")]
     pub schemas: Nullable<Vec<String>>,
     /// The page's resources; see [`ListResponse::resources`].
-    #[serde(
-        rename = "Resources",
-        default,
-        skip_serializing_if = "Nullable::is_missing"
-    )]
+    #[serde(rename = "Resources", skip_serializing_if = "Nullable::is_missing")]
     pub resources: Nullable<Vec<T>>,
     /// An error merged into the listing, as in the Java SDK's samples: kept, never acted on.
-    #[serde(
-        rename = "Errors",
-        default,
-        skip_serializing_if = "Nullable::is_missing"
-    )]
+    #[serde(rename = "Errors", skip_serializing_if = "Nullable::is_missing")]
     pub errors: Nullable<V1Error>,
     /// Keys this type does not model, kept so that nothing is lost on a round trip.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+impl<T> Default for ListResponse<T> {
+    fn default() -> Self {
+        ListResponse {
+            total_results: Nullable::Missing,
+            items_per_page: Nullable::Missing,
+            start_index: Nullable::Missing,
+            schemas: Nullable::Missing,
+            resources: Nullable::Missing,
+            errors: Nullable::Missing,
+            other: Map::new(),
+        }
+    }
+}
+
+/// Straight from the map, as [`scim_object!`] types are: the page's resources are decoded
+/// once, never buffered first (a 1000-user page is most of a listing's decoding time).
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ListResponse<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = ListResponse<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct ListResponse")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ListResponse<T>, A::Error> {
+                fn set<'de, V: Deserialize<'de>, A: serde::de::MapAccess<'de>>(
+                    map: &mut A,
+                    field: &mut Nullable<V>,
+                    name: &'static str,
+                ) -> Result<(), A::Error> {
+                    if field.is_present() {
+                        return Err(serde::de::Error::duplicate_field(name));
+                    }
+                    *field = map.next_value()?;
+                    Ok(())
+                }
+                let mut out = ListResponse::default();
+                while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    match &*key {
+                        "totalResults" => set(&mut map, &mut out.total_results, "totalResults")?,
+                        "itemsPerPage" => set(&mut map, &mut out.items_per_page, "itemsPerPage")?,
+                        "startIndex" => set(&mut map, &mut out.start_index, "startIndex")?,
+                        "schemas" => set(&mut map, &mut out.schemas, "schemas")?,
+                        "Resources" => set(&mut map, &mut out.resources, "Resources")?,
+                        "Errors" => set(&mut map, &mut out.errors, "Errors")?,
+                        _ => {
+                            let value = map.next_value()?;
+                            out.other.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Fields(std::marker::PhantomData))
+    }
 }
 
 impl<T> ListResponse<T> {
@@ -592,16 +761,15 @@ scim_object! {
     /// shape (FACTS TL;DR 9), so both are read on both versions.
     pub struct ErrorBody {
         /// The v1 shape: `Errors{description, code}`.
-        #[serde(rename = "Errors")]
-        errors: V1Error,
+        errors: V1Error = "Errors",
         /// v2: the error URN.
-        schemas: Vec<String>,
+        schemas: Vec<String> = "schemas",
         /// v2: Slack's error code, often followed by details.
-        detail: String,
+        detail: String = "detail",
         /// v2: the HTTP status, a number at Slack, a string per RFC 7644.
-        status: Value,
+        status: Value = "status",
         /// v2: the RFC 7644 error keyword (`uniqueness`, `invalidValue`, …), where sent.
-        scim_type: String,
+        scim_type: String = "scimType",
     }
 }
 
@@ -627,13 +795,13 @@ scim_object! {
     /// One feature of a [`ServiceProviderConfig`]: whether the server supports it, and limits.
     pub struct Capability {
         /// Whether the server supports the feature.
-        supported: bool,
+        supported: bool = "supported",
         /// Bulk: operations per request.
-        max_operations: u64,
+        max_operations: u64 = "maxOperations",
         /// Bulk: bytes per request.
-        max_payload_size: u64,
+        max_payload_size: u64 = "maxPayloadSize",
         /// Filter: resources per answer.
-        max_results: u64,
+        max_results: u64 = "maxResults",
     }
 }
 
@@ -642,20 +810,19 @@ scim_object! {
     /// Slack).
     pub struct AuthenticationScheme {
         /// `type` on the wire (`oauthbearertoken`).
-        #[serde(rename = "type")]
-        kind: String,
+        kind: String = "type",
         /// The scheme's name.
-        name: String,
+        name: String = "name",
         /// The scheme, in words.
-        description: String,
+        description: String = "description",
         /// The specification's URL (`specUrl`, as some bodies spell it).
-        spec_url: String,
+        spec_url: String = "specUrl",
         /// The specification's URI (`specUri`, RFC 7643).
-        spec_uri: String,
+        spec_uri: String = "specUri",
         /// Where the provider documents it.
-        documentation_uri: String,
+        documentation_uri: String = "documentationUri",
         /// Whether it is the preferred scheme.
-        primary: bool,
+        primary: bool = "primary",
     }
 }
 
@@ -663,27 +830,27 @@ scim_object! {
     /// `GET /ServiceProviderConfigs` (both dialects; Slack's v2 body keeps the v1 shape).
     pub struct ServiceProviderConfig {
         /// The config schema URN(s).
-        schemas: Vec<String>,
+        schemas: Vec<String> = "schemas",
         /// Where the provider's SCIM documentation is.
-        documentation_uri: String,
+        documentation_uri: String = "documentationUri",
         /// How clients authenticate.
-        authentication_schemes: Vec<AuthenticationScheme>,
+        authentication_schemes: Vec<AuthenticationScheme> = "authenticationSchemes",
         /// PATCH support.
-        patch: Capability,
+        patch: Capability = "patch",
         /// `/Bulk` support and its limits.
-        bulk: Capability,
+        bulk: Capability = "bulk",
         /// `filter=` support and its result limit.
-        filter: Capability,
+        filter: Capability = "filter",
         /// Password changes.
-        change_password: Capability,
+        change_password: Capability = "changePassword",
         /// `sortBy` support.
-        sort: Capability,
+        sort: Capability = "sort",
         /// Entity tag support.
-        etag: Capability,
+        etag: Capability = "etag",
         /// v1: XML bodies.
-        xml_data_format: Capability,
+        xml_data_format: Capability = "xmlDataFormat",
         /// Location and times of the config.
-        meta: Meta,
+        meta: Meta = "meta",
     }
 }
 
@@ -691,9 +858,9 @@ scim_object! {
     /// An extension a [`ResourceType`] allows.
     pub struct SchemaExtension {
         /// The extension's URN.
-        schema: String,
+        schema: String = "schema",
         /// Whether every resource of the type must carry it (never, at Slack).
-        required: bool,
+        required: bool = "required",
     }
 }
 
@@ -701,21 +868,21 @@ scim_object! {
     /// An entry of v2 `GET /ResourceTypes`.
     pub struct ResourceType {
         /// The resource type schema URN.
-        schemas: Vec<String>,
+        schemas: Vec<String> = "schemas",
         /// `User` or `Group`.
-        id: String,
+        id: String = "id",
         /// `User` or `Group`.
-        name: String,
+        name: String = "name",
         /// The path of its collection, relative to the base URL (`/Users`).
-        endpoint: String,
+        endpoint: String = "endpoint",
         /// The type, in words.
-        description: String,
+        description: String = "description",
         /// Its core schema URN.
-        schema: String,
+        schema: String = "schema",
         /// The extensions its resources may carry.
-        schema_extensions: Vec<SchemaExtension>,
+        schema_extensions: Vec<SchemaExtension> = "schemaExtensions",
         /// Location of the entry.
-        meta: Meta,
+        meta: Meta = "meta",
     }
 }
 
