@@ -6,59 +6,7 @@ use std::time::{Duration, Instant};
 use scimsync::emulator::{EmulatorConfig, Store};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, write_config_with, yaml_setup};
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The value of one series in a Prometheus exposition (0 when absent).
-pub fn series(metrics: &str, name_and_labels: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name_and_labels} ")))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
-pub async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
-    let t = Instant::now();
-    while !check().await {
-        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// `scimsync run` in `dir` (its `scimsync.yaml`): a pass every second, JSON logs on a piped
-/// stderr, endpoints on `port`.
-fn spawn_daemon(dir: &std::path::Path, token: &str, port: u16) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args([
-            "run",
-            "--config",
-            "scimsync.yaml",
-            "--interval",
-            "1s",
-            "--shutdown-deadline",
-            "5s",
-        ])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir)
-        .env("SCIM_TOKEN", token)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
+use crate::harness::{Daemon, org_with, series, wait_until, write_config_with, yaml_setup};
 
 /// After the two passes of the test below: three creates and one update applied, at least two
 /// successful passes, a recent success, and no email in any label.
@@ -144,8 +92,14 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
         "  - yaml: people.yaml\n",
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
     );
-    let port = free_port();
-    let child = spawn_daemon(dir.path(), o.emu.token(), port);
+    let daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1s",
+        &["--shutdown-deadline", "5s"],
+        std::process::Stdio::piped(),
+    );
+    let (child, port) = (daemon.child, daemon.port);
     let http = scimsync::scim::http_client_builder().build().unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
 
@@ -262,26 +216,14 @@ async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() 
         "  - csv: people.csv\n    columns: {email: Email, title: Title}\n",
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
     );
-    let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let http = scimsync::scim::http_client_builder().build().unwrap();
-    let metrics = async || match http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-    {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let mut daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1s",
+        &[],
+        std::process::Stdio::null(),
+    );
+    let metrics = async || daemon.metrics().await;
     wait_until("a failed pass", Duration::from_secs(30), async || {
         series(&metrics().await, "scimsync_passes_total{outcome=\"error\"}") >= 1.0
     })
@@ -291,11 +233,7 @@ async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() 
         0,
         "a broken source never causes a write"
     );
-    let ready = http
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let ready = daemon.http.get(daemon.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "not ready: no pass has reached Slack");
 
     std::fs::write(
@@ -318,7 +256,7 @@ async fn a_broken_source_fails_passes_without_writing_and_the_daemon_recovers() 
         },
     )
     .await;
-    child.kill().await.unwrap();
+    daemon.child.kill().await.unwrap();
 }
 
 /// The source problems and guard trips of one pass, as `scimsync apply` prints them on stderr
@@ -364,35 +302,19 @@ async fn the_daemon_and_apply_report_the_same_findings_for_the_same_pass() {
     );
 
     let o = setup().await;
-    let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1h"])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let http = scimsync::scim::http_client_builder().build().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1h",
+        &[],
+        std::process::Stdio::piped(),
+    );
     wait_until("a guarded pass", Duration::from_secs(30), async || {
-        let text = match http
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-        {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        };
+        let text = daemon.metrics().await;
         series(&text, "scimsync_passes_total{outcome=\"guard\"}") >= 1.0
     })
     .await;
+    let mut child = daemon.child;
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().unwrap().to_string()])
         .status()

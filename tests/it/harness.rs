@@ -229,3 +229,81 @@ pub fn yaml_setup(dir: &Path, url: &str, yaml: &str, extra: &str) {
     std::fs::write(dir.join("people.yaml"), yaml).unwrap();
     write_config_with(dir, url, "  - yaml: people.yaml\n", extra);
 }
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The value of one series in a Prometheus exposition (0 when absent).
+pub fn series(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name_and_labels} ")))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !check().await {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `scimsync run` as the real binary in `dir` (its `scimsync.yaml`), with `token` in
+/// `SCIM_TOKEN`: a pass every `interval`, its endpoints on a free loopback port, JSON logs on
+/// stderr (piped when `stderr` is `Stdio::piped()`), killed when dropped.
+pub struct Daemon {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub http: Client,
+}
+
+impl Daemon {
+    pub fn start(
+        dir: &Path,
+        token: &str,
+        interval: &str,
+        extra: &[&str],
+        stderr: std::process::Stdio,
+    ) -> Daemon {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+            .args(["run", "--config", "scimsync.yaml", "--interval", interval])
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
+            .args(extra)
+            .current_dir(dir)
+            .env("SCIM_TOKEN", token)
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let http = scimsync::scim::http_client_builder().build().unwrap();
+        Daemon { child, port, http }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The daemon's `/metrics` text; empty until it listens.
+    pub async fn metrics(&self) -> String {
+        match self.http.get(self.url("/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+}

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scimsync::scim::Version;
 
-use crate::harness::{org, scimsync, yaml_setup};
+use crate::harness::{Daemon, org, scimsync, wait_until, yaml_setup};
 
 /// The repository's root.
 fn root() -> &'static Path {
@@ -72,38 +72,23 @@ async fn daemon_metrics() -> String {
         "users:\n  - {email: ada@example.com}\n",
         "scope: {email_domains: [example.com]}\n",
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1h"])
-        .args(["--listen", &listen, "--log-format", "json"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let http = scimsync::scim::http_client_builder().build().unwrap();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("http://{listen}/metrics")).send().await {
-            let text = r.text().await.unwrap();
-            if value(&text, "scimsync_passes_total{outcome=\"success\"}") == Some(1.0) {
-                let _ = child.kill().await;
-                return text;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no successful pass"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1h",
+        &[],
+        std::process::Stdio::null(),
+    );
+    wait_until("a successful pass", Duration::from_secs(30), async || {
+        value(
+            &daemon.metrics().await,
+            "scimsync_passes_total{outcome=\"success\"}",
+        ) == Some(1.0)
+    })
+    .await;
+    let text = daemon.metrics().await;
+    let _ = daemon.child.kill().await;
+    text
 }
 
 #[tokio::test(flavor = "multi_thread")]

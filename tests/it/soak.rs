@@ -11,12 +11,13 @@
 //! runs it for a given number of minutes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, StoredUser};
 use scimsync::scim::Version;
 
-use crate::harness::{org_with, store_of, write_config_with};
+use crate::harness::{Daemon, org_with, store_of, write_config_with};
 
 /// One person of the scripted directory.
 #[derive(Debug, Clone)]
@@ -211,16 +212,8 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
 
     let competitor = compete(&o, &url);
 
-    let (mut child, port) = start_daemon(&o, dir.path());
-    let http = scimsync::scim::http_client_builder().build().unwrap();
-    let metrics = async || match http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-    {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let mut daemon = Daemon::start(dir.path(), o.emu.token(), "1s", &[], Stdio::null());
+    let metrics = async || daemon.metrics().await;
 
     let started = Instant::now();
     for (i, (name, people)) in steps.iter().enumerate() {
@@ -233,7 +226,7 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
     let elapsed = started.elapsed();
     competitor.abort();
     let m = metrics().await;
-    child.kill().await.unwrap();
+    daemon.child.kill().await.unwrap();
 
     let (applied, failed) = check_audit(dir.path(), &m);
     let passes = family(&m, "scimsync_passes_total", "outcome");
@@ -268,31 +261,6 @@ fn compete(o: &crate::harness::Org, url: &str) -> tokio::task::JoinHandle<()> {
             tokio::time::sleep(Duration::from_millis(1000 / 15)).await;
         }
     })
-}
-
-/// `scimsync run` every second on the config in `dir`; the process and its metrics port.
-fn start_daemon(o: &crate::harness::Org, dir: &std::path::Path) -> (tokio::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ])
-        .current_dir(dir)
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    (child, port)
 }
 
 /// Waits until three passes in a row, each after the edit landed, plan nothing.

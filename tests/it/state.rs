@@ -458,7 +458,7 @@ async fn validate_refuses_what_needs_the_state_when_there_is_none() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_counts_pending_deactivations_drift_and_stuck_ops() {
-    use crate::daemon::{free_port, series, wait_until};
+    use crate::harness::{Daemon, series, wait_until};
     let o = org().await;
     let dir = tempfile::tempdir().unwrap();
     let extra = "unmanaged_users: deactivate\nsafety: {deactivation_grace: 1h}\n\
@@ -473,26 +473,14 @@ async fn the_daemon_counts_pending_deactivations_drift_and_stuck_ops() {
          - {email: gen@acme.com, user_name: general}\n",
     )
     .unwrap();
-    let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["run", "--config", "scimsync.yaml", "--interval", "1s"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let http = scimsync::scim::http_client_builder().build().unwrap();
-    let metrics = async || match http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-    {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    };
+    let mut daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1s",
+        &[],
+        std::process::Stdio::null(),
+    );
+    let metrics = async || daemon.metrics().await;
     wait_until("the state's gauges", Duration::from_secs(30), async || {
         let m = metrics().await;
         series(&m, "scimsync_pending_deactivations") == 1.0
@@ -508,7 +496,7 @@ async fn the_daemon_counts_pending_deactivations_drift_and_stuck_ops() {
     assert!(!m.contains("@acme.com"), "no email in a label");
     assert!(active(&o, "bob@acme.com"));
     assert_eq!(title(&o, "ada@acme.com").as_deref(), Some("Chief"));
-    child.kill().await.unwrap();
+    daemon.child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
