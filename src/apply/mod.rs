@@ -296,7 +296,9 @@ pub async fn execute_with(
     let senders: Vec<Arc<Done>> = senders.into_iter().map(Arc::new).collect();
 
     // Every op is a task from the start; each waits for its own dependencies and then for its
-    // lane, so one endpoint's backlog never holds up another's. Lanes queue in plan order.
+    // lane, so one endpoint's backlog never holds up another's. Within a lane, the ops that
+    // are ready start in the order their tasks reach the lane's semaphore, not necessarily in
+    // plan order: every order that matters is an edge (`waits`).
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (op, waits)) in plan.ops.iter().zip(waits(plan)).enumerate() {
         let waits: Vec<(String, watch::Receiver<Option<bool>>)> = waits

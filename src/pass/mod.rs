@@ -337,6 +337,23 @@ impl Prepared {
             _ => Vec::new(),
         };
         let saved = self.save_state(&applied);
+        // The state is written before the lock is released: the next holder reads it.
+        let (config, plan, source_problems, closed) = self.close().await;
+        let applied = applied?;
+        closed?;
+        saved?;
+        Ok(PassReport {
+            config,
+            plan,
+            source_problems,
+            applied,
+            unconfirmed,
+        })
+    }
+
+    /// Ends the pass: frees (or, one-shot, leaves) the listing and the directory, closes the
+    /// connection, then releases the lock. Returns what the report keeps.
+    async fn close(self) -> (Config, Plan, Vec<DirectoryProblem>, Result<(), PassError>) {
         let Prepared {
             config,
             connection,
@@ -351,18 +368,8 @@ impl Prepared {
         } = self;
         Prepared::release(live, directory, one_shot);
         let closed = connection.close().await;
-        // The state is written before the lock is released: the next holder reads it.
         drop(lock);
-        let applied = applied?;
-        closed?;
-        saved?;
-        Ok(PassReport {
-            config,
-            plan,
-            source_problems,
-            applied,
-            unconfirmed,
-        })
+        (config, plan, source_problems, closed)
     }
 
     /// Writes what this pass leaves for the next, unless a guard tripped or the pass failed
@@ -390,21 +397,8 @@ impl Prepared {
 
     /// Ends the pass without writing (`plan`, `apply --dry-run`).
     pub async fn finish(self) -> Result<PassReport, PassError> {
-        let Prepared {
-            config,
-            connection,
-            plan,
-            source_problems,
-            lock,
-            live,
-            directory,
-            one_shot,
-            state: _,
-            progress: _,
-        } = self;
-        Prepared::release(live, directory, one_shot);
-        connection.close().await?;
-        drop(lock);
+        let (config, plan, source_problems, closed) = self.close().await;
+        closed?;
         Ok(PassReport {
             config,
             plan,

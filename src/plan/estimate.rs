@@ -163,24 +163,10 @@ fn human(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Counts, PLAN_FORMAT_VERSION, PlannedOp, UserFields, UserRef};
+    use crate::plan::{PlannedOp, UserFields, UserRef};
 
     fn plan(ops: Vec<Op>) -> Plan {
-        Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            ops: ops.into_iter().map(PlannedOp::new).collect(),
-            conflicts: vec![],
-            notices: vec![],
-            counts: Counts::default(),
-            guards: vec![],
-            pending: vec![],
-            drift: vec![],
-            stuck: vec![],
-            fingerprints: Default::default(),
-            labels: Default::default(),
-            digest: String::new(),
-            estimate: None,
-        }
+        Plan::of(ops.into_iter().map(PlannedOp::new).collect())
     }
 
     fn mixed(n: usize) -> Vec<Op> {

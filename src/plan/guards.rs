@@ -246,7 +246,7 @@ pub fn shrink(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Counts, Op, PLAN_FORMAT_VERSION, PlannedOp};
+    use crate::plan::{Counts, Op, PlannedOp};
 
     /// A plan of `deactivate` deactivations, one group update removing `removals` members and
     /// `deletes` group deletions, over `managed` managed users and `directory` directory users.
@@ -282,23 +282,12 @@ mod tests {
             })
         }));
         Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            ops,
-            conflicts: vec![],
-            notices: vec![],
             counts: Counts {
                 managed_users: managed,
                 directory_users: directory,
                 ..Counts::default()
             },
-            guards: vec![],
-            pending: vec![],
-            drift: vec![],
-            stuck: vec![],
-            fingerprints: Default::default(),
-            labels: Default::default(),
-            digest: String::new(),
-            estimate: None,
+            ..Plan::of(ops)
         }
     }
 

@@ -348,6 +348,26 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// A plan of these ops and nothing else: no conflict, notice, guard or count, no digest
+    /// (hand-made plans, in tests and benchmarks).
+    pub fn of(ops: Vec<PlannedOp>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            ops,
+            conflicts: vec![],
+            notices: vec![],
+            counts: Counts::default(),
+            guards: vec![],
+            pending: vec![],
+            drift: vec![],
+            stuck: vec![],
+            fingerprints: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            digest: String::new(),
+            estimate: None,
+        }
+    }
+
     /// Counts the plan's ops by kind, for the report header, logs and guards.
     pub fn summary(&self) -> Summary {
         let mut s = Summary {

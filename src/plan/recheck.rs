@@ -181,25 +181,11 @@ mod tests {
     use super::*;
     use crate::config::AccountRef;
     use crate::model::{Change, UserFields};
+    use crate::plan::PlannedOp;
     use crate::plan::tests::{account, policy};
-    use crate::plan::{Counts, PLAN_FORMAT_VERSION, PlannedOp};
 
     fn plan_of(ops: Vec<Op>) -> Plan {
-        Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            ops: ops.into_iter().map(PlannedOp::new).collect(),
-            conflicts: vec![],
-            notices: vec![],
-            counts: Counts::default(),
-            guards: vec![],
-            pending: vec![],
-            drift: vec![],
-            stuck: vec![],
-            fingerprints: Default::default(),
-            labels: Default::default(),
-            digest: String::new(),
-            estimate: None,
-        }
+        Plan::of(ops.into_iter().map(PlannedOp::new).collect())
     }
 
     fn live() -> LiveState {

@@ -10,9 +10,7 @@ use std::time::Duration;
 use scimsync::apply::{AuditLog, OpResult, Outcome, execute, execute_until};
 use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::model::Attribute;
-use scimsync::plan::{
-    Change, Counts, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserFields, UserRef,
-};
+use scimsync::plan::{Change, Op, Plan, PlannedOp, UserFields, UserRef};
 use scimsync::scim::limits::Endpoint;
 use scimsync::scim::retry::Caller;
 use scimsync::scim::{ScimClient, Token, Version};
@@ -57,21 +55,7 @@ fn group(id: &str, name: &str, members: &[&str]) -> StoredGroup {
 }
 
 fn plan(ops: Vec<PlannedOp>) -> Plan {
-    Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        ops,
-        conflicts: vec![],
-        notices: vec![],
-        counts: Counts::default(),
-        guards: vec![],
-        pending: vec![],
-        drift: vec![],
-        stuck: vec![],
-        fingerprints: Default::default(),
-        labels: Default::default(),
-        digest: String::new(),
-        estimate: None,
-    }
+    Plan::of(ops)
 }
 
 fn after(op: Op, after: &[usize]) -> PlannedOp {
@@ -688,18 +672,21 @@ async fn once_slack_stops_answering_the_remaining_ops_are_skipped_not_failed() {
     ]);
     let out = execute(&p, &caller, 1, None).await;
     assert!(caller.breaker.is_open());
-    assert!(
-        matches!(out.ops[0].result, OpResult::Failed { .. }),
-        "{}",
-        out.render()
-    );
-    assert!(
-        matches!(&out.ops[2].result, OpResult::Skipped { reason } if reason.starts_with("not sent: Slack did not answer")),
-        "{}",
-        out.render()
-    );
-    assert_eq!(out.failed() + out.skipped(), 3);
-    assert!(out.skipped() >= 1);
+    // One at a time: what was sent (whichever op reached the lane first) failed; once the
+    // breaker opened on those retries, the rest was never sent.
+    assert_eq!(out.failed() + out.skipped(), 3, "{}", out.render());
+    assert!(out.failed() >= 1 && out.skipped() >= 1, "{}", out.render());
+    for o in out
+        .ops
+        .iter()
+        .filter(|o| !matches!(o.result, OpResult::Failed { .. }))
+    {
+        assert!(
+            matches!(&o.result, OpResult::Skipped { reason } if reason.starts_with("not sent: Slack did not answer")),
+            "{}",
+            out.render()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use super::*;
 use crate::config::Safety;
 use crate::model::{Change, UserFields};
-use crate::plan::{Counts, Guard, PLAN_FORMAT_VERSION, PlannedOp};
+use crate::plan::{Counts, Guard, PlannedOp};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -42,23 +42,12 @@ fn retitle(id: &str, from: &str, to: &str) -> PlannedOp {
 
 fn plan(ops: Vec<PlannedOp>) -> Plan {
     Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        ops,
-        conflicts: vec![],
-        notices: vec![],
         counts: Counts {
             managed_users: 100,
             directory_users: 100,
             ..Counts::default()
         },
-        guards: vec![],
-        pending: vec![],
-        drift: vec![],
-        stuck: vec![],
-        fingerprints: BTreeMap::new(),
-        labels: BTreeMap::new(),
-        digest: String::new(),
-        estimate: None,
+        ..Plan::of(ops)
     }
 }
 
