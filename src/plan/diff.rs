@@ -4,7 +4,9 @@
 //! managers exist before their reports point at them; group ops.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, UserRef};
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups};
@@ -613,9 +615,9 @@ pub(super) fn group_ops(
         }
     }
     let mut deletes = unmanaged_groups(live, &matched, policy, notices);
-    creates.sort_by_key(sort_key);
-    updates.sort_by_key(sort_key);
-    deletes.sort_by_key(sort_key);
+    creates.sort_by_cached_key(sort_key);
+    updates.sort_by_cached_key(sort_key);
+    deletes.sort_by_cached_key(sort_key);
     creates.extend(updates);
     (creates, deletes)
 }
