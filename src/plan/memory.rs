@@ -241,8 +241,7 @@ fn find_drift(
     waited_on: &[bool],
     held: &mut BTreeSet<usize>,
 ) {
-    for i in 0..plan.ops.len() {
-        let dependents = waited_on[i];
+    for (i, &dependents) in waited_on.iter().enumerate() {
         let Op::UpdateUser {
             id,
             email,
@@ -311,9 +310,7 @@ fn hold_stuck(
         if f.op != fingerprint(&op.op) || f.passes < stuck.after {
             continue; // the directory changed the op, or it is not stuck yet
         }
-        let wait = f
-            .retry_at
-            .filter(|at| *at > now && !waited_on[i]);
+        let wait = f.retry_at.filter(|at| *at > now && !waited_on[i]);
         if wait.is_some() {
             held.insert(i);
         }
