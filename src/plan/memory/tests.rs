@@ -258,7 +258,11 @@ fn waited_on_marks_exactly_the_ops_named_in_an_after_in_one_pass() {
 
 #[test]
 fn a_leaver_another_op_waits_for_is_not_held_back_by_the_grace_period() {
-    let mut p = plan(vec![deactivate("W0"), retitle("W2", "a", "b"), deactivate("W1")]);
+    let mut p = plan(vec![
+        deactivate("W0"),
+        retitle("W2", "a", "b"),
+        deactivate("W1"),
+    ]);
     p.ops[1].after = vec![0];
     let out = remember(
         p,
