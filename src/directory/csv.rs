@@ -324,6 +324,27 @@ fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32,
     let mut column = 1u32;
     let mut starts = vec![(line, column)];
     let mut in_quotes = false;
+    if delimiter.is_ascii() {
+        // Byte by byte (every byte that matters is ASCII); a column is a character, so only
+        // the first byte of each counts.
+        let delimiter = delimiter as u8;
+        for &b in &text.as_bytes()[start..] {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b'\n' if !in_quotes => break,
+                b'\n' => {
+                    line += 1;
+                    column = 1;
+                    continue;
+                }
+                b if b == delimiter && !in_quotes => starts.push((line, column + 1)),
+                b if b & 0xC0 == 0x80 => continue, // inside a character
+                _ => {}
+            }
+            column += 1;
+        }
+        return starts;
+    }
     for c in text[start..].chars() {
         match c {
             '"' => in_quotes = !in_quotes,
@@ -528,6 +549,27 @@ fn push_guest(
 mod tests {
     use super::*;
     use crate::config::ColumnMapping;
+
+    /// Columns count characters, not bytes, and a quoted line break moves to the next line
+    /// (the byte loop for ASCII delimiters agrees with the character loop for the others).
+    #[test]
+    fn field_starts_count_characters_and_follow_quoted_line_breaks() {
+        let text = "\n\u{e9}l\u{e8}ve,\"a\nbc\",z\u{fc}rich,x\nnext,row\n";
+        assert_eq!(
+            field_starts(text, 0, 1, b','),
+            vec![(2, 1), (2, 7), (3, 5), (3, 12)]
+        );
+        let semi = text.replace(',', ";");
+        assert_eq!(
+            field_starts(&semi, 0, 1, b';'),
+            field_starts(text, 0, 1, b',')
+        );
+        let latin = text.replace(',', "\u{a7}");
+        assert_eq!(
+            field_starts(&latin, 0, 1, 0xa7),
+            vec![(2, 1), (2, 7), (3, 5), (3, 12)]
+        );
+    }
 
     fn layout(columns: &[(CsvColumn, &str)]) -> CsvLayout {
         let config: Arc<str> = "c.yaml".into();

@@ -85,9 +85,14 @@ impl MergedPerson {
 
 /// Merges the people of `sources` (in config order, each with its `override` flag).
 pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<MergedPerson> {
-    let mut people: Vec<MergedPerson> = Vec::new();
-    let mut by_employee: HashMap<String, usize> = HashMap::default();
-    let mut by_email: HashMap<String, usize> = HashMap::default();
+    // Sized for the rows up front: growing maps of hundreds of thousands of keys rehashes
+    // every key at each doubling.
+    let rows: usize = sources.iter().map(|(records, _)| records.len()).sum();
+    let mut people: Vec<MergedPerson> = Vec::with_capacity(rows);
+    let mut by_employee: HashMap<String, usize> =
+        HashMap::with_capacity_and_hasher(rows, Default::default());
+    let mut by_email: HashMap<String, usize> =
+        HashMap::with_capacity_and_hasher(rows, Default::default());
     for (source, (records, override_earlier)) in sources.into_iter().enumerate() {
         for record in records {
             let employee = record.text(Attribute::EmployeeNumber).map(str::to_string);

@@ -59,8 +59,14 @@ pub(crate) fn validate(
     };
     // Sort by email key through an index permutation applied in place: users are large,
     // so each is swapped into place once rather than shuffled by the sort.
-    let mut order: Vec<usize> = (0..users.len()).collect();
-    order.sort_unstable_by(|&a, &b| users[a].email_key.cmp(&users[b].email_key).then(a.cmp(&b)));
+    // The keys are gathered first, so the sort does not reach into each user for them.
+    let mut keys: Vec<(&str, usize)> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.email_key.as_str(), i))
+        .collect();
+    keys.sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
     permute(&mut users, &mut invalid, order);
     for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
         out.skipped.push(SkippedUser {

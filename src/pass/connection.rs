@@ -8,11 +8,11 @@ use super::{PassError, REQUEST_TIMEOUT};
 use crate::config::{Config, Endpoint, TokenSource};
 use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::model::{LiveGroup, LiveState, LiveUser};
-use crate::scim::limits::Endpoint::{GroupsList, UsersList};
+use crate::scim::limits::Endpoint::GroupsList;
 use crate::scim::observe::RequestObserver;
 use crate::scim::retry::Caller;
 use crate::scim::token::TokenError;
-use crate::scim::types::{Group, User};
+use crate::scim::types::Group;
 use crate::scim::{ScimClient, Token, Version};
 
 /// A connection to the target: the client, and the embedded emulator when there is one.
@@ -100,14 +100,7 @@ impl Connection {
     /// (the same as [`LiveState::from_scim`] of the whole listing). All or nothing.
     pub async fn read_live(&self) -> Result<LiveState, PassError> {
         let caller = &self.caller;
-        let users = caller
-            .list_each(
-                "Users",
-                UsersList,
-                |u: &User| u.id.value().map(String::as_str),
-                |u| LiveUser::from_scim(&u),
-            )
-            .await?;
+        let users = caller.list_users_lean(LiveUser::from_lean).await?;
         let groups = caller
             .list_each(
                 "Groups",

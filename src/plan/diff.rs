@@ -4,7 +4,9 @@
 //! managers exist before their reports point at them; group ops.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, UserRef};
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups};
@@ -73,16 +75,16 @@ impl<'a> Index<'a> {
             by_any_email: HashMap::with_capacity(live.users.len()),
             by_user_name: HashMap::with_capacity(live.users.len()),
             by_employee_number: HashMap::new(),
-            in_scope: live
-                .users
-                .iter()
-                .map(|u| policy.scope.contains(&u.email_key(), Some(&u.id)))
-                .collect(),
+            in_scope: Vec::with_capacity(live.users.len()),
         };
         for (i, u) in live.users.iter().enumerate() {
+            // The primary email's key, made once (it is what `email_keys` starts with).
+            let key = u.email_key();
+            ix.in_scope.push(policy.scope.contains(&key, Some(&u.id)));
             ix.by_id.insert(u.id.as_str(), i);
-            ix.by_primary_email.entry(u.email_key()).or_insert(i);
-            for e in u.email_keys() {
+            ix.by_primary_email.entry(key.clone()).or_insert(i);
+            ix.by_any_email.entry(key).or_insert(i);
+            for e in u.email_keys().skip(1) {
                 ix.by_any_email.entry(e).or_insert(i);
             }
             ix.by_user_name.entry(u.user_name_key()).or_insert(i);
@@ -613,9 +615,9 @@ pub(super) fn group_ops(
         }
     }
     let mut deletes = unmanaged_groups(live, &matched, policy, notices);
-    creates.sort_by_key(sort_key);
-    updates.sort_by_key(sort_key);
-    deletes.sort_by_key(sort_key);
+    creates.sort_by_cached_key(sort_key);
+    updates.sort_by_cached_key(sort_key);
+    deletes.sort_by_cached_key(sort_key);
     creates.extend(updates);
     (creates, deletes)
 }

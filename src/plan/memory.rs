@@ -167,11 +167,14 @@ pub fn remember(
     now: DateTime<Utc>,
 ) -> Plan {
     let mut held = BTreeSet::new();
+    // Nothing below changes an `after`, so who is waited on is worked out once: asking per
+    // op scanned every op's `after` and made this quadratic in the plan's size.
+    let waited_on = waited_on(&plan);
     if let Some(grace) = policy.safety.deactivation_grace {
-        hold_leavers(&mut plan, memory, grace, now, &mut held);
+        hold_leavers(&mut plan, memory, grace, now, &waited_on, &mut held);
     }
-    find_drift(&mut plan, memory, policy, &mut held);
-    hold_stuck(&mut plan, memory, stuck, now, &mut held);
+    find_drift(&mut plan, memory, policy, &waited_on, &mut held);
+    hold_stuck(&mut plan, memory, stuck, now, &waited_on, &mut held);
     remove_ops(&mut plan, &held);
     plan.pending.sort();
     plan.drift.sort();
@@ -186,10 +189,18 @@ pub fn remember(
     plan
 }
 
-/// Whether some op waits for op `i`: such an op is never held back (its dependents would be
-/// stranded); it runs, and is only reported.
-fn has_dependents(plan: &Plan, i: usize) -> bool {
-    plan.ops.iter().any(|o| o.after.contains(&i))
+/// For each op, whether some op waits for it: such an op is never held back (its dependents
+/// would be stranded); it runs, and is only reported. One pass over every `after`.
+fn waited_on(plan: &Plan) -> Vec<bool> {
+    let mut waited = vec![false; plan.ops.len()];
+    for o in &plan.ops {
+        for &j in &o.after {
+            if let Some(w) = waited.get_mut(j) {
+                *w = true;
+            }
+        }
+    }
+    waited
 }
 
 fn hold_leavers(
@@ -197,6 +208,7 @@ fn hold_leavers(
     memory: &Memory,
     grace: std::time::Duration,
     now: DateTime<Utc>,
+    waited_on: &[bool],
     held: &mut BTreeSet<usize>,
 ) {
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
@@ -204,7 +216,7 @@ fn hold_leavers(
         let Op::DeactivateUser { id, email, reason } = &op.op else {
             continue;
         };
-        if reason != NOT_IN_DIRECTORY || has_dependents(plan, i) {
+        if reason != NOT_IN_DIRECTORY || waited_on[i] {
             continue;
         }
         let since = memory.leavers.get(id).copied().unwrap_or(now).min(now);
@@ -222,9 +234,14 @@ fn hold_leavers(
     }
 }
 
-fn find_drift(plan: &mut Plan, memory: &Memory, policy: &Policy, held: &mut BTreeSet<usize>) {
-    for i in 0..plan.ops.len() {
-        let dependents = has_dependents(plan, i);
+fn find_drift(
+    plan: &mut Plan,
+    memory: &Memory,
+    policy: &Policy,
+    waited_on: &[bool],
+    held: &mut BTreeSet<usize>,
+) {
+    for (i, &dependents) in waited_on.iter().enumerate() {
         let Op::UpdateUser {
             id,
             email,
@@ -280,6 +297,7 @@ fn hold_stuck(
     memory: &Memory,
     stuck: StuckSettings,
     now: DateTime<Utc>,
+    waited_on: &[bool],
     held: &mut BTreeSet<usize>,
 ) {
     for (i, op) in plan.ops.iter().enumerate() {
@@ -292,9 +310,7 @@ fn hold_stuck(
         if f.op != fingerprint(&op.op) || f.passes < stuck.after {
             continue; // the directory changed the op, or it is not stuck yet
         }
-        let wait = f
-            .retry_at
-            .filter(|at| *at > now && !has_dependents(plan, i));
+        let wait = f.retry_at.filter(|at| *at > now && !waited_on[i]);
         if wait.is_some() {
             held.insert(i);
         }

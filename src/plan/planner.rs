@@ -4,7 +4,9 @@
 //! step is a method with a narrow input and output, so each can be read and tested alone; the
 //! conflicts and notices they find accumulate on the planner.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::diff::{
     Fate, Index, UserOp, create_op, describe_account, group_ops, order_user_ops, sort_key,
@@ -531,7 +533,7 @@ fn sequence(
         after.sort_unstable();
         PlannedOp { op, after }
     }));
-    deactivations.sort_by_key(sort_key);
+    deactivations.sort_by_cached_key(sort_key);
     ops.extend(deactivations.into_iter().map(PlannedOp::new));
     ops.extend(group_deletes.into_iter().map(PlannedOp::new));
     ops

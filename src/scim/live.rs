@@ -4,9 +4,8 @@
 //! `phone` is Slack's primaryPhone, which Slack labels `primary: true` on the way out);
 //! `startDate` and guest expirations are parsed so formatting differences do not diff.
 
-use serde_json::{Map, Value};
-
-use super::types::{Enterprise, Flag, Group, Nullable, Profile, User};
+use super::lean::{LeanEnterprise, LeanUser, Str};
+use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
 use crate::model::{Attribute, Kind, ScimSlot, TextValues};
 pub use crate::model::{LiveGroup, LiveState, LiveUser};
@@ -20,13 +19,19 @@ pub const AUTO_GENERATED_GROUPS: &[&str] = &["Team Admins", "Team Owners", "Org 
 impl LiveUser {
     /// The user as the planner compares it, or `None` for a body without an id.
     pub fn from_scim(u: &User) -> Option<LiveUser> {
-        let id = u.id.text()?.to_string();
-        let text = |v: &Nullable<String>| v.text().map(|s| s.trim().to_string());
+        LiveUser::from_lean(&LeanUser::of(u))
+    }
+
+    /// The user as the planner compares it from its lean decoding (what a listing reads), or
+    /// `None` for a body without an id.
+    pub fn from_lean(u: &LeanUser<'_>) -> Option<LiveUser> {
+        let id = u.id.lean_text()?.to_string();
+        let text = |v: &Nullable<Str<'_>>| v.lean_text().map(|s| s.trim().to_string());
         let emails = u.emails.value().map(Vec::as_slice).unwrap_or(&[]);
-        let mut live_emails = emails.iter().filter(|e| e.value.text().is_some());
+        let mut live_emails = emails.iter().filter(|e| e.value.lean_text().is_some());
         let primary = emails
             .iter()
-            .filter(|e| e.value.text().is_some())
+            .filter(|e| e.value.lean_text().is_some())
             .find(|e| e.primary.value().is_some_and(Flag::is_true))
             .or_else(|| live_emails.next());
         let email = primary.and_then(|e| text(&e.value)).unwrap_or_default();
@@ -52,7 +57,7 @@ impl LiveUser {
             is_bot: email.to_ascii_lowercase().ends_with(BOT_EMAIL_DOMAIN),
             id,
             user_name,
-            active: u.is_active(),
+            active: u.active.value().is_some_and(Flag::is_true),
             email,
             secondary_email,
             texts,
@@ -64,17 +69,21 @@ impl LiveUser {
             guest: u
                 .guest()
                 .value()
-                .map(|g| g.expiration.text().and_then(parse_instant)),
+                .map(|g| g.expiration.lean_text().and_then(parse_instant)),
         })
     }
 }
 
-/// The non-blank text at `slot` of `u`, in either dialect.
-fn slot_text(u: &User, slot: ScimSlot) -> Option<&str> {
+/// The non-blank text at `slot` of `u`, in either dialect. The lean decoding keeps exactly
+/// the keys [`Attribute::TEXT`] names (a test holds it to that).
+fn slot_text<'a>(u: &'a LeanUser<'_>, slot: ScimSlot) -> Option<&'a str> {
     match slot {
         ScimSlot::Core(path) => core_text(u, path),
         ScimSlot::Enterprise(key) => enterprise_text(u.enterprise().value()?, key),
-        ScimSlot::Profile(key) => profile_text(u.profile().value()?, key),
+        ScimSlot::Profile(key) => match key {
+            "startDate" => u.profile().value()?.start_date.lean_text(),
+            _ => None,
+        },
         // Slack labels its primaryPhone `primary: true` (and mobilePhone `type: mobile`).
         ScimSlot::PrimaryPhone => u
             .phone_numbers
@@ -82,62 +91,41 @@ fn slot_text(u: &User, slot: ScimSlot) -> Option<&str> {
             .into_iter()
             .flatten()
             .find(|p| p.primary.value().is_some_and(Flag::is_true))
-            .and_then(|p| p.value.text()),
+            .and_then(|p| p.value.lean_text()),
     }
 }
 
-/// A core attribute by dotted path: the typed field where [`User`] models it, otherwise the
-/// keys it keeps unmodelled (so a new attribute needs no change here).
-fn core_text<'a>(u: &'a User, path: &str) -> Option<&'a str> {
+/// A core attribute by dotted path.
+fn core_text<'a>(u: &'a LeanUser<'_>, path: &str) -> Option<&'a str> {
     if let Some(("name", key)) = path.split_once('.') {
         let name = u.name.value()?;
         return match key {
-            "givenName" => name.given_name.text(),
-            "familyName" => name.family_name.text(),
-            "honorificPrefix" => name.honorific_prefix.text(),
-            "formatted" => name.formatted.text(),
-            _ => other_text(&name.other, key),
+            "givenName" => name.given_name.lean_text(),
+            "familyName" => name.family_name.lean_text(),
+            _ => None,
         };
     }
     match path {
-        "userName" => u.user_name.text(),
-        "nickName" => u.nick_name.text(),
-        "displayName" => u.display_name.text(),
-        "profileUrl" => u.profile_url.text(),
-        "title" => u.title.text(),
-        "timezone" => u.timezone.text(),
-        "userType" => u.user_type.text(),
-        "preferredLanguage" => u.preferred_language.text(),
-        "locale" => u.locale.text(),
-        _ => other_text(&u.other, path),
+        "userName" => u.user_name.lean_text(),
+        "displayName" => u.display_name.lean_text(),
+        "title" => u.title.lean_text(),
+        "timezone" => u.timezone.lean_text(),
+        "userType" => u.user_type.lean_text(),
+        "preferredLanguage" => u.preferred_language.lean_text(),
+        "locale" => u.locale.lean_text(),
+        _ => None,
     }
 }
 
-fn enterprise_text<'a>(e: &'a Enterprise, key: &str) -> Option<&'a str> {
+fn enterprise_text<'a>(e: &'a LeanEnterprise<'_>, key: &str) -> Option<&'a str> {
     match key {
-        "employeeNumber" => e.employee_number.text(),
-        "costCenter" => e.cost_center.text(),
-        "organization" => e.organization.text(),
-        "division" => e.division.text(),
-        "department" => e.department.text(),
-        _ => other_text(&e.other, key),
+        "employeeNumber" => e.employee_number.lean_text(),
+        "costCenter" => e.cost_center.lean_text(),
+        "organization" => e.organization.lean_text(),
+        "division" => e.division.lean_text(),
+        "department" => e.department.lean_text(),
+        _ => None,
     }
-}
-
-fn profile_text<'a>(p: &'a Profile, key: &str) -> Option<&'a str> {
-    match key {
-        "startDate" => p.start_date.text(),
-        _ => other_text(&p.other, key),
-    }
-}
-
-/// A non-blank string among an object's unmodelled keys, by dotted path.
-fn other_text<'a>(other: &'a Map<String, Value>, path: &str) -> Option<&'a str> {
-    let value = match path.split_once('.') {
-        Some((head, rest)) => return other_text(other.get(head)?.as_object()?, rest),
-        None => other.get(path)?,
-    };
-    value.as_str().filter(|s| !s.trim().is_empty())
 }
 
 impl LiveGroup {
@@ -204,83 +192,60 @@ mod tests {
         assert!(!l.is_bot);
     }
 
-    /// Every singular text attribute of RFC 7643's User, and of the extensions Slack uses, is
-    /// found whether `User` models it (a typed field) or not (its `other` keys): a new
-    /// attribute at any of these paths needs no change in the SCIM layer.
+    /// A body with `v` at `slot` (in the dialect of `urn` for an extension).
+    fn body_at(slot: ScimSlot, urn: &str, v: &str) -> serde_json::Value {
+        let mut body = serde_json::json!({"id": "W1"});
+        let (parents, key): (Vec<&str>, &str) = match slot {
+            ScimSlot::Core(path) => match path.rsplit_once('.') {
+                Some((p, k)) => (p.split('.').collect(), k),
+                None => (vec![], path),
+            },
+            ScimSlot::Enterprise(key) | ScimSlot::Profile(key) => (vec![urn], key),
+            ScimSlot::PrimaryPhone => {
+                body["phoneNumbers"] = serde_json::json!([{"value": v, "primary": true}]);
+                return body;
+            }
+        };
+        let mut at = &mut body;
+        for parent in parents {
+            at = at
+                .as_object_mut()
+                .unwrap()
+                .entry(parent)
+                .or_insert_with(|| serde_json::json!({}));
+        }
+        at[key] = serde_json::json!(v);
+        body
+    }
+
+    /// Every text attribute's slot is read by the lean decoding a listing uses, in both
+    /// dialects, as from the full types: a new attribute in the table that the lean decoding
+    /// does not keep fails here.
     #[test]
-    fn slots_read_typed_fields_and_unmodelled_keys_alike() {
-        for path in [
-            "userName",
-            "nickName",
-            "displayName",
-            "profileUrl",
-            "title",
-            "userType",
-            "preferredLanguage",
-            "locale",
-            "timezone",
-            "name.givenName",
-            "name.familyName",
-            "name.middleName",
-            "name.honorificPrefix",
-            "name.honorificSuffix",
-            "name.formatted",
-            "x-custom.deep.key",
-        ] {
-            let mut body = serde_json::json!({"id": "W1"});
-            let mut at = &mut body;
-            let (parents, key) = path
-                .rsplit_once('.')
-                .map_or((None, path), |(p, k)| (Some(p), k));
-            for parent in parents.into_iter().flat_map(|p| p.split('.')) {
-                at = at
-                    .as_object_mut()
-                    .unwrap()
-                    .entry(parent)
-                    .or_insert_with(|| serde_json::json!({}));
-            }
-            at[key] = serde_json::json!(" v ");
-            let u: User = serde_json::from_value(body).unwrap();
-            assert_eq!(
-                slot_text(&u, ScimSlot::Core(path)).map(str::trim),
-                Some("v"),
-                "{path}"
-            );
-        }
-        for urn in [urn::ENTERPRISE_V1, urn::ENTERPRISE_V2] {
-            for key in [
-                "employeeNumber",
-                "costCenter",
-                "organization",
-                "division",
-                "department",
-                "x-custom",
-            ] {
-                let u: User =
-                    serde_json::from_value(serde_json::json!({"id": "W1", urn: {key: "v"}}))
-                        .unwrap();
+    fn every_text_attribute_is_read_from_the_lean_decoding_in_both_dialects() {
+        for a in Attribute::TEXT {
+            let slot = a.scim().unwrap();
+            let urns: &[&str] = match slot {
+                ScimSlot::Enterprise(_) => &[urn::ENTERPRISE_V1, urn::ENTERPRISE_V2],
+                ScimSlot::Profile(_) => &[urn::PROFILE_V1, urn::PROFILE_V2],
+                _ => &[""],
+            };
+            for urn in urns {
+                let json = body_at(slot, urn, " 2024-04-10 ").to_string();
+                let lean: LeanUser<'_> = serde_json::from_str(&json).unwrap();
                 assert_eq!(
-                    slot_text(&u, ScimSlot::Enterprise(key)),
-                    Some("v"),
-                    "{urn} {key}"
+                    slot_text(&lean, slot).map(str::trim),
+                    Some("2024-04-10"),
+                    "{a} {urn}"
                 );
+                let full: User = serde_json::from_str(&json).unwrap();
+                let live = LiveUser::from_lean(&lean).unwrap();
+                assert_eq!(LiveUser::from_scim(&full).unwrap(), live, "{a} {urn}");
+                assert_eq!(live.text(a), Some("2024-04-10"), "{a} {urn}");
             }
         }
-        for urn in [urn::PROFILE_V1, urn::PROFILE_V2] {
-            for key in ["startDate", "x-custom"] {
-                let u: User =
-                    serde_json::from_value(serde_json::json!({"id": "W1", urn: {key: "v"}}))
-                        .unwrap();
-                assert_eq!(
-                    slot_text(&u, ScimSlot::Profile(key)),
-                    Some("v"),
-                    "{urn} {key}"
-                );
-            }
-        }
-        let blank: User =
-            serde_json::from_value(serde_json::json!({"id": "W1", "x-custom": " "})).unwrap();
-        assert_eq!(slot_text(&blank, ScimSlot::Core("x-custom")), None);
+        let blank: LeanUser<'_> = serde_json::from_str(r#"{"id": "W1", "title": " "}"#).unwrap();
+        assert_eq!(slot_text(&blank, ScimSlot::Core("title")), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Talking to Slack's SCIM API: wire types for both dialects and Slack's published limits.
 
 pub mod client;
+pub mod lean;
 pub mod limits;
 pub mod live;
 pub mod observe;

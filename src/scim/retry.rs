@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::client::{Reply, ScimClient, ScimError};
+use super::lean::{LeanUser, Str};
 use super::limits::Endpoint;
 use super::observe::RequestObserver;
 use super::ratelimit::Limits;
@@ -181,10 +182,45 @@ impl Caller {
         id_of: impl Fn(&T) -> Option<&str>,
         mut keep: impl FnMut(T) -> Option<K>,
     ) -> Result<Vec<K>, ScimError> {
-        let mut seen: HashSet<Box<str>, foldhash::fast::RandomState> = HashSet::default();
+        self.list_pages(resource, endpoint, |body, seen, kept| {
+            let page: ListResponse<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            absorb(page, &id_of, &mut keep, seen, kept)
+        })
+        .await
+    }
+
+    /// Every user, each decoded lean ([`LeanUser`]: only what the planner reads, borrowed
+    /// from the page) and turned into what the caller keeps by `keep`, as [`Self::list_each`].
+    pub async fn list_users_lean<K>(
+        &self,
+        mut keep: impl FnMut(&LeanUser<'_>) -> Option<K>,
+    ) -> Result<Vec<K>, ScimError> {
+        self.list_pages("Users", Endpoint::UsersList, |body, seen, kept| {
+            let page: ListResponse<LeanUser<'_>> =
+                serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            absorb(
+                page,
+                |u: &LeanUser<'_>| u.id.value().map(Str::as_str),
+                |u| keep(&u),
+                seen,
+                kept,
+            )
+        })
+        .await
+    }
+
+    /// Pages through a listing; `decode` takes each page's body into `kept` and says how many
+    /// resources it had and the listing's total.
+    async fn list_pages<K>(
+        &self,
+        resource: &str,
+        endpoint: Endpoint,
+        mut decode: impl FnMut(&[u8], &mut Seen, &mut Vec<K>) -> Result<(usize, usize), String>,
+    ) -> Result<Vec<K>, ScimError> {
+        let mut seen = Seen::default();
         let mut kept = Vec::new();
         let mut start = 1usize;
-        let decode = |path: &str, message: String| ScimError::Decode {
+        let decode_error = |path: &str, message: String| ScimError::Decode {
             method: Method::GET,
             path: path.to_string(),
             message,
@@ -195,28 +231,16 @@ impl Caller {
                 .call(endpoint, Method::GET, &path, None)
                 .await
                 .map_err(|e| e.error)?;
-            let page: ListResponse<T> =
-                serde_json::from_slice(&reply.body).map_err(|e| decode(&path, e.to_string()))?;
+            let (got, total) =
+                decode(&reply.body, &mut seen, &mut kept).map_err(|m| decode_error(&path, m))?;
             drop(reply);
-            let resources = page.resources.into_value().unwrap_or_default();
-            let got = resources.len();
-            kept.reserve(got);
-            for r in resources {
-                let id =
-                    id_of(&r).ok_or_else(|| decode(&path, "a resource without an id".into()))?;
-                if seen.insert(id.into()) {
-                    kept.extend(keep(r));
-                }
-            }
-            let total = page.total_results.value().copied().unwrap_or(0);
-            let total = usize::try_from(total).unwrap_or(usize::MAX);
             start += got;
             if got == 0 || start > total {
                 kept.shrink_to_fit();
                 return Ok(kept);
             }
         }
-        Err(decode(
+        Err(decode_error(
             resource,
             format!("listing did not end after {MAX_PAGES} pages"),
         ))
@@ -279,4 +303,29 @@ impl Caller {
         let ceiling = exp.min(self.policy.cap);
         ceiling.mul_f64(fastrand::f64())
     }
+}
+
+/// The ids a listing has seen.
+type Seen = HashSet<Box<str>, foldhash::fast::RandomState>;
+
+/// One decoded page into `kept`, de-duplicated by id: how many resources it had and the
+/// listing's total.
+fn absorb<T, K>(
+    page: ListResponse<T>,
+    id_of: impl Fn(&T) -> Option<&str>,
+    mut keep: impl FnMut(T) -> Option<K>,
+    seen: &mut Seen,
+    kept: &mut Vec<K>,
+) -> Result<(usize, usize), String> {
+    let resources = page.resources.into_value().unwrap_or_default();
+    let got = resources.len();
+    kept.reserve(got);
+    for r in resources {
+        let id = id_of(&r).ok_or_else(|| "a resource without an id".to_string())?;
+        if seen.insert(id.into()) {
+            kept.extend(keep(r));
+        }
+    }
+    let total = page.total_results.value().copied().unwrap_or(0);
+    Ok((got, usize::try_from(total).unwrap_or(usize::MAX)))
 }

@@ -5,8 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use scimsync::directory::Attribute;
 use scimsync::emulator::{StoredAddress, StoredGroup, StoredGuest, StoredUser};
 use scimsync::scim::Version;
+use scimsync::scim::lean::LeanUser;
+use scimsync::scim::live::LiveUser;
 use scimsync::scim::types::{
     Address, AuthenticationScheme, Capability, Enterprise, Group, Guest, ListResponse, Manager,
     Meta, MultiValue, Name, Nullable, Profile, Ref, ResourceType, RoleValue, SchemaExtension,
@@ -1001,5 +1004,83 @@ async fn emulator_bodies_round_trip_through_the_scim_types() {
         check_group(&org, v, &group_id, &full_id, &guest_id).await;
         check_listings(&org, v).await;
         check_metadata(&org, v).await;
+    }
+}
+
+// ------------------------------------------------------------ the listing's lean user decoding
+
+/// The lean decoding of a users body (a listing or one user) against the full one: the same
+/// resources, each equal to the lean view of its full decoding, and the same `LiveUser`.
+/// Returns how many users it compared.
+fn lean_equals_full(what: &str, raw: &[u8], list: bool) -> usize {
+    let (full, lean): (Vec<User>, Vec<LeanUser<'_>>) = if list {
+        let full: ListResponse<User> = serde_json::from_slice(raw).unwrap();
+        let lean: ListResponse<LeanUser<'_>> = serde_json::from_slice(raw)
+            .unwrap_or_else(|e| panic!("{what}: lean decoding failed: {e}"));
+        (
+            full.resources.into_value().unwrap_or_default(),
+            lean.resources.into_value().unwrap_or_default(),
+        )
+    } else {
+        let full: User = serde_json::from_slice(raw).unwrap();
+        let lean: LeanUser<'_> = serde_json::from_slice(raw)
+            .unwrap_or_else(|e| panic!("{what}: lean decoding failed: {e}"));
+        (vec![full], vec![lean])
+    };
+    assert_eq!(full.len(), lean.len(), "{what}");
+    for (i, (f, l)) in full.iter().zip(&lean).enumerate() {
+        assert_eq!(&LeanUser::of(f), l, "{what} Resources[{i}]: lean view");
+        assert_eq!(
+            LiveUser::from_scim(f),
+            LiveUser::from_lean(l),
+            "{what} Resources[{i}]: LiveUser"
+        );
+    }
+    full.len()
+}
+
+#[test]
+fn the_lean_user_decoding_equals_the_full_one_on_every_recorded_body() {
+    let mut users = 0;
+    for path in json_files(&fixtures_dir()) {
+        let raw = std::fs::read(&path).unwrap();
+        let what = path.display().to_string();
+        users += match kind_of(&path) {
+            Kind::UserList => lean_equals_full(&what, &raw, true),
+            Kind::User => lean_equals_full(&what, &raw, false),
+            _ => 0,
+        };
+    }
+    assert!(users >= 6, "compared {users} recorded users");
+}
+
+/// The emulator's listings in both dialects, with a user carrying every attribute the planner
+/// reads: equal decodings, and every text attribute found (the lean decoding keeps each key
+/// `Attribute::TEXT` names).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lean_user_decoding_equals_the_full_one_on_the_emulators_listings() {
+    let org = harness::org().await;
+    let (full_id, guest_id, _) = seed_bodies_org(&org);
+    for v in BOTH {
+        let r = org.get(v, "Users?count=1000").await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        let what = format!("emulator {v} Users");
+        assert_eq!(lean_equals_full(&what, r.raw.as_bytes(), true), 4, "{what}");
+        let lean: ListResponse<LeanUser<'_>> = serde_json::from_str(&r.raw).unwrap();
+        let live: Vec<LiveUser> = lean
+            .resources()
+            .iter()
+            .filter_map(LiveUser::from_lean)
+            .collect();
+        let full = live
+            .iter()
+            .find(|u| u.id == full_id)
+            .expect("the full user");
+        for a in Attribute::TEXT {
+            assert!(full.text(a).is_some(), "{what}: {a} not read");
+        }
+        assert!(full.manager_id.is_some() && full.secondary_email.is_some());
+        let guest = live.iter().find(|u| u.id == guest_id).expect("the guest");
+        assert!(matches!(guest.guest, Some(Some(_))), "{what}: {guest:?}");
     }
 }

@@ -231,3 +231,38 @@ fn a_source_that_shrank_past_the_ratio_trips_its_own_guard() {
     let out = remember(p, &memory, &policy, StuckSettings::default(), now());
     assert!(out.guards.is_empty(), "20% is not over 20%");
 }
+
+#[test]
+fn waited_on_marks_exactly_the_ops_named_in_an_after_in_one_pass() {
+    let mut p = plan(vec![
+        deactivate("W0"),
+        deactivate("W1"),
+        retitle("W2", "a", "b"),
+        retitle("W3", "a", "b"),
+    ]);
+    p.ops[2].after = vec![0];
+    p.ops[3].after = vec![0, 2];
+    assert_eq!(waited_on(&p), vec![true, false, true, false]);
+}
+
+#[test]
+fn a_leaver_another_op_waits_for_is_not_held_back_by_the_grace_period() {
+    let mut p = plan(vec![
+        deactivate("W0"),
+        retitle("W2", "a", "b"),
+        deactivate("W1"),
+    ]);
+    p.ops[1].after = vec![0];
+    let out = remember(
+        p,
+        &Memory::default(),
+        &policy(Some(86_400)),
+        StuckSettings::default(),
+        now(),
+    );
+    let ids: Vec<_> = out.ops.iter().filter_map(|o| o.op.resource_id()).collect();
+    assert_eq!(ids, vec!["W0", "W2"], "W1 waits out its grace, W0 runs");
+    assert_eq!(out.ops[1].after, vec![0]);
+    assert_eq!(out.pending.len(), 1);
+    assert_eq!(out.pending[0].id, "W1");
+}
