@@ -66,6 +66,9 @@ pub(crate) fn read(
     let mut indexes: Vec<(CsvColumn, usize)> = Vec::new();
     let mut content = SourceContent::default();
     let mut record = csv::StringRecord::new();
+    // At most one person per line: sized once rather than grown (and moved) row by row.
+    content.people.reserve(memchr_count(text, b'\n'));
+    let mut starts: Vec<(u32, u32)> = Vec::new(); // one buffer for every row
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -88,11 +91,12 @@ pub(crate) fn read(
         let at_record = record
             .position()
             .expect("records read from a reader have positions");
-        let starts = field_starts(
+        fill_field_starts(
             text,
             usize::try_from(at_record.byte()).expect("offsets into text in memory fit usize"),
             position(at_record.line()),
             layout.delimiter,
+            &mut starts,
         );
         let line = starts[0].0;
         let cell_at = |i: usize| {
@@ -308,9 +312,29 @@ fn byte_line_column(bytes: &[u8], offset: usize) -> (u32, u32) {
     (position(line), position(column))
 }
 
+/// How many times `byte` occurs in `text`.
+fn memchr_count(text: &str, byte: u8) -> usize {
+    text.bytes().filter(|&b| b == byte).count()
+}
+
 /// Where each field of the record starting at byte `start` (on `line`) begins, as
 /// (line, column): quoted fields may contain delimiters and line breaks.
+#[cfg(test)]
 fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32, u32)> {
+    let mut starts = Vec::new();
+    fill_field_starts(text, start, line, delimiter, &mut starts);
+    starts
+}
+
+/// [`field_starts`] into a buffer reused from row to row (cleared first): one allocation for
+/// the file rather than one per row.
+fn fill_field_starts(
+    text: &str,
+    start: usize,
+    line: u32,
+    delimiter: u8,
+    starts: &mut Vec<(u32, u32)>,
+) {
     let delimiter = delimiter as char;
     // The reader's position may be that of blank lines it skipped before the record.
     let mut line = line;
@@ -322,7 +346,8 @@ fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32,
         start += 1;
     }
     let mut column = 1u32;
-    let mut starts = vec![(line, column)];
+    starts.clear();
+    starts.push((line, column));
     let mut in_quotes = false;
     if delimiter.is_ascii() {
         // Byte by byte (every byte that matters is ASCII); a column is a character, so only
@@ -343,7 +368,7 @@ fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32,
             }
             column += 1;
         }
-        return starts;
+        return;
     }
     for c in text[start..].chars() {
         match c {
@@ -359,7 +384,6 @@ fn field_starts(text: &str, start: usize, line: u32, delimiter: u8) -> Vec<(u32,
         }
         column += 1;
     }
-    starts
 }
 
 fn check_header(
