@@ -12,6 +12,7 @@ pub mod diag;
 pub mod directory;
 pub mod emulator;
 pub mod exit;
+pub mod files;
 pub mod model;
 pub mod pass;
 pub mod plan;

@@ -9,7 +9,6 @@
 //! the pass before anything is written: guessing would turn "we lost track of the leavers"
 //! into "deactivate everyone now". `plan` reads the state when there is one and never writes it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -179,22 +178,7 @@ impl StateStore {
         })
         .expect("the state serialises");
         text.push('\n');
-        let tmp = dir.join(format!("{STATE_FILE}.tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            // The rename itself is durable once the folder is synced (not possible everywhere).
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map_err(bad)
+        crate::files::write_atomically(&self.path, text.as_bytes(), None).map_err(bad)
     }
 }
 

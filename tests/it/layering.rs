@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "diag",
     "model",
     "slack_rules",
+    "files",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

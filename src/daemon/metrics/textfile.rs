@@ -12,7 +12,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,7 +64,12 @@ impl Textfile {
             .record_pass_end(outcome_label(result), self.started.elapsed());
         let current = to_text_format(&self.metrics.encode());
         let previous = std::fs::read_to_string(&self.path).unwrap_or_default();
-        write_atomically(&self.path, &carry_forward(&previous, &current, planned))
+        crate::files::write_atomically(
+            &self.path,
+            carry_forward(&previous, &current, planned).as_bytes(),
+            // No id, no email: readable by node_exporter.
+            Some(0o644),
+        )
     }
 }
 
@@ -205,43 +209,6 @@ pub fn carry_forward(previous: &str, current: &str, planned: bool) -> String {
     out
 }
 
-/// Replaces `path` with `text` so that a reader sees the old file or the new one, never a
-/// part: a temporary file beside it (a name node_exporter skips), fsynced, renamed over it.
-pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself survives a crash once the folder is synced (best effort).
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,24 +282,5 @@ mod tests {
         assert!(planned.contains("scimsync_plan_conflicts 0\n"), "{planned}");
         // No previous file: this run's values.
         assert_eq!(carry_forward("", RUN, true), RUN);
-    }
-
-    #[test]
-    fn the_file_is_replaced_whole_and_world_readable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("scimsync.prom");
-        std::fs::write(&path, "old").unwrap();
-        write_atomically(&path, "new\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1, "no temporary file left behind");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o644);
-        }
-        let missing = dir.path().join("no/such/folder/x.prom");
-        assert!(write_atomically(&missing, "x").is_err());
     }
 }
