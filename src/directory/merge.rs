@@ -45,6 +45,16 @@ impl MergedPerson {
         }
     }
 
+    fn from_record(record: PersonRecord, source: usize) -> Self {
+        MergedPerson {
+            location: record.location,
+            last_source: source,
+            values: record.values,
+            groups: record.groups,
+            problems: record.problems,
+        }
+    }
+
     fn absorb(&mut self, record: PersonRecord, source: usize, override_earlier: bool) {
         let email = self.text(Attribute::Email).unwrap_or_default().to_string();
         self.last_source = source;
@@ -84,17 +94,28 @@ impl MergedPerson {
 }
 
 /// Merges the people of `sources` (in config order, each with its `override` flag).
+///
+/// Only a later source joins an earlier one, so the first source is never looked up and the
+/// last one is never indexed: one source (the usual directory) costs no index at all.
 pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<MergedPerson> {
-    // Sized for the rows up front: growing maps of hundreds of thousands of keys rehashes
-    // every key at each doubling.
     let rows: usize = sources.iter().map(|(records, _)| records.len()).sum();
+    let last = sources.len().saturating_sub(1);
+    // Sized for the indexed rows up front: growing maps of hundreds of thousands of keys
+    // rehashes every key at each doubling.
+    let indexed: usize = sources[..last].iter().map(|(r, _)| r.len()).sum();
     let mut people: Vec<MergedPerson> = Vec::with_capacity(rows);
     let mut by_employee: HashMap<String, usize> =
-        HashMap::with_capacity_and_hasher(rows, Default::default());
+        HashMap::with_capacity_and_hasher(indexed, Default::default());
     let mut by_email: HashMap<String, usize> =
-        HashMap::with_capacity_and_hasher(rows, Default::default());
+        HashMap::with_capacity_and_hasher(indexed, Default::default());
     for (source, (records, override_earlier)) in sources.into_iter().enumerate() {
+        // Whether an earlier source may hold these people, and a later one may join them.
+        let (look_up, index) = (source > 0, source < last);
         for record in records {
+            if !look_up && !index {
+                people.push(MergedPerson::from_record(record, source));
+                continue;
+            }
             let employee = record.text(Attribute::EmployeeNumber).map(str::to_string);
             let email = record.text(Attribute::Email).map(email_key);
             let earlier = |i: &usize| people[*i].last_source < source;
@@ -121,6 +142,9 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
                 Some(i) => {
                     people[i].absorb(record, source, override_earlier);
                     // An override may have changed the person's keys.
+                    if !index {
+                        continue;
+                    }
                     if let Some(e) = people[i].text(Attribute::EmployeeNumber)
                         && !by_employee.contains_key(e)
                     {
@@ -132,13 +156,10 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
                 }
                 None => {
                     let i = people.len();
-                    people.push(MergedPerson {
-                        location: record.location,
-                        last_source: source,
-                        values: record.values,
-                        groups: record.groups,
-                        problems: record.problems,
-                    });
+                    people.push(MergedPerson::from_record(record, source));
+                    if !index {
+                        continue;
+                    }
                     if let Some(e) = employee {
                         by_employee.entry(e).or_insert(i);
                     }

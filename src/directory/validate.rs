@@ -50,7 +50,7 @@ pub(crate) fn validate(
     check_unique(&users, &mut invalid, &mut problems);
     let by_email = email_index(&users);
     check_managers(&users, &by_email, &mut invalid, &mut problems);
-    let groups = build_groups(&users, &invalid, &by_email, group_records, &mut problems);
+    let groups = build_groups(&users, &by_email, group_records, &mut problems);
 
     let mut out = Validated {
         groups,
@@ -148,18 +148,21 @@ fn build_user(
             location: location.clone(),
         });
     }
-    let mut group_keys: Vec<(String, String)> = person
-        .groups
-        .into_iter()
-        .map(|(name, _)| (group_key(&name), name))
-        .collect();
-    group_keys.sort();
-    group_keys.dedup_by(|a, b| a.0 == b.0);
-    user.groups = group_keys.into_iter().map(|(_, name)| name).collect();
+    user.groups = if person.groups.len() < 2 {
+        // One group (or none) is sorted and unique as it is.
+        person.groups.into_iter().map(|(name, _)| name).collect()
+    } else {
+        let mut group_keys: Vec<(String, String)> = person
+            .groups
+            .into_iter()
+            .map(|(name, _)| (group_key(&name), name))
+            .collect();
+        group_keys.sort();
+        group_keys.dedup_by(|a, b| a.0 == b.0);
+        group_keys.into_iter().map(|(_, name)| name).collect()
+    };
     user.email_key = email_key(&user.email);
-    if let Some(manager) = &mut user.manager {
-        *manager = email_key(manager);
-    }
+    user.manager = user.manager.map(into_email_key);
     user.user_name_key = check_user(&user, today, problems);
     user
 }
@@ -263,6 +266,16 @@ fn check_user(
     user_name_key
 }
 
+/// [`email_key`], in place when the email is already trimmed ASCII (nearly always).
+fn into_email_key(mut email: String) -> String {
+    if email.is_ascii() && email.trim().len() == email.len() {
+        email.make_ascii_lowercase();
+        email
+    } else {
+        email_key(&email)
+    }
+}
+
 fn is_slack_user_id(id: &str) -> bool {
     let mut chars = id.chars();
     matches!(chars.next(), Some('U' | 'W'))
@@ -287,7 +300,8 @@ fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<
         HashMap::with_capacity_and_hasher(users.len(), Default::default());
     let mut user_names: HashMap<&str, usize> =
         HashMap::with_capacity_and_hasher(users.len(), Default::default());
-    let mut employees: HashMap<&str, usize> = HashMap::default();
+    let mut employees: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(users.len(), Default::default());
     let mut ids: HashMap<&str, usize> = HashMap::default();
     for (i, user) in users.iter().enumerate() {
         if !user.email_key.is_empty() {
@@ -398,8 +412,8 @@ fn check_managers(
     const ON_PATH: u8 = 1;
     const DONE: u8 = 2;
     let mut state = vec![NEW; users.len()];
+    let mut path = Vec::new(); // one buffer for every walk
     for start in 0..users.len() {
-        let mut path = Vec::new();
         let mut at = Some(start);
         while let Some(i) = at {
             match state[i] {
@@ -416,7 +430,7 @@ fn check_managers(
                 }
             }
         }
-        for i in path {
+        for i in path.drain(..) {
             state[i] = DONE;
         }
     }
@@ -451,7 +465,6 @@ fn report_cycle(
 /// group); leavers cannot be members and are left out.
 fn build_groups(
     users: &[DesiredUser],
-    invalid: &[bool],
     by_email: &HashMap<&str, usize>,
     records: Vec<GroupRecord>,
     problems: &mut Vec<DirectoryProblem>,
@@ -537,7 +550,9 @@ fn build_groups(
             let d = draft_for(&mut drafts, name, at);
             if !user.active {
                 leaver(user, name, at);
-            } else if by_email.get(user.email_key.as_str()) == Some(&i) || invalid[i] {
+            } else {
+                // The first user with this email, or one of its duplicates (all invalid, and
+                // members still, so that skipping them never removes them from a group).
                 drafts[d].members.push(i);
             }
         }
