@@ -45,11 +45,32 @@ fn whole_text<'a>(
     Ok(text)
 }
 
-/// Reads a CSV source.
+/// Reads a CSV source, keeping its people.
 pub(crate) fn read(
     file: &Arc<str>,
     bytes: &[u8],
     layout: &CsvLayout,
+) -> Result<SourceContent, Vec<DirectoryProblem>> {
+    // At most one person per line: sized once rather than grown (and moved) row by row.
+    let mut people = Vec::with_capacity(rows_at_most(bytes));
+    let mut content = read_each(file, bytes, layout, |person| people.push(person))?;
+    content.people = people;
+    Ok(content)
+}
+
+/// At most how many people a CSV source holds: one per line.
+pub(crate) fn rows_at_most(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', bytes).count() + 1
+}
+
+/// Reads a CSV source, handing each person to `each` as soon as their row is read (the
+/// content returned keeps none). Once a structural problem is found no more people are
+/// handed on, and the source is an error: what was handed on must then be dropped.
+pub(crate) fn read_each(
+    file: &Arc<str>,
+    bytes: &[u8],
+    layout: &CsvLayout,
+    mut each: impl FnMut(PersonRecord),
 ) -> Result<SourceContent, Vec<DirectoryProblem>> {
     let text = whole_text(file, bytes, layout)?;
     let at = |line: u32, column: u32| SourceLocation::new(file, line, column);
@@ -66,8 +87,6 @@ pub(crate) fn read(
     let mut indexes: Vec<(CsvColumn, usize)> = Vec::new();
     let mut content = SourceContent::default();
     let mut record = csv::StringRecord::new();
-    // At most one person per line: sized once rather than grown (and moved) row by row.
-    content.people.reserve(memchr_count(text, b'\n'));
     let mut starts: Vec<(u32, u32)> = Vec::new(); // one buffer for every row
     let ascii = text.is_ascii();
     loop {
@@ -145,15 +164,14 @@ pub(crate) fn read(
             continue;
         }
         if problems.is_empty() {
-            content
-                .people
-                .push(person(&record, &indexes, layout, at(line, 1), &cell_at));
+            each(person(&record, &indexes, layout, at(line, 1), &cell_at));
+            content.rows += 1;
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    if content.people.is_empty() {
+    if content.rows == 0 {
         content.warnings.push(Problem::warning(
             SourceLocation::file(file),
             DirectoryIssue::NoRows,
@@ -335,11 +353,6 @@ fn byte_line_column(bytes: &[u8], offset: usize) -> (u32, u32) {
 /// The 1-based column of the character `offset` bytes into its line, for ASCII text.
 fn column_at(offset: usize) -> u32 {
     position(offset.saturating_add(1))
-}
-
-/// How many times `byte` occurs in `text`.
-fn memchr_count(text: &str, byte: u8) -> usize {
-    memchr::memchr_iter(byte, text.as_bytes()).count()
 }
 
 /// Where each field of the record starting at byte `start` (on `line`) begins, as

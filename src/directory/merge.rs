@@ -45,7 +45,7 @@ impl MergedPerson {
         }
     }
 
-    fn from_record(record: PersonRecord, source: usize) -> Self {
+    pub(crate) fn from_record(record: PersonRecord, source: usize) -> Self {
         MergedPerson {
             location: record.location,
             last_source: source,

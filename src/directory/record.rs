@@ -92,7 +92,10 @@ pub(crate) struct GroupRecord {
 /// Everything one source declares.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceContent {
+    /// The people kept (a reader handing each person on as it reads keeps none).
     pub people: Vec<PersonRecord>,
+    /// How many people the source declares, kept or handed on.
+    pub rows: usize,
     pub groups: Vec<GroupRecord>,
     /// Warnings about the source as a whole (e.g. a header without rows).
     pub warnings: Vec<DirectoryProblem>,

@@ -487,3 +487,66 @@ fn a_source_under_its_minimum_is_an_error() {
     s.min_users = Some(2);
     assert!(run(&[(s, csv)], InvalidUsers::Skip).is_ok());
 }
+
+/// One CSV source is validated row by row as it is read; with a second source the rows go
+/// through the merge first. Both ways give the same directory and the same problems.
+#[test]
+fn one_csv_read_row_by_row_loads_as_through_the_merge() {
+    let columns = [
+        (Attribute::Email, "Email"),
+        (Attribute::EmployeeNumber, "Id"),
+        (Attribute::Title, "Title"),
+        (Attribute::StartDate, "Start"),
+        (Attribute::Manager, "Manager"),
+        (Attribute::Groups, "Groups"),
+        (Attribute::Active, "Active"),
+    ];
+    let csv = "Email,Id,Title,Start,Manager,Groups,Active\n\
+        Ada@Example.com,E1,Boss,2024-01-02,,eng;Ops;ENG,yes\n\
+        bob@example.com,E2,,2024-13-01,ada@example.com,eng,yes\n\
+        carol@example.com,E3,Eng,,nobody@example.com,ops,yes\n\
+        ADA@example.com,E4,,,,,yes\n\
+        dan@example.com,E5,Eng,,bob@example.com,eng,no\n\
+        not-an-email,E6,,,,,yes\n\
+        erin@example.com,E2,,,,support,yes\n";
+    let ragged = format!("{csv}frank@example.com,E7\n");
+    let empty = "users: []\n";
+    let mut allowed = spec("d.yaml", SourceFormat::Yaml, false);
+    allowed.allow_empty = true;
+    let lines = |problems: &[DirectoryProblem]| -> Vec<String> {
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .filter(|p| !p.starts_with("d.yaml"))
+            .collect()
+    };
+    for invalid_users in [InvalidUsers::Skip, InvalidUsers::Fail] {
+        for text in [csv, ragged.as_str()] {
+            let one = run(
+                &[(spec("p.csv", csv_format(&columns), false), text)],
+                invalid_users,
+            );
+            let merged = run(
+                &[
+                    (allowed.clone(), empty),
+                    (spec("p.csv", csv_format(&columns), false), text),
+                ],
+                invalid_users,
+            );
+            match (one, merged) {
+                (Ok(one), Ok(merged)) => {
+                    assert_eq!(one.directory.users, merged.directory.users);
+                    assert_eq!(one.directory.groups, merged.directory.groups);
+                    assert_eq!(one.directory.skipped, merged.directory.skipped);
+                    assert_eq!(lines(&one.report.problems), lines(&merged.report.problems));
+                    assert!(!one.directory.users.is_empty() && !one.directory.skipped.is_empty());
+                }
+                (Err(one), Err(merged)) => {
+                    assert!(!one.problems.is_empty());
+                    assert_eq!(lines(&one.problems), lines(&merged.problems));
+                }
+                (one, merged) => panic!("{invalid_users:?}: {one:?} but {merged:?}"),
+            }
+        }
+    }
+}

@@ -34,53 +34,87 @@ pub(crate) fn validate(
     group_records: Vec<GroupRecord>,
     today: NaiveDate,
 ) -> Validated {
-    let mut problems: Vec<DirectoryProblem> = Vec::new();
-    let mut users: Vec<DesiredUser> = Vec::with_capacity(people.len());
-    // Index of the users with at least one error.
-    let mut invalid: Vec<bool> = Vec::with_capacity(people.len());
+    let mut users = Users::new(today, people.len());
+    for person in people {
+        users.add(person);
+    }
+    users.finish(group_records)
+}
 
-    for mut person in people {
+/// Users built and checked one by one (each person's own values), before the checks across
+/// people ([`Users::finish`]): a reader may hand each person over as soon as it is read.
+pub(crate) struct Users {
+    today: NaiveDate,
+    users: Vec<DesiredUser>,
+    /// Whether each user has an error.
+    invalid: Vec<bool>,
+    problems: Vec<DirectoryProblem>,
+}
+
+impl Users {
+    /// Room for `capacity` people (as many as a source has lines, say: an address space
+    /// reserved, not memory touched).
+    pub(crate) fn new(today: NaiveDate, capacity: usize) -> Self {
+        Users {
+            today,
+            users: Vec::with_capacity(capacity),
+            invalid: Vec::with_capacity(capacity),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Builds and checks one person.
+    pub(crate) fn add(&mut self, mut person: MergedPerson) {
         let mut own = std::mem::take(&mut person.problems);
-        let user = build_user(person, today, &mut own);
-        invalid.push(own.iter().any(Problem::is_error));
-        problems.extend(own);
-        users.push(user);
+        let user = build_user(person, self.today, &mut own);
+        self.invalid.push(own.iter().any(Problem::is_error));
+        self.problems.extend(own);
+        self.users.push(user);
     }
 
-    check_unique(&users, &mut invalid, &mut problems);
-    let by_email = email_index(&users);
-    check_managers(&users, &by_email, &mut invalid, &mut problems);
-    let groups = build_groups(&users, &by_email, group_records, &mut problems);
+    /// The checks across people (unique keys, managers, groups), then sorting.
+    pub(crate) fn finish(self, group_records: Vec<GroupRecord>) -> Validated {
+        let Users {
+            mut users,
+            mut invalid,
+            mut problems,
+            ..
+        } = self;
+        check_unique(&users, &mut invalid, &mut problems);
+        let by_email = email_index(&users);
+        check_managers(&users, &by_email, &mut invalid, &mut problems);
+        let groups = build_groups(&users, &by_email, group_records, &mut problems);
 
-    let mut out = Validated {
-        groups,
-        problems,
-        ..Validated::default()
-    };
-    // Sort by email key through an index permutation applied in place: users are large,
-    // so each is swapped into place once rather than shuffled by the sort.
-    // The keys are gathered first, so the sort does not reach into each user for them.
-    let mut keys: Vec<(&str, usize)> = users
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (u.email_key.as_str(), i))
-        .collect();
-    keys.sort_unstable();
-    let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
-    permute(&mut users, &mut invalid, order);
-    for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
-        out.skipped.push(SkippedUser {
-            email_key: user.email_key.clone(),
-            employee_number: user.employee_number().map(str::to_string),
-            id: user.id.clone(),
-            user_name_key: user.user_name.as_ref().map(|_| user.user_name_key.clone()),
-            location: user.location.clone(),
-        });
+        let mut out = Validated {
+            groups,
+            problems,
+            ..Validated::default()
+        };
+        // Sort by email key through an index permutation applied in place: users are large,
+        // so each is swapped into place once rather than shuffled by the sort.
+        // The keys are gathered first, so the sort does not reach into each user for them.
+        let mut keys: Vec<(&str, usize)> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.email_key.as_str(), i))
+            .collect();
+        keys.sort_unstable();
+        let order: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
+        permute(&mut users, &mut invalid, order);
+        for (user, _) in users.iter().zip(&invalid).filter(|(_, bad)| **bad) {
+            out.skipped.push(SkippedUser {
+                email_key: user.email_key.clone(),
+                employee_number: user.employee_number().map(str::to_string),
+                id: user.id.clone(),
+                user_name_key: user.user_name.as_ref().map(|_| user.user_name_key.clone()),
+                location: user.location.clone(),
+            });
+        }
+        let mut flags = invalid.iter();
+        users.retain(|_| !flags.next().copied().unwrap_or(false));
+        out.users = users;
+        out
     }
-    let mut flags = invalid.iter();
-    users.retain(|_| !flags.next().copied().unwrap_or(false));
-    out.users = users;
-    out
 }
 
 /// Reorders `users` (and their flags) so that position `k` holds what was at `order[k]`,

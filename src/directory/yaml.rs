@@ -211,6 +211,7 @@ pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<Dir
     if !problems.is_empty() {
         return Err(problems);
     }
+    content.rows = content.people.len();
     if content.people.is_empty() && content.groups.is_empty() {
         content.warnings.push(Problem::warning(
             SourceLocation::file(file),
