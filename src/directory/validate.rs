@@ -155,6 +155,18 @@ fn build_user(
         location: person.location,
         origins: Vec::with_capacity(person.values.len() + 1),
     };
+    // Every text and date value in one allocation.
+    user.texts.reserve(
+        person
+            .values
+            .iter()
+            .map(|(attribute, value, _)| match (attribute.kind(), value) {
+                (Kind::Text(_), AttrValue::Text(t)) => t.len(),
+                (Kind::Date(_), AttrValue::Date(_)) => "YYYY-MM-DD".len(),
+                _ => 0,
+            })
+            .sum(),
+    );
     for (attribute, value, location) in person.values {
         user.origins.push(AttributeOrigin {
             attribute,

@@ -405,35 +405,115 @@ impl<'de> Deserialize<'de> for Attribute {
     }
 }
 
-/// A user's text and date attributes ([`Attribute::TEXT`]), each unset or a non-blank value:
-/// one small fixed array rather than a field each or a map, so a user stays compact and an
-/// attribute added to [`TABLE`] needs no field anywhere.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct TextValues([Option<Box<str>>; TEXT_SLOTS]);
+/// A user's text and date attributes ([`Attribute::TEXT`]), each unset or a value: one
+/// string holding every value one after another, and where each slot's value lies in it.
+/// A user stays compact — one allocation for all their values, not one per value, which at
+/// 100,000 users is half a million allocations fewer per listing and per directory load —
+/// and an attribute added to [`TABLE`] needs no field anywhere.
+#[derive(Clone)]
+pub struct TextValues {
+    /// The values, in the order they were set.
+    text: String,
+    /// Each slot's value as a byte range of `text`; [`UNSET`] when unset.
+    spans: [(u32, u32); TEXT_SLOTS],
+}
+
+/// The span of an unset slot.
+const UNSET: (u32, u32) = (u32::MAX, u32::MAX);
+
+impl Default for TextValues {
+    fn default() -> Self {
+        TextValues {
+            text: String::new(),
+            spans: [UNSET; TEXT_SLOTS],
+        }
+    }
+}
 
 impl TextValues {
     /// The value of `attribute`; `None` when unset or not a text attribute.
     pub fn get(&self, attribute: Attribute) -> Option<&str> {
-        self.0[attribute.text_slot()?].as_deref()
+        self.slot(attribute.text_slot()?)
+    }
+
+    fn slot(&self, slot: usize) -> Option<&str> {
+        match self.spans[slot] {
+            UNSET => None,
+            (start, end) => Some(&self.text[start as usize..end as usize]),
+        }
     }
 
     /// Sets (or, with `None`, unsets) `attribute`.
     ///
     /// # Panics
-    /// If `attribute` is not a text or date attribute: a programming error.
-    pub fn set<V: Into<Box<str>>>(&mut self, attribute: Attribute, value: Option<V>) {
+    /// If `attribute` is not a text or date attribute: a programming error. (Also if one
+    /// user's values came to 4 GiB.)
+    pub fn set<V: AsRef<str>>(&mut self, attribute: Attribute, value: Option<V>) {
         let slot = attribute
             .text_slot()
             .unwrap_or_else(|| panic!("{attribute} is not a text attribute"));
-        self.0[slot] = value.map(Into::into);
+        let value = value.as_ref().map(AsRef::as_ref);
+        if self.slot(slot) == value {
+            return;
+        }
+        if self.spans[slot] != UNSET {
+            // Replacing or removing a value (rare: values are set once as a user is read)
+            // rewrites the others, so no stale bytes are kept.
+            let mut others = TextValues::default();
+            others.reserve(self.text.len());
+            for (k, span) in self.spans.iter().enumerate() {
+                if k != slot && *span != UNSET {
+                    others.push(k, &self.text[span.0 as usize..span.1 as usize]);
+                }
+            }
+            *self = others;
+        }
+        if let Some(value) = value {
+            self.push(slot, value);
+        }
+    }
+
+    fn push(&mut self, slot: usize, value: &str) {
+        let offset = |n: usize| u32::try_from(n).expect("a user's values fit in 4 GiB");
+        let start = offset(self.text.len());
+        self.text.push_str(value);
+        self.spans[slot] = (start, offset(self.text.len()));
+    }
+
+    /// Room for `bytes` more bytes of values: one allocation when a reader knows the total.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.text.reserve_exact(bytes);
     }
 
     /// The set values with their attributes, in [`TABLE`]'s order.
     pub fn iter(&self) -> impl Iterator<Item = (Attribute, &str)> {
         Attribute::TEXT
             .iter()
-            .zip(&self.0)
-            .filter_map(|(a, v)| Some((*a, v.as_deref()?)))
+            .enumerate()
+            .filter_map(|(slot, a)| Some((*a, self.slot(slot)?)))
+    }
+}
+
+/// Equal when every attribute has the same value (where the bytes lie does not matter).
+impl PartialEq for TextValues {
+    fn eq(&self, other: &Self) -> bool {
+        (0..TEXT_SLOTS).all(|slot| self.slot(slot) == other.slot(slot))
+    }
+}
+
+impl Eq for TextValues {}
+
+impl std::hash::Hash for TextValues {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for slot in 0..TEXT_SLOTS {
+            self.slot(slot).hash(state);
+        }
+    }
+}
+
+impl std::fmt::Debug for TextValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -482,6 +562,38 @@ mod tests {
         );
         t.set(Attribute::Title, None::<&str>);
         assert_eq!(t.get(Attribute::Title), None);
+        assert_eq!(t.get(Attribute::StartDate), Some("2024-04-10"));
+    }
+
+    /// Values packed in one string read back, compare and hash by value whatever the order
+    /// they were set in, and replacing one keeps no stale bytes.
+    #[test]
+    fn packed_values_compare_by_value() {
+        use std::hash::{BuildHasher, RandomState};
+        let mut a = TextValues::default();
+        a.set(Attribute::Title, Some("Lead"));
+        a.set(Attribute::Department, Some("R&D"));
+        a.set(Attribute::GivenName, Some(""));
+        let mut b = TextValues::default();
+        b.set(Attribute::GivenName, Some(String::new()));
+        b.set(Attribute::Department, Some("Ops"));
+        b.set(Attribute::Title, Some("Lead"));
+        assert_ne!(a, b);
+        b.set(Attribute::Department, Some("R&D".to_string()));
+        assert_eq!(a, b);
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(&a), hasher.hash_one(&b));
+        assert_eq!(b.text, "LeadR&D", "no stale bytes");
+        // An empty value is a value, not unset.
+        assert_eq!(a.get(Attribute::GivenName), Some(""));
+        assert_ne!(a, TextValues::default());
+        a.set(Attribute::GivenName, None::<&str>);
+        a.set(Attribute::Title, None::<&str>);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [(Attribute::Department, "R&D")]
+        );
+        assert_eq!(format!("{a:?}"), r#"{Department: "R&D"}"#);
     }
 
     #[test]

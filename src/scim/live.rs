@@ -40,17 +40,34 @@ impl LiveUser {
             .filter_map(|e| text(&e.value))
             .find(|v| !v.eq_ignore_ascii_case(&email));
         let mut texts = TextValues::default();
+        // Every value in one allocation: the lengths first, then the values.
+        texts.reserve(
+            Attribute::TEXT
+                .iter()
+                .filter_map(|a| {
+                    let text = slot_text(u, a.kind().scim()?)?;
+                    Some(match a.kind() {
+                        Kind::Date(_) => "YYYY-MM-DD".len(),
+                        _ => text.trim().len(),
+                    })
+                })
+                .sum(),
+        );
         for attribute in Attribute::TEXT {
-            let value = match attribute.kind() {
-                Kind::Date(slot) => slot_text(u, slot)
-                    .and_then(parse_date)
-                    .map(|d| d.to_string()),
-                kind => kind
-                    .scim()
-                    .and_then(|slot| slot_text(u, slot))
-                    .map(|s| s.trim().to_string()),
-            };
-            texts.set(attribute, value);
+            match attribute.kind() {
+                Kind::Date(slot) => texts.set(
+                    attribute,
+                    slot_text(u, slot)
+                        .and_then(parse_date)
+                        .map(|d| d.to_string()),
+                ),
+                kind => texts.set(
+                    attribute,
+                    kind.scim()
+                        .and_then(|slot| slot_text(u, slot))
+                        .map(str::trim),
+                ),
+            }
         }
         let user_name = text(&u.user_name).unwrap_or_default();
         Some(LiveUser {
