@@ -448,6 +448,7 @@ impl TextValues {
     /// # Panics
     /// If `attribute` is not a text or date attribute: a programming error. (Also if one
     /// user's values came to 4 GiB.)
+    #[allow(clippy::needless_pass_by_value)] // owned or borrowed, whichever the caller has
     pub fn set<V: AsRef<str>>(&mut self, attribute: Attribute, value: Option<V>) {
         let slot = attribute
             .text_slot()
