@@ -53,7 +53,9 @@ pub(crate) fn read(
 ) -> Result<SourceContent, Vec<DirectoryProblem>> {
     // At most one person per line: sized once rather than grown (and moved) row by row.
     let mut people = Vec::with_capacity(rows_at_most(bytes));
-    let mut content = read_each(file, bytes, layout, |person| people.push(person))?;
+    let mut content = read_each(file, bytes, layout, |person| {
+        people.push(person.into_owned())
+    })?;
     content.people = people;
     Ok(content)
 }
@@ -70,7 +72,7 @@ pub(crate) fn read_each(
     file: &Arc<str>,
     bytes: &[u8],
     layout: &CsvLayout,
-    mut each: impl FnMut(PersonRecord),
+    mut each: impl FnMut(PersonRecord<'_>),
 ) -> Result<SourceContent, Vec<DirectoryProblem>> {
     let text = whole_text(file, bytes, layout)?;
     let at = |line: u32, column: u32| SourceLocation::new(file, line, column);
@@ -498,13 +500,13 @@ fn map_columns(
     indexes
 }
 
-fn person(
-    record: &csv::StringRecord,
+fn person<'a>(
+    record: &'a csv::StringRecord,
     indexes: &[(CsvColumn, usize)],
     layout: &CsvLayout,
     location: SourceLocation,
     cell_at: &impl Fn(usize) -> SourceLocation,
-) -> PersonRecord {
+) -> PersonRecord<'a> {
     let mut person = PersonRecord::new(location);
     person.values.reserve(indexes.len());
     let mut guest: Option<(bool, SourceLocation)> = None;
@@ -557,7 +559,7 @@ fn person(
                 for name in cell.split(layout.groups_separator) {
                     let name = name.trim();
                     if !name.is_empty() {
-                        person.groups.push((name.to_string(), cell_at(i)));
+                        person.groups.push((name.into(), cell_at(i)));
                     }
                 }
             }
@@ -583,7 +585,7 @@ fn person(
             Kind::Key | Kind::Text(_) | Kind::Manager => {
                 person
                     .values
-                    .push((attribute, AttrValue::Text(cell.to_string()), cell_at(i)))
+                    .push((attribute, AttrValue::Text(cell.into()), cell_at(i)))
             }
         }
     }
@@ -593,7 +595,7 @@ fn person(
 
 /// A guest flag, an expiry, or both make up the guest attribute.
 fn push_guest(
-    person: &mut PersonRecord,
+    person: &mut PersonRecord<'_>,
     guest: Option<(bool, SourceLocation)>,
     expiration: Option<(&str, SourceLocation)>,
 ) {
@@ -752,7 +754,7 @@ mod tests {
         assert_eq!(ada.location.to_string(), "p.csv:3:1");
         assert_eq!(ada.text(Attribute::Email), Some("ada@x.io"));
         assert_eq!(ada.text(Attribute::Title), Some("Eng, \"R&D\""));
-        let groups: Vec<&str> = ada.groups.iter().map(|g| g.0.as_str()).collect();
+        let groups: Vec<&str> = ada.groups.iter().map(|g| &*g.0).collect();
         assert_eq!(groups, ["a", "b"]);
         let title_at = &ada
             .values
@@ -974,7 +976,7 @@ mod tests {
             [Some("Addie"), Some("Robert"), Some("Cee"), None],
             "the first header first, then the fallbacks in order"
         );
-        let value = |p: &PersonRecord, a: Attribute| {
+        let value = |p: &PersonRecord<'static>, a: Attribute| {
             p.values
                 .iter()
                 .find(|v| v.0 == a)

@@ -9,6 +9,8 @@
 //! places, unless the later source is declared `override: true`, in which case it wins.
 //! Group memberships from several sources add up.
 
+use std::borrow::Cow;
+
 use foldhash::HashMap;
 
 use crate::diag::{Problem, SourceLocation};
@@ -20,18 +22,18 @@ use super::record::{AttrValue, PersonRecord, SourceContent};
 
 /// One person after merging: the union of their records.
 #[derive(Debug, Clone)]
-pub(crate) struct MergedPerson {
+pub(crate) struct MergedPerson<'a> {
     /// Where the person was first declared.
     pub location: SourceLocation,
     /// The last source that contributed (index in config order).
     last_source: usize,
-    pub values: Vec<(Attribute, AttrValue, SourceLocation)>,
-    pub groups: Vec<(String, SourceLocation)>,
+    pub values: Vec<(Attribute, AttrValue<'a>, SourceLocation)>,
+    pub groups: Vec<(Cow<'a, str>, SourceLocation)>,
     pub problems: Vec<DirectoryProblem>,
 }
 
-impl MergedPerson {
-    pub(crate) fn value(&self, attribute: Attribute) -> Option<(&AttrValue, &SourceLocation)> {
+impl<'a> MergedPerson<'a> {
+    pub(crate) fn value(&self, attribute: Attribute) -> Option<(&AttrValue<'a>, &SourceLocation)> {
         self.values
             .iter()
             .find(|(a, ..)| *a == attribute)
@@ -45,7 +47,7 @@ impl MergedPerson {
         }
     }
 
-    pub(crate) fn from_record(record: PersonRecord, source: usize) -> Self {
+    pub(crate) fn from_record(record: PersonRecord<'a>, source: usize) -> Self {
         MergedPerson {
             location: record.location,
             last_source: source,
@@ -55,7 +57,7 @@ impl MergedPerson {
         }
     }
 
-    fn absorb(&mut self, record: PersonRecord, source: usize, override_earlier: bool) {
+    fn absorb(&mut self, record: PersonRecord<'a>, source: usize, override_earlier: bool) {
         let email = self.text(Attribute::Email).unwrap_or_default().to_string();
         self.last_source = source;
         self.problems.extend(record.problems);
@@ -97,13 +99,15 @@ impl MergedPerson {
 ///
 /// Only a later source joins an earlier one, so the first source is never looked up and the
 /// last one is never indexed: one source (the usual directory) costs no index at all.
-pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<MergedPerson> {
+pub(crate) fn merge_people<'a>(
+    sources: Vec<(Vec<PersonRecord<'a>>, bool)>,
+) -> Vec<MergedPerson<'a>> {
     let rows: usize = sources.iter().map(|(records, _)| records.len()).sum();
     let last = sources.len().saturating_sub(1);
     // Sized for the indexed rows up front: growing maps of hundreds of thousands of keys
     // rehashes every key at each doubling.
     let indexed: usize = sources[..last].iter().map(|(r, _)| r.len()).sum();
-    let mut people: Vec<MergedPerson> = Vec::with_capacity(rows);
+    let mut people: Vec<MergedPerson<'a>> = Vec::with_capacity(rows);
     let mut by_employee: HashMap<String, usize> =
         HashMap::with_capacity_and_hasher(indexed, Default::default());
     let mut by_email: HashMap<String, usize> =
@@ -176,7 +180,7 @@ pub(crate) fn merge_people(sources: Vec<(Vec<PersonRecord>, bool)>) -> Vec<Merge
 /// Concatenates the sources' contents for merging: people per source with their override
 /// flag, and every group record in order.
 pub(crate) type Split = (
-    Vec<(Vec<PersonRecord>, bool)>,
+    Vec<(Vec<PersonRecord<'static>>, bool)>,
     Vec<super::record::GroupRecord>,
     Vec<DirectoryProblem>,
 );
@@ -199,13 +203,13 @@ mod tests {
 
     use super::*;
 
-    fn rec(file: &str, line: u32, values: &[(Attribute, &str)]) -> PersonRecord {
+    fn rec(file: &str, line: u32, values: &[(Attribute, &str)]) -> PersonRecord<'static> {
         let file: Arc<str> = file.into();
         let mut r = PersonRecord::new(SourceLocation::new(&file, line, 1));
         for (i, (a, v)) in values.iter().enumerate() {
             r.values.push((
                 *a,
-                AttrValue::Text(v.to_string()),
+                AttrValue::Text(v.to_string().into()),
                 SourceLocation::new(&file, line, u32::try_from(i * 10 + 1).unwrap()),
             ));
         }
@@ -254,7 +258,7 @@ mod tests {
     #[test]
     fn a_blank_never_conflicts_and_any_value_fills_it() {
         use Attribute::*;
-        let blank = |mut r: PersonRecord, a: Attribute| {
+        let blank = |mut r: PersonRecord<'static>, a: Attribute| {
             let at = r.location.clone();
             r.values.push((a, AttrValue::Blank, at));
             r

@@ -1,6 +1,8 @@
 //! What a reader gets out of one source, before sources are merged: people and groups with
 //! attribute values already parsed and located.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDate;
 
 use crate::diag::SourceLocation;
@@ -8,10 +10,11 @@ use crate::diag::SourceLocation;
 use super::issue::DirectoryProblem;
 use super::{Attribute, Guest};
 
-/// One attribute value, parsed.
+/// One attribute value, parsed. Text may borrow from what the reader read (a CSV row's
+/// cells, handed on before the next row is read): copied once, into the user it becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AttrValue {
-    Text(String),
+pub(crate) enum AttrValue<'a> {
+    Text(Cow<'a, str>),
     Date(NaiveDate),
     Guest(Guest),
     Bool(bool),
@@ -20,11 +23,22 @@ pub(crate) enum AttrValue {
     Blank,
 }
 
-impl AttrValue {
+impl AttrValue<'_> {
+    /// The value with borrowed text copied.
+    pub(crate) fn into_owned(self) -> AttrValue<'static> {
+        match self {
+            AttrValue::Text(t) => AttrValue::Text(Cow::Owned(t.into_owned())),
+            AttrValue::Date(d) => AttrValue::Date(d),
+            AttrValue::Guest(g) => AttrValue::Guest(g),
+            AttrValue::Bool(b) => AttrValue::Bool(b),
+            AttrValue::Blank => AttrValue::Blank,
+        }
+    }
+
     /// How the value reads in a message.
     pub(crate) fn display(&self) -> String {
         match self {
-            AttrValue::Text(t) => t.clone(),
+            AttrValue::Text(t) => t.to_string(),
             AttrValue::Date(d) => d.to_string(),
             AttrValue::Guest(Guest { expiration: None }) => "guest".into(),
             AttrValue::Guest(Guest {
@@ -37,7 +51,7 @@ impl AttrValue {
 
     /// Whether two sources agree. Emails (and managers, which are emails) compare
     /// case-insensitively, like Slack does.
-    pub(crate) fn same_as(&self, other: &AttrValue, attribute: Attribute) -> bool {
+    pub(crate) fn same_as(&self, other: &AttrValue<'_>, attribute: Attribute) -> bool {
         match (self, other) {
             (AttrValue::Text(a), AttrValue::Text(b))
                 if matches!(attribute, Attribute::Email | Attribute::Manager) =>
@@ -49,20 +63,20 @@ impl AttrValue {
     }
 }
 
-/// A person as one source declares them.
+/// A person as one source declares them; text values may borrow from the reader's buffer.
 #[derive(Debug, Clone)]
-pub(crate) struct PersonRecord {
+pub(crate) struct PersonRecord<'a> {
     /// The row or list item.
     pub location: SourceLocation,
     /// Set attributes (groups aside), each with where its value is.
-    pub values: Vec<(Attribute, AttrValue, SourceLocation)>,
+    pub values: Vec<(Attribute, AttrValue<'a>, SourceLocation)>,
     /// Group names with where each is written.
-    pub groups: Vec<(String, SourceLocation)>,
+    pub groups: Vec<(Cow<'a, str>, SourceLocation)>,
     /// Problems with this person's values found while reading (a bad date, a blank name).
     pub problems: Vec<DirectoryProblem>,
 }
 
-impl PersonRecord {
+impl PersonRecord<'_> {
     pub(crate) fn new(location: SourceLocation) -> Self {
         PersonRecord {
             location,
@@ -74,9 +88,27 @@ impl PersonRecord {
 
     pub(crate) fn text(&self, attribute: Attribute) -> Option<&str> {
         self.values.iter().find_map(|(a, v, _)| match v {
-            AttrValue::Text(t) if *a == attribute => Some(t.as_str()),
+            AttrValue::Text(t) if *a == attribute => Some(&**t),
             _ => None,
         })
+    }
+
+    /// The record with its borrowed text copied, to be kept past the reader's next row.
+    pub(crate) fn into_owned(self) -> PersonRecord<'static> {
+        PersonRecord {
+            location: self.location,
+            values: self
+                .values
+                .into_iter()
+                .map(|(attribute, value, at)| (attribute, value.into_owned(), at))
+                .collect(),
+            groups: self
+                .groups
+                .into_iter()
+                .map(|(name, at)| (Cow::Owned(name.into_owned()), at))
+                .collect(),
+            problems: self.problems,
+        }
     }
 }
 
@@ -93,7 +125,7 @@ pub(crate) struct GroupRecord {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceContent {
     /// The people kept (a reader handing each person on as it reads keeps none).
-    pub people: Vec<PersonRecord>,
+    pub people: Vec<PersonRecord<'static>>,
     /// How many people the source declares, kept or handed on.
     pub rows: usize,
     pub groups: Vec<GroupRecord>,

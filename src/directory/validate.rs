@@ -30,7 +30,7 @@ pub(crate) struct Validated {
 
 /// Validates merged people and group declarations.
 pub(crate) fn validate(
-    people: Vec<MergedPerson>,
+    people: Vec<MergedPerson<'_>>,
     group_records: Vec<GroupRecord>,
     today: NaiveDate,
 ) -> Validated {
@@ -64,7 +64,7 @@ impl Users {
     }
 
     /// Builds and checks one person.
-    pub(crate) fn add(&mut self, mut person: MergedPerson) {
+    pub(crate) fn add(&mut self, mut person: MergedPerson<'_>) {
         let mut own = std::mem::take(&mut person.problems);
         let user = build_user(person, self.today, &mut own);
         self.invalid.push(own.iter().any(Problem::is_error));
@@ -136,7 +136,7 @@ fn permute(users: &mut [DesiredUser], flags: &mut [bool], mut order: Vec<usize>)
 /// Builds a person's [`DesiredUser`] (moving their values, not copying them) and checks
 /// their own values.
 fn build_user(
-    person: MergedPerson,
+    person: MergedPerson<'_>,
     today: NaiveDate,
     problems: &mut Vec<DirectoryProblem>,
 ) -> DesiredUser {
@@ -176,11 +176,11 @@ fn build_user(
             (Kind::Text(_), AttrValue::Text(t)) => user.texts.set(attribute, Some(t)),
             (Kind::Date(_), AttrValue::Date(d)) => user.texts.set(attribute, Some(d.to_string())),
             (Kind::Key, AttrValue::Text(t)) => match attribute {
-                Attribute::Id => user.id = Some(t),
-                Attribute::UserName => user.user_name = Some(t),
-                _ => user.email = t,
+                Attribute::Id => user.id = Some(t.into_owned()),
+                Attribute::UserName => user.user_name = Some(t.into_owned()),
+                _ => user.email = t.into_owned(),
             },
-            (Kind::Manager, AttrValue::Text(t)) => user.manager = Some(t),
+            (Kind::Manager, AttrValue::Text(t)) => user.manager = Some(t.into_owned()),
             (Kind::Guest, AttrValue::Guest(g)) => user.guest = Some(g),
             (Kind::Active, AttrValue::Bool(b)) => user.active = b,
             (_, AttrValue::Blank) => user.blanks.push(attribute),
@@ -196,12 +196,16 @@ fn build_user(
     }
     user.groups = if person.groups.len() < 2 {
         // One group (or none) is sorted and unique as it is.
-        person.groups.into_iter().map(|(name, _)| name).collect()
+        person
+            .groups
+            .into_iter()
+            .map(|(name, _)| name.into_owned())
+            .collect()
     } else {
         let mut group_keys: Vec<(String, String)> = person
             .groups
             .into_iter()
-            .map(|(name, _)| (group_key(&name), name))
+            .map(|(name, _)| (group_key(&name), name.into_owned()))
             .collect();
         group_keys.sort();
         group_keys.dedup_by(|a, b| a.0 == b.0);
@@ -656,7 +660,7 @@ mod tests {
                     super::super::record::PersonRecord::new(SourceLocation::file(&file));
                 record.values.push((
                     Attribute::Email,
-                    AttrValue::Text(format!("{e}@x.io")),
+                    AttrValue::Text(format!("{e}@x.io").into()),
                     SourceLocation::file(&file),
                 ));
                 let person = super::super::merge::merge_people(vec![(vec![record], false)])

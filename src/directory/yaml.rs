@@ -221,7 +221,7 @@ pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<Dir
     Ok(content)
 }
 
-fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecord {
+fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecord<'static> {
     let at = |key: &str| doc.location(&[path[0], path[1], Step::Key(key)]);
     let mut record = PersonRecord::new(doc.location(path));
     for (attribute, value) in raw.values {
@@ -278,7 +278,7 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
                             .problems
                             .push(Problem::error(location, DirectoryIssue::BlankGroupName));
                     } else {
-                        record.groups.push((name.to_string(), location));
+                        record.groups.push((name.to_string().into(), location));
                     }
                 }
             }
@@ -291,7 +291,7 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
 /// Slack's is kept, or cleared under the attribute's `blank: clear`; except that a blank
 /// email stays text, so that the validator reports it where it is written.
 fn text_value(
-    record: &mut PersonRecord,
+    record: &mut PersonRecord<'_>,
     attribute: Attribute,
     text: &str,
     location: SourceLocation,
@@ -300,14 +300,14 @@ fn text_value(
     let value = if value.is_empty() && attribute != Attribute::Email {
         AttrValue::Blank
     } else {
-        AttrValue::Text(value.to_string())
+        AttrValue::Text(value.to_string().into())
     };
     record.values.push((attribute, value, location));
 }
 
 /// The guest settings: a guest without an expiry, or until a parsed one.
 fn guest_value(
-    record: &mut PersonRecord,
+    record: &mut PersonRecord<'_>,
     guest: RawGuest,
     location: SourceLocation,
     expiration_at: impl Fn() -> SourceLocation,
