@@ -3,7 +3,9 @@
 //! that every email and userName is released before it is taken (swaps become conflicts) and
 //! managers exist before their reports point at them; group ops.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -12,7 +14,7 @@ use super::{Change, Conflict, GuestSpec, Notice, Op, PlannedOp, UserFields, User
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups};
 use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::{LiveGroup, LiveState, LiveUser};
-use crate::slack_rules::email_key;
+use crate::slack_rules::{borrowed_key, email_key};
 
 /// What became of a directory user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,43 +58,72 @@ pub(super) struct UserOp {
 pub(super) struct Index<'a> {
     pub(super) live: &'a LiveState,
     pub(super) by_id: HashMap<&'a str, usize>,
-    /// Primary emails only: what matching uses.
-    pub(super) by_primary_email: HashMap<String, usize>,
+    /// Primary emails only: what matching uses. Keys borrow the live state's text when it is
+    /// already its own key (nearly always), so the index allocates no string per account.
+    pub(super) by_primary_email: HashMap<Cow<'a, str>, usize>,
     /// Primary and secondary: what uniqueness uses.
-    pub(super) by_any_email: HashMap<String, usize>,
-    pub(super) by_user_name: HashMap<String, usize>,
-    pub(super) by_employee_number: HashMap<&'a str, Vec<usize>>,
+    pub(super) by_any_email: HashMap<Cow<'a, str>, usize>,
+    pub(super) by_user_name: HashMap<Cow<'a, str>, usize>,
+    /// The first account holding each employee number; `more_employee_numbers` has the rest.
+    by_employee_number: HashMap<&'a str, usize>,
+    /// Every account of an employee number held by more than one, in live order.
+    more_employee_numbers: HashMap<&'a str, Vec<usize>>,
     /// Whether each live user is in scope.
     pub(super) in_scope: Vec<bool>,
 }
 
 impl<'a> Index<'a> {
     pub(super) fn new(live: &'a LiveState, policy: &Policy) -> Index<'a> {
+        let n = live.users.len();
         let mut ix = Index {
             live,
-            by_id: HashMap::with_capacity(live.users.len()),
-            by_primary_email: HashMap::with_capacity(live.users.len()),
-            by_any_email: HashMap::with_capacity(live.users.len()),
-            by_user_name: HashMap::with_capacity(live.users.len()),
-            by_employee_number: HashMap::new(),
-            in_scope: Vec::with_capacity(live.users.len()),
+            by_id: HashMap::with_capacity(n),
+            by_primary_email: HashMap::with_capacity(n),
+            by_any_email: HashMap::with_capacity(n),
+            by_user_name: HashMap::with_capacity(n),
+            by_employee_number: HashMap::with_capacity(n),
+            more_employee_numbers: HashMap::new(),
+            in_scope: Vec::with_capacity(n),
         };
         for (i, u) in live.users.iter().enumerate() {
-            // The primary email's key, made once (it is what `email_keys` starts with).
-            let key = u.email_key();
+            let key = borrowed_key(&u.email);
             ix.in_scope.push(policy.scope.contains(&key, Some(&u.id)));
             ix.by_id.insert(u.id.as_str(), i);
             ix.by_primary_email.entry(key.clone()).or_insert(i);
             ix.by_any_email.entry(key).or_insert(i);
-            for e in u.email_keys().skip(1) {
-                ix.by_any_email.entry(e).or_insert(i);
+            if let Some(e) = &u.secondary_email {
+                ix.by_any_email.entry(borrowed_key(e)).or_insert(i);
             }
-            ix.by_user_name.entry(u.user_name_key()).or_insert(i);
+            ix.by_user_name
+                .entry(borrowed_key(&u.user_name))
+                .or_insert(i);
             if let Some(n) = u.employee_number() {
-                ix.by_employee_number.entry(n).or_default().push(i);
+                match ix.by_employee_number.entry(n) {
+                    Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
+                    Entry::Occupied(first) => {
+                        ix.more_employee_numbers
+                            .entry(n)
+                            .or_insert_with(|| vec![*first.get()])
+                            .push(i);
+                    }
+                }
             }
         }
         ix
+    }
+
+    /// The accounts holding an employee number, in live order.
+    pub(super) fn by_employee_number(&self, number: &str) -> &[usize] {
+        match self.more_employee_numbers.get(number) {
+            Some(all) => all,
+            None => self
+                .by_employee_number
+                .get(number)
+                .map(std::slice::from_ref)
+                .unwrap_or_default(),
+        }
     }
 
     pub(super) fn user(&self, i: usize) -> &'a LiveUser {
@@ -101,8 +132,8 @@ impl<'a> Index<'a> {
 
     fn holder(&self, key: &Key) -> Option<usize> {
         match key {
-            Key::Email(e) => self.by_any_email.get(e).copied(),
-            Key::UserName(u) => self.by_user_name.get(u).copied(),
+            Key::Email(e) => self.by_any_email.get(e.as_str()).copied(),
+            Key::UserName(u) => self.by_user_name.get(u.as_str()).copied(),
         }
     }
 }
@@ -530,11 +561,14 @@ pub(super) fn group_ops(
         namesakes.entry(g.name_key()).or_default().push(g);
     }
     let kept: HashSet<&str> = hands_off.iter().map(|&i| ix.user(i).id.as_str()).collect();
+    // Members are looked up by email once each: a hash beats the sorted list's search.
+    let mut users: HashMap<&str, &DesiredUser> = HashMap::with_capacity(dir.users.len());
+    users.extend(dir.users.iter().map(|u| (u.email_key.as_str(), u)));
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     let mut matched: HashSet<&str> = HashSet::new();
     for g in &dir.groups {
-        let want = wanted_members(dir, g, refs, notices);
+        let want = wanted_members(&users, g, refs, notices);
         if let Some(same) = namesakes.get(&g.name_key).filter(|v| v.len() > 1) {
             // Which one is the directory's is a guess: neither is written, and no third is
             // ever created.
@@ -625,14 +659,14 @@ pub(super) fn group_ops(
 /// The members a directory group should have in Slack: its members' accounts or creates, but
 /// no leaver and no guest (Slack does not add guests to groups; said in a notice).
 fn wanted_members(
-    dir: &Directory,
+    users: &HashMap<&str, &DesiredUser>,
     g: &crate::directory::DesiredGroup,
     refs: &HashMap<&str, UserRef>,
     notices: &mut Vec<Notice>,
 ) -> BTreeSet<UserRef> {
     let mut want: BTreeSet<UserRef> = BTreeSet::new();
     for m in &g.members {
-        let user = dir.user_by_email(m);
+        let user = users.get(m.as_str()).copied();
         if user.is_some_and(|u| !u.active) {
             continue; // a leaver
         }

@@ -72,8 +72,8 @@ pub(super) struct Matching {
     fates: Vec<Fate>,
     /// Accounts an ambiguous directory user points at.
     contested: HashSet<usize>,
-    /// Accounts matched by at least one directory user (even several).
-    claimed: HashSet<usize>,
+    /// Whether each account is matched by at least one directory user (even several).
+    claimed: Vec<bool>,
 }
 
 fn conflict(subject: &str, reason: String, source: Option<String>) -> Conflict {
@@ -113,21 +113,21 @@ impl<'a> Planner<'a> {
             let by_number = s
                 .employee_number
                 .as_deref()
-                .and_then(|n| ix.by_employee_number.get(n))
-                .into_iter()
-                .flatten()
+                .map(|n| ix.by_employee_number(n))
+                .unwrap_or_default()
+                .iter()
                 .copied();
-            let by_email = ix.by_any_email.get(&s.email_key).copied();
+            let by_email = ix.by_any_email.get(s.email_key.as_str()).copied();
             let by_name = s
                 .user_name_key
-                .as_ref()
+                .as_deref()
                 .and_then(|k| ix.by_user_name.get(k).copied());
             let found: Vec<usize> = by_id
                 .into_iter()
                 .chain(by_number)
                 .chain(by_email)
                 .chain(by_name)
-                .filter(|i| !matching.claimed.contains(i))
+                .filter(|&i| !matching.claimed[i])
                 .collect();
             if found.is_empty() {
                 out.untied.push(s);
@@ -148,27 +148,27 @@ impl<'a> Planner<'a> {
             fates.push(fate);
         }
         // Two directory users on one account: neither is guessed.
-        let mut by_account: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (di, f) in fates.iter().enumerate() {
-            if let Fate::Matched(li) = f {
-                by_account.entry(*li).or_default().push(di);
+        let mut matched_by = vec![0_u32; self.ix.live.users.len()];
+        for f in &fates {
+            if let Fate::Matched(li) = *f {
+                matched_by[li] += 1;
             }
         }
-        for (li, dis) in &by_account {
-            if dis.len() > 1 {
-                for &di in dis {
-                    let d = &self.dir.users[di];
-                    self.conflicts.push(conflict(
-                        &d.email,
-                        format!(
-                            "account {} is matched by {} directory users",
-                            self.ix.user(*li).id,
-                            dis.len()
-                        ),
-                        Some(d.location.to_string()),
-                    ));
-                    fates[di] = Fate::Nothing;
-                }
+        for (di, f) in fates.iter_mut().enumerate() {
+            if let Fate::Matched(li) = *f
+                && matched_by[li] > 1
+            {
+                let d = &self.dir.users[di];
+                self.conflicts.push(conflict(
+                    &d.email,
+                    format!(
+                        "account {} is matched by {} directory users",
+                        self.ix.user(li).id,
+                        matched_by[li]
+                    ),
+                    Some(d.location.to_string()),
+                ));
+                *f = Fate::Nothing;
             }
         }
         // Protected accounts are matched (so not unmanaged) but never written.
@@ -189,14 +189,15 @@ impl<'a> Planner<'a> {
         Matching {
             fates,
             contested,
-            claimed: by_account.into_keys().collect(),
+            claimed: matched_by.into_iter().map(|n| n > 0).collect(),
         }
     }
 
     /// One directory user's fate, by the first keys of `match` that find an account.
     fn match_one(&mut self, d: &DesiredUser, contested: &mut HashSet<usize>) -> Fate {
         let ix = &self.ix;
-        let mut found: BTreeMap<usize, Vec<&'static str>> = BTreeMap::new();
+        // (account, the match key that found it), in `match` order.
+        let mut found: Vec<(usize, &'static str)> = Vec::new();
         let mut ambiguous = None;
         for key in &self.policy.match_keys {
             let (name, hit) = match key {
@@ -205,10 +206,8 @@ impl<'a> Planner<'a> {
                     d.id.as_deref().and_then(|id| ix.by_id.get(id).copied()),
                 ),
                 MatchKey::EmployeeNumber => {
-                    let hits = d
-                        .employee_number()
-                        .and_then(|n| ix.by_employee_number.get(n));
-                    match hits.map(Vec::as_slice) {
+                    let hits = d.employee_number().map(|n| ix.by_employee_number(n));
+                    match hits {
                         Some([one]) => ("employee_number", Some(*one)),
                         Some(many) if many.len() > 1 => {
                             contested.extend(many.iter().copied());
@@ -222,29 +221,36 @@ impl<'a> Planner<'a> {
                         _ => ("employee_number", None),
                     }
                 }
-                MatchKey::Email => ("email", ix.by_primary_email.get(&d.email_key).copied()),
+                MatchKey::Email => (
+                    "email",
+                    ix.by_primary_email.get(d.email_key.as_str()).copied(),
+                ),
                 MatchKey::UserName => (
                     "user_name",
                     d.user_name
                         .as_ref()
-                        .and_then(|_| ix.by_user_name.get(&d.user_name_key).copied()),
+                        .and_then(|_| ix.by_user_name.get(d.user_name_key.as_str()).copied()),
                 ),
             };
             if let Some(i) = hit {
-                found.entry(i).or_default().push(name);
+                found.push((i, name));
             }
         }
+        found.sort_by_key(|&(i, _)| i); // stable: each account's keys stay in `match` order
         let source = Some(d.location.to_string());
         if let Some(reason) = ambiguous {
-            contested.extend(found.keys().copied());
+            contested.extend(found.iter().map(|&(i, _)| i));
             self.conflicts.push(conflict(&d.email, reason, source));
             return Fate::Nothing;
         }
-        if found.len() > 1 {
-            contested.extend(found.keys().copied());
+        if found.iter().any(|&(i, _)| i != found[0].0) {
+            contested.extend(found.iter().map(|&(i, _)| i));
             let by: Vec<String> = found
-                .iter()
-                .map(|(i, keys)| format!("{} by {}", ix.user(*i).id, keys.join(" and ")))
+                .chunk_by(|a, b| a.0 == b.0)
+                .map(|keys| {
+                    let names: Vec<&str> = keys.iter().map(|&(_, name)| name).collect();
+                    format!("{} by {}", ix.user(keys[0].0).id, names.join(" and "))
+                })
                 .collect();
             self.conflicts.push(conflict(
                 &d.email,
@@ -253,7 +259,7 @@ impl<'a> Planner<'a> {
             ));
             return Fate::Nothing;
         }
-        if let Some((&i, _)) = found.iter().next() {
+        if let Some(&(i, _)) = found.first() {
             let l = ix.user(i);
             if l.is_bot || !ix.in_scope[i] {
                 self.conflicts.push(conflict(
@@ -282,7 +288,8 @@ impl<'a> Planner<'a> {
     /// Who each directory user will be in Slack, for managers and group members: an account
     /// id, or a user this plan creates. Users skipped as invalid keep their accounts.
     pub(super) fn references(&self, matching: &Matching) -> HashMap<&'a str, UserRef> {
-        let mut refs: HashMap<&'a str, UserRef> = HashMap::new();
+        let mut refs: HashMap<&'a str, UserRef> =
+            HashMap::with_capacity(self.dir.users.len() + self.dir.skipped.len());
         for (d, f) in self.dir.users.iter().zip(&matching.fates) {
             match f {
                 Fate::Matched(li) => {
@@ -295,7 +302,7 @@ impl<'a> Planner<'a> {
             }
         }
         for s in &self.dir.skipped {
-            if let Some(&li) = self.ix.by_primary_email.get(&s.email_key) {
+            if let Some(&li) = self.ix.by_primary_email.get(s.email_key.as_str()) {
                 refs.insert(&s.email_key, UserRef::Id(self.ix.user(li).id.clone()));
             }
         }
@@ -346,7 +353,7 @@ impl<'a> Planner<'a> {
             .map(|s| s.location.file_line())
             .collect();
         for (li, l) in self.ix.live.users.iter().enumerate() {
-            if matching.claimed.contains(&li)
+            if matching.claimed[li]
                 || matching.contested.contains(&li)
                 || hands_off.accounts.contains(&li)
                 || l.is_bot
@@ -411,22 +418,20 @@ impl<'a> Planner<'a> {
     /// sorted conflicts and notices, and the guards it trips.
     pub(super) fn assemble(mut self, ops: Vec<PlannedOp>) -> Plan {
         let live = self.ix.live;
-        let user_by_id: HashMap<&str, &LiveUser> =
-            live.users.iter().map(|u| (u.id.as_str(), u)).collect();
+        let user_by_id = |id: &str| self.ix.by_id.get(id).map(|&i| self.ix.user(i));
         let group_by_id: HashMap<&str, &LiveGroup> =
             live.groups.iter().map(|g| (g.id.as_str(), g)).collect();
         let fingerprints = ops
             .iter()
             .filter_map(|op| op.resource_id())
             .filter_map(|id| {
-                user_by_id
-                    .get(id)
-                    .map(|u| fingerprint(*u))
+                user_by_id(id)
+                    .map(fingerprint)
                     .or_else(|| group_by_id.get(id).map(|g| fingerprint(*g)))
                     .map(|f| (id.to_string(), f))
             })
             .collect();
-        let labels = labels(&ops, &user_by_id);
+        let labels = labels(&ops, user_by_id);
         self.conflicts.sort();
         self.conflicts.dedup();
         self.notices.sort();
@@ -541,10 +546,13 @@ fn sequence(
 
 /// Emails of the accounts the plan names only by id (group members, old managers), so reports
 /// can show people rather than ids.
-fn labels(ops: &[PlannedOp], user_by_id: &HashMap<&str, &LiveUser>) -> BTreeMap<String, String> {
+fn labels<'a>(
+    ops: &[PlannedOp],
+    user_by_id: impl Fn(&str) -> Option<&'a LiveUser>,
+) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     let mut label = |id: &str| {
-        if let Some(u) = user_by_id.get(id) {
+        if let Some(u) = user_by_id(id) {
             labels.insert(id.to_string(), u.email.clone());
         }
     };
@@ -605,7 +613,7 @@ mod tests {
         let mut planner = Planner::new(&dir, &live, &policy);
         let m = planner.match_users();
         assert!(m.fates.iter().all(|f| *f == Fate::Nothing));
-        assert!(m.claimed.contains(&0), "the account is the directory's");
+        assert!(m.claimed[0], "the account is the directory's");
         assert_eq!(planner.conflicts.len(), 2);
         // And so it is never unmanaged.
         assert!(planner.unmanaged(&m, &HandsOff::default()).is_empty());

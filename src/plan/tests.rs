@@ -420,8 +420,46 @@ fn ambiguous_matches_are_conflicts_never_guesses() {
     let p = plan(&directory(vec![x, y], vec![]), &live(vec![c], vec![]), &pol);
     assert_eq!(p.conflicts.len(), 2);
     assert!(
+        p.conflicts
+            .iter()
+            .all(|c| c.reason == "account W7 is matched by 2 directory users"),
+        "{:?}",
+        p.conflicts
+    );
+    assert!(
         p.ops.is_empty(),
         "the account is not deactivated as unmanaged either: {:?}",
+        p.ops
+    );
+}
+
+#[test]
+fn an_employee_number_held_by_several_accounts_matches_none_of_them() {
+    let mut ada = person("ada@example.com", 2);
+    ada.texts.set(Attribute::EmployeeNumber, Some("E1"));
+    let mut accounts = Vec::new();
+    for (id, email) in [
+        ("W1", "one@example.com"),
+        ("W2", "two@example.com"),
+        ("W3", "three@example.com"),
+    ] {
+        let mut a = account(id, email);
+        a.texts.set(Attribute::EmployeeNumber, Some("E1"));
+        accounts.push(a);
+    }
+    let mut pol = policy();
+    pol.match_keys = vec![MatchKey::EmployeeNumber, MatchKey::Email];
+    let p = plan(&directory(vec![ada], vec![]), &live(accounts, vec![]), &pol);
+    assert_eq!(
+        p.conflicts
+            .iter()
+            .map(|c| c.reason.as_str())
+            .collect::<Vec<_>>(),
+        ["employee number E1 is held by 3 accounts"]
+    );
+    assert!(
+        p.ops.is_empty(),
+        "no create for ada, and none of the three is deactivated as unmanaged: {:?}",
         p.ops
     );
 }

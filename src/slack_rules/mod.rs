@@ -102,6 +102,18 @@ pub fn user_name_key(user_name: &str) -> String {
     lower(user_name.trim())
 }
 
+/// [`email_key`] and [`user_name_key`] (the same rule) without a copy when the text is
+/// already its own key — trimmed, ASCII, no capital — as nearly every address Slack returns
+/// is: indexes of hundreds of thousands of accounts then borrow their keys.
+pub fn borrowed_key(text: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = text.trim();
+    if trimmed.is_ascii() && !trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(trimmed)
+    } else {
+        std::borrow::Cow::Owned(lower(trimmed))
+    }
+}
+
 /// The key under which Slack considers two emails equal: trimmed and lower-cased.
 pub fn email_key(email: &str) -> String {
     lower(email.trim())
@@ -213,6 +225,28 @@ pub fn check_email(email: &str) -> Result<(), RuleViolation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_key_is_the_email_key_and_borrows_only_what_is_already_a_key() {
+        use std::borrow::Cow;
+        for text in [
+            "ada@example.com",
+            " ada@example.com\t",
+            "Ada@Example.com",
+            "ÉMILE@example.com",
+            "émile@example.com",
+            "",
+        ] {
+            assert_eq!(borrowed_key(text), email_key(text), "{text:?}");
+            assert_eq!(borrowed_key(text), user_name_key(text), "{text:?}");
+        }
+        assert!(matches!(
+            borrowed_key(" ada@example.com "),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(borrowed_key("Ada@example.com"), Cow::Owned(_)));
+        assert!(matches!(borrowed_key("ÉMILE@example.com"), Cow::Owned(_)));
+    }
 
     #[test]
     fn user_names_are_checked_after_lower_casing() {
