@@ -376,7 +376,6 @@ fn fill_field_starts(
     delimiter: u8,
     starts: &mut Vec<(u32, u32)>,
 ) {
-    let delimiter = delimiter as char;
     // The reader's position may be that of blank lines it skipped before the record.
     let mut line = line;
     let mut start = start;
@@ -390,11 +389,10 @@ fn fill_field_starts(
     starts.clear();
     starts.push((line, column));
     let mut in_quotes = false;
-    if ascii && delimiter.is_ascii() {
+    if ascii {
         // Every character is a byte: columns are byte offsets, and only quotes, line breaks
-        // and delimiters need looking at.
+        // and delimiters need looking at (a delimiter outside ASCII never occurs).
         let bytes = text.as_bytes();
-        let delimiter = delimiter as u8;
         let mut line_start = start;
         let mut i = start;
         while let Some(k) = memchr::memchr3(b'"', b'\n', delimiter, &bytes[i..]) {
@@ -416,7 +414,6 @@ fn fill_field_starts(
     if delimiter.is_ascii() {
         // Byte by byte (every byte that matters is ASCII); a column is a character, so only
         // the first byte of each counts.
-        let delimiter = delimiter as u8;
         for &b in &text.as_bytes()[start..] {
             match b {
                 b'"' => in_quotes = !in_quotes,
@@ -434,6 +431,7 @@ fn fill_field_starts(
         }
         return;
     }
+    let delimiter = char::from(delimiter);
     for c in text[start..].chars() {
         match c {
             '"' => in_quotes = !in_quotes,

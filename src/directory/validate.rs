@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use crate::diag::{Problem, SourceLocation};
 use crate::slack_rules::{
-    check_display_name, check_email, check_person_name, check_user_name, email_key,
+    check_display_name, check_email, check_person_name, check_user_name, email_key, into_email_key,
     slack_normalize_user_name, user_name_key,
 };
 
@@ -314,16 +314,6 @@ fn check_user(
         _ => {}
     }
     user_name_key
-}
-
-/// [`email_key`], in place when the email is already trimmed ASCII (nearly always).
-fn into_email_key(mut email: String) -> String {
-    if email.is_ascii() && email.trim().len() == email.len() {
-        email.make_ascii_lowercase();
-        email
-    } else {
-        email_key(&email)
-    }
 }
 
 fn is_slack_user_id(id: &str) -> bool {

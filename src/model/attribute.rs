@@ -462,9 +462,9 @@ impl TextValues {
             // rewrites the others, so no stale bytes are kept.
             let mut others = TextValues::default();
             others.reserve(self.text.len());
-            for (k, span) in self.spans.iter().enumerate() {
-                if k != slot && *span != UNSET {
-                    others.push(k, &self.text[span.0 as usize..span.1 as usize]);
+            for k in (0..TEXT_SLOTS).filter(|&k| k != slot) {
+                if let Some(other) = self.slot(k) {
+                    others.push(k, other);
                 }
             }
             *self = others;

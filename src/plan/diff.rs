@@ -631,8 +631,10 @@ pub(super) fn group_ops(
                 ix.by_id.get(m.as_str()).is_some_and(|&i| {
                     let u = ix.user(i);
                     !u.is_bot
-                        && policy.scope.contains(&u.email_key(), Some(&u.id))
-                        && !policy.scope.is_protected(&u.email_key(), Some(&u.id))
+                        && ix.in_scope[i]
+                        && !policy
+                            .scope
+                            .is_protected(&borrowed_key(&u.email), Some(&u.id))
                 })
             })
             .cloned()

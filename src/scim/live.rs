@@ -4,6 +4,8 @@
 //! `phone` is Slack's primaryPhone, which Slack labels `primary: true` on the way out);
 //! `startDate` and guest expirations are parsed so formatting differences do not diff.
 
+use std::borrow::Cow;
+
 use super::lean::{LeanEnterprise, LeanUser, Str};
 use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
@@ -39,35 +41,20 @@ impl LiveUser {
             .iter()
             .filter_map(|e| text(&e.value))
             .find(|v| !v.eq_ignore_ascii_case(&email));
+        // Each value read once, then all of them copied into one allocation.
+        let values = Attribute::TEXT.map(|attribute| match attribute.kind() {
+            Kind::Date(slot) => slot_text(u, slot)
+                .and_then(parse_date)
+                .map(|d| Cow::Owned(d.to_string())),
+            kind => kind
+                .scim()
+                .and_then(|slot| slot_text(u, slot))
+                .map(|s| Cow::Borrowed(s.trim())),
+        });
         let mut texts = TextValues::default();
-        // Every value in one allocation: the lengths first, then the values.
-        texts.reserve(
-            Attribute::TEXT
-                .iter()
-                .filter_map(|a| {
-                    let text = slot_text(u, a.kind().scim()?)?;
-                    Some(match a.kind() {
-                        Kind::Date(_) => "YYYY-MM-DD".len(),
-                        _ => text.trim().len(),
-                    })
-                })
-                .sum(),
-        );
-        for attribute in Attribute::TEXT {
-            match attribute.kind() {
-                Kind::Date(slot) => texts.set(
-                    attribute,
-                    slot_text(u, slot)
-                        .and_then(parse_date)
-                        .map(|d| d.to_string()),
-                ),
-                kind => texts.set(
-                    attribute,
-                    kind.scim()
-                        .and_then(|slot| slot_text(u, slot))
-                        .map(str::trim),
-                ),
-            }
+        texts.reserve(values.iter().flatten().map(|v| v.len()).sum());
+        for (attribute, value) in Attribute::TEXT.into_iter().zip(values) {
+            texts.set(attribute, value);
         }
         let user_name = text(&u.user_name).unwrap_or_default();
         Some(LiveUser {

@@ -119,6 +119,17 @@ pub fn email_key(email: &str) -> String {
     lower(email.trim())
 }
 
+/// [`email_key`] of an email the caller no longer needs: made in place when the email is
+/// already trimmed ASCII (nearly always), so no second string is allocated.
+pub fn into_email_key(mut email: String) -> String {
+    if email.is_ascii() && email.trim().len() == email.len() {
+        email.make_ascii_lowercase();
+        email
+    } else {
+        email_key(&email)
+    }
+}
+
 /// Lower case, with a fast path for ASCII (nearly every email and user name): directory
 /// loads compute these keys for every person.
 fn lower(text: &str) -> String {
@@ -227,7 +238,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_borrowed_key_is_the_email_key_and_borrows_only_what_is_already_a_key() {
+    fn borrowed_and_in_place_keys_are_the_email_key_and_borrow_only_what_is_already_a_key() {
         use std::borrow::Cow;
         for text in [
             "ada@example.com",
@@ -238,6 +249,11 @@ mod tests {
             "",
         ] {
             assert_eq!(borrowed_key(text), email_key(text), "{text:?}");
+            assert_eq!(
+                into_email_key(text.to_string()),
+                email_key(text),
+                "{text:?}"
+            );
             assert_eq!(borrowed_key(text), user_name_key(text), "{text:?}");
         }
         assert!(matches!(
