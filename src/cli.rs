@@ -597,8 +597,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
             return exit::of_error(&e);
         }
     };
-    // Source problems were shown before the plan; the rest of the findings now.
-    for f in report.findings().iter().filter(|f| f.topic != "source") {
+    // Source problems were shown before the plan; the rest of the findings now, but a state
+    // that could not be saved only after what applied.
+    let findings = report.findings();
+    for f in findings.iter().filter(|f| !matches!(f.topic, "source" | "state")) {
         say!("{}: {}", f.severity, f.text);
     }
     if let Applied::GuardTripped(_) = &report.applied {
@@ -608,6 +610,9 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         print(&applied_json(&report));
     } else if let Applied::Done(outcome) = &report.applied {
         print(&format!("\n{}", outcome.render()));
+    }
+    for f in findings.iter().filter(|f| f.topic == "state") {
+        say!("{}: {}", f.severity, f.text);
     }
     if let (Some(code), Applied::Done(o)) = (interrupted, &report.applied) {
         say!(

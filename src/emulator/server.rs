@@ -394,11 +394,25 @@ async fn state_handler(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// The Java SDK's metrics side call (FACTS §9.2).
-async fn auth_test() -> Response {
-    axum::Json(
-        json!({"ok": true, "url": "https://emulator.slack.com/", "team": "emulator",
-        "team_id": "E0EMULATOR", "enterprise_id": "E0EMULATOR", "is_enterprise_install": true}),
-    )
+/// Slack's Web API `auth.test` (FACTS §10; the Java SDK's metrics call, and how scimsync learns
+/// which organisation a token belongs to): the organisation's id for the accepted token,
+/// `{"ok":false,"error":"invalid_auth"}` (HTTP 200, as the Web API answers) for any other.
+async fn auth_test(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let authorised = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == shared.config.token);
+    if !authorised {
+        return axum::Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
+    }
+    let (team, grid) = {
+        let store = lock(&shared.store);
+        (store.team_id(), store.is_grid())
+    };
+    axum::Json(json!({"ok": true, "url": "https://emulator.slack.com/", "team": "emulator",
+        "team_id": team, "enterprise_id": if grid { team.as_str() } else { "" },
+        "is_enterprise_install": grid}))
     .into_response()
 }
 

@@ -293,6 +293,8 @@ pub struct Store {
     /// user id → ids of the groups that list it, for each user's read-only `groups`.
     memberships: HashMap<String, BTreeSet<String>>,
     rng: fastrand::Rng,
+    /// The seed `rng` started from: the organisation's identity.
+    seed: u64,
     id_prefix: char,
     /// Users replaced within the read lag, for lagging reads (empty without a lag).
     user_history: History<StoredUser>,
@@ -310,6 +312,7 @@ impl Store {
             groups: IndexMap::new(),
             memberships: HashMap::new(),
             rng: fastrand::Rng::with_seed(seed),
+            seed,
             id_prefix,
             user_history: History::default(),
             group_history: History::default(),
@@ -451,6 +454,20 @@ impl Store {
             store.insert_group(group);
         }
         Ok(store)
+    }
+
+    /// The organisation's id, as Web API `auth.test` gives it: `E…` on Enterprise Grid, `T…`
+    /// otherwise. It follows from the store's random seed, as its user ids do, so an
+    /// organisation reloaded from its persisted state with the same seed keeps it, and two
+    /// emulators seeded differently are two organisations.
+    pub fn team_id(&self) -> String {
+        let prefix = if self.is_grid() { 'E' } else { 'T' };
+        format!("{prefix}0{:09X}", self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 28)
+    }
+
+    /// Whether the organisation is an Enterprise Grid one (`W…` user ids).
+    pub fn is_grid(&self) -> bool {
+        self.id_prefix == 'W'
     }
 
     /// The whole state, for persistence or inspection.

@@ -8,6 +8,7 @@ use super::{PassError, REQUEST_TIMEOUT};
 use crate::config::{Config, Endpoint, TokenSource};
 use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::model::{LiveGroup, LiveState, LiveUser};
+use crate::plan::seal::SealKey;
 use crate::scim::limits::Endpoint::GroupsList;
 use crate::scim::observe::RequestObserver;
 use crate::scim::retry::Caller;
@@ -110,6 +111,31 @@ impl Connection {
             )
             .await?;
         Ok(LiveState { users, groups })
+    }
+
+    /// The organisation the token belongs to (Web API `auth.test`).
+    pub async fn organisation(&self) -> Result<String, PassError> {
+        Ok(self.caller.client.organisation().await?)
+    }
+
+    /// The key plans are sealed with: derived from the token for a real target; for the
+    /// embedded emulator (whose token is made afresh by each process) from the state folder's
+    /// secret, or, without a state, a key of this process only (its plans cannot be applied
+    /// by another).
+    pub fn seal_key(&self, state_secret: Option<&[u8]>) -> SealKey {
+        match (&self.embedded, state_secret) {
+            (None, _) => SealKey::new(&self.caller.client.plan_key()),
+            (Some(_), Some(secret)) => {
+                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+                SealKey::new(ring::hmac::sign(&key, b"scimsync saved-plan seal, v1").as_ref())
+            }
+            (Some(_), None) => {
+                let mut secret = [0u8; 32];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                    .expect("the system's random source works");
+                SealKey::new(&secret)
+            }
+        }
     }
 
     /// Ends the connection; the embedded emulator saves its state.

@@ -25,6 +25,7 @@ use crate::diag::Severity;
 use crate::directory::{self, DirectoryError, DirectoryProblem, LoadOptions, LoadedDirectory};
 use crate::emulator::SeedError;
 use crate::model::LiveState;
+use crate::plan::seal::{self, Binding, SealKey};
 use crate::plan::{self, Guard, GuardTrip, Plan};
 use crate::scim::ScimError;
 use crate::scim::observe::RequestObserver;
@@ -71,6 +72,13 @@ pub enum PassError {
         .0.join(", ")
     )]
     Stale(Vec<String>),
+    /// Ops of a saved plan that the plan made now does not call for (not due, already done,
+    /// stuck, or no longer wanted).
+    #[error(
+        "refusing the saved plan: {}; make a new plan",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NotNow(Vec<crate::plan::Refusal>),
     /// Ops of a saved plan that the current config forbids.
     #[error(
         "refusing the saved plan: the current config forbids {}; make a new plan",
@@ -180,56 +188,97 @@ pub struct Prepared {
     one_shot: bool,
 }
 
-/// Prepares a pass: takes the lock if it may write, then reads the sources and Slack, and
-/// plans (or reads and re-checks a saved plan).
+/// Prepares a pass: reads a saved plan (if asked to apply one), takes the lock if it may
+/// write, reads the state, the sources and Slack, asks Slack which organisation the token
+/// belongs to, and plans; a saved plan is then checked against that fresh plan
+/// ([`adopt_saved`]) and only what both call for is kept.
 pub async fn prepare(
     config: Config,
     request: &Request,
     today: NaiveDate,
 ) -> Result<Prepared, PassError> {
+    // A malformed saved plan costs no request and takes no lock.
+    let saved = match &request.saved_plan {
+        Some(file) => Some((file.clone(), read_saved(file)?)),
+        None => None,
+    };
     let lock = if request.apply {
         Some(ApplyLock::try_acquire(&config)?)
     } else {
         None
     };
-    let state = StateStore::load(&config)?;
+    let mut state = StateStore::load(&config)?;
     if request.apply
-        && let Some(state) = &state
+        && let Some(state) = &mut state
     {
         state.check_writable()?;
     }
-    match &request.saved_plan {
-        Some(file) => prepare_saved(config, file, lock, state, request.observer.clone()).await,
-        None => {
-            let loaded = load_directory(&config, today)?;
-            let (connection, live) =
-                Connection::open_and_read(&config, request.observer.clone()).await?;
-            let fresh = plan::plan(&loaded.directory, &live, &config.policy);
-            let mut plan = match &state {
-                Some(s) => plan::remember(
-                    fresh,
-                    &s.memory,
-                    &config.policy,
-                    config.stuck,
-                    chrono::Utc::now(),
-                ),
-                None => fresh,
-            };
-            plan.estimate = Some(estimate(&plan, &config));
-            Ok(Prepared {
-                progress: Progress::new(plan.ops.len()),
-                config,
-                connection,
-                live,
-                plan,
-                source_problems: loaded.report.problems,
-                directory: Some(loaded.directory),
-                lock,
-                state,
-                one_shot: false,
-            })
+    let loaded = load_directory(&config, today)?;
+    let (connection, live) =
+        Connection::open_and_read(&config, request.observer.clone()).await?;
+    let planned = plan_against(&config, &connection, &live, &loaded, state.as_mut()).await;
+    let plan = match planned.and_then(|(plan, key)| match saved {
+        Some((file, saved)) => adopt_saved(&file, saved, plan, &live, &config, state.as_ref(), &key),
+        None => Ok(plan),
+    }) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let _ = connection.close().await;
+            return Err(e);
         }
-    }
+    };
+    Ok(Prepared {
+        progress: Progress::new(plan.ops.len()),
+        config,
+        connection,
+        live,
+        plan,
+        source_problems: loaded.report.problems,
+        directory: Some(loaded.directory),
+        lock,
+        state,
+        one_shot: false,
+    })
+}
+
+/// Learns the organisation (checking the state is its own), makes the plan with the memory,
+/// the estimate and the binding, and seals it. Returns the plan and the key it is sealed with.
+async fn plan_against(
+    config: &Config,
+    connection: &Connection,
+    live: &LiveState,
+    loaded: &LoadedDirectory,
+    state: Option<&mut StateStore>,
+) -> Result<(Plan, SealKey), PassError> {
+    let organisation = connection.organisation().await?;
+    let state = match state {
+        Some(s) => {
+            s.check_organisation(&organisation)?;
+            Some(&*s)
+        }
+        None => None,
+    };
+    let key = connection.seal_key(state.map(StateStore::secret));
+    let fresh = plan::plan(&loaded.directory, live, &config.policy);
+    let mut plan = match state {
+        Some(s) => plan::remember(
+            fresh,
+            &s.memory,
+            &config.policy,
+            config.stuck,
+            chrono::Utc::now(),
+        ),
+        None => fresh,
+    };
+    plan.estimate = Some(estimate(&plan, config));
+    plan.binding = Some(Binding {
+        target: state::target_key(config),
+        organisation,
+        config: config.file.to_string(),
+        config_sha256: config.digest.clone(),
+    });
+    plan.seal = seal::seal(&plan, &key);
+    Ok((plan, key))
 }
 
 /// The plan's floor under Slack's limits at the configured share (and time scale).
@@ -238,68 +287,76 @@ fn estimate(plan: &Plan, config: &Config) -> plan::estimate::Estimate {
         .time_scaled(config.rate_limit.time_scale)
 }
 
-/// Reads a saved plan and Slack; refuses the plan if a resource it touches has changed.
-/// Guards are evaluated again under the current config.
-async fn prepare_saved(
-    config: Config,
-    file: &Path,
-    lock: Option<ApplyLock>,
-    state: Option<StateStore>,
-    observer: Option<Arc<dyn RequestObserver>>,
-) -> Result<Prepared, PassError> {
+/// Reads a saved plan's file and checks its shape ([`plan::from_json`]).
+fn read_saved(file: &Path) -> Result<Plan, PassError> {
     let saved_plan = |message: String| PassError::SavedPlan {
         file: file.display().to_string(),
         message,
     };
     let text = std::fs::read_to_string(file).map_err(|e| saved_plan(e.to_string()))?;
-    let mut plan = plan::from_json(&text).map_err(saved_plan)?;
-    let (connection, live) = Connection::open_and_read(&config, observer).await?;
-    let now = plan::live_fingerprints(&live);
-    let stale: Vec<String> = plan
+    plan::from_json(&text).map_err(saved_plan)
+}
+
+/// Checks a saved plan against what it is applied to and against `fresh`, the plan made now
+/// from the current directory, config, state and Slack, and returns what to apply: `fresh`
+/// with only the ops the saved plan also has. In order: the binding (target, organisation,
+/// config), the seal, the fingerprints of what the ops touch, the current policy
+/// ([`plan::recheck`]), then op by op against `fresh` ([`plan::saved::reconcile`]): an op not
+/// called for now — a deactivation inside its grace period, a create whose account or group
+/// exists (a replayed plan), a stuck op — refuses the whole plan. Memory (pending leavers,
+/// stuck ops) and conflicts come from now, never from the file. Nothing is written on refusal.
+fn adopt_saved(
+    file: &Path,
+    saved: Plan,
+    fresh: Plan,
+    live: &LiveState,
+    config: &Config,
+    state: Option<&StateStore>,
+    key: &SealKey,
+) -> Result<Plan, PassError> {
+    let saved_plan = |message: String| PassError::SavedPlan {
+        file: file.display().to_string(),
+        message,
+    };
+    if let (Some(theirs), Some(ours)) = (&saved.binding, &fresh.binding)
+        && let Some(why) = plan::saved::binding_differs(theirs, ours)
+    {
+        return Err(saved_plan(why));
+    }
+    if !seal::verify(&saved, key) {
+        return Err(saved_plan(
+            "its seal does not hold: it was edited after it was made, or made with another \
+             token or state folder; make a new plan"
+                .into(),
+        ));
+    }
+    let now = plan::live_fingerprints(live);
+    let stale: Vec<String> = saved
         .fingerprints
         .iter()
         .filter(|(id, fp)| now.get(*id) != Some(*fp))
         .map(|(id, _)| id.clone())
         .collect();
     if !stale.is_empty() {
-        let _ = connection.close().await;
         return Err(PassError::Stale(stale));
     }
-    let refused = plan::recheck(&plan, &live, &config.policy);
+    let refused = plan::recheck(&saved, live, &config.policy);
     if !refused.is_empty() {
-        let _ = connection.close().await;
         return Err(PassError::Forbidden(refused));
     }
-    // The guards' base comes from Slack and the current scope, not from the file.
-    plan.counts.managed_users = live
-        .users
-        .iter()
-        .filter(|u| {
-            u.active && !u.is_bot && config.policy.scope.contains(&u.email_key(), Some(&u.id))
-        })
-        .count();
+    let mut plan = plan::saved::reconcile(&saved, fresh, live).map_err(PassError::NotNow)?;
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
     plan.guards.extend(plan::guards::shrink(
         &plan.counts,
         &config.policy.safety,
         state
-            .as_ref()
             .and_then(|s| s.memory.last_good.as_ref())
             .map(|l| &l.source_users),
     ));
-    plan.estimate = Some(estimate(&plan, &config));
-    Ok(Prepared {
-        progress: Progress::new(plan.ops.len()),
-        config,
-        connection,
-        live,
-        plan,
-        source_problems: Vec::new(),
-        directory: None,
-        lock,
-        state,
-        one_shot: false,
-    })
+    plan.digest = plan::digest(&plan);
+    plan.estimate = Some(estimate(&plan, config));
+    plan.seal = seal::seal(&plan, key);
+    Ok(plan)
 }
 
 impl Prepared {
@@ -341,13 +398,20 @@ impl Prepared {
         let (config, plan, source_problems, closed) = self.close().await;
         let applied = applied?;
         closed?;
-        saved?;
+        // Once writes were made, what applied is reported whatever happens to the state: the
+        // report says it first, then that the state could not be saved (a partial pass).
+        let state_unsaved = match (saved, &applied) {
+            (Ok(()), _) => None,
+            (Err(e), Applied::Done(_)) => Some(e.to_string()),
+            (Err(e), _) => return Err(e),
+        };
         Ok(PassReport {
             config,
             plan,
             source_problems,
             applied,
             unconfirmed,
+            state_unsaved,
         })
     }
 
@@ -405,6 +469,7 @@ impl Prepared {
             source_problems,
             applied: Applied::NotRequested,
             unconfirmed: Vec::new(),
+            state_unsaved: None,
         })
     }
 
@@ -553,6 +618,9 @@ pub struct PassReport {
     /// Subjects of applied changes Slack did not show within [`CONFIRM_PATIENCE`] (its reads
     /// lag, or it silently dropped a value): the next pass checks them again.
     pub unconfirmed: Vec<String>,
+    /// Why the state could not be saved after writes were made, if it could not: the pass is
+    /// then partial, and the next one starts from the state before it.
+    pub state_unsaved: Option<String>,
 }
 
 /// Something a pass reports besides the plan and the outcome, worded once for every front end.
@@ -572,6 +640,7 @@ impl PassReport {
         let conflicts = !self.plan.conflicts.is_empty();
         match &self.applied {
             Applied::GuardTripped(_) => PassOutcome::Guard,
+            _ if self.state_unsaved.is_some() => PassOutcome::Partial,
             Applied::NotRequested | Applied::NothingToDo if conflicts => PassOutcome::Partial,
             Applied::NotRequested | Applied::NothingToDo => PassOutcome::Success,
             Applied::Done(o) if o.complete() && !conflicts => PassOutcome::Success,
@@ -612,6 +681,16 @@ impl PassReport {
                             _ => shown.join(", "),
                         }
                     }
+                ),
+            });
+        }
+        if let Some(why) = &self.state_unsaved {
+            out.push(Finding {
+                severity: Severity::Error,
+                topic: "state",
+                text: format!(
+                    "the changes above were applied, but {why}; the next pass starts from the \
+                     state before this one (grace periods and drift as they were)"
                 ),
             });
         }

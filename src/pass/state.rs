@@ -1,6 +1,6 @@
 //! The state store: what one pass leaves for the next ([`Memory`]: leavers' first absence,
 //! digests of last-applied values, refused ops, the last good run's source sizes), in one
-//! versioned JSON file, `state.json`, in the config's `state_dir`.
+//! versioned JSON file per deployment in the config's `state_dir`.
 //!
 //! Read after the pass lock is taken and written before it is released, so two processes
 //! never interleave; written atomically (a temporary file, fsync, rename, fsync of the folder),
@@ -8,6 +8,17 @@
 //! first run. A file that cannot be read or parsed (truncated, edited, a newer version) stops
 //! the pass before anything is written: guessing would turn "we lost track of the leavers"
 //! into "deactivate everyone now". `plan` reads the state when there is one and never writes it.
+//!
+//! **One state per deployment.** The file is named after the config (its canonical path, as
+//! the lock) and the target, and records both and the organisation Slack said the token
+//! belongs to: two configs sharing a folder keep two states, a rehearsal against `embedded`
+//! never reads or writes a real target's, and a state that belongs to another organisation is
+//! refused (with how to start afresh) rather than read as this one's memory. Its digests are
+//! keyed with a secret kept beside it (`state.key`, made once per folder), so a dictionary of
+//! titles cannot give values back; the folder is 0700 (a group- or world-writable one is
+//! refused: anyone could plant a state there) and the files 0600. A state of the first layout
+//! (`state.json`, unkeyed digests) is taken over by the first real target that applies with
+//! it, and renamed `state.json.migrated`.
 
 use std::path::{Path, PathBuf};
 
@@ -16,19 +27,36 @@ use serde::{Deserialize, Serialize};
 
 use super::PassError;
 use crate::apply::{OpResult, Outcome};
-use crate::config::{Config, StateDir, StuckSettings};
+use crate::config::{Config, Endpoint, StateDir, StuckSettings};
 use crate::model::{Attribute, LiveState};
-use crate::plan::memory::{self, Failure, LastGood, Memory, NOT_IN_DIRECTORY};
-use crate::plan::{DriftAction, Op, Plan, fingerprint};
+use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory, NOT_IN_DIRECTORY};
+use crate::plan::{DriftAction, Op, Plan};
 
-/// The state file's name inside `state_dir`.
-pub const STATE_FILE: &str = "state.json";
+/// The state file of the first layout (one per folder, unkeyed digests): migrated.
+pub const LEGACY_STATE_FILE: &str = "state.json";
+
+/// The secret the state's digests are keyed with, one per state folder.
+pub const KEY_FILE: &str = "state.key";
 
 /// The state file's format marker.
 const STATE_FORMAT: &str = "scimsync-state";
 
-/// The state file's version; a file of another version is refused, never guessed at.
-pub const STATE_VERSION: u32 = 1;
+/// The state file's version; a file of another version is refused, never guessed at (the
+/// first layout's version 1 is migrated).
+pub const STATE_VERSION: u32 = 2;
+
+/// Which deployment a state belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// The config file's canonical path.
+    pub config: String,
+    /// The normalised target URL, or `embedded`.
+    pub target: String,
+    /// The organisation the token reached (Web API `auth.test`), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+}
 
 /// The state file as written.
 #[derive(Serialize, Deserialize)]
@@ -37,6 +65,25 @@ struct StateFile {
     format: String,
     version: u32,
     written_at: DateTime<Utc>,
+    deployment: Deployment,
+    /// Names the key the digests were made with (a digest of it), so a lost or replaced key
+    /// is told, not read as "every value changed".
+    key_id: String,
+    #[serde(flatten)]
+    memory: Memory,
+}
+
+/// The first layout's file, read only to migrate it (its marker and version are checked
+/// before; its time is not kept).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyStateFile {
+    #[serde(rename = "format")]
+    _format: String,
+    #[serde(rename = "version")]
+    _version: u32,
+    #[serde(rename = "written_at")]
+    _written_at: DateTime<Utc>,
     #[serde(flatten)]
     memory: Memory,
 }
@@ -86,100 +133,367 @@ pub fn default_state_dir(
         .join(".scimsync-state")
 }
 
-/// The state of one pass: where it lives and what it held when read.
-#[derive(Debug, Clone)]
-pub struct StateStore {
-    /// The state file.
-    pub path: PathBuf,
-    /// What it held (empty on a first run).
-    pub memory: Memory,
+/// The target as a state and a saved plan record it: the SCIM base URL normalised (the `url`
+/// crate lower-cases the host and drops a default port; one trailing slash), or `embedded`.
+pub fn target_key(config: &Config) -> String {
+    match &config.target.endpoint {
+        Endpoint::Embedded => "embedded".into(),
+        Endpoint::Url(url) => {
+            let mut s = url.as_str().to_string();
+            if !s.ends_with('/') {
+                s.push('/');
+            }
+            s
+        }
+    }
 }
 
-impl StateStore {
-    /// Reads the config's state: `None` under `state_dir: false`; an empty memory when there
-    /// is no file yet; an error when the file cannot be read or parsed.
-    pub fn load(config: &Config) -> Result<Option<StateStore>, PassError> {
-        let Some(dir) = state_dir(config) else {
-            return Ok(None);
-        };
-        let path = dir.join(STATE_FILE);
-        let bad = |reason: String| PassError::State {
-            path: path.display().to_string(),
-            reason,
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            // No file, or no folder for it (yet): a first run. An apply then finds out
-            // whether the folder can be made ([`StateStore::check_writable`]).
+/// The deployment a config makes: its canonical path and its target.
+pub fn deployment_of(config: &Config) -> Deployment {
+    let config_path = std::fs::canonicalize(&*config.file)
+        .unwrap_or_else(|_| PathBuf::from(&*config.file))
+        .display()
+        .to_string();
+    Deployment {
+        config: config_path,
+        target: target_key(config),
+        organisation: None,
+    }
+}
+
+/// The state file's name for a deployment: one per config and target.
+fn file_name(d: &Deployment) -> String {
+    let id = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}\n{}", d.config, d.target).as_bytes(),
+    );
+    let hex: String = id.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("state-{hex}.json")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A digest naming a key, recorded in the state beside the digests made with it.
+fn key_id(secret: &[u8]) -> String {
+    hex(&ring::digest::digest(&ring::digest::SHA256, secret).as_ref()[..8])
+}
+
+/// The state folder's secret: read from [`KEY_FILE`], or made (and written by an apply).
+#[derive(Clone)]
+struct Secret {
+    bytes: Vec<u8>,
+    on_disk: bool,
+}
+
+impl Secret {
+    fn random() -> Secret {
+        let mut bytes = vec![0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .expect("the system's random source works");
+        Secret {
+            bytes,
+            on_disk: false,
+        }
+    }
+
+    /// Reads the folder's key, if it has one.
+    fn read(path: &Path) -> Result<Option<Secret>, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                 ) =>
             {
-                return Ok(Some(StateStore {
-                    path,
-                    memory: Memory::default(),
-                }));
+                return Ok(None);
             }
-            Err(e) => return Err(bad(e.to_string())),
+            Err(e) => return Err(format!("cannot read its key {}: {e}", path.display())),
         };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        if value.get("format").and_then(|v| v.as_str()) != Some(STATE_FORMAT) {
-            return Err(bad("not a scimsync state file".into()));
+        let text = text.trim();
+        let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
+            .then(|| {
+                (0..64)
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+                    .collect()
+            })
+            .flatten();
+        match bytes {
+            Some(bytes) => Ok(Some(Secret {
+                bytes,
+                on_disk: true,
+            })),
+            None => Err(format!("its key {} is not 64 hex digits", path.display())),
         }
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(STATE_VERSION) => {}
-            v => {
-                return Err(bad(format!(
-                    "state version {} is not supported (this scimsync reads version \
-                     {STATE_VERSION})",
-                    v.map_or("(none)".to_string(), |v| v.to_string())
-                )));
+    }
+}
+
+/// Why a folder may not hold the state: group or others may write to it (anyone who can
+/// could plant a state that holds or hurries deactivations).
+fn unsafe_folder(dir: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(dir).ok()?;
+        let mode = meta.permissions().mode();
+        if meta.is_dir() && mode & 0o022 != 0 {
+            return Some(format!(
+                "its folder {} can be written by {} (mode {:o}); make it private: chmod 700 {}",
+                dir.display(),
+                if mode & 0o002 != 0 { "anyone" } else { "its group" },
+                mode & 0o7777,
+                dir.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    None
+}
+
+/// Creates the state folder (and any missing parent) private to this user.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The state of one pass: where it lives and what it held when read.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    /// The state file.
+    pub path: PathBuf,
+    /// What it held (empty on a first run), with the key its digests are made with.
+    pub memory: Memory,
+    /// Whose state it is; the organisation is filled in once Slack has said.
+    pub deployment: Deployment,
+    secret: SecretSlot,
+    /// A first-layout state this one was migrated from, renamed once this one is saved.
+    legacy: Option<PathBuf>,
+}
+
+/// The secret, kept out of `Debug`.
+#[derive(Clone)]
+struct SecretSlot(Secret);
+
+impl std::fmt::Debug for SecretSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl StateStore {
+    /// Reads the config's state: `None` under `state_dir: false`; an empty memory when there
+    /// is no file yet; an error when the file cannot be read or parsed, belongs to another
+    /// deployment, or lies in a folder others may write to.
+    pub fn load(config: &Config) -> Result<Option<StateStore>, PassError> {
+        let Some(dir) = state_dir(config) else {
+            return Ok(None);
+        };
+        let deployment = deployment_of(config);
+        let path = dir.join(file_name(&deployment));
+        let bad = |reason: String| PassError::State {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(reason) = unsafe_folder(&dir) {
+            return Err(bad(reason));
+        }
+        let secret = Secret::read(&dir.join(KEY_FILE))
+            .map_err(&bad)?
+            .unwrap_or_else(Secret::random);
+        let mut store = StateStore {
+            path: path.clone(),
+            memory: Memory::default(),
+            deployment,
+            secret: SecretSlot(secret),
+            legacy: None,
+        };
+        match read_if_there(&path).map_err(&bad)? {
+            Some(text) => store.read_current(&text).map_err(bad)?,
+            None if store.deployment.target != "embedded" => {
+                let legacy = dir.join(LEGACY_STATE_FILE);
+                if let Some(text) = read_if_there(&legacy).map_err(&bad)? {
+                    store.memory = read_legacy(&text).map_err(|reason| PassError::State {
+                        path: legacy.display().to_string(),
+                        reason,
+                    })?;
+                    store.legacy = Some(legacy);
+                }
+            }
+            None => {}
+        }
+        store.memory.key = DigestKey::new(&store.secret.0.bytes);
+        Ok(Some(store))
+    }
+
+    /// Reads a state file of this layout, checking that it is this deployment's.
+    fn read_current(&mut self, text: &str) -> Result<(), String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+        check_format(&value, STATE_VERSION)?;
+        let file: StateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        let theirs = &file.deployment;
+        if theirs.config != self.deployment.config || theirs.target != self.deployment.target {
+            return Err(format!(
+                "it belongs to the config {} with the target {}, not to {} with {}",
+                theirs.config, theirs.target, self.deployment.config, self.deployment.target
+            ));
+        }
+        if file.key_id != key_id(&self.secret.0.bytes) {
+            return Err(format!(
+                "its digests were made with another key than {} holds (the key was lost or \
+                 replaced)",
+                KEY_FILE
+            ));
+        }
+        self.deployment.organisation = file.deployment.organisation;
+        self.memory = file.memory;
+        Ok(())
+    }
+
+    /// Checks that the organisation the token reaches is the one this state belongs to, and
+    /// records it for a state that does not know its organisation yet.
+    pub fn check_organisation(&mut self, organisation: &str) -> Result<(), PassError> {
+        match &self.deployment.organisation {
+            Some(known) if known != organisation => Err(PassError::State {
+                path: self.path.display().to_string(),
+                reason: format!(
+                    "it belongs to the Slack organisation {known}, and the token now reaches \
+                     the organisation {organisation}"
+                ),
+            }),
+            _ => {
+                self.deployment.organisation = Some(organisation.to_string());
+                Ok(())
             }
         }
-        let file: StateFile = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        Ok(Some(StateStore {
-            path,
-            memory: file.memory,
-        }))
+    }
+
+    /// The secret of the state folder, for sealing plans made against the embedded emulator.
+    pub fn secret(&self) -> &[u8] {
+        &self.secret.0.bytes
     }
 
     /// Checks, before a pass that may write to Slack, that the state can be written after it:
-    /// creates the folder and a probe file. A read-only or missing mount fails here, with
-    /// nothing written, not after the apply.
-    pub fn check_writable(&self) -> Result<(), PassError> {
+    /// creates the folder (0700) and writes the folder's key if it has none yet. A read-only or
+    /// missing mount fails here, with nothing written, not after the apply.
+    pub fn check_writable(&mut self) -> Result<(), PassError> {
         let bad = |e: std::io::Error| PassError::StateWrite {
             path: self.path.display().to_string(),
             source: e,
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(bad)?;
-        let probe = dir.join(format!("{STATE_FILE}.tmp-{}", std::process::id()));
-        std::fs::File::create(&probe).map_err(bad)?;
-        std::fs::remove_file(&probe).map_err(bad)
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        create_private_dir(&dir).map_err(bad)?;
+        if self.secret.0.on_disk {
+            return Ok(());
+        }
+        let key_path = dir.join(KEY_FILE);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&key_path) {
+            Ok(mut file) => {
+                use std::io::Write;
+                file.write_all(format!("{}\n", hex(&self.secret.0.bytes)).as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(bad)?;
+                self.secret.0.on_disk = true;
+            }
+            // Another config's first apply in this folder made it: use that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let read = Secret::read(&key_path).map_err(|reason| PassError::State {
+                    path: self.path.display().to_string(),
+                    reason,
+                })?;
+                if let Some(secret) = read {
+                    self.secret.0 = secret;
+                    self.memory.key = DigestKey::new(&self.secret.0.bytes);
+                }
+            }
+            Err(e) => return Err(bad(e)),
+        }
+        Ok(())
     }
 
-    /// Writes `memory` atomically: a temporary file beside the state file, fsync, rename,
-    /// fsync of the folder.
+    /// Writes `memory` atomically (mode 0600): a temporary file beside the state file, fsync,
+    /// rename, fsync of the folder. A first-layout state this one came from is then renamed.
     pub fn save(&self, memory: &Memory, now: DateTime<Utc>) -> Result<(), PassError> {
         let bad = |e: std::io::Error| PassError::StateWrite {
             path: self.path.display().to_string(),
             source: e,
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(bad)?;
+        create_private_dir(dir).map_err(bad)?;
         let mut text = serde_json::to_string_pretty(&StateFile {
             format: STATE_FORMAT.into(),
             version: STATE_VERSION,
             written_at: now,
+            deployment: self.deployment.clone(),
+            key_id: key_id(&self.secret.0.bytes),
             memory: memory.clone(),
         })
         .expect("the state serialises");
         text.push('\n');
-        crate::files::write_atomically(&self.path, text.as_bytes(), None).map_err(bad)
+        crate::files::write_atomically(&self.path, text.as_bytes(), Some(0o600)).map_err(bad)?;
+        if let Some(legacy) = &self.legacy {
+            let mut done = legacy.clone().into_os_string();
+            done.push(".migrated");
+            if let Err(e) = std::fs::rename(legacy, &done) {
+                tracing::warn!(state = %legacy.display(), error = %e,
+                    "the state of the first layout was migrated but cannot be renamed");
+            }
+        }
+        Ok(())
     }
+}
+
+/// A file's text, or `None` when it (or its folder) does not exist.
+fn read_if_there(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Checks the format marker and version of a state file's JSON.
+fn check_format(value: &serde_json::Value, version: u32) -> Result<(), String> {
+    if value.get("format").and_then(|v| v.as_str()) != Some(STATE_FORMAT) {
+        return Err("not a scimsync state file".into());
+    }
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(version) => Ok(()),
+        v => Err(format!(
+            "state version {} is not supported (this scimsync reads version {STATE_VERSION})",
+            v.map_or("(none)".to_string(), |v| v.to_string())
+        )),
+    }
+}
+
+/// Reads a first-layout state (version 1) for migration: its memory, unkeyed digests and all.
+fn read_legacy(text: &str) -> Result<Memory, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    check_format(&value, 1)?;
+    let file: LegacyStateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Ok(file.memory)
 }
 
 /// What the pass leaves for the next one: the memory after `plan` was applied with `outcome`
@@ -204,6 +518,7 @@ pub fn next_memory(
         applied: last_applied(before, plan, live, config, outcome),
         failures: failures(before, plan, outcome, config.stuck, now),
         last_good: before.last_good.clone(),
+        key: before.key.clone(),
     };
     let complete = outcome.is_none_or(Outcome::complete);
     if complete {
@@ -258,7 +573,7 @@ fn last_applied(
                     .iter()
                     .filter_map(|a| {
                         u.text(*a)
-                            .map(|v| (a.to_string(), memory::value_digest(Some(v))))
+                            .map(|v| (a.to_string(), memory::value_digest(&before.key, Some(v))))
                     })
                     .collect();
                 (u.id.clone(), values)
@@ -294,7 +609,7 @@ fn last_applied(
                         let entry = out.entry(id.clone()).or_default();
                         entry.insert(
                             c.attribute.to_string(),
-                            memory::value_digest(c.to.as_deref()),
+                            memory::value_digest(&before.key, c.to.as_deref()),
                         );
                     } else {
                         keep_before(&mut out, id, c.attribute);
@@ -305,7 +620,7 @@ fn last_applied(
                 if let Some(id) = result.and_then(|r| r.resource.clone()) {
                     let entry = out.entry(id).or_default();
                     for (a, v) in &fields.text {
-                        entry.insert(a.to_string(), memory::value_digest(v.as_deref()));
+                        entry.insert(a.to_string(), memory::value_digest(&before.key, v.as_deref()));
                     }
                 }
             }
@@ -332,7 +647,7 @@ fn failures(
     let planned: std::collections::BTreeMap<String, String> = plan
         .ops
         .iter()
-        .map(|o| (memory::op_key(o), fingerprint(&o.op)))
+        .map(|o| (memory::op_key(o), before.key.digest(&o.op)))
         .collect();
     for s in plan.stuck.iter().filter(|s| s.retry_at.is_some()) {
         if let Some(f) = before
@@ -356,14 +671,16 @@ fn failures(
             continue;
         };
         let key = memory::op_key(op);
-        let digest = fingerprint(&op.op);
+        let digest = before.key.digest(&op.op);
         let error = match (status, code) {
             (Some(s), Some(c)) => format!("{s} {c}"),
             (Some(s), None) => format!("{s} {message}"),
             _ => message.clone(),
         };
         let passes = match before.failures.get(&key) {
-            Some(f) if f.op == digest && f.error == error => f.passes.saturating_add(1),
+            Some(f) if before.key.matches(&f.op, &op.op) && f.error == error => {
+                f.passes.saturating_add(1)
+            }
             _ => 1,
         };
         out.insert(

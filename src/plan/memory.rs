@@ -12,7 +12,9 @@
 //!   a doubling backoff, listed as [`Stuck`];
 //! - **source shrink**: the `max_source_shrink` guard against the last successful apply.
 //!
-//! The memory holds Slack ids, timestamps, counts and digests ([`super::fingerprint`]) only.
+//! The memory holds Slack ids, timestamps, counts and digests only; the digests are keyed
+//! ([`DigestKey`], a secret kept beside the state), so a dictionary of likely titles or names
+//! cannot give a value back from the file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,7 +44,68 @@ pub struct Memory {
     /// The last apply that ended in success.
     #[serde(default)]
     pub last_good: Option<LastGood>,
+    /// The key the digests above are made with: not stored with them.
+    #[serde(skip)]
+    pub key: DigestKey,
 }
+
+/// The key of the memory's digests (a secret kept in the state folder, `pass::state`). A
+/// digest made with it is `k1:` and 32 hex digits (HMAC-SHA256, truncated); without a key
+/// (tests) a digest is the unkeyed [`fingerprint`], which is also how a state written before
+/// keys existed reads until its next save rewrites it.
+#[derive(Clone, Default)]
+pub struct DigestKey(Option<std::sync::Arc<ring::hmac::Key>>);
+
+impl DigestKey {
+    /// A key from secret bytes.
+    pub fn new(secret: &[u8]) -> DigestKey {
+        DigestKey(Some(std::sync::Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            secret,
+        ))))
+    }
+
+    /// The digest of `value` (its JSON) under this key.
+    pub fn digest(&self, value: &impl Serialize) -> String {
+        match &self.0 {
+            Some(key) => {
+                let bytes = serde_json::to_vec(value).expect("digested values serialise");
+                let tag = ring::hmac::sign(key, &bytes);
+                let hex: String = tag.as_ref()[..16]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!("k1:{hex}")
+            }
+            None => fingerprint(value),
+        }
+    }
+
+    /// Whether `stored` is the digest of `value`: a keyed digest under this key, or an
+    /// unkeyed one of a state written before keys existed.
+    pub fn matches(&self, stored: &str, value: &impl Serialize) -> bool {
+        if stored.starts_with("k1:") {
+            self.0.is_some() && stored == self.digest(value)
+        } else {
+            stored == fingerprint(value)
+        }
+    }
+}
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "DigestKey([redacted])" } else { "DigestKey(none)" })
+    }
+}
+
+/// Two memories are equal by what they remember; the key is not part of it.
+impl PartialEq for DigestKey {
+    fn eq(&self, _: &DigestKey) -> bool {
+        true
+    }
+}
+
+impl Eq for DigestKey {}
 
 /// An op Slack refused on consecutive passes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,8 +203,8 @@ pub fn op_key(op: &Op) -> String {
 }
 
 /// The digest of a value, as [`Memory::applied`] holds it.
-pub fn value_digest(value: Option<&str>) -> String {
-    fingerprint(&value)
+pub fn value_digest(key: &DigestKey, value: Option<&str>) -> String {
+    key.digest(&value)
 }
 
 /// When a stuck op that failed `passes` times may be tried again, from `now`.
@@ -262,7 +325,10 @@ fn find_drift(
                 continue; // drift is told for text and date attributes
             }
             let name = c.attribute.to_string();
-            if last.get(&name) != Some(&value_digest(c.to.as_deref())) {
+            if !last
+                .get(&name)
+                .is_some_and(|d| memory.key.matches(d, &c.to.as_deref()))
+            {
                 continue; // the directory changed (or scimsync never applied it)
             }
             let report = policy.attributes.mode(c.attribute) == AttributeMode::Report;
@@ -307,7 +373,7 @@ fn hold_stuck(
         let Some(f) = memory.failures.get(&op_key(op)) else {
             continue;
         };
-        if f.op != fingerprint(&op.op) || f.passes < stuck.after {
+        if !memory.key.matches(&f.op, &op.op) || f.passes < stuck.after {
             continue; // the directory changed the op, or it is not stuck yet
         }
         let wait = f.retry_at.filter(|at| *at > now && !waited_on[i]);

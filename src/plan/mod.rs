@@ -15,6 +15,8 @@ pub mod memory;
 mod planner;
 pub mod recheck;
 pub mod render;
+pub mod saved;
+pub mod seal;
 
 use std::collections::BTreeMap;
 
@@ -30,8 +32,9 @@ pub use recheck::{Refusal, recheck};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
 /// each op's `after`: the ops it must wait for. Version 3 added `pending` (deactivations inside
-/// the grace period), `drift`, `stuck` and `counts.source_users`.
-pub const PLAN_FORMAT_VERSION: u32 = 3;
+/// the grace period), `drift`, `stuck` and `counts.source_users`. Version 4 added `binding`
+/// (target, organisation, config) and the keyed `seal`.
+pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 /// One write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,16 +306,20 @@ pub struct Plan {
     /// reports.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// A digest of the plan's content (ops, fingerprints, counts, labels): a saved plan whose
-    /// content was edited after it was made no longer matches it and is refused. An integrity
-    /// check against edits, not a signature; the re-check against the current config
-    /// ([`recheck`]) is what stops a plan from doing what the config forbids.
+    /// A digest of the plan's content (ops, fingerprints, counts, labels): names the plan in
+    /// the audit log. Anyone can recompute it; what protects a saved plan is [`Plan::seal`].
     #[serde(default)]
     pub digest: String,
     /// The least time applying the plan takes under Slack's rate limits at the configured
     /// share: set by the pass (the planner knows no budget), not part of the digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<estimate::Estimate>,
+    /// What the plan was made for (target, organisation, config); set by the pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<seal::Binding>,
+    /// The keyed seal over everything above ([`seal::seal`]); set by the pass.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub seal: String,
 }
 
 /// How many of each kind of change a plan makes.
@@ -365,6 +372,8 @@ impl Plan {
             labels: BTreeMap::new(),
             digest: String::new(),
             estimate: None,
+            binding: None,
+            seal: String::new(),
         }
     }
 
@@ -417,7 +426,10 @@ pub fn digest(plan: &Plan) -> String {
     ))
 }
 
-/// Reads a plan saved with `plan --format json --out FILE`.
+/// Reads a plan saved with `plan --format json --out FILE` and checks its shape: this format
+/// version, a binding and a seal (checked against a key by the pass: [`seal::verify`]), every
+/// op's `after` pointing back, and a fingerprint for every existing resource an op writes to
+/// (an op without one could touch an account nobody fingerprinted).
 pub fn from_json(text: &str) -> Result<Plan, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     match value.get("format_version").and_then(|v| v.as_u64()) {
@@ -430,10 +442,10 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         None => return Err("not a scimsync plan: no format_version".into()),
     }
     let plan: Plan = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    if !recheck::digest_matches(&plan) {
+    if plan.binding.is_none() || plan.seal.is_empty() {
         return Err(
-            "its content does not match its digest: it was edited after it was made; make a \
-             new plan"
+            "it is not sealed (no binding or seal): only a plan written by `scimsync plan \
+             --format json --out FILE` can be applied"
                 .into(),
         );
     }
@@ -441,6 +453,15 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         if let Some(&bad) = op.after.iter().find(|&&j| j >= i) {
             return Err(format!(
                 "op {i} ({} {}) waits for op {bad}, which does not come before it",
+                op.kind(),
+                op.subject()
+            ));
+        }
+        if let Some(id) = op.resource_id()
+            && !plan.fingerprints.contains_key(id)
+        {
+            return Err(format!(
+                "op {i} ({} {}) writes to {id}, which the plan has no fingerprint of",
                 op.kind(),
                 op.subject()
             ));

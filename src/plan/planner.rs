@@ -463,6 +463,8 @@ impl<'a> Planner<'a> {
             labels,
             digest: String::new(),
             estimate: None,
+            binding: None,
+            seal: String::new(),
         };
         plan.digest = super::digest(&plan);
         plan.guards = guards::evaluate(&plan, &self.policy.safety);
@@ -670,32 +672,45 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_plan_of_another_version_or_with_a_forward_edge_is_refused() {
-        let p = plan(
+    fn a_saved_plan_of_another_version_unsealed_with_a_forward_edge_or_unfingerprinted_is_refused()
+    {
+        let mut p = plan(
             &directory(vec![person("zed@example.com", 2)], vec![]),
             &state(vec![]),
             &policy(),
         );
+        let unsealed = serde_json::to_value(&p).unwrap();
+        let e = crate::plan::from_json(&unsealed.to_string()).unwrap_err();
+        assert!(e.contains("not sealed"), "{e}");
+        p.binding = Some(crate::plan::seal::Binding {
+            target: "embedded".into(),
+            organisation: "T1".into(),
+            config: "c.yaml".into(),
+            config_sha256: "00".into(),
+        });
+        p.seal = crate::plan::seal::seal(&p, &crate::plan::seal::SealKey::new(b"k"));
         let mut json: serde_json::Value = serde_json::to_value(&p).unwrap();
         assert!(crate::plan::from_json(&json.to_string()).is_ok());
         json["format_version"] = 1.into();
         let e = crate::plan::from_json(&json.to_string()).unwrap_err();
         assert!(e.contains("plan format version 1 is not supported"), "{e}");
         json["format_version"] = crate::plan::PLAN_FORMAT_VERSION.into();
-        // An edited op no longer matches the digest.
-        let mut edited = json.clone();
-        edited["ops"][0]["email"] = "mallory@example.com".into();
-        let e = crate::plan::from_json(&edited.to_string()).unwrap_err();
-        assert!(e.contains("edited after it was made"), "{e}");
-        // Even a plan crafted with a fresh digest cannot wait on an op after it.
-        json["ops"][0]["after"] = serde_json::json!([0]);
-        let mut crafted: Plan = serde_json::from_value(json).unwrap();
-        crafted.digest = crate::plan::digest(&crafted);
-        let e = crate::plan::from_json(&serde_json::to_string(&crafted).unwrap()).unwrap_err();
+        // A plan cannot wait on an op after it.
+        let mut forward = json.clone();
+        forward["ops"][0]["after"] = serde_json::json!([0]);
+        let e = crate::plan::from_json(&forward.to_string()).unwrap_err();
         assert!(
             e.contains("waits for op 0, which does not come before it"),
             "{e}"
         );
+        // An op on an account the plan holds no fingerprint of (an appended deactivation).
+        json["ops"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"op": "deactivate_user", "id": "W9",
+                "email": "ceo@example.com", "reason": "not in the directory"}));
+        let e = crate::plan::from_json(&json.to_string()).unwrap_err();
+        assert!(e.contains("writes to W9, which the plan has no fingerprint of"), "{e}");
     }
 
     #[test]

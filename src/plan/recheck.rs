@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{Op, OpKind, Plan, digest};
+use super::{Op, OpKind, Plan};
 use crate::config::{
     AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups, UnmanagedUsers,
 };
@@ -35,11 +35,6 @@ impl std::fmt::Display for Refusal {
             self.index, self.kind, self.subject, self.reason
         )
     }
-}
-
-/// Whether the plan's content is what the planner wrote: its digest matches.
-pub fn digest_matches(plan: &Plan) -> bool {
-    plan.digest == digest(plan)
 }
 
 /// Every op of `plan` that `policy` forbids against `live` (which the plan's fingerprints say

@@ -691,6 +691,14 @@ fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
         &policy(),
     );
     assert_eq!(p.fingerprints.keys().collect::<Vec<_>>(), ["W1", "W2"]);
+    let mut p = p;
+    p.binding = Some(crate::plan::seal::Binding {
+        target: "embedded".into(),
+        organisation: "T1".into(),
+        config: "c.yaml".into(),
+        config_sha256: "00".into(),
+    });
+    p.seal = "hmac-sha256:00".into();
     let json = serde_json::to_string(&p).unwrap();
     assert_eq!(from_json(&json).unwrap(), p);
     assert!(

@@ -336,6 +336,87 @@ impl ScimClient {
         })
     }
 
+    /// The key that seals saved plans made with this token (see `plan::seal`): an HMAC-SHA256
+    /// of a fixed label under the token, so only a holder of the token can make it, and the
+    /// token cannot be had back from it or from a seal.
+    pub fn plan_key(&self) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.token.expose().as_bytes());
+        let tag = ring::hmac::sign(&key, b"scimsync saved-plan seal, v1");
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    /// The URL of Slack's Web API method `auth.test` for this target: `https://slack.com/api/`
+    /// for Slack's own hosts, the target's origin otherwise (the emulator serves it there).
+    fn auth_test_url(&self) -> String {
+        match reqwest::Url::parse(&self.base) {
+            Ok(u) if u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")) => {
+                "https://slack.com/api/auth.test".to_string()
+            }
+            Ok(u) => format!("{}/api/auth.test", u.origin().ascii_serialization()),
+            Err(_) => format!("{}api/auth.test", self.base),
+        }
+    }
+
+    /// The organisation the token belongs to, as Slack's Web API `auth.test` names it: the
+    /// Enterprise Grid org id (`E…`) for an org-wide install, else the workspace id (`T…`).
+    /// SCIM itself never says which organisation it is, and every organisation shares one
+    /// SCIM URL, so this is what binds a saved plan and the state to one organisation.
+    pub async fn organisation(&self) -> Result<String, ScimError> {
+        let path = "auth.test";
+        let endpoint = self.endpoint();
+        let transport = |source: reqwest::Error| ScimError::Transport {
+            method: Method::POST,
+            path: path.to_string(),
+            cause: transport_cause(&source, &endpoint),
+            source: source.without_url(),
+        };
+        let resp = self
+            .http
+            .post(self.auth_test_url())
+            .header(reqwest::header::AUTHORIZATION, self.token.header())
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let field = |name: &str| {
+            body.get(name)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let refused = |code: Option<String>| ScimError::Status {
+            method: Method::POST,
+            path: path.to_string(),
+            status: status.as_u16(),
+            code,
+            message: None,
+            retry_after: None,
+        };
+        if !status.is_success() || body.get("ok").and_then(Value::as_bool) != Some(true) {
+            return Err(refused(field("error")));
+        }
+        let org = field("enterprise_id")
+            .or_else(|| field("team_id"))
+            .ok_or_else(|| ScimError::Decode {
+                method: Method::POST,
+                path: path.to_string(),
+                message: "no team_id in the answer".into(),
+            })?;
+        // An id goes into files and messages: Slack's are short and alphanumeric.
+        if org.len() > 32 || !org.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ScimError::Decode {
+                method: Method::POST,
+                path: path.to_string(),
+                message: "the team id is not a Slack id".into(),
+            });
+        }
+        Ok(org)
+    }
+
     /// A request whose answer is a JSON body of type `T`.
     pub async fn send_json<T: DeserializeOwned>(
         &self,

@@ -121,8 +121,8 @@ async fn initial_import_then_nothing_to_do() {
 
         // The next plan is empty and a second apply writes nothing.
         o.emu.reset_stats();
-        let (code, out, _) = run(&o, dir.path(), &["plan", "--detailed-exitcode"]);
-        assert_eq!(code, 0, "{out}");
+        let (code, out, _e) = run(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{out}{_e}");
         let (code, out, _) = run(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("No changes"), "{out}");

@@ -44,8 +44,18 @@ fn plan_json(o: &Org, dir: &Path) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
+/// The one state file in the default state folder (one per config and target).
 fn state_file(dir: &Path) -> std::path::PathBuf {
-    dir.join(".scimsync-state").join("state.json")
+    let folder = dir.join(".scimsync-state");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p: &std::path::PathBuf| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        name.starts_with("state-") && name.ends_with(".json")
+    });
+    assert!(files.len() <= 1, "one state file: {files:?}");
+    files.pop().unwrap_or_else(|| folder.join("state-none.json"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -331,11 +341,8 @@ async fn a_truncated_or_corrupt_state_stops_the_pass_with_zero_writes() {
         );
     }
     // The documented reset: move it away; the next apply is a first run.
-    std::fs::rename(
-        state_file(dir.path()),
-        dir.path().join(".scimsync-state/state.json.bad"),
-    )
-    .unwrap();
+    let file = state_file(dir.path());
+    std::fs::rename(&file, file.with_extension("json.bad")).unwrap();
     let (code, out) = run_text(&o, dir.path(), &["apply"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -391,11 +398,13 @@ async fn two_processes_never_interleave_state_writes() {
             serde_json::from_str(&std::fs::read_to_string(state_file(dir.path())).unwrap())
                 .unwrap();
         assert_eq!(state["leavers"].as_object().unwrap().len(), 10, "{state}");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join(".scimsync-state"))
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join(".scimsync-state"))
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["state.json"]);
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names[0].starts_with("state-") && names[1] == "state.key", "{names:?}");
     }
     // While another process holds the pass lock, no state is read or written.
     let lock_path = scimsync::pass::ApplyLock::path_for(

@@ -1,0 +1,146 @@
+//! The seal and binding of a saved plan (DESIGN §4: "a saved plan is a sealed, bound promise,
+//! never an instruction").
+//!
+//! A plan names what it was made for — the target, the organisation Slack said the token
+//! belongs to, and the config (its SHA-256) — in [`Binding`], and carries a keyed seal over
+//! its whole content: HMAC-SHA256 under a key only a holder of the Slack token (or, for the
+//! embedded emulator, of the key kept in the state folder) can derive. An unkeyed digest can be
+//! recomputed by anyone who edits the file; a seal cannot. The seal proves who made the plan
+//! and that nothing in it changed; it does not make the plan right for *now*: `apply --plan`
+//! still re-plans and applies only ops that the current directory, config, state and Slack
+//! would make (see `pass`).
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+
+/// What a plan was made for. A saved plan is refused anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The normalised target: the SCIM base URL (lower-case host, no default port, one
+    /// trailing slash) or `embedded`.
+    pub target: String,
+    /// The organisation the token belongs to (Web API `auth.test`: `E…` or `T…`).
+    pub organisation: String,
+    /// The config file as named, for messages.
+    pub config: String,
+    /// The SHA-256 of the config file's bytes: the plan applies only under this exact config.
+    pub config_sha256: String,
+}
+
+/// A key that seals plans: 32 secret bytes.
+#[derive(Clone)]
+pub struct SealKey(hmac::Key);
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey([redacted])")
+    }
+}
+
+impl SealKey {
+    /// A key from secret bytes (derived from the token, or read from the state folder).
+    pub fn new(secret: &[u8]) -> SealKey {
+        SealKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+}
+
+/// The prefix of a seal, naming its algorithm.
+const SEAL_PREFIX: &str = "hmac-sha256:";
+
+/// The bytes the seal covers: the plan's canonical JSON (object keys sorted) without `seal`.
+fn sealed_bytes(plan: &Plan) -> Vec<u8> {
+    let mut value = serde_json::to_value(plan).expect("plans serialise");
+    if let Some(map) = value.as_object_mut() {
+        map.remove("seal");
+    }
+    serde_json::to_vec(&value).expect("JSON values serialise")
+}
+
+/// The seal of `plan`'s content under `key`.
+pub fn seal(plan: &Plan, key: &SealKey) -> String {
+    let tag = hmac::sign(&key.0, &sealed_bytes(plan));
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SEAL_PREFIX}{hex}")
+}
+
+/// Whether `plan.seal` is the seal of its content under `key` (compared in constant time).
+pub fn verify(plan: &Plan, key: &SealKey) -> bool {
+    let Some(hex) = plan.seal.strip_prefix(SEAL_PREFIX) else {
+        return false;
+    };
+    let Some(tag) = decode_hex(hex) else {
+        return false;
+    };
+    hmac::verify(&key.0, &sealed_bytes(plan), &tag).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Op, PlannedOp};
+
+    fn plan() -> Plan {
+        let mut p = Plan::of(vec![PlannedOp::new(Op::DeactivateUser {
+            id: "W1".into(),
+            email: "a@x.io".into(),
+            reason: "not in the directory".into(),
+        })]);
+        p.binding = Some(Binding {
+            target: "https://api.slack.com/scim/v2/".into(),
+            organisation: "E1".into(),
+            config: "scimsync.yaml".into(),
+            config_sha256: "00".into(),
+        });
+        p
+    }
+
+    #[test]
+    fn a_seal_holds_under_its_key_only_and_covers_every_field() {
+        let key = SealKey::new(b"token one");
+        let mut p = plan();
+        p.seal = seal(&p, &key);
+        assert!(verify(&p, &key));
+        assert!(!verify(&p, &SealKey::new(b"token two")));
+        // A JSON round trip keeps it.
+        let back: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert!(verify(&back, &key));
+        // Any edit breaks it: a field outside the ops, the binding, an op.
+        let mut edited = p.clone();
+        edited.pending.push(crate::plan::Pending {
+            id: "W2".into(),
+            email: "b@x.io".into(),
+            since: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            due: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            remaining_secs: 0,
+        });
+        assert!(!verify(&edited, &key));
+        let mut edited = p.clone();
+        edited.binding.as_mut().unwrap().organisation = "E2".into();
+        assert!(!verify(&edited, &key));
+        let mut edited = p.clone();
+        edited.conflicts.clear();
+        edited.conflicts.push(crate::plan::Conflict {
+            subject: "x".into(),
+            reason: "y".into(),
+            source: None,
+        });
+        assert!(!verify(&edited, &key));
+        let mut edited = p.clone();
+        edited.seal = "hmac-sha256:zz".into();
+        assert!(!verify(&edited, &key));
+        edited.seal = String::new();
+        assert!(!verify(&edited, &key));
+    }
+}
