@@ -24,6 +24,7 @@ mod plan;
 mod progress;
 mod python_sdk;
 mod quickstart;
+mod saved_plans;
 mod scim_client;
 mod secrets;
 mod soak;
