@@ -457,6 +457,20 @@ impl StateStore {
     }
 }
 
+/// Parses a state file's text of either layout, as [`StateStore::load`] reads it (without the
+/// checks that need the folder: whose deployment, which key): the deployment it names (none
+/// for the first layout) and its memory. For the fuzz target and tools.
+pub fn parse(text: &str) -> Result<(Option<Deployment>, Memory), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    if value.get("version").and_then(serde_json::Value::as_u64) == Some(1) {
+        return read_legacy(text).map(|m| (None, m));
+    }
+    check_format(&value, STATE_VERSION)?;
+    let file: StateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    Ok((Some(file.deployment), file.memory))
+}
+
 /// A file's text, or `None` when it (or its folder) does not exist.
 fn read_if_there(path: &Path) -> Result<Option<String>, String> {
     match std::fs::read_to_string(path) {
