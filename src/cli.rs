@@ -600,7 +600,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     // Source problems were shown before the plan; the rest of the findings now, but a state
     // that could not be saved only after what applied.
     let findings = report.findings();
-    for f in findings.iter().filter(|f| !matches!(f.topic, "source" | "state")) {
+    for f in findings
+        .iter()
+        .filter(|f| !matches!(f.topic, "source" | "state"))
+    {
         say!("{}: {}", f.severity, f.text);
     }
     if let Applied::GuardTripped(_) = &report.applied {

@@ -410,9 +410,11 @@ async fn auth_test(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
         let store = lock(&shared.store);
         (store.team_id(), store.is_grid())
     };
-    axum::Json(json!({"ok": true, "url": "https://emulator.slack.com/", "team": "emulator",
+    axum::Json(
+        json!({"ok": true, "url": "https://emulator.slack.com/", "team": "emulator",
         "team_id": team, "enterprise_id": if grid { team.as_str() } else { "" },
-        "is_enterprise_install": grid}))
+        "is_enterprise_install": grid}),
+    )
     .into_response()
 }
 

@@ -462,7 +462,10 @@ impl Store {
     /// emulators seeded differently are two organisations.
     pub fn team_id(&self) -> String {
         let prefix = if self.is_grid() { 'E' } else { 'T' };
-        format!("{prefix}0{:09X}", self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 28)
+        format!(
+            "{prefix}0{:09X}",
+            self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 28
+        )
     }
 
     /// Whether the organisation is an Enterprise Grid one (`W…` user ids).

@@ -214,11 +214,12 @@ pub async fn prepare(
         state.check_writable()?;
     }
     let loaded = load_directory(&config, today)?;
-    let (connection, live) =
-        Connection::open_and_read(&config, request.observer.clone()).await?;
+    let (connection, live) = Connection::open_and_read(&config, request.observer.clone()).await?;
     let planned = plan_against(&config, &connection, &live, &loaded, state.as_mut()).await;
     let plan = match planned.and_then(|(plan, key)| match saved {
-        Some((file, saved)) => adopt_saved(&file, saved, plan, &live, &config, state.as_ref(), &key),
+        Some((file, saved)) => {
+            adopt_saved(&file, &saved, plan, &live, &config, state.as_ref(), &key)
+        }
         None => Ok(plan),
     }) {
         Ok(plan) => plan,
@@ -307,7 +308,7 @@ fn read_saved(file: &Path) -> Result<Plan, PassError> {
 /// stuck ops) and conflicts come from now, never from the file. Nothing is written on refusal.
 fn adopt_saved(
     file: &Path,
-    saved: Plan,
+    saved: &Plan,
     fresh: Plan,
     live: &LiveState,
     config: &Config,
@@ -323,7 +324,7 @@ fn adopt_saved(
     {
         return Err(saved_plan(why));
     }
-    if !seal::verify(&saved, key) {
+    if !seal::verify(saved, key) {
         return Err(saved_plan(
             "its seal does not hold: it was edited after it was made, or made with another \
              token or state folder; make a new plan"
@@ -340,11 +341,11 @@ fn adopt_saved(
     if !stale.is_empty() {
         return Err(PassError::Stale(stale));
     }
-    let refused = plan::recheck(&saved, live, &config.policy);
+    let refused = plan::recheck(saved, live, &config.policy);
     if !refused.is_empty() {
         return Err(PassError::Forbidden(refused));
     }
-    let mut plan = plan::saved::reconcile(&saved, fresh, live).map_err(PassError::NotNow)?;
+    let mut plan = plan::saved::reconcile(saved, fresh, live).map_err(PassError::NotNow)?;
     plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
     plan.guards.extend(plan::guards::shrink(
         &plan.counts,

@@ -246,7 +246,11 @@ fn unsafe_folder(dir: &Path) -> Option<String> {
             return Some(format!(
                 "its folder {} can be written by {} (mode {:o}); make it private: chmod 700 {}",
                 dir.display(),
-                if mode & 0o002 != 0 { "anyone" } else { "its group" },
+                if mode & 0o002 != 0 {
+                    "anyone"
+                } else {
+                    "its group"
+                },
                 mode & 0o7777,
                 dir.display()
             ));
@@ -634,7 +638,10 @@ fn last_applied(
                 if let Some(id) = result.and_then(|r| r.resource.clone()) {
                     let entry = out.entry(id).or_default();
                     for (a, v) in &fields.text {
-                        entry.insert(a.to_string(), memory::value_digest(&before.key, v.as_deref()));
+                        entry.insert(
+                            a.to_string(),
+                            memory::value_digest(&before.key, v.as_deref()),
+                        );
                     }
                 }
             }

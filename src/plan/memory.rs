@@ -94,7 +94,11 @@ impl DigestKey {
 
 impl std::fmt::Debug for DigestKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "DigestKey([redacted])" } else { "DigestKey(none)" })
+        f.write_str(if self.0.is_some() {
+            "DigestKey([redacted])"
+        } else {
+            "DigestKey(none)"
+        })
     }
 }
 

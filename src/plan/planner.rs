@@ -710,7 +710,10 @@ mod tests {
             .push(serde_json::json!({"op": "deactivate_user", "id": "W9",
                 "email": "ceo@example.com", "reason": "not in the directory"}));
         let e = crate::plan::from_json(&json.to_string()).unwrap_err();
-        assert!(e.contains("writes to W9, which the plan has no fingerprint of"), "{e}");
+        assert!(
+            e.contains("writes to W9, which the plan has no fingerprint of"),
+            "{e}"
+        );
     }
 
     #[test]

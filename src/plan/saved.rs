@@ -258,7 +258,10 @@ mod tests {
         };
         let refused = reconcile(&saved, fresh, &live).unwrap_err();
         assert_eq!(refused.len(), 2);
-        assert!(refused[0].reason.contains("already held by account W9"), "{refused:?}");
+        assert!(
+            refused[0].reason.contains("already held by account W9"),
+            "{refused:?}"
+        );
         assert!(refused[1].reason.contains("not due"), "{refused:?}");
     }
 

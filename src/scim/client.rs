@@ -351,7 +351,10 @@ impl ScimClient {
     /// for Slack's own hosts, the target's origin otherwise (the emulator serves it there).
     fn auth_test_url(&self) -> String {
         match reqwest::Url::parse(&self.base) {
-            Ok(u) if u.host_str().is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")) => {
+            Ok(u)
+                if u.host_str()
+                    .is_some_and(|h| h == "slack.com" || h.ends_with(".slack.com")) =>
+            {
                 "https://slack.com/api/auth.test".to_string()
             }
             Ok(u) => format!("{}/api/auth.test", u.origin().ascii_serialization()),

@@ -7,7 +7,6 @@ use std::path::Path;
 use scimsync::emulator::{Emulator, EmulatorConfig, GroupNames, Snapshot, Store, StoredUser};
 use serde_json::Value;
 
-
 const TOKEN: &str = "xoxp-saved-plan-tests";
 
 /// `scimsync ARGS --config CONFIG` in `dir` with the token in `SCIM_TOKEN` and `env` set; its
@@ -125,11 +124,16 @@ async fn a_saved_plan_cannot_skip_the_grace_period() {
     let emu = corp(3).await;
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), &url(&emu), &["u0", "u1"], RATIO);
-    let (code, out) = run(dir.path(), &["plan", "--format", "json", "--out", "plan.json"]);
+    let (code, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
     assert_eq!(code, 0, "{out}");
-    assert!(std::fs::read_to_string(dir.path().join("plan.json"))
-        .unwrap()
-        .contains("u2@corp.example"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("plan.json"))
+            .unwrap()
+            .contains("u2@corp.example")
+    );
     setup(
         dir.path(),
         &url(&emu),
@@ -144,7 +148,10 @@ async fn a_saved_plan_cannot_skip_the_grace_period() {
     // hand (with u2's fingerprint and a recomputed digest, all anyone could forge before) is
     // refused: the seal is keyed.
     run(dir.path(), &["apply"]);
-    let (code, out) = run(dir.path(), &["plan", "--format", "json", "--out", "p2.json"]);
+    let (code, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "p2.json"],
+    );
     assert_eq!(code, 0, "{out}");
     let mut p2 = read_json(&dir.path().join("p2.json"));
     assert_eq!(p2["pending"].as_array().unwrap().len(), 1, "{p2}");
@@ -198,7 +205,10 @@ async fn fields_outside_the_ops_are_sealed_and_memory_never_comes_from_the_plan(
     .unwrap();
     assert_eq!(run(dir.path(), &["apply"]).0, 4, "the conflict");
     let state_before = state_files(dir.path());
-    let (_, out) = run(dir.path(), &["plan", "--format", "json", "--out", "plan.json"]);
+    let (_, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
     let plan = read_json(&dir.path().join("plan.json"));
     assert_eq!(plan["pending"].as_array().unwrap().len(), 1, "{out}");
     assert_eq!(plan["conflicts"].as_array().unwrap().len(), 1, "{plan}");
@@ -213,8 +223,15 @@ async fn fields_outside_the_ops_are_sealed_and_memory_never_comes_from_the_plan(
         assert_eq!(code, 1, "{file}: {out}");
         assert!(out.contains("its seal does not hold"), "{out}");
     }
-    assert_eq!(state_files(dir.path()), state_before, "the state is untouched");
-    assert!(active(&emu, "u2@corp.example"), "still inside the grace period");
+    assert_eq!(
+        state_files(dir.path()),
+        state_before,
+        "the state is untouched"
+    );
+    assert!(
+        active(&emu, "u2@corp.example"),
+        "still inside the grace period"
+    );
     // The plan as made has nothing to write but its conflict: recomputed, exit 4.
     let (code, out) = run(dir.path(), &["apply", "--plan", "plan.json"]);
     assert_eq!(code, 4, "{out}");
@@ -251,14 +268,20 @@ async fn a_forged_op_is_refused() {
          - {email: u2@corp.example}\n",
     )
     .unwrap();
-    let (code, out) = run(dir.path(), &["plan", "--format", "json", "--out", "plan.json"]);
+    let (code, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
     assert_eq!(code, 0, "{out}");
     let plan = read_json(&dir.path().join("plan.json"));
     let u0 = plan["ops"][0]["id"].as_str().unwrap().to_string();
     let u1 = emu.with_store(|s| s.user_by_email("u1@corp.example").unwrap().id.clone());
     let forge = |id: &str| {
         let mut p = plan.clone();
-        p["ops"].as_array_mut().unwrap().push(serde_json::json!({"op": "deactivate_user",
+        p["ops"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"op": "deactivate_user",
             "id": id, "email": "x@corp.example", "reason": "not in the directory"}));
         redigest(&mut p);
         p
@@ -289,7 +312,10 @@ async fn a_replayed_plan_of_creates_writes_nothing() {
     let mut yaml = std::fs::read_to_string(dir.path().join("people.yaml")).unwrap();
     yaml.push_str("groups:\n  - {name: eng, members: [ada@corp.example]}\n");
     std::fs::write(dir.path().join("people.yaml"), yaml).unwrap();
-    let (code, out) = run(dir.path(), &["plan", "--format", "json", "--out", "plan.json"]);
+    let (code, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
     assert_eq!(code, 0, "{out}");
     let (code, out) = run(dir.path(), &["apply", "--plan", "plan.json"]);
     assert_eq!(code, 0, "{out}");
@@ -326,9 +352,22 @@ async fn a_plan_travels_neither_to_another_target_nor_to_another_organisation() 
     assert_eq!(b.stats().writes, 0);
 
     // Another organisation behind the same URL: A goes away, C (another seed) takes its port.
-    let port = url(&a).split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let port = url(&a)
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     a.shutdown().await.unwrap();
-    let c = corp_on(3, 3, &format!("127.0.0.1:{port}"), EmulatorConfig::default()).await;
+    let c = corp_on(
+        3,
+        3,
+        &format!("127.0.0.1:{port}"),
+        EmulatorConfig::default(),
+    )
+    .await;
     let (code, out) = run_with(dir.path(), "scimsync.yaml", &apply, &env_a);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("made against the Slack organisation"), "{out}");
@@ -343,9 +382,22 @@ async fn a_state_of_another_organisation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), &url(&a), &["u0", "u1", "u2"], "");
     assert_eq!(run(dir.path(), &["apply"]).0, 0);
-    let port = url(&a).split(':').nth(2).unwrap().split('/').next().unwrap().to_string();
+    let port = url(&a)
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     a.shutdown().await.unwrap();
-    let b = corp_on(3, 9, &format!("127.0.0.1:{port}"), EmulatorConfig::default()).await;
+    let b = corp_on(
+        3,
+        9,
+        &format!("127.0.0.1:{port}"),
+        EmulatorConfig::default(),
+    )
+    .await;
     setup(dir.path(), &url(&b), &["u0"], RATIO);
     for cmd in ["plan", "apply"] {
         let (code, out) = run(dir.path(), &[cmd]);
@@ -392,8 +444,15 @@ async fn two_configs_in_one_folder_keep_their_own_state() {
     let (code, out) = run_with(dir.path(), "a.yaml", &["apply"], &[]);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("max_source_shrink"), "{out}");
-    let names: Vec<String> = state_files(dir.path()).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names.iter().filter(|n| n.starts_with("state-")).count(), 2, "{names:?}");
+    let names: Vec<String> = state_files(dir.path())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("state-")).count(),
+        2,
+        "{names:?}"
+    );
 }
 
 /// A rehearsal against `embedded` with a production config never reads or writes
@@ -422,7 +481,11 @@ async fn a_rehearsal_never_touches_the_real_targets_state() {
         let now = after.iter().find(|(n, _)| n == name).expect("still there");
         assert_eq!(&now.1, bytes, "{name} untouched by the rehearsal");
     }
-    assert_eq!(after.len(), production.len() + 1, "the rehearsal's own state");
+    assert_eq!(
+        after.len(),
+        production.len() + 1,
+        "the rehearsal's own state"
+    );
 }
 
 /// The state's digests are keyed with a secret beside it: the digest of a likely value,
@@ -445,9 +508,15 @@ async fn state_digests_are_keyed_and_the_folder_is_private() {
     let state = files.iter().find(|(n, _)| n.starts_with("state-")).unwrap();
     let text = String::from_utf8_lossy(&state.1);
     let unkeyed = scimsync::plan::fingerprint(&Some("Engineer"));
-    assert!(!text.contains(&unkeyed), "a dictionary finds {unkeyed}: {text}");
+    assert!(
+        !text.contains(&unkeyed),
+        "a dictionary finds {unkeyed}: {text}"
+    );
     assert!(text.contains("\"k1:"), "{text}");
-    assert!(!text.contains("Engineer") && !text.contains("ada@"), "{text}");
+    assert!(
+        !text.contains("Engineer") && !text.contains("ada@"),
+        "{text}"
+    );
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&folder), 0o700);
     for (name, _) in &files {
@@ -484,7 +553,10 @@ async fn a_state_of_the_first_layout_is_migrated() {
     .unwrap();
     let (code, out) = run(dir.path(), &["apply"]);
     assert_eq!(code, 0, "{out}");
-    assert!(!active(&emu, "u2@corp.example"), "absent for 3h of a 2h grace: {out}");
+    assert!(
+        !active(&emu, "u2@corp.example"),
+        "absent for 3h of a 2h grace: {out}"
+    );
     assert!(folder.join("state.json.migrated").is_file());
     assert!(!folder.join("state.json").exists());
 }

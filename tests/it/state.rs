@@ -55,7 +55,9 @@ fn state_file(dir: &Path) -> std::path::PathBuf {
         name.starts_with("state-") && name.ends_with(".json")
     });
     assert!(files.len() <= 1, "one state file: {files:?}");
-    files.pop().unwrap_or_else(|| folder.join("state-none.json"))
+    files
+        .pop()
+        .unwrap_or_else(|| folder.join("state-none.json"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -404,7 +406,10 @@ async fn two_processes_never_interleave_state_writes() {
             .collect();
         names.sort();
         assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names[0].starts_with("state-") && names[1] == "state.key", "{names:?}");
+        assert!(
+            names[0].starts_with("state-") && names[1] == "state.key",
+            "{names:?}"
+        );
     }
     // While another process holds the pass lock, no state is read or written.
     let lock_path = scimsync::pass::ApplyLock::path_for(

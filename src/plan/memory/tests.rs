@@ -120,11 +120,17 @@ fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
     let mut memory = Memory::default();
     memory.applied.insert(
         "W1".into(),
-        BTreeMap::from([("title".into(), value_digest(&DigestKey::default(), Some("Engineer")))]),
+        BTreeMap::from([(
+            "title".into(),
+            value_digest(&DigestKey::default(), Some("Engineer")),
+        )]),
     );
     memory.applied.insert(
         "W2".into(),
-        BTreeMap::from([("title".into(), value_digest(&DigestKey::default(), Some("Engineer")))]),
+        BTreeMap::from([(
+            "title".into(),
+            value_digest(&DigestKey::default(), Some("Engineer")),
+        )]),
     );
     // W1 was edited in Slack; W2's title is changed by the directory.
     let ops = || {
