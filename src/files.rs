@@ -66,4 +66,35 @@ mod tests {
         let missing = dir.path().join("no/such/folder/x.prom");
         assert!(write_atomically(&missing, b"x", None).is_err());
     }
+
+    #[test]
+    fn a_link_planted_at_the_old_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join("state.json");
+        let planted = dir
+            .path()
+            .join(format!(".state.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomically(&path, b"new", Some(0o600)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+    }
+
+    #[test]
+    fn a_link_at_the_file_itself_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let path = dir.path().join("m.prom");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        write_atomically(&path, b"new", Some(0o644)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    }
 }

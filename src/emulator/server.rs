@@ -38,6 +38,10 @@ use crate::scim::{ErrorCode, Version};
 /// How often a dirty state is written to the persistence file.
 const PERSIST_EVERY: Duration = Duration::from_millis(250);
 
+/// How long a client may take to send a request's headers (see
+/// [`EmulatorConfig::header_timeout`]).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a request refused with `resource_locked` is told to wait: Slack's writes take
 /// well under a second.
 const LOCKED_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -91,6 +95,11 @@ pub struct EmulatorConfig {
     /// name gets 409 `username_taken` (FACTS TL;DR 6). Written with or without `#`,
     /// compared case-insensitively. Default: none.
     pub channels: Vec<String>,
+    /// How long a client may take to send a request's headers, from when the emulator starts
+    /// waiting for them (a new connection, or an idle kept-alive one) to the blank line that
+    /// ends them; a client slower than that is disconnected, so a trickle of header lines
+    /// cannot hold a connection (and its file descriptor) forever. Default: 10 s.
+    pub header_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -107,6 +116,7 @@ impl Default for EmulatorConfig {
             group_names: GroupNames::Unique,
             profile_errors: ProfileErrors::Drop,
             channels: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 }
