@@ -64,8 +64,18 @@ fn apply_within(dir: &Path, token: &str, limit: Duration) -> (Option<i32>, Strin
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut text = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     (code, text, started.elapsed())
 }
 
@@ -107,7 +117,12 @@ async fn an_audit_log_that_is_a_fifo_fails_apply_at_once_and_frees_the_lock() {
     let fifo = dir.path().join("audit.jsonl");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 
     let (code, text, took) = apply_within(dir.path(), o.emu.token(), Duration::from_secs(20));
     assert_eq!(code, Some(1), "apply ended on its own ({took:?}): {text}");
@@ -356,11 +371,16 @@ async fn the_emulator_backs_off_when_file_descriptors_run_out() {
         .unwrap();
     let started = Instant::now();
     let served = loop {
-        let r = http.get(format!("{url}Users?count=1")).bearer_auth("xoxp-it");
+        let r = http
+            .get(format!("{url}Users?count=1"))
+            .bearer_auth("xoxp-it");
         if let Ok(r) = r.send().await {
             break r.status().as_u16();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "never served again");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never served again"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(served, 200);
