@@ -280,7 +280,7 @@ fn create_temporary(dir: &Path, name: &str, mode: u32) -> io::Result<(File, Path
 }
 
 /// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never a
-/// part: a temporary file beside it (see [`create_temporary`]: unpredictable name, created
+/// part: a temporary file beside it (an unpredictable hidden name, `.NAME.RANDOM.tmp`, created
 /// exclusively, never through a link), given `mode` (Unix permissions; `None`: 0600, private)
 /// at creation and then exactly on its descriptor (whatever the umask), fsynced, renamed over
 /// `path` (a symbolic link at `path` is replaced, never written through), then the folder
