@@ -82,9 +82,7 @@ impl Textfile {
             Some(0o644),
         )
     }
-}
 
-impl Textfile {
     /// Refuses a folder anyone may replace files in; warns about one others may only add to
     /// (a sticky `/tmp`, a collector folder shared by a group): the file is public and written
     /// by rename, so nobody can redirect the write, but others could take its name first.
