@@ -283,6 +283,11 @@ pub struct EmulatorArgs {
     /// Channel names that share the user-name namespace, besides general and random.
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub channels: Vec<String>,
+    /// How long a client may take to send a request's headers (on a new or an idle
+    /// connection) before it is disconnected, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
 }
 
 /// `--group-names`: FACTS does not say whether Slack refuses duplicate group names.
@@ -901,6 +906,7 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
             ProfileErrorsArg::Strict => ProfileErrors::Strict,
         },
         channels: args.channels.clone(),
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(config, store, args.listen).await {

@@ -5,9 +5,13 @@
 //! line of one apply carries the same `apply` id.
 //!
 //! The file is created with mode 0600: its lines hold people's names and emails. An existing
-//! file that others may read is tightened to 0600, with a warning: the process owns what it
-//! appends to, and a log shipper is better served by `stdout: true` than by a world-readable
-//! file. Lines may be mirrored to standard output (containers collect their logs from it).
+//! file that others may read is tightened to 0600 on its open descriptor, with a warning: the
+//! process owns what it appends to, and a log shipper is better served by `stdout: true` than
+//! by a world-readable file. The file is opened as [`crate::files`] opens a private file: a
+//! symbolic link, a FIFO or any other non-regular file, a file with other names or another
+//! owner, and a folder others may write to are refused before the first write, so a name
+//! planted in the folder can neither redirect people's data nor hang the apply with its lock
+//! held. Lines may be mirrored to standard output (containers collect their logs from it).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -163,7 +167,8 @@ impl AuditLog {
 
     /// An audit log written to `path` (if any) and, with `stdout`, to standard output. The
     /// file is opened for appending and created with mode 0600; one that group or others may
-    /// read is tightened to 0600, with a warning.
+    /// read is tightened to 0600, with a warning; a link, a non-regular file or a folder others
+    /// may write to is refused (see the module doc).
     pub fn to(path: Option<&Path>, stdout: bool) -> std::io::Result<AuditLog> {
         let file = match path {
             Some(path) => Some((Mutex::new(open_private(path)?), path.to_path_buf())),
@@ -302,32 +307,19 @@ impl AuditLog {
     }
 }
 
-/// Opens `path` for appending, created with mode 0600; an existing file that group or others
-/// may access is tightened to 0600 (with a warning).
+/// Opens `path` for appending (see [`crate::files::open_append_private`]): in a private folder
+/// ([`crate::files::FolderUse::Private`]), never through a symbolic link, never blocking,
+/// a regular file with one name owned by this user, created with mode 0600; an existing file
+/// that group or others may access is set to 0600 on the open descriptor (with a warning).
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let file = options.open(path)?;
-        let mode = file.metadata()?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            match file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
-                Ok(()) => tracing::warn!(
-                    path = %path.display(),
-                    "the audit log was readable by others (mode {mode:03o}): its mode is now 600"
-                ),
-                Err(e) => tracing::warn!(
-                    path = %path.display(),
-                    error = %e,
-                    "the audit log is readable by others (mode {mode:03o}) and cannot be made 600"
-                ),
-            }
-        }
-        Ok(file)
+    let folder = crate::files::folder_of(path);
+    crate::files::check_folder(folder, crate::files::FolderUse::Private)?;
+    let (file, was) = crate::files::open_append_private(path)?;
+    if let Some(mode) = was.filter(|m| m & 0o077 != 0) {
+        tracing::warn!(
+            path = %path.display(),
+            "the audit log was readable by others (mode {mode:03o}): its mode is now 600"
+        );
     }
-    #[cfg(not(unix))]
-    options.open(path)
+    Ok(file)
 }

@@ -16,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -37,6 +37,10 @@ use crate::scim::{ErrorCode, Version};
 
 /// How often a dirty state is written to the persistence file.
 const PERSIST_EVERY: Duration = Duration::from_millis(250);
+
+/// How long a client may take to send a request's headers (see
+/// [`EmulatorConfig::header_timeout`]).
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request refused with `resource_locked` is told to wait: Slack's writes take
 /// well under a second.
@@ -91,6 +95,11 @@ pub struct EmulatorConfig {
     /// name gets 409 `username_taken` (FACTS TL;DR 6). Written with or without `#`,
     /// compared case-insensitively. Default: none.
     pub channels: Vec<String>,
+    /// How long a client may take to send a request's headers, from when the emulator starts
+    /// waiting for them (a new connection, or an idle kept-alive one) to the blank line that
+    /// ends them; a client slower than that is disconnected, so a trickle of header lines
+    /// cannot hold a connection (and its file descriptor) forever. Default: 10 s.
+    pub header_timeout: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -107,6 +116,7 @@ impl Default for EmulatorConfig {
             group_names: GroupNames::Unique,
             profile_errors: ProfileErrors::Drop,
             channels: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 }
@@ -228,7 +238,12 @@ impl Emulator {
             started: Instant::now(),
         });
         let (shutdown, stop) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(accept_loop(listener, router(&shared), stop))];
+        let mut tasks = vec![tokio::spawn(accept_loop(
+            listener,
+            router(&shared),
+            stop,
+            shared.config.header_timeout,
+        ))];
         if shared.config.persist.is_some() {
             tasks.push(tokio::spawn(persist_loop(shared.clone())));
         }
@@ -308,14 +323,79 @@ fn router(shared: &Arc<Shared>) -> Router {
         .with_state(shared.clone())
 }
 
-async fn accept_loop(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
+/// Pauses between failed `accept`s: when file descriptors run out (EMFILE) the listener stays
+/// ready, and retrying at once would spin a core until a connection closes. The pause starts
+/// at 10 ms and doubles up to 1 s; a success resets it. A streak of failures is logged once
+/// when it starts and once when it ends, not per failure.
+#[derive(Debug)]
+struct AcceptBackoff {
+    /// Failures since the last success.
+    failures: u64,
+    /// The next pause.
+    next: Duration,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn new() -> AcceptBackoff {
+        AcceptBackoff {
+            failures: 0,
+            next: Self::FIRST,
+        }
+    }
+
+    /// Records a failure and returns how long to wait before accepting again.
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        if self.failures == 0 {
+            tracing::warn!(
+                error = %error,
+                "emulator: cannot accept connections; retrying with pauses growing to {:?} \
+                 until one succeeds",
+                Self::MAX
+            );
+        }
+        self.failures += 1;
+        let pause = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        pause
+    }
+
+    /// Records a success, ending a streak of failures.
+    fn succeeded(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                failures = self.failures,
+                "emulator: accepting connections again"
+            );
+            *self = AcceptBackoff::new();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
+    let mut backoff = AcceptBackoff::new();
     loop {
+        let pause = tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff.succeeded();
+                    tokio::spawn(serve_connection(stream, app.clone(), header_timeout));
+                    continue;
+                }
+                Err(e) => backoff.failed(&e),
+            },
+        };
         tokio::select! {
             _ = stop.changed() => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                tokio::spawn(serve_connection(stream, app.clone()));
-            }
+            () = tokio::time::sleep(pause) => {}
         }
     }
 }
@@ -329,7 +409,9 @@ async fn persist_loop(shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
+/// Serves one connection. A client that takes longer than `header_timeout` to send a
+/// request's headers is disconnected (hyper's header read timeout, run on tokio's timer).
+async fn serve_connection(stream: tokio::net::TcpStream, app: Router, header_timeout: Duration) {
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let app = app.clone();
         async move {
@@ -345,6 +427,8 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router) {
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
@@ -359,9 +443,9 @@ impl Shared {
         }
         let snapshot = lock(&self.store).snapshot();
         let text = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        // An unpredictable temporary name, created exclusively, renamed over the file: a link
+        // planted at either name is never written through. Private: the state holds emails.
+        crate::files::write_atomically(path, &text, Some(0o600))
     }
 
     fn count(&self, method: &Method, endpoint: Option<Endpoint>) {
@@ -804,4 +888,23 @@ fn write(shared: &Shared, req: &Request<'_>) -> Result<Response, ApiError> {
         }
         _ => return Err(ApiError::new(405, ErrorCode::MethodNotAllowed)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_wait_longer_and_longer_up_to_a_second_until_one_succeeds() {
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+        let mut backoff = AcceptBackoff::new();
+        let pauses: Vec<u128> = (0..9)
+            .map(|_| backoff.failed(&emfile).as_millis())
+            .collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(backoff.failures, 9);
+        backoff.succeeded();
+        assert_eq!(backoff.failures, 0);
+        assert_eq!(backoff.failed(&emfile), Duration::from_millis(10));
+    }
 }

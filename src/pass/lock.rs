@@ -31,18 +31,18 @@ impl ApplyLock {
         ))
     }
 
-    /// Takes the lock, or fails at once if another process holds it.
+    /// Takes the lock, or fails at once if another process holds it. The file is created with
+    /// mode 0600 and never truncated; it is opened without following a symbolic link at its
+    /// name and without blocking, and must be a regular file: its default place may be the
+    /// shared temporary folder, where anyone can plant a link (which would make this process
+    /// create the file it points to) or a FIFO (which would hang it) at a name known in
+    /// advance.
     pub fn try_acquire(config: &Config) -> Result<ApplyLock, PassError> {
         let path = Self::path_for(config);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| PassError::LockFile {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let file = open(&path).map_err(|source| PassError::LockFile {
+            path: path.display().to_string(),
+            source,
+        })?;
         match file.try_lock() {
             Ok(()) => Ok(ApplyLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -54,6 +54,19 @@ impl ApplyLock {
             }),
         }
     }
+}
+
+/// Opens (creating, mode 0600) the lock file at `path`: see [`ApplyLock::try_acquire`].
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::files::open_regular(
+        path,
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600),
+    )
 }
 
 /// The state folder of the shipped systemd units (`StateDirectory=scimsync`).
@@ -133,5 +146,38 @@ mod tests {
             PathBuf::from("/run/user/1000")
         );
         assert_eq!(default_lock_dir(&env(&[]), &nowhere), std::env::temp_dir());
+    }
+
+    #[test]
+    fn the_lock_file_is_private_never_truncated_and_never_a_link_or_a_fifo() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scimsync.lock");
+        let file = open(&path).unwrap();
+        assert!(file.try_lock().is_ok());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        drop(file);
+        std::fs::write(&path, "kept").unwrap();
+        drop(open(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "kept");
+
+        // A link planted at a predictable name in a shared folder: its target is not created.
+        let link = dir.path().join("link.lock");
+        let target = dir.path().join("nologin");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = open(&link).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!target.exists());
+
+        // A FIFO fails at once rather than waiting for a reader.
+        let fifo = dir.path().join("fifo.lock");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = open(&fifo).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
     }
 }

@@ -17,6 +17,7 @@ mod harness;
 mod json_output;
 mod lag;
 mod layering;
+mod local_files;
 mod mapping;
 mod monitoring;
 mod operator;

@@ -7,8 +7,11 @@
 //! `increase()`), `scimsync_last_success_timestamp_seconds` keeps the latest success even when
 //! this run failed, `scimsync_start_time_seconds` keeps the first run, and a run that did not
 //! get as far as a plan keeps the previous plan's gauges. The file is replaced atomically
-//! (written beside it, fsynced, renamed), so the collector never reads half of it, and is
-//! world-readable (0644) whatever the umask: it holds no id and no email.
+//! (written to an unpredictable temporary name beside it, created exclusively, fsynced,
+//! renamed: see [`crate::files::write_atomically`]), so the collector never reads half of it
+//! and a link planted at either name is never written through, and is world-readable (0644)
+//! whatever the umask: it holds no id and no email. A folder anyone may replace files in is
+//! refused; a sticky or group-shared one is used with a warning (see [`Textfile::write`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -49,7 +52,8 @@ impl Textfile {
     }
 
     /// Records how the run ended and replaces the file: this run's metrics added to the
-    /// history the file held.
+    /// history the file held (read only from a regular file, never through a link). Fails,
+    /// writing nothing, when anyone may replace files in its folder.
     pub fn write(&self, result: Result<&PassReport, &PassError>) -> std::io::Result<()> {
         let planned = match result {
             Ok(report) => {
@@ -63,13 +67,37 @@ impl Textfile {
         self.metrics
             .record_pass_end(outcome_label(result), self.started.elapsed());
         let current = to_text_format(&self.metrics.encode());
-        let previous = std::fs::read_to_string(&self.path).unwrap_or_default();
+        self.check_folder()?;
+        // The history, from a regular file only: a link planted at the name is not read
+        // through (its target's lines would be carried into a file anyone may read).
+        let previous = crate::files::read_regular(&self.path)
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         crate::files::write_atomically(
             &self.path,
             carry_forward(&previous, &current, planned).as_bytes(),
             // No id, no email: readable by node_exporter.
             Some(0o644),
         )
+    }
+
+    /// Refuses a folder anyone may replace files in; warns about one others may only add to
+    /// (a sticky `/tmp`, a collector folder shared by a group): the file is public and written
+    /// by rename, so nobody can redirect the write, but others could take its name first.
+    fn check_folder(&self) -> std::io::Result<()> {
+        let folder = crate::files::folder_of(&self.path);
+        if let Some(risk) = crate::files::check_folder(folder, crate::files::FolderUse::Public)? {
+            tracing::warn!(
+                path = %self.path.display(),
+                "the metrics file's folder {} is not private: {risk}; the file is written all \
+                 the same (it holds no id and no email, and is replaced by rename, never written \
+                 through)",
+                folder.display()
+            );
+        }
+        Ok(())
     }
 }
 
