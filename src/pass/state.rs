@@ -203,16 +203,9 @@ impl Secret {
 
     /// Reads the folder's key, if it has one.
     fn read(path: &Path) -> Result<Option<Secret>, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) =>
-            {
-                return Ok(None);
-            }
+        let text = match read_if_there(path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(format!("cannot read its key {}: {e}", path.display())),
         };
         let text = text.trim();
@@ -234,31 +227,22 @@ impl Secret {
     }
 }
 
-/// Why a folder may not hold the state: group or others may write to it (anyone who can
-/// could plant a state that holds or hurries deactivations).
+/// Why a folder may not hold the state: others may write to it (whoever can could plant a
+/// state that holds or hurries deactivations). The audit log's rule ([`crate::files`]).
 fn unsafe_folder(dir: &Path) -> Option<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(dir).ok()?;
-        let mode = meta.permissions().mode();
-        if meta.is_dir() && mode & 0o022 != 0 {
-            return Some(format!(
-                "its folder {} can be written by {} (mode {:o}); make it private: chmod 700 {}",
-                dir.display(),
-                if mode & 0o002 != 0 {
-                    "anyone"
-                } else {
-                    "its group"
-                },
-                mode & 0o7777,
-                dir.display()
-            ));
+    match crate::files::check_folder(dir, crate::files::FolderUse::Private) {
+        // No folder yet: an apply creates it private.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            None
         }
+        Err(e) => Some(e.to_string()),
+        Ok(_) => None,
     }
-    #[cfg(not(unix))]
-    let _ = dir;
-    None
 }
 
 /// Creates the state folder (and any missing parent) private to this user.
@@ -475,10 +459,14 @@ pub fn parse(text: &str) -> Result<(Option<Deployment>, Memory), String> {
     Ok((Some(file.deployment), file.memory))
 }
 
-/// A file's text, or `None` when it (or its folder) does not exist.
+/// A file's text, or `None` when it (or its folder) does not exist; never through a symbolic
+/// link, never blocking on a FIFO, a regular file only.
 fn read_if_there(path: &Path) -> Result<Option<String>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
+    match crate::files::read_regular(path) {
+        Ok(Some(bytes)) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| "not UTF-8".to_string()),
+        Ok(None) => Ok(None),
         Err(e)
             if matches!(
                 e.kind(),

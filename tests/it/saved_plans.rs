@@ -525,7 +525,10 @@ async fn state_digests_are_keyed_and_the_folder_is_private() {
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o777)).unwrap();
     let (code, out) = run(dir.path(), &["plan"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("can be written by anyone"), "{out}");
+    assert!(
+        out.contains("anyone may create, replace or remove files"),
+        "{out}"
+    );
 }
 
 /// A state of the first layout (`state.json`, unkeyed digests) is taken over: its leaver keeps
