@@ -621,9 +621,12 @@ fn operator_workflow_secret_reaches_one_step_that_runs_only_the_installed_binary
     let find = |id: &str| index_of(&w, "plan", id, |s| s["id"].as_str() == Some(id));
     let order = [
         index_of(&w, "plan", "restores the cache", |s| {
-            uses(s).starts_with("actions/cache")
+            uses(s).starts_with("actions/cache/restore@")
         }),
         index_of(&w, "plan", "installs", is_install),
+        index_of(&w, "plan", "saves the cache", |s| {
+            uses(s).starts_with("actions/cache/save@")
+        }),
         index_of(&w, "plan", "downloads", |s| {
             uses(s).starts_with("actions/download-artifact")
         }),
@@ -858,14 +861,12 @@ fn check_artifact(pulls: &str, spoil: impl FnOnce(&Path)) -> StepRun {
     r.run(step_with_id(&w, "plan", "check"), &[])
 }
 
-#[test]
-fn operator_workflow_refuses_an_artifact_that_is_not_plain_data_for_its_own_pull_request() {
-    let w = workflow();
-    let ok = check_artifact("3 7", |_| {});
-    assert_eq!(ok.code, 0, "{}", ok.log);
-    assert_eq!(ok.outputs.get("pr").map(String::as_str), Some("7"));
-    let out = Runner::new(&[]).expand(env_of(step_with_id(&w, "plan", "check"))["OUT"].as_str());
-    assert!(out.ends_with("scimsync-plan"), "{out}");
+/// A change that spoils a good artifact.
+type Spoil = Box<dyn FnOnce(&Path)>;
+
+/// Artifacts stage 2 must refuse: what is wrong, the pull requests GitHub names for the run,
+/// and how the artifact is spoiled.
+fn spoiled_artifacts() -> Vec<(&'static str, &'static str, Spoil)> {
     let write = |name: &'static str, text: &'static str| {
         move |at: &Path| std::fs::write(at.join(name), text).unwrap()
     };
@@ -877,8 +878,7 @@ fn operator_workflow_refuses_an_artifact_that_is_not_plain_data_for_its_own_pull
             std::os::unix::fs::symlink(target, path).unwrap();
         }
     };
-    type Spoil = Box<dyn FnOnce(&Path)>;
-    let cases: Vec<(&str, &str, Spoil)> = vec![
+    vec![
         (
             "a command for a number",
             "3 7",
@@ -892,6 +892,7 @@ fn operator_workflow_refuses_an_artifact_that_is_not_plain_data_for_its_own_pull
             Box::new(write("pr-number", "07\n")),
         ),
         ("two lines", "3 7", Box::new(write("pr-number", "7\n3\n"))),
+        ("two numbers", "3 7", Box::new(write("pr-number", "3 7\n"))),
         (
             "an expression",
             "3 7",
@@ -944,8 +945,18 @@ fn operator_workflow_refuses_an_artifact_that_is_not_plain_data_for_its_own_pull
                 assert!(made.success());
             }),
         ),
-    ];
-    for (what, pulls, spoil) in cases {
+    ]
+}
+
+#[test]
+fn operator_workflow_refuses_an_artifact_that_is_not_plain_data_for_its_own_pull_request() {
+    let w = workflow();
+    let ok = check_artifact("3 7", |_| {});
+    assert_eq!(ok.code, 0, "{}", ok.log);
+    assert_eq!(ok.outputs.get("pr").map(String::as_str), Some("7"));
+    let out = Runner::new(&[]).expand(env_of(step_with_id(&w, "plan", "check"))["OUT"].as_str());
+    assert!(out.ends_with("scimsync-plan"), "{out}");
+    for (what, pulls, spoil) in spoiled_artifacts() {
         let run = check_artifact(pulls, spoil);
         assert_ne!(run.code, 0, "{what}: accepted: {}", run.log);
         assert!(run.outputs.is_empty(), "{what}: {:?}", run.outputs);
@@ -1103,21 +1114,27 @@ fn operator_workflow_updates_one_comment_and_bounds_it() {
         .find(|s| uses(s).starts_with("actions/upload-artifact"))
         .expect("the plan is kept");
     assert!(text_of(&keep["with"]["path"]).contains("plan.json"));
-    let i = index_of(&w, "plan", "restores", |s| {
-        uses(s).starts_with("actions/cache")
-    });
-    let cache = job_steps(&w, "plan")[i];
-    assert!(
-        cache["with"]["key"]
-            .as_str()
-            .unwrap()
-            .contains("SCIMSYNC_VERSION")
-    );
+    // The cache is saved right after the build, before the pull request's data arrives: never
+    // by actions/cache's end-of-job step.
+    let caches: Vec<&Value> = job_steps(&w, "plan")
+        .into_iter()
+        .filter(|s| uses(s).starts_with("actions/cache"))
+        .collect();
+    let kinds: Vec<&str> = caches.iter().map(|s| uses(s)).collect();
+    assert_eq!(kinds, ["actions/cache/restore@v4", "actions/cache/save@v4"]);
+    assert_eq!(caches[0]["id"].as_str(), Some("cache"));
+    for cache in &caches {
+        assert_eq!(cache["with"], caches[0]["with"], "one path and key");
+        let key = cache["with"]["key"].as_str().unwrap();
+        assert!(key.contains("SCIMSYNC_VERSION"), "{key}");
+    }
     let install = run_step_containing(&w, "plan", "cargo install");
-    assert_eq!(
-        install["if"].as_str(),
-        Some("steps.cache.outputs.cache-hit != 'true'")
-    );
+    for step in [install, caches[1]] {
+        assert_eq!(
+            step["if"].as_str(),
+            Some("steps.cache.outputs.cache-hit != 'true'")
+        );
+    }
 }
 
 /// node, when installed (GitHub's runners have it; the comment script runs under it).
