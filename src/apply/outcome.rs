@@ -107,8 +107,11 @@ impl Outcome {
         self.applied() == self.ops.len()
     }
 
-    /// The itemised report: a summary line, then every op that did not apply.
+    /// The itemised report: a summary line, then every op that did not apply. Names, ids and
+    /// Slack's messages are values from outside: each is shown escaped
+    /// ([`crate::diag::escape::terminal`]), on its line.
     pub fn render(&self) -> String {
+        use crate::diag::escape::terminal as v;
         let mut s = format!(
             "Applied {} of {} changes: {} failed, {} skipped.",
             self.applied(),
@@ -136,7 +139,7 @@ impl Outcome {
             let id = o
                 .resource
                 .as_deref()
-                .map(|r| format!(" {r}"))
+                .map(|r| format!(" {}", v(r)))
                 .unwrap_or_default();
             match &o.result {
                 OpResult::Applied { .. } => {}
@@ -147,16 +150,18 @@ impl Outcome {
                 } => s.push_str(&format!(
                     "✗ {:<16} {}{id}: {}{}\n",
                     o.kind,
-                    o.subject,
-                    code.as_deref().unwrap_or("error"),
+                    v(&o.subject),
+                    v(code.as_deref().unwrap_or("error")),
                     status
-                        .map(|st| format!(" (HTTP {st}): {message}"))
-                        .unwrap_or_else(|| format!(": {message}"))
+                        .map(|st| format!(" (HTTP {st}): {}", v(message)))
+                        .unwrap_or_else(|| format!(": {}", v(message)))
                 )),
                 OpResult::Skipped { reason } if reason == STOPPED => {}
                 OpResult::Skipped { reason } => s.push_str(&format!(
-                    "- {:<16} {}{id}: skipped, {reason}\n",
-                    o.kind, o.subject
+                    "- {:<16} {}{id}: skipped, {}\n",
+                    o.kind,
+                    v(&o.subject),
+                    v(reason)
                 )),
             }
         }

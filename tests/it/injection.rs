@@ -280,3 +280,218 @@ fn caller(o: &Org) -> scimsync::scim::retry::Caller {
     caller.policy.base = Duration::from_millis(1);
     caller
 }
+
+/// What a value from outside tries to do to a reader: erase the line above and move up (on a
+/// terminal), and in a markdown comment end its line, write a heading that says all is well,
+/// and open an HTML comment that hides the rest of the report.
+const ERASE: &str = "\x1b[2K\x1b[1A";
+const FAKE_ALL_CLEAR: &str = "\n## ✅ Plan: no changes\n<!--";
+
+/// The lines of a markdown report outside its fenced code blocks.
+fn outside_code_blocks(md: &str) -> Vec<&str> {
+    let mut fence: Option<&str> = None;
+    let mut out = Vec::new();
+    for line in md.lines() {
+        let ticks = &line[..line.len() - line.trim_start_matches('`').len()];
+        match fence {
+            Some(open) if line.trim_end() == open => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => out.push(line),
+        }
+    }
+    assert!(fence.is_none(), "every code block is closed: {md}");
+    out
+}
+
+/// A markdown report none of whose values wrote structure: one heading (the report's own), no
+/// HTML comment or tag outside code, no line that a value started.
+fn assert_markdown_structure_is_ours(md: &str) {
+    let prose = outside_code_blocks(md);
+    let headings: Vec<&&str> = prose.iter().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(headings, [&"### scimsync plan"], "{md}");
+    for line in &prose {
+        assert!(
+            !line.contains("<!--") && !line.contains("<b>"),
+            "{line:?} in {md}"
+        );
+    }
+    for line in md.lines() {
+        assert!(
+            !line.starts_with("## ") && !line.starts_with("<!--"),
+            "a value started a line: {line:?} in {md}"
+        );
+    }
+}
+
+/// Text for a terminal: no ESC (nor any other control character but the line ends), and no
+/// line a value started.
+fn assert_terminal_safe(text: &str) {
+    for (i, c) in text.char_indices() {
+        assert!(c == '\n' || !c.is_control(), "{c:?} at {i} in {text}");
+    }
+    for line in text.lines() {
+        assert!(!line.starts_with("## "), "a value started a line: {text}");
+    }
+}
+
+/// Slack holds ada with a title carrying an erase sequence and a fake "no changes" heading,
+/// and a group (not in the directory; reported) named the same way; the directory gives ada a
+/// new title. Both titles are long, so the plan shows a word diff of them.
+async fn hostile_slack() -> (Org, tempfile::TempDir, String) {
+    let evil_title =
+        format!("Principal engineer of the platform{ERASE}{FAKE_ALL_CLEAR} <b>tooling</b> team");
+    let mut ada = user("W1", "ada");
+    ada.title = Some(evil_title.clone());
+    let o = slack(
+        EmulatorConfig::default(),
+        vec![ada],
+        vec![group(
+            "S1",
+            &format!("ops{ERASE}{FAKE_ALL_CLEAR} `x` [link](https://e.vil)"),
+            &[],
+        )],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    yaml_setup(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "users:\n  - {email: ada@example.com, \
+         title: Principal engineer of the platform and tooling team}\n",
+        "scope: {email_domains: [example.com]}\ngroups: {unmanaged: report}\n",
+    );
+    (o, dir, evil_title)
+}
+
+/// Terminal injection through Slack: `plan` in text shows the title diff and the group's
+/// notice with every control character escaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_values_cannot_write_control_sequences_to_the_text_plan() {
+    let (o, dir, _) = hostile_slack().await;
+    let out = crate::harness::scimsync(dir.path(), o.emu.token(), &["plan"]);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("~ update user"), "{stdout}");
+    assert!(stdout.contains("· notice"), "{stdout}");
+    assert!(
+        stdout.contains(r"\u{1b}[2K\u{1b}[1A\n## ✅ Plan: no changes\n<!--"),
+        "shown escaped: {stdout}"
+    );
+    assert_terminal_safe(&stdout);
+    assert_terminal_safe(&stderr);
+}
+
+/// Markdown injection through Slack: the same values in the pull-request comment stay inside
+/// the code block, each on its own line; JSON keeps them exactly (serde escapes them).
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_values_cannot_write_markdown_into_the_comment() {
+    let (o, dir, evil_title) = hostile_slack().await;
+    let (code, md) = crate::harness::run_text(&o, dir.path(), &["plan", "--format", "markdown"]);
+    assert_eq!(code, 0, "{md}");
+    assert_markdown_structure_is_ours(&md);
+    assert_terminal_safe(&md);
+    let (_, json) = crate::harness::run_text(&o, dir.path(), &["plan", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let from = &plan["ops"][0]["changes"][0]["from"];
+    assert_eq!(from.as_str(), Some(evil_title.as_str()), "{json}");
+}
+
+/// A terminal shown the plan before the confirmation prompt: nothing a Slack value holds can
+/// erase the lines above the question (only colour sequences reach the screen).
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_values_cannot_erase_the_plan_above_the_confirmation_prompt() {
+    let (o, dir, _) = hostile_slack().await;
+    let token = o.emu.token().to_string();
+    let path = dir.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::tty::run_in_pty(
+            &path,
+            &["apply", "--config", "scimsync.yaml"],
+            &[("SCIM_TOKEN", &token)],
+            "no\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 6, "{}", run.screen);
+    assert!(run.screen.contains("Only 'yes' applies"), "{}", run.screen);
+    assert!(!run.screen.contains(ERASE), "{:?}", run.screen);
+    // Every escape sequence on the screen only paints (SGR).
+    for (i, _) in run.screen.match_indices('\x1b') {
+        let rest = &run.screen[i + 1..];
+        let params = rest
+            .strip_prefix('[')
+            .unwrap_or_else(|| panic!("{:?}", &rest[..8.min(rest.len())]));
+        let end = params
+            .find(|c: char| !c.is_ascii_digit() && c != ';')
+            .unwrap();
+        assert_eq!(&params[end..=end], "m", "{:?}", &params[..=end]);
+    }
+}
+
+/// The state file of a pull request names a source `people.yaml` + a fake "no changes"
+/// heading + an HTML comment opener; the directory has no such source any more, so the shrink
+/// guard trips and its message names it. The markdown comment shows the name as text, and the
+/// text plan on one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_name_in_the_state_cannot_write_markdown_through_a_guard_message() {
+    let o = crate::harness::org().await;
+    let dir = tempfile::tempdir().unwrap();
+    let people: String = (0..5)
+        .map(|i| format!("  - {{email: p{i}@example.com}}\n"))
+        .collect();
+    yaml_setup(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        &format!("users:\n{people}"),
+        "scope: {email_domains: [example.com]}\nunmanaged_users: report\n\
+         safety: {max_source_shrink: 0.2}\n",
+    );
+    let (code, out) = crate::harness::run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    let state_path = dir.path().join(".scimsync-state").join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let evil = format!("people.yaml{FAKE_ALL_CLEAR}");
+    let sources = find_key(&mut state, "source_users").expect("the state counts sources");
+    sources[evil.as_str()] = serde_json::json!(5);
+    std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+
+    let (_, md) = crate::harness::run_text(&o, dir.path(), &["plan", "--format", "markdown"]);
+    assert!(md.contains("max_source_shrink"), "the guard trips: {md}");
+    assert!(
+        md.contains(r"people\.yaml\\n\#\# ✅ Plan: no changes\\n&lt;\!\-\-"),
+        "the name shown as text: {md}"
+    );
+    assert_markdown_structure_is_ours(&md);
+    let (_, text) = crate::harness::run_text(&o, dir.path(), &["plan"]);
+    assert!(
+        text.contains(r"source people.yaml\n## ✅ Plan: no changes\n<!-- has 0 users"),
+        "{text}"
+    );
+    assert_terminal_safe(&text);
+    let (_, applied) = crate::harness::run_text(&o, dir.path(), &["apply"]);
+    assert!(
+        applied.contains("safety guard max_source_shrink tripped"),
+        "{applied}"
+    );
+    assert_terminal_safe(&applied);
+}
+
+/// The first object member named `key`, anywhere in `v`.
+fn find_key<'a>(v: &'a mut serde_json::Value, key: &str) -> Option<&'a mut serde_json::Value> {
+    match v {
+        serde_json::Value::Object(map) => {
+            if map.contains_key(key) {
+                return map.get_mut(key);
+            }
+            map.values_mut().find_map(|inner| find_key(inner, key))
+        }
+        serde_json::Value::Array(items) => items.iter_mut().find_map(|inner| find_key(inner, key)),
+        _ => None,
+    }
+}
