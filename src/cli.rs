@@ -651,7 +651,8 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
 fn shown(report: String, format: FormatArg, color: bool) -> String {
     match format {
         FormatArg::Json => report,
-        FormatArg::Text | FormatArg::Markdown => terminal_text(&report, color).into_owned(),
+        FormatArg::Text => terminal_text(&report, color).into_owned(),
+        FormatArg::Markdown => terminal_text(&report, false).into_owned(),
     }
 }
 

@@ -168,3 +168,49 @@ impl Outcome {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group name and Slack's own message are values from outside: the summary shows their
+    /// control characters escaped, one op per line.
+    #[test]
+    fn the_summary_shows_values_from_outside_escaped() {
+        let evil = "ops\x1b[2K\x1b[1A\r\nApplied 9 of 9 changes\u{202e}";
+        let outcome = Outcome {
+            ops: vec![
+                OpOutcome {
+                    kind: OpKind::CreateGroup,
+                    subject: evil.into(),
+                    resource: Some(format!("S1{evil}")),
+                    result: OpResult::Failed {
+                        status: Some(400),
+                        code: Some(format!("bad{evil}")),
+                        message: format!("Slack says {evil}"),
+                    },
+                },
+                OpOutcome {
+                    kind: OpKind::UpdateGroup,
+                    subject: evil.into(),
+                    resource: None,
+                    result: OpResult::Skipped {
+                        reason: format!("it depends on {evil}"),
+                    },
+                },
+            ],
+            ..Outcome::default()
+        };
+        let text = outcome.render();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(
+            text.contains(r"ops\u{1b}[2K\u{1b}[1A\r\nApplied 9 of 9 changes\u{202e}"),
+            "{text}"
+        );
+    }
+}

@@ -686,6 +686,148 @@ mod tests {
         assert!(bounded.contains("\n````diff\n"), "{bounded}");
     }
 
+    /// A plan with `value` in every string a report shows that comes from outside: each kind
+    /// of op, a manager and member label, a long value diff, a conflict, a guard, a pending
+    /// leaver, drift, a stuck op and a notice.
+    fn plan_showing(value: &str) -> Plan {
+        use crate::model::Change;
+        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
+        use crate::plan::{Guard, GuardTrip, Notice, OpKind, PlannedOp, UserFields};
+        let s = |what: &str| format!("{what}{value}");
+        let long = |what: &str| format!("{what} is a value long enough for a word diff {value}");
+        let mut p = Plan::of(
+            vec![
+                Op::CreateUser {
+                    email: s("new@"),
+                    user_name: s("new"),
+                    fields: UserFields::default(),
+                    source: s("people.csv:"),
+                },
+                Op::UpdateUser {
+                    id: s("W1"),
+                    email: s("ada@"),
+                    reactivate: false,
+                    fields: UserFields::default(),
+                    changes: vec![
+                        Change {
+                            attribute: Attribute::Title,
+                            from: Some(long("old")),
+                            to: Some(long("new")),
+                        },
+                        Change {
+                            attribute: Attribute::Manager,
+                            from: None,
+                            to: Some("W2".into()),
+                        },
+                    ],
+                    source: s("people.csv:"),
+                },
+                Op::DeactivateUser {
+                    id: s("W3"),
+                    email: s("gone@"),
+                    reason: s("not in "),
+                },
+                Op::CreateGroup {
+                    name: s("team"),
+                    members: vec![UserRef::New(s("new@")), UserRef::Id("W2".into())],
+                    source: s("groups.yaml:"),
+                },
+                Op::UpdateGroup {
+                    id: s("S1"),
+                    name: s("ops"),
+                    rename: Some(s("ops2")),
+                    add: vec![UserRef::Id("W2".into())],
+                    remove: vec!["W2".into()],
+                },
+                Op::DeleteGroup {
+                    id: s("S2"),
+                    name: s("old"),
+                },
+            ]
+            .into_iter()
+            .map(PlannedOp::new)
+            .collect(),
+        );
+        p.labels.insert("W2".into(), s("boss@"));
+        p.conflicts.push(Conflict {
+            subject: s("dup@"),
+            reason: s("held by "),
+            source: Some(s("people.csv:")),
+        });
+        p.guards.push(GuardTrip {
+            guard: Guard::MaxSourceShrink,
+            limit: 0.1,
+            actual: 1.0,
+            message: s("source "),
+        });
+        p.pending.push(Pending {
+            id: s("W4"),
+            email: s("leaver@"),
+            since: chrono::DateTime::UNIX_EPOCH,
+            due: chrono::DateTime::UNIX_EPOCH,
+            remaining_secs: 60,
+        });
+        p.drift.push(Drift {
+            email: s("drift@"),
+            attribute: Attribute::Title,
+            id: s("W5"),
+            found: Some(s("found")),
+            expected: Some(s("expected")),
+            action: DriftAction::Report,
+        });
+        p.stuck.push(Stuck {
+            subject: s("stuck@"),
+            kind: OpKind::CreateUser,
+            error: s("invalid_email: "),
+            passes: 3,
+            retry_at: None,
+            key: s("key"),
+        });
+        p.notices.push(Notice {
+            subject: s("group "),
+            message: s("is not in "),
+        });
+        p
+    }
+
+    #[test]
+    fn every_value_from_outside_is_escaped_in_every_format() {
+        let hostile = "\x1b[2K\x1b[1A\r\n## ✅ Plan: no changes\n<!-- \u{202e}\u{9b}\t`[x](y)`";
+        let (ordinary, attacked) = (plan_showing("x"), plan_showing(hostile));
+        for color in [false, true] {
+            let (before, after) = (text(&ordinary, color), text(&attacked, color));
+            assert_eq!(before.lines().count(), after.lines().count(), "{after}");
+            assert_eq!(
+                after.matches('\x1b').count(),
+                before.matches('\x1b').count(),
+                "only the report's own colour sequences are written raw: {after}"
+            );
+            assert!(
+                !after.contains(['\r', '\t', '\u{202e}', '\u{9b}']),
+                "{after}"
+            );
+        }
+        let md = markdown(&attacked);
+        assert_eq!(
+            markdown(&ordinary).lines().count(),
+            md.lines().count(),
+            "{md}"
+        );
+        assert!(
+            !md.chars().any(|c| c != '\n' && escape::is_unsafe(c)),
+            "{md}"
+        );
+        // The guard, outside the code block, is markdown-escaped.
+        assert!(
+            md.contains("> - `max_source_shrink`: source \\\\u\\{1b\\}\\[2K"),
+            "{md}"
+        );
+        assert!(!md.split("```").next().unwrap().contains("<!--"), "{md}");
+        // JSON keeps every value exactly.
+        let back: Plan = serde_json::from_str(&json(&attacked)).unwrap();
+        assert_eq!(back.conflicts, attacked.conflicts);
+    }
+
     #[test]
     fn bounded_markdown_is_the_whole_report_when_it_fits() {
         let p = import(3);
