@@ -59,6 +59,13 @@ enum Roll {
 /// replaying the emulator's rolls (an error, its status, then — unless it erred — a drop and,
 /// if dropped, its side).
 fn seed_for(faults: &Faults, first: Roll, then: usize) -> u64 {
+    let mut rolls = vec![first];
+    rolls.extend(std::iter::repeat_n(Roll::Answered, then));
+    seed_for_rolls(faults, &rolls)
+}
+
+/// A fault seed whose successive requests meet `rolls`.
+fn seed_for_rolls(faults: &Faults, rolls: &[Roll]) -> u64 {
     let roll = |rng: &mut fastrand::Rng| {
         let error = rng.f64() < faults.error_rate;
         let _status = rng.bool();
@@ -74,7 +81,7 @@ fn seed_for(faults: &Faults, first: Roll, then: usize) -> u64 {
     (0..1_000_000u64)
         .find(|&seed| {
             let mut rng = fastrand::Rng::with_seed(seed);
-            roll(&mut rng) == first && (0..then).all(|_| roll(&mut rng) == Roll::Answered)
+            rolls.iter().all(|&want| roll(&mut rng) == want)
         })
         .expect("a seed")
 }
@@ -228,6 +235,42 @@ async fn two_groups_of_the_name_after_a_lost_answer_are_not_adopted() {
         assert_eq!(s.group("S1").unwrap().members, ["W2"], "S1 untouched");
         assert_eq!(s.group_count(), 2);
     });
+}
+
+/// The create is answered 5xx and so is every attempt to look the group up: whether the
+/// create landed cannot be told, so it is neither adopted nor sent again; the op fails saying
+/// why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lookup_that_fails_after_a_lost_create_sends_nothing_more() {
+    let o = slack(EmulatorConfig::default(), vec![user("W1", "ada")], vec![]).await;
+    let caller = caller(&o);
+    let attempts = caller.policy.max_attempts as usize;
+    let plan = Plan::of(vec![PlannedOp::new(Op::CreateGroup {
+        name: "eng".into(),
+        members: vec![UserRef::Id("W1".into())],
+        source: "groups.yaml:2".into(),
+    })]);
+    let mut faults = Faults {
+        error_rate: 0.5,
+        ..Faults::default()
+    };
+    faults.seed = seed_for_rolls(&faults, &vec![Roll::Error; 1 + attempts]);
+    o.emu.set_faults(faults);
+    let out = execute(&plan, &caller, 1, None).await;
+    o.emu.set_faults(Faults::default());
+    assert_eq!(
+        o.emu.stats().count("POST", Endpoint::GroupCreate),
+        1,
+        "sent once"
+    );
+    match &out.ops[0].result {
+        OpResult::Failed { message, .. } => assert!(
+            message.contains("looking the group up failed") && message.contains("not sent again"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(o.emu.with_store(|s| s.group_count()), 0);
 }
 
 /// The lookup answers only with a group whose name differs in case (Slack's `eq` ignores
