@@ -1,6 +1,11 @@
 //! The command line: parse, set up logging, run a command, map the outcome to an exit code.
 //! Results go to stdout, logs to stderr. Parts live in `src/cli/`: colour (`--color`,
 //! `NO_COLOR`), the confirmation on a terminal, completions and the manual page.
+//!
+//! What reaches a terminal is escaped ([`crate::diag::escape`]): each value from outside (a
+//! finding, an error, a source problem) on its own line, and every line `say!` writes, the text
+//! and markdown plans and the text log as a whole, so a control sequence in a name, a title or a
+//! Slack error message is shown, never obeyed.
 
 mod color;
 mod confirm;
@@ -18,7 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::daemon::metrics::textfile::Textfile;
-use crate::diag::{render_fancy, render_plain};
+use crate::diag::escape::{terminal, terminal_text};
+use crate::diag::render_fancy;
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
 };
@@ -33,10 +39,14 @@ pub use color::ColorChoice;
 /// The environment variable that supplies `--config` wherever it is taken (the flag wins).
 pub const CONFIG_ENV: &str = "SCIMSYNC_CONFIG";
 
-/// Writes a line to stderr with every token-shaped string redacted.
+/// Writes a line to stderr with every token-shaped string redacted and every control
+/// character but its line breaks shown escaped.
 macro_rules! say {
     ($($arg:tt)*) => {
-        say_raw!("{}\n", format_args!($($arg)*))
+        say_raw!(
+            "{}\n",
+            crate::diag::escape::terminal_text(&format!($($arg)*), false)
+        )
     };
 }
 
@@ -449,11 +459,9 @@ fn validate(config: &std::path::Path) -> ExitCode {
     let report = check::validate(config, &EnvOverrides::from_process_env(), today);
     let colors = color::get();
     let stdout_terminal = std::io::stdout().is_terminal();
-    print(&report.render(
-        config,
-        colors.fancy(stdout_terminal),
-        colors.for_terminal(stdout_terminal),
-    ));
+    let color = colors.for_terminal(stdout_terminal);
+    let text = report.render(config, colors.fancy(stdout_terminal), color);
+    print(&terminal_text(&text, color));
     if report.is_valid() {
         ExitCode::SUCCESS
     } else {
@@ -468,13 +476,21 @@ fn report_error(e: &PassError) {
     let paint = colors.stderr();
     let problems = match e {
         PassError::Config(c) if fancy => render_fancy(&c.problems, paint),
-        PassError::Config(c) => render_plain(&c.problems),
+        PassError::Config(c) => plain_lines(&c.problems),
         PassError::Directory(d) if fancy => render_fancy(&d.problems, paint),
-        PassError::Directory(d) => render_plain(&d.problems),
+        PassError::Directory(d) => plain_lines(&d.problems),
         _ => String::new(),
     };
-    say_raw!("{problems}");
-    say!("error: {e}");
+    say_raw!("{}", terminal_text(&problems, fancy && paint));
+    say!("error: {}", terminal(&e.to_string()));
+}
+
+/// One line per problem (`file:line:col: error: message`), each escaped as one value.
+fn plain_lines<K: std::fmt::Display>(problems: &[crate::diag::Problem<K>]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("{}\n", terminal(&p.to_string())))
+        .collect()
 }
 
 /// Prints what the pass found besides the plan (skipped rows, source warnings, guard trips)
@@ -482,8 +498,8 @@ fn report_error(e: &PassError) {
 fn report_findings(report: &PassReport) {
     for f in report.findings() {
         match f.topic {
-            "source" => say!("{}", f.text),
-            _ => say!("{}: {}", f.severity, f.text),
+            "source" => say!("{}", terminal(&f.text)),
+            _ => say!("{}: {}", f.severity, terminal(&f.text)),
         }
     }
     if matches!(report.applied, Applied::GuardTripped(_)) {
@@ -538,7 +554,11 @@ async fn run_plan(args: &PlanArgs) -> u8 {
         Some(max) => {
             render::markdown_bounded(&report.plan, usize::try_from(max).unwrap_or(usize::MAX))
         }
-        None => render::render(&report.plan, format_of(args.format), color),
+        None => shown(
+            render::render(&report.plan, format_of(args.format), color),
+            args.format,
+            color,
+        ),
     };
     match &args.out {
         Some(path) => {
@@ -572,15 +592,15 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     };
     let color = color::get().stdout();
     for p in &prepared.source_problems {
-        say!("{p}");
+        say!("{}", terminal(&p.to_string()));
     }
     let dry_run = args.dry_run;
     // With --format json stdout is one JSON document: the plan, and once applied its outcome.
     let json = args.format == FormatArg::Json;
     if !json || dry_run {
-        print(&render::render(
-            &prepared.plan,
-            format_of(args.format),
+        print(&shown(
+            render::render(&prepared.plan, format_of(args.format), color),
+            args.format,
             color,
         ));
     }
@@ -609,7 +629,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         .iter()
         .filter(|f| !matches!(f.topic, "source" | "state"))
     {
-        say!("{}: {}", f.severity, f.text);
+        say!("{}: {}", f.severity, terminal(&f.text));
     }
     if let Applied::GuardTripped(_) = &report.applied {
         say!("nothing was written");
@@ -617,10 +637,10 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     if json && !dry_run {
         print(&applied_json(&report));
     } else if let Applied::Done(outcome) = &report.applied {
-        print(&format!("\n{}", outcome.render()));
+        print(&format!("\n{}", terminal_text(&outcome.render(), false)));
     }
     for f in findings.iter().filter(|f| f.topic == "state") {
-        say!("{}: {}", f.severity, f.text);
+        say!("{}: {}", f.severity, terminal(&f.text));
     }
     if let (Some(code), Applied::Done(o)) = (interrupted, &report.applied) {
         say!(
@@ -635,6 +655,17 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
         exit::of_plan(&report, false)
     } else {
         exit::of_apply(&report)
+    }
+}
+
+/// A rendered report as it is written out: text and markdown through [`terminal_text`] (their
+/// values are escaped where they are placed; this is the last line of defence), JSON as it is
+/// (serde escapes every string).
+fn shown(report: String, format: FormatArg, color: bool) -> String {
+    match format {
+        FormatArg::Json => report,
+        FormatArg::Text => terminal_text(&report, color).into_owned(),
+        FormatArg::Markdown => terminal_text(&report, false).into_owned(),
     }
 }
 
@@ -826,12 +857,20 @@ fn print(text: &str) {
 }
 
 /// stderr for the log, with every token-shaped string redacted from each write (tracing writes
-/// an event at a time).
-struct RedactingStderr;
+/// an event at a time); a text log also has its control characters escaped
+/// ([`terminal_text`]: line breaks and, with colour, colour sequences stay).
+struct RedactingStderr {
+    /// `None` for JSON lines (serde escapes them); for text, whether it is coloured.
+    text_colours: Option<bool>,
+}
 
 impl std::io::Write for RedactingStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
+        let raw = String::from_utf8_lossy(buf);
+        let text = match self.text_colours {
+            Some(colours) => terminal_text(&raw, colours),
+            None => raw,
+        };
         let mut err = std::io::stderr().lock();
         // A log line never runs into the progress bar: it clears it (redrawn at the next tick).
         if crate::apply::progress::BAR_SHOWN.load(std::sync::atomic::Ordering::SeqCst) {
@@ -854,10 +893,12 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
+    let colours = color::get().stderr();
+    let text_colours = (!json).then_some(colours);
     let builder = tracing_subscriber::fmt()
-        .with_ansi(color::get().stderr())
+        .with_ansi(colours)
         .with_env_filter(filter)
-        .with_writer(|| RedactingStderr);
+        .with_writer(move || RedactingStderr { text_colours });
     if json {
         builder.json().init();
     } else {

@@ -560,8 +560,8 @@ async fn create_user(
         // the address taken: most likely by this very create. Adopt the account if it is the
         // same person, so a retried create never duplicates.
         Err(e) if e.attempts > 1 && e.error.error_code().is_some_and(ErrorCode::is_taken) => {
-            match find_user(run, email).await {
-                Some(u)
+            match find_user(run, email).await.as_deref() {
+                Ok([u])
                     if u.user_name
                         .value()
                         .is_some_and(|n| user_name_key(n) == user_name_key(user_name)) =>
@@ -580,6 +580,15 @@ async fn create_user(
                         },
                     )
                 }
+                Ok(many) if many.len() > 1 => (
+                    None,
+                    not_adopted(format!(
+                        "the create's answer was lost and {} accounts have the email {:?}: not \
+                         adopted; the next pass decides",
+                        many.len(),
+                        email.trim()
+                    )),
+                ),
                 _ => (None, failed(&e)),
             }
         }
@@ -587,21 +596,22 @@ async fn create_user(
     }
 }
 
-/// The first resource a filtered listing returns that satisfies `wanted`.
 /// How long a lookup after a lost reply keeps asking: Slack's reads lag its writes by seconds
 /// (FACTS TL;DR 16; Slack's own tests poll for up to 10 s).
 const LOOKUP_PATIENCE: Duration = Duration::from_secs(12);
 
-/// The first resource a filtered listing returns that satisfies `wanted`, asking again with a
-/// growing pause for up to [`LOOKUP_PATIENCE`] while the answer may lag a write.
+/// Every resource of the first filtered listing that holds any satisfying `wanted` (the rest
+/// of the answer — what Slack's case-insensitive `eq` adds — is left out), asking again with a
+/// growing pause for up to [`LOOKUP_PATIENCE`] while the answer may lag a write: empty if none
+/// came. An error names why the listing could not be had or read.
 async fn find<T: serde::de::DeserializeOwned>(
     run: &Run,
     endpoint: Endpoint,
     resource: &str,
     filter: &str,
     wanted: impl Fn(&T) -> bool,
-) -> Option<T> {
-    let query = serde_urlencoded::to_string([("filter", filter)]).ok()?;
+) -> Result<Vec<T>, String> {
+    let query = serde_urlencoded::to_string([("filter", filter)]).map_err(|e| e.to_string())?;
     let path = format!("{resource}?{query}");
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(250);
@@ -610,24 +620,28 @@ async fn find<T: serde::de::DeserializeOwned>(
             .caller
             .call(endpoint, Method::GET, &path, None)
             .await
-            .ok()?;
-        let page: ListResponse<T> = serde_json::from_slice(&reply.body).ok()?;
-        let found = page
+            .map_err(|e| e.error.to_string())?;
+        let page: ListResponse<T> = serde_json::from_slice(&reply.body)
+            .map_err(|e| format!("Slack's answer could not be read: {e}"))?;
+        let found: Vec<T> = page
             .resources
             .into_value()
             .unwrap_or_default()
             .into_iter()
-            .find(|r| wanted(r));
-        if found.is_some() || started.elapsed() + pause > LOOKUP_PATIENCE {
-            return found;
+            .filter(|r| wanted(r))
+            .collect();
+        if !found.is_empty() || started.elapsed() + pause > LOOKUP_PATIENCE {
+            return Ok(found);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(3));
     }
 }
 
-async fn find_user(run: &Run, email: &str) -> Option<User> {
-    let filter = format!("email eq \"{}\"", email.trim());
+/// The accounts whose email is `email` (compared as Slack compares emails). The filter's value
+/// is escaped ([`write::filter_value`]).
+async fn find_user(run: &Run, email: &str) -> Result<Vec<User>, String> {
+    let filter = format!("email eq {}", write::filter_value(email.trim()));
     find(run, Endpoint::UsersList, "Users", &filter, |u: &User| {
         u.emails.value().into_iter().flatten().any(|e| {
             e.value
@@ -638,12 +652,51 @@ async fn find_user(run: &Run, email: &str) -> Option<User> {
     .await
 }
 
-async fn find_group(run: &Run, name: &str) -> Option<Group> {
-    let filter = format!("displayName eq \"{}\"", name.trim());
-    find(run, Endpoint::GroupsList, "Groups", &filter, |_: &Group| {
-        true
+/// The groups named exactly `name` (Slack's `eq` ignores case; adoption does not). The
+/// filter's value is escaped ([`write::filter_value`]), so no name can widen it.
+async fn find_group(run: &Run, name: &str) -> Result<Vec<Group>, String> {
+    let name = name.trim();
+    let filter = format!("displayName eq {}", write::filter_value(name));
+    find(run, Endpoint::GroupsList, "Groups", &filter, |g: &Group| {
+        g.display_name.value().is_some_and(|n| n.trim() == name)
     })
     .await
+}
+
+/// Why an op whose create lost its answer is not adopting what a lookup found.
+fn not_adopted(message: String) -> OpResult {
+    OpResult::Failed {
+        status: None,
+        code: None,
+        message,
+    }
+}
+
+/// After a group create lost its answer: the id of the one group named exactly `name`, or
+/// `None` when there is none (the create did not land: it may be sent again). Two or more such
+/// groups, or a lookup that failed, are an error: which one is ours cannot be told, so none is
+/// adopted and the create is not sent again.
+async fn adoptable_group(run: &Run, name: &str) -> Result<Option<String>, OpResult> {
+    let found = find_group(run, name).await.map_err(|e| {
+        not_adopted(format!(
+            "the create's answer was lost and looking the group up failed ({e}): not adopted, \
+             not sent again; the next pass decides"
+        ))
+    })?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => one.id.value().cloned().map(Some).ok_or_else(|| {
+            not_adopted(format!(
+                "the create's answer was lost and the group named {name:?} Slack shows has no \
+                 id: not adopted; the next pass decides"
+            ))
+        }),
+        many => Err(not_adopted(format!(
+            "the create's answer was lost and {} groups are named {name:?}: not adopted; the \
+             next pass decides",
+            many.len()
+        ))),
+    }
 }
 
 /// Creates a group. A create whose answer was lost (a timeout, a dropped connection) is never
@@ -669,13 +722,14 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
             }
             Err(e) if e.error.is_transient() && attempt < run.caller.policy.max_attempts => {
                 // The group may exist now: look before sending the create again.
-                if let Some(found) = find_group(run, name)
-                    .await
-                    .and_then(|g| g.id.value().cloned())
-                {
-                    id = Some(Some(found));
-                    adopted = true;
-                    break;
+                match adoptable_group(run, name).await {
+                    Ok(Some(found)) => {
+                        id = Some(Some(found));
+                        adopted = true;
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(result) => return (None, result),
                 }
             }
             Err(e) => return (None, failed(&e)),

@@ -107,8 +107,11 @@ impl Outcome {
         self.applied() == self.ops.len()
     }
 
-    /// The itemised report: a summary line, then every op that did not apply.
+    /// The itemised report: a summary line, then every op that did not apply. Names, ids and
+    /// Slack's messages are values from outside: each is shown escaped
+    /// ([`crate::diag::escape::terminal`]), on its line.
     pub fn render(&self) -> String {
+        use crate::diag::escape::terminal as v;
         let mut s = format!(
             "Applied {} of {} changes: {} failed, {} skipped.",
             self.applied(),
@@ -136,7 +139,7 @@ impl Outcome {
             let id = o
                 .resource
                 .as_deref()
-                .map(|r| format!(" {r}"))
+                .map(|r| format!(" {}", v(r)))
                 .unwrap_or_default();
             match &o.result {
                 OpResult::Applied { .. } => {}
@@ -147,19 +150,67 @@ impl Outcome {
                 } => s.push_str(&format!(
                     "✗ {:<16} {}{id}: {}{}\n",
                     o.kind,
-                    o.subject,
-                    code.as_deref().unwrap_or("error"),
+                    v(&o.subject),
+                    v(code.as_deref().unwrap_or("error")),
                     status
-                        .map(|st| format!(" (HTTP {st}): {message}"))
-                        .unwrap_or_else(|| format!(": {message}"))
+                        .map(|st| format!(" (HTTP {st}): {}", v(message)))
+                        .unwrap_or_else(|| format!(": {}", v(message)))
                 )),
                 OpResult::Skipped { reason } if reason == STOPPED => {}
                 OpResult::Skipped { reason } => s.push_str(&format!(
-                    "- {:<16} {}{id}: skipped, {reason}\n",
-                    o.kind, o.subject
+                    "- {:<16} {}{id}: skipped, {}\n",
+                    o.kind,
+                    v(&o.subject),
+                    v(reason)
                 )),
             }
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A group name and Slack's own message are values from outside: the summary shows their
+    /// control characters escaped, one op per line.
+    #[test]
+    fn the_summary_shows_values_from_outside_escaped() {
+        let evil = "ops\x1b[2K\x1b[1A\r\nApplied 9 of 9 changes\u{202e}";
+        let outcome = Outcome {
+            ops: vec![
+                OpOutcome {
+                    kind: OpKind::CreateGroup,
+                    subject: evil.into(),
+                    resource: Some(format!("S1{evil}")),
+                    result: OpResult::Failed {
+                        status: Some(400),
+                        code: Some(format!("bad{evil}")),
+                        message: format!("Slack says {evil}"),
+                    },
+                },
+                OpOutcome {
+                    kind: OpKind::UpdateGroup,
+                    subject: evil.into(),
+                    resource: None,
+                    result: OpResult::Skipped {
+                        reason: format!("it depends on {evil}"),
+                    },
+                },
+            ],
+            ..Outcome::default()
+        };
+        let text = outcome.render();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(
+            text.contains(r"ops\u{1b}[2K\u{1b}[1A\r\nApplied 9 of 9 changes\u{202e}"),
+            "{text}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! at the edge: [`render_plain`] for logs and CI (one line per problem), [`render_fancy`] for a
 //! terminal (miette source snippets).
 
+pub mod escape;
 pub mod yaml;
 
 use std::fmt;

@@ -474,6 +474,75 @@ mod tests {
         let f = parse(r#"userName eq "a\"b""#).unwrap();
         assert_eq!(f.as_equality(), Some(("username".into(), "a\"b")));
     }
+
+    /// What scimsync sends for a group named `eng" or displayName eq "admins` reads as one
+    /// comparison with exactly that value: it matches the group of that name and neither `eng`
+    /// nor `admins` (unescaped, it read as two clauses matching both).
+    #[test]
+    fn an_escaped_value_matches_exactly_the_literal_value() {
+        let name = r#"eng" or displayName eq "admins"#;
+        let sent = format!("displayName eq {}", crate::scim::write::filter_value(name));
+        assert_eq!(sent, r#"displayName eq "eng\" or displayName eq \"admins""#);
+        let f = parse(&sent).unwrap();
+        assert_eq!(f.as_equality(), Some(("displayname".into(), name)));
+        let group = |n: &'static str| R(vec![("displayname", n)]);
+        assert!(f.matches(&group(name)));
+        assert!(!f.matches(&group("eng")));
+        assert!(!f.matches(&group("admins")));
+        let unescaped = parse(&format!("displayName eq \"{name}\"")).unwrap();
+        assert!(
+            matches!(unescaped, Filter::Or(_, _)),
+            "the attack, for the record"
+        );
+        assert!(unescaped.matches(&group("admins")));
+    }
+
+    #[test]
+    fn escaped_backslashes_and_control_characters_read_back_exactly() {
+        for (sent, value) in [
+            (r#"displayName eq "a\\""#, "a\\"),
+            (r#"displayName eq "a\\\"b""#, "a\\\"b"),
+            (r#"displayName eq "\\\\""#, "\\\\"),
+            (
+                r#"displayName eq "t\u001b[2K\n\u007f""#,
+                "t\u{1b}[2K\n\u{7f}",
+            ),
+            (r#"displayName eq "x\/y""#, "x/y"),
+        ] {
+            let f = parse(sent).unwrap();
+            assert_eq!(
+                f.as_equality(),
+                Some(("displayname".into(), value)),
+                "{sent}"
+            );
+            assert!(f.matches(&R(vec![("displayname", value)])), "{sent}");
+        }
+        // A value ending in an escaped backslash closes where it should, and the rest parses.
+        let f = parse(r#"displayName eq "a\\" or displayName eq "b""#).unwrap();
+        assert!(matches!(f, Filter::Or(_, _)));
+        assert!(f.matches(&R(vec![("displayname", "a\\")])));
+    }
+
+    #[test]
+    fn malformed_escapes_keep_slacks_errors() {
+        // The closing quote is escaped: the string never ends.
+        assert_eq!(
+            parse(r#"displayName eq "a\""#).unwrap_err().code,
+            ErrorCode::IncompleteFilter
+        );
+        // Not a JSON escape, a short \u, a raw control character: not a JSON string.
+        for bad in [
+            r#"displayName eq "a\qb""#,
+            r#"displayName eq "a\u12""#,
+            "displayName eq \"a\u{1b}b\"",
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err().code,
+                ErrorCode::InvalidQuery,
+                "{bad}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

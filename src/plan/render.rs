@@ -1,6 +1,12 @@
 //! Plan reports (DESIGN §6): summary first, then each change with its source location and
 //! attribute diffs, in plan order. Text (colour only when asked, i.e. on a TTY), markdown for
 //! a pull-request comment, and versioned JSON that `apply --plan` reads back.
+//!
+//! Every value from outside (the directory, Slack, the state file) is escaped where it is
+//! placed ([`crate::diag::escape`]): in the body, shared by text and markdown (where it sits in a
+//! code block), control characters and bidi controls are shown escaped, so a value stays on its
+//! line and cannot drive a terminal; in markdown prose (the guards under the summary) a value is
+//! also kept from writing markup.
 
 use std::fmt::Write;
 
@@ -8,6 +14,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Change, Op, Plan, Summary, UserRef};
+use crate::diag::escape;
 use crate::model::Attribute;
 
 /// Values longer than this are shown as an inline word diff.
@@ -136,20 +143,27 @@ impl Paint {
     }
 }
 
-fn member(r: &UserRef, plan: &Plan) -> String {
-    match r {
-        UserRef::Id(id) => plan.labels.get(id).cloned().unwrap_or_else(|| id.clone()),
-        UserRef::New(email) => email.clone(),
-    }
+/// One value from outside, for a line of the body: [`escape::terminal`].
+fn v(value: &str) -> std::borrow::Cow<'_, str> {
+    escape::terminal(value)
 }
 
-fn quoted(v: &Option<String>, plan: &Plan, attribute: Attribute) -> String {
-    match v {
+fn member(r: &UserRef, plan: &Plan) -> String {
+    let label = match r {
+        UserRef::Id(id) => plan.labels.get(id).unwrap_or(id),
+        UserRef::New(email) => email,
+    };
+    v(label).into_owned()
+}
+
+/// A value as a debug string (quoted, control characters escaped), a manager as its label.
+fn quoted(value: &Option<String>, plan: &Plan, attribute: Attribute) -> String {
+    match value {
         None => "(unset)".into(),
-        Some(v) if attribute == Attribute::Manager => {
-            plan.labels.get(v).cloned().unwrap_or_else(|| v.clone())
+        Some(id) if attribute == Attribute::Manager => {
+            v(plan.labels.get(id).unwrap_or(id)).into_owned()
         }
-        Some(v) => format!("{v:?}"),
+        Some(value) => format!("{value:?}"),
     }
 }
 
@@ -157,7 +171,8 @@ fn change_line(c: &Change, plan: &Plan, paint: &Paint) -> String {
     let long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.chars().count() > LONG_VALUE);
     if long(&c.from) && long(&c.to) {
         let (from, to) = (c.from.as_deref().unwrap(), c.to.as_deref().unwrap());
-        let diff = TextDiff::from_words(from, to);
+        let (from, to) = (v(from), v(to));
+        let diff = TextDiff::from_words(from.as_ref(), to.as_ref());
         let mut out = String::new();
         for change in diff.iter_all_changes() {
             let s = change.value();
@@ -190,7 +205,8 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
         } => out.push(format!(
             "{} {:<44} {source}",
             paint.green("+ create user   "),
-            format!("{email} ({user_name})")
+            format!("{} ({})", v(email), v(user_name)),
+            source = v(source),
         )),
         Op::UpdateUser {
             id,
@@ -205,7 +221,11 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             } else {
                 paint.yellow("~ update user   ")
             };
-            out.push(format!("{head} {:<44} {source}", format!("{email}  {id}")));
+            out.push(format!(
+                "{head} {:<44} {}",
+                format!("{}  {}", v(email), v(id)),
+                v(source)
+            ));
             for c in changes {
                 if *reactivate && c.attribute == Attribute::Active {
                     continue;
@@ -214,9 +234,10 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             }
         }
         Op::DeactivateUser { id, email, reason } => out.push(format!(
-            "{} {:<44} ({reason})",
+            "{} {:<44} ({})",
             paint.red("- deactivate    "),
-            format!("{email}  {id}")
+            format!("{}  {}", v(email), v(id)),
+            v(reason)
         )),
         Op::CreateGroup {
             name,
@@ -228,9 +249,10 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
                 .map(|m| format!("+ {}", member(m, plan)))
                 .collect();
             out.push(format!(
-                "{} {:<44} {source}",
+                "{} {:<44} {}",
                 paint.green("+ create group  "),
-                name
+                v(name),
+                v(source)
             ));
             if !added.is_empty() {
                 out.push(format!("    members      {}", added.join("  ")));
@@ -253,9 +275,10 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
                     .map(|m| paint.red(&format!("- {}", member(&UserRef::Id(m.clone()), plan)))),
             );
             out.push(format!(
-                "{} {} {id}  {}",
+                "{} {} {}  {}",
                 paint.yellow("~ group         "),
-                name,
+                v(name),
+                v(id),
                 parts.join("  ")
             ));
             if let Some(new) = rename {
@@ -265,7 +288,7 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
         Op::DeleteGroup { id, name } => out.push(format!(
             "{} {:<44} (not in the directory)",
             paint.red("- delete group  "),
-            format!("{name}  {id}")
+            format!("{}  {}", v(name), v(id))
         )),
     }
 }
@@ -292,15 +315,15 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
         let at = c
             .source
             .as_deref()
-            .map(|s| format!("  {s}"))
+            .map(|s| format!("  {}", v(s)))
             .unwrap_or_default();
         out.push((
             BlockKind::Conflict,
             vec![format!(
                 "{} {}: {}{at}",
                 paint.bold("! conflict      "),
-                c.subject,
-                c.reason
+                v(&c.subject),
+                v(&c.reason)
             )],
         ));
     }
@@ -311,7 +334,7 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
                 "{} {}: {}",
                 paint.red("! guard tripped "),
                 g.guard,
-                g.message
+                v(&g.message)
             )],
         ));
     }
@@ -321,7 +344,7 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             vec![format!(
                 "{} {}: pending deactivation, in {} (absent since {})",
                 paint.yellow("… pending        "),
-                p.email,
+                v(&p.email),
                 remaining(p.remaining_secs),
                 p.since.format("%Y-%m-%d %H:%M UTC")
             )],
@@ -337,7 +360,7 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             vec![format!(
                 "{} {}: {} changed in Slack by hand: {} (directory: {}), {}",
                 paint.yellow("~ drift          "),
-                d.email,
+                v(&d.email),
                 d.attribute,
                 show(&d.found),
                 show(&d.expected),
@@ -359,16 +382,20 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
                 "{} {} {}: failed {} passes in a row with {}; {when}",
                 paint.red("! stuck          "),
                 st.kind,
-                st.subject,
+                v(&st.subject),
                 st.passes,
-                st.error
+                v(&st.error)
             )],
         ));
     }
     for n in &plan.notices {
         out.push((
             BlockKind::Notice,
-            vec![format!("· notice          {}: {}", n.subject, n.message)],
+            vec![format!(
+                "· notice          {}: {}",
+                v(&n.subject),
+                v(&n.message)
+            )],
         ));
     }
     out
@@ -433,7 +460,7 @@ fn markdown_head(plan: &Plan) -> String {
             "\n> [!WARNING]\n> A safety guard trips: `scimsync apply` will write nothing.\n",
         );
         for g in &plan.guards {
-            writeln!(s, "> - `{}`: {}", g.guard, g.message).unwrap();
+            writeln!(s, "> - `{}`: {}", g.guard, escape::markdown(&g.message)).unwrap();
         }
     }
     s
@@ -657,6 +684,148 @@ mod tests {
         );
         let bounded = markdown_bounded(&p, md.len() - 1);
         assert!(bounded.contains("\n````diff\n"), "{bounded}");
+    }
+
+    /// A plan with `value` in every string a report shows that comes from outside: each kind
+    /// of op, a manager and member label, a long value diff, a conflict, a guard, a pending
+    /// leaver, drift, a stuck op and a notice.
+    fn plan_showing(value: &str) -> Plan {
+        use crate::model::Change;
+        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
+        use crate::plan::{Guard, GuardTrip, Notice, OpKind, PlannedOp, UserFields};
+        let s = |what: &str| format!("{what}{value}");
+        let long = |what: &str| format!("{what} is a value long enough for a word diff {value}");
+        let mut p = Plan::of(
+            vec![
+                Op::CreateUser {
+                    email: s("new@"),
+                    user_name: s("new"),
+                    fields: UserFields::default(),
+                    source: s("people.csv:"),
+                },
+                Op::UpdateUser {
+                    id: s("W1"),
+                    email: s("ada@"),
+                    reactivate: false,
+                    fields: UserFields::default(),
+                    changes: vec![
+                        Change {
+                            attribute: Attribute::Title,
+                            from: Some(long("old")),
+                            to: Some(long("new")),
+                        },
+                        Change {
+                            attribute: Attribute::Manager,
+                            from: None,
+                            to: Some("W2".into()),
+                        },
+                    ],
+                    source: s("people.csv:"),
+                },
+                Op::DeactivateUser {
+                    id: s("W3"),
+                    email: s("gone@"),
+                    reason: s("not in "),
+                },
+                Op::CreateGroup {
+                    name: s("team"),
+                    members: vec![UserRef::New(s("new@")), UserRef::Id("W2".into())],
+                    source: s("groups.yaml:"),
+                },
+                Op::UpdateGroup {
+                    id: s("S1"),
+                    name: s("ops"),
+                    rename: Some(s("ops2")),
+                    add: vec![UserRef::Id("W2".into())],
+                    remove: vec!["W2".into()],
+                },
+                Op::DeleteGroup {
+                    id: s("S2"),
+                    name: s("old"),
+                },
+            ]
+            .into_iter()
+            .map(PlannedOp::new)
+            .collect(),
+        );
+        p.labels.insert("W2".into(), s("boss@"));
+        p.conflicts.push(Conflict {
+            subject: s("dup@"),
+            reason: s("held by "),
+            source: Some(s("people.csv:")),
+        });
+        p.guards.push(GuardTrip {
+            guard: Guard::MaxSourceShrink,
+            limit: 0.1,
+            actual: 1.0,
+            message: s("source "),
+        });
+        p.pending.push(Pending {
+            id: s("W4"),
+            email: s("leaver@"),
+            since: chrono::DateTime::UNIX_EPOCH,
+            due: chrono::DateTime::UNIX_EPOCH,
+            remaining_secs: 60,
+        });
+        p.drift.push(Drift {
+            email: s("drift@"),
+            attribute: Attribute::Title,
+            id: s("W5"),
+            found: Some(s("found")),
+            expected: Some(s("expected")),
+            action: DriftAction::Report,
+        });
+        p.stuck.push(Stuck {
+            subject: s("stuck@"),
+            kind: OpKind::CreateUser,
+            error: s("invalid_email: "),
+            passes: 3,
+            retry_at: None,
+            key: s("key"),
+        });
+        p.notices.push(Notice {
+            subject: s("group "),
+            message: s("is not in "),
+        });
+        p
+    }
+
+    #[test]
+    fn every_value_from_outside_is_escaped_in_every_format() {
+        let hostile = "\x1b[2K\x1b[1A\r\n## ✅ Plan: no changes\n<!-- \u{202e}\u{9b}\t`[x](y)`";
+        let (ordinary, attacked) = (plan_showing("x"), plan_showing(hostile));
+        for color in [false, true] {
+            let (before, after) = (text(&ordinary, color), text(&attacked, color));
+            assert_eq!(before.lines().count(), after.lines().count(), "{after}");
+            assert_eq!(
+                after.matches('\x1b').count(),
+                before.matches('\x1b').count(),
+                "only the report's own colour sequences are written raw: {after}"
+            );
+            assert!(
+                !after.contains(['\r', '\t', '\u{202e}', '\u{9b}']),
+                "{after}"
+            );
+        }
+        let md = markdown(&attacked);
+        assert_eq!(
+            markdown(&ordinary).lines().count(),
+            md.lines().count(),
+            "{md}"
+        );
+        assert!(
+            !md.chars().any(|c| c != '\n' && escape::is_unsafe(c)),
+            "{md}"
+        );
+        // The guard, outside the code block, is markdown-escaped.
+        assert!(
+            md.contains("> - `max_source_shrink`: source \\\\u\\{1b\\}\\[2K"),
+            "{md}"
+        );
+        assert!(!md.split("```").next().unwrap().contains("<!--"), "{md}");
+        // JSON keeps every value exactly.
+        let back: Plan = serde_json::from_str(&json(&attacked)).unwrap();
+        assert_eq!(back.conflicts, attacked.conflicts);
     }
 
     #[test]

@@ -13,6 +13,29 @@ use crate::model::{Kind, ScimSlot, UserFields};
 /// Member changes per group request. Slack accepts up to 15,000 and recommends at most 5,000.
 pub const MEMBERSHIP_CHUNK: usize = 1000;
 
+/// `value` as a SCIM filter's string value (RFC 7644 §3.4.2.2: a JSON string): double-quoted,
+/// with `"` and `\` backslash-escaped and every control character (C0, DEL, C1) written as
+/// `\uXXXX`. Every filter and filtered path scimsync sends puts its values through this, so a
+/// value — a group name from the directory — can never end the string and add a clause of its
+/// own (`eng" or displayName eq "admins`).
+pub fn filter_value(value: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                write!(out, "\\u{:04x}", u32::from(c)).expect("writing to a String");
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// `2020-06-15` → Slack's `2020-06-15T00:00:00+0000`, the way Slack writes dates.
 fn slack_date(value: &str) -> String {
     if value.len() == 10 {
@@ -261,7 +284,10 @@ pub fn update_group(
                 // One filtered remove per member: `remove` on `members` without a filter
                 // empties the group (FACTS §3.4, §10.5).
                 for (_, m) in chunk.iter().filter(|(add, _)| !*add) {
-                    ops.push(json!({"op": "remove", "path": format!("members[value eq \"{m}\"]")}));
+                    ops.push(json!({
+                        "op": "remove",
+                        "path": format!("members[value eq {}]", filter_value(m)),
+                    }));
                 }
                 json!({"schemas": [urn::PATCH_OP_V2], "Operations": ops})
             }
@@ -365,6 +391,33 @@ mod tests {
             for (a, value) in &f.text {
                 assert_eq!(live.text(*a), value.as_deref(), "{what} {a}");
             }
+        }
+    }
+
+    #[test]
+    fn filter_values_are_json_strings_that_cannot_end_early() {
+        assert_eq!(filter_value("eng"), r#""eng""#);
+        assert_eq!(
+            filter_value(r#"eng" or displayName eq "admins"#),
+            r#""eng\" or displayName eq \"admins""#
+        );
+        assert_eq!(filter_value(r"a\"), r#""a\\""#);
+        assert_eq!(filter_value(r#"a\""#), r#""a\\\"""#);
+        assert_eq!(
+            filter_value("t\x1b[2K\n\t\u{7f}\u{9b}é"),
+            r#""t\u001b[2K\u000a\u0009\u007f\u009bé""#
+        );
+        // Each reads back, as a JSON string, as exactly the value.
+        for v in [
+            "eng",
+            r#"eng" or displayName eq "admins"#,
+            r"\",
+            "\"\\\"",
+            "a\u{0}b\u{1f}\u{7f}\u{85}",
+            "Zoë — R&D",
+        ] {
+            let back: String = serde_json::from_str(&filter_value(v)).unwrap();
+            assert_eq!(back, v);
         }
     }
 

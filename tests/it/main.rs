@@ -14,6 +14,7 @@ mod failures;
 mod fixtures;
 mod hardening;
 mod harness;
+mod injection;
 mod json_output;
 mod lag;
 mod layering;
