@@ -496,7 +496,14 @@ async fn a_source_name_in_the_state_cannot_write_markdown_through_a_guard_messag
     );
     let (code, out) = crate::harness::run_text(&o, dir.path(), &["apply"]);
     assert_eq!(code, 0, "{out}");
-    let state_path = dir.path().join(".scimsync-state").join("state.json");
+    let state_path = std::fs::read_dir(dir.path().join(".scimsync-state"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("state-") && name.ends_with(".json")
+        })
+        .expect("the state file");
     let mut state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
     let evil = format!("people.yaml{FAKE_ALL_CLEAR}");
