@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod confine;
 mod daemon;
 mod deploy;
 mod directory;
@@ -27,6 +28,7 @@ mod quickstart;
 mod scim_client;
 mod secrets;
 mod soak;
+mod sources_as_data;
 mod state;
 mod trust;
 mod tty;
