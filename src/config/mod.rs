@@ -9,6 +9,7 @@
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
 mod compile;
+pub mod data_file;
 pub mod raw;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use compile::INTERVAL_RANGE;
+pub use data_file::{DataFileError, read_data_file};
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile, sha256_hex};
 pub use raw::{

@@ -6,10 +6,13 @@
 //! at the edge: [`render_plain`] for logs and CI (one line per problem), [`render_fancy`] for a
 //! terminal (miette source snippets).
 
+pub mod excerpt;
 pub mod yaml;
 
 use std::fmt;
 use std::sync::Arc;
+
+pub use excerpt::{Excerpt, MAX_EXCERPT, Quoted, excerpt, quoted, shorten_quoted};
 
 /// A place in an input file. `line` and `column` are 1-based; `0` means "not known"
 /// (a whole-file problem has neither, a CSV row problem may have only a line).
@@ -88,6 +91,14 @@ pub trait Diagnose: fmt::Display {
     /// A hint on how to fix it.
     fn help(&self) -> Option<String> {
         None
+    }
+
+    /// Whether the file the problem is in may be shown around it (a snippet on a terminal).
+    /// Not when the file did not parse as what it should be: it may be anything a config can
+    /// name (a private key, a `.env` file), and then no line of it is shown, for any of its
+    /// problems.
+    fn shows_file(&self) -> bool {
+        true
     }
 }
 
@@ -182,7 +193,8 @@ pub fn render_plain<K: fmt::Display>(problems: &[Problem<K>]) -> String {
 /// miette reports with source snippets, for a terminal; `color` adds ANSI colour (the caller
 /// decides: `--color`, `NO_COLOR`). Files are read again here, at the edge, so loaded values
 /// do not carry their text around; a file that cannot be read any more falls back to the plain
-/// line.
+/// line. A file is read only as data ([`read_data_file`](crate::config::read_data_file)), and
+/// not at all when one of its problems says it is not to be shown ([`Diagnose::shows_file`]).
 pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if color {
@@ -191,13 +203,17 @@ pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme);
-    let mut texts: std::collections::HashMap<Arc<str>, Option<Arc<String>>> = Default::default();
+    let mut texts: std::collections::HashMap<Arc<str>, Option<Arc<String>>> = problems
+        .iter()
+        .filter(|p| !p.kind.shows_file())
+        .map(|p| (Arc::clone(&p.location.file), None))
+        .collect();
     let mut out = String::new();
     for problem in problems {
         let text = texts
             .entry(Arc::clone(&problem.location.file))
             .or_insert_with(|| {
-                std::fs::read(&*problem.location.file)
+                crate::config::read_data_file(std::path::Path::new(&*problem.location.file))
                     .ok()
                     .map(|b| Arc::new(String::from_utf8_lossy(&b).into_owned()))
             })

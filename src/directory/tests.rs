@@ -209,10 +209,11 @@ fn user_names_follow_slacks_rules_and_are_unique_after_normalisation() {
 
 #[test]
 fn a_user_name_derived_from_a_long_email_is_an_error() {
+    // (Quoted values are cut to 40 characters: the location says where the whole one is.)
     assert_eq!(
         problems("users:\n  - email: a.very.long.local.part.indeed@example.com\n"),
         [
-            "d.yaml:2:12: error: no user_name, and the one Slack would derive from \"a.very.long.local.part.indeed@example.com\" breaks its rules: user name is longer than 21 characters (username_too_long); set user_name"
+            "d.yaml:2:12: error: no user_name, and the one Slack would derive from \"a.very.long.local.part.indeed@example.co…\" breaks its rules: user name is longer than 21 characters (username_too_long); set user_name"
         ]
     );
 }
