@@ -9,7 +9,7 @@
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
 mod compile;
-pub mod data_file;
+mod paths;
 pub mod raw;
 
 use std::collections::HashMap;
@@ -20,7 +20,6 @@ use std::time::Duration;
 
 pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use compile::INTERVAL_RANGE;
-pub use data_file::{DataFileError, read_data_file};
 pub(crate) use compile::parse_duration;
 pub use compile::{ConfigIssue, compile, sha256_hex};
 pub use raw::{
@@ -514,6 +513,9 @@ impl Default for DaemonSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod confine_tests;
 
 #[cfg(test)]
 mod tests {

@@ -187,7 +187,13 @@ mod tests {
             "\"a\\\"b\\\\c\\nd\\u{1b}[2Ke\\u{202e}f\""
         );
         assert_eq!(excerpt("Ré\tsumé").to_string(), "Ré\\tsumé");
-        assert_eq!(excerpt("山".repeat(41).as_str()).to_string().chars().count(), 41);
+        assert_eq!(
+            excerpt("山".repeat(41).as_str())
+                .to_string()
+                .chars()
+                .count(),
+            41
+        );
         // Short values print as `{:?}` did.
         for value in ["plain", "with \"quotes\"", "tab\there", "ünïcödé"] {
             assert_eq!(quoted(value).to_string(), format!("{value:?}"));
@@ -197,8 +203,10 @@ mod tests {
     #[test]
     fn parser_messages_quote_only_excerpts() {
         let key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ";
-        let message =
-            format!("invalid type: string {:?}, expected struct Shape", format!("{key}\n{key}"));
+        let message = format!(
+            "invalid type: string {:?}, expected struct Shape",
+            format!("{key}\n{key}")
+        );
         assert_eq!(
             shorten_quoted(&message),
             format!(
@@ -235,6 +243,9 @@ mod tests {
             shorten_quoted("two: \"a\\u{1b}\" and \"b\""),
             "two: \"a\\u{1b}\" and \"b\""
         );
-        assert_eq!(shorten_quoted("did not find expected key"), "did not find expected key");
+        assert_eq!(
+            shorten_quoted("did not find expected key"),
+            "did not find expected key"
+        );
     }
 }

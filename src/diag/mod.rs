@@ -5,7 +5,11 @@
 //! `DirectoryIssue`), wrapped in a [`Problem`] with a [`Severity`], and turned into text only
 //! at the edge: [`render_plain`] for logs and CI (one line per problem), [`render_fancy`] for a
 //! terminal (miette source snippets).
+//!
+//! The input files themselves are read here too, as data only ([`data_file`]: never a FIFO, a
+//! device or `/proc`), and quoted only briefly ([`excerpt`]): a config can name any file.
 
+pub mod data_file;
 pub mod excerpt;
 pub mod yaml;
 
@@ -193,7 +197,7 @@ pub fn render_plain<K: fmt::Display>(problems: &[Problem<K>]) -> String {
 /// miette reports with source snippets, for a terminal; `color` adds ANSI colour (the caller
 /// decides: `--color`, `NO_COLOR`). Files are read again here, at the edge, so loaded values
 /// do not carry their text around; a file that cannot be read any more falls back to the plain
-/// line. A file is read only as data ([`read_data_file`](crate::config::read_data_file)), and
+/// line. A file is read only as data ([`read_data_file`](data_file::read_data_file)), and
 /// not at all when one of its problems says it is not to be shown ([`Diagnose::shows_file`]).
 pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
@@ -213,7 +217,7 @@ pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String
         let text = texts
             .entry(Arc::clone(&problem.location.file))
             .or_insert_with(|| {
-                crate::config::read_data_file(std::path::Path::new(&*problem.location.file))
+                data_file::read_data_file(std::path::Path::new(&*problem.location.file))
                     .ok()
                     .map(|b| Arc::new(String::from_utf8_lossy(&b).into_owned()))
             })

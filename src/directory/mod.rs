@@ -94,7 +94,7 @@ pub struct SourceInput<'a> {
 }
 
 /// Reads every source from disk, then [`build`]s the directory. A source is read only if it
-/// is a regular file of data ([`read_data_file`](crate::config::read_data_file)): never a
+/// is a regular file of data ([`read_data_file`](crate::diag::data_file::read_data_file)): never a
 /// FIFO, a device or anything under `/proc`.
 pub fn load(
     sources: &[SourceSpec],
@@ -103,7 +103,7 @@ pub fn load(
     let mut contents = Vec::with_capacity(sources.len());
     let mut problems = Vec::new();
     for spec in sources {
-        match crate::config::read_data_file(&spec.path) {
+        match crate::diag::data_file::read_data_file(&spec.path) {
             Ok(bytes) => contents.push(bytes),
             Err(e) => {
                 let path = spec.display.to_string();

@@ -30,7 +30,7 @@ pub enum TokenError {
         /// The token file.
         path: PathBuf,
         /// Why it could not be read (or is not a regular file of data).
-        source: crate::config::DataFileError,
+        source: crate::diag::data_file::DataFileError,
     },
     /// The token file holds only whitespace.
     #[error("the SCIM token file {0} is empty")]
@@ -62,13 +62,14 @@ impl Token {
 
     /// Reads a token file (a Kubernetes secret, a systemd credential); surrounding whitespace
     /// and a trailing newline are ignored. Like a source, it must be a regular file of data
-    /// ([`read_data_file`](crate::config::read_data_file)): a FIFO named as the token file
+    /// ([`read_data_file`](crate::diag::data_file::read_data_file)): a FIFO named as the token file
     /// never hangs the run, and `/proc/self/environ` is never sent as a token.
     pub fn from_file(path: &Path) -> Result<Token, TokenError> {
-        let bytes = crate::config::read_data_file(path).map_err(|source| TokenError::File {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes =
+            crate::diag::data_file::read_data_file(path).map_err(|source| TokenError::File {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let text = String::from_utf8(bytes).map_err(|_| TokenError::NotAHeader)?;
         if text.trim().is_empty() {
             return Err(TokenError::FileEmpty(path.to_path_buf()));

@@ -130,7 +130,12 @@ async fn a_source_leaving_the_confined_folder_is_refused_before_any_request() {
         source(&absolute.display().to_string()),
     )
     .unwrap();
-    refused(&o, root.path(), &borrowed(&env), &["leaves the confined folder"]);
+    refused(
+        &o,
+        root.path(),
+        &borrowed(&env),
+        &["leaves the confined folder"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -156,7 +161,12 @@ async fn a_symlink_out_of_the_confined_folder_is_refused_before_any_request() {
         source("up/outside.csv"),
     )
     .unwrap();
-    refused(&o, root.path(), &borrowed(&env), &["leaves the confined folder"]);
+    refused(
+        &o,
+        root.path(),
+        &borrowed(&env),
+        &["leaves the confined folder"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,7 +185,10 @@ async fn a_token_variable_chosen_by_the_config_is_refused_before_any_request() {
     );
     std::fs::write(
         root.path().join("pr/scimsync.yaml"),
-        format!("target: {{token_file: token.txt}}\n{}", source("people.csv")),
+        format!(
+            "target: {{token_file: token.txt}}\n{}",
+            source("people.csv")
+        ),
     )
     .unwrap();
     refused(
@@ -219,10 +232,16 @@ async fn state_dir_false_reads_and_writes_no_state() {
     std::fs::write(root.path().join("pr/not-a-folder"), "a file").unwrap();
     let token = [("SCIM_TOKEN", o.emu.token())];
     let (code, text) = run(root.path(), &["apply"], &token);
-    assert_eq!(code, 1, "the state is in the way without the override: {text}");
+    assert_eq!(
+        code, 1,
+        "the state is in the way without the override: {text}"
+    );
     assert_eq!(o.emu.stats().writes, 0);
 
-    let env = [("SCIM_TOKEN", o.emu.token()), ("SCIMSYNC_STATE_DIR", "false")];
+    let env = [
+        ("SCIM_TOKEN", o.emu.token()),
+        ("SCIMSYNC_STATE_DIR", "false"),
+    ];
     let (code, text) = run(root.path(), &["apply"], &env);
     assert_eq!(code, 0, "{text}");
     assert_eq!(o.emu.stats().writes, 1, "ada created");

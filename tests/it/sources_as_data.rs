@@ -23,12 +23,7 @@ const DOTENV: &str = "API_KEY=sk-live-4f9a8b7c6d5e4f3a2b1c\nDB_PASSWORD=hunter2-
 
 /// `scimsync ARGS --config scimsync.yaml` in `dir` with `env` set (and the overrides cleared):
 /// exit code and stdout + stderr; fails the test if it runs for more than `limit`.
-fn run_limited(
-    dir: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    limit: Duration,
-) -> (i32, String) {
+fn run_limited(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (i32, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scimsync"));
     command
         .args(args)
@@ -98,12 +93,7 @@ fn yaml(path: &str) -> String {
 }
 
 /// Every command that reads the sources: each fails with exit 1, and nothing is written.
-fn refused_everywhere(
-    o: &Org,
-    dir: &Path,
-    env: &[(&str, &str)],
-    check: impl Fn(&str),
-) {
+fn refused_everywhere(o: &Org, dir: &Path, env: &[(&str, &str)], check: impl Fn(&str)) {
     for args in [&["validate"][..], &["plan"], &["apply"]] {
         let (code, text) = run(o, dir, args, env);
         assert_eq!(code, 1, "{args:?}: {text}");
@@ -120,10 +110,16 @@ async fn proc_self_environ_as_a_csv_source_prints_no_environment() {
     for source in ["/proc/self/environ", "link.csv"] {
         config(&o, dir.path(), &csv(source));
         refused_everywhere(&o, dir.path(), &[("CANARY_SECRET", CANARY)], |text| {
-            assert!(!text.contains(CANARY), "{source}: the environment leaked:\n{text}");
+            assert!(
+                !text.contains(CANARY),
+                "{source}: the environment leaked:\n{text}"
+            );
             assert!(!text.contains("CANARY_SECRET"), "{source}: {text}");
             assert!(!text.contains("PATH="), "{source}: {text}");
-            assert!(text.contains("/proc, the kernel's"), "{source}: says why: {text}");
+            assert!(
+                text.contains("/proc, the kernel's"),
+                "{source}: says why: {text}"
+            );
         });
     }
 }
@@ -232,7 +228,10 @@ async fn a_folder_a_socket_or_a_device_as_a_source_is_refused_by_what_it_is() {
     ] {
         config(&o, dir.path(), &source);
         refused_everywhere(&o, dir.path(), &[], |text| {
-            assert!(text.contains(what), "{source}: expected {what:?} in:\n{text}");
+            assert!(
+                text.contains(what),
+                "{source}: expected {what:?} in:\n{text}"
+            );
         });
     }
 }

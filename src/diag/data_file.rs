@@ -223,7 +223,10 @@ mod tests {
         );
         let socket = dir.path().join("sock");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        assert_eq!(refused(&socket), "it is a socket, not a regular file of data");
+        assert_eq!(
+            refused(&socket),
+            "it is a socket, not a regular file of data"
+        );
         assert_eq!(
             refused(dir.path()),
             "it is a folder, not a regular file of data"
