@@ -462,6 +462,50 @@ mod tests {
         );
     }
 
+    /// A problem of a file that did not parse as what it should be.
+    #[derive(Debug)]
+    struct NotADirectory;
+    impl fmt::Display for NotADirectory {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("not a directory")
+        }
+    }
+    impl Diagnose for NotADirectory {
+        fn shows_file(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn fancy_rendering_never_shows_a_file_that_is_no_directory_nor_reads_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "API_KEY=sk-live-secret\nDB=hunter2\n").unwrap();
+        let file: Arc<str> = path.to_string_lossy().into();
+        let problems = vec![Problem::error(
+            SourceLocation::new(&file, 1, 1),
+            NotADirectory,
+        )];
+        let out = render_fancy(&problems, false);
+        assert!(out.contains("not a directory"), "{out}");
+        assert!(
+            !out.contains("sk-live") && !out.contains("hunter2"),
+            "{out}"
+        );
+        // A FIFO is never opened for a snippet (nobody writes to it: it would wait forever).
+        let fifo = dir.path().join("fifo.yaml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let file: Arc<str> = fifo.to_string_lossy().into();
+        let problems = vec![Problem::error(SourceLocation::new(&file, 2, 1), Issue("x"))];
+        assert!(render_fancy(&problems, false).contains("x"));
+    }
+
     #[test]
     fn fancy_rendering_shows_the_snippet() {
         let dir = tempfile::tempdir().unwrap();
