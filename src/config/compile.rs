@@ -266,12 +266,15 @@ pub enum ConfigIssue {
         /// Where that comes from instead.
         instead: &'static str,
     },
-    /// Under `SCIMSYNC_CONFINE`, no token source in the environment for a real target.
-    #[error(
-        "under SCIMSYNC_CONFINE the token source comes from the environment only: set \
-         SCIMSYNC_TOKEN_ENV or SCIMSYNC_TOKEN_FILE"
-    )]
-    ConfinedTokenMissing,
+    /// Under `SCIMSYNC_CONFINE`, something the environment must give is not set (the target,
+    /// the token source for a real target).
+    #[error("under SCIMSYNC_CONFINE {what} comes from the environment only: set {variables}")]
+    ConfinedNeedsEnv {
+        /// What is missing.
+        what: &'static str,
+        /// The variables that give it.
+        variables: &'static str,
+    },
     /// A setting that needs the state while `SCIMSYNC_STATE_DIR` is false.
     #[error(
         "{field} needs the state kept between passes, but SCIMSYNC_STATE_DIR is false: point \
@@ -509,15 +512,21 @@ impl Compiler<'_> {
 
     fn target(&mut self, raw: &RawConfig, env: &EnvOverrides) -> Option<Target> {
         if self.confined() && env.target_url.is_none() {
-            self.error(
-                &[Step::Key("target"), Step::Key("url")],
+            let in_file = raw.target.as_ref().is_some_and(|t| t.url.is_some());
+            let issue = if in_file {
                 ConfigIssue::Confined {
                     field: "target.url",
                     what: "the host the token is sent to",
                     instead: "SCIMSYNC_TARGET_URL must pin the target (target.url may then only \
                               repeat it)",
-                },
-            );
+                }
+            } else {
+                ConfigIssue::ConfinedNeedsEnv {
+                    what: "the target",
+                    variables: "SCIMSYNC_TARGET_URL",
+                }
+            };
+            self.error(&[Step::Key("target"), Step::Key("url")], issue);
             return None;
         }
         if raw.target.is_none() && env.target_url.is_none() {
@@ -641,7 +650,10 @@ impl Compiler<'_> {
     ) -> Option<Target> {
         if token.is_none() && endpoint != Endpoint::Embedded {
             let issue = if self.confined() {
-                ConfigIssue::ConfinedTokenMissing
+                ConfigIssue::ConfinedNeedsEnv {
+                    what: "the token source",
+                    variables: "SCIMSYNC_TOKEN_ENV or SCIMSYNC_TOKEN_FILE",
+                }
             } else {
                 ConfigIssue::TokenSourceMissing
             };
@@ -861,10 +873,7 @@ impl Compiler<'_> {
                     continue;
                 }
             };
-            let key = match format {
-                Some(SourceFormat::Yaml) => "yaml",
-                _ => "csv",
-            };
+            let key = if source.yaml.is_some() { "yaml" } else { "csv" };
             let path = self.file_path(&[here[0], here[1], Step::Key(key)], &path);
             let (Some(format), Some(path)) = (format, path) else {
                 continue;

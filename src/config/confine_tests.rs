@@ -236,20 +236,20 @@ fn a_confined_config_cannot_choose_the_target() {
     let confine = tree.pr().display().to_string();
     let token = ("SCIMSYNC_TOKEN_ENV", "SLACK_SCIM_TOKEN");
     // No pin: refused, with or without a target.url in the file.
-    for text in [
-        format!("target: {{url: \"https://evil.example.com/scim/v2\"}}\n{SOURCES}"),
-        SOURCES.to_string(),
+    for (text, expected) in [
+        (
+            format!("target: {{url: \"https://evil.example.com/scim/v2\"}}\n{SOURCES}"),
+            "scimsync.yaml:1:15: error: target.url is refused under SCIMSYNC_CONFINE, where the config cannot choose the host the token is sent to: SCIMSYNC_TARGET_URL must pin the target (target.url may then only repeat it)",
+        ),
+        (
+            SOURCES.to_string(),
+            "scimsync.yaml:1:1: error: under SCIMSYNC_CONFINE the target comes from the environment only: set SCIMSYNC_TARGET_URL",
+        ),
     ] {
         let errors = tree
             .compile(&text, &[("SCIMSYNC_CONFINE", &confine), token])
             .unwrap_err();
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(
-            errors[0].contains(
-                "target.url is refused under SCIMSYNC_CONFINE, where the config cannot choose the host the token is sent to: SCIMSYNC_TARGET_URL must pin the target"
-            ),
-            "{errors:?}"
-        );
+        assert_eq!(errors, [expected]);
     }
     // Pinned: the file may only repeat the pin.
     let same = format!("target: {{url: \"https://API.slack.com/scim/v2\"}}\n{SOURCES}");
