@@ -9,6 +9,7 @@
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
 mod compile;
+mod paths;
 pub mod raw;
 
 use std::collections::HashMap;
@@ -512,6 +513,9 @@ impl Default for DaemonSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod confine_tests;
 
 #[cfg(test)]
 mod tests {

@@ -59,6 +59,7 @@ pub struct RawConfig {
     /// source sizes, last-applied digests, stuck ops), relative to this file's folder; `false`
     /// keeps no state. Default: `$STATE_DIRECTORY/state`, else `/var/lib/scimsync/state` when
     /// `/var/lib/scimsync` exists, else `.scimsync-state` beside this file.
+    /// Env: SCIMSYNC_STATE_DIR (a folder, or false).
     pub state_dir: Option<RawStateDir>,
     /// Ops Slack refuses with the same error pass after pass (needs the state).
     pub stuck: Option<RawStuck>,
@@ -163,8 +164,8 @@ pub struct RawTarget {
     pub token_env: Option<String>,
     /// File holding the token (e.g. a mounted secret). Env: SCIMSYNC_TOKEN_FILE.
     pub token_file: Option<String>,
-    /// With `url: embedded`: the emulator's starting organisation (YAML or JSON), used while
-    /// `emulator_state` does not exist yet. Default: a primary owner and a bot.
+    /// With `url: embedded`: the file of the emulator's starting organisation (YAML or JSON),
+    /// used while `emulator_state` does not exist yet. Default: a primary owner and a bot.
     pub emulator_seed: Option<String>,
     /// With `url: embedded`: the JSON file the emulator's organisation is kept in between
     /// runs, so a second `apply` sees what the first one did. Default: kept in memory only.
@@ -678,6 +679,15 @@ pub struct EnvOverrides {
     pub token_env: Option<String>,
     /// `SCIMSYNC_TOKEN_FILE`: replaces the token source with this file.
     pub token_file: Option<String>,
+    /// `SCIMSYNC_CONFINE`: a folder every path the config names must lie in, symlinks
+    /// resolved; and the config may not choose the target (`SCIMSYNC_TARGET_URL` must pin it)
+    /// nor the token's variable or file (they come from `SCIMSYNC_TOKEN_ENV` or
+    /// `SCIMSYNC_TOKEN_FILE`). For a CI job that plans a pull request's config.
+    pub confine: Option<String>,
+    /// `SCIMSYNC_STATE_DIR`: replaces `state_dir`: a folder (relative to the working
+    /// directory), or `false` (`off`, `none`) for no state. Not confined: it comes from whoever
+    /// runs scimsync.
+    pub state_dir: Option<String>,
 }
 
 impl EnvOverrides {
@@ -689,6 +699,10 @@ impl EnvOverrides {
     pub const TOKEN_ENV: &'static str = "SCIMSYNC_TOKEN_ENV";
     /// Replaces the token source with this file.
     pub const TOKEN_FILE: &'static str = "SCIMSYNC_TOKEN_FILE";
+    /// Confines the config (see [`EnvOverrides::confine`]).
+    pub const CONFINE: &'static str = "SCIMSYNC_CONFINE";
+    /// Replaces `state_dir` (see [`EnvOverrides::state_dir`]).
+    pub const STATE_DIR: &'static str = "SCIMSYNC_STATE_DIR";
 
     /// Reads the overrides from the process environment (empty values count as unset).
     pub fn from_process_env() -> Self {
@@ -703,6 +717,8 @@ impl EnvOverrides {
             target_version: get(Self::TARGET_VERSION),
             token_env: get(Self::TOKEN_ENV),
             token_file: get(Self::TOKEN_FILE),
+            confine: get(Self::CONFINE),
+            state_dir: get(Self::STATE_DIR),
         }
     }
 }

@@ -5,12 +5,19 @@
 //! `DirectoryIssue`), wrapped in a [`Problem`] with a [`Severity`], and turned into text only
 //! at the edge: [`render_plain`] for logs and CI (one line per problem), [`render_fancy`] for a
 //! terminal (miette source snippets).
+//!
+//! The input files themselves are read here too, as data only ([`data_file`]: never a FIFO, a
+//! device or `/proc`), and quoted only briefly ([`excerpt`]): a config can name any file.
 
+pub mod data_file;
 pub mod escape;
+pub mod excerpt;
 pub mod yaml;
 
 use std::fmt;
 use std::sync::Arc;
+
+pub use excerpt::{Excerpt, MAX_EXCERPT, Quoted, excerpt, quoted, shorten_quoted};
 
 /// A place in an input file. `line` and `column` are 1-based; `0` means "not known"
 /// (a whole-file problem has neither, a CSV row problem may have only a line).
@@ -89,6 +96,14 @@ pub trait Diagnose: fmt::Display {
     /// A hint on how to fix it.
     fn help(&self) -> Option<String> {
         None
+    }
+
+    /// Whether the file the problem is in may be shown around it (a snippet on a terminal).
+    /// Not when the file did not parse as what it should be: it may be anything a config can
+    /// name (a private key, a `.env` file), and then no line of it is shown, for any of its
+    /// problems.
+    fn shows_file(&self) -> bool {
+        true
     }
 }
 
@@ -183,7 +198,8 @@ pub fn render_plain<K: fmt::Display>(problems: &[Problem<K>]) -> String {
 /// miette reports with source snippets, for a terminal; `color` adds ANSI colour (the caller
 /// decides: `--color`, `NO_COLOR`). Files are read again here, at the edge, so loaded values
 /// do not carry their text around; a file that cannot be read any more falls back to the plain
-/// line.
+/// line. A file is read only as data ([`read_data_file`](data_file::read_data_file)), and
+/// not at all when one of its problems says it is not to be shown ([`Diagnose::shows_file`]).
 pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme};
     let theme = if color {
@@ -192,13 +208,17 @@ pub fn render_fancy<K: Diagnose>(problems: &[Problem<K>], color: bool) -> String
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme);
-    let mut texts: std::collections::HashMap<Arc<str>, Option<Arc<String>>> = Default::default();
+    let mut texts: std::collections::HashMap<Arc<str>, Option<Arc<String>>> = problems
+        .iter()
+        .filter(|p| !p.kind.shows_file())
+        .map(|p| (Arc::clone(&p.location.file), None))
+        .collect();
     let mut out = String::new();
     for problem in problems {
         let text = texts
             .entry(Arc::clone(&problem.location.file))
             .or_insert_with(|| {
-                std::fs::read(&*problem.location.file)
+                data_file::read_data_file(std::path::Path::new(&*problem.location.file))
                     .ok()
                     .map(|b| Arc::new(String::from_utf8_lossy(&b).into_owned()))
             })
@@ -441,6 +461,50 @@ mod tests {
             byte_offset(text, &SourceLocation::new(&file, 2, 3)),
             Some(5)
         );
+    }
+
+    /// A problem of a file that did not parse as what it should be.
+    #[derive(Debug)]
+    struct NotADirectory;
+    impl fmt::Display for NotADirectory {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("not a directory")
+        }
+    }
+    impl Diagnose for NotADirectory {
+        fn shows_file(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn fancy_rendering_never_shows_a_file_that_is_no_directory_nor_reads_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "API_KEY=sk-live-secret\nDB=hunter2\n").unwrap();
+        let file: Arc<str> = path.to_string_lossy().into();
+        let problems = vec![Problem::error(
+            SourceLocation::new(&file, 1, 1),
+            NotADirectory,
+        )];
+        let out = render_fancy(&problems, false);
+        assert!(out.contains("not a directory"), "{out}");
+        assert!(
+            !out.contains("sk-live") && !out.contains("hunter2"),
+            "{out}"
+        );
+        // A FIFO is never opened for a snippet (nobody writes to it: it would wait forever).
+        let fifo = dir.path().join("fifo.yaml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let file: Arc<str> = fifo.to_string_lossy().into();
+        let problems = vec![Problem::error(SourceLocation::new(&file, 2, 1), Issue("x"))];
+        assert!(render_fancy(&problems, false).contains("x"));
     }
 
     #[test]

@@ -254,7 +254,7 @@ impl YamlDocument {
         if !found {
             errors.push(YamlError {
                 location: self.location(path),
-                message: strip_location(&first.to_string()),
+                message: parser_message(&first.to_string()),
             });
         }
         Err(errors)
@@ -288,7 +288,7 @@ impl YamlDocument {
             let message = format!(
                 "{}: {}",
                 dotted(relative),
-                strip_location(&error.to_string())
+                parser_message(&error.to_string())
             );
             // An unknown key fails whatever its value: report it at the key.
             let key_itself = matches!(relative.last(), Some(OwnedStep::Key(_)))
@@ -355,7 +355,7 @@ impl OwnedStep {
     }
 }
 
-/// `safety.max_deactivations`, `groups[2]`.
+/// `safety.max_deactivations`, `groups[2]`; each key an excerpt (a key is the file's text).
 fn dotted(path: &[OwnedStep]) -> String {
     let mut out = String::new();
     for step in path {
@@ -364,7 +364,7 @@ fn dotted(path: &[OwnedStep]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(k);
+                out.push_str(&super::excerpt(k).to_string());
             }
             OwnedStep::Index(i) => out.push_str(&format!("[{i}]")),
         }
@@ -396,8 +396,14 @@ pub fn yaml_error(file: &Arc<str>, error: &serde_yaml::Error) -> YamlError {
     };
     YamlError {
         location,
-        message: strip_location(&error.to_string()),
+        message: parser_message(&error.to_string()),
     }
+}
+
+/// A parser's message as a problem says it: without its position (the problem has it), and
+/// with every value it quotes cut to an excerpt ([`super::shorten_quoted`]).
+fn parser_message(message: &str) -> String {
+    super::shorten_quoted(&strip_location(message))
 }
 
 /// serde_yaml puts " at line L column C" into its messages; the location is kept apart.

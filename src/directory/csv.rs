@@ -488,7 +488,8 @@ fn map_columns(
                     DirectoryIssue::MissingColumn {
                         header: header.clone(),
                         attribute: mapping.column.key(),
-                        available: names.join(", "),
+                        columns: names.len(),
+                        near: near_header(names, header).map(str::to_string),
                         mapped_at: mapping.declared_at.clone(),
                     },
                 )),
@@ -496,6 +497,48 @@ fn map_columns(
         }
     }
     indexes
+}
+
+/// The header of `names` closest to `wanted`, if one differs from it only slightly: in case,
+/// spaces or punctuation, or by a typo or two. The file's other headers are never named (the
+/// first line of a file that is no export may be anything); a near one is almost the
+/// config's own text.
+fn near_header<'a>(names: &'a [String], wanted: &str) -> Option<&'a str> {
+    let key = |s: &str| -> Vec<char> {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = key(wanted);
+    let most = if wanted.len() <= 5 { 1 } else { 2 };
+    names
+        .iter()
+        .filter(|n| n.chars().count() <= crate::diag::MAX_EXCERPT)
+        .filter_map(|n| {
+            let k = key(n);
+            if k.is_empty() || k.len().abs_diff(wanted.len()) > most {
+                return None;
+            }
+            let d = edit_distance(&k, &wanted);
+            (d <= most).then_some((d, n.as_str()))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance between two short strings.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 fn person<'a>(
@@ -778,9 +821,20 @@ mod tests {
         assert_eq!(
             read_str(b"Email,Title\na@x.io,Eng\n", &basic()).unwrap_err(),
             [
-                "p.csv:1:1: error: no column \"Groups\" (mapped to groups); the header has: Email, Title"
+                "p.csv:1:1: error: no column \"Groups\" (mapped to groups) in the header row (2 column(s))"
             ]
         );
+        // A header that differs only slightly is named; no other is, ever.
+        assert_eq!(
+            read_str(b"E-Mail,Title,groupz,API_KEY=secret\n", &basic()).unwrap_err(),
+            [
+                "p.csv:1:1: error: no column \"Email\" (mapped to email) in the header row (4 column(s)); did you mean \"E-Mail\"?",
+                "p.csv:1:1: error: no column \"Groups\" (mapped to groups) in the header row (4 column(s)); did you mean \"groupz\"?",
+            ]
+        );
+        let environ = b"CANARY=s3cr3t\0HOME=/root\0PATH=/usr/bin\0";
+        let e = read_str(environ, &basic()).unwrap_err().join("\n");
+        assert!(!e.contains("s3cr3t") && !e.contains("PATH"), "{e}");
         assert_eq!(
             read_str(b"Email,Title,Groups,Title\n", &basic()).unwrap_err(),
             ["p.csv:1:20: error: duplicate header \"Title\" (also column 7)"]
@@ -1007,7 +1061,7 @@ mod tests {
             )
             .unwrap_err(),
             [
-                "p.csv:1:1: error: no column \"Nickname\" (mapped to given_name); the header has: Email, Preferred, Legal, Title, Groups"
+                "p.csv:1:1: error: no column \"Nickname\" (mapped to given_name) in the header row (5 column(s))"
             ]
         );
     }

@@ -1,6 +1,6 @@
 //! What can be wrong with a directory source, typed, with the places involved as fields.
 
-use crate::diag::{Diagnose, Problem, SourceLocation};
+use crate::diag::{Diagnose, Problem, SourceLocation, excerpt, quoted};
 use crate::slack_rules::RuleViolation;
 
 use super::Attribute;
@@ -10,6 +10,10 @@ use super::Attribute;
 /// Source-level issues (a file that cannot be read or parsed) always fail the load;
 /// user-level ones make that user invalid (skipped or fatal, by `invalid_users`); some are
 /// only warnings.
+///
+/// A message quotes at most a short excerpt of one value of a file ([`quoted`]), and a source
+/// that did not parse as a directory is never shown around the problem
+/// ([`Diagnose::shows_file`]): a config can name any file as a source.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DirectoryIssue {
     // ---- the source as a whole: always fatal ----
@@ -19,6 +23,15 @@ pub enum DirectoryIssue {
         /// The source as named.
         path: String,
         /// The operating system's reason.
+        reason: String,
+    },
+    /// The source is not a regular file of data: a FIFO, a socket, a device, a folder, a
+    /// file under `/proc`, `/sys` or `/dev`, or one yielding other than its size.
+    #[error("{path} is not read as a source: {reason}")]
+    NotData {
+        /// The source as named.
+        path: String,
+        /// What it is instead.
         reason: String,
     },
     /// A byte sequence that is not UTF-8.
@@ -32,7 +45,15 @@ pub enum DirectoryIssue {
         "the source is empty; an empty or broken export is never read as \"nobody works here\""
     )]
     Empty,
-    /// Not YAML, or YAML of the wrong shape (serde_yaml's message).
+    /// Not YAML, or not a directory at its top level (a mapping of `users:` and `groups:`):
+    /// the parser's message, its quoted values cut, or what the file holds instead.
+    #[error("{message}")]
+    NotADirectory {
+        /// What is wrong, without serde_yaml's position (the problem has it).
+        message: String,
+    },
+    /// A user or group of a YAML directory of the wrong shape (serde_yaml's message, its
+    /// quoted values cut).
     #[error("{message}")]
     Yaml {
         /// What is wrong, without serde_yaml's position (the problem has it).
@@ -89,22 +110,30 @@ pub enum DirectoryIssue {
         min: u32,
     },
     /// Two columns with one header name.
-    #[error("duplicate header {header:?} (also column {first_column})")]
+    #[error("duplicate header {} (also column {first_column})", quoted(.header))]
     DuplicateHeader {
         /// The header name.
         header: String,
         /// The column of its first use.
         first_column: u32,
     },
-    /// A header the config maps is not in the file.
-    #[error("no column {header:?} (mapped to {attribute}); the header has: {available}")]
+    /// A header the config maps is not in the file. The file's headers are not listed: the
+    /// "header" of a file that is no export at all is whatever its first line holds.
+    #[error(
+        "no column {} (mapped to {attribute}) in the header row ({columns} column(s)){}",
+        quoted(.header),
+        near.as_deref().map(|n| format!("; did you mean {}?", quoted(n))).unwrap_or_default()
+    )]
     MissingColumn {
         /// The header the config names.
         header: String,
         /// The column key it is mapped under.
         attribute: &'static str,
-        /// The file's headers, comma-separated.
-        available: String,
+        /// How many columns the header row has.
+        columns: usize,
+        /// A header of the file that differs from `header` only slightly (case, spaces,
+        /// punctuation or a typo or two), if one does.
+        near: Option<String>,
         /// Where the config maps it.
         mapped_at: SourceLocation,
     },
@@ -122,14 +151,15 @@ pub enum DirectoryIssue {
     #[error("no email: every user needs one")]
     MissingEmail,
     /// An email Slack would refuse.
-    #[error("{email:?} is not a valid email address")]
+    #[error("{} is not a valid email address", quoted(.email))]
     InvalidEmail {
         /// The email as written.
         email: String,
     },
     /// Two users with one email.
     #[error(
-        "email {email:?} is used twice (first at {first}); emails are unique, case-insensitively"
+        "email {} is used twice (first at {first}); emails are unique, case-insensitively",
+        quoted(.email)
     )]
     DuplicateEmail {
         /// The email as written here.
@@ -138,7 +168,7 @@ pub enum DirectoryIssue {
         first: SourceLocation,
     },
     /// A userName Slack would refuse.
-    #[error("user_name {user_name:?}: {violation}")]
+    #[error("user_name {}: {violation}", quoted(.user_name))]
     InvalidUserName {
         /// The userName as written.
         user_name: String,
@@ -147,7 +177,8 @@ pub enum DirectoryIssue {
     },
     /// No userName, and the one Slack would derive from the email is refused.
     #[error(
-        "no user_name, and the one Slack would derive from {email:?} breaks its rules: {violation}; set user_name"
+        "no user_name, and the one Slack would derive from {} breaks its rules: {violation}; set user_name",
+        quoted(.email)
     )]
     DerivedUserNameInvalid {
         /// The email the userName would come from.
@@ -157,7 +188,8 @@ pub enum DirectoryIssue {
     },
     /// Two users with one userName (after Slack's normalisation).
     #[error(
-        "user_name {user_name:?} is used twice (first at {first}); user names are unique after Slack's normalisation"
+        "user_name {} is used twice (first at {first}); user names are unique after Slack's normalisation",
+        quoted(.user_name)
     )]
     DuplicateUserName {
         /// The normalised userName.
@@ -186,13 +218,13 @@ pub enum DirectoryIssue {
         violation: RuleViolation,
     },
     /// An `id` that is not a Slack user id.
-    #[error("id {id:?} is not a Slack user id (U… or W…)")]
+    #[error("id {} is not a Slack user id (U… or W…)", quoted(.id))]
     InvalidId {
         /// The id as written.
         id: String,
     },
     /// Two users with one Slack id or employee number.
-    #[error("{attribute} {value:?} is used by two people (first at {first})")]
+    #[error("{attribute} {} is used by two people (first at {first})", quoted(.value))]
     DuplicateKey {
         /// The match key.
         attribute: Attribute,
@@ -202,7 +234,7 @@ pub enum DirectoryIssue {
         first: SourceLocation,
     },
     /// A value that does not parse (a date, a flag, an expiry).
-    #[error("{attribute} {value:?} is not {expected}")]
+    #[error("{attribute} {} is not {expected}", quoted(.value))]
     InvalidValue {
         /// The attribute.
         attribute: Attribute,
@@ -213,7 +245,10 @@ pub enum DirectoryIssue {
     },
     /// Two sources give one person different values.
     #[error(
-        "{attribute} of {email} is {value:?} here but {other_value:?} at {other}; mark the later source `override: true` to let it win"
+        "{attribute} of {} is {} here but {} at {other}; mark the later source `override: true` to let it win",
+        excerpt(.email),
+        quoted(.value),
+        quoted(.other_value)
     )]
     Conflict {
         /// The person's email.
@@ -228,13 +263,16 @@ pub enum DirectoryIssue {
         other: SourceLocation,
     },
     /// A manager who is not a user of the directory.
-    #[error("manager {manager:?} is not a user of the directory")]
+    #[error("manager {} is not a user of the directory", quoted(.manager))]
     UnknownManager {
         /// The manager's email as written.
         manager: String,
     },
     /// Managers that manage each other.
-    #[error("managers form a cycle: {}", cycle.join(" → "))]
+    #[error(
+        "managers form a cycle: {}",
+        cycle.iter().map(|e| excerpt(e).to_string()).collect::<Vec<_>>().join(" → ")
+    )]
     ManagerCycle {
         /// The emails around the cycle.
         cycle: Vec<String>,
@@ -245,7 +283,11 @@ pub enum DirectoryIssue {
     #[error("group name is blank")]
     BlankGroupName,
     /// A group member who is not a user of the directory.
-    #[error("member {member:?} of group {group:?} is not a user of the directory")]
+    #[error(
+        "member {} of group {} is not a user of the directory",
+        quoted(.member),
+        quoted(.group)
+    )]
     UnknownMember {
         /// The member's email as written.
         member: String,
@@ -258,13 +300,13 @@ pub enum DirectoryIssue {
     #[error("the source has a header but no rows")]
     NoRows,
     /// A guest who never expires.
-    #[error("guest {email} has no expiration")]
+    #[error("guest {} has no expiration", excerpt(.email))]
     GuestWithoutExpiry {
         /// The guest's email.
         email: String,
     },
     /// A guest whose expiry has passed.
-    #[error("guest {email} expired on {expiration}")]
+    #[error("guest {} expired on {expiration}", excerpt(.email))]
     GuestExpired {
         /// The guest's email.
         email: String,
@@ -272,7 +314,10 @@ pub enum DirectoryIssue {
         expiration: String,
     },
     /// A group declared twice (its members are merged).
-    #[error("group {name:?} is declared twice (first at {first}); members are merged")]
+    #[error(
+        "group {} is declared twice (first at {first}); members are merged",
+        quoted(.name)
+    )]
     DuplicateGroup {
         /// The group's name.
         name: String,
@@ -281,7 +326,9 @@ pub enum DirectoryIssue {
     },
     /// A leaver listed as a group member (left out: Slack refuses it).
     #[error(
-        "{email} is a leaver (active: false) and cannot be a member of group {group:?}; left out"
+        "{} is a leaver (active: false) and cannot be a member of group {}; left out",
+        excerpt(.email),
+        quoted(.group)
     )]
     LeaverInGroup {
         /// The leaver's email.
@@ -313,14 +360,35 @@ impl Diagnose for DirectoryIssue {
             DirectoryIssue::Yaml { message } if message.contains("invalid type") => {
                 Some("quote values that look like numbers or booleans".into())
             }
-            DirectoryIssue::Yaml { message } if message.contains("tab") => {
+            DirectoryIssue::Yaml { message } | DirectoryIssue::NotADirectory { message }
+                if message.contains("tab") =>
+            {
                 Some("indent YAML with spaces, never tabs".into())
             }
-            DirectoryIssue::Yaml { message } if message.contains("unknown field") => {
+            DirectoryIssue::Yaml { message } | DirectoryIssue::NotADirectory { message }
+                if message.contains("unknown field") =>
+            {
                 Some("see `scimsync schema directory` for every field".into())
             }
             _ => None,
         }
+    }
+
+    /// A source that did not parse as a directory (not text, not YAML, not a mapping of
+    /// `users:` and `groups:`, or a CSV whose header row is not the export's) may be any file
+    /// a config can name: no line of it is shown. (Reading or declaring problems are located
+    /// in the config, which is shown.)
+    fn shows_file(&self) -> bool {
+        !matches!(
+            self,
+            DirectoryIssue::NotUtf8 { .. }
+                | DirectoryIssue::Empty
+                | DirectoryIssue::NotADirectory { .. }
+                | DirectoryIssue::Csv { .. }
+                | DirectoryIssue::UnclosedQuote { .. }
+                | DirectoryIssue::DuplicateHeader { .. }
+                | DirectoryIssue::MissingColumn { .. }
+        )
     }
 }
 
@@ -330,8 +398,10 @@ impl DirectoryIssue {
         matches!(
             self,
             DirectoryIssue::Unreadable { .. }
+                | DirectoryIssue::NotData { .. }
                 | DirectoryIssue::NotUtf8 { .. }
                 | DirectoryIssue::Empty
+                | DirectoryIssue::NotADirectory { .. }
                 | DirectoryIssue::Yaml { .. }
                 | DirectoryIssue::Csv { .. }
                 | DirectoryIssue::UnclosedQuote { .. }

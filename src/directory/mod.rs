@@ -93,7 +93,9 @@ pub struct SourceInput<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Reads every source from disk, then [`build`]s the directory.
+/// Reads every source from disk, then [`build`]s the directory. A source is read only if it
+/// is a regular file of data ([`read_data_file`](crate::diag::data_file::read_data_file)): never a
+/// FIFO, a device or anything under `/proc`.
 pub fn load(
     sources: &[SourceSpec],
     options: &LoadOptions,
@@ -101,16 +103,17 @@ pub fn load(
     let mut contents = Vec::with_capacity(sources.len());
     let mut problems = Vec::new();
     for spec in sources {
-        match std::fs::read(&spec.path) {
+        match crate::diag::data_file::read_data_file(&spec.path) {
             Ok(bytes) => contents.push(bytes),
             Err(e) => {
-                problems.push(Problem::error(
-                    spec.declared_at.clone(),
-                    DirectoryIssue::Unreadable {
-                        path: spec.display.to_string(),
-                        reason: e.to_string(),
-                    },
-                ));
+                let path = spec.display.to_string();
+                let reason = e.to_string();
+                let issue = if e.is_not_data() {
+                    DirectoryIssue::NotData { path, reason }
+                } else {
+                    DirectoryIssue::Unreadable { path, reason }
+                };
+                problems.push(Problem::error(spec.declared_at.clone(), issue));
                 contents.push(Vec::new());
             }
         }

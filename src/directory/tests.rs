@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::*;
 use crate::config::{ColumnMapping, CsvColumn, CsvLayout};
-use crate::diag::SourceLocation;
+use crate::diag::{Diagnose, SourceLocation};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()
@@ -209,10 +209,11 @@ fn user_names_follow_slacks_rules_and_are_unique_after_normalisation() {
 
 #[test]
 fn a_user_name_derived_from_a_long_email_is_an_error() {
+    // (Quoted values are cut to 40 characters: the location says where the whole one is.)
     assert_eq!(
         problems("users:\n  - email: a.very.long.local.part.indeed@example.com\n"),
         [
-            "d.yaml:2:12: error: no user_name, and the one Slack would derive from \"a.very.long.local.part.indeed@example.com\" breaks its rules: user name is longer than 21 characters (username_too_long); set user_name"
+            "d.yaml:2:12: error: no user_name, and the one Slack would derive from \"a.very.long.local.part.indeed@example.co…\" breaks its rules: user name is longer than 21 characters (username_too_long); set user_name"
         ]
     );
 }
@@ -549,4 +550,72 @@ fn one_csv_read_row_by_row_loads_as_through_the_merge() {
             }
         }
     }
+}
+
+/// A file a config names as a YAML source that is no directory (a key, a `.env` file, a
+/// service account's JSON) is described, never quoted: at most a key name, cut short.
+#[test]
+fn a_yaml_source_that_is_no_directory_is_described_not_quoted() {
+    let secret = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDsecret";
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{secret}\n-----END PRIVATE KEY-----\n");
+    assert_eq!(
+        problems(&pem),
+        [
+            "d.yaml:1:1: error: the file holds text, not a directory (a mapping of `users:` and `groups:`)"
+        ]
+    );
+    assert_eq!(
+        problems("- API_KEY=sk-live-123\n- DB_PASSWORD=hunter2\n"),
+        [
+            "d.yaml:1:1: error: the file holds a list, not a directory (a mapping of `users:` and `groups:`)"
+        ]
+    );
+    let json = format!(
+        "{{\"type\": \"service_account\", \"private_key\": \"{secret}\", \"{}\": 1}}",
+        "k".repeat(60)
+    );
+    let found = problems(&json);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[1]
+            .ends_with("private_key: unknown field `private_key`, expected `users` or `groups`"),
+        "{found:?}"
+    );
+    let long_key = format!("{}…", "k".repeat(crate::diag::MAX_EXCERPT));
+    assert!(
+        found[2].contains(&format!("{long_key}: unknown field `{long_key}`")),
+        "{found:?}"
+    );
+    // A value where the top level expects a list is quoted, cut short.
+    let found = problems(&format!("users: \"{secret}\"\n"));
+    assert_eq!(
+        found,
+        [format!(
+            "d.yaml:1:8: error: users: invalid type: string \"{}…\", expected a sequence",
+            &secret[..crate::diag::MAX_EXCERPT]
+        )]
+    );
+    for text in found.iter().chain(&problems(&pem)) {
+        assert!(!text.contains("secret"), "{text}");
+    }
+    // None of these files is shown on a terminal; a directory with a bad user is.
+    let not_shown = run(
+        &[(spec("d.yaml", SourceFormat::Yaml, false), &*pem)],
+        InvalidUsers::Fail,
+    )
+    .unwrap_err();
+    assert!(not_shown.problems.iter().all(|p| !p.kind.shows_file()));
+    let shown = run(
+        &[(
+            spec("d.yaml", SourceFormat::Yaml, false),
+            "users:\n  - email: 5\n    title: [x]\n",
+        )],
+        InvalidUsers::Fail,
+    )
+    .unwrap_err();
+    assert!(
+        shown.problems.iter().all(|p| p.kind.shows_file()),
+        "{:?}",
+        shown.problems
+    );
 }

@@ -166,22 +166,58 @@ pub struct RawGroup {
     pub members: Option<Vec<String>>,
 }
 
+/// What the top level of a YAML file holds, in words, when it is not a mapping.
+fn not_a_mapping(value: &serde_yaml::Value) -> Option<&'static str> {
+    use serde_yaml::Value;
+    match value {
+        Value::Mapping(_) => None,
+        Value::Null => Some("nothing"),
+        Value::Bool(_) => Some("true or false"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("text"),
+        Value::Sequence(_) => Some("a list"),
+        Value::Tagged(_) => Some("a tagged value"),
+    }
+}
+
 /// Reads a YAML directory. Any problem with the file's syntax or shape fails it whole;
 /// problems with one person's values stay with that person's record.
+///
+/// Until the top level has read as a directory (YAML, a mapping of `users:` and `groups:`)
+/// the problems are [`DirectoryIssue::NotADirectory`], which quote nothing of the file but a
+/// key: the file may be anything a config can name.
 pub(crate) fn read(file: &Arc<str>, text: &str) -> Result<SourceContent, Vec<DirectoryProblem>> {
-    let fatal =
-        |location, message| vec![Problem::error(location, DirectoryIssue::Yaml { message })];
-    let doc = YamlDocument::parse(file, text).map_err(|e| fatal(e.location, e.message))?;
+    let not_a_directory = |location, message| {
+        vec![Problem::error(
+            location,
+            DirectoryIssue::NotADirectory { message },
+        )]
+    };
+    let doc =
+        YamlDocument::parse(file, text).map_err(|e| not_a_directory(e.location, e.message))?;
     if doc.value.is_null() {
         return Err(vec![Problem::error(
             SourceLocation::file(file),
             DirectoryIssue::Empty,
         )]);
     }
+    if let Some(holds) = not_a_mapping(&doc.value) {
+        return Err(not_a_directory(
+            doc.location(&[]),
+            format!(
+                "the file holds {holds}, not a directory (a mapping of `users:` and `groups:`)"
+            ),
+        ));
+    }
     let shape: Shape = doc.decode(&[]).map_err(|errors| {
         errors
             .into_iter()
-            .map(|e| Problem::error(e.location, DirectoryIssue::Yaml { message: e.message }))
+            .map(|e| {
+                Problem::error(
+                    e.location,
+                    DirectoryIssue::NotADirectory { message: e.message },
+                )
+            })
             .collect::<Vec<_>>()
     })?;
     let mut problems = Vec::new();

@@ -29,8 +29,8 @@ pub enum TokenError {
     File {
         /// The token file.
         path: PathBuf,
-        /// Why it could not be read.
-        source: std::io::Error,
+        /// Why it could not be read (or is not a regular file of data).
+        source: crate::diag::data_file::DataFileError,
     },
     /// The token file holds only whitespace.
     #[error("the SCIM token file {0} is empty")]
@@ -61,12 +61,16 @@ impl Token {
     }
 
     /// Reads a token file (a Kubernetes secret, a systemd credential); surrounding whitespace
-    /// and a trailing newline are ignored.
+    /// and a trailing newline are ignored. Like a source, it must be a regular file of data
+    /// ([`read_data_file`](crate::diag::data_file::read_data_file)): a FIFO named as the token file
+    /// never hangs the run, and `/proc/self/environ` is never sent as a token.
     pub fn from_file(path: &Path) -> Result<Token, TokenError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TokenError::File {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes =
+            crate::diag::data_file::read_data_file(path).map_err(|source| TokenError::File {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let text = String::from_utf8(bytes).map_err(|_| TokenError::NotAHeader)?;
         if text.trim().is_empty() {
             return Err(TokenError::FileEmpty(path.to_path_buf()));
         }
@@ -110,6 +114,27 @@ mod tests {
             Token::from_file(&f),
             Err(TokenError::FileEmpty(_))
         ));
+        // Not a file of data: refused by what it is, never read (nor waited on).
+        assert!(
+            Token::from_file(Path::new("/proc/self/environ"))
+                .unwrap_err()
+                .to_string()
+                .contains("under /proc")
+        );
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(
+            Token::from_file(&fifo)
+                .unwrap_err()
+                .to_string()
+                .contains("FIFO")
+        );
         let err = Token::from_env("SCIMSYNC_TEST_SURELY_UNSET_VAR").unwrap_err();
         assert!(err.to_string().contains("SCIMSYNC_TEST_SURELY_UNSET_VAR"));
         assert!(Token::new("bad\ntoken").is_err());

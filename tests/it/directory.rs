@@ -127,7 +127,7 @@ fn directory_corpus_csv_missing_column() {
     assert_eq!(
         problems(&run),
         [
-            "missing-column.csv:1:1: error: no column \"Last Name\" (mapped to family_name); the header has: Email, First Name"
+            "missing-column.csv:1:1: error: no column \"Last Name\" (mapped to family_name) in the header row (2 column(s))"
         ]
     );
 }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod confine;
 mod daemon;
 mod deploy;
 mod directory;
@@ -30,6 +31,7 @@ mod saved_plans;
 mod scim_client;
 mod secrets;
 mod soak;
+mod sources_as_data;
 mod state;
 mod trust;
 mod tty;
