@@ -556,6 +556,92 @@ async fn a_broken_config_on_sighup_is_reported_and_the_old_one_kept() {
     );
 }
 
+/// The same rule at every scheduled pass (each re-reads the config): a config broken between
+/// passes is reported and counted every pass while the last good one keeps the sync going;
+/// once fixed, the next pass takes the new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_broken_between_passes_keeps_the_last_good_one_until_fixed() {
+    let o = org_with(EmulatorConfig::default(), Store::new('W', 5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = o.emu.base_url(Version::V2);
+    yaml_setup(
+        dir.path(),
+        &url,
+        "users:\n  - {email: ada@example.com}\n",
+        HOURLY,
+    );
+    let daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1s",
+        &[],
+        std::process::Stdio::piped(),
+    );
+    successful_passes(&daemon, 1.0).await;
+    let good = std::fs::read_to_string(dir.path().join("scimsync.yaml")).unwrap();
+    std::fs::write(dir.path().join("scimsync.yaml"), "target: [not, a, map\n").unwrap();
+    let failures = async || {
+        series(
+            &daemon.metrics().await,
+            "scimsync_config_reloads_total{result=\"failure\"}",
+        )
+    };
+    wait_until(
+        "two passes on a broken config",
+        Duration::from_secs(15),
+        async || failures().await >= 2.0,
+    )
+    .await;
+    // The passes went on, with the last good config: new people still arrive.
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: ada@example.com}\n  - {email: bob@example.com}\n",
+    )
+    .unwrap();
+    wait_until(
+        "bob, under the last good config",
+        Duration::from_secs(15),
+        async || o.emu.with_store(|s| s.user_count()) == 2,
+    )
+    .await;
+    let metrics = daemon.metrics().await;
+    assert_eq!(
+        series(&metrics, "scimsync_passes_total{outcome=\"error\"}"),
+        0.0,
+        "{metrics}"
+    );
+    // Fixed, and changed: the next pass reads it and says so.
+    std::fs::write(
+        dir.path().join("scimsync.yaml"),
+        good.replace("time_scale: 100", "time_scale: 50"),
+    )
+    .unwrap();
+    let fixed_at = failures().await;
+    let successes = series(
+        &daemon.metrics().await,
+        "scimsync_config_reloads_total{result=\"success\"}",
+    );
+    wait_until("a good read again", Duration::from_secs(15), async || {
+        series(
+            &daemon.metrics().await,
+            "scimsync_config_reloads_total{result=\"success\"}",
+        ) > successes
+    })
+    .await;
+    assert!(failures().await <= fixed_at + 1.0);
+    let (status, logs) = stop(daemon.child).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        log_lines(&logs, "INFO")
+            .iter()
+            .any(|l| l["fields"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the config changed")),
+        "{logs}"
+    );
+}
+
 /// SIGHUP during a long pass: the pass finishes (every change applied, none refused for a
 /// shutdown), and the next one starts as soon as it ends.
 #[tokio::test(flavor = "multi_thread")]
@@ -692,4 +778,19 @@ async fn the_daemons_guard_message_names_the_one_shot_apply_that_lets_it_through
     let status = child.wait().await.unwrap();
     assert!(status.success(), "{status:?}");
     reader.await.unwrap();
+}
+
+/// `systemctl reload scimsync` is the daemon's SIGHUP (`deploy/systemd/check` verifies the
+/// unit; this says what it must hold).
+#[test]
+fn the_systemd_unit_reloads_with_sighup() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/systemd/scimsync.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.lines()
+            .any(|l| l == "ExecReload=/bin/kill -HUP $MAINPID"),
+        "{unit}"
+    );
 }
