@@ -113,13 +113,16 @@ pub enum Command {
     /// Plan and apply once, then exit (the cron mode). Exit 0 all applied, 3 a guard
     /// tripped (nothing written), 4 partial, 6 not confirmed on a terminal (nothing written).
     ///
-    /// On a terminal (stdin and stdout) it asks before writing; only `yes` applies. Without a
-    /// terminal (cron, CI) it applies without asking.
+    /// When stdin is a terminal (whatever stdout is: `apply | tee apply.log` too) it asks
+    /// before writing; only `yes` applies. Without one (cron, CI) it applies without asking.
     Apply(ApplyArgs),
     /// Reconcile every `daemon.interval` until stopped: the container mode. Serves
     /// /healthz, /readyz, /metrics and POST /reconcile on `daemon.listen`.
+    ///
+    /// SIGHUP re-reads the config and starts a pass now (a config that does not compile is
+    /// logged and the last good one kept); SIGTERM or Ctrl-C stops after the pass in flight.
     Run {
-        /// The config file (re-read every pass).
+        /// The config file (re-read every pass; the last good one is kept if it breaks).
         #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
         /// Listen here instead of `daemon.listen`.
@@ -683,8 +686,9 @@ fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &Pass
 }
 
 /// Applies, showing progress on stderr (a bar on a terminal, log lines otherwise). The first
-/// SIGINT or SIGTERM starts no further change and lets those in flight finish; a second one
-/// exits at once. Also returns the exit code of the signal that stopped the apply, if one did.
+/// SIGINT, SIGTERM or SIGHUP starts no further change and lets those in flight finish (the
+/// summary and the audit log's `apply_end` follow); a second one exits at once. Also returns
+/// the exit code of the signal that stopped the apply, if one did.
 async fn apply_interruptibly(
     prepared: pass::Prepared,
     allow: &[Guard],
@@ -695,7 +699,7 @@ async fn apply_interruptibly(
     let watcher = tokio::spawn({
         let (stop, signal) = (stop.clone(), signal.clone());
         async move {
-            let code = crate::daemon::wait_for_signal().await;
+            let code = crate::daemon::wait_for_signal_or_hangup().await;
             signal.store(code, SeqCst);
             stop.store(true, SeqCst);
             if crate::apply::progress::BAR_SHOWN.load(SeqCst) {
@@ -704,7 +708,7 @@ async fn apply_interruptibly(
             say!(
                 "interrupted: starting no more changes, finishing those in flight (again to abort)"
             );
-            crate::daemon::wait_for_signal().await;
+            crate::daemon::wait_for_signal_or_hangup().await;
             say!("aborted: changes in flight may or may not have applied");
             std::process::exit(i32::from(code));
         }

@@ -22,6 +22,9 @@ pub const DECLINED: u8 = 6;
 /// The command line is wrong (an unknown flag, a bad value): `sysexits.h`'s `EX_USAGE`, never
 /// a code that a script reads as a plan's result.
 pub const USAGE: u8 = 64;
+/// `apply` stopped by SIGHUP (its terminal closed, or `kill -HUP`), as [`ABORTED`] is by
+/// SIGINT. 128 + SIGHUP. (`run` takes SIGHUP as "reload and reconcile now" and goes on.)
+pub const HANGUP: u8 = 129;
 /// `apply` interrupted by SIGINT (Ctrl-C): no change started after it, those in flight
 /// finished, what applied is reported. `run`: aborted by a second signal. 128 + SIGINT.
 pub const ABORTED: u8 = 130;

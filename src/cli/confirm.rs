@@ -1,16 +1,19 @@
 //! `scimsync apply`'s question on a terminal: after the plan, "Apply these N changes? Type
 //! 'yes' to apply:". Only `yes` applies; anything else (or end of input) writes nothing and
-//! exits [`crate::exit::DECLINED`]. Asked only when stdin and stdout are both terminals, the
-//! plan would write something and no guard trips; `--yes` skips it. Without a terminal (cron,
-//! CI, a pipe) nothing is asked and `apply` applies as it always has.
+//! exits [`crate::exit::DECLINED`]. Asked whenever stdin is a terminal — a person could answer
+//! — whatever stdout is (`apply | tee apply.log` asks too: Terraform's rule), when the plan
+//! would write something and no guard trips; `--yes` skips it. The question goes to the
+//! terminal: stderr when it is one, else `/dev/tty`; the answer is read from stdin. Without a
+//! terminal on stdin (cron, CI, a pipe) nothing is asked and `apply` applies as it always has.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::plan::{Guard, Plan};
 
-/// Whether a person is there to answer: stdin and stdout are both terminals.
+/// Whether a person is there to answer: stdin is a terminal. stdout may be a pipe or a file
+/// (`apply | tee apply.log`): the person at the keyboard is still there.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+    std::io::stdin().is_terminal()
 }
 
 /// Whether `apply` must ask before writing `plan`: not with `--yes`, not without a terminal,
@@ -56,28 +59,41 @@ pub fn ask(changes: usize, input: &mut impl BufRead, out: &mut impl Write) -> bo
 }
 
 /// Whether `apply` may write `plan`: true without asking when [`needed`] says no question is
-/// due; otherwise asks on the terminal (after the summary when the plan itself is held back
-/// for the final JSON document) and is true only for a yes.
+/// due; otherwise asks on the terminal and is true only for a yes. When the plan is not on the
+/// terminal above the question — held back for the final JSON document, or sent down a pipe
+/// or into a file — its summary is shown with the question, so the person knows what they are
+/// answering.
 pub async fn before_apply(plan: &Plan, allow: &[Guard], yes: bool, json: bool) -> bool {
     if !needed(plan, allow, yes, interactive()) {
         return true;
     }
-    if json {
+    let summary = (json || !std::io::stdout().is_terminal()).then(|| {
         let (first, second) = crate::plan::render::summary_lines(plan);
-        let _ = writeln!(std::io::stderr(), "{first}\n      {second}");
-    }
-    ask_on_terminal(plan.ops.len()).await
+        format!("\n{first}\n      {second}")
+    });
+    ask_on_terminal(plan.ops.len(), summary).await
 }
 
-/// Asks on the terminal: the question on stderr (stdout carries only results), the answer
-/// from stdin. Blocks one worker thread, not the runtime.
-pub async fn ask_on_terminal(changes: usize) -> bool {
+/// Where the question is written: stderr when it is a terminal, else the terminal itself
+/// (`/dev/tty`: `apply 2>apply.err` from a shell), else stderr all the same.
+fn question_out() -> Box<dyn Write> {
+    if !std::io::stderr().is_terminal()
+        && let Ok(tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty")
+    {
+        return Box::new(tty);
+    }
+    Box::new(std::io::stderr())
+}
+
+/// Asks on the terminal (see [`question_out`]; stdout carries only results), after `summary`
+/// if given, and reads the answer from stdin. Blocks one worker thread, not the runtime.
+pub async fn ask_on_terminal(changes: usize, summary: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
-        ask(
-            changes,
-            &mut std::io::stdin().lock(),
-            &mut std::io::stderr().lock(),
-        )
+        let mut out = question_out();
+        if let Some(summary) = summary {
+            let _ = writeln!(out, "{summary}");
+        }
+        ask(changes, &mut std::io::stdin().lock(), &mut out)
     })
     .await
     .unwrap_or(false)

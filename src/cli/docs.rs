@@ -108,8 +108,17 @@ Error: configuration, a source, authentication, network.
 \fB64\fR
 Usage error on the command line.
 .TP
+\fB129\fR
+\fBapply\fR stopped by SIGHUP (its terminal closed): no change started after it, those in
+flight finished, what applied was printed. (\fBrun\fR takes SIGHUP as "reload the config and
+reconcile now".)
+.TP
 \fB130\fR
-Aborted by a second signal.
+\fBapply\fR interrupted by SIGINT (Ctrl\-C), as for 129; \fBrun\fR: aborted by a second
+signal.
+.TP
+\fB143\fR
+\fBapply\fR stopped by SIGTERM, as for 129.
 "#;
 
 /// `scimsync man --out-dir DIR`: writes `scimsync.1` into `dir`.

@@ -35,6 +35,16 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// Every value of the `result` label of `scimsync_config_reloads_total`.
+pub const RELOAD_RESULTS: [&str; 2] = ["success", "failure"];
+
+/// The label set of `scimsync_config_reloads_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabel {
+    /// One of [`RELOAD_RESULTS`].
+    pub result: &'static str,
+}
+
 /// The label set of `scimsync_ops_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OpLabels {
@@ -146,6 +156,9 @@ pub struct Metrics {
     /// `scimsync_interval_seconds`: the configured pass interval (`daemon.interval`), so an
     /// alert can say "no success for 3 intervals" without knowing it.
     pub interval: Gauge<f64, AtomicU64>,
+    /// `scimsync_config_reloads_total{result}`: the daemon's reads of its config file (one
+    /// per pass; SIGHUP starts a pass); a failure keeps the last good config in force.
+    pub config_reloads: Family<ReloadLabel, Counter>,
 }
 
 /// Unix time now, in seconds with millisecond precision.
@@ -204,6 +217,7 @@ impl Metrics {
             build_info: Family::default(),
             start_time: Gauge::default(),
             interval: Gauge::default(),
+            config_reloads: Family::default(),
             state: super::state_metrics::StateMetrics::default(),
         };
         m.register_all();
@@ -295,6 +309,12 @@ impl Metrics {
                 "Duration of reconcile passes",
                 m.pass_duration.clone(),
             );
+            r.register(
+                "scimsync_config_reloads",
+                "Reads of the config file by the daemon (every pass, SIGHUP included), by result; \
+                 on failure the last good config stays in force",
+                m.config_reloads.clone(),
+            );
             m.state.register(&mut r);
         }
     }
@@ -334,6 +354,9 @@ impl Metrics {
         for outcome in PASS_OUTCOMES {
             let _ = m.passes.get_or_create(&OutcomeLabel { outcome });
         }
+        for result in RELOAD_RESULTS {
+            let _ = m.config_reloads.get_or_create(&ReloadLabel { result });
+        }
     }
 
     /// What the SCIM client tells about each attempt it sends, recorded into
@@ -348,6 +371,14 @@ impl Metrics {
     /// The configured pass interval.
     pub fn set_interval(&self, interval: Duration) {
         self.interval.set(interval.as_secs_f64());
+    }
+
+    /// A read of the config file: it compiled (`true`), or the last good one stays.
+    pub fn record_config_reload(&self, compiled: bool) {
+        let result = if compiled { "success" } else { "failure" };
+        self.config_reloads
+            .get_or_create(&ReloadLabel { result })
+            .inc();
     }
 
     /// The latest plan's size and conflicts.

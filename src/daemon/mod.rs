@@ -3,6 +3,12 @@
 //! remembered between passes. A pass every `interval` (± jitter); failures back off
 //! exponentially and recover on their own; `POST /reconcile` starts a pass now.
 //!
+//! The config is re-read at the start of every pass, and SIGHUP ("reload") starts a pass now,
+//! so a reload is a pass: a config that no longer compiles is logged with its problems and
+//! counted (`scimsync_config_reloads_total{result="failure"}`), and the last good one stays in
+//! force — a typo in an edit never stops the offboarding the old config was doing. A SIGHUP
+//! during a pass does not disturb it: the next pass starts as soon as it ends.
+//!
 //! Shutdown is two-stage: the first SIGTERM (or Ctrl-C) stops scheduling and lets the pass in
 //! flight finish — no new write starts, requests already sent complete — within the shutdown
 //! deadline, then the process exits 0; a second signal aborts at once.
@@ -25,6 +31,7 @@ use crate::config::Config;
 use crate::diag::Severity;
 use crate::exit;
 use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
+use crate::plan::GuardTrip;
 use metrics::Metrics;
 
 /// The first retry after a failed pass; doubled per consecutive failure, capped at the
@@ -34,7 +41,8 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 /// What `scimsync run` was given on the command line; `None` means "as the config says".
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The config file, re-read at the start of every pass.
+    /// The config file, re-read at the start of every pass (the last good one is kept when
+    /// it does not compile).
     pub config: PathBuf,
     /// Overrides `daemon.listen`.
     pub listen: Option<SocketAddr>,
@@ -50,8 +58,23 @@ pub struct DaemonState {
     pub metrics: Metrics,
     /// Set once a pass has reached Slack.
     pub ready: AtomicBool,
-    /// `POST /reconcile` wakes the loop.
+    /// `POST /reconcile` and SIGHUP wake the loop (a wake during a pass starts the next pass
+    /// as soon as it ends).
     pub reconcile: Notify,
+    /// Set while a pass runs.
+    pub in_pass: AtomicBool,
+}
+
+impl DaemonState {
+    /// Fresh state: not ready, no pass running, the metrics at zero.
+    fn new() -> DaemonState {
+        DaemonState {
+            metrics: Metrics::new(),
+            ready: AtomicBool::new(false),
+            reconcile: Notify::new(),
+            in_pass: AtomicBool::new(false),
+        }
+    }
 }
 
 /// How a daemon pass ended, as the `outcome` label says it: the pass's own outcome, or why it
@@ -77,6 +100,9 @@ impl PassEnd {
 
 /// Runs until a signal; returns the exit code.
 pub async fn run(options: RunOptions) -> u8 {
+    let state = Arc::new(DaemonState::new());
+    // First: SIGHUP's default would end the process.
+    watch_hangups(state.clone());
     let config = match pass::load_config(&options.config) {
         Ok(c) => c,
         Err(e) => {
@@ -85,11 +111,6 @@ pub async fn run(options: RunOptions) -> u8 {
         }
     };
     let listen = options.listen.unwrap_or(config.daemon.listen);
-    let state = Arc::new(DaemonState {
-        metrics: Metrics::new(),
-        ready: AtomicBool::new(false),
-        reconcile: Notify::new(),
-    });
     state
         .metrics
         .set_interval(options.interval.unwrap_or(config.daemon.interval));
@@ -103,7 +124,15 @@ pub async fn run(options: RunOptions) -> u8 {
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, "serving /healthz /readyz /metrics, POST /reconcile");
     let server = tokio::spawn(http::serve(listener, state.clone()));
+    let code = reconcile_loop(&options, config, &state).await;
+    server.abort();
+    tracing::info!("stopped");
+    code
+}
 
+/// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until SIGTERM
+/// or Ctrl-C. Returns the exit code.
+async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<DaemonState>) -> u8 {
     // Stage one: stop scheduling and let the pass in flight finish; stage two: abort.
     let stop = Arc::new(AtomicBool::new(false));
     let (stopping_tx, stopping) = watch::channel(false);
@@ -121,17 +150,21 @@ pub async fn run(options: RunOptions) -> u8 {
         }
     });
 
-    let mut interval = options.interval.unwrap_or(config.daemon.interval);
-    let mut jitter = config.daemon.jitter;
+    let mut last_good = config;
     let mut failures: u32 = 0;
     let mut pass_id: u64 = 0;
     let mut code = exit::OK;
     while !stop.load(Ordering::SeqCst) {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
+        let config = span.in_scope(|| reload(&options.config, &mut last_good, &state.metrics));
+        let interval = options.interval.unwrap_or(config.daemon.interval);
+        state.metrics.set_interval(interval);
+        let jitter = config.daemon.jitter;
+        state.in_pass.store(true, Ordering::SeqCst);
         let pass = {
-            let (config, state, stop) = (options.config.clone(), state.clone(), stop.clone());
-            async move { run_pass(&config, &state, stop).await }
+            let (config_path, state, stop) = (options.config.clone(), state.clone(), stop.clone());
+            async move { run_pass(config, &config_path, &state, stop).await }
         };
         let work = guarded(pass, state.clone(), span);
         let mut stopping_rx = stopping.clone();
@@ -150,14 +183,10 @@ pub async fn run(options: RunOptions) -> u8 {
                 None
             }
         };
-        let Some((outcome, config_now)) = result else {
+        state.in_pass.store(false, Ordering::SeqCst);
+        let Some(outcome) = result else {
             break;
         };
-        if let Some(c) = config_now {
-            interval = options.interval.unwrap_or(c.daemon.interval);
-            state.metrics.set_interval(interval);
-            jitter = c.daemon.jitter;
-        }
         failures = if outcome == PassEnd::Error {
             failures + 1
         } else {
@@ -172,9 +201,70 @@ pub async fn run(options: RunOptions) -> u8 {
             _ = stopping_rx.wait_for(|s| *s) => {}
         }
     }
-    server.abort();
-    tracing::info!("stopped");
     code
+}
+
+/// SIGHUP — `systemctl reload scimsync`, `kill -HUP` — is "reload and reconcile now": it wakes
+/// the loop as `POST /reconcile` does, and every pass starts by re-reading the config. A
+/// signal during a pass leaves that pass alone; the next starts as soon as it ends.
+fn watch_hangups(state: Arc<DaemonState>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup()).expect("SIGHUP handler");
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                if state.in_pass.load(Ordering::SeqCst) {
+                    tracing::info!(
+                        "SIGHUP: the config will be re-read and a pass started as soon as the \
+                         pass in flight ends"
+                    );
+                } else {
+                    tracing::info!("SIGHUP: re-reading the config and starting a pass now");
+                }
+                state.reconcile.notify_one();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = state;
+}
+
+/// The config a pass runs with: the file as it is now, or — when it no longer compiles — the
+/// last good one, with the problems logged at error level and the failure counted. Every read
+/// is counted in `scimsync_config_reloads_total`.
+fn reload(path: &Path, last_good: &mut Config, metrics: &Metrics) -> Config {
+    match pass::load_config(path) {
+        Ok(config) => {
+            metrics.record_config_reload(true);
+            if config.digest != last_good.digest {
+                tracing::info!(
+                    file = %config.file,
+                    digest = %config.digest,
+                    "the config changed: this pass runs with the new one"
+                );
+                if config.daemon.listen != last_good.daemon.listen {
+                    tracing::warn!(
+                        listen = %config.daemon.listen,
+                        "daemon.listen changed: it takes effect when the daemon restarts"
+                    );
+                }
+            }
+            *last_good = config.clone();
+            config
+        }
+        Err(e) => {
+            metrics.record_config_reload(false);
+            log_error(&e);
+            tracing::error!(
+                error = %e,
+                digest = %last_good.digest,
+                "the config does not compile: keeping the last good config for this pass; \
+                 fix the file (scimsync validate) — every pass reads it again"
+            );
+            last_good.clone()
+        }
+    }
 }
 
 /// The wait before the next pass: the interval ± jitter, or after `failures` consecutive
@@ -190,15 +280,15 @@ fn next_wait(interval: Duration, jitter: f64, failures: u32) -> Duration {
     Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + spread)).unwrap_or(interval)
 }
 
-/// One pass; also returns the config it used, so interval changes take effect.
+/// One pass with `config` (read from `config_path`).
 async fn run_pass(
+    config: Config,
     config_path: &Path,
     state: &DaemonState,
     stop: Arc<AtomicBool>,
-) -> (PassEnd, Option<Config>) {
+) -> PassEnd {
     let started = Instant::now();
     let result = async {
-        let config = pass::load_config(config_path)?;
         let request = Request {
             apply: true,
             observer: Some(state.metrics.slack_observer()),
@@ -213,34 +303,34 @@ async fn run_pass(
         progress::show_while(progress, progress::Style::Lines, apply).await
     }
     .await;
-    let (end, config) = match result {
+    let end = match result {
         Ok(report) => {
-            log_report(&report);
+            log_report(&report, config_path);
             state.metrics.record_report(&report);
-            (PassEnd::Ran(report.outcome()), Some(report.config))
+            PassEnd::Ran(report.outcome())
         }
         Err(e @ PassError::Locked(_)) => {
             tracing::warn!(error = %e, "skipping this pass");
-            (PassEnd::Locked, None)
+            PassEnd::Locked
         }
         Err(e) => {
             log_error(&e);
-            (PassEnd::Error, None)
+            PassEnd::Error
         }
     };
     state
         .metrics
         .record_pass_end(end.label(), started.elapsed());
-    (end, config)
+    end
 }
 
 /// One pass in its own task, so that a panic inside it is a failed pass — logged with its
 /// message and counted — never a dead daemon.
 async fn guarded(
-    pass: impl Future<Output = (PassEnd, Option<Config>)> + Send + 'static,
+    pass: impl Future<Output = PassEnd> + Send + 'static,
     state: Arc<DaemonState>,
     span: tracing::Span,
-) -> (PassEnd, Option<Config>) {
+) -> PassEnd {
     let task = tokio::spawn(pass.instrument(span.clone()));
     match task.await {
         Ok(result) => result,
@@ -257,7 +347,7 @@ async fn guarded(
             state
                 .metrics
                 .record_pass_end(PassEnd::Error.label(), Duration::ZERO);
-            (PassEnd::Error, None)
+            PassEnd::Error
         }
     }
 }
@@ -280,12 +370,31 @@ fn log_plan(plan: &crate::plan::Plan) {
 }
 
 /// The pass's findings (skipped rows, source warnings, guard trips) and outcome: what
-/// `scimsync apply` prints, as log lines.
-fn log_report(report: &PassReport) {
+/// `scimsync apply` prints, as log lines — but a guard trip names the daemon's way out (the
+/// one-shot `apply --allow` with this config), not a flag `run` does not have.
+fn log_report(report: &PassReport, config_path: &Path) {
+    let trips = match &report.applied {
+        Applied::GuardTripped(trips) => trips.as_slice(),
+        _ => &[],
+    };
     for f in report.findings() {
+        if f.topic == "guard" && !trips.is_empty() {
+            continue;
+        }
         match f.severity {
             Severity::Error => tracing::error!(topic = f.topic, "{}", f.text),
             Severity::Warning => tracing::warn!(topic = f.topic, "{}", f.text),
+        }
+    }
+    if !trips.is_empty() {
+        let way_out = way_out_of(trips, config_path);
+        for g in trips {
+            tracing::error!(
+                topic = "guard",
+                "safety guard {} tripped: {} — {way_out}",
+                g.guard,
+                g.message
+            );
         }
     }
     match &report.applied {
@@ -312,6 +421,35 @@ fn log_report(report: &PassReport) {
     }
 }
 
+/// What the daemon says after a guard trip: every pass trips again until the cause is fixed
+/// or the limit raised; to let these changes through once, a one-shot `scimsync apply` with
+/// the same config and an `--allow` per tripped guard. It takes the same pass lock (one per
+/// config), so it never runs beside a daemon pass. The command comes last, ready to copy.
+fn way_out_of(trips: &[GuardTrip], config_path: &Path) -> String {
+    let config = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    let mut command = format!(
+        "scimsync apply --config {}",
+        shell_word(&config.to_string_lossy())
+    );
+    let mut flags: Vec<String> = trips.iter().map(|g| g.guard.flag()).collect();
+    flags.dedup();
+    for flag in flags {
+        command.push(' ');
+        command.push_str(&flag);
+    }
+    format!("nothing is written while it trips; to let these changes through once, run: {command}")
+}
+
+/// `word` as one `sh` word: as it is when only safe characters make it, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 fn log_error(e: &PassError) {
     match e {
         PassError::Config(c) => {
@@ -329,19 +467,44 @@ fn log_error(e: &PassError) {
 }
 
 /// Waits for SIGTERM or Ctrl-C; returns the exit code that says which ([`exit::ABORTED`] for
-/// SIGINT, [`exit::TERMINATED`] for SIGTERM).
+/// SIGINT, [`exit::TERMINATED`] for SIGTERM). SIGHUP is not one of them: the daemon takes it
+/// as "reload".
 pub(crate) async fn wait_for_signal() -> u8 {
+    wait_for(false).await
+}
+
+/// [`wait_for_signal`], SIGHUP included ([`exit::HANGUP`]): what stops `scimsync apply`,
+/// whose terminal closing is no reason to lose its summary and the audit log's end.
+pub(crate) async fn wait_for_signal_or_hangup() -> u8 {
+    wait_for(true).await
+}
+
+/// Waits for SIGINT, SIGTERM and (with `hangup`) SIGHUP; the exit code that says which.
+async fn wait_for(hangup: bool) -> u8 {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut hup = if hangup {
+            Some(signal(SignalKind::hangup()).expect("SIGHUP handler"))
+        } else {
+            None
+        };
+        let hup = async {
+            match hup.as_mut() {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => exit::ABORTED,
             _ = term.recv() => exit::TERMINATED,
+            _ = hup => exit::HANGUP,
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = hangup;
         let _ = tokio::signal::ctrl_c().await;
         exit::ABORTED
     }
@@ -353,20 +516,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_in_a_pass_is_a_failed_pass_not_a_dead_daemon() {
-        let state = Arc::new(DaemonState {
-            metrics: Metrics::new(),
-            ready: AtomicBool::new(false),
-            reconcile: Notify::new(),
-        });
+        let state = Arc::new(DaemonState::new());
         let boom = async {
             if state_is_odd() {
                 panic!("boom at the third user");
             }
-            (PassEnd::Error, None)
+            PassEnd::Error
         };
-        let (end, config) = guarded(boom, state.clone(), tracing::Span::none()).await;
+        let end = guarded(boom, state.clone(), tracing::Span::none()).await;
         assert_eq!(end, PassEnd::Error);
-        assert!(config.is_none());
         assert!(
             state
                 .metrics
@@ -374,14 +532,63 @@ mod tests {
                 .contains("scimsync_passes_total{outcome=\"error\"} 1")
         );
         // The loop goes on: the next pass runs.
-        let fine = async { (PassEnd::Ran(PassOutcome::Success), None) };
-        let (end, _) = guarded(fine, state, tracing::Span::none()).await;
+        let fine = async { PassEnd::Ran(PassOutcome::Success) };
+        let end = guarded(fine, state, tracing::Span::none()).await;
         assert_eq!(end, PassEnd::Ran(PassOutcome::Success));
     }
 
     /// Always true; keeps the panic reachable for the compiler.
     fn state_is_odd() -> bool {
         std::hint::black_box(true)
+    }
+
+    fn trip(guard: crate::plan::Guard) -> GuardTrip {
+        GuardTrip {
+            guard,
+            limit: 1.0,
+            actual: 2.0,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_way_out_of_a_guard_is_one_apply_allowing_every_tripped_guard() {
+        use crate::plan::Guard;
+        let trips = [
+            trip(Guard::MaxDeactivations),
+            trip(Guard::MaxDeactivationRatio),
+        ];
+        let text = way_out_of(&trips, Path::new("/etc/scimsync/scimsync.yaml"));
+        assert!(
+            text.ends_with(
+                "run: scimsync apply --config /etc/scimsync/scimsync.yaml \
+                 --allow max-deactivations --allow max-deactivation-ratio"
+            ),
+            "{text}"
+        );
+        // A relative path is made absolute: the command works from any folder.
+        let text = way_out_of(&trips[..1], Path::new("scimsync.yaml"));
+        let cwd = std::env::current_dir().unwrap();
+        assert!(
+            text.contains(&format!("--config {}", cwd.join("scimsync.yaml").display()))
+                || text.contains("--config '"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_path_is_one_shell_word() {
+        assert_eq!(
+            shell_word("/etc/scimsync/a-b_c.yaml"),
+            "/etc/scimsync/a-b_c.yaml"
+        );
+        assert_eq!(shell_word("/srv/my config.yaml"), "'/srv/my config.yaml'");
+        assert_eq!(shell_word("/srv/it's.yaml"), r"'/srv/it'\''s.yaml'");
+        assert_eq!(
+            shell_word("/srv/$(rm -rf ~).yaml"),
+            "'/srv/$(rm -rf ~).yaml'"
+        );
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

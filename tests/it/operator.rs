@@ -107,21 +107,25 @@ fn operator_man_page_has_every_subcommand_the_environment_and_the_exit_codes() {
     ] {
         assert!(page.contains(text), "{text}");
     }
-    for code in [
-        scimsync::exit::OK,
-        scimsync::exit::ERROR,
-        scimsync::exit::CHANGES,
-        scimsync::exit::GUARD,
-        scimsync::exit::PARTIAL,
-        scimsync::exit::CONFLICTS,
-        scimsync::exit::DECLINED,
-        scimsync::exit::USAGE,
-        scimsync::exit::ABORTED,
-    ] {
-        assert!(
-            page.contains(&format!(".TP\n\\fB{code}\\fR\n")),
-            "exit {code}"
-        );
+    // Every code src/exit.rs defines (`pub const NAME: u8 = N;`, whoever adds one), with its
+    // meaning on the next line.
+    let exit_rs = std::fs::read_to_string(repo().join("src/exit.rs")).unwrap();
+    let codes: Vec<(&str, u8)> = exit_rs
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub const "))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(": u8 = ")?;
+            Some((name, value.trim_end_matches(';').parse().ok()?))
+        })
+        .collect();
+    assert!(codes.len() >= 11, "{codes:?}");
+    for (name, code) in codes {
+        let entry = format!(".TP\n\\fB{code}\\fR\n");
+        let at = page
+            .find(&entry)
+            .unwrap_or_else(|| panic!("exit {code} ({name}) is not in the manual page"));
+        let meaning = page[at + entry.len()..].lines().next().unwrap_or_default();
+        assert!(meaning.len() > 10, "exit {code} ({name}): {meaning:?}");
     }
     // man(1) reads it (when man is installed).
     let out = run(dir.path(), &["man", "--out-dir", "share/man/man1"], &[]);

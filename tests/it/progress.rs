@@ -1,6 +1,6 @@
 //! The operator's view of a long apply, from the real binary: a bar redrawn in place on a
 //! terminal (a pseudo-terminal here), progress log lines when stderr is not one, and what an
-//! interrupted apply (SIGINT, SIGTERM) does, prints and exits with.
+//! interrupted apply (SIGINT, SIGTERM, SIGHUP) does, prints and exits with.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -277,6 +277,12 @@ async fn sigint_finishes_what_is_in_flight_starts_nothing_more_and_exits_130() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_does_the_same_and_exits_143() {
     interrupted_by("-TERM", 143).await;
+}
+
+/// A closed terminal (or `kill -HUP`) is not a crash: the same summary and audit end, 129.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_does_the_same_and_exits_129() {
+    interrupted_by("-HUP", 129).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

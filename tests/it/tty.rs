@@ -31,14 +31,25 @@ fn sh_quote(word: &str) -> String {
 /// waits in the terminal's buffer until the program reads it), with `env` set over an
 /// environment cleared of `NO_COLOR` and every `SCIMSYNC_*` override. Gives up after a minute.
 pub fn run_in_pty(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) -> PtyRun {
-    let command_line: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_scimsync"))
+    run_line_in_pty(dir, &scimsync_line(args), env, input)
+}
+
+/// `scimsync ARGS` as a quoted `sh` command line.
+fn scimsync_line(args: &[&str]) -> String {
+    let words: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_scimsync"))
         .chain(args.iter().copied())
         .map(sh_quote)
         .collect();
+    words.join(" ")
+}
+
+/// [`run_in_pty`] for any `sh` command line (pipes, redirections): the terminal is the
+/// line's, and each command of it decides what it connects there.
+pub fn run_line_in_pty(dir: &Path, line: &str, env: &[(&str, &str)], input: &str) -> PtyRun {
     let mut command = Command::new("script");
     command
         .args(["--quiet", "--return", "--command"])
-        .arg(command_line.join(" "))
+        .arg(line)
         .arg("/dev/null")
         .current_dir(dir)
         .env("SHELL", "/bin/sh")
@@ -74,7 +85,7 @@ pub fn run_in_pty(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) 
         }
         if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
-            panic!("scimsync {args:?} on a terminal did not finish within a minute");
+            panic!("{line} on a terminal did not finish within a minute");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -291,4 +302,85 @@ async fn tty_diagnostics_are_drawn_and_coloured_unless_no_color() {
         plain.screen
     );
     assert!(!plain.screen.contains('\x1b'), "{}", plain.screen);
+}
+
+/// `scimsync apply --config scimsync.yaml` with `redirect` after it, piped into `cat`, on a
+/// terminal typing `input`: the screen, with `exit N` (apply's code) written to the terminal.
+async fn apply_piped_into_cat(o: &Org, dir: &Path, redirect: &str, input: &str) -> PtyRun {
+    let apply = scimsync_line(&["apply", "--config", "scimsync.yaml"]);
+    let line = format!("{{ {apply} {redirect}; echo \"exit $?\" >/dev/tty; }} | cat");
+    let (dir, token, input) = (
+        dir.to_path_buf(),
+        o.emu.token().to_string(),
+        input.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        run_line_in_pty(&dir, &line, &[("SCIM_TOKEN", token.as_str())], &input)
+    })
+    .await
+    .unwrap()
+}
+
+/// `apply | cat` (or `| tee apply.log`) from an interactive shell: stdout is a pipe, but a
+/// person is at the keyboard, so the question is asked (Terraform's rule: stdin decides).
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_apply_piped_into_cat_still_asks() {
+    let (o, dir) = two_to_create("").await;
+    let run = apply_piped_into_cat(&o, dir.path(), "", "no\n").await;
+    assert!(run.screen.contains(QUESTION), "{}", run.screen);
+    assert!(run.screen.contains("exit 6"), "{}", run.screen);
+    assert!(
+        run.screen.contains("Nothing was written."),
+        "{}",
+        run.screen
+    );
+    assert_eq!(o.emu.stats().writes, 0, "no write without a yes");
+    // What is asked about is on the terminal next to the question, whatever the pipe does.
+    assert!(run.screen.contains("Plan: 2 to create"), "{}", run.screen);
+
+    let run = apply_piped_into_cat(&o, dir.path(), "", "yes\n").await;
+    assert!(run.screen.contains(QUESTION), "{}", run.screen);
+    assert!(run.screen.contains("exit 0"), "{}", run.screen);
+    assert_eq!(users_in_slack(&o), 2);
+}
+
+/// With stdout and stderr both sent to files, the question goes to the terminal itself
+/// (/dev/tty), after the plan's summary (the plan is in the file), and the answer still comes
+/// from stdin.
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_apply_with_stdout_and_stderr_redirected_asks_on_the_terminal() {
+    let (o, dir) = two_to_create("").await;
+    let run = apply_piped_into_cat(&o, dir.path(), ">apply.out 2>apply.err", "no\n").await;
+    let summary = run.screen.find("Plan: 2 to create").expect("the summary");
+    let question = run.screen.find(QUESTION).expect("the question");
+    assert!(summary < question, "{}", run.screen);
+    assert!(run.screen.contains("exit 6"), "{}", run.screen);
+    assert_eq!(o.emu.stats().writes, 0, "no write without a yes");
+    let err = std::fs::read_to_string(dir.path().join("apply.err")).unwrap();
+    assert!(
+        !err.contains(QUESTION),
+        "the question is not in the log: {err}"
+    );
+}
+
+/// stdin not a terminal (a pipe, /dev/null: a script, cron) on an otherwise interactive
+/// terminal: nothing is asked and `apply` applies, as it always has — what the pipe holds is
+/// not an answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn tty_stdin_not_a_terminal_does_not_ask() {
+    let (o, dir) = two_to_create("").await;
+    let apply = scimsync_line(&["apply", "--config", "scimsync.yaml"]);
+    let line = format!("echo no | {apply}");
+    let token = o.emu.token().to_string();
+    let run = {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            run_line_in_pty(&dir, &line, &[("SCIM_TOKEN", token.as_str())], "")
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(run.code, 0, "{}", run.screen);
+    assert!(!run.screen.contains("Only 'yes'"), "{}", run.screen);
+    assert_eq!(users_in_slack(&o), 2);
 }
