@@ -271,6 +271,7 @@ async fn plan_against(
         ),
         None => fresh,
     };
+    plan.skipped = plan::skipped::skipped_rows(&loaded.directory, &loaded.report.problems);
     plan.estimate = Some(estimate(&plan, config));
     plan.binding = Some(Binding {
         target: state::target_key(config),
@@ -597,9 +598,12 @@ pub enum Applied {
 /// How a pass ended, as exit codes and the daemon's `outcome` label tell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassOutcome {
-    /// Everything planned applied (or there was nothing to do), with no conflict.
+    /// Everything planned applied (or there was nothing to do), and Slack equals the
+    /// directory.
     Success,
-    /// Some ops failed or were skipped, or the plan had conflicts; the rest applied.
+    /// Some ops failed or were skipped, or the plan falls short of the directory (conflicts,
+    /// rows skipped as invalid, stuck ops held back), or the state was not saved; the rest
+    /// applied.
     Partial,
     /// A guard tripped: nothing was written.
     Guard,
@@ -636,15 +640,17 @@ pub struct Finding {
 }
 
 impl PassReport {
-    /// How the pass ended.
+    /// How the pass ended: the one answer the exit code of `apply`
+    /// ([`crate::exit::of_apply`]) and the daemon's `outcome` label both give. A guard first;
+    /// then partial when anything is left undone — an op that failed or was skipped, a plan
+    /// that falls short of the directory ([`Plan::falls_short`]), a state not saved.
     pub fn outcome(&self) -> PassOutcome {
-        let conflicts = !self.plan.conflicts.is_empty();
+        let short = self.plan.falls_short() || self.state_unsaved.is_some();
         match &self.applied {
             Applied::GuardTripped(_) => PassOutcome::Guard,
-            _ if self.state_unsaved.is_some() => PassOutcome::Partial,
-            Applied::NotRequested | Applied::NothingToDo if conflicts => PassOutcome::Partial,
+            _ if short => PassOutcome::Partial,
             Applied::NotRequested | Applied::NothingToDo => PassOutcome::Success,
-            Applied::Done(o) if o.complete() && !conflicts => PassOutcome::Success,
+            Applied::Done(o) if o.complete() => PassOutcome::Success,
             Applied::Done(_) => PassOutcome::Partial,
         }
     }
