@@ -49,8 +49,9 @@ pub enum PassError {
     /// The token could not be read.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// Slack could not be listed.
-    #[error("cannot reach Slack: {0}")]
+    /// Slack could not be listed: no answer, or an answer that refuses (the token, the
+    /// request); the message says which ([`slack_failure`]).
+    #[error("{}", slack_failure(.0))]
     Scim(#[from] ScimError),
     /// The embedded emulator's seed or state file is invalid.
     #[error("embedded emulator: {0}")]
@@ -129,6 +130,21 @@ pub enum PassError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// A failed request to Slack in words that say what happened: "cannot reach Slack" only when
+/// no answer came; an answer of 401 or 403 is Slack refusing the token, any other status is
+/// Slack's answer.
+fn slack_failure(e: &ScimError) -> String {
+    match e.status() {
+        Some(401 | 403) => format!(
+            "Slack refused the token: {e}; the token must be a user token with the `admin` \
+             scope whose owner is still an Owner or Admin (README, Slack setup)"
+        ),
+        Some(_) => format!("Slack answered with an error: {e}"),
+        None if matches!(e, ScimError::Decode { .. }) => format!("Slack's answer: {e}"),
+        None => format!("cannot reach Slack: {e}"),
+    }
 }
 
 /// What a pass is asked to do.
@@ -229,7 +245,12 @@ pub async fn prepare(
         }
     };
     Ok(Prepared {
-        progress: Progress::new(plan.ops.len()),
+        progress: Progress::planned(
+            plan.ops.len(),
+            plan.estimate
+                .as_ref()
+                .and_then(|e| Duration::try_from_secs_f64(e.seconds).ok()),
+        ),
         config,
         connection,
         live,
@@ -337,7 +358,7 @@ fn adopt_saved(
         .fingerprints
         .iter()
         .filter(|(id, fp)| now.get(*id) != Some(*fp))
-        .map(|(id, _)| id.clone())
+        .map(|(id, _)| named(id, live, saved))
         .collect();
     if !stale.is_empty() {
         return Err(PassError::Stale(stale));
@@ -359,6 +380,28 @@ fn adopt_saved(
     plan.estimate = Some(estimate(&plan, config));
     plan.seal = seal::seal(&plan, key);
     Ok(plan)
+}
+
+/// A live resource as a refusal names it, so that a person knows what changed: an account by
+/// its email, a group by its name (quoted), each with its Slack id; from the listing, else from
+/// the saved plan's labels and ops, else the id alone.
+fn named(id: &str, live: &LiveState, saved: &Plan) -> String {
+    if let Some(u) = live.users.iter().find(|u| u.id == id) {
+        return format!("{} ({id})", u.email);
+    }
+    if let Some(g) = live.groups.iter().find(|g| g.id == id) {
+        return format!("group {:?} ({id})", g.name);
+    }
+    if let Some(label) = saved.labels.get(id) {
+        return format!("{label} ({id})");
+    }
+    match saved.ops.iter().find(|op| op.resource_id() == Some(id)) {
+        Some(op) if op.kind().as_str().ends_with("group") => {
+            format!("group {:?} ({id})", op.subject())
+        }
+        Some(op) => format!("{} ({id})", op.subject()),
+        None => id.to_string(),
+    }
 }
 
 impl Prepared {

@@ -252,7 +252,9 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
                 v(source)
             ));
             if !members.is_empty() {
-                let added = members.iter().map(|m| Part::plain(format!("+ {}", member(m, plan))));
+                let added = members
+                    .iter()
+                    .map(|m| Part::plain(format!("+ {}", member(m, plan))));
                 wrap_members("    members    ".into(), 15, added, out);
             }
         }
@@ -990,7 +992,11 @@ mod tests {
         only.skipped = p.skipped.clone();
         only.counts.invalid_users = 1;
         assert!(!text_of(&only).contains("No changes"), "{}", text_of(&only));
-        assert!(!markdown(&only).contains("No changes"), "{}", markdown(&only));
+        assert!(
+            !markdown(&only).contains("No changes"),
+            "{}",
+            markdown(&only)
+        );
     }
 
     /// `report` without its colour sequences (`ESC [ … m`).
@@ -1041,7 +1047,9 @@ mod tests {
             assert!(longest <= WRAP, "{longest}: {plain}");
             for i in 0..120 {
                 assert_eq!(
-                    plain.matches(&format!("+ person{i:04}@example.com")).count(),
+                    plain
+                        .matches(&format!("+ person{i:04}@example.com"))
+                        .count(),
                     2,
                     "{plain}"
                 );
@@ -1075,7 +1083,11 @@ mod tests {
             actual: 2.0,
             message: "2 deactivations planned, limit 1 (1 over)".into(),
         });
-        assert!(!text(&p, false).contains("Estimated"), "{}", text(&p, false));
+        assert!(
+            !text(&p, false).contains("Estimated"),
+            "{}",
+            text(&p, false)
+        );
         assert!(!markdown(&p).contains("Estimated"), "{}", markdown(&p));
     }
 
@@ -1102,15 +1114,24 @@ mod tests {
             let md = markdown_bounded(&p, max);
             assert!(md.len() <= max);
             for i in 0..7 {
-                assert!(md.contains(&format!("leaver{i}@example.com")), "{max}: {md}");
+                assert!(
+                    md.contains(&format!("leaver{i}@example.com")),
+                    "{max}: {md}"
+                );
             }
-            assert!(md.contains("↺ reactivate     back@example.com"), "{max}: {md}");
+            assert!(
+                md.contains("↺ reactivate     back@example.com"),
+                "{max}: {md}"
+            );
             assert!(md.contains("of 2,009 changes; not shown:"), "{max}: {md}");
             assert!(!md.contains("of them deactivations"), "{max}: {md}");
         }
         // Too small for them all: the note says risky changes were left out.
         let md = markdown_bounded(&p, 1_100);
-        assert!(md.contains("of them deactivations, reactivations or group deletions"), "{md}");
+        assert!(
+            md.contains("of them deactivations, reactivations or group deletions"),
+            "{md}"
+        );
     }
 
     #[test]
