@@ -32,4 +32,5 @@ mod secrets;
 mod soak;
 mod state;
 mod trust;
+mod truth;
 mod tty;
