@@ -108,14 +108,18 @@ struct DaemonPass {
 async fn daemon_pass(o: &Org, dir: &Path) -> DaemonPass {
     let mut daemon = Daemon::start(dir, o.emu.token(), "1h", &[], std::process::Stdio::piped());
     let mut seen: Option<(&'static str, String)> = None;
-    wait_until("the daemon's first pass", Duration::from_secs(30), async || {
-        let m = daemon.metrics().await;
-        seen = PASS_OUTCOMES
-            .iter()
-            .find(|oc| series(&m, &format!("scimsync_passes_total{{outcome=\"{oc}\"}}")) >= 1.0)
-            .map(|oc| (*oc, m));
-        seen.is_some()
-    })
+    wait_until(
+        "the daemon's first pass",
+        Duration::from_secs(30),
+        async || {
+            let m = daemon.metrics().await;
+            seen = PASS_OUTCOMES
+                .iter()
+                .find(|oc| series(&m, &format!("scimsync_passes_total{{outcome=\"{oc}\"}}")) >= 1.0)
+                .map(|oc| (*oc, m));
+            seen.is_some()
+        },
+    )
     .await;
     // The pass's last log line comes after it is counted.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -239,7 +243,10 @@ async fn a_skipped_row_after_convergence_is_five_and_partial_everywhere_and_list
     let (c, text) = run_text(&o, dir.path(), &["apply", "--metrics-textfile", "m.prom"]);
     assert_eq!(c, 4, "{text}");
     let cron = std::fs::read_to_string(dir.path().join("m.prom")).unwrap();
-    assert_eq!(series(&cron, "scimsync_passes_total{outcome=\"partial\"}"), 1.0);
+    assert_eq!(
+        series(&cron, "scimsync_passes_total{outcome=\"partial\"}"),
+        1.0
+    );
     let gauge = "scimsync_plan_skipped_rows{source=\"people.yaml\",cause=\"email\"}";
     assert_eq!(series(&cron, gauge), 1.0, "{cron}");
     let pass = daemon_pass(&o, dir.path()).await;
@@ -254,7 +261,10 @@ async fn a_skipped_row_after_convergence_is_five_and_partial_everywhere_and_list
         .find(|l| l.contains("pass finished"))
         .unwrap_or_else(|| panic!("{}", pass.logs));
     let line: serde_json::Value = serde_json::from_str(finished).unwrap();
-    let next_in = line["fields"]["next_in"].as_str().unwrap_or_default().to_string();
+    let next_in = line["fields"]["next_in"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         !next_in.is_empty() && !next_in.contains('.'),
         "next_in={next_in}: {finished}"
@@ -280,12 +290,21 @@ async fn a_held_stuck_op_is_five_and_partial_everywhere_and_listed() {
     let written = o.emu.stats().writes;
     let (c, text) = detailed(&o, dir.path());
     assert_eq!(c, 5, "{text}");
-    assert!(text.contains("! stuck           create_user gen@acme.com"), "{text}");
+    assert!(
+        text.contains("! stuck           create_user gen@acme.com"),
+        "{text}"
+    );
     assert!(text.contains("next try"), "{text}");
     let (_, md) = run_text(&o, dir.path(), &["plan", "--format", "markdown"]);
-    assert!(md.contains("create_user gen@acme.com: failed 2 passes"), "{md}");
+    assert!(
+        md.contains("create_user gen@acme.com: failed 2 passes"),
+        "{md}"
+    );
     let (c, text) = run_text(&o, dir.path(), &["apply"]);
-    assert_eq!(c, 4, "a held op leaves Slack short of the directory: {text}");
+    assert_eq!(
+        c, 4,
+        "a held op leaves Slack short of the directory: {text}"
+    );
     let pass = daemon_pass(&o, dir.path()).await;
     assert_eq!(pass.outcome, "partial", "{}", pass.logs);
     assert_eq!(series(&pass.metrics, "scimsync_stuck_ops"), 1.0);

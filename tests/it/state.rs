@@ -283,7 +283,10 @@ async fn an_op_slack_keeps_refusing_becomes_stuck_and_is_retried_with_backoff() 
     assert!(json["stuck"][0]["retry_at"].is_string(), "{json}");
     let written = writes(&o);
     let (code, out) = run_text(&o, dir.path(), &["apply"]);
-    assert_eq!(code, 4, "held back, Slack is still short of the directory: {out}");
+    assert_eq!(
+        code, 4,
+        "held back, Slack is still short of the directory: {out}"
+    );
     assert_eq!(writes(&o), written, "held back during its backoff: {out}");
     assert!(out.contains("stuck"), "{out}");
 

@@ -29,9 +29,7 @@ async fn the_bounded_comment_of_a_two_thousand_person_import_shows_every_deactiv
         dir.path(),
         &o.emu.base_url(Version::V2),
         "  - yaml: people.yaml\n",
-        &format!(
-            "{SCOPE}unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"
-        ),
+        &format!("{SCOPE}unmanaged_users: deactivate\nsafety: {{max_deactivation_ratio: 1.0}}\n"),
     );
     let out = scimsync(
         dir.path(),
@@ -50,10 +48,7 @@ async fn the_bounded_comment_of_a_two_thousand_person_import_shows_every_deactiv
     assert!(md.contains("of 2,008 changes; not shown:"), "{md}");
     assert!(!md.contains("of them deactivations"), "{md}");
     // The deactivations come before any create.
-    assert!(
-        md.find("- deactivate") < md.find("+ create user"),
-        "{md}"
-    );
+    assert!(md.find("- deactivate") < md.find("+ create user"), "{md}");
     // The group of 2,000 wraps: no line of the comment's body runs past 100 columns.
     let full = scimsync(dir.path(), o.emu.token(), &["plan", "--format", "markdown"]);
     let full = String::from_utf8(full.stdout).unwrap();
@@ -92,7 +87,10 @@ async fn slack_refusing_the_token_is_said_so_and_no_answer_is_cannot_reach() {
     assert!(err.contains("Slack refused the token"), "{err}");
     assert!(err.contains("HTTP 401"), "{err}");
     assert!(!err.contains("cannot reach"), "Slack answered: {err}");
-    assert!(!err.contains("xoxp-not-the-token"), "never the token: {err}");
+    assert!(
+        !err.contains("xoxp-not-the-token"),
+        "never the token: {err}"
+    );
     // No answer at all: that is not reaching Slack.
     write_config_with(
         dir.path(),
@@ -156,5 +154,60 @@ async fn a_saved_plan_refused_for_a_changed_group_names_the_group() {
     assert!(
         text.contains(&format!("group \"eng\" ({group}) changed in Slack")),
         "the group is named: {text}"
+    );
+}
+
+/// The alert rules file, parsed.
+fn alert_rules() -> Vec<serde_json::Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/monitoring/scimsync-alerts.yaml");
+    let rules: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    rules["groups"][0]["rules"].as_array().unwrap().clone()
+}
+
+#[test]
+fn what_a_pass_leaves_undone_has_an_alert_with_a_runbook() {
+    let rules = alert_rules();
+    for metric in [
+        "scimsync_plan_skipped_rows",
+        "scimsync_stuck_ops",
+        "scimsync_drift_objects",
+        "scimsync_pending_deactivations",
+    ] {
+        let rule = rules
+            .iter()
+            .find(|r| r["expr"].as_str().unwrap_or_default().contains(metric))
+            .unwrap_or_else(|| panic!("no alert watches {metric}"));
+        let runbook = rule["annotations"]["runbook"].as_str().unwrap_or_default();
+        assert!(
+            runbook.contains("`scimsync plan`"),
+            "{}: the runbook says what to run: {runbook:?}",
+            rule["alert"]
+        );
+    }
+    // promtool's unit tests of the rules pass (CI requires promtool; elsewhere, when present).
+    let promtool = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("promtool"))
+            .find(|p| p.is_file())
+    });
+    let Some(promtool) = promtool else {
+        assert!(
+            std::env::var_os("SCIMSYNC_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required"
+        );
+        return;
+    };
+    let out = std::process::Command::new(promtool)
+        .args(["test", "rules", "scimsync-alerts.test.yaml"])
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/monitoring"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
