@@ -288,7 +288,10 @@ pub fn rounded(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{}ms", d.as_millis())
     } else {
-        crate::plan::render::remaining(d.as_secs_f64().round() as u64)
+        // A wait is seconds to hours: far inside u64, and never negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = d.as_secs_f64().round() as u64;
+        crate::plan::render::remaining(secs)
     }
 }
 

@@ -676,13 +676,37 @@ pub struct PassReport {
 pub struct Finding {
     /// How serious it is.
     pub severity: Severity,
-    /// What it is about: `source` or `guard`.
+    /// What it is about: `source`, `plan`, `slack`, `state` or `guard`.
     pub topic: &'static str,
     /// The sentence, with its `file:line` where there is one.
     pub text: String,
 }
 
 impl PassReport {
+    /// Why Slack is left short of the directory, in one sentence, when it is (the plan lists
+    /// each item): what makes a pass `partial` though every write applied.
+    fn shortfall(&self) -> Option<String> {
+        let plan = &self.plan;
+        let held = plan.held_stuck().count();
+        let skipped = plan.skipped.len().max(plan.counts.invalid_users);
+        let parts: Vec<String> = [
+            (plan.conflicts.len(), "conflict", "conflicts"),
+            (skipped, "row skipped as invalid", "rows skipped as invalid"),
+            (held, "stuck op held back", "stuck ops held back"),
+        ]
+        .into_iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "Slack cannot be made equal to the directory: {}; the plan lists each with \
+                 its reason",
+                parts.join(", ")
+            )
+        })
+    }
+
     /// How the pass ended: the one answer the exit code of `apply`
     /// ([`crate::exit::of_apply`]) and the daemon's `outcome` label both give. A guard first;
     /// then partial when anything is left undone — an op that failed or was skipped, a plan
@@ -698,8 +722,8 @@ impl PassReport {
         }
     }
 
-    /// The source problems and guard trips, in that order: the same list for `apply`'s stderr
-    /// and the daemon's log.
+    /// The source problems, what the plan leaves undone, Slack's lag, the state and guard
+    /// trips, in that order: the same list for `apply`'s stderr and the daemon's log.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out: Vec<Finding> = self
             .source_problems
@@ -710,6 +734,13 @@ impl PassReport {
                 text: p.to_string(),
             })
             .collect();
+        if let Some(text) = self.shortfall() {
+            out.push(Finding {
+                severity: Severity::Warning,
+                topic: "plan",
+                text,
+            });
+        }
         if !self.unconfirmed.is_empty() {
             out.push(Finding {
                 severity: Severity::Warning,

@@ -587,9 +587,7 @@ pub(super) fn group_ops(
             continue;
         }
         let Some(lg) = by_name.get(&g.name_key) else {
-            if want.is_empty() && !g.members.is_empty() {
-                notices.push(created_empty(g));
-            }
+            notices.extend(created_empty(g, &want));
             creates.push(Op::CreateGroup {
                 name: g.name.clone(),
                 members: want.into_iter().collect(),
@@ -664,10 +662,13 @@ pub(super) fn group_ops(
 /// The notice of a group created with none of the members the directory gives it: each is a
 /// leaver, a guest, or a person whose account scimsync does not write (protected, outside
 /// scope, in a conflict or skipped), so the group would be created empty without a word.
-fn created_empty(g: &crate::directory::DesiredGroup) -> Notice {
+fn created_empty(g: &crate::directory::DesiredGroup, want: &BTreeSet<UserRef>) -> Option<Notice> {
+    if !want.is_empty() || g.members.is_empty() {
+        return None;
+    }
     let shown: Vec<&str> = g.members.iter().take(5).map(String::as_str).collect();
     let more = g.members.len() - shown.len();
-    Notice {
+    Some(Notice {
         subject: g.name.clone(),
         message: format!(
             "created with no members: none of its {} can be added ({}{}: each is a leaver, a \
@@ -685,7 +686,7 @@ fn created_empty(g: &crate::directory::DesiredGroup) -> Notice {
                 String::new()
             }
         ),
-    }
+    })
 }
 
 /// The members a directory group should have in Slack: its members' accounts or creates, but

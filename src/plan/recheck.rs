@@ -126,10 +126,11 @@ fn forbidden(
         Op::DeleteGroup { id, .. } => {
             if policy.unmanaged_groups != UnmanagedGroups::Delete {
                 Some("groups.unmanaged is no longer `delete`".into())
-            } else if let Some(g) = groups.get(id.as_str()).filter(|g| g.auto_generated) {
-                Some(generated(g))
             } else {
-                None
+                groups
+                    .get(id.as_str())
+                    .filter(|g| g.auto_generated)
+                    .map(|g| generated(g))
             }
         }
         Op::CreateGroup { .. } => None,

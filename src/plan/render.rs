@@ -267,10 +267,10 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
         } => {
             let added = add
                 .iter()
-                .map(|m| Part::painted(format!("+ {}", member(m, plan)), |s| paint.green(s)));
+                .map(|m| Part::painted(&format!("+ {}", member(m, plan)), |s| paint.green(s)));
             let removed = remove.iter().map(|m| {
                 Part::painted(
-                    format!("- {}", member(&UserRef::Id(m.clone()), plan)),
+                    &format!("- {}", member(&UserRef::Id(m.clone()), plan)),
                     |s| paint.red(s),
                 )
             });
@@ -312,10 +312,10 @@ impl Part {
         }
     }
 
-    fn painted(text: String, paint: impl Fn(&str) -> String) -> Part {
+    fn painted(text: &str, paint: impl Fn(&str) -> String) -> Part {
         Part {
             width: text.chars().count(),
-            text: paint(&text),
+            text: paint(text),
         }
     }
 }
@@ -430,6 +430,22 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
+    memory_blocks(plan, paint, &mut out);
+    for n in &plan.notices {
+        out.push((
+            BlockKind::Notice,
+            vec![format!(
+                "· notice          {}: {}",
+                v(&n.subject),
+                v(&n.message)
+            )],
+        ));
+    }
+    out
+}
+
+/// The blocks of what the memory across passes holds: pending leavers, drift, stuck ops.
+fn memory_blocks(plan: &Plan, paint: &Paint, out: &mut Vec<(BlockKind, Vec<String>)>) {
     for p in &plan.pending {
         out.push((
             BlockKind::Notice,
@@ -480,17 +496,6 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
-    for n in &plan.notices {
-        out.push((
-            BlockKind::Notice,
-            vec![format!(
-                "· notice          {}: {}",
-                v(&n.subject),
-                v(&n.message)
-            )],
-        ));
-    }
-    out
 }
 
 /// The body lines: ops, conflicts, skipped rows, guards, notices.
@@ -852,8 +857,7 @@ mod tests {
     /// leaver, drift, a stuck op and a notice.
     fn plan_showing(value: &str) -> Plan {
         use crate::model::Change;
-        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
-        use crate::plan::{Guard, GuardTrip, Notice, OpKind, PlannedOp, UserFields};
+        use crate::plan::{PlannedOp, UserFields};
         let s = |what: &str| format!("{what}{value}");
         let long = |what: &str| format!("{what} is a value long enough for a word diff {value}");
         let mut p = Plan::of(
@@ -910,6 +914,15 @@ mod tests {
             .collect(),
         );
         p.labels.insert("W2".into(), s("boss@"));
+        add_findings(&mut p, &s);
+        p
+    }
+
+    /// `p` with a conflict, a guard, a pending leaver, drift, a stuck op, a notice and a
+    /// skipped row, each showing `s`'s value.
+    fn add_findings(p: &mut Plan, s: &impl Fn(&str) -> String) {
+        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
+        use crate::plan::{Guard, GuardTrip, Notice, OpKind};
         p.conflicts.push(Conflict {
             subject: s("dup@"),
             reason: s("held by "),
@@ -954,7 +967,6 @@ mod tests {
             cause: s("is not a valid email "),
             category: crate::plan::SkipCause::Email,
         });
-        p
     }
 
     #[test]

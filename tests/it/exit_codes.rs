@@ -308,6 +308,12 @@ async fn a_held_stuck_op_is_five_and_partial_everywhere_and_listed() {
     let pass = daemon_pass(&o, dir.path()).await;
     assert_eq!(pass.outcome, "partial", "{}", pass.logs);
     assert_eq!(series(&pass.metrics, "scimsync_stuck_ops"), 1.0);
+    assert!(
+        pass.logs
+            .contains("Slack cannot be made equal to the directory: 1 stuck op held back"),
+        "the daemon says why the pass is partial: {}",
+        pass.logs
+    );
     assert_eq!(o.emu.stats().writes, written, "held back everywhere");
 }
 
