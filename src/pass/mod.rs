@@ -734,7 +734,11 @@ impl PassReport {
                 text: p.to_string(),
             })
             .collect();
-        if let Some(text) = self.shortfall() {
+        // Under a guard nothing was written: the guard is what to read.
+        if let Some(text) = self
+            .shortfall()
+            .filter(|_| !matches!(self.applied, Applied::GuardTripped(_)))
+        {
             out.push(Finding {
                 severity: Severity::Warning,
                 topic: "plan",
