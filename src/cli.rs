@@ -497,11 +497,13 @@ fn plain_lines<K: std::fmt::Display>(problems: &[crate::diag::Problem<K>]) -> St
 }
 
 /// Prints what the pass found besides the plan (skipped rows, source warnings, guard trips)
-/// to stderr: the same findings the daemon logs.
+/// to stderr: the same findings the daemon logs, less the sentence on what the plan leaves
+/// undone (the plan on stdout lists each item).
 fn report_findings(report: &PassReport) {
     for f in report.findings() {
         match f.topic {
             "source" => say!("{}", terminal(&f.text)),
+            "plan" => {}
             _ => say!("{}: {}", f.severity, terminal(&f.text)),
         }
     }

@@ -1,5 +1,13 @@
 //! The process contract's one mapping from a pass's report or error to an exit code (README,
 //! "Exit codes"). Front ends call these and nothing else picks a code.
+//!
+//! One contract for every surface: `plan --detailed-exitcode` says what `apply` would do, and
+//! a daemon pass's `outcome` label ([`PassReport::outcome`]) is `apply`'s code in words. When
+//! several hold, the first of these wins: an error (1), a guard (3: nothing would be written),
+//! Slack left short of the directory (5 for `plan`, 4 for `apply`: conflicts, rows skipped as
+//! invalid, stuck ops held back — see [`crate::plan::Plan::falls_short`]), changes pending (2),
+//! in sync (0). A plan that falls short outranks pending changes: the CI gate must fail on it
+//! whether or not the pull request also changes something.
 
 use crate::pass::{PassError, PassOutcome, PassReport};
 
@@ -9,12 +17,15 @@ pub const OK: u8 = 0;
 pub const ERROR: u8 = 1;
 /// `plan --detailed-exitcode`: changes are pending.
 pub const CHANGES: u8 = 2;
-/// A safety guard tripped: nothing was written.
+/// A safety guard tripped (`plan --detailed-exitcode`: `apply` would trip it): nothing was
+/// written.
 pub const GUARD: u8 = 3;
-/// Partial: some objects were skipped or failed, the rest applied.
+/// Partial: some objects failed or were skipped, or Slack cannot be made equal to the
+/// directory (conflicts, rows skipped as invalid, stuck ops held back); the rest applied.
 pub const PARTIAL: u8 = 4;
-/// `plan --detailed-exitcode`: the plan has conflicts — changes Slack's rules or the
-/// directory's ambiguity prevent — whether or not other changes are pending. Never "in sync".
+/// `plan --detailed-exitcode`: Slack cannot be made equal to the directory — the plan has
+/// conflicts (changes Slack's rules or the directory's ambiguity prevent), rows skipped as
+/// invalid, or stuck ops held back — whether or not other changes are pending. Never "in sync".
 pub const CONFLICTS: u8 = 5;
 /// `apply` on a terminal: the confirmation was answered with something other than `yes`
 /// (or not at all); nothing was written.
@@ -31,12 +42,14 @@ pub const ABORTED: u8 = 130;
 /// `apply` stopped by SIGTERM, as [`ABORTED`] is by SIGINT. 128 + SIGTERM.
 pub const TERMINATED: u8 = 143;
 
-/// The exit code of `scimsync plan`: 0; with `detailed`, 5 when the plan has conflicts, else
-/// 2 when changes are pending.
+/// The exit code of `scimsync plan`: 0; with `detailed`, 3 when `apply` would trip a guard,
+/// else 5 when the plan falls short of the directory, else 2 when changes are pending.
 pub fn of_plan(report: &PassReport, detailed: bool) -> u8 {
     if !detailed {
         OK
-    } else if !report.plan.conflicts.is_empty() {
+    } else if !report.plan.guards.is_empty() {
+        GUARD
+    } else if report.plan.falls_short() {
         CONFLICTS
     } else if !report.plan.is_empty() {
         CHANGES

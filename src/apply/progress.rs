@@ -1,10 +1,16 @@
 //! How far an apply has got: a [`Progress`] handle the executor updates (atomics only, so any
 //! task may read it), and its two renderings — a bar redrawn in place on a terminal, and a
 //! log line every so often everywhere else (pipes, files, the daemon).
+//!
+//! The time left is not a cumulative average (which swings: an apply starts in Slack's burst,
+//! then settles at its rate): it is the time the remaining ops take at the rate of the last
+//! minute, and never less than what the plan's own estimate leaves (the floor Slack's rate
+//! limits set, `plan::estimate`).
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The executor's lanes (one per Slack endpoint written to), for per-lane counts.
@@ -20,6 +26,32 @@ pub struct Progress {
     /// Ops in each lane, and how many of them have ended.
     lanes: [(AtomicUsize, AtomicUsize); LANES],
     started: OnceLock<Instant>,
+    /// The plan's estimate of the whole apply (its floor under Slack's rate limits).
+    estimate: Option<Duration>,
+    /// What had ended when each recent snapshot was taken: the last minute's, and the one
+    /// just before it (the window's start).
+    samples: Mutex<VecDeque<Sample>>,
+}
+
+/// How many ops of each lane had ended, and when.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sample {
+    at: Duration,
+    lanes: [usize; LANES],
+}
+
+/// How long the recent rate is measured over.
+pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Ops ended over the recent window, in all and by lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recent {
+    /// The window's length: a minute, or since the start when the apply is younger.
+    pub secs: f64,
+    /// Ops ended in it.
+    pub done: usize,
+    /// Ops ended in it, by lane.
+    pub lanes: [usize; LANES],
 }
 
 /// The counts at one moment, with the rate and the time left derived from them.
@@ -38,12 +70,24 @@ pub struct Snapshot {
     /// Ops in each lane and how many have ended: lanes run side by side at their own
     /// endpoint's rate, so the time left is the slowest lane's.
     pub lanes: [(usize, usize); LANES],
+    /// What ended over the last minute; none before a first snapshot has a window.
+    pub recent: Option<Recent>,
+    /// The plan's estimate of the whole apply, when known.
+    pub estimate: Option<Duration>,
 }
 
 impl Progress {
     /// A handle for a plan of `total` ops; the clock starts when the executor does.
     pub fn new(total: usize) -> Arc<Progress> {
-        let p = Progress::default();
+        Progress::planned(total, None)
+    }
+
+    /// A handle for a plan of `total` ops that the plan estimates to take `estimate`.
+    pub fn planned(total: usize, estimate: Option<Duration>) -> Arc<Progress> {
+        let p = Progress {
+            estimate,
+            ..Progress::default()
+        };
         p.total.store(total, Ordering::Relaxed);
         Arc::new(p)
     }
@@ -72,19 +116,63 @@ impl Progress {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The counts now.
+    /// The counts now, with what ended over the last minute (each snapshot is also kept as a
+    /// sample of the rate).
     pub fn snapshot(&self) -> Snapshot {
+        let elapsed = self.started.get().map(Instant::elapsed);
+        self.observe(elapsed)
+    }
+
+    /// [`Progress::snapshot`] at `elapsed` since the executor started (none: not started).
+    fn observe(&self, elapsed: Option<Duration>) -> Snapshot {
+        let lanes: [(usize, usize); LANES] = std::array::from_fn(|i| {
+            let (total, done) = &self.lanes[i];
+            (total.load(Ordering::Relaxed), done.load(Ordering::Relaxed))
+        });
+        let recent = elapsed.and_then(|at| {
+            self.recent(Sample {
+                at,
+                lanes: lanes.map(|(_, done)| done),
+            })
+        });
         Snapshot {
             total: self.total.load(Ordering::Relaxed),
             applied: self.applied.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
-            elapsed: self.started.get().map(Instant::elapsed).unwrap_or_default(),
-            lanes: std::array::from_fn(|i| {
-                let (total, done) = &self.lanes[i];
-                (total.load(Ordering::Relaxed), done.load(Ordering::Relaxed))
-            }),
+            elapsed: elapsed.unwrap_or_default(),
+            lanes,
+            recent,
+            estimate: self.estimate,
         }
+    }
+
+    /// Keeps `now` as a sample and returns what ended since the window's start: the latest
+    /// sample at least [`RATE_WINDOW`] old, or the start of the apply.
+    fn recent(&self, now: Sample) -> Option<Recent> {
+        let mut samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        if samples.is_empty() {
+            samples.push_back(Sample {
+                at: Duration::ZERO,
+                lanes: [0; LANES],
+            });
+        }
+        samples.push_back(now);
+        let from = now.at.saturating_sub(RATE_WINDOW);
+        while samples.len() > 2 && samples[1].at <= from {
+            samples.pop_front();
+        }
+        let start = samples[0];
+        let secs = now.at.saturating_sub(start.at).as_secs_f64();
+        (secs > 0.0).then(|| {
+            let lanes: [usize; LANES] =
+                std::array::from_fn(|i| now.lanes[i].saturating_sub(start.lanes[i]));
+            Recent {
+                secs,
+                done: lanes.iter().sum(),
+                lanes,
+            }
+        })
     }
 }
 
@@ -94,40 +182,69 @@ impl Snapshot {
         self.applied + self.failed + self.skipped
     }
 
-    /// Ops ended per second so far.
+    /// Ops ended per second: over the last minute when known, else since the start.
     pub fn rate(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            count(self.done()) / secs
-        } else {
-            0.0
+        match self.recent {
+            Some(r) => count(r.done) / r.secs,
+            None => {
+                let secs = self.elapsed.as_secs_f64();
+                if secs > 0.0 {
+                    count(self.done()) / secs
+                } else {
+                    0.0
+                }
+            }
         }
     }
 
-    /// Time left: the slowest lane's, each at its own rate so far (a lane yet to start at the
-    /// overall rate); none before the first op ends.
+    /// Time left: the remaining ops at the recent rate — the slowest lane's, each at its own
+    /// rate (a lane without any in the window at the overall rate) — but never less than the
+    /// plan's estimate leaves. Before any op has ended, the estimate's; none when neither is
+    /// known.
     pub fn eta(&self) -> Option<Duration> {
-        let (rate, secs) = (self.rate(), self.elapsed.as_secs_f64());
+        if self.total > 0 && self.done() >= self.total {
+            return Some(Duration::ZERO);
+        }
+        let floor = self.estimate.map(|e| e.saturating_sub(self.elapsed));
+        let measured = self
+            .measured_left()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
+        match (measured, floor) {
+            (Some(m), Some(f)) => Some(m.max(f)),
+            (m, f) => m.or(f),
+        }
+    }
+
+    /// Seconds the remaining ops take at the measured rate, if there is one.
+    fn measured_left(&self) -> Option<f64> {
+        let rate = self.rate();
         if rate <= 0.0 {
             return None;
         }
-        let left = |(total, done): (usize, usize)| {
+        // Lanes not filled in (a snapshot made by hand): the overall rate alone.
+        if self.lanes.iter().all(|l| l.0 == 0) {
+            return Some(count(self.total.saturating_sub(self.done())) / rate);
+        }
+        // Per lane: its own ops over the window (or since the start), else the overall rate.
+        let (lane_done, secs): ([usize; LANES], f64) = match self.recent {
+            Some(r) => (r.lanes, r.secs),
+            None => (self.lanes.map(|(_, d)| d), self.elapsed.as_secs_f64()),
+        };
+        let left = |(total, done): (usize, usize), recent: usize| {
             let remaining = count(total.saturating_sub(done));
-            if done > 0 {
-                remaining / (count(done) / secs)
+            if recent > 0 {
+                remaining / (count(recent) / secs)
             } else {
                 remaining / rate
             }
         };
-        let slowest = self.lanes.iter().map(|&l| left(l)).fold(0.0, f64::max);
-        let overall = count(self.total.saturating_sub(self.done())) / rate;
-        // Lanes not filled in (a snapshot made by hand): the overall rate alone.
-        let secs_left = if self.lanes.iter().all(|l| l.0 == 0) {
-            overall
-        } else {
-            slowest
-        };
-        Duration::try_from_secs_f64(secs_left).ok()
+        Some(
+            self.lanes
+                .iter()
+                .zip(lane_done)
+                .map(|(&l, d)| left(l, d))
+                .fold(0.0, f64::max),
+        )
     }
 
     /// One line for a terminal: a bar `width` cells wide, the changes done, those that failed
@@ -163,6 +280,19 @@ impl Snapshot {
 #[allow(clippy::cast_precision_loss)] // counts of ops stay far below 2^53
 fn count(n: usize) -> f64 {
     n as f64
+}
+
+/// A wait as a log line states it, rounded to the second (`32s`, `15m 1s`, `2h 5m`), or in
+/// milliseconds under a second: never `32.459421741s`.
+pub fn rounded(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        // A wait is seconds to hours: far inside u64, and never negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = d.as_secs_f64().round() as u64;
+        crate::plan::render::remaining(secs)
+    }
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour.
@@ -280,6 +410,8 @@ mod tests {
             skipped: 0,
             elapsed: Duration::from_secs(120),
             lanes: [(0, 0); LANES],
+            recent: None,
+            estimate: None,
         };
         assert_eq!(s.done(), 1200);
         assert!((s.rate() - 10.0).abs() < 1e-9);
@@ -313,6 +445,76 @@ mod tests {
             ..s
         };
         assert_eq!(creates_behind.eta(), Some(Duration::from_secs(480)));
+    }
+
+    /// A progress of `total` creates (one lane) that the plan estimates at `estimate` seconds.
+    fn creates(total: usize, estimate: u64) -> Progress {
+        let p = Progress {
+            estimate: Some(Duration::from_secs(estimate)),
+            ..Progress::default()
+        };
+        p.start([total, 0, 0, 0, 0, 0]);
+        p
+    }
+
+    /// Ends `n` creates.
+    fn end(p: &Progress, n: usize) {
+        for _ in 0..n {
+            p.record(0, "applied");
+        }
+    }
+
+    fn eta_at(p: &Progress, secs: u64) -> u64 {
+        p.observe(Some(Duration::from_secs(secs)))
+            .eta()
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn the_eta_is_the_last_minutes_rate_never_under_the_plans_estimate() {
+        // 600 creates: Slack's burst takes 100 in two seconds, then one a second; the plan
+        // estimates (600 − 100) / 1 = 500 s, which is right.
+        let p = creates(600, 500);
+        assert_eq!(
+            p.observe(Some(Duration::ZERO)).eta(),
+            Some(Duration::from_secs(500)),
+            "before anything ends: the plan's estimate"
+        );
+        end(&p, 100);
+        // A cumulative average would say 10 s here (50/s), and 45 s at 10 s.
+        assert_eq!(eta_at(&p, 2), 498);
+        end(&p, 8);
+        assert_eq!(eta_at(&p, 10), 490);
+        for t in (20..=200).step_by(10) {
+            end(&p, 10);
+            let eta = eta_at(&p, t);
+            // True time left: 600 − 108 − (t − 10) ops at 1/s.
+            let truth = 600 - 108 - (t - 10);
+            assert!(
+                eta.abs_diff(truth) <= 2,
+                "at {t} s: ETA {eta} s, truly {truth} s"
+            );
+        }
+        // Slack slows to one every four seconds: within a minute the ETA says so (a cumulative
+        // average would still say about 200 s).
+        for t in (210..=260).step_by(10) {
+            end(&p, 2);
+            let _ = eta_at(&p, t);
+        }
+        end(&p, 3);
+        let eta = eta_at(&p, 270);
+        assert!(eta > 1000, "{eta}");
+        // Done: nothing left.
+        end(&p, 600);
+        assert_eq!(eta_at(&p, 300), 0);
+    }
+
+    #[test]
+    fn waits_are_logged_rounded() {
+        assert_eq!(rounded(Duration::from_secs_f64(32.459_421_741)), "32s");
+        assert_eq!(rounded(Duration::from_secs_f64(901.6)), "15m 2s");
+        assert_eq!(rounded(Duration::from_millis(250)), "250ms");
     }
 
     #[test]

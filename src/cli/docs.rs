@@ -94,13 +94,13 @@ Error: configuration, a source, authentication, network.
 \fBplan \-\-detailed\-exitcode\fR: changes are pending.
 .TP
 \fB3\fR
-\fBapply\fR: a safety guard tripped; nothing was written.
+\fBapply\fR: a safety guard tripped; nothing was written. \fBplan \-\-detailed\-exitcode\fR: \fBapply\fR would trip one.
 .TP
 \fB4\fR
-\fBapply\fR: partial; some changes failed or were skipped.
+\fBapply\fR: partial; some changes failed or were skipped, or Slack cannot be made equal to the directory (conflicts, rows skipped as invalid, stuck ops held back); the rest applied.
 .TP
 \fB5\fR
-\fBplan \-\-detailed\-exitcode\fR: the plan has conflicts.
+\fBplan \-\-detailed\-exitcode\fR: Slack cannot be made equal to the directory: conflicts, rows skipped as invalid, stuck ops held back.
 .TP
 \fB6\fR
 \fBapply\fR on a terminal: the confirmation was not answered \fByes\fR; nothing was written.

@@ -193,7 +193,7 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
             0
         };
         let wait = next_wait(interval, jitter, failures);
-        tracing::info!(outcome = outcome.label(), next_in = ?wait, "pass finished");
+        tracing::info!(outcome = outcome.label(), next_in = %progress::rounded(wait), "pass finished");
         let mut stopping_rx = stopping.clone();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

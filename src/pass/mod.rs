@@ -49,8 +49,9 @@ pub enum PassError {
     /// The token could not be read.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// Slack could not be listed.
-    #[error("cannot reach Slack: {0}")]
+    /// Slack could not be listed: no answer, or an answer that refuses (the token, the
+    /// request); the message says which ([`slack_failure`]).
+    #[error("{}", slack_failure(.0))]
     Scim(#[from] ScimError),
     /// The embedded emulator's seed or state file is invalid.
     #[error("embedded emulator: {0}")]
@@ -129,6 +130,21 @@ pub enum PassError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// A failed request to Slack in words that say what happened: "cannot reach Slack" only when
+/// no answer came; an answer of 401 or 403 is Slack refusing the token, any other status is
+/// Slack's answer.
+fn slack_failure(e: &ScimError) -> String {
+    match e.status() {
+        Some(401 | 403) => format!(
+            "Slack refused the token: {e}; the token must be a user token with the `admin` \
+             scope whose owner is still an Owner or Admin (README, Slack setup)"
+        ),
+        Some(_) => format!("Slack answered with an error: {e}"),
+        None if matches!(e, ScimError::Decode { .. }) => format!("Slack's answer: {e}"),
+        None => format!("cannot reach Slack: {e}"),
+    }
 }
 
 /// What a pass is asked to do.
@@ -229,7 +245,12 @@ pub async fn prepare(
         }
     };
     Ok(Prepared {
-        progress: Progress::new(plan.ops.len()),
+        progress: Progress::planned(
+            plan.ops.len(),
+            plan.estimate
+                .as_ref()
+                .and_then(|e| Duration::try_from_secs_f64(e.seconds).ok()),
+        ),
         config,
         connection,
         live,
@@ -271,6 +292,7 @@ async fn plan_against(
         ),
         None => fresh,
     };
+    plan.skipped = plan::skipped::skipped_rows(&loaded.directory, &loaded.report.problems);
     plan.estimate = Some(estimate(&plan, config));
     plan.binding = Some(Binding {
         target: state::target_key(config),
@@ -336,7 +358,7 @@ fn adopt_saved(
         .fingerprints
         .iter()
         .filter(|(id, fp)| now.get(*id) != Some(*fp))
-        .map(|(id, _)| id.clone())
+        .map(|(id, _)| named(id, live, saved))
         .collect();
     if !stale.is_empty() {
         return Err(PassError::Stale(stale));
@@ -358,6 +380,28 @@ fn adopt_saved(
     plan.estimate = Some(estimate(&plan, config));
     plan.seal = seal::seal(&plan, key);
     Ok(plan)
+}
+
+/// A live resource as a refusal names it, so that a person knows what changed: an account by
+/// its email, a group by its name (quoted), each with its Slack id; from the listing, else from
+/// the saved plan's labels and ops, else the id alone.
+fn named(id: &str, live: &LiveState, saved: &Plan) -> String {
+    if let Some(u) = live.users.iter().find(|u| u.id == id) {
+        return format!("{} ({id})", u.email);
+    }
+    if let Some(g) = live.groups.iter().find(|g| g.id == id) {
+        return format!("group {:?} ({id})", g.name);
+    }
+    if let Some(label) = saved.labels.get(id) {
+        return format!("{label} ({id})");
+    }
+    match saved.ops.iter().find(|op| op.resource_id() == Some(id)) {
+        Some(op) if op.kind().as_str().ends_with("group") => {
+            format!("group {:?} ({id})", op.subject())
+        }
+        Some(op) => format!("{} ({id})", op.subject()),
+        None => id.to_string(),
+    }
 }
 
 impl Prepared {
@@ -597,9 +641,12 @@ pub enum Applied {
 /// How a pass ended, as exit codes and the daemon's `outcome` label tell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassOutcome {
-    /// Everything planned applied (or there was nothing to do), with no conflict.
+    /// Everything planned applied (or there was nothing to do), and Slack equals the
+    /// directory.
     Success,
-    /// Some ops failed or were skipped, or the plan had conflicts; the rest applied.
+    /// Some ops failed or were skipped, or the plan falls short of the directory (conflicts,
+    /// rows skipped as invalid, stuck ops held back), or the state was not saved; the rest
+    /// applied.
     Partial,
     /// A guard tripped: nothing was written.
     Guard,
@@ -629,28 +676,54 @@ pub struct PassReport {
 pub struct Finding {
     /// How serious it is.
     pub severity: Severity,
-    /// What it is about: `source` or `guard`.
+    /// What it is about: `source`, `plan`, `slack`, `state` or `guard`.
     pub topic: &'static str,
     /// The sentence, with its `file:line` where there is one.
     pub text: String,
 }
 
 impl PassReport {
-    /// How the pass ended.
+    /// Why Slack is left short of the directory, in one sentence, when it is (the plan lists
+    /// each item): what makes a pass `partial` though every write applied.
+    fn shortfall(&self) -> Option<String> {
+        let plan = &self.plan;
+        let held = plan.held_stuck().count();
+        let skipped = plan.skipped.len().max(plan.counts.invalid_users);
+        let parts: Vec<String> = [
+            (plan.conflicts.len(), "conflict", "conflicts"),
+            (skipped, "row skipped as invalid", "rows skipped as invalid"),
+            (held, "stuck op held back", "stuck ops held back"),
+        ]
+        .into_iter()
+        .filter(|(n, ..)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "Slack cannot be made equal to the directory: {}; the plan lists each with \
+                 its reason",
+                parts.join(", ")
+            )
+        })
+    }
+
+    /// How the pass ended: the one answer the exit code of `apply`
+    /// ([`crate::exit::of_apply`]) and the daemon's `outcome` label both give. A guard first;
+    /// then partial when anything is left undone — an op that failed or was skipped, a plan
+    /// that falls short of the directory ([`Plan::falls_short`]), a state not saved.
     pub fn outcome(&self) -> PassOutcome {
-        let conflicts = !self.plan.conflicts.is_empty();
+        let short = self.plan.falls_short() || self.state_unsaved.is_some();
         match &self.applied {
             Applied::GuardTripped(_) => PassOutcome::Guard,
-            _ if self.state_unsaved.is_some() => PassOutcome::Partial,
-            Applied::NotRequested | Applied::NothingToDo if conflicts => PassOutcome::Partial,
+            _ if short => PassOutcome::Partial,
             Applied::NotRequested | Applied::NothingToDo => PassOutcome::Success,
-            Applied::Done(o) if o.complete() && !conflicts => PassOutcome::Success,
+            Applied::Done(o) if o.complete() => PassOutcome::Success,
             Applied::Done(_) => PassOutcome::Partial,
         }
     }
 
-    /// The source problems and guard trips, in that order: the same list for `apply`'s stderr
-    /// and the daemon's log.
+    /// The source problems, what the plan leaves undone, Slack's lag, the state and guard
+    /// trips, in that order: the same list for `apply`'s stderr and the daemon's log.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out: Vec<Finding> = self
             .source_problems
@@ -661,6 +734,17 @@ impl PassReport {
                 text: p.to_string(),
             })
             .collect();
+        // Under a guard nothing was written: the guard is what to read.
+        if let Some(text) = self
+            .shortfall()
+            .filter(|_| !matches!(self.applied, Applied::GuardTripped(_)))
+        {
+            out.push(Finding {
+                severity: Severity::Warning,
+                topic: "plan",
+                text,
+            });
+        }
         if !self.unconfirmed.is_empty() {
             out.push(Finding {
                 severity: Severity::Warning,

@@ -587,6 +587,7 @@ pub(super) fn group_ops(
             continue;
         }
         let Some(lg) = by_name.get(&g.name_key) else {
+            notices.extend(created_empty(g, &want));
             creates.push(Op::CreateGroup {
                 name: g.name.clone(),
                 members: want.into_iter().collect(),
@@ -656,6 +657,36 @@ pub(super) fn group_ops(
     deletes.sort_by_cached_key(sort_key);
     creates.extend(updates);
     (creates, deletes)
+}
+
+/// The notice of a group created with none of the members the directory gives it: each is a
+/// leaver, a guest, or a person whose account scimsync does not write (protected, outside
+/// scope, in a conflict or skipped), so the group would be created empty without a word.
+fn created_empty(g: &crate::directory::DesiredGroup, want: &BTreeSet<UserRef>) -> Option<Notice> {
+    if !want.is_empty() || g.members.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = g.members.iter().take(5).map(String::as_str).collect();
+    let more = g.members.len() - shown.len();
+    Some(Notice {
+        subject: g.name.clone(),
+        message: format!(
+            "created with no members: none of its {} can be added ({}{}: each is a leaver, a \
+             guest, protected, outside scope, in a conflict or skipped; see the notices and \
+             conflicts)",
+            if g.members.len() == 1 {
+                "1 member".to_string()
+            } else {
+                format!("{} members", g.members.len())
+            },
+            shown.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    })
 }
 
 /// The members a directory group should have in Slack: its members' accounts or creates, but
@@ -1017,6 +1048,51 @@ mod mutant_tests {
         // The leaver is deactivated (Slack drops them from groups itself); the skipped row's
         // account, the bot, the account outside scope and the protected one stay members.
         assert_eq!(ops(&plan), ["deactivate_user W2"]);
+    }
+
+    #[test]
+    fn a_group_created_empty_because_its_only_member_is_protected_says_so() {
+        let mut p = policy();
+        p.scope.protected = vec![crate::config::AccountRef::Email("boss@example.com".into())];
+        let dir = directory(
+            vec![person("boss@example.com", 2), person("ada@example.com", 3)],
+            vec![
+                super::super::tests::group("board", &["boss@example.com"]),
+                super::super::tests::group("team", &["ada@example.com", "boss@example.com"]),
+            ],
+        );
+        let plan = plan(
+            &dir,
+            &live(
+                vec![
+                    account("W1", "ada@example.com"),
+                    account("W7", "boss@example.com"),
+                ],
+                vec![],
+            ),
+            &p,
+        );
+        let board: Vec<&str> = plan
+            .notices
+            .iter()
+            .filter(|n| n.subject == "board")
+            .map(|n| n.message.as_str())
+            .collect();
+        assert_eq!(
+            board,
+            [
+                "created with no members: none of its 1 member can be added (boss@example.com: \
+              each is a leaver, a guest, protected, outside scope, in a conflict or skipped; \
+              see the notices and conflicts)"
+            ],
+            "{:?}",
+            plan.notices
+        );
+        assert!(
+            !plan.notices.iter().any(|n| n.subject == "team"),
+            "a group with members says nothing: {:?}",
+            plan.notices
+        );
     }
 
     #[test]

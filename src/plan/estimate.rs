@@ -121,11 +121,12 @@ impl Estimate {
     /// One sentence for the plan report: `Estimated apply time: at least 5m 27s at 100% of
     /// Slack's rate limits (bound by user_create: 1,000 requests).`
     pub fn sentence(&self) -> String {
+        let requests = |n: usize| format!("{n} request{}", if n == 1 { "" } else { "s" });
         let bound = match self.requests.get(&self.bound_by) {
-            Some(n) => format!("{}: {n} requests", self.bound_by),
+            Some(&n) => format!("{}: {}", self.bound_by, requests(n)),
             None => format!(
-                "the org-wide write limit: {} requests",
-                self.requests.values().sum::<usize>()
+                "the org-wide write limit: {}",
+                requests(self.requests.values().sum::<usize>())
             ),
         };
         let scale = if (self.time_scale - 1.0).abs() > f64::EPSILON {
@@ -224,6 +225,20 @@ mod tests {
             "{}",
             rehearsal.sentence()
         );
+    }
+
+    #[test]
+    fn one_request_is_one_request() {
+        let e = estimate(&plan(vec![mixed(1).remove(0)]), 1.0);
+        assert!(
+            e.sentence()
+                .ends_with("(bound by the org-wide write limit: 1 request)."),
+            "{}",
+            e.sentence()
+        );
+        let mut e = e;
+        e.bound_by = "user_create".into();
+        assert!(e.sentence().ends_with("(bound by user_create: 1 request)."));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod recheck;
 pub mod render;
 pub mod saved;
 pub mod seal;
+pub mod skipped;
 
 use std::collections::BTreeMap;
 
@@ -29,11 +30,14 @@ pub use guards::{Guard, GuardTrip};
 pub use memory::{Drift, DriftAction, Memory, Pending, Stuck, remember};
 pub use planner::plan;
 pub use recheck::{Refusal, recheck};
+pub use skipped::{SkipCause, Skipped};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
 /// each op's `after`: the ops it must wait for. Version 3 added `pending` (deactivations inside
 /// the grace period), `drift`, `stuck` and `counts.source_users`. Version 4 added `binding`
-/// (target, organisation, config) and the keyed `seal`.
+/// (target, organisation, config) and the keyed `seal`; later in version 4, `skipped` (the rows
+/// skipped as invalid, each with its place and cause: absent from a plan that has none, so a
+/// plan saved before it still reads and verifies).
 pub const PLAN_FORMAT_VERSION: u32 = 4;
 
 /// One write.
@@ -299,6 +303,11 @@ pub struct Plan {
     /// are not in `ops`.
     #[serde(default)]
     pub stuck: Vec<Stuck>,
+    /// Directory rows skipped as invalid (`invalid_users: skip`), with where and why; set by
+    /// the pass, which knows the load's problems. Never applied: listed so that nobody is
+    /// left out silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
     /// A fingerprint ([`fingerprint`]) of each live resource the plan touches, by Slack id, as
     /// it was when planned.
     pub fingerprints: BTreeMap<String, String>,
@@ -352,6 +361,8 @@ pub struct Summary {
     pub drift: usize,
     /// [`Plan::stuck`], counted.
     pub stuck: usize,
+    /// [`Plan::skipped`], counted: rows skipped as invalid.
+    pub skipped: usize,
 }
 
 impl Plan {
@@ -368,6 +379,7 @@ impl Plan {
             pending: vec![],
             drift: vec![],
             stuck: vec![],
+            skipped: vec![],
             fingerprints: BTreeMap::new(),
             labels: BTreeMap::new(),
             digest: String::new(),
@@ -384,6 +396,7 @@ impl Plan {
             pending_deactivations: self.pending.len(),
             drift: self.drift.len(),
             stuck: self.stuck.len(),
+            skipped: self.skipped.len().max(self.counts.invalid_users),
             ..Summary::default()
         };
         for op in &self.ops {
@@ -412,6 +425,21 @@ impl Plan {
     /// Whether applying the plan would write anything.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Stuck ops this plan holds back (waiting out their backoff): not in [`Plan::ops`].
+    pub fn held_stuck(&self) -> impl Iterator<Item = &Stuck> {
+        self.stuck.iter().filter(|s| s.retry_at.is_some())
+    }
+
+    /// Whether applying the plan, even in full, leaves Slack different from the directory:
+    /// the plan has conflicts, rows skipped as invalid, or stuck ops it holds back. Every
+    /// surface says so (`plan --detailed-exitcode` 5, `apply` 4, a daemon pass `partial`).
+    pub fn falls_short(&self) -> bool {
+        !self.conflicts.is_empty()
+            || !self.skipped.is_empty()
+            || self.counts.invalid_users > 0
+            || self.held_stuck().next().is_some()
     }
 }
 

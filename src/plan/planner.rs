@@ -459,6 +459,7 @@ impl<'a> Planner<'a> {
             pending: Vec::new(),
             drift: Vec::new(),
             stuck: Vec::new(),
+            skipped: Vec::new(),
             fingerprints,
             labels,
             digest: String::new(),

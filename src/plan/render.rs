@@ -108,11 +108,12 @@ pub fn summary_lines(plan: &Plan) -> (String, String) {
     (first, second)
 }
 
-/// The estimated apply time, when the pass computed it and there is something to apply.
+/// The estimated apply time, when the pass computed it and there is something to apply —
+/// and no guard trips: then `apply` writes nothing, and a time would say otherwise.
 fn estimate_line(plan: &Plan) -> Option<String> {
     plan.estimate
         .as_ref()
-        .filter(|_| !plan.is_empty())
+        .filter(|_| !plan.is_empty() && plan.guards.is_empty())
         .map(super::estimate::Estimate::sentence)
 }
 
@@ -244,18 +245,17 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             members,
             source,
         } => {
-            let added: Vec<String> = members
-                .iter()
-                .map(|m| format!("+ {}", member(m, plan)))
-                .collect();
             out.push(format!(
                 "{} {:<44} {}",
                 paint.green("+ create group  "),
                 v(name),
                 v(source)
             ));
-            if !added.is_empty() {
-                out.push(format!("    members      {}", added.join("  ")));
+            if !members.is_empty() {
+                let added = members
+                    .iter()
+                    .map(|m| Part::plain(format!("+ {}", member(m, plan))));
+                wrap_members("    members    ".into(), 15, added, out);
             }
         }
         Op::UpdateGroup {
@@ -265,22 +265,22 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             add,
             remove,
         } => {
-            let mut parts: Vec<String> = add
+            let added = add
                 .iter()
-                .map(|m| paint.green(&format!("+ {}", member(m, plan))))
-                .collect();
-            parts.extend(
-                remove
-                    .iter()
-                    .map(|m| paint.red(&format!("- {}", member(&UserRef::Id(m.clone()), plan)))),
+                .map(|m| Part::painted(&format!("+ {}", member(m, plan)), |s| paint.green(s)));
+            let removed = remove.iter().map(|m| {
+                Part::painted(
+                    &format!("- {}", member(&UserRef::Id(m.clone()), plan)),
+                    |s| paint.red(s),
+                )
+            });
+            let (name_shown, id_shown) = (v(name), v(id));
+            let width = 18 + name_shown.chars().count() + id_shown.chars().count();
+            let head = format!(
+                "{} {name_shown} {id_shown}",
+                paint.yellow("~ group         ")
             );
-            out.push(format!(
-                "{} {} {}  {}",
-                paint.yellow("~ group         "),
-                v(name),
-                v(id),
-                parts.join("  ")
-            ));
+            wrap_members(head, width, added.chain(removed), out);
             if let Some(new) = rename {
                 out.push(format!("    name         {name:?} → {new:?}"));
             }
@@ -293,23 +293,103 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
     }
 }
 
-/// What a block of the report body is, for saying what a bounded report left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The column a member list wraps at: a group of thousands is many lines, never one line of
+/// thousands of characters.
+const WRAP: usize = 100;
+
+/// One member change of a group (`+ ada@example.com`): its width on screen, and its text
+/// (coloured or not).
+struct Part {
+    width: usize,
+    text: String,
+}
+
+impl Part {
+    fn plain(text: String) -> Part {
+        Part {
+            width: text.chars().count(),
+            text,
+        }
+    }
+
+    fn painted(text: &str, paint: impl Fn(&str) -> String) -> Part {
+        Part {
+            width: text.chars().count(),
+            text: paint(text),
+        }
+    }
+}
+
+/// `head` (`head_width` columns on screen) followed by `parts` two spaces apart, wrapped at
+/// [`WRAP`] columns: continuation lines are indented to the attribute column (17).
+fn wrap_members(
+    head: String,
+    head_width: usize,
+    parts: impl Iterator<Item = Part>,
+    out: &mut Vec<String>,
+) {
+    const INDENT: usize = 17;
+    let (mut line, mut width, mut fresh) = (head, head_width, false);
+    for part in parts {
+        if !fresh && width + 2 + part.width > WRAP && width > INDENT {
+            out.push(std::mem::take(&mut line));
+            line = " ".repeat(INDENT);
+            width = INDENT;
+            fresh = true;
+        }
+        if !fresh {
+            line.push_str("  ");
+            width += 2;
+        }
+        line.push_str(&part.text);
+        width += part.width;
+        fresh = false;
+    }
+    out.push(line);
+}
+
+/// What a block of the report body is: for the markdown report's order (what matters most
+/// first) and for saying what a bounded report left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum BlockKind {
-    Change,
-    Conflict,
+    /// A guard the plan trips.
     Guard,
+    /// A conflict.
+    Conflict,
+    /// A row skipped as invalid.
+    Skipped,
+    /// A stuck op.
+    Stuck,
+    /// A deactivation, a reactivation or a group deletion: the changes a reviewer must see.
+    Risky,
+    /// Any other change.
+    Change,
+    /// A pending leaver, drift, a notice.
     Notice,
 }
 
-/// The body in blocks (an op with its attribute lines, a conflict, a guard, a notice), in
-/// report order: ops, conflicts, guards, notices.
+impl BlockKind {
+    /// What kind of block an op is.
+    fn of(op: &Op) -> BlockKind {
+        match op {
+            Op::DeactivateUser { .. }
+            | Op::UpdateUser {
+                reactivate: true, ..
+            }
+            | Op::DeleteGroup { .. } => BlockKind::Risky,
+            _ => BlockKind::Change,
+        }
+    }
+}
+
+/// The body in blocks (an op with its attribute lines, a conflict, a skipped row, a guard, a
+/// notice), in report order: ops, conflicts, skipped rows, guards, notices.
 fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
     let mut out = Vec::new();
     for op in &plan.ops {
         let mut lines = Vec::new();
         op_lines(op, plan, paint, &mut lines);
-        out.push((BlockKind::Change, lines));
+        out.push((BlockKind::of(op), lines));
     }
     for c in &plan.conflicts {
         let at = c
@@ -327,6 +407,18 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
+    for sk in &plan.skipped {
+        out.push((
+            BlockKind::Skipped,
+            vec![format!(
+                "{} {}: {}; not synced until the row is fixed  {}",
+                paint.bold("! skipped row   "),
+                v(&sk.subject),
+                v(&sk.cause),
+                v(&sk.source)
+            )],
+        ));
+    }
     for g in &plan.guards {
         out.push((
             BlockKind::Guard,
@@ -338,6 +430,22 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
+    memory_blocks(plan, paint, &mut out);
+    for n in &plan.notices {
+        out.push((
+            BlockKind::Notice,
+            vec![format!(
+                "· notice          {}: {}",
+                v(&n.subject),
+                v(&n.message)
+            )],
+        ));
+    }
+    out
+}
+
+/// The blocks of what the memory across passes holds: pending leavers, drift, stuck ops.
+fn memory_blocks(plan: &Plan, paint: &Paint, out: &mut Vec<(BlockKind, Vec<String>)>) {
     for p in &plan.pending {
         out.push((
             BlockKind::Notice,
@@ -377,7 +485,7 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             None => "tried again by this plan".to_string(),
         };
         out.push((
-            BlockKind::Notice,
+            BlockKind::Stuck,
             vec![format!(
                 "{} {} {}: failed {} passes in a row with {}; {when}",
                 paint.red("! stuck          "),
@@ -388,25 +496,23 @@ fn body_blocks(plan: &Plan, paint: &Paint) -> Vec<(BlockKind, Vec<String>)> {
             )],
         ));
     }
-    for n in &plan.notices {
-        out.push((
-            BlockKind::Notice,
-            vec![format!(
-                "· notice          {}: {}",
-                v(&n.subject),
-                v(&n.message)
-            )],
-        ));
-    }
-    out
 }
 
-/// The body lines: ops, conflicts, guards, notices.
+/// The body lines: ops, conflicts, skipped rows, guards, notices.
 fn body_lines(plan: &Plan, paint: &Paint) -> Vec<String> {
     body_blocks(plan, paint)
         .into_iter()
         .flat_map(|(_, lines)| lines)
         .collect()
+}
+
+/// The body in blocks in the markdown report's order, what a reviewer must see first: guards,
+/// conflicts, skipped rows, stuck ops, deactivations, reactivations and group deletions, then
+/// the other changes (in plan order), then notices. A bounded report cuts from the end.
+fn review_blocks(plan: &Plan) -> Vec<(BlockKind, Vec<String>)> {
+    let mut blocks = body_blocks(plan, &Paint(false));
+    blocks.sort_by_key(|(kind, _)| *kind);
+    blocks
 }
 
 /// A wait as people read it: `23h 10m`, `5m 3s`, `2s`.
@@ -441,6 +547,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         && plan.pending.is_empty()
         && plan.drift.is_empty()
         && plan.stuck.is_empty()
+        && !plan.falls_short()
     {
         s.push_str("\nNo changes: Slack matches the directory.\n");
     }
@@ -467,10 +574,13 @@ fn markdown_head(plan: &Plan) -> String {
 }
 
 /// The plan as a pull-request comment: the summary, a warning block when a guard trips, and
-/// the changes in a `diff` code block.
+/// the body in a `diff` code block, what matters most first ([`review_blocks`]).
 pub fn markdown(plan: &Plan) -> String {
     let mut s = markdown_head(plan);
-    let body = body_lines(plan, &Paint(false));
+    let body: Vec<String> = review_blocks(plan)
+        .into_iter()
+        .flat_map(|(_, lines)| lines)
+        .collect();
     if body.is_empty() {
         s.push_str("\nNo changes: Slack matches the directory.\n");
     } else {
@@ -497,31 +607,76 @@ fn fence(lines: &[String]) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
+/// What a bounded report holds or leaves out, by kind of block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    /// Changes (ops).
+    changes: usize,
+    /// Of the changes: deactivations, reactivations and group deletions.
+    risky: usize,
+    conflicts: usize,
+    skipped: usize,
+    stuck: usize,
+    notices: usize,
+}
+
+impl Tally {
+    fn add(&mut self, kind: BlockKind) {
+        match kind {
+            BlockKind::Risky => {
+                self.changes += 1;
+                self.risky += 1;
+            }
+            BlockKind::Change => self.changes += 1,
+            BlockKind::Conflict => self.conflicts += 1,
+            BlockKind::Skipped => self.skipped += 1,
+            BlockKind::Stuck => self.stuck += 1,
+            BlockKind::Notice => self.notices += 1,
+            BlockKind::Guard => {}
+        }
+    }
+
+    fn of<'a>(kinds: impl Iterator<Item = &'a BlockKind>) -> Tally {
+        let mut t = Tally::default();
+        kinds.for_each(|k| t.add(*k));
+        t
+    }
+
+    /// `total` less `self`.
+    fn left_of(self, total: Tally) -> Tally {
+        Tally {
+            changes: total.changes - self.changes,
+            risky: total.risky - self.risky,
+            conflicts: total.conflicts - self.conflicts,
+            skipped: total.skipped - self.skipped,
+            stuck: total.stuck - self.stuck,
+            notices: total.notices - self.notices,
+        }
+    }
+}
+
 /// [`markdown`] in at most `max_bytes` bytes (at least 1,024), for a pull-request comment
 /// (GitHub refuses more than 65,536 characters): the whole report when it fits; otherwise the
-/// head (summary, counts, guards) and the first blocks of the body that fit, whole, then a note
-/// saying how many changes, conflicts and notices were left out and where the full plan is.
+/// head (summary, counts, guards) and the first blocks of the body that fit, whole, in the
+/// order of [`review_blocks`] — guards, conflicts, skipped rows, stuck ops, deactivations,
+/// reactivations and group deletions before any other change — then a note saying what was
+/// left out and where the full plan is.
 pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
     let full = markdown(plan);
     if full.len() <= max_bytes {
         return full;
     }
     let head = markdown_head(plan);
-    let blocks = body_blocks(plan, &Paint(false));
-    let total = |kind| blocks.iter().filter(|(k, _)| *k == kind).count();
-    let totals = [
-        total(BlockKind::Change),
-        total(BlockKind::Conflict),
-        total(BlockKind::Notice),
-    ];
+    let blocks = review_blocks(plan);
+    let totals = Tally::of(blocks.iter().map(|(k, _)| k));
     // The note is longest when nothing is shown: reserve that much.
-    let reserve = omitted_note(totals[0], totals, totals).len();
+    let reserve = omitted_note(Tally::default(), totals).len();
     let fence = fence(&body_lines(plan, &Paint(false)));
     let open = format!("\n{fence}diff\n");
     let close = format!("{fence}\n");
     let budget = max_bytes.saturating_sub(head.len() + open.len() + close.len() + reserve);
     let mut shown = String::new();
-    let mut shown_counts = [0usize; 3];
+    let mut counted = Tally::default();
     for (kind, lines) in &blocks {
         let text: String = lines
             .iter()
@@ -531,25 +686,15 @@ pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
             break;
         }
         shown.push_str(&text);
-        match kind {
-            BlockKind::Change => shown_counts[0] += 1,
-            BlockKind::Conflict => shown_counts[1] += 1,
-            BlockKind::Notice => shown_counts[2] += 1,
-            BlockKind::Guard => {}
-        }
+        counted.add(*kind);
     }
-    let omitted = [
-        totals[0] - shown_counts[0],
-        totals[1] - shown_counts[1],
-        totals[2] - shown_counts[2],
-    ];
     let mut s = head;
     if !shown.is_empty() {
         s.push_str(&open);
         s.push_str(&shown);
         s.push_str(&close);
     }
-    s.push_str(&omitted_note(shown_counts[0], totals, omitted));
+    s.push_str(&omitted_note(counted, totals));
     if s.len() > max_bytes {
         // Only a head longer than the limit gets here: cut it at a character boundary.
         const CUT: &str = "\n\n*(report cut at the size limit)*\n";
@@ -563,22 +708,35 @@ pub fn markdown_bounded(plan: &Plan, max_bytes: usize) -> String {
     s
 }
 
-/// The note under a bounded report: `shown` of `totals[0]` changes shown, and what was left
-/// out (`omitted`: changes, conflicts, notices).
-fn omitted_note(shown: usize, totals: [usize; 3], omitted: [usize; 3]) -> String {
-    let mut left_out = vec![plural_thousands(omitted[0], "change", "changes")];
-    if omitted[1] > 0 {
-        left_out.push(plural_thousands(omitted[1], "conflict", "conflicts"));
+/// The note under a bounded report: `shown` of `totals` shown, and what was left out.
+fn omitted_note(shown: Tally, totals: Tally) -> String {
+    let omitted = shown.left_of(totals);
+    let mut changes = plural_thousands(omitted.changes, "change", "changes");
+    if omitted.risky > 0 {
+        changes.push_str(&format!(
+            " ({} of them {})",
+            thousands(omitted.risky),
+            "deactivations, reactivations or group deletions"
+        ));
     }
-    if omitted[2] > 0 {
-        left_out.push(plural_thousands(omitted[2], "notice", "notices"));
+    let mut left_out = vec![changes];
+    for (n, one, many) in [
+        (omitted.conflicts, "conflict", "conflicts"),
+        (omitted.skipped, "skipped row", "skipped rows"),
+        (omitted.stuck, "stuck op", "stuck ops"),
+        (omitted.notices, "notice", "notices"),
+    ] {
+        if n > 0 {
+            left_out.push(plural_thousands(n, one, many));
+        }
     }
     format!(
-        "\n> [!NOTE]\n> This report is cut to fit a comment: it shows the first {} of {} changes; \
-         not shown: {}. The full plan is `scimsync plan --format json` (in CI: the plan \
+        "\n> [!NOTE]\n> This report is cut to fit a comment: it shows {} of {} changes; not shown: \
+         {}. Guards, conflicts, skipped rows, stuck ops, deactivations, reactivations and group \
+         deletions come first. The full plan is `scimsync plan --format json` (in CI: the plan \
          artifact).\n",
-        thousands(shown),
-        thousands(totals[0]),
+        thousands(shown.changes),
+        thousands(totals.changes),
         left_out.join(", ")
     )
 }
@@ -590,6 +748,10 @@ fn plural_thousands(n: usize, one: &str, many: &str) -> String {
 #[derive(Serialize)]
 struct JsonPlan<'a> {
     summary: Summary,
+    /// `skipped: []` when the plan has none (the plan itself leaves it out then, so that a plan
+    /// saved before it existed still verifies): a reader always finds the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<[(); 0]>,
     #[serde(flatten)]
     plan: &'a Plan,
 }
@@ -599,6 +761,7 @@ struct JsonPlan<'a> {
 pub fn json(plan: &Plan) -> String {
     let mut s = serde_json::to_string_pretty(&JsonPlan {
         summary: plan.summary(),
+        skipped: plan.skipped.is_empty().then_some([]),
         plan,
     })
     .expect("plans serialise");
@@ -667,10 +830,13 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("3 conflicts."),
-            "the omitted conflicts are named: {md}"
+            md.contains("! conflict       dup2@example.com"),
+            "conflicts come before the changes: {md}"
         );
         assert!(md.len() > 55_000, "the space is used: {}", md.len());
+        // Cut harder, the conflicts still show and the changes are what is left out.
+        let md = markdown_bounded(&p, 4_096);
+        assert!(md.contains("! conflict       dup2@example.com"), "{md}");
     }
 
     #[test]
@@ -691,8 +857,7 @@ mod tests {
     /// leaver, drift, a stuck op and a notice.
     fn plan_showing(value: &str) -> Plan {
         use crate::model::Change;
-        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
-        use crate::plan::{Guard, GuardTrip, Notice, OpKind, PlannedOp, UserFields};
+        use crate::plan::{PlannedOp, UserFields};
         let s = |what: &str| format!("{what}{value}");
         let long = |what: &str| format!("{what} is a value long enough for a word diff {value}");
         let mut p = Plan::of(
@@ -749,6 +914,15 @@ mod tests {
             .collect(),
         );
         p.labels.insert("W2".into(), s("boss@"));
+        add_findings(&mut p, &s);
+        p
+    }
+
+    /// `p` with a conflict, a guard, a pending leaver, drift, a stuck op, a notice and a
+    /// skipped row, each showing `s`'s value.
+    fn add_findings(p: &mut Plan, s: &impl Fn(&str) -> String) {
+        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
+        use crate::plan::{Guard, GuardTrip, Notice, OpKind};
         p.conflicts.push(Conflict {
             subject: s("dup@"),
             reason: s("held by "),
@@ -787,13 +961,198 @@ mod tests {
             subject: s("group "),
             message: s("is not in "),
         });
-        p
+        p.skipped.push(crate::plan::Skipped {
+            source: s("people.csv:"),
+            subject: s("typo@"),
+            cause: s("is not a valid email "),
+            category: crate::plan::SkipCause::Email,
+        });
+    }
+
+    #[test]
+    fn skipped_rows_are_listed_with_their_place_and_cause_in_every_format() {
+        let mut p = import(1);
+        p.counts.invalid_users = 1;
+        p.skipped.push(crate::plan::Skipped {
+            source: "people.csv:14".into(),
+            subject: "new.hire@exmaple".into(),
+            cause: "\"new.hire@exmaple\" is not a valid email address".into(),
+            category: crate::plan::SkipCause::Email,
+        });
+        let line = "! skipped row    new.hire@exmaple: \"new.hire@exmaple\" is not a valid email \
+                    address; not synced until the row is fixed  people.csv:14";
+        let shown = text(&p, false);
+        assert!(shown.contains(line), "{shown}");
+        let md = markdown(&p);
+        assert!(md.contains(line), "{md}");
+        assert!(
+            md.find(line) < md.find("+ create user"),
+            "skipped rows before changes: {md}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(doc["skipped"][0]["source"], "people.csv:14", "{doc}");
+        assert_eq!(doc["skipped"][0]["subject"], "new.hire@exmaple");
+        assert_eq!(doc["skipped"][0]["category"], "email");
+        assert_eq!(doc["summary"]["skipped"], 1);
+        // A plan without any still has the list, and reads back the same.
+        let none: serde_json::Value = serde_json::from_str(&json(&import(1))).unwrap();
+        assert_eq!(none["skipped"], serde_json::json!([]), "{none}");
+        let back: Plan = serde_json::from_str(&json(&p)).unwrap();
+        assert_eq!(back.skipped, p.skipped);
+        // Nothing else to do: never "no changes".
+        let mut only = Plan::of(vec![]);
+        only.skipped = p.skipped.clone();
+        only.counts.invalid_users = 1;
+        assert!(!text_of(&only).contains("No changes"), "{}", text_of(&only));
+        assert!(
+            !markdown(&only).contains("No changes"),
+            "{}",
+            markdown(&only)
+        );
+    }
+
+    /// `report` without its colour sequences (`ESC [ … m`).
+    fn without_colour(report: &str) -> String {
+        let mut out = String::new();
+        let mut rest = report;
+        while let Some(at) = rest.find('\x1b') {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            rest = tail.find('m').map_or("", |end| &tail[end + 1..]);
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn text_of(p: &Plan) -> String {
+        text(p, false)
+    }
+
+    #[test]
+    fn a_large_group_change_wraps_and_keeps_every_member() {
+        use crate::plan::PlannedOp;
+        let members: Vec<UserRef> = (0..120)
+            .map(|i| UserRef::New(format!("person{i:04}@example.com")))
+            .collect();
+        let p = Plan::of(vec![
+            PlannedOp::new(Op::CreateGroup {
+                name: "everyone".into(),
+                members: members.clone(),
+                source: "groups.yaml:1".into(),
+            }),
+            PlannedOp::new(Op::UpdateGroup {
+                id: "S4SVZW3P6SZ".into(),
+                name: "eng".into(),
+                rename: None,
+                add: members,
+                remove: vec!["W1".into()],
+            }),
+        ]);
+        for report in [text(&p, false), text(&p, true), markdown(&p)] {
+            let plain = without_colour(&report);
+            let longest = plain
+                .lines()
+                .filter(|l| l.contains("person"))
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap();
+            assert!(longest <= WRAP, "{longest}: {plain}");
+            for i in 0..120 {
+                assert_eq!(
+                    plain
+                        .matches(&format!("+ person{i:04}@example.com"))
+                        .count(),
+                    2,
+                    "{plain}"
+                );
+            }
+            assert!(plain.contains("- W1"), "{plain}");
+            assert!(
+                plain.contains("~ group          eng S4SVZW3P6SZ  + person0000@example.com"),
+                "{plain}"
+            );
+            assert!(
+                plain.contains("    members      + person0000@example.com  + person0001"),
+                "{plain}"
+            );
+            assert!(
+                plain.contains("\n                 + person"),
+                "continuation lines are indented: {plain}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_estimate_is_shown_when_a_guard_trips() {
+        use crate::plan::{Guard, GuardTrip};
+        let mut p = import(3);
+        p.estimate = Some(crate::plan::estimate::estimate(&p, 1.0));
+        assert!(text(&p, false).contains("Estimated apply time"));
+        assert!(markdown(&p).contains("Estimated apply time"));
+        p.guards.push(GuardTrip {
+            guard: Guard::MaxDeactivations,
+            limit: 1.0,
+            actual: 2.0,
+            message: "2 deactivations planned, limit 1 (1 over)".into(),
+        });
+        assert!(
+            !text(&p, false).contains("Estimated"),
+            "{}",
+            text(&p, false)
+        );
+        assert!(!markdown(&p).contains("Estimated"), "{}", markdown(&p));
+    }
+
+    #[test]
+    fn the_bounded_comment_shows_deactivations_and_reactivations_before_other_changes() {
+        use crate::plan::PlannedOp;
+        let mut p = import(2_000);
+        for i in 0..7 {
+            p.ops.push(PlannedOp::new(Op::DeactivateUser {
+                id: format!("W{i}"),
+                email: format!("leaver{i}@example.com"),
+                reason: "not in the directory".into(),
+            }));
+        }
+        p.ops.push(PlannedOp::new(Op::UpdateUser {
+            id: "W99".into(),
+            email: "back@example.com".into(),
+            reactivate: true,
+            fields: crate::plan::UserFields::default(),
+            changes: vec![],
+            source: "people.csv:9".into(),
+        }));
+        for max in [60_000, 4_096] {
+            let md = markdown_bounded(&p, max);
+            assert!(md.len() <= max);
+            for i in 0..7 {
+                assert!(
+                    md.contains(&format!("leaver{i}@example.com")),
+                    "{max}: {md}"
+                );
+            }
+            assert!(
+                md.contains("↺ reactivate     back@example.com"),
+                "{max}: {md}"
+            );
+            assert!(md.contains("of 2,009 changes; not shown:"), "{max}: {md}");
+            assert!(!md.contains("of them deactivations"), "{max}: {md}");
+        }
+        // Too small for them all: the note says risky changes were left out.
+        let md = markdown_bounded(&p, 1_100);
+        assert!(
+            md.contains("of them deactivations, reactivations or group deletions"),
+            "{md}"
+        );
     }
 
     #[test]
     fn every_value_from_outside_is_escaped_in_every_format() {
         let hostile = "\x1b[2K\x1b[1A\r\n## ✅ Plan: no changes\n<!-- \u{202e}\u{9b}\t`[x](y)`";
-        let (ordinary, attacked) = (plan_showing("x"), plan_showing(hostile));
+        // The ordinary value is as wide as the hostile one shown escaped: member lists wrap
+        // by width, and only the line breaks a value could add are compared.
+        let wide = "x".repeat(escape::terminal(hostile).chars().count());
+        let (ordinary, attacked) = (plan_showing(&wide), plan_showing(hostile));
         for color in [false, true] {
             let (before, after) = (text(&ordinary, color), text(&attacked, color));
             assert_eq!(before.lines().count(), after.lines().count(), "{after}");

@@ -34,4 +34,5 @@ mod soak;
 mod sources_as_data;
 mod state;
 mod trust;
+mod truth;
 mod tty;

@@ -152,7 +152,10 @@ async fn a_skipped_row_protects_the_account_it_may_be() {
         ),
     );
     let (code, text) = run(&o, dir.path(), &["apply"]);
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        code, 4,
+        "a skipped row leaves Slack short of the directory: {text}"
+    );
     let active = |name: &str| {
         o.emu.with_store(|s| {
             s.user_by_email(&format!("{name}@corp.example"))
@@ -181,7 +184,7 @@ async fn a_skipped_row_protects_the_account_it_may_be() {
         ),
     );
     let (code, text) = run(&o, dir.path(), &["apply"]);
-    assert_eq!(code, 0, "{text}");
+    assert_eq!(code, 4, "{text}");
     assert!(text.contains("0 to deactivate"), "{text}");
     assert!(
         text.contains("is not in the directory but is not deactivated: the row skipped as invalid at people.yaml:2"),

@@ -164,6 +164,17 @@ fn samples(text: &str) -> Vec<(&str, f64)> {
         .collect()
 }
 
+/// The gauges the latest plan sets: a run that failed before planning keeps the previous
+/// plan's values (and series) rather than reading as "nothing left to do".
+const PLAN_GAUGES: [&str; 6] = [
+    "scimsync_plan_ops",
+    "scimsync_plan_conflicts",
+    "scimsync_plan_skipped_rows",
+    "scimsync_pending_deactivations",
+    "scimsync_drift_objects",
+    "scimsync_stuck_ops",
+];
+
 /// This run's value of a sample, merged with what the file held before (see the module doc).
 fn merge(name: &str, kind: &str, current: f64, previous: Option<f64>, planned: bool) -> f64 {
     let Some(previous) = previous else {
@@ -174,7 +185,7 @@ fn merge(name: &str, kind: &str, current: f64, previous: Option<f64>, planned: b
         (_, "scimsync_last_success_timestamp_seconds") => current.max(previous),
         (_, "scimsync_start_time_seconds") if previous > 0.0 => previous,
         (_, "scimsync_interval_seconds") if current == 0.0 => previous,
-        (_, "scimsync_plan_ops" | "scimsync_plan_conflicts") if !planned => previous,
+        (_, name) if !planned && PLAN_GAUGES.contains(&name) => previous,
         _ => current,
     }
 }
@@ -193,7 +204,8 @@ pub fn carry_forward(previous: &str, current: &str, planned: bool) -> String {
     let mut family: Option<&str> = None;
     let carried = |family: Option<&str>, seen: &HashSet<&str>, out: &mut String| {
         let Some(f) = family else { return };
-        if !matches!(types.get(f), Some(&"counter" | &"histogram")) {
+        let kept_gauge = !planned && PLAN_GAUGES.contains(&f);
+        if !kept_gauge && !matches!(types.get(f), Some(&"counter" | &"histogram")) {
             return;
         }
         for (key, value) in &before {
@@ -303,6 +315,13 @@ mod tests {
             merged.contains("scimsync_plan_conflicts 2\n"),
             "no plan: kept"
         );
+        // A labelled plan gauge this run did not set (no plan): the previous series are kept.
+        let skipped = "# HELP scimsync_plan_skipped_rows Skipped\n\
+            # TYPE scimsync_plan_skipped_rows gauge\n";
+        let row = "scimsync_plan_skipped_rows{source=\"people.csv\",cause=\"email\"} 1\n";
+        let kept = carry_forward(&format!("{skipped}{row}"), skipped, false);
+        assert!(kept.contains(row), "{kept}");
+        assert!(!carry_forward(&format!("{skipped}{row}"), skipped, true).contains(row));
         assert!(merged.contains("scimsync_d_seconds_sum 5\n"), "{merged}");
         assert!(merged.contains("scimsync_d_seconds_bucket{le=\"+Inf\"} 2\n"));
         // A run that planned sets the plan's gauges.
