@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod clears;
 mod daemon;
 mod deploy;
 mod directory;
