@@ -271,6 +271,15 @@ pub enum DirectoryIssue {
         /// The day it expired.
         expiration: String,
     },
+    /// Warnings of one kind past the first few, counted rather than listed
+    /// ([`super::repeats`]).
+    #[error("and {count} more {what} (from here on)")]
+    MoreLikeThese {
+        /// How many are not listed.
+        count: usize,
+        /// What they are, plural (`guests without an expiration`).
+        what: &'static str,
+    },
     /// A group declared twice (its members are merged).
     #[error("group {name:?} is declared twice (first at {first}); members are merged")]
     DuplicateGroup {
@@ -278,16 +287,6 @@ pub enum DirectoryIssue {
         name: String,
         /// Where it is first declared.
         first: SourceLocation,
-    },
-    /// A leaver listed as a group member (left out: Slack refuses it).
-    #[error(
-        "{email} is a leaver (active: false) and cannot be a member of group {group:?}; left out"
-    )]
-    LeaverInGroup {
-        /// The leaver's email.
-        email: String,
-        /// The group's name.
-        group: String,
     },
 }
 

@@ -27,6 +27,7 @@ mod plan;
 mod progress;
 mod python_sdk;
 mod quickstart;
+mod quiet;
 mod saved_plans;
 mod scim_client;
 mod secrets;
