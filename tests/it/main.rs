@@ -28,6 +28,7 @@ mod progress;
 mod python_sdk;
 mod quickstart;
 mod quiet;
+mod report_drift;
 mod saved_plans;
 mod scim_client;
 mod secrets;
