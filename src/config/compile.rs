@@ -1095,6 +1095,12 @@ impl Compiler<'_> {
         if let Some(v) = raw.max_reactivation_ratio {
             safety.max_reactivation_ratio = self.ratio(s, "max_reactivation_ratio", v);
         }
+        if let Some(v) = raw.max_clears {
+            safety.max_clears = v;
+        }
+        if let Some(v) = raw.max_clear_ratio {
+            safety.max_clear_ratio = self.ratio(s, "max_clear_ratio", v);
+        }
         if let Some(v) = raw.max_membership_removals {
             safety.max_membership_removals = v;
         }
@@ -1263,6 +1269,7 @@ impl Compiler<'_> {
         let qualified = match field {
             "max_deactivation_ratio" => "safety.max_deactivation_ratio",
             "max_source_shrink" => "safety.max_source_shrink",
+            "max_clear_ratio" => "safety.max_clear_ratio",
             _ => "safety.max_reactivation_ratio",
         };
         self.error(

@@ -408,6 +408,11 @@ pub struct Safety {
     pub max_reactivations: u32,
     /// Most reactivations as a share of managed users (at least one).
     pub max_reactivation_ratio: f64,
+    /// Most attribute values one apply may clear (`blank: clear`), each (account, attribute)
+    /// counting one.
+    pub max_clears: u32,
+    /// Most clears as a share of managed users (at least one).
+    pub max_clear_ratio: f64,
     /// Most group-membership removals one apply may make.
     pub max_membership_removals: u32,
     /// Fewer directory users than this trips the apply.
@@ -429,6 +434,8 @@ impl Default for Safety {
             max_deactivation_ratio: 0.05,
             max_reactivations: 25,
             max_reactivation_ratio: 0.05,
+            max_clears: 25,
+            max_clear_ratio: 0.05,
             max_membership_removals: 200,
             min_directory_users: 1,
             allow_group_deletion: false,

@@ -624,6 +624,11 @@ pub struct RawSafety {
     /// Most reactivations as a share (0–1) of managed users (always at least one).
     /// Default: 0.05.
     pub max_reactivation_ratio: Option<f64>,
+    /// Most attribute values one apply may clear (`blank: clear`: a blank cell removing
+    /// Slack's value), each account's attribute counting one. Default: 25.
+    pub max_clears: Option<u32>,
+    /// Most clears as a share (0–1) of managed users (always at least one). Default: 0.05.
+    pub max_clear_ratio: Option<f64>,
     /// Most group-membership removals one apply may make. Default: 200.
     pub max_membership_removals: Option<u32>,
     /// Fewer directory users than this trips the apply. Default: 1.

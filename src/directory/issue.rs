@@ -313,6 +313,15 @@ pub enum DirectoryIssue {
         /// The day it expired.
         expiration: String,
     },
+    /// Warnings of one kind past the first few, counted rather than listed
+    /// ([`super::repeats`]).
+    #[error("and {count} more {what} (from here on)")]
+    MoreLikeThese {
+        /// How many are not listed.
+        count: usize,
+        /// What they are, plural (`guests without an expiration`).
+        what: &'static str,
+    },
     /// A group declared twice (its members are merged).
     #[error(
         "group {} is declared twice (first at {first}); members are merged",
@@ -323,18 +332,6 @@ pub enum DirectoryIssue {
         name: String,
         /// Where it is first declared.
         first: SourceLocation,
-    },
-    /// A leaver listed as a group member (left out: Slack refuses it).
-    #[error(
-        "{} is a leaver (active: false) and cannot be a member of group {}; left out",
-        excerpt(.email),
-        quoted(.group)
-    )]
-    LeaverInGroup {
-        /// The leaver's email.
-        email: String,
-        /// The group's name.
-        group: String,
     },
 }
 

@@ -19,6 +19,7 @@ mod issue;
 mod merge;
 mod model;
 mod record;
+mod repeats;
 mod validate;
 pub mod yaml;
 
@@ -238,6 +239,7 @@ fn conclude(
     let mut problems = validated.problems;
     problems.append(&mut warnings);
     sort_problems(&mut problems);
+    repeats::summarise(&mut problems);
     if options.invalid_users == InvalidUsers::Fail && problems.iter().any(Problem::is_error) {
         return Err(DirectoryError { problems });
     }

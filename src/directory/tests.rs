@@ -285,14 +285,34 @@ groups:
   - name: ENG
 "
         ),
+        // The leaver is left out of both groups without a word: an HR export keeps its
+        // terminated rows, and a warning per leaver on every pass buried the real problems.
         [
-            "d.yaml:5:14: warning: gone@example.com is a leaver (active: false) and cannot be a member of group \"ops\"; left out",
             "d.yaml:8:30: error: member \"ghost@example.com\" of group \"eng\" is not a user of the directory",
-            "d.yaml:8:49: warning: gone@example.com is a leaver (active: false) and cannot be a member of group \"eng\"; left out",
             "d.yaml:9:5: error: group name is blank",
             "d.yaml:10:11: warning: group \"ENG\" is declared twice (first at d.yaml:7:11); members are merged",
         ]
     );
+}
+
+#[test]
+fn leavers_are_left_out_of_their_groups_without_a_warning() {
+    let loaded = load_ok(
+        "users:
+  - {email: a@example.com, groups: [eng]}
+  - {email: gone@example.com, active: false, groups: [eng, ops]}
+groups:
+  - name: eng
+    members: [gone@example.com]
+",
+    );
+    assert!(
+        loaded.report.problems.is_empty(),
+        "{:?}",
+        loaded.report.problems
+    );
+    let eng = loaded.directory.groups.iter().find(|g| g.name == "eng");
+    assert_eq!(eng.unwrap().members, ["a@example.com"]);
 }
 
 #[test]

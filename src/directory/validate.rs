@@ -502,7 +502,9 @@ fn report_cycle(
 
 /// Groups from `groups:` declarations and from users' own lists. Members must be people of
 /// the directory (invalid people included, so skipping someone never removes them from a
-/// group); leavers cannot be members and are left out.
+/// group); leavers cannot be members and are left out, silently: an HR export keeps its
+/// terminated rows, group column and all, and a warning per leaver on every pass buried the
+/// real problems (issue 23).
 fn build_groups(
     users: &[DesiredUser],
     by_email: &HashMap<&str, usize>,
@@ -534,15 +536,6 @@ fn build_groups(
         };
         by_name.insert(name.to_string(), d);
         d
-    };
-    let mut leaver = |user: &DesiredUser, group: &str, at: &SourceLocation| {
-        problems.push(Problem::warning(
-            at.clone(),
-            DirectoryIssue::LeaverInGroup {
-                email: user.email.clone(),
-                group: group.to_string(),
-            },
-        ));
     };
     let mut declared: HashMap<String, SourceLocation> = HashMap::default();
     let mut later: Vec<DirectoryProblem> = Vec::new();
@@ -576,7 +569,7 @@ fn build_groups(
                         group: record.name.clone(),
                     },
                 )),
-                Some(&i) if !users[i].active => leaver(&users[i], &record.name, &at),
+                Some(&i) if !users[i].active => {}
                 Some(&i) => drafts[d].members.push(i),
             }
         }
@@ -588,9 +581,7 @@ fn build_groups(
         let at = user.origin(Attribute::Groups);
         for name in &user.groups {
             let d = draft_for(&mut drafts, name, at);
-            if !user.active {
-                leaver(user, name, at);
-            } else {
+            if user.active {
                 // The first user with this email, or one of its duplicates (all invalid, and
                 // members still, so that skipping them never removes them from a group).
                 drafts[d].members.push(i);

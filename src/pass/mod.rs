@@ -497,6 +497,7 @@ impl Prepared {
             &store.memory,
             &self.plan,
             &self.live,
+            self.directory.as_ref(),
             &self.config,
             outcome,
             now,

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::PassError;
 use crate::apply::{OpResult, Outcome};
 use crate::config::{Config, Endpoint, StateDir, StuckSettings};
+use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory, NOT_IN_DIRECTORY};
 use crate::plan::{DriftAction, Op, Plan};
@@ -502,12 +503,14 @@ fn read_legacy(text: &str) -> Result<Memory, String> {
     Ok(file.memory)
 }
 
-/// What the pass leaves for the next one: the memory after `plan` was applied with `outcome`
-/// (none: there was nothing to write) against `live`.
+/// What the pass leaves for the next one: the memory after `plan`, made from `directory`
+/// (none: unknown, nothing is learned from the listing), was applied with `outcome` (none:
+/// there was nothing to write) against `live`.
 pub fn next_memory(
     before: &Memory,
     plan: &Plan,
     live: &LiveState,
+    directory: Option<&Directory>,
     config: &Config,
     outcome: Option<&Outcome>,
     now: DateTime<Utc>,
@@ -521,7 +524,7 @@ pub fn next_memory(
     };
     let mut next = Memory {
         leavers: leavers(before, plan, &applied, now),
-        applied: last_applied(before, plan, live, config, outcome),
+        applied: last_applied(before, plan, live, directory, config, outcome),
         failures: failures(before, plan, outcome, config.stuck, now),
         last_good: before.last_good.clone(),
         key: before.key.clone(),
@@ -559,32 +562,39 @@ fn leavers(
     out
 }
 
-/// Digests of the values Slack holds for managed accounts after this pass: the listing's, with
-/// the changes that applied; a value not reverted (reported drift, a failed op) keeps the
+/// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
+/// pass: what it remembered, updated with the listing's values that equal the directory's
+/// ([`memory::in_sync`]) and with the changes that applied. A value Slack shows that differs
+/// from the directory's — a hand edit, whether or not this pass planned a change for it (a
+/// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
 /// digest scimsync last applied, so it stays drift.
 fn last_applied(
     before: &Memory,
     plan: &Plan,
     live: &LiveState,
+    directory: Option<&Directory>,
     config: &Config,
     outcome: Option<&Outcome>,
 ) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
     let scope = &config.policy.scope;
+    let synced = directory.map(|d| memory::in_sync(d, live, &config.policy));
     let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        live.users
-            .iter()
-            .filter(|u| u.active && !u.is_bot && scope.contains(&u.email_key(), Some(&u.id)))
-            .map(|u| {
-                let values = Attribute::TEXT
-                    .iter()
-                    .filter_map(|a| {
-                        u.text(*a)
-                            .map(|v| (a.to_string(), memory::value_digest(&before.key, Some(v))))
-                    })
-                    .collect();
-                (u.id.clone(), values)
-            })
-            .collect();
+        std::collections::BTreeMap::new();
+    for u in live
+        .users
+        .iter()
+        .filter(|u| !u.is_bot && scope.contains(&u.email_key(), Some(&u.id)))
+    {
+        let same = synced.as_ref().and_then(|s| s.get(u.id.as_str()));
+        if !u.active && same.is_none() {
+            continue; // deactivated, and no directory user brings it back
+        }
+        let mut values = before.applied.get(&u.id).cloned().unwrap_or_default();
+        for (a, v) in same.into_iter().flatten() {
+            values.insert(a.to_string(), memory::value_digest(&before.key, Some(v)));
+        }
+        out.insert(u.id.clone(), values);
+    }
     let keep_before =
         |out: &mut std::collections::BTreeMap<_, std::collections::BTreeMap<String, String>>,
          id: &str,

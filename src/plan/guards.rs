@@ -1,9 +1,11 @@
 //! Guards: blast-radius limits evaluated on a plan before anything is written (DESIGN §4).
 //! A tripped guard stops the whole apply; each trip says which limit and by how much.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use super::Plan;
+use super::{Op, Plan};
 use crate::config::Safety;
 
 /// A safety guard, named by its `safety:` key; `--allow` takes the same name with dashes.
@@ -31,6 +33,13 @@ pub enum Guard {
     MaxReactivations,
     /// A larger share of managed users reactivated than `max_reactivation_ratio`.
     MaxReactivationRatio,
+    /// More attribute values cleared (`blank: clear`) than `max_clears`: a column that
+    /// arrives empty must not wipe that attribute for everyone. Each (account, attribute)
+    /// cleared counts one, as each (group, member) removed counts one for
+    /// `max_membership_removals`.
+    MaxClears,
+    /// More clears than `max_clear_ratio` × managed users (at least one).
+    MaxClearRatio,
     /// More group-membership removals than `max_membership_removals`.
     MaxMembershipRemovals,
     /// A group deletion while `allow_group_deletion` is false.
@@ -43,11 +52,13 @@ pub enum Guard {
 
 impl Guard {
     /// Every guard, for zero-initialised metric series.
-    pub const ALL: [Guard; 8] = [
+    pub const ALL: [Guard; 10] = [
         Guard::MaxDeactivations,
         Guard::MaxDeactivationRatio,
         Guard::MaxReactivations,
         Guard::MaxReactivationRatio,
+        Guard::MaxClears,
+        Guard::MaxClearRatio,
         Guard::MaxMembershipRemovals,
         Guard::AllowGroupDeletion,
         Guard::MinDirectoryUsers,
@@ -61,6 +72,8 @@ impl Guard {
             Guard::MaxDeactivationRatio => "max_deactivation_ratio",
             Guard::MaxReactivations => "max_reactivations",
             Guard::MaxReactivationRatio => "max_reactivation_ratio",
+            Guard::MaxClears => "max_clears",
+            Guard::MaxClearRatio => "max_clear_ratio",
             Guard::MaxMembershipRemovals => "max_membership_removals",
             Guard::AllowGroupDeletion => "allow_group_deletion",
             Guard::MinDirectoryUsers => "min_directory_users",
@@ -109,10 +122,144 @@ pub fn ratio_allowance(ratio: f64, managed: usize) -> usize {
     share.max(1)
 }
 
+/// The attribute values a plan clears (`blank: clear`), by attribute name: each account
+/// losing one attribute's value counts one (an update's change to no value).
+pub fn clears(plan: &Plan) -> BTreeMap<&'static str, usize> {
+    let mut by_attribute = BTreeMap::new();
+    for op in &plan.ops {
+        if let Op::UpdateUser { changes, .. } = &op.op {
+            for c in changes.iter().filter(|c| c.to.is_none()) {
+                *by_attribute.entry(c.attribute.name()).or_insert(0) += 1;
+            }
+        }
+    }
+    by_attribute
+}
+
+/// One kind of guarded change under a count limit and a ratio limit: a plan must pass both,
+/// and the ratio always allows at least one ([`ratio_allowance`]).
+struct Limited {
+    /// The count guard and its limit.
+    count: (Guard, u32),
+    /// The ratio guard and its share of managed users.
+    ratio: (Guard, f64),
+    /// How many the plan makes.
+    n: usize,
+    /// The change, plural (`deactivations`).
+    what: &'static str,
+    /// What the count guard's message says after `planned` (the clears by attribute).
+    detail: String,
+    /// What the ratio guard's message counts.
+    share: Share,
+}
+
+/// The trips of one [`Limited`] kind of change among `managed` users.
+fn limited(l: &Limited, managed: usize) -> Vec<GuardTrip> {
+    let mut trips = Vec::new();
+    let (guard, limit) = l.count;
+    let n = l.n;
+    if n > limit as usize {
+        trips.push(GuardTrip {
+            guard,
+            limit: f64::from(limit),
+            actual: n as f64,
+            message: format!(
+                "{n} {} planned{}, limit {limit} ({} over)",
+                l.what,
+                l.detail,
+                n - limit as usize
+            ),
+        });
+    }
+    let (guard, share) = l.ratio;
+    let allowed = ratio_allowance(share, managed);
+    if n > allowed {
+        #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
+        let actual = n as f64 / managed.max(1) as f64;
+        trips.push(GuardTrip {
+            guard,
+            limit: share,
+            actual,
+            message: l.share.message(n, managed, actual, share, allowed),
+        });
+    }
+    trips
+}
+
+/// What a ratio guard's message counts: people (`40 of 200 managed users would be
+/// reactivated`), or clears, of which one person may have several.
+enum Share {
+    /// Accounts; the participle says what happens to them (`deactivated`).
+    Users(&'static str),
+    /// Attribute values cleared.
+    Clears,
+}
+
+impl Share {
+    /// The ratio guard's message: `n` changes among `managed` users (`actual` of them) over
+    /// the limit `share`, which allows `k`.
+    fn message(&self, n: usize, managed: usize, actual: f64, share: f64, k: usize) -> String {
+        let (pct, limit) = (actual * 100.0, share * 100.0);
+        match self {
+            Share::Users(done) => format!(
+                "{n} of {managed} managed users would be {done} ({pct:.1}%), limit {limit:.1}% \
+                 ({k} {})",
+                if k == 1 { "user" } else { "users" }
+            ),
+            Share::Clears => format!(
+                "{n} clears planned for {managed} managed users ({pct:.1}%), limit {limit:.1}% \
+                 ({k} {})",
+                if k == 1 { "clear" } else { "clears" }
+            ),
+        }
+    }
+}
+
+/// The count-and-ratio guards: deactivations, reactivations and clears.
+fn counted(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
+    let s = plan.summary();
+    let clears = clears(plan);
+    let detail = clears
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kinds = [
+        Limited {
+            count: (Guard::MaxDeactivations, safety.max_deactivations),
+            ratio: (Guard::MaxDeactivationRatio, safety.max_deactivation_ratio),
+            n: s.deactivate,
+            what: "deactivations",
+            detail: String::new(),
+            share: Share::Users("deactivated"),
+        },
+        Limited {
+            count: (Guard::MaxReactivations, safety.max_reactivations),
+            ratio: (Guard::MaxReactivationRatio, safety.max_reactivation_ratio),
+            n: s.reactivate,
+            what: "reactivations",
+            detail: String::new(),
+            share: Share::Users("reactivated"),
+        },
+        Limited {
+            count: (Guard::MaxClears, safety.max_clears),
+            ratio: (Guard::MaxClearRatio, safety.max_clear_ratio),
+            n: clears.values().sum(),
+            what: "clears",
+            detail: format!(" (blank cells under `blank: clear`: {detail})"),
+            share: Share::Clears,
+        },
+    ];
+    kinds
+        .iter()
+        .flat_map(|l| limited(l, plan.counts.managed_users))
+        .collect()
+}
+
 /// Every guard the plan trips under `safety`.
 pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
     let s = plan.summary();
-    let mut trips = Vec::new();
+    let mut trips = counted(plan, safety);
     let mut trip = |guard: Guard, limit: f64, actual: f64, message: String| {
         trips.push(GuardTrip {
             guard,
@@ -121,53 +268,6 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
             message,
         });
     };
-    let managed = plan.counts.managed_users;
-    for (count, ratio) in [
-        (
-            (Guard::MaxDeactivations, safety.max_deactivations),
-            (Guard::MaxDeactivationRatio, safety.max_deactivation_ratio),
-        ),
-        (
-            (Guard::MaxReactivations, safety.max_reactivations),
-            (Guard::MaxReactivationRatio, safety.max_reactivation_ratio),
-        ),
-    ] {
-        let (what, done, n) = if count.0 == Guard::MaxDeactivations {
-            ("deactivation", "deactivated", s.deactivate)
-        } else {
-            ("reactivation", "reactivated", s.reactivate)
-        };
-        let (guard, limit) = count;
-        if n > limit as usize {
-            trip(
-                guard,
-                f64::from(limit),
-                n as f64,
-                format!(
-                    "{n} {what}s planned, limit {limit} ({} over)",
-                    n - limit as usize
-                ),
-            );
-        }
-        let (guard, share) = ratio;
-        let allowed = ratio_allowance(share, managed);
-        if n > allowed {
-            #[allow(clippy::cast_precision_loss)] // counts of people are far below 2^52
-            let actual = n as f64 / managed.max(1) as f64;
-            trip(
-                guard,
-                share,
-                actual,
-                format!(
-                    "{n} of {managed} managed users would be {done} ({:.1}%), limit {:.1}% \
-                     ({allowed} {})",
-                    actual * 100.0,
-                    share * 100.0,
-                    if allowed == 1 { "user" } else { "users" }
-                ),
-            );
-        }
-    }
     if s.membership_removals > safety.max_membership_removals as usize {
         trip(
             Guard::MaxMembershipRemovals,
@@ -246,7 +346,8 @@ pub fn shrink(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Counts, Op, PlannedOp};
+    use crate::model::{Attribute, Change};
+    use crate::plan::{Counts, PlannedOp};
 
     /// A plan of `deactivate` deactivations, one group update removing `removals` members and
     /// `deletes` group deletions, over `managed` managed users and `directory` directory users.
@@ -301,6 +402,8 @@ mod tests {
             max_deactivation_ratio: 1.0,
             max_reactivations: 1000,
             max_reactivation_ratio: 1.0,
+            max_clears: 1000,
+            max_clear_ratio: 1.0,
             max_membership_removals: 1000,
             min_directory_users: 0,
             allow_group_deletion: true,
@@ -471,6 +574,121 @@ mod tests {
         );
         assert_eq!(trips[0].limit, 25.0);
         assert_eq!(trips[0].actual, 30.0);
+    }
+
+    /// A plan of updates over `managed` managed users: for each `(attributes, n)`, `n` more
+    /// accounts each losing those attributes' values (`blank: clear`), plus one title set.
+    fn clearing(groups: &[(&[Attribute], usize)], managed: usize) -> Plan {
+        let mut p = plan(0, 0, 0, managed, managed);
+        let mut i = 0;
+        for &(attributes, n) in groups {
+            for _ in 0..n {
+                let mut changes: Vec<Change> = attributes
+                    .iter()
+                    .map(|&attribute| Change {
+                        attribute,
+                        from: Some("old".into()),
+                        to: None,
+                    })
+                    .collect();
+                changes.push(Change {
+                    attribute: Attribute::Department,
+                    from: Some("a".into()),
+                    to: Some("b".into()),
+                });
+                p.ops.push(PlannedOp::new(Op::UpdateUser {
+                    id: format!("W{i}"),
+                    email: format!("u{i}@example.com"),
+                    reactivate: false,
+                    fields: crate::plan::UserFields::default(),
+                    changes,
+                    source: "people.csv:2".into(),
+                }));
+                i += 1;
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn each_account_attribute_cleared_counts_one_like_each_membership_removed() {
+        let p = clearing(
+            &[
+                (&[Attribute::Title], 3),
+                (&[Attribute::Title, Attribute::Manager], 2),
+            ],
+            100,
+        );
+        let by = clears(&p);
+        assert_eq!(by.get("title"), Some(&5));
+        assert_eq!(by.get("manager"), Some(&2));
+        assert_eq!(by.get("department"), None, "a new value is no clear");
+        let s = Safety {
+            max_clears: 7,
+            ..lenient()
+        };
+        assert!(tripped(&p, &s).is_empty(), "7 clears, limit 7");
+        let s = Safety {
+            max_clears: 6,
+            ..lenient()
+        };
+        assert_eq!(tripped(&p, &s), [Guard::MaxClears]);
+        let s = Safety {
+            max_clear_ratio: 0.07,
+            ..lenient()
+        };
+        assert!(tripped(&p, &s).is_empty(), "7 of 100 allowed");
+        let s = Safety {
+            max_clear_ratio: 0.06,
+            ..lenient()
+        };
+        assert_eq!(tripped(&p, &s), [Guard::MaxClearRatio]);
+    }
+
+    #[test]
+    fn an_empty_column_trips_the_clear_guards_and_one_blank_cell_passes_by_default() {
+        let d = Safety::default();
+        // One person's blank Job Title cell, in a tiny and a large organisation.
+        assert!(evaluate(&clearing(&[(&[Attribute::Title], 1)], 3), &d).is_empty());
+        assert!(evaluate(&clearing(&[(&[Attribute::Title], 1)], 10_000), &d).is_empty());
+        // The Job Title column arrives empty for a 400-person company.
+        let trips = evaluate(&clearing(&[(&[Attribute::Title], 400)], 400), &d);
+        let names: Vec<Guard> = trips.iter().map(|t| t.guard).collect();
+        assert_eq!(names, [Guard::MaxClears, Guard::MaxClearRatio]);
+        assert_eq!(
+            trips[0].message,
+            "400 clears planned (blank cells under `blank: clear`: title 400), limit 25 (375 over)"
+        );
+        assert_eq!(
+            trips[1].message,
+            "400 clears planned for 400 managed users (100.0%), limit 5.0% (20 clears)"
+        );
+        // A small organisation's empty column trips the ratio though not the count.
+        assert_eq!(
+            tripped(&clearing(&[(&[Attribute::Manager], 10)], 10), &d),
+            [Guard::MaxClearRatio]
+        );
+        // Reactivations clear too: a rejoiner's blank cell is one clear like any other.
+        let mut p = clearing(&[(&[Attribute::Title], 30)], 10_000);
+        if let Op::UpdateUser { reactivate, .. } = &mut p.ops[0].op {
+            *reactivate = true;
+        }
+        assert_eq!(tripped(&p, &d), [Guard::MaxClears]);
+    }
+
+    #[test]
+    fn the_clear_guards_are_overridden_by_their_own_flags() {
+        assert_eq!(Guard::MaxClears.flag(), "--allow max-clears");
+        assert_eq!(Guard::MaxClearRatio.flag(), "--allow max-clear-ratio");
+        use clap::ValueEnum;
+        assert_eq!(Guard::from_str("max-clears", false), Ok(Guard::MaxClears));
+        assert_eq!(
+            Guard::from_str("max-clear-ratio", false),
+            Ok(Guard::MaxClearRatio)
+        );
+        assert!(
+            Guard::ALL.contains(&Guard::MaxClears) && Guard::ALL.contains(&Guard::MaxClearRatio)
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Op, OpKind, Plan, fingerprint, guards};
 use crate::config::{AttributeMode, MAX_BACKOFF, Policy, StuckSettings};
-use crate::model::Attribute;
+use crate::directory::Directory;
+use crate::model::{Attribute, LiveState};
 
 /// The reason the planner gives a leaver's deactivation (as opposed to `active: false`).
 pub const NOT_IN_DIRECTORY: &str = "not in the directory";
@@ -209,6 +210,36 @@ pub fn op_key(op: &Op) -> String {
 /// The digest of a value, as [`Memory::applied`] holds it.
 pub fn value_digest(key: &DigestKey, value: Option<&str>) -> String {
     key.digest(&value)
+}
+
+/// What Slack shows in sync with the directory: per account matched to a directory user who
+/// is active there (a rejoiner's still deactivated account included), the text and date
+/// values equal to the directory's. Only these are learned from a listing as "last applied";
+/// a value that differs keeps the digest scimsync last applied, whatever the reason no write
+/// was planned for it (a row skipped as invalid, a blank cell, a conflict): the listing's
+/// value there may be a hand edit, and learning it would let a later pass revert that edit
+/// under `report` (issue 23).
+pub fn in_sync<'l>(
+    dir: &Directory,
+    live: &'l LiveState,
+    policy: &Policy,
+) -> BTreeMap<&'l str, Vec<(Attribute, &'l str)>> {
+    let mut out = BTreeMap::new();
+    for (li, di) in super::planner::matched(dir, live, policy) {
+        let (l, d) = (&live.users[li], &dir.users[di]);
+        if !d.active {
+            continue;
+        }
+        let same: Vec<(Attribute, &'l str)> = Attribute::TEXT
+            .iter()
+            .filter_map(|&a| {
+                let have = l.text(a)?;
+                (d.text(a) == Some(have)).then_some((a, have))
+            })
+            .collect();
+        out.insert(l.id.as_str(), same);
+    }
+    out
 }
 
 /// When a stuck op that failed `passes` times may be tried again, from `now`.

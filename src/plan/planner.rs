@@ -46,6 +46,23 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     planner.assemble(ops)
 }
 
+/// Each live account a directory user is matched to by the plan's own rules, as `(live index,
+/// directory index)`: an ambiguous user, two users on one account and a protected account match
+/// nothing. What the state learns "seen in sync" values from ([`super::memory::in_sync`]).
+pub(super) fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize, usize)> {
+    let mut planner = Planner::new(dir, live, policy);
+    let matching = planner.match_users();
+    matching
+        .fates
+        .iter()
+        .enumerate()
+        .filter_map(|(di, f)| match *f {
+            Fate::Matched(li) => Some((li, di)),
+            Fate::Create | Fate::Nothing => None,
+        })
+        .collect()
+}
+
 /// The planner's inputs, and the conflicts and notices its steps find.
 pub(super) struct Planner<'a> {
     dir: &'a Directory,

@@ -270,7 +270,7 @@ fn directory_default_config_path_is_config_scimsync_yaml() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout
-            .starts_with("config/scimsync.yaml: valid (8 users, 6 groups)"),
+            .starts_with("config/scimsync.yaml: valid (8 users, 1 of them a leaver, 6 groups)"),
         "{}",
         run.stdout
     );

@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod clears;
 mod confine;
 mod daemon;
 mod deploy;
@@ -27,6 +28,8 @@ mod plan;
 mod progress;
 mod python_sdk;
 mod quickstart;
+mod quiet;
+mod report_drift;
 mod saved_plans;
 mod scim_client;
 mod secrets;
