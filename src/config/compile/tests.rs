@@ -573,3 +573,29 @@ fn group_deletion_without_permission_is_a_warning() {
         ]
     );
 }
+
+/// A warning comes back beside the config, not inside it; `Config::load` is the same config
+/// without them. When the config fails, its report lists the warning with the errors, in
+/// place order (what `validate` prints).
+#[test]
+fn warnings_come_beside_the_config_and_with_the_errors_when_it_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimsync.yaml");
+    let warned = format!("{MINIMAL}groups: {{unmanaged: delete}}\n");
+    std::fs::write(&path, &warned).unwrap();
+    let env = EnvOverrides::default();
+    let (config, warnings) = Config::load_with_warnings(&path, &env).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(!warnings[0].is_error());
+    assert_eq!(warnings[0].kind, ConfigIssue::GroupDeletionNotAllowed);
+    assert_eq!(Config::load(&path, &env).unwrap(), config);
+
+    let errors = compile_str(&format!("{warned}stuck: {{after: 0}}\n"), &env).unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "conf/scimsync.yaml:6:21: warning: groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard",
+            "conf/scimsync.yaml:7:16: error: stuck.after is 0, must be at least 1",
+        ]
+    );
+}
