@@ -11,6 +11,16 @@ use crate::diag::yaml::Step;
 
 const SAFETY: Step<'static> = Step::Key("safety");
 
+/// A key under `safety:`, and its dotted name in messages.
+type Key = (&'static str, &'static str);
+
+/// The [`Key`] of `safety.<key>`.
+macro_rules! key {
+    ($key:literal) => {
+        ($key, concat!("safety.", $key))
+    };
+}
+
 /// The longest duration a setting may hold: a longer grace period or backoff is a stopped
 /// sync (and no arithmetic on a week can overflow).
 const A_WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -49,53 +59,47 @@ impl Compiler<'_> {
             );
         }
         if let Some(v) = raw.max_source_shrink {
-            safety.max_source_shrink = Some(self.compile_ratio("max_source_shrink", v));
+            safety.max_source_shrink = Some(self.compile_ratio(key!("max_source_shrink"), v));
         }
         safety
     }
 
-    /// The ratios among the limits, in the file's order of fields.
+    /// The shares of managed users: deactivations, reactivations, clears.
     fn compile_ratios(&mut self, raw: &RawSafety, safety: &mut Safety) {
         let ratios = [
             (
                 &mut safety.max_deactivation_ratio,
-                "max_deactivation_ratio",
+                key!("max_deactivation_ratio"),
                 raw.max_deactivation_ratio,
             ),
             (
                 &mut safety.max_reactivation_ratio,
-                "max_reactivation_ratio",
+                key!("max_reactivation_ratio"),
                 raw.max_reactivation_ratio,
             ),
             (
                 &mut safety.max_clear_ratio,
-                "max_clear_ratio",
+                key!("max_clear_ratio"),
                 raw.max_clear_ratio,
             ),
         ];
-        for (limit, field, set) in ratios {
+        for (limit, key, set) in ratios {
             if let Some(v) = set {
-                *limit = self.compile_ratio(field, v);
+                *limit = self.compile_ratio(key, v);
             }
         }
     }
 
     /// A `safety` ratio: between 0 and 1, else an error (the config is then refused, so the
     /// value returned does not matter; it is the default).
-    fn compile_ratio(&mut self, field: &'static str, v: f64) -> f64 {
+    fn compile_ratio(&mut self, (key, field): Key, v: f64) -> f64 {
         if (0.0..=1.0).contains(&v) {
             return v;
         }
-        let qualified = match field {
-            "max_deactivation_ratio" => "safety.max_deactivation_ratio",
-            "max_source_shrink" => "safety.max_source_shrink",
-            "max_clear_ratio" => "safety.max_clear_ratio",
-            _ => "safety.max_reactivation_ratio",
-        };
         self.error(
-            &[SAFETY, Step::Key(field)],
+            &[SAFETY, Step::Key(key)],
             ConfigIssue::OutOfRange {
-                field: qualified,
+                field,
                 value: v.to_string(),
                 range: "between 0 and 1",
             },

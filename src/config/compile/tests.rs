@@ -599,3 +599,24 @@ fn warnings_come_beside_the_config_and_with_the_errors_when_it_fails() {
         ]
     );
 }
+
+/// Each safety ratio out of range is reported at its key, by its own name.
+#[test]
+fn every_safety_ratio_is_named_in_its_error() {
+    let errors = compile_str(
+        &format!(
+            "{MINIMAL}safety: {{max_clear_ratio: -1, max_reactivation_ratio: 2, max_source_shrink: 1.5, max_deactivation_ratio: 3}}\n"
+        ),
+        &EnvOverrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "conf/scimsync.yaml:6:27: error: safety.max_clear_ratio is -1, must be between 0 and 1",
+            "conf/scimsync.yaml:6:55: error: safety.max_reactivation_ratio is 2, must be between 0 and 1",
+            "conf/scimsync.yaml:6:77: error: safety.max_source_shrink is 1.5, must be between 0 and 1",
+            "conf/scimsync.yaml:6:106: error: safety.max_deactivation_ratio is 3, must be between 0 and 1",
+        ]
+    );
+}
