@@ -93,8 +93,8 @@ fn plural(n: usize, word: &str) -> String {
 
 /// Compiles the config at `path` and loads its sources; nothing touches the network.
 pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> ValidationReport {
-    let config = match Config::load(path, env) {
-        Ok(config) => config,
+    let (config, warnings) = match Config::load_with_warnings(path, env) {
+        Ok(loaded) => loaded,
         Err(e) => {
             return ValidationReport {
                 config_problems: e.problems,
@@ -126,7 +126,7 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
         Err(e) => (e.problems, None),
     };
     ValidationReport {
-        config_problems: config.warnings,
+        config_problems: warnings,
         directory_problems,
         counts,
     }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{OpOutcome, OpResult, Outcome};
-use crate::config::{Config, Endpoint};
+use crate::config::{Config, ScimServer};
 use crate::model::UserFields;
 use crate::plan::{Change, GuardTrip, Op, OpKind, Plan, UserRef};
 
@@ -201,9 +201,9 @@ impl AuditLog {
             head: self.head("apply_start"),
             config: &config.file,
             config_sha256: &config.digest,
-            target: match &config.target.endpoint {
-                Endpoint::Embedded => "embedded".into(),
-                Endpoint::Url(url) => url.to_string(),
+            target: match &config.target.server {
+                ScimServer::Embedded => "embedded".into(),
+                ScimServer::Url(url) => url.to_string(),
             },
             plan_digest: &plan.digest,
             ops: plan.ops.len(),

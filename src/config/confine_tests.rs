@@ -33,12 +33,14 @@ impl Tree {
             vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         });
         let file: Arc<str> = self.pr().join("scimsync.yaml").display().to_string().into();
-        compile(&file, text.as_bytes(), &env).map_err(|e| {
-            e.problems
-                .iter()
-                .map(|p| p.to_string().replace(&*file, "scimsync.yaml"))
-                .collect()
-        })
+        compile(&file, text.as_bytes(), &env)
+            .map(|(config, _)| config)
+            .map_err(|e| {
+                e.problems
+                    .iter()
+                    .map(|p| p.to_string().replace(&*file, "scimsync.yaml"))
+                    .collect()
+            })
     }
 
     /// What the PR workflow sets: confined to `pr/`, a pinned target and token variable.
@@ -265,7 +267,7 @@ fn a_confined_config_cannot_choose_the_target() {
     let config = tree
         .compile_confined(&format!("target: {{url: embedded}}\n{SOURCES}"), &rehearsal)
         .unwrap();
-    assert_eq!(config.target.endpoint, Endpoint::Embedded);
+    assert_eq!(config.target.server, ScimServer::Embedded);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 //! The token itself is never read here: [`TokenSource`] only says where it is.
 
 mod compile;
+mod issue;
 mod paths;
 pub mod raw;
 
@@ -21,13 +22,14 @@ use std::time::Duration;
 pub use crate::diag::{Problem, Severity, SourceLocation};
 pub use compile::INTERVAL_RANGE;
 pub(crate) use compile::parse_duration;
-pub use compile::{ConfigIssue, compile, sha256_hex};
+pub use compile::{Warnings, compile, sha256_hex};
+pub use issue::ConfigIssue;
 pub use raw::{
-    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, ScimVersion, UnmanagedGroups,
-    UnmanagedUsers,
+    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, UnmanagedGroups, UnmanagedUsers,
 };
 
 use crate::model::{Attribute, Kind, TABLE};
+use crate::scim::Version;
 
 /// The default config file, relative to the working directory.
 pub const DEFAULT_CONFIG_PATH: &str = "config/scimsync.yaml";
@@ -61,8 +63,6 @@ pub struct Config {
     pub state_dir: StateDir,
     /// When a failing op is stuck and how it backs off.
     pub stuck: StuckSettings,
-    /// Problems that do not stop anything (e.g. a policy that the guards will refuse).
-    pub warnings: Vec<Problem<ConfigIssue>>,
 }
 
 /// The config could not be compiled; every problem found, errors and warnings, sorted.
@@ -83,8 +83,19 @@ fn count_errors(problems: &[Problem<ConfigIssue>]) -> String {
 }
 
 impl Config {
-    /// Reads and compiles the config file at `path`, with `env` overriding.
+    /// Reads and compiles the config file at `path`, with `env` overriding. Its warnings are
+    /// left out: they are for `validate` to show ([`Config::load_with_warnings`]); a pass
+    /// goes on regardless.
     pub fn load(path: &Path, env: &EnvOverrides) -> Result<Config, ConfigError> {
+        Config::load_with_warnings(path, env).map(|(config, _)| config)
+    }
+
+    /// Reads and compiles the config file at `path`, with `env` overriding: the config and,
+    /// beside it, the problems that do not stop it.
+    pub fn load_with_warnings(
+        path: &Path,
+        env: &EnvOverrides,
+    ) -> Result<(Config, Warnings), ConfigError> {
         let file: Arc<str> = path.to_string_lossy().into();
         let bytes = std::fs::read(path).map_err(|e| ConfigError {
             file: file.clone(),
@@ -99,9 +110,10 @@ impl Config {
     }
 }
 
-/// Where the SCIM API is.
+/// The SCIM server the target is reached at. (Not the rate-limit class of a request:
+/// that is [`crate::scim::limits::Endpoint`].)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub enum ScimServer {
     /// The built-in Slack emulator, run in-process.
     Embedded,
     /// A SCIM base URL (https, or http to loopback).
@@ -121,12 +133,12 @@ pub enum TokenSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Where the SCIM API is.
-    pub endpoint: Endpoint,
+    pub server: ScimServer,
     /// The SCIM dialect to speak.
-    pub version: ScimVersion,
+    pub version: Version,
     /// `None` only for the embedded emulator, which accepts any token.
     pub token: Option<TokenSource>,
-    /// The embedded emulator's seed and state files (only with [`Endpoint::Embedded`]).
+    /// The embedded emulator's seed and state files (only with [`ScimServer::Embedded`]).
     pub emulator_seed: Option<PathBuf>,
     /// See `emulator_seed`.
     pub emulator_state: Option<PathBuf>,

@@ -14,6 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use super::CsvColumn;
 use crate::diag::yaml::next_named_key;
 use crate::model::{Attribute, Kind, TABLE};
+use crate::scim::Version;
 
 /// scimsync configuration: what to sync, from where, and how carefully.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -159,7 +160,7 @@ pub struct RawTarget {
     #[schemars(required)]
     pub url: Option<String>,
     /// SCIM dialect, when the URL path does not end in /scim/v1 or /scim/v2.
-    pub version: Option<ScimVersion>,
+    pub version: Option<Version>,
     /// Name of the environment variable holding the token. Env: SCIMSYNC_TOKEN_ENV.
     pub token_env: Option<String>,
     /// File holding the token (e.g. a mounted secret). Env: SCIMSYNC_TOKEN_FILE.
@@ -172,14 +173,22 @@ pub struct RawTarget {
     pub emulator_state: Option<String>,
 }
 
-/// SCIM dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ScimVersion {
-    /// SCIM 1.1 (`/scim/v1`).
-    V1,
-    /// SCIM 2.0 (`/scim/v2`).
-    V2,
+/// `target.version` is the SCIM client's own [`Version`]: its schema is written here, beside
+/// the rest of the config's, under the name editors have always seen.
+impl JsonSchema for Version {
+    fn schema_name() -> Cow<'static, str> {
+        "ScimVersion".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "SCIM dialect.",
+            "oneOf": [
+                {"description": "SCIM 1.1 (`/scim/v1`).", "type": "string", "const": "v1"},
+                {"description": "SCIM 2.0 (`/scim/v2`).", "type": "string", "const": "v2"},
+            ],
+        })
+    }
 }
 
 /// One source of the directory: a YAML directory file or a CSV export.

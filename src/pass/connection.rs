@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{PassError, REQUEST_TIMEOUT};
-use crate::config::{Config, Endpoint, TokenSource};
+use crate::config::{Config, ScimServer, TokenSource};
 use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::model::{LiveGroup, LiveState, LiveUser};
 use crate::plan::seal::SealKey;
@@ -14,7 +14,7 @@ use crate::scim::observe::RequestObserver;
 use crate::scim::retry::Caller;
 use crate::scim::token::TokenError;
 use crate::scim::types::Group;
-use crate::scim::{ScimClient, Token, Version};
+use crate::scim::{ScimClient, Token};
 
 /// A connection to the target: the client, and the embedded emulator when there is one.
 pub struct Connection {
@@ -28,12 +28,9 @@ impl Connection {
     /// a fresh emulator on a loopback port (loaded from its state or seed) with a token made
     /// for this process. Nothing is sent yet.
     pub async fn open(config: &Config) -> Result<Connection, PassError> {
-        let version = match config.target.version {
-            crate::config::ScimVersion::V1 => Version::V1,
-            crate::config::ScimVersion::V2 => Version::V2,
-        };
-        match &config.target.endpoint {
-            Endpoint::Url(url) => {
+        let version = config.target.version;
+        match &config.target.server {
+            ScimServer::Url(url) => {
                 let token = match &config.target.token {
                     Some(TokenSource::Env(name)) => Token::from_env(name)?,
                     Some(TokenSource::File(path)) => Token::from_file(path)?,
@@ -45,7 +42,7 @@ impl Connection {
                     embedded: None,
                 })
             }
-            Endpoint::Embedded => {
+            ScimServer::Embedded => {
                 let state = config.target.emulator_state.as_deref();
                 let store = match (state, config.target.emulator_seed.as_deref()) {
                     (Some(s), _) if s.exists() => Store::load(s, 'U', 1)?,

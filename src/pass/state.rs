@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PassError;
 use crate::apply::{OpResult, Outcome};
-use crate::config::{Config, Endpoint, StateDir, StuckSettings};
+use crate::config::{Config, ScimServer, StateDir, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory, NOT_IN_DIRECTORY};
@@ -137,9 +137,9 @@ pub fn default_state_dir(
 /// The target as a state and a saved plan record it: the SCIM base URL normalised (the `url`
 /// crate lower-cases the host and drops a default port; one trailing slash), or `embedded`.
 pub fn target_key(config: &Config) -> String {
-    match &config.target.endpoint {
-        Endpoint::Embedded => "embedded".into(),
-        Endpoint::Url(url) => {
+    match &config.target.server {
+        ScimServer::Embedded => "embedded".into(),
+        ScimServer::Url(url) => {
             let mut s = url.as_str().to_string();
             if !s.ends_with('/') {
                 s.push('/');
