@@ -287,13 +287,18 @@ pub fn remember(
     plan
 }
 
-/// For each op, whether some op waits for it: such an op is never held back (its dependents
-/// would be stranded); it runs, and is only reported. One pass over every `after`.
+/// For each op, whether some op cannot be written without it ([`super::order::binding`]): such
+/// an op is never held back (its dependents would be stranded); it runs, and is only reported.
+/// An op that others only come after (a deactivation after the account's update, a deletion
+/// after everything) may be held back: [`remove_ops`] drops those edges with it. One pass over
+/// every `after`.
 fn waited_on(plan: &Plan) -> Vec<bool> {
     let mut waited = vec![false; plan.ops.len()];
     for o in &plan.ops {
         for &j in &o.after {
-            if let Some(w) = waited.get_mut(j) {
+            if let Some(w) = waited.get_mut(j)
+                && super::order::binding(&o.op, &plan.ops[j].op)
+            {
                 *w = true;
             }
         }
@@ -426,7 +431,8 @@ fn hold_stuck(
     }
 }
 
-/// Removes the ops at `held` and renumbers every `after`.
+/// Removes the ops at `held` and renumbers every `after`; an edge to a held op (only ever an
+/// order-only one, see [`waited_on`]) goes with it.
 fn remove_ops(plan: &mut Plan, held: &BTreeSet<usize>) {
     if held.is_empty() {
         return;

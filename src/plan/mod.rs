@@ -12,6 +12,7 @@ mod diff;
 pub mod estimate;
 pub mod guards;
 pub mod memory;
+pub mod order;
 mod planner;
 pub mod recheck;
 pub mod render;
@@ -37,8 +38,11 @@ pub use skipped::{SkipCause, Skipped};
 /// the grace period), `drift`, `stuck` and `counts.source_users`. Version 4 added `binding`
 /// (target, organisation, config) and the keyed `seal`; later in version 4, `skipped` (the rows
 /// skipped as invalid, each with its place and cause: absent from a plan that has none, so a
-/// plan saved before it still reads and verifies).
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+/// plan saved before it still reads and verifies). Version 5 lists every ordering edge the
+/// executor honours in `after` ([`order`]: a group change after its members' updates, a
+/// deactivation after the other ops on its account, group deletions last), where version 4
+/// left those to the executor.
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 /// One write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,15 +209,18 @@ impl std::fmt::Display for OpKind {
     }
 }
 
-/// An op in a plan, with the ops it must wait for: the plan carries its own ordering, and the
-/// executor only follows it.
+/// An op in a plan, with the ops it must wait for: `after` is the whole of the plan's ordering
+/// (the planner writes every edge, [`order`]); the executor follows it and adds none of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOp {
     /// The write.
     #[serde(flatten)]
     pub op: Op,
     /// Indices (into [`Plan::ops`]) of earlier ops that must apply before this one starts: the
-    /// release of an email or userName it takes, the create of a user it refers to.
+    /// release of an email or userName it takes, the create of a user it refers to, the
+    /// updates of the existing members a group change adds or removes, every other op on the
+    /// account a deactivation deactivates, and for a group deletion every op but deletions.
+    /// If one of them does not apply, this op is skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<usize>,
 }

@@ -1,6 +1,7 @@
 //! The planner as named steps (the omicron shape): [`Planner`] holds the live index, the
 //! directory and the policy, and [`plan`] runs its steps in order — accounts that skipped rows
-//! keep, matching, references, user ops, unmanaged accounts, ordering, groups, assembly. Each
+//! keep, matching, references, user ops, unmanaged accounts, ordering, groups, the edges across
+//! kinds of op ([`super::order`]), assembly. Each
 //! step is a method with a narrow input and output, so each can be read and tested alone; the
 //! conflicts and notices they find accumulate on the planner.
 
@@ -42,7 +43,8 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         .filter_map(|op| op.resource_id().map(str::to_string))
         .collect();
     let (groups, group_deletes) = planner.groups(&refs, &deactivated, &hands_off);
-    let ops = sequence(ordered, &created, groups, deactivations, group_deletes);
+    let mut ops = sequence(ordered, &created, groups, deactivations, group_deletes);
+    super::order::add_edges(&mut ops);
     planner.assemble(ops)
 }
 

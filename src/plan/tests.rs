@@ -708,6 +708,66 @@ fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
     );
 }
 
+/// Issue 22: the plan is the whole truth about order. A reactivated account joining a group
+/// and a group deletion: the saved plan lists the group change after the reactivation and the
+/// deletion after everything, and reads back with those edges; a version 4 plan (which left
+/// them to the executor) is refused with the usual message.
+#[test]
+fn a_saved_plan_lists_every_edge_the_executor_honours() {
+    let mut ada = account("W1", "ada@example.com");
+    ada.active = false;
+    let live_groups = vec![
+        LiveGroup {
+            id: "S1".into(),
+            name: "eng".into(),
+            members: vec![],
+            auto_generated: false,
+        },
+        LiveGroup {
+            id: "S2".into(),
+            name: "old".into(),
+            members: vec![],
+            auto_generated: false,
+        },
+    ];
+    let mut pol = policy();
+    pol.unmanaged_groups = UnmanagedGroups::Delete;
+    let mut p = plan(
+        &directory(
+            vec![person("ada@example.com", 2), person("new@example.com", 3)],
+            vec![group("eng", &["ada@example.com", "new@example.com"])],
+        ),
+        &live(vec![ada], live_groups),
+        &pol,
+    );
+    assert_eq!(
+        kinds(&p),
+        [
+            "reactivate W1",
+            "create new@example.com",
+            "update group eng",
+            "delete group old"
+        ]
+    );
+    let after: Vec<&[usize]> = p.ops.iter().map(|o| o.after.as_slice()).collect();
+    assert_eq!(after, [&[][..], &[], &[0, 1], &[0, 1, 2]]);
+    p.binding = Some(crate::plan::seal::Binding {
+        target: "embedded".into(),
+        organisation: "T1".into(),
+        config: "c.yaml".into(),
+        config_sha256: "00".into(),
+    });
+    p.seal = "hmac-sha256:00".into();
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(from_json(&json).unwrap().ops, p.ops);
+    let older = json.replace("\"format_version\":5", "\"format_version\":4");
+    assert!(
+        from_json(&older)
+            .unwrap_err()
+            .contains("plan format version 4 is not supported"),
+    );
+}
+
 #[test]
 fn blanks_keep_slacks_value_unless_the_attribute_says_clear() {
     let mut ada = person("ada@example.com", 2);
