@@ -21,13 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Op, OpKind, Plan, fingerprint, guards};
+use super::{Leaving, Op, OpKind, Plan, fingerprint, guards};
 use crate::config::{AttributeMode, MAX_BACKOFF, Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
-
-/// The reason the planner gives a leaver's deactivation (as opposed to `active: false`).
-pub const NOT_IN_DIRECTORY: &str = "not in the directory";
 
 /// What earlier passes left for this one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,7 +316,7 @@ fn hold_leavers(
         let Op::DeactivateUser { id, email, reason } = &op.op else {
             continue;
         };
-        if reason != NOT_IN_DIRECTORY || waited_on[i] {
+        if *reason != Leaving::Absent || waited_on[i] {
             continue;
         }
         let since = memory.leavers.get(id).copied().unwrap_or(now).min(now);

@@ -158,7 +158,7 @@ mod tests {
         PlannedOp::new(Op::DeactivateUser {
             id: id.into(),
             email: format!("{id}@example.com"),
-            reason: "not in the directory".into(),
+            reason: crate::plan::Leaving::Absent,
         })
     }
 

@@ -395,7 +395,7 @@ proptest! {
         // as unmanaged, even when the match is a conflict.
         for op in &first.ops {
             if let Op::DeactivateUser { id, reason, .. } = &op.op
-                && reason == "not in the directory"
+                && *reason == crate::plan::Leaving::Absent
             {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();
                 let named = dir.users.iter().any(|d| {
@@ -414,7 +414,7 @@ proptest! {
             .any(|s| !live.users.iter().any(|u| could_be(s, u)));
         for op in &first.ops {
             if let Op::DeactivateUser { id, reason, .. } = &op.op
-                && reason == "not in the directory"
+                && *reason == crate::plan::Leaving::Absent
             {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();
                 prop_assert!(!untied, "deactivated while a skipped row matches nothing: {op:?}");

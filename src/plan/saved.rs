@@ -8,9 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::memory::NOT_IN_DIRECTORY;
 use super::seal::Binding;
-use super::{Notice, Op, Plan, PlannedOp, Refusal};
+use super::{Leaving, Notice, Op, Plan, PlannedOp, Refusal};
 use crate::model::LiveState;
 use crate::slack_rules::{email_key, user_name_key};
 
@@ -40,21 +39,22 @@ pub fn binding_differs(saved: &Binding, now: &Binding) -> Option<String> {
     }
 }
 
-/// An op as a write: where it was declared and the wording of its reason do not matter,
-/// what it sends does (a deactivation's reason only as "absent" or "declared inactive").
+/// An op as a write: where it was declared does not matter, what it sends does (a
+/// deactivation's reason only as absent or declared inactive, not where).
 fn write_of(op: &Op) -> String {
     let mut op = op.clone();
     match &mut op {
         Op::CreateUser { source, .. }
         | Op::UpdateUser { source, .. }
         | Op::CreateGroup { source, .. } => source.clear(),
-        Op::DeactivateUser { reason, .. } => {
-            *reason = if reason == NOT_IN_DIRECTORY {
-                NOT_IN_DIRECTORY.into()
-            } else {
-                "declared inactive".into()
-            };
-        }
+        Op::DeactivateUser {
+            reason: Leaving::Inactive { at },
+            ..
+        } => at.clear(),
+        Op::DeactivateUser {
+            reason: Leaving::Absent,
+            ..
+        } => {}
         Op::UpdateGroup { .. } | Op::DeleteGroup { .. } => {}
     }
     serde_json::to_string(&op).expect("ops serialise")
@@ -222,7 +222,7 @@ mod tests {
         PlannedOp::new(Op::DeactivateUser {
             id: id.into(),
             email: format!("{id}@x.io"),
-            reason: NOT_IN_DIRECTORY.into(),
+            reason: Leaving::Absent,
         })
     }
 

@@ -204,7 +204,13 @@ fn leavers_are_deactivated_and_unmanaged_accounts_follow_the_policy() {
     let Op::DeactivateUser { reason, .. } = &p.ops[0].op else {
         panic!()
     };
-    assert_eq!(reason, "active: false at people.csv:3");
+    assert_eq!(
+        *reason,
+        Leaving::Inactive {
+            at: "people.csv:3".into()
+        }
+    );
+    assert_eq!(reason.to_string(), "active: false at people.csv:3");
 
     let mut report = policy();
     report.unmanaged_users = UnmanagedUsers::Report;
@@ -766,6 +772,29 @@ fn a_saved_plan_lists_every_edge_the_executor_honours() {
             .unwrap_err()
             .contains("plan format version 4 is not supported"),
     );
+}
+
+/// Why an account leaves is a value logic matches on; the report's words and the JSON are
+/// rendered from it.
+#[test]
+fn a_leaving_reason_renders_its_words_and_its_json() {
+    let absent = Leaving::Absent;
+    let inactive = Leaving::Inactive {
+        at: "people.csv:3".into(),
+    };
+    assert_eq!(absent.to_string(), "not in the directory");
+    assert_eq!(inactive.to_string(), "active: false at people.csv:3");
+    assert_eq!(
+        serde_json::to_value(&absent).unwrap(),
+        serde_json::json!({"kind": "absent"})
+    );
+    assert_eq!(
+        serde_json::to_value(&inactive).unwrap(),
+        serde_json::json!({"kind": "inactive", "at": "people.csv:3"})
+    );
+    let read: Leaving = serde_json::from_str(r#"{"kind": "absent"}"#).unwrap();
+    assert_eq!(read, absent);
+    assert!(serde_json::from_str::<Leaving>(r#""not in the directory""#).is_err());
 }
 
 #[test]

@@ -181,7 +181,7 @@ async fn the_dependents_of_a_failed_write_are_skipped_with_the_reason_and_the_re
                 Op::DeactivateUser {
                     id: "W3".into(),
                     email: "cy@example.com".into(),
-                    reason: "not in the directory".into(),
+                    reason: scimsync::plan::Leaving::Absent,
                 },
                 &[2],
             ),
@@ -865,7 +865,7 @@ async fn deactivations_are_never_queued_behind_creates() {
         PlannedOp::new(Op::DeactivateUser {
             id: format!("W{i}"),
             email: format!("leaver{i}@example.com"),
-            reason: "not in the directory".into(),
+            reason: scimsync::plan::Leaving::Absent,
         })
     }));
     let p = plan(ops);

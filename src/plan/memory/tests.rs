@@ -19,7 +19,7 @@ fn deactivate(id: &str) -> PlannedOp {
     PlannedOp::new(Op::DeactivateUser {
         id: id.into(),
         email: format!("{id}@example.com"),
-        reason: NOT_IN_DIRECTORY.into(),
+        reason: Leaving::Absent,
     })
 }
 
@@ -102,7 +102,9 @@ fn a_leaver_is_pending_until_the_grace_period_is_over_and_then_counted_by_the_gu
 fn an_explicit_active_false_is_not_delayed() {
     let mut p = plan(vec![deactivate("W1")]);
     if let Op::DeactivateUser { reason, .. } = &mut p.ops[0].op {
-        *reason = "active: false at people.yaml:3".into();
+        *reason = Leaving::Inactive {
+            at: "people.yaml:3".into(),
+        };
     }
     let out = remember(
         p,
