@@ -391,6 +391,16 @@ proptest! {
         let pol = policy();
         let first = plan(&dir, &live, &pol);
 
+        // Every edge points back (no cycle can form), and the edges across kinds are there:
+        // a group deletion waits for every other change (issue 22).
+        for (i, op) in first.ops.iter().enumerate() {
+            prop_assert!(op.after.iter().all(|&j| j < i), "op {i} waits forward: {op:?}");
+            if matches!(op.op, Op::DeleteGroup { .. }) {
+                let others = first.ops[..i].iter().filter(|o| !matches!(o.op, Op::DeleteGroup { .. })).count();
+                prop_assert_eq!(op.after.len(), others, "{:?}", op);
+            }
+        }
+
         // An account the directory points at (by email or employee number) is never deactivated
         // as unmanaged, even when the match is a conflict.
         for op in &first.ops {

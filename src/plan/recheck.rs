@@ -145,13 +145,15 @@ fn generated(g: &LiveGroup) -> String {
 /// Why scimsync may not write to this account at all under `policy`, if so.
 fn untouchable(u: &LiveUser, policy: &Policy) -> Option<String> {
     let key = u.email_key();
-    if u.is_bot {
-        Some(format!("account {} is a bot", u.id))
-    } else if !policy.scope.contains(&key, Some(&u.id)) {
-        Some(format!(
-            "account {} ({}) is outside the current scope",
-            u.id, u.email
-        ))
+    if !super::reaches(u, super::in_scope(&policy.scope, u)) {
+        Some(if u.is_bot {
+            format!("account {} is a bot", u.id)
+        } else {
+            format!(
+                "account {} ({}) is outside the current scope",
+                u.id, u.email
+            )
+        })
     } else if policy.scope.is_protected(&key, Some(&u.id)) {
         Some(format!("account {} ({}) is protected", u.id, u.email))
     } else {

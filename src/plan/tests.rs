@@ -797,6 +797,33 @@ fn a_leaving_reason_renders_its_words_and_its_json() {
     assert!(serde_json::from_str::<Leaving>(r#""not in the directory""#).is_err());
 }
 
+/// One rule for "a managed account": in scope, not a bot, and active; a deactivated account in
+/// scope is still within reach (a rejoiner).
+#[test]
+fn a_managed_account_is_active_in_scope_and_not_a_bot() {
+    let pol = policy();
+    let ada = account("W1", "ada@example.com");
+    let mut gone = account("W2", "gone@example.com");
+    gone.active = false;
+    let mut bot = account("W3", "bot@example.com");
+    bot.is_bot = true;
+    let outside = account("W4", "ext@elsewhere.test");
+    let judge = |u: &LiveUser| {
+        let scoped = in_scope(&pol.scope, u);
+        (reaches(u, scoped), manages(u, scoped))
+    };
+    assert_eq!(judge(&ada), (true, true));
+    assert_eq!(judge(&gone), (true, false));
+    assert_eq!(judge(&bot), (false, false));
+    assert_eq!(judge(&outside), (false, false));
+    let p = plan(
+        &directory(vec![], vec![]),
+        &live(vec![ada, gone, bot, outside], vec![]),
+        &pol,
+    );
+    assert_eq!(p.counts.managed_users, 1);
+}
+
 #[test]
 fn blanks_keep_slacks_value_unless_the_attribute_says_clear() {
     let mut ada = person("ada@example.com", 2);
