@@ -614,6 +614,36 @@ async fn the_executor_adds_no_order_the_plan_does_not_list() {
     o.emu.with_store(|s| assert!(s.group("S1").is_none()));
 }
 
+/// A hand-made plan whose edges close a cycle (each op waiting for the other) cannot hang the
+/// apply, nor is the cycle silently dropped: an op whose `after` does not point back is
+/// skipped as malformed, and what waits on it is skipped too.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_that_does_not_point_back_skips_its_op_and_never_hangs() {
+    let (o, caller) = rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        vec![user("W1", "ada")],
+        vec![],
+    )
+    .await;
+    let p = plan(vec![
+        after(update_user("W1", "Lead", None), &[1]),
+        after(create_user("new", None), &[0]),
+        PlannedOp::new(create_user("free", None)),
+    ]);
+    let out = tokio::time::timeout(Duration::from_secs(10), execute(&p, &caller, 1, None))
+        .await
+        .expect("the apply ends");
+    assert!(
+        matches!(&out.ops[0].result, OpResult::Skipped { reason } if reason.contains("malformed")),
+        "{:?}",
+        out.ops
+    );
+    assert_eq!(out.ops[1].result, skipped_after("W1@example.com"));
+    assert_eq!(out.ops[2].result, applied());
+    assert_eq!(o.emu.stats().writes, 1);
+}
+
 /// `ops` reordered as late as their `after` allows (each step takes the ready op that comes
 /// last in the plan), with every `after` renumbered: a different order, the same edges.
 fn latest_first(ops: &[PlannedOp]) -> Vec<PlannedOp> {
