@@ -115,9 +115,10 @@ struct AuditLine<'a> {
     /// A group's new name.
     #[serde(skip_serializing_if = "Option::is_none")]
     rename: Option<&'a str>,
-    /// Why an account is deactivated (`not in the directory`, `active: false at people.csv:3`).
+    /// Why an account is deactivated, in words rendered from [`crate::plan::Leaving`] (`not in
+    /// the directory`, `active: false at people.csv:3`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
+    reason: Option<String>,
     #[serde(flatten)]
     outcome: &'a OpResult,
 }
@@ -280,7 +281,7 @@ impl AuditLog {
             members_removed,
             rename,
             reason: match op {
-                Op::DeactivateUser { reason, .. } => Some(reason),
+                Op::DeactivateUser { reason, .. } => Some(reason.to_string()),
                 _ => None,
             },
             outcome: &outcome.result,

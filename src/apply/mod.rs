@@ -1,18 +1,17 @@
 //! The executor: applies a [`Plan`] to Slack, making one attempt per op (with retries only for
 //! what is transient) and returning every op's result together (the omicron shape).
 //!
-//! Order (DESIGN §5): every op waits for the ops the plan says it must (`PlannedOp::after`: an
-//! email or userName released before it is taken; a user created before a manager field or a
-//! group points at them), and for a few more the executor derives ([`waits`]): a group change
-//! that adds an existing account waits for that account's update (a reactivation, a guest made
-//! a member), a deactivation waits for every other op on the account, and group deletions wait
-//! for everything else. Nothing else orders the ops: every budget is used at once, leavers
-//! first. Each op runs in the lane of Slack's endpoint it writes to (user creates, updates,
-//! deactivations, group creates, updates, deletions), each lane with its own bound on requests
-//! in flight and its own rate bucket, all under the org-wide one — so deactivations start with
-//! the apply and never queue behind an import's creates. Never two writes at once on one
-//! resource. One rejected op is reported with Slack's error code and skipped; the ops that
-//! depend on it are skipped too; the rest applies.
+//! Order (DESIGN §5): every op waits for the ops its `after` lists, and for nothing else — the
+//! plan carries every ordering edge (`plan::order`: an email or userName released before it
+//! is taken, a user created before a manager field or a group points at them, a group change
+//! after its members' updates, a deactivation after every other op on its account, group
+//! deletions last). The executor adds no rule of its own: every budget is used at once,
+//! leavers first. Each op runs in the lane of Slack's endpoint it writes to (user creates,
+//! updates, deactivations, group creates, updates, deletions), each lane with its own bound on
+//! requests in flight and its own rate bucket, all under the org-wide one — so deactivations
+//! start with the apply and never queue behind an import's creates. Never two writes at once
+//! on one resource. One rejected op is reported with Slack's error code and skipped; the ops
+//! that wait on it are skipped too; the rest applies.
 
 mod audit;
 mod outcome;
@@ -64,99 +63,18 @@ fn lane_index(op: &Op) -> usize {
     }
 }
 
-/// The existing accounts a group op adds or removes, by id.
-fn group_members(op: &Op) -> Vec<&str> {
-    fn id(r: &UserRef) -> Option<&str> {
-        match r {
-            UserRef::Id(id) => Some(id),
-            UserRef::New(_) => None,
-        }
-    }
-    match op {
-        Op::CreateGroup { members, .. } => members.iter().filter_map(id).collect(),
-        Op::UpdateGroup { add, remove, .. } => add
-            .iter()
-            .filter_map(id)
-            .chain(remove.iter().map(String::as_str))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The ops each op waits for: the plan's own `after`, plus the edges the executor derives (see
-/// the module doc). Derived edges that would close a cycle with a hand-made plan's own are
-/// dropped (the plan's `after` alone always points backwards, so it has none).
-pub fn waits(plan: &Plan) -> Vec<Vec<usize>> {
-    let ops = &plan.ops;
-    let mut updates: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut in_groups: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        match &op.op {
-            Op::UpdateUser { id, .. } => updates.entry(id.as_str()).or_default().push(i),
-            other => {
-                for m in group_members(other) {
-                    in_groups.entry(m).or_default().push(i);
-                }
-            }
-        }
-    }
-    let explicit: Vec<Vec<usize>> = ops.iter().map(|op| op.after.clone()).collect();
-    let mut all = explicit.clone();
-    for (i, op) in ops.iter().enumerate() {
-        let derived: Vec<usize> = match &op.op {
-            Op::CreateGroup { .. } | Op::UpdateGroup { .. } => group_members(op)
-                .into_iter()
-                .flat_map(|m| updates.get(m).into_iter().flatten().copied())
-                .collect(),
-            Op::DeactivateUser { id, .. } => [updates.get(id.as_str()), in_groups.get(id.as_str())]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .copied()
-                .collect(),
-            Op::DeleteGroup { .. } => (0..ops.len())
-                .filter(|&j| !matches!(ops[j].op, Op::DeleteGroup { .. }))
-                .collect(),
-            Op::CreateUser { .. } | Op::UpdateUser { .. } => Vec::new(),
-        };
-        all[i].extend(derived.into_iter().filter(|&j| j != i));
-        all[i].sort_unstable();
-        all[i].dedup();
-    }
-    if has_cycle(&all) {
-        tracing::warn!(
-            "the plan's order and the executor's own rules disagree: following the plan's order only"
-        );
-        return explicit;
-    }
-    all
-}
-
-/// Whether the wait graph has a cycle (Kahn's algorithm).
-fn has_cycle(waits: &[Vec<usize>]) -> bool {
-    let n = waits.len();
-    let mut pending: Vec<usize> = waits.iter().map(Vec::len).collect();
-    let mut waiters: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, w) in waits.iter().enumerate() {
-        for &j in w {
-            if j >= n {
-                return true;
-            }
-            waiters[j].push(i);
-        }
-    }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-    let mut seen = 0;
-    while let Some(j) = ready.pop() {
-        seen += 1;
-        for &i in &waiters[j] {
-            pending[i] -= 1;
-            if pending[i] == 0 {
-                ready.push(i);
-            }
-        }
-    }
-    seen < n
+/// The ops each op waits for: its `after`, exactly as the plan lists it (the planner writes
+/// every ordering edge, `plan::order`). An edge that does not point back to an earlier op — a
+/// hand-made plan's mistake, which could wait for ever — is returned as the op's fault.
+fn waits(plan: &Plan) -> Vec<Result<&[usize], usize>> {
+    plan.ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| match op.after.iter().find(|&&j| j >= i) {
+            Some(&bad) => Err(bad),
+            None => Ok(op.after.as_slice()),
+        })
+        .collect()
 }
 
 /// Shared state of one apply.
@@ -298,13 +216,28 @@ pub async fn execute_with(
     // Every op is a task from the start; each waits for its own dependencies and then for its
     // lane, so one endpoint's backlog never holds up another's. Within a lane, the ops that
     // are ready start in the order their tasks reach the lane's semaphore, not necessarily in
-    // plan order: every order that matters is an edge (`waits`).
+    // plan order: every order that matters is an edge (`after`).
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (op, waits)) in plan.ops.iter().zip(waits(plan)).enumerate() {
-        let waits: Vec<(String, watch::Receiver<Option<bool>>)> = waits
-            .into_iter()
-            .map(|d| (plan.ops[d].subject().to_string(), receivers[d].clone()))
-            .collect();
+        let waits = match waits {
+            Ok(waits) => waits
+                .iter()
+                .map(|&d| (plan.ops[d].subject().to_string(), receivers[d].clone()))
+                .collect(),
+            Err(bad) => {
+                let _ = senders[i].send(Some(false));
+                results[i] = Some(outcome_of(
+                    op,
+                    OpResult::Skipped {
+                        reason: format!(
+                            "the plan is malformed: it waits for op {bad}, which does not come \
+                             before it"
+                        ),
+                    },
+                ));
+                continue;
+            }
+        };
         let task = run_op(run.clone(), op.clone(), waits, senders[i].clone());
         tasks.spawn(async move { (i, task.await) });
     }

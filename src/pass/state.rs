@@ -30,7 +30,7 @@ use crate::apply::{OpResult, Outcome};
 use crate::config::{Config, ScimServer, StateDir, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
-use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory, NOT_IN_DIRECTORY};
+use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory};
 use crate::plan::{DriftAction, Op, Plan};
 
 /// The state file of the first layout (one per folder, unkeyed digests): migrated.
@@ -553,7 +553,7 @@ fn leavers(
         .collect();
     for (i, op) in plan.ops.iter().enumerate() {
         if let Op::DeactivateUser { id, reason, .. } = &op.op
-            && reason == NOT_IN_DIRECTORY
+            && *reason == crate::plan::Leaving::Absent
             && !applied(i)
         {
             out.insert(id.clone(), before.leavers.get(id).copied().unwrap_or(now));
@@ -583,7 +583,7 @@ fn last_applied(
     for u in live
         .users
         .iter()
-        .filter(|u| !u.is_bot && scope.contains(&u.email_key(), Some(&u.id)))
+        .filter(|u| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
     {
         let same = synced.as_ref().and_then(|s| s.get(u.id.as_str()));
         if !u.active && same.is_none() {

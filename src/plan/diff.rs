@@ -631,8 +631,7 @@ pub(super) fn group_ops(
             .filter(|m| {
                 ix.by_id.get(m.as_str()).is_some_and(|&i| {
                     let u = ix.user(i);
-                    !u.is_bot
-                        && ix.in_scope[i]
+                    super::reaches(u, ix.in_scope[i])
                         && !policy
                             .scope
                             .is_protected(&borrowed_key(&u.email), Some(&u.id))

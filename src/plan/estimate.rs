@@ -190,7 +190,7 @@ mod tests {
             ops.push(Op::DeactivateUser {
                 id: format!("D{i}"),
                 email: format!("d{i}@example.com"),
-                reason: String::new(),
+                reason: crate::plan::Leaving::Absent,
             });
         }
         ops

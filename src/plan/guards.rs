@@ -363,7 +363,7 @@ mod tests {
                 PlannedOp::new(Op::DeactivateUser {
                     id: format!("W{i}"),
                     email: format!("u{i}@example.com"),
-                    reason: "not in the directory".into(),
+                    reason: crate::plan::Leaving::Absent,
                 })
             })
             .collect();

@@ -21,13 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Op, OpKind, Plan, fingerprint, guards};
+use super::{Leaving, Op, OpKind, Plan, fingerprint, guards};
 use crate::config::{AttributeMode, MAX_BACKOFF, Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
-
-/// The reason the planner gives a leaver's deactivation (as opposed to `active: false`).
-pub const NOT_IN_DIRECTORY: &str = "not in the directory";
 
 /// What earlier passes left for this one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,13 +284,18 @@ pub fn remember(
     plan
 }
 
-/// For each op, whether some op waits for it: such an op is never held back (its dependents
-/// would be stranded); it runs, and is only reported. One pass over every `after`.
+/// For each op, whether some op cannot be written without it ([`super::order::binding`]): such
+/// an op is never held back (its dependents would be stranded); it runs, and is only reported.
+/// An op that others only come after (a deactivation after the account's update, a deletion
+/// after everything) may be held back: [`remove_ops`] drops those edges with it. One pass over
+/// every `after`.
 fn waited_on(plan: &Plan) -> Vec<bool> {
     let mut waited = vec![false; plan.ops.len()];
     for o in &plan.ops {
         for &j in &o.after {
-            if let Some(w) = waited.get_mut(j) {
+            if let Some(w) = waited.get_mut(j)
+                && super::order::binding(&o.op, &plan.ops[j].op)
+            {
                 *w = true;
             }
         }
@@ -314,7 +316,7 @@ fn hold_leavers(
         let Op::DeactivateUser { id, email, reason } = &op.op else {
             continue;
         };
-        if reason != NOT_IN_DIRECTORY || waited_on[i] {
+        if *reason != Leaving::Absent || waited_on[i] {
             continue;
         }
         let since = memory.leavers.get(id).copied().unwrap_or(now).min(now);
@@ -426,7 +428,8 @@ fn hold_stuck(
     }
 }
 
-/// Removes the ops at `held` and renumbers every `after`.
+/// Removes the ops at `held` and renumbers every `after`; an edge to a held op (only ever an
+/// order-only one, see [`waited_on`]) goes with it.
 fn remove_ops(plan: &mut Plan, held: &BTreeSet<usize>) {
     if held.is_empty() {
         return;

@@ -12,6 +12,7 @@ mod diff;
 pub mod estimate;
 pub mod guards;
 pub mod memory;
+pub mod order;
 mod planner;
 pub mod recheck;
 pub mod render;
@@ -23,8 +24,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::LiveState;
+use crate::config::Scope;
 pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
+use crate::model::{LiveState, LiveUser};
 
 pub use guards::{Guard, GuardTrip};
 pub use memory::{Drift, DriftAction, Memory, Pending, Stuck, remember};
@@ -37,8 +39,11 @@ pub use skipped::{SkipCause, Skipped};
 /// the grace period), `drift`, `stuck` and `counts.source_users`. Version 4 added `binding`
 /// (target, organisation, config) and the keyed `seal`; later in version 4, `skipped` (the rows
 /// skipped as invalid, each with its place and cause: absent from a plan that has none, so a
-/// plan saved before it still reads and verifies).
-pub const PLAN_FORMAT_VERSION: u32 = 4;
+/// plan saved before it still reads and verifies). Version 5 lists every ordering edge the
+/// executor honours in `after` ([`order`]: a group change after its members' updates, a
+/// deactivation after the other ops on its account, group deletions last), where version 4
+/// left those to the executor.
+pub const PLAN_FORMAT_VERSION: u32 = 5;
 
 /// One write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,8 +82,8 @@ pub enum Op {
         id: String,
         /// The live account's email, for reports.
         email: String,
-        /// Why: not in the directory, or declared `active: false` (with where).
-        reason: String,
+        /// Why the account leaves: logic matches on it, reports render it in words.
+        reason: Leaving,
     },
     /// A new group with its first members.
     CreateGroup {
@@ -153,6 +158,51 @@ impl Op {
     }
 }
 
+/// Why an account is deactivated. Logic (the grace period, the leaver clock, a saved plan's
+/// re-check) matches on the variant; the report's words are its [`Display`](std::fmt::Display)
+/// (`not in the directory`, `active: false at people.csv:3`). In JSON:
+/// `{"kind": "absent"}` or `{"kind": "inactive", "at": "people.csv:3"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Leaving {
+    /// In scope, in no source, and `unmanaged_users: deactivate`: a leaver, who waits out
+    /// `safety.deactivation_grace` and whom the state's leaver clock times.
+    Absent,
+    /// Declared `active: false` by a source: deactivated at once.
+    Inactive {
+        /// Where (`people.csv:3`).
+        at: String,
+    },
+}
+
+impl std::fmt::Display for Leaving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Leaving::Absent => f.write_str("not in the directory"),
+            Leaving::Inactive { at } => write!(f, "active: false at {at}"),
+        }
+    }
+}
+
+/// Whether scimsync may write to `account` at all: in scope (`in_scope`, as
+/// [`in_scope`] or the planner's index says) and not a bot. A deactivated account is within
+/// reach (a rejoiner is reactivated).
+pub fn reaches(account: &LiveUser, in_scope: bool) -> bool {
+    in_scope && !account.is_bot
+}
+
+/// Whether scimsync manages `account`: within reach ([`reaches`]) and active. The one rule for
+/// "a managed account": the base of the deactivation ratio ([`Counts::managed_users`]) and the
+/// accounts that are deactivated, reported or ignored when no source lists them.
+pub fn manages(account: &LiveUser, in_scope: bool) -> bool {
+    reaches(account, in_scope) && account.active
+}
+
+/// Whether `account` is inside `scope` (`scope.email_domains`, `exclude`).
+pub fn in_scope(scope: &Scope, account: &LiveUser) -> bool {
+    scope.contains(&account.email_key(), Some(&account.id))
+}
+
 /// The kinds of change, as reports, metrics and the audit log name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,15 +255,18 @@ impl std::fmt::Display for OpKind {
     }
 }
 
-/// An op in a plan, with the ops it must wait for: the plan carries its own ordering, and the
-/// executor only follows it.
+/// An op in a plan, with the ops it must wait for: `after` is the whole of the plan's ordering
+/// (the planner writes every edge, [`order`]); the executor follows it and adds none of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOp {
     /// The write.
     #[serde(flatten)]
     pub op: Op,
     /// Indices (into [`Plan::ops`]) of earlier ops that must apply before this one starts: the
-    /// release of an email or userName it takes, the create of a user it refers to.
+    /// release of an email or userName it takes, the create of a user it refers to, the
+    /// updates of the existing members a group change adds or removes, every other op on the
+    /// account a deactivation deactivates, and for a group deletion every op but deletions.
+    /// If one of them does not apply, this op is skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<usize>,
 }

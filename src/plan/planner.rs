@@ -1,6 +1,7 @@
 //! The planner as named steps (the omicron shape): [`Planner`] holds the live index, the
 //! directory and the policy, and [`plan`] runs its steps in order — accounts that skipped rows
-//! keep, matching, references, user ops, unmanaged accounts, ordering, groups, assembly. Each
+//! keep, matching, references, user ops, unmanaged accounts, ordering, groups, the edges across
+//! kinds of op ([`super::order`]), assembly. Each
 //! step is a method with a narrow input and output, so each can be read and tested alone; the
 //! conflicts and notices they find accumulate on the planner.
 
@@ -13,8 +14,8 @@ use super::diff::{
     update_op,
 };
 use super::{
-    Conflict, Counts, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserRef, fingerprint,
-    guards,
+    Conflict, Counts, Leaving, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserRef,
+    fingerprint, guards, manages, reaches,
 };
 use crate::config::{MatchKey, Policy, UnmanagedUsers};
 use crate::directory::{DesiredUser, Directory, SkippedUser};
@@ -42,7 +43,8 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         .filter_map(|op| op.resource_id().map(str::to_string))
         .collect();
     let (groups, group_deletes) = planner.groups(&refs, &deactivated, &hands_off);
-    let ops = sequence(ordered, &created, groups, deactivations, group_deletes);
+    let mut ops = sequence(ordered, &created, groups, deactivations, group_deletes);
+    super::order::add_edges(&mut ops);
     planner.assemble(ops)
 }
 
@@ -278,7 +280,7 @@ impl<'a> Planner<'a> {
         }
         if let Some(&(i, _)) = found.first() {
             let l = ix.user(i);
-            if l.is_bot || !ix.in_scope[i] {
+            if !reaches(l, ix.in_scope[i]) {
                 self.conflicts.push(conflict(
                     &d.email,
                     format!("matches {}", describe_account(l, ix.in_scope[i])),
@@ -345,7 +347,9 @@ impl<'a> Planner<'a> {
                             deactivations.push(Op::DeactivateUser {
                                 id: l.id.clone(),
                                 email: l.email.clone(),
-                                reason: format!("active: false at {}", d.origin(Attribute::Active)),
+                                reason: Leaving::Inactive {
+                                    at: d.origin(Attribute::Active).to_string(),
+                                },
                             });
                         }
                     } else if let Some(op) = update_op(d, l, refs, self.policy) {
@@ -373,9 +377,7 @@ impl<'a> Planner<'a> {
             if matching.claimed[li]
                 || matching.contested.contains(&li)
                 || hands_off.accounts.contains(&li)
-                || l.is_bot
-                || !l.active
-                || !self.ix.in_scope[li]
+                || !manages(l, self.ix.in_scope[li])
                 || self.protected(l)
             {
                 continue;
@@ -394,7 +396,7 @@ impl<'a> Planner<'a> {
                 UnmanagedUsers::Deactivate => deactivations.push(Op::DeactivateUser {
                     id: l.id.clone(),
                     email: l.email.clone(),
-                    reason: "not in the directory".into(),
+                    reason: Leaving::Absent,
                 }),
                 UnmanagedUsers::Report => self.notices.push(Notice {
                     subject: l.email.clone(),
@@ -461,7 +463,7 @@ impl<'a> Planner<'a> {
                 .users
                 .iter()
                 .zip(&self.ix.in_scope)
-                .filter(|(l, in_scope)| l.active && !l.is_bot && **in_scope)
+                .filter(|(l, in_scope)| manages(l, **in_scope))
                 .count(),
             invalid_users: self.dir.skipped.len(),
             source_users: source_users(self.dir),
@@ -726,7 +728,7 @@ mod tests {
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!({"op": "deactivate_user", "id": "W9",
-                "email": "ceo@example.com", "reason": "not in the directory"}));
+                "email": "ceo@example.com", "reason": {"kind": "absent"}}));
         let e = crate::plan::from_json(&json.to_string()).unwrap_err();
         assert!(
             e.contains("writes to W9, which the plan has no fingerprint of"),

@@ -391,11 +391,21 @@ proptest! {
         let pol = policy();
         let first = plan(&dir, &live, &pol);
 
+        // Every edge points back (no cycle can form), and the edges across kinds are there:
+        // a group deletion waits for every other change (issue 22).
+        for (i, op) in first.ops.iter().enumerate() {
+            prop_assert!(op.after.iter().all(|&j| j < i), "op {i} waits forward: {op:?}");
+            if matches!(op.op, Op::DeleteGroup { .. }) {
+                let others = first.ops[..i].iter().filter(|o| !matches!(o.op, Op::DeleteGroup { .. })).count();
+                prop_assert_eq!(op.after.len(), others, "{:?}", op);
+            }
+        }
+
         // An account the directory points at (by email or employee number) is never deactivated
         // as unmanaged, even when the match is a conflict.
         for op in &first.ops {
             if let Op::DeactivateUser { id, reason, .. } = &op.op
-                && reason == "not in the directory"
+                && *reason == crate::plan::Leaving::Absent
             {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();
                 let named = dir.users.iter().any(|d| {
@@ -414,7 +424,7 @@ proptest! {
             .any(|s| !live.users.iter().any(|u| could_be(s, u)));
         for op in &first.ops {
             if let Op::DeactivateUser { id, reason, .. } = &op.op
-                && reason == "not in the directory"
+                && *reason == crate::plan::Leaving::Absent
             {
                 let u = live.users.iter().find(|u| &u.id == id).unwrap();
                 prop_assert!(!untied, "deactivated while a skipped row matches nothing: {op:?}");

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{Op, OpKind, Plan};
+use super::{Leaving, Op, OpKind, Plan};
 use crate::config::{
     AttributeMode, AttributePolicy, Blank, Policy, UnmanagedGroups, UnmanagedUsers,
 };
@@ -106,7 +106,7 @@ fn forbidden(
         Op::DeactivateUser { id, reason, .. } => match account(id) {
             Err(why) => Some(why),
             Ok(_)
-                if reason == "not in the directory"
+                if *reason == Leaving::Absent
                     && policy.unmanaged_users != UnmanagedUsers::Deactivate =>
             {
                 Some("unmanaged_users is no longer `deactivate`".into())
@@ -145,13 +145,15 @@ fn generated(g: &LiveGroup) -> String {
 /// Why scimsync may not write to this account at all under `policy`, if so.
 fn untouchable(u: &LiveUser, policy: &Policy) -> Option<String> {
     let key = u.email_key();
-    if u.is_bot {
-        Some(format!("account {} is a bot", u.id))
-    } else if !policy.scope.contains(&key, Some(&u.id)) {
-        Some(format!(
-            "account {} ({}) is outside the current scope",
-            u.id, u.email
-        ))
+    if !super::reaches(u, super::in_scope(&policy.scope, u)) {
+        Some(if u.is_bot {
+            format!("account {} is a bot", u.id)
+        } else {
+            format!(
+                "account {} ({}) is outside the current scope",
+                u.id, u.email
+            )
+        })
     } else if policy.scope.is_protected(&key, Some(&u.id)) {
         Some(format!("account {} ({}) is protected", u.id, u.email))
     } else {
@@ -214,11 +216,17 @@ mod tests {
             .collect()
     }
 
-    fn deactivate(id: &str, reason: &str) -> Op {
+    fn inactive() -> Leaving {
+        Leaving::Inactive {
+            at: "people.csv:2".into(),
+        }
+    }
+
+    fn deactivate(id: &str, reason: Leaving) -> Op {
         Op::DeactivateUser {
             id: id.into(),
             email: "x@example.com".into(),
-            reason: reason.into(),
+            reason,
         }
     }
 
@@ -250,34 +258,34 @@ mod tests {
     #[test]
     fn every_write_is_held_to_the_current_scope_protection_and_policies() {
         let mut p = policy();
-        assert!(reasons(vec![deactivate("W1", "not in the directory")], &p).is_empty());
+        assert!(reasons(vec![deactivate("W1", Leaving::Absent)], &p).is_empty());
         assert_eq!(
-            reasons(vec![deactivate("W2", "not in the directory")], &p),
+            reasons(vec![deactivate("W2", Leaving::Absent)], &p),
             [
                 "op 0 (deactivate_user x@example.com): account W2 (bob@partner.org) is outside the current scope"
             ]
         );
         assert_eq!(
-            reasons(vec![deactivate("W9", "not in the directory")], &p),
+            reasons(vec![deactivate("W9", Leaving::Absent)], &p),
             ["op 0 (deactivate_user x@example.com): account W9 is a bot"]
         );
         assert_eq!(
-            reasons(vec![deactivate("W7", "not in the directory")], &p),
+            reasons(vec![deactivate("W7", Leaving::Absent)], &p),
             ["op 0 (deactivate_user x@example.com): account W7 is not in Slack"]
         );
         p.scope.protected = vec![AccountRef::Email("ada@example.com".into())];
         assert!(
-            reasons(vec![deactivate("W1", "active: false at people.csv:2")], &p)[0]
+            reasons(vec![deactivate("W1", inactive())], &p)[0]
                 .ends_with("account W1 (ada@example.com) is protected")
         );
         p.scope.protected.clear();
         p.unmanaged_users = UnmanagedUsers::Report;
         assert_eq!(
-            reasons(vec![deactivate("W1", "not in the directory")], &p),
+            reasons(vec![deactivate("W1", Leaving::Absent)], &p),
             ["op 0 (deactivate_user x@example.com): unmanaged_users is no longer `deactivate`"]
         );
         // A leaver the directory marks inactive is still deactivated under `report`.
-        assert!(reasons(vec![deactivate("W1", "active: false at people.csv:2")], &p).is_empty());
+        assert!(reasons(vec![deactivate("W1", inactive())], &p).is_empty());
     }
 
     #[test]

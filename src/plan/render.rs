@@ -238,7 +238,7 @@ fn op_lines(op: &Op, plan: &Plan, paint: &Paint, out: &mut Vec<String>) {
             "{} {:<44} ({})",
             paint.red("- deactivate    "),
             format!("{}  {}", v(email), v(id)),
-            v(reason)
+            v(&reason.to_string())
         )),
         Op::CreateGroup {
             name,
@@ -773,8 +773,8 @@ pub fn json(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use crate::model::LiveState;
-    use crate::plan::Conflict;
     use crate::plan::tests::{directory, group, person, policy};
+    use crate::plan::{Conflict, Leaving};
 
     /// An initial import: `n` people to create, one group of them all, and three conflicts.
     fn import(n: usize) -> Plan {
@@ -890,7 +890,9 @@ mod tests {
                 Op::DeactivateUser {
                     id: s("W3"),
                     email: s("gone@"),
-                    reason: s("not in "),
+                    reason: Leaving::Inactive {
+                        at: s("people.csv:"),
+                    },
                 },
                 Op::CreateGroup {
                     name: s("team"),
@@ -1111,7 +1113,7 @@ mod tests {
             p.ops.push(PlannedOp::new(Op::DeactivateUser {
                 id: format!("W{i}"),
                 email: format!("leaver{i}@example.com"),
-                reason: "not in the directory".into(),
+                reason: Leaving::Absent,
             }));
         }
         p.ops.push(PlannedOp::new(Op::UpdateUser {

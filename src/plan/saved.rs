@@ -8,9 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::memory::NOT_IN_DIRECTORY;
 use super::seal::Binding;
-use super::{Notice, Op, Plan, PlannedOp, Refusal};
+use super::{Leaving, Notice, Op, Plan, PlannedOp, Refusal};
 use crate::model::LiveState;
 use crate::slack_rules::{email_key, user_name_key};
 
@@ -40,21 +39,22 @@ pub fn binding_differs(saved: &Binding, now: &Binding) -> Option<String> {
     }
 }
 
-/// An op as a write: where it was declared and the wording of its reason do not matter,
-/// what it sends does (a deactivation's reason only as "absent" or "declared inactive").
+/// An op as a write: where it was declared does not matter, what it sends does (a
+/// deactivation's reason only as absent or declared inactive, not where).
 fn write_of(op: &Op) -> String {
     let mut op = op.clone();
     match &mut op {
         Op::CreateUser { source, .. }
         | Op::UpdateUser { source, .. }
         | Op::CreateGroup { source, .. } => source.clear(),
-        Op::DeactivateUser { reason, .. } => {
-            *reason = if reason == NOT_IN_DIRECTORY {
-                NOT_IN_DIRECTORY.into()
-            } else {
-                "declared inactive".into()
-            };
-        }
+        Op::DeactivateUser {
+            reason: Leaving::Inactive { at },
+            ..
+        } => at.clear(),
+        Op::DeactivateUser {
+            reason: Leaving::Absent,
+            ..
+        } => {}
         Op::UpdateGroup { .. } | Op::DeleteGroup { .. } => {}
     }
     serde_json::to_string(&op).expect("ops serialise")
@@ -62,8 +62,9 @@ fn write_of(op: &Op) -> String {
 
 /// `fresh` with only the ops `saved` also has (each matched to an equal write), their `after`
 /// renumbered; the ops `fresh` has beyond them are left out and named in a notice. Every op of
-/// `saved` must be matched, and what a kept op waits for must be kept too; otherwise the
-/// refusals, one per op.
+/// `saved` must be matched, and what a kept op cannot be written without
+/// ([`super::order::binding`]) must be kept too; otherwise the refusals, one per op. An edge
+/// that only orders, to an op left out, goes with it.
 pub fn reconcile(saved: &Plan, fresh: Plan, live: &LiveState) -> Result<Plan, Vec<Refusal>> {
     let mut by_write: HashMap<String, Vec<usize>> = HashMap::new();
     for (j, op) in fresh.ops.iter().enumerate() {
@@ -87,7 +88,13 @@ pub fn reconcile(saved: &Plan, fresh: Plan, live: &LiveState) -> Result<Plan, Ve
     }
     for (j, op) in fresh.ops.iter().enumerate() {
         let Some(&i) = kept.get(&j) else { continue };
-        if let Some(&missing) = op.after.iter().find(|a| !kept.contains_key(a)) {
+        let needs = |a: &&usize| super::order::binding(&op.op, &fresh.ops[**a].op);
+        if let Some(&missing) = op
+            .after
+            .iter()
+            .filter(needs)
+            .find(|a| !kept.contains_key(a))
+        {
             let other = &fresh.ops[missing];
             refusals.push(Refusal {
                 index: i,
@@ -215,7 +222,7 @@ mod tests {
         PlannedOp::new(Op::DeactivateUser {
             id: id.into(),
             email: format!("{id}@x.io"),
-            reason: NOT_IN_DIRECTORY.into(),
+            reason: Leaving::Absent,
         })
     }
 
@@ -267,12 +274,32 @@ mod tests {
 
     #[test]
     fn an_op_waiting_for_a_change_outside_the_saved_plan_is_refused() {
+        // a@x.io names b@x.io as manager now: b's create is binding.
         let saved = Plan::of(vec![create("a@x.io")]);
         let mut waits = create("a@x.io");
         waits.after = vec![0];
-        let fresh = Plan::of(vec![deactivate("W1"), waits]);
+        let fresh = Plan::of(vec![create("b@x.io"), waits]);
         let refused = reconcile(&saved, fresh, &LiveState::default()).unwrap_err();
         assert!(refused[0].reason.contains("must now wait"), "{refused:?}");
+    }
+
+    #[test]
+    fn an_order_only_edge_to_a_change_outside_the_saved_plan_goes_with_it() {
+        let saved = Plan::of(vec![deactivate("W1")]);
+        let mut last = deactivate("W1");
+        last.after = vec![0]; // after the account's update, which the saved plan lacks
+        let update = PlannedOp::new(Op::UpdateUser {
+            id: "W1".into(),
+            email: "W1@x.io".into(),
+            reactivate: false,
+            fields: UserFields::default(),
+            changes: vec![],
+            source: "people.csv:2".into(),
+        });
+        let fresh = Plan::of(vec![update, last]);
+        let out = reconcile(&saved, fresh, &LiveState::default()).unwrap();
+        assert_eq!(out.ops.len(), 1);
+        assert!(out.ops[0].after.is_empty());
     }
 
     #[test]

@@ -95,7 +95,7 @@ mod tests {
         let mut p = Plan::of(vec![PlannedOp::new(Op::DeactivateUser {
             id: "W1".into(),
             email: "a@x.io".into(),
-            reason: "not in the directory".into(),
+            reason: crate::plan::Leaving::Absent,
         })]);
         p.binding = Some(Binding {
             target: "https://api.slack.com/scim/v2/".into(),

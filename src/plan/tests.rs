@@ -204,7 +204,13 @@ fn leavers_are_deactivated_and_unmanaged_accounts_follow_the_policy() {
     let Op::DeactivateUser { reason, .. } = &p.ops[0].op else {
         panic!()
     };
-    assert_eq!(reason, "active: false at people.csv:3");
+    assert_eq!(
+        *reason,
+        Leaving::Inactive {
+            at: "people.csv:3".into()
+        }
+    );
+    assert_eq!(reason.to_string(), "active: false at people.csv:3");
 
     let mut report = policy();
     report.unmanaged_users = UnmanagedUsers::Report;
@@ -706,6 +712,116 @@ fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
             .unwrap_err()
             .contains("99")
     );
+}
+
+/// Issue 22: the plan is the whole truth about order. A reactivated account joining a group
+/// and a group deletion: the saved plan lists the group change after the reactivation and the
+/// deletion after everything, and reads back with those edges; a version 4 plan (which left
+/// them to the executor) is refused with the usual message.
+#[test]
+fn a_saved_plan_lists_every_edge_the_executor_honours() {
+    let mut ada = account("W1", "ada@example.com");
+    ada.active = false;
+    let live_groups = vec![
+        LiveGroup {
+            id: "S1".into(),
+            name: "eng".into(),
+            members: vec![],
+            auto_generated: false,
+        },
+        LiveGroup {
+            id: "S2".into(),
+            name: "old".into(),
+            members: vec![],
+            auto_generated: false,
+        },
+    ];
+    let mut pol = policy();
+    pol.unmanaged_groups = UnmanagedGroups::Delete;
+    let mut p = plan(
+        &directory(
+            vec![person("ada@example.com", 2), person("new@example.com", 3)],
+            vec![group("eng", &["ada@example.com", "new@example.com"])],
+        ),
+        &live(vec![ada], live_groups),
+        &pol,
+    );
+    assert_eq!(
+        kinds(&p),
+        [
+            "reactivate W1",
+            "create new@example.com",
+            "update group eng",
+            "delete group old"
+        ]
+    );
+    let after: Vec<&[usize]> = p.ops.iter().map(|o| o.after.as_slice()).collect();
+    assert_eq!(after, [&[][..], &[], &[0, 1], &[0, 1, 2]]);
+    p.binding = Some(crate::plan::seal::Binding {
+        target: "embedded".into(),
+        organisation: "T1".into(),
+        config: "c.yaml".into(),
+        config_sha256: "00".into(),
+    });
+    p.seal = "hmac-sha256:00".into();
+    let json = serde_json::to_string(&p).unwrap();
+    assert_eq!(from_json(&json).unwrap().ops, p.ops);
+    let older = json.replace("\"format_version\":5", "\"format_version\":4");
+    assert!(
+        from_json(&older)
+            .unwrap_err()
+            .contains("plan format version 4 is not supported"),
+    );
+}
+
+/// Why an account leaves is a value logic matches on; the report's words and the JSON are
+/// rendered from it.
+#[test]
+fn a_leaving_reason_renders_its_words_and_its_json() {
+    let absent = Leaving::Absent;
+    let inactive = Leaving::Inactive {
+        at: "people.csv:3".into(),
+    };
+    assert_eq!(absent.to_string(), "not in the directory");
+    assert_eq!(inactive.to_string(), "active: false at people.csv:3");
+    assert_eq!(
+        serde_json::to_value(&absent).unwrap(),
+        serde_json::json!({"kind": "absent"})
+    );
+    assert_eq!(
+        serde_json::to_value(&inactive).unwrap(),
+        serde_json::json!({"kind": "inactive", "at": "people.csv:3"})
+    );
+    let read: Leaving = serde_json::from_str(r#"{"kind": "absent"}"#).unwrap();
+    assert_eq!(read, absent);
+    assert!(serde_json::from_str::<Leaving>(r#""not in the directory""#).is_err());
+}
+
+/// One rule for "a managed account": in scope, not a bot, and active; a deactivated account in
+/// scope is still within reach (a rejoiner).
+#[test]
+fn a_managed_account_is_active_in_scope_and_not_a_bot() {
+    let pol = policy();
+    let ada = account("W1", "ada@example.com");
+    let mut gone = account("W2", "gone@example.com");
+    gone.active = false;
+    let mut bot = account("W3", "bot@example.com");
+    bot.is_bot = true;
+    let outside = account("W4", "ext@elsewhere.test");
+    let judge = |u: &LiveUser| {
+        let scoped = in_scope(&pol.scope, u);
+        (reaches(u, scoped), manages(u, scoped))
+    };
+    assert_eq!(judge(&ada), (true, true));
+    assert_eq!(judge(&gone), (true, false));
+    assert_eq!(judge(&bot), (false, false));
+    assert_eq!(judge(&outside), (false, false));
+    let p = plan(
+        &directory(vec![], vec![]),
+        &live(vec![ada, gone, bot, outside], vec![]),
+        &pol,
+    );
+    assert_eq!(p.counts.managed_users, 1);
 }
 
 #[test]

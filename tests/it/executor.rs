@@ -181,7 +181,7 @@ async fn the_dependents_of_a_failed_write_are_skipped_with_the_reason_and_the_re
                 Op::DeactivateUser {
                     id: "W3".into(),
                     email: "cy@example.com".into(),
-                    reason: "not in the directory".into(),
+                    reason: scimsync::plan::Leaving::Absent,
                 },
                 &[2],
             ),
@@ -572,11 +572,12 @@ async fn once_the_stop_flag_is_set_no_op_starts() {
     assert!(out.complete(), "{}", out.render());
 }
 
-/// One thread: tasks run in the order they are spawned, so only the executor's own edges order
-/// the ops: a group change adding an account waits for that account's update, a deactivation
-/// for every other op on the account, a group deletion for everything else.
+/// One thread: tasks run in the order they are spawned. A hand-made plan that lists a group
+/// deletion before a change to the same group, with no edge between them, runs in that order:
+/// the executor adds no ordering rule of its own (the planner writes every edge, issue 22), so
+/// the deletion goes first and the change finds no group.
 #[tokio::test(flavor = "current_thread")]
-async fn derived_edges_order_the_ops_whatever_the_plans_order() {
+async fn the_executor_adds_no_order_the_plan_does_not_list() {
     let (o, caller) = rig(
         Version::V2,
         EmulatorConfig::default(),
@@ -584,16 +585,10 @@ async fn derived_edges_order_the_ops_whatever_the_plans_order() {
         vec![group("S1", "old", &["W1"])],
     )
     .await;
-    // Listed last-phase first: the deletion, the deactivation, the group change, the update.
     let p = plan(vec![
         PlannedOp::new(Op::DeleteGroup {
             id: "S1".into(),
             name: "old".into(),
-        }),
-        PlannedOp::new(Op::DeactivateUser {
-            id: "W2".into(),
-            email: "bob@example.com".into(),
-            reason: "not in the directory".into(),
         }),
         PlannedOp::new(Op::UpdateGroup {
             id: "S1".into(),
@@ -602,20 +597,164 @@ async fn derived_edges_order_the_ops_whatever_the_plans_order() {
             add: vec![UserRef::Id("W2".into())],
             remove: vec![],
         }),
-        PlannedOp::new(update_user("W2", "Lead", None)),
     ]);
     let out = execute(&p, &caller, 1, None).await;
+    assert_eq!(out.ops[0].result, applied(), "{:?}", out.ops);
     assert!(
-        results(&out).iter().all(|r| **r == applied()),
-        "every op applied, none with a note: {:?}",
+        matches!(
+            &out.ops[1].result,
+            OpResult::Failed {
+                status: Some(404),
+                ..
+            }
+        ),
+        "the change ran after the deletion: {:?}",
         out.ops
     );
-    o.emu.with_store(|s| {
-        assert!(s.group("S1").is_none());
-        let bob = s.user("W2").unwrap();
-        assert!(!bob.active);
-        assert_eq!(bob.title.as_deref(), Some("Lead"));
-    });
+    o.emu.with_store(|s| assert!(s.group("S1").is_none()));
+}
+
+/// A hand-made plan whose edges close a cycle (each op waiting for the other) cannot hang the
+/// apply, nor is the cycle silently dropped: an op whose `after` does not point back is
+/// skipped as malformed, and what waits on it is skipped too.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_that_does_not_point_back_skips_its_op_and_never_hangs() {
+    let (o, caller) = rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        vec![user("W1", "ada")],
+        vec![],
+    )
+    .await;
+    let p = plan(vec![
+        after(update_user("W1", "Lead", None), &[1]),
+        after(create_user("new", None), &[0]),
+        PlannedOp::new(create_user("free", None)),
+    ]);
+    let out = tokio::time::timeout(Duration::from_secs(10), execute(&p, &caller, 1, None))
+        .await
+        .expect("the apply ends");
+    assert!(
+        matches!(&out.ops[0].result, OpResult::Skipped { reason } if reason.contains("malformed")),
+        "{:?}",
+        out.ops
+    );
+    assert_eq!(out.ops[1].result, skipped_after("W1@example.com"));
+    assert_eq!(out.ops[2].result, applied());
+    assert_eq!(o.emu.stats().writes, 1);
+}
+
+/// `ops` reordered as late as their `after` allows (each step takes the ready op that comes
+/// last in the plan), with every `after` renumbered: a different order, the same edges.
+fn latest_first(ops: &[PlannedOp]) -> Vec<PlannedOp> {
+    let mut placed: Vec<Option<usize>> = vec![None; ops.len()];
+    let mut order: Vec<usize> = Vec::with_capacity(ops.len());
+    while order.len() < ops.len() {
+        let next = (0..ops.len())
+            .rev()
+            .find(|&i| placed[i].is_none() && ops[i].after.iter().all(|&j| placed[j].is_some()))
+            .expect("the plan's edges point back");
+        placed[next] = Some(order.len());
+        order.push(next);
+    }
+    order
+        .iter()
+        .map(|&i| {
+            let mut op = ops[i].clone();
+            op.after = op.after.iter().map(|&j| placed[j].unwrap()).collect();
+            op
+        })
+        .collect()
+}
+
+/// A plan is the whole truth about order: the planner's plan for a reactivation into a group,
+/// a new member, a leaver and a group deletion lists the edges across kinds
+/// (issue 22), and the same plan with its ops shuffled as far as `after` allows still applies
+/// in full, one op at a time on one thread, every write after the writes it waits for (the
+/// audit log, in order of completion) and Slack left equal to the directory.
+#[tokio::test(flavor = "current_thread")]
+async fn a_plan_shuffled_within_its_edges_applies_in_a_valid_order() {
+    let mut ada = user("W1", "ada");
+    ada.active = false;
+    let (o, _) = rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        vec![ada, user("W2", "bob"), user("W3", "cy")],
+        vec![
+            group("S1", "team", &["W2", "W3"]),
+            group("S2", "old", &["W3"]),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    crate::harness::yaml_setup(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        "users:\n  - {email: ada@example.com}\n  - {email: cy@example.com, title: Lead}\n\
+         \x20 - {email: dee@example.com}\n\
+         groups:\n  - {name: team, members: [ada@example.com, cy@example.com, dee@example.com]}\n",
+        "scope: {email_domains: [example.com]}\nunmanaged_users: deactivate\n\
+         groups: {unmanaged: delete}\nsafety: {allow_group_deletion: true}\n",
+    );
+    let (made, caller) = crate::harness::plan_in_process(&o, Version::V2, dir.path()).await;
+    let at = |kind: &str, subject: &str| {
+        made.ops
+            .iter()
+            .position(|op| op.kind().as_str() == kind && op.subject() == subject)
+            .unwrap_or_else(|| panic!("no {kind} {subject}: {:?}", made.ops))
+    };
+    let (reactivate, team) = (
+        at("reactivate_user", "ada@example.com"),
+        at("update_group", "team"),
+    );
+    let old = at("delete_group", "old");
+    assert!(made.ops[team].after.contains(&reactivate), "{:?}", made.ops);
+    assert_eq!(
+        made.ops[old].after.len(),
+        made.ops.len() - 1,
+        "{:?}",
+        made.ops
+    );
+
+    let shuffled = plan(latest_first(&made.ops));
+    assert_ne!(
+        shuffled.ops.iter().map(|o| o.subject()).collect::<Vec<_>>(),
+        made.ops.iter().map(|o| o.subject()).collect::<Vec<_>>(),
+        "the shuffle changes the order"
+    );
+    let log = dir.path().join("audit.jsonl");
+    let audit = Arc::new(AuditLog::open(&log).unwrap());
+    let out = execute(&shuffled, &caller, 1, Some(audit)).await;
+    assert!(
+        results(&out).iter().all(|r| **r == applied()),
+        "every op applied, none with a note: {}",
+        out.render()
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line = |op: &PlannedOp| {
+        lines
+            .iter()
+            .position(|l| l["op"] == op.kind().as_str() && l["subject"] == op.subject())
+            .unwrap()
+    };
+    for op in &shuffled.ops {
+        for &j in &op.after {
+            assert!(
+                line(&shuffled.ops[j]) < line(op),
+                "{op:?} ran before op {j}"
+            );
+        }
+    }
+    let (again, _) = crate::harness::plan_in_process(&o, Version::V2, dir.path()).await;
+    assert!(
+        again.ops.is_empty(),
+        "Slack equals the directory: {:?}",
+        again.ops
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -756,7 +895,7 @@ async fn deactivations_are_never_queued_behind_creates() {
         PlannedOp::new(Op::DeactivateUser {
             id: format!("W{i}"),
             email: format!("leaver{i}@example.com"),
-            reason: "not in the directory".into(),
+            reason: scimsync::plan::Leaving::Absent,
         })
     }));
     let p = plan(ops);

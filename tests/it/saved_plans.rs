@@ -282,7 +282,7 @@ async fn a_forged_op_is_refused() {
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!({"op": "deactivate_user",
-            "id": id, "email": "x@corp.example", "reason": "not in the directory"}));
+            "id": id, "email": "x@corp.example", "reason": {"kind": "absent"}}));
         redigest(&mut p);
         p
     };

@@ -19,7 +19,7 @@ fn deactivate(id: &str) -> PlannedOp {
     PlannedOp::new(Op::DeactivateUser {
         id: id.into(),
         email: format!("{id}@example.com"),
-        reason: NOT_IN_DIRECTORY.into(),
+        reason: Leaving::Absent,
     })
 }
 
@@ -102,7 +102,9 @@ fn a_leaver_is_pending_until_the_grace_period_is_over_and_then_counted_by_the_gu
 fn an_explicit_active_false_is_not_delayed() {
     let mut p = plan(vec![deactivate("W1")]);
     if let Op::DeactivateUser { reason, .. } = &mut p.ops[0].op {
-        *reason = "active: false at people.yaml:3".into();
+        *reason = Leaving::Inactive {
+            at: "people.yaml:3".into(),
+        };
     }
     let out = remember(
         p,
@@ -239,26 +241,33 @@ fn a_source_that_shrank_past_the_ratio_trips_its_own_guard() {
 }
 
 #[test]
-fn waited_on_marks_exactly_the_ops_named_in_an_after_in_one_pass() {
+fn waited_on_marks_exactly_the_ops_an_op_cannot_be_written_without_in_one_pass() {
     let mut p = plan(vec![
-        deactivate("W0"),
+        retitle("W0", "a", "b"),
         deactivate("W1"),
         retitle("W2", "a", "b"),
         retitle("W3", "a", "b"),
+        deactivate("W4"),
     ]);
+    // W2 and W3 take keys W0 and W2 release; W4's deactivation only comes after W3's update.
     p.ops[2].after = vec![0];
     p.ops[3].after = vec![0, 2];
-    assert_eq!(waited_on(&p), vec![true, false, true, false]);
+    p.ops[4].after = vec![3];
+    assert_eq!(waited_on(&p), vec![true, false, true, false, false]);
 }
 
 #[test]
-fn a_leaver_another_op_waits_for_is_not_held_back_by_the_grace_period() {
+fn a_leaver_that_others_only_come_after_is_held_back_and_the_edges_go_with_it() {
     let mut p = plan(vec![
-        deactivate("W0"),
         retitle("W2", "a", "b"),
         deactivate("W1"),
+        PlannedOp::new(Op::DeleteGroup {
+            id: "S1".into(),
+            name: "old".into(),
+        }),
     ]);
-    p.ops[1].after = vec![0];
+    // As the planner orders them: the deletion after everything.
+    p.ops[2].after = vec![0, 1];
     let out = remember(
         p,
         &Memory::default(),
@@ -267,8 +276,12 @@ fn a_leaver_another_op_waits_for_is_not_held_back_by_the_grace_period() {
         now(),
     );
     let ids: Vec<_> = out.ops.iter().filter_map(|o| o.op.resource_id()).collect();
-    assert_eq!(ids, vec!["W0", "W2"], "W1 waits out its grace, W0 runs");
-    assert_eq!(out.ops[1].after, vec![0]);
+    assert_eq!(ids, vec!["W2", "S1"], "W1 waits out its grace");
+    assert_eq!(
+        out.ops[1].after,
+        vec![0],
+        "the edge to the held leaver went with it"
+    );
     assert_eq!(out.pending.len(), 1);
     assert_eq!(out.pending[0].id, "W1");
 }
