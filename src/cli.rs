@@ -21,6 +21,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::apply::progress::{Console, Style, show_while};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
 use crate::daemon::metrics::textfile::Textfile;
 use crate::diag::escape::{terminal, terminal_text};
@@ -32,6 +33,7 @@ use crate::exit;
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
 use crate::plan::render::{self, Format};
+use crate::shutdown::Shutdown;
 use crate::validate::{self as check, SchemaKind};
 
 pub use color::ColorChoice;
@@ -355,7 +357,8 @@ pub fn main() -> ExitCode {
         }
     };
     color::set(color::Colors::from_env(cli.color));
-    init_logging(cli.log_format);
+    let console = Console::new();
+    init_logging(cli.log_format, console.clone());
     let command = match cli.command {
         Command::Completions { shell } => {
             write_stdout(&docs::completions(shell));
@@ -402,20 +405,20 @@ pub fn main() -> ExitCode {
         match command {
             Command::Emulator(args) => run_emulator(args).await,
             Command::Plan(args) => run_plan(&args).await,
-            Command::Apply(args) => run_apply(&args).await,
+            Command::Apply(args) => run_apply(&args, &console).await,
             Command::Run {
                 config,
                 listen,
                 interval,
                 shutdown_deadline,
             } => {
-                crate::daemon::run(crate::daemon::RunOptions {
+                let options = crate::daemon::RunOptions {
                     config,
                     listen,
                     interval,
                     shutdown_deadline,
-                })
-                .await
+                };
+                crate::daemon::run(options, Shutdown::on_signals(false)).await
             }
             Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
@@ -579,7 +582,7 @@ async fn run_plan(args: &PlanArgs) -> u8 {
     exit::of_plan(&report, args.detailed_exitcode)
 }
 
-async fn run_apply(args: &ApplyArgs) -> u8 {
+async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> u8 {
     let textfile = args.metrics_textfile.as_deref().map(Textfile::new);
     let request = Request {
         apply: !args.dry_run,
@@ -617,7 +620,7 @@ async fn run_apply(args: &ApplyArgs) -> u8 {
     let (result, interrupted) = if dry_run {
         (prepared.finish().await, None)
     } else {
-        apply_interruptibly(prepared, &request.allow).await
+        apply_interruptibly(prepared, &request.allow, console).await
     };
     write_textfile(textfile.as_ref(), result.as_ref());
     let report = match result {
@@ -694,36 +697,34 @@ fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &Pass
 async fn apply_interruptibly(
     prepared: pass::Prepared,
     allow: &[Guard],
+    console: &Arc<Console>,
 ) -> (Result<PassReport, PassError>, Option<u8>) {
-    use crate::apply::progress::{Style, show_while};
-    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
-    let (stop, signal) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU8::new(0)));
-    let watcher = tokio::spawn({
-        let (stop, signal) = (stop.clone(), signal.clone());
+    let shutdown = Shutdown::on_signals(true);
+    let notices = tokio::spawn({
+        let (shutdown, console) = (shutdown.clone(), console.clone());
         async move {
-            let code = crate::daemon::wait_for_signal_or_hangup().await;
-            signal.store(code, SeqCst);
-            stop.store(true, SeqCst);
-            if crate::apply::progress::BAR_SHOWN.load(SeqCst) {
-                say_raw!("{}", crate::apply::progress::CLEAR_LINE);
-            }
+            shutdown.stopping().await;
+            let _ = console.write(b"");
             say!(
                 "interrupted: starting no more changes, finishing those in flight (again to abort)"
             );
-            crate::daemon::wait_for_signal_or_hangup().await;
+            shutdown.aborting().await;
             say!("aborted: changes in flight may or may not have applied");
+            let code = shutdown.signal().map_or(exit::ABORTED, exit::of_signal);
+            // The one exit outside `main`: a second signal must end the process at once,
+            // without waiting for the changes in flight.
             std::process::exit(i32::from(code));
         }
     });
     let style = if std::io::stderr().is_terminal() {
-        Style::Bar
+        Style::Bar(console.clone())
     } else {
         Style::Lines
     };
     let progress = prepared.progress.clone();
-    let result = show_while(progress, style, prepared.apply(allow, Some(stop))).await;
-    watcher.abort();
-    (result, Some(signal.load(SeqCst)).filter(|&c| c != 0))
+    let result = show_while(progress, style, prepared.apply(allow, &shutdown)).await;
+    notices.abort();
+    (result, shutdown.signal().map(exit::of_signal))
 }
 
 /// `apply --format json`'s one document: the JSON plan with an `outcome` member — `result`
@@ -868,6 +869,8 @@ fn print(text: &str) {
 struct RedactingStderr {
     /// `None` for JSON lines (serde escapes them); for text, whether it is coloured.
     text_colours: Option<bool>,
+    /// Where the lines go: stderr, shared with the progress bar.
+    console: Arc<Console>,
 }
 
 impl std::io::Write for RedactingStderr {
@@ -877,12 +880,9 @@ impl std::io::Write for RedactingStderr {
             Some(colours) => terminal_text(&raw, colours),
             None => raw,
         };
-        let mut err = std::io::stderr().lock();
-        // A log line never runs into the progress bar: it clears it (redrawn at the next tick).
-        if crate::apply::progress::BAR_SHOWN.load(std::sync::atomic::Ordering::SeqCst) {
-            err.write_all(crate::apply::progress::CLEAR_LINE.as_bytes())?;
-        }
-        err.write_all(crate::slack_rules::redact_tokens(&text).as_bytes())?;
+        // A log line never runs into the progress bar: the console clears it first.
+        self.console
+            .write(crate::slack_rules::redact_tokens(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -891,7 +891,7 @@ impl std::io::Write for RedactingStderr {
     }
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, console: Arc<Console>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match format {
@@ -904,7 +904,10 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_ansi(colours)
         .with_env_filter(filter)
-        .with_writer(move || RedactingStderr { text_colours });
+        .with_writer(move || RedactingStderr {
+            text_colours,
+            console: console.clone(),
+        });
     if json {
         builder.json().init();
     } else {
@@ -973,7 +976,7 @@ async fn run_emulator(args: EmulatorArgs) -> u8 {
         "{}\n",
         emulator.base_url(crate::scim::Version::V2)
     ));
-    crate::daemon::wait_for_signal().await;
+    Shutdown::on_signals(false).stopping().await;
     match emulator.shutdown().await {
         Ok(()) => exit::OK,
         Err(e) => {

@@ -10,6 +10,7 @@
 //! whether or not the pull request also changes something.
 
 use crate::pass::{PassError, PassOutcome, PassReport};
+use crate::shutdown::Signal;
 
 /// In sync, or everything applied.
 pub const OK: u8 = 0;
@@ -70,4 +71,14 @@ pub fn of_apply(report: &PassReport) -> u8 {
 /// The exit code of a pass that could not run.
 pub fn of_error(_error: &PassError) -> u8 {
     ERROR
+}
+
+/// The exit code of `apply` stopped by `signal`: 128 + its number, as a shell reports a
+/// process the signal ended ([`ABORTED`], [`TERMINATED`], [`HANGUP`]).
+pub fn of_signal(signal: Signal) -> u8 {
+    match signal {
+        Signal::Interrupt => ABORTED,
+        Signal::Terminate => TERMINATED,
+        Signal::Hangup => HANGUP,
+    }
 }

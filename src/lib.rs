@@ -17,5 +17,6 @@ pub mod model;
 pub mod pass;
 pub mod plan;
 pub mod scim;
+pub mod shutdown;
 pub mod slack_rules;
 pub mod validate;

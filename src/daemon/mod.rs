@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::apply::progress;
@@ -32,6 +32,7 @@ use crate::diag::Severity;
 use crate::exit;
 use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
 use crate::plan::GuardTrip;
+use crate::shutdown::{Hangups, Shutdown};
 use metrics::Metrics;
 
 /// The first retry after a failed pass; doubled per consecutive failure, capped at the
@@ -98,8 +99,9 @@ impl PassEnd {
     }
 }
 
-/// Runs until a signal; returns the exit code.
-pub async fn run(options: RunOptions) -> u8 {
+/// Runs until `shutdown` stops it (the front end triggers it on SIGTERM and Ctrl-C); returns
+/// the exit code.
+pub async fn run(options: RunOptions, shutdown: Shutdown) -> u8 {
     let state = Arc::new(DaemonState::new());
     // First: SIGHUP's default would end the process.
     watch_hangups(state.clone());
@@ -124,29 +126,28 @@ pub async fn run(options: RunOptions) -> u8 {
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, "serving /healthz /readyz /metrics, POST /reconcile");
     let server = tokio::spawn(http::serve(listener, state.clone()));
-    let code = reconcile_loop(&options, config, &state).await;
+    let code = reconcile_loop(&options, config, &state, &shutdown).await;
     server.abort();
     tracing::info!("stopped");
     code
 }
 
-/// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until SIGTERM
-/// or Ctrl-C. Returns the exit code.
-async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<DaemonState>) -> u8 {
+/// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until
+/// `shutdown` stops it. Returns the exit code.
+async fn reconcile_loop(
+    options: &RunOptions,
+    config: Config,
+    state: &Arc<DaemonState>,
+    shutdown: &Shutdown,
+) -> u8 {
     // Stage one: stop scheduling and let the pass in flight finish; stage two: abort.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (stopping_tx, stopping) = watch::channel(false);
-    let (abort_tx, mut aborted) = watch::channel(false);
     tokio::spawn({
-        let stop = stop.clone();
+        let shutdown = shutdown.clone();
         async move {
-            wait_for_signal().await;
+            shutdown.stopping().await;
             tracing::info!("shutting down: no new pass, no new write; finishing the one in flight");
-            stop.store(true, Ordering::SeqCst);
-            let _ = stopping_tx.send(true);
-            wait_for_signal().await;
+            shutdown.aborting().await;
             tracing::warn!("second signal: aborting");
-            let _ = abort_tx.send(true);
         }
     });
 
@@ -154,7 +155,7 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
     let mut failures: u32 = 0;
     let mut pass_id: u64 = 0;
     let mut code = exit::OK;
-    while !stop.load(Ordering::SeqCst) {
+    while !shutdown.is_stopping() {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
         let config = span.in_scope(|| reload(&options.config, &mut last_good, &state.metrics));
@@ -163,22 +164,22 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
         let jitter = config.daemon.jitter;
         state.in_pass.store(true, Ordering::SeqCst);
         let pass = {
-            let (config_path, state, stop) = (options.config.clone(), state.clone(), stop.clone());
-            async move { run_pass(config, &config_path, &state, stop).await }
+            let (config_path, state) = (options.config.clone(), state.clone());
+            let stop = shutdown.clone();
+            async move { run_pass(config, &config_path, &state, &stop).await }
         };
         let work = guarded(pass, state.clone(), span);
-        let mut stopping_rx = stopping.clone();
         let deadline = options.shutdown_deadline;
         let result = tokio::select! {
             r = work => Some(r),
-            _ = async {
-                let _ = stopping_rx.wait_for(|s| *s).await;
+            () = async {
+                shutdown.stopping().await;
                 tokio::time::sleep(deadline).await;
             } => {
                 tracing::warn!(?deadline, "the pass did not finish within the shutdown deadline");
                 None
             }
-            _ = aborted.wait_for(|a| *a) => {
+            () = shutdown.aborting() => {
                 code = exit::ABORTED;
                 None
             }
@@ -194,11 +195,10 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
         };
         let wait = next_wait(interval, jitter, failures);
         tracing::info!(outcome = outcome.label(), next_in = %progress::rounded(wait), "pass finished");
-        let mut stopping_rx = stopping.clone();
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = state.reconcile.notified() => tracing::info!("reconcile requested"),
-            _ = stopping_rx.wait_for(|s| *s) => {}
+            () = tokio::time::sleep(wait) => {}
+            () = state.reconcile.notified() => tracing::info!("reconcile requested"),
+            () = shutdown.stopping() => {}
         }
     }
     code
@@ -208,26 +208,21 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
 /// the loop as `POST /reconcile` does, and every pass starts by re-reading the config. A
 /// signal during a pass leaves that pass alone; the next starts as soon as it ends.
 fn watch_hangups(state: Arc<DaemonState>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                if state.in_pass.load(Ordering::SeqCst) {
-                    tracing::info!(
-                        "SIGHUP: the config will be re-read and a pass started as soon as the \
-                         pass in flight ends"
-                    );
-                } else {
-                    tracing::info!("SIGHUP: re-reading the config and starting a pass now");
-                }
-                state.reconcile.notify_one();
+    let mut hangups = Hangups::install();
+    tokio::spawn(async move {
+        loop {
+            hangups.next().await;
+            if state.in_pass.load(Ordering::SeqCst) {
+                tracing::info!(
+                    "SIGHUP: the config will be re-read and a pass started as soon as the \
+                     pass in flight ends"
+                );
+            } else {
+                tracing::info!("SIGHUP: re-reading the config and starting a pass now");
             }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = state;
+            state.reconcile.notify_one();
+        }
+    });
 }
 
 /// The config a pass runs with: the file as it is now, or — when it no longer compiles — the
@@ -285,7 +280,7 @@ async fn run_pass(
     config: Config,
     config_path: &Path,
     state: &DaemonState,
-    stop: Arc<AtomicBool>,
+    stop: &Shutdown,
 ) -> PassEnd {
     let started = Instant::now();
     let result = async {
@@ -299,7 +294,7 @@ async fn run_pass(
         state.metrics.record_plan(&prepared.plan);
         log_plan(&prepared.plan);
         let progress = prepared.progress.clone();
-        let apply = prepared.apply(&request.allow, Some(stop));
+        let apply = prepared.apply(&request.allow, stop);
         progress::show_while(progress, progress::Style::Lines, apply).await
     }
     .await;
@@ -463,50 +458,6 @@ fn log_error(e: &PassError) {
             }
         }
         other => tracing::error!(error = %other, "pass failed"),
-    }
-}
-
-/// Waits for SIGTERM or Ctrl-C; returns the exit code that says which ([`exit::ABORTED`] for
-/// SIGINT, [`exit::TERMINATED`] for SIGTERM). SIGHUP is not one of them: the daemon takes it
-/// as "reload".
-pub(crate) async fn wait_for_signal() -> u8 {
-    wait_for(false).await
-}
-
-/// [`wait_for_signal`], SIGHUP included ([`exit::HANGUP`]): what stops `scimsync apply`,
-/// whose terminal closing is no reason to lose its summary and the audit log's end.
-pub(crate) async fn wait_for_signal_or_hangup() -> u8 {
-    wait_for(true).await
-}
-
-/// Waits for SIGINT, SIGTERM and (with `hangup`) SIGHUP; the exit code that says which.
-async fn wait_for(hangup: bool) -> u8 {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut hup = if hangup {
-            Some(signal(SignalKind::hangup()).expect("SIGHUP handler"))
-        } else {
-            None
-        };
-        let hup = async {
-            match hup.as_mut() {
-                Some(h) => h.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => exit::ABORTED,
-            _ = term.recv() => exit::TERMINATED,
-            _ = hup => exit::HANGUP,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = hangup;
-        let _ = tokio::signal::ctrl_c().await;
-        exit::ABORTED
     }
 }
 

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "model",
     "slack_rules",
     "files",
+    "shutdown",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -255,7 +255,10 @@ async fn pass(dir: &Path, write: bool) -> PassReport {
         .await
         .unwrap_or_else(|e| panic!("the pass: {e}"));
     if write {
-        prepared.apply(&[], None).await.unwrap()
+        prepared
+            .apply(&[], &scimsync::shutdown::Shutdown::new())
+            .await
+            .unwrap()
     } else {
         prepared.finish().await.unwrap()
     }
