@@ -23,13 +23,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::apply::progress::{Console, Style, show_while};
 use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
-use crate::daemon::metrics::textfile::Textfile;
 use crate::diag::escape::{terminal, terminal_text};
 use crate::diag::render_fancy;
 use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
 };
 use crate::exit;
+use crate::metrics::textfile::Textfile;
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
 use crate::plan::render::{self, Format};

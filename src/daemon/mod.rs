@@ -14,8 +14,6 @@
 //! deadline, then the process exits 0; a second signal aborts at once.
 
 mod http;
-pub mod metrics;
-pub mod state_metrics;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,10 +28,10 @@ use crate::apply::progress;
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::exit;
+use crate::metrics::Metrics;
 use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
 use crate::plan::GuardTrip;
 use crate::shutdown::{Hangups, Shutdown};
-use metrics::Metrics;
 
 /// The first retry after a failed pass; doubled per consecutive failure, capped at the
 /// interval.

@@ -10,6 +10,7 @@ const LAYERS: &[&str] = &[
     "lib",
     "cli",
     "daemon",
+    "metrics",
     "exit",
     "pass",
     "validate",
