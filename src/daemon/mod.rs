@@ -27,7 +27,7 @@ use tracing::Instrument;
 use crate::apply::progress;
 use crate::config::Config;
 use crate::diag::Severity;
-use crate::exit;
+use crate::exit::{Failure, Outcome};
 use crate::metrics::Metrics;
 use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
 use crate::plan::GuardTrip;
@@ -98,8 +98,9 @@ impl PassEnd {
 }
 
 /// Runs until `shutdown` stops it (the front end triggers it on SIGTERM and Ctrl-C); returns
-/// the exit code.
-pub async fn run(options: RunOptions, shutdown: Shutdown) -> u8 {
+/// how it ended ([`crate::exit::of`] says the exit code). Errors are logged, as everything
+/// the daemon says.
+pub async fn run(options: RunOptions, shutdown: Shutdown) -> Outcome {
     let state = Arc::new(DaemonState::new());
     // First: SIGHUP's default would end the process.
     watch_hangups(state.clone());
@@ -107,7 +108,7 @@ pub async fn run(options: RunOptions, shutdown: Shutdown) -> u8 {
         Ok(c) => c,
         Err(e) => {
             log_error(&e);
-            return exit::of_error(&e);
+            return Outcome::Failed(Failure::Logged);
         }
     };
     let listen = options.listen.unwrap_or(config.daemon.listen);
@@ -118,26 +119,26 @@ pub async fn run(options: RunOptions, shutdown: Shutdown) -> u8 {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot listen on {listen}: {e}");
-            return exit::ERROR;
+            return Outcome::Failed(Failure::Logged);
         }
     };
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, "serving /healthz /readyz /metrics, POST /reconcile");
     let server = tokio::spawn(http::serve(listener, state.clone()));
-    let code = reconcile_loop(&options, config, &state, &shutdown).await;
+    let outcome = reconcile_loop(&options, config, &state, &shutdown).await;
     server.abort();
     tracing::info!("stopped");
-    code
+    outcome
 }
 
 /// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until
-/// `shutdown` stops it. Returns the exit code.
+/// `shutdown` stops it: [`Outcome::Done`], or [`Outcome::Aborted`] by a second signal.
 async fn reconcile_loop(
     options: &RunOptions,
     config: Config,
     state: &Arc<DaemonState>,
     shutdown: &Shutdown,
-) -> u8 {
+) -> Outcome {
     // Stage one: stop scheduling and let the pass in flight finish; stage two: abort.
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -152,7 +153,7 @@ async fn reconcile_loop(
     let mut last_good = config;
     let mut failures: u32 = 0;
     let mut pass_id: u64 = 0;
-    let mut code = exit::OK;
+    let mut end = Outcome::Done;
     while !shutdown.is_stopping() {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
@@ -178,7 +179,7 @@ async fn reconcile_loop(
                 None
             }
             () = shutdown.aborting() => {
-                code = exit::ABORTED;
+                end = Outcome::Aborted;
                 None
             }
         };
@@ -199,7 +200,7 @@ async fn reconcile_loop(
             () = shutdown.stopping() => {}
         }
     }
-    code
+    end
 }
 
 /// SIGHUP — `systemctl reload scimsync`, `kill -HUP` — is "reload and reconcile now": it wakes
