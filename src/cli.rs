@@ -62,6 +62,22 @@ mod confirm;
 mod docs;
 mod log;
 
+/// `--config`, declared once and flattened into every subcommand that reads a config.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigFile {
+    /// The config file (`run` re-reads it every pass, and keeps the last good one when it
+    /// breaks).
+    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+}
+
+impl ConfigFile {
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.config
+    }
+}
+
 /// The parsed command line: global options and one subcommand.
 #[derive(Debug, Parser)]
 #[command(
@@ -101,8 +117,8 @@ pub enum Command {
     /// SCIMSYNC_TOKEN_ENV, SCIMSYNC_TOKEN_FILE.
     Validate {
         /// The config file.
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Print the JSON Schema of the config file or of the YAML directory.
     Schema {
@@ -125,8 +141,8 @@ pub enum Command {
     /// logged and the last good one kept); SIGTERM or Ctrl-C stops after the pass in flight.
     Run {
         /// The config file (re-read every pass; the last good one is kept if it breaks).
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Listen here instead of `daemon.listen`.
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -146,8 +162,8 @@ pub enum Command {
     /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
     Dump {
         /// The config file (for the target).
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -172,8 +188,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The config file.
-    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -198,8 +214,8 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The config file.
-    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Report the plan and write nothing (same as `scimsync plan`).
     #[arg(long)]
     pub dry_run: bool,
@@ -645,6 +661,104 @@ mod tests {
             resource: Some("U1".into()),
             result,
         }
+    }
+
+    /// `scimsync ARGS` parsed as the binary parses them (less the environment).
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("scimsync").chain(args.iter().copied()))
+    }
+
+    /// The config file a parsed command reads, if it reads one.
+    fn config_of(cli: &Cli) -> Option<&std::path::Path> {
+        match &cli.command {
+            Command::Validate { config }
+            | Command::Run { config, .. }
+            | Command::Dump { config, .. } => Some(config.path()),
+            Command::Plan(a) => Some(a.config.path()),
+            Command::Apply(a) => Some(a.config.path()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_command_that_reads_a_config_takes_the_one_config_flag() {
+        use clap::CommandFactory;
+        for sub in ["validate", "plan", "apply", "run", "dump"] {
+            for flag in ["--config", "-c"] {
+                let cli = parse(&[sub, flag, "x.yaml"]).unwrap();
+                assert_eq!(
+                    config_of(&cli),
+                    Some(std::path::Path::new("x.yaml")),
+                    "{sub}"
+                );
+            }
+        }
+        // One declaration: the same flag, environment variable and default everywhere.
+        let command = Cli::command();
+        let takers: Vec<_> = command
+            .get_subcommands()
+            .filter_map(|s| s.get_arguments().find(|a| a.get_id() == "config"))
+            .collect();
+        assert_eq!(takers.len(), 5);
+        for arg in takers {
+            assert_eq!(arg.get_short(), Some('c'));
+            assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(CONFIG_ENV)));
+            assert_eq!(arg.get_default_values(), [DEFAULT_CONFIG_PATH]);
+        }
+    }
+
+    #[test]
+    fn apply_flags_parse_and_refuse_what_does_not_go_together() {
+        let cli = parse(&[
+            "apply",
+            "--allow",
+            "max-deactivations",
+            "--allow",
+            "max-deactivation-ratio",
+            "--format",
+            "json",
+            "-y",
+        ])
+        .unwrap();
+        let Command::Apply(args) = cli.command else {
+            panic!("not apply");
+        };
+        assert_eq!(
+            args.allow,
+            [Guard::MaxDeactivations, Guard::MaxDeactivationRatio]
+        );
+        assert_eq!(args.format, FormatArg::Json);
+        assert!(args.yes && !args.dry_run);
+        let e = parse(&["apply", "--dry-run", "--metrics-textfile", "m.prom"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(e.use_stderr());
+    }
+
+    #[test]
+    fn durations_and_bounds_are_checked_while_parsing() {
+        let cli = parse(&["run", "--interval", "15m", "--shutdown-deadline", "45s"]).unwrap();
+        let Command::Run {
+            interval,
+            shutdown_deadline,
+            ..
+        } = cli.command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(interval, Some(Duration::from_secs(900)));
+        assert_eq!(shutdown_deadline, Duration::from_secs(45));
+        for bad in [
+            &["run", "--interval", "soon"][..],
+            &["run", "--shutdown-deadline", "2h"],
+            &["plan", "--max-bytes", "10"],
+            &["plan", "--no-such-flag"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.use_stderr(), "{bad:?}");
+        }
+        // --help and --version are answers, not errors (exit 0).
+        assert!(!parse(&["--help"]).unwrap_err().use_stderr());
+        assert!(!parse(&["--version"]).unwrap_err().use_stderr());
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn run(command: Command, console: &Arc<Console>) -> Outcome {
                 ))),
             };
         }
-        Command::Validate { config } => return validate(&config),
+        Command::Validate { config } => return validate(config.path()),
         Command::Schema { kind } => {
             let kind = match kind {
                 SchemaArg::Config => SchemaKind::Config,
@@ -86,7 +86,7 @@ async fn run_async(command: Command, console: &Arc<Console>) -> Outcome {
             shutdown_deadline,
         } => {
             let options = crate::daemon::RunOptions {
-                config,
+                config: config.config,
                 listen,
                 interval,
                 shutdown_deadline,
@@ -94,7 +94,7 @@ async fn run_async(command: Command, console: &Arc<Console>) -> Outcome {
             crate::daemon::run(options, Shutdown::on_signals(false)).await
         }
         Command::Healthcheck { url } => healthcheck(&url).await,
-        Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
+        Command::Dump { config, out } => run_dump(config.path(), out.as_deref()).await,
         Command::Validate { .. }
         | Command::Schema { .. }
         | Command::Completions { .. }
@@ -146,7 +146,7 @@ async fn plan(args: &PlanArgs) -> Result<Outcome, Outcome> {
             "--max-bytes bounds --format markdown only".into(),
         )));
     }
-    let report = match prepare(&args.config, &Request::default()).await {
+    let report = match prepare(args.config.path(), &Request::default()).await {
         Ok(p) => p.one_shot().finish().await,
         Err(e) => Err(e),
     };
@@ -186,7 +186,7 @@ async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> Outcome {
         allow: args.allow.clone(),
         observer: textfile.as_ref().map(Textfile::observer),
     };
-    let prepared = match prepare(&args.config, &request).await {
+    let prepared = match prepare(args.config.path(), &request).await {
         Ok(p) => p.one_shot(),
         Err(e) => {
             write_textfile(textfile.as_ref(), Err(&e));
