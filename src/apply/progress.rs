@@ -439,6 +439,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_console_knows_whether_its_bar_is_on_screen_and_clears_it_before_a_line() {
+        let console = Console::new();
+        assert!(!console.bar_shown());
+        console.draw("[=====     ] 5/10");
+        assert!(console.bar_shown());
+        // A log line (or any other write) clears the bar first: it is no longer shown.
+        console.write(b"").unwrap();
+        assert!(!console.bar_shown());
+        // Each console owns its own bar: another one is unaffected.
+        let other = Console::new();
+        console.draw("[=         ] 1/10");
+        assert!(console.bar_shown() && !other.bar_shown());
+        console.clear();
+        assert!(!console.bar_shown());
+    }
+
+    #[test]
     fn rate_eta_and_bar() {
         let s = Snapshot {
             total: 3000,
