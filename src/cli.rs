@@ -1,38 +1,33 @@
-//! The command line: parse, set up logging, run a command, map the outcome to an exit code.
-//! Results go to stdout, logs to stderr. Parts live in `src/cli/`: colour (`--color`,
-//! `NO_COLOR`), the confirmation on a terminal, completions and the manual page.
+//! The command line: its arguments, and the rendering of what a command ends with. Results go
+//! to stdout, logs to stderr. [`main`] parses, sets up logging, runs the command's handler
+//! (`src/cli/commands.rs`), which returns an [`Outcome`], and `finish` — the one place — says
+//! the outcome's words and exits with [`exit::of`] it. Other parts live in `src/cli/`: colour
+//! (`--color`, `NO_COLOR`), the confirmation on a terminal, completions and the manual page,
+//! the log writer.
 //!
 //! What reaches a terminal is escaped ([`crate::diag::escape`]): each value from outside (a
 //! finding, an error, a source problem) on its own line, and every line `say!` writes, the text
 //! and markdown plans and the text log as a whole, so a control sequence in a name, a title or a
 //! Slack error message is shown, never obeyed.
 
-mod color;
-mod confirm;
-mod docs;
-
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use std::io::{IsTerminal, Write};
-
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
-use crate::config::{DEFAULT_CONFIG_PATH, EnvOverrides};
-use crate::daemon::metrics::textfile::Textfile;
+use crate::apply::OpOutcome;
+use crate::apply::progress::Console;
+use crate::config::DEFAULT_CONFIG_PATH;
 use crate::diag::escape::{terminal, terminal_text};
 use crate::diag::render_fancy;
-use crate::emulator::{
-    Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
-};
-use crate::exit;
-use crate::pass::{self, Applied, PassError, PassReport, Request};
-use crate::plan::Guard;
-use crate::plan::render::{self, Format};
-use crate::validate::{self as check, SchemaKind};
+use crate::exit::{self, Failure, Outcome};
+use crate::pass::{Applied, PassError, PassReport};
+use crate::plan::render::{Format, JsonPlan};
+use crate::plan::{Guard, GuardTrip, Plan};
 
 pub use color::ColorChoice;
 
@@ -54,10 +49,33 @@ macro_rules! say {
 macro_rules! say_raw {
     ($($arg:tt)*) => {{
         let text = format!($($arg)*);
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(crate::slack_rules::redact_tokens(&text).as_bytes());
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            crate::slack_rules::redact_tokens(&text).as_bytes(),
+        );
     }};
+}
+
+mod color;
+mod commands;
+mod confirm;
+mod docs;
+mod log;
+
+/// `--config`, declared once and flattened into every subcommand that reads a config.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigFile {
+    /// The config file (`run` re-reads it every pass, and keeps the last good one when it
+    /// breaks).
+    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+}
+
+impl ConfigFile {
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.config
+    }
 }
 
 /// The parsed command line: global options and one subcommand.
@@ -99,8 +117,8 @@ pub enum Command {
     /// SCIMSYNC_TOKEN_ENV, SCIMSYNC_TOKEN_FILE.
     Validate {
         /// The config file.
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Print the JSON Schema of the config file or of the YAML directory.
     Schema {
@@ -123,8 +141,8 @@ pub enum Command {
     /// logged and the last good one kept); SIGTERM or Ctrl-C stops after the pass in flight.
     Run {
         /// The config file (re-read every pass; the last good one is kept if it breaks).
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Listen here instead of `daemon.listen`.
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -144,8 +162,8 @@ pub enum Command {
     /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
     Dump {
         /// The config file (for the target).
-        #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -170,8 +188,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// The config file.
-    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -196,8 +214,8 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The config file.
-    #[arg(long, short, env = CONFIG_ENV, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Report the plan and write nothing (same as `scimsync plan`).
     #[arg(long)]
     pub dry_run: bool,
@@ -334,8 +352,8 @@ pub enum TokenRoleArg {
 /// emulator guards nothing real.
 pub const DEFAULT_EMULATOR_TOKEN: &str = "xoxp-emulator-token";
 
-/// The `scimsync` binary: parses the command line, runs the command (async ones on a
-/// multi-threaded runtime) and returns its exit code (see [`exit`]).
+/// The `scimsync` binary: parses the command line, runs the command and returns its exit
+/// code (see [`exit`]).
 pub fn main() -> ExitCode {
     // A panic's message goes through the same redaction as every other line.
     std::panic::set_hook(Box::new(|info| {
@@ -344,88 +362,55 @@ pub fn main() -> ExitCode {
     let cli = match parse_args() {
         Ok(cli) => cli,
         Err(e) => {
-            // --help and --version are answers, not errors.
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
             let _ = e.print();
-            return ExitCode::from(code);
+            // --help and --version are answers, not errors.
+            return finish(&if e.use_stderr() {
+                Outcome::Usage
+            } else {
+                Outcome::Done
+            });
         }
     };
     color::set(color::Colors::from_env(cli.color));
-    init_logging(cli.log_format);
-    let command = match cli.command {
-        Command::Completions { shell } => {
-            write_stdout(&docs::completions(shell));
-            return ExitCode::SUCCESS;
-        }
-        Command::Man { out_dir: None } => {
-            write_stdout(&docs::man_page());
-            return ExitCode::SUCCESS;
-        }
-        Command::Man { out_dir: Some(dir) } => {
-            return match docs::write_man_page(&dir) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    say!(
-                        "error: cannot write the manual page into {}: {e}",
-                        dir.display()
-                    );
-                    ExitCode::from(exit::ERROR)
-                }
-            };
-        }
-        Command::Validate { config } => return validate(&config),
-        Command::Schema { kind } => {
-            let kind = match kind {
-                SchemaArg::Config => SchemaKind::Config,
-                SchemaArg::Directory => SchemaKind::Directory,
-            };
-            print(&check::json_schema(kind));
-            return ExitCode::SUCCESS;
-        }
-        other => other,
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            say!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-    };
-    let code = runtime.block_on(async {
-        match command {
-            Command::Emulator(args) => run_emulator(args).await,
-            Command::Plan(args) => run_plan(&args).await,
-            Command::Apply(args) => run_apply(&args).await,
-            Command::Run {
-                config,
-                listen,
-                interval,
-                shutdown_deadline,
-            } => {
-                crate::daemon::run(crate::daemon::RunOptions {
-                    config,
-                    listen,
-                    interval,
-                    shutdown_deadline,
-                })
-                .await
+    let console = Console::new();
+    log::init(cli.log_format, console.clone());
+    finish(&commands::run(cli.command, &console))
+}
+
+/// The one place a command's outcome becomes words on stderr and the process's exit code.
+fn finish(outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Failed(failure) => report_failure(failure),
+        Outcome::Declined => say!("Not applied: the answer was not 'yes'. Nothing was written."),
+        Outcome::Interrupted { report, .. } => {
+            if let Applied::Done(o) = &report.applied {
+                say!(
+                    "interrupted: {} of {} changes applied, {} not started; exit {}",
+                    o.applied(),
+                    o.ops.len(),
+                    o.not_started(),
+                    exit::of(outcome)
+                );
             }
-            Command::Healthcheck { url } => healthcheck(&url).await,
-            Command::Dump { config, out } => run_dump(&config, out.as_deref()).await,
-            Command::Validate { .. }
-            | Command::Schema { .. }
-            | Command::Completions { .. }
-            | Command::Man { .. } => unreachable!("handled above"),
         }
-    });
-    ExitCode::from(code)
+        Outcome::Done
+        | Outcome::Invalid
+        | Outcome::Planned { .. }
+        | Outcome::Applied(_)
+        | Outcome::Aborted
+        | Outcome::Usage => {}
+    }
+    ExitCode::from(exit::of(outcome))
+}
+
+/// Prints why a command failed to stderr.
+fn report_failure(failure: &Failure) {
+    match failure {
+        Failure::Pass(e) => report_error(e),
+        Failure::Unhealthy(what) => say!("unhealthy: {what}"),
+        Failure::Logged => {}
+        Failure::Write { .. } | Failure::Usage(_) | Failure::Other(_) => say!("error: {failure}"),
+    }
 }
 
 /// Parses the process's arguments. An empty `SCIMSYNC_CONFIG` counts as unset, as an empty
@@ -455,21 +440,6 @@ fn parse_args() -> Result<Cli, clap::Error> {
     });
     let matches = command.try_get_matches_from(args)?;
     Cli::from_arg_matches(&matches)
-}
-
-fn validate(config: &std::path::Path) -> ExitCode {
-    let today = chrono::Utc::now().date_naive();
-    let report = check::validate(config, &EnvOverrides::from_process_env(), today);
-    let colors = color::get();
-    let stdout_terminal = std::io::stdout().is_terminal();
-    let color = colors.for_terminal(stdout_terminal);
-    let text = report.render(config, colors.fancy(stdout_terminal), color);
-    print(&terminal_text(&text, color));
-    if report.is_valid() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(exit::ERROR)
-    }
 }
 
 /// Prints a pass error to stderr: config and directory problems with their locations.
@@ -520,149 +490,6 @@ fn format_of(f: FormatArg) -> Format {
     }
 }
 
-/// Loads the config and prepares a pass for `request`.
-async fn prepare(
-    config_path: &std::path::Path,
-    request: &Request,
-) -> Result<pass::Prepared, PassError> {
-    let config = pass::load_config(config_path)?;
-    pass::prepare(config, request, chrono::Utc::now().date_naive()).await
-}
-
-async fn run_plan(args: &PlanArgs) -> u8 {
-    if args.max_bytes.is_some() && args.format != FormatArg::Markdown {
-        say!("error: --max-bytes bounds --format markdown only");
-        return exit::USAGE;
-    }
-    let report = match prepare(&args.config, &Request::default()).await {
-        Ok(p) => p.one_shot().finish().await,
-        Err(e) => Err(e),
-    };
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return exit::of_error(&e);
-        }
-    };
-    report_findings(&report);
-    if let Some(path) = &args.json_out {
-        let json = render::render(&report.plan, Format::Json, false);
-        if let Err(e) = std::fs::write(path, crate::slack_rules::redact_tokens(&json).as_bytes()) {
-            say!("error: cannot write {}: {e}", path.display());
-            return exit::ERROR;
-        }
-    }
-    // A file gets colour only when asked for with --color always.
-    let color = color::get().for_terminal(args.out.is_none() && std::io::stdout().is_terminal());
-    let text = match args.max_bytes {
-        Some(max) => {
-            render::markdown_bounded(&report.plan, usize::try_from(max).unwrap_or(usize::MAX))
-        }
-        None => shown(
-            render::render(&report.plan, format_of(args.format), color),
-            args.format,
-            color,
-        ),
-    };
-    match &args.out {
-        Some(path) => {
-            if let Err(e) =
-                std::fs::write(path, crate::slack_rules::redact_tokens(&text).as_bytes())
-            {
-                say!("error: cannot write {}: {e}", path.display());
-                return exit::ERROR;
-            }
-        }
-        None => print(&text),
-    }
-    exit::of_plan(&report, args.detailed_exitcode)
-}
-
-async fn run_apply(args: &ApplyArgs) -> u8 {
-    let textfile = args.metrics_textfile.as_deref().map(Textfile::new);
-    let request = Request {
-        apply: !args.dry_run,
-        saved_plan: args.plan.clone(),
-        allow: args.allow.clone(),
-        observer: textfile.as_ref().map(Textfile::observer),
-    };
-    let prepared = match prepare(&args.config, &request).await {
-        Ok(p) => p.one_shot(),
-        Err(e) => {
-            write_textfile(textfile.as_ref(), Err(&e));
-            report_error(&e);
-            return exit::of_error(&e);
-        }
-    };
-    let color = color::get().stdout();
-    for p in &prepared.source_problems {
-        say!("{}", terminal(&p.to_string()));
-    }
-    let dry_run = args.dry_run;
-    // With --format json stdout is one JSON document: the plan, and once applied its outcome.
-    let json = args.format == FormatArg::Json;
-    if !json || dry_run {
-        print(&shown(
-            render::render(&prepared.plan, format_of(args.format), color),
-            args.format,
-            color,
-        ));
-    }
-    if !dry_run && !confirm::before_apply(&prepared.plan, &request.allow, args.yes, json).await {
-        let _ = prepared.finish().await;
-        say!("Not applied: the answer was not 'yes'. Nothing was written.");
-        return exit::DECLINED;
-    }
-    let (result, interrupted) = if dry_run {
-        (prepared.finish().await, None)
-    } else {
-        apply_interruptibly(prepared, &request.allow).await
-    };
-    write_textfile(textfile.as_ref(), result.as_ref());
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return exit::of_error(&e);
-        }
-    };
-    // Source problems were shown before the plan; the rest of the findings now, but a state
-    // that could not be saved only after what applied.
-    let findings = report.findings();
-    for f in findings
-        .iter()
-        .filter(|f| !matches!(f.topic, "source" | "state"))
-    {
-        say!("{}: {}", f.severity, terminal(&f.text));
-    }
-    if let Applied::GuardTripped(_) = &report.applied {
-        say!("nothing was written");
-    }
-    if json && !dry_run {
-        print(&applied_json(&report));
-    } else if let Applied::Done(outcome) = &report.applied {
-        print(&format!("\n{}", terminal_text(&outcome.render(), false)));
-    }
-    for f in findings.iter().filter(|f| f.topic == "state") {
-        say!("{}: {}", f.severity, terminal(&f.text));
-    }
-    if let (Some(code), Applied::Done(o)) = (interrupted, &report.applied) {
-        say!(
-            "interrupted: {} of {} changes applied, {} not started; exit {code}",
-            o.applied(),
-            o.ops.len(),
-            o.not_started()
-        );
-        return code;
-    }
-    if dry_run {
-        exit::of_plan(&report, false)
-    } else {
-        exit::of_apply(&report)
-    }
-}
-
 /// A rendered report as it is written out: text and markdown through [`terminal_text`] (their
 /// values are escaped where they are placed; this is the last line of defence), JSON as it is
 /// (serde escapes every string).
@@ -674,120 +501,59 @@ fn shown(report: String, format: FormatArg, color: bool) -> String {
     }
 }
 
-/// `apply --metrics-textfile`: the run's metrics, whatever its outcome; a failure to write them
-/// is a warning (the exit code stays the run's).
-fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &PassError>) {
-    if let Some(t) = textfile
-        && let Err(e) = t.write(result)
-    {
-        say!(
-            "warning: cannot write the metrics file {}: {e}",
-            t.path().display()
-        );
+/// `apply --format json`'s one document: the JSON plan with an `outcome` member.
+#[derive(Serialize)]
+struct AppliedDocument<'a> {
+    #[serde(flatten)]
+    plan: JsonPlan<'a>,
+    outcome: AppliedOutcome<'a>,
+}
+
+/// What the apply did: `result` (`applied`, `guard_tripped` or `nothing_to_do`), the guards
+/// that tripped, and every op's result.
+#[derive(Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+enum AppliedOutcome<'a> {
+    Applied {
+        applied: usize,
+        failed: usize,
+        skipped: usize,
+        rate_limited: u64,
+        ops: &'a [OpOutcome],
+    },
+    GuardTripped {
+        guards: &'a [GuardTrip],
+    },
+    NothingToDo,
+}
+
+impl<'a> AppliedOutcome<'a> {
+    fn of(applied: &'a Applied) -> AppliedOutcome<'a> {
+        match applied {
+            Applied::Done(o) => AppliedOutcome::Applied {
+                applied: o.applied(),
+                failed: o.failed(),
+                skipped: o.skipped(),
+                rate_limited: o.rate_limited,
+                ops: &o.ops,
+            },
+            Applied::GuardTripped(trips) => AppliedOutcome::GuardTripped { guards: trips },
+            Applied::NothingToDo | Applied::NotRequested => AppliedOutcome::NothingToDo,
+        }
     }
 }
 
-/// Applies, showing progress on stderr (a bar on a terminal, log lines otherwise). The first
-/// SIGINT, SIGTERM or SIGHUP starts no further change and lets those in flight finish (the
-/// summary and the audit log's `apply_end` follow); a second one exits at once. Also returns
-/// the exit code of the signal that stopped the apply, if one did.
-async fn apply_interruptibly(
-    prepared: pass::Prepared,
-    allow: &[Guard],
-) -> (Result<PassReport, PassError>, Option<u8>) {
-    use crate::apply::progress::{Style, show_while};
-    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
-    let (stop, signal) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU8::new(0)));
-    let watcher = tokio::spawn({
-        let (stop, signal) = (stop.clone(), signal.clone());
-        async move {
-            let code = crate::daemon::wait_for_signal_or_hangup().await;
-            signal.store(code, SeqCst);
-            stop.store(true, SeqCst);
-            if crate::apply::progress::BAR_SHOWN.load(SeqCst) {
-                say_raw!("{}", crate::apply::progress::CLEAR_LINE);
-            }
-            say!(
-                "interrupted: starting no more changes, finishing those in flight (again to abort)"
-            );
-            crate::daemon::wait_for_signal_or_hangup().await;
-            say!("aborted: changes in flight may or may not have applied");
-            std::process::exit(i32::from(code));
-        }
-    });
-    let style = if std::io::stderr().is_terminal() {
-        Style::Bar
-    } else {
-        Style::Lines
+/// [`AppliedDocument`] as pretty JSON, its keys sorted (through a [`serde_json::Value`]) as
+/// they always were.
+fn applied_json(plan: &Plan, applied: &Applied) -> String {
+    let doc = AppliedDocument {
+        plan: JsonPlan::of(plan),
+        outcome: AppliedOutcome::of(applied),
     };
-    let progress = prepared.progress.clone();
-    let result = show_while(progress, style, prepared.apply(allow, Some(stop))).await;
-    watcher.abort();
-    (result, Some(signal.load(SeqCst)).filter(|&c| c != 0))
-}
-
-/// `apply --format json`'s one document: the JSON plan with an `outcome` member — `result`
-/// (`applied`, `guard_tripped` or `nothing_to_do`), the guards that tripped, and every op's
-/// result.
-fn applied_json(report: &PassReport) -> String {
-    let plan = render::render(&report.plan, Format::Json, false);
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&plan).expect("the JSON plan renderer writes JSON");
-    let outcome = match &report.applied {
-        Applied::Done(o) => serde_json::json!({
-            "result": "applied",
-            "applied": o.applied(),
-            "failed": o.failed(),
-            "skipped": o.skipped(),
-            "rate_limited": o.rate_limited,
-            "ops": o.ops,
-        }),
-        Applied::GuardTripped(trips) => serde_json::json!({
-            "result": "guard_tripped",
-            "guards": trips,
-        }),
-        Applied::NothingToDo | Applied::NotRequested => {
-            serde_json::json!({"result": "nothing_to_do"})
-        }
-    };
-    doc["outcome"] = outcome;
-    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
+    let value = serde_json::to_value(&doc).expect("the applied document serialises");
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON values serialise");
     text.push('\n');
     text
-}
-
-async fn run_dump(config_path: &std::path::Path, out: Option<&std::path::Path>) -> u8 {
-    let result = async {
-        let config = pass::load_config(config_path)?;
-        let connection = pass::Connection::open(&config).await?;
-        let live = connection.read_live().await;
-        connection.close().await?;
-        live
-    }
-    .await;
-    let live = match result {
-        Ok(l) => l,
-        Err(e) => {
-            report_error(&e);
-            return exit::ERROR;
-        }
-    };
-    let yaml = crate::directory::dump::dump(&live);
-    // A one-shot command: the listing is left to the process's exit, not freed record by record.
-    std::mem::forget(live);
-    match out {
-        Some(path) => match std::fs::write(path, yaml) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                say!("error: cannot write {}: {e}", path.display());
-                exit::ERROR
-            }
-        },
-        None => {
-            print(&yaml);
-            exit::OK
-        }
-    }
 }
 
 /// A duration flag within `range` (`range_text` says it to people).
@@ -824,30 +590,6 @@ fn deadline_arg(text: &str) -> Result<Duration, String> {
     )
 }
 
-async fn healthcheck(url: &str) -> u8 {
-    let client = match crate::scim::http_client_builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            say!("error: {e}");
-            return exit::ERROR;
-        }
-    };
-    match client.get(url).send().await {
-        Ok(r) if r.status().is_success() => exit::OK,
-        Ok(r) => {
-            say!("unhealthy: {url} answered {}", r.status());
-            exit::ERROR
-        }
-        Err(e) => {
-            say!("unhealthy: {url}: {e}");
-            exit::ERROR
-        }
-    }
-}
-
 /// Writes bytes to stdout as they are, ignoring a closed pipe (generated scripts and pages,
 /// which hold no token).
 fn write_stdout(bytes: &[u8]) {
@@ -862,123 +604,219 @@ fn print(text: &str) {
         .write_all(crate::slack_rules::redact_tokens(text).as_bytes());
 }
 
-/// stderr for the log, with every token-shaped string redacted from each write (tracing writes
-/// an event at a time); a text log also has its control characters escaped
-/// ([`terminal_text`]: line breaks and, with colour, colour sequences stay).
-struct RedactingStderr {
-    /// `None` for JSON lines (serde escapes them); for text, whether it is coloured.
-    text_colours: Option<bool>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{OpResult, Outcome as ApplyOutcome};
+    use crate::plan::{Guard, OpKind};
 
-impl std::io::Write for RedactingStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let raw = String::from_utf8_lossy(buf);
-        let text = match self.text_colours {
-            Some(colours) => terminal_text(&raw, colours),
-            None => raw,
-        };
-        let mut err = std::io::stderr().lock();
-        // A log line never runs into the progress bar: it clears it (redrawn at the next tick).
-        if crate::apply::progress::BAR_SHOWN.load(std::sync::atomic::Ordering::SeqCst) {
-            err.write_all(crate::apply::progress::CLEAR_LINE.as_bytes())?;
-        }
-        err.write_all(crate::slack_rules::redact_tokens(&text).as_bytes())?;
-        Ok(buf.len())
+    /// A plan with two creates (from an empty Slack) and one conflict.
+    fn plan() -> Plan {
+        let mut policy = crate::config::Policy::default();
+        policy.scope.email_domains = vec!["example.com".into()];
+        let mut p = crate::plan::plan(
+            &crate::directory::Directory::default(),
+            &crate::model::LiveState::default(),
+            &policy,
+        );
+        p.conflicts.push(crate::plan::Conflict {
+            subject: "dup@example.com".into(),
+            reason: "email held by an account outside scope".into(),
+            source: Some("people.csv:3".into()),
+        });
+        p
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIMSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = match format {
-        LogFormat::Json => true,
-        LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
-    };
-    let colours = color::get().stderr();
-    let text_colours = (!json).then_some(colours);
-    let builder = tracing_subscriber::fmt()
-        .with_ansi(colours)
-        .with_env_filter(filter)
-        .with_writer(move || RedactingStderr { text_colours });
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
-
-async fn run_emulator(args: EmulatorArgs) -> u8 {
-    let id_prefix = if args.grid { 'W' } else { 'U' };
-    let seed_file = args
-        .seed
-        .clone()
-        .or_else(|| args.persist.clone().filter(|p| p.exists()));
-    let store = match &seed_file {
-        Some(path) => match Store::load(path, id_prefix, args.random_seed) {
-            Ok(s) => s,
-            Err(e) => {
-                say!("error: {e}");
-                return exit::ERROR;
+    /// `applied_json` as it was written before it was a type: the JSON plan rendered, parsed
+    /// back and patched with an `outcome` member.
+    fn patched(plan: &Plan, applied: &Applied) -> String {
+        let text = crate::plan::render::render(plan, Format::Json, false);
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["outcome"] = match applied {
+            Applied::Done(o) => serde_json::json!({
+                "result": "applied",
+                "applied": o.applied(),
+                "failed": o.failed(),
+                "skipped": o.skipped(),
+                "rate_limited": o.rate_limited,
+                "ops": o.ops,
+            }),
+            Applied::GuardTripped(trips) => serde_json::json!({
+                "result": "guard_tripped",
+                "guards": trips,
+            }),
+            Applied::NothingToDo | Applied::NotRequested => {
+                serde_json::json!({"result": "nothing_to_do"})
             }
-        },
-        None => Store::default_org(id_prefix, args.random_seed),
-    };
-    let config = EmulatorConfig {
-        token: std::env::var(&args.token_env).unwrap_or_else(|_| DEFAULT_EMULATOR_TOKEN.into()),
-        rate_limit_scale: (!args.no_rate_limits).then_some(args.time_scale),
-        faults: Faults {
-            error_rate: args.error_rate,
-            drop_rate: args.drop_rate,
-            latency: Duration::from_millis(args.latency_ms),
-            seed: args.random_seed,
-        },
-        write_hold: Duration::from_millis(args.write_hold_ms),
-        token_role: match args.token_role {
-            TokenRoleArg::Owner => TokenRole::Owner,
-            TokenRoleArg::Admin => TokenRole::Admin,
-        },
-        persist: args.persist.clone(),
-        read_lag: Duration::from_millis(args.read_lag_ms),
-        group_names: match args.group_names {
-            GroupNamesArg::Unique => GroupNames::Unique,
-            GroupNamesArg::Duplicate => GroupNames::Duplicate,
-        },
-        profile_errors: match args.profile_errors {
-            ProfileErrorsArg::Drop => ProfileErrors::Drop,
-            ProfileErrorsArg::Strict => ProfileErrors::Strict,
-        },
-        channels: args.channels.clone(),
-        header_timeout: Duration::from_millis(args.header_timeout_ms),
-        ..EmulatorConfig::default()
-    };
-    let emulator = match Emulator::start(config, store, args.listen).await {
-        Ok(e) => e,
-        Err(e) => {
-            say!("error: cannot listen on {}: {e}", args.listen);
-            return exit::ERROR;
+        };
+        let mut text = serde_json::to_string_pretty(&doc).unwrap();
+        text.push('\n');
+        text
+    }
+
+    fn op(subject: &str, result: OpResult) -> OpOutcome {
+        OpOutcome {
+            kind: OpKind::CreateUser,
+            subject: subject.into(),
+            resource: Some("U1".into()),
+            result,
         }
-    };
-    tracing::info!(
-        v1 = %emulator.base_url(crate::scim::Version::V1),
-        v2 = %emulator.base_url(crate::scim::Version::V2),
-        "emulator listening"
-    );
-    // Tell a parent process (or a person) where to connect, on stdout.
-    print(&format!(
-        "{}\n",
-        emulator.base_url(crate::scim::Version::V2)
-    ));
-    crate::daemon::wait_for_signal().await;
-    match emulator.shutdown().await {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            say!("error: cannot persist the emulator state: {e}");
-            exit::ERROR
+    }
+
+    /// `scimsync ARGS` parsed as the binary parses them (less the environment).
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("scimsync").chain(args.iter().copied()))
+    }
+
+    /// The config file a parsed command reads, if it reads one.
+    fn config_of(cli: &Cli) -> Option<&std::path::Path> {
+        match &cli.command {
+            Command::Validate { config }
+            | Command::Run { config, .. }
+            | Command::Dump { config, .. } => Some(config.path()),
+            Command::Plan(a) => Some(a.config.path()),
+            Command::Apply(a) => Some(a.config.path()),
+            _ => None,
         }
+    }
+
+    #[test]
+    fn every_command_that_reads_a_config_takes_the_one_config_flag() {
+        use clap::CommandFactory;
+        for sub in ["validate", "plan", "apply", "run", "dump"] {
+            for flag in ["--config", "-c"] {
+                let cli = parse(&[sub, flag, "x.yaml"]).unwrap();
+                assert_eq!(
+                    config_of(&cli),
+                    Some(std::path::Path::new("x.yaml")),
+                    "{sub}"
+                );
+            }
+        }
+        // One declaration: the same flag, environment variable and default everywhere.
+        let command = Cli::command();
+        let takers: Vec<_> = command
+            .get_subcommands()
+            .filter_map(|s| s.get_arguments().find(|a| a.get_id() == "config"))
+            .collect();
+        assert_eq!(takers.len(), 5);
+        for arg in takers {
+            assert_eq!(arg.get_short(), Some('c'));
+            assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(CONFIG_ENV)));
+            assert_eq!(arg.get_default_values(), [DEFAULT_CONFIG_PATH]);
+        }
+    }
+
+    #[test]
+    fn apply_flags_parse_and_refuse_what_does_not_go_together() {
+        let cli = parse(&[
+            "apply",
+            "--allow",
+            "max-deactivations",
+            "--allow",
+            "max-deactivation-ratio",
+            "--format",
+            "json",
+            "-y",
+        ])
+        .unwrap();
+        let Command::Apply(args) = cli.command else {
+            panic!("not apply");
+        };
+        assert_eq!(
+            args.allow,
+            [Guard::MaxDeactivations, Guard::MaxDeactivationRatio]
+        );
+        assert_eq!(args.format, FormatArg::Json);
+        assert!(args.yes && !args.dry_run);
+        let e = parse(&["apply", "--dry-run", "--metrics-textfile", "m.prom"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(e.use_stderr());
+    }
+
+    #[test]
+    fn durations_and_bounds_are_checked_while_parsing() {
+        let cli = parse(&["run", "--interval", "15m", "--shutdown-deadline", "45s"]).unwrap();
+        let Command::Run {
+            interval,
+            shutdown_deadline,
+            ..
+        } = cli.command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(interval, Some(Duration::from_secs(900)));
+        assert_eq!(shutdown_deadline, Duration::from_secs(45));
+        for bad in [
+            &["run", "--interval", "soon"][..],
+            &["run", "--shutdown-deadline", "2h"],
+            &["plan", "--max-bytes", "10"],
+            &["plan", "--no-such-flag"],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.use_stderr(), "{bad:?}");
+        }
+        // --help and --version are answers, not errors (exit 0).
+        assert!(!parse(&["--help"]).unwrap_err().use_stderr());
+        assert!(!parse(&["--version"]).unwrap_err().use_stderr());
+    }
+
+    #[test]
+    fn the_applied_document_is_byte_for_byte_the_plan_with_its_outcome() {
+        let done = Applied::Done(ApplyOutcome {
+            ops: vec![
+                op("ada@example.com", OpResult::Applied { note: None }),
+                op(
+                    "bob@example.com",
+                    OpResult::Failed {
+                        status: Some(409),
+                        code: Some("email_taken".into()),
+                        message: "taken".into(),
+                    },
+                ),
+                op(
+                    "cy@example.com",
+                    OpResult::Skipped {
+                        reason: "scimsync is shutting down".into(),
+                    },
+                ),
+            ],
+            rate_limited: 2,
+            ..ApplyOutcome::default()
+        });
+        let tripped = Applied::GuardTripped(vec![crate::plan::GuardTrip {
+            guard: Guard::MaxDeactivations,
+            limit: 1.0,
+            actual: 2.5,
+            message: "too many".into(),
+        }]);
+        let plan = plan();
+        for applied in [done, tripped, Applied::NothingToDo, Applied::NotRequested] {
+            let typed = applied_json(&plan, &applied);
+            assert_eq!(typed, patched(&plan, &applied));
+            let doc: serde_json::Value = serde_json::from_str(&typed).unwrap();
+            assert!(
+                doc["summary"].is_object() && doc["ops"].is_array(),
+                "{typed}"
+            );
+            assert!(doc["outcome"]["result"].is_string(), "{typed}");
+        }
+    }
+
+    #[test]
+    fn the_outcome_names_its_result_and_counts() {
+        let done = Applied::Done(ApplyOutcome {
+            ops: vec![op("ada@example.com", OpResult::Applied { note: None })],
+            ..ApplyOutcome::default()
+        });
+        let doc: serde_json::Value = serde_json::from_str(&applied_json(&plan(), &done)).unwrap();
+        let outcome = &doc["outcome"];
+        assert_eq!(outcome["result"], "applied");
+        assert_eq!(outcome["applied"], 1);
+        assert_eq!(outcome["failed"], 0);
+        assert_eq!(outcome["skipped"], 0);
+        assert_eq!(outcome["rate_limited"], 0);
+        assert_eq!(outcome["ops"][0]["result"], "applied");
+        assert_eq!(doc["conflicts"][0]["subject"], "dup@example.com");
     }
 }

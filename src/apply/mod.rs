@@ -18,7 +18,6 @@ mod outcome;
 pub mod progress;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +36,7 @@ use crate::scim::limits::Endpoint;
 use crate::scim::retry::{CallError, Caller};
 use crate::scim::types::{Group, ListResponse, User};
 use crate::scim::{ScimError, Version, write};
+use crate::shutdown::Shutdown;
 use crate::slack_rules::{ErrorCode, email_key, user_name_key};
 
 /// The endpoint an op writes to: its lane.
@@ -88,8 +88,8 @@ struct Run {
     audit: Option<Arc<AuditLog>>,
     /// Bounds the ops in flight in each lane (by the endpoint they write to).
     lanes: HashMap<Endpoint, Semaphore>,
-    /// Once set, no further op starts.
-    stop: Option<Arc<AtomicBool>>,
+    /// Once it is stopping, no further op starts.
+    stop: Shutdown,
     /// Counts ops as they end.
     progress: Option<Arc<Progress>>,
 }
@@ -151,14 +151,14 @@ pub async fn execute(
 /// Whether each op applied, published once it is known, for the ops that wait on it.
 type Done = watch::Sender<Option<bool>>;
 
-/// As [`execute`], and once `stop` is set no further op starts (those in flight finish): the
-/// daemon's graceful shutdown.
+/// As [`execute`], and once `stop` is stopping no further op starts (those in flight finish):
+/// the front ends' graceful shutdown.
 pub async fn execute_until(
     plan: &Plan,
     caller: &Caller,
     concurrency: usize,
     audit: Option<Arc<AuditLog>>,
-    stop: Option<Arc<AtomicBool>>,
+    stop: Shutdown,
 ) -> Outcome {
     let controls = Controls {
         stop,
@@ -170,13 +170,14 @@ pub async fn execute_until(
 /// What a front end holds on a running apply.
 #[derive(Debug, Clone, Default)]
 pub struct Controls {
-    /// Once set, no further op starts; those in flight finish (graceful shutdown, Ctrl-C).
-    pub stop: Option<Arc<AtomicBool>>,
+    /// Once it is stopping, no further op starts; those in flight finish (graceful shutdown,
+    /// Ctrl-C).
+    pub stop: Shutdown,
     /// Counted as each op ends, for a progress bar or progress log lines.
     pub progress: Option<Arc<Progress>>,
 }
 
-/// As [`execute`], with a stop flag and a progress handle.
+/// As [`execute`], with a stop handle and a progress handle.
 pub async fn execute_with(
     plan: &Plan,
     caller: &Caller,
@@ -307,7 +308,7 @@ async fn run_op(
         ),
         None => {
             let _permit = run.lanes[&lane(&op)].acquire().await.expect("never closed");
-            if run.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+            if run.stop.is_stopping() {
                 outcome_of(
                     &op,
                     OpResult::Skipped {

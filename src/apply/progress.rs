@@ -305,18 +305,58 @@ pub fn clock(d: Duration) -> String {
     }
 }
 
-/// Whether the bar is on screen: log lines written meanwhile clear it first
-/// ([`CLEAR_LINE`]) so they never run into it; it is redrawn at the next tick.
-pub static BAR_SHOWN: AtomicBool = AtomicBool::new(false);
-
 /// Moves to the start of the line and erases it.
 pub const CLEAR_LINE: &str = "\r\x1b[2K";
 
+/// stderr as the progress bar shares it: whatever else is written there (log lines, the
+/// notice of an interruption) goes through [`Console::write`], which clears the bar first when
+/// it is on screen so nothing runs into it; the bar is redrawn at its next tick. The front end
+/// makes one and hands it to its log writer and to [`Style::Bar`].
+#[derive(Debug, Default)]
+pub struct Console {
+    /// Whether the bar is on screen.
+    bar_shown: AtomicBool,
+}
+
+impl Console {
+    /// A console with no bar on screen.
+    pub fn new() -> Arc<Console> {
+        Arc::new(Console::default())
+    }
+
+    /// Writes `bytes` to stderr, clearing the bar first if it is on screen.
+    pub fn write(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut err = std::io::stderr().lock();
+        if self.bar_shown.swap(false, Ordering::SeqCst) {
+            err.write_all(CLEAR_LINE.as_bytes())?;
+        }
+        err.write_all(bytes)
+    }
+
+    /// Draws the bar in place of the current line.
+    fn draw(&self, bar: &str) {
+        let mut err = std::io::stderr().lock();
+        let line = format!("{CLEAR_LINE}{bar}");
+        let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
+        self.bar_shown.store(true, Ordering::SeqCst);
+    }
+
+    /// Erases the bar if it is on screen.
+    fn clear(&self) {
+        let _ = self.write(b"");
+    }
+
+    /// Whether the bar is on screen.
+    pub fn bar_shown(&self) -> bool {
+        self.bar_shown.load(Ordering::SeqCst)
+    }
+}
+
 /// How progress is shown while an apply runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Style {
-    /// A bar on stderr, redrawn in place (stderr is a terminal).
-    Bar,
+    /// A bar on stderr, redrawn in place (stderr is a terminal), on this console.
+    Bar(Arc<Console>),
     /// An `info` log line with the counts, rate and ETA every period (pipes, files, the
     /// daemon).
     Lines,
@@ -345,7 +385,7 @@ pub fn line_period() -> Duration {
 /// Runs `work`, showing `progress` in `style` until it ends; the bar is erased at the end.
 pub async fn show_while<F: Future>(progress: Arc<Progress>, style: Style, work: F) -> F::Output {
     let period = match style {
-        Style::Bar => BAR_PERIOD,
+        Style::Bar(_) => BAR_PERIOD,
         Style::Lines => line_period(),
     };
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -353,30 +393,27 @@ pub async fn show_while<F: Future>(progress: Arc<Progress>, style: Style, work: 
     let out = loop {
         tokio::select! {
             out = &mut work => break out,
-            _ = tick.tick() => show(&progress.snapshot(), style),
+            _ = tick.tick() => show(&progress.snapshot(), &style),
         }
     };
-    if style == Style::Bar && BAR_SHOWN.swap(false, Ordering::SeqCst) {
-        let _ = std::io::stderr().lock().write_all(CLEAR_LINE.as_bytes());
+    if let Style::Bar(console) = &style {
+        console.clear();
     }
     out
 }
 
-fn show(s: &Snapshot, style: Style) {
+fn show(s: &Snapshot, style: &Style) {
     if s.total == 0 {
         return;
     }
     match style {
-        Style::Bar => {
+        Style::Bar(console) => {
             // The terminal's width when the shell exports it; else the classic 80.
             let columns = std::env::var("COLUMNS")
                 .ok()
                 .and_then(|c| c.parse::<usize>().ok())
                 .unwrap_or(80);
-            let line = format!("{CLEAR_LINE}{}", s.bar_line(20, columns.saturating_sub(1)));
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
-            BAR_SHOWN.store(true, Ordering::SeqCst);
+            console.draw(&s.bar_line(20, columns.saturating_sub(1)));
         }
         Style::Lines => tracing::info!(
             done = s.done(),
@@ -400,6 +437,23 @@ fn show(s: &Snapshot, style: Style) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_console_knows_whether_its_bar_is_on_screen_and_clears_it_before_a_line() {
+        let console = Console::new();
+        assert!(!console.bar_shown());
+        console.draw("[=====     ] 5/10");
+        assert!(console.bar_shown());
+        // A log line (or any other write) clears the bar first: it is no longer shown.
+        console.write(b"").unwrap();
+        assert!(!console.bar_shown());
+        // Each console owns its own bar: another one is unaffected.
+        let other = Console::new();
+        console.draw("[=         ] 1/10");
+        assert!(console.bar_shown() && !other.bar_shown());
+        console.clear();
+        assert!(!console.bar_shown());
+    }
 
     #[test]
     fn rate_eta_and_bar() {

@@ -14,8 +14,6 @@
 //! deadline, then the process exits 0; a second signal aborts at once.
 
 mod http;
-pub mod metrics;
-pub mod state_metrics;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,16 +21,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tracing::Instrument;
 
 use crate::apply::progress;
 use crate::config::Config;
 use crate::diag::Severity;
-use crate::exit;
+use crate::exit::{Failure, Outcome};
+use crate::metrics::Metrics;
 use crate::pass::{self, Applied, PassError, PassOutcome, PassReport, Request};
 use crate::plan::GuardTrip;
-use metrics::Metrics;
+use crate::shutdown::{Hangups, Shutdown};
 
 /// The first retry after a failed pass; doubled per consecutive failure, capped at the
 /// interval.
@@ -98,8 +97,10 @@ impl PassEnd {
     }
 }
 
-/// Runs until a signal; returns the exit code.
-pub async fn run(options: RunOptions) -> u8 {
+/// Runs until `shutdown` stops it (the front end triggers it on SIGTERM and Ctrl-C); returns
+/// how it ended ([`crate::exit::of`] says the exit code). Errors are logged, as everything
+/// the daemon says.
+pub async fn run(options: RunOptions, shutdown: Shutdown) -> Outcome {
     let state = Arc::new(DaemonState::new());
     // First: SIGHUP's default would end the process.
     watch_hangups(state.clone());
@@ -107,7 +108,7 @@ pub async fn run(options: RunOptions) -> u8 {
         Ok(c) => c,
         Err(e) => {
             log_error(&e);
-            return exit::of_error(&e);
+            return Outcome::Failed(Failure::Logged);
         }
     };
     let listen = options.listen.unwrap_or(config.daemon.listen);
@@ -118,43 +119,42 @@ pub async fn run(options: RunOptions) -> u8 {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot listen on {listen}: {e}");
-            return exit::ERROR;
+            return Outcome::Failed(Failure::Logged);
         }
     };
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, "serving /healthz /readyz /metrics, POST /reconcile");
     let server = tokio::spawn(http::serve(listener, state.clone()));
-    let code = reconcile_loop(&options, config, &state).await;
+    let outcome = reconcile_loop(&options, config, &state, &shutdown).await;
     server.abort();
     tracing::info!("stopped");
-    code
+    outcome
 }
 
-/// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until SIGTERM
-/// or Ctrl-C. Returns the exit code.
-async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<DaemonState>) -> u8 {
+/// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until
+/// `shutdown` stops it: [`Outcome::Done`], or [`Outcome::Aborted`] by a second signal.
+async fn reconcile_loop(
+    options: &RunOptions,
+    config: Config,
+    state: &Arc<DaemonState>,
+    shutdown: &Shutdown,
+) -> Outcome {
     // Stage one: stop scheduling and let the pass in flight finish; stage two: abort.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (stopping_tx, stopping) = watch::channel(false);
-    let (abort_tx, mut aborted) = watch::channel(false);
     tokio::spawn({
-        let stop = stop.clone();
+        let shutdown = shutdown.clone();
         async move {
-            wait_for_signal().await;
+            shutdown.stopping().await;
             tracing::info!("shutting down: no new pass, no new write; finishing the one in flight");
-            stop.store(true, Ordering::SeqCst);
-            let _ = stopping_tx.send(true);
-            wait_for_signal().await;
+            shutdown.aborting().await;
             tracing::warn!("second signal: aborting");
-            let _ = abort_tx.send(true);
         }
     });
 
     let mut last_good = config;
     let mut failures: u32 = 0;
     let mut pass_id: u64 = 0;
-    let mut code = exit::OK;
-    while !stop.load(Ordering::SeqCst) {
+    let mut end = Outcome::Done;
+    while !shutdown.is_stopping() {
         pass_id += 1;
         let span = tracing::info_span!("pass", pass_id);
         let config = span.in_scope(|| reload(&options.config, &mut last_good, &state.metrics));
@@ -163,23 +163,23 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
         let jitter = config.daemon.jitter;
         state.in_pass.store(true, Ordering::SeqCst);
         let pass = {
-            let (config_path, state, stop) = (options.config.clone(), state.clone(), stop.clone());
-            async move { run_pass(config, &config_path, &state, stop).await }
+            let (config_path, state) = (options.config.clone(), state.clone());
+            let stop = shutdown.clone();
+            async move { run_pass(config, &config_path, &state, &stop).await }
         };
         let work = guarded(pass, state.clone(), span);
-        let mut stopping_rx = stopping.clone();
         let deadline = options.shutdown_deadline;
         let result = tokio::select! {
             r = work => Some(r),
-            _ = async {
-                let _ = stopping_rx.wait_for(|s| *s).await;
+            () = async {
+                shutdown.stopping().await;
                 tokio::time::sleep(deadline).await;
             } => {
                 tracing::warn!(?deadline, "the pass did not finish within the shutdown deadline");
                 None
             }
-            _ = aborted.wait_for(|a| *a) => {
-                code = exit::ABORTED;
+            () = shutdown.aborting() => {
+                end = Outcome::Aborted;
                 None
             }
         };
@@ -194,40 +194,34 @@ async fn reconcile_loop(options: &RunOptions, config: Config, state: &Arc<Daemon
         };
         let wait = next_wait(interval, jitter, failures);
         tracing::info!(outcome = outcome.label(), next_in = %progress::rounded(wait), "pass finished");
-        let mut stopping_rx = stopping.clone();
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = state.reconcile.notified() => tracing::info!("reconcile requested"),
-            _ = stopping_rx.wait_for(|s| *s) => {}
+            () = tokio::time::sleep(wait) => {}
+            () = state.reconcile.notified() => tracing::info!("reconcile requested"),
+            () = shutdown.stopping() => {}
         }
     }
-    code
+    end
 }
 
 /// SIGHUP — `systemctl reload scimsync`, `kill -HUP` — is "reload and reconcile now": it wakes
 /// the loop as `POST /reconcile` does, and every pass starts by re-reading the config. A
 /// signal during a pass leaves that pass alone; the next starts as soon as it ends.
 fn watch_hangups(state: Arc<DaemonState>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                if state.in_pass.load(Ordering::SeqCst) {
-                    tracing::info!(
-                        "SIGHUP: the config will be re-read and a pass started as soon as the \
-                         pass in flight ends"
-                    );
-                } else {
-                    tracing::info!("SIGHUP: re-reading the config and starting a pass now");
-                }
-                state.reconcile.notify_one();
+    let mut hangups = Hangups::install();
+    tokio::spawn(async move {
+        loop {
+            hangups.next().await;
+            if state.in_pass.load(Ordering::SeqCst) {
+                tracing::info!(
+                    "SIGHUP: the config will be re-read and a pass started as soon as the \
+                     pass in flight ends"
+                );
+            } else {
+                tracing::info!("SIGHUP: re-reading the config and starting a pass now");
             }
-        });
-    }
-    #[cfg(not(unix))]
-    let _ = state;
+            state.reconcile.notify_one();
+        }
+    });
 }
 
 /// The config a pass runs with: the file as it is now, or — when it no longer compiles — the
@@ -285,7 +279,7 @@ async fn run_pass(
     config: Config,
     config_path: &Path,
     state: &DaemonState,
-    stop: Arc<AtomicBool>,
+    stop: &Shutdown,
 ) -> PassEnd {
     let started = Instant::now();
     let result = async {
@@ -299,7 +293,7 @@ async fn run_pass(
         state.metrics.record_plan(&prepared.plan);
         log_plan(&prepared.plan);
         let progress = prepared.progress.clone();
-        let apply = prepared.apply(&request.allow, Some(stop));
+        let apply = prepared.apply(&request.allow, stop);
         progress::show_while(progress, progress::Style::Lines, apply).await
     }
     .await;
@@ -463,50 +457,6 @@ fn log_error(e: &PassError) {
             }
         }
         other => tracing::error!(error = %other, "pass failed"),
-    }
-}
-
-/// Waits for SIGTERM or Ctrl-C; returns the exit code that says which ([`exit::ABORTED`] for
-/// SIGINT, [`exit::TERMINATED`] for SIGTERM). SIGHUP is not one of them: the daemon takes it
-/// as "reload".
-pub(crate) async fn wait_for_signal() -> u8 {
-    wait_for(false).await
-}
-
-/// [`wait_for_signal`], SIGHUP included ([`exit::HANGUP`]): what stops `scimsync apply`,
-/// whose terminal closing is no reason to lose its summary and the audit log's end.
-pub(crate) async fn wait_for_signal_or_hangup() -> u8 {
-    wait_for(true).await
-}
-
-/// Waits for SIGINT, SIGTERM and (with `hangup`) SIGHUP; the exit code that says which.
-async fn wait_for(hangup: bool) -> u8 {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut hup = if hangup {
-            Some(signal(SignalKind::hangup()).expect("SIGHUP handler"))
-        } else {
-            None
-        };
-        let hup = async {
-            match hup.as_mut() {
-                Some(h) => h.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => exit::ABORTED,
-            _ = term.recv() => exit::TERMINATED,
-            _ = hup => exit::HANGUP,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = hangup;
-        let _ = tokio::signal::ctrl_c().await;
-        exit::ABORTED
     }
 }
 

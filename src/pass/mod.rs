@@ -10,7 +10,6 @@ pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -30,6 +29,7 @@ use crate::plan::{self, Guard, GuardTrip, Plan};
 use crate::scim::ScimError;
 use crate::scim::observe::RequestObserver;
 use crate::scim::token::TokenError;
+use crate::shutdown::Shutdown;
 
 /// How long the end of an apply waits for Slack to show its writes.
 pub const CONFIRM_PATIENCE: Duration = Duration::from_secs(15);
@@ -424,15 +424,10 @@ impl Prepared {
     }
 
     /// Checks the guards (except those allowed), then applies the plan, closes the connection
-    /// and reports. Once `stop` is set no further write starts.
-    pub async fn apply(
-        self,
-        allow: &[Guard],
-        stop: Option<Arc<AtomicBool>>,
-    ) -> Result<PassReport, PassError> {
-        let stopping = stop.clone();
-        let applied = self.execute(allow, stop).await;
-        let stopped = stopping.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+    /// and reports. Once `stop` is stopping no further write starts.
+    pub async fn apply(self, allow: &[Guard], stop: &Shutdown) -> Result<PassReport, PassError> {
+        let applied = self.execute(allow, stop.clone()).await;
+        let stopped = stop.is_stopping();
         // Once stopping, the pass ends now: the next one checks what this one wrote.
         let unconfirmed = match &applied {
             Ok(Applied::Done(outcome)) if !stopped => self.confirm(outcome).await,
@@ -574,11 +569,7 @@ impl Prepared {
         }
     }
 
-    async fn execute(
-        &self,
-        allow: &[Guard],
-        stop: Option<Arc<AtomicBool>>,
-    ) -> Result<Applied, PassError> {
+    async fn execute(&self, allow: &[Guard], stop: Shutdown) -> Result<Applied, PassError> {
         let plan = &self.plan;
         let tripped: Vec<GuardTrip> = plan
             .guards

@@ -745,8 +745,10 @@ fn plural_thousands(n: usize, one: &str, many: &str) -> String {
     format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }
 
+/// The JSON plan as it is written: the plan with its [`Summary`]; also the body of `apply
+/// --format json`'s document.
 #[derive(Serialize)]
-struct JsonPlan<'a> {
+pub struct JsonPlan<'a> {
     summary: Summary,
     /// `skipped: []` when the plan has none (the plan itself leaves it out then, so that a plan
     /// saved before it existed still verifies): a reader always finds the list.
@@ -756,15 +758,21 @@ struct JsonPlan<'a> {
     plan: &'a Plan,
 }
 
+impl<'a> JsonPlan<'a> {
+    /// `plan` as it is written in JSON.
+    pub fn of(plan: &'a Plan) -> JsonPlan<'a> {
+        JsonPlan {
+            summary: plan.summary(),
+            skipped: plan.skipped.is_empty().then_some([]),
+            plan,
+        }
+    }
+}
+
 /// The plan as pretty JSON with its [`Summary`] added: the format `apply --plan` reads back
 /// ([`super::from_json`]), versioned by `format_version`.
 pub fn json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(&JsonPlan {
-        summary: plan.summary(),
-        skipped: plan.skipped.is_empty().then_some([]),
-        plan,
-    })
-    .expect("plans serialise");
+    let mut s = serde_json::to_string_pretty(&JsonPlan::of(plan)).expect("plans serialise");
     s.push('\n');
     s
 }

@@ -3,8 +3,8 @@
 //! failed write does to the ops that wait on it, lost replies to group creates, membership
 //! chunking, the audit log, the stop flag, phases and per-resource locking.
 
+use scimsync::shutdown::{Shutdown, Signal};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use scimsync::apply::{AuditLog, OpResult, Outcome, execute, execute_until};
@@ -559,16 +559,16 @@ async fn once_the_stop_flag_is_set_no_op_starts() {
         PlannedOp::new(create_user("new", None)),
         PlannedOp::new(update_user("W1", "Lead", None)),
     ]);
-    let stop = Arc::new(AtomicBool::new(true));
-    let out = execute_until(&p, &caller, 2, None, Some(stop.clone())).await;
+    let stop = Shutdown::new();
+    stop.trigger(Signal::Terminate);
+    let out = execute_until(&p, &caller, 2, None, stop).await;
     let shutting = OpResult::Skipped {
         reason: "scimsync is shutting down".into(),
     };
     assert_eq!(results(&out), [&shutting, &shutting]);
     assert_eq!(o.emu.stats().writes, 0);
-    // Not set: everything applies.
-    stop.store(false, std::sync::atomic::Ordering::SeqCst);
-    let out = execute_until(&p, &caller, 2, None, Some(stop)).await;
+    // Not stopping: everything applies.
+    let out = execute_until(&p, &caller, 2, None, Shutdown::new()).await;
     assert!(out.complete(), "{}", out.render());
 }
 

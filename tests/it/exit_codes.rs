@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use scimsync::daemon::metrics::PASS_OUTCOMES;
 use scimsync::emulator::{EmulatorConfig, Faults, Store, StoredUser};
+use scimsync::metrics::PASS_OUTCOMES;
 use scimsync::scim::Version;
 
 use crate::harness::{

@@ -10,6 +10,7 @@ const LAYERS: &[&str] = &[
     "lib",
     "cli",
     "daemon",
+    "metrics",
     "exit",
     "pass",
     "validate",
@@ -23,6 +24,7 @@ const LAYERS: &[&str] = &[
     "model",
     "slack_rules",
     "files",
+    "shutdown",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -312,7 +312,7 @@ async fn each_attempt_is_counted_by_endpoint_and_status() {
     let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
     caller.policy.max_attempts = 3;
     caller.policy.base = Duration::from_millis(1);
-    let metrics = scimsync::daemon::metrics::Metrics::new();
+    let metrics = scimsync::metrics::Metrics::new();
     caller.observer = Some(metrics.slack_observer());
     assert!(caller.list_users().await.is_err());
     let text = metrics.encode();

@@ -267,7 +267,10 @@ async fn pass(dir: &Path, write: bool) -> PassReport {
         }
     };
     if write {
-        prepared.apply(&[], None).await.unwrap()
+        prepared
+            .apply(&[], &scimsync::shutdown::Shutdown::new())
+            .await
+            .unwrap()
     } else {
         prepared.finish().await.unwrap()
     }

@@ -1,7 +1,10 @@
-//! The daemon's Prometheus metrics, also written by `scimsync apply --metrics-textfile` for
-//! node_exporter's textfile collector (see [`textfile`]). Labels are bounded (outcome, op kind,
-//! result, guard, endpoint class, HTTP status): never a user id or an email (STYLE habit 6).
+//! The Prometheus metrics of a pass, for both front ends: served by the daemon on `/metrics`,
+//! and written by `scimsync apply --metrics-textfile` for node_exporter's textfile collector
+//! (see [`textfile`]); below both, so neither reaches into the other for them. Labels are
+//! bounded (outcome, op kind, result, guard, endpoint class, HTTP status): never a user id or
+//! an email (STYLE habit 6).
 
+pub mod plan_state;
 pub mod textfile;
 
 use std::sync::atomic::AtomicU64;
@@ -143,7 +146,7 @@ pub struct Metrics {
     /// `scimsync_pass_duration_seconds`: wall time of whole passes ([`PASS_BUCKETS`]).
     pub pass_duration: Histogram,
     /// Pending deactivations, drift by attribute, stuck ops (the state's metrics).
-    pub state: super::state_metrics::StateMetrics,
+    pub state: plan_state::StateMetrics,
     /// `scimsync_slack_requests_total{endpoint,status}`: HTTP attempts sent to Slack.
     pub slack_requests: Family<RequestLabels, Counter>,
     /// `scimsync_slack_request_duration_seconds{endpoint}`: each attempt's wall time.
@@ -218,7 +221,7 @@ impl Metrics {
             start_time: Gauge::default(),
             interval: Gauge::default(),
             config_reloads: Family::default(),
-            state: super::state_metrics::StateMetrics::default(),
+            state: plan_state::StateMetrics::default(),
         };
         m.register_all();
         m.start_time.set(unix_now());
