@@ -211,7 +211,7 @@ mod tests {
         let yaml = "target: {url: \"http://127.0.0.1:9/scim/v2/\", token_env: SCIM_TOKEN}\n\
                     sources:\n  - csv: people.csv\n    columns: {email: Email}\n\
                     scope: {email_domains: [example.com]}\n";
-        let config = crate::config::compile(
+        let (config, _warnings) = crate::config::compile(
             &Arc::from("scimsync.yaml"),
             yaml.as_bytes(),
             &crate::config::EnvOverrides::default(),
