@@ -85,7 +85,7 @@ fn resource(
         o.insert("userName".into(), json!(u));
     }
     for (attribute, value) in &fields.text {
-        let Some(slot) = attribute.scim() else {
+        let Some(slot) = attribute.slot() else {
             continue;
         };
         let value = match (attribute.kind(), value) {

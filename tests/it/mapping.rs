@@ -4,6 +4,7 @@
 //! `blank: clear`.
 
 use scimsync::emulator::{EmulatorConfig, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 use crate::harness::{BOTH, org_with, run_text, store_of, write_config_with, yaml_setup};
@@ -15,19 +16,19 @@ fn staffed() -> Vec<StoredUser> {
     vec![
         StoredUser {
             id: "W0GRACE".into(),
-            given_name: Some("Grace".into()),
-            family_name: Some("Hopper".into()),
             ..StoredUser::new("grace", "grace@example.com")
+                .with(Attribute::GivenName, "Grace")
+                .with(Attribute::FamilyName, "Hopper")
         },
         StoredUser {
             id: "W0ADA".into(),
-            given_name: Some("Ada".into()),
-            family_name: Some("Lovelace".into()),
-            title: Some("Engineer".into()),
             primary_phone: Some("+1 555 0100".into()),
-            department: Some("R&D".into()),
             manager_id: Some("W0GRACE".into()),
             ..StoredUser::new("ada", "ada@example.com")
+                .with(Attribute::GivenName, "Ada")
+                .with(Attribute::FamilyName, "Lovelace")
+                .with(Attribute::Title, "Engineer")
+                .with(Attribute::Department, "R&D")
         },
     ]
 }
@@ -59,8 +60,12 @@ async fn a_blank_preferred_name_falls_back_to_the_legal_one() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         let given = |email: &str| {
-            o.emu
-                .with_store(|s| s.user_by_email(email).unwrap().given_name.clone())
+            o.emu.with_store(|s| {
+                s.user_by_email(email)
+                    .unwrap()
+                    .text(Attribute::GivenName)
+                    .map(str::to_string)
+            })
         };
         assert_eq!(given("ada@example.com").as_deref(), Some("Addie"), "{v}");
         assert_eq!(given("grace@example.com").as_deref(), Some("Grace"), "{v}");
@@ -103,7 +108,7 @@ async fn blank_csv_cells_keep_slacks_values_unless_the_attribute_says_clear() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         assert!(out.contains("No changes"), "{v}: {out}");
-        assert_eq!(ada(&o).title.as_deref(), Some("Engineer"));
+        assert_eq!(ada(&o).text(Attribute::Title), Some("Engineer"));
 
         // `blank: clear` on title, phone and manager: Slack's values are removed; the
         // department (keep) and the names (never cleared) stay.
@@ -125,12 +130,12 @@ async fn blank_csv_cells_keep_slacks_values_unless_the_attribute_says_clear() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         let after = ada(&o);
-        assert_eq!(after.title, None, "{v}: {out}");
+        assert_eq!(after.text(Attribute::Title), None, "{v}: {out}");
         assert_eq!(after.primary_phone, None, "{v}");
         assert_eq!(after.manager_id, None, "{v}");
-        assert_eq!(after.department.as_deref(), Some("R&D"), "{v}");
-        assert_eq!(after.given_name.as_deref(), Some("Ada"), "{v}");
-        assert_eq!(after.family_name.as_deref(), Some("Lovelace"), "{v}");
+        assert_eq!(after.text(Attribute::Department), Some("R&D"), "{v}");
+        assert_eq!(after.text(Attribute::GivenName), Some("Ada"), "{v}");
+        assert_eq!(after.text(Attribute::FamilyName), Some("Lovelace"), "{v}");
 
         // Converged: the next plan is empty.
         let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
@@ -160,10 +165,10 @@ async fn blank_yaml_values_follow_the_same_rule() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         let after = ada(&o);
-        assert_eq!(after.title, None, "{v}: {out}");
+        assert_eq!(after.text(Attribute::Title), None, "{v}: {out}");
         assert_eq!(after.primary_phone, None, "{v}");
-        assert_eq!(after.department.as_deref(), Some("R&D"), "{v}");
-        assert_eq!(after.given_name.as_deref(), Some("Ada"), "{v}");
+        assert_eq!(after.text(Attribute::Department), Some("R&D"), "{v}");
+        assert_eq!(after.text(Attribute::GivenName), Some("Ada"), "{v}");
         assert_eq!(
             after.manager_id.as_deref(),
             Some("W0GRACE"),
