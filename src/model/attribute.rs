@@ -1,7 +1,8 @@
 //! The user attributes scimsync manages: one table ([`TABLE`]) that the directory readers, the
 //! config, the planner, the SCIM layer, the emulator and the reports all read. A row is the
 //! whole definition of its attribute, as a flag of ripgrep's `defs.rs` is: its names in files,
-//! what it holds, its policy default, its docs and, for text and date attributes, where it
+//! what it holds, its policy default, its docs, what Slack requires of its values ([`Check`])
+//! and, for text and date attributes, where it
 //! lives in a SCIM user of either dialect and how Slack keeps and shows it ([`Scim`]).
 //!
 //! Adding a text or date attribute is a variant of [`Attribute`] and a row of [`TABLE`]. Nothing
@@ -112,6 +113,22 @@ pub enum Shown {
     WhenSet,
 }
 
+/// What Slack requires of a text value, checked as a directory is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any text.
+    Free,
+    /// Slack's display-name rules (FACTS §2.2): at most 80 characters, no `@`.
+    DisplayName,
+    /// Slack's rules for a given or family name.
+    PersonName,
+    /// The user name under another SCIM name: Slack keeps the two equal (`nickName`, FACTS
+    /// TL;DR 5), so a value must be the user name Slack will hold for the person — the
+    /// `user_name` given, else the one derived from the email — compared as user names are,
+    /// and is kept as Slack spells it.
+    UserName,
+}
+
 /// One row of [`TABLE`]: everything scimsync knows about an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
@@ -123,6 +140,8 @@ pub struct Spec {
     pub kind: Kind,
     /// Whether the config's `attributes:` policy may set how it is kept in sync.
     pub policy: bool,
+    /// What Slack requires of a text value (checked as a directory is loaded).
+    pub check: Check,
     /// Why a blank value in a source can never clear Slack's (so `blank: clear` is refused),
     /// if it cannot: Slack needs the value, or clearing it would unmatch or demote accounts.
     pub never_cleared: Option<&'static str>,
@@ -144,6 +163,7 @@ const fn row(
         name,
         kind,
         policy,
+        check: Check::Free,
         never_cleared: None,
         column: name,
         doc,
@@ -219,6 +239,7 @@ pub const TABLE: &[Spec] = &[
         )
     },
     Spec {
+        check: Check::PersonName,
         never_cleared: NAME_REQUIRED,
         ..text(
             A::GivenName,
@@ -228,6 +249,7 @@ pub const TABLE: &[Spec] = &[
         )
     },
     Spec {
+        check: Check::PersonName,
         never_cleared: NAME_REQUIRED,
         ..text(
             A::FamilyName,
@@ -236,12 +258,15 @@ pub const TABLE: &[Spec] = &[
             "Family (last) name.",
         )
     },
-    text(
-        A::DisplayName,
-        "display_name",
-        standard("displayName"),
-        "Display name: at most 80 characters, no '@'.",
-    ),
+    Spec {
+        check: Check::DisplayName,
+        ..text(
+            A::DisplayName,
+            "display_name",
+            standard("displayName"),
+            "Display name: at most 80 characters, no '@'.",
+        )
+    },
     text(
         A::Title,
         "title",
