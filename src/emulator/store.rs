@@ -92,6 +92,22 @@ const USER_NAME_KEYS: [&str; 2] = ["userName", "nickName"];
 
 /// Where the emulator keeps `attribute`; `None` for attributes that are not text.
 const fn storage(attribute: Attribute) -> Option<Storage> {
+    STORAGE[attribute as usize]
+}
+
+/// Each attribute's [`Storage`], by [`Attribute`] order, worked out as the crate compiles (a
+/// page reads it for every value it writes).
+const STORAGE: [Option<Storage>; Attribute::ALL.len()] = {
+    let mut storage = [None; Attribute::ALL.len()];
+    let mut i = 0;
+    while i < Attribute::ALL.len() {
+        storage[i] = storage_of(Attribute::ALL[i]);
+        i += 1;
+    }
+    storage
+};
+
+const fn storage_of(attribute: Attribute) -> Option<Storage> {
     match attribute.slot() {
         None => None,
         Some(ScimSlot::PrimaryPhone) => Some(Storage::PrimaryPhone),
@@ -109,6 +125,35 @@ const fn is_user_name_key(path: &str) -> bool {
         i += 1;
     }
     false
+}
+
+/// The text attributes whose value gives a user custom-profile data ([`Shown::WithProfileData`]).
+const PROFILE_DATA: [Attribute; PROFILE_DATA_COUNT] = {
+    let mut list = [Attribute::Id; PROFILE_DATA_COUNT];
+    let (mut n, mut i) = (0, 0);
+    while i < Attribute::TEXT.len() {
+        if shows_with_profile_data(Attribute::TEXT[i]) {
+            list[n] = Attribute::TEXT[i];
+            n += 1;
+        }
+        i += 1;
+    }
+    list
+};
+
+const PROFILE_DATA_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < Attribute::TEXT.len() {
+        if shows_with_profile_data(Attribute::TEXT[i]) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+const fn shows_with_profile_data(attribute: Attribute) -> bool {
+    matches!(attribute.scim(), Some(s) if matches!(s.shown, Shown::WithProfileData))
 }
 
 /// How many attributes the emulator keeps in [`StoredUser::texts`].
@@ -250,10 +295,7 @@ impl StoredUser {
             || self.role_title.is_some()
             || self.honorific_prefix.is_some()
             || self.manager_id.is_some()
-            || Attribute::TEXT.into_iter().any(|a| {
-                a.scim().is_some_and(|s| s.shown == Shown::WithProfileData)
-                    && self.text(a).is_some()
-            })
+            || PROFILE_DATA.into_iter().any(|a| self.text(a).is_some())
     }
 
     /// Drops every custom-profile field, as Slack does to a create carrying an invalid one

@@ -230,6 +230,25 @@ const fn keys<const N: usize>(object: Object) -> [&'static str; N] {
 }
 
 const CORE_KEYS: [&str; CORE] = keys(Object::Core);
+
+/// The object under the core each core attribute is in (`name` for `name.givenName`), if any.
+const CORE_PARENTS: [Option<&str>; CORE] = {
+    let mut parents = [None; CORE];
+    let mut i = 0;
+    while i < CORE {
+        let bytes = CORE_KEYS[i].as_bytes();
+        let mut k = 0;
+        while k < bytes.len() {
+            if bytes[k] == b'.' {
+                parents[i] = Some(CORE_KEYS[i].split_at(k).0);
+                break;
+            }
+            k += 1;
+        }
+        i += 1;
+    }
+    parents
+};
 const ENTERPRISE_KEYS: [&str; ENTERPRISE] = keys(Object::Enterprise);
 const PROFILE_KEYS: [&str; PROFILE] = keys(Object::Profile);
 
@@ -407,12 +426,13 @@ fn read_core<'de, A: MapAccess<'de>>(
     objects_seen: &mut u64,
 ) -> Result<(), A::Error> {
     for (i, path) in CORE_KEYS.iter().enumerate() {
-        if *path == key {
-            return core.read(map, i, path);
-        }
-        if let Some((parent, _)) = path.split_once('.')
-            && parent == key
-        {
+        let Some(parent) = CORE_PARENTS[i] else {
+            if *path == key {
+                return core.read(map, i, path);
+            }
+            continue;
+        };
+        if parent == key {
             if *objects_seen & (1 << i) != 0 {
                 return Err(de::Error::duplicate_field(parent));
             }
@@ -456,8 +476,8 @@ impl<'de> Visitor<'de> for Under<'_, 'de> {
         write!(f, "`{}`: an object or null", self.parent)
     }
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        for (i, path) in CORE_KEYS.iter().enumerate() {
-            if path.split_once('.').is_some_and(|(p, _)| p == self.parent) {
+        for (i, parent) in CORE_PARENTS.iter().enumerate() {
+            if *parent == Some(self.parent) {
                 self.core.0[i] = Nullable::Null;
             }
         }
