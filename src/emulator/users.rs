@@ -1138,6 +1138,52 @@ mod tests {
         assert_eq!(err.description, "missing_primary_email");
     }
 
+    /// Slack keeps nickName equal to userName (FACTS TL;DR 5): the emulator keeps one name
+    /// under both keys, so writing either renames the user and a read shows both, and
+    /// neither can be removed.
+    #[test]
+    fn a_nickname_write_renames_the_user() {
+        let mut s = org();
+        let id = ada(&mut s);
+        let ops = |ops: Value| json!({"schemas":[urn::PATCH_OP_V2],"Operations":ops});
+        patch(
+            &mut s,
+            Version::V2,
+            &id,
+            &ops(json!([{"op":"replace","path":"nickname","value":"Ada.L"}])),
+            &owner_token(),
+        )
+        .unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.user_name, "ada.l", "normalised as a userName");
+        assert_eq!(u.text(A::Nickname), Some("ada.l"));
+        patch(
+            &mut s,
+            Version::V1,
+            &id,
+            &json!({"schemas":[urn::CORE_V1],"nickName":"countess"}),
+            &owner_token(),
+        )
+        .unwrap();
+        assert_eq!(s.user(&id).unwrap().user_name, "countess");
+        let err = patch(
+            &mut s,
+            Version::V2,
+            &id,
+            &ops(json!([{"op":"remove","path":"nickName"}])),
+            &owner_token(),
+        )
+        .unwrap_err();
+        assert_eq!(err.description, "username_empty");
+        let id = post(
+            &mut s,
+            &json!({"schemas":[urn::CORE_V1],"userName":"lin","nickName":"lin",
+                   "emails":[{"value":"lin@example.com"}]}),
+        )
+        .unwrap();
+        assert_eq!(s.user(&id).unwrap().text(A::Nickname), Some("lin"));
+    }
+
     #[test]
     fn uniqueness_includes_deactivated_accounts() {
         let mut s = org();

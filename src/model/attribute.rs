@@ -29,6 +29,7 @@ pub enum Attribute {
     Id,
     Email,
     UserName,
+    Nickname,
     GivenName,
     FamilyName,
     DisplayName,
@@ -236,6 +237,16 @@ pub const TABLE: &[Spec] = &[
             Kind::Key,
             true,
             "Slack username: at most 21 of a-z 0-9 . _ - (lower-cased), not reserved. Default: derived from the email the way Slack does.",
+        )
+    },
+    Spec {
+        check: Check::UserName,
+        never_cleared: Some("Slack requires a nickname (it is the user name)"),
+        ..text(
+            A::Nickname,
+            "nickname",
+            standard("nickName"),
+            "Slack's nickName, which Slack keeps equal to the user name: it must be the user name Slack will hold (user_name, or the one derived from the email).",
         )
     },
     Spec {
