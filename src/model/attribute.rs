@@ -1,22 +1,26 @@
 //! The user attributes scimsync manages: one table ([`TABLE`]) that the directory readers, the
 //! config, the planner, the SCIM layer, the emulator and the reports all read. A row is the
 //! whole definition of its attribute, as a flag of ripgrep's `defs.rs` is: its names in files,
-//! what it holds, its policy default, its docs, what Slack requires of its values ([`Check`])
-//! and, for text and date attributes, where it
-//! lives in a SCIM user of either dialect and how Slack keeps and shows it ([`Scim`]).
+//! what it holds, its docs, its policy default ([`Spec::never_cleared`]), what Slack requires
+//! of a value ([`Check`]) and, for a text or date attribute, where it lives in a SCIM user of
+//! either dialect and how Slack keeps and shows it ([`Scim`]).
 //!
-//! Adding a text or date attribute is a variant of [`Attribute`] and a row of [`TABLE`]. Nothing
-//! else names it: the YAML and CSV readers, the config's `attributes:` and `columns:` keys, the
-//! planner, the SCIM writer (create bodies, v1 and v2 PATCH), both SCIM readers (the lean
-//! listing decoding and the full types), `dump`, the emulator's stored user, its merge of
-//! writes, its page writer and its reference renderer all work from the row. Then regenerate
-//! the JSON Schemas (`scimsync schema config` and `scimsync schema directory` into
-//! `config/schema/`; a test holds them in sync) and write the row's tests.
+//! Adding a text or date attribute is a variant of [`Attribute`] and a row of [`TABLE`], here,
+//! and nothing else in the code: the YAML and CSV readers, the config's `attributes:` and
+//! `columns:` keys, the planner, the SCIM writer (create bodies, v1 and v2 PATCH), both SCIM
+//! readers (the full types and the lean listing decoding), `dump`, and the emulator — its
+//! stored user, its merge of writes, its clears, its page writer and the writer's reference
+//! renderer — all work from the row. Then regenerate the JSON Schemas (`scimsync schema
+//! config` and `scimsync schema directory` into `config/schema/`; a test holds them current)
+//! and write the row's tests. `nickname` was added so: its row, the schemas and tests.
 //!
-//! What a row cannot describe needs code: a value at a SCIM location the full types
-//! ([`crate::scim::types::User`]) do not model — they model every attribute Slack's user has,
-//! so only a location Slack does not have — and a location with rules of its own, as the
-//! primary phone has ([`ScimSlot::PrimaryPhone`]: two stored phones, swapped on the way out).
+//! What a row cannot say needs code, and the row says where: a SCIM location the full types
+//! ([`crate::scim::types::User`]) do not model (they model every attribute of Slack's user,
+//! so only a location Slack does not have); a location with rules of its own, as the primary
+//! phone ([`ScimSlot::PrimaryPhone`]: two stored phones, swapped on the way out) and the
+//! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
+//! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
+//! name, so that a plan converges); and a new kind of [`Check`].
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
