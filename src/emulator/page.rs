@@ -318,13 +318,13 @@ fn has_profile_extension(u: &StoredUser) -> bool {
 }
 
 /// Only the extensions that apply (FACTS §2.9): enterprise for users with custom-profile
-/// data, profile with a value in it, guest for guests.
-fn user_schemas(u: &StoredUser, version: Version, full: bool) -> Vec<&'static str> {
+/// data (`full`), profile with a value in it (`profile`), guest for guests.
+fn user_schemas(u: &StoredUser, version: Version, full: bool, profile: bool) -> Vec<&'static str> {
     let mut schemas = vec![version.user_urn()];
     if full {
         schemas.push(version.enterprise_urn());
     }
-    if has_profile_extension(u) {
+    if profile {
         schemas.push(version.profile_urn());
     }
     if u.guest.is_some() {
@@ -339,6 +339,7 @@ impl Serialize for UserJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (u, version) = (self.user, self.version);
         let full = u.has_profile_data();
+        let profile = has_profile_extension(u);
         let part = |object| Part {
             object,
             user: u,
@@ -391,7 +392,9 @@ impl Serialize for UserJson<'_> {
                     };
                     o.serialize_entry(key, &[role])?;
                 }
-                Key::Schemas => o.serialize_entry(key, &user_schemas(u, version, full))?,
+                Key::Schemas => {
+                    o.serialize_entry(key, &user_schemas(u, version, full, profile))?;
+                }
                 Key::Enterprise if full => {
                     o.serialize_entry(version.enterprise_urn(), &part(Object::Enterprise))?;
                 }
@@ -400,7 +403,7 @@ impl Serialize for UserJson<'_> {
                         o.serialize_entry(version.guest_urn(), &guest(g, version))?;
                     }
                 }
-                Key::Profile if has_profile_extension(u) => {
+                Key::Profile if profile => {
                     o.serialize_entry(version.profile_urn(), &part(Object::Profile))?;
                 }
                 _ => {}

@@ -398,8 +398,10 @@ mod tests {
     /// a `replace` of its path in v2; never cleared (Slack requires one).
     #[test]
     fn the_nickname_is_written_at_nick_name_in_both_dialects() {
-        let mut f = UserFields::default();
-        f.user_name = Some("ada.l".into());
+        let mut f = UserFields {
+            user_name: Some("ada.l".into()),
+            ..UserFields::default()
+        };
         f.text.insert(Attribute::Nickname, Some("ada.l".into()));
         let v1 = update_user(Version::V1, &f, None);
         assert_eq!(
