@@ -384,20 +384,9 @@ impl AttributePolicy {
     }
 
     /// Why a blank `attribute` can never clear Slack's value, if it cannot: Slack needs it,
-    /// or clearing it would unmatch or demote accounts.
+    /// or clearing it would unmatch or demote accounts (the attribute's row says).
     pub fn cannot_clear(attribute: Attribute) -> Option<&'static str> {
-        match attribute {
-            Attribute::GivenName | Attribute::FamilyName => {
-                Some("a name is never cleared (Slack requires one)")
-            }
-            Attribute::EmployeeNumber => Some("a match key is never cleared"),
-            _ => match attribute.kind() {
-                Kind::Text(_) | Kind::Date(_) | Kind::Manager => None,
-                Kind::Key => Some("Slack requires a user name"),
-                Kind::Guest => Some("a blank guest cell already means a full member"),
-                Kind::Active | Kind::Groups => Some("it has no blank rule"),
-            },
-        }
+        attribute.never_cleared()
     }
 
     /// How `attribute` is kept in sync.

@@ -209,7 +209,23 @@ pub enum DirectoryIssue {
         /// Which flag.
         attribute: Attribute,
     },
-    /// A given or family name Slack would refuse.
+    /// A text value that is the user name under another SCIM name (`nickname`), and is not
+    /// the user name Slack will hold for the person: Slack keeps the two equal.
+    #[error(
+        "{attribute} {} is not the user name Slack will hold for this person ({}): Slack keeps {attribute} equal to the user name; give both the same name, or leave {attribute} out",
+        quoted(.value),
+        quoted(.user_name)
+    )]
+    NotTheUserName {
+        /// The attribute.
+        attribute: Attribute,
+        /// Its value as written.
+        value: String,
+        /// The user name Slack will hold (given, or derived from the email).
+        user_name: String,
+    },
+    /// A name Slack would refuse: a given or family name, or a value that is the user name
+    /// under another SCIM name.
     #[error("{attribute}: {violation}")]
     InvalidName {
         /// Which name.

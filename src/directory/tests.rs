@@ -244,6 +244,39 @@ fn display_names_and_person_names() {
     );
 }
 
+/// A nickname is the user name under Slack's other key (FACTS TL;DR 5): it must be the user
+/// name Slack will hold (given, or derived from the email), follows the user name's rules, and
+/// is kept as Slack spells it.
+#[test]
+fn a_nickname_must_be_the_user_name_slack_will_hold() {
+    assert_eq!(
+        problems(
+            "users:
+  - {email: a@example.com, nickname: A}
+  - {email: b@example.com, user_name: Bee, nickname: ' bee '}
+  - {email: c@example.com, nickname: cee}
+  - {email: d@example.com, user_name: dee, nickname: d}
+  - {email: e@example.com, nickname: 'e e'}
+"
+        ),
+        [
+            "d.yaml:4:38: error: nickname \"cee\" is not the user name Slack will hold for this person (\"c\"): Slack keeps nickname equal to the user name; give both the same name, or leave nickname out",
+            "d.yaml:5:54: error: nickname \"d\" is not the user name Slack will hold for this person (\"dee\"): Slack keeps nickname equal to the user name; give both the same name, or leave nickname out",
+            "d.yaml:6:38: error: nickname: user name may only contain a-z, 0-9, '.', '_' and '-' (username_invalid)",
+        ]
+    );
+    let loaded = load_ok(
+        "users:\n  - {email: a@example.com, nickname: A}\n  - {email: b@example.com, user_name: Bee, nickname: ' bee '}\n",
+    );
+    let nicknames: Vec<_> = loaded
+        .directory
+        .users
+        .iter()
+        .map(|u| u.text(Attribute::Nickname))
+        .collect();
+    assert_eq!(nicknames, [Some("a"), Some("bee")], "as Slack spells them");
+}
+
 #[test]
 fn managers_must_exist_and_not_form_cycles() {
     assert_eq!(

@@ -17,7 +17,7 @@ use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::merge::MergedPerson;
 use super::record::{AttrValue, GroupRecord};
 use super::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser, SkippedUser, TextValues};
-use crate::model::Kind;
+use crate::model::{Check, Kind};
 
 /// The outcome of validation: valid users, the invalid ones, groups, and every problem.
 #[derive(Debug, Default)]
@@ -214,7 +214,35 @@ fn build_user(
     user.email_key = email_key(&user.email);
     user.manager = user.manager.map(into_email_key);
     user.user_name_key = check_user(&user, today, problems);
+    keep_user_names(&mut user, problems);
     user
+}
+
+/// Text values that are the user name under another SCIM name ([`Check::UserName`]): each
+/// must be the user name Slack will hold for the person, and is kept as Slack spells it (so
+/// it compares equal to what Slack answers). A value breaking the user name's rules is
+/// reported by [`check_user`].
+fn keep_user_names(user: &mut DesiredUser, problems: &mut Vec<DirectoryProblem>) {
+    for attribute in Attribute::TEXT {
+        if attribute.spec().check != Check::UserName {
+            continue;
+        }
+        let Some(Ok(key)) = user.text(attribute).map(check_user_name) else {
+            continue;
+        };
+        if key == user.user_name_key || user.user_name_key.is_empty() {
+            user.texts.set(attribute, Some(key));
+        } else {
+            problems.push(Problem::error(
+                user.origin(attribute).clone(),
+                DirectoryIssue::NotTheUserName {
+                    attribute,
+                    value: user.text(attribute).unwrap_or_default().to_string(),
+                    user_name: user.user_name_key.clone(),
+                },
+            ));
+        }
+    }
 }
 
 /// Checks a user's own values against Slack's rules; returns the userName Slack will hold.
@@ -274,25 +302,26 @@ fn check_user(
             }
         },
     };
-    if let Some(name) = user.text(Attribute::DisplayName)
-        && let Err(violation) = check_display_name(name)
-    {
-        problems.push(Problem::error(
-            at(Attribute::DisplayName),
-            DirectoryIssue::InvalidDisplayName { violation },
-        ));
-    }
-    for attribute in [Attribute::GivenName, Attribute::FamilyName] {
-        if let Some(name) = user.text(attribute)
-            && let Err(violation) = check_person_name(Some(name), None)
-        {
-            problems.push(Problem::error(
-                at(attribute),
-                DirectoryIssue::InvalidName {
+    // Each text value against what its row says Slack requires of it.
+    for (attribute, value) in user.texts.iter() {
+        let issue = match attribute.spec().check {
+            Check::DisplayName => check_display_name(value)
+                .err()
+                .map(|violation| DirectoryIssue::InvalidDisplayName { violation }),
+            Check::PersonName | Check::UserName => {
+                let checked = match attribute.spec().check {
+                    Check::PersonName => check_person_name(Some(value), None),
+                    _ => check_user_name(value).map(drop),
+                };
+                checked.err().map(|violation| DirectoryIssue::InvalidName {
                     attribute,
                     violation,
-                },
-            ));
+                })
+            }
+            Check::Free => None,
+        };
+        if let Some(issue) = issue {
+            problems.push(Problem::error(at(attribute), issue));
         }
     }
     match user.guest.as_ref().map(|g| g.expiration) {

@@ -5,14 +5,20 @@
 //! The bytes are exactly those the emulator has always sent — the tree renderer's, whose
 //! objects (a `BTreeMap` without serde_json's `preserve_order`) list their keys sorted — so
 //! every object here writes its keys in byte order; the tests compare both renderings.
+//!
+//! The text attributes are the attribute table's: each is written at its slot, shown as its
+//! row says Slack shows it ([`Shown`]), among the emulator's own keys — the order of each
+//! object's keys is worked out once from the table ([`KEYS`]).
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::render::Site;
-use super::store::{StoredAddress, StoredGroup, StoredGuest, StoredUser};
+use super::store::{STORED, StoredAddress, StoredGroup, StoredGuest, StoredUser};
+use crate::model::{Attribute, ScimSlot, Shown};
 use crate::scim::Version;
 use crate::scim::types::urn;
 
@@ -77,24 +83,10 @@ impl<T: Serialize> Serialize for ListJson<'_, T> {
     }
 }
 
-fn or_empty(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or_default()
-}
-
 #[derive(Serialize)]
 struct Meta<'a> {
     created: &'a str,
     location: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Name<'a> {
-    family_name: &'a str,
-    given_name: &'a str,
-    /// Only for users with custom-profile data, `null` when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    honorific_prefix: Option<Option<&'a str>>,
 }
 
 #[derive(Serialize)]
@@ -155,17 +147,6 @@ struct Manager<'a> {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Enterprise<'a> {
-    cost_center: Option<&'a str>,
-    department: Option<&'a str>,
-    division: Option<&'a str>,
-    employee_number: Option<&'a str>,
-    manager: Manager<'a>,
-    organization: Option<&'a str>,
-}
-
-#[derive(Serialize)]
 struct Guest<'a> {
     /// v1 only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,25 +157,174 @@ struct Guest<'a> {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StartDate<'a> {
-    start_date: &'a str,
-}
-
-#[derive(Serialize)]
 struct Member<'a> {
     display: &'a str,
     value: &'a str,
 }
 
+/// A key of a user body, of one of its objects (`name`) or of one of its extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// A text attribute of the table, at its slot.
+    Text(Attribute),
+    Active,
+    Addresses,
+    Emails,
+    ExternalId,
+    Groups,
+    Id,
+    Meta,
+    Name,
+    NickName,
+    PhoneNumbers,
+    Photos,
+    ProfileUrl,
+    Roles,
+    Schemas,
+    Enterprise,
+    Guest,
+    Profile,
+    UserName,
+    /// `name.honorificPrefix`.
+    HonorificPrefix,
+    /// The enterprise extension's `manager`.
+    Manager,
+}
+
+/// Where a key sits in a user body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Object {
+    User,
+    Name,
+    Enterprise,
+    Profile,
+}
+
+/// The keys of one object of a user body, in byte order (as the tree renderer's sorted maps
+/// list them): the text attributes stored there by the table, and the emulator's own.
+fn sorted_keys(object: Object) -> Vec<(&'static str, Key)> {
+    let own: &[(&'static str, Key)] = match object {
+        Object::User => &[
+            ("active", Key::Active),
+            ("addresses", Key::Addresses),
+            ("emails", Key::Emails),
+            ("externalId", Key::ExternalId),
+            ("groups", Key::Groups),
+            ("id", Key::Id),
+            ("meta", Key::Meta),
+            ("name", Key::Name),
+            ("nickName", Key::NickName),
+            ("phoneNumbers", Key::PhoneNumbers),
+            ("photos", Key::Photos),
+            ("profileUrl", Key::ProfileUrl),
+            ("roles", Key::Roles),
+            ("schemas", Key::Schemas),
+            // The extensions sort enterprise, guest, profile, between `t…` and `userName`,
+            // under either dialect's URN (a test renders both).
+            (urn::ENTERPRISE_V2, Key::Enterprise),
+            (urn::GUEST_V2, Key::Guest),
+            (urn::PROFILE_V2, Key::Profile),
+            ("userName", Key::UserName),
+        ],
+        Object::Name => &[("honorificPrefix", Key::HonorificPrefix)],
+        Object::Enterprise => &[("manager", Key::Manager)],
+        Object::Profile => &[],
+    };
+    let mut keys = own.to_vec();
+    for a in STORED {
+        let at = match a.slot() {
+            Some(ScimSlot::Core(path)) => match path.split_once('.') {
+                None => (Object::User, path),
+                Some(("name", key)) => (Object::Name, key),
+                Some(_) => panic!("{a}: Slack's only object under the core is `name`"),
+            },
+            Some(ScimSlot::Enterprise(key)) => (Object::Enterprise, key),
+            Some(ScimSlot::Profile(key)) => (Object::Profile, key),
+            Some(ScimSlot::PrimaryPhone) | None => continue,
+        };
+        if at.0 == object {
+            keys.push((at.1, Key::Text(a)));
+        }
+    }
+    keys.sort_unstable_by_key(|(key, _)| *key);
+    keys
+}
+
+/// Each object's keys, sorted once.
+static KEYS: LazyLock<[Vec<(&'static str, Key)>; 4]> = LazyLock::new(|| {
+    [
+        sorted_keys(Object::User),
+        sorted_keys(Object::Name),
+        sorted_keys(Object::Enterprise),
+        sorted_keys(Object::Profile),
+    ]
+});
+
+/// A text attribute the way Slack shows it ([`Shown`]): always (`""` when unset), on users
+/// with custom-profile data (`null` when unset), or when set.
+fn text_entry<M: SerializeMap>(
+    o: &mut M,
+    key: &str,
+    u: &StoredUser,
+    attribute: Attribute,
+    full: bool,
+) -> Result<(), M::Error> {
+    let value = u.text(attribute);
+    match attribute.scim().map(|s| s.shown) {
+        Some(Shown::Always) => o.serialize_entry(key, value.unwrap_or_default()),
+        Some(Shown::WithProfileData) if full => o.serialize_entry(key, &value),
+        Some(Shown::WhenSet) if value.is_some() => o.serialize_entry(key, &value),
+        _ => Ok(()),
+    }
+}
+
+/// An object of a user body other than the user itself (`name`, the enterprise and profile
+/// extensions): its text attributes and the emulator's own keys, in byte order.
+struct Part<'a> {
+    object: Object,
+    user: &'a StoredUser,
+    /// Whether the user has custom-profile data.
+    full: bool,
+}
+
+impl Serialize for Part<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (u, full) = (self.user, self.full);
+        let mut o = s.serialize_map(None)?;
+        for (key, k) in &KEYS[self.object as usize] {
+            match k {
+                Key::Text(a) => text_entry(&mut o, key, u, *a, full)?,
+                // Only users with custom-profile data have it, `null` when unset.
+                Key::HonorificPrefix if full => o.serialize_entry(key, &u.honorific_prefix)?,
+                Key::Manager => o.serialize_entry(
+                    key,
+                    &Manager {
+                        manager_id: u.manager_id.as_deref(),
+                    },
+                )?,
+                _ => {}
+            }
+        }
+        o.end()
+    }
+}
+
+/// Whether the user has a value in the profile extension (which is shown only then).
+fn has_profile_extension(u: &StoredUser) -> bool {
+    KEYS[Object::Profile as usize].iter().any(|(_, k)| match k {
+        Key::Text(a) => u.text(*a).is_some(),
+        _ => false,
+    })
+}
+
 /// Only the extensions that apply (FACTS §2.9): enterprise for users with custom-profile
-/// data, profile with a start date, guest for guests.
-fn user_schemas(u: &StoredUser, version: Version, full: bool) -> Vec<&'static str> {
+/// data (`full`), profile with a value in it (`profile`), guest for guests.
+fn user_schemas(u: &StoredUser, version: Version, full: bool, profile: bool) -> Vec<&'static str> {
     let mut schemas = vec![version.user_urn()];
     if full {
         schemas.push(version.enterprise_urn());
     }
-    if u.start_date.is_some() {
+    if profile {
         schemas.push(version.profile_urn());
     }
     if u.guest.is_some() {
@@ -209,102 +339,103 @@ impl Serialize for UserJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (u, version) = (self.user, self.version);
         let full = u.has_profile_data();
+        let profile = has_profile_extension(u);
+        let part = |object| Part {
+            object,
+            user: u,
+            full,
+        };
         let mut o = s.serialize_map(None)?;
-        o.serialize_entry("active", &u.active)?;
-        if full {
-            o.serialize_entry("addresses", &[Address::of(u.address.as_ref())])?;
-        }
-        o.serialize_entry("displayName", or_empty(&u.display_name))?;
-        o.serialize_entry("emails", &emails(u, full))?;
-        o.serialize_entry("externalId", "")?;
-        let groups: Vec<Member<'_>> = self
-            .groups
-            .iter()
-            .map(|g| Member {
-                display: &g.display_name,
-                value: &g.id,
-            })
-            .collect();
-        o.serialize_entry("groups", &groups)?;
-        o.serialize_entry("id", &u.id)?;
-        if full {
-            o.serialize_entry("locale", &u.locale)?;
-        }
-        o.serialize_entry(
-            "meta",
-            &Meta {
-                created: &u.created,
-                location: self.site.location(version, "Users", &u.id),
-            },
-        )?;
-        o.serialize_entry(
-            "name",
-            &Name {
-                family_name: or_empty(&u.family_name),
-                given_name: or_empty(&u.given_name),
-                honorific_prefix: full.then_some(u.honorific_prefix.as_deref()),
-            },
-        )?;
-        o.serialize_entry("nickName", &u.user_name)?;
-        if full {
-            let phones = (
-                MobilePhone {
-                    kind: "mobile",
-                    value: u.mobile_phone.as_deref(),
-                },
-                PrimaryValue {
-                    primary: true,
-                    value: u.primary_phone.as_deref(),
-                },
-            );
-            o.serialize_entry("phoneNumbers", &phones)?;
-        }
-        let photo = u.photo.as_deref().map_or_else(
-            || Cow::Owned(format!("https://secure.gravatar.com/avatar/{}.jpg", u.id)),
-            Cow::Borrowed,
-        );
-        o.serialize_entry(
-            "photos",
-            &[Photo {
-                kind: "photo",
-                value: photo,
-            }],
-        )?;
-        if full {
-            o.serialize_entry("preferredLanguage", &u.preferred_language)?;
-        }
-        o.serialize_entry(
-            "profileUrl",
-            &format!(
-                "https://{}.slack.com/team/{}",
-                self.site.workspace, u.user_name
-            ),
-        )?;
-        if full {
-            let role = PrimaryValue {
-                primary: true,
-                value: u.role_title.as_deref(),
-            };
-            o.serialize_entry("roles", &[role])?;
-        }
-        o.serialize_entry("schemas", &user_schemas(u, version, full))?;
-        o.serialize_entry("timezone", or_empty(&u.timezone))?;
-        o.serialize_entry("title", or_empty(&u.title))?;
-        // The three extension URNs sort enterprise, guest, profile in both dialects.
-        if full {
-            o.serialize_entry(version.enterprise_urn(), &enterprise(u))?;
-        }
-        if let Some(g) = &u.guest {
-            o.serialize_entry(version.guest_urn(), &guest(g, version))?;
-        }
-        if let Some(start) = &u.start_date {
-            o.serialize_entry(version.profile_urn(), &StartDate { start_date: start })?;
-        }
-        o.serialize_entry("userName", &u.user_name)?;
-        if full {
-            o.serialize_entry("userType", &u.user_type)?;
+        for (key, k) in &KEYS[Object::User as usize] {
+            match k {
+                Key::Text(a) => text_entry(&mut o, key, u, *a, full)?,
+                Key::Active => o.serialize_entry(key, &u.active)?,
+                Key::Addresses if full => {
+                    o.serialize_entry(key, &[Address::of(u.address.as_ref())])?;
+                }
+                Key::Emails => o.serialize_entry(key, &emails(u, full))?,
+                Key::ExternalId => o.serialize_entry(key, "")?,
+                Key::Groups => {
+                    let groups: Vec<Member<'_>> = self
+                        .groups
+                        .iter()
+                        .map(|g| Member {
+                            display: &g.display_name,
+                            value: &g.id,
+                        })
+                        .collect();
+                    o.serialize_entry(key, &groups)?;
+                }
+                Key::Id => o.serialize_entry(key, &u.id)?,
+                Key::Meta => o.serialize_entry(
+                    key,
+                    &Meta {
+                        created: &u.created,
+                        location: self.site.location(version, "Users", &u.id),
+                    },
+                )?,
+                Key::Name => o.serialize_entry(key, &part(Object::Name))?,
+                Key::NickName | Key::UserName => o.serialize_entry(key, &u.user_name)?,
+                Key::PhoneNumbers if full => o.serialize_entry(key, &phones(u))?,
+                Key::Photos => o.serialize_entry(key, &[photo(u)])?,
+                Key::ProfileUrl => o.serialize_entry(
+                    key,
+                    &format!(
+                        "https://{}.slack.com/team/{}",
+                        self.site.workspace, u.user_name
+                    ),
+                )?,
+                Key::Roles if full => {
+                    let role = PrimaryValue {
+                        primary: true,
+                        value: u.role_title.as_deref(),
+                    };
+                    o.serialize_entry(key, &[role])?;
+                }
+                Key::Schemas => {
+                    o.serialize_entry(key, &user_schemas(u, version, full, profile))?;
+                }
+                Key::Enterprise if full => {
+                    o.serialize_entry(version.enterprise_urn(), &part(Object::Enterprise))?;
+                }
+                Key::Guest => {
+                    if let Some(g) = &u.guest {
+                        o.serialize_entry(version.guest_urn(), &guest(g, version))?;
+                    }
+                }
+                Key::Profile if profile => {
+                    o.serialize_entry(version.profile_urn(), &part(Object::Profile))?;
+                }
+                _ => {}
+            }
         }
         o.end()
+    }
+}
+
+/// Slack's swap: the mobilePhone labelled `mobile`, then the primaryPhone `primary: true`.
+fn phones(u: &StoredUser) -> (MobilePhone<'_>, PrimaryValue<'_>) {
+    (
+        MobilePhone {
+            kind: "mobile",
+            value: u.mobile_phone.as_deref(),
+        },
+        PrimaryValue {
+            primary: true,
+            value: u.primary_phone.as_deref(),
+        },
+    )
+}
+
+/// The one photo, else a gravatar URL.
+fn photo(u: &StoredUser) -> Photo<'_> {
+    let value = u.photo.as_deref().map_or_else(
+        || Cow::Owned(format!("https://secure.gravatar.com/avatar/{}.jpg", u.id)),
+        Cow::Borrowed,
+    );
+    Photo {
+        kind: "photo",
+        value,
     }
 }
 
@@ -326,19 +457,6 @@ fn emails(u: &StoredUser, full: bool) -> Vec<Email<'_>> {
         None => {}
     }
     emails
-}
-
-fn enterprise(u: &StoredUser) -> Enterprise<'_> {
-    Enterprise {
-        cost_center: u.cost_center.as_deref(),
-        department: u.department.as_deref(),
-        division: u.division.as_deref(),
-        employee_number: u.employee_number.as_deref(),
-        manager: Manager {
-            manager_id: u.manager_id.as_deref(),
-        },
-        organization: u.organization.as_deref(),
-    }
 }
 
 /// The guest extension (v1 adds `channels`).
@@ -384,9 +502,10 @@ mod tests {
     use super::super::reads::View;
     use super::super::render::{self, Site};
     use super::super::store::{
-        Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
+        STORED, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
     };
     use super::ListJson;
+    use crate::model::Attribute as A;
     use crate::scim::Version;
 
     /// The tree renderer pages were made with before: the reference the writer must equal
@@ -395,16 +514,12 @@ mod tests {
         use serde_json::{Map, Value, json};
 
         use super::super::super::render::Site;
-        use super::super::super::store::{StoredGroup, StoredUser};
+        use super::super::super::store::{STORED, StoredGroup, StoredUser};
+        use crate::model::{Scim, ScimSlot, Shown};
         use crate::scim::Version;
 
-        fn text(v: &Option<String>) -> Value {
-            v.as_deref()
-                .map_or(Value::Null, |s| Value::String(s.into()))
-        }
-
-        fn text_or_empty(v: &Option<String>) -> Value {
-            Value::String(v.clone().unwrap_or_default())
+        fn text(v: Option<&str>) -> Value {
+            v.map_or(Value::Null, |s| Value::String(s.into()))
         }
 
         /// A user as Slack renders it, keys in Slack's order (FACTS §2.9). `groups` are the user's
@@ -417,7 +532,7 @@ mod tests {
         ) -> Value {
             let full = u.has_profile_data();
             let mut o = Map::new();
-            o.insert("schemas".into(), json!(user_schemas(u, version, full)));
+            o.insert("schemas".into(), json!([version.user_urn()]));
             o.insert("id".into(), json!(u.id));
             o.insert("externalId".into(), json!(""));
             o.insert(
@@ -427,13 +542,13 @@ mod tests {
             o.insert("userName".into(), json!(u.user_name));
             o.insert("nickName".into(), json!(u.user_name));
             let mut name = Map::new();
-            name.insert("givenName".into(), text_or_empty(&u.given_name));
-            name.insert("familyName".into(), text_or_empty(&u.family_name));
             if full {
-                name.insert("honorificPrefix".into(), text(&u.honorific_prefix));
+                name.insert(
+                    "honorificPrefix".into(),
+                    text(u.honorific_prefix.as_deref()),
+                );
             }
             o.insert("name".into(), Value::Object(name));
-            o.insert("displayName".into(), text_or_empty(&u.display_name));
             o.insert(
                 "profileUrl".into(),
                 json!(format!(
@@ -441,14 +556,21 @@ mod tests {
                     site.workspace, u.user_name
                 )),
             );
-            o.insert("title".into(), text_or_empty(&u.title));
-            o.insert("timezone".into(), text_or_empty(&u.timezone));
             o.insert("active".into(), json!(u.active));
             insert_emails_and_photo(&mut o, u, full);
             if full {
                 insert_profile_data(&mut o, u, version);
             }
-            insert_extensions(&mut o, u, version);
+            insert_texts(&mut o, u, version, full);
+            if let Some(g) = &u.guest {
+                let mut guest = Map::new();
+                guest.insert("type".into(), json!("multi"));
+                guest.insert("expiration".into(), text(g.expiration.as_deref()));
+                if version == Version::V1 {
+                    guest.insert("channels".into(), json!([]));
+                }
+                o.insert(version.guest_urn().into(), Value::Object(guest));
+            }
             let groups: Vec<Value> = groups
                 .map(|(id, name)| json!({"value": id, "display": name}))
                 .collect();
@@ -456,20 +578,51 @@ mod tests {
             Value::Object(o)
         }
 
-        /// Only the extensions that apply (FACTS §2.9): enterprise for users with custom-profile
-        /// data, profile with a start date, guest for guests.
-        fn user_schemas(u: &StoredUser, version: Version, full: bool) -> Vec<&'static str> {
-            let mut schemas = vec![version.user_urn()];
-            if full {
-                schemas.push(version.enterprise_urn());
+        /// Each text attribute the emulator stores, where its slot says and as its row says
+        /// Slack shows it; then the `schemas` of the extensions that apply (FACTS §2.9):
+        /// enterprise for users with custom-profile data, profile when it holds a value,
+        /// guest for guests.
+        fn insert_texts(o: &mut Map<String, Value>, u: &StoredUser, version: Version, full: bool) {
+            for a in STORED {
+                let Some(Scim { slot, shown, .. }) = a.scim() else {
+                    continue;
+                };
+                let value = match (shown, u.text(a)) {
+                    (Shown::Always, v) => json!(v.unwrap_or_default()),
+                    (Shown::WithProfileData, v) if full => text(v),
+                    (Shown::WhenSet, Some(v)) => json!(v),
+                    _ => continue,
+                };
+                let (object, path) = match slot {
+                    ScimSlot::Core(path) => (&mut *o, path),
+                    ScimSlot::Enterprise(key) => (child(o, version.enterprise_urn()), key),
+                    ScimSlot::Profile(key) => (child(o, version.profile_urn()), key),
+                    ScimSlot::PrimaryPhone => continue,
+                };
+                match path.split_once('.') {
+                    Some((parent, key)) => child(object, parent).insert(key.into(), value),
+                    None => object.insert(path.into(), value),
+                };
             }
-            if u.start_date.is_some() {
-                schemas.push(version.profile_urn());
+            let mut schemas = vec![json!(version.user_urn())];
+            for (urn, applies) in [
+                (version.enterprise_urn(), full),
+                (version.profile_urn(), o.contains_key(version.profile_urn())),
+                (version.guest_urn(), u.guest.is_some()),
+            ] {
+                if applies {
+                    schemas.push(json!(urn));
+                }
             }
-            if u.guest.is_some() {
-                schemas.push(version.guest_urn());
-            }
-            schemas
+            o.insert("schemas".into(), Value::Array(schemas));
+        }
+
+        /// The object at `key` of `o`, made empty if absent.
+        fn child<'a>(o: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+            let Value::Object(object) = o.entry(key).or_insert_with(|| json!({})) else {
+                panic!("{key} is an object");
+            };
+            object
         }
 
         /// `emails` (primary, then the secondary or, for `full` users, an empty placeholder) and
@@ -489,61 +642,36 @@ mod tests {
             o.insert("photos".into(), json!([{"value": photo, "type": "photo"}]));
         }
 
-        /// The keys only users with custom-profile data have, with `null` placeholders.
+        /// The keys only users with custom-profile data have, with `null` placeholders, but
+        /// the text attributes'.
         fn insert_profile_data(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
             let a = u.address.clone().unwrap_or_default();
             o.insert(
                 "addresses".into(),
                 json!([{
-                    "streetAddress": text(&a.street_address),
-                    "locality": text(&a.locality),
-                    "region": text(&a.region),
-                    "postalCode": text(&a.postal_code),
-                    "country": text(&a.country),
+                    "streetAddress": text(a.street_address.as_deref()),
+                    "locality": text(a.locality.as_deref()),
+                    "region": text(a.region.as_deref()),
+                    "postalCode": text(a.postal_code.as_deref()),
+                    "country": text(a.country.as_deref()),
                 }]),
             );
             // Slack's swap: mobilePhone is labelled "mobile", primaryPhone "primary".
             o.insert(
                 "phoneNumbers".into(),
                 json!([
-                    {"value": text(&u.mobile_phone), "type": "mobile"},
-                    {"value": text(&u.primary_phone), "primary": true},
+                    {"value": text(u.mobile_phone.as_deref()), "type": "mobile"},
+                    {"value": text(u.primary_phone.as_deref()), "primary": true},
                 ]),
             );
-            o.insert("userType".into(), text(&u.user_type));
             o.insert(
                 "roles".into(),
-                json!([{"value": text(&u.role_title), "primary": true}]),
+                json!([{"value": text(u.role_title.as_deref()), "primary": true}]),
             );
-            o.insert("preferredLanguage".into(), text(&u.preferred_language));
-            o.insert("locale".into(), text(&u.locale));
             o.insert(
                 version.enterprise_urn().into(),
-                json!({
-                    "employeeNumber": text(&u.employee_number),
-                    "costCenter": text(&u.cost_center),
-                    "organization": text(&u.organization),
-                    "division": text(&u.division),
-                    "department": text(&u.department),
-                    "manager": {"managerId": text(&u.manager_id)},
-                }),
+                json!({"manager": {"managerId": text(u.manager_id.as_deref())}}),
             );
-        }
-
-        /// The profile extension (start date) and the guest extension (v1 adds `channels`).
-        fn insert_extensions(o: &mut Map<String, Value>, u: &StoredUser, version: Version) {
-            if let Some(start) = &u.start_date {
-                o.insert(version.profile_urn().into(), json!({"startDate": start}));
-            }
-            if let Some(g) = &u.guest {
-                let mut guest = Map::new();
-                guest.insert("type".into(), json!("multi"));
-                guest.insert("expiration".into(), text(&g.expiration));
-                if version == Version::V1 {
-                    guest.insert("channels".into(), json!([]));
-                }
-                o.insert(version.guest_urn().into(), Value::Object(guest));
-            }
         }
 
         /// A group as Slack renders it. `display_of` names a member (Slack shows the display name,
@@ -572,12 +700,7 @@ mod tests {
     fn organisation() -> Store {
         let plain = StoredUser::new("ada", "ada@example.com");
         let full = StoredUser {
-            given_name: Some("Grace".into()),
-            family_name: Some("Hopper \"Amazing\" Grace".into()),
             honorific_prefix: Some("Rear Admiral".into()),
-            display_name: Some("grace ✓".into()),
-            title: Some("Engineer".into()),
-            timezone: Some("America/New_York".into()),
             photo: Some("https://example.com/g.png".into()),
             address: Some(StoredAddress {
                 locality: Some("Arlington".into()),
@@ -585,21 +708,29 @@ mod tests {
                 ..StoredAddress::default()
             }),
             primary_phone: Some("555-0100".into()),
-            user_type: Some("Employee".into()),
             role_title: Some("Admiral".into()),
-            preferred_language: Some("en".into()),
-            locale: Some("en-US".into()),
-            employee_number: Some("E1".into()),
-            department: Some("Navy".into()),
             manager_id: Some("W1".into()),
-            start_date: Some("1943-12-01T00:00:00+0000".into()),
             secondary_email: Some("grace@navy.example".into()),
             ..StoredUser::new("grace", "grace@example.com")
+                .with(A::GivenName, "Grace")
+                .with(A::FamilyName, "Hopper \"Amazing\" Grace")
+                .with(A::DisplayName, "grace ✓")
+                .with(A::Title, "Engineer")
+                .with(A::Timezone, "America/New_York")
+                .with(A::UserType, "Employee")
+                .with(A::PreferredLanguage, "en")
+                .with(A::Locale, "en-US")
+                .with(A::EmployeeNumber, "E1")
+                .with(A::Department, "Navy")
+                .with(A::StartDate, "1943-12-01T00:00:00+0000")
         };
-        let department_only = StoredUser {
-            department: Some("R&D".into()),
-            ..StoredUser::new("lin", "lin@example.com")
-        };
+        let department_only = StoredUser::new("lin", "lin@example.com").with(A::Department, "R&D");
+        // Every attribute the table has, as the emulator stores it.
+        let every = STORED
+            .iter()
+            .fold(StoredUser::new("every", "every@example.com"), |u, a| {
+                u.with(*a, format!("{a} value"))
+            });
         let guest = StoredUser {
             guest: Some(StoredGuest {
                 expiration: Some("2030-01-01T00:00:00Z".into()),
@@ -610,8 +741,7 @@ mod tests {
         };
         let forever_guest = StoredUser {
             guest: Some(StoredGuest::default()),
-            start_date: Some("2020-01-01".into()),
-            ..StoredUser::new("g2", "g2@partner.example")
+            ..StoredUser::new("g2", "g2@partner.example").with(A::StartDate, "2020-01-01")
         };
         let groups = vec![
             StoredGroup {
@@ -629,7 +759,7 @@ mod tests {
                 ..StoredGroup::default()
             },
         ];
-        let users = vec![plain, full, department_only, guest, forever_guest];
+        let users = vec![plain, full, department_only, guest, forever_guest, every];
         Store::from_snapshot(Snapshot { users, groups }, 'W', 1, "acme").unwrap()
     }
 
@@ -688,9 +818,9 @@ mod tests {
                     store
                         .user(m)
                         .map(|u| {
-                            u.display_name
-                                .clone()
-                                .unwrap_or_else(|| u.user_name.clone())
+                            u.core_text("displayName")
+                                .unwrap_or(&u.user_name)
+                                .to_string()
                         })
                         .unwrap_or_default()
                 });

@@ -214,7 +214,7 @@ impl<'a> View<'a> {
             display_of: move |m: &str| -> &'a str {
                 view.user(m)
                     .or_else(|| view.store.user(m))
-                    .map_or("", |u| u.display_name.as_deref().unwrap_or(&u.user_name))
+                    .map_or("", |u| u.core_text("displayName").unwrap_or(&u.user_name))
             },
         }
     }

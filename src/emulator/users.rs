@@ -3,13 +3,19 @@
 //! (userName rules and normalisation, unique email and userName including deactivated
 //! accounts and channel names, display-name rules, protected accounts, invalid custom-profile
 //! data dropped on create).
+//!
+//! The attribute table's text attributes are merged from their slots ([`merge_texts`]),
+//! cleared by their paths and spelt by them; what is written here by name is Slack's rules
+//! (the user name and its `nickName`, names, emails, phones, photos, addresses, roles, the
+//! manager, guests).
 
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
 use super::policy::{ProfileErrors, Rules};
-use super::store::{Role, Store, StoredAddress, StoredUser, now_timestamp};
+use super::store::{Role, STORED, Store, StoredAddress, StoredUser, core_attribute, now_timestamp};
+use crate::model::{Attribute, ScimSlot};
 use crate::scim::types::{
     Address, Enterprise, Flag, MultiValue, Nullable, PatchOp, RoleValue, User, urn,
 };
@@ -61,16 +67,19 @@ pub fn create(store: &mut Store, body: &Value, rules: &Rules) -> Result<String, 
         return Err(ApiError::bad_request(ErrorCode::EmailEmpty));
     }
     let mut draft = StoredUser {
-        timezone: Some(DEFAULT_TIMEZONE.into()),
         active: true,
         ..StoredUser::default()
     };
+    set_core(&mut draft, "timezone", Some(DEFAULT_TIMEZONE.into()));
     merge(&mut draft, &u, Mode::Create)?;
     if !u.name.is_present() {
         // Slack fills the name from the display name when none is sent (FACTS §2.2).
         let fallback = slack_rules::slack_normalize_user_name(&draft.user_name)
             .unwrap_or_else(|_| draft.user_name.clone());
-        draft.given_name = Some(draft.display_name.clone().unwrap_or(fallback));
+        let given = draft
+            .core_text("displayName")
+            .map_or(fallback, str::to_string);
+        set_core(&mut draft, "name.givenName", Some(given));
     }
     if draft.guest.is_some() && u.active.is_missing() {
         draft.active = true;
@@ -78,6 +87,24 @@ pub fn create(store: &mut Store, body: &Value, rules: &Rules) -> Result<String, 
     draft.id = store.new_user_id();
     draft.created = now_timestamp();
     commit(store, None, draft, rules)
+}
+
+/// What a PUT keeps of the core attributes it is not sent: the name and the timezone, as
+/// Slack's own example does (FACTS §2.4; the photo, not a text attribute, is kept too).
+const PUT_KEEPS: [&str; 2] = ["name", "timezone"];
+
+fn kept_by_put(path: &str) -> bool {
+    PUT_KEEPS.iter().any(|k| {
+        path.strip_prefix(k)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
+}
+
+/// Sets the text attribute at a core path, if the table has one there.
+fn set_core(d: &mut StoredUser, path: &str, value: Option<String>) {
+    if let Some(a) = core_attribute(path) {
+        d.set_text(a, value);
+    }
 }
 
 /// `PUT /Users/{id}`: replaces the user; anything not sent becomes blank (FACTS §2.4), except
@@ -94,15 +121,19 @@ pub fn replace(store: &mut Store, id: &str, body: &Value, rules: &Rules) -> Resu
         id: old.id.clone(),
         role: old.role,
         created: old.created.clone(),
-        given_name: old.given_name.clone(),
-        family_name: old.family_name.clone(),
         honorific_prefix: old.honorific_prefix.clone(),
         photo: old.photo.clone(),
-        timezone: old.timezone.clone(),
         email: old.email.clone(),
         active: false,
         ..StoredUser::default()
     };
+    for a in STORED {
+        if let Some(ScimSlot::Core(path)) = a.slot()
+            && kept_by_put(path)
+        {
+            draft.set_text(a, old.text(a).map(str::to_string));
+        }
+    }
     merge(&mut draft, &u, Mode::Replace)?;
     commit(store, Some(&old), draft, rules).map(drop)
 }
@@ -246,11 +277,14 @@ fn check_names_and_emails(draft: &mut StoredUser, is_update: bool) -> Result<(),
         slack_rules::check_email(email)
             .map_err(|_| ApiError::with(400, ErrorCode::EmailInvalid, format!("email={email}")))?;
     }
-    if let Some(d) = &draft.display_name {
+    if let Some(d) = draft.core_text("displayName") {
         slack_rules::check_display_name(d).map_err(rule)?;
     }
-    slack_rules::check_person_name(draft.given_name.as_deref(), draft.family_name.as_deref())
-        .map_err(rule)
+    slack_rules::check_person_name(
+        draft.core_text("name.givenName"),
+        draft.core_text("name.familyName"),
+    )
+    .map_err(rule)
 }
 
 /// Uniqueness against the true state, deactivated accounts included (FACTS §8), and the
@@ -329,11 +363,37 @@ enum Mode {
 /// `Some(text)` for a non-blank string, `None` for `""`, `" "` or `null` (Slack's way of
 /// clearing a field), and no change when absent.
 fn set_text(slot: &mut Option<String>, v: &Nullable<String>) {
+    if let Some(value) = new_text(v.as_ref()) {
+        *slot = value;
+    }
+}
+
+/// What a body's value does to a stored text: `None` leaves it (absent), `Some(None)` clears
+/// it (`""`, `" "` or `null`), `Some(Some(text))` sets it.
+fn new_text(v: Nullable<&String>) -> Option<Option<String>> {
     match v {
-        Nullable::Missing => {}
-        Nullable::Null => *slot = None,
-        Nullable::Value(s) if s.trim().is_empty() => *slot = None,
-        Nullable::Value(s) => *slot = Some(s.clone()),
+        Nullable::Missing => None,
+        Nullable::Null => Some(None),
+        Nullable::Value(s) if s.trim().is_empty() => Some(None),
+        Nullable::Value(s) => Some(Some(s.clone())),
+    }
+}
+
+/// The text attributes the emulator stores ([`STORED`]), each from its slot in the body: once
+/// for a core attribute, in each dialect's extension for an extension's (v2 last). A `null`
+/// object on the way (`"name": null`, an extension) clears what it holds.
+fn merge_texts(d: &mut StoredUser, u: &User) {
+    for a in STORED {
+        let Some(slot) = a.slot() else { continue };
+        let versions: &[Version] = match slot {
+            ScimSlot::Core(_) => &[Version::V2],
+            _ => &[Version::V1, Version::V2],
+        };
+        for &version in versions {
+            if let Some(value) = u.text_at(slot, version).and_then(new_text) {
+                d.set_text(a, value);
+            }
+        }
     }
 }
 
@@ -349,12 +409,7 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
         d.secondary_email = None;
     }
     merge_names(d, u)?;
-    set_text(&mut d.display_name, &u.display_name);
-    set_text(&mut d.title, &u.title);
-    set_text(&mut d.timezone, &u.timezone);
-    set_text(&mut d.user_type, &u.user_type);
-    set_text(&mut d.preferred_language, &u.preferred_language);
-    set_text(&mut d.locale, &u.locale);
+    merge_texts(d, u);
     if let Some(active) = u.active.value() {
         d.active = active.is_true();
     }
@@ -365,7 +420,9 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
     merge_extensions(d, u)
 }
 
-/// userName (or nickName, which mirrors it) and `name`.
+/// userName (or nickName, which mirrors it: Slack keeps one name under both keys, FACTS TL;DR
+/// 5) and `name`'s rule and its one key the table does not hold, `honorificPrefix` (the
+/// others are text attributes, merged by [`merge_texts`]).
 fn merge_names(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
     if let Some(name) = u.user_name.value() {
         d.user_name = name.clone();
@@ -382,12 +439,8 @@ fn merge_names(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
                 format!("user={}", d.user_name),
             ));
         }
-        set_text(&mut d.given_name, &name.given_name);
-        set_text(&mut d.family_name, &name.family_name);
         set_text(&mut d.honorific_prefix, &name.honorific_prefix);
     } else if u.name == Nullable::Null {
-        d.given_name = None;
-        d.family_name = None;
         d.honorific_prefix = None;
     }
     Ok(())
@@ -433,12 +486,13 @@ fn merge_multi_valued(d: &mut StoredUser, u: &User, mode: Mode) {
     }
 }
 
-/// The enterprise, guest and profile extensions, under either version's URN.
+/// The enterprise extension's manager and the guest extension, under either version's URN
+/// (their text attributes are merged by [`merge_texts`]).
 fn merge_extensions(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
     for ent in [&u.enterprise_v1, &u.enterprise_v2] {
         match ent {
-            Nullable::Value(e) => merge_enterprise(d, e)?,
-            Nullable::Null => clear_enterprise(d),
+            Nullable::Value(e) => merge_manager(d, e)?,
+            Nullable::Null => d.manager_id = None,
             Nullable::Missing => {}
         }
     }
@@ -453,13 +507,6 @@ fn merge_extensions(d: &mut StoredUser, u: &User) -> Result<(), ApiError> {
                 d.guest = Some(stored);
             }
             Nullable::Null => d.guest = None,
-            Nullable::Missing => {}
-        }
-    }
-    for profile in [&u.profile_v1, &u.profile_v2] {
-        match profile {
-            Nullable::Value(p) => set_text(&mut d.start_date, &p.start_date),
-            Nullable::Null => d.start_date = None,
             Nullable::Missing => {}
         }
     }
@@ -611,12 +658,7 @@ fn merge_address(d: &mut StoredUser, addresses: &[Address]) {
     }
 }
 
-fn merge_enterprise(d: &mut StoredUser, e: &Enterprise) -> Result<(), ApiError> {
-    set_text(&mut d.employee_number, &e.employee_number);
-    set_text(&mut d.cost_center, &e.cost_center);
-    set_text(&mut d.organization, &e.organization);
-    set_text(&mut d.division, &e.division);
-    set_text(&mut d.department, &e.department);
+fn merge_manager(d: &mut StoredUser, e: &Enterprise) -> Result<(), ApiError> {
     match &e.manager {
         Nullable::Value(m) => {
             if m.manager_id.is_missing() {
@@ -632,13 +674,22 @@ fn merge_enterprise(d: &mut StoredUser, e: &Enterprise) -> Result<(), ApiError> 
     Ok(())
 }
 
-fn clear_enterprise(d: &mut StoredUser) {
-    d.employee_number = None;
-    d.cost_center = None;
-    d.organization = None;
-    d.division = None;
-    d.department = None;
-    d.manager_id = None;
+/// Clears the stored text attributes at the slots `at` picks.
+fn clear_texts(d: &mut StoredUser, at: impl Fn(ScimSlot) -> bool) {
+    for a in STORED {
+        if a.slot().is_some_and(&at) {
+            d.set_text(a, None);
+        }
+    }
+}
+
+/// The stored text attribute at a path's slot, its key compared case-insensitively.
+fn stored_at(matches: impl Fn(ScimSlot) -> Option<&'static str>, key: &str) -> Option<Attribute> {
+    STORED.into_iter().find(|a| {
+        a.slot()
+            .and_then(&matches)
+            .is_some_and(|k| k.eq_ignore_ascii_case(key))
+    })
 }
 
 /// The extension URNs a path may start with, and which extension each is.
@@ -669,15 +720,14 @@ fn split_extension(path: &str) -> Option<(&'static str, &'static str, String)> {
 
 /// Clears one attribute by path (v1 `meta.attributes`, v2 `remove` without a filter).
 fn clear_path(d: &mut StoredUser, path: &str) -> Result<(), ApiError> {
+    let unknown = || ApiError::payload(format!("unknown path {path}"));
     if let Some((_, ext, sub)) = split_extension(path) {
         let sub = sub.to_ascii_lowercase();
         match (ext, sub.as_str()) {
-            ("enterprise", "") => clear_enterprise(d),
-            ("enterprise", "employeenumber") => d.employee_number = None,
-            ("enterprise", "costcenter") => d.cost_center = None,
-            ("enterprise", "organization") => d.organization = None,
-            ("enterprise", "division") => d.division = None,
-            ("enterprise", "department") => d.department = None,
+            ("enterprise", "") => {
+                clear_texts(d, |s| matches!(s, ScimSlot::Enterprise(_)));
+                d.manager_id = None;
+            }
             ("enterprise", "manager" | "manager.managerid") => d.manager_id = None,
             ("guest", "") => d.guest = None,
             ("guest", "expiration") => {
@@ -685,25 +735,28 @@ fn clear_path(d: &mut StoredUser, path: &str) -> Result<(), ApiError> {
                     g.expiration = None;
                 }
             }
-            ("profile", "" | "startdate") => d.start_date = None,
-            _ => return Err(ApiError::payload(format!("unknown path {path}"))),
+            ("profile", "") => clear_texts(d, |s| matches!(s, ScimSlot::Profile(_))),
+            (ext, key) => {
+                let slot_key = |s| match (ext, s) {
+                    ("enterprise", ScimSlot::Enterprise(k)) | ("profile", ScimSlot::Profile(k)) => {
+                        Some(k)
+                    }
+                    _ => None,
+                };
+                let a = stored_at(slot_key, key).ok_or_else(unknown)?;
+                d.set_text(a, None);
+            }
         }
         return Ok(());
     }
     match path.to_ascii_lowercase().as_str() {
-        "displayname" => d.display_name = None,
-        "title" => d.title = None,
-        "timezone" => d.timezone = None,
-        "usertype" => d.user_type = None,
-        "preferredlanguage" => d.preferred_language = None,
-        "locale" => d.locale = None,
         "name" => {
-            d.given_name = None;
-            d.family_name = None;
+            clear_texts(
+                d,
+                |s| matches!(s, ScimSlot::Core(p) if p.starts_with("name.")),
+            );
             d.honorific_prefix = None;
         }
-        "name.givenname" => d.given_name = None,
-        "name.familyname" => d.family_name = None,
         "name.honorificprefix" => d.honorific_prefix = None,
         // `remove` on emails removes only the secondary (the primary cannot go).
         "emails" => d.secondary_email = None,
@@ -716,7 +769,14 @@ fn clear_path(d: &mut StoredUser, path: &str) -> Result<(), ApiError> {
         "photos" => d.photo = None,
         "username" | "nickname" => return Err(ApiError::bad_request(ErrorCode::UsernameEmpty)),
         "active" => d.active = false,
-        _ => return Err(ApiError::payload(format!("unknown path {path}"))),
+        _ => {
+            let core = |s| match s {
+                ScimSlot::Core(p) => Some(p),
+                _ => None,
+            };
+            let a = stored_at(core, path).ok_or_else(unknown)?;
+            d.set_text(a, None);
+        }
     }
     Ok(())
 }
@@ -741,44 +801,42 @@ fn nest(path: &str, value: Value) -> Value {
     out
 }
 
-/// Attribute names are case-insensitive; the typed body wants Slack's spelling.
+/// Attribute names are case-insensitive; the typed body wants Slack's spelling: the keys
+/// the emulator knows itself, then those of the table's slots (`givenName`, `costCenter`).
 fn canonical_key(key: &str) -> String {
     const KEYS: &[&str] = &[
         "userName",
         "nickName",
         "name",
-        "givenName",
-        "familyName",
         "honorificPrefix",
-        "displayName",
         "profileUrl",
-        "title",
-        "timezone",
         "active",
         "emails",
         "photos",
         "addresses",
         "phoneNumbers",
-        "userType",
         "roles",
-        "preferredLanguage",
-        "locale",
-        "employeeNumber",
-        "costCenter",
-        "organization",
-        "division",
-        "department",
         "manager",
         "managerId",
         "expiration",
-        "startDate",
         "type",
         "externalId",
         "password",
     ];
+    let table = Attribute::TEXT
+        .into_iter()
+        .filter_map(|a| match a.slot()? {
+            ScimSlot::Core(path) | ScimSlot::Enterprise(path) | ScimSlot::Profile(path) => {
+                Some(path)
+            }
+            ScimSlot::PrimaryPhone => None,
+        })
+        .flat_map(|path| path.split('.'));
     KEYS.iter()
+        .copied()
+        .chain(table)
         .find(|k| k.eq_ignore_ascii_case(key))
-        .map_or_else(|| key.to_string(), |k| k.to_string())
+        .map_or_else(|| key.to_string(), str::to_string)
 }
 
 /// One v2 PatchOp operation (FACTS §2.4).
@@ -936,7 +994,11 @@ impl Filterable for UserView<'_> {
             "ultra_restricted" => flag(u.guest.as_ref().is_some_and(|g| g.single_channel)),
             "id" => vec![u.id.clone()],
             "active" => vec![u.active.to_string()],
-            "displayname" => u.display_name.clone().into_iter().collect(),
+            "displayname" => u
+                .core_text("displayName")
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
             "externalid" => vec![String::new()],
             _ => return None,
         })
@@ -953,6 +1015,7 @@ mod tests {
     use super::*;
 
     use crate::emulator::store::StoredGuest;
+    use crate::model::Attribute as A;
 
     fn owner_token() -> Rules {
         Rules::default()
@@ -996,7 +1059,7 @@ mod tests {
         let u = s.user(&id).unwrap();
         assert_eq!(u.user_name, "ada");
         assert!(u.active);
-        assert_eq!(u.timezone.as_deref(), Some(DEFAULT_TIMEZONE));
+        assert_eq!(u.text(A::Timezone), Some(DEFAULT_TIMEZONE));
     }
 
     #[test]
@@ -1023,15 +1086,15 @@ mod tests {
               &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.secondary_email.as_deref(), Some("a2@example.com"));
-        assert_eq!(u.department.as_deref(), Some("R&D"));
+        assert_eq!(u.text(A::Department), Some("R&D"));
         patch(&mut s, Version::V1, &id,
               &json!({"schemas":[urn::CORE_V1],"emails":[{"value":"a2@example.com","operation":"delete"}],
                       "meta":{"attributes":["title","urn:scim:schemas:extension:enterprise:1.0.department"]}}),
               &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
         assert_eq!(u.secondary_email, None);
-        assert_eq!(u.title, None);
-        assert_eq!(u.department, None);
+        assert_eq!(u.text(A::Title), None);
+        assert_eq!(u.text(A::Department), None);
         assert!(s.email_holder("a2@example.com").is_none());
     }
 
@@ -1049,11 +1112,11 @@ mod tests {
             {"op":"add","path":"phoneNumbers","value":[{"value":"1","type":"mobile"},{"value":"2","type":"work"}]},
         ])), &owner_token()).unwrap();
         let u = s.user(&id).unwrap().clone();
-        assert_eq!(u.title.as_deref(), Some("Lead"));
-        assert_eq!(u.employee_number.as_deref(), Some("E1"));
+        assert_eq!(u.text(A::Title), Some("Lead"));
+        assert_eq!(u.text(A::EmployeeNumber), Some("E1"));
         assert_eq!(u.manager_id.as_deref(), Some(id.as_str()));
-        assert_eq!(u.given_name.as_deref(), Some("Augusta"));
-        assert_eq!(u.family_name.as_deref(), Some("Lovelace"));
+        assert_eq!(u.text(A::GivenName), Some("Augusta"));
+        assert_eq!(u.text(A::FamilyName), Some("Lovelace"));
         assert_eq!(u.secondary_email.as_deref(), Some("second@example.com"));
         patch(&mut s, Version::V2, &id, &ops(json!([
             {"op":"replace","path":"phoneNumbers[value eq \"1\"].value","value":"9"},
@@ -1063,7 +1126,7 @@ mod tests {
         let u = s.user(&id).unwrap();
         assert_eq!(u.primary_phone.as_deref(), Some("9"));
         assert_eq!(u.secondary_email, None);
-        assert_eq!(u.employee_number, None);
+        assert_eq!(u.text(A::EmployeeNumber), None);
         let err = patch(
             &mut s,
             Version::V2,
@@ -1073,6 +1136,52 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.description, "missing_primary_email");
+    }
+
+    /// Slack keeps nickName equal to userName (FACTS TL;DR 5): the emulator keeps one name
+    /// under both keys, so writing either renames the user and a read shows both, and
+    /// neither can be removed.
+    #[test]
+    fn a_nickname_write_renames_the_user() {
+        let mut s = org();
+        let id = ada(&mut s);
+        let ops = |ops: Value| json!({"schemas":[urn::PATCH_OP_V2],"Operations":ops});
+        patch(
+            &mut s,
+            Version::V2,
+            &id,
+            &ops(json!([{"op":"replace","path":"nickname","value":"Ada.L"}])),
+            &owner_token(),
+        )
+        .unwrap();
+        let u = s.user(&id).unwrap();
+        assert_eq!(u.user_name, "ada.l", "normalised as a userName");
+        assert_eq!(u.text(A::Nickname), Some("ada.l"));
+        patch(
+            &mut s,
+            Version::V1,
+            &id,
+            &json!({"schemas":[urn::CORE_V1],"nickName":"countess"}),
+            &owner_token(),
+        )
+        .unwrap();
+        assert_eq!(s.user(&id).unwrap().user_name, "countess");
+        let err = patch(
+            &mut s,
+            Version::V2,
+            &id,
+            &ops(json!([{"op":"remove","path":"nickName"}])),
+            &owner_token(),
+        )
+        .unwrap_err();
+        assert_eq!(err.description, "username_empty");
+        let id = post(
+            &mut s,
+            &json!({"schemas":[urn::CORE_V1],"userName":"lin","nickName":"lin",
+                   "emails":[{"value":"lin@example.com"}]}),
+        )
+        .unwrap();
+        assert_eq!(s.user(&id).unwrap().text(A::Nickname), Some("lin"));
     }
 
     #[test]
@@ -1111,10 +1220,10 @@ mod tests {
         .unwrap();
         replace(&mut s, &id, &json!({"schemas":[urn::CORE_V1],"userName":"ada","emails":[{"value":"ada@example.com"}]}), &owner_token()).unwrap();
         let u = s.user(&id).unwrap();
-        assert_eq!(u.title, None);
-        assert_eq!(u.display_name, None);
+        assert_eq!(u.text(A::Title), None);
+        assert_eq!(u.text(A::DisplayName), None);
         assert!(!u.active, "PUT without active deactivates");
-        assert_eq!(u.given_name.as_deref(), Some("Ada"), "the name survives");
+        assert_eq!(u.text(A::GivenName), Some("Ada"), "the name survives");
     }
 
     #[test]

@@ -1,9 +1,26 @@
 //! The user attributes scimsync manages: one table ([`TABLE`]) that the directory readers, the
-//! config, the planner, the SCIM layer and the reports all read.
+//! config, the planner, the SCIM layer, the emulator and the reports all read. A row is the
+//! whole definition of its attribute, as a flag of ripgrep's `defs.rs` is: its names in files,
+//! what it holds, its docs, its policy default ([`Spec::never_cleared`]), what Slack requires
+//! of a value ([`Check`]) and, for a text or date attribute, where it lives in a SCIM user of
+//! either dialect and how Slack keeps and shows it ([`Scim`]).
 //!
-//! Adding an attribute is a variant of [`Attribute`] and a row of [`TABLE`]; a text attribute
-//! then is read from YAML and CSV, has a policy, is compared, written to Slack at its SCIM
-//! slot, read back and dumped, with no other change.
+//! Adding a text or date attribute is a variant of [`Attribute`] and a row of [`TABLE`], here,
+//! and nothing else in the code: the YAML and CSV readers, the config's `attributes:` and
+//! `columns:` keys, the planner, the SCIM writer (create bodies, v1 and v2 PATCH), both SCIM
+//! readers (the full types and the lean listing decoding), `dump`, and the emulator — its
+//! stored user, its merge of writes, its clears, its page writer and the writer's reference
+//! renderer — all work from the row. Then regenerate the JSON Schemas (`scimsync schema
+//! config` and `scimsync schema directory` into `config/schema/`; a test holds them current)
+//! and write the row's tests. `nickname` was added so: its row, the schemas and tests.
+//!
+//! What a row cannot say needs code, and the row says where: a SCIM location the full types
+//! ([`crate::scim::types::User`]) do not model (they model every attribute of Slack's user,
+//! so only a location Slack does not have); a location with rules of its own, as the primary
+//! phone ([`ScimSlot::PrimaryPhone`]: two stored phones, swapped on the way out) and the
+//! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
+//! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
+//! name, so that a plan converges); and a new kind of [`Check`].
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
@@ -16,6 +33,7 @@ pub enum Attribute {
     Id,
     Email,
     UserName,
+    Nickname,
     GivenName,
     FamilyName,
     DisplayName,
@@ -44,11 +62,11 @@ pub enum Kind {
     /// An identity key (`id`, `email`, `user_name`): kept in fields of its own and compared
     /// by key (DESIGN §2).
     Key,
-    /// Free text, kept in a user's [`TextValues`] and written to Slack at its slot.
-    Text(ScimSlot),
+    /// Free text, kept in a user's [`TextValues`] and written to Slack where [`Scim`] says.
+    Text(Scim),
     /// A calendar day, kept in a user's [`TextValues`] as `YYYY-MM-DD` and written to Slack
-    /// at its slot the way Slack writes dates.
-    Date(ScimSlot),
+    /// where [`Scim`] says, the way Slack writes dates.
+    Date(Scim),
     /// Another user of the directory, by email; in Slack, the enterprise manager's id.
     Manager,
     /// Multi-channel guest status, with an optional expiry.
@@ -57,6 +75,20 @@ pub enum Kind {
     Active,
     /// Names of the groups the user belongs to.
     Groups,
+}
+
+/// A text or date attribute in a SCIM user: where it is, and how Slack keeps and shows it.
+/// The SCIM layer reads and writes it from [`Scim::slot`]; the emulator stores, drops and
+/// renders it from all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scim {
+    /// Where it lives, in both dialects.
+    pub slot: ScimSlot,
+    /// How a user body shows it (FACTS §2.9).
+    pub shown: Shown,
+    /// Whether Slack keeps it as a custom profile field (FACTS §2.8): a create carrying an
+    /// invalid custom-profile value loses every one of them (TL;DR 7).
+    pub custom: bool,
 }
 
 /// Where a text attribute lives in a SCIM user (the same path in both dialects; extensions
@@ -74,6 +106,34 @@ pub enum ScimSlot {
     PrimaryPhone,
 }
 
+/// How Slack shows a text attribute in a user body (FACTS §2.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// In every body, `""` when unset (`displayName`, `name.givenName`, `title`).
+    Always,
+    /// Only in the bodies of users with custom-profile data, `null` when unset; a value makes
+    /// its user one of them (`userType`, the enterprise extension's keys, the primary phone).
+    WithProfileData,
+    /// Only when set (the profile extension's `startDate`).
+    WhenSet,
+}
+
+/// What Slack requires of a text value, checked as a directory is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Any text.
+    Free,
+    /// Slack's display-name rules (FACTS §2.2): at most 80 characters, no `@`.
+    DisplayName,
+    /// Slack's rules for a given or family name.
+    PersonName,
+    /// The user name under another SCIM name: Slack keeps the two equal (`nickName`, FACTS
+    /// TL;DR 5), so a value must be the user name Slack will hold for the person — the
+    /// `user_name` given, else the one derived from the email — compared as user names are,
+    /// and is kept as Slack spells it.
+    UserName,
+}
+
 /// One row of [`TABLE`]: everything scimsync knows about an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {
@@ -85,6 +145,11 @@ pub struct Spec {
     pub kind: Kind,
     /// Whether the config's `attributes:` policy may set how it is kept in sync.
     pub policy: bool,
+    /// What Slack requires of a text value (checked as a directory is loaded).
+    pub check: Check,
+    /// Why a blank value in a source can never clear Slack's (so `blank: clear` is refused),
+    /// if it cannot: Slack needs the value, or clearing it would unmatch or demote accounts.
+    pub never_cleared: Option<&'static str>,
     /// The key that maps a CSV header to it under a source's `columns:`.
     pub column: &'static str,
     /// One line for people: what the value is (used for the JSON Schemas' descriptions).
@@ -103,113 +168,191 @@ const fn row(
         name,
         kind,
         policy,
+        check: Check::Free,
+        never_cleared: None,
         column: name,
         doc,
     }
 }
 
-const fn text(attribute: Attribute, name: &'static str, slot: ScimSlot, doc: &'static str) -> Spec {
-    row(attribute, name, Kind::Text(slot), true, doc)
+const fn text(attribute: Attribute, name: &'static str, scim: Scim, doc: &'static str) -> Spec {
+    row(attribute, name, Kind::Text(scim), true, doc)
 }
+
+/// A core attribute of Slack's standard profile: in every body, kept when a create's custom
+/// profile is dropped.
+const fn standard(path: &'static str) -> Scim {
+    Scim {
+        slot: ScimSlot::Core(path),
+        shown: Shown::Always,
+        custom: false,
+    }
+}
+
+/// A custom profile field (FACTS §2.8): shown only on users with custom-profile data, except
+/// the profile extension's keys, shown when set.
+const fn custom(slot: ScimSlot) -> Scim {
+    Scim {
+        slot,
+        shown: match slot {
+            ScimSlot::Profile(_) => Shown::WhenSet,
+            _ => Shown::WithProfileData,
+        },
+        custom: true,
+    }
+}
+
+/// Why a person's name is never cleared.
+const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack requires one)");
+
+/// Why a key or a status has no blank rule.
+const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
 use ScimSlot::{Core, Enterprise, PrimaryPhone, Profile};
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
-    row(
-        A::Id,
-        "id",
-        Kind::Key,
-        false,
-        "Slack user id (U… or W…), e.g. from `scimsync dump`; the strongest match key.",
-    ),
-    row(
-        A::Email,
-        "email",
-        Kind::Key,
-        false,
-        "Primary email; unique case-insensitively.",
-    ),
-    row(
-        A::UserName,
-        "user_name",
-        Kind::Key,
-        true,
-        "Slack username: at most 21 of a-z 0-9 . _ - (lower-cased), not reserved. Default: derived from the email the way Slack does.",
-    ),
+    Spec {
+        never_cleared: Some("Slack requires a user name"),
+        ..row(
+            A::Id,
+            "id",
+            Kind::Key,
+            false,
+            "Slack user id (U… or W…), e.g. from `scimsync dump`; the strongest match key.",
+        )
+    },
+    Spec {
+        never_cleared: Some("Slack requires a user name"),
+        ..row(
+            A::Email,
+            "email",
+            Kind::Key,
+            false,
+            "Primary email; unique case-insensitively.",
+        )
+    },
+    Spec {
+        never_cleared: Some("Slack requires a user name"),
+        ..row(
+            A::UserName,
+            "user_name",
+            Kind::Key,
+            true,
+            "Slack username: at most 21 of a-z 0-9 . _ - (lower-cased), not reserved. Default: derived from the email the way Slack does.",
+        )
+    },
+    Spec {
+        check: Check::UserName,
+        never_cleared: Some("Slack requires a nickname (it is the user name)"),
+        ..text(
+            A::Nickname,
+            "nickname",
+            standard("nickName"),
+            "Slack's nickName, which Slack keeps equal to the user name: it must be the user name Slack will hold (user_name, or the one derived from the email).",
+        )
+    },
+    Spec {
+        check: Check::PersonName,
+        never_cleared: NAME_REQUIRED,
+        ..text(
+            A::GivenName,
+            "given_name",
+            standard("name.givenName"),
+            "Given (first) name.",
+        )
+    },
+    Spec {
+        check: Check::PersonName,
+        never_cleared: NAME_REQUIRED,
+        ..text(
+            A::FamilyName,
+            "family_name",
+            standard("name.familyName"),
+            "Family (last) name.",
+        )
+    },
+    Spec {
+        check: Check::DisplayName,
+        ..text(
+            A::DisplayName,
+            "display_name",
+            standard("displayName"),
+            "Display name: at most 80 characters, no '@'.",
+        )
+    },
     text(
-        A::GivenName,
-        "given_name",
-        Core("name.givenName"),
-        "Given (first) name.",
+        A::Title,
+        "title",
+        // Among the custom profile fields Slack creates (FACTS §2.8), yet in every body (§2.9).
+        Scim {
+            custom: true,
+            ..standard("title")
+        },
+        "Job title.",
     ),
-    text(
-        A::FamilyName,
-        "family_name",
-        Core("name.familyName"),
-        "Family (last) name.",
-    ),
-    text(
-        A::DisplayName,
-        "display_name",
-        Core("displayName"),
-        "Display name: at most 80 characters, no '@'.",
-    ),
-    text(A::Title, "title", Core("title"), "Job title."),
     text(
         A::Phone,
         "phone",
-        PrimaryPhone,
+        custom(PrimaryPhone),
         "Phone number (Slack's primary phone).",
     ),
     text(
         A::Timezone,
         "timezone",
-        Core("timezone"),
+        standard("timezone"),
         "IANA time zone, e.g. Europe/Paris.",
     ),
-    text(A::Locale, "locale", Core("locale"), "Locale, e.g. en-US."),
+    text(
+        A::Locale,
+        "locale",
+        custom(Core("locale")),
+        "Locale, e.g. en-US.",
+    ),
     text(
         A::PreferredLanguage,
         "preferred_language",
-        Core("preferredLanguage"),
+        custom(Core("preferredLanguage")),
         "Preferred language, e.g. en.",
     ),
     text(
         A::UserType,
         "user_type",
-        Core("userType"),
+        custom(Core("userType")),
         "User type, e.g. Employee or Contractor.",
     ),
-    text(
-        A::EmployeeNumber,
-        "employee_number",
-        Enterprise("employeeNumber"),
-        "Enterprise employeeNumber (\"Employee ID\"); a stable match key. Quote it.",
-    ),
+    Spec {
+        never_cleared: Some("a match key is never cleared"),
+        ..text(
+            A::EmployeeNumber,
+            "employee_number",
+            custom(Enterprise("employeeNumber")),
+            "Enterprise employeeNumber (\"Employee ID\"); a stable match key. Quote it.",
+        )
+    },
     text(
         A::CostCenter,
         "cost_center",
-        Enterprise("costCenter"),
+        custom(Enterprise("costCenter")),
         "Enterprise cost center.",
     ),
     text(
         A::Organization,
         "organization",
-        Enterprise("organization"),
+        custom(Enterprise("organization")),
         "Enterprise organization.",
     ),
     text(
         A::Division,
         "division",
-        Enterprise("division"),
+        custom(Enterprise("division")),
         "Enterprise division.",
     ),
     text(
         A::Department,
         "department",
-        Enterprise("department"),
+        custom(Enterprise("department")),
         "Enterprise department.",
     ),
     Spec {
@@ -225,31 +368,40 @@ pub const TABLE: &[Spec] = &[
     row(
         A::StartDate,
         "start_date",
-        Kind::Date(Profile("startDate")),
+        Kind::Date(custom(Profile("startDate"))),
         true,
         "Start date, YYYY-MM-DD.",
     ),
-    row(
-        A::Guest,
-        "guest",
-        Kind::Guest,
-        true,
-        "Marks a multi-channel guest (single-channel guests cannot be provisioned over SCIM).",
-    ),
-    row(
-        A::Active,
-        "active",
-        Kind::Active,
-        false,
-        "false for a leaver: the account is deactivated (Slack never deletes users). Default: true.",
-    ),
-    row(
-        A::Groups,
-        "groups",
-        Kind::Groups,
-        false,
-        "Names of groups this person belongs to.",
-    ),
+    Spec {
+        never_cleared: Some("a blank guest cell already means a full member"),
+        ..row(
+            A::Guest,
+            "guest",
+            Kind::Guest,
+            true,
+            "Marks a multi-channel guest (single-channel guests cannot be provisioned over SCIM).",
+        )
+    },
+    Spec {
+        never_cleared: NO_BLANK_RULE,
+        ..row(
+            A::Active,
+            "active",
+            Kind::Active,
+            false,
+            "false for a leaver: the account is deactivated (Slack never deletes users). Default: true.",
+        )
+    },
+    Spec {
+        never_cleared: NO_BLANK_RULE,
+        ..row(
+            A::Groups,
+            "groups",
+            Kind::Groups,
+            false,
+            "Names of groups this person belongs to.",
+        )
+    },
 ];
 
 /// How many attributes there are.
@@ -279,7 +431,8 @@ const TEXT_SLOT: [Option<usize>; COUNT] = {
             TABLE[i].attribute as usize == i,
             "TABLE is not in Attribute's order"
         );
-        if TABLE[i].kind.is_text() {
+        if let Some(scim) = TABLE[i].kind.scim() {
+            assert!(scim.is_consistent(), "a row's Scim breaks Slack's rules");
             slots[i] = Some(next);
             next += 1;
         }
@@ -288,16 +441,32 @@ const TEXT_SLOT: [Option<usize>; COUNT] = {
     slots
 };
 
+impl Scim {
+    /// Whether the row says what Slack does: the enterprise extension and the primary phone
+    /// are shown with custom-profile data, the profile extension when set, and only custom
+    /// profile fields are shown that way. (Checked on every row as the crate compiles.)
+    const fn is_consistent(self) -> bool {
+        let shown_by_slot = match self.slot {
+            ScimSlot::Enterprise(_) | ScimSlot::PrimaryPhone => {
+                matches!(self.shown, Shown::WithProfileData)
+            }
+            ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
+            ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
+        };
+        shown_by_slot && (self.custom || matches!(self.shown, Shown::Always))
+    }
+}
+
 impl Kind {
     /// Whether a user keeps the value in [`TextValues`].
     pub const fn is_text(self) -> bool {
         matches!(self, Kind::Text(_) | Kind::Date(_))
     }
 
-    /// The SCIM slot of a text or date attribute.
-    pub const fn scim(self) -> Option<ScimSlot> {
+    /// Where and how Slack keeps a text or date attribute.
+    pub const fn scim(self) -> Option<Scim> {
         match self {
-            Kind::Text(slot) | Kind::Date(slot) => Some(slot),
+            Kind::Text(scim) | Kind::Date(scim) => Some(scim),
             _ => None,
         }
     }
@@ -354,9 +523,22 @@ impl Attribute {
         self.spec().kind
     }
 
-    /// Where a text or date attribute lives in a SCIM user.
-    pub const fn scim(self) -> Option<ScimSlot> {
+    /// Where and how Slack keeps a text or date attribute.
+    pub const fn scim(self) -> Option<Scim> {
         self.kind().scim()
+    }
+
+    /// Where a text or date attribute lives in a SCIM user.
+    pub const fn slot(self) -> Option<ScimSlot> {
+        match self.scim() {
+            Some(scim) => Some(scim.slot),
+            None => None,
+        }
+    }
+
+    /// Why a blank value in a source never clears Slack's, if it cannot ([`Spec::never_cleared`]).
+    pub const fn never_cleared(self) -> Option<&'static str> {
+        self.spec().never_cleared
     }
 
     /// The attribute's index in [`TextValues`], for text and date attributes.
@@ -544,6 +726,7 @@ mod tests {
         for a in Attribute::ALL {
             assert_eq!(a.text_slot().is_some(), a.kind().is_text(), "{a}");
             assert_eq!(a.scim().is_some(), a.kind().is_text(), "{a}");
+            assert_eq!(a.slot(), a.scim().map(|s| s.slot), "{a}");
             if let Some(slot) = a.text_slot() {
                 assert_eq!(Attribute::TEXT[slot], a);
             }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{Attribute, Kind, TABLE, TextValues};
+use super::{Attribute, Check, Kind, TABLE, TextValues};
 use crate::slack_rules::{email_key, user_name_key};
 
 /// A Slack user as one listing saw it.
@@ -82,7 +82,9 @@ const NULL_WHEN_UNSET: [Attribute; 15] = [
 
 /// The canonical JSON that plan fingerprints hash: the keys, then the text, date, manager
 /// and guest attributes in [`TABLE`]'s order, then `is_bot`. Its shape is part of the plan
-/// format: a plan saved by one build is checked against fingerprints made by another.
+/// format: a plan saved by one build is checked against fingerprints made by another. A text
+/// attribute Slack keeps equal to the user name ([`Check::UserName`], `nickname`) is left
+/// out: it says nothing the user name does not, and every account has it.
 impl Serialize for LiveUser {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
@@ -93,6 +95,7 @@ impl Serialize for LiveUser {
         map.serialize_entry("secondary_email", &self.secondary_email)?;
         for spec in TABLE {
             match spec.kind {
+                Kind::Text(_) if spec.check == Check::UserName => {}
                 Kind::Text(_) | Kind::Date(_) => match self.text(spec.attribute) {
                     Some(value) => map.serialize_entry(spec.name, value)?,
                     None if NULL_WHEN_UNSET.contains(&spec.attribute) => {
@@ -160,6 +163,10 @@ mod tests {
                 r#"{{"id":"W1","user_name":"ada","active":true,"email":"ada@x.io",{nulls},"start_date":null,"guest":null,"is_bot":false}}"#
             )
         );
+        // The nickname, equal to the user name at Slack, adds nothing.
+        let before = serde_json::to_string(&u).unwrap();
+        u.texts.set(Attribute::Nickname, Some("ada"));
+        assert_eq!(serde_json::to_string(&u).unwrap(), before);
         u.texts.set(Attribute::StartDate, Some("2024-04-10"));
         u.guest = Some(DateTime::from_timestamp(0, 0));
         assert!(serde_json::to_string(&u).unwrap().ends_with(

@@ -7,6 +7,8 @@ mod fields;
 mod live;
 pub mod time;
 
-pub use attribute::{Attribute, Kind, ScimSlot, Spec, TABLE, TEXT_SLOTS, TextValues};
+pub use attribute::{
+    Attribute, Check, Kind, Scim, ScimSlot, Shown, Spec, TABLE, TEXT_SLOTS, TextValues,
+};
 pub use fields::{Change, GuestSpec, UserFields, UserRef};
 pub use live::{LiveGroup, LiveState, LiveUser};

@@ -5,6 +5,11 @@
 //! prove the two decodings give equal `LiveUser`s over Slack's recorded bodies and the
 //! emulator's pages.
 //!
+//! The text attributes it keeps are the attribute table's: a key is kept because a row's
+//! [`ScimSlot`] names it (in the core object, an object under it such as `name`, or an
+//! extension), in an array per object indexed by the row's place ([`Place`]) — no field per
+//! attribute, no allocation per value, no key compared that the table does not name.
+//!
 //! The full [`User`] stays the type for everything else (dumps, writes, the emulator). What
 //! the lean decoding gives up: a key the planner does not read is not checked (a malformed
 //! `meta` or a repeated `photos` no longer fails the listing); a key it reads is checked as
@@ -12,9 +17,11 @@
 
 use std::borrow::Cow;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::types::{Enterprise, Flag, Guest, MultiValue, Nullable, Profile, User};
+use super::Version;
+use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, User, urn};
+use crate::model::{Attribute, ScimSlot, TABLE};
 
 /// A string borrowed from the page where it can be (an escaped string is owned).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,16 +131,6 @@ macro_rules! lean_object {
 }
 
 lean_object! {
-    /// `name`: the parts the planner compares.
-    pub struct LeanName {
-        /// `givenName`.
-        given_name: Str<'a> = "givenName",
-        /// `familyName`.
-        family_name: Str<'a> = "familyName",
-    }
-}
-
-lean_object! {
     /// An entry of `emails` or `phoneNumbers`.
     pub struct LeanValue {
         /// `value`.
@@ -152,24 +149,6 @@ lean_object! {
 }
 
 lean_object! {
-    /// The enterprise extension (either dialect).
-    pub struct LeanEnterprise {
-        /// `employeeNumber`.
-        employee_number: Str<'a> = "employeeNumber",
-        /// `costCenter`.
-        cost_center: Str<'a> = "costCenter",
-        /// `organization`.
-        organization: Str<'a> = "organization",
-        /// `division`.
-        division: Str<'a> = "division",
-        /// `department`.
-        department: Str<'a> = "department",
-        /// `manager`.
-        manager: LeanManager<'a> = "manager",
-    }
-}
-
-lean_object! {
     /// The guest extension (either dialect).
     pub struct LeanGuest {
         /// `expiration`.
@@ -177,53 +156,402 @@ lean_object! {
     }
 }
 
-lean_object! {
-    /// The profile extension (either dialect).
-    pub struct LeanProfile {
-        /// `startDate`.
-        start_date: Str<'a> = "startDate",
+/// The objects of a user body that hold text attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Object {
+    /// The user itself, and objects under it (`name`).
+    Core,
+    /// The enterprise extension, in either dialect.
+    Enterprise,
+    /// Slack's profile extension, in either dialect.
+    Profile,
+}
+
+/// Where the lean decoding keeps a text attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In [`LeanUser::core`] at this index.
+    Core(usize),
+    /// In [`LeanEnterprise::texts`] at this index.
+    Enterprise(usize),
+    /// In [`LeanProfile::texts`] at this index.
+    Profile(usize),
+    /// In [`LeanUser::phone_numbers`]: the entry marked primary.
+    PrimaryPhone,
+}
+
+/// The object a slot is in, and the key or dotted path it has there.
+const fn object_of(slot: ScimSlot) -> Option<(Object, &'static str)> {
+    match slot {
+        ScimSlot::Core(path) => Some((Object::Core, path)),
+        ScimSlot::Enterprise(key) => Some((Object::Enterprise, key)),
+        ScimSlot::Profile(key) => Some((Object::Profile, key)),
+        ScimSlot::PrimaryPhone => None,
     }
 }
 
-lean_object! {
-    /// A user as the planner reads it: the keys of [`User`] that `LiveUser` is made of.
-    pub struct LeanUser {
-        /// `id`.
-        id: Str<'a> = "id",
-        /// `userName`.
-        user_name: Str<'a> = "userName",
-        /// `name`.
-        name: LeanName<'a> = "name",
-        /// `displayName`.
-        display_name: Str<'a> = "displayName",
-        /// `title`.
-        title: Str<'a> = "title",
-        /// `timezone`.
-        timezone: Str<'a> = "timezone",
-        /// `active`.
-        active: Flag = "active",
-        /// `emails`.
-        emails: Vec<LeanValue<'a>> = "emails",
-        /// `phoneNumbers`.
-        phone_numbers: Vec<LeanValue<'a>> = "phoneNumbers",
-        /// `userType`.
-        user_type: Str<'a> = "userType",
-        /// `preferredLanguage`.
-        preferred_language: Str<'a> = "preferredLanguage",
-        /// `locale`.
-        locale: Str<'a> = "locale",
-        /// The v1 enterprise extension.
-        enterprise_v1: LeanEnterprise<'a> = "urn:scim:schemas:extension:enterprise:1.0",
-        /// The v2 enterprise extension.
-        enterprise_v2: LeanEnterprise<'a> = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        /// The v1 guest extension.
-        guest_v1: LeanGuest<'a> = "urn:scim:schemas:extension:slack:guest:1.0",
-        /// The v2 guest extension.
-        guest_v2: LeanGuest<'a> = "urn:ietf:params:scim:schemas:extension:slack:guest:2.0:User",
-        /// The v1 profile extension.
-        profile_v1: LeanProfile<'a> = "urn:scim:schemas:extension:slack:profile:1.0",
-        /// The v2 profile extension.
-        profile_v2: LeanProfile<'a> = "urn:ietf:params:scim:schemas:extension:slack:profile:2.0:User",
+/// How many text attributes live in `object`.
+const fn count(object: Object) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < TABLE.len() {
+        if let Some(scim) = TABLE[i].kind.scim()
+            && let Some((o, _)) = object_of(scim.slot)
+            && o as u8 == object as u8
+        {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// How many text attributes live in the core object (and objects under it).
+pub const CORE: usize = count(Object::Core);
+/// How many text attributes live in the enterprise extension.
+pub const ENTERPRISE: usize = count(Object::Enterprise);
+/// How many text attributes live in the profile extension.
+pub const PROFILE: usize = count(Object::Profile);
+
+/// The key (or dotted path) of each text attribute of `object`, by index.
+const fn keys<const N: usize>(object: Object) -> [&'static str; N] {
+    let mut keys = [""; N];
+    let (mut n, mut i) = (0, 0);
+    while i < TABLE.len() {
+        if let Some(scim) = TABLE[i].kind.scim()
+            && let Some((o, key)) = object_of(scim.slot)
+            && o as u8 == object as u8
+        {
+            keys[n] = key;
+            n += 1;
+        }
+        i += 1;
+    }
+    keys
+}
+
+const CORE_KEYS: [&str; CORE] = keys(Object::Core);
+
+/// The object under the core each core attribute is in (`name` for `name.givenName`), if any.
+const CORE_PARENTS: [Option<&str>; CORE] = {
+    let mut parents = [None; CORE];
+    let mut i = 0;
+    while i < CORE {
+        let bytes = CORE_KEYS[i].as_bytes();
+        let mut k = 0;
+        while k < bytes.len() {
+            if bytes[k] == b'.' {
+                parents[i] = Some(CORE_KEYS[i].split_at(k).0);
+                break;
+            }
+            k += 1;
+        }
+        i += 1;
+    }
+    parents
+};
+const ENTERPRISE_KEYS: [&str; ENTERPRISE] = keys(Object::Enterprise);
+const PROFILE_KEYS: [&str; PROFILE] = keys(Object::Profile);
+
+/// Each attribute's [`Place`], by [`Attribute`] order (`None` for attributes that are not text).
+const PLACES: [Option<Place>; TABLE.len()] = {
+    let mut places = [None; TABLE.len()];
+    let (mut core, mut enterprise, mut profile) = (0, 0, 0);
+    let mut i = 0;
+    while i < TABLE.len() {
+        if let Some(scim) = TABLE[i].kind.scim() {
+            places[i] = Some(match scim.slot {
+                ScimSlot::Core(_) => {
+                    core += 1;
+                    Place::Core(core - 1)
+                }
+                ScimSlot::Enterprise(_) => {
+                    enterprise += 1;
+                    Place::Enterprise(enterprise - 1)
+                }
+                ScimSlot::Profile(_) => {
+                    profile += 1;
+                    Place::Profile(profile - 1)
+                }
+                ScimSlot::PrimaryPhone => Place::PrimaryPhone,
+            });
+        }
+        i += 1;
+    }
+    assert!(CORE <= 64, "seen-objects bits are a u64");
+    places
+};
+
+impl Place {
+    /// Where the lean decoding keeps a text attribute; `None` if it is not one.
+    pub const fn of(attribute: Attribute) -> Option<Place> {
+        PLACES[attribute as usize]
+    }
+}
+
+/// The values of the text attributes an object holds, by index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeanTexts<'a, const N: usize>(pub [Nullable<Str<'a>>; N]);
+
+impl<const N: usize> Default for LeanTexts<'_, N> {
+    fn default() -> Self {
+        LeanTexts(std::array::from_fn(|_| Nullable::Missing))
+    }
+}
+
+impl<'a, const N: usize> LeanTexts<'a, N> {
+    /// The values of `object`'s keys, borrowed: what the lean decoding of it gives.
+    fn of(object: &'a dyn ByKey, keys: &[&'static str; N]) -> Self {
+        LeanTexts(std::array::from_fn(|i| {
+            object.string(keys[i]).map_or(Nullable::Missing, view)
+        }))
+    }
+
+    /// Reads the value of `key` (index `i`) into place, refusing a key given twice.
+    fn read<A: MapAccess<'a>>(
+        &mut self,
+        map: &mut A,
+        i: usize,
+        key: &'static str,
+    ) -> Result<(), A::Error> {
+        if self.0[i].is_present() {
+            return Err(de::Error::duplicate_field(key));
+        }
+        self.0[i] = map.next_value()?;
+        Ok(())
+    }
+}
+
+/// The enterprise extension (either dialect): its text attributes and the manager.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeanEnterprise<'a> {
+    /// The text attributes, by [`Place::Enterprise`] index.
+    pub texts: LeanTexts<'a, ENTERPRISE>,
+    /// `manager`.
+    pub manager: Nullable<LeanManager<'a>>,
+}
+
+/// The profile extension (either dialect): its text attributes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeanProfile<'a> {
+    /// The text attributes, by [`Place::Profile`] index.
+    pub texts: LeanTexts<'a, PROFILE>,
+}
+
+/// A user as the planner reads it: the keys of [`User`] that `LiveUser` is made of.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LeanUser<'a> {
+    /// `id`.
+    pub id: Nullable<Str<'a>>,
+    /// `userName`.
+    pub user_name: Nullable<Str<'a>>,
+    /// `active`.
+    pub active: Nullable<Flag>,
+    /// `emails`.
+    pub emails: Nullable<Vec<LeanValue<'a>>>,
+    /// `phoneNumbers`.
+    pub phone_numbers: Nullable<Vec<LeanValue<'a>>>,
+    /// The text attributes of the core object and the objects under it (`name.givenName`),
+    /// by [`Place::Core`] index: an object under the core that is `null` makes its attributes
+    /// `null`.
+    pub core: LeanTexts<'a, CORE>,
+    /// The v1 enterprise extension.
+    pub enterprise_v1: Nullable<LeanEnterprise<'a>>,
+    /// The v2 enterprise extension.
+    pub enterprise_v2: Nullable<LeanEnterprise<'a>>,
+    /// The v1 guest extension.
+    pub guest_v1: Nullable<LeanGuest<'a>>,
+    /// The v2 guest extension.
+    pub guest_v2: Nullable<LeanGuest<'a>>,
+    /// The v1 profile extension.
+    pub profile_v1: Nullable<LeanProfile<'a>>,
+    /// The v2 profile extension.
+    pub profile_v2: Nullable<LeanProfile<'a>>,
+}
+
+/// Sets `field` from the map's next value, refusing a key given twice.
+fn once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    map: &mut A,
+    field: &mut Nullable<T>,
+    key: &'static str,
+) -> Result<(), A::Error> {
+    if field.is_present() {
+        return Err(de::Error::duplicate_field(key));
+    }
+    *field = map.next_value()?;
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for LeanUser<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct UserVisitor;
+        impl<'de> Visitor<'de> for UserVisitor {
+            type Value = LeanUser<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LeanUser")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LeanUser<'de>, A::Error> {
+                let mut out = LeanUser::default();
+                // Objects under the core already read, by the index of their first attribute.
+                let mut objects_seen = 0u64;
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    let m = &mut map;
+                    match key.as_str() {
+                        "id" => once(m, &mut out.id, "id")?,
+                        "userName" => once(m, &mut out.user_name, "userName")?,
+                        "active" => once(m, &mut out.active, "active")?,
+                        "emails" => once(m, &mut out.emails, "emails")?,
+                        "phoneNumbers" => once(m, &mut out.phone_numbers, "phoneNumbers")?,
+                        urn::ENTERPRISE_V1 => once(m, &mut out.enterprise_v1, urn::ENTERPRISE_V1)?,
+                        urn::ENTERPRISE_V2 => once(m, &mut out.enterprise_v2, urn::ENTERPRISE_V2)?,
+                        urn::GUEST_V1 => once(m, &mut out.guest_v1, urn::GUEST_V1)?,
+                        urn::GUEST_V2 => once(m, &mut out.guest_v2, urn::GUEST_V2)?,
+                        urn::PROFILE_V1 => once(m, &mut out.profile_v1, urn::PROFILE_V1)?,
+                        urn::PROFILE_V2 => once(m, &mut out.profile_v2, urn::PROFILE_V2)?,
+                        key => read_core(m, key, &mut out.core, &mut objects_seen)?,
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(UserVisitor)
+    }
+}
+
+/// A key of the user object that may be a core text attribute (`title`) or hold some
+/// (`name`); anything else is skipped unread.
+fn read_core<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: &str,
+    core: &mut LeanTexts<'de, CORE>,
+    objects_seen: &mut u64,
+) -> Result<(), A::Error> {
+    for (i, path) in CORE_KEYS.iter().enumerate() {
+        let Some(parent) = CORE_PARENTS[i] else {
+            if *path == key {
+                return core.read(map, i, path);
+            }
+            continue;
+        };
+        if parent == key {
+            if *objects_seen & (1 << i) != 0 {
+                return Err(de::Error::duplicate_field(parent));
+            }
+            *objects_seen |= 1 << i;
+            return map.next_value_seed(Under { parent, core });
+        }
+    }
+    map.next_value::<IgnoredAny>()?;
+    Ok(())
+}
+
+/// An object under the core (`name`): its keys that are text attributes (`name.givenName`)
+/// read into the core's texts; `null` makes them all `null`.
+struct Under<'t, 'a> {
+    /// The object's key, the first segment of its attributes' paths.
+    parent: &'static str,
+    core: &'t mut LeanTexts<'a, CORE>,
+}
+
+impl Under<'_, '_> {
+    /// The index of the attribute at `parent.key`, if any.
+    fn index(&self, key: &str) -> Option<usize> {
+        CORE_KEYS.iter().position(|path| {
+            path.strip_prefix(self.parent)
+                .and_then(|rest| rest.strip_prefix('.'))
+                == Some(key)
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Under<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Under<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: an object or null", self.parent)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        for (i, parent) in CORE_PARENTS.iter().enumerate() {
+            if *parent == Some(self.parent) {
+                self.core.0[i] = Nullable::Null;
+            }
+        }
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            match self.index(key.as_str()) {
+                Some(i) => self.core.read(&mut map, i, CORE_KEYS[i])?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for LeanEnterprise<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EnterpriseVisitor;
+        impl<'de> Visitor<'de> for EnterpriseVisitor {
+            type Value = LeanEnterprise<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LeanEnterprise")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = LeanEnterprise::default();
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    match key.as_str() {
+                        "manager" => once(&mut map, &mut out.manager, "manager")?,
+                        key => match ENTERPRISE_KEYS.iter().position(|k| *k == key) {
+                            Some(i) => out.texts.read(&mut map, i, ENTERPRISE_KEYS[i])?,
+                            None => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        },
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(EnterpriseVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for LeanProfile<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ProfileVisitor;
+        impl<'de> Visitor<'de> for ProfileVisitor {
+            type Value = LeanProfile<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct LeanProfile")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = LeanProfile::default();
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    match PROFILE_KEYS.iter().position(|k| *k == key.as_str()) {
+                        Some(i) => out.texts.read(&mut map, i, PROFILE_KEYS[i])?,
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(ProfileVisitor)
     }
 }
 
@@ -236,31 +564,38 @@ impl LeanValue<'_> {
     }
 }
 
-impl LeanEnterprise<'_> {
-    fn of(e: &Enterprise) -> LeanEnterprise<'_> {
-        LeanEnterprise {
-            employee_number: view(&e.employee_number),
-            cost_center: view(&e.cost_center),
-            organization: view(&e.organization),
-            division: view(&e.division),
-            department: view(&e.department),
-            manager: view_with(&e.manager, |m| LeanManager {
-                manager_id: view(&m.manager_id),
-            }),
-        }
-    }
-}
-
 fn guest(g: &Guest) -> LeanGuest<'_> {
     LeanGuest {
         expiration: view(&g.expiration),
     }
 }
 
-fn profile(p: &Profile) -> LeanProfile<'_> {
-    LeanProfile {
-        start_date: view(&p.start_date),
+/// A borrowed view of an extension of `u`, in `version`, through `f`.
+fn extension<'a, T>(u: &'a User, key: &str, f: impl FnOnce(&'a dyn ByKey) -> T) -> Nullable<T> {
+    match u.object(key) {
+        Some(Nullable::Value(e)) => Nullable::Value(f(e)),
+        Some(Nullable::Null) => Nullable::Null,
+        _ => Nullable::Missing,
     }
+}
+
+fn enterprise<'a>(u: &'a User, version: Version) -> Nullable<LeanEnterprise<'a>> {
+    extension(u, version.enterprise_urn(), |e| LeanEnterprise {
+        texts: LeanTexts::of(e, &ENTERPRISE_KEYS),
+        manager: match e.object("manager") {
+            Some(Nullable::Value(m)) => Nullable::Value(LeanManager {
+                manager_id: m.string("managerId").map_or(Nullable::Missing, view),
+            }),
+            Some(Nullable::Null) => Nullable::Null,
+            _ => Nullable::Missing,
+        },
+    })
+}
+
+fn profile<'a>(u: &'a User, version: Version) -> Nullable<LeanProfile<'a>> {
+    extension(u, version.profile_urn(), |p| LeanProfile {
+        texts: LeanTexts::of(p, &PROFILE_KEYS),
+    })
 }
 
 impl<'a> LeanUser<'a> {
@@ -272,25 +607,22 @@ impl<'a> LeanUser<'a> {
         LeanUser {
             id: view(&u.id),
             user_name: view(&u.user_name),
-            name: view_with(&u.name, |n| LeanName {
-                given_name: view(&n.given_name),
-                family_name: view(&n.family_name),
-            }),
-            display_name: view(&u.display_name),
-            title: view(&u.title),
-            timezone: view(&u.timezone),
             active: u.active.clone(),
             emails: values(&u.emails),
             phone_numbers: values(&u.phone_numbers),
-            user_type: view(&u.user_type),
-            preferred_language: view(&u.preferred_language),
-            locale: view(&u.locale),
-            enterprise_v1: view_with(&u.enterprise_v1, LeanEnterprise::of),
-            enterprise_v2: view_with(&u.enterprise_v2, LeanEnterprise::of),
+            core: LeanTexts(std::array::from_fn(|i| {
+                match u.text_at(ScimSlot::Core(CORE_KEYS[i]), Version::V2) {
+                    Some(Nullable::Value(s)) => Nullable::Value(Str(Cow::Borrowed(s))),
+                    Some(Nullable::Null) => Nullable::Null,
+                    _ => Nullable::Missing,
+                }
+            })),
+            enterprise_v1: enterprise(u, Version::V1),
+            enterprise_v2: enterprise(u, Version::V2),
             guest_v1: view_with(&u.guest_v1, guest),
             guest_v2: view_with(&u.guest_v2, guest),
-            profile_v1: view_with(&u.profile_v1, profile),
-            profile_v2: view_with(&u.profile_v2, profile),
+            profile_v1: profile(u, Version::V1),
+            profile_v2: profile(u, Version::V2),
         }
     }
 
@@ -318,6 +650,18 @@ impl<'a> LeanUser<'a> {
             &self.profile_v2
         } else {
             &self.profile_v1
+        }
+    }
+
+    /// The non-blank value of a text attribute, an extension's from whichever dialect the
+    /// body used; `None` for the primary phone (an entry of `phoneNumbers`, read by
+    /// [`super::live`]) and for attributes that are not text.
+    pub fn text(&self, attribute: Attribute) -> Option<&str> {
+        match Place::of(attribute)? {
+            Place::Core(i) => self.core.0[i].lean_text(),
+            Place::Enterprise(i) => self.enterprise().value()?.texts.0[i].lean_text(),
+            Place::Profile(i) => self.profile().value()?.texts.0[i].lean_text(),
+            Place::PrimaryPhone => None,
         }
     }
 }
@@ -384,6 +728,54 @@ mod tests {
         assert!(serde_json::from_str::<User>(bad_unread).is_err());
         let lean: LeanUser<'_> = serde_json::from_str(bad_unread).unwrap();
         assert_eq!(lean.id.lean_text(), Some("W1"));
+    }
+
+    /// An object under the core is read like a key: twice is an error, `null` unsets what it
+    /// holds, and a key of it no row names is skipped.
+    #[test]
+    fn objects_under_the_core_are_read_once_and_null_unsets_them() {
+        let twice = r#"{"id": "W1", "name": {"givenName": "a"}, "name": {"familyName": "b"}}"#;
+        assert!(serde_json::from_str::<User>(twice).is_err());
+        let err = serde_json::from_str::<LeanUser<'_>>(twice).unwrap_err();
+        assert!(err.to_string().contains("duplicate field `name`"), "{err}");
+        let inner_twice = r#"{"id": "W1", "name": {"givenName": "a", "givenName": "b"}}"#;
+        assert!(serde_json::from_str::<LeanUser<'_>>(inner_twice).is_err());
+        let live = same(r#"{"id": "W1", "name": null, "title": "Lead"}"#);
+        assert_eq!(live.text(Attribute::GivenName), None);
+        let live = same(r#"{"id": "W1", "name": {"givenName": "Ada", "middleName": [1]}}"#);
+        assert_eq!(live.text(Attribute::GivenName), Some("Ada"));
+        let lean: LeanUser<'_> = serde_json::from_str(r#"{"id": "W1", "name": null}"#).unwrap();
+        let Some(Place::Core(i)) = Place::of(Attribute::GivenName) else {
+            panic!("givenName is a core attribute")
+        };
+        assert_eq!(lean.core.0[i], Nullable::Null);
+    }
+
+    /// Every text attribute's slot is a string the full types model, in both dialects, so
+    /// [`LeanUser::of`] sees what the lean decoding reads.
+    #[test]
+    fn the_full_types_model_every_slot_of_the_table() {
+        let user = User::default();
+        for a in Attribute::TEXT {
+            let slot = a.slot().unwrap();
+            for version in [Version::V1, Version::V2] {
+                assert_eq!(
+                    user.text_at(slot, version).is_some(),
+                    slot != ScimSlot::PrimaryPhone,
+                    "{a} {version}"
+                );
+            }
+        }
+        let body: User = serde_json::from_str(
+            r#"{"name": {"givenName": "Ada"}, "urn:scim:schemas:extension:enterprise:1.0": null}"#,
+        )
+        .unwrap();
+        let given = body.text_at(ScimSlot::Core("name.givenName"), Version::V1);
+        assert_eq!(given, Some(Nullable::Value(&"Ada".to_string())));
+        let ent = ScimSlot::Enterprise("department");
+        assert_eq!(body.text_at(ent, Version::V1), Some(Nullable::Null));
+        assert_eq!(body.text_at(ent, Version::V2), Some(Nullable::Missing));
+        assert_eq!(body.text_at(ScimSlot::Core("name.nope"), Version::V1), None);
     }
 
     #[test]

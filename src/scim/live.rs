@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::lean::{LeanEnterprise, LeanUser, Str};
+use super::lean::{LeanUser, Str};
 use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
 use crate::model::{Attribute, Kind, ScimSlot, TextValues};
@@ -43,13 +43,10 @@ impl LiveUser {
             .find(|v| !v.eq_ignore_ascii_case(&email));
         // Each value read once, then all of them copied into one allocation.
         let values = Attribute::TEXT.map(|attribute| match attribute.kind() {
-            Kind::Date(slot) => slot_text(u, slot)
+            Kind::Date(_) => text_of(u, attribute)
                 .and_then(parse_date)
                 .map(|d| Cow::Owned(d.to_string())),
-            kind => kind
-                .scim()
-                .and_then(|slot| slot_text(u, slot))
-                .map(|s| Cow::Borrowed(s.trim())),
+            _ => text_of(u, attribute).map(|s| Cow::Borrowed(s.trim())),
         });
         let mut texts = TextValues::default();
         texts.reserve(values.iter().flatten().map(|v| v.len()).sum());
@@ -78,16 +75,10 @@ impl LiveUser {
     }
 }
 
-/// The non-blank text at `slot` of `u`, in either dialect. The lean decoding keeps exactly
-/// the keys [`Attribute::TEXT`] names (a test holds it to that).
-fn slot_text<'a>(u: &'a LeanUser<'_>, slot: ScimSlot) -> Option<&'a str> {
-    match slot {
-        ScimSlot::Core(path) => core_text(u, path),
-        ScimSlot::Enterprise(key) => enterprise_text(u.enterprise().value()?, key),
-        ScimSlot::Profile(key) => match key {
-            "startDate" => u.profile().value()?.start_date.lean_text(),
-            _ => None,
-        },
+/// The non-blank value of a text attribute in `u`, in either dialect. The lean decoding keeps
+/// exactly the keys the table's slots name (a test holds it to that).
+fn text_of<'a>(u: &'a LeanUser<'_>, attribute: Attribute) -> Option<&'a str> {
+    match attribute.slot()? {
         // Slack labels its primaryPhone `primary: true` (and mobilePhone `type: mobile`).
         ScimSlot::PrimaryPhone => u
             .phone_numbers
@@ -96,39 +87,7 @@ fn slot_text<'a>(u: &'a LeanUser<'_>, slot: ScimSlot) -> Option<&'a str> {
             .flatten()
             .find(|p| p.primary.value().is_some_and(Flag::is_true))
             .and_then(|p| p.value.lean_text()),
-    }
-}
-
-/// A core attribute by dotted path.
-fn core_text<'a>(u: &'a LeanUser<'_>, path: &str) -> Option<&'a str> {
-    if let Some(("name", key)) = path.split_once('.') {
-        let name = u.name.value()?;
-        return match key {
-            "givenName" => name.given_name.lean_text(),
-            "familyName" => name.family_name.lean_text(),
-            _ => None,
-        };
-    }
-    match path {
-        "userName" => u.user_name.lean_text(),
-        "displayName" => u.display_name.lean_text(),
-        "title" => u.title.lean_text(),
-        "timezone" => u.timezone.lean_text(),
-        "userType" => u.user_type.lean_text(),
-        "preferredLanguage" => u.preferred_language.lean_text(),
-        "locale" => u.locale.lean_text(),
-        _ => None,
-    }
-}
-
-fn enterprise_text<'a>(e: &'a LeanEnterprise<'_>, key: &str) -> Option<&'a str> {
-    match key {
-        "employeeNumber" => e.employee_number.lean_text(),
-        "costCenter" => e.cost_center.lean_text(),
-        "organization" => e.organization.lean_text(),
-        "division" => e.division.lean_text(),
-        "department" => e.department.lean_text(),
-        _ => None,
+        _ => u.text(attribute),
     }
 }
 
@@ -228,7 +187,7 @@ mod tests {
     #[test]
     fn every_text_attribute_is_read_from_the_lean_decoding_in_both_dialects() {
         for a in Attribute::TEXT {
-            let slot = a.scim().unwrap();
+            let slot = a.slot().unwrap();
             let urns: &[&str] = match slot {
                 ScimSlot::Enterprise(_) => &[urn::ENTERPRISE_V1, urn::ENTERPRISE_V2],
                 ScimSlot::Profile(_) => &[urn::PROFILE_V1, urn::PROFILE_V2],
@@ -238,7 +197,7 @@ mod tests {
                 let json = body_at(slot, urn, " 2024-04-10 ").to_string();
                 let lean: LeanUser<'_> = serde_json::from_str(&json).unwrap();
                 assert_eq!(
-                    slot_text(&lean, slot).map(str::trim),
+                    text_of(&lean, a).map(str::trim),
                     Some("2024-04-10"),
                     "{a} {urn}"
                 );
@@ -249,7 +208,7 @@ mod tests {
             }
         }
         let blank: LeanUser<'_> = serde_json::from_str(r#"{"id": "W1", "title": " "}"#).unwrap();
-        assert_eq!(slot_text(&blank, ScimSlot::Core("title")), None);
+        assert_eq!(text_of(&blank, Attribute::Title), None);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::model::ScimSlot;
+
 /// Schema URNs exactly as Slack spells them (FACTS §2.1).
 pub mod urn {
     /// v1 core: users and groups alike.
@@ -122,7 +124,7 @@ impl std::fmt::Display for Version {
 
 /// A field that may be absent, explicitly `null`, or set. Use with
 /// `#[serde(default, skip_serializing_if = "Nullable::is_missing")]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Nullable<T> {
     /// The key is absent, and stays absent when written back.
     #[default]
@@ -247,6 +249,61 @@ impl Flag {
     }
 }
 
+/// What a field's type says about finding a text attribute in it: a string is one, a
+/// [`scim_object!`] type may hold some by key, anything else holds none. This is what lets a
+/// text attribute's row find its value in a body without a field of its own ([`User::text_at`]).
+pub trait Field {
+    /// The field, if its type is a string.
+    fn string(v: &Nullable<Self>) -> Option<&Nullable<String>>
+    where
+        Self: Sized,
+    {
+        let _ = v;
+        None
+    }
+
+    /// The field, if its type is an object whose keys can be looked up.
+    fn object(v: &Nullable<Self>) -> Option<Nullable<&dyn ByKey>>
+    where
+        Self: Sized,
+    {
+        let _ = v;
+        None
+    }
+}
+
+impl Field for String {
+    fn string(v: &Nullable<Self>) -> Option<&Nullable<String>> {
+        Some(v)
+    }
+}
+
+impl<T> Field for Vec<T> {}
+impl Field for Flag {}
+impl Field for Value {}
+impl Field for bool {}
+impl Field for u64 {}
+
+/// A SCIM object's modelled keys, looked up by their name on the wire.
+pub trait ByKey {
+    /// The string at `key`; `None` when this type models no string there.
+    fn string(&self, key: &str) -> Option<&Nullable<String>>;
+
+    /// The object at `key`; `None` when this type models no object there.
+    fn object(&self, key: &str) -> Option<Nullable<&dyn ByKey>>;
+}
+
+impl<T> Nullable<T> {
+    /// The value by reference, absent and `null` kept apart.
+    pub fn as_ref(&self) -> Nullable<&T> {
+        match self {
+            Nullable::Missing => Nullable::Missing,
+            Nullable::Null => Nullable::Null,
+            Nullable::Value(v) => Nullable::Value(v),
+        }
+    }
+}
+
 macro_rules! scim_object {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty = $wire:literal),* $(,)? }) => {
         $(#[$meta])*
@@ -313,6 +370,32 @@ macro_rules! scim_object {
                     }
                 }
                 d.deserialize_map(Fields)
+            }
+        }
+
+        impl ByKey for $name {
+            fn string(&self, key: &str) -> Option<&Nullable<String>> {
+                match key {
+                    $($wire => <$ty as Field>::string(&self.$field),)*
+                    _ => None,
+                }
+            }
+
+            fn object(&self, key: &str) -> Option<Nullable<&dyn ByKey>> {
+                match key {
+                    $($wire => <$ty as Field>::object(&self.$field),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl Field for $name {
+            fn object(v: &Nullable<Self>) -> Option<Nullable<&dyn ByKey>> {
+                Some(match v {
+                    Nullable::Missing => Nullable::Missing,
+                    Nullable::Null => Nullable::Null,
+                    Nullable::Value(o) => Nullable::Value(o as &dyn ByKey),
+                })
             }
         }
     };
@@ -637,6 +720,33 @@ impl User {
     /// Whether `active` is set and true.
     pub fn is_active(&self) -> bool {
         self.active.value().is_some_and(Flag::is_true)
+    }
+
+    /// The value at a text attribute's slot — an extension's key read in `version`'s
+    /// extension — absent when the key or an object on its path is, `null` when either is
+    /// `null`. `None` when this type models no string there (the primary phone is an entry of
+    /// `phoneNumbers`, not a string), which the table's tests rule out for every row.
+    pub fn text_at(&self, slot: ScimSlot, version: Version) -> Option<Nullable<&String>> {
+        let (object, path) = match slot {
+            ScimSlot::Core(path) => (Nullable::Value(self as &dyn ByKey), path),
+            ScimSlot::Enterprise(key) => (self.object(version.enterprise_urn())?, key),
+            ScimSlot::Profile(key) => (self.object(version.profile_urn())?, key),
+            ScimSlot::PrimaryPhone => return None,
+        };
+        string_at(object, path)
+    }
+}
+
+/// The string at a dotted `path` under `object`.
+fn string_at<'a>(object: Nullable<&'a dyn ByKey>, path: &str) -> Option<Nullable<&'a String>> {
+    let object = match object {
+        Nullable::Value(object) => object,
+        Nullable::Null => return Some(Nullable::Null),
+        Nullable::Missing => return Some(Nullable::Missing),
+    };
+    match path.split_once('.') {
+        None => object.string(path).map(Nullable::as_ref),
+        Some((parent, rest)) => string_at(object.object(parent)?, rest),
     }
 }
 

@@ -85,7 +85,7 @@ fn resource(
         o.insert("userName".into(), json!(u));
     }
     for (attribute, value) in &fields.text {
-        let Some(slot) = attribute.scim() else {
+        let Some(slot) = attribute.slot() else {
             continue;
         };
         let value = match (attribute.kind(), value) {
@@ -392,6 +392,33 @@ mod tests {
                 assert_eq!(live.text(*a), value.as_deref(), "{what} {a}");
             }
         }
+    }
+
+    /// The nickname, a core attribute at `nickName`: a key of the v1 resource and of a POST,
+    /// a `replace` of its path in v2; never cleared (Slack requires one).
+    #[test]
+    fn the_nickname_is_written_at_nick_name_in_both_dialects() {
+        let mut f = UserFields {
+            user_name: Some("ada.l".into()),
+            ..UserFields::default()
+        };
+        f.text.insert(Attribute::Nickname, Some("ada.l".into()));
+        let v1 = update_user(Version::V1, &f, None);
+        assert_eq!(
+            v1,
+            json!({"schemas": [urn::CORE_V1], "userName": "ada.l", "nickName": "ada.l"})
+        );
+        let v2 = update_user(Version::V2, &f, None);
+        assert_eq!(
+            v2["Operations"],
+            json!([
+                {"op": "replace", "path": "nickName", "value": "ada.l"},
+                {"op": "replace", "path": "userName", "value": "ada.l"},
+            ])
+        );
+        let post = create_user(Version::V2, "ada@x.io", "ada.l", &f, None);
+        assert_eq!(post["nickName"], "ada.l");
+        assert!(Attribute::Nickname.never_cleared().is_some());
     }
 
     #[test]

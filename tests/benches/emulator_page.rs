@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{Emulator, EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 const USERS: usize = 100_000;
@@ -14,13 +15,17 @@ const REQUESTS: usize = 200;
 
 fn organisation() -> Store {
     let users: Vec<StoredUser> = (0..USERS)
-        .map(|i| StoredUser {
-            given_name: Some(format!("Given{i}")),
-            family_name: Some(format!("Family{i}")),
-            title: Some("Engineer".into()),
-            department: (i % 3 == 0).then(|| "R&D".to_string()),
-            employee_number: (i % 3 == 0).then(|| format!("E{i:06}")),
-            ..StoredUser::new(&format!("user{i}"), &format!("user{i}@example.com"))
+        .map(|i| {
+            let mut u = StoredUser::new(&format!("user{i}"), &format!("user{i}@example.com"))
+                .with(Attribute::GivenName, format!("Given{i}"))
+                .with(Attribute::FamilyName, format!("Family{i}"))
+                .with(Attribute::Title, "Engineer");
+            if i.is_multiple_of(3) {
+                u = u
+                    .with(Attribute::Department, "R&D")
+                    .with(Attribute::EmployeeNumber, format!("E{i:06}"));
+            }
+            u
         })
         .collect();
     let groups = (0..GROUPS)

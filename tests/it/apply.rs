@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{Emulator, EmulatorConfig, Faults, Role, Snapshot, Store, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 
@@ -100,7 +101,7 @@ async fn initial_import_then_nothing_to_do() {
         });
         assert_eq!(p5.manager_id.as_deref(), Some(p0.id.as_str()));
         assert_eq!(p5.primary_phone.as_deref(), Some("+1 555 0005"));
-        assert_eq!(p5.employee_number.as_deref(), Some("5"));
+        assert_eq!(p5.text(Attribute::EmployeeNumber), Some("5"));
         assert_eq!(
             o.emu
                 .with_store(|s| s.group_by_name("everyone").unwrap().members.len()),
@@ -135,9 +136,8 @@ async fn initial_import_then_nothing_to_do() {
 }
 
 fn lifecycle_org() -> Store {
-    let u = |name: &str, email: &str, employee: &str| StoredUser {
-        employee_number: Some(employee.into()),
-        ..StoredUser::new(name, email)
+    let u = |name: &str, email: &str, employee: &str| {
+        StoredUser::new(name, email).with(Attribute::EmployeeNumber, employee)
     };
     let mut cy = u("cy", "cy@example.com", "E3");
     cy.active = false;
@@ -213,7 +213,7 @@ async fn lifecycle_leaver_rejoiner_rename_swap_out_of_scope_and_protected() {
         );
         assert_eq!(id(&after, "cy@example.com"), id(&before, "cy@example.com"));
         assert_eq!(
-            after["dan@example.com"][0].employee_number.as_deref(),
+            after["dan@example.com"][0].text(Attribute::EmployeeNumber),
             Some("E4"),
             "the swap is not attempted"
         );
@@ -472,10 +472,7 @@ async fn killed_mid_apply(v: Version) {
 async fn a_saved_plan_applies_exactly_or_is_refused_when_slack_changed() {
     for v in BOTH {
         let users = vec![
-            StoredUser {
-                title: Some("Engineer".into()),
-                ..StoredUser::new("ada", "ada@example.com")
-            },
+            StoredUser::new("ada", "ada@example.com").with(Attribute::Title, "Engineer"),
             StoredUser::new("bob", "bob@example.com"),
         ];
         let o = org_with(EmulatorConfig::default(), store(users)).await;
@@ -501,7 +498,7 @@ async fn a_saved_plan_applies_exactly_or_is_refused_when_slack_changed() {
         // Someone edits Ada in Slack after the plan was reviewed.
         let ada = o.emu.with_store(|s| {
             let mut ada = s.user_by_email("ada@example.com").unwrap().clone();
-            ada.title = Some("CTO".into());
+            ada.set_text(Attribute::Title, Some("CTO".into()));
             s.replace_user(ada.clone());
             ada.id
         });
@@ -526,7 +523,7 @@ async fn a_saved_plan_applies_exactly_or_is_refused_when_slack_changed() {
         assert_eq!(o.emu.stats().writes_applied, 2);
         assert!(
             o.emu
-                .with_store(|s| s.users().all(|u| u.title.as_deref() == Some("Lead")))
+                .with_store(|s| s.users().all(|u| u.text(Attribute::Title) == Some("Lead")))
         );
     }
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use scimsync::emulator::{EmulatorConfig, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 use crate::harness::{Org, org_with, run_text, store_of, write_config_with};
@@ -19,10 +20,7 @@ fn email(i: usize) -> String {
 /// `PEOPLE` engineers in Slack, each titled `Engineer`.
 fn engineers() -> Vec<StoredUser> {
     (0..PEOPLE)
-        .map(|i| StoredUser {
-            title: Some("Engineer".into()),
-            ..StoredUser::new(&format!("p{i:02}"), &email(i))
-        })
+        .map(|i| StoredUser::new(&format!("p{i:02}"), &email(i)).with(Attribute::Title, "Engineer"))
         .collect()
 }
 
@@ -38,7 +36,12 @@ fn export(dir: &Path, title: impl Fn(usize) -> &'static str) {
 fn titles(o: &Org) -> Vec<Option<String>> {
     o.emu.with_store(|s| {
         (0..PEOPLE)
-            .map(|i| s.user_by_email(&email(i)).unwrap().title.clone())
+            .map(|i| {
+                s.user_by_email(&email(i))
+                    .unwrap()
+                    .text(Attribute::Title)
+                    .map(str::to_string)
+            })
             .collect()
     })
 }

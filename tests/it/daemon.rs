@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{EmulatorConfig, Store};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 use crate::harness::{Daemon, org_with, series, wait_until, write_config_with, yaml_setup};
@@ -133,7 +134,10 @@ async fn the_daemon_applies_changes_each_pass_exposes_metrics_and_stops_on_sigte
         async || {
             o.emu.with_store(|s| {
                 s.user_count() == 3
-                    && s.user_by_email("ada@example.com").unwrap().title.as_deref() == Some("Lead")
+                    && s.user_by_email("ada@example.com")
+                        .unwrap()
+                        .text(Attribute::Title)
+                        == Some("Lead")
             })
         },
     )

@@ -206,9 +206,13 @@ async fn the_dependents_of_a_failed_write_are_skipped_with_the_reason_and_the_re
         );
         o.emu.with_store(|s| {
             let ada = s.user("W1").unwrap();
-            assert_eq!(ada.title, None, "{v}: the skipped update was not sent");
+            assert_eq!(
+                ada.text(Attribute::Title),
+                None,
+                "{v}: the skipped update was not sent"
+            );
             assert_eq!(ada.manager_id, None);
-            assert_eq!(s.user("W2").unwrap().title.as_deref(), Some("Lead"));
+            assert_eq!(s.user("W2").unwrap().text(Attribute::Title), Some("Lead"));
             assert!(!s.user("W3").unwrap().active);
             assert_eq!(s.group("S1").unwrap().members, ["W1"]);
         });
@@ -297,10 +301,10 @@ async fn new_users_are_referred_to_by_the_ids_slack_gave_them_and_missing_ones_a
         o.emu.with_store(|s| {
             assert_eq!(s.user(&rep).unwrap().manager_id.as_deref(), Some(&*boss));
             assert_eq!(s.user("W1").unwrap().manager_id.as_deref(), Some(&*boss));
-            assert_eq!(s.user("W1").unwrap().title.as_deref(), Some("Report"));
+            assert_eq!(s.user("W1").unwrap().text(Attribute::Title), Some("Report"));
             let lone = s.user_by_email("lone@example.com").unwrap();
             assert_eq!(lone.manager_id, None);
-            assert_eq!(s.user("W2").unwrap().title.as_deref(), Some("Lead"));
+            assert_eq!(s.user("W2").unwrap().text(Attribute::Title), Some("Lead"));
             let mut members = s.group_by_name("new-team").unwrap().members.clone();
             members.sort();
             let mut want = vec![boss.clone(), "W1".to_string()];
@@ -786,8 +790,8 @@ async fn two_writes_to_one_resource_never_overlap() {
     assert_eq!(o.emu.stats().locked, 0, "no write met the lock");
     o.emu.with_store(|s| {
         let ada = s.user("W1").unwrap();
-        assert_eq!(ada.title.as_deref(), Some("Lead"));
-        assert_eq!(ada.department.as_deref(), Some("R&D"));
+        assert_eq!(ada.text(Attribute::Title), Some("Lead"));
+        assert_eq!(ada.text(Attribute::Department), Some("R&D"));
     });
 }
 

@@ -768,12 +768,7 @@ fn seed_bodies_org(org: &harness::Org) -> (String, String, String) {
         let full = StoredUser {
             id: s.new_user_id(),
             secondary_email: Some("ada.home@example.net".into()),
-            given_name: Some("Ada".into()),
-            family_name: Some("Lovelace".into()),
             honorific_prefix: Some("Countess".into()),
-            display_name: Some("ada".into()),
-            title: Some("Analyst".into()),
-            timezone: Some("Europe/London".into()),
             address: Some(StoredAddress {
                 street_address: Some("12 St James's Square".into()),
                 locality: Some("London".into()),
@@ -783,19 +778,24 @@ fn seed_bodies_org(org: &harness::Org) -> (String, String, String) {
             }),
             primary_phone: Some("555-4444".into()),
             mobile_phone: Some("555-5555".into()),
-            user_type: Some("Employee".into()),
             role_title: Some("Tech Lead".into()),
-            preferred_language: Some("en".into()),
-            locale: Some("en-GB".into()),
-            employee_number: Some("1815".into()),
-            cost_center: Some("CC-1".into()),
-            organization: Some("Analytical".into()),
-            division: Some("Engines".into()),
-            department: Some("Difference".into()),
             manager_id: Some(owner.clone()),
-            start_date: Some("2024-04-10T00:00:00+0000".into()),
             created: "2024-04-10T09:00:00+01:00".into(),
             ..StoredUser::new("ada", "ada@example.com")
+                .with(Attribute::GivenName, "Ada")
+                .with(Attribute::FamilyName, "Lovelace")
+                .with(Attribute::DisplayName, "ada")
+                .with(Attribute::Title, "Analyst")
+                .with(Attribute::Timezone, "Europe/London")
+                .with(Attribute::UserType, "Employee")
+                .with(Attribute::PreferredLanguage, "en")
+                .with(Attribute::Locale, "en-GB")
+                .with(Attribute::EmployeeNumber, "1815")
+                .with(Attribute::CostCenter, "CC-1")
+                .with(Attribute::Organization, "Analytical")
+                .with(Attribute::Division, "Engines")
+                .with(Attribute::Department, "Difference")
+                .with(Attribute::StartDate, "2024-04-10T00:00:00+0000")
         };
         let guest = StoredUser {
             id: s.new_user_id(),

@@ -10,6 +10,7 @@ use scimsync::apply::{OpResult, execute};
 use scimsync::emulator::{
     EmulatorConfig, Faults, GroupNames, Snapshot, Store, StoredGroup, StoredUser,
 };
+use scimsync::model::Attribute;
 use scimsync::plan::{Op, Plan, PlannedOp, UserRef};
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
@@ -385,7 +386,7 @@ async fn hostile_slack() -> (Org, tempfile::TempDir, String) {
     let evil_title =
         format!("Principal engineer of the platform{ERASE}{FAKE_ALL_CLEAR} <b>tooling</b> team");
     let mut ada = user("W1", "ada");
-    ada.title = Some(evil_title.clone());
+    ada.set_text(Attribute::Title, Some(evil_title.clone()));
     let o = slack(
         EmulatorConfig::default(),
         vec![ada],

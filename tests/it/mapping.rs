@@ -4,6 +4,7 @@
 //! `blank: clear`.
 
 use scimsync::emulator::{EmulatorConfig, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 use crate::harness::{BOTH, org_with, run_text, store_of, write_config_with, yaml_setup};
@@ -15,19 +16,19 @@ fn staffed() -> Vec<StoredUser> {
     vec![
         StoredUser {
             id: "W0GRACE".into(),
-            given_name: Some("Grace".into()),
-            family_name: Some("Hopper".into()),
             ..StoredUser::new("grace", "grace@example.com")
+                .with(Attribute::GivenName, "Grace")
+                .with(Attribute::FamilyName, "Hopper")
         },
         StoredUser {
             id: "W0ADA".into(),
-            given_name: Some("Ada".into()),
-            family_name: Some("Lovelace".into()),
-            title: Some("Engineer".into()),
             primary_phone: Some("+1 555 0100".into()),
-            department: Some("R&D".into()),
             manager_id: Some("W0GRACE".into()),
             ..StoredUser::new("ada", "ada@example.com")
+                .with(Attribute::GivenName, "Ada")
+                .with(Attribute::FamilyName, "Lovelace")
+                .with(Attribute::Title, "Engineer")
+                .with(Attribute::Department, "R&D")
         },
     ]
 }
@@ -59,8 +60,12 @@ async fn a_blank_preferred_name_falls_back_to_the_legal_one() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         let given = |email: &str| {
-            o.emu
-                .with_store(|s| s.user_by_email(email).unwrap().given_name.clone())
+            o.emu.with_store(|s| {
+                s.user_by_email(email)
+                    .unwrap()
+                    .text(Attribute::GivenName)
+                    .map(str::to_string)
+            })
         };
         assert_eq!(given("ada@example.com").as_deref(), Some("Addie"), "{v}");
         assert_eq!(given("grace@example.com").as_deref(), Some("Grace"), "{v}");
@@ -103,7 +108,7 @@ async fn blank_csv_cells_keep_slacks_values_unless_the_attribute_says_clear() {
         let (code, out) = run_text(&o, dir.path(), &["apply"]);
         assert_eq!(code, 0, "{v}: {out}");
         assert!(out.contains("No changes"), "{v}: {out}");
-        assert_eq!(ada(&o).title.as_deref(), Some("Engineer"));
+        assert_eq!(ada(&o).text(Attribute::Title), Some("Engineer"));
 
         // `blank: clear` on title, phone and manager: Slack's values are removed; the
         // department (keep) and the names (never cleared) stay.
@@ -127,12 +132,12 @@ async fn blank_csv_cells_keep_slacks_values_unless_the_attribute_says_clear() {
         let (code, out) = run_text(&o, dir.path(), &["apply", "--allow", "max-clear-ratio"]);
         assert_eq!(code, 0, "{v}: {out}");
         let after = ada(&o);
-        assert_eq!(after.title, None, "{v}: {out}");
+        assert_eq!(after.text(Attribute::Title), None, "{v}: {out}");
         assert_eq!(after.primary_phone, None, "{v}");
         assert_eq!(after.manager_id, None, "{v}");
-        assert_eq!(after.department.as_deref(), Some("R&D"), "{v}");
-        assert_eq!(after.given_name.as_deref(), Some("Ada"), "{v}");
-        assert_eq!(after.family_name.as_deref(), Some("Lovelace"), "{v}");
+        assert_eq!(after.text(Attribute::Department), Some("R&D"), "{v}");
+        assert_eq!(after.text(Attribute::GivenName), Some("Ada"), "{v}");
+        assert_eq!(after.text(Attribute::FamilyName), Some("Lovelace"), "{v}");
 
         // Converged: the next plan is empty.
         let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
@@ -162,10 +167,10 @@ async fn blank_yaml_values_follow_the_same_rule() {
         let (code, out) = run_text(&o, dir.path(), &["apply", "--allow", "max-clear-ratio"]);
         assert_eq!(code, 0, "{v}: {out}");
         let after = ada(&o);
-        assert_eq!(after.title, None, "{v}: {out}");
+        assert_eq!(after.text(Attribute::Title), None, "{v}: {out}");
         assert_eq!(after.primary_phone, None, "{v}");
-        assert_eq!(after.department.as_deref(), Some("R&D"), "{v}");
-        assert_eq!(after.given_name.as_deref(), Some("Ada"), "{v}");
+        assert_eq!(after.text(Attribute::Department), Some("R&D"), "{v}");
+        assert_eq!(after.text(Attribute::GivenName), Some("Ada"), "{v}");
         assert_eq!(
             after.manager_id.as_deref(),
             Some("W0GRACE"),
@@ -194,4 +199,98 @@ async fn clearing_a_name_is_a_located_config_error_and_nothing_is_written() {
         "{out}"
     );
     assert_eq!(o.emu.stats().writes, 0);
+}
+
+/// `nickname` is Slack's nickName, which Slack keeps equal to the userName (FACTS TL;DR 5;
+/// the emulator keeps one name under both keys): end to end in both dialects, a directory
+/// declaring it plans it, PATCHes and creates with it, the emulator renames the account and
+/// shows it, `dump` writes it, and the next plan is empty. A nickname that is not the
+/// person's user name is refused, naming both, and nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nickname_is_the_user_name_slack_keeps_and_converges() {
+    for v in BOTH {
+        let users = vec![
+            StoredUser::new("ada", "ada@example.com"),
+            StoredUser::new("grace", "grace@example.com"),
+        ];
+        let o = org_with(EmulatorConfig::default(), store_of(users)).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Ada is renamed (both keys given, in Slack's spelling or not); Grace's nickname is
+        // the one her email gives; Lin is new.
+        let yaml = "users:\n  - {email: ada@example.com, user_name: ada.l, nickname: Ada.L}\n  \
+                    - {email: grace@example.com, nickname: grace}\n  \
+                    - {email: lin@example.com, nickname: lin}\n";
+        yaml_setup(dir.path(), &o.emu.base_url(v), yaml, SCOPE);
+        let (code, out) = run_text(&o, dir.path(), &["plan"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        assert!(
+            out.contains("1 to create, 0 to reactivate, 1 to update")
+                && out.contains("nickname     \"ada\" → \"ada.l\"")
+                && out.contains("user_name    \"ada\" → \"ada.l\""),
+            "{v}: {out}"
+        );
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--format", "json"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ops = plan["ops"].as_array().unwrap();
+        let op = |kind: &str| ops.iter().find(|op| op["op"] == kind).unwrap();
+        // Both are PATCHed (Slack would rename by either), as Slack spells the name.
+        assert_eq!(op("update_user")["fields"]["user_name"], "ada.l", "{v}");
+        assert_eq!(
+            op("update_user")["fields"]["text"]["nickname"],
+            "ada.l",
+            "{v}"
+        );
+        assert_eq!(
+            op("create_user")["fields"]["text"]["nickname"],
+            "lin",
+            "{v}"
+        );
+
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        let name = |email: &str| {
+            o.emu.with_store(|s| {
+                let u = s.user_by_email(email).unwrap();
+                (
+                    u.user_name.clone(),
+                    u.text(Attribute::Nickname).map(str::to_string),
+                )
+            })
+        };
+        assert_eq!(
+            name("ada@example.com"),
+            ("ada.l".into(), Some("ada.l".into()))
+        );
+        assert_eq!(name("lin@example.com"), ("lin".into(), Some("lin".into())));
+        let lin = o
+            .emu
+            .with_store(|s| s.user_by_email("lin@example.com").unwrap().id.clone());
+        let read = o.get(v, &format!("Users/{lin}")).await;
+        assert_eq!(read.body["nickName"], "lin", "{v}: {}", read.raw);
+
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{v}: converged: {out}");
+        let (code, out) = run_text(&o, dir.path(), &["dump"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        assert!(
+            out.contains("user_name: ada.l\n  nickname: ada.l\n"),
+            "{v}: {out}"
+        );
+
+        // Slack would rename Bob to robert, and back on the next pass: refused.
+        o.emu.reset_stats();
+        let yaml = "users:\n  - {email: bob@example.com, nickname: robert}\n";
+        yaml_setup(dir.path(), &o.emu.base_url(v), yaml, SCOPE);
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 1, "{v}: {out}");
+        assert!(
+            out.contains(
+                "people.yaml:2:40: error: nickname \"robert\" is not the user name Slack will \
+                 hold for this person (\"bob\")"
+            ),
+            "{v}: {out}"
+        );
+        assert_eq!(o.emu.stats().writes, 0, "{v}");
+    }
 }

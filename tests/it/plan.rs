@@ -3,6 +3,7 @@
 //! a dumped organisation plans to nothing.
 
 use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 
@@ -137,12 +138,15 @@ async fn a_broken_source_fails_before_slack_is_asked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dumped_organisation_plans_to_nothing() {
     let mut store = organisation(30, 2);
-    store.replace_user(StoredUser {
-        title: Some("Boss".into()),
-        department: Some("R&D".into()),
-        employee_number: Some("E-1".into()),
-        ..store.user_by_user_name("user0").unwrap().clone()
-    });
+    store.replace_user(
+        store
+            .user_by_user_name("user0")
+            .unwrap()
+            .clone()
+            .with(Attribute::Title, "Boss")
+            .with(Attribute::Department, "R&D")
+            .with(Attribute::EmployeeNumber, "E-1"),
+    );
     let manager = store.user_by_user_name("user0").unwrap().id.clone();
     store.replace_user(StoredUser {
         manager_id: Some(manager),

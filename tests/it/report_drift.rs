@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use scimsync::apply::OpResult;
 use scimsync::config::{Config, EnvOverrides};
 use scimsync::emulator::{EmulatorConfig, Store};
+use scimsync::model::Attribute;
 use scimsync::pass::{Applied, PassReport, Request};
 use scimsync::plan::Op;
 use scimsync::scim::Version;
@@ -33,8 +34,10 @@ fn people(dir: &Path, o: &Org, rows: &str) {
 }
 
 fn title(o: &Org, email: &str) -> Option<String> {
-    o.emu
-        .with_store(|s| s.user_by_email(email).and_then(|u| u.title.clone()))
+    o.emu.with_store(|s| {
+        s.user_by_email(email)
+            .and_then(|u| u.text(Attribute::Title).map(str::to_string))
+    })
 }
 
 async fn hand_edit_title(o: &Org, email: &str, title: &str) {

@@ -15,6 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, StoredUser};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
 use crate::harness::{Daemon, org_with, store_of, write_config_with};
@@ -112,8 +113,8 @@ fn check_equal(o: &crate::harness::Org, people: &[Person], step: &str) {
     o.emu.with_store(|s| {
         let mut by_number: HashMap<String, Vec<&StoredUser>> = HashMap::new();
         for u in s.users() {
-            if let Some(n) = &u.employee_number {
-                by_number.entry(n.clone()).or_default().push(u);
+            if let Some(n) = u.text(Attribute::EmployeeNumber) {
+                by_number.entry(n.to_string()).or_default().push(u);
             }
         }
         let mut want_groups: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -138,7 +139,7 @@ fn check_equal(o: &crate::harness::Org, people: &[Person], step: &str) {
                     p.number
                 );
                 assert_eq!(
-                    u.title.as_deref(),
+                    u.text(Attribute::Title),
                     Some(p.title.as_str()),
                     "{step}: {}",
                     p.email

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use scimsync::emulator::{EmulatorConfig, Store};
+use scimsync::model::Attribute;
 use scimsync::scim::Version;
 use serde_json::Value;
 
@@ -160,8 +161,10 @@ async fn a_source_that_shrank_past_the_limit_trips_with_zero_writes() {
 }
 
 fn title(o: &Org, email: &str) -> Option<String> {
-    o.emu
-        .with_store(|s| s.user_by_email(email).and_then(|u| u.title.clone()))
+    o.emu.with_store(|s| {
+        s.user_by_email(email)
+            .and_then(|u| u.text(Attribute::Title).map(str::to_string))
+    })
 }
 
 async fn hand_edit_title(o: &Org, email: &str, title: &str) {
