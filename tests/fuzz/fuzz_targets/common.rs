@@ -22,6 +22,7 @@ pub fn config(csv: bool) -> Config {
         &EnvOverrides::from_lookup(|_| None),
     )
     .expect("the fuzz config compiles")
+    .0
 }
 
 /// Loads `bytes` as the config's only source; any result is fine, a panic is not.
