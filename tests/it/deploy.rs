@@ -292,3 +292,26 @@ fn the_image_holds_what_its_default_command_and_readme_docker_run_need() {
         "README's demo docker run"
     );
 }
+
+/// The licence files are there and say what `Cargo.toml` says: `Apache-2.0 OR MIT`, the Rust
+/// ecosystem's convention; CHANGELOG and SECURITY exist.
+#[test]
+fn the_licence_files_match_cargo_toml() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest
+            .lines()
+            .any(|l| l == "license = \"Apache-2.0 OR MIT\""),
+        "Cargo.toml's licence"
+    );
+    let apache = std::fs::read_to_string(root.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).unwrap();
+    assert!(mit.starts_with("MIT License") && mit.contains("Permission is hereby granted"));
+    let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+    assert!(changelog.contains("## [Unreleased]") && changelog.contains("Keep a Changelog"));
+    let security = std::fs::read_to_string(root.join("SECURITY.md")).unwrap();
+    assert!(security.contains("Reporting a vulnerability") && security.contains("In scope"));
+}
