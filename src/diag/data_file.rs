@@ -13,7 +13,7 @@
 //! * it must yield exactly the bytes its size said: a pseudo-file (`/proc` files say 0 and
 //!   yield plenty) or a file growing or shrinking while read cannot be trusted whole.
 
-use std::fs::{File, FileType};
+use std::fs::{File, FileType, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -80,7 +80,8 @@ pub fn read_data_file(path: &Path) -> Result<Vec<u8>, DataFileError> {
             resolved,
         });
     }
-    let mut file = match open_nonblocking(&resolved) {
+    // Resolved already, so no link is left to follow; never blocking on a FIFO.
+    let mut file = match crate::files::open_regular(&resolved, OpenOptions::new().read(true)) {
         Ok(file) => file,
         // A socket cannot be opened at all (ENXIO): say what it is, not the errno.
         Err(e) => {
@@ -124,20 +125,6 @@ fn system_folder(resolved: &Path) -> Option<(&'static str, &'static str)> {
 
 /// Opens for reading without blocking: a FIFO with no writer opens at once (and is then
 /// refused by its type) instead of waiting for one forever.
-#[cfg(unix)]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    File::open(path)
-}
-
 /// What a file that is not a regular one is, in words.
 fn kind(file_type: FileType) -> &'static str {
     #[cfg(unix)]

@@ -122,10 +122,7 @@ impl Connection {
     pub fn seal_key(&self, state_secret: Option<&[u8]>) -> SealKey {
         match (&self.embedded, state_secret) {
             (None, _) => SealKey::new(&self.caller.client.plan_key()),
-            (Some(_), Some(secret)) => {
-                let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-                SealKey::new(ring::hmac::sign(&key, b"scimsync saved-plan seal, v1").as_ref())
-            }
+            (Some(_), Some(secret)) => SealKey::new(&crate::scim::client::plan_key_from(secret)),
             (Some(_), None) => {
                 let mut secret = [0u8; 32];
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)

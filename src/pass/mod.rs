@@ -300,7 +300,7 @@ async fn plan_against(
         config: config.file.to_string(),
         config_sha256: config.digest.clone(),
     });
-    plan.seal = seal::seal(&plan, &key);
+    seal::seal(&mut plan, &key);
     Ok((plan, key))
 }
 
@@ -368,17 +368,16 @@ fn adopt_saved(
         return Err(PassError::Forbidden(refused));
     }
     let mut plan = plan::saved::reconcile(saved, fresh, live).map_err(PassError::NotNow)?;
-    plan.guards = plan::guards::evaluate(&plan, &config.policy.safety);
-    plan.guards.extend(plan::guards::shrink(
-        &plan.counts,
+    plan.guards = plan::guards::all(
+        &plan,
         &config.policy.safety,
         state
             .and_then(|s| s.memory.last_good.as_ref())
             .map(|l| &l.source_users),
-    ));
+    );
     plan.digest = plan::digest(&plan);
     plan.estimate = Some(estimate(&plan, config));
-    plan.seal = seal::seal(&plan, key);
+    seal::seal(&mut plan, key);
     Ok(plan)
 }
 

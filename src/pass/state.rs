@@ -31,6 +31,7 @@ use crate::config::{Config, ScimServer, StateDir, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory};
+use crate::plan::seal::{from_hex, hex};
 use crate::plan::{DriftAction, Op, Plan};
 
 /// The state file of the first layout (one per folder, unkeyed digests): migrated.
@@ -168,15 +169,7 @@ fn file_name(d: &Deployment) -> String {
         &ring::digest::SHA256,
         format!("{}\n{}", d.config, d.target).as_bytes(),
     );
-    let hex: String = id.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("state-{hex}.json")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("state-{}.json", hex(&id.as_ref()[..8]))
 }
 
 /// A digest naming a key, recorded in the state beside the digests made with it.
@@ -185,10 +178,17 @@ fn key_id(secret: &[u8]) -> String {
 }
 
 /// The state folder's secret: read from [`KEY_FILE`], or made (and written by an apply).
+/// Kept out of `Debug`.
 #[derive(Clone)]
 struct Secret {
     bytes: Vec<u8>,
     on_disk: bool,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl Secret {
@@ -210,15 +210,7 @@ impl Secret {
             Err(e) => return Err(format!("cannot read its key {}: {e}", path.display())),
         };
         let text = text.trim();
-        let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
-            .then(|| {
-                (0..64)
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-                    .collect()
-            })
-            .flatten();
-        match bytes {
+        match from_hex(text).filter(|b| b.len() == 32) {
             Some(bytes) => Ok(Some(Secret {
                 bytes,
                 on_disk: true,
@@ -264,19 +256,9 @@ pub struct StateStore {
     pub memory: Memory,
     /// Whose state it is; the organisation is filled in once Slack has said.
     pub deployment: Deployment,
-    secret: SecretSlot,
+    secret: Secret,
     /// A first-layout state this one was migrated from, renamed once this one is saved.
     legacy: Option<PathBuf>,
-}
-
-/// The secret, kept out of `Debug`.
-#[derive(Clone)]
-struct SecretSlot(Secret);
-
-impl std::fmt::Debug for SecretSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
 }
 
 impl StateStore {
@@ -303,7 +285,7 @@ impl StateStore {
             path: path.clone(),
             memory: Memory::default(),
             deployment,
-            secret: SecretSlot(secret),
+            secret,
             legacy: None,
         };
         match read_if_there(&path).map_err(&bad)? {
@@ -320,7 +302,7 @@ impl StateStore {
             }
             None => {}
         }
-        store.memory.key = DigestKey::new(&store.secret.0.bytes);
+        store.memory.key = DigestKey::new(&store.secret.bytes);
         Ok(Some(store))
     }
 
@@ -337,7 +319,7 @@ impl StateStore {
                 theirs.config, theirs.target, self.deployment.config, self.deployment.target
             ));
         }
-        if file.key_id != key_id(&self.secret.0.bytes) {
+        if file.key_id != key_id(&self.secret.bytes) {
             return Err(format!(
                 "its digests were made with another key than {} holds (the key was lost or \
                  replaced)",
@@ -369,7 +351,7 @@ impl StateStore {
 
     /// The secret of the state folder, for sealing plans made against the embedded emulator.
     pub fn secret(&self) -> &[u8] {
-        &self.secret.0.bytes
+        &self.secret.bytes
     }
 
     /// Checks, before a pass that may write to Slack, that the state can be written after it:
@@ -382,7 +364,7 @@ impl StateStore {
         };
         let dir = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
         create_private_dir(&dir).map_err(bad)?;
-        if self.secret.0.on_disk {
+        if self.secret.on_disk {
             return Ok(());
         }
         let key_path = dir.join(KEY_FILE);
@@ -393,10 +375,10 @@ impl StateStore {
         match options.open(&key_path) {
             Ok(mut file) => {
                 use std::io::Write;
-                file.write_all(format!("{}\n", hex(&self.secret.0.bytes)).as_bytes())
+                file.write_all(format!("{}\n", hex(&self.secret.bytes)).as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(bad)?;
-                self.secret.0.on_disk = true;
+                self.secret.on_disk = true;
             }
             // Another config's first apply in this folder made it: use that one.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -405,8 +387,8 @@ impl StateStore {
                     reason,
                 })?;
                 if let Some(secret) = read {
-                    self.secret.0 = secret;
-                    self.memory.key = DigestKey::new(&self.secret.0.bytes);
+                    self.secret = secret;
+                    self.memory.key = DigestKey::new(&self.secret.bytes);
                 }
             }
             Err(e) => return Err(bad(e)),
@@ -428,7 +410,7 @@ impl StateStore {
             version: STATE_VERSION,
             written_at: now,
             deployment: self.deployment.clone(),
-            key_id: key_id(&self.secret.0.bytes),
+            key_id: key_id(&self.secret.bytes),
             memory: memory.clone(),
         })
         .expect("the state serialises");

@@ -308,6 +308,19 @@ pub fn evaluate(plan: &Plan, safety: &Safety) -> Vec<GuardTrip> {
     trips
 }
 
+/// Every guard a finished plan trips: [`evaluate`]'s, then the `max_source_shrink` ones against
+/// the last successful apply's source sizes (`last`). What the memory step and a saved plan's
+/// re-check both set.
+pub fn all(
+    plan: &Plan,
+    safety: &Safety,
+    last: Option<&std::collections::BTreeMap<String, usize>>,
+) -> Vec<GuardTrip> {
+    let mut trips = evaluate(plan, safety);
+    trips.extend(shrink(&plan.counts, safety, last));
+    trips
+}
+
 /// The `max_source_shrink` trips: each source with fewer users than its count at the last
 /// successful apply (`last`) by more than the ratio. No last apply: nothing to compare with.
 pub fn shrink(

@@ -69,11 +69,7 @@ impl DigestKey {
             Some(key) => {
                 let bytes = serde_json::to_vec(value).expect("digested values serialise");
                 let tag = ring::hmac::sign(key, &bytes);
-                let hex: String = tag.as_ref()[..16]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                format!("k1:{hex}")
+                format!("k1:{}", super::seal::hex(&tag.as_ref()[..16]))
             }
             None => fingerprint(value),
         }
@@ -275,12 +271,11 @@ pub fn remember(
     plan.drift.sort();
     plan.stuck.sort();
     plan.digest = super::digest(&plan);
-    plan.guards = guards::evaluate(&plan, &policy.safety);
-    plan.guards.extend(guards::shrink(
-        &plan.counts,
+    plan.guards = guards::all(
+        &plan,
         &policy.safety,
         memory.last_good.as_ref().map(|l| &l.source_users),
-    ));
+    );
     plan
 }
 

@@ -708,7 +708,7 @@ mod tests {
             config: "c.yaml".into(),
             config_sha256: "00".into(),
         });
-        p.seal = crate::plan::seal::seal(&p, &crate::plan::seal::SealKey::new(b"k"));
+        crate::plan::seal::seal(&mut p, &crate::plan::seal::SealKey::new(b"k"));
         let mut json: serde_json::Value = serde_json::to_value(&p).unwrap();
         assert!(crate::plan::from_json(&json.to_string()).is_ok());
         json["format_version"] = 1.into();

@@ -49,34 +49,38 @@ impl SealKey {
 /// The prefix of a seal, naming its algorithm.
 const SEAL_PREFIX: &str = "hmac-sha256:";
 
-/// The bytes the seal covers: the plan's canonical JSON (object keys sorted) without `seal`.
-fn sealed_bytes(plan: &Plan) -> Vec<u8> {
-    let mut value = serde_json::to_value(plan).expect("plans serialise");
-    if let Some(map) = value.as_object_mut() {
-        map.remove("seal");
-    }
-    serde_json::to_vec(&value).expect("JSON values serialise")
+/// The bytes the seal covers: the plan's JSON as it is written, `seal` left out (it is skipped
+/// while empty). Every map in a plan is sorted and `float_roundtrip` reads numbers back bit for
+/// bit, so a plan read back from its file writes the same bytes.
+fn sealed_bytes(unsealed: &Plan) -> Vec<u8> {
+    debug_assert!(unsealed.seal.is_empty());
+    serde_json::to_vec(unsealed).expect("plans serialise")
 }
 
-/// The seal of `plan`'s content under `key`.
-pub fn seal(plan: &Plan, key: &SealKey) -> String {
+/// Seals `plan` under `key`: sets [`Plan::seal`] over the rest of its content.
+pub fn seal(plan: &mut Plan, key: &SealKey) {
+    plan.seal.clear();
     let tag = hmac::sign(&key.0, &sealed_bytes(plan));
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("{SEAL_PREFIX}{hex}")
+    plan.seal = format!("{SEAL_PREFIX}{}", hex(tag.as_ref()));
 }
 
 /// Whether `plan.seal` is the seal of its content under `key` (compared in constant time).
 pub fn verify(plan: &Plan, key: &SealKey) -> bool {
-    let Some(hex) = plan.seal.strip_prefix(SEAL_PREFIX) else {
+    let Some(tag) = plan.seal.strip_prefix(SEAL_PREFIX).and_then(from_hex) else {
         return false;
     };
-    let Some(tag) = decode_hex(hex) else {
-        return false;
-    };
-    hmac::verify(&key.0, &sealed_bytes(plan), &tag).is_ok()
+    let mut unsealed = plan.clone();
+    unsealed.seal.clear();
+    hmac::verify(&key.0, &sealed_bytes(&unsealed), &tag).is_ok()
 }
 
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+/// Bytes as lower-case hex digits, as the seal and the state's digests and key write them.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex digits back to bytes; `None` for anything else.
+pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
         return None;
     }
@@ -110,7 +114,7 @@ mod tests {
     fn a_seal_holds_under_its_key_only_and_covers_every_field() {
         let key = SealKey::new(b"token one");
         let mut p = plan();
-        p.seal = seal(&p, &key);
+        seal(&mut p, &key);
         assert!(verify(&p, &key));
         assert!(!verify(&p, &SealKey::new(b"token two")));
         // A JSON round trip keeps it.

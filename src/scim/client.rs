@@ -121,6 +121,16 @@ impl ScimError {
     }
 }
 
+/// The key that seals saved plans, derived from a secret (the token, or for the embedded
+/// emulator the state folder's secret): an HMAC-SHA256 of a fixed label under it.
+pub fn plan_key_from(secret: &[u8]) -> [u8; 32] {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, b"scimsync saved-plan seal, v1");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
 /// Names the cause of a request that got no answer, from the error and its sources: a refused
 /// or reset connection, a DNS failure, a TLS failure or a timeout, with the host; otherwise the
 /// innermost message. reqwest's own text alone ("error sending request") names none of these.
@@ -340,11 +350,7 @@ impl ScimClient {
     /// of a fixed label under the token, so only a holder of the token can make it, and the
     /// token cannot be had back from it or from a seal.
     pub fn plan_key(&self) -> [u8; 32] {
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.token.expose().as_bytes());
-        let tag = ring::hmac::sign(&key, b"scimsync saved-plan seal, v1");
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        plan_key_from(self.token.expose().as_bytes())
     }
 
     /// The URL of Slack's Web API method `auth.test` for this target: `https://slack.com/api/`
