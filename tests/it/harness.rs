@@ -118,17 +118,31 @@ impl Org {
 
 pub const BOTH: [Version; 2] = [Version::V1, Version::V2];
 
+/// The one way a test starts the binary: a command for `scimsync` with every `SCIMSYNC_*`
+/// variable of the test's own environment removed, so a developer's shell (or CI's) never
+/// changes what a test sees. Callers add their own arguments, folder and variables.
+pub fn command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SCIMSYNC_") {
+            c.env_remove(&name);
+        }
+    }
+    c
+}
+
+/// [`command`] for tokio: for a child the test talks to while it runs.
+pub fn async_command() -> tokio::process::Command {
+    tokio::process::Command::from(command())
+}
+
 /// Runs the binary in `dir` on its `scimsync.yaml`, with `SCIM_TOKEN` set to `token`.
 pub fn scimsync(dir: &Path, token: &str, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+    command()
         .args(args)
         .args(["--config", "scimsync.yaml"])
         .current_dir(dir)
         .env("SCIM_TOKEN", token)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
-        .env_remove("SCIMSYNC_TARGET_VERSION")
         .output()
         .unwrap()
 }
@@ -274,7 +288,7 @@ impl Daemon {
         stderr: std::process::Stdio,
     ) -> Daemon {
         let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        let child = async_command()
             .args(["run", "--config", "scimsync.yaml", "--interval", interval])
             .args([
                 "--listen",
