@@ -125,6 +125,9 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
         }
         Err(e) => (e.problems, None),
     };
+    let mut directory_problems = directory_problems;
+    let sources: Vec<&crate::config::SourceSpec> = config.sources.iter().collect();
+    directory::group_repeated_errors(&mut directory_problems, &sources);
     ValidationReport {
         config_problems: warnings,
         directory_problems,

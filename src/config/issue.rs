@@ -87,8 +87,42 @@ pub enum ConfigIssue {
     #[error("at least one source is required")]
     NoSources,
     /// A source with both or neither of `yaml:` and `csv:`.
-    #[error("a source needs exactly one of `yaml:` or `csv:`")]
+    #[error("a source needs exactly one of `yaml:`, `csv:` or `command:`")]
     SourceKind,
+    /// A `command:` setting on another kind of source.
+    #[error("`{field}` only applies to command sources")]
+    CommandOnly {
+        /// The setting.
+        field: &'static str,
+    },
+    /// `command: []`, or a blank program.
+    #[error("`command` names the program to run and its arguments: [program, arg, …]")]
+    EmptyCommand,
+    /// Under `SCIMSYNC_CONFINE`, a source or setting that would run a program, connect to a
+    /// service or read an environment variable or key file the config names.
+    #[error(
+        "{field} is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose {what}; only file sources inside the confined folder are read"
+    )]
+    ConfinedSource {
+        /// The setting, dotted (`sources[0].command`).
+        field: String,
+        /// What it would choose.
+        what: &'static str,
+    },
+    /// A command's `env` names the variable that holds the Slack token.
+    #[error("{name} holds the Slack token: it is never passed to a command")]
+    TokenVariablePassed {
+        /// The variable.
+        name: String,
+    },
+    /// A value map, lookup, row filter or derived group that cannot work.
+    #[error("{field}: {problem}")]
+    InvalidRule {
+        /// The setting, dotted.
+        field: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A CSV setting on a YAML source.
     #[error("`{field}` only applies to csv sources")]
     CsvOnly {

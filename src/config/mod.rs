@@ -25,6 +25,7 @@ pub(crate) use compile::parse_duration;
 pub use compile::{Warnings, compile, sha256_hex};
 pub use issue::ConfigIssue;
 pub use raw::{
+    CommandFormat, LookupBy,
     AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, UnmanagedGroups, UnmanagedUsers,
 };
 
@@ -170,17 +171,57 @@ pub enum SourceFormat {
     Yaml,
     /// A CSV export, with its layout.
     Csv(CsvLayout),
+    /// A program's standard output.
+    Command(Box<CommandSource>),
 }
 
 impl SourceFormat {
-    /// The column mapping of a tabular source (a CSV file, a table a directory service
-    /// gives); `None` for a YAML directory.
+    /// The column mapping of a tabular source (a CSV file, a command's CSV or JSON, a table
+    /// a directory service gives); `None` for a YAML directory.
     pub fn columns(&self) -> Option<&CsvLayout> {
         match self {
             SourceFormat::Yaml => None,
             SourceFormat::Csv(layout) => Some(layout),
+            SourceFormat::Command(command) => match &command.output {
+                CommandOutput::Csv(layout) | CommandOutput::Json(layout) => Some(layout),
+                CommandOutput::Yaml => None,
+            },
         }
     }
+}
+
+/// A `command:` source: the program run, how, and how its output is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSource {
+    /// The program and its arguments (no shell).
+    pub argv: Vec<String>,
+    /// How its standard output is read.
+    pub output: CommandOutput,
+    /// The folder it runs in: the config's.
+    pub dir: PathBuf,
+    /// How long it may run.
+    pub timeout: Duration,
+    /// The variables passed from scimsync's environment, besides `PATH`.
+    pub env: Vec<String>,
+    /// The most output it may write, in bytes.
+    pub max_output_bytes: u64,
+}
+
+/// The default [`CommandSource::timeout`].
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default [`CommandSource::max_output_bytes`]: 256 MiB.
+pub const COMMAND_MAX_OUTPUT: u64 = 256 << 20;
+
+/// How a command's output is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// CSV with a header row.
+    Csv(CsvLayout),
+    /// A YAML directory.
+    Yaml,
+    /// A JSON array of objects.
+    Json(CsvLayout),
 }
 
 /// A CSV source's layout.
@@ -192,6 +233,88 @@ pub struct CsvLayout {
     pub delimiter: u8,
     /// The separator inside the groups column.
     pub groups_separator: char,
+    /// Value maps, lookups, row filters and derived groups (none by default).
+    pub rules: TableRules,
+}
+
+/// What a tabular source's mapping does besides reading cells as they are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableRules {
+    /// Columns whose cells are mapped to values (`{header, true: […], false: […]}`, or
+    /// `{header, map: {…}, default: …}`).
+    pub values: Vec<(CsvColumn, ValueMap)>,
+    /// How the manager column names managers, and where the config says so; `None` (or
+    /// [`LookupBy::Email`]): by email.
+    pub manager_by: Option<(LookupBy, SourceLocation)>,
+    /// `where`: a row is kept only if it matches every one.
+    pub keep: Vec<RowFilter>,
+    /// `exclude_where`: a row that matches every one is left out.
+    pub drop: Vec<RowFilter>,
+    /// Groups derived from columns.
+    pub derived_groups: Vec<DerivedGroups>,
+}
+
+impl TableRules {
+    /// The value map of `column`, if it has one.
+    pub fn value_map(&self, column: CsvColumn) -> Option<&ValueMap> {
+        self.values.iter().find(|(c, _)| *c == column).map(|(_, m)| m)
+    }
+
+    /// Whether the manager is looked up among the source's people (by name or employee
+    /// number) rather than given as an email.
+    pub fn manager_lookup(&self) -> Option<LookupBy> {
+        self.manager_by
+            .as_ref()
+            .map(|(by, _)| *by)
+            .filter(|by| *by != LookupBy::Email)
+    }
+
+    /// Whether any row filter is set.
+    pub fn filters(&self) -> bool {
+        !self.keep.is_empty() || !self.drop.is_empty()
+    }
+}
+
+/// A column's value map. Cells are compared trimmed and case-insensitively; a blank cell
+/// stays blank; any other value not listed is an error at its cell, never a guess.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueMap {
+    /// For a flag (`active`, `guest`): the values read as true, and as false.
+    Flag {
+        /// Read as true.
+        truthy: Vec<String>,
+        /// Read as false.
+        falsy: Vec<String>,
+    },
+    /// For any other column: cell value → value, and the value for one not listed.
+    Text {
+        /// Cell value → value.
+        map: Vec<(String, String)>,
+        /// The value for a cell the map does not list (none: an error).
+        default: Option<String>,
+    },
+}
+
+/// A row filter on one column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowFilter {
+    /// The column's header.
+    pub header: String,
+    /// The values that match (trimmed, case-insensitively).
+    pub values: Vec<String>,
+    /// Where the config sets it.
+    pub declared_at: SourceLocation,
+}
+
+/// Groups derived from one column: each non-blank cell is the group `prefix` + its slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedGroups {
+    /// The column's header.
+    pub header: String,
+    /// Put before the slug.
+    pub prefix: String,
+    /// Where the config sets it.
+    pub declared_at: SourceLocation,
 }
 
 /// One mapped CSV column.

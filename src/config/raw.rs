@@ -191,7 +191,7 @@ impl JsonSchema for Version {
     }
 }
 
-/// One source of the directory: a YAML directory file or a CSV export.
+/// One source of the directory: a YAML directory file, a CSV export, or a program's output.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
@@ -199,12 +199,42 @@ pub struct RawSource {
     pub yaml: Option<String>,
     /// A CSV file with a header row, relative to this file's folder.
     pub csv: Option<String>,
-    /// CSV only: which header holds which attribute. `email` is required.
+    /// A program to run, as an argument vector (`[program, arg, …]`, no shell), whose
+    /// standard output is the source (read as `format` says). Run in this file's folder
+    /// with only `PATH` and the variables `env` lists; a non-zero exit, a signal, a timeout,
+    /// output over `max_output_bytes` or a truncated document fails the source. Refused
+    /// under `SCIMSYNC_CONFINE`.
+    #[schemars(length(min = 1))]
+    pub command: Option<Vec<String>>,
+    /// `command` only: how its output is read: `csv` (default, with `columns`), `yaml` (a
+    /// YAML directory) or `json` (an array of objects, each key a column, with `columns`).
+    pub format: Option<CommandFormat>,
+    /// `command` only: how long it may run (`90s`, `5m`). Default: 60s.
+    pub timeout: Option<String>,
+    /// `command` only: environment variables passed to it from scimsync's own environment,
+    /// by name (besides `PATH`, always passed). The Slack token's variable is refused.
+    pub env: Option<Vec<String>>,
+    /// `command` only: the most output it may write, in bytes. Default: 268435456 (256 MiB).
+    pub max_output_bytes: Option<u64>,
+    /// Tabular sources only: which header holds which attribute. `email` is required.
     pub columns: Option<RawColumns>,
     /// CSV only: the field delimiter, one character. Default: ",".
     pub delimiter: Option<String>,
-    /// CSV only: separator inside the groups column. Default: ";".
+    /// Tabular sources only: separator inside the groups column. Default: ";".
     pub groups_separator: Option<String>,
+    /// Tabular sources only: keep only the rows whose every listed column holds one of its
+    /// values (compared trimmed and case-insensitively): `where: {Employment Status:
+    /// [Full-Time, Part-Time]}`. The rows left out are counted in the report.
+    #[serde(rename = "where")]
+    pub keep_where: Option<RawRowFilter>,
+    /// Tabular sources only: leave out the rows whose every listed column holds one of its
+    /// values: `exclude_where: {Employment Status: [Contractor]}`.
+    pub exclude_where: Option<RawRowFilter>,
+    /// Tabular sources only: groups derived from columns, each the prefix followed by the
+    /// cell's slug (lower case, every run of characters other than letters and digits one
+    /// `-`): `[{prefix: dept-, column: Department}]` puts a row whose Department is
+    /// `Research & Development` in `dept-research-development`. Added to the groups column's.
+    pub derived_groups: Option<Vec<RawDerivedGroups>>,
     /// When true, this source's values win over earlier sources' for the same person;
     /// otherwise two different values are an error.
     #[serde(rename = "override")]
@@ -212,8 +242,122 @@ pub struct RawSource {
     /// When true, this source may yield nobody. Otherwise a source with no users (and no
     /// groups) is an error: an empty or truncated export is never read as "everyone left".
     pub allow_empty: Option<bool>,
-    /// The fewest users this source may yield; fewer is an error naming the source.
+    /// The fewest users this source may yield (after `where`/`exclude_where`); fewer is an
+    /// error naming the source.
     pub min_users: Option<u32>,
+}
+
+/// How a `command` source's output is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandFormat {
+    /// A CSV export with a header row, mapped by `columns`.
+    Csv,
+    /// A YAML directory (users and groups), as a `yaml` source.
+    Yaml,
+    /// A JSON array of objects, each key a column (values strings, numbers, booleans or
+    /// null), mapped by `columns`.
+    Json,
+}
+
+/// A row filter: column header → the values that match (one, or a list).
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+pub struct RawRowFilter(pub std::collections::BTreeMap<String, RawValues>);
+
+/// One value or a list of values, each a string, number or boolean as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawValues(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for RawValues {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(Scalar),
+            Many(Vec<Scalar>),
+        }
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(one) => RawValues(vec![one.0]),
+            OneOrMany::Many(many) => RawValues(many.into_iter().map(|s| s.0).collect()),
+        })
+    }
+}
+
+impl JsonSchema for RawValues {
+    fn schema_name() -> Cow<'static, str> {
+        "RawValues".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A value, or a list of values.",
+            "anyOf": [
+                {"type": ["string", "number", "boolean"]},
+                {"type": "array", "items": {"type": ["string", "number", "boolean"]}, "minItems": 1},
+            ],
+        })
+    }
+}
+
+/// A scalar as text: YAML's `true`, `42` and `Terminated` are all values a cell may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar(pub String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
+
+/// Groups derived from a column.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDerivedGroups {
+    /// The header of the column the group names come from.
+    pub column: String,
+    /// Put before each slug (`dept-`); may be empty.
+    pub prefix: Option<String>,
+}
+
+/// How a `manager` column names the manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupBy {
+    /// The manager's email (the default).
+    Email,
+    /// The manager's employee number, as the `employee_number` column holds it.
+    EmployeeNumber,
+    /// The manager's name, `First Last` or `Last, First` (or the display name), compared
+    /// case-insensitively; it must be the name of exactly one person of the source.
+    Name,
 }
 
 /// CSV column mapping: column key → header name, or a list of header names tried in order
@@ -222,12 +366,152 @@ pub struct RawSource {
 /// as absent.
 #[derive(Debug, Default, Clone)]
 pub struct RawColumns {
-    /// Each mapped column with its headers, in [`CsvColumn::ALL`]'s order.
-    pub headers: Vec<(CsvColumn, RawHeaders)>,
+    /// Each mapped column with its headers (and value map or lookup), in
+    /// [`CsvColumn::ALL`]'s order.
+    pub headers: Vec<(CsvColumn, RawColumn)>,
+}
+
+/// One mapped column: its headers, or `{header, …}` with a value map (`true`/`false` for a
+/// flag, `map`/`default` for text) or, for the manager, how it is looked up (`by`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawColumn {
+    /// The headers read, in order.
+    pub headers: RawHeaders,
+    /// Cell values read as true (`active`, `guest`).
+    pub truthy: Option<Vec<String>>,
+    /// Cell values read as false (`active`, `guest`).
+    pub falsy: Option<Vec<String>>,
+    /// Cell value → the value used, in order.
+    pub map: Option<Vec<(String, String)>>,
+    /// The value used for a cell `map` does not list.
+    pub default: Option<String>,
+    /// How the manager is looked up.
+    pub by: Option<LookupBy>,
+}
+
+impl RawColumn {
+    /// Whether the column is written in the `{header, …}` form with anything but headers.
+    pub fn has_rules(&self) -> bool {
+        self.truthy.is_some()
+            || self.falsy.is_some()
+            || self.map.is_some()
+            || self.default.is_some()
+            || self.by.is_some()
+    }
+}
+
+/// The keys of a column's `{header, …}` form.
+const COLUMN_KEYS: &[&str] = &["header", "true", "false", "map", "default", "by"];
+
+impl<'de> Deserialize<'de> for RawColumn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Form;
+        impl<'de> Visitor<'de> for Form {
+            type Value = RawColumn;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a header name, a list of header names, or {header, …}")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawColumn, E> {
+                Ok(RawColumn {
+                    headers: RawHeaders(vec![v.to_string()]),
+                    ..RawColumn::default()
+                })
+            }
+
+            fn visit_seq<S: de::SeqAccess<'de>>(self, seq: S) -> Result<RawColumn, S::Error> {
+                let headers = RawHeaders::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(RawColumn {
+                    headers,
+                    ..RawColumn::default()
+                })
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<RawColumn, M::Error> {
+                let mut column = RawColumn::default();
+                let mut header = None;
+                while let Some(Scalar(key)) = map.next_key::<Scalar>()? {
+                    match key.as_str() {
+                        "header" => header = Some(map.next_value::<RawHeaders>()?),
+                        "true" => column.truthy = Some(map.next_value::<RawValues>()?.0),
+                        "false" => column.falsy = Some(map.next_value::<RawValues>()?.0),
+                        "map" => column.map = Some(map.next_value::<RawValueMap>()?.0),
+                        "default" => column.default = Some(map.next_value::<Scalar>()?.0),
+                        "by" => column.by = Some(map.next_value::<LookupBy>()?),
+                        other => return Err(de::Error::unknown_field(other, COLUMN_KEYS)),
+                    }
+                }
+                column.headers = header.ok_or_else(|| de::Error::missing_field("header"))?;
+                Ok(column)
+            }
+        }
+        d.deserialize_any(Form)
+    }
+}
+
+/// A value map: cell value → value, in the order written.
+struct RawValueMap(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for RawValueMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = RawValueMap;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of cell values to values")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<RawValueMap, M::Error> {
+                let mut pairs = Vec::new();
+                while let Some((Scalar(from), Scalar(to))) = map.next_entry::<Scalar, Scalar>()? {
+                    pairs.push((from, to));
+                }
+                Ok(RawValueMap(pairs))
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
+}
+
+impl JsonSchema for RawColumn {
+    fn schema_name() -> Cow<'static, str> {
+        "RawColumn".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let headers = generator.subschema_for::<RawHeaders>();
+        let values = generator.subschema_for::<RawValues>();
+        let by = generator.subschema_for::<LookupBy>();
+        json_schema!({
+            "description": "A header name, header names tried in order, or {header, …} with a value map or lookup.",
+            "anyOf": [
+                headers,
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["header"],
+                    "properties": {
+                        "header": headers,
+                        "true": {"description": "active, guest: the cell values read as true (`[Active, On Leave]`); any other non-blank value is an error.", "allOf": [values]},
+                        "false": {"description": "active, guest: the cell values read as false (`[Terminated]`).", "allOf": [values]},
+                        "map": {
+                            "description": "Cell value → the value used (`{FT: Full-time}`); a value not listed is an error at its cell unless `default` is set.",
+                            "type": "object",
+                            "additionalProperties": {"type": ["string", "number", "boolean"]},
+                        },
+                        "default": {"description": "With `map`: the value used for a cell the map does not list.", "type": ["string", "number", "boolean"]},
+                        "by": {"description": "manager only: how the column names the manager.", "allOf": [by]},
+                    },
+                },
+            ],
+        })
+    }
 }
 
 /// The headers one column is read from: one, or several tried in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawHeaders(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for RawHeaders {
@@ -275,7 +559,7 @@ impl RawColumns {
         self.headers
             .iter()
             .find(|(c, _)| *c == column)
-            .and_then(|(_, h)| h.0.first())
+            .and_then(|(_, h)| h.headers.0.first())
             .map(String::as_str)
     }
 }
@@ -300,9 +584,16 @@ impl JsonSchema for RawColumns {
         for column in CsvColumn::ALL {
             let description = match column {
                 CsvColumn::Attribute(a) => match a.kind() {
-                    Kind::Guest => format!("{} In the CSV: true/false, yes/no, 1/0.", a.spec().doc),
+                    Kind::Guest => format!(
+                        "{} In the CSV: true/false, yes/no, 1/0, or the values `{{header, true: […], false: […]}}` lists.",
+                        a.spec().doc
+                    ),
                     Kind::Active => format!(
-                        "{} In the CSV: true/false, yes/no, 1/0, active/inactive.",
+                        "{} In the CSV: true/false, yes/no, 1/0, active/inactive, or the values `{{header, true: [Active, On Leave], false: [Terminated]}}` lists.",
+                        a.spec().doc
+                    ),
+                    Kind::Manager => format!(
+                        "{} In the CSV: an email, or `{{header, by: name | employee_number}}` to look the manager up among the source's people.",
                         a.spec().doc
                     ),
                     Kind::Groups => format!(
@@ -316,9 +607,9 @@ impl JsonSchema for RawColumns {
                 }
             };
             let mut schema = if column == CsvColumn::Attribute(Attribute::Email) {
-                generator.subschema_for::<RawHeaders>()
+                generator.subschema_for::<RawColumn>()
             } else {
-                generator.subschema_for::<Option<RawHeaders>>()
+                generator.subschema_for::<Option<RawColumn>>()
             };
             schema.insert("description".into(), description.into());
             properties.insert(column.key().into(), schema.into());

@@ -164,6 +164,10 @@ pub(crate) fn read_each(
             continue;
         }
         if problems.is_empty() {
+            if !mapper.keeps(&record) {
+                content.filtered += 1;
+                continue;
+            }
             each(mapper.person(&record, at(line, 1), &cell_at));
             content.rows += 1;
         }
@@ -171,7 +175,7 @@ pub(crate) fn read_each(
     if !problems.is_empty() {
         return Err(problems);
     }
-    if content.rows == 0 {
+    if content.rows == 0 && content.filtered == 0 {
         content.warnings.push(Problem::warning(
             SourceLocation::file(file),
             DirectoryIssue::NoRows,

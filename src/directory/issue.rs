@@ -109,6 +109,28 @@ pub enum DirectoryIssue {
         /// The source's minimum.
         min: u32,
     },
+    /// Every row of a tabular source was left out by its `where`/`exclude_where`.
+    #[error(
+        "the row filter (where, exclude_where) leaves out all {filtered} row(s): a filter that keeps nobody is never read as \"nobody works here\""
+    )]
+    FilteredEveryone {
+        /// The rows left out.
+        filtered: usize,
+    },
+    /// A `command:` source failed: nothing it wrote is read.
+    #[error("{command} failed: {reason}; nothing it wrote is read")]
+    CommandFailed {
+        /// The command as messages name it (`command 'fetch-hr'`).
+        command: String,
+        /// What happened (its exit status, a timeout…), with its standard error redacted.
+        reason: String,
+    },
+    /// A JSON source that is not an array of objects of scalars.
+    #[error("not a JSON array of objects: {message}")]
+    Json {
+        /// What is wrong.
+        message: String,
+    },
     /// Two columns with one header name.
     #[error("duplicate header {} (also column {first_column})", quoted(.header))]
     DuplicateHeader {
@@ -259,6 +281,61 @@ pub enum DirectoryIssue {
         /// What it should look like.
         expected: &'static str,
     },
+    /// A cell whose value its column's value map does not list.
+    #[error("{column} {} is not a value its map lists ({known})", quoted(.value))]
+    Unmapped {
+        /// The column key.
+        column: &'static str,
+        /// The value as written.
+        value: String,
+        /// The values the map lists.
+        known: String,
+    },
+    /// A manager looked up by name or employee number who matches nobody of the source.
+    #[error("manager {} matches no {by} of this source's people", quoted(.value))]
+    ManagerNotFound {
+        /// What the lookup compares (`name`, `employee number`).
+        by: &'static str,
+        /// The cell as written.
+        value: String,
+    },
+    /// A manager looked up by name who matches several people.
+    #[error(
+        "manager {} matches {} people: {}; the name must be one person's (use `by: employee_number` or `by: email` when names repeat)",
+        quoted(.value),
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    ManagerAmbiguous {
+        /// The cell as written.
+        value: String,
+        /// Each match: email and place.
+        candidates: Vec<String>,
+    },
+    /// A derived group's cell with nothing to make a group name of.
+    #[error("derived group from {}: no letter or digit to name a group by", quoted(.value))]
+    NoSlug {
+        /// The cell as written.
+        value: String,
+    },
+    /// Errors of one kind in one column, as one: the first, how many more, where the first
+    /// of those are, and a hint when the column seems to hold another kind of value.
+    #[error(
+        "{first} — and {more} more like it in this column (at {}{}){}",
+        places.join(", "),
+        if *more > places.len() { ", …" } else { "" },
+        hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default()
+    )]
+    Grouped {
+        /// The first error.
+        first: Box<DirectoryIssue>,
+        /// How many more.
+        more: usize,
+        /// Where the first few more are.
+        places: Vec<String>,
+        /// What the column seems to hold instead, and what to write.
+        hint: Option<String>,
+    },
     /// Two sources give one person different values.
     #[error(
         "{attribute} of {} is {} here but {} at {other}; mark the later source `override: true` to let it win",
@@ -315,6 +392,14 @@ pub enum DirectoryIssue {
     /// A CSV header without rows.
     #[error("the source has a header but no rows")]
     NoRows,
+    /// Rows a source's row filter left out: counted, never silent.
+    #[error("{left_out} row(s) left out by the row filter (where, exclude_where); {kept} kept")]
+    RowsFiltered {
+        /// Rows kept.
+        kept: usize,
+        /// Rows left out.
+        left_out: usize,
+    },
     /// A guest who never expires.
     #[error("guest {} has no expiration", excerpt(.email))]
     GuestWithoutExpiry {
@@ -398,6 +483,8 @@ impl Diagnose for DirectoryIssue {
                 | DirectoryIssue::Empty
                 | DirectoryIssue::NotADirectory { .. }
                 | DirectoryIssue::Csv { .. }
+                | DirectoryIssue::Json { .. }
+                | DirectoryIssue::CommandFailed { .. }
                 | DirectoryIssue::UnclosedQuote { .. }
                 | DirectoryIssue::DuplicateHeader { .. }
                 | DirectoryIssue::MissingColumn { .. }
@@ -420,6 +507,9 @@ impl DirectoryIssue {
                 | DirectoryIssue::UnclosedQuote { .. }
                 | DirectoryIssue::EmptySource
                 | DirectoryIssue::TooFewUsers { .. }
+                | DirectoryIssue::FilteredEveryone { .. }
+                | DirectoryIssue::CommandFailed { .. }
+                | DirectoryIssue::Json { .. }
                 | DirectoryIssue::LineBreakInIdentifier { .. }
                 | DirectoryIssue::SwallowedRows { .. }
                 | DirectoryIssue::DuplicateHeader { .. }

@@ -13,9 +13,13 @@
 //! Reading files happens in [`load`]; everything after is pure ([`build`]), with "today"
 //! passed in.
 
+mod command;
 mod csv;
+mod grouped;
 pub mod dump;
 mod issue;
+mod json;
+mod lookup;
 mod merge;
 mod model;
 mod record;
@@ -28,9 +32,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::config::{InvalidUsers, SourceFormat, SourceSpec};
+use crate::config::{CommandOutput, CsvLayout, InvalidUsers, SourceFormat, SourceSpec};
 use crate::diag::{Problem, sort_problems};
 
+pub use grouped::group_repeated_errors;
 pub use issue::{DirectoryIssue, DirectoryProblem};
 pub use model::*;
 pub use table::{Row, Table};
@@ -96,9 +101,10 @@ pub struct SourceInput<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Reads every source from disk, then [`build`]s the directory. A source is read only if it
-/// is a regular file of data ([`read_data_file`](crate::diag::data_file::read_data_file)): never a
-/// FIFO, a device or anything under `/proc`.
+/// Reads every source — files from disk, commands run — then [`build`]s the directory. A
+/// file is read only if it is a regular file of data
+/// ([`read_data_file`](crate::diag::data_file::read_data_file)): never a FIFO, a device or
+/// anything under `/proc`. A command that fails fails its source, and so the load.
 pub fn load(
     sources: &[SourceSpec],
     options: &LoadOptions,
@@ -106,17 +112,10 @@ pub fn load(
     let mut contents = Vec::with_capacity(sources.len());
     let mut problems = Vec::new();
     for spec in sources {
-        match crate::diag::data_file::read_data_file(&spec.path) {
+        match fetch(spec) {
             Ok(bytes) => contents.push(bytes),
-            Err(e) => {
-                let path = spec.display.to_string();
-                let reason = e.to_string();
-                let issue = if e.is_not_data() {
-                    DirectoryIssue::NotData { path, reason }
-                } else {
-                    DirectoryIssue::Unreadable { path, reason }
-                };
-                problems.push(Problem::error(spec.declared_at.clone(), issue));
+            Err(problem) => {
+                problems.push(problem);
                 contents.push(Vec::new());
             }
         }
@@ -132,6 +131,31 @@ pub fn load(
     build(&inputs, options)
 }
 
+/// One source's bytes: a file's, or a command's output.
+fn fetch(spec: &SourceSpec) -> Result<Vec<u8>, DirectoryProblem> {
+    if let SourceFormat::Command(command) = &spec.format {
+        return command::run(command).map_err(|reason| {
+            Problem::error(
+                spec.declared_at.clone(),
+                DirectoryIssue::CommandFailed {
+                    command: spec.display.to_string(),
+                    reason,
+                },
+            )
+        });
+    }
+    crate::diag::data_file::read_data_file(&spec.path).map_err(|e| {
+        let path = spec.display.to_string();
+        let reason = e.to_string();
+        let issue = if e.is_not_data() {
+            DirectoryIssue::NotData { path, reason }
+        } else {
+            DirectoryIssue::Unreadable { path, reason }
+        };
+        Problem::error(spec.declared_at.clone(), issue)
+    })
+}
+
 /// Per-source sanity: a source that yields nobody (no users, no groups) is an error unless it
 /// says `allow_empty`; one with fewer users than its `min_users` is an error. Either way the
 /// source is not read as "these people left". (An allowed empty source keeps its warning.)
@@ -141,6 +165,19 @@ fn source_sanity(
 ) -> Option<DirectoryProblem> {
     let count = content.rows;
     let at = crate::diag::SourceLocation::file(&spec.display);
+    if content.filtered > 0 {
+        if count == 0 {
+            let filtered = content.filtered;
+            return Some(Problem::error(at, DirectoryIssue::FilteredEveryone { filtered }));
+        }
+        content.warnings.push(Problem::warning(
+            at.clone(),
+            DirectoryIssue::RowsFiltered {
+                kept: count,
+                left_out: content.filtered,
+            },
+        ));
+    }
     if count == 0 && content.groups.is_empty() && !spec.allow_empty {
         content
             .warnings
@@ -190,10 +227,15 @@ pub struct Fetched<'a> {
     pub data: SourceData<'a>,
 }
 
-/// One source read into its people and groups (not yet merged), or its problems.
+/// One source read into its people and groups (not yet merged), or its problems; managers
+/// named by name or employee number are resolved within the source.
 fn read_source(input: &Fetched<'_>) -> Result<record::SourceContent, Vec<DirectoryProblem>> {
     let file = &input.spec.display;
-    match (input.data, &input.spec.format) {
+    let yaml = |bytes| {
+        csv::utf8(file, bytes)
+            .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text)))
+    };
+    let mut content = match (input.data, &input.spec.format) {
         (SourceData::Table(table), format) => {
             let layout = format.columns().ok_or_else(|| {
                 vec![Problem::error(
@@ -207,9 +249,23 @@ fn read_source(input: &Fetched<'_>) -> Result<record::SourceContent, Vec<Directo
             table::read(table, layout)
         }
         (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) => csv::read(file, bytes, layout),
-        (SourceData::Bytes(bytes), SourceFormat::Yaml) => csv::utf8(file, bytes)
-            .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
+        (SourceData::Bytes(bytes), SourceFormat::Yaml) => yaml(bytes),
+        (SourceData::Bytes(bytes), SourceFormat::Command(command)) => match &command.output {
+            CommandOutput::Csv(layout) => csv::read(file, bytes, layout),
+            CommandOutput::Yaml => yaml(bytes),
+            CommandOutput::Json(layout) => json::table(file, bytes, layout.groups_separator)
+                .and_then(|table| table::read(&table, layout)),
+        },
+    }?;
+    if let Some(by) = input
+        .spec
+        .format
+        .columns()
+        .and_then(|l| l.rules.manager_lookup())
+    {
+        lookup::resolve(&mut content.people, by);
     }
+    Ok(content)
 }
 
 /// [`build`] for sources of any kind: files' bytes and tables.
@@ -220,6 +276,7 @@ pub fn build_fetched(
     if let [input] = inputs
         && let (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) =
             (input.data, &input.spec.format)
+        && layout.rules.manager_lookup().is_none()
     {
         return build_one_csv(input.spec, bytes, layout, options);
     }
@@ -257,7 +314,7 @@ pub fn build_fetched(
 fn build_one_csv(
     spec: &SourceSpec,
     bytes: &[u8],
-    layout: &crate::config::CsvLayout,
+    layout: &CsvLayout,
     options: &LoadOptions,
 ) -> Result<LoadedDirectory, DirectoryError> {
     let mut users = validate::Users::new(options.today, csv::rows_at_most(bytes));
@@ -291,6 +348,7 @@ fn conclude(
     sort_problems(&mut problems);
     repeats::summarise(&mut problems);
     if options.invalid_users == InvalidUsers::Fail && problems.iter().any(Problem::is_error) {
+        group_repeated_errors(&mut problems, specs);
         return Err(DirectoryError { problems });
     }
     Ok(LoadedDirectory {

@@ -74,6 +74,9 @@ pub(crate) struct PersonRecord<'a> {
     pub groups: Vec<(Cow<'a, str>, SourceLocation)>,
     /// Problems with this person's values found while reading (a bad date, a blank name).
     pub problems: Vec<DirectoryProblem>,
+    /// Other given names of the row (every header mapped to `given_name`), kept only when
+    /// managers are looked up by name.
+    pub aliases: Vec<Cow<'a, str>>,
 }
 
 impl PersonRecord<'_> {
@@ -83,6 +86,7 @@ impl PersonRecord<'_> {
             values: Vec::new(),
             groups: Vec::new(),
             problems: Vec::new(),
+            aliases: Vec::new(),
         }
     }
 
@@ -108,6 +112,11 @@ impl PersonRecord<'_> {
                 .map(|(name, at)| (Cow::Owned(name.into_owned()), at))
                 .collect(),
             problems: self.problems,
+            aliases: self
+                .aliases
+                .into_iter()
+                .map(|a| Cow::Owned(a.into_owned()))
+                .collect(),
         }
     }
 }
@@ -128,6 +137,8 @@ pub(crate) struct SourceContent {
     pub people: Vec<PersonRecord<'static>>,
     /// How many people the source declares, kept or handed on.
     pub rows: usize,
+    /// How many rows its row filter left out.
+    pub filtered: usize,
     pub groups: Vec<GroupRecord>,
     /// Warnings about the source as a whole (e.g. a header without rows).
     pub warnings: Vec<DirectoryProblem>,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{CsvColumn, CsvLayout};
+use crate::config::{CsvColumn, CsvLayout, ValueMap};
 use crate::diag::{Problem, SourceLocation};
 use crate::model::Kind;
 
@@ -98,16 +98,24 @@ impl Cells for [String] {
     }
 }
 
-/// The config's column mapping bound to one header row: which column holds what.
+/// The config's column mapping bound to one header row: which column holds what, and the
+/// columns the row filters and derived groups read.
 pub(crate) struct Mapper<'l> {
     layout: &'l CsvLayout,
     /// Column index of each mapped column (a column with fallbacks has several, adjacent).
     indexes: Vec<(CsvColumn, usize)>,
+    /// `where`: column index and the values that match, lower-cased.
+    keep: Vec<(usize, Vec<String>)>,
+    /// `exclude_where`, likewise.
+    drop: Vec<(usize, Vec<String>)>,
+    /// Derived groups: column index and prefix.
+    derived: Vec<(usize, &'l str)>,
 }
 
 impl<'l> Mapper<'l> {
     /// Binds `layout` to the header row `names`, the cell of column `i` at `cell_at(i)`: a
-    /// duplicate header or a mapped header that is missing fails the source.
+    /// duplicate header, or a header the mapping, a filter or a derived group names that is
+    /// missing, fails the source.
     pub(crate) fn new(
         names: &[String],
         layout: &'l CsvLayout,
@@ -116,8 +124,40 @@ impl<'l> Mapper<'l> {
         let mut problems = Vec::new();
         check_header(names, cell_at, &mut problems);
         let indexes = map_columns(names, layout, cell_at, &mut problems);
+        let rules = &layout.rules;
+        let mut find = |header: &str, key: &'static str, mapped_at: &SourceLocation| {
+            let found = names.iter().position(|n| n == header);
+            if found.is_none() {
+                problems.push(missing_column(names, header, key, mapped_at, cell_at));
+            }
+            found
+        };
+        let mut filters = |filters: &[crate::config::RowFilter], key| {
+            let mut out = Vec::new();
+            for f in filters {
+                if let Some(i) = find(&f.header, key, &f.declared_at) {
+                    out.push((i, f.values.iter().map(|v| v.to_lowercase()).collect()));
+                }
+            }
+            out
+        };
+        let keep = filters(&rules.keep, "where");
+        let drop = filters(&rules.drop, "exclude_where");
+        let derived = rules
+            .derived_groups
+            .iter()
+            .filter_map(|d| {
+                find(&d.header, "derived_groups", &d.declared_at).map(|i| (i, d.prefix.as_str()))
+            })
+            .collect();
         if problems.is_empty() {
-            Ok(Mapper { layout, indexes })
+            Ok(Mapper {
+                layout,
+                indexes,
+                keep,
+                drop,
+                derived,
+            })
         } else {
             Err(problems)
         }
@@ -128,15 +168,105 @@ impl<'l> Mapper<'l> {
         &self.indexes
     }
 
+    /// Whether the row is kept by the source's `where` and `exclude_where`: it matches
+    /// every `where` column, and not every `exclude_where` column.
+    pub(crate) fn keeps<R: Cells + ?Sized>(&self, record: &R) -> bool {
+        let matches = |filters: &[(usize, Vec<String>)]| {
+            filters.iter().all(|(i, values)| {
+                let cell = record.cell(*i).to_lowercase();
+                values.contains(&cell)
+            })
+        };
+        (self.keep.is_empty() || matches(&self.keep))
+            && (self.drop.is_empty() || !matches(&self.drop))
+    }
+
     /// The person of one row, at `location`, the cell of column `i` at `cell_at(i)`.
     pub(crate) fn person<'a, R: Cells + ?Sized>(
         &self,
         record: &'a R,
         location: SourceLocation,
         cell_at: &impl Fn(usize) -> SourceLocation,
-    ) -> PersonRecord<'a> {
-        person(record, &self.indexes, self.layout, location, cell_at)
+    ) -> PersonRecord<'a>
+    where
+        'l: 'a,
+    {
+        let mut person = person(record, &self.indexes, self.layout, location, cell_at);
+        for &(i, prefix) in &self.derived {
+            let cell = record.cell(i);
+            if cell.is_empty() {
+                continue;
+            }
+            match slug(cell) {
+                Some(slug) => person
+                    .groups
+                    .push((format!("{prefix}{slug}").into(), cell_at(i))),
+                None => person.problems.push(Problem::error(
+                    cell_at(i),
+                    DirectoryIssue::NoSlug {
+                        value: cell.to_string(),
+                    },
+                )),
+            }
+        }
+        if self.layout.rules.manager_lookup() == Some(crate::config::LookupBy::Name) {
+            // Every given name the row has (fallbacks too): a manager column often holds
+            // the legal name where the given name is the preferred one.
+            for headers in self.indexes.chunk_by(|a, b| a.0 == b.0) {
+                if headers[0].0 == CsvColumn::Attribute(Attribute::GivenName) {
+                    person.aliases.extend(
+                        headers
+                            .iter()
+                            .map(|&(_, i)| record.cell(i))
+                            .filter(|c| !c.is_empty())
+                            .map(Into::into),
+                    );
+                }
+            }
+        }
+        person
     }
+}
+
+/// A group name made of a cell: lower case, each run of characters other than letters and
+/// digits one `-`, none at either end (`Research & Development` → `research-development`);
+/// `None` when no letter or digit is left.
+pub(crate) fn slug(cell: &str) -> Option<String> {
+    let mut out = String::with_capacity(cell.len());
+    let mut dash = false;
+    for c in cell.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A header the config names that the header row lacks: an error at the header's first
+/// cell.
+fn missing_column(
+    names: &[String],
+    header: &str,
+    key: &'static str,
+    mapped_at: &SourceLocation,
+    cell_at: &impl Fn(usize) -> SourceLocation,
+) -> DirectoryProblem {
+    Problem::error(
+        cell_at(0),
+        DirectoryIssue::MissingColumn {
+            header: header.to_string(),
+            attribute: key,
+            columns: names.len(),
+            near: near_header(names, header).map(str::to_string),
+            mapped_at: mapped_at.clone(),
+        },
+    )
 }
 
 /// Reads a table through `layout`, handing each person to `each` as [`csv::read_each`]
@@ -168,6 +298,10 @@ pub(crate) fn read_each(
             continue;
         }
         if problems.is_empty() {
+            if !mapper.keeps(row.cells.as_slice()) {
+                content.filtered += 1;
+                continue;
+            }
             let cell_at = |_: usize| row.at.clone();
             each(mapper.person(row.cells.as_slice(), row.at.clone(), &cell_at));
             content.rows += 1;
@@ -176,7 +310,7 @@ pub(crate) fn read_each(
     if !problems.is_empty() {
         return Err(problems);
     }
-    if content.rows == 0 {
+    if content.rows == 0 && content.filtered == 0 {
         content.warnings.push(Problem::warning(
             SourceLocation::file(&table.source),
             DirectoryIssue::NoRows,
@@ -231,15 +365,12 @@ fn map_columns(
         for header in std::iter::once(&mapping.header).chain(&mapping.fallbacks) {
             match names.iter().position(|n| n == header) {
                 Some(i) => indexes.push((mapping.column, i)),
-                None => problems.push(Problem::error(
-                    cell_at(0),
-                    DirectoryIssue::MissingColumn {
-                        header: header.clone(),
-                        attribute: mapping.column.key(),
-                        columns: names.len(),
-                        near: near_header(names, header).map(str::to_string),
-                        mapped_at: mapping.declared_at.clone(),
-                    },
+                None => problems.push(missing_column(
+                    names,
+                    header,
+                    mapping.column.key(),
+                    &mapping.declared_at,
+                    cell_at,
                 )),
             }
         }
@@ -292,7 +423,7 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
 fn person<'a, R: Cells + ?Sized>(
     record: &'a R,
     indexes: &[(CsvColumn, usize)],
-    layout: &CsvLayout,
+    layout: &'a CsvLayout,
     location: SourceLocation,
     cell_at: &impl Fn(usize) -> SourceLocation,
 ) -> PersonRecord<'a> {
@@ -309,7 +440,22 @@ fn person<'a, R: Cells + ?Sized>(
             .map(|&(_, i)| i)
             .find(|&i| !record.cell(i).is_empty())
             .unwrap_or(first);
-        let cell = record.cell(i);
+        let cell = match map_cell(layout, column, record.cell(i)) {
+            Mapped::Cell(cell) => cell,
+            Mapped::Flag(flag) if column.attribute().kind() == Kind::Guest => {
+                guest = Some((flag, cell_at(i)));
+                continue;
+            }
+            Mapped::Flag(flag) => {
+                let value = AttrValue::Bool(flag);
+                person.values.push((column.attribute(), value, cell_at(i)));
+                continue;
+            }
+            Mapped::Unmapped(issue) => {
+                person.problems.push(Problem::error(cell_at(i), issue));
+                continue;
+            }
+        };
         let invalid = |attribute, expected| DirectoryIssue::InvalidValue {
             attribute,
             value: cell.to_string(),
@@ -380,6 +526,62 @@ fn person<'a, R: Cells + ?Sized>(
     }
     push_guest(&mut person, guest, expiration);
     person
+}
+
+/// A cell through its column's value map.
+enum Mapped<'a> {
+    /// The cell as written, or the value its map gives.
+    Cell(&'a str),
+    /// A flag's value.
+    Flag(bool),
+    /// A value the map does not list.
+    Unmapped(DirectoryIssue),
+}
+
+/// `cell` through `column`'s value map, if it has one. A blank cell stays blank (the blank
+/// rules apply); values compare trimmed and case-insensitively.
+fn map_cell<'a>(layout: &'a CsvLayout, column: CsvColumn, cell: &'a str) -> Mapped<'a> {
+    let Some(map) = layout.rules.value_map(column) else {
+        return Mapped::Cell(cell);
+    };
+    if cell.is_empty() {
+        return Mapped::Cell(cell);
+    }
+    let same = |v: &String| v.trim().to_lowercase() == cell.to_lowercase();
+    let unmapped = |known: String| {
+        Mapped::Unmapped(DirectoryIssue::Unmapped {
+            column: column.key(),
+            value: cell.to_string(),
+            known,
+        })
+    };
+    match map {
+        ValueMap::Flag { truthy, falsy } => {
+            if truthy.iter().any(same) {
+                Mapped::Flag(true)
+            } else if falsy.iter().any(same) {
+                Mapped::Flag(false)
+            } else {
+                unmapped(format!(
+                    "true: {}; false: {}",
+                    truthy.join(", "),
+                    falsy.join(", ")
+                ))
+            }
+        }
+        ValueMap::Text { map, default } => match map.iter().find(|(from, _)| same(from)) {
+            Some((_, to)) => Mapped::Cell(to.as_str()),
+            None => match default {
+                Some(d) => Mapped::Cell(d.as_str()),
+                None => unmapped(
+                    map.iter()
+                        .map(|(from, _)| from.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            },
+        },
+    }
 }
 
 /// A guest flag, an expiry, or both make up the guest attribute.

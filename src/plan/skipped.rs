@@ -90,9 +90,14 @@ impl SkipCause {
             | I::BlankFlag { .. }
             | I::InvalidName { .. }
             | I::InvalidId { .. }
-            | I::InvalidValue { .. } => SkipCause::InvalidValue,
+            | I::InvalidValue { .. }
+            | I::Unmapped { .. }
+            | I::NoSlug { .. } => SkipCause::InvalidValue,
             I::Conflict { .. } => SkipCause::SourceConflict,
-            I::UnknownManager { .. } | I::ManagerCycle { .. } => SkipCause::Manager,
+            I::UnknownManager { .. }
+            | I::ManagerCycle { .. }
+            | I::ManagerNotFound { .. }
+            | I::ManagerAmbiguous { .. } => SkipCause::Manager,
             _ => return None,
         })
     }

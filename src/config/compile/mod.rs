@@ -9,6 +9,7 @@
 //! beside it; nothing here prints.
 
 mod policy;
+mod rules;
 mod runtime;
 mod safety;
 mod sources;
@@ -56,6 +57,7 @@ pub fn compile(
             confinement: confinement.as_ref(),
         },
         problems: Vec::new(),
+        token_vars: token_vars(&raw, env),
     };
     let config = compiler.compile_config(&raw, env);
     let mut problems = compiler.problems;
@@ -136,6 +138,19 @@ struct Compiler<'a> {
     /// How the config's paths are resolved (and confined).
     paths: Paths<'a>,
     problems: Vec<Problem<ConfigIssue>>,
+    /// The variables that may hold the Slack token (the file's `token_env`, the
+    /// environment's): never passed to a command.
+    token_vars: Vec<String>,
+}
+
+/// The variables that may hold the Slack token: `target.token_env` and
+/// `SCIMSYNC_TOKEN_ENV`, as written.
+fn token_vars(raw: &RawConfig, env: &EnvOverrides) -> Vec<String> {
+    let file = raw.target.as_ref().and_then(|t| t.token_env.as_deref());
+    file.into_iter()
+        .chain(env.token_env.as_deref())
+        .map(|name| name.trim().to_string())
+        .collect()
 }
 
 impl Compiler<'_> {
