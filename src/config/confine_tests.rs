@@ -397,3 +397,48 @@ fn state_dir_from_the_environment_wins_and_is_not_confined() {
         ]
     );
 }
+
+/// A `command:` source would run a program the pull request chooses, beside the Slack
+/// token: refused under `SCIMSYNC_CONFINE` at its key, before anything runs (the config
+/// does not compile), whatever else it sets.
+#[test]
+fn a_command_source_is_refused_when_confined() {
+    let tree = Tree::new();
+    let text = "target: {url: embedded}\nsources:\n  - command: [./fetch-hr, --all]\n    format: json\n    env: [HR_TOKEN]\n    columns: {email: Email}\n";
+    let config = tree.compile(text, &[]).unwrap();
+    let SourceFormat::Command(command) = &config.sources[0].format else {
+        panic!("{:?}", config.sources[0].format);
+    };
+    assert_eq!(command.argv, ["./fetch-hr", "--all"]);
+    assert_eq!(command.env, ["HR_TOKEN"]);
+    assert_eq!(command.timeout, COMMAND_TIMEOUT);
+    assert_eq!(&*config.sources[0].display, "command './fetch-hr'");
+    let errors = tree
+        .compile_confined(text, &[("SCIMSYNC_TARGET_URL", "embedded")])
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "scimsync.yaml:3:14: error: sources[0].command is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose a program to run; only file sources inside the confined folder are read"
+        ]
+    );
+}
+
+/// A command never gets the Slack token's variable, confined or not: the file's
+/// `token_env` and `SCIMSYNC_TOKEN_ENV` are both refused in its `env`.
+#[test]
+fn a_command_never_gets_the_token_variable() {
+    let tree = Tree::new();
+    let text = "target: {url: embedded, token_env: MY_SLACK}\nsources:\n  - command: [fetch]\n    env: [HR_TOKEN, MY_SLACK, SLACK_SCIM_TOKEN, 'not a name']\n    columns: {email: Email}\n";
+    let errors = tree
+        .compile(text, &[("SCIMSYNC_TOKEN_ENV", "SLACK_SCIM_TOKEN")])
+        .unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "scimsync.yaml:4:21: error: MY_SLACK holds the Slack token: it is never passed to a command",
+            "scimsync.yaml:4:31: error: SLACK_SCIM_TOKEN holds the Slack token: it is never passed to a command",
+            "scimsync.yaml:4:49: error: \"not a name\" is not an environment variable name",
+        ]
+    );
+}

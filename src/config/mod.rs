@@ -25,8 +25,8 @@ pub(crate) use compile::parse_duration;
 pub use compile::{Warnings, compile, sha256_hex};
 pub use issue::ConfigIssue;
 pub use raw::{
-    CommandFormat, LookupBy,
-    AttributeMode, Blank, EnvOverrides, InvalidUsers, MatchKey, UnmanagedGroups, UnmanagedUsers,
+    AttributeMode, Blank, CommandFormat, EnvOverrides, InvalidUsers, LookupBy, MatchKey,
+    UnmanagedGroups, UnmanagedUsers,
 };
 
 use crate::model::{Attribute, Kind, TABLE};
@@ -257,7 +257,10 @@ pub struct TableRules {
 impl TableRules {
     /// The value map of `column`, if it has one.
     pub fn value_map(&self, column: CsvColumn) -> Option<&ValueMap> {
-        self.values.iter().find(|(c, _)| *c == column).map(|(_, m)| m)
+        self.values
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, m)| m)
     }
 
     /// Whether the manager is looked up among the source's people (by name or employee

@@ -200,7 +200,7 @@ pub struct RawSource {
     /// A CSV file with a header row, relative to this file's folder.
     pub csv: Option<String>,
     /// A program to run, as an argument vector (`[program, arg, …]`, no shell), whose
-    /// standard output is the source (read as `format` says). Run in this file's folder
+    /// standard output is the source (read as `format` says). Run in the config's directory
     /// with only `PATH` and the variables `env` lists; a non-zero exit, a signal, a timeout,
     /// output over `max_output_bytes` or a truncated document fails the source. Refused
     /// under `SCIMSYNC_CONFINE`.
@@ -564,9 +564,17 @@ impl RawColumns {
     }
 }
 
+/// `manager:` under `columns:`, the same column as `manager_email:` (which reads oddly
+/// when the column holds names: `manager: {header: Reporting To, by: name}`).
+pub const MANAGER_ALIAS: &str = "manager";
+
 impl<'de> Deserialize<'de> for RawColumns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut headers = named_map(d, "struct RawColumns", &CsvColumn::KEYS, |key| {
+            if key == MANAGER_ALIAS {
+                let manager = CsvColumn::Attribute(Attribute::Manager);
+                return Some((manager, MANAGER_ALIAS));
+            }
             CsvColumn::from_key(key).map(|c| (c, c.key()))
         })?;
         headers.sort_by_key(|(c, _)| c.index());
@@ -612,6 +620,14 @@ impl JsonSchema for RawColumns {
                 generator.subschema_for::<Option<RawColumn>>()
             };
             schema.insert("description".into(), description.into());
+            if column == CsvColumn::Attribute(Attribute::Manager) {
+                let mut alias = schema.clone();
+                alias.insert(
+                    "description".into(),
+                    "The manager_email column under another name (one of the two).".into(),
+                );
+                properties.insert(MANAGER_ALIAS.into(), alias.into());
+            }
             properties.insert(column.key().into(), schema.into());
         }
         json_schema!({

@@ -42,7 +42,9 @@ pub(crate) fn run(command: &CommandSource) -> Result<Vec<u8>, String> {
         let tx = tx.clone();
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            let read = (&mut out).take(cap.saturating_add(1)).read_to_end(&mut bytes);
+            let read = (&mut out)
+                .take(cap.saturating_add(1))
+                .read_to_end(&mut bytes);
             let _ = tx.send(Output::Stdout(read.map(|_| bytes)));
         });
     }
@@ -75,7 +77,10 @@ pub(crate) fn run(command: &CommandSource) -> Result<Vec<u8>, String> {
                 stop(&mut child);
                 let stderr = drain_stderr(&rx, stderr);
                 return Err(with_stderr(
-                    format!("it did not finish within its timeout ({}s)", command.timeout.as_secs()),
+                    format!(
+                        "it did not finish within its timeout ({}s)",
+                        command.timeout.as_secs()
+                    ),
                     &stderr,
                     command,
                 ));
@@ -109,7 +114,8 @@ fn spawn(command: &CommandSource) -> Result<Child, String> {
             cmd.env(name, value);
         }
     }
-    cmd.spawn().map_err(|e| format!("it could not be started: {e}"))
+    cmd.spawn()
+        .map_err(|e| format!("it could not be started: {e}"))
 }
 
 /// Kills the program and reaps it.

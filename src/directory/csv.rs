@@ -549,6 +549,7 @@ mod tests {
                 .collect(),
             delimiter: b',',
             groups_separator: ';',
+            rules: Default::default(),
         }
     }
 

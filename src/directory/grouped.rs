@@ -15,20 +15,23 @@ use crate::config::{CsvColumn, LookupBy, SourceSpec};
 use crate::diag::Problem;
 use crate::model::Kind;
 
+use super::Attribute;
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::lookup::looks_like;
 use super::repeats::SHOWN;
-use super::Attribute;
 
 /// The column a groupable error concerns, and its value (for the hint).
 fn column_of(issue: &DirectoryIssue) -> Option<(&'static str, &str)> {
     Some(match issue {
         DirectoryIssue::Unmapped { column, value, .. } => (column, value),
-        DirectoryIssue::UnknownManager { manager } => ("manager", manager),
-        DirectoryIssue::ManagerNotFound { value, .. } | DirectoryIssue::ManagerAmbiguous { value, .. } => {
-            ("manager", value)
+        DirectoryIssue::UnknownManager { manager } => (Attribute::Manager.spec().column, manager),
+        DirectoryIssue::ManagerNotFound { value, .. }
+        | DirectoryIssue::ManagerAmbiguous { value, .. } => {
+            (Attribute::Manager.spec().column, value)
         }
-        DirectoryIssue::InvalidValue { attribute, value, .. } => (attribute.spec().column, value),
+        DirectoryIssue::InvalidValue {
+            attribute, value, ..
+        } => (attribute.spec().column, value),
         DirectoryIssue::BlankFlag { attribute } => (attribute.spec().column, ""),
         DirectoryIssue::NoSlug { value } => ("derived_groups", value),
         _ => return None,
@@ -38,10 +41,18 @@ fn column_of(issue: &DirectoryIssue) -> Option<(&'static str, &str)> {
 /// Groups the errors of one kind in one column of one file, when there are more than
 /// [`SHOWN`]; `sources` give the hints their headers. Order is kept (sorted by place).
 pub fn group_repeated_errors(problems: &mut Vec<DirectoryProblem>, sources: &[&SourceSpec]) {
-    type Key = (std::sync::Arc<str>, &'static str, std::mem::Discriminant<DirectoryIssue>);
+    type Key = (
+        std::sync::Arc<str>,
+        &'static str,
+        std::mem::Discriminant<DirectoryIssue>,
+    );
     let key = |p: &DirectoryProblem| -> Option<Key> {
         let (column, _) = column_of(&p.kind).filter(|_| p.is_error())?;
-        Some((p.location.file.clone(), column, std::mem::discriminant(&p.kind)))
+        Some((
+            p.location.file.clone(),
+            column,
+            std::mem::discriminant(&p.kind),
+        ))
     };
     let mut members: HashMap<Key, Vec<usize>> = HashMap::new();
     for (i, p) in problems.iter().enumerate() {
@@ -127,5 +138,73 @@ fn hint(
             ))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::{ColumnMapping, CsvLayout, SourceFormat};
+    use crate::diag::SourceLocation;
+
+    fn spec() -> SourceSpec {
+        let config: Arc<str> = "c.yaml".into();
+        let mapping = ColumnMapping {
+            column: CsvColumn::Attribute(Attribute::Manager),
+            header: "Reporting To".into(),
+            fallbacks: vec![],
+            declared_at: SourceLocation::new(&config, 4, 5),
+        };
+        SourceSpec {
+            path: PathBuf::from("hr.csv"),
+            display: "hr.csv".into(),
+            format: SourceFormat::Csv(CsvLayout {
+                columns: vec![mapping],
+                delimiter: b',',
+                groups_separator: ';',
+                rules: Default::default(),
+            }),
+            override_earlier: false,
+            allow_empty: false,
+            min_users: None,
+            declared_at: SourceLocation::new(&config, 3, 5),
+        }
+    }
+
+    fn unknown(line: u32, manager: &str) -> DirectoryProblem {
+        Problem::error(
+            SourceLocation::new(&Arc::from("hr.csv"), line, 9),
+            DirectoryIssue::UnknownManager {
+                manager: manager.into(),
+            },
+        )
+    }
+
+    /// More than three errors of one kind in one column are one, with a hint; three stay
+    /// as they are.
+    #[test]
+    fn errors_of_a_kind_in_a_column_are_one_with_a_hint() {
+        let spec = spec();
+        let mut three: Vec<_> = (2..5).map(|l| unknown(l, "brown, joseph")).collect();
+        let before = three.clone();
+        group_repeated_errors(&mut three, &[&spec]);
+        assert_eq!(three, before);
+        let mut many: Vec<_> = (2..8).map(|l| unknown(l, "brown, joseph")).collect();
+        many.push(Problem::error(
+            SourceLocation::new(&Arc::from("hr.csv"), 9, 1),
+            DirectoryIssue::MissingEmail,
+        ));
+        group_repeated_errors(&mut many, &[&spec]);
+        let lines: Vec<String> = many.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            [
+                "hr.csv:2:9: error: manager \"brown, joseph\" is not a user of the directory — and 5 more like it in this column (at hr.csv:3:9, hr.csv:4:9, hr.csv:5:9, …); column 'Reporting To' looks like it holds names: use `manager: {header: Reporting To, by: name}`",
+                "hr.csv:9:1: error: no email: every user needs one",
+            ]
+        );
     }
 }

@@ -21,7 +21,12 @@ pub(crate) fn table(
     bytes: &[u8],
     separator: char,
 ) -> Result<Table, Vec<DirectoryProblem>> {
-    let fail = |message: String| vec![Problem::error(SourceLocation::file(source), DirectoryIssue::Json { message })];
+    let fail = |message: String| {
+        vec![Problem::error(
+            SourceLocation::file(source),
+            DirectoryIssue::Json { message },
+        )]
+    };
     let value: Value = serde_json::from_slice(bytes).map_err(|e| fail(e.to_string()))?;
     let Value::Array(items) = value else {
         return Err(fail("the top level is not an array".into()));
@@ -48,7 +53,10 @@ pub(crate) fn table(
             let cell = match object.get(header) {
                 None => String::new(),
                 Some(value) => cell(value, separator).ok_or_else(|| {
-                    fail(format!("item {}: {header:?} is not a string, number, boolean or list of them", n + 1))
+                    fail(format!(
+                        "item {}: {header:?} is not a string, number, boolean or list of them",
+                        n + 1
+                    ))
                 })?,
             };
             cells.push(cell);
@@ -90,19 +98,29 @@ mod tests {
     #[test]
     fn objects_become_rows_and_anything_else_fails_the_source() {
         let source: Arc<str> = "command 'hr'".into();
-        let t = table(&source, br#"[{"mail":"a@x.io","n":7,"g":["x","y"]},{"mail":"b@x.io","ok":true,"g":null}]"#, ';').unwrap();
+        let t = table(
+            &source,
+            br#"[{"mail":"a@x.io","n":7,"g":["x","y"]},{"mail":"b@x.io","ok":true,"g":null}]"#,
+            ';',
+        )
+        .unwrap();
         assert_eq!(t.headers, ["g", "mail", "n", "ok"]);
         assert_eq!(t.rows[0].cells, ["x;y", "a@x.io", "7", ""]);
         assert_eq!(t.rows[1].cells, ["", "b@x.io", "", "true"]);
         assert_eq!(t.rows[1].at.to_string(), "command 'hr' item 2");
         assert_eq!(
             messages(table(&source, br#"[{"mail":"a@x.io"},{"mail":"#, ';')),
-            ["command 'hr': error: not a JSON array of objects: EOF while parsing a string at line 1 column 29"]
+            [
+                "command 'hr': error: not a JSON array of objects: EOF while parsing a value at line 1 column 27"
+            ]
         );
         assert_eq!(
             messages(table(&source, br#"{"mail":"a@x.io"}"#, ';')),
             ["command 'hr': error: not a JSON array of objects: the top level is not an array"]
         );
-        assert_eq!(messages(table(&source, br#"[{"m":{"x":1}}]"#, ';')).len(), 1);
+        assert_eq!(
+            messages(table(&source, br#"[{"m":{"x":1}}]"#, ';')).len(),
+            1
+        );
     }
 }

@@ -83,9 +83,11 @@ pub(crate) fn resolve(people: &mut [PersonRecord<'static>], by: LookupBy) {
     }
     let mut outcomes = Vec::new();
     for (i, person) in people.iter().enumerate() {
-        let Some(slot) = person.values.iter().position(|(a, v, _)| {
-            *a == Attribute::Manager && matches!(v, AttrValue::Text(_))
-        }) else {
+        let Some(slot) = person
+            .values
+            .iter()
+            .position(|(a, v, _)| *a == Attribute::Manager && matches!(v, AttrValue::Text(_)))
+        else {
             continue;
         };
         let AttrValue::Text(cell) = &person.values[slot].1 else {
@@ -128,7 +130,11 @@ fn pick(
         }),
         [one] => Ok(email(*one)),
         several => {
-            let active: Vec<usize> = several.iter().copied().filter(|&i| active(&people[i])).collect();
+            let active: Vec<usize> = several
+                .iter()
+                .copied()
+                .filter(|&i| active(&people[i]))
+                .collect();
             if let [one] = active[..] {
                 return Ok(email(one));
             }
@@ -147,12 +153,14 @@ fn pick(
 
 /// What a column's values look like, for a hint when a lookup fails for many rows.
 pub(crate) fn looks_like(values: &[&str]) -> Option<LookupBy> {
-    let share = |f: &dyn Fn(&str) -> bool| values.iter().filter(|v| f(v)).count() * 2 > values.len();
+    let share =
+        |f: &dyn Fn(&str) -> bool| values.iter().filter(|v| f(v)).count() * 2 > values.len();
     if share(&|v| v.contains('@')) {
         Some(LookupBy::Email)
     } else if share(&|v| v.chars().all(|c| c.is_ascii_digit() || c == '-') && !v.is_empty()) {
         Some(LookupBy::EmployeeNumber)
-    } else if share(&|v| v.chars().any(char::is_alphabetic) && (v.contains(',') || v.contains(' '))) {
+    } else if share(&|v| v.chars().any(char::is_alphabetic) && (v.contains(',') || v.contains(' ')))
+    {
         Some(LookupBy::Name)
     } else {
         None
@@ -166,16 +174,28 @@ mod tests {
     use super::*;
     use crate::diag::SourceLocation;
 
-    fn person(line: u32, email: &str, given: &str, family: &str, manager: &str) -> PersonRecord<'static> {
+    fn person(
+        line: u32,
+        email: &str,
+        given: &str,
+        family: &str,
+        manager: &str,
+    ) -> PersonRecord<'static> {
         let file: Arc<str> = "hr.csv".into();
         let at = SourceLocation::new(&file, line, 1);
         let mut p = PersonRecord::new(at.clone());
         let text = |t: &str| AttrValue::Text(Cow::Owned(t.to_string()));
         p.values.push((Attribute::Email, text(email), at.clone()));
-        p.values.push((Attribute::GivenName, text(given), at.clone()));
-        p.values.push((Attribute::FamilyName, text(family), at.clone()));
+        p.values
+            .push((Attribute::GivenName, text(given), at.clone()));
+        p.values
+            .push((Attribute::FamilyName, text(family), at.clone()));
         if !manager.is_empty() {
-            p.values.push((Attribute::Manager, text(manager), SourceLocation::new(&file, line, 9)));
+            p.values.push((
+                Attribute::Manager,
+                text(manager),
+                SourceLocation::new(&file, line, 9),
+            ));
         }
         p
     }
@@ -205,16 +225,27 @@ mod tests {
             "hr.csv:8:9: error: manager \"Nobody, Here\" matches no name of this source's people"
         );
         // A leaver of the same name is no candidate.
-        people[4].values.push((Attribute::Active, AttrValue::Bool(false), people[4].location.clone()));
-        people[5].values.push((Attribute::Manager, AttrValue::Text("Sam Lee".into()), people[5].location.clone()));
+        let (at4, at5) = (people[4].location.clone(), people[5].location.clone());
+        people[4]
+            .values
+            .push((Attribute::Active, AttrValue::Bool(false), at4));
+        people[5]
+            .values
+            .push((Attribute::Manager, AttrValue::Text("Sam Lee".into()), at5));
         resolve(&mut people, LookupBy::Name);
         assert_eq!(people[5].text(Attribute::Manager), Some("s1@x.io"));
     }
 
     #[test]
     fn the_kind_of_values_a_column_holds() {
-        assert_eq!(looks_like(&["Brown, Joseph", "Ng, Cy"]), Some(LookupBy::Name));
-        assert_eq!(looks_like(&["1001", "1002"]), Some(LookupBy::EmployeeNumber));
+        assert_eq!(
+            looks_like(&["Brown, Joseph", "Ng, Cy"]),
+            Some(LookupBy::Name)
+        );
+        assert_eq!(
+            looks_like(&["1001", "1002"]),
+            Some(LookupBy::EmployeeNumber)
+        );
         assert_eq!(looks_like(&["a@x.io", "b@x.io"]), Some(LookupBy::Email));
     }
 }

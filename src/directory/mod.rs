@@ -15,8 +15,8 @@
 
 mod command;
 mod csv;
-mod grouped;
 pub mod dump;
+mod grouped;
 mod issue;
 mod json;
 mod lookup;
@@ -168,7 +168,10 @@ fn source_sanity(
     if content.filtered > 0 {
         if count == 0 {
             let filtered = content.filtered;
-            return Some(Problem::error(at, DirectoryIssue::FilteredEveryone { filtered }));
+            return Some(Problem::error(
+                at,
+                DirectoryIssue::FilteredEveryone { filtered },
+            ));
         }
         content.warnings.push(Problem::warning(
             at.clone(),

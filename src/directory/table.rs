@@ -645,6 +645,7 @@ mod tests {
             ],
             delimiter: b',',
             groups_separator: ';',
+            rules: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ fn csv_format(columns: &[(Attribute, &str)]) -> SourceFormat {
             .collect(),
         delimiter: b',',
         groups_separator: ';',
+        rules: Default::default(),
     })
 }
 

@@ -16,6 +16,7 @@ mod failures;
 mod fixtures;
 mod hardening;
 mod harness;
+mod hr;
 mod injection;
 mod json_output;
 mod lag;

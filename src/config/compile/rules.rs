@@ -7,8 +7,7 @@ use super::Compiler;
 use super::sources::Here;
 use crate::config::raw::{RawColumn, RawRowFilter, RawSource};
 use crate::config::{
-    ColumnMapping, ConfigIssue, CsvColumn, DerivedGroups, LookupBy, RowFilter, TableRules,
-    ValueMap,
+    ColumnMapping, ConfigIssue, CsvColumn, DerivedGroups, LookupBy, RowFilter, TableRules, ValueMap,
 };
 use crate::diag::yaml::Step;
 use crate::model::{Attribute, Kind};
@@ -38,7 +37,12 @@ impl Compiler<'_> {
         rules.keep = self.compile_filter(source.keep_where.as_ref(), here, "where");
         rules.drop = self.compile_filter(source.exclude_where.as_ref(), here, "exclude_where");
         for (i, derived) in source.derived_groups.iter().flatten().enumerate() {
-            let at = [here[0], here[1], Step::Key("derived_groups"), Step::Index(i)];
+            let at = [
+                here[0],
+                here[1],
+                Step::Key("derived_groups"),
+                Step::Index(i),
+            ];
             if derived.column.trim().is_empty() {
                 self.invalid(&at, "`column` names the header the groups come from");
                 continue;
@@ -79,7 +83,10 @@ impl Compiler<'_> {
             }
             let has = |a: Attribute| mapped.iter().any(|m| m.column == CsvColumn::Attribute(a));
             if by == LookupBy::EmployeeNumber && !has(Attribute::EmployeeNumber) {
-                return self.invalid(at, "`by: employee_number` needs the employee_number column mapped");
+                return self.invalid(
+                    at,
+                    "`by: employee_number` needs the employee_number column mapped",
+                );
             }
             let names = has(Attribute::DisplayName)
                 || (has(Attribute::GivenName) && has(Attribute::FamilyName));
@@ -93,13 +100,19 @@ impl Compiler<'_> {
             return;
         }
         if flag_map && !flag {
-            return self.invalid(at, "`true` and `false` only apply to active and guest: use `map`");
+            return self.invalid(
+                at,
+                "`true` and `false` only apply to active and guest: use `map`",
+            );
         }
         if flag && text_map {
             return self.invalid(at, "a flag's values are listed under `true` and `false`");
         }
         if column == CsvColumn::Attribute(Attribute::Groups) {
-            return self.invalid(at, "the groups column has no value map: use `derived_groups`");
+            return self.invalid(
+                at,
+                "the groups column has no value map: use `derived_groups`",
+            );
         }
         let map = if flag_map {
             let truthy = raw.truthy.clone().unwrap_or_default();

@@ -121,7 +121,9 @@ impl Compiler<'_> {
                 self.check_yaml_source(source, here);
                 Some(CommandOutput::Yaml)
             }
-            CommandFormat::Csv => self.compile_csv_layout(source, here).map(CommandOutput::Csv),
+            CommandFormat::Csv => self
+                .compile_csv_layout(source, here)
+                .map(CommandOutput::Csv),
             CommandFormat::Json => {
                 if source.delimiter.is_some() {
                     self.error(
@@ -129,7 +131,8 @@ impl Compiler<'_> {
                         ConfigIssue::CsvOnly { field: "delimiter" },
                     );
                 }
-                self.compile_csv_layout(source, here).map(CommandOutput::Json)
+                self.compile_csv_layout(source, here)
+                    .map(CommandOutput::Json)
             }
         };
         let timeout = self.compile_timeout(source, here);
