@@ -222,3 +222,40 @@ fn with_stderr(reason: String, stderr: &[u8], command: &CommandSource) -> String
     let shown = crate::diag::escape::terminal(&text[start..]).into_owned();
     format!("{reason}; its standard error: {cut}{shown}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::COMMAND_MAX_OUTPUT;
+
+    fn command(script: &str, env: &[&str], timeout: u64) -> CommandSource {
+        CommandSource {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            output: crate::config::CommandOutput::Yaml,
+            dir: std::path::PathBuf::new(),
+            timeout: Duration::from_secs(timeout),
+            env: env.iter().map(|e| e.to_string()).collect(),
+            max_output_bytes: COMMAND_MAX_OUTPUT,
+        }
+    }
+
+    #[test]
+    fn output_is_read_whole_and_failures_redact_the_variables_passed() {
+        assert_eq!(run(&command("printf 'a\\nb'", &[], 5)).unwrap(), b"a\nb");
+        let path = std::env::var("PATH").unwrap();
+        let e = run(&command("echo \"p=$PATH\" >&2; exit 4", &["PATH"], 5)).unwrap_err();
+        assert_eq!(e, "it exited with status 4; its standard error: p=[redacted]");
+        assert!(!e.contains(&path));
+        let e = run(&command("kill -9 $$", &[], 5)).unwrap_err();
+        assert_eq!(e, "it was killed by signal 9");
+    }
+
+    /// A process the program started that keeps its output open is no complete output.
+    #[test]
+    fn output_held_open_past_the_timeout_fails() {
+        let started = Instant::now();
+        let e = run(&command("sleep 3 & echo partial", &[], 1)).unwrap_err();
+        assert!(e.contains("its output stayed open"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -163,24 +163,14 @@ pub(crate) fn read_each(
             );
             continue;
         }
-        if problems.is_empty() {
-            if !mapper.keeps(&record) {
-                content.filtered += 1;
-                continue;
-            }
+        if problems.is_empty() && content.count(mapper.keeps(&record)) {
             each(mapper.person(&record, at(line, 1), &cell_at));
-            content.rows += 1;
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    if content.rows == 0 && content.filtered == 0 {
-        content.warnings.push(Problem::warning(
-            SourceLocation::file(file),
-            DirectoryIssue::NoRows,
-        ));
-    }
+    content.warn_when_no_rows(file);
     Ok(content)
 }
 

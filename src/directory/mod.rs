@@ -115,7 +115,7 @@ pub fn load(
         match fetch(spec) {
             Ok(bytes) => contents.push(bytes),
             Err(problem) => {
-                problems.push(problem);
+                problems.push(*problem);
                 contents.push(Vec::new());
             }
         }
@@ -132,16 +132,16 @@ pub fn load(
 }
 
 /// One source's bytes: a file's, or a command's output.
-fn fetch(spec: &SourceSpec) -> Result<Vec<u8>, DirectoryProblem> {
+fn fetch(spec: &SourceSpec) -> Result<Vec<u8>, Box<DirectoryProblem>> {
     if let SourceFormat::Command(command) = &spec.format {
         return command::run(command).map_err(|reason| {
-            Problem::error(
+            Box::new(Problem::error(
                 spec.declared_at.clone(),
                 DirectoryIssue::CommandFailed {
                     command: spec.display.to_string(),
                     reason,
                 },
-            )
+            ))
         });
     }
     crate::diag::data_file::read_data_file(&spec.path).map_err(|e| {
@@ -152,7 +152,7 @@ fn fetch(spec: &SourceSpec) -> Result<Vec<u8>, DirectoryProblem> {
         } else {
             DirectoryIssue::Unreadable { path, reason }
         };
-        Problem::error(spec.declared_at.clone(), issue)
+        Box::new(Problem::error(spec.declared_at.clone(), issue))
     })
 }
 
@@ -365,5 +365,7 @@ fn conclude(
     })
 }
 
+#[cfg(test)]
+mod hr_tests;
 #[cfg(test)]
 mod tests;

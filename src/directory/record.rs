@@ -144,6 +144,29 @@ pub(crate) struct SourceContent {
     pub warnings: Vec<DirectoryProblem>,
 }
 
+impl SourceContent {
+    /// Counts a row read: kept (true, returned) or left out by the row filter.
+    pub(crate) fn count(&mut self, kept: bool) -> bool {
+        if kept {
+            self.rows += 1;
+        } else {
+            self.filtered += 1;
+        }
+        kept
+    }
+
+    /// A header without rows is a warning (a source whose filter left every row out is an
+    /// error instead: see the source's sanity checks).
+    pub(crate) fn warn_when_no_rows(&mut self, file: &std::sync::Arc<str>) {
+        if self.rows == 0 && self.filtered == 0 {
+            self.warnings.push(crate::diag::Problem::warning(
+                SourceLocation::file(file),
+                super::issue::DirectoryIssue::NoRows,
+            ));
+        }
+    }
+}
+
 pub(crate) use crate::model::time::{parse_day as parse_date, parse_instant as parse_expiration};
 
 /// Parses the spellings of yes and no that HR exports use.

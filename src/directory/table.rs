@@ -297,25 +297,15 @@ pub(crate) fn read_each(
         if row.cells.iter().all(String::is_empty) {
             continue;
         }
-        if problems.is_empty() {
-            if !mapper.keeps(row.cells.as_slice()) {
-                content.filtered += 1;
-                continue;
-            }
+        if problems.is_empty() && content.count(mapper.keeps(row.cells.as_slice())) {
             let cell_at = |_: usize| row.at.clone();
             each(mapper.person(row.cells.as_slice(), row.at.clone(), &cell_at));
-            content.rows += 1;
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    if content.rows == 0 && content.filtered == 0 {
-        content.warnings.push(Problem::warning(
-            SourceLocation::file(&table.source),
-            DirectoryIssue::NoRows,
-        ));
-    }
+    content.warn_when_no_rows(&table.source);
     Ok(content)
 }
 
