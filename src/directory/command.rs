@@ -35,6 +35,18 @@ enum Output {
 /// Runs the command and returns everything it wrote to its standard output, or why the
 /// source failed (its standard error included, redacted and escaped).
 pub(crate) fn run(command: &CommandSource) -> Result<Vec<u8>, String> {
+    // A pass loads its sources inside the runtime: waiting for the program (up to its
+    // timeout) must not hold a worker the daemon's HTTP endpoints need.
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| run_blocking(command))
+        }
+        _ => run_blocking(command),
+    }
+}
+
+/// [`run`], on this thread.
+fn run_blocking(command: &CommandSource) -> Result<Vec<u8>, String> {
     let mut child = spawn(command)?;
     let (tx, rx) = mpsc::channel();
     let cap = command.max_output_bytes;
@@ -244,7 +256,10 @@ mod tests {
         assert_eq!(run(&command("printf 'a\\nb'", &[], 5)).unwrap(), b"a\nb");
         let path = std::env::var("PATH").unwrap();
         let e = run(&command("echo \"p=$PATH\" >&2; exit 4", &["PATH"], 5)).unwrap_err();
-        assert_eq!(e, "it exited with status 4; its standard error: p=[redacted]");
+        assert_eq!(
+            e,
+            "it exited with status 4; its standard error: p=[redacted]"
+        );
         assert!(!e.contains(&path));
         let e = run(&command("kill -9 $$", &[], 5)).unwrap_err();
         assert_eq!(e, "it was killed by signal 9");

@@ -176,7 +176,11 @@ fn managers_by_employee_number_and_rules_that_cannot_work() {
         load_csv(settings, "E,N,M\na@x.io,1,\nb@x.io,2,7\n").unwrap_err(),
         ["p.csv:3:10: error: manager \"7\" matches no employee number of this source's people"]
     );
-    // What cannot work is a config error at its key.
+    // What cannot work is a config error at its key (`manager:` is `manager_email:`).
+    assert_eq!(
+        load_csv("    columns: {email: E, manager: {header: M, by: name}}\n", "E\n").unwrap_err(),
+        ["scimsync.yaml:4:34: error: sources[0].columns.manager: `by: name` needs the display_name column, or given_name and family_name, mapped"]
+    );
     for (columns, problem) in [
         (
             "{email: E, manager: {header: M, by: name}}",

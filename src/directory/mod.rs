@@ -113,47 +113,65 @@ pub fn load(
     let mut problems = Vec::new();
     for spec in sources {
         match fetch(spec) {
-            Ok(bytes) => contents.push(bytes),
+            Ok(got) => contents.push(got),
             Err(problem) => {
                 problems.push(*problem);
-                contents.push(Vec::new());
+                contents.push(Got::Bytes(Vec::new()));
             }
         }
     }
     if !problems.is_empty() {
         return Err(DirectoryError { problems });
     }
-    let inputs: Vec<SourceInput> = sources
+    let inputs: Vec<Fetched> = sources
         .iter()
         .zip(&contents)
-        .map(|(spec, bytes)| SourceInput { spec, bytes })
+        .map(|(spec, got)| Fetched {
+            spec,
+            data: match got {
+                Got::Bytes(bytes) => SourceData::Bytes(bytes),
+                Got::Table(table) => SourceData::Table(table),
+            },
+        })
         .collect();
-    build(&inputs, options)
+    build_fetched(&inputs, options)
 }
 
-/// One source's bytes: a file's, or a command's output.
-fn fetch(spec: &SourceSpec) -> Result<Vec<u8>, Box<DirectoryProblem>> {
-    if let SourceFormat::Command(command) = &spec.format {
-        return command::run(command).map_err(|reason| {
-            Box::new(Problem::error(
-                spec.declared_at.clone(),
-                DirectoryIssue::CommandFailed {
-                    command: spec.display.to_string(),
-                    reason,
-                },
-            ))
-        });
+/// What fetching one source gave: bytes to parse, or a table a directory service's reader
+/// built (its kind's `fetch` arm returns one).
+enum Got {
+    /// A file's bytes, or a command's output.
+    Bytes(Vec<u8>),
+    /// Rows already split into cells.
+    #[allow(dead_code)] // the directory services' readers return tables
+    Table(Table),
+}
+
+/// One source's data: a file's bytes, or a command's output. Every failure is the
+/// source's, at its declaration: nothing of a source that failed is read.
+fn fetch(spec: &SourceSpec) -> Result<Got, Box<DirectoryProblem>> {
+    let failed = |issue| Box::new(Problem::error(spec.declared_at.clone(), issue));
+    match &spec.format {
+        SourceFormat::Command(command) => command::run(command).map(Got::Bytes).map_err(|reason| {
+            failed(DirectoryIssue::CommandFailed {
+                command: spec.display.to_string(),
+                reason,
+            })
+        }),
+        SourceFormat::Csv(_) | SourceFormat::Yaml => {
+            crate::diag::data_file::read_data_file(&spec.path)
+                .map(Got::Bytes)
+                .map_err(|e| {
+                    let path = spec.display.to_string();
+                    let reason = e.to_string();
+                    failed(if e.is_not_data() {
+                        DirectoryIssue::NotData { path, reason }
+                    } else {
+                        DirectoryIssue::Unreadable { path, reason }
+                    })
+                })
+        }
     }
-    crate::diag::data_file::read_data_file(&spec.path).map_err(|e| {
-        let path = spec.display.to_string();
-        let reason = e.to_string();
-        let issue = if e.is_not_data() {
-            DirectoryIssue::NotData { path, reason }
-        } else {
-            DirectoryIssue::Unreadable { path, reason }
-        };
-        Box::new(Problem::error(spec.declared_at.clone(), issue))
-    })
 }
 
 /// Per-source sanity: a source that yields nobody (no users, no groups) is an error unless it

@@ -338,10 +338,7 @@ async fn a_confined_command_source_never_runs() {
             .args(["--config", "scimsync.yaml"])
             .current_dir(&pr)
             .env("SCIMSYNC_CONFINE", &pr)
-            .env(
-                "SCIMSYNC_TARGET_URL",
-                o.emu.base_url(Version::V2),
-            )
+            .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
             .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
             .env("SCIMSYNC_STATE_DIR", "false")
             .env("SCIM_TOKEN", o.emu.token())

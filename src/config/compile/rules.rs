@@ -29,7 +29,7 @@ impl Compiler<'_> {
                     here[0],
                     here[1],
                     Step::Key("columns"),
-                    Step::Key(column.key()),
+                    Step::Key(self.column_key(here, *column)),
                 ];
                 self.compile_column_rule(*column, raw, &at, mapped, &mut rules);
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Compiler, values};
-use crate::config::raw::RawSource;
+use crate::config::raw::{MANAGER_ALIAS, RawSource};
 use crate::config::{
     COMMAND_MAX_OUTPUT, COMMAND_TIMEOUT, ColumnMapping, CommandFormat, CommandOutput,
     CommandSource, ConfigIssue, CsvColumn, CsvLayout, SourceFormat, SourceSpec,
@@ -201,6 +201,22 @@ impl Compiler<'_> {
         }
     }
 
+    /// The key a column is written under: its own, or `manager` for the manager's when
+    /// written so.
+    pub(super) fn column_key(&self, here: Here, column: CsvColumn) -> &'static str {
+        let alias = [
+            here[0],
+            here[1],
+            Step::Key("columns"),
+            Step::Key(MANAGER_ALIAS),
+        ];
+        if column == CsvColumn::Attribute(Attribute::Manager) && self.doc.get(&alias).is_some() {
+            MANAGER_ALIAS
+        } else {
+            column.key()
+        }
+    }
+
     /// A YAML source sets no CSV setting.
     fn check_yaml_source(&mut self, source: &RawSource, here: Here) {
         for (field, set) in [
@@ -297,7 +313,7 @@ impl Compiler<'_> {
                 here[0],
                 here[1],
                 Step::Key("columns"),
-                Step::Key(column.key()),
+                Step::Key(self.column_key(here, *column)),
             ];
             let mut names = headers.headers.0.iter().map(|h| h.trim().to_string());
             let Some(header) = names.next() else {
