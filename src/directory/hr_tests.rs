@@ -178,8 +178,14 @@ fn managers_by_employee_number_and_rules_that_cannot_work() {
     );
     // What cannot work is a config error at its key (`manager:` is `manager_email:`).
     assert_eq!(
-        load_csv("    columns: {email: E, manager: {header: M, by: name}}\n", "E\n").unwrap_err(),
-        ["scimsync.yaml:4:34: error: sources[0].columns.manager: `by: name` needs the display_name column, or given_name and family_name, mapped"]
+        load_csv(
+            "    columns: {email: E, manager: {header: M, by: name}}\n",
+            "E\n"
+        )
+        .unwrap_err(),
+        [
+            "scimsync.yaml:4:34: error: sources[0].columns.manager: `by: name` needs the display_name column, or given_name and family_name, mapped"
+        ]
     );
     for (columns, problem) in [
         (
