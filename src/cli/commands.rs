@@ -185,6 +185,7 @@ async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> Outcome {
         saved_plan: args.plan.clone(),
         allow: args.allow.clone(),
         observer: textfile.as_ref().map(Textfile::observer),
+        ..Request::default()
     };
     let prepared = match prepare(args.config.path(), &request).await {
         Ok(p) => p.one_shot(),

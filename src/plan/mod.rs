@@ -11,10 +11,10 @@
 mod diff;
 pub mod estimate;
 pub mod guards;
-pub mod memory;
 pub mod order;
 mod planner;
 pub mod recheck;
+mod remembered;
 pub mod render;
 pub mod saved;
 pub mod seal;
@@ -29,9 +29,10 @@ pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 use crate::model::{LiveState, LiveUser};
 
 pub use guards::{Guard, GuardTrip};
-pub use memory::{Drift, DriftAction, Memory, Pending, Stuck, remember};
-pub use planner::plan;
+pub use planner::{counts, draft, matched, plan};
 pub use recheck::{Refusal, recheck};
+pub use remembered::{Drift, DriftAction, Pending, Stuck};
+pub use seal::{Sealing, finish};
 pub use skipped::{SkipCause, Skipped};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
