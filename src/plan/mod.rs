@@ -8,9 +8,10 @@
 //! and swaps are reported; out-of-scope, protected and bot accounts and auto-generated groups
 //! are never touched; PATCHes carry only what differs.
 
-mod diff;
 pub mod estimate;
+mod group_ops;
 pub mod guards;
+mod index;
 pub mod order;
 mod planner;
 pub mod recheck;
@@ -19,6 +20,8 @@ pub mod render;
 pub mod saved;
 pub mod seal;
 pub mod skipped;
+mod user_ops;
+mod user_order;
 
 use std::collections::BTreeMap;
 
@@ -578,6 +581,9 @@ mod tests;
 
 #[cfg(test)]
 mod golden;
+
+#[cfg(test)]
+mod mutant_tests;
 
 #[cfg(test)]
 mod proptests;

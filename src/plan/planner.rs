@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-use super::diff::{
-    Fate, Index, UserOp, create_op, describe_account, group_ops, order_user_ops, sort_key,
-    update_op,
-};
+use super::group_ops::group_ops;
+use super::index::{Index, describe_account};
+use super::user_ops::{UserOp, create_op, sort_key, update_op};
+use super::user_order::order_user_ops;
 use super::{
     Conflict, Counts, Leaving, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserRef,
     fingerprint, manages, reaches,
@@ -92,6 +92,15 @@ pub fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize
             Fate::Create | Fate::Nothing => None,
         })
         .collect()
+}
+
+/// What became of a directory user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    Matched(usize),
+    Create,
+    /// In conflict, or a leaver with no account: no op, no reference.
+    Nothing,
 }
 
 /// The planner's inputs, and the conflicts and notices its steps find.
