@@ -187,8 +187,8 @@ pub struct Prepared {
     pub progress: Arc<Progress>,
     /// Where the pass reads the time.
     clock: Clock,
-    /// Set by [`Prepared::one_shot`]: the listing and the directory are left unfreed.
-    one_shot: bool,
+    /// Set by [`Prepared::leave_to_exit`]: the listing and the directory are left unfreed.
+    leave_to_exit: bool,
 }
 
 /// Prepares a pass: reads a saved plan (if asked to apply one), takes the lock if it may
@@ -264,7 +264,7 @@ pub async fn prepare(
         lock,
         state,
         clock: request.clock.clone(),
-        one_shot: false,
+        leave_to_exit: false,
     })
 }
 
@@ -398,15 +398,19 @@ impl Prepared {
     /// and the directory are left to the process's exit instead of being freed record by
     /// record, which costs a 100,000-user pass a tenth of a second for nothing. Never for the
     /// daemon, whose passes repeat.
-    pub fn one_shot(mut self) -> Prepared {
-        self.one_shot = true;
+    pub fn leave_to_exit(mut self) -> Prepared {
+        self.leave_to_exit = true;
         self
     }
 
     /// Drops the listing and the directory, or leaves them to the process's exit for a
-    /// [one-shot](Prepared::one_shot) pass.
-    fn release(live: LiveState, directory: Option<crate::directory::Directory>, one_shot: bool) {
-        if one_shot {
+    /// pass [left to it](Prepared::leave_to_exit).
+    fn release(
+        live: LiveState,
+        directory: Option<crate::directory::Directory>,
+        leave_to_exit: bool,
+    ) {
+        if leave_to_exit {
             std::mem::forget(live);
             std::mem::forget(directory);
         }
@@ -444,7 +448,7 @@ impl Prepared {
         })
     }
 
-    /// Ends the pass: frees (or, one-shot, leaves) the listing and the directory, closes the
+    /// Ends the pass: frees (or leaves to the exit) the listing and the directory, closes the
     /// connection, then releases the lock. Returns what the report keeps.
     async fn close(self) -> (Config, Plan, Vec<DirectoryProblem>, Result<(), PassError>) {
         let Prepared {
@@ -455,12 +459,12 @@ impl Prepared {
             lock,
             live,
             directory,
-            one_shot,
+            leave_to_exit,
             state: _,
             progress: _,
             clock: _,
         } = self;
-        Prepared::release(live, directory, one_shot);
+        Prepared::release(live, directory, leave_to_exit);
         let closed = connection.close().await;
         drop(lock);
         (config, plan, source_problems, closed)

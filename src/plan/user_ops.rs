@@ -144,7 +144,7 @@ fn cleared<'l>(
 }
 
 /// Whether an update sends `a`. `report` attributes are planned as enforced; the state's drift
-/// check then holds back the changes that would revert a hand edit (plan::memory).
+/// check then holds back the changes that would revert a hand edit (`crate::memory::recall`).
 fn updated(policy: &Policy, a: Attribute) -> bool {
     matches!(
         mode(policy, a),
