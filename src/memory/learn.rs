@@ -10,23 +10,39 @@ use chrono::{DateTime, Utc};
 
 use super::{Digests, Failure, LastGood, Memory, op_key, retry_at, value_digest};
 use crate::apply::{OpResult, Outcome};
-use crate::config::{Config, StuckSettings};
+use crate::config::{Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::{DriftAction, Leaving, Op, Plan};
 
-/// What the pass leaves for the next one: the memory after `plan`, made from `directory`
-/// (none: unknown, nothing is learned from the listing), was applied with `outcome` (none:
-/// there was nothing to write) against `live`.
-pub fn next_memory(
-    before: &Memory,
-    plan: &Plan,
-    live: &LiveState,
-    directory: Option<&Directory>,
-    config: &Config,
-    outcome: Option<&Outcome>,
-    now: DateTime<Utc>,
-) -> Memory {
+/// One pass, as the memory learns from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass<'a> {
+    /// The plan it applied.
+    pub plan: &'a Plan,
+    /// What Slack held when listed.
+    pub live: &'a LiveState,
+    /// The directory the plan was made from (none: unknown, nothing is learned from the
+    /// listing).
+    pub directory: Option<&'a Directory>,
+    /// How each op ended (none: there was nothing to write).
+    pub outcome: Option<&'a Outcome>,
+    /// The policy it ran under (its scope says which accounts are remembered).
+    pub policy: &'a Policy,
+    /// When a refused op becomes stuck, and its backoff.
+    pub stuck: StuckSettings,
+}
+
+/// What `pass` leaves for the next one, at `now`, from the memory it started with (`before`).
+pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memory {
+    let Pass {
+        plan,
+        live,
+        directory,
+        outcome,
+        policy,
+        stuck,
+    } = *pass;
     let applied = |i: usize| {
         outcome.is_some_and(|o| {
             o.ops
@@ -36,8 +52,8 @@ pub fn next_memory(
     };
     let mut next = Memory {
         leavers: leavers(before, plan, &applied, now),
-        applied: last_applied(before, plan, live, directory, config, outcome),
-        failures: failures(before, plan, outcome, config.stuck, now),
+        applied: last_applied(before, plan, live, directory, policy, outcome),
+        failures: failures(before, plan, outcome, stuck, now),
         last_good: before.last_good.clone(),
         key: before.key.clone(),
     };
@@ -85,11 +101,11 @@ fn last_applied(
     plan: &Plan,
     live: &LiveState,
     directory: Option<&Directory>,
-    config: &Config,
+    policy: &Policy,
     outcome: Option<&Outcome>,
 ) -> BTreeMap<String, Digests> {
-    let scope = &config.policy.scope;
-    let synced = directory.map(|d| super::in_sync(d, live, &config.policy));
+    let scope = &policy.scope;
+    let synced = directory.map(|d| super::in_sync(d, live, policy));
     let mut out: BTreeMap<String, Digests> = BTreeMap::new();
     for u in live
         .users

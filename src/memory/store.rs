@@ -540,4 +540,36 @@ mod tests {
             PathBuf::from("./.scimsync-state")
         );
     }
+
+    fn state_text(format: &str, version: u32) -> String {
+        serde_json::json!({
+            "format": format,
+            "version": version,
+            "written_at": "2026-03-01T12:00:00Z",
+            "deployment": {"config": "/etc/scimsync.yaml", "target": "embedded"},
+            "key_id": "00",
+            "applied": {"W1": {"title": "k1:00"}},
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_state_of_this_version_reads_and_any_other_version_or_format_is_refused() {
+        let (deployment, memory) = parse(&state_text(STATE_FORMAT, STATE_VERSION)).unwrap();
+        assert_eq!(deployment.unwrap().target, "embedded");
+        assert_eq!(
+            memory.applied["W1"][&crate::model::Attribute::Title],
+            "k1:00"
+        );
+        let newer = parse(&state_text(STATE_FORMAT, STATE_VERSION + 1)).unwrap_err();
+        assert!(
+            newer.contains(&format!(
+                "state version {} is not supported",
+                STATE_VERSION + 1
+            )),
+            "{newer}"
+        );
+        let other = parse(&state_text("something-else", STATE_VERSION)).unwrap_err();
+        assert_eq!(other, "not a scimsync state file");
+    }
 }

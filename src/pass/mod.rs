@@ -482,15 +482,15 @@ impl Prepared {
             _ => return Ok(()),
         };
         let now = self.clock.now();
-        let next = memory::next_memory(
-            &store.memory,
-            &self.plan,
-            &self.live,
-            self.directory.as_ref(),
-            &self.config,
+        let pass = memory::learn::Pass {
+            plan: &self.plan,
+            live: &self.live,
+            directory: self.directory.as_ref(),
             outcome,
-            now,
-        );
+            policy: &self.config.policy,
+            stuck: self.config.stuck,
+        };
+        let next = memory::next_memory(&store.memory, &pass, now);
         Ok(store.save(&next, now)?)
     }
 
