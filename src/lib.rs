@@ -13,6 +13,7 @@ pub mod directory;
 pub mod emulator;
 pub mod exit;
 pub mod files;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod pass;

@@ -32,8 +32,8 @@ pub use progress::Progress;
 
 use crate::model::UserFields;
 use crate::plan::{Op, Plan, PlannedOp, UserRef};
+use crate::scim::caller::{CallError, Caller};
 use crate::scim::limits::Endpoint;
-use crate::scim::retry::{CallError, Caller};
 use crate::scim::types::{Group, ListResponse, User};
 use crate::scim::{ScimError, Version, write};
 use crate::shutdown::Shutdown;
@@ -77,8 +77,9 @@ fn waits(plan: &Plan) -> Vec<Result<&[usize], usize>> {
         .collect()
 }
 
-/// Shared state of one apply.
-struct Run {
+/// One execution of a plan: what its ops share (the caller, the users created so far, a lock
+/// per resource, the lanes, the audit log, the stop signal and the progress).
+struct Execution {
     caller: Caller,
     version: Version,
     /// Email key → id of users created by this apply.
@@ -94,7 +95,7 @@ struct Run {
     progress: Option<Arc<Progress>>,
 }
 
-impl Run {
+impl Execution {
     fn resolve(&self, r: &UserRef) -> Option<String> {
         match r {
             UserRef::Id(id) => Some(id.clone()),
@@ -192,7 +193,7 @@ pub async fn execute_with(
         }
         p.start(lanes);
     }
-    let run = Arc::new(Run {
+    let ex = Arc::new(Execution {
         version: caller.client.version(),
         caller: caller.clone(),
         created: Mutex::new(HashMap::new()),
@@ -239,7 +240,7 @@ pub async fn execute_with(
                 continue;
             }
         };
-        let task = run_op(run.clone(), op.clone(), waits, senders[i].clone());
+        let task = run_op(ex.clone(), op.clone(), waits, senders[i].clone());
         tasks.spawn(async move { (i, task.await) });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -283,7 +284,7 @@ fn outcome_of(op: &Op, result: OpResult) -> OpOutcome {
 /// One op's life: wait for the ops it comes after, then apply it unless one of them failed or
 /// the apply is stopping; audit it; tell the ops waiting on it.
 async fn run_op(
-    run: Arc<Run>,
+    ex: Arc<Execution>,
     op: PlannedOp,
     waits: Vec<(String, watch::Receiver<Option<bool>>)>,
     done: Arc<Done>,
@@ -307,8 +308,8 @@ async fn run_op(
             },
         ),
         None => {
-            let _permit = run.lanes[&lane(&op)].acquire().await.expect("never closed");
-            if run.stop.is_stopping() {
+            let _permit = ex.lanes[&lane(&op)].acquire().await.expect("never closed");
+            if ex.stop.is_stopping() {
                 outcome_of(
                     &op,
                     OpResult::Skipped {
@@ -316,32 +317,32 @@ async fn run_op(
                     },
                 )
             } else {
-                apply_one(&run, &op).await
+                apply_one(&ex, &op).await
             }
         }
     };
-    if let Some(audit) = &run.audit
+    if let Some(audit) = &ex.audit
         && !matches!(outcome.result, OpResult::Skipped { .. })
     {
         audit.record(&op, &outcome);
     }
-    if let Some(p) = &run.progress {
+    if let Some(p) = &ex.progress {
         p.record(lane_index(&op), outcome.result.label());
     }
     let _ = done.send(Some(matches!(outcome.result, OpResult::Applied { .. })));
     outcome
 }
 
-async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
+async fn apply_one(ex: &Execution, op: &Op) -> OpOutcome {
     let lock_key = match op {
         Op::CreateUser { email, .. } => format!("new-user:{}", email_key(email)),
         Op::CreateGroup { name, .. } => format!("new-group:{}", name.to_lowercase()),
         other => other.resource_id().unwrap_or_default().to_string(),
     };
-    let lock = run.resource_lock(&lock_key);
+    let lock = ex.resource_lock(&lock_key);
     let _held = lock.lock().await;
     let span = tracing::info_span!("op", kind = op.kind().as_str(), resource = op.resource_id());
-    let outcome = apply_unlocked(run, op).instrument(span.clone()).await;
+    let outcome = apply_unlocked(ex, op).instrument(span.clone()).await;
     match &outcome.result {
         OpResult::Failed { code, message, .. } => {
             span.in_scope(|| tracing::warn!(code = code.as_deref(), error = %message, "op failed"))
@@ -351,25 +352,25 @@ async fn apply_one(run: &Run, op: &Op) -> OpOutcome {
     outcome
 }
 
-async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
+async fn apply_unlocked(ex: &Execution, op: &Op) -> OpOutcome {
     let (resource, result) = match op {
         Op::CreateUser {
             email,
             user_name,
             fields,
             ..
-        } => create_user(run, email, user_name, fields).await,
-        Op::UpdateUser { id, fields, .. } => update_user(run, id, fields).await,
-        Op::DeactivateUser { id, .. } => delete(run, Endpoint::UserDelete, "Users", id).await,
-        Op::CreateGroup { name, members, .. } => create_group(run, name, members).await,
+        } => create_user(ex, email, user_name, fields).await,
+        Op::UpdateUser { id, fields, .. } => update_user(ex, id, fields).await,
+        Op::DeactivateUser { id, .. } => delete(ex, Endpoint::UserDelete, "Users", id).await,
+        Op::CreateGroup { name, members, .. } => create_group(ex, name, members).await,
         Op::UpdateGroup {
             id,
             rename,
             add,
             remove,
             ..
-        } => update_group(run, id, rename.as_deref(), add, remove).await,
-        Op::DeleteGroup { id, .. } => delete(run, Endpoint::GroupDelete, "Groups", id).await,
+        } => update_group(ex, id, rename.as_deref(), add, remove).await,
+        Op::DeleteGroup { id, .. } => delete(ex, Endpoint::GroupDelete, "Groups", id).await,
     };
     OpOutcome {
         kind: op.kind(),
@@ -381,10 +382,10 @@ async fn apply_unlocked(run: &Run, op: &Op) -> OpOutcome {
 
 /// PATCHes an existing account; a manager this apply was to create but did not is left out
 /// and noted.
-async fn update_user(run: &Run, id: &str, fields: &UserFields) -> (Option<String>, OpResult) {
+async fn update_user(ex: &Execution, id: &str, fields: &UserFields) -> (Option<String>, OpResult) {
     let mut note = None;
     let manager = match &fields.manager {
-        Some(Some(r)) => match run.resolve(r) {
+        Some(Some(r)) => match ex.resolve(r) {
             Some(m) => Some(Some(m)),
             None => {
                 note = Some("manager not set: not created".to_string());
@@ -394,8 +395,8 @@ async fn update_user(run: &Run, id: &str, fields: &UserFields) -> (Option<String
         Some(None) => Some(None),
         None => None,
     };
-    let body = write::update_user(run.version, fields, manager);
-    let r = run
+    let body = write::update_user(ex.version, fields, manager);
+    let r = ex
         .caller
         .call(
             Endpoint::UserUpdate,
@@ -415,12 +416,12 @@ async fn update_user(run: &Run, id: &str, fields: &UserFields) -> (Option<String
 
 /// `DELETE {resource}/{id}`: deactivates a user or deletes a group.
 async fn delete(
-    run: &Run,
+    ex: &Execution,
     endpoint: Endpoint,
     resource: &str,
     id: &str,
 ) -> (Option<String>, OpResult) {
-    let r = run
+    let r = ex
         .caller
         .call(endpoint, Method::DELETE, &format!("{resource}/{id}"), None)
         .await;
@@ -436,15 +437,15 @@ async fn delete(
 /// Renames a group and changes its members; members this apply was to create but did not are
 /// left out and noted.
 async fn update_group(
-    run: &Run,
+    ex: &Execution,
     id: &str,
     rename: Option<&str>,
     add: &[UserRef],
     remove: &[String],
 ) -> (Option<String>, OpResult) {
-    let adds: Vec<String> = add.iter().filter_map(|r| run.resolve(r)).collect();
+    let adds: Vec<String> = add.iter().filter_map(|r| ex.resolve(r)).collect();
     let missing = add.len() - adds.len();
-    let result = patch_group(run, id, rename, &adds, remove).await;
+    let result = patch_group(ex, id, rename, &adds, remove).await;
     (
         Some(id.to_string()),
         match result {
@@ -458,14 +459,14 @@ async fn update_group(
 }
 
 async fn create_user(
-    run: &Run,
+    ex: &Execution,
     email: &str,
     user_name: &str,
     fields: &UserFields,
 ) -> (Option<String>, OpResult) {
     let mut note = None;
     let manager = match &fields.manager {
-        Some(Some(r)) => match run.resolve(r) {
+        Some(Some(r)) => match ex.resolve(r) {
             Some(id) => Some(Some(id)),
             None => {
                 note = Some("manager not set: not created".to_string());
@@ -474,8 +475,8 @@ async fn create_user(
         },
         _ => None,
     };
-    let body = write::create_user(run.version, email, user_name, fields, manager);
-    match run
+    let body = write::create_user(ex.version, email, user_name, fields, manager);
+    match ex
         .caller
         .call(Endpoint::UserCreate, Method::POST, "Users", Some(&body))
         .await
@@ -483,7 +484,7 @@ async fn create_user(
         Ok((reply, _)) => {
             let id = id_of(&reply.body);
             if let Some(id) = &id {
-                run.created
+                ex.created
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(email_key(email), id.clone());
@@ -494,7 +495,7 @@ async fn create_user(
         // the address taken: most likely by this very create. Adopt the account if it is the
         // same person, so a retried create never duplicates.
         Err(e) if e.attempts > 1 && e.error.error_code().is_some_and(ErrorCode::is_taken) => {
-            match find_user(run, email).await.as_deref() {
+            match find_user(ex, email).await.as_deref() {
                 Ok([u])
                     if u.user_name
                         .value()
@@ -502,7 +503,7 @@ async fn create_user(
                 {
                     let id = u.id.value().cloned();
                     if let Some(id) = &id {
-                        run.created
+                        ex.created
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(email_key(email), id.clone());
@@ -539,7 +540,7 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(12);
 /// growing pause for up to [`LOOKUP_PATIENCE`] while the answer may lag a write: empty if none
 /// came. An error names why the listing could not be had or read.
 async fn find<T: serde::de::DeserializeOwned>(
-    run: &Run,
+    ex: &Execution,
     endpoint: Endpoint,
     resource: &str,
     filter: &str,
@@ -550,7 +551,7 @@ async fn find<T: serde::de::DeserializeOwned>(
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     loop {
-        let (reply, _) = run
+        let (reply, _) = ex
             .caller
             .call(endpoint, Method::GET, &path, None)
             .await
@@ -574,9 +575,9 @@ async fn find<T: serde::de::DeserializeOwned>(
 
 /// The accounts whose email is `email` (compared as Slack compares emails). The filter's value
 /// is escaped ([`write::filter_value`]).
-async fn find_user(run: &Run, email: &str) -> Result<Vec<User>, String> {
+async fn find_user(ex: &Execution, email: &str) -> Result<Vec<User>, String> {
     let filter = format!("email eq {}", write::filter_value(email.trim()));
-    find(run, Endpoint::UsersList, "Users", &filter, |u: &User| {
+    find(ex, Endpoint::UsersList, "Users", &filter, |u: &User| {
         u.emails.value().into_iter().flatten().any(|e| {
             e.value
                 .value()
@@ -588,10 +589,10 @@ async fn find_user(run: &Run, email: &str) -> Result<Vec<User>, String> {
 
 /// The groups named exactly `name` (Slack's `eq` ignores case; adoption does not). The
 /// filter's value is escaped ([`write::filter_value`]), so no name can widen it.
-async fn find_group(run: &Run, name: &str) -> Result<Vec<Group>, String> {
+async fn find_group(ex: &Execution, name: &str) -> Result<Vec<Group>, String> {
     let name = name.trim();
     let filter = format!("displayName eq {}", write::filter_value(name));
-    find(run, Endpoint::GroupsList, "Groups", &filter, |g: &Group| {
+    find(ex, Endpoint::GroupsList, "Groups", &filter, |g: &Group| {
         g.display_name.value().is_some_and(|n| n.trim() == name)
     })
     .await
@@ -610,8 +611,8 @@ fn not_adopted(message: String) -> OpResult {
 /// `None` when there is none (the create did not land: it may be sent again). Two or more such
 /// groups, or a lookup that failed, are an error: which one is ours cannot be told, so none is
 /// adopted and the create is not sent again.
-async fn adoptable_group(run: &Run, name: &str) -> Result<Option<String>, OpResult> {
-    let found = find_group(run, name).await.map_err(|e| {
+async fn adoptable_group(ex: &Execution, name: &str) -> Result<Option<String>, OpResult> {
+    let found = find_group(ex, name).await.map_err(|e| {
         not_adopted(format!(
             "the create's answer was lost and looking the group up failed ({e}): not adopted, \
              not sent again; the next pass decides"
@@ -636,16 +637,20 @@ async fn adoptable_group(run: &Run, name: &str) -> Result<Option<String>, OpResu
 /// Creates a group. A create whose answer was lost (a timeout, a dropped connection) is never
 /// sent again blindly: Slack may accept a second group of the same name, so the group is
 /// looked up by name first (patiently, reads lag) and adopted if it is there.
-async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<String>, OpResult) {
-    let ids: Vec<String> = members.iter().filter_map(|r| run.resolve(r)).collect();
+async fn create_group(
+    ex: &Execution,
+    name: &str,
+    members: &[UserRef],
+) -> (Option<String>, OpResult) {
+    let ids: Vec<String> = members.iter().filter_map(|r| ex.resolve(r)).collect();
     let missing = members.len() - ids.len();
     let (first, rest) = ids.split_at(ids.len().min(write::MEMBERSHIP_CHUNK));
-    let body = write::create_group(run.version, name, first);
-    let mut once = run.caller.clone();
+    let body = write::create_group(ex.version, name, first);
+    let mut once = ex.caller.clone();
     once.policy.max_attempts = 1;
     let mut adopted = false;
     let mut id = None;
-    for attempt in 1..=run.caller.policy.max_attempts.max(1) {
+    for attempt in 1..=ex.caller.policy.max_attempts.max(1) {
         match once
             .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
             .await
@@ -654,9 +659,9 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
                 id = Some(id_of(&reply.body));
                 break;
             }
-            Err(e) if e.error.is_transient() && attempt < run.caller.policy.max_attempts => {
+            Err(e) if e.error.is_transient() && attempt < ex.caller.policy.max_attempts => {
                 // The group may exist now: look before sending the create again.
-                match adoptable_group(run, name).await {
+                match adoptable_group(ex, name).await {
                     Ok(Some(found)) => {
                         id = Some(Some(found));
                         adopted = true;
@@ -681,7 +686,7 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
     };
     // An adopted group gets its first members now; then the rest, in chunks.
     let remaining: &[String] = if adopted { &ids } else { rest };
-    if let Err(e) = patch_group(run, &id, None, remaining, &[]).await {
+    if let Err(e) = patch_group(ex, &id, None, remaining, &[]).await {
         return (Some(id), failed(&e));
     }
     let mut notes = Vec::new();
@@ -696,14 +701,14 @@ async fn create_group(run: &Run, name: &str, members: &[UserRef]) -> (Option<Str
 }
 
 async fn patch_group(
-    run: &Run,
+    ex: &Execution,
     id: &str,
     rename: Option<&str>,
     add: &[String],
     remove: &[String],
 ) -> Result<(), CallError> {
-    for body in write::update_group(run.version, rename, add, remove) {
-        run.caller
+    for body in write::update_group(ex.version, rename, add, remove) {
+        ex.caller
             .call(
                 Endpoint::GroupUpdate,
                 Method::PATCH,

@@ -147,7 +147,7 @@ async fn plan(args: &PlanArgs) -> Result<Outcome, Outcome> {
         )));
     }
     let report = match prepare(args.config.path(), &Request::default()).await {
-        Ok(p) => p.one_shot().finish().await,
+        Ok(p) => p.leave_to_exit().finish().await,
         Err(e) => Err(e),
     };
     let report = report.map_err(|e| failed(e.into()))?;
@@ -185,9 +185,10 @@ async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> Outcome {
         saved_plan: args.plan.clone(),
         allow: args.allow.clone(),
         observer: textfile.as_ref().map(Textfile::observer),
+        ..Request::default()
     };
     let prepared = match prepare(args.config.path(), &request).await {
-        Ok(p) => p.one_shot(),
+        Ok(p) => p.leave_to_exit(),
         Err(e) => {
             write_textfile(textfile.as_ref(), Err(&e));
             return Outcome::Failed(e.into());

@@ -1,6 +1,6 @@
 //! The metrics of what the latest plan leaves undone, kept apart from the rest of the
 //! metrics: pending deactivations, drift by attribute and stuck ops (the memory across passes,
-//! `plan::memory`), and rows skipped as invalid by source and cause, all read from the latest
+//! `crate::memory`), and rows skipped as invalid by source and cause, all read from the latest
 //! plan. Labels are attribute names, source files as the config names them and a fixed set of
 //! causes (bounded), never ids or emails.
 

@@ -69,8 +69,7 @@ fn open(path: &Path) -> std::io::Result<std::fs::File> {
     )
 }
 
-/// The state folder of the shipped systemd units (`StateDirectory=scimsync`).
-pub const SYSTEMD_STATE_DIR: &str = "/var/lib/scimsync";
+use crate::memory::store::SYSTEMD_STATE_DIR;
 
 /// Where the lock goes when the config names none: a place every scimsync on the host sees,
 /// never a private temporary folder (systemd's `PrivateTmp=yes` gives each unit its own

@@ -4,9 +4,9 @@
 //! closes the connection; both end in one typed [`PassReport`] that the CLI renders and the
 //! daemon turns into logs and metrics. Errors are typed; [`crate::exit`] picks the exit code.
 
+mod clock;
 mod connection;
 mod lock;
-pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,18 +14,20 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+pub use clock::Clock;
 pub use connection::Connection;
 pub use lock::ApplyLock;
-pub use state::StateStore;
 
 use crate::apply::{AuditLog, Controls, Outcome, Progress};
 use crate::config::{Config, ConfigError, EnvOverrides};
 use crate::diag::Severity;
 use crate::directory::{self, DirectoryError, DirectoryProblem, LoadOptions, LoadedDirectory};
 use crate::emulator::SeedError;
+use crate::memory::store::target_key;
+use crate::memory::{self, StateError, StateStore};
 use crate::model::LiveState;
 use crate::plan::seal::{self, Binding, SealKey};
-use crate::plan::{self, Guard, GuardTrip, Plan};
+use crate::plan::{self, Guard, GuardTrip, Plan, Sealing};
 use crate::scim::ScimError;
 use crate::scim::observe::RequestObserver;
 use crate::scim::token::TokenError;
@@ -99,29 +101,10 @@ pub enum PassError {
         "another scimsync is applying with this config (lock {0} is held); nothing was written"
     )]
     Locked(String),
-    /// The state file cannot be read or parsed: nothing was written.
-    #[error(
-        "the state file {path} cannot be used: {reason}; nothing was written. To start \
-         afresh (leavers' grace periods restart, the shrink guard has no base until the next \
-         successful apply), move it away: mv {path} {path}.bad"
-    )]
-    State {
-        /// The state file.
-        path: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The state file cannot be written: before the apply (nothing was written), or after it.
-    #[error(
-        "cannot write the state file {path}: {source} (set state_dir to a writable, \
-         persistent folder, or state_dir: false for no state)"
-    )]
-    StateWrite {
-        /// The state file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The state file cannot be read, parsed or written; the message says which, and whether
+    /// anything was written.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The lock file cannot be created or locked.
     #[error("cannot create the lock file {path}: {source}")]
     LockFile {
@@ -159,6 +142,8 @@ pub struct Request {
     /// Told about every SCIM request the pass sends (the daemon's and `--metrics-textfile`'s
     /// request metrics).
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// Where the pass reads the time (the system's unless a test sets its own).
+    pub clock: Clock,
 }
 
 /// Reads the config file (and the environment's overrides).
@@ -200,8 +185,10 @@ pub struct Prepared {
     state: Option<StateStore>,
     /// Counts the apply's ops as they end: for a progress bar or progress log lines.
     pub progress: Arc<Progress>,
-    /// Set by [`Prepared::one_shot`]: the listing and the directory are left unfreed.
-    one_shot: bool,
+    /// Where the pass reads the time.
+    clock: Clock,
+    /// Set by [`Prepared::leave_to_exit`]: the listing and the directory are left unfreed.
+    leave_to_exit: bool,
 }
 
 /// Prepares a pass: reads a saved plan (if asked to apply one), takes the lock if it may
@@ -231,13 +218,30 @@ pub async fn prepare(
     }
     let loaded = load_directory(&config, today)?;
     let (connection, live) = Connection::open_and_read(&config, request.observer.clone()).await?;
-    let planned = plan_against(&config, &connection, &live, &loaded, state.as_mut()).await;
-    let plan = match planned.and_then(|(plan, key)| match saved {
-        Some((file, saved)) => {
-            adopt_saved(&file, &saved, plan, &live, &config, state.as_ref(), &key)
-        }
-        None => Ok(plan),
-    }) {
+    let now = request.clock.now();
+    let sealed = plan_against(&config, &connection, &live, &loaded, state.as_mut(), now)
+        .await
+        .and_then(|draft| {
+            let Draft { plan, binding, key } = draft;
+            let plan = match saved {
+                Some((file, saved)) => {
+                    adopt_saved(&file, &saved, plan, (&binding, &key), &live, &config)?
+                }
+                None => plan,
+            };
+            let last_good = state.as_ref().and_then(|s| s.memory.last_good.as_ref());
+            Ok(plan::finish(
+                plan,
+                Sealing {
+                    counts: plan::counts(&loaded.directory, &live, &config.policy),
+                    safety: &config.policy.safety,
+                    last_good: last_good.map(|l| &l.source_users),
+                    rate: Some(&config.rate_limit),
+                    bound: Some((binding, &key)),
+                },
+            ))
+        });
+    let plan = match sealed {
         Ok(plan) => plan,
         Err(e) => {
             let _ = connection.close().await;
@@ -259,19 +263,29 @@ pub async fn prepare(
         directory: Some(loaded.directory),
         lock,
         state,
-        one_shot: false,
+        clock: request.clock.clone(),
+        leave_to_exit: false,
     })
 }
 
-/// Learns the organisation (checking the state is its own), makes the plan with the memory,
-/// the estimate and the binding, and seals it. Returns the plan and the key it is sealed with.
+/// A plan made now, not finished yet: the planner's draft with the memory applied (and the
+/// rows skipped as invalid), what it will be bound to, and the key it will be sealed with.
+struct Draft {
+    plan: Plan,
+    binding: Binding,
+    key: SealKey,
+}
+
+/// Learns the organisation (checking the state is its own), and makes the draft with the
+/// memory as of `now` ([`memory::recall`]); [`plan::finish`] seals it.
 async fn plan_against(
     config: &Config,
     connection: &Connection,
     live: &LiveState,
     loaded: &LoadedDirectory,
     state: Option<&mut StateStore>,
-) -> Result<(Plan, SealKey), PassError> {
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Draft, PassError> {
     let organisation = connection.organisation().await?;
     let state = match state {
         Some(s) => {
@@ -281,33 +295,19 @@ async fn plan_against(
         None => None,
     };
     let key = connection.seal_key(state.map(StateStore::secret));
-    let fresh = plan::plan(&loaded.directory, live, &config.policy);
+    let draft = plan::draft(&loaded.directory, live, &config.policy);
     let mut plan = match state {
-        Some(s) => plan::remember(
-            fresh,
-            &s.memory,
-            &config.policy,
-            config.stuck,
-            chrono::Utc::now(),
-        ),
-        None => fresh,
+        Some(s) => memory::recall(draft, &s.memory, &config.policy, config.stuck, now),
+        None => draft,
     };
     plan.skipped = plan::skipped::skipped_rows(&loaded.directory, &loaded.report.problems);
-    plan.estimate = Some(estimate(&plan, config));
-    plan.binding = Some(Binding {
-        target: state::target_key(config),
+    let binding = Binding {
+        target: target_key(config),
         organisation,
         config: config.file.to_string(),
         config_sha256: config.digest.clone(),
-    });
-    seal::seal(&mut plan, &key);
-    Ok((plan, key))
-}
-
-/// The plan's floor under Slack's limits at the configured share (and time scale).
-fn estimate(plan: &Plan, config: &Config) -> plan::estimate::Estimate {
-    plan::estimate::estimate(plan, config.rate_limit.share)
-        .time_scaled(config.rate_limit.time_scale)
+    };
+    Ok(Draft { plan, binding, key })
 }
 
 /// Reads a saved plan's file and checks its shape ([`plan::from_json`]).
@@ -320,9 +320,10 @@ fn read_saved(file: &Path) -> Result<Plan, PassError> {
     plan::from_json(&text).map_err(saved_plan)
 }
 
-/// Checks a saved plan against what it is applied to and against `fresh`, the plan made now
-/// from the current directory, config, state and Slack, and returns what to apply: `fresh`
-/// with only the ops the saved plan also has. In order: the binding (target, organisation,
+/// Checks a saved plan against what it is applied to (`now`: this pass's binding and seal key)
+/// and against `fresh`, the draft made now from the current directory, config, state and
+/// Slack, and returns what to apply: `fresh` with only the ops the saved plan also has, sealed
+/// afterwards as any plan is ([`plan::finish`]). In order: the binding (target, organisation,
 /// config), the seal, the fingerprints of what the ops touch, the current policy
 /// ([`plan::recheck`]), then op by op against `fresh` ([`plan::saved::reconcile`]): an op not
 /// called for now — a deactivation inside its grace period, a create whose account or group
@@ -332,17 +333,17 @@ fn adopt_saved(
     file: &Path,
     saved: &Plan,
     fresh: Plan,
+    now: (&Binding, &SealKey),
     live: &LiveState,
     config: &Config,
-    state: Option<&StateStore>,
-    key: &SealKey,
 ) -> Result<Plan, PassError> {
     let saved_plan = |message: String| PassError::SavedPlan {
         file: file.display().to_string(),
         message,
     };
-    if let (Some(theirs), Some(ours)) = (&saved.binding, &fresh.binding)
-        && let Some(why) = plan::saved::binding_differs(theirs, ours)
+    let (binding, key) = now;
+    if let Some(theirs) = &saved.binding
+        && let Some(why) = plan::saved::binding_differs(theirs, binding)
     {
         return Err(saved_plan(why));
     }
@@ -353,11 +354,11 @@ fn adopt_saved(
                 .into(),
         ));
     }
-    let now = plan::live_fingerprints(live);
+    let listed = plan::live_fingerprints(live);
     let stale: Vec<String> = saved
         .fingerprints
         .iter()
-        .filter(|(id, fp)| now.get(*id) != Some(*fp))
+        .filter(|(id, fp)| listed.get(*id) != Some(*fp))
         .map(|(id, _)| named(id, live, saved))
         .collect();
     if !stale.is_empty() {
@@ -367,18 +368,7 @@ fn adopt_saved(
     if !refused.is_empty() {
         return Err(PassError::Forbidden(refused));
     }
-    let mut plan = plan::saved::reconcile(saved, fresh, live).map_err(PassError::NotNow)?;
-    plan.guards = plan::guards::all(
-        &plan,
-        &config.policy.safety,
-        state
-            .and_then(|s| s.memory.last_good.as_ref())
-            .map(|l| &l.source_users),
-    );
-    plan.digest = plan::digest(&plan);
-    plan.estimate = Some(estimate(&plan, config));
-    seal::seal(&mut plan, key);
-    Ok(plan)
+    plan::saved::reconcile(saved, fresh, live).map_err(PassError::NotNow)
 }
 
 /// A live resource as a refusal names it, so that a person knows what changed: an account by
@@ -408,15 +398,19 @@ impl Prepared {
     /// and the directory are left to the process's exit instead of being freed record by
     /// record, which costs a 100,000-user pass a tenth of a second for nothing. Never for the
     /// daemon, whose passes repeat.
-    pub fn one_shot(mut self) -> Prepared {
-        self.one_shot = true;
+    pub fn leave_to_exit(mut self) -> Prepared {
+        self.leave_to_exit = true;
         self
     }
 
     /// Drops the listing and the directory, or leaves them to the process's exit for a
-    /// [one-shot](Prepared::one_shot) pass.
-    fn release(live: LiveState, directory: Option<crate::directory::Directory>, one_shot: bool) {
-        if one_shot {
+    /// pass [left to it](Prepared::leave_to_exit).
+    fn release(
+        live: LiveState,
+        directory: Option<crate::directory::Directory>,
+        leave_to_exit: bool,
+    ) {
+        if leave_to_exit {
             std::mem::forget(live);
             std::mem::forget(directory);
         }
@@ -454,7 +448,7 @@ impl Prepared {
         })
     }
 
-    /// Ends the pass: frees (or, one-shot, leaves) the listing and the directory, closes the
+    /// Ends the pass: frees (or leaves to the exit) the listing and the directory, closes the
     /// connection, then releases the lock. Returns what the report keeps.
     async fn close(self) -> (Config, Plan, Vec<DirectoryProblem>, Result<(), PassError>) {
         let Prepared {
@@ -465,11 +459,12 @@ impl Prepared {
             lock,
             live,
             directory,
-            one_shot,
+            leave_to_exit,
             state: _,
             progress: _,
+            clock: _,
         } = self;
-        Prepared::release(live, directory, one_shot);
+        Prepared::release(live, directory, leave_to_exit);
         let closed = connection.close().await;
         drop(lock);
         (config, plan, source_problems, closed)
@@ -486,17 +481,17 @@ impl Prepared {
             Ok(Applied::NothingToDo) => None,
             _ => return Ok(()),
         };
-        let now = chrono::Utc::now();
-        let next = state::next_memory(
-            &store.memory,
-            &self.plan,
-            &self.live,
-            self.directory.as_ref(),
-            &self.config,
+        let now = self.clock.now();
+        let pass = memory::learn::Pass {
+            plan: &self.plan,
+            live: &self.live,
+            directory: self.directory.as_ref(),
             outcome,
-            now,
-        );
-        store.save(&next, now)
+            policy: &self.config.policy,
+            stuck: self.config.stuck,
+        };
+        let next = memory::next_memory(&store.memory, &pass, now);
+        Ok(store.save(&next, now)?)
     }
 
     /// Ends the pass without writing (`plan`, `apply --dry-run`).
@@ -535,16 +530,16 @@ impl Prepared {
         loop {
             let pending: Vec<String> = match self.connection.read_live().await {
                 Ok(live) => {
-                    let mut again = plan::plan(directory, &live, &self.config.policy);
+                    let mut again = plan::draft(directory, &live, &self.config.policy);
                     // Changes this pass holds back on purpose (reported drift) are not
                     // waited for.
                     if let Some(state) = &self.state {
-                        again = plan::remember(
+                        again = memory::recall(
                             again,
                             &state.memory,
                             &self.config.policy,
                             self.config.stuck,
-                            chrono::Utc::now(),
+                            self.clock.now(),
                         );
                     }
                     again

@@ -8,17 +8,20 @@
 //! and swaps are reported; out-of-scope, protected and bot accounts and auto-generated groups
 //! are never touched; PATCHes carry only what differs.
 
-mod diff;
 pub mod estimate;
+mod group_ops;
 pub mod guards;
-pub mod memory;
+mod index;
 pub mod order;
 mod planner;
 pub mod recheck;
+mod remembered;
 pub mod render;
 pub mod saved;
 pub mod seal;
 pub mod skipped;
+mod user_ops;
+mod user_order;
 
 use std::collections::BTreeMap;
 
@@ -29,9 +32,10 @@ pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 use crate::model::{LiveState, LiveUser};
 
 pub use guards::{Guard, GuardTrip};
-pub use memory::{Drift, DriftAction, Memory, Pending, Stuck, remember};
-pub use planner::plan;
+pub use planner::{counts, draft, matched, plan};
 pub use recheck::{Refusal, recheck};
+pub use remembered::{Drift, DriftAction, Pending, Stuck};
+pub use seal::{Sealing, finish};
 pub use skipped::{SkipCause, Skipped};
 
 /// The version of the JSON plan format (`plan --format json`, `apply --plan`). Version 2 added
@@ -577,6 +581,9 @@ mod tests;
 
 #[cfg(test)]
 mod golden;
+
+#[cfg(test)]
+mod mutant_tests;
 
 #[cfg(test)]
 mod proptests;

@@ -1,7 +1,7 @@
 //! The plan's ordering edges across kinds of op: the planner's last step, so that a plan (and a
 //! saved plan) lists every edge the executor honours, and the executor has no ordering rule of
 //! its own. The edges between user ops (a key released before it is taken, a manager created
-//! before a report names them) are made while the user ops are ordered (`diff`); the ones here
+//! before a report names them) are made while the user ops are ordered (`user_order`); the ones here
 //! are the rest:
 //!
 //! - [`members_after_their_updates`]: a group change waits for the updates of the existing

@@ -9,21 +9,33 @@ use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-use super::diff::{
-    Fate, Index, UserOp, create_op, describe_account, group_ops, order_user_ops, sort_key,
-    update_op,
-};
+use super::group_ops::group_ops;
+use super::index::{Index, describe_account};
+use super::user_ops::{UserOp, create_op, sort_key, update_op};
+use super::user_order::order_user_ops;
 use super::{
     Conflict, Counts, Leaving, Notice, Op, PLAN_FORMAT_VERSION, Plan, PlannedOp, UserRef,
-    fingerprint, guards, manages, reaches,
+    fingerprint, manages, reaches,
 };
 use crate::config::{MatchKey, Policy, UnmanagedUsers};
 use crate::directory::{DesiredUser, Directory, SkippedUser};
 use crate::model::{Attribute, LiveGroup, LiveState, LiveUser};
 use crate::slack_rules::email_key;
 
-/// Plans the writes that make `live` equal `dir` under `policy`.
+/// Plans the writes that make `live` equal `dir` under `policy`: the [draft](draft), finished
+/// ([`super::finish`]) with no memory, estimate or binding. Pure.
 pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
+    super::finish(
+        draft(dir, live, policy),
+        super::Sealing::unbound(counts(dir, live, policy), &policy.safety),
+    )
+}
+
+/// The planner's steps alone: the writes that make `live` equal `dir` under `policy`, with the
+/// edges an op cannot be written without, conflicts, notices, fingerprints and labels. A draft
+/// has no counts, guards, digest or edges across kinds of op yet: the memory step may hold ops
+/// back, and [`super::finish`] then seals what is left.
+pub fn draft(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     let mut planner = Planner::new(dir, live, policy);
     let matching = planner.match_users();
     let hands_off = planner.hands_off(&matching);
@@ -43,15 +55,32 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         .filter_map(|op| op.resource_id().map(str::to_string))
         .collect();
     let (groups, group_deletes) = planner.groups(&refs, &deactivated, &hands_off);
-    let mut ops = sequence(ordered, &created, groups, deactivations, group_deletes);
-    super::order::add_edges(&mut ops);
+    let ops = sequence(ordered, &created, groups, deactivations, group_deletes);
     planner.assemble(ops)
+}
+
+/// The sizes a plan is made from: what Slack listed, what the directory holds, the managed
+/// accounts (the base of the deactivation ratio, [`manages`]) and the users per source.
+pub fn counts(dir: &Directory, live: &LiveState, policy: &Policy) -> Counts {
+    Counts {
+        live_users: live.users.len(),
+        live_groups: live.groups.len(),
+        directory_users: dir.users.len(),
+        directory_groups: dir.groups.len(),
+        managed_users: live
+            .users
+            .iter()
+            .filter(|l| manages(l, super::in_scope(&policy.scope, l)))
+            .count(),
+        invalid_users: dir.skipped.len(),
+        source_users: source_users(dir),
+    }
 }
 
 /// Each live account a directory user is matched to by the plan's own rules, as `(live index,
 /// directory index)`: an ambiguous user, two users on one account and a protected account match
-/// nothing. What the state learns "seen in sync" values from ([`super::memory::in_sync`]).
-pub(super) fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize, usize)> {
+/// nothing. What the state learns "seen in sync" values from (`crate::memory::in_sync`).
+pub fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize, usize)> {
     let mut planner = Planner::new(dir, live, policy);
     let matching = planner.match_users();
     matching
@@ -63,6 +92,15 @@ pub(super) fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec
             Fate::Create | Fate::Nothing => None,
         })
         .collect()
+}
+
+/// What became of a directory user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    Matched(usize),
+    Create,
+    /// In conflict, or a leaver with no account: no op, no reference.
+    Nothing,
 }
 
 /// The planner's inputs, and the conflicts and notices its steps find.
@@ -433,8 +471,8 @@ impl<'a> Planner<'a> {
         )
     }
 
-    /// The plan: the ops with fingerprints of what they touch, labels for reports, counts,
-    /// sorted conflicts and notices, and the guards it trips.
+    /// The draft: the ops with fingerprints of what they touch, labels for reports, and sorted
+    /// conflicts and notices.
     pub(super) fn assemble(mut self, ops: Vec<PlannedOp>) -> Plan {
         let live = self.ix.live;
         let user_by_id = |id: &str| self.ix.by_id.get(id).map(|&i| self.ix.user(i));
@@ -454,26 +492,12 @@ impl<'a> Planner<'a> {
         self.conflicts.sort();
         self.conflicts.dedup();
         self.notices.sort();
-        let counts = Counts {
-            live_users: live.users.len(),
-            live_groups: live.groups.len(),
-            directory_users: self.dir.users.len(),
-            directory_groups: self.dir.groups.len(),
-            managed_users: live
-                .users
-                .iter()
-                .zip(&self.ix.in_scope)
-                .filter(|(l, in_scope)| manages(l, **in_scope))
-                .count(),
-            invalid_users: self.dir.skipped.len(),
-            source_users: source_users(self.dir),
-        };
-        let mut plan = Plan {
+        Plan {
             format_version: PLAN_FORMAT_VERSION,
             ops,
             conflicts: self.conflicts,
             notices: self.notices,
-            counts,
+            counts: Counts::default(),
             guards: Vec::new(),
             pending: Vec::new(),
             drift: Vec::new(),
@@ -485,10 +509,7 @@ impl<'a> Planner<'a> {
             estimate: None,
             binding: None,
             seal: String::new(),
-        };
-        plan.digest = super::digest(&plan);
-        plan.guards = guards::evaluate(&plan, &self.policy.safety);
-        plan
+        }
     }
 }
 

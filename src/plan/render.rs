@@ -931,7 +931,7 @@ mod tests {
     /// `p` with a conflict, a guard, a pending leaver, drift, a stuck op, a notice and a
     /// skipped row, each showing `s`'s value.
     fn add_findings(p: &mut Plan, s: &impl Fn(&str) -> String) {
-        use crate::plan::memory::{Drift, DriftAction, Pending, Stuck};
+        use crate::plan::{Drift, DriftAction, Pending, Stuck};
         use crate::plan::{Guard, GuardTrip, Notice, OpKind};
         p.conflicts.push(Conflict {
             subject: s("dup@"),

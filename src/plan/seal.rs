@@ -10,10 +10,13 @@
 //! still re-plans and applies only ops that the current directory, config, state and Slack
 //! would make (see `pass`).
 
+use std::collections::BTreeMap;
+
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 
-use super::Plan;
+use super::{Counts, Plan, estimate, guards};
+use crate::config::{RateLimit, Safety};
 
 /// What a plan was made for. A saved plan is refused anywhere else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +58,59 @@ const SEAL_PREFIX: &str = "hmac-sha256:";
 fn sealed_bytes(unsealed: &Plan) -> Vec<u8> {
     debug_assert!(unsealed.seal.is_empty());
     serde_json::to_vec(unsealed).expect("plans serialise")
+}
+
+/// What finishing a draft needs besides the draft: the sizes it was made from, the limits it
+/// is held to, and what it is bound to.
+#[derive(Debug)]
+pub struct Sealing<'a> {
+    /// The sizes the plan is made from ([`super::counts`]): for a saved plan, those of now.
+    pub counts: Counts,
+    /// The guards' limits.
+    pub safety: &'a Safety,
+    /// Users per source at the last successful apply, the `max_source_shrink` guard's base
+    /// (none: no state, or no successful apply yet).
+    pub last_good: Option<&'a BTreeMap<String, usize>>,
+    /// Slack's budgets at the configured share, for the estimate (none: no estimate).
+    pub rate: Option<&'a RateLimit>,
+    /// What the plan is bound to and the key it is sealed with (none: a digest only, as the
+    /// pure planner's plan and the tests have).
+    pub bound: Option<(Binding, &'a SealKey)>,
+}
+
+impl Sealing<'_> {
+    /// Sealing with no memory, no estimate and no binding: the pure planner's.
+    pub fn unbound(counts: Counts, safety: &Safety) -> Sealing<'_> {
+        Sealing {
+            counts,
+            safety,
+            last_good: None,
+            rate: None,
+            bound: None,
+        }
+    }
+}
+
+/// The one way a plan is finished, for a fresh plan and for a saved one re-checked alike:
+/// from a draft (the planner's steps, then the memory step, then for a saved plan the ops both
+/// plans have), it adds the ordering edges across kinds of op ([`super::order`]), sets the
+/// counts, every guard (the shrink guard included), the estimate and the digest, then binds
+/// and seals it. Nothing else sets any of these.
+pub fn finish(mut plan: Plan, sealing: Sealing<'_>) -> Plan {
+    super::order::add_edges(&mut plan.ops);
+    plan.counts = sealing.counts;
+    plan.guards = guards::all(&plan, sealing.safety, sealing.last_good);
+    plan.estimate = sealing
+        .rate
+        .map(|r| estimate::estimate(&plan, r.share).time_scaled(r.time_scale));
+    plan.digest = super::digest(&plan);
+    plan.binding = None;
+    plan.seal.clear();
+    if let Some((binding, key)) = sealing.bound {
+        plan.binding = Some(binding);
+        seal(&mut plan, key);
+    }
+    plan
 }
 
 /// Seals `plan` under `key`: sets [`Plan::seal`] over the rest of its content.

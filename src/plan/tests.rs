@@ -915,39 +915,3 @@ fn blanks_keep_slacks_value_unless_the_attribute_says_clear() {
         "{fields:?}"
     );
 }
-
-#[test]
-fn the_state_learns_only_the_values_slack_shows_equal_to_the_directorys() {
-    let mut ada = person("ada@example.com", 2);
-    ada.texts.set(Attribute::Title, Some("Engineer"));
-    ada.texts.set(Attribute::Department, Some("R&D"));
-    let mut back = person("back@example.com", 3); // a rejoiner: active in the directory
-    back.texts.set(Attribute::Title, Some("Designer"));
-    let mut gone = person("gone@example.com", 4);
-    gone.active = false;
-    gone.texts.set(Attribute::Title, Some("Designer"));
-    let dir = directory(vec![ada, back, gone], vec![]);
-    let mut a = account("W1", "ada@example.com");
-    a.texts.set(Attribute::Title, Some("Chief")); // a hand edit: not learned
-    a.texts.set(Attribute::Department, Some("R&D"));
-    let mut b = account("W2", "back@example.com");
-    b.active = false;
-    b.texts.set(Attribute::Title, Some("Designer"));
-    let mut g = account("W3", "gone@example.com");
-    g.texts.set(Attribute::Title, Some("Designer"));
-    let mut other = account("W4", "other@example.com");
-    other.texts.set(Attribute::Title, Some("Boss"));
-    let live = LiveState {
-        users: vec![a, b, g, other],
-        groups: vec![],
-    };
-    let synced = memory::in_sync(&dir, &live, &Policy::default());
-    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = synced.into_iter().collect();
-    assert_eq!(
-        learned,
-        [
-            ("W1", vec![(Attribute::Department, "R&D")]),
-            ("W2", vec![(Attribute::Title, "Designer")]),
-        ]
-    );
-}

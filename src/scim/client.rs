@@ -1,5 +1,5 @@
 //! The SCIM client: one HTTP attempt per call, errors parsed from either dialect's body.
-//! Rate limiting, retries and listings are [`super::retry::Caller`]'s; this layer only reports
+//! Rate limiting, retries and listings are [`super::caller::Caller`]'s; this layer only reports
 //! what happened, including `Retry-After` on a 429.
 
 use std::time::Duration;
@@ -207,7 +207,7 @@ pub struct Reply {
 }
 
 /// One Slack SCIM endpoint (base URL, dialect, token) over a shared HTTP client. Makes exactly
-/// one attempt per call: pacing and retries are [`super::retry::Caller`]'s. `Debug` never
+/// one attempt per call: pacing and retries are [`super::caller::Caller`]'s. `Debug` never
 /// shows the token.
 pub struct ScimClient {
     http: reqwest::Client,

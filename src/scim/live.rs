@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::lean::{LeanUser, Str};
+use super::listed_user::{LeanUser, Str};
 use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
 use crate::model::{Attribute, Kind, ScimSlot, TextValues};

@@ -1,12 +1,12 @@
 //! Talking to Slack's SCIM API: wire types for both dialects and Slack's published limits.
 
+pub mod caller;
 pub mod client;
-pub mod lean;
 pub mod limits;
+pub mod listed_user;
 pub mod live;
 pub mod observe;
 pub mod ratelimit;
-pub mod retry;
 pub mod target;
 pub mod token;
 pub mod types;

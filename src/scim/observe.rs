@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::limits::Endpoint;
 
-/// Told about every attempt [`super::retry::Caller`] sends, retries and 429s included; never
+/// Told about every attempt [`super::caller::Caller`] sends, retries and 429s included; never
 /// about a request the limiter or the circuit breaker kept back. Labels are bounded: no path,
 /// id or email reaches it.
 pub trait RequestObserver: Send + Sync + std::fmt::Debug {

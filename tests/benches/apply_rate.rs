@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use scimsync::config::Policy;
 use scimsync::directory::{Attribute, DesiredUser, Directory, TextValues};
 use scimsync::emulator::{Emulator, EmulatorConfig, Store};
+use scimsync::scim::caller::Caller;
 use scimsync::scim::live::LiveState;
-use scimsync::scim::retry::Caller;
 use scimsync::scim::{ScimClient, Token, Version};
 
 const CREATES: usize = 2000;
@@ -148,8 +148,8 @@ mod mixed {
     use scimsync::directory::{Attribute, DesiredGroup, Directory};
     use scimsync::plan::estimate::estimate;
     use scimsync::plan::{Op, Plan};
+    use scimsync::scim::caller::Caller;
     use scimsync::scim::live::LiveState;
-    use scimsync::scim::retry::Caller;
     use scimsync::scim::{ScimClient, Token};
 
     use super::{SCALE, named};

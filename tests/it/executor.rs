@@ -11,8 +11,8 @@ use scimsync::apply::{AuditLog, OpResult, Outcome, execute, execute_until};
 use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::model::Attribute;
 use scimsync::plan::{Change, Op, Plan, PlannedOp, UserFields, UserRef};
+use scimsync::scim::caller::Caller;
 use scimsync::scim::limits::Endpoint;
-use scimsync::scim::retry::Caller;
 use scimsync::scim::{ScimClient, Token, Version};
 
 use crate::harness::{BOTH, Org, org_with};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use scimsync::directory::Attribute;
 use scimsync::emulator::{StoredAddress, StoredGroup, StoredGuest, StoredUser};
 use scimsync::scim::Version;
-use scimsync::scim::lean::LeanUser;
+use scimsync::scim::listed_user::LeanUser;
 use scimsync::scim::live::LiveUser;
 use scimsync::scim::types::{
     Address, AuthenticationScheme, Capability, Enterprise, Group, Guest, ListResponse, Manager,

@@ -199,7 +199,7 @@ pub async fn plan_in_process(
     o: &Org,
     v: Version,
     dir: &Path,
-) -> (scimsync::plan::Plan, scimsync::scim::retry::Caller) {
+) -> (scimsync::plan::Plan, scimsync::scim::caller::Caller) {
     use scimsync::directory::{LoadOptions, SourceInput, build};
     let config = scimsync::config::Config::load(
         &dir.join("scimsync.yaml"),
@@ -225,7 +225,7 @@ pub async fn plan_in_process(
         Duration::from_secs(5),
     )
     .unwrap();
-    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    let mut caller = scimsync::scim::caller::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
     caller.policy.base = Duration::from_millis(1);
     let live = scimsync::model::LiveState::from_scim(
         &caller.list_users().await.unwrap(),

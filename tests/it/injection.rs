@@ -89,7 +89,7 @@ fn seed_for_rolls(faults: &Faults, rolls: &[Roll]) -> u64 {
 
 /// The directory of the attack: ada in the group of the crafted name, bob in `admins`; Slack
 /// holds both people and `admins`. The plan is one group create.
-async fn injected_group_setup() -> (Org, tempfile::TempDir, Plan, scimsync::scim::retry::Caller) {
+async fn injected_group_setup() -> (Org, tempfile::TempDir, Plan, scimsync::scim::caller::Caller) {
     let o = slack(
         EmulatorConfig::default(),
         vec![user("W1", "ada"), user("W2", "bob")],
@@ -312,7 +312,7 @@ async fn a_group_named_otherwise_is_never_adopted() {
 }
 
 /// A caller on `o`'s v2 API whose retries wait a millisecond.
-fn caller(o: &Org) -> scimsync::scim::retry::Caller {
+fn caller(o: &Org) -> scimsync::scim::caller::Caller {
     let client = scimsync::scim::ScimClient::new(
         &o.emu.base_url(Version::V2),
         None,
@@ -320,7 +320,7 @@ fn caller(o: &Org) -> scimsync::scim::retry::Caller {
         Duration::from_secs(5),
     )
     .unwrap();
-    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    let mut caller = scimsync::scim::caller::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
     caller.policy.base = Duration::from_millis(1);
     caller
 }

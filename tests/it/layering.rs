@@ -13,6 +13,7 @@ const LAYERS: &[&str] = &[
     "metrics",
     "exit",
     "pass",
+    "memory",
     "validate",
     "apply",
     "plan",

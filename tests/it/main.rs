@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod clears;
+mod clock;
 mod confine;
 mod daemon;
 mod deploy;

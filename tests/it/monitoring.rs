@@ -309,7 +309,7 @@ async fn each_attempt_is_counted_by_endpoint_and_status() {
         Duration::from_secs(5),
     )
     .unwrap();
-    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    let mut caller = scimsync::scim::caller::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
     caller.policy.max_attempts = 3;
     caller.policy.base = Duration::from_millis(1);
     let metrics = scimsync::metrics::Metrics::new();

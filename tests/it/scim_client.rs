@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
+use scimsync::scim::caller::Caller;
 use scimsync::scim::limits::Endpoint;
-use scimsync::scim::retry::Caller;
 use scimsync::scim::{ScimClient, Token, Version};
 
 use crate::harness::{BOTH, org, org_with};

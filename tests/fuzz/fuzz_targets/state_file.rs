@@ -2,7 +2,7 @@
 //! the file holds, reading it never panics, and a state that reads writes back to the same.
 #![no_main]
 
-use scimsync::pass::state::parse;
+use scimsync::memory::store::parse;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -12,6 +12,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let again = serde_json::to_value(&memory).expect("a memory serialises");
-    let back: scimsync::plan::Memory = serde_json::from_value(again).expect("and reads back");
+    let back: scimsync::memory::Memory = serde_json::from_value(again).expect("and reads back");
     assert_eq!(back, memory);
 });

@@ -1,4 +1,4 @@
-//! A listing's users decoded lean: only the keys the planner reads (and its fingerprints
+//! The users of a listing page, decoded lean ([`LeanUser`]): only the keys the planner reads (and its fingerprints
 //! hash), their strings borrowed from the page wherever the JSON has no escape, every other
 //! key skipped unread. [`super::live`] turns a [`LeanUser`] into a `LiveUser`, and turns a full
 //! [`User`] into one through [`LeanUser::of`], so both paths share one conversion; the tests

@@ -1,7 +1,10 @@
-//! Sending with limits and retries (STYLE habit 5: the classifier decides what is retriable,
-//! the limiter gates every attempt). 429 → wait `Retry-After` for the whole set and try again,
-//! never counted as a failure; 5xx, timeouts and dropped connections → exponential backoff with
-//! full jitter, a bounded number of times; any other 4xx → no retry.
+//! The [`Caller`]: the one way a request reaches Slack, and the listings built on it. Every
+//! attempt goes through the limiter and the circuit breaker, with retries (STYLE habit 5: the
+//! classifier decides what is retriable, the limiter gates every attempt): 429 → wait
+//! `Retry-After` for the whole set and try again, never counted as a failure; 5xx, timeouts
+//! and dropped connections → exponential backoff with full jitter, a bounded number of times;
+//! any other 4xx → no retry. Listings are paged here too ([`Caller::list_each`], the lean
+//! [`Caller::list_users_lean`]), [`PAGE_SIZE`] at a time.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,8 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::client::{Reply, ScimClient, ScimError};
-use super::lean::{LeanUser, Str};
 use super::limits::Endpoint;
+use super::listed_user::{LeanUser, Str};
 use super::observe::RequestObserver;
 use super::ratelimit::Limits;
 use super::types::{Group, ListResponse, User};

@@ -8,8 +8,9 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::config::Safety;
+use crate::memory::{DigestKey, Failure, LastGood, retry_at, value_digest};
 use crate::model::{Change, UserFields};
-use crate::plan::{Counts, Guard, PlannedOp};
+use crate::plan::{Counts, Guard, PlannedOp, Sealing, fingerprint};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -51,6 +52,22 @@ fn plan(ops: Vec<PlannedOp>) -> Plan {
     }
 }
 
+/// `plan` sealed as the pass seals it after the memory step: its own counts, the guards (the
+/// shrink guard against `memory`'s last good apply included) and the digest.
+fn sealed(plan: Plan, memory: &Memory, policy: &Policy) -> Plan {
+    let counts = plan.counts.clone();
+    crate::plan::finish(
+        plan,
+        Sealing {
+            counts,
+            safety: &policy.safety,
+            last_good: memory.last_good.as_ref().map(|l| &l.source_users),
+            rate: None,
+            bound: None,
+        },
+    )
+}
+
 fn policy(grace: Option<u64>) -> Policy {
     Policy {
         safety: Safety {
@@ -68,7 +85,7 @@ fn a_leaver_is_pending_until_the_grace_period_is_over_and_then_counted_by_the_gu
     memory
         .leavers
         .insert("W2".into(), now() - chrono::Duration::hours(2));
-    let out = remember(
+    let out = recall(
         p,
         &memory,
         &policy(Some(3600)),
@@ -82,18 +99,25 @@ fn a_leaver_is_pending_until_the_grace_period_is_over_and_then_counted_by_the_gu
     assert_eq!(out.pending[0].remaining_secs, 3600);
     assert_eq!(out.summary().deactivate, 1);
     assert_eq!(out.summary().pending_deactivations, 1);
+    let out = sealed(out, &memory, &policy(Some(3600)));
     assert_eq!(out.digest, crate::plan::digest(&out));
+    assert_eq!(
+        out.pending.len(),
+        1,
+        "sealing keeps what the memory step found"
+    );
 
     // A tight guard counts the due one only.
     let mut tight = policy(Some(3600));
     tight.safety.max_deactivations = 0;
-    let out = remember(
+    let out = recall(
         plan(vec![deactivate("W1"), deactivate("W2")]),
         &memory,
         &tight,
         StuckSettings::default(),
         now(),
     );
+    let out = sealed(out, &memory, &tight);
     assert_eq!(out.guards[0].guard, Guard::MaxDeactivations);
     assert_eq!(out.guards[0].actual, 1.0);
 }
@@ -106,7 +130,7 @@ fn an_explicit_active_false_is_not_delayed() {
             at: "people.yaml:3".into(),
         };
     }
-    let out = remember(
+    let out = recall(
         p,
         &Memory::default(),
         &policy(Some(3600)),
@@ -123,14 +147,14 @@ fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
     memory.applied.insert(
         "W1".into(),
         BTreeMap::from([(
-            "title".into(),
+            Attribute::Title,
             value_digest(&DigestKey::default(), Some("Engineer")),
         )]),
     );
     memory.applied.insert(
         "W2".into(),
         BTreeMap::from([(
-            "title".into(),
+            Attribute::Title,
             value_digest(&DigestKey::default(), Some("Engineer")),
         )]),
     );
@@ -144,7 +168,7 @@ fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
     };
     let mut after = plan(ops());
     after.ops[2].after = vec![1];
-    let out = remember(
+    let out = recall(
         after,
         &memory,
         &Policy::default(),
@@ -163,7 +187,7 @@ fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
         .insert(Attribute::Title, AttributeMode::Report);
     let mut after = plan(ops());
     after.ops[2].after = vec![1];
-    let out = remember(after, &memory, &report, StuckSettings::default(), now());
+    let out = recall(after, &memory, &report, StuckSettings::default(), now());
     assert_eq!(out.drift[0].action, DriftAction::Report);
     assert_eq!(out.ops.len(), 2, "the revert is held back: {:?}", out.ops);
     assert_eq!(out.ops[0].resource_id(), Some("W2"));
@@ -189,17 +213,17 @@ fn a_stuck_op_waits_out_its_backoff_and_a_changed_op_is_not_stuck() {
         },
     );
     let p = || plan(vec![deactivate("W1")]);
-    let out = remember(p(), &memory, &Policy::default(), stuck, now());
+    let out = recall(p(), &memory, &Policy::default(), stuck, now());
     assert!(out.ops.is_empty());
     assert_eq!(out.stuck[0].passes, 2);
     assert_eq!(out.stuck[0].key, "deactivate_user:W1");
     let later = now() + chrono::Duration::seconds(61);
-    let out = remember(p(), &memory, &Policy::default(), stuck, later);
+    let out = recall(p(), &memory, &Policy::default(), stuck, later);
     assert_eq!(out.ops.len(), 1, "tried again after the backoff");
     assert_eq!(out.stuck[0].retry_at, None);
 
     memory.failures.get_mut(&op_key(&op)).unwrap().op = "other".into();
-    let out = remember(p(), &memory, &Policy::default(), stuck, now());
+    let out = recall(p(), &memory, &Policy::default(), stuck, now());
     assert_eq!(out.ops.len(), 1);
     assert!(out.stuck.is_empty());
 }
@@ -231,12 +255,14 @@ fn a_source_that_shrank_past_the_ratio_trips_its_own_guard() {
     };
     let mut policy = Policy::default();
     policy.safety.max_source_shrink = Some(0.2);
-    let out = remember(p.clone(), &memory, &policy, StuckSettings::default(), now());
+    let out = recall(p.clone(), &memory, &policy, StuckSettings::default(), now());
+    let out = sealed(out, &memory, &policy);
     assert_eq!(out.guards.len(), 1);
     assert_eq!(out.guards[0].guard, Guard::MaxSourceShrink);
     assert!(out.guards[0].message.contains("hr.csv has 79 users, 100"));
     p.counts.source_users.insert("hr.csv".into(), 80);
-    let out = remember(p, &memory, &policy, StuckSettings::default(), now());
+    let out = recall(p, &memory, &policy, StuckSettings::default(), now());
+    let out = sealed(out, &memory, &policy);
     assert!(out.guards.is_empty(), "20% is not over 20%");
 }
 
@@ -268,7 +294,7 @@ fn a_leaver_that_others_only_come_after_is_held_back_and_the_edges_go_with_it() 
     ]);
     // As the planner orders them: the deletion after everything.
     p.ops[2].after = vec![0, 1];
-    let out = remember(
+    let out = recall(
         p,
         &Memory::default(),
         &policy(Some(86_400)),

@@ -25,14 +25,41 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::PassError;
-use crate::apply::{OpResult, Outcome};
-use crate::config::{Config, ScimServer, StateDir, StuckSettings};
-use crate::directory::Directory;
-use crate::model::{Attribute, LiveState};
-use crate::plan::memory::{self, DigestKey, Failure, LastGood, Memory};
+use super::{DigestKey, Memory};
+use crate::config::{Config, ScimServer, StateDir};
 use crate::plan::seal::{from_hex, hex};
-use crate::plan::{DriftAction, Op, Plan};
+
+/// Why the state cannot be used: nothing was written unless the variant says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The state file cannot be read or parsed: nothing was written.
+    #[error(
+        "the state file {path} cannot be used: {reason}; nothing was written. To start \
+         afresh (leavers' grace periods restart, the shrink guard has no base until the next \
+         successful apply), move it away: mv {path} {path}.bad"
+    )]
+    Unusable {
+        /// The state file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The state file cannot be written: before the apply (nothing was written), or after it.
+    #[error(
+        "cannot write the state file {path}: {source} (set state_dir to a writable, \
+         persistent folder, or state_dir: false for no state)"
+    )]
+    Unwritable {
+        /// The state file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The folder systemd's `StateDirectory=scimsync` makes: the default home of the state (and of
+/// the pass lock).
+pub const SYSTEMD_STATE_DIR: &str = "/var/lib/scimsync";
 
 /// The state file of the first layout (one per folder, unkeyed digests): migrated.
 pub const LEGACY_STATE_FILE: &str = "state.json";
@@ -125,8 +152,8 @@ pub fn default_state_dir(
     {
         return Path::new(&first).join("state");
     }
-    if is_dir(Path::new(super::lock::SYSTEMD_STATE_DIR)) {
-        return Path::new(super::lock::SYSTEMD_STATE_DIR).join("state");
+    if is_dir(Path::new(SYSTEMD_STATE_DIR)) {
+        return Path::new(SYSTEMD_STATE_DIR).join("state");
     }
     config_file
         .parent()
@@ -265,13 +292,13 @@ impl StateStore {
     /// Reads the config's state: `None` under `state_dir: false`; an empty memory when there
     /// is no file yet; an error when the file cannot be read or parsed, belongs to another
     /// deployment, or lies in a folder others may write to.
-    pub fn load(config: &Config) -> Result<Option<StateStore>, PassError> {
+    pub fn load(config: &Config) -> Result<Option<StateStore>, StateError> {
         let Some(dir) = state_dir(config) else {
             return Ok(None);
         };
         let deployment = deployment_of(config);
         let path = dir.join(file_name(&deployment));
-        let bad = |reason: String| PassError::State {
+        let bad = |reason: String| StateError::Unusable {
             path: path.display().to_string(),
             reason,
         };
@@ -293,7 +320,7 @@ impl StateStore {
             None if store.deployment.target != "embedded" => {
                 let legacy = dir.join(LEGACY_STATE_FILE);
                 if let Some(text) = read_if_there(&legacy).map_err(&bad)? {
-                    store.memory = read_legacy(&text).map_err(|reason| PassError::State {
+                    store.memory = read_legacy(&text).map_err(|reason| StateError::Unusable {
                         path: legacy.display().to_string(),
                         reason,
                     })?;
@@ -333,9 +360,9 @@ impl StateStore {
 
     /// Checks that the organisation the token reaches is the one this state belongs to, and
     /// records it for a state that does not know its organisation yet.
-    pub fn check_organisation(&mut self, organisation: &str) -> Result<(), PassError> {
+    pub fn check_organisation(&mut self, organisation: &str) -> Result<(), StateError> {
         match &self.deployment.organisation {
-            Some(known) if known != organisation => Err(PassError::State {
+            Some(known) if known != organisation => Err(StateError::Unusable {
                 path: self.path.display().to_string(),
                 reason: format!(
                     "it belongs to the Slack organisation {known}, and the token now reaches \
@@ -357,8 +384,8 @@ impl StateStore {
     /// Checks, before a pass that may write to Slack, that the state can be written after it:
     /// creates the folder (0700) and writes the folder's key if it has none yet. A read-only or
     /// missing mount fails here, with nothing written, not after the apply.
-    pub fn check_writable(&mut self) -> Result<(), PassError> {
-        let bad = |e: std::io::Error| PassError::StateWrite {
+    pub fn check_writable(&mut self) -> Result<(), StateError> {
+        let bad = |e: std::io::Error| StateError::Unwritable {
             path: self.path.display().to_string(),
             source: e,
         };
@@ -382,7 +409,7 @@ impl StateStore {
             }
             // Another config's first apply in this folder made it: use that one.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let read = Secret::read(&key_path).map_err(|reason| PassError::State {
+                let read = Secret::read(&key_path).map_err(|reason| StateError::Unusable {
                     path: self.path.display().to_string(),
                     reason,
                 })?;
@@ -398,8 +425,8 @@ impl StateStore {
 
     /// Writes `memory` atomically (mode 0600): a temporary file beside the state file, fsync,
     /// rename, fsync of the folder. A first-layout state this one came from is then renamed.
-    pub fn save(&self, memory: &Memory, now: DateTime<Utc>) -> Result<(), PassError> {
-        let bad = |e: std::io::Error| PassError::StateWrite {
+    pub fn save(&self, memory: &Memory, now: DateTime<Utc>) -> Result<(), StateError> {
+        let bad = |e: std::io::Error| StateError::Unwritable {
             path: self.path.display().to_string(),
             source: e,
         };
@@ -485,219 +512,6 @@ fn read_legacy(text: &str) -> Result<Memory, String> {
     Ok(file.memory)
 }
 
-/// What the pass leaves for the next one: the memory after `plan`, made from `directory`
-/// (none: unknown, nothing is learned from the listing), was applied with `outcome` (none:
-/// there was nothing to write) against `live`.
-pub fn next_memory(
-    before: &Memory,
-    plan: &Plan,
-    live: &LiveState,
-    directory: Option<&Directory>,
-    config: &Config,
-    outcome: Option<&Outcome>,
-    now: DateTime<Utc>,
-) -> Memory {
-    let applied = |i: usize| {
-        outcome.is_some_and(|o| {
-            o.ops
-                .get(i)
-                .is_some_and(|r| matches!(r.result, OpResult::Applied { .. }))
-        })
-    };
-    let mut next = Memory {
-        leavers: leavers(before, plan, &applied, now),
-        applied: last_applied(before, plan, live, directory, config, outcome),
-        failures: failures(before, plan, outcome, config.stuck, now),
-        last_good: before.last_good.clone(),
-        key: before.key.clone(),
-    };
-    let complete = outcome.is_none_or(Outcome::complete);
-    if complete {
-        next.last_good = Some(LastGood {
-            at: now,
-            source_users: plan.counts.source_users.clone(),
-        });
-    }
-    next
-}
-
-/// Leavers still absent: those pending, and those whose deactivation did not apply.
-fn leavers(
-    before: &Memory,
-    plan: &Plan,
-    applied: &dyn Fn(usize) -> bool,
-    now: DateTime<Utc>,
-) -> std::collections::BTreeMap<String, DateTime<Utc>> {
-    let mut out: std::collections::BTreeMap<String, DateTime<Utc>> = plan
-        .pending
-        .iter()
-        .map(|p| (p.id.clone(), p.since))
-        .collect();
-    for (i, op) in plan.ops.iter().enumerate() {
-        if let Op::DeactivateUser { id, reason, .. } = &op.op
-            && *reason == crate::plan::Leaving::Absent
-            && !applied(i)
-        {
-            out.insert(id.clone(), before.leavers.get(id).copied().unwrap_or(now));
-        }
-    }
-    out
-}
-
-/// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
-/// pass: what it remembered, updated with the listing's values that equal the directory's
-/// ([`memory::in_sync`]) and with the changes that applied. A value Slack shows that differs
-/// from the directory's — a hand edit, whether or not this pass planned a change for it (a
-/// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
-/// digest scimsync last applied, so it stays drift.
-fn last_applied(
-    before: &Memory,
-    plan: &Plan,
-    live: &LiveState,
-    directory: Option<&Directory>,
-    config: &Config,
-    outcome: Option<&Outcome>,
-) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
-    let scope = &config.policy.scope;
-    let synced = directory.map(|d| memory::in_sync(d, live, &config.policy));
-    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-        std::collections::BTreeMap::new();
-    for u in live
-        .users
-        .iter()
-        .filter(|u| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
-    {
-        let same = synced.as_ref().and_then(|s| s.get(u.id.as_str()));
-        if !u.active && same.is_none() {
-            continue; // deactivated, and no directory user brings it back
-        }
-        let mut values = before.applied.get(&u.id).cloned().unwrap_or_default();
-        for (a, v) in same.into_iter().flatten() {
-            values.insert(a.to_string(), memory::value_digest(&before.key, Some(v)));
-        }
-        out.insert(u.id.clone(), values);
-    }
-    let keep_before =
-        |out: &mut std::collections::BTreeMap<_, std::collections::BTreeMap<String, String>>,
-         id: &str,
-         a: Attribute| {
-            let entry = out.entry(id.to_string()).or_default();
-            match before.applied.get(id).and_then(|m| m.get(&a.to_string())) {
-                Some(d) => entry.insert(a.to_string(), d.clone()),
-                None => entry.remove(&a.to_string()),
-            };
-        };
-    for d in plan
-        .drift
-        .iter()
-        .filter(|d| d.action == DriftAction::Report)
-    {
-        keep_before(&mut out, &d.id, d.attribute);
-    }
-    for (i, op) in plan.ops.iter().enumerate() {
-        let result = outcome.and_then(|o| o.ops.get(i));
-        let ok = result.is_some_and(|r| matches!(r.result, OpResult::Applied { .. }));
-        match &op.op {
-            Op::UpdateUser { id, changes, .. } => {
-                for c in changes
-                    .iter()
-                    .filter(|c| Attribute::TEXT.contains(&c.attribute))
-                {
-                    if ok {
-                        let entry = out.entry(id.clone()).or_default();
-                        entry.insert(
-                            c.attribute.to_string(),
-                            memory::value_digest(&before.key, c.to.as_deref()),
-                        );
-                    } else {
-                        keep_before(&mut out, id, c.attribute);
-                    }
-                }
-            }
-            Op::CreateUser { fields, .. } if ok => {
-                if let Some(id) = result.and_then(|r| r.resource.clone()) {
-                    let entry = out.entry(id).or_default();
-                    for (a, v) in &fields.text {
-                        entry.insert(
-                            a.to_string(),
-                            memory::value_digest(&before.key, v.as_deref()),
-                        );
-                    }
-                }
-            }
-            Op::DeactivateUser { id, .. } if ok => {
-                out.remove(id);
-            }
-            _ => {}
-        }
-    }
-    out.retain(|_, m| !m.is_empty());
-    out
-}
-
-/// Refused ops, counted pass to pass; an op that applied, or that is no longer planned as it
-/// was (the directory changed), is forgotten. Stuck ops held back this pass keep their count.
-fn failures(
-    before: &Memory,
-    plan: &Plan,
-    outcome: Option<&Outcome>,
-    stuck: StuckSettings,
-    now: DateTime<Utc>,
-) -> std::collections::BTreeMap<String, Failure> {
-    let mut out = std::collections::BTreeMap::new();
-    let planned: std::collections::BTreeMap<String, String> = plan
-        .ops
-        .iter()
-        .map(|o| (memory::op_key(o), before.key.digest(&o.op)))
-        .collect();
-    for s in plan.stuck.iter().filter(|s| s.retry_at.is_some()) {
-        if let Some(f) = before
-            .failures
-            .get(&s.key)
-            .filter(|_| !planned.contains_key(&s.key))
-        {
-            out.insert(s.key.clone(), f.clone());
-        }
-    }
-    let Some(outcome) = outcome else {
-        return out;
-    };
-    for (op, result) in plan.ops.iter().zip(&outcome.ops) {
-        let OpResult::Failed {
-            status,
-            code,
-            message,
-        } = &result.result
-        else {
-            continue;
-        };
-        let key = memory::op_key(op);
-        let digest = before.key.digest(&op.op);
-        let error = match (status, code) {
-            (Some(s), Some(c)) => format!("{s} {c}"),
-            (Some(s), None) => format!("{s} {message}"),
-            _ => message.clone(),
-        };
-        let passes = match before.failures.get(&key) {
-            Some(f) if before.key.matches(&f.op, &op.op) && f.error == error => {
-                f.passes.saturating_add(1)
-            }
-            _ => 1,
-        };
-        out.insert(
-            key,
-            Failure {
-                op: digest,
-                error,
-                passes,
-                last: now,
-                retry_at: memory::retry_at(stuck, passes, now),
-            },
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -725,5 +539,37 @@ mod tests {
             default_state_dir(Path::new("scimsync.yaml"), &none, &nowhere),
             PathBuf::from("./.scimsync-state")
         );
+    }
+
+    fn state_text(format: &str, version: u32) -> String {
+        serde_json::json!({
+            "format": format,
+            "version": version,
+            "written_at": "2026-03-01T12:00:00Z",
+            "deployment": {"config": "/etc/scimsync.yaml", "target": "embedded"},
+            "key_id": "00",
+            "applied": {"W1": {"title": "k1:00"}},
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_state_of_this_version_reads_and_any_other_version_or_format_is_refused() {
+        let (deployment, memory) = parse(&state_text(STATE_FORMAT, STATE_VERSION)).unwrap();
+        assert_eq!(deployment.unwrap().target, "embedded");
+        assert_eq!(
+            memory.applied["W1"][&crate::model::Attribute::Title],
+            "k1:00"
+        );
+        let newer = parse(&state_text(STATE_FORMAT, STATE_VERSION + 1)).unwrap_err();
+        assert!(
+            newer.contains(&format!(
+                "state version {} is not supported",
+                STATE_VERSION + 1
+            )),
+            "{newer}"
+        );
+        let other = parse(&state_text("something-else", STATE_VERSION)).unwrap_err();
+        assert_eq!(other, "not a scimsync state file");
     }
 }

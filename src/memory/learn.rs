@@ -1,0 +1,235 @@
+//! The write side of the memory: what one pass leaves for the next ([`next_memory`]), from the
+//! plan it applied and how each op ended. Leavers still absent keep the time they were first
+//! seen absent; the digests of values follow what applied (and what Slack shows equal to the
+//! directory), never a hand edit; refused ops count their passes and get a backoff; a complete
+//! apply records the sources' sizes for the shrink guard.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Digests, Failure, LastGood, Memory, op_key, retry_at, value_digest};
+use crate::apply::{OpResult, Outcome};
+use crate::config::{Policy, StuckSettings};
+use crate::directory::Directory;
+use crate::model::{Attribute, LiveState};
+use crate::plan::{DriftAction, Leaving, Op, Plan};
+
+/// One pass, as the memory learns from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass<'a> {
+    /// The plan it applied.
+    pub plan: &'a Plan,
+    /// What Slack held when listed.
+    pub live: &'a LiveState,
+    /// The directory the plan was made from (none: unknown, nothing is learned from the
+    /// listing).
+    pub directory: Option<&'a Directory>,
+    /// How each op ended (none: there was nothing to write).
+    pub outcome: Option<&'a Outcome>,
+    /// The policy it ran under (its scope says which accounts are remembered).
+    pub policy: &'a Policy,
+    /// When a refused op becomes stuck, and its backoff.
+    pub stuck: StuckSettings,
+}
+
+/// What `pass` leaves for the next one, at `now`, from the memory it started with (`before`).
+pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memory {
+    let Pass {
+        plan,
+        live,
+        directory,
+        outcome,
+        policy,
+        stuck,
+    } = *pass;
+    let applied = |i: usize| {
+        outcome.is_some_and(|o| {
+            o.ops
+                .get(i)
+                .is_some_and(|r| matches!(r.result, OpResult::Applied { .. }))
+        })
+    };
+    let mut next = Memory {
+        leavers: leavers(before, plan, &applied, now),
+        applied: last_applied(before, plan, live, directory, policy, outcome),
+        failures: failures(before, plan, outcome, stuck, now),
+        last_good: before.last_good.clone(),
+        key: before.key.clone(),
+    };
+    let complete = outcome.is_none_or(Outcome::complete);
+    if complete {
+        next.last_good = Some(LastGood {
+            at: now,
+            source_users: plan.counts.source_users.clone(),
+        });
+    }
+    next
+}
+
+/// Leavers still absent: those pending, and those whose deactivation did not apply.
+fn leavers(
+    before: &Memory,
+    plan: &Plan,
+    applied: &dyn Fn(usize) -> bool,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, DateTime<Utc>> {
+    let mut out: BTreeMap<String, DateTime<Utc>> = plan
+        .pending
+        .iter()
+        .map(|p| (p.id.clone(), p.since))
+        .collect();
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Op::DeactivateUser { id, reason, .. } = &op.op
+            && *reason == Leaving::Absent
+            && !applied(i)
+        {
+            out.insert(id.clone(), before.leavers.get(id).copied().unwrap_or(now));
+        }
+    }
+    out
+}
+
+/// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
+/// pass: what it remembered, updated with the listing's values that equal the directory's
+/// ([`super::in_sync`]) and with the changes that applied. A value Slack shows that differs
+/// from the directory's — a hand edit, whether or not this pass planned a change for it (a
+/// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
+/// digest scimsync last applied, so it stays drift.
+fn last_applied(
+    before: &Memory,
+    plan: &Plan,
+    live: &LiveState,
+    directory: Option<&Directory>,
+    policy: &Policy,
+    outcome: Option<&Outcome>,
+) -> BTreeMap<String, Digests> {
+    let scope = &policy.scope;
+    let synced = directory.map(|d| super::in_sync(d, live, policy));
+    let mut out: BTreeMap<String, Digests> = BTreeMap::new();
+    for u in live
+        .users
+        .iter()
+        .filter(|u| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
+    {
+        let same = synced.as_ref().and_then(|s| s.get(u.id.as_str()));
+        if !u.active && same.is_none() {
+            continue; // deactivated, and no directory user brings it back
+        }
+        let mut values = before.applied.get(&u.id).cloned().unwrap_or_default();
+        for (a, v) in same.into_iter().flatten() {
+            values.insert(*a, value_digest(&before.key, Some(v)));
+        }
+        out.insert(u.id.clone(), values);
+    }
+    let keep_before = |out: &mut BTreeMap<String, Digests>, id: &str, a: Attribute| {
+        let entry = out.entry(id.to_string()).or_default();
+        match before.applied.get(id).and_then(|m| m.get(&a)) {
+            Some(d) => entry.insert(a, d.clone()),
+            None => entry.remove(&a),
+        };
+    };
+    for d in plan
+        .drift
+        .iter()
+        .filter(|d| d.action == DriftAction::Report)
+    {
+        keep_before(&mut out, &d.id, d.attribute);
+    }
+    for (i, op) in plan.ops.iter().enumerate() {
+        let result = outcome.and_then(|o| o.ops.get(i));
+        let ok = result.is_some_and(|r| matches!(r.result, OpResult::Applied { .. }));
+        match &op.op {
+            Op::UpdateUser { id, changes, .. } => {
+                for c in changes
+                    .iter()
+                    .filter(|c| Attribute::TEXT.contains(&c.attribute))
+                {
+                    if ok {
+                        let entry = out.entry(id.clone()).or_default();
+                        entry.insert(c.attribute, value_digest(&before.key, c.to.as_deref()));
+                    } else {
+                        keep_before(&mut out, id, c.attribute);
+                    }
+                }
+            }
+            Op::CreateUser { fields, .. } if ok => {
+                if let Some(id) = result.and_then(|r| r.resource.clone()) {
+                    let entry = out.entry(id).or_default();
+                    for (a, v) in &fields.text {
+                        entry.insert(*a, value_digest(&before.key, v.as_deref()));
+                    }
+                }
+            }
+            Op::DeactivateUser { id, .. } if ok => {
+                out.remove(id);
+            }
+            _ => {}
+        }
+    }
+    out.retain(|_, m| !m.is_empty());
+    out
+}
+
+/// Refused ops, counted pass to pass; an op that applied, or that is no longer planned as it
+/// was (the directory changed), is forgotten. Stuck ops held back this pass keep their count.
+fn failures(
+    before: &Memory,
+    plan: &Plan,
+    outcome: Option<&Outcome>,
+    stuck: StuckSettings,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Failure> {
+    let mut out = BTreeMap::new();
+    let planned: BTreeMap<String, String> = plan
+        .ops
+        .iter()
+        .map(|o| (op_key(o), before.key.digest(&o.op)))
+        .collect();
+    for s in plan.stuck.iter().filter(|s| s.retry_at.is_some()) {
+        if let Some(f) = before
+            .failures
+            .get(&s.key)
+            .filter(|_| !planned.contains_key(&s.key))
+        {
+            out.insert(s.key.clone(), f.clone());
+        }
+    }
+    let Some(outcome) = outcome else {
+        return out;
+    };
+    for (op, result) in plan.ops.iter().zip(&outcome.ops) {
+        let OpResult::Failed {
+            status,
+            code,
+            message,
+        } = &result.result
+        else {
+            continue;
+        };
+        let key = op_key(op);
+        let digest = before.key.digest(&op.op);
+        let error = match (status, code) {
+            (Some(s), Some(c)) => format!("{s} {c}"),
+            (Some(s), None) => format!("{s} {message}"),
+            _ => message.clone(),
+        };
+        let passes = match before.failures.get(&key) {
+            Some(f) if before.key.matches(&f.op, &op.op) && f.error == error => {
+                f.passes.saturating_add(1)
+            }
+            _ => 1,
+        };
+        out.insert(
+            key,
+            Failure {
+                op: digest,
+                error,
+                passes,
+                last: now,
+                retry_at: retry_at(stuck, passes, now),
+            },
+        );
+    }
+    out
+}

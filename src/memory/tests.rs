@@ -1,0 +1,443 @@
+//! The memory's shared parts and its write side, without a network: what a pass learns from
+//! a listing and an outcome ([`next_memory`]), and the digests it keeps.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::apply::{OpOutcome, OpResult, Outcome};
+use crate::config::{Policy, StuckSettings};
+use crate::diag::SourceLocation;
+use crate::directory::{DesiredUser, Directory, TextValues};
+use crate::model::{Change, LiveState, LiveUser, UserFields};
+use crate::plan::{Leaving, OpKind, Pending, Plan, PlannedOp, Stuck};
+
+fn person(email: &str, line: u32) -> DesiredUser {
+    let key = email.to_lowercase();
+    DesiredUser {
+        id: None,
+        email: email.into(),
+        email_key: key.clone(),
+        user_name: None,
+        user_name_key: key.split('@').next().unwrap().to_string(),
+        texts: TextValues::default(),
+        manager: None,
+        guest: None,
+        active: true,
+        groups: vec![],
+        blanks: vec![],
+        location: SourceLocation::new(&Arc::from("people.csv"), line, 0),
+        origins: vec![],
+    }
+}
+
+fn account(id: &str, email: &str) -> LiveUser {
+    LiveUser {
+        id: id.into(),
+        user_name: email.split('@').next().unwrap().to_lowercase(),
+        active: true,
+        email: email.into(),
+        ..LiveUser::default()
+    }
+}
+
+fn directory(mut users: Vec<DesiredUser>) -> Directory {
+    users.sort_by(|a, b| a.email_key.cmp(&b.email_key));
+    Directory {
+        users,
+        groups: vec![],
+        skipped: vec![],
+        sources: vec![Arc::from("people.csv")],
+    }
+}
+
+#[test]
+fn the_state_learns_only_the_values_slack_shows_equal_to_the_directorys() {
+    let mut ada = person("ada@example.com", 2);
+    ada.texts.set(Attribute::Title, Some("Engineer"));
+    ada.texts.set(Attribute::Department, Some("R&D"));
+    let mut back = person("back@example.com", 3); // a rejoiner: active in the directory
+    back.texts.set(Attribute::Title, Some("Designer"));
+    let mut gone = person("gone@example.com", 4);
+    gone.active = false;
+    gone.texts.set(Attribute::Title, Some("Designer"));
+    let dir = directory(vec![ada, back, gone]);
+    let mut a = account("W1", "ada@example.com");
+    a.texts.set(Attribute::Title, Some("Chief")); // a hand edit: not learned
+    a.texts.set(Attribute::Department, Some("R&D"));
+    let mut b = account("W2", "back@example.com");
+    b.active = false;
+    b.texts.set(Attribute::Title, Some("Designer"));
+    let mut g = account("W3", "gone@example.com");
+    g.texts.set(Attribute::Title, Some("Designer"));
+    let mut other = account("W4", "other@example.com");
+    other.texts.set(Attribute::Title, Some("Boss"));
+    let live = LiveState {
+        users: vec![a, b, g, other],
+        groups: vec![],
+    };
+    let synced = in_sync(&dir, &live, &Policy::default());
+    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = synced.into_iter().collect();
+    assert_eq!(
+        learned,
+        [
+            ("W1", vec![(Attribute::Department, "R&D")]),
+            ("W2", vec![(Attribute::Title, "Designer")]),
+        ]
+    );
+}
+
+fn t() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_772_000_000, 0).unwrap()
+}
+
+fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
+}
+
+fn deactivate(id: &str, reason: Leaving) -> PlannedOp {
+    PlannedOp::new(Op::DeactivateUser {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        reason,
+    })
+}
+
+fn retitle(id: &str, to: &str) -> PlannedOp {
+    let mut fields = UserFields::default();
+    fields.text.insert(Attribute::Title, Some(to.into()));
+    PlannedOp::new(Op::UpdateUser {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        reactivate: false,
+        fields,
+        changes: vec![Change {
+            attribute: Attribute::Title,
+            from: Some("Before".into()),
+            to: Some(to.into()),
+        }],
+        source: "people.csv:2".into(),
+    })
+}
+
+fn create(email: &str, title: &str) -> PlannedOp {
+    let mut fields = UserFields::default();
+    fields.text.insert(Attribute::Title, Some(title.into()));
+    PlannedOp::new(Op::CreateUser {
+        email: email.into(),
+        user_name: email.split('@').next().unwrap().into(),
+        fields,
+        source: "people.csv:3".into(),
+    })
+}
+
+fn applied(resource: Option<&str>) -> OpOutcome {
+    OpOutcome {
+        kind: OpKind::UpdateUser,
+        subject: "s".into(),
+        resource: resource.map(str::to_string),
+        result: OpResult::Applied { note: None },
+    }
+}
+
+fn failed(status: Option<u16>, code: Option<&str>, message: &str) -> OpOutcome {
+    OpOutcome {
+        kind: OpKind::UpdateUser,
+        subject: "s".into(),
+        resource: None,
+        result: OpResult::Failed {
+            status,
+            code: code.map(str::to_string),
+            message: message.into(),
+        },
+    }
+}
+
+fn outcome(ops: Vec<OpOutcome>) -> Outcome {
+    Outcome {
+        ops,
+        ..Outcome::default()
+    }
+}
+
+const STUCK: StuckSettings = StuckSettings {
+    after: 2,
+    backoff: std::time::Duration::from_secs(60),
+};
+
+fn learn(
+    before: &Memory,
+    plan: &Plan,
+    live: &LiveState,
+    directory: Option<&Directory>,
+    outcome: Option<&Outcome>,
+) -> Memory {
+    let policy = Policy::default();
+    let pass = learn::Pass {
+        plan,
+        live,
+        directory,
+        outcome,
+        policy: &policy,
+        stuck: STUCK,
+    };
+    next_memory(before, &pass, t())
+}
+
+fn digest(v: &str) -> String {
+    value_digest(&DigestKey::default(), Some(v))
+}
+
+#[test]
+fn the_leaver_clock_keeps_the_first_absence_of_leavers_still_there_only() {
+    let mut before = Memory::default();
+    before.leavers.insert("W1".into(), t() - hours(1));
+    before.leavers.insert("W2".into(), t() - hours(2));
+    let inactive = Leaving::Inactive {
+        at: "people.csv:4".into(),
+    };
+    let mut plan = Plan::of(vec![
+        deactivate("W1", Leaving::Absent), // refused: still a leaver, since its first absence
+        deactivate("W2", Leaving::Absent), // applied: gone
+        deactivate("W3", Leaving::Absent), // refused, first seen now
+        deactivate("W4", inactive),        // declared inactive: never on the clock
+    ]);
+    plan.pending.push(Pending {
+        id: "W5".into(),
+        email: "W5@example.com".into(),
+        since: t() - hours(3),
+        due: t() + hours(1),
+        remaining_secs: 3600,
+    });
+    let done = outcome(vec![
+        failed(Some(500), None, "boom"),
+        applied(None),
+        failed(Some(500), None, "boom"),
+        failed(Some(500), None, "boom"),
+    ]);
+    let next = learn(&before, &plan, &LiveState::default(), None, Some(&done));
+    assert_eq!(
+        next.leavers,
+        BTreeMap::from([
+            ("W1".to_string(), t() - hours(1)),
+            ("W3".to_string(), t()),
+            ("W5".to_string(), t() - hours(3)),
+        ])
+    );
+}
+
+#[test]
+fn the_last_applied_values_follow_what_applied_and_never_a_refused_write() {
+    let live = LiveState {
+        users: ["W1", "W3", "W4", "W5", "W6", "W9"]
+            .into_iter()
+            .map(|id| account(id, &format!("{id}@example.com")))
+            .chain(std::iter::once(LiveUser {
+                active: false,
+                ..account("W2", "W2@example.com")
+            }))
+            .collect(),
+        groups: vec![],
+    };
+    let mut before = Memory::default();
+    for id in ["W1", "W2", "W3", "W4", "W5", "W9"] {
+        before.applied.insert(
+            id.into(),
+            Digests::from([(Attribute::Title, digest("Engineer"))]),
+        );
+    }
+    let plan = Plan::of(vec![
+        retitle("W3", "Manager"),          // applied: the new value
+        retitle("W5", "Manager"),          // refused: the value before
+        retitle("W6", "Manager"),          // refused, nothing before: nothing
+        create("new@example.com", "Chef"), // applied as W7
+        create("bad@example.com", "Chef"), // refused (names an id all the same)
+        deactivate("W4", Leaving::Absent), // applied: forgotten
+        deactivate("W9", Leaving::Absent), // refused: kept
+    ]);
+    let done = outcome(vec![
+        applied(Some("W3")),
+        failed(Some(400), Some("invalid"), "no"),
+        failed(Some(400), Some("invalid"), "no"),
+        applied(Some("W7")),
+        OpOutcome {
+            resource: Some("W8".into()),
+            ..failed(Some(409), Some("email_taken"), "no")
+        },
+        applied(Some("W4")),
+        failed(Some(500), None, "boom"),
+    ]);
+    let next = learn(&before, &plan, &live, None, Some(&done));
+    let title = |id: &str| next.applied.get(id).and_then(|d| d.get(&Attribute::Title));
+    assert_eq!(title("W1"), Some(&digest("Engineer")), "untouched: kept");
+    assert_eq!(title("W2"), None, "deactivated, nobody brings it back");
+    assert_eq!(title("W3"), Some(&digest("Manager")));
+    assert_eq!(title("W5"), Some(&digest("Engineer")));
+    assert_eq!(title("W6"), None);
+    assert_eq!(title("W7"), Some(&digest("Chef")));
+    assert_eq!(title("W8"), None, "a create that did not apply");
+    assert_eq!(title("W4"), None, "deactivated by this pass");
+    assert_eq!(title("W9"), Some(&digest("Engineer")));
+    assert!(!next.applied.contains_key("W6"), "no empty entries");
+}
+
+#[test]
+fn a_rejoiner_s_values_are_learned_from_the_listing_and_a_leaver_s_are_dropped() {
+    let mut back = person("back@example.com", 2);
+    back.texts.set(Attribute::Title, Some("Designer"));
+    let dir = directory(vec![back]);
+    let mut w2 = account("W2", "back@example.com");
+    w2.active = false;
+    w2.texts.set(Attribute::Title, Some("Designer"));
+    let mut w3 = account("W3", "gone@example.com");
+    w3.active = false;
+    let live = LiveState {
+        users: vec![w2, w3],
+        groups: vec![],
+    };
+    let mut before = Memory::default();
+    before.applied.insert(
+        "W3".into(),
+        Digests::from([(Attribute::Title, digest("X"))]),
+    );
+    let next = learn(&before, &Plan::of(vec![]), &live, Some(&dir), None);
+    assert_eq!(
+        next.applied,
+        BTreeMap::from([(
+            "W2".to_string(),
+            Digests::from([(Attribute::Title, digest("Designer"))])
+        )])
+    );
+}
+
+#[test]
+fn refused_ops_count_their_passes_by_op_and_error_and_get_a_backoff() {
+    let same = create("gen@example.com", "Chef");
+    let mut before = Memory::default();
+    let remember = |op: &PlannedOp, error: &str, digest: Option<&str>| Failure {
+        op: digest.map_or_else(|| DigestKey::default().digest(&op.op), str::to_string),
+        error: error.into(),
+        passes: 1,
+        last: t() - hours(1),
+        retry_at: None,
+    };
+    let (w3, w4, w5) = (
+        deactivate("W3", Leaving::Absent),
+        retitle("W4", "Manager"),
+        retitle("W5", "Manager"),
+    );
+    before
+        .failures
+        .insert(op_key(&same), remember(&same, "409 username_taken", None));
+    before
+        .failures
+        .insert(op_key(&w3), remember(&w3, "500 boom", None));
+    before.failures.insert(
+        op_key(&w4),
+        remember(&w4, "400 invalid", Some("another op")),
+    );
+    before
+        .failures
+        .insert(op_key(&w5), remember(&w5, "400 invalid", None));
+    let held = Failure {
+        passes: 4,
+        ..remember(&same, "409 username_taken", None)
+    };
+    before
+        .failures
+        .insert("create_user:held@example.com".into(), held.clone());
+    let mut plan = Plan::of(vec![
+        same.clone(),
+        retitle("W1", "Manager"),
+        deactivate("W2", Leaving::Absent),
+        w3,
+        w4,
+        w5,
+    ]);
+    plan.stuck.push(Stuck {
+        subject: "held@example.com".into(),
+        kind: OpKind::CreateUser,
+        error: "409 username_taken".into(),
+        passes: 4,
+        retry_at: Some(t() + hours(1)),
+        key: "create_user:held@example.com".into(),
+    });
+    let done = outcome(vec![
+        failed(Some(409), Some("username_taken"), "taken"),
+        failed(Some(500), None, "boom"),
+        failed(None, None, "timed out"),
+        failed(Some(503), None, "busy"),
+        failed(Some(400), Some("invalid"), "no"),
+        applied(Some("W5")),
+    ]);
+    let next = learn(&before, &plan, &LiveState::default(), None, Some(&done));
+    let f = |key: &str| next.failures.get(key).unwrap_or_else(|| panic!("{key}"));
+    let general = f(&op_key(&same));
+    assert_eq!(
+        (general.error.as_str(), general.passes),
+        ("409 username_taken", 2)
+    );
+    assert_eq!(general.last, t());
+    assert_eq!(general.retry_at, Some(t() + chrono::Duration::seconds(60)));
+    assert_eq!(f("update_user:W1").error, "500 boom");
+    assert_eq!(f("update_user:W1").retry_at, None, "once is not stuck");
+    assert_eq!(f("deactivate_user:W2").error, "timed out");
+    assert_eq!(
+        f("deactivate_user:W3").passes,
+        1,
+        "another error starts afresh"
+    );
+    assert_eq!(f("update_user:W4").passes, 1, "another op starts afresh");
+    assert!(
+        !next.failures.contains_key("update_user:W5"),
+        "applied: forgotten"
+    );
+    assert_eq!(
+        f("create_user:held@example.com"),
+        &held,
+        "held back: kept as it was"
+    );
+    assert_eq!(next.failures.len(), 6);
+}
+
+#[test]
+fn the_last_good_apply_is_a_complete_one() {
+    let mut plan = Plan::of(vec![retitle("W1", "Manager")]);
+    plan.counts.source_users = BTreeMap::from([("people.csv".to_string(), 7)]);
+    let before = Memory {
+        last_good: Some(LastGood {
+            at: t() - hours(5),
+            source_users: BTreeMap::from([("people.csv".to_string(), 9)]),
+        }),
+        ..Memory::default()
+    };
+    let live = LiveState::default();
+    let partial = outcome(vec![failed(Some(500), None, "boom")]);
+    let next = learn(&before, &plan, &live, None, Some(&partial));
+    assert_eq!(
+        next.last_good, before.last_good,
+        "a partial apply is not good"
+    );
+    for done in [Some(outcome(vec![applied(None)])), None] {
+        let next = learn(&before, &plan, &live, None, done.as_ref());
+        let good = next.last_good.unwrap();
+        assert_eq!(good.at, t());
+        assert_eq!(good.source_users, plan.counts.source_users);
+    }
+}
+
+#[test]
+fn the_state_file_writes_attributes_by_name_and_reads_back() {
+    let memory = Memory {
+        applied: BTreeMap::from([(
+            "W1".to_string(),
+            Digests::from([(Attribute::Title, "k1:00".to_string())]),
+        )]),
+        ..Memory::default()
+    };
+    let json = serde_json::to_value(&memory).unwrap();
+    assert_eq!(json["applied"]["W1"]["title"], "k1:00", "{json}");
+    let back: Memory = serde_json::from_value(json).unwrap();
+    assert_eq!(back, memory);
+}
