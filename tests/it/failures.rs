@@ -157,7 +157,7 @@ async fn when_slack_goes_away_mid_apply_the_rest_is_skipped_within_seconds() {
         "  - yaml: people.yaml\n",
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
     );
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+    let child = crate::harness::async_command()
         .args(["apply", "--config", "scimsync.yaml"])
         .current_dir(dir.path())
         .env("SCIM_TOKEN", o.emu.token())

@@ -96,20 +96,7 @@ async fn leavers_already_deactivated_make_no_noise_in_apply_or_a_daemon_pass() {
         series(&text, "scimsync_passes_total{outcome=\"success\"}") >= 1.0
     })
     .await;
-    let mut child = daemon.child;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    let mut logs = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
+    let (_, logs) = daemon.stop().await;
     assert!(logs.contains("\"planned\""), "a pass ran: {logs}");
     assert!(about_leavers(&logs).is_empty(), "{logs}");
     assert!(!logs.contains("\"WARN\""), "no warning at all: {logs}");
