@@ -42,11 +42,7 @@ fn assert_metrics_after_two_passes(metrics: &str) {
 /// id and never the token.
 async fn stop_and_check_logs(mut child: tokio::process::Child, token: &str) {
     let t = Instant::now();
-    crate::harness::signal(child.id().unwrap(), "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::harness::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
     assert!(
         t.elapsed() < Duration::from_secs(6),
@@ -303,19 +299,7 @@ async fn the_daemon_and_apply_report_the_same_findings_for_the_same_pass() {
     );
 
     let o = setup().await;
-    let daemon = Daemon::start(
-        dir.path(),
-        o.emu.token(),
-        "1h",
-        &[],
-        std::process::Stdio::piped(),
-    );
-    wait_until("a guarded pass", Duration::from_secs(30), async || {
-        let text = daemon.metrics().await;
-        series(&text, "scimsync_passes_total{outcome=\"guard\"}") >= 1.0
-    })
-    .await;
-    let (_, logs) = daemon.stop().await;
+    let logs = Daemon::logs_of_first(dir.path(), o.emu.token(), "guard").await;
     let from_daemon: std::collections::BTreeSet<String> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -859,11 +859,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         "default organisation: owner and bot"
     );
 
-    crate::harness::signal(child.id().unwrap(), "-TERM");
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::harness::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
 }
 

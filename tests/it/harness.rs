@@ -247,6 +247,25 @@ pub fn run_within(
     (code, text, took)
 }
 
+/// `scimsync apply --config scimsync.yaml` in `dir` with `token` in `SCIM_TOKEN`, not yet
+/// started: for a test that watches it run (callers set its output and spawn it).
+pub fn apply_command(dir: &Path, token: &str) -> std::process::Command {
+    let mut c = command();
+    c.args(["apply", "--config", "scimsync.yaml"])
+        .current_dir(dir)
+        .env("SCIM_TOKEN", token);
+    c
+}
+
+/// SIGTERM to `child`, then its exit status: it must end within 10 s.
+pub async fn terminate(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    signal(child.id().unwrap(), "-TERM");
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("it ends within 10 s of SIGTERM")
+        .unwrap()
+}
+
 /// Sends `signal` (`-TERM`, `-HUP`, `-INT`) to process `pid`, as `kill` does.
 pub fn signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
@@ -341,6 +360,20 @@ pub fn store_of(users: Vec<scimsync::emulator::StoredUser>) -> Store {
     .unwrap()
 }
 
+/// A caller on `o`'s API in dialect `v` whose retries wait a millisecond.
+pub fn caller(o: &Org, v: Version) -> scimsync::scim::retry::Caller {
+    let client = scimsync::scim::ScimClient::new(
+        &o.emu.base_url(v),
+        None,
+        scimsync::scim::Token::new(o.emu.token()).unwrap(),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
+    caller.policy.base = Duration::from_millis(1);
+    caller
+}
+
 /// The plan for the config in `dir` against `o`, made in-process, with a caller whose retries
 /// wait a millisecond: for tests that drive the executor directly (to inject a fault between
 /// planning and applying).
@@ -367,15 +400,7 @@ pub async fn plan_in_process(
         },
     )
     .unwrap();
-    let client = scimsync::scim::ScimClient::new(
-        &o.emu.base_url(v),
-        None,
-        scimsync::scim::Token::new(o.emu.token()).unwrap(),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut caller = scimsync::scim::retry::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
-    caller.policy.base = Duration::from_millis(1);
+    let caller = caller(o, v);
     let live = scimsync::model::LiveState::from_scim(
         &caller.list_users().await.unwrap(),
         &caller.list_groups().await.unwrap(),
@@ -465,6 +490,18 @@ impl Daemon {
     /// Sends `sig` (`-HUP`, `-TERM`) to the daemon.
     pub fn signal(&self, sig: &str) {
         signal(self.child.id().unwrap(), sig);
+    }
+
+    /// An hourly daemon on `dir` (its logs piped), stopped after its first pass that ends
+    /// with `outcome` (`success`, `guard`, …): its logs.
+    pub async fn logs_of_first(dir: &Path, token: &str, outcome: &str) -> String {
+        let daemon = Daemon::start(dir, token, "1h", &[], std::process::Stdio::piped());
+        let series_name = format!("scimsync_passes_total{{outcome=\"{outcome}\"}}");
+        wait_until(&series_name, Duration::from_secs(30), async || {
+            series(&daemon.metrics().await, &series_name) >= 1.0
+        })
+        .await;
+        daemon.stop().await.1
     }
 
     /// SIGTERM, then the daemon's exit status and its logs (its stderr, when piped).

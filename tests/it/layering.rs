@@ -312,7 +312,7 @@ fn scan(module: &[String], text: &str, is_module: &dyn Fn(&[String]) -> bool) ->
                 let name = toks[i + 1].text.clone();
                 if toks.get(i + 2).is_some_and(|t| t.text == "{") {
                     scan.inline_modules
-                        .insert([&here[..], &[name.clone()]].concat());
+                        .insert([&here[..], std::slice::from_ref(&name)].concat());
                     scopes.push(Scope { name, depth, test });
                 } else if test && scopes.is_empty() {
                     scan.test_children.insert(name);

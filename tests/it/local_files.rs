@@ -40,13 +40,7 @@ fn writes(o: &Org) -> u64 {
 /// `scimsync apply` in `dir`, killed if it has not ended within `limit`: its exit code (`None`
 /// when it had to be killed), stdout then stderr, and how long it ran.
 fn apply_within(dir: &Path, token: &str, limit: Duration) -> (Option<i32>, String, Duration) {
-    crate::harness::run_within(
-        crate::harness::command()
-            .args(["apply", "--config", "scimsync.yaml"])
-            .current_dir(dir)
-            .env("SCIM_TOKEN", token),
-        limit,
-    )
+    crate::harness::run_within(&mut crate::harness::apply_command(dir, token), limit)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -127,10 +127,7 @@ async fn without_a_terminal_progress_is_a_log_line_every_period() {
     let o = slow_org().await;
     let dir = tempfile::tempdir().unwrap();
     setup(&o, dir.path(), 100, 0, TEN_TIMES);
-    let out = crate::harness::command()
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
+    let out = crate::harness::apply_command(dir.path(), o.emu.token())
         .env("SCIMSYNC_PROGRESS_INTERVAL", "500ms")
         .output()
         .unwrap();
@@ -185,10 +182,7 @@ async fn interrupted_by(signal: &str, expected_code: i32) {
         latency: Duration::from_millis(150),
         ..Faults::default()
     });
-    let child = crate::harness::command()
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
+    let child = crate::harness::apply_command(dir.path(), o.emu.token())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
