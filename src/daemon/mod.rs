@@ -132,7 +132,9 @@ pub async fn run(options: RunOptions, shutdown: Shutdown) -> Outcome {
 }
 
 /// The loop: a pass, a wait (the interval, a backoff, or until woken), again — until
-/// `shutdown` stops it: [`Outcome::Done`], or [`Outcome::Aborted`] by a second signal.
+/// `shutdown` stops it: [`Outcome::Done`], or [`Outcome::Aborted`] by a second signal. Each
+/// pass re-reads the config ([`reload`]) and runs in its own task ([`guarded`]); [`schedule`]
+/// times them.
 async fn reconcile_loop(
     options: &RunOptions,
     config: Config,
@@ -149,28 +151,57 @@ async fn reconcile_loop(
             tracing::warn!("second signal: aborting");
         }
     });
-
     let mut last_good = config;
-    let mut failures: u32 = 0;
-    let mut pass_id: u64 = 0;
-    let mut end = Outcome::Done;
-    while !shutdown.is_stopping() {
-        pass_id += 1;
+    let next = |pass_id: u64| {
         let span = tracing::info_span!("pass", pass_id);
         let config = span.in_scope(|| reload(&options.config, &mut last_good, &state.metrics));
         let interval = options.interval.unwrap_or(config.daemon.interval);
         state.metrics.set_interval(interval);
         let jitter = config.daemon.jitter;
-        state.in_pass.store(true, Ordering::SeqCst);
         let pass = {
             let (config_path, state) = (options.config.clone(), state.clone());
             let stop = shutdown.clone();
             async move { run_pass(config, &config_path, &state, &stop).await }
         };
-        let work = guarded(pass, state.clone(), span);
-        let deadline = options.shutdown_deadline;
+        Turn {
+            pass: guarded(pass, state.clone(), span),
+            interval,
+            jitter,
+        }
+    };
+    schedule(state, shutdown, options.shutdown_deadline, next).await
+}
+
+/// One turn of the loop as [`schedule`] sees it: the pass to run, and the interval and jitter
+/// of the config it runs with (which set the wait after it).
+struct Turn<F> {
+    pass: F,
+    interval: Duration,
+    jitter: f64,
+}
+
+/// The daemon's time rules, apart from what a pass does: `next(pass_id)` gives each pass; the
+/// next starts [`next_wait`] after the last ended (the interval ± jitter, or a backoff after
+/// failures), at once when `state.reconcile` wakes the loop, and never once `shutdown` is
+/// stopping. The pass in flight then has `deadline` to finish; a second signal abandons it.
+async fn schedule<F>(
+    state: &DaemonState,
+    shutdown: &Shutdown,
+    deadline: Duration,
+    mut next: impl FnMut(u64) -> Turn<F>,
+) -> Outcome
+where
+    F: Future<Output = PassEnd>,
+{
+    let mut failures: u32 = 0;
+    let mut pass_id: u64 = 0;
+    let mut end = Outcome::Done;
+    while !shutdown.is_stopping() {
+        pass_id += 1;
+        let turn = next(pass_id);
+        state.in_pass.store(true, Ordering::SeqCst);
         let result = tokio::select! {
-            r = work => Some(r),
+            r = turn.pass => Some(r),
             () = async {
                 shutdown.stopping().await;
                 tokio::time::sleep(deadline).await;
@@ -192,7 +223,7 @@ async fn reconcile_loop(
         } else {
             0
         };
-        let wait = next_wait(interval, jitter, failures);
+        let wait = next_wait(turn.interval, turn.jitter, failures);
         tracing::info!(outcome = outcome.label(), next_in = %progress::rounded(wait), "pass finished");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -566,5 +597,184 @@ mod tests {
                 "{w:?}"
             );
         }
+    }
+
+    // ---- The time rules, on tokio's paused clock (kube-runtime's scheduler tests) ----
+
+    use crate::shutdown::Signal;
+    use tokio::time::Instant as Clock;
+
+    /// [`schedule`] in a task, with a stand-in pass that ends as `end(pass_id)` says after
+    /// `took`, and the instant each pass started.
+    struct Running {
+        state: Arc<DaemonState>,
+        shutdown: Shutdown,
+        starts: Arc<std::sync::Mutex<Vec<Clock>>>,
+        task: tokio::task::JoinHandle<Outcome>,
+    }
+
+    fn start(
+        interval: Duration,
+        jitter: f64,
+        took: Duration,
+        end: impl Fn(u64) -> PassEnd + Send + Sync + 'static,
+    ) -> Running {
+        let state = Arc::new(DaemonState::new());
+        let shutdown = Shutdown::new();
+        let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let (state, shutdown, starts) = (state.clone(), shutdown.clone(), starts.clone());
+            async move {
+                let next = |pass_id| {
+                    starts.lock().unwrap().push(Clock::now());
+                    let outcome = end(pass_id);
+                    Turn {
+                        pass: async move {
+                            tokio::time::sleep(took).await;
+                            outcome
+                        },
+                        interval,
+                        jitter,
+                    }
+                };
+                schedule(&state, &shutdown, Duration::from_secs(5), next).await
+            }
+        });
+        Running {
+            state,
+            shutdown,
+            starts,
+            task,
+        }
+    }
+
+    impl Running {
+        fn passes(&self) -> usize {
+            self.starts.lock().unwrap().len()
+        }
+
+        /// The time from each pass's start to the next one's.
+        fn gaps(&self) -> Vec<Duration> {
+            let starts = self.starts.lock().unwrap();
+            starts.windows(2).map(|w| w[1] - w[0]).collect()
+        }
+
+        /// Moves the paused clock by `by` and lets the loop catch up.
+        async fn advance(&self, by: Duration) {
+            tokio::time::advance(by).await;
+            settle().await;
+        }
+    }
+
+    /// Lets every task that can run, run (the clock does not move meanwhile).
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    const SUCCESS: PassEnd = PassEnd::Ran(PassOutcome::Success);
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_pass_comes_before_the_interval_and_one_comes_at_it() {
+        let r = start(secs(60), 0.0, Duration::ZERO, |_| SUCCESS);
+        settle().await;
+        assert_eq!(r.passes(), 1, "the first pass starts at once");
+        r.advance(secs(59)).await;
+        assert_eq!(r.passes(), 1, "none before the interval");
+        r.advance(secs(1)).await;
+        assert_eq!(r.passes(), 2, "one at it");
+        r.advance(secs(60)).await;
+        assert_eq!(r.passes(), 3);
+        assert_eq!(r.gaps(), [secs(60), secs(60)]);
+        r.shutdown.trigger(Signal::Terminate);
+        let starts = r.starts.clone();
+        assert!(matches!(r.task.await.unwrap(), Outcome::Done));
+        assert_eq!(starts.lock().unwrap().len(), 3, "no pass once stopping");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_interval_runs_from_the_end_of_a_pass() {
+        let r = start(secs(60), 0.0, secs(30), |_| SUCCESS);
+        settle().await;
+        r.advance(secs(30)).await; // the pass ends
+        r.advance(secs(59)).await;
+        assert_eq!(r.passes(), 1);
+        r.advance(secs(1)).await;
+        assert_eq!(r.passes(), 2, "30 s of pass, then 60 s of wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jitter_spreads_the_waits_within_its_bound() {
+        let r = start(secs(100), 0.25, Duration::ZERO, |_| SUCCESS);
+        while r.passes() < 60 {
+            tokio::time::sleep(secs(100)).await; // the paused clock runs ahead on its own
+        }
+        let gaps = r.gaps();
+        let (low, high) = (secs(75), secs(125) + Duration::from_millis(1));
+        assert!(gaps.iter().all(|g| *g >= low && *g <= high), "{gaps:?}");
+        assert!(
+            gaps.iter().any(|g| *g < secs(95)) && gaps.iter().any(|g| *g > secs(105)),
+            "the waits spread on both sides: {gaps:?}"
+        );
+        let wild = start(secs(100), 7.0, Duration::ZERO, |_| SUCCESS);
+        while wild.passes() < 30 {
+            tokio::time::sleep(secs(100)).await;
+        }
+        let gaps = wild.gaps();
+        assert!(
+            gaps.iter()
+                .all(|g| *g <= secs(200) + Duration::from_millis(1)),
+            "{gaps:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_passes_back_off_doubling_up_to_the_interval_and_a_success_resets_it() {
+        let r = start(secs(60), 0.0, Duration::ZERO, |id| {
+            if id <= 6 { PassEnd::Error } else { SUCCESS }
+        });
+        while r.passes() < 9 {
+            tokio::time::sleep(secs(60)).await;
+        }
+        assert_eq!(
+            r.gaps()[..8],
+            [5, 10, 20, 40, 60, 60, 60, 60].map(secs),
+            "five failures: 5 s, 10 s, 20 s, 40 s, then the interval"
+        );
+        let locked = start(secs(60), 0.0, Duration::ZERO, |_| PassEnd::Locked);
+        settle().await;
+        locked.advance(secs(59)).await;
+        assert_eq!(
+            locked.passes(),
+            1,
+            "a locked pass is no failure: no backoff"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_starts_a_pass_at_once_and_a_stop_waits_out_the_deadline_only() {
+        let r = start(secs(3600), 0.0, Duration::ZERO, |_| SUCCESS);
+        settle().await;
+        r.state.reconcile.notify_one();
+        settle().await;
+        assert_eq!(r.passes(), 2, "POST /reconcile or SIGHUP: a pass now");
+
+        let slow = start(secs(60), 0.0, secs(3600), |_| SUCCESS);
+        settle().await;
+        slow.shutdown.trigger(Signal::Terminate);
+        settle().await;
+        slow.advance(secs(4)).await;
+        assert!(
+            !slow.task.is_finished(),
+            "the pass in flight has its deadline"
+        );
+        slow.advance(secs(1)).await;
+        assert!(slow.task.is_finished(), "and no more");
+        assert_eq!(slow.passes(), 1);
     }
 }

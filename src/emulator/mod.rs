@@ -24,13 +24,13 @@ mod policy;
 mod reads;
 mod render;
 mod server;
+mod site;
 mod store;
 mod users;
 
 pub use error::ApiError;
-pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors};
+pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors, TokenRole};
 pub use server::{Emulator, EmulatorConfig, Faults, Stats};
 pub use store::{
     Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
 };
-pub use users::TokenRole;

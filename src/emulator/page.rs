@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::render::Site;
+use super::site::Site;
 use super::store::{STORED, StoredAddress, StoredGroup, StoredGuest, StoredUser};
 use crate::model::{Attribute, ScimSlot, Shown};
 use crate::scim::Version;
@@ -500,7 +500,8 @@ mod tests {
     use serde_json::Value;
 
     use super::super::reads::View;
-    use super::super::render::{self, Site};
+    use super::super::render;
+    use super::super::site::Site;
     use super::super::store::{
         STORED, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
     };
@@ -513,7 +514,7 @@ mod tests {
     mod reference {
         use serde_json::{Map, Value, json};
 
-        use super::super::super::render::Site;
+        use super::super::super::site::Site;
         use super::super::super::store::{STORED, StoredGroup, StoredUser};
         use crate::model::{Scim, ScimSlot, Shown};
         use crate::scim::Version;

@@ -5,9 +5,17 @@
 
 use std::collections::HashSet;
 
-use super::server::EmulatorConfig;
-use super::users::TokenRole;
 use crate::slack_rules::user_name_key;
+
+/// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenRole {
+    /// An owner's token: may modify anyone SCIM may modify.
+    #[default]
+    Owner,
+    /// An admin's token: owners refuse its writes (`cannot_modify_owner`).
+    Admin,
+}
 
 /// Whether two groups may have the same `displayName`. FACTS does not say whether Slack
 /// refuses a duplicate group name, so both readings exist; a client must work with either.
@@ -55,19 +63,25 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The rules of `config`: its readings, and its channels besides [`DEFAULT_CHANNELS`].
-    pub fn from_config(config: &EmulatorConfig) -> Rules {
+    /// The rules of a configuration: its readings, and its `channels` besides
+    /// [`DEFAULT_CHANNELS`].
+    pub fn new(
+        token_role: TokenRole,
+        group_names: GroupNames,
+        profile_errors: ProfileErrors,
+        channels: &[String],
+    ) -> Rules {
         let channels = DEFAULT_CHANNELS
             .iter()
             .copied()
-            .chain(config.channels.iter().map(String::as_str))
+            .chain(channels.iter().map(String::as_str))
             .map(channel_key)
             .filter(|c| !c.is_empty())
             .collect();
         Rules {
-            token_role: config.token_role,
-            group_names: config.group_names,
-            profile_errors: config.profile_errors,
+            token_role,
+            group_names,
+            profile_errors,
             channels,
         }
     }
@@ -80,7 +94,12 @@ impl Rules {
 
 impl Default for Rules {
     fn default() -> Rules {
-        Rules::from_config(&EmulatorConfig::default())
+        Rules::new(
+            TokenRole::default(),
+            GroupNames::default(),
+            ProfileErrors::default(),
+            &[],
+        )
     }
 }
 
@@ -95,10 +114,12 @@ mod tests {
 
     #[test]
     fn channels_are_the_defaults_plus_the_configured_ones() {
-        let rules = Rules::from_config(&EmulatorConfig {
-            channels: vec!["#Eng-Team".into(), " ".into()],
-            ..EmulatorConfig::default()
-        });
+        let rules = Rules::new(
+            TokenRole::Owner,
+            GroupNames::Unique,
+            ProfileErrors::Drop,
+            &["#Eng-Team".into(), " ".into()],
+        );
         for taken in ["general", "random", "eng-team"] {
             assert!(rules.is_channel(taken), "{taken}");
         }

@@ -10,24 +10,9 @@
 use serde_json::{Map, Value, json};
 
 use super::page::{GroupJson, UserJson};
+use super::site::Site;
 use crate::scim::Version;
 use crate::scim::types::urn;
-
-/// Where the emulator's resources live, for `meta.location` and `profileUrl`.
-#[derive(Debug, Clone)]
-pub struct Site {
-    /// e.g. `http://127.0.0.1:4000`
-    pub base_url: String,
-    /// e.g. `acme` → `https://acme.slack.com/team/<user>`
-    pub workspace: String,
-}
-
-impl Site {
-    /// `meta.location` of a resource.
-    pub fn location(&self, version: Version, kind: &str, id: &str) -> String {
-        format!("{}/scim/{version}/{kind}/{id}", self.base_url)
-    }
-}
 
 /// A user as Slack renders it (FACTS §2.9), as a JSON tree (for one resource; pages are
 /// written straight to bytes by [`super::page`]).

@@ -27,11 +27,12 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
-use super::policy::{GroupNames, ProfileErrors, Rules};
+use super::policy::{GroupNames, ProfileErrors, Rules, TokenRole};
 use super::reads::{View, query};
-use super::render::{self, Site};
+use super::render;
+use super::site::Site;
 use super::store::Store;
-use super::users::{self, TokenRole};
+use super::users;
 use crate::scim::limits::{Endpoint, RateSet};
 use crate::scim::{ErrorCode, Version};
 
@@ -100,6 +101,18 @@ pub struct EmulatorConfig {
     /// ends them; a client slower than that is disconnected, so a trickle of header lines
     /// cannot hold a connection (and its file descriptor) forever. Default: 10 s.
     pub header_timeout: Duration,
+}
+
+impl EmulatorConfig {
+    /// What user and group writes obey under this configuration.
+    pub(crate) fn rules(&self) -> Rules {
+        Rules::new(
+            self.token_role,
+            self.group_names,
+            self.profile_errors,
+            &self.channels,
+        )
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -229,7 +242,7 @@ impl Emulator {
                 base_url: format!("http://{addr}"),
                 workspace: config.workspace.clone(),
             },
-            rules: Rules::from_config(&config),
+            rules: config.rules(),
             config,
             store: Mutex::new(store),
             locks: Mutex::new(HashSet::new()),

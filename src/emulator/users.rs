@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
-use super::policy::{ProfileErrors, Rules};
+use super::policy::{ProfileErrors, Rules, TokenRole};
 use super::store::{Role, STORED, Store, StoredAddress, StoredUser, core_attribute, now_timestamp};
 use crate::model::{Attribute, ScimSlot};
 use crate::scim::types::{
@@ -21,16 +21,6 @@ use crate::scim::types::{
 };
 use crate::scim::{ErrorCode, Version};
 use crate::slack_rules::{self, RuleViolation};
-
-/// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenRole {
-    /// An owner's token: may modify anyone SCIM may modify.
-    #[default]
-    Owner,
-    /// An admin's token: owners refuse its writes (`cannot_modify_owner`).
-    Admin,
-}
 
 /// Slack's default timezone for new accounts (FACTS §2.2).
 const DEFAULT_TIMEZONE: &str = "America/Los_Angeles";
@@ -1022,10 +1012,11 @@ mod tests {
     }
 
     fn admin_token() -> Rules {
-        Rules::from_config(&crate::emulator::EmulatorConfig {
+        crate::emulator::EmulatorConfig {
             token_role: TokenRole::Admin,
             ..crate::emulator::EmulatorConfig::default()
-        })
+        }
+        .rules()
     }
 
     fn org() -> Store {

@@ -715,4 +715,59 @@ mod tests {
             "--allow allow-group-deletion"
         );
     }
+
+    /// `shrink` over one source `a` that had `before` users at the last apply and has `now`.
+    fn shrink_of(before: usize, now: usize, limit: f64) -> Vec<GuardTrip> {
+        let counts = Counts {
+            source_users: [("a".to_string(), now)].into(),
+            ..Counts::default()
+        };
+        let safety = Safety {
+            max_source_shrink: Some(limit),
+            ..lenient()
+        };
+        shrink(&counts, &safety, Some(&[("a".to_string(), before)].into()))
+    }
+
+    #[test]
+    fn a_source_that_grew_or_kept_its_size_trips_nothing() {
+        assert!(shrink_of(10, 15, 0.1).is_empty(), "grew");
+        assert!(shrink_of(10, 10, 0.0).is_empty(), "same size");
+        assert!(
+            shrink_of(0, 0, 0.0).is_empty(),
+            "empty before: nothing to compare"
+        );
+        assert!(shrink_of(0, 3, 0.0).is_empty());
+    }
+
+    #[test]
+    fn a_source_trips_only_past_its_limit() {
+        assert!(shrink_of(10, 8, 0.2).is_empty(), "20% fewer is the limit");
+        let trips = shrink_of(10, 7, 0.2);
+        assert_eq!(trips.len(), 1);
+        assert_eq!(trips[0].guard, Guard::MaxSourceShrink);
+        assert!((trips[0].actual - 0.3).abs() < 1e-9, "{}", trips[0].actual);
+        assert_eq!(
+            trips[0].message,
+            "source a has 7 users, 10 at the last successful apply: 30.0% fewer, limit 20.0%"
+        );
+        let gone = shrink_of(10, 0, 0.2);
+        assert!(
+            (gone[0].actual - 1.0).abs() < 1e-9,
+            "a source gone counts as none"
+        );
+    }
+
+    #[test]
+    fn no_limit_or_no_last_apply_means_no_shrink_guard() {
+        let counts = Counts::default();
+        let last = [("a".to_string(), 10)].into();
+        assert!(shrink(&counts, &lenient(), Some(&last)).is_empty());
+        let safety = Safety {
+            max_source_shrink: Some(0.1),
+            ..lenient()
+        };
+        assert!(shrink(&counts, &safety, None).is_empty());
+        assert_eq!(shrink(&counts, &safety, Some(&last)).len(), 1);
+    }
 }

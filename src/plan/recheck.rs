@@ -376,4 +376,42 @@ mod tests {
             ["op 0 (create_user new@example.com): attribute title is now `ignore`"]
         );
     }
+
+    /// An update of `ada` that takes `attribute` away (`to: None`).
+    fn takes_away(attribute: Attribute) -> Op {
+        Op::UpdateUser {
+            id: "W1".into(),
+            email: "ada@example.com".into(),
+            reactivate: false,
+            fields: UserFields::default(),
+            changes: vec![Change {
+                attribute,
+                from: Some("W2".into()),
+                to: None,
+            }],
+            source: "people.csv:2".into(),
+        }
+    }
+
+    #[test]
+    fn a_manager_clear_needs_blank_clear_and_only_text_and_the_manager_are_blanks() {
+        let mut p = policy();
+        assert_eq!(
+            reasons(vec![takes_away(Attribute::Manager)], &p),
+            [format!(
+                "op 0 (update_user ada@example.com): it clears {}, and the config no longer \
+                 says `blank: clear`",
+                Attribute::Manager
+            )]
+        );
+        p.attributes.blanks.insert(Attribute::Manager, Blank::Clear);
+        assert!(reasons(vec![takes_away(Attribute::Manager)], &p).is_empty());
+        // Ending a guest's status or a membership is no blank of the directory's.
+        for other in [Attribute::Guest, Attribute::Groups, Attribute::Active] {
+            assert!(
+                reasons(vec![takes_away(other)], &policy()).is_empty(),
+                "{other}"
+            );
+        }
+    }
 }

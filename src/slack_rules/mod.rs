@@ -427,4 +427,13 @@ mod redaction_tests {
             std::borrow::Cow::Borrowed(_)
         ));
     }
+    #[test]
+    fn a_token_that_ends_the_text_or_starts_it_is_redacted_whole() {
+        assert_eq!(redact_tokens("xoxp-1234-abcd"), "xoxp-[redacted]");
+        assert_eq!(redact_tokens("token: xoxb-9"), "token: xoxb-[redacted]");
+        assert_eq!(
+            redact_tokens("xoxa-1 xoxr-2-3"),
+            "xoxa-[redacted] xoxr-[redacted]"
+        );
+    }
 }

@@ -11,6 +11,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The integration tests' harness, for its one way to start the binary.
+#[allow(dead_code)]
+#[path = "../it/harness.rs"]
+mod harness;
+
 use scimsync::config::Policy;
 use scimsync::directory::{Attribute, DesiredUser, Directory, TextValues};
 use scimsync::emulator::{Emulator, EmulatorConfig, Store};
@@ -139,7 +144,7 @@ async fn creates() {
 /// each), so that the org-wide budget, not an endpoint's, sets the floor.
 mod mixed {
     use std::io::{BufRead, BufReader};
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -185,7 +190,7 @@ mod mixed {
         }
         let path = dir.join("seed.yaml");
         std::fs::write(&path, seed).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scimsync"))
+        let mut child = crate::harness::command()
             .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale"])
             .arg(SCALE.to_string())
             .arg("--seed")

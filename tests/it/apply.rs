@@ -431,10 +431,7 @@ async fn killed_mid_apply(v: Version) {
         "  - yaml: people.yaml\n",
         SCOPE,
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
+    let mut child = crate::harness::apply_command(dir.path(), o.emu.token())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

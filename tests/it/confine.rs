@@ -5,7 +5,6 @@
 //! And `SCIMSYNC_STATE_DIR`, which the workflow sets, wins over the config's `state_dir`.
 
 use std::path::Path;
-use std::process::Command;
 
 use scimsync::scim::Version;
 
@@ -16,33 +15,12 @@ const PEOPLE: &str = "Email\nada@example.com\n";
 /// `scimsync ARGS --config pr/scimsync.yaml` in `root`, with `env` over an environment
 /// cleared of every override: exit code and stdout + stderr.
 fn run(root: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scimsync"));
-    command
-        .args(args)
-        .args(["--config", "pr/scimsync.yaml"])
-        .current_dir(root);
-    for var in [
-        "SCIMSYNC_TARGET_URL",
-        "SCIMSYNC_TOKEN_ENV",
-        "SCIMSYNC_TOKEN_FILE",
-        "SCIMSYNC_TARGET_VERSION",
-        "SCIMSYNC_CONFINE",
-        "SCIMSYNC_STATE_DIR",
-    ] {
-        command.env_remove(var);
-    }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let ran = crate::harness::run(
+        root,
+        &[args, &["--config", "pr/scimsync.yaml"]].concat(),
+        env,
+    );
+    (ran.code, ran.text())
 }
 
 /// A root folder holding `outside.csv`, and `pr/` (the confined folder) holding `people.csv`

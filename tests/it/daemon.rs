@@ -41,16 +41,8 @@ fn assert_metrics_after_two_passes(metrics: &str) {
 /// SIGTERM: the daemon exits 0 within its 5 s deadline, having logged JSON lines with a pass
 /// id and never the token.
 async fn stop_and_check_logs(mut child: tokio::process::Child, token: &str) {
-    let pid = child.id().unwrap().to_string();
     let t = Instant::now();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::harness::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
     assert!(
         t.elapsed() < Duration::from_secs(6),
@@ -307,33 +299,7 @@ async fn the_daemon_and_apply_report_the_same_findings_for_the_same_pass() {
     );
 
     let o = setup().await;
-    let daemon = Daemon::start(
-        dir.path(),
-        o.emu.token(),
-        "1h",
-        &[],
-        std::process::Stdio::piped(),
-    );
-    wait_until("a guarded pass", Duration::from_secs(30), async || {
-        let text = daemon.metrics().await;
-        series(&text, "scimsync_passes_total{outcome=\"guard\"}") >= 1.0
-    })
-    .await;
-    let mut child = daemon.child;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    let mut logs = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
-    let _ = child.wait().await;
+    let logs = Daemon::logs_of_first(dir.path(), o.emu.token(), "guard").await;
     let from_daemon: std::collections::BTreeSet<String> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -361,34 +327,6 @@ async fn the_daemon_and_apply_report_the_same_findings_for_the_same_pass() {
         "{logs}"
     );
     assert_eq!(o.emu.stats().writes, 0);
-}
-
-/// Sends `signal` (`-HUP`, `-TERM`) to the daemon.
-fn signal(child: &tokio::process::Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// SIGTERM, then the daemon's exit status and its logs (JSON lines on stderr).
-async fn stop(mut child: tokio::process::Child) -> (std::process::ExitStatus, String) {
-    signal(&child, "-TERM");
-    let mut logs = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    (status, logs)
 }
 
 /// The JSON log lines at `level` (`ERROR`, `WARN`, `INFO`).
@@ -457,7 +395,7 @@ async fn sighup_reloads_the_config_and_reconciles_at_once() {
         "  - yaml: people.yaml\n  - yaml: more.yaml\n",
         HOURLY,
     );
-    signal(&daemon.child, "-HUP");
+    daemon.signal("-HUP");
     wait_until(
         "bob, from the new source",
         Duration::from_secs(15),
@@ -481,7 +419,7 @@ async fn sighup_reloads_the_config_and_reconciles_at_once() {
         ),
         0.0
     );
-    let (status, logs) = stop(daemon.child).await;
+    let (status, logs) = daemon.stop().await;
     assert!(
         status.success(),
         "SIGHUP did not end the daemon: {status:?}\n{logs}"
@@ -522,7 +460,7 @@ async fn a_broken_config_on_sighup_is_reported_and_the_old_one_kept() {
         "  - yaml: people.yaml\n",
         &format!("{HOURLY}scope_typo: {{email_domains: [nowhere.example]}}\n"),
     );
-    signal(&daemon.child, "-HUP");
+    daemon.signal("-HUP");
     wait_until(
         "the pass, with the old config",
         Duration::from_secs(15),
@@ -544,7 +482,7 @@ async fn a_broken_config_on_sighup_is_reported_and_the_old_one_kept() {
         0.0,
         "the pass ran, with the last good config: {metrics}"
     );
-    let (status, logs) = stop(daemon.child).await;
+    let (status, logs) = daemon.stop().await;
     assert!(status.success(), "{status:?}\n{logs}");
     let errors = log_lines(&logs, "ERROR");
     assert!(
@@ -633,7 +571,7 @@ async fn a_config_broken_between_passes_keeps_the_last_good_one_until_fixed() {
     })
     .await;
     assert!(failures().await <= fixed_at + 1.0);
-    let (status, logs) = stop(daemon.child).await;
+    let (status, logs) = daemon.stop().await;
     assert!(status.success(), "{status:?}");
     assert!(
         log_lines(&logs, "INFO")
@@ -675,7 +613,7 @@ async fn a_sighup_during_a_pass_lets_it_finish_and_starts_the_next_at_once() {
         async || o.emu.stats().writes_applied >= 3,
     )
     .await;
-    signal(&daemon.child, "-HUP");
+    daemon.signal("-HUP");
     assert!(
         o.emu.with_store(|s| s.user_count()) < PEOPLE,
         "the signal came after the pass"
@@ -699,7 +637,7 @@ async fn a_sighup_during_a_pass_lets_it_finish_and_starts_the_next_at_once() {
         0.0,
         "{metrics}"
     );
-    let (status, logs) = stop(daemon.child).await;
+    let (status, logs) = daemon.stop().await;
     assert!(status.success(), "{status:?}\n{logs}");
 }
 
@@ -765,7 +703,7 @@ async fn the_daemons_guard_message_names_the_one_shot_apply_that_lets_it_through
     // Run as written (from elsewhere: the config path is absolute).
     let words: Vec<&str> = command.split(' ').collect();
     let elsewhere = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+    let out = crate::harness::command()
         .args(&words[1..])
         .current_dir(elsewhere.path())
         .env("SCIM_TOKEN", o.emu.token())
@@ -778,7 +716,7 @@ async fn the_daemons_guard_message_names_the_one_shot_apply_that_lets_it_through
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(o.emu.with_store(|s| s.user_count()), 2);
-    signal(&child, "-TERM");
+    crate::harness::signal(child.id().unwrap(), "-TERM");
     let status = child.wait().await.unwrap();
     assert!(status.success(), "{status:?}");
     reader.await.unwrap();

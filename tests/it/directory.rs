@@ -2,41 +2,20 @@
 //! corpus in tests/fixtures/directory/, the shipped config and examples, env overrides.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-}
+use crate::harness::Ran;
 
-fn scimsync(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scimsync"));
-    command.args(args).current_dir(cwd);
-    for var in [
-        "SCIMSYNC_TARGET_URL",
-        "SCIMSYNC_TARGET_VERSION",
-        "SCIMSYNC_TOKEN_ENV",
-        "SCIMSYNC_TOKEN_FILE",
-    ] {
-        command.env_remove(var);
-    }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let output = command.output().expect("scimsync runs");
-    Run {
-        code: output.status.code().expect("exit code"),
-        stdout: String::from_utf8(output.stdout).expect("UTF-8 output"),
-    }
+fn scimsync(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Ran {
+    crate::harness::run(cwd, args, env)
 }
 
 /// Copies a corpus file into a fresh folder next to a config that reads it, and validates.
 /// Paths in messages are then just the file's name.
-fn validate_fixture(name: &str) -> Run {
+fn validate_fixture(name: &str) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         repo().join("tests/fixtures/directory").join(name),
@@ -59,13 +38,13 @@ fn validate_fixture(name: &str) -> Run {
 }
 
 /// The problem lines (everything but the summary).
-fn problems(run: &Run) -> Vec<&str> {
+fn problems(run: &Ran) -> Vec<&str> {
     let mut lines: Vec<&str> = run.stdout.lines().collect();
     lines.pop();
     lines
 }
 
-fn summary(run: &Run) -> &str {
+fn summary(run: &Ran) -> &str {
     run.stdout.lines().last().unwrap_or_default()
 }
 

@@ -838,27 +838,9 @@ async fn seeded_from_yaml_and_persisted_to_a_file() {
 
 #[tokio::test]
 async fn the_binary_serves_and_stops_on_sigterm() {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--token-env",
-            "IT_EMULATOR_TOKEN",
-        ])
-        .env("IT_EMULATOR_TOKEN", "xoxp-it")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("the URL is printed")
-        .unwrap()
-        .unwrap();
+    let mut c = crate::harness::async_command();
+    c.stderr(std::process::Stdio::null());
+    let (mut child, url) = crate::harness::emulator_process(c, &[]).await;
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/scim/v2/"),
         "{url}"
@@ -866,7 +848,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
     let http = scimsync::scim::http_client_builder().build().unwrap();
     let r = http
         .get(format!("{url}Users"))
-        .bearer_auth("xoxp-it")
+        .bearer_auth(crate::harness::EMULATOR_TOKEN)
         .send()
         .await
         .unwrap();
@@ -877,15 +859,7 @@ async fn the_binary_serves_and_stops_on_sigterm() {
         "default organisation: owner and bot"
     );
 
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = crate::harness::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
 }
 

@@ -3,28 +3,15 @@
 
 use std::time::Duration;
 
+use crate::harness;
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 
-/// Starts the binary with `flags` and returns it with its v2 base URL.
+/// Starts the binary with `flags` (and no rate limits) and returns it with its v2 base URL.
 async fn start(flags: &[&str]) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--no-rate-limits"])
-        .args(["--token-env", "IT_EMULATOR_TOKEN"])
-        .args(flags)
-        .env("IT_EMULATOR_TOKEN", "xoxp-it")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("the URL is printed")
-        .unwrap()
-        .unwrap();
-    (child, url)
+    let mut c = harness::async_command();
+    c.stderr(std::process::Stdio::null());
+    let flags = [&["--no-rate-limits"], flags].concat();
+    harness::emulator_process(c, &flags).await
 }
 
 async fn send(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {

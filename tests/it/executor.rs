@@ -11,9 +11,9 @@ use scimsync::apply::{AuditLog, OpResult, Outcome, execute, execute_until};
 use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::model::Attribute;
 use scimsync::plan::{Change, Op, Plan, PlannedOp, UserFields, UserRef};
-use scimsync::scim::caller::Caller;
+use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
-use scimsync::scim::{ScimClient, Token, Version};
+use scimsync::scim::caller::Caller;
 
 use crate::harness::{BOTH, Org, org_with};
 
@@ -26,15 +26,7 @@ async fn rig(
 ) -> (Org, Caller) {
     let store = Store::from_snapshot(Snapshot { users, groups }, 'W', 7, "test").unwrap();
     let o = org_with(config, store).await;
-    let client = ScimClient::new(
-        &o.emu.base_url(v),
-        None,
-        Token::new(o.emu.token()).unwrap(),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut caller = Caller::new(Arc::new(client), 1.0, 1.0);
-    caller.policy.base = Duration::from_millis(1);
+    let caller = crate::harness::caller(&o, v);
     (o, caller)
 }
 

@@ -347,10 +347,7 @@ async fn sixty_four_for_a_usage_error_never_two() {
     let (c, _) = run_text(&o, dir.path(), &["apply", "--allow", "everything"]);
     assert_eq!(c, 64);
     assert_eq!(o.emu.stats().writes, 0);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .arg("--version")
-        .output()
-        .unwrap();
+    let out = crate::harness::command().arg("--version").output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -376,27 +373,13 @@ async fn one_hundred_thirty_when_a_second_signal_aborts_the_daemon() {
         "users:\n  - {email: ada@example.com}\n",
         SCOPE,
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args([
-            "run",
-            "--config",
-            "scimsync.yaml",
-            "--shutdown-deadline",
-            "60s",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = Daemon::start(
+        dir.path(),
+        o.emu.token(),
+        "1h",
+        &["--shutdown-deadline", "60s"],
+        std::process::Stdio::null(),
+    );
     // Wait until the pass has reached Slack (its first request is being answered slowly).
     let t = std::time::Instant::now();
     while o.emu.stats().reads == 0 {
@@ -406,15 +389,11 @@ async fn one_hundred_thirty_when_a_second_signal_aborts_the_daemon() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let pid = child.id().unwrap().to_string();
     for _ in 0..2 {
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        daemon.signal("-TERM");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(10), daemon.child.wait())
         .await
         .expect("aborted at once")
         .unwrap();

@@ -157,14 +157,12 @@ async fn when_slack_goes_away_mid_apply_the_rest_is_skipped_within_seconds() {
         "  - yaml: people.yaml\n",
         "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n",
     );
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        tokio::process::Command::from(crate::harness::apply_command(dir.path(), o.emu.token()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     let t = std::time::Instant::now();
     while o.emu.stats().writes < 10 {
         assert!(t.elapsed() < Duration::from_secs(20), "never wrote");

@@ -1,23 +1,9 @@
 //! `validate` refuses what `apply` or `run` would refuse, so CI catches it; flags are range
 //! checked; a daemon interval can never overflow.
 
-use std::process::Command;
-
 fn scimsync(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let ran = crate::harness::run(dir, args, &[]);
+    (ran.code, ran.text())
 }
 
 fn config(dir: &std::path::Path, target: &str, extra: &str) {

@@ -4,8 +4,6 @@
 //! source name recorded in the state cannot write control sequences to a terminal or markdown
 //! structure into a pull-request comment.
 
-use std::time::Duration;
-
 use scimsync::apply::{OpResult, execute};
 use scimsync::emulator::{
     EmulatorConfig, Faults, GroupNames, Snapshot, Store, StoredGroup, StoredUser,
@@ -208,7 +206,7 @@ async fn two_groups_of_the_name_after_a_lost_answer_are_not_adopted() {
         vec![group("S1", "eng", &["W2"])],
     )
     .await;
-    let caller = caller(&o);
+    let caller = crate::harness::caller(&o, Version::V2);
     let plan = Plan::of(vec![PlannedOp::new(Op::CreateGroup {
         name: "eng".into(),
         members: vec![UserRef::Id("W1".into())],
@@ -244,7 +242,7 @@ async fn two_groups_of_the_name_after_a_lost_answer_are_not_adopted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lookup_that_fails_after_a_lost_create_sends_nothing_more() {
     let o = slack(EmulatorConfig::default(), vec![user("W1", "ada")], vec![]).await;
-    let caller = caller(&o);
+    let caller = crate::harness::caller(&o, Version::V2);
     let attempts = caller.policy.max_attempts as usize;
     let plan = Plan::of(vec![PlannedOp::new(Op::CreateGroup {
         name: "eng".into(),
@@ -288,7 +286,7 @@ async fn a_group_named_otherwise_is_never_adopted() {
         vec![group("S1", "ENG", &["W2"])],
     )
     .await;
-    let caller = caller(&o);
+    let caller = crate::harness::caller(&o, Version::V2);
     let plan = Plan::of(vec![PlannedOp::new(Op::CreateGroup {
         name: "eng".into(),
         members: vec![UserRef::Id("W1".into())],
@@ -309,20 +307,6 @@ async fn a_group_named_otherwise_is_never_adopted() {
         assert_eq!(eng.len(), 1);
         assert_eq!(eng[0].members, ["W1"]);
     });
-}
-
-/// A caller on `o`'s v2 API whose retries wait a millisecond.
-fn caller(o: &Org) -> scimsync::scim::caller::Caller {
-    let client = scimsync::scim::ScimClient::new(
-        &o.emu.base_url(Version::V2),
-        None,
-        scimsync::scim::Token::new(o.emu.token()).unwrap(),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let mut caller = scimsync::scim::caller::Caller::new(std::sync::Arc::new(client), 1.0, 1.0);
-    caller.policy.base = Duration::from_millis(1);
-    caller
 }
 
 /// What a value from outside tries to do to a reader: erase the line above and move up (on a

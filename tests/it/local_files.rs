@@ -5,10 +5,10 @@
 //! warned about (the metrics file). And the emulator, which listens on a port in the
 //! quickstart, survives slow clients and running out of file descriptors.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{Emulator, EmulatorConfig, Store};
@@ -40,43 +40,7 @@ fn writes(o: &Org) -> u64 {
 /// `scimsync apply` in `dir`, killed if it has not ended within `limit`: its exit code (`None`
 /// when it had to be killed), stdout then stderr, and how long it ran.
 fn apply_within(dir: &Path, token: &str, limit: Duration) -> (Option<i32>, String, Duration) {
-    let started = Instant::now();
-    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir)
-        .env("SCIM_TOKEN", token)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    (code, text, started.elapsed())
+    crate::harness::run_within(&mut crate::harness::apply_command(dir, token), limit)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -325,26 +289,15 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// connections go, it serves again.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_emulator_backs_off_when_file_descriptors_run_out() {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
+    let mut sh = crate::harness::wrapper("sh");
+    sh.arg("-c")
         .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--no-rate-limits"])
-        .args(["--token-env", "IT_FD_TOKEN"])
-        .env("IT_FD_TOKEN", "xoxp-it")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .arg(crate::harness::binary())
+        .stderr(Stdio::piped());
+    let (mut child, url) =
+        crate::harness::emulator_process(tokio::process::Command::from(sh), &["--no-rate-limits"])
+            .await;
     let pid = child.id().unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-        .await
-        .expect("the URL is printed")
-        .unwrap()
-        .unwrap();
     let addr: std::net::SocketAddr = url
         .trim_start_matches("http://")
         .split('/')

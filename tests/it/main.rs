@@ -27,6 +27,7 @@ mod mapping;
 mod monitoring;
 mod operator;
 mod plan;
+mod plumbing;
 mod progress;
 mod python_sdk;
 mod quickstart;

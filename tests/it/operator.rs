@@ -9,7 +9,7 @@ use scimsync::emulator::{EmulatorConfig, Store};
 use scimsync::scim::Version;
 use serde_yaml::Value;
 
-use crate::harness::org_with;
+use crate::harness::{org_with, output as run};
 
 /// The subcommands every generated document must name.
 const SUBCOMMANDS: [&str; 10] = [
@@ -27,26 +27,6 @@ const SUBCOMMANDS: [&str; 10] = [
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `scimsync ARGS` in `dir` with `env` set over an environment without scimsync's variables.
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"));
-    c.args(args).current_dir(dir);
-    for name in [
-        "SCIMSYNC_CONFIG",
-        "SCIMSYNC_TARGET_URL",
-        "SCIMSYNC_TARGET_VERSION",
-        "SCIMSYNC_TOKEN_ENV",
-        "SCIMSYNC_TOKEN_FILE",
-        "NO_COLOR",
-    ] {
-        c.env_remove(name);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -718,7 +698,7 @@ impl Runner {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_scimsync"),
+            crate::harness::binary(),
             dir.path().join("home/.scimsync/bin/scimsync"),
         )
         .unwrap();
@@ -780,7 +760,7 @@ impl Runner {
         let cwd = step["working-directory"]
             .as_str()
             .map_or_else(|| self.workspace(), |d| self.expand_path(d));
-        let mut c = std::process::Command::new("bash");
+        let mut c = crate::harness::wrapper("bash");
         c.arg("-e")
             .arg(&file)
             .current_dir(&cwd)

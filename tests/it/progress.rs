@@ -3,7 +3,7 @@
 //! interrupted apply (SIGINT, SIGTERM, SIGHUP) does, prints and exits with.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{EmulatorConfig, Faults, Store};
@@ -61,11 +61,10 @@ const TEN_TIMES: &str = "{share: 1.0, time_scale: 10}";
 /// Runs `command` under a pseudo-terminal (util-linux `script`), in `dir`; returns everything
 /// the terminal showed and the exit code.
 fn under_pty(dir: &Path, token: &str, command: &str) -> (i32, String) {
-    let out = Command::new("script")
+    let out = crate::harness::wrapper("script")
         .args(["-qec", command, "/dev/null"])
         .current_dir(dir)
         .env("SCIM_TOKEN", token)
-        .env_remove("SCIMSYNC_PROGRESS_INTERVAL")
         .stdin(Stdio::null())
         .output()
         .expect("util-linux script runs");
@@ -80,7 +79,7 @@ async fn a_terminal_gets_a_bar_redrawn_in_place_with_counts_rate_and_eta() {
     let o = slow_org().await;
     let dir = tempfile::tempdir().unwrap();
     setup(&o, dir.path(), 100, 0, TEN_TIMES);
-    let bin = env!("CARGO_BIN_EXE_scimsync");
+    let bin = crate::harness::binary();
     let (code, screen) = tokio::task::spawn_blocking({
         let (dir, token) = (dir.path().to_path_buf(), o.emu.token().to_string());
         move || {
@@ -128,10 +127,7 @@ async fn without_a_terminal_progress_is_a_log_line_every_period() {
     let o = slow_org().await;
     let dir = tempfile::tempdir().unwrap();
     setup(&o, dir.path(), 100, 0, TEN_TIMES);
-    let out = Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
+    let out = crate::harness::apply_command(dir.path(), o.emu.token())
         .env("SCIMSYNC_PROGRESS_INTERVAL", "500ms")
         .output()
         .unwrap();
@@ -186,10 +182,7 @@ async fn interrupted_by(signal: &str, expected_code: i32) {
         latency: Duration::from_millis(150),
         ..Faults::default()
     });
-    let child = Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(["apply", "--config", "scimsync.yaml"])
-        .current_dir(dir.path())
-        .env("SCIM_TOKEN", o.emu.token())
+    let child = crate::harness::apply_command(dir.path(), o.emu.token())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -203,10 +196,7 @@ async fn interrupted_by(signal: &str, expected_code: i32) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let at_signal = o.emu.stats().writes;
-    Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::harness::signal(child.id(), signal);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

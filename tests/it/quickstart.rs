@@ -3,7 +3,6 @@
 //! running it again changes nothing. Also every shipped config validates.
 
 use std::path::Path;
-use std::process::Command;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -19,19 +18,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn scimsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_scimsync"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let ran = crate::harness::run(dir, args, &[]);
+    (ran.code, ran.stdout, ran.stderr)
 }
 
 #[test]
@@ -120,7 +108,7 @@ fn every_deployment_manifest_is_well_formed_yaml() {
 #[test]
 fn the_production_example_leaves_the_primary_owner_alone() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
+    let out = crate::harness::command()
         .current_dir(repo)
         .env("SCIMSYNC_TARGET_URL", "embedded")
         .env("NO_COLOR", "1")

@@ -4,12 +4,11 @@
 //! one real error is the one line that stands out.
 
 use std::path::Path;
-use std::time::Duration;
 
 use scimsync::emulator::{EmulatorConfig, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::scim::Version;
 
-use crate::harness::{Daemon, org_with, run_text, series, wait_until, write_config_with};
+use crate::harness::{Daemon, org_with, run_text, write_config_with};
 
 const LEAVERS: usize = 11;
 
@@ -84,32 +83,7 @@ async fn leavers_already_deactivated_make_no_noise_in_apply_or_a_daemon_pass() {
         assert!(about_leavers(&out).is_empty(), "{out}");
     }
 
-    let daemon = Daemon::start(
-        dir.path(),
-        o.emu.token(),
-        "1h",
-        &[],
-        std::process::Stdio::piped(),
-    );
-    wait_until("a pass", Duration::from_secs(30), async || {
-        let text = daemon.metrics().await;
-        series(&text, "scimsync_passes_total{outcome=\"success\"}") >= 1.0
-    })
-    .await;
-    let mut child = daemon.child;
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().unwrap().to_string()])
-        .status()
-        .unwrap();
-    let mut logs = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .await
-        .unwrap();
+    let logs = Daemon::logs_of_first(dir.path(), o.emu.token(), "success").await;
     assert!(logs.contains("\"planned\""), "a pass ran: {logs}");
     assert!(about_leavers(&logs).is_empty(), "{logs}");
     assert!(!logs.contains("\"WARN\""), "no warning at all: {logs}");

@@ -12,26 +12,9 @@ const TOKEN: &str = "xoxp-saved-plan-tests";
 /// `scimsync ARGS --config CONFIG` in `dir` with the token in `SCIM_TOKEN` and `env` set; its
 /// exit code and stdout then stderr as one text.
 fn run_with(dir: &Path, config: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"));
-    cmd.args(args).args(["--config", config]).current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SCIMSYNC_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("SCIM_TOKEN", TOKEN).env_remove("STATE_DIRECTORY");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let env = [&[("SCIM_TOKEN", TOKEN)], env].concat();
+    let ran = crate::harness::run(dir, &[args, &["--config", config]].concat(), &env);
+    (ran.code, ran.text())
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String) {
@@ -583,15 +566,14 @@ async fn the_outcome_survives_a_state_that_cannot_be_saved() {
     std::fs::write(dir.path().join("people.yaml"), yaml).unwrap();
     // Files may hold at most 2 KiB: the state (over 4 KiB of digests) cannot be written,
     // as on a full disk; SIGXFSZ ignored so the write fails instead of killing the process.
-    let out = std::process::Command::new("sh")
+    let out = crate::harness::wrapper("sh")
         .arg("-c")
         .arg(format!(
             "trap '' XFSZ; ulimit -f 4; exec '{}' apply --format json --config scimsync.yaml",
-            env!("CARGO_BIN_EXE_scimsync")
+            crate::harness::binary()
         ))
         .current_dir(dir.path())
         .env("SCIM_TOKEN", TOKEN)
-        .env_remove("SCIMSYNC_TARGET_URL")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

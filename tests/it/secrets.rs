@@ -2,26 +2,10 @@
 //! listed as a source by mistake, never reaches the output — on a terminal or not, in text or
 //! JSON logs.
 
-use std::process::Command;
-
 const TOKEN: &str = "xoxp-1234567890-0987654321-abcdefABCDEF";
 
 fn scimsync(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimsync"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::harness::run(dir, args, env).text()
 }
 
 fn assert_no_token(text: &str) {

@@ -3,7 +3,7 @@
 //! as a source gets a clear error that quotes none of it, fails fast, and writes nothing.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use scimsync::scim::Version;
@@ -24,45 +24,18 @@ const DOTENV: &str = "API_KEY=sk-live-4f9a8b7c6d5e4f3a2b1c\nDB_PASSWORD=hunter2-
 /// `scimsync ARGS --config scimsync.yaml` in `dir` with `env` set (and the overrides cleared):
 /// exit code and stdout + stderr; fails the test if it runs for more than `limit`.
 fn run_limited(dir: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (i32, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scimsync"));
+    let mut command = crate::harness::command();
     command
         .args(args)
         .args(["--config", "scimsync.yaml"])
-        .current_dir(dir)
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
-        .env_remove("SCIMSYNC_TARGET_VERSION")
-        .env_remove("SCIMSYNC_CONFINE")
-        .env_remove("SCIMSYNC_STATE_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .current_dir(dir);
     for (k, v) in env {
         command.env(k, v);
     }
-    let mut child = command.spawn().unwrap();
-    let t = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("scimsync {args:?} still running after {limit:?}: it blocked");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, text, _) = crate::harness::run_within(&mut command, limit);
+    let code = code
+        .unwrap_or_else(|| panic!("scimsync {args:?} still running after {limit:?}: it blocked"));
+    (code, text)
 }
 
 fn run(o: &Org, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {

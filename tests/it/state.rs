@@ -382,10 +382,7 @@ async fn two_processes_never_interleave_state_writes() {
     for _ in 0..4 {
         let children: Vec<_> = (0..2)
             .map(|_| {
-                std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-                    .args(["apply", "--config", "scimsync.yaml"])
-                    .current_dir(dir.path())
-                    .env("SCIM_TOKEN", o.emu.token())
+                crate::harness::apply_command(dir.path(), o.emu.token())
                     .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()

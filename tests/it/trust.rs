@@ -40,10 +40,7 @@ async fn a_second_apply_during_the_first_waits_for_nothing_and_writes_nothing() 
         &format!("{SCOPE}lock_file: pass.lock\n"),
     );
     let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-            .args(["apply", "--config", "scimsync.yaml"])
-            .current_dir(dir.path())
-            .env("SCIM_TOKEN", o.emu.token())
+        tokio::process::Command::from(crate::harness::apply_command(dir.path(), o.emu.token()))
             .output()
     };
     let first = tokio::spawn(spawn());
@@ -372,10 +369,7 @@ async fn the_default_lock_is_in_the_state_directory() {
         CORP,
     );
     let apply = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_scimsync"))
-            .args(["apply", "--config", "scimsync.yaml"])
-            .current_dir(dir.path())
-            .env("SCIM_TOKEN", o.emu.token())
+        crate::harness::apply_command(dir.path(), o.emu.token())
             .env("STATE_DIRECTORY", state.path())
             .output()
             .unwrap()

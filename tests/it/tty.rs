@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use scimsync::emulator::{EmulatorConfig, Store};
@@ -36,7 +36,7 @@ pub fn run_in_pty(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &str) 
 
 /// `scimsync ARGS` as a quoted `sh` command line.
 fn scimsync_line(args: &[&str]) -> String {
-    let words: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_scimsync"))
+    let words: Vec<String> = std::iter::once(crate::harness::binary())
         .chain(args.iter().copied())
         .map(sh_quote)
         .collect();
@@ -46,7 +46,7 @@ fn scimsync_line(args: &[&str]) -> String {
 /// [`run_in_pty`] for any `sh` command line (pipes, redirections): the terminal is the
 /// line's, and each command of it decides what it connects there.
 pub fn run_line_in_pty(dir: &Path, line: &str, env: &[(&str, &str)], input: &str) -> PtyRun {
-    let mut command = Command::new("script");
+    let mut command = crate::harness::wrapper("script");
     command
         .args(["--quiet", "--return", "--command"])
         .arg(line)
@@ -54,12 +54,6 @@ pub fn run_line_in_pty(dir: &Path, line: &str, env: &[(&str, &str)], input: &str
         .current_dir(dir)
         .env("SHELL", "/bin/sh")
         .env("TERM", "xterm")
-        .env_remove("NO_COLOR")
-        .env_remove("SCIMSYNC_CONFIG")
-        .env_remove("SCIMSYNC_TARGET_URL")
-        .env_remove("SCIMSYNC_TARGET_VERSION")
-        .env_remove("SCIMSYNC_TOKEN_ENV")
-        .env_remove("SCIMSYNC_TOKEN_FILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
