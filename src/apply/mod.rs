@@ -34,7 +34,7 @@ use crate::model::UserFields;
 use crate::plan::{Op, Plan, PlannedOp, UserRef};
 use crate::scim::caller::{CallError, Caller};
 use crate::scim::limits::Endpoint;
-use crate::scim::types::{Group, ListResponse, User};
+use crate::scim::types::{ListResponse, User};
 use crate::scim::{ScimError, Version, write};
 use crate::shutdown::Shutdown;
 use crate::slack_rules::{ErrorCode, email_key, user_name_key};
@@ -224,7 +224,11 @@ pub async fn execute_with(
         let waits = match waits {
             Ok(waits) => waits
                 .iter()
-                .map(|&d| (plan.ops[d].subject().to_string(), receivers[d].clone()))
+                .map(|&d| Wait {
+                    who: plan.ops[d].subject().to_string(),
+                    done: receivers[d].clone(),
+                    skips: crate::plan::order::skipped_with(&op.op, &plan.ops[d].op),
+                })
                 .collect(),
             Err(bad) => {
                 let _ = senders[i].send(Some(false));
@@ -281,21 +285,34 @@ fn outcome_of(op: &Op, result: OpResult) -> OpOutcome {
     }
 }
 
+/// An op another waits for: its subject, whether it applied once known, and whether the
+/// waiter is skipped when it did not ([`crate::plan::order::skipped_with`]).
+struct Wait {
+    who: String,
+    done: watch::Receiver<Option<bool>>,
+    skips: bool,
+}
+
 /// One op's life: wait for the ops it comes after, then apply it unless one of them failed or
 /// the apply is stopping; audit it; tell the ops waiting on it.
 async fn run_op(
     ex: Arc<Execution>,
     op: PlannedOp,
-    waits: Vec<(String, watch::Receiver<Option<bool>>)>,
+    waits: Vec<Wait>,
     done: Arc<Done>,
 ) -> OpOutcome {
     let mut blocked = None;
-    for (who, mut rx) in waits {
+    for Wait {
+        who,
+        mut done,
+        skips,
+    } in waits
+    {
         let ok = matches!(
-            rx.wait_for(Option::is_some).await.as_deref(),
+            done.wait_for(Option::is_some).await.as_deref(),
             Ok(Some(true))
         );
-        if !ok {
+        if !ok && skips {
             blocked = Some(who);
             break;
         }
@@ -587,15 +604,36 @@ async fn find_user(ex: &Execution, email: &str) -> Result<Vec<User>, String> {
     .await
 }
 
-/// The groups named exactly `name` (Slack's `eq` ignores case; adoption does not). The
-/// filter's value is escaped ([`write::filter_value`]), so no name can widen it.
-async fn find_group(ex: &Execution, name: &str) -> Result<Vec<Group>, String> {
+/// The code an op carries when Slack may or may not have applied it (its answer was lost and
+/// no listing showed the result): the memory holds such a group create back instead of
+/// sending it again (`crate::memory`), until a listing shows the group or the hold ends.
+pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+
+/// The ids of the groups named exactly `name` (trimmed; Slack's names compare so, adoption
+/// does not ignore case), from a full listing of the groups — the documented way to read them
+/// (FACTS: Slack documents no `/Groups` filter) — asked again with a growing pause for up to
+/// [`LOOKUP_PATIENCE`] while none shows (reads lag writes). An error names why the listing
+/// could not be had.
+async fn groups_named(ex: &Execution, name: &str) -> Result<Vec<Option<String>>, String> {
     let name = name.trim();
-    let filter = format!("displayName eq {}", write::filter_value(name));
-    find(ex, Endpoint::GroupsList, "Groups", &filter, |g: &Group| {
-        g.display_name.value().is_some_and(|n| n.trim() == name)
-    })
-    .await
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let found: Vec<Option<String>> = ex
+            .caller
+            .list_groups()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|g| g.display_name.value().is_some_and(|n| n.trim() == name))
+            .map(|g| g.id.value().cloned())
+            .collect();
+        if !found.is_empty() || started.elapsed() + pause > LOOKUP_PATIENCE {
+            return Ok(found);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(3));
+    }
 }
 
 /// Why an op whose create lost its answer is not adopting what a lookup found.
@@ -607,36 +645,48 @@ fn not_adopted(message: String) -> OpResult {
     }
 }
 
-/// After a group create lost its answer: the id of the one group named exactly `name`, or
-/// `None` when there is none (the create did not land: it may be sent again). Two or more such
-/// groups, or a lookup that failed, are an error: which one is ours cannot be told, so none is
-/// adopted and the create is not sent again.
-async fn adoptable_group(ex: &Execution, name: &str) -> Result<Option<String>, OpResult> {
-    let found = find_group(ex, name).await.map_err(|e| {
-        not_adopted(format!(
-            "the create's answer was lost and looking the group up failed ({e}): not adopted, \
-             not sent again; the next pass decides"
+/// Whether the create may have landed though nobody can tell yet: failed with
+/// [`OUTCOME_UNKNOWN`], never sent again this pass.
+fn unknown(message: String) -> OpResult {
+    OpResult::Failed {
+        status: None,
+        code: Some(OUTCOME_UNKNOWN.into()),
+        message,
+    }
+}
+
+/// After a group create lost its answer (`cause`): the id of the one group named exactly
+/// `name` that a listing shows, adopted. Never `Err` to send again: a listing that shows none
+/// (the create did not land, or reads lag) or that failed leaves the outcome unknown — the op
+/// fails and the memory holds the create back ([`OUTCOME_UNKNOWN`]); two or more such groups
+/// (the plan's listing showed none: they appeared during the apply) are a failure saying so.
+async fn adoptable_group(ex: &Execution, name: &str, cause: &str) -> Result<String, OpResult> {
+    let found = groups_named(ex, name).await.map_err(|e| {
+        unknown(format!(
+            "the create's answer was lost ({cause}) and listing the groups failed ({e}): it may              have landed; not sent again, the next pass decides from its listing"
         ))
     })?;
     match found.as_slice() {
-        [] => Ok(None),
-        [one] => one.id.value().cloned().map(Some).ok_or_else(|| {
-            not_adopted(format!(
-                "the create's answer was lost and the group named {name:?} Slack shows has no \
-                 id: not adopted; the next pass decides"
-            ))
-        }),
+        [] => Err(unknown(format!(
+            "the create's answer was lost ({cause}) and the groups' listing does not show              {name:?} after {} s: it may have landed (Slack's reads lag); not sent again, the              next pass decides from its listing",
+            LOOKUP_PATIENCE.as_secs()
+        ))),
+        [Some(one)] => Ok(one.clone()),
+        [None] => Err(not_adopted(format!(
+            "the create's answer was lost and the group named {name:?} Slack shows has no id:              not adopted; the next pass decides"
+        ))),
         many => Err(not_adopted(format!(
-            "the create's answer was lost and {} groups are named {name:?}: not adopted; the \
-             next pass decides",
+            "{} groups named {name:?} appeared during the apply (the plan's listing showed none):              Slack holds duplicates, not adopted; merge them by hand, or delete all but one",
             many.len()
         ))),
     }
 }
 
-/// Creates a group. A create whose answer was lost (a timeout, a dropped connection) is never
-/// sent again blindly: Slack may accept a second group of the same name, so the group is
-/// looked up by name first (patiently, reads lag) and adopted if it is there.
+/// Creates a group, sent once: a create whose answer was lost (a timeout, a dropped
+/// connection, a 5xx) is never sent again, since Slack may accept a second group of the same
+/// name; a listing of the groups adopts it if it shows, else the op fails with its outcome
+/// unknown ([`adoptable_group`]). Members this apply was to create but did not are left out
+/// and noted: the next pass adds them once they exist.
 async fn create_group(
     ex: &Execution,
     name: &str,
@@ -648,33 +698,20 @@ async fn create_group(
     let body = write::create_group(ex.version, name, first);
     let mut once = ex.caller.clone();
     once.policy.max_attempts = 1;
-    let mut adopted = false;
-    let mut id = None;
-    for attempt in 1..=ex.caller.policy.max_attempts.max(1) {
-        match once
-            .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
-            .await
-        {
-            Ok((reply, _)) => {
-                id = Some(id_of(&reply.body));
-                break;
+    let (id, adopted) = match once
+        .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
+        .await
+    {
+        Ok((reply, _)) => (id_of(&reply.body), false),
+        Err(e) if e.error.is_transient() => {
+            match adoptable_group(ex, name, &e.error.to_string()).await {
+                Ok(found) => (Some(found), true),
+                Err(result) => return (None, result),
             }
-            Err(e) if e.error.is_transient() && attempt < ex.caller.policy.max_attempts => {
-                // The group may exist now: look before sending the create again.
-                match adoptable_group(ex, name).await {
-                    Ok(Some(found)) => {
-                        id = Some(Some(found));
-                        adopted = true;
-                        break;
-                    }
-                    Ok(None) => {}
-                    Err(result) => return (None, result),
-                }
-            }
-            Err(e) => return (None, failed(&e)),
         }
-    }
-    let Some(Some(id)) = id else {
+        Err(e) => return (None, failed(&e)),
+    };
+    let Some(id) = id else {
         return (
             None,
             OpResult::Failed {

@@ -8,9 +8,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Digests, Failure, LastGood, Memory, op_key, retry_at, value_digest};
+use super::{
+    Digests, Failure, GroupCreate, LastGood, Memory, op_key, retry_at, value_digest,
+};
 use crate::apply::{OpResult, Outcome};
-use crate::config::{Policy, StuckSettings};
+use crate::apply::OUTCOME_UNKNOWN;
+use crate::config::{MAX_BACKOFF, Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::{DriftAction, Leaving, Op, Plan};
@@ -55,6 +58,7 @@ pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memo
         applied: last_applied(before, plan, live, directory, policy, outcome),
         failures: failures(before, plan, outcome, stuck, now),
         last_good: before.last_good.clone(),
+        group_creates: group_creates(before, plan, live, outcome, stuck, now),
         key: before.key.clone(),
     };
     let complete = outcome.is_none_or(Outcome::complete);
@@ -230,6 +234,63 @@ fn failures(
                 retry_at: retry_at(stuck, passes, now),
             },
         );
+    }
+    out
+}
+
+/// Group creates no listing has shown yet: those remembered whose hold has not ended and whose
+/// name the listing still does not show, and this pass's creates that Slack answered (they
+/// exist) or whose answer was lost ([`OUTCOME_UNKNOWN`]: they may).
+fn group_creates(
+    before: &Memory,
+    plan: &Plan,
+    live: &LiveState,
+    outcome: Option<&Outcome>,
+    stuck: StuckSettings,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, GroupCreate> {
+    let shown: std::collections::BTreeSet<String> = live
+        .groups
+        .iter()
+        .map(|g| g.name.trim().to_lowercase())
+        .collect();
+    let mut out: BTreeMap<String, GroupCreate> = before
+        .group_creates
+        .iter()
+        .filter(|(key, c)| {
+            c.until > now
+                && !key
+                    .split_once(':')
+                    .is_some_and(|(_, name)| shown.contains(name))
+        })
+        .map(|(k, c)| (k.clone(), c.clone()))
+        .collect();
+    let Some(outcome) = outcome else {
+        return out;
+    };
+    let after = |wait: std::time::Duration| {
+        now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
+    };
+    for (op, result) in plan.ops.iter().zip(&outcome.ops) {
+        if !matches!(op.op, Op::CreateGroup { .. }) {
+            continue;
+        }
+        let entry = match &result.result {
+            OpResult::Applied { .. } => GroupCreate {
+                at: now,
+                id: result.resource.clone(),
+                until: after(MAX_BACKOFF),
+            },
+            OpResult::Failed { code, .. } if code.as_deref() == Some(OUTCOME_UNKNOWN) => {
+                GroupCreate {
+                    at: now,
+                    id: None,
+                    until: after(stuck.backoff),
+                }
+            }
+            _ => continue,
+        };
+        out.insert(op_key(op), entry);
     }
     out
 }

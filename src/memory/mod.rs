@@ -49,6 +49,10 @@ pub struct Memory {
     /// The last apply that ended in success.
     #[serde(default)]
     pub last_good: Option<LastGood>,
+    /// Group creates sent that no listing has shown yet, by [`op_key`]: not sent again while
+    /// held ([`GroupCreate`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_creates: BTreeMap<String, GroupCreate>,
     /// The key the digests above are made with: not stored with them.
     #[serde(skip)]
     pub key: DigestKey,
@@ -126,6 +130,23 @@ pub struct Failure {
     /// When a stuck op may be tried again (none: not stuck yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A group create that no listing has shown yet. Slack may hold a second group of one name,
+/// and its reads lag its writes, so a create sent again because the group does not show yet
+/// would make a duplicate: the create is held back until a listing shows the group (then the
+/// entry is forgotten) or until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCreate {
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// The group's id when Slack answered (it exists); none when the answer was lost and no
+    /// listing showed it (it may exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When the create may be sent again if no listing has shown the group: for a lost answer,
+    /// `stuck.backoff` after it; for a create Slack answered, [`MAX_BACKOFF`] after it.
+    pub until: DateTime<Utc>,
 }
 
 /// The last apply that ended in success.

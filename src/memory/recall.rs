@@ -67,6 +67,7 @@ pub fn recall(
     }
     find_drift(&mut plan, memory, policy, &waited_on, &mut held);
     hold_stuck(&mut plan, memory, stuck, now, &waited_on, &mut held);
+    hold_group_creates(&mut plan, memory, now, &waited_on, &mut held);
     remove_ops(&mut plan, &held);
     plan.pending.sort();
     plan.drift.sort();
@@ -213,6 +214,48 @@ fn hold_stuck(
             passes: f.passes,
             retry_at: wait,
             key: op_key(op),
+        });
+    }
+}
+
+/// A group create sent by an earlier pass that this pass's listing does not show yet is held
+/// back until its hold ends ([`super::GroupCreate`]): sending it again could make a second
+/// group of one name. Listed as [`Stuck`], so the plan says it falls short.
+fn hold_group_creates(
+    plan: &mut Plan,
+    memory: &Memory,
+    now: DateTime<Utc>,
+    waited_on: &[bool],
+    held: &mut BTreeSet<usize>,
+) {
+    for (i, op) in plan.ops.iter().enumerate() {
+        if held.contains(&i) || waited_on[i] || !matches!(op.op, Op::CreateGroup { .. }) {
+            continue;
+        }
+        let key = op_key(op);
+        let Some(c) = memory.group_creates.get(&key).filter(|c| c.until > now) else {
+            continue;
+        };
+        held.insert(i);
+        let at = c.at.format("%Y-%m-%dT%H:%M:%SZ");
+        let error = match &c.id {
+            Some(id) => format!(
+                "created at {at} (id {id}), and Slack's listing does not show it yet (its reads \
+                 lag): not sent again, or it would be a second group of this name"
+            ),
+            None => format!(
+                "sent at {at}, its answer lost, and Slack's listing does not show it yet: it may \
+                 exist, so it is not sent again before the hold (stuck.backoff) ends"
+            ),
+        };
+        plan.stuck.retain(|s| s.key != key);
+        plan.stuck.push(Stuck {
+            subject: op.subject().to_string(),
+            kind: op.kind(),
+            error,
+            passes: 0,
+            retry_at: Some(c.until),
+            key,
         });
     }
 }

@@ -41,10 +41,27 @@ pub(super) fn add_edges(ops: &mut [PlannedOp]) {
 pub fn binding(waiter: &Op, waited: &Op) -> bool {
     match (waiter, waited) {
         (Op::DeactivateUser { .. } | Op::DeleteGroup { .. }, _) => false,
+        // A group is written with the members that exist: one whose create failed or is held
+        // back is left out (and added by a later pass), never the whole group.
+        (Op::CreateGroup { .. } | Op::UpdateGroup { .. }, Op::CreateUser { .. }) => false,
         (_, Op::CreateUser { .. }) => true,
         (Op::CreateUser { .. } | Op::UpdateUser { .. }, Op::UpdateUser { .. }) => true,
         _ => false,
     }
+}
+
+/// Whether `waiter` is skipped when `waited` did not apply. Every edge skips but one: a group
+/// op waits for the creates of its new members only to add them, and writes the group with
+/// the members that exist when one did not apply (issue 27: one failing member never blocks
+/// its group).
+pub fn skipped_with(waiter: &Op, waited: &Op) -> bool {
+    !matches!(
+        (waiter, waited),
+        (
+            Op::CreateGroup { .. } | Op::UpdateGroup { .. },
+            Op::CreateUser { .. }
+        )
+    )
 }
 
 /// The existing accounts a group op adds or removes, by id.
@@ -214,7 +231,9 @@ mod tests {
             delete(),
         );
         assert!(binding(&up, &create));
-        assert!(binding(&group, &create));
+        assert!(!binding(&group, &create), "a group is written without a missing member");
+        assert!(!skipped_with(&group, &create));
+        assert!(skipped_with(&up, &create));
         assert!(binding(&up, &update("W2", false)), "a key released");
         assert!(!binding(&group, &up), "a member's update only orders");
         assert!(!binding(&gone, &up));

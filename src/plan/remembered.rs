@@ -62,7 +62,8 @@ pub struct Stuck {
     pub kind: OpKind,
     /// Slack's error.
     pub error: String,
-    /// Consecutive passes it failed.
+    /// Consecutive passes it failed; 0 for a group create that did not fail but is held back
+    /// until a listing shows the group an earlier pass created (or may have created).
     pub passes: u32,
     /// When it is tried again; none: this pass tries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -484,15 +484,17 @@ fn memory_blocks(plan: &Plan, paint: &Paint, out: &mut Vec<(BlockKind, Vec<Strin
             Some(at) => format!("next try {}", at.format("%Y-%m-%d %H:%M:%S UTC")),
             None => "tried again by this plan".to_string(),
         };
+        let why = match st.passes {
+            0 => format!("held back: {}", v(&st.error)),
+            n => format!("failed {n} passes in a row with {}", v(&st.error)),
+        };
         out.push((
             BlockKind::Stuck,
             vec![format!(
-                "{} {} {}: failed {} passes in a row with {}; {when}",
+                "{} {} {}: {why}; {when}",
                 paint.red("! stuck          "),
                 st.kind,
                 v(&st.subject),
-                st.passes,
-                v(&st.error)
             )],
         ));
     }

@@ -15,6 +15,7 @@ mod executor;
 mod exit_codes;
 mod failures;
 mod fixtures;
+mod groups_lag;
 mod hardening;
 mod harness;
 mod hr;
