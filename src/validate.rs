@@ -113,9 +113,13 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
         invalid_users: crate::config::InvalidUsers::Skip,
         ..options
     };
+    let mut config_problems = warnings;
     let (directory_problems, counts) = match directory::load(&config.sources, &lenient) {
         Ok(loaded) => {
             let d = &loaded.directory;
+            if config.policy.channels.is_none() {
+                config_problems.extend(role_mailboxes(d));
+            }
             let leavers = d.users.iter().filter(|u| !u.active).count();
             let counts = (d.users.len(), leavers, d.skipped.len(), d.groups.len());
             // `validate` is a one-shot command: the directory is left to the process's exit
@@ -129,10 +133,58 @@ pub fn validate(path: &Path, env: &EnvOverrides, today: NaiveDate) -> Validation
     let sources: Vec<&crate::config::SourceSpec> = config.sources.iter().collect();
     directory::group_repeated_errors(&mut directory_problems, &sources);
     ValidationReport {
-        config_problems: warnings,
+        config_problems,
         directory_problems,
         counts,
     }
+}
+
+/// User names that are often a channel's name too (a team's mailbox and its channel share a
+/// word): [`role_mailboxes`] warns about them when no `channels_file` is given.
+pub const ROLE_NAMES: &[&str] = &[
+    "admin",
+    "billing",
+    "careers",
+    "contact",
+    "design",
+    "dev",
+    "engineering",
+    "finance",
+    "general",
+    "help",
+    "helpdesk",
+    "hr",
+    "info",
+    "it",
+    "jobs",
+    "legal",
+    "marketing",
+    "office",
+    "ops",
+    "press",
+    "random",
+    "sales",
+    "security",
+    "support",
+    "team",
+];
+
+/// A warning at each active directory user whose user name is one of [`ROLE_NAMES`]: without
+/// a channel list, a collision with a channel is only found at apply (409 `username_taken`).
+fn role_mailboxes(d: &directory::Directory) -> Vec<Problem<ConfigIssue>> {
+    d.users
+        .iter()
+        .filter(|u| u.active && ROLE_NAMES.contains(&u.user_name_key.as_str()))
+        .map(|u| {
+            Problem::warning(
+                u.location.clone(),
+                ConfigIssue::RoleMailbox {
+                    email: u.email.clone(),
+                    user_name: u.user_name_key.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Which JSON Schema to print.

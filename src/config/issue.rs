@@ -303,6 +303,27 @@ pub enum ConfigIssue {
         /// The setting, dotted.
         field: String,
     },
+    /// `channels_file` could not be read.
+    #[error("channels_file {path:?} cannot be read: {cause}")]
+    ChannelsFile {
+        /// The path as resolved.
+        path: String,
+        /// Why.
+        cause: String,
+    },
+    /// A directory user's user name looks like a role mailbox (`support`, `design`…), which
+    /// is often a channel's name too, and no `channels_file` says which channels exist.
+    #[error(
+        "user {email} gets the user name {user_name:?}, which looks like a role mailbox: if a \
+         channel has that name, Slack refuses the account (409 username_taken) at apply; give \
+         channels_file: so the plan shows such a collision, or set the user's user_name"
+    )]
+    RoleMailbox {
+        /// The user's email.
+        email: String,
+        /// The user name Slack would hold.
+        user_name: String,
+    },
     /// A problem in a value set by an environment variable.
     #[error("{issue} (from {variable})")]
     FromEnv {

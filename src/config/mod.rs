@@ -424,6 +424,9 @@ pub struct Policy {
     pub attributes: AttributePolicy,
     /// Limits that stop an apply before anything is written.
     pub safety: Safety,
+    /// The channel names `channels_file` lists, as user-name keys (lower case, no `#`): a
+    /// user name among them is a conflict. `None`: no list was given.
+    pub channels: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Default for Policy {
@@ -435,8 +438,19 @@ impl Default for Policy {
             unmanaged_groups: UnmanagedGroups::Ignore,
             attributes: AttributePolicy::default(),
             safety: Safety::default(),
+            channels: None,
         }
     }
+}
+
+/// The channel names in a channel list's text (`channels_file`, the emulator's): one per line,
+/// `#` before a name optional, blank lines ignored; as user-name keys (trimmed, lower case),
+/// the form Slack compares user names and channel names in.
+pub fn channel_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .map(|l| crate::slack_rules::user_name_key(l.trim().trim_start_matches('#')))
+        .filter(|k| !k.is_empty())
+        .collect()
 }
 
 /// DESIGN §2's order: the most stable key first.

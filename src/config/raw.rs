@@ -64,6 +64,12 @@ pub struct RawConfig {
     pub state_dir: Option<RawStateDir>,
     /// Ops Slack refuses with the same error pass after pass (needs the state).
     pub stuck: Option<RawStuck>,
+    /// A file listing the organisation's channel names, one per line (`#` before a name
+    /// optional, blank lines ignored), relative to this file's folder: the format
+    /// `scimsync emulator` takes. User names share Slack's namespace with channels, so a user
+    /// whose user name is a channel's becomes a conflict in the plan instead of a 409
+    /// `username_taken` at apply. Default: none (such a collision is only found at apply).
+    pub channels_file: Option<String>,
 }
 
 /// `state_dir`: a folder, or `false` for no state.

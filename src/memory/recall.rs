@@ -17,7 +17,7 @@ use super::{Memory, op_key};
 use crate::config::{AttributeMode, Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
-use crate::plan::{Drift, DriftAction, Leaving, Op, Pending, Plan, Stuck};
+use crate::plan::{Drift, DriftAction, Leaving, Op, Pending, Plan, Stuck, UserRef};
 
 /// What Slack shows in sync with the directory: per account matched to a directory user who
 /// is active there (a rejoiner's still deactivated account included), the text and date
@@ -68,6 +68,7 @@ pub fn recall(
     find_drift(&mut plan, memory, policy, &waited_on, &mut held);
     hold_stuck(&mut plan, memory, stuck, now, &waited_on, &mut held);
     hold_group_creates(&mut plan, memory, now, &waited_on, &mut held);
+    leave_out_held_members(&mut plan, &mut held);
     remove_ops(&mut plan, &held);
     plan.pending.sort();
     plan.drift.sort();
@@ -257,6 +258,41 @@ fn hold_group_creates(
             retry_at: Some(c.until),
             key,
         });
+    }
+}
+
+/// A user create held back leaves the group ops it was waited on by (a group waits for its
+/// new members' creates only to add them, [`crate::plan::order::binding`]): the member is left
+/// out of them, and a group change left with nothing to do is held back too — so a stuck
+/// create is neither sent nor reported as a member "not added" every pass.
+fn leave_out_held_members(plan: &mut Plan, held: &mut BTreeSet<usize>) {
+    let keys: BTreeSet<String> = held
+        .iter()
+        .filter_map(|&i| match &plan.ops[i].op {
+            Op::CreateUser { email, .. } => Some(crate::slack_rules::email_key(email)),
+            _ => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let kept = |r: &UserRef| !matches!(r, UserRef::New(k) if keys.contains(k));
+    for (i, op) in plan.ops.iter_mut().enumerate() {
+        match &mut op.op {
+            Op::CreateGroup { members, .. } => members.retain(kept),
+            Op::UpdateGroup {
+                rename,
+                add,
+                remove,
+                ..
+            } => {
+                add.retain(kept);
+                if rename.is_none() && add.is_empty() && remove.is_empty() {
+                    held.insert(i);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

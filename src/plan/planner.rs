@@ -339,7 +339,24 @@ impl<'a> Planner<'a> {
             ));
             return Fate::Nothing;
         }
+        if let Some(reason) = self.channel_collision(d) {
+            self.conflicts.push(conflict(&d.email, reason, source));
+            return Fate::Nothing;
+        }
         Fate::Create
+    }
+
+    /// Why a hire cannot be created because its user name is a channel's (user names and
+    /// channel names share one namespace, FACTS TL;DR 6), when `channels_file` lists it.
+    fn channel_collision(&self, d: &DesiredUser) -> Option<String> {
+        let channels = self.policy.channels.as_ref()?;
+        channels.contains(&d.user_name_key).then(|| {
+            format!(
+                "its user name {:?} is a channel's name (channels_file): Slack would refuse the \
+                 account (409 username_taken); set another user_name for it",
+                d.user_name_key
+            )
+        })
     }
 
     /// Who each directory user will be in Slack, for managers and group members: an account

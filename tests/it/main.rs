@@ -3,6 +3,7 @@
 
 mod apply;
 mod audit;
+mod channels;
 mod clears;
 mod clock;
 mod confine;

@@ -31,6 +31,29 @@ impl Compiler<'_> {
                 .unwrap_or(UnmanagedGroups::Ignore),
             attributes,
             safety: self.compile_safety(raw),
+            channels: self.compile_channels(raw),
+        }
+    }
+
+    /// `channels_file:`: the channel names it lists, read now (relative to the config's
+    /// folder); an unreadable file is an error naming it.
+    fn compile_channels(
+        &mut self,
+        raw: &RawConfig,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let text = raw.channels_file.as_deref()?;
+        let at = [Step::Key("channels_file")];
+        let path = self.file_path(&at, text)?;
+        match std::fs::read_to_string(&path) {
+            Ok(listed) => Some(crate::config::channel_names(&listed)),
+            Err(e) => {
+                let issue = ConfigIssue::ChannelsFile {
+                    path: path.display().to_string(),
+                    cause: e.to_string(),
+                };
+                self.error(&at, issue);
+                None
+            }
         }
     }
 
