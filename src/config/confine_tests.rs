@@ -77,7 +77,7 @@ const SOURCES: &str = "sources:\n  - csv: people.csv\n    columns: {email: Email
 /// that sets it to `../outside`: each must be refused at its key under `SCIMSYNC_CONFINE`.
 /// (The list is checked against the schema below: a new file key fails that test until it is
 /// listed here, and then this one shows it confined.)
-const FILE_KEYS: [(&str, &str, &str); 9] = [
+const FILE_KEYS: [(&str, &str, &str); 10] = [
     (
         "yaml",
         "sources:\n  - yaml: ../outside\n",
@@ -92,6 +92,11 @@ const FILE_KEYS: [(&str, &str, &str); 9] = [
     ("path", "audit_log: {path: ../outside}\n", "audit_log.path"),
     ("lock_file", "lock_file: ../outside\n", "lock_file"),
     ("state_dir", "state_dir: ../outside\n", "state_dir"),
+    (
+        "channels_file",
+        "channels_file: ../outside.csv\n",
+        "channels_file",
+    ),
     (
         "emulator_seed",
         "target: {url: embedded, emulator_seed: ../outside}\n",
@@ -162,8 +167,14 @@ fn every_file_key_leaving_the_confined_folder_is_refused_at_its_key() {
         let expected = if field == "target.token_file" {
             format!("{field} is refused under SCIMSYNC_CONFINE")
         } else {
+            // (A channel list is read as the config compiles: it names a file that exists.)
+            let path = if field == "channels_file" {
+                "../outside.csv"
+            } else {
+                "../outside"
+            };
             format!(
-                "{field} \"../outside\" leaves the confined folder {} (SCIMSYNC_CONFINE): it resolves to ",
+                "{field} \"{path}\" leaves the confined folder {} (SCIMSYNC_CONFINE): it resolves to ",
                 tree.pr().display()
             )
         };

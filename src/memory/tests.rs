@@ -441,3 +441,120 @@ fn the_state_file_writes_attributes_by_name_and_reads_back() {
     let back: Memory = serde_json::from_value(json).unwrap();
     assert_eq!(back, memory);
 }
+
+fn create_group(name: &str, members: Vec<crate::plan::UserRef>) -> PlannedOp {
+    PlannedOp::new(Op::CreateGroup {
+        name: name.into(),
+        members,
+        source: "people.yaml:9".into(),
+    })
+}
+
+/// Issue 27: a group create Slack answered, and one whose answer was lost, are remembered
+/// until a listing shows the group (or the hold ends); the next pass holds them back, so a
+/// lagging listing never makes a second group of one name.
+#[test]
+fn group_creates_are_held_until_a_listing_shows_them() {
+    let plan = Plan::of(vec![
+        create_group("eng", vec![]),
+        create_group("ops", vec![]),
+        create_group("hr", vec![]),
+    ]);
+    let unknown = failed(None, Some(crate::apply::OUTCOME_UNKNOWN), "lost");
+    let refused = failed(Some(409), Some("conflict"), "no");
+    let done = outcome(vec![applied(Some("S1")), unknown, refused]);
+    let live = LiveState::default();
+    let memory = learn(&Memory::default(), &plan, &live, None, Some(&done));
+    let eng = &memory.group_creates["create_group:eng"];
+    assert_eq!(eng.id.as_deref(), Some("S1"));
+    assert_eq!(eng.until, t() + chrono::Duration::hours(24));
+    let ops = &memory.group_creates["create_group:ops"];
+    assert_eq!((ops.id.as_deref(), ops.until), (None, t() + chrono::Duration::seconds(60)));
+    assert!(!memory.group_creates.contains_key("create_group:hr"), "refused: not held");
+
+    // The next pass, inside the lag: both held back and listed as held, `hr` sent again.
+    let again = recall::recall(
+        plan.clone(),
+        &memory,
+        &Policy::default(),
+        STUCK,
+        t() + chrono::Duration::seconds(30),
+    );
+    let kept: Vec<&str> = again.ops.iter().map(|o| o.subject()).collect();
+    assert_eq!(kept, ["hr"]);
+    assert_eq!(again.stuck.len(), 2);
+    assert!(again.stuck.iter().all(|s| s.passes == 0 && s.retry_at.is_some()));
+    assert!(again.falls_short(), "not in sync while held");
+    // Past the lost create's hold, it is sent again; the answered one is still held.
+    let later = recall::recall(
+        plan.clone(),
+        &memory,
+        &Policy::default(),
+        STUCK,
+        t() + chrono::Duration::seconds(61),
+    );
+    let kept: Vec<&str> = later.ops.iter().map(|o| o.subject()).collect();
+    assert_eq!(kept, ["ops", "hr"]);
+
+    // A listing that shows `eng` forgets it; `ops` stays remembered while its hold lasts.
+    let live = LiveState {
+        users: vec![],
+        groups: vec![crate::model::LiveGroup {
+            id: "S1".into(),
+            name: " ENG".into(),
+            members: vec![],
+            auto_generated: false,
+        }],
+    };
+    let next = learn(&memory, &Plan::of(vec![]), &live, None, None);
+    assert_eq!(
+        next.group_creates.keys().collect::<Vec<_>>(),
+        ["create_group:ops"]
+    );
+}
+
+/// Issue 27: a user create held back as stuck leaves the groups waiting for it; a group
+/// change left with nothing to do is held back with it.
+#[test]
+fn a_held_user_create_leaves_its_groups_ops() {
+    use crate::plan::UserRef;
+    let create = PlannedOp::new(Op::CreateUser {
+        email: "Support@example.com".into(),
+        user_name: "support".into(),
+        fields: UserFields::default(),
+        source: "people.yaml:2".into(),
+    });
+    let mut group = create_group(
+        "help",
+        vec![UserRef::Id("W1".into()), UserRef::New("support@example.com".into())],
+    );
+    group.after = vec![0];
+    let mut update = PlannedOp::new(Op::UpdateGroup {
+        id: "S9".into(),
+        name: "all".into(),
+        rename: None,
+        add: vec![UserRef::New("support@example.com".into())],
+        remove: vec![],
+    });
+    update.after = vec![0];
+    let plan = Plan::of(vec![create.clone(), group, update]);
+    let mut memory = Memory::default();
+    memory.failures.insert(
+        op_key(&create.op),
+        Failure {
+            op: DigestKey::default().digest(&create.op),
+            error: "409 username_taken".into(),
+            passes: 2,
+            last: t(),
+            retry_at: Some(t() + hours(1)),
+        },
+    );
+    let plan = recall::recall(plan, &memory, &Policy::default(), STUCK, t());
+    assert_eq!(plan.ops.len(), 1, "{:?}", plan.ops);
+    let Op::CreateGroup { members, .. } = &plan.ops[0].op else {
+        panic!("{:?}", plan.ops)
+    };
+    assert_eq!(members, &[UserRef::Id("W1".into())]);
+    assert!(plan.ops[0].after.is_empty());
+    assert_eq!(plan.stuck.len(), 1);
+}
