@@ -11,7 +11,11 @@
 //! requests in flight and its own rate bucket, all under the org-wide one — so deactivations
 //! start with the apply and never queue behind an import's creates. Never two writes at once
 //! on one resource. One rejected op is reported with Slack's error code and skipped; the ops
-//! that wait on it are skipped too; the rest applies.
+//! that wait on it are skipped too — except a group op, which waits for its new members'
+//! creates only to add them and goes ahead with the members that exist
+//! ([`crate::plan::order::skipped_with`]); the rest applies. A group create is sent once
+//! (Slack may hold two groups of one name): a lost answer is adopted from a listing of the
+//! groups or left [`OUTCOME_UNKNOWN`], never sent again.
 
 mod audit;
 mod outcome;
