@@ -299,12 +299,7 @@ struct Wait {
 
 /// One op's life: wait for the ops it comes after, then apply it unless one of them failed or
 /// the apply is stopping; audit it; tell the ops waiting on it.
-async fn run_op(
-    ex: Arc<Execution>,
-    op: PlannedOp,
-    waits: Vec<Wait>,
-    done: Arc<Done>,
-) -> OpOutcome {
+async fn run_op(ex: Arc<Execution>, op: PlannedOp, waits: Vec<Wait>, done: Arc<Done>) -> OpOutcome {
     let mut blocked = None;
     for Wait {
         who,

@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    Digests, Failure, GroupCreate, LastGood, Memory, op_key, retry_at, value_digest,
-};
-use crate::apply::{OpResult, Outcome};
+use super::{Digests, Failure, GroupCreate, LastGood, Memory, op_key, retry_at, value_digest};
 use crate::apply::OUTCOME_UNKNOWN;
+use crate::apply::{OpResult, Outcome};
 use crate::config::{MAX_BACKOFF, Policy, StuckSettings};
 use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};

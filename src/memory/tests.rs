@@ -469,8 +469,14 @@ fn group_creates_are_held_until_a_listing_shows_them() {
     assert_eq!(eng.id.as_deref(), Some("S1"));
     assert_eq!(eng.until, t() + chrono::Duration::hours(24));
     let ops = &memory.group_creates["create_group:ops"];
-    assert_eq!((ops.id.as_deref(), ops.until), (None, t() + chrono::Duration::seconds(60)));
-    assert!(!memory.group_creates.contains_key("create_group:hr"), "refused: not held");
+    assert_eq!(
+        (ops.id.as_deref(), ops.until),
+        (None, t() + chrono::Duration::seconds(60))
+    );
+    assert!(
+        !memory.group_creates.contains_key("create_group:hr"),
+        "refused: not held"
+    );
 
     // The next pass, inside the lag: both held back and listed as held, `hr` sent again.
     let again = recall::recall(
@@ -483,7 +489,12 @@ fn group_creates_are_held_until_a_listing_shows_them() {
     let kept: Vec<&str> = again.ops.iter().map(|o| o.subject()).collect();
     assert_eq!(kept, ["hr"]);
     assert_eq!(again.stuck.len(), 2);
-    assert!(again.stuck.iter().all(|s| s.passes == 0 && s.retry_at.is_some()));
+    assert!(
+        again
+            .stuck
+            .iter()
+            .all(|s| s.passes == 0 && s.retry_at.is_some())
+    );
     assert!(again.falls_short(), "not in sync while held");
     // Past the lost create's hold, it is sent again; the answered one is still held.
     let later = recall::recall(
@@ -526,7 +537,10 @@ fn a_held_user_create_leaves_its_groups_ops() {
     });
     let mut group = create_group(
         "help",
-        vec![UserRef::Id("W1".into()), UserRef::New("support@example.com".into())],
+        vec![
+            UserRef::Id("W1".into()),
+            UserRef::New("support@example.com".into()),
+        ],
     );
     group.after = vec![0];
     let mut update = PlannedOp::new(Op::UpdateGroup {

@@ -231,7 +231,10 @@ mod tests {
             delete(),
         );
         assert!(binding(&up, &create));
-        assert!(!binding(&group, &create), "a group is written without a missing member");
+        assert!(
+            !binding(&group, &create),
+            "a group is written without a missing member"
+        );
         assert!(!skipped_with(&group, &create));
         assert!(skipped_with(&up, &create));
         assert!(binding(&up, &update("W2", false)), "a key released");

@@ -23,7 +23,11 @@ async fn org_with_channel() -> Org {
         channels: vec!["support".into()],
         ..EmulatorConfig::default()
     };
-    org_with(config, store_of(vec![StoredUser::new("ops", "ops@example.com")])).await
+    org_with(
+        config,
+        store_of(vec![StoredUser::new("ops", "ops@example.com")]),
+    )
+    .await
 }
 
 /// The emulator's group `name`, as the user names of its members.
@@ -90,7 +94,11 @@ async fn with_a_channel_list_the_collision_is_a_conflict_in_the_plan() {
     for v in BOTH {
         let o = org_with_channel().await;
         let dir = setup(&o, v, "channels_file: channels.txt\n");
-        std::fs::write(dir.path().join("channels.txt"), "general\n#random\n\n#Support\n").unwrap();
+        std::fs::write(
+            dir.path().join("channels.txt"),
+            "general\n#random\n\n#Support\n",
+        )
+        .unwrap();
         let (code, text) = run(&o, dir.path(), &["plan", "--detailed-exitcode"]);
         assert_eq!(code, 5, "{v:?}: {text}");
         assert!(

@@ -80,7 +80,11 @@ async fn never_duplicated(v: Version, seed: u64) {
             .await
             .unwrap();
         assert!(code == 0 || code == 4, "{v:?} run {run_no}: {code}: {text}");
-        assert_eq!(duplicates(&org), BTreeMap::new(), "{v:?} run {run_no}: {text}");
+        assert_eq!(
+            duplicates(&org),
+            BTreeMap::new(),
+            "{v:?} run {run_no}: {text}"
+        );
         assert!(
             org.emu.with_store(|s| s.group_count()) <= GROUPS + 1,
             "{v:?}: {text}"
@@ -102,16 +106,17 @@ async fn never_duplicated(v: Version, seed: u64) {
     assert_eq!(code, 0, "{v:?}: {text}");
     tokio::time::sleep(LAG).await;
     let (o2, path) = (org.clone(), dir.path().to_path_buf());
-    let (code, text) = tokio::task::spawn_blocking(move || {
-        run(&o2, &path, &["plan", "--detailed-exitcode"])
-    })
-    .await
-    .unwrap();
+    let (code, text) =
+        tokio::task::spawn_blocking(move || run(&o2, &path, &["plan", "--detailed-exitcode"]))
+            .await
+            .unwrap();
     assert_eq!(code, 0, "{v:?}: {text}");
     assert_eq!(duplicates(&org), BTreeMap::new(), "{v:?}");
     let (count, full) = org.emu.with_store(|s| {
         (
-            s.groups().filter(|g| g.display_name.starts_with("team-")).count(),
+            s.groups()
+                .filter(|g| g.display_name.starts_with("team-"))
+                .count(),
             s.groups()
                 .filter(|g| g.display_name.starts_with("team-"))
                 .all(|g| g.members.len() == 3),

@@ -37,10 +37,7 @@ impl Compiler<'_> {
 
     /// `channels_file:`: the channel names it lists, read now (relative to the config's
     /// folder); an unreadable file is an error naming it.
-    fn compile_channels(
-        &mut self,
-        raw: &RawConfig,
-    ) -> Option<std::collections::BTreeSet<String>> {
+    fn compile_channels(&mut self, raw: &RawConfig) -> Option<std::collections::BTreeSet<String>> {
         let text = raw.channels_file.as_deref()?;
         let at = [Step::Key("channels_file")];
         let path = self.file_path(&at, text)?;
