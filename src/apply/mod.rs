@@ -662,27 +662,33 @@ fn unknown(message: String) -> OpResult {
 async fn adoptable_group(ex: &Execution, name: &str, cause: &str) -> Result<String, OpResult> {
     let found = groups_named(ex, name).await.map_err(|e| {
         unknown(format!(
-            "the create's answer was lost ({cause}) and listing the groups failed ({e}): it may              have landed; not sent again, the next pass decides from its listing"
+            "the create's answer was lost ({cause}) and listing the groups failed ({e}): it may \
+             have landed; not sent again, the next pass decides from its listing"
         ))
     })?;
     match found.as_slice() {
         [] => Err(unknown(format!(
-            "the create's answer was lost ({cause}) and the groups' listing does not show              {name:?} after {} s: it may have landed (Slack's reads lag); not sent again, the              next pass decides from its listing",
+            "the create's answer was lost ({cause}) and the groups' listing does not show \
+             {name:?} after {} s: it may have landed (Slack's reads lag); not sent again, the \
+             next pass decides from its listing",
             LOOKUP_PATIENCE.as_secs()
         ))),
         [Some(one)] => Ok(one.clone()),
         [None] => Err(not_adopted(format!(
-            "the create's answer was lost and the group named {name:?} Slack shows has no id:              not adopted; the next pass decides"
+            "the create's answer was lost and the group named {name:?} Slack shows has no id: \
+             not adopted; the next pass decides"
         ))),
         many => Err(not_adopted(format!(
-            "{} groups named {name:?} appeared during the apply (the plan's listing showed none):              Slack holds duplicates, not adopted; merge them by hand, or delete all but one",
+            "{} groups named {name:?} appeared during the apply (the plan's listing showed none): \
+             Slack holds duplicates, not adopted; merge them by hand, or delete all but one",
             many.len()
         ))),
     }
 }
 
 /// Creates a group, sent once: a create whose answer was lost (a timeout, a dropped
-/// connection, a 5xx) is never sent again, since Slack may accept a second group of the same
+/// connection) is never sent again ([`send_group_create`] repeats only one Slack answered
+/// with a 5xx), since Slack may accept a second group of the same
 /// name; a listing of the groups adopts it if it shows, else the op fails with its outcome
 /// unknown ([`adoptable_group`]). Members this apply was to create but did not are left out
 /// and noted: the next pass adds them once they exist.
@@ -695,14 +701,9 @@ async fn create_group(
     let missing = members.len() - ids.len();
     let (first, rest) = ids.split_at(ids.len().min(write::MEMBERSHIP_CHUNK));
     let body = write::create_group(ex.version, name, first);
-    let mut once = ex.caller.clone();
-    once.policy.max_attempts = 1;
-    let (id, adopted) = match once
-        .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(&body))
-        .await
-    {
-        Ok((reply, _)) => (id_of(&reply.body), false),
-        Err(e) if e.error.is_transient() => {
+    let (id, adopted) = match send_group_create(ex, &body).await {
+        Ok(id) => (id, false),
+        Err(e) if e.error.is_transient() && e.error.status().is_none() => {
             match adoptable_group(ex, name, &e.error.to_string()).await {
                 Ok(found) => (Some(found), true),
                 Err(result) => return (None, result),
@@ -734,6 +735,32 @@ async fn create_group(
     }
     let note = (!notes.is_empty()).then(|| notes.join("; "));
     (Some(id), OpResult::Applied { note })
+}
+
+/// Sends a group create, again only after Slack answered it with a 5xx (its answer: nothing
+/// was created), with the caller's backoff, as many times as its policy allows. A create that
+/// got no answer (a timeout, a dropped connection) is never sent again: its error is returned
+/// for [`adoptable_group`]. On success, the new group's id.
+async fn send_group_create(ex: &Execution, body: &Value) -> Result<Option<String>, CallError> {
+    let mut once = ex.caller.clone();
+    once.policy.max_attempts = 1;
+    let mut attempt = 1;
+    loop {
+        match once
+            .call(Endpoint::GroupCreate, Method::POST, "Groups", Some(body))
+            .await
+        {
+            Ok((reply, _)) => return Ok(id_of(&reply.body)),
+            Err(e)
+                if e.error.status().is_some_and(|s| s >= 500)
+                    && attempt < ex.caller.policy.max_attempts =>
+            {
+                tokio::time::sleep(ex.caller.backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 async fn patch_group(

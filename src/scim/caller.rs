@@ -297,8 +297,8 @@ impl Caller {
         }
     }
 
-    /// Full jitter: a uniform wait in [0, min(cap, base·2^(n-1))].
-    fn backoff(&self, attempt: u32) -> Duration {
+    /// Full jitter: a uniform wait in [0, min(cap, base·2^(n-1))] after `attempt` failures.
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .policy
             .base
