@@ -26,6 +26,7 @@ mod monitoring;
 mod operator;
 mod plan;
 mod progress;
+mod pushgateway;
 mod python_sdk;
 mod quickstart;
 mod quiet;
