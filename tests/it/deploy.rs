@@ -22,18 +22,19 @@ fn documents(file: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The Kubernetes objects kustomization.yaml deploys, plus cronjob.yaml (the alternative).
+/// The Kubernetes objects the base deploys, plus the cron component's CronJob (the
+/// alternative), as written (the overlays are rendered by `kubectl kustomize` below).
 fn objects() -> Vec<Value> {
-    let dir = root().join("deploy/kubernetes");
+    let dir = root().join("deploy/kubernetes/base");
     let kustomization = &documents(&dir.join("kustomization.yaml"))[0];
-    let mut files: Vec<String> = kustomization["resources"]
+    let mut files: Vec<PathBuf> = kustomization["resources"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_str().unwrap().to_string())
+        .map(|r| dir.join(r.as_str().unwrap()))
         .collect();
-    files.push("cronjob.yaml".into());
-    files.iter().flat_map(|f| documents(&dir.join(f))).collect()
+    files.push(root().join("deploy/kubernetes/components/cron/cronjob.yaml"));
+    files.iter().flat_map(|f| documents(f)).collect()
 }
 
 fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -88,7 +89,9 @@ fn pods_get_no_api_token_and_keep_the_audit_log_on_a_volume_claim() {
         );
     }
     // The audit log the shipped config writes is on that volume.
-    let config = std::fs::read_to_string(root().join("deploy/kubernetes/scimsync.yaml")).unwrap();
+    let config =
+        std::fs::read_to_string(root().join("deploy/kubernetes/overlays/example/scimsync.yaml"))
+            .unwrap();
     assert!(config.contains("audit_log: /var/lib/scimsync/"), "{config}");
 }
 
