@@ -30,6 +30,7 @@ mod pushgateway;
 mod python_sdk;
 mod quickstart;
 mod quiet;
+mod release;
 mod report_drift;
 mod saved_plans;
 mod scim_client;
