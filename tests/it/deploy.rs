@@ -551,3 +551,33 @@ fn the_systemd_timer_catches_up_and_the_units_point_at_the_man_page() {
         );
     }
 }
+
+/// The released image has no base image (nothing to pin, nothing to patch but the binary):
+/// deploy/release/image builds it from scratch. The source-build Dockerfile's bases are
+/// pinned by digest, or say why not and where the released image comes from.
+#[test]
+fn the_released_image_is_from_scratch_and_the_dockerfile_says_how_its_bases_are_pinned() {
+    let image = std::fs::read_to_string(root().join("deploy/release/image")).unwrap();
+    assert!(
+        image.contains("buildah from --quiet scratch"),
+        "buildah: from scratch"
+    );
+    let froms: Vec<&str> = image.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms, ["FROM scratch"], "docker: from scratch");
+    assert!(image.contains("--user 65532:65532") && image.contains("USER 65532:65532"));
+    assert!(image.contains("healthcheck") && image.contains("HEALTHCHECK"));
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let unpinned: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM ") && !l.contains("@sha256:"))
+        .collect();
+    if !unpinned.is_empty() {
+        assert!(
+            dockerfile.contains("Base images by tag, not pinned")
+                && dockerfile.contains("deploy/release/image makes it FROM scratch"),
+            "unpinned bases {unpinned:?} without the note"
+        );
+    }
+    assert!(dockerfile.contains("USER 65532:65532"));
+    assert!(dockerfile.contains("HEALTHCHECK"));
+}
