@@ -4,8 +4,8 @@
 //! commit in two folders: the tarball's contents, `sha256sum -c`, the SBOM's direct
 //! dependencies and versions, and byte-identical binaries and tarballs.
 //!
-//! What the two-folder check compares: both clones build into one CARGO_TARGET_DIR (under
-//! target/), so the registry dependencies are compiled once and shared (their flags name no
+//! What the two-folder check compares: both clones build into one CARGO_TARGET_DIR (the
+//! repository's target/, scripts/release's default), so the registry dependencies are compiled once and shared (their flags name no
 //! folder, so the second build reuses them); scimsync's own crates (its library, its build
 //! script and its binary) are cleaned and rebuilt from the second folder. It proves that the
 //! source folder does not reach the binary, and that the tarball, the completions, the man page,
@@ -516,21 +516,33 @@ fn check_sbom(path: &Path) {
     assert!(root_deps["dependsOn"].as_array().unwrap().len() >= 30);
 }
 
-/// With buildah here, the image was built: an OCI archive, non-root, with a health check.
+/// With buildah here, the image was built: a docker-archive whose config runs as 65532 with a
+/// health check through `scimsync healthcheck`.
 fn check_image(dist: &Path, name: &str, log: &str) {
-    let archive = dist.join(format!("{name}.oci.tar"));
+    let archive = dist.join(format!("{name}.image.tar"));
     if log.contains("neither buildah nor a running docker") {
         eprintln!("no image builder here: the image was not built");
         return;
     }
     assert!(archive.is_file(), "{log}");
-    let index = run(Command::new("tar")
+    let manifest = run(Command::new("tar")
         .arg("-xOf")
         .arg(&archive)
-        .arg("index.json"));
-    assert!(
-        index.contains("application/vnd.oci.image.manifest.v1+json"),
-        "{index}"
+        .arg("manifest.json"));
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let config_file = manifest[0]["Config"].as_str().unwrap();
+    let config = run(Command::new("tar")
+        .arg("-xOf")
+        .arg(&archive)
+        .arg(config_file));
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let c = &config["config"];
+    assert_eq!(c["User"], "65532:65532", "{c}");
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/usr/local/bin/scimsync"])
     );
+    let health = c["Healthcheck"]["Test"].to_string();
+    assert!(health.contains("\"healthcheck\""), "{health}");
     assert!(log.contains("localhost/scimsync:"), "{log}");
 }
