@@ -232,11 +232,8 @@ fn run(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A clean clone of HEAD in `dir`.
-fn clone_head(dir: &Path) {
-    let head = run(Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(root()));
+/// A clean clone of the repository at `commit` in `dir`.
+fn clone_head(dir: &Path, commit: &str) {
     run(Command::new("git")
         .arg("clone")
         .arg("--quiet")
@@ -244,7 +241,7 @@ fn clone_head(dir: &Path) {
         .arg(root())
         .arg(dir));
     run(Command::new("git")
-        .args(["checkout", "--quiet", "--detach", head.trim()])
+        .args(["checkout", "--quiet", "--detach", commit])
         .current_dir(dir));
 }
 
@@ -338,12 +335,19 @@ fn the_release_script_builds_a_checked_reproducible_release() {
     let work = root().join("target/release-check");
     let _ = std::fs::remove_dir_all(work.join("a"));
     let _ = std::fs::remove_dir_all(work.join("b"));
+    // The repository's own target folder, scripts/release's default: dependencies built by an
+    // earlier release build here are reused.
     let (a, b, shared) = (
         work.join("a/scimsync"),
         work.join("b/scimsync"),
-        work.join("target"),
+        root().join("target"),
     );
-    clone_head(&a);
+    // One commit for both clones, whatever happens to the checkout meanwhile.
+    let head = run(Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root()));
+    let head = head.trim();
+    clone_head(&a, head);
     let started = std::time::Instant::now();
     let log = release(&a, &work.join("a/dist"), &shared, true);
     eprintln!("first build: {:?}\n{log}", started.elapsed());
@@ -351,7 +355,7 @@ fn the_release_script_builds_a_checked_reproducible_release() {
     let version = env!("CARGO_PKG_VERSION");
     let name = format!("scimsync-{version}-{target}");
     let dist_a = work.join("a/dist");
-    check_tarball(&dist_a, &name);
+    check_tarball(&dist_a, &name, &a);
     run(Command::new("sha256sum")
         .args(["--check", "--strict", "sha256sums"])
         .current_dir(&dist_a));
@@ -374,7 +378,7 @@ fn the_release_script_builds_a_checked_reproducible_release() {
         .env("CARGO_TARGET_DIR", &shared)
         .current_dir(&a));
     assert!(!binary.exists(), "cleaned");
-    clone_head(&b);
+    clone_head(&b, head);
     let started = std::time::Instant::now();
     release(&b, &work.join("b/dist"), &shared, false);
     eprintln!("second build: {:?}", started.elapsed());
@@ -399,7 +403,7 @@ fn the_release_script_builds_a_checked_reproducible_release() {
 
 /// The tarball holds the binary, the licences, README, CHANGELOG, completions and the man
 /// page, owned by 0:0, at the commit's time, and its binary runs.
-fn check_tarball(dist: &Path, name: &str) {
+fn check_tarball(dist: &Path, name: &str, checkout: &Path) {
     let tarball = dist.join(format!("{name}.tar.gz"));
     let listing = run(Command::new("tar").arg("-tvzf").arg(&tarball));
     let files: Vec<&str> = listing
@@ -431,7 +435,7 @@ fn check_tarball(dist: &Path, name: &str) {
     }
     let epoch = run(Command::new("git")
         .args(["log", "-1", "--format=%ct"])
-        .current_dir(root()));
+        .current_dir(checkout));
     let unpacked = tempfile::tempdir().unwrap();
     run(Command::new("tar")
         .arg("-xzf")
