@@ -16,6 +16,7 @@
 mod csv;
 pub mod dump;
 mod issue;
+pub mod ldap;
 mod merge;
 mod model;
 mod record;
