@@ -20,6 +20,7 @@ mod injection;
 mod json_output;
 mod lag;
 mod layering;
+mod ldap;
 mod local_files;
 mod mapping;
 mod monitoring;

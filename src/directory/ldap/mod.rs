@@ -192,7 +192,15 @@ impl LdapSettings {
                 "start_tls is for ldap:// URLs; ldaps:// is TLS already",
             ));
         }
-        let host = url.host().ok_or_else(|| bad("no host"))?;
+        // ldap: is not a "special" scheme to the URL parser, so its IP hosts read as names.
+        let host = match url.host().ok_or_else(|| bad("no host"))? {
+            url::Host::Domain(name) => match name.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(ip)) => url::Host::Ipv4(ip),
+                Ok(std::net::IpAddr::V6(ip)) => url::Host::Ipv6(ip),
+                Err(_) => url::Host::Domain(name),
+            },
+            other => other,
+        };
         if !ldaps && !self.start_tls && !crate::scim::target::is_loopback(&host) {
             return Err(bad(
                 "use ldaps://, or start_tls: true (a plain connection is allowed only to loopback, so the password never crosses a network in clear)",
@@ -345,4 +353,64 @@ pub async fn read(settings: &LdapSettings) -> Result<Vec<LdapPerson>, LdapError>
     };
     connection.close().await;
     groups::assign(settings, people, group_entries.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str, start_tls: bool) -> LdapSettings {
+        LdapSettings {
+            url: url.into(),
+            start_tls,
+            ca_file: None,
+            bind_dn: None,
+            password: None,
+            base_dn: "dc=example,dc=com".into(),
+            filter: "(objectClass=person)".into(),
+            attributes: vec!["mail".into()],
+            groups: None,
+            page_size: 100,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn plain_ldap_only_to_loopback_or_with_start_tls() {
+        for ok in [
+            ("ldaps://ldap.example.com", false),
+            ("ldap://ldap.example.com", true),
+            ("ldap://127.0.0.1:3389", false),
+            ("ldap://[::1]:3389", false),
+            ("ldap://localhost", false),
+        ] {
+            assert!(settings(ok.0, ok.1).check().is_ok(), "{ok:?}");
+        }
+        for (url, start_tls, why) in [
+            (
+                "ldap://ldap.example.com",
+                false,
+                "use ldaps://, or start_tls: true",
+            ),
+            ("ldap://10.0.0.1", false, "use ldaps://, or start_tls: true"),
+            (
+                "ldaps://ldap.example.com",
+                true,
+                "start_tls is for ldap:// URLs",
+            ),
+            ("http://ldap.example.com", false, "use ldaps:// or ldap://"),
+            ("ldaps://h/dc=example,dc=com", false, "not the URL"),
+        ] {
+            let e = settings(url, start_tls).check().unwrap_err().to_string();
+            assert!(e.contains(why), "{url}: {e}");
+        }
+        assert_eq!(
+            settings("ldap://10.0.0.1", true).endpoint_parts().unwrap(),
+            ("10.0.0.1".to_string(), 389, false)
+        );
+        assert_eq!(
+            settings("ldaps://h:1636", false).endpoint_parts().unwrap(),
+            ("h".to_string(), 1636, true)
+        );
+    }
 }
