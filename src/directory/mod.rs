@@ -15,6 +15,7 @@
 
 mod csv;
 pub mod dump;
+pub mod google;
 mod issue;
 pub mod ldap;
 mod merge;

@@ -115,10 +115,35 @@ fn from_member_of(settings: &LdapSettings, people: Vec<Entry>, attribute: &str) 
         .collect()
 }
 
-/// One group entry: its name and the normalized DNs of its members.
-struct Group {
-    name: String,
-    members: Vec<String>,
+/// One group to flatten: its key (a normalized DN, a lowercased email), its name and the
+/// keys of its members (people or other groups).
+#[derive(Debug, Clone)]
+pub(crate) struct GroupNode {
+    /// How members name this group.
+    pub key: String,
+    /// The group's name.
+    pub name: String,
+    /// Its members' keys.
+    pub members: Vec<String>,
+}
+
+/// Group entries as nodes keyed by normalized DN.
+fn nodes(entries: &[Entry], name_attribute: &str) -> Vec<GroupNode> {
+    entries
+        .iter()
+        .map(|entry| GroupNode {
+            key: normalize_dn(&entry.dn),
+            name: values(entry, name_attribute)
+                .next()
+                .cloned()
+                .unwrap_or_else(|| first_rdn_value(&entry.dn).to_string()),
+            members: MEMBER_ATTRIBUTES
+                .iter()
+                .flat_map(|a| values(entry, a))
+                .map(|dn| normalize_dn(dn))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Person DN (normalized) → the names of every group they are in, directly or through
@@ -127,19 +152,22 @@ fn flatten(
     entries: &[Entry],
     name_attribute: &str,
 ) -> Result<HashMap<String, BTreeSet<String>>, LdapError> {
-    let groups: HashMap<String, Group> = entries
-        .iter()
-        .map(|entry| {
-            let name = values(entry, name_attribute)
-                .next()
-                .cloned()
-                .unwrap_or_else(|| first_rdn_value(&entry.dn).to_string());
-            let members = MEMBER_ATTRIBUTES
-                .iter()
-                .flat_map(|a| values(entry, a))
-                .map(|dn| normalize_dn(dn))
-                .collect();
-            (normalize_dn(&entry.dn), Group { name, members })
+    flatten_groups(nodes(entries, name_attribute)).map_err(LdapError::Cycle)
+}
+
+/// Member key → the names of every group it is in, directly or through nested groups; a
+/// cycle of nested groups is an error holding the names along it.
+pub(crate) fn flatten_groups(
+    list: Vec<GroupNode>,
+) -> Result<HashMap<String, BTreeSet<String>>, Vec<String>> {
+    let groups: HashMap<String, Group> = list
+        .into_iter()
+        .map(|n| {
+            let group = Group {
+                name: n.name,
+                members: n.members,
+            };
+            (n.key, group)
         })
         .collect();
     let mut expanded: HashMap<&str, HashSet<String>> = HashMap::new();
@@ -160,6 +188,12 @@ fn flatten(
     Ok(memberships)
 }
 
+/// A group being flattened.
+struct Group {
+    name: String,
+    members: Vec<String>,
+}
+
 /// The non-group members of group `key` and of every group nested in it, memoized in
 /// `expanded`; `path` is the chain of groups being expanded, to catch a cycle.
 fn expand<'a>(
@@ -167,7 +201,7 @@ fn expand<'a>(
     groups: &'a HashMap<String, Group>,
     expanded: &mut HashMap<&'a str, HashSet<String>>,
     path: &mut Vec<&'a str>,
-) -> Result<(), LdapError> {
+) -> Result<(), Vec<String>> {
     if expanded.contains_key(key) {
         return Ok(());
     }
@@ -177,7 +211,7 @@ fn expand<'a>(
             .map(|k| groups[*k].name.clone())
             .collect();
         cycle.push(groups[key].name.clone());
-        return Err(LdapError::Cycle(cycle));
+        return Err(cycle);
     }
     path.push(key);
     let mut people = HashSet::new();

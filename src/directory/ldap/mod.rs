@@ -14,7 +14,7 @@
 mod ber;
 mod conn;
 pub mod filter;
-mod groups;
+pub(crate) mod groups;
 
 use std::path::PathBuf;
 use std::sync::Arc;
