@@ -14,6 +14,7 @@ mod executor;
 mod exit_codes;
 mod failures;
 mod fixtures;
+mod google;
 mod hardening;
 mod harness;
 mod injection;
