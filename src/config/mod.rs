@@ -172,6 +172,17 @@ pub enum SourceFormat {
     Csv(CsvLayout),
 }
 
+impl SourceFormat {
+    /// The column mapping of a tabular source (a CSV file, a table a directory service
+    /// gives); `None` for a YAML directory.
+    pub fn columns(&self) -> Option<&CsvLayout> {
+        match self {
+            SourceFormat::Yaml => None,
+            SourceFormat::Csv(layout) => Some(layout),
+        }
+    }
+}
+
 /// A CSV source's layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvLayout {

@@ -10,13 +10,11 @@ use std::sync::Arc;
 
 use crate::config::{CsvColumn, CsvLayout};
 use crate::diag::{Problem, SourceLocation, position};
-use crate::model::Kind;
 
+use super::Attribute;
 use super::issue::{DirectoryIssue, DirectoryProblem};
-use super::record::{
-    AttrValue, PersonRecord, SourceContent, parse_bool, parse_date, parse_expiration,
-};
-use super::{Attribute, Guest};
+use super::record::{PersonRecord, SourceContent};
+use super::table::Mapper;
 
 /// At most this many bad-byte positions are listed for one file; one is enough to act on.
 const MAX_UTF8_ERRORS: usize = 10;
@@ -84,9 +82,7 @@ pub(crate) fn read_each(
         .from_reader(text.as_bytes());
 
     let mut problems = Vec::new();
-    let mut header: Option<(Vec<String>, u32)> = None;
-    // Column index of each mapped column.
-    let mut indexes: Vec<(CsvColumn, usize)> = Vec::new();
+    let mut header: Option<(Vec<String>, Mapper)> = None;
     let mut content = SourceContent::default();
     let mut record = csv::StringRecord::new();
     let mut starts: Vec<(u32, u32)> = Vec::new(); // one buffer for every row
@@ -128,15 +124,11 @@ pub(crate) fn read_each(
                 .or(starts.last())
                 .map_or(at(line, 1), |&(l, c)| at(l, c))
         };
-        let Some((names, _)) = &header else {
+        let Some((names, mapper)) = &header else {
             let names: Vec<String> = record.iter().map(str::to_string).collect();
-            check_header(&names, &cell_at, &mut problems);
-            indexes = map_columns(&names, layout, &cell_at, &mut problems);
-            header = Some((names, line));
-            if !problems.is_empty() {
-                // Without the right columns no row can be read meaningfully.
-                return Err(problems);
-            }
+            // Without the right columns no row can be read meaningfully.
+            let mapper = Mapper::new(&names, layout, &cell_at)?;
+            header = Some((names, mapper));
             continue;
         };
         if record.len() != names.len() {
@@ -156,7 +148,13 @@ pub(crate) fn read_each(
         }
         // A source is trusted whole or not at all: a row that may have swallowed others is
         // an error of the file, not of one person.
-        let swallowed = swallowed_rows(&record, &indexes, names.len(), layout.delimiter, &starts);
+        let swallowed = swallowed_rows(
+            &record,
+            mapper.indexes(),
+            names.len(),
+            layout.delimiter,
+            &starts,
+        );
         if !swallowed.is_empty() {
             problems.extend(
                 swallowed
@@ -166,7 +164,7 @@ pub(crate) fn read_each(
             continue;
         }
         if problems.is_empty() {
-            each(person(&record, &indexes, layout, at(line, 1), &cell_at));
+            each(mapper.person(&record, at(line, 1), &cell_at));
             content.rows += 1;
         }
     }
@@ -448,236 +446,13 @@ fn fill_field_starts(
     }
 }
 
-fn check_header(
-    names: &[String],
-    cell_at: &impl Fn(usize) -> SourceLocation,
-    problems: &mut Vec<DirectoryProblem>,
-) {
-    for (i, name) in names.iter().enumerate() {
-        if name.is_empty() {
-            continue;
-        }
-        if let Some(first) = names[..i].iter().position(|n| n == name) {
-            problems.push(Problem::error(
-                cell_at(i),
-                DirectoryIssue::DuplicateHeader {
-                    header: name.clone(),
-                    first_column: cell_at(first).column,
-                },
-            ));
-        }
-    }
-}
-
-/// The index of each mapped header in the header row: a column's own header, then its
-/// fallbacks, next to each other. A mapped header that is missing (a fallback too) is a
-/// problem at the header's first cell.
-fn map_columns(
-    names: &[String],
-    layout: &CsvLayout,
-    cell_at: &impl Fn(usize) -> SourceLocation,
-    problems: &mut Vec<DirectoryProblem>,
-) -> Vec<(CsvColumn, usize)> {
-    let mut indexes = Vec::with_capacity(layout.columns.len());
-    for mapping in &layout.columns {
-        for header in std::iter::once(&mapping.header).chain(&mapping.fallbacks) {
-            match names.iter().position(|n| n == header) {
-                Some(i) => indexes.push((mapping.column, i)),
-                None => problems.push(Problem::error(
-                    cell_at(0),
-                    DirectoryIssue::MissingColumn {
-                        header: header.clone(),
-                        attribute: mapping.column.key(),
-                        columns: names.len(),
-                        near: near_header(names, header).map(str::to_string),
-                        mapped_at: mapping.declared_at.clone(),
-                    },
-                )),
-            }
-        }
-    }
-    indexes
-}
-
-/// The header of `names` closest to `wanted`, if one differs from it only slightly: in case,
-/// spaces or punctuation, or by a typo or two. The file's other headers are never named (the
-/// first line of a file that is no export may be anything); a near one is almost the
-/// config's own text.
-fn near_header<'a>(names: &'a [String], wanted: &str) -> Option<&'a str> {
-    let key = |s: &str| -> Vec<char> {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let wanted = key(wanted);
-    let most = if wanted.len() <= 5 { 1 } else { 2 };
-    names
-        .iter()
-        .filter(|n| n.chars().count() <= crate::diag::MAX_EXCERPT)
-        .filter_map(|n| {
-            let k = key(n);
-            if k.is_empty() || k.len().abs_diff(wanted.len()) > most {
-                return None;
-            }
-            let d = edit_distance(&k, &wanted);
-            (d <= most).then_some((d, n.as_str()))
-        })
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| n)
-}
-
-/// Levenshtein distance between two short strings.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
-fn person<'a>(
-    record: &'a csv::StringRecord,
-    indexes: &[(CsvColumn, usize)],
-    layout: &CsvLayout,
-    location: SourceLocation,
-    cell_at: &impl Fn(usize) -> SourceLocation,
-) -> PersonRecord<'a> {
-    let mut person = PersonRecord::new(location);
-    person.values.reserve(indexes.len());
-    let mut guest: Option<(bool, SourceLocation)> = None;
-    let mut expiration: Option<(&str, SourceLocation)> = None;
-    // A column with fallbacks has several headers, next to each other in `indexes`: its cell
-    // is the first non-blank one, or the first one when all are blank.
-    for headers in indexes.chunk_by(|a, b| a.0 == b.0) {
-        let (column, first) = headers[0];
-        let i = headers
-            .iter()
-            .map(|&(_, i)| i)
-            .find(|&i| !record[i].is_empty())
-            .unwrap_or(first);
-        let cell = &record[i];
-        let invalid = |attribute, expected| DirectoryIssue::InvalidValue {
-            attribute,
-            value: cell.to_string(),
-            expected,
-        };
-        let attribute = match column {
-            CsvColumn::GuestExpiration => {
-                if !cell.is_empty() {
-                    expiration = Some((cell, cell_at(i)));
-                }
-                continue;
-            }
-            CsvColumn::Attribute(attribute) => attribute,
-        };
-        if cell.is_empty() && attribute.kind() == Kind::Active {
-            // A blank `active` is never "active": a blank column must not wake every leaver.
-            person.problems.push(Problem::error(
-                cell_at(i),
-                DirectoryIssue::BlankFlag { attribute },
-            ));
-            continue;
-        }
-        if cell.is_empty() && attribute != Attribute::Email {
-            // A blank is no value: Slack's is kept, or cleared under `blank: clear` (the
-            // planner decides). A blank email is kept as text, so that it is reported at its
-            // cell; a blank groups cell is no group.
-            if !matches!(attribute.kind(), Kind::Groups | Kind::Guest) {
-                person
-                    .values
-                    .push((attribute, AttrValue::Blank, cell_at(i)));
-            }
-            continue;
-        }
-        match attribute.kind() {
-            Kind::Groups => {
-                for name in cell.split(layout.groups_separator) {
-                    let name = name.trim();
-                    if !name.is_empty() {
-                        person.groups.push((name.into(), cell_at(i)));
-                    }
-                }
-            }
-            Kind::Date(_) => match parse_date(cell) {
-                Some(date) => person
-                    .values
-                    .push((attribute, AttrValue::Date(date), cell_at(i))),
-                None => person.problems.push(Problem::error(
-                    cell_at(i),
-                    invalid(attribute, "a date like 2024-04-10"),
-                )),
-            },
-            Kind::Active | Kind::Guest => match parse_bool(cell) {
-                Some(flag) if attribute.kind() == Kind::Guest => guest = Some((flag, cell_at(i))),
-                Some(flag) => person
-                    .values
-                    .push((attribute, AttrValue::Bool(flag), cell_at(i))),
-                None => person.problems.push(Problem::error(
-                    cell_at(i),
-                    invalid(attribute, "true or false (yes/no, 1/0)"),
-                )),
-            },
-            Kind::Key | Kind::Text(_) | Kind::Manager => {
-                person
-                    .values
-                    .push((attribute, AttrValue::Text(cell.into()), cell_at(i)))
-            }
-        }
-    }
-    push_guest(&mut person, guest, expiration);
-    person
-}
-
-/// A guest flag, an expiry, or both make up the guest attribute.
-fn push_guest(
-    person: &mut PersonRecord<'_>,
-    guest: Option<(bool, SourceLocation)>,
-    expiration: Option<(&str, SourceLocation)>,
-) {
-    let is_guest = match &guest {
-        Some((flag, _)) => *flag,
-        None => expiration.is_some(),
-    };
-    if is_guest {
-        let location = guest
-            .map(|g| g.1)
-            .or_else(|| expiration.as_ref().map(|e| e.1.clone()))
-            .expect("a guest has a flag or an expiry");
-        let parsed = match &expiration {
-            None => Some(None),
-            Some((text, _)) => parse_expiration(text).map(Some),
-        };
-        match parsed {
-            Some(expiration) => person.values.push((
-                Attribute::Guest,
-                AttrValue::Guest(Guest { expiration }),
-                location,
-            )),
-            None => {
-                let (text, at) = expiration.expect("only a written expiry fails to parse");
-                person.problems.push(Problem::error(
-                    at,
-                    DirectoryIssue::InvalidValue {
-                        attribute: Attribute::Guest,
-                        value: text.to_string(),
-                        expected: "a date like 2025-06-30 or an RFC 3339 time",
-                    },
-                ));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ColumnMapping;
+    use crate::directory::Guest;
+    use crate::directory::record::AttrValue;
+    use crate::model::Kind;
 
     /// Columns count characters, not bytes, and a quoted line break moves to the next line
     /// (the byte loop for ASCII delimiters agrees with the character loop for the others).

@@ -22,6 +22,7 @@ mod merge;
 mod model;
 mod record;
 mod repeats;
+pub mod table;
 mod validate;
 pub mod yaml;
 
@@ -34,6 +35,7 @@ use crate::diag::{Problem, sort_problems};
 
 pub use issue::{DirectoryIssue, DirectoryProblem};
 pub use model::*;
+pub use table::{Row, Table};
 
 /// How to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,21 +163,72 @@ pub fn build(
     inputs: &[SourceInput<'_>],
     options: &LoadOptions,
 ) -> Result<LoadedDirectory, DirectoryError> {
+    let fetched: Vec<Fetched<'_>> = inputs
+        .iter()
+        .map(|i| Fetched {
+            spec: i.spec,
+            data: SourceData::Bytes(i.bytes),
+        })
+        .collect();
+    build_fetched(&fetched, options)
+}
+
+/// What one source gave: the bytes of a file, or a [`Table`] a directory service's reader
+/// built (its spec's [`SourceFormat::columns`] map it).
+#[derive(Debug, Clone, Copy)]
+pub enum SourceData<'a> {
+    /// A file's (or a program's output's) bytes, read as the spec's format says.
+    Bytes(&'a [u8]),
+    /// Rows already split into cells.
+    Table(&'a Table),
+}
+
+/// One source's data, with its spec.
+#[derive(Debug, Clone, Copy)]
+pub struct Fetched<'a> {
+    /// How to read it.
+    pub spec: &'a SourceSpec,
+    /// What it gave.
+    pub data: SourceData<'a>,
+}
+
+/// One source read into its people and groups (not yet merged), or its problems.
+fn read_source(input: &Fetched<'_>) -> Result<record::SourceContent, Vec<DirectoryProblem>> {
+    let file = &input.spec.display;
+    match (input.data, &input.spec.format) {
+        (SourceData::Table(table), format) => {
+            let layout = format.columns().ok_or_else(|| {
+                vec![Problem::error(
+                    input.spec.declared_at.clone(),
+                    DirectoryIssue::Unreadable {
+                        path: file.to_string(),
+                        reason: "a table source needs `columns:`".into(),
+                    },
+                )]
+            })?;
+            table::read(table, layout)
+        }
+        (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) => csv::read(file, bytes, layout),
+        (SourceData::Bytes(bytes), SourceFormat::Yaml) => csv::utf8(file, bytes)
+            .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
+    }
+}
+
+/// [`build`] for sources of any kind: files' bytes and tables.
+pub fn build_fetched(
+    inputs: &[Fetched<'_>],
+    options: &LoadOptions,
+) -> Result<LoadedDirectory, DirectoryError> {
     if let [input] = inputs
-        && let SourceFormat::Csv(layout) = &input.spec.format
+        && let (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) =
+            (input.data, &input.spec.format)
     {
-        return build_one_csv(input, layout, options);
+        return build_one_csv(input.spec, bytes, layout, options);
     }
     let mut fatal = Vec::new();
     let mut contents = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let file = &input.spec.display;
-        let read = match &input.spec.format {
-            SourceFormat::Csv(layout) => csv::read(file, input.bytes, layout),
-            SourceFormat::Yaml => csv::utf8(file, input.bytes)
-                .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
-        };
-        match read {
+        match read_source(input) {
             Ok(mut content) => {
                 if let Some(problem) = source_sanity(input.spec, &mut content) {
                     fatal.push(problem);
@@ -196,44 +249,41 @@ pub fn build(
     let (people, groups, warnings) = merge::split(contents);
     let people = merge::merge_people(people);
     let validated = validate::validate(people, groups, options.today);
-    conclude(inputs, validated, warnings, options)
+    let specs: Vec<&SourceSpec> = inputs.iter().map(|i| i.spec).collect();
+    conclude(&specs, validated, warnings, options)
 }
 
 /// [`build`] for one CSV source, the usual directory: each row is built into its user as
 /// soon as it is read (there is nobody to merge), so the rows are never all held twice —
 /// as read and as users — and a 100,000-row export costs about half the memory.
 fn build_one_csv(
-    input: &SourceInput<'_>,
+    spec: &SourceSpec,
+    bytes: &[u8],
     layout: &crate::config::CsvLayout,
     options: &LoadOptions,
 ) -> Result<LoadedDirectory, DirectoryError> {
-    let mut users = validate::Users::new(options.today, csv::rows_at_most(input.bytes));
-    let read = csv::read_each(&input.spec.display, input.bytes, layout, |record| {
+    let mut users = validate::Users::new(options.today, csv::rows_at_most(bytes));
+    let read = csv::read_each(&spec.display, bytes, layout, |record| {
         users.add(merge::MergedPerson::from_record(record, 0));
     });
     let mut content = read.map_err(|mut problems| {
         sort_problems(&mut problems);
         DirectoryError { problems }
     })?;
-    if let Some(problem) = source_sanity(input.spec, &mut content) {
+    if let Some(problem) = source_sanity(spec, &mut content) {
         let mut problems = vec![problem];
         problems.append(&mut content.warnings);
         sort_problems(&mut problems);
         return Err(DirectoryError { problems });
     }
     let validated = users.finish(content.groups);
-    conclude(
-        std::slice::from_ref(input),
-        validated,
-        content.warnings,
-        options,
-    )
+    conclude(&[spec], validated, content.warnings, options)
 }
 
 /// The loaded directory from validated users and groups, with every problem sorted; an error
 /// when a user is invalid and the config says `invalid_users: fail`.
 fn conclude(
-    inputs: &[SourceInput<'_>],
+    specs: &[&SourceSpec],
     validated: validate::Validated,
     mut warnings: Vec<DirectoryProblem>,
     options: &LoadOptions,
@@ -250,7 +300,7 @@ fn conclude(
             users: validated.users,
             groups: validated.groups,
             skipped: validated.skipped,
-            sources: inputs.iter().map(|i| Arc::clone(&i.spec.display)).collect(),
+            sources: specs.iter().map(|s| Arc::clone(&s.display)).collect(),
         },
         report: DirectoryReport { problems },
     })
