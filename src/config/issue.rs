@@ -86,8 +86,8 @@ pub enum ConfigIssue {
     /// No sources.
     #[error("at least one source is required")]
     NoSources,
-    /// A source with both or neither of `yaml:` and `csv:`.
-    #[error("a source needs exactly one of `yaml:` or `csv:`")]
+    /// A source with two kinds, or none.
+    #[error("a source needs exactly one of `yaml:`, `csv:`, `ldap:` or `google_workspace:`")]
     SourceKind,
     /// A CSV setting on a YAML source.
     #[error("`{field}` only applies to csv sources")]
@@ -249,6 +249,25 @@ pub enum ConfigIssue {
         what: &'static str,
         /// Where that comes from instead.
         instead: &'static str,
+    },
+    /// Under `SCIMSYNC_CONFINE`, a source or setting that would run a program, connect to a
+    /// service or read an environment variable or key file the config names.
+    #[error(
+        "{field} is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose {what}; only file sources inside the confined folder are read"
+    )]
+    ConfinedSource {
+        /// The setting, dotted (`sources[0].ldap`).
+        field: String,
+        /// What it would choose.
+        what: &'static str,
+    },
+    /// An `ldap:` or `google_workspace:` setting that is missing or cannot work.
+    #[error("{field}: {problem}")]
+    ServiceSetting {
+        /// The setting, dotted.
+        field: String,
+        /// What is wrong.
+        problem: String,
     },
     /// Under `SCIMSYNC_CONFINE`, something the environment must give is not set (the target,
     /// the token source for a real target).

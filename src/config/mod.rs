@@ -170,6 +170,10 @@ pub enum SourceFormat {
     Yaml,
     /// A CSV export, with its layout.
     Csv(CsvLayout),
+    /// An LDAP directory, read as a table.
+    Ldap(Box<LdapSource>),
+    /// A Google Workspace directory, read as a table.
+    Google(Box<GoogleSource>),
 }
 
 impl SourceFormat {
@@ -179,8 +183,28 @@ impl SourceFormat {
         match self {
             SourceFormat::Yaml => None,
             SourceFormat::Csv(layout) => Some(layout),
+            SourceFormat::Ldap(ldap) => Some(&ldap.layout),
+            SourceFormat::Google(google) => Some(&google.layout),
         }
     }
+}
+
+/// An `ldap:` source: how to read it, and the mapping of the table it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSource {
+    /// The connection and searches.
+    pub settings: crate::directory::ldap::LdapSettings,
+    /// Attribute ← column.
+    pub layout: CsvLayout,
+}
+
+/// A `google_workspace:` source: how to read it, and the mapping of the table it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleSource {
+    /// The service account and calls.
+    pub settings: crate::directory::google::GoogleSettings,
+    /// Attribute ← field.
+    pub layout: CsvLayout,
 }
 
 /// A CSV source's layout.

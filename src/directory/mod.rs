@@ -22,6 +22,7 @@ mod merge;
 mod model;
 mod record;
 mod repeats;
+mod services;
 pub mod table;
 mod validate;
 pub mod yaml;
@@ -35,6 +36,7 @@ use crate::diag::{Problem, sort_problems};
 
 pub use issue::{DirectoryIssue, DirectoryProblem};
 pub use model::*;
+pub use services::mapped_headers as services_headers;
 pub use table::{Row, Table};
 
 /// How to load.
@@ -98,9 +100,10 @@ pub struct SourceInput<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Reads every source from disk, then [`build`]s the directory. A source is read only if it
-/// is a regular file of data ([`read_data_file`](crate::diag::data_file::read_data_file)): never a
-/// FIFO, a device or anything under `/proc`.
+/// Reads every source — files from disk, directory services over the network — then
+/// builds the directory. A file is read only if it is a regular file of data
+/// ([`read_data_file`](crate::diag::data_file::read_data_file)): never a FIFO, a device or
+/// anything under `/proc`. A directory service is read whole or fails its source.
 pub fn load(
     sources: &[SourceSpec],
     options: &LoadOptions,
@@ -108,8 +111,18 @@ pub fn load(
     let mut contents = Vec::with_capacity(sources.len());
     let mut problems = Vec::new();
     for spec in sources {
+        if let Some(table) = services::fetch_table(spec) {
+            match table {
+                Ok(table) => contents.push(services::Owned::Table(table)),
+                Err(problem) => {
+                    problems.push(problem);
+                    contents.push(services::Owned::Bytes(Vec::new()));
+                }
+            }
+            continue;
+        }
         match crate::diag::data_file::read_data_file(&spec.path) {
-            Ok(bytes) => contents.push(bytes),
+            Ok(bytes) => contents.push(services::Owned::Bytes(bytes)),
             Err(e) => {
                 let path = spec.display.to_string();
                 let reason = e.to_string();
@@ -119,19 +132,22 @@ pub fn load(
                     DirectoryIssue::Unreadable { path, reason }
                 };
                 problems.push(Problem::error(spec.declared_at.clone(), issue));
-                contents.push(Vec::new());
+                contents.push(services::Owned::Bytes(Vec::new()));
             }
         }
     }
     if !problems.is_empty() {
         return Err(DirectoryError { problems });
     }
-    let inputs: Vec<SourceInput> = sources
+    let inputs: Vec<Fetched> = sources
         .iter()
         .zip(&contents)
-        .map(|(spec, bytes)| SourceInput { spec, bytes })
+        .map(|(spec, data)| Fetched {
+            spec,
+            data: data.data(),
+        })
         .collect();
-    build(&inputs, options)
+    build_fetched(&inputs, options)
 }
 
 /// Per-source sanity: a source that yields nobody (no users, no groups) is an error unless it
@@ -209,6 +225,15 @@ fn read_source(input: &Fetched<'_>) -> Result<record::SourceContent, Vec<Directo
             table::read(table, layout)
         }
         (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) => csv::read(file, bytes, layout),
+        (SourceData::Bytes(_), SourceFormat::Ldap(_) | SourceFormat::Google(_)) => {
+            Err(vec![Problem::error(
+                input.spec.declared_at.clone(),
+                DirectoryIssue::ServiceFailed {
+                    source_name: file.to_string(),
+                    reason: "given bytes, not the table its reader builds".into(),
+                },
+            )])
+        }
         (SourceData::Bytes(bytes), SourceFormat::Yaml) => csv::utf8(file, bytes)
             .and_then(|text| yaml::read(file, text.strip_prefix('\u{feff}').unwrap_or(text))),
     }

@@ -345,3 +345,158 @@ async fn wrong_password_and_untrusted_certificates_fail_without_reading() {
         "the LDAP bind password: the environment variable SCIMSYNC_TEST_NO_SUCH_VARIABLE is not set"
     );
 }
+
+// ---- the source end to end: the binary against the emulator ----
+
+use crate::harness::{Org, org, run_text, write_config_with};
+use scimsync::scim::Version;
+
+const SCOPE: &str = "scope: {email_domains: [example.com]}\n";
+
+/// The `ldap:` source block of the fixture's people, at `url`, 5 to a page, the password
+/// in `reader.txt` beside the config (written here).
+fn ldap_source(dir: &Path, url: &str) -> String {
+    std::fs::write(dir.join("reader.txt"), "reader-secret\n").unwrap();
+    let ca = fixtures().join("ca.pem");
+    format!(
+        "  - ldap:\n      url: {url}\n      ca_file: {ca}\n      \
+         bind_dn: cn=reader,{BASE}\n      password_file: reader.txt\n      \
+         base_dn: ou=people,{BASE}\n      \
+         filter: \"(&(objectClass=inetOrgPerson)(!(employeeType=contractor)))\"\n      \
+         groups: {{from: entries, base_dn: \"ou=groups,{BASE}\"}}\n      page_size: 5\n    \
+         columns: {{email: mail, given_name: givenName, family_name: sn, title: title, \
+         department: departmentNumber}}\n    min_users: 20\n",
+        ca = ca.display()
+    )
+}
+
+/// The same people as a CSV source.
+fn csv_source(dir: &Path) -> String {
+    std::fs::copy(fixtures().join("people.csv"), dir.join("people.csv")).unwrap();
+    "  - csv: people.csv\n    columns: {email: Email, given_name: First, family_name: Last, \
+     title: Title, department: Department, groups: Groups}\n    min_users: 20\n"
+        .into()
+}
+
+/// `plan --format json`'s summary and operations, without where each came from (a CSV
+/// cell, an LDAP entry), for comparing two sources' plans.
+pub fn planned(o: &Org, dir: &Path) -> serde_json::Value {
+    let (code, out) = run_text(o, dir, &["plan", "--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let mut ops = plan["ops"].clone();
+    for op in ops.as_array_mut().unwrap() {
+        op.as_object_mut().unwrap().remove("source");
+    }
+    serde_json::json!({"summary": plan["summary"], "ops": ops})
+}
+
+/// `plan --format json` as text.
+fn out_of(o: &Org, dir: &Path) -> String {
+    run_text(o, dir, &["plan", "--format", "json"]).1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ldap_source_plans_like_the_equivalent_csv() {
+    let Some(slapd) = Slapd::start().await else {
+        return;
+    };
+    let o = org().await;
+    let url = o.emu.base_url(Version::V2);
+    let (from_csv, from_ldap) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_config_with(from_csv.path(), &url, &csv_source(from_csv.path()), SCOPE);
+    let ldaps = format!("ldaps://127.0.0.1:{}", slapd.ldaps_port);
+    write_config_with(
+        from_ldap.path(),
+        &url,
+        &ldap_source(from_ldap.path(), &ldaps),
+        SCOPE,
+    );
+    let csv_plan = planned(&o, from_csv.path());
+    let ldap_plan = planned(&o, from_ldap.path());
+    assert_eq!(csv_plan["summary"]["create"], 23, "{csv_plan}");
+    assert_eq!(csv_plan["summary"]["group_create"], 4, "{csv_plan}");
+    assert_eq!(csv_plan, ldap_plan);
+    assert!(out_of(&o, from_ldap.path()).contains("ldap uid=p01,ou=people,dc=example,dc=com"));
+    assert!(out_of(&o, from_ldap.path()).contains("ldap uid=p01,ou=people,dc=example,dc=com"));
+    // And applied, Slack holds them, groups nested as the directory has them.
+    let (code, out) = run_text(&o, from_ldap.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run_text(&o, from_csv.path(), &["plan"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("No changes"),
+        "the CSV finds nothing left to do: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ldap_read_cut_mid_paging_leaves_slack_untouched() {
+    let Some(slapd) = Slapd::start().await else {
+        return;
+    };
+    let o = org().await;
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = cutting_proxy(slapd.ldap_port, 2500).await;
+    let source = ldap_source(dir.path(), &format!("ldap://127.0.0.1:{proxy}"));
+    write_config_with(dir.path(), &o.emu.base_url(Version::V2), &source, SCOPE);
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the source ldap ldap://127.0.0.1:")
+            && out.contains("could not be read whole")
+            && out.contains("cut before the read finished"),
+        "{out}"
+    );
+    assert!(!out.contains("reader-secret"), "{out}");
+    assert_eq!(o.emu.stats().writes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confined_an_ldap_source_and_its_password_env_are_refused_before_connecting() {
+    let o = org().await;
+    let root = tempfile::tempdir().unwrap();
+    let pr = root.path().join("pr");
+    std::fs::create_dir(&pr).unwrap();
+    // A server that would see any connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(
+        pr.join("scimsync.yaml"),
+        format!(
+            "sources:\n  - ldap:\n      url: ldap://127.0.0.1:{port}\n      \
+             bind_dn: cn=x,{BASE}\n      password_env: SCIM_TOKEN\n      base_dn: {BASE}\n    \
+             columns: {{email: mail}}\n{SCOPE}"
+        ),
+    )
+    .unwrap();
+    let out = crate::harness::command()
+        .args(["plan", "--config", "pr/scimsync.yaml"])
+        .current_dir(root.path())
+        .env("SCIMSYNC_CONFINE", &pr)
+        .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
+        .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
+        .env("SCIMSYNC_STATE_DIR", "false")
+        .env("SCIM_TOKEN", o.emu.token())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sources[0].ldap is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose a server to connect to"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sources[0].ldap.password_env is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose an environment variable to read"),
+        "{text}"
+    );
+    assert!(!text.contains(o.emu.token()), "{text}");
+    let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "the LDAP server saw a connection");
+    assert_eq!(o.emu.stats().writes, 0);
+}

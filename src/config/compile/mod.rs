@@ -11,6 +11,7 @@
 mod policy;
 mod runtime;
 mod safety;
+mod services;
 mod sources;
 mod target;
 mod values;

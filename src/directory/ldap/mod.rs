@@ -206,6 +206,11 @@ impl LdapSettings {
                 "use ldaps://, or start_tls: true (a plain connection is allowed only to loopback, so the password never crosses a network in clear)",
             ));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "credentials go in bind_dn and password_env or password_file",
+            ));
+        }
         if !matches!(url.path(), "" | "/") || url.query().is_some() {
             return Err(bad(
                 "the base DN and filter go in base_dn and filter, not the URL",
