@@ -381,3 +381,108 @@ async fn a_401_or_a_refused_token_fails_at_once() {
     let e = read(&settings).await.unwrap_err().to_string();
     assert!(e.contains("invalid_grant"), "{e}");
 }
+
+// ---- the source end to end: the binary against the emulator ----
+
+use crate::harness::{org, run_text, write_config_with};
+use scimsync::scim::Version;
+
+const SCOPE: &str = "scope: {email_domains: [example.com]}\n";
+
+/// The `google_workspace:` source block reading `google`, groups included.
+fn google_source(google: &FakeGoogle) -> String {
+    format!(
+        "  - google_workspace:\n      key_file: {key}\n      subject: {SUBJECT}\n      \
+         api_url: {url}\n      groups: true\n      page_size: 10\n    \
+         columns: {{email: primaryEmail, given_name: name.givenName, family_name: \
+         name.familyName, title: organizations.title, department: organizations.department}}\n    \
+         min_users: 20\n",
+        key = google.key_file.display(),
+        url = google.url,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_google_source_plans_like_the_equivalent_csv() {
+    let google = FakeGoogle::start(Fault::None).await;
+    let o = org().await;
+    let url = o.emu.base_url(Version::V2);
+    let (from_csv, from_google) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::copy(
+        fixtures().join("../ldap/people.csv"),
+        from_csv.path().join("people.csv"),
+    )
+    .unwrap();
+    let csv = "  - csv: people.csv\n    columns: {email: Email, given_name: First, family_name: \
+               Last, title: Title, department: Department, groups: Groups}\n    min_users: 20\n";
+    write_config_with(from_csv.path(), &url, csv, SCOPE);
+    write_config_with(from_google.path(), &url, &google_source(&google), SCOPE);
+    let csv_plan = crate::ldap::planned(&o, from_csv.path());
+    assert_eq!(csv_plan["summary"]["create"], 23, "{csv_plan}");
+    assert_eq!(csv_plan, crate::ldap::planned(&o, from_google.path()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_google_read_failing_on_page_3_leaves_slack_untouched() {
+    // 503 on every try of page 3 (the retries wait 1s, 2s, 4s: about 7 seconds).
+    let google = FakeGoogle::start(Fault::Page3Unavailable(u32::MAX)).await;
+    let o = org().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config_with(
+        dir.path(),
+        &o.emu.base_url(Version::V2),
+        &google_source(&google),
+        SCOPE,
+    );
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the source google_workspace my_customer could not be read whole")
+            && out.contains("users.list page 3: HTTP 503 after 4 attempts"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(TOKEN) && !out.contains("PRIVATE KEY"),
+        "{out}"
+    );
+    assert_eq!(o.emu.stats().writes, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn confined_a_google_source_and_its_key_file_are_refused_before_connecting() {
+    let google = FakeGoogle::start(Fault::None).await;
+    let o = org().await;
+    let root = tempfile::tempdir().unwrap();
+    let pr = root.path().join("pr");
+    std::fs::create_dir(&pr).unwrap();
+    std::fs::copy(&google.key_file, pr.join("key.json")).unwrap();
+    let source = google_source(&google).replace(&google.key_file.display().to_string(), "key.json");
+    std::fs::write(
+        pr.join("scimsync.yaml"),
+        format!("sources:\n{source}{SCOPE}"),
+    )
+    .unwrap();
+    let out = crate::harness::command()
+        .args(["plan", "--config", "pr/scimsync.yaml"])
+        .current_dir(root.path())
+        .env("SCIMSYNC_CONFINE", &pr)
+        .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
+        .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
+        .env("SCIMSYNC_STATE_DIR", "false")
+        .env("SCIM_TOKEN", o.emu.token())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sources[0].google_workspace is refused under SCIMSYNC_CONFINE")
+            && text.contains("sources[0].google_workspace.key_file is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose a key file to read"),
+        "{text}"
+    );
+    assert!(google.log().is_empty(), "the server saw {:?}", google.log());
+    assert_eq!(o.emu.stats().writes, 0);
+}
