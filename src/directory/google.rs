@@ -9,7 +9,7 @@
 //! fails the read, so a partial list never looks like people who left.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -139,7 +139,7 @@ pub fn check_url(what: &str, url: &str) -> Result<url::Url, GoogleError> {
 }
 
 /// The key file, parsed.
-fn read_key(path: &PathBuf) -> Result<Key, GoogleError> {
+fn read_key(path: &Path) -> Result<Key, GoogleError> {
     let fail = |reason: String| GoogleError::Key {
         path: path.display().to_string(),
         reason,

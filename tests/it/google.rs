@@ -145,7 +145,7 @@ fn unbase64url(text: &str) -> Vec<u8> {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            out.push(((acc >> bits) & 0xff).to_le_bytes()[0]);
         }
     }
     out

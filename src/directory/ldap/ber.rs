@@ -41,13 +41,16 @@ pub(crate) fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// Appends a definite length: short form below 128, long form above.
 fn push_length(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
+    if let Ok(short) = u8::try_from(len)
+        && short < 0x80
+    {
+        out.push(short);
         return;
     }
     let bytes = len.to_be_bytes();
     let skip = bytes.iter().take_while(|b| **b == 0).count();
-    out.push(0x80 | (bytes.len() - skip) as u8);
+    let count = u8::try_from(bytes.len() - skip).unwrap_or(u8::MAX);
+    out.push(0x80 | count);
     out.extend_from_slice(&bytes[skip..]);
 }
 

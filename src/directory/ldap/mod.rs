@@ -16,7 +16,7 @@ mod conn;
 pub mod filter;
 pub(crate) mod groups;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -261,7 +261,7 @@ fn read_password(source: &PasswordSource) -> Result<String, LdapError> {
 }
 
 /// The TLS settings: rustls on `ring`, trusting the CA file's certificates or the system's.
-fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, LdapError> {
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, LdapError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -282,7 +282,7 @@ fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, Ld
 }
 
 /// The certificates of a PEM CA file.
-fn ca_roots(path: &PathBuf) -> Result<rustls::RootCertStore, LdapError> {
+fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, LdapError> {
     use rustls::pki_types::{CertificateDer, pem::PemObject};
     let fail = |reason: String| LdapError::CaFile {
         path: path.display().to_string(),
@@ -307,7 +307,7 @@ pub async fn read(settings: &LdapSettings) -> Result<Vec<LdapPerson>, LdapError>
     let people_filter = filter::encode(&settings.filter)?;
     let password = settings.password.as_ref().map(read_password).transpose()?;
     let tls = if ldaps || settings.start_tls {
-        Some(tls_config(settings.ca_file.as_ref())?)
+        Some(tls_config(settings.ca_file.as_deref())?)
     } else {
         None
     };
