@@ -19,9 +19,12 @@ use super::ldap::groups::{GroupNode, flatten_groups};
 
 /// Google's Admin SDK host.
 pub const DEFAULT_API_BASE: &str = "https://admin.googleapis.com";
-/// The read-only scopes the service account must be granted (domain-wide delegation).
-pub const SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly \
-    https://www.googleapis.com/auth/admin.directory.group.readonly \
+/// The read-only scope for users the service account must be granted (domain-wide
+/// delegation).
+pub const USER_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
+/// The read-only scopes for groups and their members, asked for only when groups are read
+/// (Google refuses a token for any scope not granted).
+pub const GROUP_SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.group.readonly \
     https://www.googleapis.com/auth/admin.directory.group.member.readonly";
 /// Attempts per request (the first and three retries).
 const ATTEMPTS: u32 = 4;
@@ -173,7 +176,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 /// The signed assertion a service account trades for a token (RFC 7523).
-fn assertion(key: &Key, subject: &str, now: i64) -> Result<String, String> {
+fn assertion(key: &Key, settings: &GoogleSettings, now: i64) -> Result<String, String> {
     use rustls::pki_types::{PrivatePkcs8KeyDer, pem::PemObject};
     let der = PrivatePkcs8KeyDer::from_pem_slice(key.private_key.as_bytes())
         .map_err(|e| format!("private_key is not a PKCS#8 PEM key ({e})"))?;
@@ -185,8 +188,12 @@ fn assertion(key: &Key, subject: &str, now: i64) -> Result<String, String> {
     }
     let claims = serde_json::json!({
         "iss": key.client_email,
-        "sub": subject,
-        "scope": SCOPES,
+        "sub": settings.subject,
+        "scope": if settings.groups {
+            format!("{USER_SCOPE} {GROUP_SCOPES}")
+        } else {
+            USER_SCOPE.to_string()
+        },
         "aud": key.token_uri,
         "iat": now,
         "exp": now + 3600,
@@ -223,7 +230,7 @@ async fn access_token(
 ) -> Result<String, GoogleError> {
     let token_uri = check_url("the key's token_uri", &key.token_uri)?;
     let now = chrono::Utc::now().timestamp();
-    let jwt = assertion(key, &settings.subject, now).map_err(|reason| GoogleError::Key {
+    let jwt = assertion(key, settings, now).map_err(|reason| GoogleError::Key {
         path: settings.key_file.display().to_string(),
         reason,
     })?;

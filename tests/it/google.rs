@@ -187,8 +187,19 @@ fn refuse_assertion(assertion: &str, token_uri: &str) -> Option<String> {
         && claims["sub"] == SUBJECT
         && claims["aud"] == token_uri
         && scope.contains("admin.directory.user.readonly")
+        && seen_groups_scope(scope)
         && claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() == 3600;
     (!good).then(|| format!("bad claims: {claims}"))
+}
+
+/// Whether the scopes are the user scope alone, or it with both group scopes.
+fn seen_groups_scope(scope: &str) -> bool {
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    let group = scopes
+        .iter()
+        .filter(|s| s.contains("admin.directory.group"))
+        .count();
+    scopes.len() == 1 + group && (group == 0 || group == 2)
 }
 
 async fn token(State(seen): State<Shared>, body: String) -> Response {
@@ -485,4 +496,29 @@ async fn confined_a_google_source_and_its_key_file_are_refused_before_connecting
     );
     assert!(google.log().is_empty(), "the server saw {:?}", google.log());
     assert_eq!(o.emu.stats().writes, 0);
+}
+
+#[test]
+fn readmes_google_example_compiles_to_what_it_says() {
+    use scimsync::config::{Config, EnvOverrides, SourceFormat};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scimsync.yaml"),
+        crate::ldap::readme_example("google_workspace"),
+    )
+    .unwrap();
+    let config = Config::load(&dir.path().join("scimsync.yaml"), &EnvOverrides::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let SourceFormat::Google(google) = &config.sources[0].format else {
+        panic!("a google_workspace source")
+    };
+    let s = &google.settings;
+    assert_eq!(&*config.sources[0].display, "google_workspace my_customer");
+    assert_eq!(s.key_file, Path::new("/run/secrets/google-sa.json"));
+    assert_eq!(s.subject, "it-admin@example.com");
+    assert_eq!(s.api_base, "https://admin.googleapis.com");
+    assert!(s.groups);
+    assert_eq!(s.group_name, GroupName::Name);
+    // The groups column is there without being mapped.
+    assert!(google.layout.columns.iter().any(|m| m.header == "groups"));
 }

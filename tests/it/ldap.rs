@@ -500,3 +500,100 @@ async fn confined_an_ldap_source_and_its_password_env_are_refused_before_connect
     assert!(accepted.is_err(), "the LDAP server saw a connection");
     assert_eq!(o.emu.stats().writes, 0);
 }
+
+/// README's worked example of `kind` (the YAML block holding `- kind:`), as a config with a
+/// target added.
+pub fn readme_example(kind: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains(&format!("  - {kind}:\n")))
+        .unwrap_or_else(|| panic!("README has an example of {kind}"));
+    format!("target: {{url: \"https://api.slack.com/scim/v2\", token_env: SCIM_TOKEN}}\n{block}")
+}
+
+#[test]
+fn readmes_ldap_example_compiles_to_what_it_says() {
+    use scimsync::config::{Config, EnvOverrides, SourceFormat};
+    use scimsync::directory::ldap::{GroupsFrom, PasswordSource};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scimsync.yaml"), readme_example("ldap")).unwrap();
+    let config = Config::load(&dir.path().join("scimsync.yaml"), &EnvOverrides::default())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let SourceFormat::Ldap(ldap) = &config.sources[0].format else {
+        panic!("an ldap source")
+    };
+    let s = &ldap.settings;
+    assert_eq!(&*config.sources[0].display, "ldap ldaps://ldap.example.com");
+    assert_eq!(
+        s.password,
+        Some(PasswordSource::Env("LDAP_PASSWORD".into()))
+    );
+    assert_eq!(s.page_size, 500);
+    assert_eq!(
+        s.attributes,
+        [
+            "mail",
+            "givenName",
+            "sn",
+            "title",
+            "departmentNumber",
+            "employeeNumber"
+        ]
+    );
+    assert!(
+        matches!(&s.groups, Some(GroupsFrom::Entries { base_dn, name_attribute, .. })
+        if base_dn == "ou=groups,dc=example,dc=com" && name_attribute == "cn")
+    );
+    assert_eq!(config.sources[0].min_users, Some(300));
+}
+
+#[test]
+fn ldap_settings_that_cannot_work_are_config_errors_at_their_place() {
+    use scimsync::config::{Config, EnvOverrides};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimsync.yaml");
+    for (ldap, expected) in [
+        (
+            "{url: \"ldap://ldap.example.com\", base_dn: \"dc=x\"}",
+            "sources[0].ldap.url: LDAP url \"ldap://ldap.example.com\": use ldaps://, or start_tls: true",
+        ),
+        (
+            "{url: \"ldaps://h\", base_dn: \"dc=x\", filter: \"(cn=a\"}",
+            "sources[0].ldap.filter: LDAP filter \"(cn=a\": expected ')' at character 6",
+        ),
+        (
+            "{url: \"ldaps://h\", base_dn: \"dc=x\", bind_dn: \"cn=r\"}",
+            "sources[0].ldap.bind_dn: a bind_dn needs password_env or password_file",
+        ),
+        (
+            "{url: \"ldaps://h\"}",
+            "sources[0].ldap.base_dn: is required",
+        ),
+        (
+            "{url: \"ldaps://h\", base_dn: \"dc=x\", timeout: soon}",
+            "sources[0].ldap.timeout: \"soon\" is not a duration",
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "target: {{url: \"https://api.slack.com/scim/v2\", token_env: T}}\n\
+                 sources:\n  - ldap: {ldap}\n    columns: {{email: mail}}\n"
+            ),
+        )
+        .unwrap();
+        let e = Config::load(&path, &EnvOverrides::default()).unwrap_err();
+        let text = format!("{e:?}");
+        let shown = e
+            .problems
+            .iter()
+            .map(|p| p.kind.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(shown.contains(expected), "{ldap}: {shown}\n{text}");
+    }
+}
