@@ -540,8 +540,8 @@ fn readmes_ldap_example_compiles_to_what_it_says() {
             "givenName",
             "sn",
             "title",
-            "departmentNumber",
-            "employeeNumber"
+            "employeeNumber",
+            "departmentNumber"
         ]
     );
     assert!(
