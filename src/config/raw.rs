@@ -234,7 +234,7 @@ pub struct RawLdap {
     pub start_tls: Option<bool>,
     /// A PEM file of CA certificates to trust instead of the system's (a private CA).
     pub ca_file: Option<String>,
-    /// The DN to bind as; anonymous when absent. Needs `password_env` or `password_file`.
+    /// The DN to bind as; anonymous when absent (a DN needs a password).
     pub bind_dn: Option<String>,
     /// The environment variable holding the bind password.
     pub password_env: Option<String>,

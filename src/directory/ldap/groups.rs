@@ -279,6 +279,46 @@ mod tests {
     }
 
     #[test]
+    fn member_of_names_groups_by_their_first_rdn_and_is_dropped_unless_mapped() {
+        let settings = LdapSettings {
+            url: "ldaps://h".into(),
+            start_tls: false,
+            ca_file: None,
+            bind_dn: None,
+            password: None,
+            base_dn: "dc=x".into(),
+            filter: "(objectClass=person)".into(),
+            attributes: vec!["mail".into()],
+            groups: Some(GroupsFrom::MemberOf {
+                attribute: "memberOf".into(),
+            }),
+            page_size: 10,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let people = vec![entry(
+            "uid=a,ou=p",
+            &[
+                ("mail", &["a@example.com"]),
+                (
+                    "memberOf",
+                    &[
+                        "cn=Eng Team,ou=g,dc=x",
+                        "CN=sales, ou=g",
+                        "cn=Eng Team,ou=old",
+                    ],
+                ),
+            ],
+        )];
+        let read = assign(&settings, people, None).unwrap();
+        assert_eq!(read[0].groups, ["Eng Team", "sales"]);
+        assert_eq!(
+            read[0].attributes.len(),
+            1,
+            "memberOf is not a mapped column"
+        );
+    }
+
+    #[test]
     fn a_cycle_is_an_error_naming_it() {
         let groups = [
             entry("cn=a,ou=g", &[("cn", &["a"]), ("member", &["cn=b,ou=g"])]),
