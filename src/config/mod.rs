@@ -10,8 +10,10 @@
 
 mod compile;
 mod issue;
+pub mod ldap_filter;
 mod paths;
 pub mod raw;
+pub mod services;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -193,7 +195,7 @@ impl SourceFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LdapSource {
     /// The connection and searches.
-    pub settings: crate::directory::ldap::LdapSettings,
+    pub settings: services::LdapSettings,
     /// Attribute ← column.
     pub layout: CsvLayout,
 }
@@ -202,7 +204,7 @@ pub struct LdapSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoogleSource {
     /// The service account and calls.
-    pub settings: crate::directory::google::GoogleSettings,
+    pub settings: services::GoogleSettings,
     /// Attribute ← field.
     pub layout: CsvLayout,
 }

@@ -9,7 +9,7 @@
 //! fails the read, so a partial list never looks like people who left.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -17,8 +17,7 @@ use serde_json::Value;
 
 use super::ldap::groups::{GroupNode, flatten_groups};
 
-/// Google's Admin SDK host.
-pub const DEFAULT_API_BASE: &str = "https://admin.googleapis.com";
+pub use crate::config::services::{GOOGLE_API_BASE as DEFAULT_API_BASE, GoogleSettings, GroupName};
 /// The read-only scope for users the service account must be granted (domain-wide
 /// delegation).
 pub const USER_SCOPE: &str = "https://www.googleapis.com/auth/admin.directory.user.readonly";
@@ -30,38 +29,6 @@ pub const GROUP_SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.
 const ATTEMPTS: u32 = 4;
 /// The longest `Retry-After` honoured; a longer one fails the read (the next run retries).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// How to read one Google Workspace directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GoogleSettings {
-    /// The service account's JSON key file.
-    pub key_file: PathBuf,
-    /// The admin the service account acts as (domain-wide delegation's subject).
-    pub subject: String,
-    /// The customer: `my_customer` (the subject's) or an id like `C03az79cb`.
-    pub customer: String,
-    /// The Admin SDK's base URL (Google's unless overridden, e.g. for a test server).
-    pub api_base: String,
-    /// Whether groups and their members are read.
-    pub groups: bool,
-    /// How a group is named: its `name` or its `email`.
-    pub group_name: GroupName,
-    /// Users per `users.list` page (at most 500).
-    pub page_size: u32,
-    /// Each request's deadline.
-    pub timeout: Duration,
-    /// The first retry's wait when no `Retry-After` is given (doubling after).
-    pub retry_base: Duration,
-}
-
-/// Which field names a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupName {
-    /// The group's display name.
-    Name,
-    /// The group's email address.
-    Email,
-}
 
 /// One user read: Google's id, their fields flattened to `path → text`, and their groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,18 +94,7 @@ impl std::fmt::Debug for Key {
 
 /// Checks a URL: https, or http to loopback only (a test server).
 pub fn check_url(what: &str, url: &str) -> Result<url::Url, GoogleError> {
-    let bad = |why: &str| GoogleError::Url(format!("{what} {url:?}: {why}"));
-    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
-    let loopback = parsed
-        .host()
-        .is_some_and(|h| crate::scim::target::is_loopback(&h));
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if loopback => Ok(parsed),
-        _ => Err(bad(
-            "use https (plain http is allowed only to localhost/loopback)",
-        )),
-    }
+    crate::config::services::https_or_loopback(what, url).map_err(GoogleError::Url)
 }
 
 /// The key file, parsed.

@@ -36,7 +36,6 @@ use crate::diag::{Problem, sort_problems};
 
 pub use issue::{DirectoryIssue, DirectoryProblem};
 pub use model::*;
-pub use services::mapped_headers as services_headers;
 pub use table::{Row, Table};
 
 /// How to load.

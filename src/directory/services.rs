@@ -82,18 +82,7 @@ where
     .unwrap_or_else(|e| panic!("cannot start a runtime to read a directory service: {e}"))
 }
 
-/// The headers a layout maps, each once, in its order.
-pub fn mapped_headers(layout: &CsvLayout) -> Vec<String> {
-    let mut headers: Vec<String> = Vec::new();
-    for mapping in &layout.columns {
-        for header in std::iter::once(&mapping.header).chain(&mapping.fallbacks) {
-            if !headers.iter().any(|h| h == header) {
-                headers.push(header.clone());
-            }
-        }
-    }
-    headers
-}
+pub use crate::config::services::mapped_headers;
 
 /// Whether `header` is read as a groups column (its values joined by the separator).
 fn is_groups_column(layout: &CsvLayout, header: &str) -> bool {

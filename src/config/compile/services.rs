@@ -11,13 +11,14 @@ use super::{Compiler, values};
 use crate::config::raw::{
     RawGoogle, RawGoogleGroupName, RawLdap, RawLdapGroups, RawLdapGroupsFrom, RawSource,
 };
+use crate::config::services::{
+    self, GoogleSettings, GroupName, GroupsFrom, LdapSettings, PasswordSource, ServiceSettingError,
+};
 use crate::config::{
     ColumnMapping, ConfigIssue, CsvColumn, CsvLayout, GoogleSource, LdapSource, SourceFormat,
     SourceSpec,
 };
 use crate::diag::yaml::Step;
-use crate::directory::google::{self, GoogleSettings, GroupName};
-use crate::directory::ldap::{GroupsFrom, LdapSettings, PasswordSource};
 use crate::model::Attribute;
 
 /// Where a source is declared: `sources[i]`.
@@ -247,7 +248,7 @@ impl Compiler<'_> {
         let layout = self.service_layout(source, here, K, raw.groups.is_some());
         let (url, base_dn, password, timeout, page_size, layout) =
             (url?, base_dn?, password?, timeout?, page_size?, layout?);
-        let attributes = crate::directory::services_headers(&layout)
+        let attributes = services::mapped_headers(&layout)
             .into_iter()
             .filter(|h| !(groups.is_some() && h == GROUPS))
             .collect();
@@ -268,7 +269,7 @@ impl Compiler<'_> {
             timeout,
         };
         if let Err(e) = settings.check() {
-            let key = if matches!(e, crate::directory::ldap::LdapError::Url(_)) {
+            let key = if matches!(e, ServiceSettingError::Url(_)) {
                 "url"
             } else {
                 "filter"
@@ -354,8 +355,8 @@ impl Compiler<'_> {
         let api_base = raw
             .api_url
             .clone()
-            .unwrap_or_else(|| google::DEFAULT_API_BASE.into());
-        if let Err(e) = google::check_url("api_url", &api_base) {
+            .unwrap_or_else(|| services::GOOGLE_API_BASE.into());
+        if let Err(e) = services::https_or_loopback("api_url", &api_base) {
             self.service_error(here, K, "api_url", e.to_string());
         }
         let timeout = self.timeout(here, K, raw.timeout.as_ref());
@@ -364,7 +365,7 @@ impl Compiler<'_> {
         let layout = self.service_layout(source, here, K, groups);
         let (key_file, subject, timeout, page_size, layout) =
             (key_file?, subject?, timeout?, page_size?, layout?);
-        google::check_url("api_url", &api_base).ok()?;
+        services::https_or_loopback("api_url", &api_base).ok()?;
         let settings = GoogleSettings {
             key_file,
             subject,

@@ -7,77 +7,20 @@
 //! error result on the Nth page, a size limit, a referral (never followed), a nested-group
 //! cycle — fails the read, so a half-read directory never looks like people who left.
 //!
-//! The client is small and our own (BER in [`ber`], filters in [`filter`], the connection
-//! in [`conn`]): the `ldap3` crate would bring a second X.509 parser and a dozen crates for
+//! The client is small and our own (BER in `ber`, filters in [`filter`], the connection
+//! in `conn`): the `ldap3` crate would bring a second X.509 parser and a dozen crates for
 //! the four operations needed here.
 
 mod ber;
 mod conn;
-pub mod filter;
 pub(crate) mod groups;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+pub use crate::config::ldap_filter as filter;
+pub use crate::config::services::{GroupsFrom, LdapSettings, PasswordSource};
 pub use conn::Entry;
-
-/// How to read one LDAP source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LdapSettings {
-    /// `ldaps://host[:port]` or `ldap://host[:port]`.
-    pub url: String,
-    /// StartTLS on an `ldap://` connection before binding.
-    pub start_tls: bool,
-    /// A PEM file of CA certificates to trust instead of the system's (a private CA).
-    pub ca_file: Option<PathBuf>,
-    /// The DN to bind as; anonymous when absent.
-    pub bind_dn: Option<String>,
-    /// Where the bind password is.
-    pub password: Option<PasswordSource>,
-    /// Where people are searched (whole subtree).
-    pub base_dn: String,
-    /// Which entries are people.
-    pub filter: String,
-    /// The attributes read for each person (what the columns map).
-    pub attributes: Vec<String>,
-    /// Where each person's groups come from, if anywhere.
-    pub groups: Option<GroupsFrom>,
-    /// Entries per page.
-    pub page_size: u32,
-    /// The deadline of each network step.
-    pub timeout: Duration,
-}
-
-/// Where an LDAP bind password is read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    /// An environment variable.
-    Env(String),
-    /// A file (surrounding whitespace trimmed).
-    File(PathBuf),
-}
-
-/// Where a person's groups come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GroupsFrom {
-    /// The person's own attribute (usually `memberOf`) listing group DNs; a group's name
-    /// is the value of its DN's first part (`cn=Engineering,…` → `Engineering`).
-    MemberOf {
-        /// The attribute.
-        attribute: String,
-    },
-    /// Group entries found by a second search, their `member` and `uniqueMember` values
-    /// naming people or other groups (nested groups are flattened).
-    Entries {
-        /// Where groups are searched.
-        base_dn: String,
-        /// Which entries are groups.
-        filter: String,
-        /// The attribute holding a group's name (usually `cn`).
-        name_attribute: String,
-    },
-}
 
 /// One person read: their DN, their attributes, and the names of their groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,75 +108,15 @@ impl From<ber::BerError> for LdapError {
     }
 }
 
-impl LdapSettings {
-    /// Checks what can be checked without the network: the URL (plain `ldap://` without
-    /// StartTLS only to loopback, so a password never crosses a network in clear) and the
-    /// filters.
-    pub fn check(&self) -> Result<(), LdapError> {
-        self.endpoint_parts()?;
-        filter::encode(&self.filter)?;
-        if let Some(GroupsFrom::Entries { filter, .. }) = &self.groups {
-            filter::encode(filter)?;
-        }
-        Ok(())
+/// The attributes to ask for: the mapped ones, and `memberOf` when groups come from it.
+fn requested_attributes(settings: &LdapSettings) -> Vec<String> {
+    let mut attributes = settings.attributes.clone();
+    if let Some(GroupsFrom::MemberOf { attribute }) = &settings.groups
+        && !attributes.iter().any(|a| a.eq_ignore_ascii_case(attribute))
+    {
+        attributes.push(attribute.clone());
     }
-
-    /// Host, port and whether the URL is `ldaps://`.
-    fn endpoint_parts(&self) -> Result<(String, u16, bool), LdapError> {
-        let bad = |why: &str| LdapError::Url(format!("LDAP url {:?}: {why}", self.url));
-        let url = url::Url::parse(&self.url).map_err(|e| bad(&e.to_string()))?;
-        let ldaps = match url.scheme() {
-            "ldaps" => true,
-            "ldap" => false,
-            _ => return Err(bad("use ldaps:// or ldap:// (with start_tls)")),
-        };
-        if ldaps && self.start_tls {
-            return Err(bad(
-                "start_tls is for ldap:// URLs; ldaps:// is TLS already",
-            ));
-        }
-        // ldap: is not a "special" scheme to the URL parser, so its IP hosts read as names.
-        let host = match url.host().ok_or_else(|| bad("no host"))? {
-            url::Host::Domain(name) => match name.parse::<std::net::IpAddr>() {
-                Ok(std::net::IpAddr::V4(ip)) => url::Host::Ipv4(ip),
-                Ok(std::net::IpAddr::V6(ip)) => url::Host::Ipv6(ip),
-                Err(_) => url::Host::Domain(name),
-            },
-            other => other,
-        };
-        if !ldaps && !self.start_tls && !crate::scim::target::is_loopback(&host) {
-            return Err(bad(
-                "use ldaps://, or start_tls: true (a plain connection is allowed only to loopback, so the password never crosses a network in clear)",
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(bad(
-                "credentials go in bind_dn and password_env or password_file",
-            ));
-        }
-        if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            return Err(bad(
-                "the base DN and filter go in base_dn and filter, not the URL",
-            ));
-        }
-        let host = match host {
-            url::Host::Ipv6(ip) => ip.to_string(),
-            other => other.to_string(),
-        };
-        let port = url.port().unwrap_or(if ldaps { 636 } else { 389 });
-        Ok((host, port, ldaps))
-    }
-
-    /// The attributes to ask for: the mapped ones, and `memberOf` when groups come from it.
-    fn requested_attributes(&self) -> Vec<String> {
-        let mut attributes = self.attributes.clone();
-        if let Some(GroupsFrom::MemberOf { attribute }) = &self.groups
-            && !attributes.iter().any(|a| a.eq_ignore_ascii_case(attribute))
-        {
-            attributes.push(attribute.clone());
-        }
-        attributes
-    }
+    attributes
 }
 
 /// The bind password, from its variable or file; never printed.
@@ -303,7 +186,7 @@ fn ca_roots(path: &Path) -> Result<rustls::RootCertStore, LdapError> {
 /// Reads every person the settings select, with their groups: the whole directory or an
 /// error.
 pub async fn read(settings: &LdapSettings) -> Result<Vec<LdapPerson>, LdapError> {
-    let (host, port, ldaps) = settings.endpoint_parts()?;
+    let (host, port, ldaps) = settings.endpoint().map_err(LdapError::Url)?;
     let people_filter = filter::encode(&settings.filter)?;
     let password = settings.password.as_ref().map(read_password).transpose()?;
     let tls = if ldaps || settings.start_tls {
@@ -327,7 +210,7 @@ pub async fn read(settings: &LdapSettings) -> Result<Vec<LdapPerson>, LdapError>
         })?;
         connection.bind(dn, password).await?;
     }
-    let attributes = settings.requested_attributes();
+    let attributes = requested_attributes(settings);
     let people = connection
         .search(&conn::Search {
             base: &settings.base_dn,
@@ -358,64 +241,4 @@ pub async fn read(settings: &LdapSettings) -> Result<Vec<LdapPerson>, LdapError>
     };
     connection.close().await;
     groups::assign(settings, people, group_entries.as_deref())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(url: &str, start_tls: bool) -> LdapSettings {
-        LdapSettings {
-            url: url.into(),
-            start_tls,
-            ca_file: None,
-            bind_dn: None,
-            password: None,
-            base_dn: "dc=example,dc=com".into(),
-            filter: "(objectClass=person)".into(),
-            attributes: vec!["mail".into()],
-            groups: None,
-            page_size: 100,
-            timeout: Duration::from_secs(5),
-        }
-    }
-
-    #[test]
-    fn plain_ldap_only_to_loopback_or_with_start_tls() {
-        for ok in [
-            ("ldaps://ldap.example.com", false),
-            ("ldap://ldap.example.com", true),
-            ("ldap://127.0.0.1:3389", false),
-            ("ldap://[::1]:3389", false),
-            ("ldap://localhost", false),
-        ] {
-            assert!(settings(ok.0, ok.1).check().is_ok(), "{ok:?}");
-        }
-        for (url, start_tls, why) in [
-            (
-                "ldap://ldap.example.com",
-                false,
-                "use ldaps://, or start_tls: true",
-            ),
-            ("ldap://10.0.0.1", false, "use ldaps://, or start_tls: true"),
-            (
-                "ldaps://ldap.example.com",
-                true,
-                "start_tls is for ldap:// URLs",
-            ),
-            ("http://ldap.example.com", false, "use ldaps:// or ldap://"),
-            ("ldaps://h/dc=example,dc=com", false, "not the URL"),
-        ] {
-            let e = settings(url, start_tls).check().unwrap_err().to_string();
-            assert!(e.contains(why), "{url}: {e}");
-        }
-        assert_eq!(
-            settings("ldap://10.0.0.1", true).endpoint_parts().unwrap(),
-            ("10.0.0.1".to_string(), 389, false)
-        );
-        assert_eq!(
-            settings("ldaps://h:1636", false).endpoint_parts().unwrap(),
-            ("h".to_string(), 1636, true)
-        );
-    }
 }

@@ -3,7 +3,35 @@
 //! request carries. Checked when the config compiles, so a typo is a config error with its
 //! place, not a failed read at 3 a.m.
 
-use super::ber::{self, OCTET_STRING};
+/// BER's OCTET STRING tag.
+const OCTET_STRING: u8 = 0x04;
+/// BER's SEQUENCE tag.
+const SEQUENCE: u8 = 0x30;
+
+/// The BER tags and lengths a filter needs (the LDAP client's own encoder sits above the
+/// config; these few lines are repeated rather than reached up for).
+mod ber {
+    pub(super) use super::SEQUENCE;
+
+    /// One TLV with a definite length.
+    pub(super) fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(content.len() + 6);
+        out.push(tag);
+        let len = content.len();
+        if let Ok(short) = u8::try_from(len)
+            && short < 0x80
+        {
+            out.push(short);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | u8::try_from(bytes.len() - skip).unwrap_or(u8::MAX));
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+}
 
 /// A filter that does not parse, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
