@@ -87,7 +87,9 @@ pub enum ConfigIssue {
     #[error("at least one source is required")]
     NoSources,
     /// A source with two kinds, or none.
-    #[error("a source needs exactly one of `yaml:`, `csv:`, `command:`, `ldap:` or `google_workspace:`")]
+    #[error(
+        "a source needs exactly one of `yaml:`, `csv:`, `command:`, `ldap:` or `google_workspace:`"
+    )]
     SourceKind,
     /// A `command:` setting on another kind of source.
     #[error("`{field}` only applies to command sources")]
