@@ -11,6 +11,11 @@
 # On a machine without a Docker daemon, deploy/build-image.sh builds the same image with
 # buildah from a debootstrap base and checks it.
 
+# Base images by tag, not pinned: no registry is reachable where this file is maintained, so
+# no digest could be checked. Pin them for your own builds (`docker buildx imagetools inspect
+# rust:1.89-bookworm`, then `FROM rust:1.89-bookworm@sha256:…`). The released image is not
+# built from this file: deploy/release/image makes it FROM scratch from the release binary
+# (nothing but the binary, the CA bundle and a passwd), so it has no base image to pin.
 FROM rust:1.89-bookworm AS build
 # `--version` says which commit (the build context has no .git) and when: SOURCE_DATE_EPOCH
 # for a reproducible date.

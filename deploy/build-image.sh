@@ -65,7 +65,7 @@ buildah config \
   --entrypoint '["/usr/local/bin/scimsync"]' \
   --workingdir /opt/scimsync \
   --cmd '["run","--config","/opt/scimsync/config/scimsync.yaml","--listen","0.0.0.0:9090"]' \
-  --healthcheck 'CMD ["/usr/local/bin/scimsync","healthcheck","--url","http://127.0.0.1:9090/healthz"]' \
+  --healthcheck 'CMD /usr/local/bin/scimsync healthcheck --url http://127.0.0.1:9090/healthz' \
   --healthcheck-interval 30s --healthcheck-timeout 5s \
   --label org.opencontainers.image.title=scimsync \
   --os linux --arch amd64 "$ctr"

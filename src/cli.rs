@@ -236,6 +236,11 @@ pub struct ApplyArgs {
     /// node_exporter's textfile collector, atomically, carrying counters over from the last.
     #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub metrics_textfile: Option<PathBuf>,
+    /// After the run (whatever its outcome) push the same series to a Prometheus Pushgateway:
+    /// `PUT URL/metrics/job/scimsync`, or the group URL given (`…/metrics/job/…`). A failed
+    /// push is a warning; the exit code stays the apply's.
+    #[arg(long, value_name = "URL", conflicts_with = "dry_run")]
+    pub metrics_push: Option<String>,
 }
 
 /// The plan report's format on the command line (`--format`); see [`Format`].
@@ -730,6 +735,8 @@ mod tests {
         assert_eq!(args.format, FormatArg::Json);
         assert!(args.yes && !args.dry_run);
         let e = parse(&["apply", "--dry-run", "--metrics-textfile", "m.prom"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let e = parse(&["apply", "--dry-run", "--metrics-push", "http://pg:9091"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(e.use_stderr());
     }

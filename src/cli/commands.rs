@@ -20,7 +20,8 @@ use crate::emulator::{
     Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
 };
 use crate::exit::{self, Failure, Outcome};
-use crate::metrics::textfile::Textfile;
+use crate::metrics::push::Pushgateway;
+use crate::metrics::textfile::{RunMetrics, Textfile};
 use crate::pass::{self, Applied, PassError, PassReport, Request};
 use crate::plan::Guard;
 use crate::plan::render::{self, Format};
@@ -179,18 +180,36 @@ async fn plan(args: &PlanArgs) -> Result<Outcome, Outcome> {
 }
 
 async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> Outcome {
-    let textfile = args.metrics_textfile.as_deref().map(Textfile::new);
+    let pushgateway = match args
+        .metrics_push
+        .as_deref()
+        .map(Pushgateway::new)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return Outcome::Failed(Failure::Other(format!("--metrics-push {e}"))),
+    };
+    let run_metrics =
+        (args.metrics_textfile.is_some() || pushgateway.is_some()).then(RunMetrics::new);
     let request = Request {
         apply: !args.dry_run,
         saved_plan: args.plan.clone(),
         allow: args.allow.clone(),
-        observer: textfile.as_ref().map(Textfile::observer),
+        observer: run_metrics.as_ref().map(RunMetrics::observer),
         ..Request::default()
+    };
+    let report_metrics = |result| {
+        publish_metrics(
+            run_metrics.as_ref(),
+            args.metrics_textfile.as_deref(),
+            pushgateway.as_ref(),
+            result,
+        )
     };
     let prepared = match prepare(args.config.path(), &request).await {
         Ok(p) => p.leave_to_exit(),
         Err(e) => {
-            write_textfile(textfile.as_ref(), Err(&e));
+            report_metrics(Err(&e)).await;
             return Outcome::Failed(e.into());
         }
     };
@@ -217,7 +236,7 @@ async fn run_apply(args: &ApplyArgs, console: &Arc<Console>) -> Outcome {
     } else {
         apply_interruptibly(prepared, &request.allow, console).await
     };
-    write_textfile(textfile.as_ref(), result.as_ref());
+    report_metrics(result.as_ref()).await;
     match result {
         Ok(report) => {
             show_applied(&report, json && !dry_run);
@@ -259,16 +278,31 @@ fn show_applied(report: &PassReport, json: bool) {
     }
 }
 
-/// `apply --metrics-textfile`: the run's metrics, whatever its outcome; a failure to write them
-/// is a warning (the exit code stays the run's).
-fn write_textfile(textfile: Option<&Textfile>, result: Result<&PassReport, &PassError>) {
-    if let Some(t) = textfile
-        && let Err(e) = t.write(result)
+/// `apply --metrics-textfile` and `--metrics-push`: the run's metrics, whatever its outcome,
+/// written to the file (carrying its history) and pushed (what the file holds, or this run's
+/// series without a file). A failure of either is a warning: the exit code stays the run's.
+async fn publish_metrics(
+    run: Option<&RunMetrics>,
+    textfile: Option<&Path>,
+    pushgateway: Option<&Pushgateway>,
+    result: Result<&PassReport, &PassError>,
+) {
+    let Some(run) = run else { return };
+    let finished = run.finish(result);
+    let mut text = finished.text.clone();
+    if let Some(path) = textfile {
+        match Textfile::new(path).write(&finished) {
+            Ok(written) => text = written,
+            Err(e) => say!(
+                "warning: cannot write the metrics file {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    if let Some(pushgateway) = pushgateway
+        && let Err(e) = pushgateway.push(&text).await
     {
-        say!(
-            "warning: cannot write the metrics file {}: {e}",
-            t.path().display()
-        );
+        say!("warning: cannot push the metrics to the Pushgateway: {e}");
     }
 }
 

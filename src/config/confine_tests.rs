@@ -77,7 +77,7 @@ const SOURCES: &str = "sources:\n  - csv: people.csv\n    columns: {email: Email
 /// that sets it to `../outside`: each must be refused at its key under `SCIMSYNC_CONFINE`.
 /// (The list is checked against the schema below: a new file key fails that test until it is
 /// listed here, and then this one shows it confined.)
-const FILE_KEYS: [(&str, &str, &str); 10] = [
+const FILE_KEYS: [(&str, &str, &str); 13] = [
     (
         "yaml",
         "sources:\n  - yaml: ../outside\n",
@@ -111,6 +111,21 @@ const FILE_KEYS: [(&str, &str, &str); 10] = [
         "token_file",
         "target: {url: embedded, token_file: ../outside}\n",
         "target.token_file",
+    ),
+    (
+        "ca_file",
+        "sources:\n  - ldap: {url: \"ldaps://h\", base_dn: \"dc=x\", ca_file: ../outside}\n    columns: {email: mail}\n",
+        "sources[0].ldap.ca_file",
+    ),
+    (
+        "password_file",
+        "sources:\n  - ldap: {url: \"ldaps://h\", base_dn: \"dc=x\", bind_dn: \"cn=r\", password_file: ../outside}\n    columns: {email: mail}\n",
+        "sources[0].ldap.password_file",
+    ),
+    (
+        "key_file",
+        "sources:\n  - google_workspace: {subject: a@example.com, key_file: ../outside}\n    columns: {email: primaryEmail}\n",
+        "sources[0].google_workspace.key_file",
     ),
 ];
 
@@ -163,8 +178,11 @@ fn every_file_key_leaving_the_confined_folder_is_refused_at_its_key() {
         let unconfined = tree.compile(&text, &[]);
         assert!(unconfined.is_ok(), "{field}: {unconfined:?}");
         let errors = tree.compile_confined(&text, &embedded).unwrap_err();
-        // (A token file in the config is refused by the token rule, which names it too.)
-        let expected = if field == "target.token_file" {
+        // (A token file in the config is refused by the token rule, which names it too; a
+        // directory service's file keys are refused with their source, which is too.)
+        let service = field.starts_with("sources[0].ldap.")
+            || field.starts_with("sources[0].google_workspace.");
+        let expected = if field == "target.token_file" || service {
             format!("{field} is refused under SCIMSYNC_CONFINE")
         } else {
             // (A channel list is read as the config compiles: it names a file that exists.)
@@ -178,12 +196,17 @@ fn every_file_key_leaving_the_confined_folder_is_refused_at_its_key() {
                 tree.pr().display()
             )
         };
-        assert_eq!(errors.len(), 1, "{field}: {errors:?}");
-        assert!(errors[0].contains(&expected), "{field}: {errors:?}");
+        assert_eq!(
+            errors.len(),
+            1 + usize::from(service),
+            "{field}: {errors:?}"
+        );
+        let error = errors.iter().find(|e| e.contains(&expected));
+        let error = error.unwrap_or_else(|| panic!("{field}: {errors:?}"));
         // At the key's own line.
         let line = text.lines().position(|l| l.contains("../outside")).unwrap() + 1;
         assert!(
-            errors[0].starts_with(&format!("scimsync.yaml:{line}:")),
+            error.starts_with(&format!("scimsync.yaml:{line}:")),
             "{field}: {errors:?}"
         );
     }

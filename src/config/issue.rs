@@ -86,8 +86,10 @@ pub enum ConfigIssue {
     /// No sources.
     #[error("at least one source is required")]
     NoSources,
-    /// A source with both or neither of `yaml:` and `csv:`.
-    #[error("a source needs exactly one of `yaml:`, `csv:` or `command:`")]
+    /// A source with two kinds, or none.
+    #[error(
+        "a source needs exactly one of `yaml:`, `csv:`, `command:`, `ldap:` or `google_workspace:`"
+    )]
     SourceKind,
     /// A `command:` setting on another kind of source.
     #[error("`{field}` only applies to command sources")]
@@ -283,6 +285,14 @@ pub enum ConfigIssue {
         what: &'static str,
         /// Where that comes from instead.
         instead: &'static str,
+    },
+    /// An `ldap:` or `google_workspace:` setting that is missing or cannot work.
+    #[error("{field}: {problem}")]
+    ServiceSetting {
+        /// The setting, dotted.
+        field: String,
+        /// What is wrong.
+        problem: String,
     },
     /// Under `SCIMSYNC_CONFINE`, something the environment must give is not set (the target,
     /// the token source for a real target).

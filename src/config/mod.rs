@@ -10,8 +10,10 @@
 
 mod compile;
 mod issue;
+pub mod ldap_filter;
 mod paths;
 pub mod raw;
+pub mod services;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -173,6 +175,10 @@ pub enum SourceFormat {
     Csv(CsvLayout),
     /// A program's standard output.
     Command(Box<CommandSource>),
+    /// An LDAP directory, read as a table.
+    Ldap(Box<LdapSource>),
+    /// A Google Workspace directory, read as a table.
+    Google(Box<GoogleSource>),
 }
 
 impl SourceFormat {
@@ -186,6 +192,8 @@ impl SourceFormat {
                 CommandOutput::Csv(layout) | CommandOutput::Json(layout) => Some(layout),
                 CommandOutput::Yaml => None,
             },
+            SourceFormat::Ldap(ldap) => Some(&ldap.layout),
+            SourceFormat::Google(google) => Some(&google.layout),
         }
     }
 }
@@ -222,6 +230,24 @@ pub enum CommandOutput {
     Yaml,
     /// A JSON array of objects.
     Json(CsvLayout),
+}
+
+/// An `ldap:` source: how to read it, and the mapping of the table it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSource {
+    /// The connection and searches.
+    pub settings: services::LdapSettings,
+    /// Attribute ← column.
+    pub layout: CsvLayout,
+}
+
+/// A `google_workspace:` source: how to read it, and the mapping of the table it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleSource {
+    /// The service account and calls.
+    pub settings: services::GoogleSettings,
+    /// Attribute ← field.
+    pub layout: CsvLayout,
 }
 
 /// A CSV source's layout.

@@ -197,7 +197,8 @@ impl JsonSchema for Version {
     }
 }
 
-/// One source of the directory: a YAML directory file, a CSV export, or a program's output.
+/// One source of the directory: a YAML directory file, a CSV export, a program's output, an
+/// LDAP directory or a Google Workspace directory.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
@@ -251,6 +252,101 @@ pub struct RawSource {
     /// The fewest users this source may yield (after `where`/`exclude_where`); fewer is an
     /// error naming the source.
     pub min_users: Option<u32>,
+    /// An LDAP directory (OpenLDAP, Active Directory, …) read as a table: each person one
+    /// row, `columns` naming attributes. Refused under SCIMSYNC_CONFINE.
+    pub ldap: Option<RawLdap>,
+    /// A Google Workspace directory read as a table: each user one row, `columns` naming
+    /// fields (`primaryEmail`, `name.givenName`, …). Refused under SCIMSYNC_CONFINE.
+    pub google_workspace: Option<RawGoogle>,
+}
+
+/// An `ldap:` source's connection and search.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLdap {
+    /// `ldaps://host[:port]`, or `ldap://host[:port]` with `start_tls: true` (plain
+    /// `ldap://` only to loopback).
+    pub url: Option<String>,
+    /// StartTLS on an `ldap://` connection before binding. Default: false.
+    pub start_tls: Option<bool>,
+    /// A PEM file of CA certificates to trust instead of the system's (a private CA).
+    pub ca_file: Option<String>,
+    /// The DN to bind as; anonymous when absent (a DN needs a password).
+    pub bind_dn: Option<String>,
+    /// The environment variable holding the bind password.
+    pub password_env: Option<String>,
+    /// A file holding the bind password (surrounding whitespace trimmed).
+    pub password_file: Option<String>,
+    /// Where people are searched (whole subtree).
+    pub base_dn: Option<String>,
+    /// Which entries are people (RFC 4515). Default: "(objectClass=person)".
+    pub filter: Option<String>,
+    /// Where each person's groups come from: the table's `groups` column.
+    pub groups: Option<RawLdapGroups>,
+    /// Entries per page (paged results). Default: 500.
+    pub page_size: Option<u32>,
+    /// Each network step's deadline (`30s`, `2m`). Default: 30s.
+    pub timeout: Option<String>,
+}
+
+/// Where an `ldap:` source's groups come from.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLdapGroups {
+    /// `entries` (group entries' `member`/`uniqueMember`, nested groups flattened; the
+    /// default) or `member_of` (each person's `memberOf` values).
+    pub from: Option<RawLdapGroupsFrom>,
+    /// `member_of` only: the attribute listing group DNs. Default: "memberOf".
+    pub attribute: Option<String>,
+    /// `entries` only: where groups are searched. Default: the source's `base_dn`.
+    pub base_dn: Option<String>,
+    /// `entries` only: which entries are groups. Default:
+    /// "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group))".
+    pub filter: Option<String>,
+    /// `entries` only: the attribute naming a group. Default: "cn".
+    pub name_attribute: Option<String>,
+}
+
+/// How an `ldap:` source finds groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawLdapGroupsFrom {
+    /// Group entries and their members.
+    Entries,
+    /// Each person's `memberOf`.
+    MemberOf,
+}
+
+/// A `google_workspace:` source: a service account with domain-wide delegation.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGoogle {
+    /// The service account's JSON key file.
+    pub key_file: Option<String>,
+    /// The admin the service account acts as (domain-wide delegation's subject).
+    pub subject: Option<String>,
+    /// The customer: `my_customer` (the default, the subject's) or an id like `C03az79cb`.
+    pub customer: Option<String>,
+    /// The Admin SDK's base URL. Default: "https://admin.googleapis.com".
+    pub api_url: Option<String>,
+    /// Read groups and their members into the table's `groups` column. Default: false.
+    pub groups: Option<bool>,
+    /// How a group is named in the `groups` column: `name` (default) or `email`.
+    pub group_name: Option<RawGoogleGroupName>,
+    /// Users per page (1–500). Default: 500.
+    pub page_size: Option<u32>,
+    /// Each request's deadline (`30s`, `2m`). Default: 30s.
+    pub timeout: Option<String>,
+}
+
+/// Which field names a Google group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawGoogleGroupName {
+    /// The group's name.
+    Name,
+    /// The group's email address.
+    Email,
 }
 
 /// How a `command` source's output is read.

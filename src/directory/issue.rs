@@ -25,6 +25,16 @@ pub enum DirectoryIssue {
         /// The operating system's reason.
         reason: String,
     },
+    /// A directory service (`ldap:`, `google_workspace:`) could not be read whole.
+    #[error(
+        "the source {source_name} could not be read whole, so nothing is planned from it: {reason}"
+    )]
+    ServiceFailed {
+        /// The source as named (`ldap ldaps://…`).
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
     /// The source is not a regular file of data: a FIFO, a socket, a device, a folder, a
     /// file under `/proc`, `/sys` or `/dev`, or one yielding other than its size.
     #[error("{path} is not read as a source: {reason}")]
@@ -498,6 +508,7 @@ impl DirectoryIssue {
         matches!(
             self,
             DirectoryIssue::Unreadable { .. }
+                | DirectoryIssue::ServiceFailed { .. }
                 | DirectoryIssue::NotData { .. }
                 | DirectoryIssue::NotUtf8 { .. }
                 | DirectoryIssue::Empty

@@ -16,14 +16,17 @@
 mod command;
 mod csv;
 pub mod dump;
+pub mod google;
 mod grouped;
 mod issue;
 mod json;
+pub mod ldap;
 mod lookup;
 mod merge;
 mod model;
 mod record;
 mod repeats;
+mod services;
 pub mod table;
 mod validate;
 pub mod yaml;
@@ -101,10 +104,11 @@ pub struct SourceInput<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Reads every source — files from disk, commands run — then [`build`]s the directory. A
-/// file is read only if it is a regular file of data
+/// Reads every source — files from disk, commands run, directory services over the network —
+/// then [`build`]s the directory. A file is read only if it is a regular file of data
 /// ([`read_data_file`](crate::diag::data_file::read_data_file)): never a FIFO, a device or
-/// anything under `/proc`. A command that fails fails its source, and so the load.
+/// anything under `/proc`. A command that fails, or a directory service not read whole, fails
+/// its source, and so the load.
 pub fn load(
     sources: &[SourceSpec],
     options: &LoadOptions,
@@ -143,7 +147,6 @@ enum Got {
     /// A file's bytes, or a command's output.
     Bytes(Vec<u8>),
     /// Rows already split into cells.
-    #[allow(dead_code)] // the directory services' readers return tables
     Table(Table),
 }
 
@@ -158,6 +161,13 @@ fn fetch(spec: &SourceSpec) -> Result<Got, Box<DirectoryProblem>> {
                 reason,
             })
         }),
+        SourceFormat::Ldap(_) | SourceFormat::Google(_) => match services::fetch_table(spec) {
+            Some(read) => read.map(Got::Table).map_err(Box::new),
+            None => Err(failed(DirectoryIssue::ServiceFailed {
+                source_name: spec.display.to_string(),
+                reason: "not a directory service".into(),
+            })),
+        },
         SourceFormat::Csv(_) | SourceFormat::Yaml => {
             crate::diag::data_file::read_data_file(&spec.path)
                 .map(Got::Bytes)
@@ -270,6 +280,15 @@ fn read_source(input: &Fetched<'_>) -> Result<record::SourceContent, Vec<Directo
             table::read(table, layout)
         }
         (SourceData::Bytes(bytes), SourceFormat::Csv(layout)) => csv::read(file, bytes, layout),
+        (SourceData::Bytes(_), SourceFormat::Ldap(_) | SourceFormat::Google(_)) => {
+            Err(vec![Problem::error(
+                input.spec.declared_at.clone(),
+                DirectoryIssue::ServiceFailed {
+                    source_name: file.to_string(),
+                    reason: "given bytes, not the table its reader builds".into(),
+                },
+            )])
+        }
         (SourceData::Bytes(bytes), SourceFormat::Yaml) => yaml(bytes),
         (SourceData::Bytes(bytes), SourceFormat::Command(command)) => match &command.output {
             CommandOutput::Csv(layout) => csv::read(file, bytes, layout),

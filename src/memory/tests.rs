@@ -572,3 +572,31 @@ fn a_held_user_create_leaves_its_groups_ops() {
     assert!(plan.ops[0].after.is_empty());
     assert_eq!(plan.stuck.len(), 1);
 }
+
+#[test]
+fn a_keyed_digest_matches_its_own_value_under_its_own_key_only() {
+    let key = DigestKey::new(b"secret one");
+    let other = DigestKey::new(b"secret two");
+    let stored = key.digest(&Some("Engineer"));
+    assert!(stored.starts_with("k1:"), "{stored}");
+    assert!(key.matches(&stored, &Some("Engineer")));
+    assert!(!key.matches(&stored, &Some("Manager")), "another value");
+    assert!(!other.matches(&stored, &Some("Engineer")), "another key");
+    assert!(
+        !DigestKey::default().matches(&stored, &Some("Engineer")),
+        "no key cannot vouch for a keyed digest"
+    );
+    // A state written before keys existed: unkeyed digests still read.
+    let unkeyed = DigestKey::default().digest(&Some("Engineer"));
+    assert!(key.matches(&unkeyed, &Some("Engineer")));
+    assert!(!key.matches(&unkeyed, &Some("Manager")));
+}
+
+#[test]
+fn a_digest_key_never_shows_its_secret() {
+    assert_eq!(
+        format!("{:?}", DigestKey::new(b"secret")),
+        "DigestKey([redacted])"
+    );
+    assert_eq!(format!("{:?}", DigestKey::default()), "DigestKey(none)");
+}

@@ -1,10 +1,11 @@
 //! The Prometheus metrics of a pass, for both front ends: served by the daemon on `/metrics`,
 //! and written by `scimsync apply --metrics-textfile` for node_exporter's textfile collector
-//! (see [`textfile`]); below both, so neither reaches into the other for them. Labels are
+//! (see [`textfile`]) or pushed to a Pushgateway by `--metrics-push` (see [`push`]); below both, so neither reaches into the other for them. Labels are
 //! bounded (outcome, op kind, result, guard, endpoint class, HTTP status): never a user id or
 //! an email (STYLE habit 6).
 
 pub mod plan_state;
+pub mod push;
 pub mod textfile;
 
 use std::sync::atomic::AtomicU64;

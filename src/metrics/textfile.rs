@@ -23,26 +23,34 @@ use super::Metrics;
 use crate::pass::{PassError, PassOutcome, PassReport};
 use crate::scim::observe::RequestObserver;
 
-/// The metrics of one `apply` run, written to `path` when it ends.
-pub struct Textfile {
-    path: PathBuf,
+/// The metrics of one `apply` run, counted as it goes and rendered when it ends, for
+/// `--metrics-textfile` and `--metrics-push` alike.
+pub struct RunMetrics {
     metrics: Metrics,
     started: Instant,
 }
 
-impl Textfile {
-    /// Starts timing a run whose metrics go to `path`.
-    pub fn new(path: &Path) -> Textfile {
-        Textfile {
-            path: path.to_path_buf(),
+/// How a run ended, in the text format: this run's series alone.
+pub struct Finished {
+    /// This run's series (Prometheus text format 0.0.4).
+    pub text: String,
+    /// Whether the run got as far as a plan (else the plan's gauges say nothing new).
+    pub planned: bool,
+}
+
+impl Default for RunMetrics {
+    fn default() -> Self {
+        RunMetrics::new()
+    }
+}
+
+impl RunMetrics {
+    /// Starts timing a run.
+    pub fn new() -> RunMetrics {
+        RunMetrics {
             metrics: Metrics::new(),
             started: Instant::now(),
         }
-    }
-
-    /// The file written.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The observer to give the pass ([`crate::pass::Request::observer`]), so its SCIM
@@ -51,10 +59,8 @@ impl Textfile {
         self.metrics.slack_observer()
     }
 
-    /// Records how the run ended and replaces the file: this run's metrics added to the
-    /// history the file held (read only from a regular file, never through a link). Fails,
-    /// writing nothing, when anyone may replace files in its folder.
-    pub fn write(&self, result: Result<&PassReport, &PassError>) -> std::io::Result<()> {
+    /// Records how the run ended (call once) and renders its series.
+    pub fn finish(&self, result: Result<&PassReport, &PassError>) -> Finished {
         let planned = match result {
             Ok(report) => {
                 self.metrics.record_plan(&report.plan);
@@ -66,7 +72,35 @@ impl Textfile {
         };
         self.metrics
             .record_pass_end(outcome_label(result), self.started.elapsed());
-        let current = to_text_format(&self.metrics.encode());
+        Finished {
+            text: to_text_format(&self.metrics.encode()),
+            planned,
+        }
+    }
+}
+
+/// The file `--metrics-textfile` names.
+pub struct Textfile {
+    path: PathBuf,
+}
+
+impl Textfile {
+    /// The metrics file at `path`.
+    pub fn new(path: &Path) -> Textfile {
+        Textfile {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the file with the run's metrics added to the history the file held (read only
+    /// from a regular file, never through a link), and returns what it wrote. Fails, writing
+    /// nothing, when anyone may replace files in its folder.
+    pub fn write(&self, run: &Finished) -> std::io::Result<String> {
         self.check_folder()?;
         // The history, from a regular file only: a link planted at the name is not read
         // through (its target's lines would be carried into a file anyone may read).
@@ -75,12 +109,14 @@ impl Textfile {
             .flatten()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
+        let text = carry_forward(&previous, &run.text, run.planned);
         crate::files::write_atomically(
             &self.path,
-            carry_forward(&previous, &current, planned).as_bytes(),
+            text.as_bytes(),
             // No id, no email: readable by node_exporter.
             Some(0o644),
-        )
+        )?;
+        Ok(text)
     }
 
     /// Refuses a folder anyone may replace files in; warns about one others may only add to

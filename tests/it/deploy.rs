@@ -22,18 +22,19 @@ fn documents(file: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The Kubernetes objects kustomization.yaml deploys, plus cronjob.yaml (the alternative).
+/// The Kubernetes objects the base deploys, plus the cron component's CronJob (the
+/// alternative), as written (the overlays are rendered by `kubectl kustomize` below).
 fn objects() -> Vec<Value> {
-    let dir = root().join("deploy/kubernetes");
+    let dir = root().join("deploy/kubernetes/base");
     let kustomization = &documents(&dir.join("kustomization.yaml"))[0];
-    let mut files: Vec<String> = kustomization["resources"]
+    let mut files: Vec<PathBuf> = kustomization["resources"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_str().unwrap().to_string())
+        .map(|r| dir.join(r.as_str().unwrap()))
         .collect();
-    files.push("cronjob.yaml".into());
-    files.iter().flat_map(|f| documents(&dir.join(f))).collect()
+    files.push(root().join("deploy/kubernetes/components/cron/cronjob.yaml"));
+    files.iter().flat_map(|f| documents(f)).collect()
 }
 
 fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -88,7 +89,9 @@ fn pods_get_no_api_token_and_keep_the_audit_log_on_a_volume_claim() {
         );
     }
     // The audit log the shipped config writes is on that volume.
-    let config = std::fs::read_to_string(root().join("deploy/kubernetes/scimsync.yaml")).unwrap();
+    let config =
+        std::fs::read_to_string(root().join("deploy/kubernetes/overlays/example/scimsync.yaml"))
+            .unwrap();
     assert!(config.contains("audit_log: /var/lib/scimsync/"), "{config}");
 }
 
@@ -314,4 +317,267 @@ fn the_licence_files_match_cargo_toml() {
     assert!(changelog.contains("## [Unreleased]") && changelog.contains("Keep a Changelog"));
     let security = std::fs::read_to_string(root.join("SECURITY.md")).unwrap();
     assert!(security.contains("Reporting a vulnerability") && security.contains("In scope"));
+}
+
+/// `NAME=value` lines of deploy/release.env, the one place naming the repository and image.
+fn release_env() -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(root().join("deploy/release.env"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every file git tracks (or would: untracked but not ignored), relative to the root.
+fn repository_files() -> Vec<String> {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|f| root().join(f).is_file())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn one_place_names_the_repository_and_the_image() {
+    let release = release_env();
+    let (repository, image, version) = (
+        &release["SCIMSYNC_REPOSITORY"],
+        &release["SCIMSYNC_IMAGE"],
+        &release["SCIMSYNC_VERSION"],
+    );
+    assert_eq!(
+        version,
+        env!("CARGO_PKG_VERSION"),
+        "the release the deploy files install"
+    );
+    assert_eq!(image, &format!("ghcr.io/{repository}"));
+    // No placeholder anywhere (this test names it in pieces).
+    let placeholders = [
+        format!("ghcr.io/{}/", "example"),
+        format!("github.com/{}/", "example"),
+    ];
+    for file in repository_files() {
+        let Ok(text) = std::fs::read_to_string(root().join(&file)) else {
+            continue;
+        };
+        for p in &placeholders {
+            assert!(
+                !text.contains(p.as_str()),
+                "{file} holds the placeholder {p}"
+            );
+        }
+        // Every image reference in the deploy files is release.env's, at its version.
+        if file.starts_with("deploy/") || file.starts_with(".github/") {
+            for line in text.lines().filter(|l| l.contains("ghcr.io/")) {
+                assert!(line.contains(image.as_str()), "{file}: {line}");
+            }
+            for line in text.lines().filter(|l| l.contains("newTag:")) {
+                assert!(line.contains(&format!("\"{version}\"")), "{file}: {line}");
+            }
+        }
+    }
+}
+
+/// kubectl, when installed; CI (`SCIMSYNC_REQUIRE_KUBECTL=1`, set by .ci/run when it has
+/// kubectl) fails rather than skipping.
+fn kubectl() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("kubectl"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SCIMSYNC_REQUIRE_KUBECTL").is_none(),
+            "SCIMSYNC_REQUIRE_KUBECTL is set and kubectl is not on PATH"
+        );
+        eprintln!("kubectl is not installed: the overlays were not rendered");
+    }
+    found
+}
+
+/// `kubectl kustomize DIR`, as objects.
+fn render(kubectl: &Path, dir: &str) -> Vec<Value> {
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(root().join(dir))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_yaml::Deserializer::from_slice(&out.stdout)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+#[test]
+fn every_overlay_renders_with_kubectl_kustomize() {
+    let Some(kubectl) = kubectl() else { return };
+    let release = release_env();
+    let image = format!(
+        "{}:{}",
+        release["SCIMSYNC_IMAGE"], release["SCIMSYNC_VERSION"]
+    );
+    // The base: no config, no sample directory.
+    let base = render(&kubectl, "deploy/kubernetes/base");
+    assert!(
+        of_kind(&base, "ConfigMap").is_empty(),
+        "the base embeds a config"
+    );
+    let overlays: Vec<String> = std::fs::read_dir(root().join("deploy/kubernetes/overlays"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(overlays.len() >= 2, "{overlays:?}");
+    for overlay in overlays {
+        let objects = render(&kubectl, &format!("deploy/kubernetes/overlays/{overlay}"));
+        let maps = of_kind(&objects, "ConfigMap");
+        assert_eq!(maps.len(), 1, "{overlay}");
+        let config_map = maps[0]["metadata"]["name"].as_str().unwrap();
+        assert!(
+            config_map.starts_with("scimsync-config-"),
+            "{overlay}: generated, hashed"
+        );
+        let config = maps[0]["data"]["scimsync.yaml"].as_str().unwrap();
+        assert!(
+            config.contains("csv: hr/people.csv"),
+            "{overlay}: the HR export"
+        );
+        for object in &objects {
+            assert_eq!(
+                object["metadata"]["namespace"]
+                    .as_str()
+                    .or(Some("scimsync")),
+                Some("scimsync")
+            );
+        }
+        let specs = pod_specs(&objects);
+        assert_eq!(
+            specs.len(),
+            1,
+            "{overlay}: the daemon or the CronJob, not both"
+        );
+        let spec = specs[0];
+        let container = &spec["containers"][0];
+        assert_eq!(container["image"], image.as_str(), "{overlay}");
+        assert!(
+            container["resources"]["limits"]["memory"].is_string(),
+            "{overlay}"
+        );
+        assert!(
+            container["resources"]["requests"]["cpu"].is_string(),
+            "{overlay}"
+        );
+        let volumes = spec["volumes"].as_array().unwrap();
+        let volume = |name: &str| volumes.iter().find(|v| v["name"] == name).unwrap();
+        assert_eq!(
+            volume("config")["configMap"]["name"],
+            config_map,
+            "{overlay}"
+        );
+        assert_eq!(
+            volume("hr-export")["persistentVolumeClaim"]["readOnly"],
+            true
+        );
+        let mounts = container["volumeMounts"].as_array().unwrap();
+        let hr = mounts.iter().find(|m| m["name"] == "hr-export").unwrap();
+        assert_eq!(hr["mountPath"], "/etc/scimsync/hr");
+        assert_eq!(hr["readOnly"], true);
+        let args: Vec<&str> = container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        if of_kind(&objects, "CronJob").is_empty() {
+            assert_eq!(args[0], "run", "{overlay}");
+        } else {
+            assert_eq!(args[0], "apply", "{overlay}");
+            assert!(
+                args.iter().any(|a| a.starts_with("--metrics-push=http")),
+                "{overlay}: the CronJob pushes its metrics: {args:?}"
+            );
+            assert!(
+                of_kind(&objects, "Service").is_empty(),
+                "{overlay}: no daemon Service"
+            );
+            let policy = serde_json::to_string(&of_kind(&objects, "NetworkPolicy")[0]).unwrap();
+            assert!(
+                policy.contains("9091"),
+                "{overlay}: the Pushgateway is reachable"
+            );
+        }
+    }
+}
+
+/// The systemd units: the timer's schedule is one `Persistent=true` acts on, and every unit's
+/// documentation is the man page the release tarball installs.
+#[test]
+fn the_systemd_timer_catches_up_and_the_units_point_at_the_man_page() {
+    let dir = root().join("deploy/systemd");
+    let timer = std::fs::read_to_string(dir.join("scimsync-apply.timer")).unwrap();
+    let keys: Vec<&str> = timer
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    if timer.lines().any(|l| l == "Persistent=true") {
+        assert!(
+            keys.contains(&"OnCalendar"),
+            "Persistent= acts on OnCalendar= only"
+        );
+    }
+    assert!(!keys.contains(&"OnUnitActiveSec") && !keys.contains(&"OnBootSec"));
+    for unit in [
+        "scimsync.service",
+        "scimsync-apply.service",
+        "scimsync-apply.timer",
+    ] {
+        let text = std::fs::read_to_string(dir.join(unit)).unwrap();
+        assert!(
+            text.lines().any(|l| l == "Documentation=man:scimsync(1)"),
+            "{unit}"
+        );
+    }
+}
+
+/// The released image has no base image (nothing to pin, nothing to patch but the binary):
+/// deploy/release/image builds it from scratch. The source-build Dockerfile's bases are
+/// pinned by digest, or say why not and where the released image comes from.
+#[test]
+fn the_released_image_is_from_scratch_and_the_dockerfile_says_how_its_bases_are_pinned() {
+    let image = std::fs::read_to_string(root().join("deploy/release/image")).unwrap();
+    assert!(
+        image.contains("buildah from --quiet scratch"),
+        "buildah: from scratch"
+    );
+    let froms: Vec<&str> = image.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms, ["FROM scratch"], "docker: from scratch");
+    assert!(image.contains("--user 65532:65532") && image.contains("USER 65532:65532"));
+    assert!(image.contains("healthcheck") && image.contains("HEALTHCHECK"));
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let unpinned: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM ") && !l.contains("@sha256:"))
+        .collect();
+    if !unpinned.is_empty() {
+        assert!(
+            dockerfile.contains("Base images by tag, not pinned")
+                && dockerfile.contains("deploy/release/image makes it FROM scratch"),
+            "unpinned bases {unpinned:?} without the note"
+        );
+    }
+    assert!(dockerfile.contains("USER 65532:65532"));
+    assert!(dockerfile.contains("HEALTHCHECK"));
 }

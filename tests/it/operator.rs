@@ -333,23 +333,28 @@ fn download_path(w: &Value) -> String {
         .to_string()
 }
 
-/// The binary stage 2 installs: `--root` of its `cargo install`, plus `bin/scimsync`.
+/// The binary stage 2 installs: where its download step's `install -m 0755` puts it.
 fn installed_binary(w: &Value) -> String {
     let i = index_of(w, "plan", "installs scimsync", is_install);
-    let line = job_steps(w, "plan")[i]["run"].as_str().unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let root = words[words.iter().position(|w| *w == "--root").expect("--root") + 1];
+    let script = job_steps(w, "plan")[i]["run"].as_str().unwrap();
+    let line = script
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("install -m 0755 "))
+        .expect("an `install -m 0755 FROM TO` line");
+    let root = line.split_whitespace().last().unwrap();
     assert!(
         !root.contains("${{") && !root.contains("workspace") && !root.contains("temp"),
         "scimsync is installed in {root}, where the pull request's files go"
     );
-    format!("{root}/bin/scimsync")
+    root.to_string()
 }
 
+/// The step that downloads, verifies and installs the release.
 fn is_install(s: &Value) -> bool {
     s["run"]
         .as_str()
-        .is_some_and(|r| r.contains("cargo install"))
+        .is_some_and(|r| r.contains("cosign verify-blob"))
 }
 
 /// The one step the secret reaches: the secret must be named exactly once, in a step's env.
@@ -1116,8 +1121,12 @@ fn operator_workflow_updates_one_comment_and_bounds_it() {
         let key = cache["with"]["key"].as_str().unwrap();
         assert!(key.contains("SCIMSYNC_VERSION"), "{key}");
     }
-    let install = run_step_containing(&w, "plan", "cargo install");
-    for step in [install, caches[1]] {
+    let install = run_step_containing(&w, "plan", "cosign verify-blob");
+    let cosign = job_steps(&w, "plan")
+        .into_iter()
+        .find(|s| uses(s).starts_with("sigstore/cosign-installer@"))
+        .expect("cosign is installed");
+    for step in [cosign, install, caches[1]] {
         assert_eq!(
             step["if"].as_str(),
             Some("steps.cache.outputs.cache-hit != 'true'")
@@ -1471,4 +1480,160 @@ async fn operator_bounded_markdown_of_a_two_thousand_person_import_fits_a_commen
     let text = ["plan", "--config", "scimsync.yaml", "--max-bytes", "60000"];
     assert_eq!(run(&data, &text, &env).status.code(), Some(64));
     assert_eq!(o.emu.stats().writes, 0, "plan writes nothing");
+}
+
+/// The values deploy/release.env sets (`NAME=value` lines).
+fn release_env() -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(repo().join("deploy/release.env"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn operator_workflow_verifies_the_release_before_it_unpacks_it() {
+    let w = workflow();
+    let release = release_env();
+    for name in ["SCIMSYNC_REPOSITORY", "SCIMSYNC_VERSION"] {
+        assert_eq!(
+            w["env"][name].as_str(),
+            Some(release[name].as_str()),
+            "{name} is deploy/release.env's"
+        );
+    }
+    let install = run_step_containing(&w, "plan", "cosign verify-blob");
+    let script = install["run"].as_str().unwrap();
+    let at = |text: &str| {
+        script
+            .find(text)
+            .unwrap_or_else(|| panic!("no {text:?} in the install step"))
+    };
+    // The checksum, then the signature, then (only then) the tarball is opened.
+    let order = [
+        at("sha256sum --check"),
+        at("cosign verify-blob"),
+        at("tar -xzf"),
+        at("install -m 0755"),
+    ];
+    assert!(order.is_sorted(), "verify before unpacking: {order:?}");
+    assert!(
+        script.starts_with("set -euo pipefail\n"),
+        "a failed check stops it"
+    );
+    // The signature must come from scimsync's release workflow, for this very tag.
+    assert!(script.contains(
+        "--certificate-identity \"https://github.com/${SCIMSYNC_REPOSITORY}/.github/workflows/release.yml@refs/tags/v${SCIMSYNC_VERSION}\""
+    ));
+    assert!(
+        script.contains("--certificate-oidc-issuer https://token.actions.githubusercontent.com")
+    );
+    assert!(script.contains("curl -fsSL --proto '=https'"));
+}
+
+/// Stand-ins for curl (serves files from `served`) and cosign (exits `COSIGN_EXIT`).
+fn download_stubs(dir: &Path, served: &Path) -> PathBuf {
+    let bin = dir.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let curl = format!(
+        "#!/bin/bash\nwhile [ $# -gt 1 ]; do case $1 in -o) out=$2; shift 2;; *) shift;; esac; done\n\
+         cp \"{}/$(basename \"$1\")\" \"$out\"\n",
+        served.display()
+    );
+    std::fs::write(bin.join("curl"), curl).unwrap();
+    std::fs::write(
+        bin.join("cosign"),
+        "#!/bin/bash\necho \"cosign $*\" >> \"$HOME/cosign.log\"\nexit \"${COSIGN_EXIT:-0}\"\n",
+    )
+    .unwrap();
+    for f in ["curl", "cosign"] {
+        std::fs::set_permissions(
+            bin.join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    bin
+}
+
+/// A release as the release workflow publishes it, for the stand-in curl: the tarball (a
+/// `scimsync` that prints "released"), its bundle and sha256sums.
+fn fake_release(dir: &Path, name: &str, tamper: bool) -> PathBuf {
+    let served = dir.join("served");
+    let inner = dir.join("pack").join(name);
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(inner.join("scimsync"), "#!/bin/sh\necho released\n").unwrap();
+    let tarball = served.join(format!("{name}.tar.gz"));
+    let ok = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(dir.join("pack"))
+        .arg(name)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let sum = std::process::Command::new("sha256sum")
+        .arg(format!("{name}.tar.gz"))
+        .current_dir(&served)
+        .output()
+        .unwrap();
+    std::fs::write(served.join("sha256sums"), &sum.stdout).unwrap();
+    std::fs::write(served.join(format!("{name}.tar.gz.sigstore.json")), "{}").unwrap();
+    if tamper {
+        let mut bytes = std::fs::read(&tarball).unwrap();
+        bytes.extend_from_slice(b"tampered");
+        std::fs::write(&tarball, bytes).unwrap();
+    }
+    served
+}
+
+#[test]
+fn operator_workflow_installs_only_a_release_that_verifies() {
+    let w = workflow();
+    let release = release_env();
+    let install = run_step_containing(&w, "plan", "cosign verify-blob");
+    let version = &release["SCIMSYNC_VERSION"];
+    let name = format!("scimsync-{version}-x86_64-unknown-linux-musl");
+    for (case, tamper, cosign_exit) in [
+        ("verified", false, "0"),
+        ("a tarball that is not the one summed", true, "0"),
+        ("a signature that does not verify", false, "1"),
+    ] {
+        let mut r = Runner::new(&[]);
+        let bin = r.dir.path().join("home/.scimsync/bin/scimsync");
+        std::fs::remove_file(&bin).unwrap();
+        let served = fake_release(r.dir.path(), &name, tamper);
+        let stubs = download_stubs(r.dir.path(), &served);
+        let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap());
+        let run = r.run(
+            install,
+            &[
+                ("PATH", &path),
+                ("COSIGN_EXIT", cosign_exit),
+                ("SCIMSYNC_VERSION", version),
+                ("SCIMSYNC_REPOSITORY", &release["SCIMSYNC_REPOSITORY"]),
+            ],
+        );
+        let cosign_log =
+            std::fs::read_to_string(r.dir.path().join("home/cosign.log")).unwrap_or_default();
+        if case == "verified" {
+            assert_eq!(run.code, 0, "{case}: {}", run.log);
+            let out = std::process::Command::new(&bin).output().unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "released\n");
+            assert!(cosign_log.contains("verify-blob --bundle"), "{cosign_log}");
+        } else {
+            assert_ne!(run.code, 0, "{case}: {}", run.log);
+            assert!(!bin.exists(), "{case}: the binary was installed");
+        }
+        if tamper {
+            assert!(
+                cosign_log.is_empty(),
+                "the checksum fails first: {cosign_log}"
+            );
+        }
+    }
 }

@@ -74,7 +74,8 @@ fn every_shipped_config_validates() {
     for config in [
         "config/scimsync.yaml",
         "examples/production.yaml",
-        "deploy/kubernetes/scimsync.yaml",
+        "deploy/kubernetes/overlays/example/scimsync.yaml",
+        "deploy/kubernetes/overlays/cronjob/scimsync.yaml",
     ] {
         let (code, out, err) = scimsync(repo, &["validate", "--config", config]);
         assert_eq!(code, 0, "{config}: {out}{err}");
@@ -86,7 +87,15 @@ fn every_deployment_manifest_is_well_formed_yaml() {
     use serde::Deserialize;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
-    for dir in ["deploy/kubernetes", "deploy/ci"] {
+    for dir in [
+        "deploy/kubernetes/base",
+        "deploy/kubernetes/components/cron",
+        "deploy/kubernetes/components/hr-export",
+        "deploy/kubernetes/overlays/example",
+        "deploy/kubernetes/overlays/cronjob",
+        "deploy/ci",
+        ".github/workflows",
+    ] {
         for entry in std::fs::read_dir(repo.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {

@@ -12,6 +12,7 @@ mod policy;
 mod rules;
 mod runtime;
 mod safety;
+mod services;
 mod sources;
 mod target;
 mod values;

@@ -46,6 +46,9 @@ impl Compiler<'_> {
 
     /// One source, declared at `here`.
     fn compile_source(&mut self, source: &RawSource, here: Here) -> Option<SourceSpec> {
+        if source.ldap.is_some() || source.google_workspace.is_some() {
+            return self.compile_service_source(source, here);
+        }
         let declared_at = self.at(&here);
         let kinds = [
             source.yaml.is_some(),
@@ -237,7 +240,11 @@ impl Compiler<'_> {
     }
 
     /// A CSV source's layout: its delimiter, groups separator and columns.
-    fn compile_csv_layout(&mut self, source: &RawSource, here: Here) -> Option<CsvLayout> {
+    pub(super) fn compile_csv_layout(
+        &mut self,
+        source: &RawSource,
+        here: Here,
+    ) -> Option<CsvLayout> {
         let delimiter = self.compile_delimiter(source, here);
         let separator =
             self.compile_one_char(here, "groups_separator", &source.groups_separator, ';');

@@ -388,7 +388,7 @@ daemon: {interval: soon, jitter: -1, listen: 'localhost'}
             "conf/scimsync.yaml:2:8: error: target.url \"http://slack.example.com/scim/v2\": use https (plain http is allowed only to localhost/loopback, so the token never crosses a network in clear)",
             "conf/scimsync.yaml:6:14: error: `columns` only applies to csv sources",
             "conf/scimsync.yaml:7:5: error: a csv source needs `columns` with at least `email`",
-            "conf/scimsync.yaml:8:5: error: a source needs exactly one of `yaml:`, `csv:` or `command:`",
+            "conf/scimsync.yaml:8:5: error: a source needs exactly one of `yaml:`, `csv:`, `command:`, `ldap:` or `google_workspace:`",
             "conf/scimsync.yaml:12:16: error: `delimiter` must be a single character, not \";;\"",
             "conf/scimsync.yaml:13:16: error: match: `email` is listed twice",
             "conf/scimsync.yaml:14:25: error: \"nodot\" is not an email domain",
