@@ -26,11 +26,17 @@ mod render;
 mod server;
 mod site;
 mod store;
+mod strict;
 mod users;
 
 pub use error::ApiError;
-pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors, TokenRole};
-pub use server::{Emulator, EmulatorConfig, Faults, Stats};
+pub use policy::{
+    DEFAULT_CHANNELS, GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, TokenRole,
+    read_channels,
+};
+pub use server::{
+    Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,
+};
 pub use store::{
     Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
 };
