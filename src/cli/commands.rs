@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ApplyArgs, Command, EmulatorArgs, FormatArg, GroupNamesArg, PlanArgs, ProfileErrorsArg,
-    SchemaArg, TokenRoleArg, applied_json, color, confirm, docs, format_of, print, report_findings,
-    shown, write_stdout,
+    ApplyArgs, Command, EmulatorArgs, FormatArg, GroupFiltersArg, GroupNamesArg, LagScopeArg,
+    ParsingArg, PlanArgs, PresetArg, ProfileErrorsArg, SchemaArg, TokenRoleArg, applied_json,
+    color, confirm, docs, format_of, print, report_findings, shown, write_stdout,
 };
 use crate::apply::progress::{Console, Style, show_while};
 use crate::config::EnvOverrides;
 use crate::diag::escape::{terminal, terminal_text};
 use crate::emulator::{
-    Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
+    Emulator, EmulatorConfig, GroupFilters, GroupNames, LagScope, Parsing, Preset, ProfileErrors,
+    Store, TokenRole, read_channels,
 };
 use crate::exit::{self, Failure, Outcome};
 use crate::metrics::textfile::Textfile;
@@ -355,35 +356,73 @@ async fn healthcheck(url: &str) -> Outcome {
     }
 }
 
-/// The emulator's settings from its flags (`token` is the bearer token to accept).
-fn emulator_config(args: &EmulatorArgs, token: String) -> EmulatorConfig {
-    EmulatorConfig {
-        token,
-        rate_limit_scale: (!args.no_rate_limits).then_some(args.time_scale),
-        faults: Faults {
-            error_rate: args.error_rate,
-            drop_rate: args.drop_rate,
-            latency: Duration::from_millis(args.latency_ms),
-            seed: args.random_seed,
-        },
-        write_hold: Duration::from_millis(args.write_hold_ms),
-        token_role: match args.token_role {
-            TokenRoleArg::Owner => TokenRole::Owner,
-            TokenRoleArg::Admin => TokenRole::Admin,
-        },
-        persist: args.persist.clone(),
-        read_lag: Duration::from_millis(args.read_lag_ms),
-        group_names: match args.group_names {
+/// The emulator's settings from its flags (`token` is the bearer token to accept): the
+/// preset's, with every flag given changing its one setting.
+fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig, Failure> {
+    let mut config = EmulatorConfig::preset(match args.preset {
+        PresetArg::Kind => Preset::Kind,
+        PresetArg::LikeSlack => Preset::LikeSlack,
+    });
+    config.token = token;
+    config.rate_limit_scale = (!args.no_rate_limits).then_some(args.time_scale);
+    let faults = &mut config.faults;
+    faults.error_rate = args.error_rate.unwrap_or(faults.error_rate);
+    faults.drop_rate = args.drop_rate.unwrap_or(faults.drop_rate);
+    faults.latency = Duration::from_millis(args.latency_ms);
+    faults.seed = args.random_seed;
+    config.write_hold = Duration::from_millis(args.write_hold_ms);
+    config.token_role = match args.token_role {
+        TokenRoleArg::Owner => TokenRole::Owner,
+        TokenRoleArg::Admin => TokenRole::Admin,
+    };
+    config.persist = args.persist.clone();
+    if let Some(ms) = args.read_lag_ms {
+        config.read_lag = Duration::from_millis(ms);
+    }
+    emulator_readings(args, &mut config);
+    config.channels = args.channels.clone();
+    if let Some(path) = &args.channels_file {
+        let names = read_channels(path).map_err(|e| {
+            Failure::Other(format!("cannot read the channel list {}: {e}", path.display()))
+        })?;
+        config.channels.extend(names);
+    }
+    config.header_timeout = Duration::from_millis(args.header_timeout_ms);
+    Ok(config)
+}
+
+/// The readings of what Slack leaves open, where a flag names one.
+fn emulator_readings(args: &EmulatorArgs, config: &mut EmulatorConfig) {
+    if let Some(scope) = args.lag_scope {
+        config.lag_scope = match scope {
+            LagScopeArg::All => LagScope::All,
+            LagScopeArg::Deactivation => LagScope::Deactivation,
+        };
+    }
+    if let Some(names) = args.group_names {
+        config.group_names = match names {
             GroupNamesArg::Unique => GroupNames::Unique,
             GroupNamesArg::Duplicate => GroupNames::Duplicate,
-        },
-        profile_errors: match args.profile_errors {
+        };
+    }
+    if let Some(errors) = args.profile_errors {
+        config.profile_errors = match errors {
             ProfileErrorsArg::Drop => ProfileErrors::Drop,
             ProfileErrorsArg::Strict => ProfileErrors::Strict,
-        },
-        channels: args.channels.clone(),
-        header_timeout: Duration::from_millis(args.header_timeout_ms),
-        ..EmulatorConfig::default()
+        };
+    }
+    if let Some(parsing) = args.parsing {
+        config.parsing = match parsing {
+            ParsingArg::Lenient => Parsing::Lenient,
+            ParsingArg::Strict => Parsing::Strict,
+        };
+    }
+    if let Some(filters) = args.group_filters {
+        config.group_filters = match filters {
+            GroupFiltersArg::Honour => GroupFilters::Honour,
+            GroupFiltersArg::Refuse => GroupFilters::Refuse,
+            GroupFiltersArg::Ignore => GroupFilters::Ignore,
+        };
     }
 }
 
@@ -402,7 +441,11 @@ async fn run_emulator(args: EmulatorArgs) -> Outcome {
     };
     let token =
         std::env::var(&args.token_env).unwrap_or_else(|_| super::DEFAULT_EMULATOR_TOKEN.into());
-    let emulator = match Emulator::start(emulator_config(&args, token), store, args.listen).await {
+    let config = match emulator_config(&args, token) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let emulator = match Emulator::start(config, store, args.listen).await {
         Ok(e) => e,
         Err(e) => {
             return Outcome::Failed(Failure::Other(format!(

@@ -6,6 +6,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::slack_rules::user_name_key;
 
 /// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
@@ -20,7 +23,8 @@ pub enum TokenRole {
 
 /// Whether two groups may have the same `displayName`. FACTS does not say whether Slack
 /// refuses a duplicate group name, so both readings exist; a client must work with either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum GroupNames {
     /// A second group with an existing name (compared trimmed, case-insensitively) is refused
     /// with 409 `group_creation_failed (name_taken=…)`; so is a rename onto an existing name.
@@ -48,7 +52,8 @@ pub enum ProfileErrors {
 /// just-patched or just-replaced user at once, by id and by `userName eq`; only a deactivation
 /// (and a photo change) is seen late. `Deactivation` is that evidence; `All` is a stress
 /// setting beyond it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum LagScope {
     /// Every write, of users and groups, is seen `read_lag` late.
     #[default]
@@ -59,7 +64,8 @@ pub enum LagScope {
 }
 
 /// How strictly request bodies, headers and filters are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum Parsing {
     /// Accepts what scimsync and other clients may send beyond the documentation: any RFC
     /// 7644 filter operator and `not`, filters on any attribute the emulator models, an
@@ -75,7 +81,8 @@ pub enum Parsing {
 
 /// What a `filter` on `/Groups` gets. Slack documents no group filter (FACTS §5), so a client
 /// must not depend on one: both readings of an undocumented filter exist, besides honouring it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum GroupFilters {
     /// Honoured like a user filter (on `displayName`, `id`, `members`).
     #[default]

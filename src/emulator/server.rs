@@ -112,7 +112,8 @@ pub struct EmulatorConfig {
 }
 
 /// A named set of settings, on top of which single settings may still be changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// [`EmulatorConfig::default`]: fast and lenient, for tests of one behaviour at a time.
     #[default]
