@@ -159,7 +159,8 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
-    /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
+    /// Write the live Slack organisation as a directory YAML (to adopt an existing org), or
+    /// as an emulator seed (`--as-seed`, to rehearse on a copy).
     Dump {
         /// The config file (for the target).
         #[command(flatten)]
@@ -167,6 +168,10 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write an emulator seed instead (`scimsync emulator --seed FILE`): a copy of the
+        /// organisation with bots, deactivated accounts, guests and ids, to rehearse against.
+        #[arg(long)]
+        as_seed: bool,
     },
     /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
     Emulator(EmulatorArgs),

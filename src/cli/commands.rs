@@ -95,7 +95,11 @@ async fn run_async(command: Command, console: &Arc<Console>) -> Outcome {
             crate::daemon::run(options, Shutdown::on_signals(false)).await
         }
         Command::Healthcheck { url } => healthcheck(&url).await,
-        Command::Dump { config, out } => run_dump(config.path(), out.as_deref()).await,
+        Command::Dump {
+            config,
+            out,
+            as_seed,
+        } => run_dump(config.path(), out.as_deref(), as_seed).await,
         Command::Validate { .. }
         | Command::Schema { .. }
         | Command::Completions { .. }
@@ -310,7 +314,7 @@ async fn apply_interruptibly(
     (result, shutdown.signal())
 }
 
-async fn run_dump(config_path: &Path, out: Option<&Path>) -> Outcome {
+async fn run_dump(config_path: &Path, out: Option<&Path>, as_seed: bool) -> Outcome {
     let result = async {
         let config = pass::load_config(config_path)?;
         let connection = pass::Connection::open(&config).await?;
@@ -323,7 +327,11 @@ async fn run_dump(config_path: &Path, out: Option<&Path>) -> Outcome {
         Ok(l) => l,
         Err(e) => return Outcome::Failed(e.into()),
     };
-    let yaml = crate::directory::dump::dump(&live);
+    let yaml = if as_seed {
+        crate::directory::dump::seed::dump_as_seed(&live)
+    } else {
+        crate::directory::dump::dump(&live)
+    };
     // A one-shot command: the listing is left to the process's exit, not freed record by record.
     std::mem::forget(live);
     match out {
