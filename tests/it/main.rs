@@ -11,6 +11,7 @@ mod deploy;
 mod directory;
 mod emulator;
 mod emulator_cli;
+mod emulator_preset;
 mod executor;
 mod exit_codes;
 mod failures;
