@@ -33,6 +33,7 @@ mod progress;
 mod python_sdk;
 mod quickstart;
 mod quiet;
+mod rehearse;
 mod report_drift;
 mod saved_plans;
 mod scim_client;
