@@ -221,3 +221,49 @@ async fn lag_scope_all_still_lags_every_write() {
     let r = org.get(v, &format!("Users/{id}")).await;
     assert_eq!(r.status, 404, "a create is hidden for the lag: {}", r.raw);
 }
+
+/// `target.emulator` reaches the embedded emulator: with a channel list naming `#support`, a
+/// hire whose user name would be `support` is refused (`username_taken`), as on Slack;
+/// without it, the same hire is created.
+#[test]
+fn target_emulator_configures_the_embedded_emulator() {
+    for (emulator, refused) in [
+        ("{preset: like-slack, faults: false, channels_file: channels.txt}", true),
+        ("{preset: like-slack, faults: false}", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("channels.txt"), "#support\n#design\n").unwrap();
+        std::fs::write(
+            d.join("people.yaml"),
+            "users:\n  - {email: support@example.com, given_name: Support, family_name: Desk}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("scimsync.yaml"),
+            format!(
+                "target: {{url: embedded, emulator: {emulator}}}\n\
+                 sources:\n  - yaml: people.yaml\n\
+                 scope: {{email_domains: [example.com]}}\n"
+            ),
+        )
+        .unwrap();
+        let ran = harness::run(d, &["apply", "--config", "scimsync.yaml"], &[]);
+        let text = format!("{}{}", ran.stdout, ran.stderr);
+        assert_eq!(text.contains("username_taken"), refused, "{emulator}:\n{text}");
+        assert_eq!(ran.code == 0, !refused, "{emulator}:\n{text}");
+    }
+}
+
+#[test]
+fn an_unknown_target_emulator_setting_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scimsync.yaml"),
+        "target: {url: embedded, emulator: {preset: like-slack, lag: 3}}\nsources: []\n",
+    )
+    .unwrap();
+    let ran = harness::run(dir.path(), &["validate", "--config", "scimsync.yaml"], &[]);
+    assert_ne!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("lag") || ran.stdout.contains("lag"), "{}{}", ran.stdout, ran.stderr);
+}
