@@ -167,3 +167,43 @@ async fn the_emulator_binary_serves_a_dump_under_like_slack() {
     let r = get("Users?filter=displayName%20eq%20%22Grace%22").await.unwrap();
     assert_eq!(r.status(), 400, "the preset refuses an undocumented filter");
 }
+
+/// README's "Rehearse on a copy of your organisation" as written: dump, a `rehearse.yaml`
+/// whose target is the embedded emulator started from the dump under `like-slack`, apply, and
+/// the plan after it is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_rehearsal_applies_on_the_copy_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let seed = d.join("original.yaml");
+    std::fs::write(&seed, ORIGINAL).unwrap();
+    std::fs::write(d.join("people.yaml"), DIRECTORY).unwrap();
+    std::fs::write(d.join("channels.txt"), "#general\n#support\n").unwrap();
+    let original = serve(Store::load(&seed, 'W', 3).unwrap()).await;
+    let (code, out, err) = run(&original, Version::V2, d, &["dump", "--as-seed", "--out", "dump.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let before = listing(&original, Version::V2).await;
+
+    std::fs::write(
+        d.join("rehearse.yaml"),
+        "target:\n  url: embedded\n  emulator_seed: dump.yaml\n  \
+         emulator_state: rehearse-state.json\n  \
+         emulator: {preset: like-slack, channels_file: channels.txt}\n\
+         sources:\n  - yaml: people.yaml\nscope: {email_domains: [example.com]}\n",
+    )
+    .unwrap();
+    let mut runs = String::new();
+    for _ in 0..4 {
+        let ran = harness::run(d, &["plan", "--config", "rehearse.yaml", "--detailed-exitcode"], &[]);
+        if ran.code == 0 {
+            assert!(runs.contains("Applied "), "{runs}");
+            // The rehearsal wrote nothing to the original.
+            assert_eq!(listing(&original, Version::V2).await, before);
+            return;
+        }
+        runs.push_str(&format!("plan {}: {}{}", ran.code, ran.stdout, ran.stderr));
+        let ran = harness::run(d, &["apply", "--config", "rehearse.yaml"], &[]);
+        runs.push_str(&format!("apply {}: {}{}", ran.code, ran.stdout, ran.stderr));
+    }
+    panic!("the rehearsal did not converge:\n{runs}");
+}
