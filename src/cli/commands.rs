@@ -480,3 +480,83 @@ async fn run_emulator(args: EmulatorArgs) -> Outcome {
         ))),
     }
 }
+
+#[cfg(test)]
+mod emulator_flag_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config_of(flags: &[&str]) -> EmulatorConfig {
+        let args = ["scimsync", "emulator"].iter().chain(flags);
+        let cli = super::super::Cli::try_parse_from(args).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator command");
+        };
+        emulator_config(&args, "t".into()).unwrap()
+    }
+
+    #[test]
+    fn a_preset_is_the_base_and_each_flag_changes_one_setting() {
+        let kind = config_of(&[]);
+        assert_eq!(kind.parsing, Parsing::Lenient);
+        assert_eq!(kind.read_lag, Duration::ZERO);
+        assert_eq!(kind.faults.error_rate, 0.0);
+        assert_eq!(kind.rate_limit_scale, Some(1.0));
+
+        let slack = config_of(&["--preset", "like-slack"]);
+        assert_eq!(slack.parsing, Parsing::Strict);
+        assert_eq!(slack.lag_scope, LagScope::Deactivation);
+        assert_eq!(slack.read_lag, Duration::from_secs(3));
+        assert_eq!(slack.group_names, GroupNames::Duplicate);
+        assert_eq!(slack.group_filters, GroupFilters::Refuse);
+        assert!(slack.faults.drop_rate > 0.0);
+
+        let changed = config_of(&[
+            "--preset",
+            "like-slack",
+            "--read-lag-ms",
+            "20000",
+            "--lag-scope",
+            "all",
+            "--parsing",
+            "lenient",
+            "--group-filters",
+            "ignore",
+            "--error-rate",
+            "0",
+        ]);
+        assert_eq!(changed.read_lag, Duration::from_secs(20));
+        assert_eq!(changed.lag_scope, LagScope::All);
+        assert_eq!(changed.parsing, Parsing::Lenient);
+        assert_eq!(changed.group_filters, GroupFilters::Ignore);
+        assert_eq!(changed.faults.error_rate, 0.0);
+        assert!(changed.faults.drop_rate > 0.0, "the preset's other settings stay");
+        assert_eq!(changed.group_names, GroupNames::Duplicate);
+    }
+
+    #[test]
+    fn a_channels_file_adds_to_the_channels_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("channels.txt");
+        std::fs::write(&file, "#support\ndesign\n").unwrap();
+        let c = config_of(&["--channels", "ops", "--channels-file", file.to_str().unwrap()]);
+        assert_eq!(c.channels, ["ops", "support", "design"]);
+
+        let missing = dir.path().join("nope.txt");
+        let cli = super::super::Cli::try_parse_from([
+            "scimsync",
+            "emulator",
+            "--channels-file",
+            missing.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator command");
+        };
+        let Err(Failure::Other(e)) = emulator_config(&args, "t".into()) else {
+            panic!("a missing channel list is an error");
+        };
+        assert!(e.contains("nope.txt"), "{e}");
+    }
+}
