@@ -391,7 +391,10 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
     config.channels = args.channels.clone();
     if let Some(path) = &args.channels_file {
         let names = read_channels(path).map_err(|e| {
-            Failure::Other(format!("cannot read the channel list {}: {e}", path.display()))
+            Failure::Other(format!(
+                "cannot read the channel list {}: {e}",
+                path.display()
+            ))
         })?;
         config.channels.extend(names);
     }
@@ -531,7 +534,10 @@ mod emulator_flag_tests {
         assert_eq!(changed.parsing, Parsing::Lenient);
         assert_eq!(changed.group_filters, GroupFilters::Ignore);
         assert_eq!(changed.faults.error_rate, 0.0);
-        assert!(changed.faults.drop_rate > 0.0, "the preset's other settings stay");
+        assert!(
+            changed.faults.drop_rate > 0.0,
+            "the preset's other settings stay"
+        );
         assert_eq!(changed.group_names, GroupNames::Duplicate);
     }
 
@@ -540,7 +546,12 @@ mod emulator_flag_tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("channels.txt");
         std::fs::write(&file, "#support\ndesign\n").unwrap();
-        let c = config_of(&["--channels", "ops", "--channels-file", file.to_str().unwrap()]);
+        let c = config_of(&[
+            "--channels",
+            "ops",
+            "--channels-file",
+            file.to_str().unwrap(),
+        ]);
         assert_eq!(c.channels, ["ops", "support", "design"]);
 
         let missing = dir.path().join("nope.txt");

@@ -182,9 +182,8 @@ impl EmbeddedEmulator {
             c.faults = crate::emulator::Faults::default();
         }
         if let Some(path) = &self.channels_file {
-            c.channels = crate::emulator::read_channels(path).map_err(|e| {
-                format!("cannot read the channel list {}: {e}", path.display())
-            })?;
+            c.channels = crate::emulator::read_channels(path)
+                .map_err(|e| format!("cannot read the channel list {}: {e}", path.display()))?;
         }
         Ok(c)
     }

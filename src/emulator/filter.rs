@@ -321,7 +321,8 @@ impl Parser {
 }
 
 /// The user attributes Slack documents a filter on (FACTS §5), in lower case.
-pub const DOCUMENTED_USER_ATTRIBUTES: &[&str] = &["username", "email", "restricted", "ultra_restricted"];
+pub const DOCUMENTED_USER_ATTRIBUTES: &[&str] =
+    &["username", "email", "restricted", "ultra_restricted"];
 
 /// What a filter is evaluated against: an attribute's values, or `None` if the resource type
 /// has no such attribute (which makes the filter invalid).
@@ -365,7 +366,10 @@ impl Filter {
                 ErrorCode::InvalidQuery,
                 "the not operator is not documented",
             )),
-            Filter::Compare { op: Op::Ne | Op::Ew, .. } => Err(FilterError::new(
+            Filter::Compare {
+                op: Op::Ne | Op::Ew,
+                ..
+            } => Err(FilterError::new(
                 ErrorCode::InvalidQuery,
                 "the ne and ew operators are not documented",
             )),

@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(check("application/json", body), Ok(()));
         assert_eq!(check("Application/JSON; charset=utf-8", body), Ok(()));
         let e = check("text/plain", body).unwrap_err();
-        assert!(e.starts_with("invalid_request_payload") && e.contains("text/plain"), "{e}");
+        assert!(
+            e.starts_with("invalid_request_payload") && e.contains("text/plain"),
+            "{e}"
+        );
         assert!(check_write(None, body.as_bytes()).is_err());
         assert_eq!(check_write(None, b""), Ok(()), "a DELETE has no body");
     }
@@ -121,7 +124,11 @@ mod tests {
     #[test]
     fn unknown_urns_are_refused_in_schemas_and_as_keys() {
         let in_schemas = r#"{"schemas":["urn:scim:schemas:core:1.0","urn:example:made:up"]}"#;
-        assert!(check("application/json", in_schemas).unwrap_err().contains("urn:example"));
+        assert!(
+            check("application/json", in_schemas)
+                .unwrap_err()
+                .contains("urn:example")
+        );
         let as_key = r#"{"schemas":["urn:scim:schemas:core:1.0","urn:x"],"urn:x":{}}"#;
         assert!(check("application/json", as_key).is_err());
     }

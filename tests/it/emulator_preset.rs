@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use scimsync::emulator::{
-    EmulatorConfig, Faults, GroupFilters, LagScope, Parsing, Preset, Store,
-};
+use scimsync::emulator::{EmulatorConfig, Faults, GroupFilters, LagScope, Parsing, Preset, Store};
 use scimsync::scim::Version;
 use serde_json::json;
 
@@ -68,12 +66,18 @@ async fn strict_refuses_an_extension_object_without_its_urn_and_lenient_accepts_
     let strict = like_slack().await;
     let lenient = harness::org().await;
     for v in BOTH {
-        let r = strict.post(v, "Users", create_body(v, &format!("nourn{v}"), false)).await;
+        let r = strict
+            .post(v, "Users", create_body(v, &format!("nourn{v}"), false))
+            .await;
         assert_eq!(r.status, 400, "{v}: {}", r.raw);
         assert!(r.code().starts_with("missing_schema_element"), "{}", r.raw);
-        let r = strict.post(v, "Users", create_body(v, &format!("urn{v}"), true)).await;
+        let r = strict
+            .post(v, "Users", create_body(v, &format!("urn{v}"), true))
+            .await;
         assert_eq!(r.status, 201, "{v}: {}", r.raw);
-        let r = lenient.post(v, "Users", create_body(v, &format!("nourn{v}"), false)).await;
+        let r = lenient
+            .post(v, "Users", create_body(v, &format!("nourn{v}"), false))
+            .await;
         assert_eq!(r.status, 201, "{v} lenient: {}", r.raw);
     }
 }
@@ -83,7 +87,10 @@ async fn strict_refuses_unknown_urns_and_text_plain() {
     let strict = like_slack().await;
     for v in BOTH {
         let mut body = create_body(v, &format!("odd{v}"), true);
-        body["schemas"].as_array_mut().unwrap().push(json!("urn:example:made:up"));
+        body["schemas"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("urn:example:made:up"));
         let r = strict.post(v, "Users", body).await;
         assert_eq!(r.status, 400, "{}", r.raw);
         assert!(r.raw.contains("urn:example:made:up"), "{}", r.raw);
@@ -113,7 +120,11 @@ async fn strict_refuses_undocumented_filters_and_lenient_honours_them() {
     }
     let filter = |f: &str| format!("Users?filter={}", urlencoding(f));
     for v in BOTH {
-        for documented in ["userName eq \"ada\"", "email eq \"ada@example.com\"", "userName sw a"] {
+        for documented in [
+            "userName eq \"ada\"",
+            "email eq \"ada@example.com\"",
+            "userName sw a",
+        ] {
             let r = strict.get(v, &filter(documented)).await;
             assert_eq!(r.status, 200, "{documented}: {}", r.raw);
             assert_eq!(r.body["totalResults"], 1, "{documented}");
@@ -171,7 +182,11 @@ async fn groups_filters_are_honoured_refused_or_ignored() {
         assert_eq!(r.status, 400, "{}", r.raw);
         assert!(r.code().starts_with("invalid_query"), "{}", r.raw);
         let r = refuse.get(v, "Groups?filter=foo").await;
-        assert!(r.code().starts_with("no_filters"), "garbage keeps Slack's code: {}", r.raw);
+        assert!(
+            r.code().starts_with("no_filters"),
+            "garbage keeps Slack's code: {}",
+            r.raw
+        );
 
         let ignore = org_with_group_filters(GroupFilters::Ignore).await;
         let r = ignore.get(v, &path).await;
@@ -191,7 +206,10 @@ async fn under_the_preset_only_deactivation_lags() {
     let by_id = org.get(v, &format!("Users/{id}")).await;
     assert_eq!(by_id.status, 200, "a create is read at once: {}", by_id.raw);
     let found = org
-        .get(v, &format!("Users?filter={}", urlencoding("userName eq \"grace\"")))
+        .get(
+            v,
+            &format!("Users?filter={}", urlencoding("userName eq \"grace\"")),
+        )
         .await;
     assert_eq!(found.body["totalResults"], 1, "{}", found.raw);
 
@@ -202,7 +220,9 @@ async fn under_the_preset_only_deactivation_lags() {
     let read = org.get(v, &format!("Users/{id}")).await;
     assert_eq!(read.body["title"], "Admiral", "a patch is read at once");
 
-    let r = org.call(v, Method::DELETE, &format!("Users/{id}"), None).await;
+    let r = org
+        .call(v, Method::DELETE, &format!("Users/{id}"), None)
+        .await;
     assert_eq!(r.status, 204, "{}", r.raw);
     let read = org.get(v, &format!("Users/{id}")).await;
     assert_eq!(read.body["active"], true, "a deactivation is seen late");
@@ -228,7 +248,10 @@ async fn lag_scope_all_still_lags_every_write() {
 #[test]
 fn target_emulator_configures_the_embedded_emulator() {
     for (emulator, refused) in [
-        ("{preset: like-slack, faults: false, channels_file: channels.txt}", true),
+        (
+            "{preset: like-slack, faults: false, channels_file: channels.txt}",
+            true,
+        ),
         ("{preset: like-slack, faults: false}", false),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -250,7 +273,11 @@ fn target_emulator_configures_the_embedded_emulator() {
         .unwrap();
         let ran = harness::run(d, &["apply", "--config", "scimsync.yaml"], &[]);
         let text = format!("{}{}", ran.stdout, ran.stderr);
-        assert_eq!(text.contains("username_taken"), refused, "{emulator}:\n{text}");
+        assert_eq!(
+            text.contains("username_taken"),
+            refused,
+            "{emulator}:\n{text}"
+        );
         assert_eq!(ran.code == 0, !refused, "{emulator}:\n{text}");
     }
 }
@@ -265,5 +292,10 @@ fn an_unknown_target_emulator_setting_is_refused() {
     .unwrap();
     let ran = harness::run(dir.path(), &["validate", "--config", "scimsync.yaml"], &[]);
     assert_ne!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
-    assert!(ran.stderr.contains("lag") || ran.stdout.contains("lag"), "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stderr.contains("lag") || ran.stdout.contains("lag"),
+        "{}{}",
+        ran.stdout,
+        ran.stderr
+    );
 }

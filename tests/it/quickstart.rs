@@ -140,7 +140,10 @@ fn quickstart_converges_under_like_slack() {
     let config = dir.path().join("config/scimsync.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
     let state_line = "  emulator_state: ../.scimsync-state.json\n";
-    assert!(text.contains(state_line), "the quickstart config changed: {text}");
+    assert!(
+        text.contains(state_line),
+        "the quickstart config changed: {text}"
+    );
     std::fs::write(
         &config,
         text.replace(
@@ -157,7 +160,10 @@ fn quickstart_converges_under_like_slack() {
         let (code, out, err) = scimsync(dir.path(), &["plan", "--detailed-exitcode"]);
         if code == 0 {
             assert!(out.contains("No changes"), "{out}");
-            assert!(runs.contains("Applied "), "the quickstart applied something:\n{runs}");
+            assert!(
+                runs.contains("Applied "),
+                "the quickstart applied something:\n{runs}"
+            );
             eprintln!("{runs}");
             return;
         }

@@ -109,27 +109,45 @@ async fn a_dump_as_seed_is_a_copy_of_the_organisation_in_both_dialects() {
         );
         assert_eq!(code, 0, "{out}{err}");
         let text = std::fs::read_to_string(&dump).unwrap();
-        assert!(text.starts_with("# Written by `scimsync dump --as-seed`"), "{text}");
+        assert!(
+            text.starts_with("# Written by `scimsync dump --as-seed`"),
+            "{text}"
+        );
 
         // Another seed for the id generator: equal ids come from the dump, not from chance.
-        let copy = serve(Store::load(&dump, 'W', 99).unwrap_or_else(|e| panic!("{e}\n{text}")))
-            .await;
+        let copy =
+            serve(Store::load(&dump, 'W', 99).unwrap_or_else(|e| panic!("{e}\n{text}"))).await;
         for read in BOTH {
             let (was, is) = (listing(&original, read).await, listing(&copy, read).await);
-            assert_eq!(was.users, is.users, "users, dumped over {v}, read over {read}");
-            assert_eq!(was.groups, is.groups, "groups, dumped over {v}, read over {read}");
+            assert_eq!(
+                was.users, is.users,
+                "users, dumped over {v}, read over {read}"
+            );
+            assert_eq!(
+                was.groups, is.groups,
+                "groups, dumped over {v}, read over {read}"
+            );
         }
         let live = listing(&copy, v).await;
         assert!(live.users.iter().any(|u| u.is_bot), "the bot is kept");
-        assert!(live.users.iter().any(|u| !u.active), "deactivated accounts are kept");
+        assert!(
+            live.users.iter().any(|u| !u.active),
+            "deactivated accounts are kept"
+        );
         assert_eq!(live.users.iter().filter(|u| u.guest.is_some()).count(), 2);
-        assert!(live.groups.iter().any(|g| g.auto_generated), "Team Admins is kept");
+        assert!(
+            live.groups.iter().any(|g| g.auto_generated),
+            "Team Admins is kept"
+        );
 
         let (code_a, plan_a, err_a) = run(&original, v, dir.path(), &["plan"]);
         let (code_b, plan_b, err_b) = run(&copy, v, dir.path(), &["plan"]);
         assert_eq!((code_a, code_b), (0, 0), "{plan_a}{err_a}{plan_b}{err_b}");
         assert!(plan_a.contains("to create"), "{plan_a}");
-        assert_eq!(plan_a, plan_b, "the plan against the copy is the plan against the original");
+        assert_eq!(
+            plan_a, plan_b,
+            "the plan against the copy is the plan against the original"
+        );
     }
 }
 
@@ -151,7 +169,16 @@ async fn the_emulator_binary_serves_a_dump_under_like_slack() {
     assert_eq!(code, 0, "{out}{err}");
     let (_child, url) = harness::emulator_process(
         harness::async_command(),
-        &["--seed", dump.to_str().unwrap(), "--preset", "like-slack", "--error-rate", "0", "--drop-rate", "0"],
+        &[
+            "--seed",
+            dump.to_str().unwrap(),
+            "--preset",
+            "like-slack",
+            "--error-rate",
+            "0",
+            "--drop-rate",
+            "0",
+        ],
     )
     .await;
     let http = reqwest::Client::new();
@@ -164,7 +191,9 @@ async fn the_emulator_binary_serves_a_dump_under_like_slack() {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["title"], "VP Engineering", "{body}");
-    let r = get("Users?filter=displayName%20eq%20%22Grace%22").await.unwrap();
+    let r = get("Users?filter=displayName%20eq%20%22Grace%22")
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400, "the preset refuses an undocumented filter");
 }
 
@@ -180,7 +209,12 @@ async fn the_readme_rehearsal_applies_on_the_copy_and_converges() {
     std::fs::write(d.join("people.yaml"), DIRECTORY).unwrap();
     std::fs::write(d.join("channels.txt"), "#general\n#support\n").unwrap();
     let original = serve(Store::load(&seed, 'W', 3).unwrap()).await;
-    let (code, out, err) = run(&original, Version::V2, d, &["dump", "--as-seed", "--out", "dump.yaml"]);
+    let (code, out, err) = run(
+        &original,
+        Version::V2,
+        d,
+        &["dump", "--as-seed", "--out", "dump.yaml"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let before = listing(&original, Version::V2).await;
 
@@ -194,7 +228,11 @@ async fn the_readme_rehearsal_applies_on_the_copy_and_converges() {
     .unwrap();
     let mut runs = String::new();
     for _ in 0..4 {
-        let ran = harness::run(d, &["plan", "--config", "rehearse.yaml", "--detailed-exitcode"], &[]);
+        let ran = harness::run(
+            d,
+            &["plan", "--config", "rehearse.yaml", "--detailed-exitcode"],
+            &[],
+        );
         if ran.code == 0 {
             assert!(runs.contains("Applied "), "{runs}");
             // The rehearsal wrote nothing to the original.
