@@ -1,9 +1,11 @@
 //! A Slack-faithful SCIM server (v1 and v2 at once): the test bed of every test, the embedded
 //! target of the quickstart (`target.url: embedded`), and a sandbox to rehearse a directory
 //! against, since Slack has none. Behaviour follows `FACTS.md`; where Slack is ambiguous the
-//! emulator takes the stricter reading or offers both as a setting ([`GroupNames`],
-//! [`ProfileErrors`], [`EmulatorConfig::read_lag`]), so a client that works here is safe
-//! there.
+//! emulator offers both readings as a setting ([`GroupNames`], [`ProfileErrors`],
+//! [`GroupFilters`], [`Parsing`], [`EmulatorConfig::read_lag`] with its [`LagScope`]). The
+//! default settings are the kind ones, for tests of one behaviour at a time;
+//! [`Preset::LikeSlack`] ([`EmulatorConfig::like_slack`]) is never kinder than Slack, so a
+//! client that works under it is safe there.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
