@@ -77,7 +77,7 @@ const SOURCES: &str = "sources:\n  - csv: people.csv\n    columns: {email: Email
 /// that sets it to `../outside`: each must be refused at its key under `SCIMSYNC_CONFINE`.
 /// (The list is checked against the schema below: a new file key fails that test until it is
 /// listed here, and then this one shows it confined.)
-const FILE_KEYS: [(&str, &str, &str); 9] = [
+const FILE_KEYS: [(&str, &str, &str); 10] = [
     (
         "yaml",
         "sources:\n  - yaml: ../outside\n",
@@ -106,6 +106,11 @@ const FILE_KEYS: [(&str, &str, &str); 9] = [
         "token_file",
         "target: {url: embedded, token_file: ../outside}\n",
         "target.token_file",
+    ),
+    (
+        "channels_file",
+        "target: {url: embedded, emulator: {channels_file: ../outside}}\n",
+        "target.emulator.channels_file",
     ),
 ];
 
