@@ -159,7 +159,8 @@ pub enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
-    /// Write the live Slack organisation as a directory YAML (to adopt an existing org).
+    /// Write the live Slack organisation as a directory YAML (to adopt an existing org), or
+    /// as an emulator seed (`--as-seed`, to rehearse on a copy).
     Dump {
         /// The config file (for the target).
         #[command(flatten)]
@@ -167,6 +168,10 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write an emulator seed instead (`scimsync emulator --seed FILE`): a copy of the
+        /// organisation with bots, deactivated accounts, guests and ids, to rehearse against.
+        #[arg(long)]
+        as_seed: bool,
     },
     /// Serve the Slack-faithful SCIM emulator (v1 and v2) until interrupted.
     Emulator(EmulatorArgs),
@@ -269,7 +274,8 @@ pub struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Seed the organisation from this YAML or JSON file (format: README, "Emulator").
+    /// Seed the organisation from this YAML or JSON file (format: README, "Emulator"; `scimsync
+    /// dump --as-seed` writes one).
     #[arg(long)]
     pub seed: Option<PathBuf>,
     /// Persist the state to this JSON file after writes; loaded at start if it exists.
@@ -278,18 +284,23 @@ pub struct EmulatorArgs {
     /// Environment variable holding the bearer token to accept.
     #[arg(long, default_value = "SCIMSYNC_EMULATOR_TOKEN")]
     pub token_env: String,
+    /// Start from a set of settings; the flags below change single ones. `like-slack`: Slack's
+    /// rate limits, deactivations read 3 s late, duplicate group names, 2% 5xx and 2% lost
+    /// replies, strict bodies and filters, /Groups filters refused.
+    #[arg(long, value_enum, default_value_t = PresetArg::Kind)]
+    pub preset: PresetArg,
     /// Run Slack's rate limits this many times faster.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
     /// Turn rate limiting off.
     #[arg(long)]
     pub no_rate_limits: bool,
-    /// Probability of answering 500/503.
-    #[arg(long, default_value_t = 0.0)]
-    pub error_rate: f64,
-    /// Probability of dropping the connection.
-    #[arg(long, default_value_t = 0.0)]
-    pub drop_rate: f64,
+    /// Probability of answering 500/503 [default: 0, like-slack 0.02].
+    #[arg(long)]
+    pub error_rate: Option<f64>,
+    /// Probability of dropping the connection [default: 0, like-slack 0.02].
+    #[arg(long)]
+    pub drop_rate: Option<f64>,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -305,25 +316,81 @@ pub struct EmulatorArgs {
     /// Whose token it is: an admin's token cannot modify owners.
     #[arg(long, value_enum, default_value_t = TokenRoleArg::Owner)]
     pub token_role: TokenRoleArg,
-    /// Reads (listings, filtered GETs, GET by id) show the state as it was this many
-    /// milliseconds ago, as Slack's lagging reads do; writes and uniqueness see the truth.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    pub read_lag_ms: u64,
-    /// Whether a second group with an existing name is refused (409) or created.
-    #[arg(long, value_enum, default_value_t = GroupNamesArg::Unique)]
-    pub group_names: GroupNamesArg,
+    /// Reads (listings, filtered GETs, GET by id) show the writes of `--lag-scope` this many
+    /// milliseconds late, as Slack's lagging reads do; writes and uniqueness see the truth
+    /// [default: 0, like-slack 3000].
+    #[arg(long, value_name = "MS")]
+    pub read_lag_ms: Option<u64>,
+    /// Which writes `--read-lag-ms` delays: `deactivation` (and photo changes, what Slack is
+    /// seen to do) or `all` (a stress setting) [default: all, like-slack deactivation].
+    #[arg(long, value_enum)]
+    pub lag_scope: Option<LagScopeArg>,
+    /// Whether a second group with an existing name is refused (409) or created
+    /// [default: unique, like-slack duplicate].
+    #[arg(long, value_enum)]
+    pub group_names: Option<GroupNamesArg>,
     /// A create with invalid profile data: `drop` every profile field silently (Slack's
-    /// documented behaviour) or answer 400 naming the field (`strict`).
-    #[arg(long, value_enum, default_value_t = ProfileErrorsArg::Drop)]
-    pub profile_errors: ProfileErrorsArg,
+    /// documented behaviour) or answer 400 naming the field (`strict`) [default: drop].
+    #[arg(long, value_enum)]
+    pub profile_errors: Option<ProfileErrorsArg>,
+    /// `strict`: only documented filters, `application/json` bodies, known URNs, extension
+    /// objects with their URN in `schemas`; `lenient`: what other clients may send
+    /// [default: lenient, like-slack strict].
+    #[arg(long, value_enum)]
+    pub parsing: Option<ParsingArg>,
+    /// What a filter on /Groups gets (Slack documents none) [default: honour, like-slack
+    /// refuse].
+    #[arg(long, value_enum)]
+    pub group_filters: Option<GroupFiltersArg>,
     /// Channel names that share the user-name namespace, besides general and random.
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub channels: Vec<String>,
+    /// A file of channel names, one a line (`#` optional), added to `--channels`.
+    #[arg(long, value_name = "FILE")]
+    pub channels_file: Option<PathBuf>,
     /// How long a client may take to send a request's headers (on a new or an idle
     /// connection) before it is disconnected, in milliseconds.
     #[arg(long, default_value_t = 10_000, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_ms: u64,
+}
+
+/// `--preset`: a named set of emulator settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetArg {
+    /// Fast and lenient (rate limits on unless `--no-rate-limits`).
+    Kind,
+    /// Never kinder than Slack: the way to rehearse.
+    LikeSlack,
+}
+
+/// `--lag-scope`: which writes reads see late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LagScopeArg {
+    /// Every write (a stress setting beyond Slack's evidence).
+    All,
+    /// Deactivations and photo changes only (what Slack is seen to do).
+    Deactivation,
+}
+
+/// `--parsing`: how strictly bodies and filters are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParsingArg {
+    /// What other clients may send beyond the documentation.
+    Lenient,
+    /// Only what Slack documents.
+    Strict,
+}
+
+/// `--group-filters`: what a filter on /Groups gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupFiltersArg {
+    /// Honoured.
+    Honour,
+    /// Refused with 400 `invalid_query`.
+    Refuse,
+    /// Ignored: the unfiltered listing.
+    Ignore,
 }
 
 /// `--group-names`: FACTS does not say whether Slack refuses duplicate group names.

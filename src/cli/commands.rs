@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ApplyArgs, Command, EmulatorArgs, FormatArg, GroupNamesArg, PlanArgs, ProfileErrorsArg,
-    SchemaArg, TokenRoleArg, applied_json, color, confirm, docs, format_of, print, report_findings,
-    shown, write_stdout,
+    ApplyArgs, Command, EmulatorArgs, FormatArg, GroupFiltersArg, GroupNamesArg, LagScopeArg,
+    ParsingArg, PlanArgs, PresetArg, ProfileErrorsArg, SchemaArg, TokenRoleArg, applied_json,
+    color, confirm, docs, format_of, print, report_findings, shown, write_stdout,
 };
 use crate::apply::progress::{Console, Style, show_while};
 use crate::config::EnvOverrides;
 use crate::diag::escape::{terminal, terminal_text};
 use crate::emulator::{
-    Emulator, EmulatorConfig, Faults, GroupNames, ProfileErrors, Store, TokenRole,
+    Emulator, EmulatorConfig, GroupFilters, GroupNames, LagScope, Parsing, Preset, ProfileErrors,
+    Store, TokenRole, read_channels,
 };
 use crate::exit::{self, Failure, Outcome};
 use crate::metrics::push::Pushgateway;
@@ -95,7 +96,11 @@ async fn run_async(command: Command, console: &Arc<Console>) -> Outcome {
             crate::daemon::run(options, Shutdown::on_signals(false)).await
         }
         Command::Healthcheck { url } => healthcheck(&url).await,
-        Command::Dump { config, out } => run_dump(config.path(), out.as_deref()).await,
+        Command::Dump {
+            config,
+            out,
+            as_seed,
+        } => run_dump(config.path(), out.as_deref(), as_seed).await,
         Command::Validate { .. }
         | Command::Schema { .. }
         | Command::Completions { .. }
@@ -343,7 +348,7 @@ async fn apply_interruptibly(
     (result, shutdown.signal())
 }
 
-async fn run_dump(config_path: &Path, out: Option<&Path>) -> Outcome {
+async fn run_dump(config_path: &Path, out: Option<&Path>, as_seed: bool) -> Outcome {
     let result = async {
         let config = pass::load_config(config_path)?;
         let connection = pass::Connection::open(&config).await?;
@@ -356,7 +361,11 @@ async fn run_dump(config_path: &Path, out: Option<&Path>) -> Outcome {
         Ok(l) => l,
         Err(e) => return Outcome::Failed(e.into()),
     };
-    let yaml = crate::directory::dump::dump(&live);
+    let yaml = if as_seed {
+        crate::directory::dump::seed::dump_as_seed(&live)
+    } else {
+        crate::directory::dump::dump(&live)
+    };
     // A one-shot command: the listing is left to the process's exit, not freed record by record.
     std::mem::forget(live);
     match out {
@@ -389,35 +398,76 @@ async fn healthcheck(url: &str) -> Outcome {
     }
 }
 
-/// The emulator's settings from its flags (`token` is the bearer token to accept).
-fn emulator_config(args: &EmulatorArgs, token: String) -> EmulatorConfig {
-    EmulatorConfig {
-        token,
-        rate_limit_scale: (!args.no_rate_limits).then_some(args.time_scale),
-        faults: Faults {
-            error_rate: args.error_rate,
-            drop_rate: args.drop_rate,
-            latency: Duration::from_millis(args.latency_ms),
-            seed: args.random_seed,
-        },
-        write_hold: Duration::from_millis(args.write_hold_ms),
-        token_role: match args.token_role {
-            TokenRoleArg::Owner => TokenRole::Owner,
-            TokenRoleArg::Admin => TokenRole::Admin,
-        },
-        persist: args.persist.clone(),
-        read_lag: Duration::from_millis(args.read_lag_ms),
-        group_names: match args.group_names {
+/// The emulator's settings from its flags (`token` is the bearer token to accept): the
+/// preset's, with every flag given changing its one setting.
+fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig, Failure> {
+    let mut config = EmulatorConfig::preset(match args.preset {
+        PresetArg::Kind => Preset::Kind,
+        PresetArg::LikeSlack => Preset::LikeSlack,
+    });
+    config.token = token;
+    config.rate_limit_scale = (!args.no_rate_limits).then_some(args.time_scale);
+    let faults = &mut config.faults;
+    faults.error_rate = args.error_rate.unwrap_or(faults.error_rate);
+    faults.drop_rate = args.drop_rate.unwrap_or(faults.drop_rate);
+    faults.latency = Duration::from_millis(args.latency_ms);
+    faults.seed = args.random_seed;
+    config.write_hold = Duration::from_millis(args.write_hold_ms);
+    config.token_role = match args.token_role {
+        TokenRoleArg::Owner => TokenRole::Owner,
+        TokenRoleArg::Admin => TokenRole::Admin,
+    };
+    config.persist = args.persist.clone();
+    if let Some(ms) = args.read_lag_ms {
+        config.read_lag = Duration::from_millis(ms);
+    }
+    emulator_readings(args, &mut config);
+    config.channels = args.channels.clone();
+    if let Some(path) = &args.channels_file {
+        let names = read_channels(path).map_err(|e| {
+            Failure::Other(format!(
+                "cannot read the channel list {}: {e}",
+                path.display()
+            ))
+        })?;
+        config.channels.extend(names);
+    }
+    config.header_timeout = Duration::from_millis(args.header_timeout_ms);
+    Ok(config)
+}
+
+/// The readings of what Slack leaves open, where a flag names one.
+fn emulator_readings(args: &EmulatorArgs, config: &mut EmulatorConfig) {
+    if let Some(scope) = args.lag_scope {
+        config.lag_scope = match scope {
+            LagScopeArg::All => LagScope::All,
+            LagScopeArg::Deactivation => LagScope::Deactivation,
+        };
+    }
+    if let Some(names) = args.group_names {
+        config.group_names = match names {
             GroupNamesArg::Unique => GroupNames::Unique,
             GroupNamesArg::Duplicate => GroupNames::Duplicate,
-        },
-        profile_errors: match args.profile_errors {
+        };
+    }
+    if let Some(errors) = args.profile_errors {
+        config.profile_errors = match errors {
             ProfileErrorsArg::Drop => ProfileErrors::Drop,
             ProfileErrorsArg::Strict => ProfileErrors::Strict,
-        },
-        channels: args.channels.clone(),
-        header_timeout: Duration::from_millis(args.header_timeout_ms),
-        ..EmulatorConfig::default()
+        };
+    }
+    if let Some(parsing) = args.parsing {
+        config.parsing = match parsing {
+            ParsingArg::Lenient => Parsing::Lenient,
+            ParsingArg::Strict => Parsing::Strict,
+        };
+    }
+    if let Some(filters) = args.group_filters {
+        config.group_filters = match filters {
+            GroupFiltersArg::Honour => GroupFilters::Honour,
+            GroupFiltersArg::Refuse => GroupFilters::Refuse,
+            GroupFiltersArg::Ignore => GroupFilters::Ignore,
+        };
     }
 }
 
@@ -436,7 +486,11 @@ async fn run_emulator(args: EmulatorArgs) -> Outcome {
     };
     let token =
         std::env::var(&args.token_env).unwrap_or_else(|_| super::DEFAULT_EMULATOR_TOKEN.into());
-    let emulator = match Emulator::start(emulator_config(&args, token), store, args.listen).await {
+    let config = match emulator_config(&args, token) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let emulator = match Emulator::start(config, store, args.listen).await {
         Ok(e) => e,
         Err(e) => {
             return Outcome::Failed(Failure::Other(format!(
@@ -461,5 +515,93 @@ async fn run_emulator(args: EmulatorArgs) -> Outcome {
         Err(e) => Outcome::Failed(Failure::Other(format!(
             "cannot persist the emulator state: {e}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod emulator_flag_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config_of(flags: &[&str]) -> EmulatorConfig {
+        let args = ["scimsync", "emulator"].iter().chain(flags);
+        let cli = super::super::Cli::try_parse_from(args).unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator command");
+        };
+        emulator_config(&args, "t".into()).unwrap()
+    }
+
+    #[test]
+    fn a_preset_is_the_base_and_each_flag_changes_one_setting() {
+        let kind = config_of(&[]);
+        assert_eq!(kind.parsing, Parsing::Lenient);
+        assert_eq!(kind.read_lag, Duration::ZERO);
+        assert_eq!(kind.faults.error_rate, 0.0);
+        assert_eq!(kind.rate_limit_scale, Some(1.0));
+
+        let slack = config_of(&["--preset", "like-slack"]);
+        assert_eq!(slack.parsing, Parsing::Strict);
+        assert_eq!(slack.lag_scope, LagScope::Deactivation);
+        assert_eq!(slack.read_lag, Duration::from_secs(3));
+        assert_eq!(slack.group_names, GroupNames::Duplicate);
+        assert_eq!(slack.group_filters, GroupFilters::Refuse);
+        assert!(slack.faults.drop_rate > 0.0);
+
+        let changed = config_of(&[
+            "--preset",
+            "like-slack",
+            "--read-lag-ms",
+            "20000",
+            "--lag-scope",
+            "all",
+            "--parsing",
+            "lenient",
+            "--group-filters",
+            "ignore",
+            "--error-rate",
+            "0",
+        ]);
+        assert_eq!(changed.read_lag, Duration::from_secs(20));
+        assert_eq!(changed.lag_scope, LagScope::All);
+        assert_eq!(changed.parsing, Parsing::Lenient);
+        assert_eq!(changed.group_filters, GroupFilters::Ignore);
+        assert_eq!(changed.faults.error_rate, 0.0);
+        assert!(
+            changed.faults.drop_rate > 0.0,
+            "the preset's other settings stay"
+        );
+        assert_eq!(changed.group_names, GroupNames::Duplicate);
+    }
+
+    #[test]
+    fn a_channels_file_adds_to_the_channels_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("channels.txt");
+        std::fs::write(&file, "#support\ndesign\n").unwrap();
+        let c = config_of(&[
+            "--channels",
+            "ops",
+            "--channels-file",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(c.channels, ["ops", "support", "design"]);
+
+        let missing = dir.path().join("nope.txt");
+        let cli = super::super::Cli::try_parse_from([
+            "scimsync",
+            "emulator",
+            "--channels-file",
+            missing.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Emulator(args) = cli.command else {
+            panic!("not the emulator command");
+        };
+        let Err(Failure::Other(e)) = emulator_config(&args, "t".into()) else {
+            panic!("a missing channel list is an error");
+        };
+        assert!(e.contains("nope.txt"), "{e}");
     }
 }

@@ -77,7 +77,7 @@ const SOURCES: &str = "sources:\n  - csv: people.csv\n    columns: {email: Email
 /// that sets it to `../outside`: each must be refused at its key under `SCIMSYNC_CONFINE`.
 /// (The list is checked against the schema below: a new file key fails that test until it is
 /// listed here, and then this one shows it confined.)
-const FILE_KEYS: [(&str, &str, &str); 13] = [
+const FILE_KEYS: [(&str, &str, &str); 14] = [
     (
         "yaml",
         "sources:\n  - yaml: ../outside\n",
@@ -126,6 +126,11 @@ const FILE_KEYS: [(&str, &str, &str); 13] = [
         "key_file",
         "sources:\n  - google_workspace: {subject: a@example.com, key_file: ../outside}\n    columns: {email: primaryEmail}\n",
         "sources[0].google_workspace.key_file",
+    ),
+    (
+        "channels_file",
+        "target: {url: embedded, emulator: {channels_file: ../outside}}\n",
+        "target.emulator.channels_file",
     ),
 ];
 

@@ -145,6 +145,50 @@ pub struct Target {
     pub emulator_seed: Option<PathBuf>,
     /// See `emulator_seed`.
     pub emulator_state: Option<PathBuf>,
+    /// How the embedded emulator behaves (only with [`ScimServer::Embedded`]).
+    pub emulator: EmbeddedEmulator,
+}
+
+/// `target.emulator`: the embedded emulator's preset and the settings changed on top of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmbeddedEmulator {
+    /// The preset the settings start from.
+    pub preset: crate::emulator::Preset,
+    /// The read lag, if changed.
+    pub read_lag: Option<std::time::Duration>,
+    /// Which writes lag, if changed.
+    pub lag_scope: Option<crate::emulator::LagScope>,
+    /// Whether group names may repeat, if changed.
+    pub group_names: Option<crate::emulator::GroupNames>,
+    /// How strictly requests are read, if changed.
+    pub parsing: Option<crate::emulator::Parsing>,
+    /// What /Groups filters get, if changed.
+    pub group_filters: Option<crate::emulator::GroupFilters>,
+    /// `Some(false)`: no injected faults.
+    pub faults: Option<bool>,
+    /// The channel list file.
+    pub channels_file: Option<PathBuf>,
+}
+
+impl EmbeddedEmulator {
+    /// The emulator's settings: the preset's, changed where a setting is given, with the
+    /// channels of `channels_file` (an error names the file).
+    pub fn settings(&self) -> Result<crate::emulator::EmulatorConfig, String> {
+        let mut c = crate::emulator::EmulatorConfig::preset(self.preset);
+        c.read_lag = self.read_lag.unwrap_or(c.read_lag);
+        c.lag_scope = self.lag_scope.unwrap_or(c.lag_scope);
+        c.group_names = self.group_names.unwrap_or(c.group_names);
+        c.parsing = self.parsing.unwrap_or(c.parsing);
+        c.group_filters = self.group_filters.unwrap_or(c.group_filters);
+        if self.faults == Some(false) {
+            c.faults = crate::emulator::Faults::default();
+        }
+        if let Some(path) = &self.channels_file {
+            c.channels = crate::emulator::read_channels(path)
+                .map_err(|e| format!("cannot read the channel list {}: {e}", path.display()))?;
+        }
+        Ok(c)
+    }
 }
 
 /// One directory source.

@@ -177,6 +177,33 @@ pub struct RawTarget {
     /// With `url: embedded`: the JSON file the emulator's organisation is kept in between
     /// runs, so a second `apply` sees what the first one did. Default: kept in memory only.
     pub emulator_state: Option<String>,
+    /// With `url: embedded`: how unkind the emulator is (README, "As unkind as Slack, never
+    /// kinder"). Default: the kind preset.
+    pub emulator: Option<RawEmulator>,
+}
+
+/// `target.emulator`: a preset of the embedded emulator, and single settings changed on top.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmulator {
+    /// `like-slack`: Slack's rate limits, deactivations read 3 s late, duplicate group names,
+    /// a few 5xx and lost replies, strict bodies and filters, /Groups filters refused — the
+    /// way to rehearse. `kind` (default): fast and lenient.
+    pub preset: Option<crate::emulator::Preset>,
+    /// How late reads see the writes of `lag_scope`, in milliseconds.
+    pub read_lag_ms: Option<u64>,
+    /// Which writes lag: `deactivation` (and photo changes) or `all`.
+    pub lag_scope: Option<crate::emulator::LagScope>,
+    /// Whether two groups may share a name: `unique` or `duplicate`.
+    pub group_names: Option<crate::emulator::GroupNames>,
+    /// `strict` (only what Slack documents) or `lenient` bodies and filters.
+    pub parsing: Option<crate::emulator::Parsing>,
+    /// What a /Groups filter gets: `honour`, `refuse` or `ignore`.
+    pub group_filters: Option<crate::emulator::GroupFilters>,
+    /// `false`: no injected 5xx or lost replies, whatever the preset.
+    pub faults: Option<bool>,
+    /// A file of channel names, one a line, that no user may be named after.
+    pub channels_file: Option<String>,
 }
 
 /// `target.version` is the SCIM client's own [`Version`]: its schema is written here, beside

@@ -3,6 +3,8 @@
 //! (the first match key); bots and Slack-generated groups are left out, as the planner
 //! leaves them alone.
 
+pub mod seed;
+
 use std::collections::HashMap;
 
 use serde::ser::SerializeMap;

@@ -320,6 +320,10 @@ impl Parser {
     }
 }
 
+/// The user attributes Slack documents a filter on (FACTS §5), in lower case.
+pub const DOCUMENTED_USER_ATTRIBUTES: &[&str] =
+    &["username", "email", "restricted", "ultra_restricted"];
+
 /// What a filter is evaluated against: an attribute's values, or `None` if the resource type
 /// has no such attribute (which makes the filter invalid).
 pub trait Filterable {
@@ -343,6 +347,39 @@ impl Filter {
                     Err(FilterError::new(
                         ErrorCode::InvalidQuery,
                         format!("unsupported filter attribute {attr}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Checks that the filter uses only what Slack documents for user filters (FACTS §5):
+    /// the attributes `userName`, `email`, `restricted` and `ultra_restricted`, the operators
+    /// `eq co sw pr gt ge lt le`, `and`, `or` and parentheses — no `ne`, `ew` or `not`.
+    pub fn documented(&self) -> Result<(), FilterError> {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.documented()?;
+                b.documented()
+            }
+            Filter::Not(_) => Err(FilterError::new(
+                ErrorCode::InvalidQuery,
+                "the not operator is not documented",
+            )),
+            Filter::Compare {
+                op: Op::Ne | Op::Ew,
+                ..
+            } => Err(FilterError::new(
+                ErrorCode::InvalidQuery,
+                "the ne and ew operators are not documented",
+            )),
+            Filter::Compare { attr, .. } | Filter::Present { attr } => {
+                if DOCUMENTED_USER_ATTRIBUTES.contains(&attr.to_ascii_lowercase().as_str()) {
+                    Ok(())
+                } else {
+                    Err(FilterError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("undocumented filter attribute {attr}"),
                     ))
                 }
             }
@@ -409,6 +446,29 @@ mod tests {
                     .map(|(_, v)| v.to_string())
                     .collect(),
             )
+        }
+    }
+
+    #[test]
+    fn only_documented_attributes_and_operators_pass_the_strict_check() {
+        for ok in [
+            "userName eq \"ada\"",
+            "email eq a@x.org or (restricted eq 1 and ultra_restricted pr)",
+            "USERNAME sw ad",
+        ] {
+            assert_eq!(parse(ok).unwrap().documented(), Ok(()), "{ok}");
+        }
+        for refused in [
+            "userName ne \"ada\"",
+            "userName ew da",
+            "not (userName eq ada)",
+            "displayName eq ada",
+            "externalId eq x",
+            "active eq true",
+            "userName eq a or id eq U1",
+        ] {
+            let e = parse(refused).unwrap().documented().unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidQuery, "{refused}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! Eventually consistent reads (FACTS TL;DR 16: after a DELETE, Slack's own tests poll up to
-//! 10 s for `active:false`). With a read lag, each write becomes visible to reads only `lag`
-//! after it was made, while writes and uniqueness checks see the true state at once.
+//! 10 s for `active:false`). With a read lag, each write the store records here becomes visible
+//! to reads only `lag` after it was made, while writes and uniqueness checks see the true state
+//! at once. Which writes are recorded is the store's [`super::LagScope`]: every one, or only a
+//! deactivation or photo change (what Slack's own tests saw lag).
 //!
 //! The store is not copied per write: [`History`] keeps, per resource, the versions that were
 //! replaced within the lag — `(instant of the write, version before it)` — and a read at `now`

@@ -1,9 +1,11 @@
 //! A Slack-faithful SCIM server (v1 and v2 at once): the test bed of every test, the embedded
 //! target of the quickstart (`target.url: embedded`), and a sandbox to rehearse a directory
 //! against, since Slack has none. Behaviour follows `FACTS.md`; where Slack is ambiguous the
-//! emulator takes the stricter reading or offers both as a setting ([`GroupNames`],
-//! [`ProfileErrors`], [`EmulatorConfig::read_lag`]), so a client that works here is safe
-//! there.
+//! emulator offers both readings as a setting ([`GroupNames`], [`ProfileErrors`],
+//! [`GroupFilters`], [`Parsing`], [`EmulatorConfig::read_lag`] with its [`LagScope`]). The
+//! default settings are the kind ones, for tests of one behaviour at a time;
+//! [`Preset::LikeSlack`] ([`EmulatorConfig::like_slack`]) is never kinder than Slack, so a
+//! client that works under it is safe there.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -26,11 +28,17 @@ mod render;
 mod server;
 mod site;
 mod store;
+mod strict;
 mod users;
 
 pub use error::ApiError;
-pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors, TokenRole};
-pub use server::{Emulator, EmulatorConfig, Faults, Stats};
+pub use policy::{
+    DEFAULT_CHANNELS, GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, TokenRole,
+    read_channels,
+};
+pub use server::{
+    Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,
+};
 pub use store::{
     Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
 };

@@ -4,6 +4,10 @@
 //! configuration that user and group writes obey.
 
 use std::collections::HashSet;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
 
 use crate::slack_rules::user_name_key;
 
@@ -19,7 +23,8 @@ pub enum TokenRole {
 
 /// Whether two groups may have the same `displayName`. FACTS does not say whether Slack
 /// refuses a duplicate group name, so both readings exist; a client must work with either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
 pub enum GroupNames {
     /// A second group with an existing name (compared trimmed, case-insensitively) is refused
     /// with 409 `group_creation_failed (name_taken=…)`; so is a rename onto an existing name.
@@ -43,6 +48,51 @@ pub enum ProfileErrors {
     Strict,
 }
 
+/// Which writes reads see late (FACTS TL;DR 16). Slack's own remote tests read a just-created,
+/// just-patched or just-replaced user at once, by id and by `userName eq`; only a deactivation
+/// (and a photo change) is seen late. `Deactivation` is that evidence; `All` is a stress
+/// setting beyond it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LagScope {
+    /// Every write, of users and groups, is seen `read_lag` late.
+    #[default]
+    All,
+    /// Only a user's deactivation and a photo change are seen late; every other write, and
+    /// every group write, at once.
+    Deactivation,
+}
+
+/// How strictly request bodies, headers and filters are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Parsing {
+    /// Accepts what scimsync and other clients may send beyond the documentation: any RFC
+    /// 7644 filter operator and `not`, filters on any attribute the emulator models, an
+    /// extension object without its URN in `schemas`, any `Content-Type`, unknown URNs.
+    #[default]
+    Lenient,
+    /// Only what FACTS documents: an extension object needs its URN in `schemas` (FACTS
+    /// §2.1); `schemas` lists only known URNs; a body is sent as `application/json` (FACTS
+    /// §1.2); user filters only on `userName`, `email`, `restricted` and `ultra_restricted`
+    /// with `eq co sw pr gt ge lt le`, `and`, `or` and parentheses (FACTS §5).
+    Strict,
+}
+
+/// What a `filter` on `/Groups` gets. Slack documents no group filter (FACTS §5), so a client
+/// must not depend on one: both readings of an undocumented filter exist, besides honouring it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupFilters {
+    /// Honoured like a user filter (on `displayName`, `id`, `members`).
+    #[default]
+    Honour,
+    /// Refused with 400 `invalid_query`.
+    Refuse,
+    /// Ignored: the answer is the unfiltered listing.
+    Ignore,
+}
+
 /// Channels every workspace has: a user can never be named after them, since user and channel
 /// names share one namespace (FACTS TL;DR 6; Slack's own example is `@general`/`#general`).
 /// `#random` can be renamed in a real workspace, but exists by default, so the emulator keeps
@@ -60,6 +110,10 @@ pub struct Rules {
     pub profile_errors: ProfileErrors,
     /// Channel names (normalised), which no user may take.
     channels: HashSet<String>,
+    /// How strictly bodies and filters are read.
+    pub parsing: Parsing,
+    /// What a `/Groups` filter gets.
+    pub group_filters: GroupFilters,
 }
 
 impl Rules {
@@ -83,6 +137,8 @@ impl Rules {
             group_names,
             profile_errors,
             channels,
+            parsing: Parsing::default(),
+            group_filters: GroupFilters::default(),
         }
     }
 
@@ -101,6 +157,23 @@ impl Default for Rules {
             &[],
         )
     }
+}
+
+/// Reads a channel list: one channel name a line, with or without `#`; blank lines are
+/// skipped. The format `scimsync emulator --channels-file` takes (and the config's
+/// `channels_file:`).
+pub fn read_channels(path: &Path) -> std::io::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(parse_channels(&text))
+}
+
+/// The channel names of a channel list's text (see [`read_channels`]).
+fn parse_channels(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `#General ` → `general`: channel names are lower case, written with or without the `#`.
@@ -127,6 +200,14 @@ mod tests {
         assert!(
             !rules.is_channel(""),
             "a blank channel name reserves nothing"
+        );
+    }
+
+    #[test]
+    fn a_channel_list_is_one_name_a_line_with_or_without_the_hash() {
+        assert_eq!(
+            parse_channels("#support\n\n  design \r\n#\n"),
+            ["support", "design"]
         );
     }
 }

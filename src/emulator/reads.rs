@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::filter::{self, Filter};
 use super::groups::{self, GroupView};
 use super::page::{GroupJson, ListJson, UserJson};
+use super::policy::{GroupFilters, Parsing, Rules};
 use super::render;
 use super::site::Site;
 use super::store::{Store, StoredGroup, StoredUser};
@@ -252,9 +253,14 @@ impl<'a> View<'a> {
         version: Version,
         site: &'a Site,
         q: &Query,
+        rules: &Rules,
     ) -> Result<Vec<u8>, ApiError> {
         let (start, count) = paging(q)?;
-        let (total, page) = match parse_filter(q, &users::is_user_filter_attr)? {
+        let filter = parse_filter(q, &users::is_user_filter_attr)?;
+        if let (Some(f), Parsing::Strict) = (&filter, rules.parsing) {
+            f.documented()?;
+        }
+        let (total, page) = match filter {
             None => self.users_page(start - 1, count),
             Some(f) => {
                 let matches = self.users_matching(&f);
@@ -284,9 +290,10 @@ impl<'a> View<'a> {
         version: Version,
         site: &'a Site,
         q: &Query,
+        rules: &Rules,
     ) -> Result<Vec<u8>, ApiError> {
         let (start, count) = paging(q)?;
-        let filter = parse_filter(q, &groups::is_group_filter_attr)?;
+        let filter = group_filter(q, rules.group_filters)?;
         let (total, page): (usize, Vec<&StoredGroup>) = match (&filter, self.unsettled()) {
             (None, None) => (
                 self.store.group_count(),
@@ -348,6 +355,21 @@ fn paging(q: &Query) -> Result<(usize, usize), ApiError> {
     let start = num("startindex", 1)?.max(1);
     let count = num("count", DEFAULT_COUNT)?.min(MAX_COUNT);
     Ok((start, count))
+}
+
+/// A `/Groups` filter as the setting reads it: honoured, refused (400 `invalid_query`, once
+/// it parses: garbage keeps Slack's `no_filters`) or ignored. Slack documents none (FACTS §5).
+fn group_filter(q: &Query, reading: GroupFilters) -> Result<Option<Filter>, ApiError> {
+    let filter = parse_filter(q, &groups::is_group_filter_attr)?;
+    match (reading, filter) {
+        (GroupFilters::Honour, f) | (_, f @ None) => Ok(f),
+        (GroupFilters::Ignore, Some(_)) => Ok(None),
+        (GroupFilters::Refuse, Some(_)) => Err(ApiError::with(
+            400,
+            ErrorCode::InvalidQuery,
+            "filters on /Groups are not documented",
+        )),
+    }
 }
 
 /// The `filter` parameter, parsed and checked against the resource type's attributes.

@@ -27,11 +27,12 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
-use super::policy::{GroupNames, ProfileErrors, Rules, TokenRole};
+use super::policy::{GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, Rules, TokenRole};
 use super::reads::{View, query};
 use super::render;
 use super::site::Site;
 use super::store::Store;
+use super::strict;
 use super::users;
 use crate::scim::limits::{Endpoint, RateSet};
 use crate::scim::{ErrorCode, Version};
@@ -101,17 +102,77 @@ pub struct EmulatorConfig {
     /// ends them; a client slower than that is disconnected, so a trickle of header lines
     /// cannot hold a connection (and its file descriptor) forever. Default: 10 s.
     pub header_timeout: Duration,
+    /// Which writes `read_lag` applies to. Default: `All` (a stress setting beyond Slack's
+    /// evidence; [`Preset::LikeSlack`] lags only deactivations).
+    pub lag_scope: LagScope,
+    /// How strictly bodies, headers and filters are read. Default: `Lenient`.
+    pub parsing: Parsing,
+    /// What a `/Groups` filter gets. Default: `Honour`.
+    pub group_filters: GroupFilters,
 }
+
+/// A named set of settings, on top of which single settings may still be changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// [`EmulatorConfig::default`]: fast and lenient, for tests of one behaviour at a time.
+    #[default]
+    Kind,
+    /// [`EmulatorConfig::like_slack`]: never kinder than Slack where FACTS speaks, the
+    /// unkinder reading where it is silent — the way to rehearse.
+    LikeSlack,
+}
+
+/// The read lag of [`Preset::LikeSlack`]: Slack's deactivations show "about a second,
+/// sometimes more" (FACTS TL;DR 16), so a few seconds.
+pub const LIKE_SLACK_READ_LAG: Duration = Duration::from_secs(3);
+
+/// The probability of an injected 5xx, and of a dropped reply, under [`Preset::LikeSlack`].
+pub const LIKE_SLACK_FAULT_RATE: f64 = 0.02;
 
 impl EmulatorConfig {
     /// What user and group writes obey under this configuration.
     pub(crate) fn rules(&self) -> Rules {
-        Rules::new(
+        let mut rules = Rules::new(
             self.token_role,
             self.group_names,
             self.profile_errors,
             &self.channels,
-        )
+        );
+        rules.parsing = self.parsing;
+        rules.group_filters = self.group_filters;
+        rules
+    }
+
+    /// The settings of a preset.
+    pub fn preset(preset: Preset) -> EmulatorConfig {
+        match preset {
+            Preset::Kind => EmulatorConfig::default(),
+            Preset::LikeSlack => EmulatorConfig::like_slack(),
+        }
+    }
+
+    /// As unkind as Slack: its rate limits at its rates, deactivations seen
+    /// [`LIKE_SLACK_READ_LAG`] late (creates, patches and replaces at once, as the evidence
+    /// says), duplicate group names allowed, invalid profile data dropped, a few 5xx and lost
+    /// replies, strict bodies and filters, `/Groups` filters refused. Channels are added by
+    /// the caller (`--channels-file`).
+    pub fn like_slack() -> EmulatorConfig {
+        EmulatorConfig {
+            rate_limit_scale: Some(1.0),
+            faults: Faults {
+                error_rate: LIKE_SLACK_FAULT_RATE,
+                drop_rate: LIKE_SLACK_FAULT_RATE,
+                ..Faults::default()
+            },
+            read_lag: LIKE_SLACK_READ_LAG,
+            lag_scope: LagScope::Deactivation,
+            group_names: GroupNames::Duplicate,
+            profile_errors: ProfileErrors::Drop,
+            parsing: Parsing::Strict,
+            group_filters: GroupFilters::Refuse,
+            ..EmulatorConfig::default()
+        }
     }
 }
 
@@ -130,6 +191,9 @@ impl Default for EmulatorConfig {
             profile_errors: ProfileErrors::Drop,
             channels: Vec::new(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            lag_scope: LagScope::All,
+            parsing: Parsing::Lenient,
+            group_filters: GroupFilters::Honour,
         }
     }
 }
@@ -232,6 +296,7 @@ impl Emulator {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         store.set_read_lag(config.read_lag);
+        store.set_lag_scope(config.lag_scope);
         let shared = Arc::new(Shared {
             limiter: config.rate_limit_scale.map(|s| Mutex::new(Limiter::new(s))),
             faults: Mutex::new((
@@ -627,6 +692,8 @@ struct Request<'a> {
     endpoint: Endpoint,
     uri: &'a Uri,
     body: &'a Bytes,
+    /// The `Content-Type` header, if sent (and readable).
+    content_type: Option<&'a str>,
 }
 
 async fn scim(
@@ -637,7 +704,12 @@ async fn scim(
     body: &Bytes,
 ) -> Response {
     let req = match resolve(shared, method, uri, body) {
-        Ok(req) => req,
+        Ok(mut req) => {
+            req.content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            req
+        }
         Err((version, e)) => return error_response(version, &e),
     };
     if let Err(e) = authenticate(shared, &req, headers) {
@@ -698,6 +770,7 @@ fn resolve<'a>(
         endpoint,
         uri,
         body,
+        content_type: None,
     })
 }
 
@@ -818,8 +891,12 @@ fn read(shared: &Shared, req: &Request<'_>) -> Result<Vec<u8>, ApiError> {
     let view = View::lagged(&store, Instant::now());
     let value = match &req.route {
         // Pages are written straight to bytes.
-        Route::Users => return view.list_users(version, site, &query(req.uri.query())),
-        Route::Groups => return view.list_groups(version, site, &query(req.uri.query())),
+        Route::Users => {
+            return view.list_users(version, site, &query(req.uri.query()), &shared.rules);
+        }
+        Route::Groups => {
+            return view.list_groups(version, site, &query(req.uri.query()), &shared.rules);
+        }
         Route::User(id) => view.get_user(version, site, id)?,
         Route::Group(id) => view.get_group(version, site, id)?,
         Route::ServiceProviderConfig => render::service_provider_config(version),
@@ -844,6 +921,9 @@ fn read(shared: &Shared, req: &Request<'_>) -> Result<Vec<u8>, ApiError> {
 /// A write, on the true state; its answer shows the true state too.
 fn write(shared: &Shared, req: &Request<'_>) -> Result<Response, ApiError> {
     let (version, site, rules) = (req.version, &shared.site, &shared.rules);
+    if rules.parsing == Parsing::Strict {
+        strict::check_write(req.content_type, req.body)?;
+    }
     let mut guard = lock(&shared.store);
     let store = &mut *guard;
     let user = |store: &Store, id: &str| {

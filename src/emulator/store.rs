@@ -20,6 +20,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::lag::History;
+use super::policy::LagScope;
 use crate::model::{Attribute, ScimSlot, Shown, TextValues};
 use crate::slack_rules::{email_key, user_name_key};
 
@@ -545,6 +546,8 @@ pub struct Store {
     user_history: History<StoredUser>,
     /// Groups replaced or deleted within the read lag.
     group_history: History<StoredGroup>,
+    /// Which writes the read lag applies to.
+    lag_scope: LagScope,
 }
 
 impl Store {
@@ -561,6 +564,7 @@ impl Store {
             id_prefix,
             user_history: History::default(),
             group_history: History::default(),
+            lag_scope: LagScope::All,
         }
     }
 
@@ -569,6 +573,28 @@ impl Store {
     pub fn set_read_lag(&mut self, lag: Duration) {
         self.user_history.set_lag(lag);
         self.group_history.set_lag(lag);
+    }
+
+    /// Which writes the read lag applies to from now on (default: [`LagScope::All`]).
+    pub fn set_lag_scope(&mut self, scope: LagScope) {
+        self.lag_scope = scope;
+    }
+
+    /// Whether a user write from `old` to `new` is seen late under the lag scope: every one,
+    /// or only a deactivation or a photo change (FACTS TL;DR 16).
+    fn user_write_lags(&self, old: Option<&StoredUser>, new: &StoredUser) -> bool {
+        match (self.lag_scope, old) {
+            (LagScope::All, _) => true,
+            (LagScope::Deactivation, None) => false,
+            (LagScope::Deactivation, Some(old)) => {
+                (old.active && !new.active) || old.photo != new.photo
+            }
+        }
+    }
+
+    /// Whether group writes are seen late under the lag scope.
+    fn group_writes_lag(&self) -> bool {
+        self.lag_scope == LagScope::All && !self.group_history.lag().is_zero()
     }
 
     /// The read lag in force.
@@ -823,7 +849,9 @@ impl Store {
     /// Adds a user; the caller has checked uniqueness.
     pub fn insert_user(&mut self, user: StoredUser) {
         self.index_user(&user);
-        self.user_history.record(&user.id, None, Instant::now());
+        if self.user_write_lags(None, &user) {
+            self.user_history.record(&user.id, None, Instant::now());
+        }
         self.users.insert(user.id.clone(), user);
     }
 
@@ -834,7 +862,9 @@ impl Store {
             self.unindex_user(old);
         }
         self.index_user(&user);
-        self.user_history.record(&user.id, old, Instant::now());
+        if self.user_write_lags(old.as_ref(), &user) {
+            self.user_history.record(&user.id, old, Instant::now());
+        }
         let id = user.id.clone();
         self.users.insert(id, user);
     }
@@ -917,7 +947,7 @@ impl Store {
                 set.remove(id);
             }
         }
-        if !self.group_history.lag().is_zero() {
+        if self.group_writes_lag() {
             self.remember_group(id, Some(group.clone()));
         }
         Some(group)
@@ -926,7 +956,7 @@ impl Store {
     /// Records a group's version before a write, for lagging reads. A group may have 15,000
     /// members, so nothing is cloned when there is no lag.
     fn remember_group(&mut self, id: &str, previous: Option<StoredGroup>) {
-        if !self.group_history.lag().is_zero() {
+        if self.group_writes_lag() {
             self.group_history.record(id, previous, Instant::now());
         }
     }
@@ -936,7 +966,7 @@ impl Store {
         let Some(group_ids) = self.memberships.remove(user_id) else {
             return;
         };
-        let lagging = !self.group_history.lag().is_zero();
+        let lagging = self.group_writes_lag();
         for gid in group_ids {
             if let Some(g) = self.groups.get_mut(&gid) {
                 let previous = lagging.then(|| g.clone());

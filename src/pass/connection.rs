@@ -51,12 +51,17 @@ impl Connection {
                 };
                 // A fresh token per process: nothing outside this process can use the emulator.
                 let secret = format!("xoxp-embedded-{:016x}", fastrand::u64(..));
+                let settings = config
+                    .target
+                    .emulator
+                    .settings()
+                    .map_err(|e| PassError::Emulator(std::io::Error::other(e)))?;
                 let emulator = Emulator::start(
                     EmulatorConfig {
                         token: secret.clone(),
                         rate_limit_scale: Some(config.rate_limit.time_scale),
                         persist: state.map(Path::to_path_buf),
-                        ..EmulatorConfig::default()
+                        ..settings
                     },
                     store,
                     "127.0.0.1:0".parse().expect("a loopback address"),

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use scimsync::emulator::{EmulatorConfig, Faults, Preset, Store};
 use scimsync::scim::Version;
 use scimsync::scim::limits::Endpoint;
 
@@ -107,6 +108,26 @@ fn require_slack_sdk() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_python_sdk_scim_client_works_against_the_emulator() {
+    run_sdk(harness::org().await, "honour").await;
+}
+
+/// Under `like-slack` (Slack's rate limits, deactivations seen 3 s late, strict bodies and
+/// filters, `/Groups` filters refused), without its injected faults: the SDK retries neither
+/// a 5xx nor a lost reply by default, and this test is about what a successful call looks
+/// like. The script polls for a deactivation, as Slack's own Java remote tests do.
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_python_sdk_scim_client_works_under_like_slack() {
+    let config = EmulatorConfig {
+        faults: Faults::default(),
+        ..EmulatorConfig::preset(Preset::LikeSlack)
+    };
+    let org = harness::org_with(config, Store::default_org('U', 1)).await;
+    run_sdk(org, "refuse").await;
+}
+
+/// Runs the script against `org`, telling it what a `/Groups` filter gets there, and checks
+/// from the emulator's counters that every endpoint class was reached.
+async fn run_sdk(org: harness::Org, group_filters: &'static str) {
     assert!(
         Path::new(env!("CARGO_MANIFEST_DIR")).join(SCRIPT).exists(),
         "{SCRIPT} is missing"
@@ -116,7 +137,6 @@ async fn slack_python_sdk_scim_client_works_against_the_emulator() {
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 
-    let org = harness::org().await;
     let base_url = org.emu.base_url(Version::V1);
     let token = org.emu.token().to_string();
     let output = tokio::task::spawn_blocking(move || {
@@ -124,6 +144,7 @@ async fn slack_python_sdk_scim_client_works_against_the_emulator() {
             .arg(SCRIPT)
             .env("SCIM_BASE_URL", base_url)
             .env("SCIM_TOKEN", token)
+            .env("SCIM_GROUP_FILTERS", group_filters)
             .output()
             .expect("python3 runs")
     })

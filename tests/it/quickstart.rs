@@ -135,3 +135,50 @@ fn the_production_example_leaves_the_primary_owner_alone() {
     assert!(text.contains("0 to deactivate"), "{text}");
     assert!(!text.contains("primary-owner@example.com"), "{text}");
 }
+
+/// The quickstart as written, but with `target.emulator: {preset: like-slack}`: Slack's rate
+/// limits, lagging deactivations, duplicate group names, a few 5xx and lost replies, strict
+/// bodies and filters. It converges: a failed write is retried by the next run, and after a
+/// few runs the plan is empty (`plan --detailed-exitcode` exits 0).
+#[test]
+fn quickstart_converges_under_like_slack() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo.join("config"), &dir.path().join("config"));
+    copy_dir(&repo.join("examples"), &dir.path().join("examples"));
+    let config = dir.path().join("config/scimsync.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let state_line = "  emulator_state: ../.scimsync-state.json\n";
+    assert!(
+        text.contains(state_line),
+        "the quickstart config changed: {text}"
+    );
+    std::fs::write(
+        &config,
+        text.replace(
+            state_line,
+            &format!("{state_line}  emulator: {{preset: like-slack}}\n"),
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = scimsync(dir.path(), &["validate"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let mut runs = String::new();
+    for _ in 0..5 {
+        let (code, out, err) = scimsync(dir.path(), &["plan", "--detailed-exitcode"]);
+        if code == 0 {
+            assert!(out.contains("No changes"), "{out}");
+            assert!(
+                runs.contains("Applied "),
+                "the quickstart applied something:\n{runs}"
+            );
+            eprintln!("{runs}");
+            return;
+        }
+        runs.push_str(&format!("plan exit {code}\n{out}{err}"));
+        let (code, out, err) = scimsync(dir.path(), &["apply"]);
+        runs.push_str(&format!("apply exit {code}\n{out}{err}"));
+    }
+    panic!("no convergence in 5 runs:\n{runs}");
+}

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, StoredUser};
+use scimsync::emulator::{EmulatorConfig, Faults, GroupNames, Preset, StoredUser};
 use scimsync::model::Attribute;
 use scimsync::scim::Version;
 
@@ -167,24 +167,43 @@ fn check_equal(o: &crate::harness::Org, people: &[Person], step: &str) {
     });
 }
 
+/// The soak's emulator: its own chaos (every write lagging a second, 10% 5xx, 5% dropped
+/// connections), or with `SCIMSYNC_SOAK_PRESET=like-slack` (`tests/soak/run --like-slack`) the
+/// `like-slack` preset (deactivations lagging, strict bodies and filters, /Groups filters
+/// refused, its fault rates); both with Slack's limits ten times faster and added latency.
+fn soak_emulator(preset: Option<&str>) -> EmulatorConfig {
+    let base = match preset {
+        None | Some("") => EmulatorConfig {
+            read_lag: Duration::from_millis(1000),
+            group_names: GroupNames::Duplicate,
+            faults: Faults {
+                error_rate: 0.10,
+                drop_rate: 0.05,
+                ..Faults::default()
+            },
+            ..EmulatorConfig::default()
+        },
+        Some("like-slack") => EmulatorConfig::preset(Preset::LikeSlack),
+        Some(other) => panic!("SCIMSYNC_SOAK_PRESET={other}: only like-slack is known"),
+    };
+    EmulatorConfig {
+        rate_limit_scale: Some(10.0),
+        faults: Faults {
+            latency: Duration::from_millis(10),
+            seed: 7,
+            ..base.faults.clone()
+        },
+        ..base
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
     let rounds: usize = std::env::var("SCIMSYNC_SOAK_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let config = EmulatorConfig {
-        rate_limit_scale: Some(10.0),
-        read_lag: Duration::from_millis(1000),
-        group_names: GroupNames::Duplicate,
-        faults: Faults {
-            error_rate: 0.10,
-            drop_rate: 0.05,
-            latency: Duration::from_millis(10),
-            seed: 7,
-        },
-        ..EmulatorConfig::default()
-    };
+    let config = soak_emulator(std::env::var("SCIMSYNC_SOAK_PRESET").ok().as_deref());
     // An account outside scope for the competing client to write to.
     let o = org_with(
         config,

@@ -6,8 +6,8 @@
 use super::values::is_env_name;
 use super::{Compiler, Reported};
 use crate::config::paths::Paths;
-use crate::config::raw::{EnvOverrides, RawConfig, RawTarget};
-use crate::config::{ConfigIssue, ScimServer, Target, TokenSource};
+use crate::config::raw::{EnvOverrides, RawConfig, RawEmulator, RawTarget};
+use crate::config::{ConfigIssue, EmbeddedEmulator, ScimServer, Target, TokenSource};
 use crate::diag::yaml::Step;
 use crate::scim::Version;
 use crate::scim::target::{self, TargetProblem};
@@ -154,13 +154,38 @@ impl Compiler<'_> {
             p.as_deref()
                 .and_then(|p| self.file_path(&[TARGET, Step::Key(key)], p))
         };
+        let emulator_seed = file("emulator_seed", &raw.emulator_seed);
+        let emulator_state = file("emulator_state", &raw.emulator_state);
+        let emulator = self.embedded_emulator(raw.emulator.as_ref());
         Some(Target {
             server,
             version,
             token,
-            emulator_seed: file("emulator_seed", &raw.emulator_seed),
-            emulator_state: file("emulator_state", &raw.emulator_state),
+            emulator_seed,
+            emulator_state,
+            emulator,
         })
+    }
+
+    /// `target.emulator`, its channel list a path of the config.
+    fn embedded_emulator(&mut self, raw: Option<&RawEmulator>) -> EmbeddedEmulator {
+        let Some(raw) = raw else {
+            return EmbeddedEmulator::default();
+        };
+        let channels_file = raw.channels_file.as_deref().and_then(|p| {
+            let at = [TARGET, Step::Key("emulator"), Step::Key("channels_file")];
+            self.file_path(&at, p)
+        });
+        EmbeddedEmulator {
+            preset: raw.preset.unwrap_or_default(),
+            read_lag: raw.read_lag_ms.map(std::time::Duration::from_millis),
+            lag_scope: raw.lag_scope,
+            group_names: raw.group_names,
+            parsing: raw.parsing,
+            group_filters: raw.group_filters,
+            faults: raw.faults,
+            channels_file,
+        }
     }
 
     /// With the target pinned by `SCIMSYNC_TARGET_URL` (`pinned`, as given: `pinned_text`):
