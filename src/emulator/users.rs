@@ -819,7 +819,10 @@ fn canonical_key(key: &str) -> String {
             ScimSlot::Core(path) | ScimSlot::Enterprise(path) | ScimSlot::Profile(path) => {
                 Some(path)
             }
-            ScimSlot::PrimaryPhone => None,
+            ScimSlot::PrimaryPhone
+            | ScimSlot::MobilePhone
+            | ScimSlot::SecondaryEmail
+            | ScimSlot::Role => None,
         })
         .flat_map(|path| path.split('.'));
     KEYS.iter()

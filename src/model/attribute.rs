@@ -34,11 +34,15 @@ pub enum Attribute {
     Email,
     UserName,
     Nickname,
+    SecondaryEmail,
+    HonorificPrefix,
     GivenName,
     FamilyName,
     DisplayName,
     Title,
+    Role,
     Phone,
+    MobilePhone,
     Timezone,
     Locale,
     PreferredLanguage,
@@ -104,6 +108,13 @@ pub enum ScimSlot {
     /// The value of the `phoneNumbers` entry marked primary: Slack's primaryPhone (FACTS
     /// TL;DR 1).
     PrimaryPhone,
+    /// The other `phoneNumbers` entry: Slack's mobilePhone, written with `type: work` and
+    /// shown with `type: mobile` (FACTS TL;DR 1).
+    MobilePhone,
+    /// The `emails` entry not marked primary: Slack keeps two emails (FACTS §2.3).
+    SecondaryEmail,
+    /// The value of the one `roles` entry Slack keeps (FACTS §2.3).
+    Role,
 }
 
 /// How Slack shows a text attribute in a user body (FACTS §2.9).
@@ -209,7 +220,7 @@ const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack require
 const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
-use ScimSlot::{Core, Enterprise, PrimaryPhone, Profile};
+use ScimSlot::{Core, Enterprise, MobilePhone, PrimaryPhone, Profile, Role, SecondaryEmail};
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
@@ -253,6 +264,24 @@ pub const TABLE: &[Spec] = &[
             "Slack's nickName, which Slack keeps equal to the user name: it must be the user name Slack will hold (user_name, or the one derived from the email).",
         )
     },
+    text(
+        A::SecondaryEmail,
+        "secondary_email",
+        // Slack keeps two emails; the secondary is part of the standard profile, and a user
+        // body with custom-profile data shows an empty placeholder for it (FACTS §2.3).
+        Scim {
+            slot: SecondaryEmail,
+            shown: Shown::Always,
+            custom: false,
+        },
+        "A second email Slack keeps beside the primary one.",
+    ),
+    text(
+        A::HonorificPrefix,
+        "honorific_prefix",
+        custom(Core("name.honorificPrefix")),
+        "Honorific prefix (name.honorificPrefix), e.g. Dr.",
+    ),
     Spec {
         check: Check::PersonName,
         never_cleared: NAME_REQUIRED,
@@ -293,10 +322,22 @@ pub const TABLE: &[Spec] = &[
         "Job title.",
     ),
     text(
+        A::Role,
+        "role",
+        custom(Role),
+        "Role (the one `roles` entry Slack keeps), e.g. Tech Lead.",
+    ),
+    text(
         A::Phone,
         "phone",
         custom(PrimaryPhone),
         "Phone number (Slack's primary phone).",
+    ),
+    text(
+        A::MobilePhone,
+        "mobile_phone",
+        custom(MobilePhone),
+        "Mobile phone number (Slack's mobilePhone, beside the primary phone).",
     ),
     text(
         A::Timezone,
@@ -447,9 +488,11 @@ impl Scim {
     /// profile fields are shown that way. (Checked on every row as the crate compiles.)
     const fn is_consistent(self) -> bool {
         let shown_by_slot = match self.slot {
-            ScimSlot::Enterprise(_) | ScimSlot::PrimaryPhone => {
-                matches!(self.shown, Shown::WithProfileData)
-            }
+            ScimSlot::Enterprise(_)
+            | ScimSlot::PrimaryPhone
+            | ScimSlot::MobilePhone
+            | ScimSlot::Role => matches!(self.shown, Shown::WithProfileData),
+            ScimSlot::SecondaryEmail => matches!(self.shown, Shown::Always),
             ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
             ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
         };

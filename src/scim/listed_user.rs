@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::Version;
-use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, User, urn};
+use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, RoleValue, User, urn};
 use crate::model::{Attribute, ScimSlot, TABLE};
 
 /// A string borrowed from the page where it can be (an escaped string is owned).
@@ -176,8 +176,9 @@ pub enum Place {
     Enterprise(usize),
     /// In [`LeanProfile::texts`] at this index.
     Profile(usize),
-    /// In [`LeanUser::phone_numbers`]: the entry marked primary.
-    PrimaryPhone,
+    /// An entry of a list ([`LeanUser::phone_numbers`], [`LeanUser::emails`],
+    /// [`LeanUser::roles`]), read by [`super::live`].
+    Entry,
 }
 
 /// The object a slot is in, and the key or dotted path it has there.
@@ -186,7 +187,10 @@ const fn object_of(slot: ScimSlot) -> Option<(Object, &'static str)> {
         ScimSlot::Core(path) => Some((Object::Core, path)),
         ScimSlot::Enterprise(key) => Some((Object::Enterprise, key)),
         ScimSlot::Profile(key) => Some((Object::Profile, key)),
-        ScimSlot::PrimaryPhone => None,
+        ScimSlot::PrimaryPhone
+        | ScimSlot::MobilePhone
+        | ScimSlot::SecondaryEmail
+        | ScimSlot::Role => None,
     }
 }
 
@@ -272,7 +276,10 @@ const PLACES: [Option<Place>; TABLE.len()] = {
                     profile += 1;
                     Place::Profile(profile - 1)
                 }
-                ScimSlot::PrimaryPhone => Place::PrimaryPhone,
+                ScimSlot::PrimaryPhone
+                | ScimSlot::MobilePhone
+                | ScimSlot::SecondaryEmail
+                | ScimSlot::Role => Place::Entry,
             });
         }
         i += 1;
@@ -350,6 +357,8 @@ pub struct LeanUser<'a> {
     pub emails: Nullable<Vec<LeanValue<'a>>>,
     /// `phoneNumbers`.
     pub phone_numbers: Nullable<Vec<LeanValue<'a>>>,
+    /// `roles` (Slack keeps one; few users have it, so it is read whole).
+    pub roles: Nullable<Vec<RoleValue>>,
     /// The text attributes of the core object and the objects under it (`name.givenName`),
     /// by [`Place::Core`] index: an object under the core that is `null` makes its attributes
     /// `null`.
@@ -401,6 +410,7 @@ impl<'de> Deserialize<'de> for LeanUser<'de> {
                         "active" => once(m, &mut out.active, "active")?,
                         "emails" => once(m, &mut out.emails, "emails")?,
                         "phoneNumbers" => once(m, &mut out.phone_numbers, "phoneNumbers")?,
+                        "roles" => once(m, &mut out.roles, "roles")?,
                         urn::ENTERPRISE_V1 => once(m, &mut out.enterprise_v1, urn::ENTERPRISE_V1)?,
                         urn::ENTERPRISE_V2 => once(m, &mut out.enterprise_v2, urn::ENTERPRISE_V2)?,
                         urn::GUEST_V1 => once(m, &mut out.guest_v1, urn::GUEST_V1)?,
@@ -610,6 +620,7 @@ impl<'a> LeanUser<'a> {
             active: u.active.clone(),
             emails: values(&u.emails),
             phone_numbers: values(&u.phone_numbers),
+            roles: u.roles.clone(),
             core: LeanTexts(std::array::from_fn(|i| {
                 match u.text_at(ScimSlot::Core(CORE_KEYS[i]), Version::V2) {
                     Some(Nullable::Value(s)) => Nullable::Value(Str(Cow::Borrowed(s))),
@@ -661,7 +672,7 @@ impl<'a> LeanUser<'a> {
             Place::Core(i) => self.core.0[i].lean_text(),
             Place::Enterprise(i) => self.enterprise().value()?.texts.0[i].lean_text(),
             Place::Profile(i) => self.profile().value()?.texts.0[i].lean_text(),
-            Place::PrimaryPhone => None,
+            Place::Entry => None,
         }
     }
 }
@@ -761,7 +772,13 @@ mod tests {
             for version in [Version::V1, Version::V2] {
                 assert_eq!(
                     user.text_at(slot, version).is_some(),
-                    slot != ScimSlot::PrimaryPhone,
+                    !matches!(
+                        slot,
+                        ScimSlot::PrimaryPhone
+                            | ScimSlot::MobilePhone
+                            | ScimSlot::SecondaryEmail
+                            | ScimSlot::Role
+                    ),
                     "{a} {version}"
                 );
             }

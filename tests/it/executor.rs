@@ -12,8 +12,8 @@ use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredGroup, S
 use scimsync::model::Attribute;
 use scimsync::plan::{Change, Op, Plan, PlannedOp, UserFields, UserRef};
 use scimsync::scim::Version;
-use scimsync::scim::limits::Endpoint;
 use scimsync::scim::caller::Caller;
+use scimsync::scim::limits::Endpoint;
 
 use crate::harness::{BOTH, Org, org_with};
 

@@ -2,6 +2,7 @@
 //! loopback port and talking to it over real HTTP (or running the real binary).
 
 mod apply;
+mod attributes;
 mod audit;
 mod clears;
 mod clock;
