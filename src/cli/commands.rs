@@ -383,6 +383,10 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> EmulatorConfig {
         },
         channels: args.channels.clone(),
         header_timeout: Duration::from_millis(args.header_timeout_ms),
+        photo_reading: match args.photo_reading {
+            crate::cli::PhotoReadingArg::Rehost => crate::emulator::PhotoReading::Rehost,
+            crate::cli::PhotoReadingArg::Echo => crate::emulator::PhotoReading::Echo,
+        },
         ..EmulatorConfig::default()
     }
 }

@@ -32,5 +32,6 @@ pub use error::ApiError;
 pub use policy::{DEFAULT_CHANNELS, GroupNames, ProfileErrors, TokenRole};
 pub use server::{Emulator, EmulatorConfig, Faults, Stats};
 pub use store::{
-    Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
+    PhotoReading, Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest,
+    StoredUser,
 };

@@ -244,7 +244,8 @@ fn sorted_keys(object: Object) -> Vec<(&'static str, Key)> {
                 ScimSlot::PrimaryPhone
                 | ScimSlot::MobilePhone
                 | ScimSlot::SecondaryEmail
-                | ScimSlot::Role,
+                | ScimSlot::Role
+                | ScimSlot::Photo,
             )
             | None => continue,
         };
@@ -607,7 +608,8 @@ mod tests {
                     ScimSlot::PrimaryPhone
                     | ScimSlot::MobilePhone
                     | ScimSlot::SecondaryEmail
-                    | ScimSlot::Role => continue,
+                    | ScimSlot::Role
+                    | ScimSlot::Photo => continue,
                 };
                 match path.split_once('.') {
                     Some((parent, key)) => child(object, parent).insert(key.into(), value),

@@ -60,6 +60,8 @@ pub struct Rules {
     pub profile_errors: ProfileErrors,
     /// Channel names (normalised), which no user may take.
     channels: HashSet<String>,
+    /// How a photo written reads back.
+    pub photo_reading: super::store::PhotoReading,
 }
 
 impl Rules {
@@ -83,6 +85,7 @@ impl Rules {
             group_names,
             profile_errors,
             channels,
+            photo_reading: super::store::PhotoReading::default(),
         }
     }
 

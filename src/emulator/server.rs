@@ -31,6 +31,7 @@ use super::policy::{GroupNames, ProfileErrors, Rules, TokenRole};
 use super::reads::{View, query};
 use super::render;
 use super::site::Site;
+use super::store::PhotoReading;
 use super::store::Store;
 use super::users;
 use crate::scim::limits::{Endpoint, RateSet};
@@ -101,17 +102,21 @@ pub struct EmulatorConfig {
     /// ends them; a client slower than that is disconnected, so a trickle of header lines
     /// cannot hold a connection (and its file descriptor) forever. Default: 10 s.
     pub header_timeout: Duration,
+    /// How a photo written reads back (FACTS is silent: both readings). Default: `Rehost`.
+    pub photo_reading: PhotoReading,
 }
 
 impl EmulatorConfig {
     /// What user and group writes obey under this configuration.
     pub(crate) fn rules(&self) -> Rules {
-        Rules::new(
+        let mut rules = Rules::new(
             self.token_role,
             self.group_names,
             self.profile_errors,
             &self.channels,
-        )
+        );
+        rules.photo_reading = self.photo_reading;
+        rules
     }
 }
 
@@ -130,6 +135,7 @@ impl Default for EmulatorConfig {
             profile_errors: ProfileErrors::Drop,
             channels: Vec::new(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            photo_reading: PhotoReading::default(),
         }
     }
 }

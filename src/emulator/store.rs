@@ -74,6 +74,37 @@ pub struct StoredGuest {
     pub single_channel: bool,
 }
 
+/// How Slack reads back a photo it was sent: FACTS §2.2 says only that a change shows late
+/// and that an unset photo is a gravatar URL, not whether Slack answers the URL it was given,
+/// so the emulator offers both readings (scimsync compares a photo by what it last applied,
+/// right under either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PhotoReading {
+    /// Slack re-hosts the image and answers a URL of its own (the unkinder reading).
+    #[default]
+    Rehost,
+    /// Slack answers the URL it was sent.
+    Echo,
+}
+
+impl PhotoReading {
+    /// The URL Slack answers for a photo written as `sent`.
+    pub fn answer(self, sent: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        match self {
+            PhotoReading::Echo => sent.to_string(),
+            PhotoReading::Rehost => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                sent.hash(&mut h);
+                format!(
+                    "https://avatars.slack-edge.example/emulator/{:016x}_192.png",
+                    h.finish()
+                )
+            }
+        }
+    }
+}
+
 /// Where the emulator keeps a text attribute of the attribute table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Storage {
@@ -87,6 +118,8 @@ enum Storage {
     SecondaryEmail,
     /// In [`StoredUser::role_title`]: the one role.
     Role,
+    /// In [`StoredUser::photo`]: the one photo.
+    Photo,
     /// In [`StoredUser::honorific_prefix`]: `name`'s one key with rules of its own (it makes
     /// a user one with custom-profile data, FACTS §2.9).
     HonorificPrefix,
@@ -123,6 +156,7 @@ const fn storage_of(attribute: Attribute) -> Option<Storage> {
         Some(ScimSlot::MobilePhone) => Some(Storage::MobilePhone),
         Some(ScimSlot::SecondaryEmail) => Some(Storage::SecondaryEmail),
         Some(ScimSlot::Role) => Some(Storage::Role),
+        Some(ScimSlot::Photo) => Some(Storage::Photo),
         Some(ScimSlot::Core(path)) if eq(path, HONORIFIC_PREFIX) => Some(Storage::HonorificPrefix),
         Some(ScimSlot::Core(path)) if is_user_name_key(path) => Some(Storage::UserName),
         Some(_) => Some(Storage::Texts),
@@ -293,6 +327,7 @@ impl StoredUser {
             Storage::MobilePhone => self.mobile_phone.as_deref(),
             Storage::SecondaryEmail => self.secondary_email.as_deref(),
             Storage::Role => self.role_title.as_deref(),
+            Storage::Photo => self.photo.as_deref(),
             Storage::HonorificPrefix => self.honorific_prefix.as_deref(),
             Storage::UserName => Some(&self.user_name),
         }
@@ -310,6 +345,7 @@ impl StoredUser {
             Some(Storage::MobilePhone) => self.mobile_phone = value,
             Some(Storage::SecondaryEmail) => self.secondary_email = value,
             Some(Storage::Role) => self.role_title = value,
+            Some(Storage::Photo) => self.photo = value,
             Some(Storage::HonorificPrefix) => self.honorific_prefix = value,
             Some(Storage::UserName) => {
                 if let Some(name) = value {

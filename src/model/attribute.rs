@@ -39,6 +39,7 @@ pub enum Attribute {
     GivenName,
     FamilyName,
     DisplayName,
+    Photo,
     Title,
     Role,
     Phone,
@@ -115,6 +116,10 @@ pub enum ScimSlot {
     SecondaryEmail,
     /// The value of the one `roles` entry Slack keeps (FACTS §2.3).
     Role,
+    /// The value of the one `photos` entry Slack keeps (FACTS §2.2): Slack may answer a URL
+    /// of its own and shows a change late, so a photo is compared by what scimsync last
+    /// applied ([`Attribute::compared_by_memory`]).
+    Photo,
 }
 
 /// How Slack shows a text attribute in a user body (FACTS §2.9).
@@ -220,7 +225,7 @@ const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack require
 const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
-use ScimSlot::{Core, Enterprise, MobilePhone, PrimaryPhone, Profile, Role, SecondaryEmail};
+use ScimSlot::{Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail};
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
@@ -311,6 +316,17 @@ pub const TABLE: &[Spec] = &[
             "Display name: at most 80 characters, no '@'.",
         )
     },
+    text(
+        A::Photo,
+        "photo",
+        // Standard profile (kept when a create's custom profile is dropped), in every body.
+        Scim {
+            slot: Photo,
+            shown: Shown::Always,
+            custom: false,
+        },
+        "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
+    ),
     text(
         A::Title,
         "title",
@@ -492,7 +508,7 @@ impl Scim {
             | ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
             | ScimSlot::Role => matches!(self.shown, Shown::WithProfileData),
-            ScimSlot::SecondaryEmail => matches!(self.shown, Shown::Always),
+            ScimSlot::SecondaryEmail | ScimSlot::Photo => matches!(self.shown, Shown::Always),
             ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
             ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
         };
@@ -587,6 +603,13 @@ impl Attribute {
     /// The attribute's index in [`TextValues`], for text and date attributes.
     pub const fn text_slot(self) -> Option<usize> {
         TEXT_SLOT[self as usize]
+    }
+
+    /// Whether Slack answers a value of its own for what was written (the photo: FACTS
+    /// §2.2), so the value is compared by what scimsync last applied (the memory), never by
+    /// Slack's; without the memory it can only be set on create.
+    pub const fn compared_by_memory(self) -> bool {
+        matches!(self.slot(), Some(ScimSlot::Photo))
     }
 
     /// The attribute with this name in files.

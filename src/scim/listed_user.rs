@@ -12,7 +12,7 @@
 //!
 //! The full [`User`] stays the type for everything else (dumps, writes, the emulator). What
 //! the lean decoding gives up: a key the planner does not read is not checked (a malformed
-//! `meta` or a repeated `photos` no longer fails the listing); a key it reads is checked as
+//! `meta` or a repeated `addresses` no longer fails the listing); a key it reads is checked as
 //! before (type, and twice is an error).
 
 use std::borrow::Cow;
@@ -190,7 +190,8 @@ const fn object_of(slot: ScimSlot) -> Option<(Object, &'static str)> {
         ScimSlot::PrimaryPhone
         | ScimSlot::MobilePhone
         | ScimSlot::SecondaryEmail
-        | ScimSlot::Role => None,
+        | ScimSlot::Role
+        | ScimSlot::Photo => None,
     }
 }
 
@@ -279,7 +280,8 @@ const PLACES: [Option<Place>; TABLE.len()] = {
                 ScimSlot::PrimaryPhone
                 | ScimSlot::MobilePhone
                 | ScimSlot::SecondaryEmail
-                | ScimSlot::Role => Place::Entry,
+                | ScimSlot::Role
+                | ScimSlot::Photo => Place::Entry,
             });
         }
         i += 1;
@@ -357,6 +359,8 @@ pub struct LeanUser<'a> {
     pub emails: Nullable<Vec<LeanValue<'a>>>,
     /// `phoneNumbers`.
     pub phone_numbers: Nullable<Vec<LeanValue<'a>>>,
+    /// `photos` (Slack keeps one).
+    pub photos: Nullable<Vec<LeanValue<'a>>>,
     /// `roles` (Slack keeps one; few users have it, so it is read whole).
     pub roles: Nullable<Vec<RoleValue>>,
     /// The text attributes of the core object and the objects under it (`name.givenName`),
@@ -411,6 +415,7 @@ impl<'de> Deserialize<'de> for LeanUser<'de> {
                         "emails" => once(m, &mut out.emails, "emails")?,
                         "phoneNumbers" => once(m, &mut out.phone_numbers, "phoneNumbers")?,
                         "roles" => once(m, &mut out.roles, "roles")?,
+                        "photos" => once(m, &mut out.photos, "photos")?,
                         urn::ENTERPRISE_V1 => once(m, &mut out.enterprise_v1, urn::ENTERPRISE_V1)?,
                         urn::ENTERPRISE_V2 => once(m, &mut out.enterprise_v2, urn::ENTERPRISE_V2)?,
                         urn::GUEST_V1 => once(m, &mut out.guest_v1, urn::GUEST_V1)?,
@@ -621,6 +626,7 @@ impl<'a> LeanUser<'a> {
             emails: values(&u.emails),
             phone_numbers: values(&u.phone_numbers),
             roles: u.roles.clone(),
+            photos: values(&u.photos),
             core: LeanTexts(std::array::from_fn(|i| {
                 match u.text_at(ScimSlot::Core(CORE_KEYS[i]), Version::V2) {
                     Some(Nullable::Value(s)) => Nullable::Value(Str(Cow::Borrowed(s))),
@@ -735,7 +741,7 @@ mod tests {
         assert!(serde_json::from_str::<LeanUser<'_>>(twice).is_err());
         let bad_type = r#"{"id": "W1", "title": 5}"#;
         assert!(serde_json::from_str::<LeanUser<'_>>(bad_type).is_err());
-        let bad_unread = r#"{"id": "W1", "meta": 5, "photos": "x"}"#;
+        let bad_unread = r#"{"id": "W1", "meta": 5, "addresses": "x"}"#;
         assert!(serde_json::from_str::<User>(bad_unread).is_err());
         let lean: LeanUser<'_> = serde_json::from_str(bad_unread).unwrap();
         assert_eq!(lean.id.lean_text(), Some("W1"));
@@ -778,6 +784,7 @@ mod tests {
                             | ScimSlot::MobilePhone
                             | ScimSlot::SecondaryEmail
                             | ScimSlot::Role
+                            | ScimSlot::Photo
                     ),
                     "{a} {version}"
                 );

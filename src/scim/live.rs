@@ -82,6 +82,13 @@ fn text_of<'a>(u: &'a LeanUser<'_>, attribute: Attribute) -> Option<&'a str> {
             .filter(|p| !primary(p))
             .find_map(|p| p.value.lean_text()),
         ScimSlot::SecondaryEmail => secondary_email(u),
+        // The primary photo, else the first; Slack's default (a gravatar URL, FACTS §2.2) is
+        // no photo of the directory's.
+        ScimSlot::Photo => entries(&u.photos)
+            .find(|p| primary(p))
+            .or_else(|| entries(&u.photos).next())
+            .and_then(|p| p.value.lean_text())
+            .filter(|url| !is_default_photo(url)),
         ScimSlot::Role => u
             .roles
             .value()
@@ -90,6 +97,18 @@ fn text_of<'a>(u: &'a LeanUser<'_>, attribute: Attribute) -> Option<&'a str> {
             .find_map(|r| r.value().filter(|v| !v.trim().is_empty())),
         _ => u.text(attribute),
     }
+}
+
+/// Whether `url` is Slack's default photo, a gravatar URL (FACTS §2.2).
+fn is_default_photo(url: &str) -> bool {
+    let rest = url
+        .trim()
+        .strip_prefix("https://")
+        .or_else(|| url.trim().strip_prefix("http://"))
+        .unwrap_or_default();
+    let host = rest.split('/').next().unwrap_or_default();
+    host.eq_ignore_ascii_case("gravatar.com")
+        || host.to_ascii_lowercase().ends_with(".gravatar.com")
 }
 
 /// The primary email of `u`: the live entry marked primary, else the first live one not
@@ -205,6 +224,10 @@ mod tests {
             }
             ScimSlot::Role => {
                 body["roles"] = serde_json::json!([{"value": v, "primary": true}]);
+                return body;
+            }
+            ScimSlot::Photo => {
+                body["photos"] = serde_json::json!([{"value": v, "primary": true}]);
                 return body;
             }
         };

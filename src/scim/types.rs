@@ -735,7 +735,8 @@ impl User {
             ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
             | ScimSlot::SecondaryEmail
-            | ScimSlot::Role => return None,
+            | ScimSlot::Role
+            | ScimSlot::Photo => return None,
         };
         string_at(object, path)
     }

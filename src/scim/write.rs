@@ -106,6 +106,10 @@ fn resource(
             (ScimSlot::SecondaryEmail, Some(v)) => {
                 push_entry(&mut o, "emails", json!({"value": v, "primary": false}));
             }
+            (ScimSlot::Photo, Some(v)) => {
+                o.insert("photos".into(), json!([{"value": v, "primary": true}]));
+            }
+            (ScimSlot::Photo, None) => push_clear(&mut clears, "photos"),
             (ScimSlot::Role, Some(v)) => {
                 o.insert("roles".into(), json!([{"value": v, "primary": true}]));
             }

@@ -120,3 +120,91 @@ async fn every_new_text_attribute_applies_converges_and_changes_alone() {
         );
     }
 }
+
+/// The photo Slack holds for `email`.
+fn photo_of(o: &crate::harness::Org, email: &str) -> Option<String> {
+    o.emu
+        .with_store(|s| s.user_by_email(email).unwrap().photo.clone())
+}
+
+/// A photo is sent once and never again while the directory's value stays, whether Slack
+/// answers a URL of its own (rehost) or the one it was sent (echo), in both dialects; a change
+/// is sent once; `dump` read back plans nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_is_sent_once_and_compared_by_what_was_applied() {
+    use scimsync::emulator::PhotoReading;
+    for reading in [PhotoReading::Rehost, PhotoReading::Echo] {
+        for v in BOTH {
+            let what = format!("{v} {reading:?}");
+            let config = EmulatorConfig {
+                photo_reading: reading,
+                ..EmulatorConfig::default()
+            };
+            let o = org_with(config, store_of(vec![ada()])).await;
+            let dir = tempfile::tempdir().unwrap();
+            let yaml = |url: &str| {
+                format!(
+                    "users:\n  - {{email: ada@example.com, given_name: Someone, photo: \"{url}\"}}\n  \
+                     - {{email: lin@example.com, given_name: Lin, photo: \"{url}\"}}\n"
+                )
+            };
+            let first = "https://hr.example/photos/ada.png";
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml(first), SCOPE);
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            let held = photo_of(&o, "ada@example.com").unwrap();
+            match reading {
+                PhotoReading::Rehost => assert_ne!(held, first, "{what}: Slack's own URL"),
+                PhotoReading::Echo => assert_eq!(held, first, "{what}"),
+            }
+            assert_eq!(photo_of(&o, "lin@example.com").unwrap(), held, "{what}");
+            // Applies send nothing while the directory's photo stays.
+            o.emu.reset_stats();
+            let (code, out) = run_text(&o, dir.path(), &["apply"]);
+            assert_eq!(code, 0, "{what}: {out}");
+            assert_eq!(o.emu.stats().writes, 0, "{what}: never re-sent: {out}");
+            // A change is sent once (Ada's only: Lin keeps hers by another directory value).
+            let second = "data:image/png;base64,iVBORw0KGgo=";
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml(second), SCOPE);
+            o.emu.reset_stats();
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            assert_eq!(o.emu.stats().writes, 2, "{what}: each account once");
+            assert_ne!(photo_of(&o, "ada@example.com").unwrap(), held, "{what}");
+            // `dump` read back as the directory plans nothing.
+            let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+            assert_eq!(code, 0, "{what}: {dump}");
+            assert!(dump.contains("photo:"), "{what}: {dump}");
+            std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{what}: the dump plans nothing: {out}");
+        }
+    }
+}
+
+/// Without a state folder a photo can only be set on create: `validate` refuses a photo
+/// explicitly enforced, and by default an existing account's photo is never updated while a
+/// new account gets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_state_a_photo_is_create_only() {
+    let v = scimsync::scim::Version::V2;
+    let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "users:\n  - {email: ada@example.com, given_name: Someone, photo: \"https://hr.example/a.png\"}\n  \
+                - {email: lin@example.com, given_name: Lin, photo: \"https://hr.example/l.png\"}\n";
+    let stateless = format!("{SCOPE}state_dir: false\n");
+    let enforced = format!("{stateless}attributes:\n  photo: {{mode: enforce}}\n");
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &enforced);
+    let (code, out) = run_text(&o, dir.path(), &["validate"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("error: attributes.photo: enforce (Slack answers a photo URL of its own")
+            && out.contains("needs the state kept between passes"),
+        "{out}"
+    );
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &stateless);
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(photo_of(&o, "ada@example.com"), None, "{out}");
+    assert!(photo_of(&o, "lin@example.com").is_some(), "{out}");
+    let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
