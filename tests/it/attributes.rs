@@ -208,3 +208,47 @@ async fn without_state_a_photo_is_create_only() {
     let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// The new attributes as CSV columns, by their names under `columns:`: applied, then nothing
+/// to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_new_attributes_read_from_csv_columns_converge() {
+    for v in BOTH {
+        let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("people.csv"),
+            "Email,First,Other,Prefix,Role,Phone,Mobile,Photo\n\
+             ada@example.com,Someone,ada@home.example,Dr.,Tech Lead,+1 555 0100,+1 555 0199,https://hr.example/a.png\n\
+             lin@example.com,Lin,,,,,+1 555 0142,\n",
+        )
+        .unwrap();
+        crate::harness::write_config_with(
+            dir.path(),
+            &o.emu.base_url(v),
+            "  - csv: people.csv\n    columns: {email: Email, given_name: First, \
+             secondary_email: Other, honorific_prefix: Prefix, role: Role, phone: Phone, \
+             mobile_phone: Mobile, photo: Photo}\n",
+            SCOPE,
+        );
+        apply_then_quiet(&o, dir.path(), &format!("{v} csv"), 2);
+        let (ada, lin) = o.emu.with_store(|s| {
+            (
+                s.user_by_email("ada@example.com").unwrap().clone(),
+                s.user_by_email("lin@example.com").unwrap().clone(),
+            )
+        });
+        assert_eq!(
+            ada.text(Attribute::SecondaryEmail),
+            Some("ada@home.example")
+        );
+        assert_eq!(ada.text(Attribute::HonorificPrefix), Some("Dr."));
+        assert_eq!(ada.text(Attribute::Role), Some("Tech Lead"));
+        assert_eq!(ada.text(Attribute::Phone), Some("+1 555 0100"));
+        assert_eq!(ada.text(Attribute::MobilePhone), Some("+1 555 0199"));
+        assert!(ada.photo.is_some(), "{v}");
+        // A mobile phone alone is Slack's mobilePhone, not its primary one.
+        assert_eq!(lin.text(Attribute::MobilePhone), Some("+1 555 0142"));
+        assert_eq!(lin.text(Attribute::Phone), None, "{v}");
+    }
+}
