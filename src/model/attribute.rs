@@ -16,8 +16,11 @@
 //!
 //! What a row cannot say needs code, and the row says where: a SCIM location the full types
 //! ([`crate::scim::types::User`]) do not model (they model every attribute of Slack's user,
-//! so only a location Slack does not have); a location with rules of its own, as the primary
-//! phone ([`ScimSlot::PrimaryPhone`]: two stored phones, swapped on the way out) and the
+//! so only a location Slack does not have); a location with rules of its own, as an entry of
+//! a list Slack keeps one or two of (the phones, [`ScimSlot::PrimaryPhone`] and
+//! [`ScimSlot::MobilePhone`]: two stored, swapped on the way out; the secondary email, the
+//! role, the photo — whose URL Slack answers of its own, so it is compared by what scimsync
+//! last applied, [`Attribute::compared_by_memory`]) and the
 //! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
 //! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
 //! name, so that a plan converges); and a new kind of [`Check`].
