@@ -353,6 +353,19 @@ pub struct EmulatorArgs {
     #[arg(long, default_value_t = 10_000, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_ms: u64,
+    /// How a photo written reads back: a URL of the emulator's own (`rehost`) or the one sent
+    /// (`echo`). FACTS does not say which Slack does.
+    #[arg(long, value_enum, default_value_t = PhotoReadingArg::Rehost)]
+    pub photo_reading: PhotoReadingArg,
+}
+
+/// `--photo-reading`: FACTS does not say whether Slack answers the photo URL it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhotoReadingArg {
+    /// Slack re-hosts the image and answers a URL of its own.
+    Rehost,
+    /// Slack answers the URL it was sent.
+    Echo,
 }
 
 /// `--preset`: a named set of emulator settings.

@@ -422,6 +422,10 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
         config.read_lag = Duration::from_millis(ms);
     }
     emulator_readings(args, &mut config);
+    config.photo_reading = match args.photo_reading {
+        crate::cli::PhotoReadingArg::Rehost => crate::emulator::PhotoReading::Rehost,
+        crate::cli::PhotoReadingArg::Echo => crate::emulator::PhotoReading::Echo,
+    };
     config.channels = args.channels.clone();
     if let Some(path) = &args.channels_file {
         let names = read_channels(path).map_err(|e| {

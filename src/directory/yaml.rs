@@ -447,8 +447,12 @@ mod tests {
             errors,
             [
                 format!(
-                    "d.yaml:3:5: error: nick: unknown field `nick`, expected one of {}",
-                    Attribute::NAMES.map(|n| format!("`{n}`")).join(", ")
+                    "d.yaml:3:5: error: {}",
+                    // Past 400 characters a message's middle is cut (diag::bounded).
+                    crate::diag::bounded(&format!(
+                        "nick: unknown field `nick`, expected one of {}",
+                        Attribute::NAMES.map(|n| format!("`{n}`")).join(", ")
+                    ))
                 )
                 .as_str(),
                 "d.yaml:4:22: error: employee_number: invalid type: integer `42`, expected a string",

@@ -40,5 +40,6 @@ pub use server::{
     Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,
 };
 pub use store::{
-    Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
+    PhotoReading, Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest,
+    StoredUser,
 };

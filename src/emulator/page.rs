@@ -240,7 +240,14 @@ fn sorted_keys(object: Object) -> Vec<(&'static str, Key)> {
             },
             Some(ScimSlot::Enterprise(key)) => (Object::Enterprise, key),
             Some(ScimSlot::Profile(key)) => (Object::Profile, key),
-            Some(ScimSlot::PrimaryPhone) | None => continue,
+            Some(
+                ScimSlot::PrimaryPhone
+                | ScimSlot::MobilePhone
+                | ScimSlot::SecondaryEmail
+                | ScimSlot::Role
+                | ScimSlot::Photo,
+            )
+            | None => continue,
         };
         if at.0 == object {
             keys.push((at.1, Key::Text(a)));
@@ -598,7 +605,11 @@ mod tests {
                     ScimSlot::Core(path) => (&mut *o, path),
                     ScimSlot::Enterprise(key) => (child(o, version.enterprise_urn()), key),
                     ScimSlot::Profile(key) => (child(o, version.profile_urn()), key),
-                    ScimSlot::PrimaryPhone => continue,
+                    ScimSlot::PrimaryPhone
+                    | ScimSlot::MobilePhone
+                    | ScimSlot::SecondaryEmail
+                    | ScimSlot::Role
+                    | ScimSlot::Photo => continue,
                 };
                 match path.split_once('.') {
                     Some((parent, key)) => child(object, parent).insert(key.into(), value),

@@ -114,6 +114,8 @@ pub struct Rules {
     pub parsing: Parsing,
     /// What a `/Groups` filter gets.
     pub group_filters: GroupFilters,
+    /// How a photo written reads back.
+    pub photo_reading: super::store::PhotoReading,
 }
 
 impl Rules {
@@ -139,6 +141,7 @@ impl Rules {
             channels,
             parsing: Parsing::default(),
             group_filters: GroupFilters::default(),
+            photo_reading: super::store::PhotoReading::default(),
         }
     }
 

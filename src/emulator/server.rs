@@ -31,6 +31,7 @@ use super::policy::{GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, 
 use super::reads::{View, query};
 use super::render;
 use super::site::Site;
+use super::store::PhotoReading;
 use super::store::Store;
 use super::strict;
 use super::users;
@@ -109,6 +110,8 @@ pub struct EmulatorConfig {
     pub parsing: Parsing,
     /// What a `/Groups` filter gets. Default: `Honour`.
     pub group_filters: GroupFilters,
+    /// How a photo written reads back (FACTS is silent: both readings). Default: `Rehost`.
+    pub photo_reading: PhotoReading,
 }
 
 /// A named set of settings, on top of which single settings may still be changed.
@@ -141,6 +144,7 @@ impl EmulatorConfig {
         );
         rules.parsing = self.parsing;
         rules.group_filters = self.group_filters;
+        rules.photo_reading = self.photo_reading;
         rules
     }
 
@@ -194,6 +198,7 @@ impl Default for EmulatorConfig {
             lag_scope: LagScope::All,
             parsing: Parsing::Lenient,
             group_filters: GroupFilters::Honour,
+            photo_reading: PhotoReading::default(),
         }
     }
 }

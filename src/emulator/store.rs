@@ -75,6 +75,37 @@ pub struct StoredGuest {
     pub single_channel: bool,
 }
 
+/// How Slack reads back a photo it was sent: FACTS §2.2 says only that a change shows late
+/// and that an unset photo is a gravatar URL, not whether Slack answers the URL it was given,
+/// so the emulator offers both readings (scimsync compares a photo by what it last applied,
+/// right under either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PhotoReading {
+    /// Slack re-hosts the image and answers a URL of its own (the unkinder reading).
+    #[default]
+    Rehost,
+    /// Slack answers the URL it was sent.
+    Echo,
+}
+
+impl PhotoReading {
+    /// The URL Slack answers for a photo written as `sent`.
+    pub fn answer(self, sent: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        match self {
+            PhotoReading::Echo => sent.to_string(),
+            PhotoReading::Rehost => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                sent.hash(&mut h);
+                format!(
+                    "https://avatars.slack-edge.example/emulator/{:016x}_192.png",
+                    h.finish()
+                )
+            }
+        }
+    }
+}
+
 /// Where the emulator keeps a text attribute of the attribute table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Storage {
@@ -82,6 +113,17 @@ enum Storage {
     Texts,
     /// In [`StoredUser::primary_phone`]: one of the two phones, with rules of their own.
     PrimaryPhone,
+    /// In [`StoredUser::mobile_phone`]: the other phone.
+    MobilePhone,
+    /// In [`StoredUser::secondary_email`]: the second of the two emails.
+    SecondaryEmail,
+    /// In [`StoredUser::role_title`]: the one role.
+    Role,
+    /// In [`StoredUser::photo`]: the one photo.
+    Photo,
+    /// In [`StoredUser::honorific_prefix`]: `name`'s one key with rules of its own (it makes
+    /// a user one with custom-profile data, FACTS §2.9).
+    HonorificPrefix,
     /// In [`StoredUser::user_name`]: Slack keeps `nickName` equal to `userName` (FACTS TL;DR
     /// 5), one value under two SCIM names, with rules of its own.
     UserName,
@@ -112,9 +154,32 @@ const fn storage_of(attribute: Attribute) -> Option<Storage> {
     match attribute.slot() {
         None => None,
         Some(ScimSlot::PrimaryPhone) => Some(Storage::PrimaryPhone),
+        Some(ScimSlot::MobilePhone) => Some(Storage::MobilePhone),
+        Some(ScimSlot::SecondaryEmail) => Some(Storage::SecondaryEmail),
+        Some(ScimSlot::Role) => Some(Storage::Role),
+        Some(ScimSlot::Photo) => Some(Storage::Photo),
+        Some(ScimSlot::Core(path)) if eq(path, HONORIFIC_PREFIX) => Some(Storage::HonorificPrefix),
         Some(ScimSlot::Core(path)) if is_user_name_key(path) => Some(Storage::UserName),
         Some(_) => Some(Storage::Texts),
     }
+}
+
+/// Where Slack keeps the honorific prefix.
+const HONORIFIC_PREFIX: &str = "name.honorificPrefix";
+
+const fn eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 const fn is_user_name_key(path: &str) -> bool {
@@ -260,6 +325,11 @@ impl StoredUser {
         match storage(attribute)? {
             Storage::Texts => self.texts.get(attribute),
             Storage::PrimaryPhone => self.primary_phone.as_deref(),
+            Storage::MobilePhone => self.mobile_phone.as_deref(),
+            Storage::SecondaryEmail => self.secondary_email.as_deref(),
+            Storage::Role => self.role_title.as_deref(),
+            Storage::Photo => self.photo.as_deref(),
+            Storage::HonorificPrefix => self.honorific_prefix.as_deref(),
             Storage::UserName => Some(&self.user_name),
         }
     }
@@ -273,6 +343,11 @@ impl StoredUser {
         match storage(attribute) {
             Some(Storage::Texts) => self.texts.set(attribute, value),
             Some(Storage::PrimaryPhone) => self.primary_phone = value,
+            Some(Storage::MobilePhone) => self.mobile_phone = value,
+            Some(Storage::SecondaryEmail) => self.secondary_email = value,
+            Some(Storage::Role) => self.role_title = value,
+            Some(Storage::Photo) => self.photo = value,
+            Some(Storage::HonorificPrefix) => self.honorific_prefix = value,
             Some(Storage::UserName) => {
                 if let Some(name) = value {
                     self.user_name = name;

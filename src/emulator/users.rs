@@ -201,6 +201,9 @@ fn commit(
     check_names_and_emails(&mut draft, old.is_some())?;
     check_unique(store, old, &draft, rules)?;
     check_custom_profile(store, old, &mut draft, rules)?;
+    if draft.photo.is_some() && draft.photo != old.and_then(|o| o.photo.clone()) {
+        draft.photo = draft.photo.map(|p| rules.photo_reading.answer(&p));
+    }
 
     let id = draft.id.clone();
     let deactivated = old.is_some_and(|o| o.active) && !draft.active;
@@ -819,7 +822,11 @@ fn canonical_key(key: &str) -> String {
             ScimSlot::Core(path) | ScimSlot::Enterprise(path) | ScimSlot::Profile(path) => {
                 Some(path)
             }
-            ScimSlot::PrimaryPhone => None,
+            ScimSlot::PrimaryPhone
+            | ScimSlot::MobilePhone
+            | ScimSlot::SecondaryEmail
+            | ScimSlot::Role
+            | ScimSlot::Photo => None,
         })
         .flat_map(|path| path.split('.'));
     KEYS.iter()

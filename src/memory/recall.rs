@@ -6,6 +6,8 @@
 //!   listed as [`Pending`]; once due, the deactivation is an op again;
 //! - **drift**: an update whose new value is the value scimsync last applied (or saw in sync)
 //!   means Slack was changed by hand: listed as [`Drift`], and under `report` not reverted;
+//!   for an attribute compared by the memory ([`Attribute::compared_by_memory`], the photo,
+//!   whose URL Slack rewrites) it means nothing changed, and the change leaves the plan;
 //! - **stuck ops**: an op Slack refused with the same error for `stuck.after` passes waits out
 //!   a doubling backoff ([`super::retry_at`]), listed as [`Stuck`].
 
@@ -158,6 +160,12 @@ fn find_drift(
                 .is_some_and(|d| memory.key.matches(d, &c.to.as_deref()))
             {
                 continue; // the directory changed (or scimsync never applied it)
+            }
+            if c.attribute.compared_by_memory() {
+                // Slack answers a value of its own for what was applied (a photo's URL): the
+                // directory's value is unchanged, so there is nothing to write or tell.
+                reported.push(c.attribute);
+                continue;
             }
             let report = policy.attributes.mode(c.attribute) == AttributeMode::Report;
             plan.drift.push(Drift {

@@ -16,8 +16,11 @@
 //!
 //! What a row cannot say needs code, and the row says where: a SCIM location the full types
 //! ([`crate::scim::types::User`]) do not model (they model every attribute of Slack's user,
-//! so only a location Slack does not have); a location with rules of its own, as the primary
-//! phone ([`ScimSlot::PrimaryPhone`]: two stored phones, swapped on the way out) and the
+//! so only a location Slack does not have); a location with rules of its own, as an entry of
+//! a list Slack keeps one or two of (the phones, [`ScimSlot::PrimaryPhone`] and
+//! [`ScimSlot::MobilePhone`]: two stored, swapped on the way out; the secondary email, the
+//! role, the photo — whose URL Slack answers of its own, so it is compared by what scimsync
+//! last applied, [`Attribute::compared_by_memory`]) and the
 //! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
 //! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
 //! name, so that a plan converges); and a new kind of [`Check`].
@@ -34,11 +37,16 @@ pub enum Attribute {
     Email,
     UserName,
     Nickname,
+    SecondaryEmail,
+    HonorificPrefix,
     GivenName,
     FamilyName,
     DisplayName,
+    Photo,
     Title,
+    Role,
     Phone,
+    MobilePhone,
     Timezone,
     Locale,
     PreferredLanguage,
@@ -104,6 +112,17 @@ pub enum ScimSlot {
     /// The value of the `phoneNumbers` entry marked primary: Slack's primaryPhone (FACTS
     /// TL;DR 1).
     PrimaryPhone,
+    /// The other `phoneNumbers` entry: Slack's mobilePhone, written with `type: work` and
+    /// shown with `type: mobile` (FACTS TL;DR 1).
+    MobilePhone,
+    /// The `emails` entry not marked primary: Slack keeps two emails (FACTS §2.3).
+    SecondaryEmail,
+    /// The value of the one `roles` entry Slack keeps (FACTS §2.3).
+    Role,
+    /// The value of the one `photos` entry Slack keeps (FACTS §2.2): Slack may answer a URL
+    /// of its own and shows a change late, so a photo is compared by what scimsync last
+    /// applied ([`Attribute::compared_by_memory`]).
+    Photo,
 }
 
 /// How Slack shows a text attribute in a user body (FACTS §2.9).
@@ -209,7 +228,7 @@ const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack require
 const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
-use ScimSlot::{Core, Enterprise, PrimaryPhone, Profile};
+use ScimSlot::{Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail};
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
@@ -253,6 +272,24 @@ pub const TABLE: &[Spec] = &[
             "Slack's nickName, which Slack keeps equal to the user name: it must be the user name Slack will hold (user_name, or the one derived from the email).",
         )
     },
+    text(
+        A::SecondaryEmail,
+        "secondary_email",
+        // Slack keeps two emails; the secondary is part of the standard profile, and a user
+        // body with custom-profile data shows an empty placeholder for it (FACTS §2.3).
+        Scim {
+            slot: SecondaryEmail,
+            shown: Shown::Always,
+            custom: false,
+        },
+        "A second email Slack keeps beside the primary one.",
+    ),
+    text(
+        A::HonorificPrefix,
+        "honorific_prefix",
+        custom(Core("name.honorificPrefix")),
+        "Honorific prefix (name.honorificPrefix), e.g. Dr.",
+    ),
     Spec {
         check: Check::PersonName,
         never_cleared: NAME_REQUIRED,
@@ -283,6 +320,17 @@ pub const TABLE: &[Spec] = &[
         )
     },
     text(
+        A::Photo,
+        "photo",
+        // Standard profile (kept when a create's custom profile is dropped), in every body.
+        Scim {
+            slot: Photo,
+            shown: Shown::Always,
+            custom: false,
+        },
+        "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
+    ),
+    text(
         A::Title,
         "title",
         // Among the custom profile fields Slack creates (FACTS §2.8), yet in every body (§2.9).
@@ -293,10 +341,22 @@ pub const TABLE: &[Spec] = &[
         "Job title.",
     ),
     text(
+        A::Role,
+        "role",
+        custom(Role),
+        "Role (the one `roles` entry Slack keeps), e.g. Tech Lead.",
+    ),
+    text(
         A::Phone,
         "phone",
         custom(PrimaryPhone),
         "Phone number (Slack's primary phone).",
+    ),
+    text(
+        A::MobilePhone,
+        "mobile_phone",
+        custom(MobilePhone),
+        "Mobile phone number (Slack's mobilePhone, beside the primary phone).",
     ),
     text(
         A::Timezone,
@@ -447,9 +507,11 @@ impl Scim {
     /// profile fields are shown that way. (Checked on every row as the crate compiles.)
     const fn is_consistent(self) -> bool {
         let shown_by_slot = match self.slot {
-            ScimSlot::Enterprise(_) | ScimSlot::PrimaryPhone => {
-                matches!(self.shown, Shown::WithProfileData)
-            }
+            ScimSlot::Enterprise(_)
+            | ScimSlot::PrimaryPhone
+            | ScimSlot::MobilePhone
+            | ScimSlot::Role => matches!(self.shown, Shown::WithProfileData),
+            ScimSlot::SecondaryEmail | ScimSlot::Photo => matches!(self.shown, Shown::Always),
             ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
             ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
         };
@@ -544,6 +606,13 @@ impl Attribute {
     /// The attribute's index in [`TextValues`], for text and date attributes.
     pub const fn text_slot(self) -> Option<usize> {
         TEXT_SLOT[self as usize]
+    }
+
+    /// Whether Slack answers a value of its own for what was written (the photo: FACTS
+    /// §2.2), so the value is compared by what scimsync last applied (the memory), never by
+    /// Slack's; without the memory it can only be set on create.
+    pub const fn compared_by_memory(self) -> bool {
+        matches!(self.slot(), Some(ScimSlot::Photo))
     }
 
     /// The attribute with this name in files.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::{Attribute, Check, Kind, TABLE, TextValues};
+use super::{Attribute, Check, Kind, ScimSlot, TABLE, TextValues};
 use crate::slack_rules::{email_key, user_name_key};
 
 /// A Slack user as one listing saw it.
@@ -84,7 +84,8 @@ const NULL_WHEN_UNSET: [Attribute; 15] = [
 /// and guest attributes in [`TABLE`]'s order, then `is_bot`. Its shape is part of the plan
 /// format: a plan saved by one build is checked against fingerprints made by another. A text
 /// attribute Slack keeps equal to the user name ([`Check::UserName`], `nickname`) is left
-/// out: it says nothing the user name does not, and every account has it.
+/// out: it says nothing the user name does not, and every account has it; the secondary email
+/// is written once, under its first key.
 impl Serialize for LiveUser {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
@@ -96,6 +97,8 @@ impl Serialize for LiveUser {
         for spec in TABLE {
             match spec.kind {
                 Kind::Text(_) if spec.check == Check::UserName => {}
+                // Written above, as the first plan format did.
+                Kind::Text(scim) if scim.slot == ScimSlot::SecondaryEmail => {}
                 Kind::Text(_) | Kind::Date(_) => match self.text(spec.attribute) {
                     Some(value) => map.serialize_entry(spec.name, value)?,
                     None if NULL_WHEN_UNSET.contains(&spec.attribute) => {

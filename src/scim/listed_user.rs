@@ -12,7 +12,7 @@
 //!
 //! The full [`User`] stays the type for everything else (dumps, writes, the emulator). What
 //! the lean decoding gives up: a key the planner does not read is not checked (a malformed
-//! `meta` or a repeated `photos` no longer fails the listing); a key it reads is checked as
+//! `meta` or a repeated `addresses` no longer fails the listing); a key it reads is checked as
 //! before (type, and twice is an error).
 
 use std::borrow::Cow;
@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::Version;
-use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, User, urn};
+use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, RoleValue, User, urn};
 use crate::model::{Attribute, ScimSlot, TABLE};
 
 /// A string borrowed from the page where it can be (an escaped string is owned).
@@ -176,8 +176,9 @@ pub enum Place {
     Enterprise(usize),
     /// In [`LeanProfile::texts`] at this index.
     Profile(usize),
-    /// In [`LeanUser::phone_numbers`]: the entry marked primary.
-    PrimaryPhone,
+    /// An entry of a list ([`LeanUser::phone_numbers`], [`LeanUser::emails`],
+    /// [`LeanUser::roles`]), read by [`super::live`].
+    Entry,
 }
 
 /// The object a slot is in, and the key or dotted path it has there.
@@ -186,7 +187,11 @@ const fn object_of(slot: ScimSlot) -> Option<(Object, &'static str)> {
         ScimSlot::Core(path) => Some((Object::Core, path)),
         ScimSlot::Enterprise(key) => Some((Object::Enterprise, key)),
         ScimSlot::Profile(key) => Some((Object::Profile, key)),
-        ScimSlot::PrimaryPhone => None,
+        ScimSlot::PrimaryPhone
+        | ScimSlot::MobilePhone
+        | ScimSlot::SecondaryEmail
+        | ScimSlot::Role
+        | ScimSlot::Photo => None,
     }
 }
 
@@ -272,7 +277,11 @@ const PLACES: [Option<Place>; TABLE.len()] = {
                     profile += 1;
                     Place::Profile(profile - 1)
                 }
-                ScimSlot::PrimaryPhone => Place::PrimaryPhone,
+                ScimSlot::PrimaryPhone
+                | ScimSlot::MobilePhone
+                | ScimSlot::SecondaryEmail
+                | ScimSlot::Role
+                | ScimSlot::Photo => Place::Entry,
             });
         }
         i += 1;
@@ -350,6 +359,10 @@ pub struct LeanUser<'a> {
     pub emails: Nullable<Vec<LeanValue<'a>>>,
     /// `phoneNumbers`.
     pub phone_numbers: Nullable<Vec<LeanValue<'a>>>,
+    /// `photos` (Slack keeps one).
+    pub photos: Nullable<Vec<LeanValue<'a>>>,
+    /// `roles` (Slack keeps one; few users have it, so it is read whole).
+    pub roles: Nullable<Vec<RoleValue>>,
     /// The text attributes of the core object and the objects under it (`name.givenName`),
     /// by [`Place::Core`] index: an object under the core that is `null` makes its attributes
     /// `null`.
@@ -401,6 +414,8 @@ impl<'de> Deserialize<'de> for LeanUser<'de> {
                         "active" => once(m, &mut out.active, "active")?,
                         "emails" => once(m, &mut out.emails, "emails")?,
                         "phoneNumbers" => once(m, &mut out.phone_numbers, "phoneNumbers")?,
+                        "roles" => once(m, &mut out.roles, "roles")?,
+                        "photos" => once(m, &mut out.photos, "photos")?,
                         urn::ENTERPRISE_V1 => once(m, &mut out.enterprise_v1, urn::ENTERPRISE_V1)?,
                         urn::ENTERPRISE_V2 => once(m, &mut out.enterprise_v2, urn::ENTERPRISE_V2)?,
                         urn::GUEST_V1 => once(m, &mut out.guest_v1, urn::GUEST_V1)?,
@@ -610,6 +625,8 @@ impl<'a> LeanUser<'a> {
             active: u.active.clone(),
             emails: values(&u.emails),
             phone_numbers: values(&u.phone_numbers),
+            roles: u.roles.clone(),
+            photos: values(&u.photos),
             core: LeanTexts(std::array::from_fn(|i| {
                 match u.text_at(ScimSlot::Core(CORE_KEYS[i]), Version::V2) {
                     Some(Nullable::Value(s)) => Nullable::Value(Str(Cow::Borrowed(s))),
@@ -661,7 +678,7 @@ impl<'a> LeanUser<'a> {
             Place::Core(i) => self.core.0[i].lean_text(),
             Place::Enterprise(i) => self.enterprise().value()?.texts.0[i].lean_text(),
             Place::Profile(i) => self.profile().value()?.texts.0[i].lean_text(),
-            Place::PrimaryPhone => None,
+            Place::Entry => None,
         }
     }
 }
@@ -724,7 +741,7 @@ mod tests {
         assert!(serde_json::from_str::<LeanUser<'_>>(twice).is_err());
         let bad_type = r#"{"id": "W1", "title": 5}"#;
         assert!(serde_json::from_str::<LeanUser<'_>>(bad_type).is_err());
-        let bad_unread = r#"{"id": "W1", "meta": 5, "photos": "x"}"#;
+        let bad_unread = r#"{"id": "W1", "meta": 5, "addresses": "x"}"#;
         assert!(serde_json::from_str::<User>(bad_unread).is_err());
         let lean: LeanUser<'_> = serde_json::from_str(bad_unread).unwrap();
         assert_eq!(lean.id.lean_text(), Some("W1"));
@@ -761,7 +778,14 @@ mod tests {
             for version in [Version::V1, Version::V2] {
                 assert_eq!(
                     user.text_at(slot, version).is_some(),
-                    slot != ScimSlot::PrimaryPhone,
+                    !matches!(
+                        slot,
+                        ScimSlot::PrimaryPhone
+                            | ScimSlot::MobilePhone
+                            | ScimSlot::SecondaryEmail
+                            | ScimSlot::Role
+                            | ScimSlot::Photo
+                    ),
                     "{a} {version}"
                 );
             }

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::listed_user::{LeanUser, Str};
+use super::listed_user::{LeanUser, LeanValue, Str};
 use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
 use crate::model::{Attribute, Kind, ScimSlot, TextValues};
@@ -29,18 +29,10 @@ impl LiveUser {
     pub fn from_lean(u: &LeanUser<'_>) -> Option<LiveUser> {
         let id = u.id.lean_text()?.to_string();
         let text = |v: &Nullable<Str<'_>>| v.lean_text().map(|s| s.trim().to_string());
-        let emails = u.emails.value().map(Vec::as_slice).unwrap_or(&[]);
-        let mut live_emails = emails.iter().filter(|e| e.value.lean_text().is_some());
-        let primary = emails
-            .iter()
-            .filter(|e| e.value.lean_text().is_some())
-            .find(|e| e.primary.value().is_some_and(Flag::is_true))
-            .or_else(|| live_emails.next());
-        let email = primary.and_then(|e| text(&e.value)).unwrap_or_default();
-        let secondary_email = emails
-            .iter()
-            .filter_map(|e| text(&e.value))
-            .find(|v| !v.eq_ignore_ascii_case(&email));
+        let email = primary_email(u)
+            .map(|e| e.trim().to_string())
+            .unwrap_or_default();
+        let secondary_email = secondary_email(u).map(|e| e.trim().to_string());
         // Each value read once, then all of them copied into one allocation.
         let values = Attribute::TEXT.map(|attribute| match attribute.kind() {
             Kind::Date(_) => text_of(u, attribute)
@@ -78,17 +70,68 @@ impl LiveUser {
 /// The non-blank value of a text attribute in `u`, in either dialect. The lean decoding keeps
 /// exactly the keys the table's slots name (a test holds it to that).
 fn text_of<'a>(u: &'a LeanUser<'_>, attribute: Attribute) -> Option<&'a str> {
+    let primary = |v: &LeanValue<'_>| v.primary.value().is_some_and(Flag::is_true);
+    let entries = |list: &'a Nullable<Vec<LeanValue<'_>>>| list.value().into_iter().flatten();
     match attribute.slot()? {
-        // Slack labels its primaryPhone `primary: true` (and mobilePhone `type: mobile`).
-        ScimSlot::PrimaryPhone => u
-            .phone_numbers
+        // Slack labels its primaryPhone `primary: true` and its mobilePhone `type: mobile`
+        // (FACTS TL;DR 1): the mobile phone is the entry with a value not marked primary.
+        ScimSlot::PrimaryPhone => entries(&u.phone_numbers)
+            .find(|p| primary(p))
+            .and_then(|p| p.value.lean_text()),
+        ScimSlot::MobilePhone => entries(&u.phone_numbers)
+            .filter(|p| !primary(p))
+            .find_map(|p| p.value.lean_text()),
+        ScimSlot::SecondaryEmail => secondary_email(u),
+        // The primary photo, else the first; Slack's default (a gravatar URL, FACTS §2.2) is
+        // no photo of the directory's.
+        ScimSlot::Photo => entries(&u.photos)
+            .find(|p| primary(p))
+            .or_else(|| entries(&u.photos).next())
+            .and_then(|p| p.value.lean_text())
+            .filter(|url| !is_default_photo(url)),
+        ScimSlot::Role => u
+            .roles
             .value()
             .into_iter()
             .flatten()
-            .find(|p| p.primary.value().is_some_and(Flag::is_true))
-            .and_then(|p| p.value.lean_text()),
+            .find_map(|r| r.value().filter(|v| !v.trim().is_empty())),
         _ => u.text(attribute),
     }
+}
+
+/// Whether `url` is Slack's default photo, a gravatar URL (FACTS §2.2).
+fn is_default_photo(url: &str) -> bool {
+    let rest = url
+        .trim()
+        .strip_prefix("https://")
+        .or_else(|| url.trim().strip_prefix("http://"))
+        .unwrap_or_default();
+    let host = rest.split('/').next().unwrap_or_default();
+    host.eq_ignore_ascii_case("gravatar.com")
+        || host.to_ascii_lowercase().ends_with(".gravatar.com")
+}
+
+/// The primary email of `u`: the live entry marked primary, else the first live one not
+/// marked secondary (`primary: false`: a body naming only a secondary has no primary).
+fn primary_email<'a>(u: &'a LeanUser<'_>) -> Option<&'a str> {
+    let emails = u.emails.value().map(Vec::as_slice).unwrap_or(&[]);
+    let live = || emails.iter().filter(|e| e.value.lean_text().is_some());
+    let marked = |e: &&LeanValue<'_>| e.primary.value().map(Flag::is_true);
+    live()
+        .find(|e| marked(e) == Some(true))
+        .or_else(|| live().find(|e| marked(e) != Some(false)))
+        .and_then(|e| e.value.lean_text())
+}
+
+/// The other email of `u`, if any (Slack keeps two, FACTS §2.3).
+fn secondary_email<'a>(u: &'a LeanUser<'_>) -> Option<&'a str> {
+    let email = primary_email(u).map(str::trim).unwrap_or_default();
+    u.emails
+        .value()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.value.lean_text())
+        .find(|v| !v.trim().eq_ignore_ascii_case(email))
 }
 
 impl LiveGroup {
@@ -166,6 +209,25 @@ mod tests {
             ScimSlot::Enterprise(key) | ScimSlot::Profile(key) => (vec![urn], key),
             ScimSlot::PrimaryPhone => {
                 body["phoneNumbers"] = serde_json::json!([{"value": v, "primary": true}]);
+                return body;
+            }
+            ScimSlot::MobilePhone => {
+                body["phoneNumbers"] = serde_json::json!([{"value": v, "type": "mobile"}]);
+                return body;
+            }
+            ScimSlot::SecondaryEmail => {
+                body["emails"] = serde_json::json!([
+                    {"value": "a@example.com", "primary": true},
+                    {"value": v, "primary": false}
+                ]);
+                return body;
+            }
+            ScimSlot::Role => {
+                body["roles"] = serde_json::json!([{"value": v, "primary": true}]);
+                return body;
+            }
+            ScimSlot::Photo => {
+                body["photos"] = serde_json::json!([{"value": v, "primary": true}]);
                 return body;
             }
         };

@@ -724,14 +724,19 @@ impl User {
 
     /// The value at a text attribute's slot — an extension's key read in `version`'s
     /// extension — absent when the key or an object on its path is, `null` when either is
-    /// `null`. `None` when this type models no string there (the primary phone is an entry of
-    /// `phoneNumbers`, not a string), which the table's tests rule out for every row.
+    /// `null`. `None` when this type models no string there (the phones, the secondary email and
+    /// the role are entries of lists, read by [`super::live`]), which the table's tests rule
+    /// out for every other row.
     pub fn text_at(&self, slot: ScimSlot, version: Version) -> Option<Nullable<&String>> {
         let (object, path) = match slot {
             ScimSlot::Core(path) => (Nullable::Value(self as &dyn ByKey), path),
             ScimSlot::Enterprise(key) => (self.object(version.enterprise_urn())?, key),
             ScimSlot::Profile(key) => (self.object(version.profile_urn())?, key),
-            ScimSlot::PrimaryPhone => return None,
+            ScimSlot::PrimaryPhone
+            | ScimSlot::MobilePhone
+            | ScimSlot::SecondaryEmail
+            | ScimSlot::Role
+            | ScimSlot::Photo => return None,
         };
         string_at(object, path)
     }

@@ -79,7 +79,7 @@ fn resource(
     let mut ent_obj = Map::new();
     let mut prof_obj = Map::new();
     if let Some(e) = &fields.email {
-        o.insert("emails".into(), json!([{"value": e, "primary": true}]));
+        push_entry(&mut o, "emails", json!({"value": e, "primary": true}));
     }
     if let Some(u) = &fields.user_name {
         o.insert("userName".into(), json!(u));
@@ -95,13 +95,32 @@ fn resource(
         match (slot, value) {
             (ScimSlot::Core(path), Some(v)) => insert_path(&mut o, path, json!(v)),
             (ScimSlot::Core(path), None) => clears.push(path.to_string()),
+            // Slack's request mapping (FACTS §2.3): `primary: true` sets the primaryPhone,
+            // `type: work` the mobilePhone; both go in one `phoneNumbers` list.
             (ScimSlot::PrimaryPhone, Some(v)) => {
-                o.insert(
-                    "phoneNumbers".into(),
-                    json!([{"value": v, "primary": true}]),
-                );
+                push_entry(&mut o, "phoneNumbers", json!({"value": v, "primary": true}));
             }
-            (ScimSlot::PrimaryPhone, None) => clears.push("phoneNumbers".into()),
+            (ScimSlot::MobilePhone, Some(v)) => {
+                push_entry(&mut o, "phoneNumbers", json!({"value": v, "type": "work"}));
+            }
+            (ScimSlot::SecondaryEmail, Some(v)) => {
+                push_entry(&mut o, "emails", json!({"value": v, "primary": false}));
+            }
+            (ScimSlot::Photo, Some(v)) => {
+                o.insert("photos".into(), json!([{"value": v, "primary": true}]));
+            }
+            (ScimSlot::Photo, None) => push_clear(&mut clears, "photos"),
+            (ScimSlot::Role, Some(v)) => {
+                o.insert("roles".into(), json!([{"value": v, "primary": true}]));
+            }
+            // Slack clears a whole multi-valued attribute only: both phones (the one still
+            // declared is written again on the next pass), the secondary email (a `remove`
+            // on `emails` keeps the primary), the role.
+            (ScimSlot::PrimaryPhone | ScimSlot::MobilePhone, None) => {
+                push_clear(&mut clears, "phoneNumbers");
+            }
+            (ScimSlot::SecondaryEmail, None) => push_clear(&mut clears, "emails"),
+            (ScimSlot::Role, None) => push_clear(&mut clears, "roles"),
             (ScimSlot::Enterprise(k), Some(v)) => {
                 ent_obj.insert(k.into(), json!(v));
             }
@@ -146,6 +165,20 @@ fn resource(
     (o, clears, schemas)
 }
 
+/// Appends `entry` to the list at `key` of `o`.
+fn push_entry(o: &mut Map<String, Value>, key: &str, entry: Value) {
+    if let Value::Array(list) = o.entry(key).or_insert_with(|| json!([])) {
+        list.push(entry);
+    }
+}
+
+/// Adds a clear path once.
+fn push_clear(clears: &mut Vec<String>, path: &str) {
+    if !clears.iter().any(|c| c == path) {
+        clears.push(path.to_string());
+    }
+}
+
 /// `POST /Users`.
 pub fn create_user(
     version: Version,
@@ -178,7 +211,7 @@ pub fn update_user(version: Version, fields: &UserFields, manager: Option<Manage
         Version::V2 => {
             let mut ops = Vec::new();
             for (key, value) in o {
-                let multi = key == "emails" || key == "phoneNumbers";
+                let multi = key == "emails" || key == "phoneNumbers" || key == "roles";
                 let ext = key.starts_with("urn:");
                 match (multi, ext, value) {
                     (true, _, v) => ops.push(json!({"op": "add", "path": key, "value": v})),

@@ -768,6 +768,7 @@ fn seed_bodies_org(org: &harness::Org) -> (String, String, String) {
         let full = StoredUser {
             id: s.new_user_id(),
             secondary_email: Some("ada.home@example.net".into()),
+            photo: Some("https://avatars.slack-edge.com/2024-04-10/ada_192.png".into()),
             honorific_prefix: Some("Countess".into()),
             address: Some(StoredAddress {
                 street_address: Some("12 St James's Square".into()),

@@ -2,6 +2,7 @@
 //! loopback port and talking to it over real HTTP (or running the real binary).
 
 mod apply;
+mod attributes;
 mod audit;
 mod channels;
 mod clears;
@@ -17,8 +18,8 @@ mod executor;
 mod exit_codes;
 mod failures;
 mod fixtures;
-mod groups_lag;
 mod google;
+mod groups_lag;
 mod hardening;
 mod harness;
 mod hr;
@@ -38,8 +39,8 @@ mod pushgateway;
 mod python_sdk;
 mod quickstart;
 mod quiet;
-mod release;
 mod rehearse;
+mod release;
 mod report_drift;
 mod saved_plans;
 mod scim_client;

@@ -160,7 +160,7 @@ impl Compiler<'_> {
     fn compile_config(&mut self, raw: &RawConfig, env: &EnvOverrides) -> Option<Config> {
         let target = self.compile_target(raw, env);
         let sources = self.compile_sources(raw.sources.as_deref().unwrap_or_default());
-        let policy = self.compile_policy(raw);
+        let mut policy = self.compile_policy(raw);
         let rate_limit = self.compile_rate_limit(raw);
         let daemon = self.compile_daemon(raw);
         let audit_log = self.compile_audit_log(raw);
@@ -168,6 +168,16 @@ impl Compiler<'_> {
         let state_dir = self.compile_state_dir(raw, env);
         let stuck = self.compile_stuck(raw);
         self.check_stateless(raw, &policy, &state_dir, env);
+        if state_dir == super::StateDir::Off {
+            // Compared by what was last applied, so without the state: create-only.
+            for a in crate::model::Attribute::ALL
+                .into_iter()
+                .filter(|a| a.compared_by_memory())
+            {
+                let modes = &mut policy.attributes.modes;
+                modes.entry(a).or_insert(super::AttributeMode::CreateOnly);
+            }
+        }
         self.check_not_folders(&audit_log, &lock_file);
         self.check_time_scale(&rate_limit, target.as_ref());
         self.check_group_deletion(&policy);

@@ -195,5 +195,17 @@ fn needs_state(raw: &RawConfig, policy: &Policy) -> Vec<(Vec<Step<'static>>, Str
             format!("attributes.{name}: report"),
         ));
     }
+    // A photo is compared by what scimsync last applied (Slack answers a URL of its own):
+    // without the state it can only be set on create, the mode it gets when not given.
+    for (a, mode) in &policy.attributes.modes {
+        if a.compared_by_memory() && *mode == AttributeMode::Enforce {
+            needs.push((
+                vec![Step::Key("attributes"), Step::Key(a.name())],
+                format!(
+                    "attributes.{a}: enforce (Slack answers a {a} URL of its own, so it is                      compared by what scimsync last applied; without the state it is create_only)"
+                ),
+            ));
+        }
+    }
     needs
 }

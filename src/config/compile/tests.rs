@@ -106,16 +106,24 @@ fn column_keys_and_policy_attributes_are_read_by_name() {
             errors,
             [
                 format!(
-                    "conf/scimsync.yaml:7:15: error: sources[1].columns.mail: unknown field `mail`, expected one of {columns}"
+                    "conf/scimsync.yaml:7:15: error: {}",
+                    // Past 400 characters a message's middle is cut (diag::bounded).
+                    crate::diag::bounded(&format!("sources[1].columns.mail: unknown field `mail`, expected one of {columns}"))
                 ),
                 format!(
-                    "conf/scimsync.yaml:7:44: error: sources[1].columns.boss: unknown field `boss`, expected one of {columns}"
+                    "conf/scimsync.yaml:7:44: error: {}",
+                    // Past 400 characters a message's middle is cut (diag::bounded).
+                    crate::diag::bounded(&format!("sources[1].columns.boss: unknown field `boss`, expected one of {columns}"))
                 ),
                 format!(
-                    "conf/scimsync.yaml:8:14: error: attributes.titel: unknown field `titel`, expected one of {policy}"
+                    "conf/scimsync.yaml:8:14: error: {}",
+                    // Past 400 characters a message's middle is cut (diag::bounded).
+                    crate::diag::bounded(&format!("attributes.titel: unknown field `titel`, expected one of {policy}"))
                 ),
                 format!(
-                    "conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy}"
+                    "conf/scimsync.yaml:8:29: error: {}",
+                    // Past 400 characters a message's middle is cut (diag::bounded).
+                    crate::diag::bounded(&format!("attributes.email: unknown field `email`, expected one of {policy}"))
                 ),
                 "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`, `report`".to_string(),
             ]

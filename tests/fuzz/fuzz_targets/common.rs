@@ -11,7 +11,9 @@ pub fn config(csv: bool) -> Config {
     let source = if csv {
         "  - csv: p.csv\n    columns: {email: Email, user_name: User, given_name: First, \
          title: Title, employee_number: Id, manager_email: Manager, start_date: Start, \
-         guest: Guest, guest_expiration: Until, active: Active, groups: Groups}\n"
+         guest: Guest, guest_expiration: Until, active: Active, groups: Groups, \
+         secondary_email: Other, honorific_prefix: Prefix, role: Role, mobile_phone: Mobile, \
+         photo: Photo}\n"
     } else {
         "  - yaml: d.yaml\n"
     };

@@ -1,0 +1,254 @@
+//! Every attribute Slack stores (issue 26), end to end against the emulator, v1 and v2: a
+//! directory setting each new attribute applies and the next plans are empty (no perpetual
+//! diff, the phone swap included), changing one value changes only that value, and `dump`
+//! read back as the directory plans nothing.
+
+use scimsync::emulator::{EmulatorConfig, StoredUser};
+use scimsync::model::Attribute;
+
+use crate::harness::{BOTH, org_with, run_text, store_of, yaml_setup};
+
+const SCOPE: &str = "scope: {email_domains: [example.com]}\nrate_limit: {time_scale: 100}\n";
+
+/// The new text attributes, with a value each.
+const NEW_TEXT: [(Attribute, &str); 5] = [
+    (Attribute::HonorificPrefix, "Dr."),
+    (Attribute::SecondaryEmail, "ada.second@example.org"),
+    (Attribute::Role, "Tech Lead"),
+    (Attribute::Phone, "+1 555 0100"),
+    (Attribute::MobilePhone, "+1 555 0199"),
+];
+
+/// A YAML directory with Ada (in Slack already) and Lin (new), both setting every new
+/// attribute; `changed` replaces one value of Ada's.
+fn directory(changed: Option<(Attribute, &str)>) -> String {
+    let mut yaml = String::from("users:\n");
+    for (email, suffix) in [("ada@example.com", ""), ("lin@example.com", "1")] {
+        yaml.push_str(&format!("  - email: {email}\n    given_name: Someone\n"));
+        for (a, value) in NEW_TEXT {
+            let value = match changed {
+                Some((c, v)) if c == a && suffix.is_empty() => v.to_string(),
+                _ if a == Attribute::SecondaryEmail => format!("{}{suffix}", value),
+                _ => value.to_string(),
+            };
+            yaml.push_str(&format!("    {a}: \"{value}\"\n"));
+        }
+    }
+    yaml
+}
+
+fn ada() -> StoredUser {
+    StoredUser {
+        id: "W0ADA".into(),
+        ..StoredUser::new("ada", "ada@example.com").with(Attribute::GivenName, "Someone")
+    }
+}
+
+/// Applies, then plans `times` times expecting nothing to do.
+fn apply_then_quiet(o: &crate::harness::Org, dir: &std::path::Path, what: &str, times: usize) {
+    let (code, out) = run_text(o, dir, &["apply"]);
+    assert_eq!(code, 0, "{what}: {out}");
+    for pass in 0..times {
+        let (code, out) = run_text(o, dir, &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{what}: plan {pass} after apply is empty: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_new_text_attribute_applies_converges_and_changes_alone() {
+    for v in BOTH {
+        let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        yaml_setup(dir.path(), &o.emu.base_url(v), &directory(None), SCOPE);
+        apply_then_quiet(&o, dir.path(), &format!("{v}"), 3);
+        for email in ["ada@example.com", "lin@example.com"] {
+            let u = o
+                .emu
+                .with_store(|s| s.user_by_email(email).unwrap().clone());
+            for (a, value) in NEW_TEXT {
+                let want = if a == Attribute::SecondaryEmail && email.starts_with("lin") {
+                    format!("{value}1")
+                } else {
+                    value.to_string()
+                };
+                assert_eq!(u.text(a), Some(want.as_str()), "{v} {email} {a}");
+            }
+        }
+        // Each value changed alone: the plan shows that one change only, and it converges.
+        for (a, value) in NEW_TEXT {
+            let new = format!("x{value}");
+            yaml_setup(
+                dir.path(),
+                &o.emu.base_url(v),
+                &directory(Some((a, &new))),
+                SCOPE,
+            );
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--format", "json"]);
+            assert_eq!(code, 0, "{v} {a}: {out}");
+            let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let ops = plan["ops"].as_array().unwrap();
+            assert_eq!(ops.len(), 1, "{v} {a}: {out}");
+            let text = ops[0]["fields"]["text"].as_object().unwrap();
+            assert_eq!(text.len(), 1, "{v} {a}: only {a} changes: {out}");
+            assert_eq!(text[a.name()], new.as_str(), "{v} {a}");
+            apply_then_quiet(&o, dir.path(), &format!("{v} {a}"), 1);
+            let u = o
+                .emu
+                .with_store(|s| s.user_by_email("ada@example.com").unwrap().clone());
+            for (b, old) in NEW_TEXT {
+                let want = if b == a { new.as_str() } else { old };
+                assert_eq!(u.text(b), Some(want), "{v} {a} changed; {b}");
+            }
+            // Back to the first directory for the next attribute.
+            yaml_setup(dir.path(), &o.emu.base_url(v), &directory(None), SCOPE);
+            apply_then_quiet(&o, dir.path(), &format!("{v} {a} back"), 1);
+        }
+        // `dump`, read back as the directory, plans nothing.
+        let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+        assert_eq!(code, 0, "{v}: {dump}");
+        for (a, _) in NEW_TEXT {
+            assert!(
+                dump.contains(&format!("{a}:")),
+                "{v}: dump writes {a}: {dump}"
+            );
+        }
+        std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            code, 0,
+            "{v}: the dump as the directory plans nothing: {out}"
+        );
+    }
+}
+
+/// The photo Slack holds for `email`.
+fn photo_of(o: &crate::harness::Org, email: &str) -> Option<String> {
+    o.emu
+        .with_store(|s| s.user_by_email(email).unwrap().photo.clone())
+}
+
+/// A photo is sent once and never again while the directory's value stays, whether Slack
+/// answers a URL of its own (rehost) or the one it was sent (echo), in both dialects; a change
+/// is sent once; `dump` read back plans nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_is_sent_once_and_compared_by_what_was_applied() {
+    use scimsync::emulator::PhotoReading;
+    for reading in [PhotoReading::Rehost, PhotoReading::Echo] {
+        for v in BOTH {
+            let what = format!("{v} {reading:?}");
+            let config = EmulatorConfig {
+                photo_reading: reading,
+                ..EmulatorConfig::default()
+            };
+            let o = org_with(config, store_of(vec![ada()])).await;
+            let dir = tempfile::tempdir().unwrap();
+            let yaml = |url: &str| {
+                format!(
+                    "users:\n  - {{email: ada@example.com, given_name: Someone, photo: \"{url}\"}}\n  \
+                     - {{email: lin@example.com, given_name: Lin, photo: \"{url}\"}}\n"
+                )
+            };
+            let first = "https://hr.example/photos/ada.png";
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml(first), SCOPE);
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            let held = photo_of(&o, "ada@example.com").unwrap();
+            match reading {
+                PhotoReading::Rehost => assert_ne!(held, first, "{what}: Slack's own URL"),
+                PhotoReading::Echo => assert_eq!(held, first, "{what}"),
+            }
+            assert_eq!(photo_of(&o, "lin@example.com").unwrap(), held, "{what}");
+            // Applies send nothing while the directory's photo stays.
+            o.emu.reset_stats();
+            let (code, out) = run_text(&o, dir.path(), &["apply"]);
+            assert_eq!(code, 0, "{what}: {out}");
+            assert_eq!(o.emu.stats().writes, 0, "{what}: never re-sent: {out}");
+            // A change is sent once (Ada's only: Lin keeps hers by another directory value).
+            let second = "data:image/png;base64,iVBORw0KGgo=";
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml(second), SCOPE);
+            o.emu.reset_stats();
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            assert_eq!(o.emu.stats().writes, 2, "{what}: each account once");
+            assert_ne!(photo_of(&o, "ada@example.com").unwrap(), held, "{what}");
+            // `dump` read back as the directory plans nothing.
+            let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+            assert_eq!(code, 0, "{what}: {dump}");
+            assert!(dump.contains("photo:"), "{what}: {dump}");
+            std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{what}: the dump plans nothing: {out}");
+        }
+    }
+}
+
+/// Without a state folder a photo can only be set on create: `validate` refuses a photo
+/// explicitly enforced, and by default an existing account's photo is never updated while a
+/// new account gets it.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_state_a_photo_is_create_only() {
+    let v = scimsync::scim::Version::V2;
+    let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "users:\n  - {email: ada@example.com, given_name: Someone, photo: \"https://hr.example/a.png\"}\n  \
+                - {email: lin@example.com, given_name: Lin, photo: \"https://hr.example/l.png\"}\n";
+    let stateless = format!("{SCOPE}state_dir: false\n");
+    let enforced = format!("{stateless}attributes:\n  photo: {{mode: enforce}}\n");
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &enforced);
+    let (code, out) = run_text(&o, dir.path(), &["validate"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("error: attributes.photo: enforce (Slack answers a photo URL of its own")
+            && out.contains("needs the state kept between passes"),
+        "{out}"
+    );
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &stateless);
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(photo_of(&o, "ada@example.com"), None, "{out}");
+    assert!(photo_of(&o, "lin@example.com").is_some(), "{out}");
+    let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// The new attributes as CSV columns, by their names under `columns:`: applied, then nothing
+/// to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_new_attributes_read_from_csv_columns_converge() {
+    for v in BOTH {
+        let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("people.csv"),
+            "Email,First,Other,Prefix,Role,Phone,Mobile,Photo\n\
+             ada@example.com,Someone,ada@home.example,Dr.,Tech Lead,+1 555 0100,+1 555 0199,https://hr.example/a.png\n\
+             lin@example.com,Lin,,,,,+1 555 0142,\n",
+        )
+        .unwrap();
+        crate::harness::write_config_with(
+            dir.path(),
+            &o.emu.base_url(v),
+            "  - csv: people.csv\n    columns: {email: Email, given_name: First, \
+             secondary_email: Other, honorific_prefix: Prefix, role: Role, phone: Phone, \
+             mobile_phone: Mobile, photo: Photo}\n",
+            SCOPE,
+        );
+        apply_then_quiet(&o, dir.path(), &format!("{v} csv"), 2);
+        let (ada, lin) = o.emu.with_store(|s| {
+            (
+                s.user_by_email("ada@example.com").unwrap().clone(),
+                s.user_by_email("lin@example.com").unwrap().clone(),
+            )
+        });
+        assert_eq!(
+            ada.text(Attribute::SecondaryEmail),
+            Some("ada@home.example")
+        );
+        assert_eq!(ada.text(Attribute::HonorificPrefix), Some("Dr."));
+        assert_eq!(ada.text(Attribute::Role), Some("Tech Lead"));
+        assert_eq!(ada.text(Attribute::Phone), Some("+1 555 0100"));
+        assert_eq!(ada.text(Attribute::MobilePhone), Some("+1 555 0199"));
+        assert!(ada.photo.is_some(), "{v}");
+        // A mobile phone alone is Slack's mobilePhone, not its primary one.
+        assert_eq!(lin.text(Attribute::MobilePhone), Some("+1 555 0142"));
+        assert_eq!(lin.text(Attribute::Phone), None, "{v}");
+    }
+}
