@@ -33,13 +33,12 @@ mod users;
 
 pub use error::ApiError;
 pub use policy::{
-    DEFAULT_CHANNELS, GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, TokenRole,
-    read_channels,
+    DEFAULT_CHANNELS, GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors,
+    TokenRole, read_channels,
 };
 pub use server::{
     Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,
 };
 pub use store::{
-    PhotoReading, Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest,
-    StoredUser,
+    Role, SeedError, Snapshot, Store, StoredAddress, StoredGroup, StoredGuest, StoredUser,
 };

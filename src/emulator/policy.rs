@@ -115,7 +115,7 @@ pub struct Rules {
     /// What a `/Groups` filter gets.
     pub group_filters: GroupFilters,
     /// How a photo written reads back.
-    pub photo_reading: super::store::PhotoReading,
+    pub photo_reading: PhotoReading,
 }
 
 impl Rules {
@@ -141,7 +141,7 @@ impl Rules {
             channels,
             parsing: Parsing::default(),
             group_filters: GroupFilters::default(),
-            photo_reading: super::store::PhotoReading::default(),
+            photo_reading: PhotoReading::default(),
         }
     }
 
@@ -212,5 +212,36 @@ mod tests {
             parse_channels("#support\n\n  design \r\n#\n"),
             ["support", "design"]
         );
+    }
+}
+
+/// How Slack reads back a photo it was sent: FACTS §2.2 says only that a change shows late
+/// and that an unset photo is a gravatar URL, not whether Slack answers the URL it was given,
+/// so the emulator offers both readings (scimsync compares a photo by what it last applied,
+/// right under either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PhotoReading {
+    /// Slack re-hosts the image and answers a URL of its own (the unkinder reading).
+    #[default]
+    Rehost,
+    /// Slack answers the URL it was sent.
+    Echo,
+}
+
+impl PhotoReading {
+    /// The URL Slack answers for a photo written as `sent`.
+    pub fn answer(self, sent: &str) -> String {
+        use std::hash::{Hash, Hasher};
+        match self {
+            PhotoReading::Echo => sent.to_string(),
+            PhotoReading::Rehost => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                sent.hash(&mut h);
+                format!(
+                    "https://avatars.slack-edge.example/emulator/{:016x}_192.png",
+                    h.finish()
+                )
+            }
+        }
     }
 }

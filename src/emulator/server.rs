@@ -27,11 +27,12 @@ use tower::ServiceExt;
 use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
-use super::policy::{GroupFilters, GroupNames, LagScope, Parsing, ProfileErrors, Rules, TokenRole};
+use super::policy::{
+    GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors, Rules, TokenRole,
+};
 use super::reads::{View, query};
 use super::render;
 use super::site::Site;
-use super::store::PhotoReading;
 use super::store::Store;
 use super::strict;
 use super::users;
