@@ -483,3 +483,27 @@ fn a_command_never_gets_the_token_variable() {
         ]
     );
 }
+
+/// Issue 25: an LDAP bind password is never read from the variable holding the Slack token,
+/// confined or not (a config could otherwise send the token to a server of its choosing).
+#[test]
+fn an_ldap_password_env_never_names_the_token_variable() {
+    let tree = Tree::new();
+    for (token_env, overrides) in [
+        ("MY_SLACK", &[][..]),
+        ("OTHER", &[("SCIMSYNC_TOKEN_ENV", "MY_SLACK")][..]),
+    ] {
+        let text = format!(
+            "target: {{url: embedded, token_env: {token_env}}}\nsources:\n  - ldap: {{url: \"ldaps://h\", base_dn: \"dc=x\", bind_dn: \"cn=r\", password_env: MY_SLACK}}\n    columns: {{email: mail}}\n"
+        );
+        let errors = tree.compile(&text, overrides).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0]
+                .contains("MY_SLACK holds the Slack token: it is never sent to an LDAP server"),
+            "{errors:?}"
+        );
+    }
+    let fine = "target: {url: embedded, token_env: MY_SLACK}\nsources:\n  - ldap: {url: \"ldaps://h\", base_dn: \"dc=x\", bind_dn: \"cn=r\", password_env: LDAP_PW}\n    columns: {email: mail}\n";
+    assert!(tree.compile(fine, &[]).is_ok());
+}

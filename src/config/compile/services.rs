@@ -282,7 +282,17 @@ impl Compiler<'_> {
                 );
                 return None;
             }
-            (Some(name), None) => Some(PasswordSource::Env(name.trim().to_string())),
+            (Some(name), None) => {
+                let name = name.trim();
+                if self.token_vars.iter().any(|t| t == name) {
+                    let problem = format!(
+                        "{name} holds the Slack token: it is never sent to an LDAP server as a password"
+                    );
+                    self.service_error(here, K, "password_env", problem);
+                    return None;
+                }
+                Some(PasswordSource::Env(name.to_string()))
+            }
             (None, Some(path)) => {
                 let at = [here[0], here[1], Step::Key(K), Step::Key("password_file")];
                 Some(PasswordSource::File(self.file_path(&at, path)?))
