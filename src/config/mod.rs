@@ -517,9 +517,9 @@ impl Default for Policy {
 /// `#` before a name optional, blank lines ignored; as user-name keys (trimmed, lower case),
 /// the form Slack compares user names and channel names in.
 pub fn channel_names(text: &str) -> std::collections::BTreeSet<String> {
-    text.lines()
-        .map(|l| crate::slack_rules::user_name_key(l.trim().trim_start_matches('#')))
-        .filter(|k| !k.is_empty())
+    crate::slack_rules::channel_list(text)
+        .iter()
+        .map(|name| crate::slack_rules::user_name_key(name))
         .collect()
 }
 

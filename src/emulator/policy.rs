@@ -167,16 +167,7 @@ impl Default for Rules {
 /// `channels_file:`).
 pub fn read_channels(path: &Path) -> std::io::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)?;
-    Ok(parse_channels(&text))
-}
-
-/// The channel names of a channel list's text (see [`read_channels`]).
-fn parse_channels(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.trim().trim_start_matches('#').trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    Ok(crate::slack_rules::channel_list(&text))
 }
 
 /// `#General ` → `general`: channel names are lower case, written with or without the `#`.
@@ -209,7 +200,7 @@ mod tests {
     #[test]
     fn a_channel_list_is_one_name_a_line_with_or_without_the_hash() {
         assert_eq!(
-            parse_channels("#support\n\n  design \r\n#\n"),
+            crate::slack_rules::channel_list("#support\n\n  design \r\n#\n"),
             ["support", "design"]
         );
     }

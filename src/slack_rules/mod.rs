@@ -102,6 +102,17 @@ pub fn user_name_key(user_name: &str) -> String {
     lower(user_name.trim())
 }
 
+/// The channel names of a channel list: one name a line, with or without `#`; blank lines
+/// are skipped. User names share Slack's namespace with channels, so the config's
+/// `channels_file:` and the emulator's `--channels-file` read this one format.
+pub fn channel_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// [`email_key`] and [`user_name_key`] (the same rule) without a copy when the text is
 /// already its own key — trimmed, ASCII, no capital — as nearly every address Slack returns
 /// is: indexes of hundreds of thousands of accounts then borrow their keys.
