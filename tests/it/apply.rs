@@ -350,7 +350,7 @@ async fn within_rate_limits(v: Version) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn ten_percent_faults_converge_within_three_passes_without_duplicates() {
+async fn ten_percent_faults_converge_within_four_passes_without_duplicates() {
     for v in BOTH {
         let faults = Faults {
             error_rate: 0.1,
@@ -368,11 +368,14 @@ async fn ten_percent_faults_converge_within_three_passes_without_duplicates() {
         .await;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("people.yaml"), people_yaml(30)).unwrap();
+        // A group create whose answer is lost, and which no listing shows, is held back for
+        // `stuck.backoff` before it is sent again (never twice inside that window, issue
+        // 27); a one-second hold lets this test see it sent again within its passes.
         write_config_with(
             dir.path(),
             &o.emu.base_url(v),
             "  - yaml: people.yaml\n",
-            SCOPE,
+            &format!("{SCOPE}stuck: {{backoff: 1s}}\n"),
         );
         let mut passes = 0;
         loop {
@@ -381,8 +384,10 @@ async fn ten_percent_faults_converge_within_three_passes_without_duplicates() {
             if code == 0 {
                 break;
             }
+            // (Past any hold a lost create set in the pass before.)
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
             assert!(
-                passes < 3,
+                passes < 4,
                 "{v}: not converged after {passes} passes: {out}{err}"
             );
         }
