@@ -85,54 +85,71 @@ fn cell(layout: &CsvLayout, header: &str, values: &[String]) -> String {
 /// An LDAP read as a table: a row per person at `ldap <dn>`; attributes matched to
 /// headers case-insensitively, as LDAP names them; `groups` the flattened groups.
 fn ldap_table(source: &Arc<str>, layout: &CsvLayout, people: &[ldap::LdapPerson]) -> Table {
-    let headers = mapped_headers(layout);
-    let mut table = Table::new(source, headers.clone());
-    for person in people {
-        let cells = headers
-            .iter()
-            .map(|header| {
-                let values: Vec<String> = if header == GROUPS_COLUMN {
-                    person.groups.clone()
-                } else {
-                    person
-                        .attributes
-                        .iter()
-                        .filter(|(name, _)| name.eq_ignore_ascii_case(header))
-                        .flat_map(|(_, v)| v.iter().cloned())
-                        .collect()
-                };
-                cell(layout, header, &values)
-            })
-            .collect();
-        table.push(Table::place(&format!("ldap {}", person.dn), None), cells);
-    }
-    table
+    let rows = people.iter().map(|person| Row {
+        place: format!("ldap {}", person.dn),
+        groups: &person.groups,
+        values: Box::new(move |header: &str| {
+            person
+                .attributes
+                .iter()
+                .filter(|(name, _)| name.eq_ignore_ascii_case(header))
+                .flat_map(|(_, v)| v.iter().cloned())
+                .collect()
+        }),
+    });
+    service_table(source, layout, rows)
 }
 
 /// A Google read as a table: a row per user at `google_workspace user <id>`; fields by
 /// dotted path; `groups` the flattened groups.
 fn google_table(source: &Arc<str>, layout: &CsvLayout, people: &[google::GooglePerson]) -> Table {
+    let rows = people.iter().map(|person| Row {
+        place: format!("google_workspace user {}", person.id),
+        groups: &person.groups,
+        values: Box::new(move |header: &str| {
+            person
+                .fields
+                .iter()
+                .filter(|(path, _)| path == header)
+                .map(|(_, v)| v.clone())
+                .collect()
+        }),
+    });
+    service_table(source, layout, rows)
+}
+
+/// One person a directory service read: where they are, their groups, and the values under
+/// a header.
+struct Row<'a> {
+    place: String,
+    groups: &'a [String],
+    values: Values<'a>,
+}
+
+/// The values a [`Row`] holds under a header.
+type Values<'a> = Box<dyn Fn(&str) -> Vec<String> + 'a>;
+
+/// A table of the layout's mapped headers, a row per person, each cell joined by [`cell`].
+fn service_table<'a>(
+    source: &Arc<str>,
+    layout: &CsvLayout,
+    rows: impl Iterator<Item = Row<'a>>,
+) -> Table {
     let headers = mapped_headers(layout);
     let mut table = Table::new(source, headers.clone());
-    for person in people {
+    for row in rows {
         let cells = headers
             .iter()
             .map(|header| {
-                let values: Vec<String> = if header == GROUPS_COLUMN {
-                    person.groups.clone()
+                let values = if header == GROUPS_COLUMN {
+                    row.groups.to_vec()
                 } else {
-                    person
-                        .fields
-                        .iter()
-                        .filter(|(path, _)| path == header)
-                        .map(|(_, v)| v.clone())
-                        .collect()
+                    (row.values)(header)
                 };
                 cell(layout, header, &values)
             })
             .collect();
-        let at = Table::place(&format!("google_workspace user {}", person.id), None);
-        table.push(at, cells);
+        table.push(Table::place(&row.place, None), cells);
     }
     table
 }
