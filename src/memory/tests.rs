@@ -600,3 +600,162 @@ fn a_digest_key_never_shows_its_secret() {
     );
     assert_eq!(format!("{:?}", DigestKey::default()), "DigestKey(none)");
 }
+
+/// Every time rule ends at its instant: a leaver whose grace ends now is deactivated, a stuck
+/// op whose backoff ends now is sent again (still listed as stuck), and a group create whose
+/// hold ends now is sent again. One second earlier, each is held.
+#[test]
+fn each_hold_ends_at_its_instant() {
+    let mut policy = Policy::default();
+    policy.safety.deactivation_grace = Some(std::time::Duration::from_secs(3600));
+    let retitled = retitle("W2", "Lead");
+    let group = create_group("eng", vec![]);
+    let plan = Plan::of(vec![
+        deactivate("W1", Leaving::Absent),
+        retitled.clone(),
+        group.clone(),
+    ]);
+    let mut memory = Memory::default();
+    memory.leavers.insert("W1".into(), t() - hours(1));
+    memory.failures.insert(
+        op_key(&retitled.op),
+        Failure {
+            op: DigestKey::default().digest(&retitled.op),
+            error: "400 invalid_title".into(),
+            passes: 2,
+            last: t() - hours(1),
+            retry_at: Some(t()),
+        },
+    );
+    memory.group_creates.insert(
+        op_key(&group.op),
+        GroupCreate {
+            id: None,
+            at: t() - hours(1),
+            until: t(),
+        },
+    );
+    let at_the_end = recall::recall(plan.clone(), &memory, &policy, STUCK, t());
+    let kept: Vec<&str> = at_the_end.ops.iter().map(|o| o.subject()).collect();
+    assert_eq!(kept.len(), 3, "all three are due now: {kept:?}");
+    assert!(at_the_end.pending.is_empty(), "{:?}", at_the_end.pending);
+    assert_eq!(at_the_end.stuck.len(), 1, "{:?}", at_the_end.stuck);
+    assert_eq!(at_the_end.stuck[0].retry_at, None, "sent again this pass");
+
+    let a_second_early = t() - chrono::Duration::seconds(1);
+    let early = recall::recall(plan, &memory, &policy, STUCK, a_second_early);
+    assert!(early.ops.is_empty(), "{:?}", early.ops);
+    assert_eq!(early.pending.len(), 1);
+    assert_eq!(early.pending[0].remaining_secs, 1);
+    assert_eq!(early.stuck.len(), 2);
+}
+
+/// A group create that is stuck (Slack refused it pass after pass, or its answers were lost)
+/// and also remembered as sent is reported once, as the stuck op it is: its passes and cause
+/// are kept rather than replaced by the "not listed yet" hold.
+#[test]
+fn a_stuck_group_create_keeps_its_cause_when_also_remembered_as_sent() {
+    let group = create_group("eng", vec![]);
+    let mut memory = Memory::default();
+    memory.failures.insert(
+        op_key(&group.op),
+        Failure {
+            op: DigestKey::default().digest(&group.op),
+            error: "outcome_unknown: the answer was lost".into(),
+            passes: 3,
+            last: t(),
+            retry_at: Some(t() + hours(1)),
+        },
+    );
+    memory.group_creates.insert(
+        op_key(&group.op),
+        GroupCreate {
+            id: None,
+            at: t(),
+            until: t() + chrono::Duration::seconds(60),
+        },
+    );
+    let plan = recall::recall(
+        Plan::of(vec![group]),
+        &memory,
+        &Policy::default(),
+        STUCK,
+        t(),
+    );
+    assert!(plan.ops.is_empty());
+    assert_eq!(plan.stuck.len(), 1, "{:?}", plan.stuck);
+    assert_eq!(plan.stuck[0].passes, 3);
+    assert_eq!(plan.stuck[0].error, "outcome_unknown: the answer was lost");
+}
+
+/// A held user create leaves a group update only when nothing else is left in it: an update
+/// that also renames the group or removes someone is still sent, without the held member.
+#[test]
+fn a_held_user_create_keeps_a_group_update_with_other_work() {
+    use crate::plan::UserRef;
+    let create = PlannedOp::new(Op::CreateUser {
+        email: "new@example.com".into(),
+        user_name: "new".into(),
+        fields: UserFields::default(),
+        source: "people.yaml:2".into(),
+    });
+    let update = |rename: Option<&str>, remove: Vec<&str>| {
+        let mut op = PlannedOp::new(Op::UpdateGroup {
+            id: "S9".into(),
+            name: "all".into(),
+            rename: rename.map(str::to_string),
+            add: vec![UserRef::New("new@example.com".into())],
+            remove: remove.into_iter().map(str::to_string).collect(),
+        });
+        op.after = vec![0];
+        op
+    };
+    let mut memory = Memory::default();
+    memory.failures.insert(
+        op_key(&create.op),
+        Failure {
+            op: DigestKey::default().digest(&create.op),
+            error: "409 username_taken".into(),
+            passes: 2,
+            last: t(),
+            retry_at: Some(t() + hours(1)),
+        },
+    );
+    for (op, sent) in [
+        (update(Some("everyone"), vec![]), true),
+        (update(None, vec!["W7"]), true),
+        (update(None, vec![]), false),
+    ] {
+        let plan = Plan::of(vec![create.clone(), op]);
+        let plan = recall::recall(plan, &memory, &Policy::default(), STUCK, t());
+        assert_eq!(plan.ops.len(), usize::from(sent), "{:?}", plan.ops);
+        if let Some(Op::UpdateGroup { add, .. }) = plan.ops.first().map(|o| &o.op) {
+            assert!(add.is_empty(), "the held member is left out: {add:?}");
+        }
+    }
+}
+
+/// Holding an op back renumbers the `after` lists of the ops kept: an edge still points at the
+/// op it pointed at before.
+#[test]
+fn holding_an_op_back_keeps_every_other_edge_on_its_op() {
+    let mut policy = Policy::default();
+    policy.safety.deactivation_grace = Some(std::time::Duration::from_secs(3600));
+    let mut waiter = create("new@example.com", "Lead");
+    waiter.after = vec![2];
+    let plan = Plan::of(vec![
+        deactivate("W1", Leaving::Absent), // held: its grace has just begun
+        retitle("W2", "Lead"),
+        retitle("W3", "Lead"),
+        waiter,
+    ]);
+    let plan = recall::recall(plan, &Memory::default(), &policy, STUCK, t());
+    let kept: Vec<&str> = plan.ops.iter().map(|o| o.subject()).collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(plan.ops[2].after, [1], "still after W3's retitle");
+    assert!(
+        matches!(&plan.ops[1].op, Op::UpdateUser { id, .. } if id == "W3"),
+        "{:?}",
+        plan.ops[1]
+    );
+}

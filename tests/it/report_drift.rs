@@ -310,6 +310,17 @@ async fn hand_editor(
             .send()
             .await
             .unwrap();
+        if r.status() == 429 {
+            // Slack refused the admin's edit (the org's write budget, shared with scimsync's
+            // pass, ran out on a loaded machine): no edit happened; wait as Slack says.
+            let wait = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(wait).min(Duration::from_millis(200))).await;
+            continue;
+        }
         assert_eq!(r.status(), 200);
         edits.lock().unwrap().push(HandEdit { person, title, at });
     }
