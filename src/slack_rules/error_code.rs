@@ -236,4 +236,12 @@ mod tests {
         assert_eq!(ErrorCode::parse("something_else"), None);
         assert_eq!(ErrorCode::parse(""), None);
     }
+
+    #[test]
+    fn only_an_email_or_a_user_name_held_elsewhere_is_taken() {
+        for &c in ErrorCode::ALL {
+            let taken = matches!(c, ErrorCode::EmailTaken | ErrorCode::UsernameTaken);
+            assert_eq!(c.is_taken(), taken, "{c}");
+        }
+    }
 }
