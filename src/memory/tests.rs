@@ -759,3 +759,26 @@ fn holding_an_op_back_keeps_every_other_edge_on_its_op() {
         plan.ops[1]
     );
 }
+
+/// A target written with or without its trailing slash is one target: one state file, one
+/// key in a saved plan.
+#[test]
+fn a_target_url_keys_the_same_with_or_without_its_trailing_slash() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |url: &str| {
+        let path = dir.path().join("scimsync.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "target: {{url: \"{url}\", token_env: SCIM_TOKEN}}\nsources:\n  - yaml: p.yaml\n"
+            ),
+        )
+        .unwrap();
+        let config =
+            crate::config::Config::load(&path, &crate::config::EnvOverrides::default()).unwrap();
+        store::target_key(&config)
+    };
+    let bare = key("https://api.slack.com/scim/v2");
+    assert_eq!(bare, "https://api.slack.com/scim/v2/");
+    assert_eq!(key("https://api.slack.com/scim/v2/"), bare);
+}

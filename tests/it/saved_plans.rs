@@ -439,7 +439,7 @@ async fn two_configs_in_one_folder_keep_their_own_state() {
 }
 
 /// A rehearsal against `embedded` with a production config never reads or writes
-/// production's state.
+/// production's state, nor takes over a state of the first layout.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rehearsal_never_touches_the_real_targets_state() {
     let emu = corp(3).await;
@@ -451,6 +451,14 @@ async fn a_rehearsal_never_touches_the_real_targets_state() {
         "safety: {max_deactivation_ratio: 1.0, deactivation_grace: 24h}\n",
     );
     assert_eq!(run(dir.path(), &["apply"]).0, 0);
+    // A state of the first layout (no deployment in it) is the real target's to take over,
+    // never a rehearsal's.
+    let legacy = dir.path().join(".scimsync-state/state.json");
+    std::fs::write(
+        &legacy,
+        r#"{"format": "scimsync-state", "version": 1, "written_at": "2026-03-01T12:00:00Z"}"#,
+    )
+    .unwrap();
     let production = state_files(dir.path());
     let (code, out) = run_with(
         dir.path(),
@@ -585,5 +593,31 @@ async fn the_outcome_survives_a_state_that_cannot_be_saved() {
     assert!(
         stderr.contains("the changes above were applied, but cannot write the state file"),
         "{stderr}"
+    );
+}
+
+/// A state whose digests were made with another key than the folder's (the key file lost and
+/// made again, or replaced) is refused rather than read as if nothing had been applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_made_with_another_key_is_refused() {
+    let emu = corp(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    setup(
+        dir.path(),
+        &url(&emu),
+        &["u0", "u1"],
+        "safety: {max_deactivation_ratio: 1.0, deactivation_grace: 24h}\n",
+    );
+    assert_eq!(run(dir.path(), &["apply"]).0, 0);
+    let key = dir.path().join(".scimsync-state/state.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions();
+    std::fs::remove_file(&key).unwrap();
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, mode).unwrap();
+    let (code, out) = run(dir.path(), &["plan"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("its digests were made with another key than state.key holds"),
+        "{out}"
     );
 }
