@@ -357,6 +357,14 @@ pub struct EmulatorArgs {
     /// (`echo`). FACTS does not say which Slack does.
     #[arg(long, value_enum, default_value_t = PhotoReadingArg::Rehost)]
     pub photo_reading: PhotoReadingArg,
+    /// How the profileUrl a create sent reads back: Slack's own URL (`slack`) or the one sent
+    /// (`echo`); updates are ignored under both. FACTS has both.
+    #[arg(long, value_enum, default_value_t = crate::emulator::ProfileUrlReading::Slack)]
+    pub profile_url_reading: crate::emulator::ProfileUrlReading,
+    /// How the parts of an address read back: as sent (`keep`) or trimmed (`trim`). FACTS
+    /// does not say.
+    #[arg(long, value_enum, default_value_t = crate::emulator::AddressReading::Keep)]
+    pub address_reading: crate::emulator::AddressReading,
 }
 
 /// `--photo-reading`: FACTS does not say whether Slack answers the photo URL it was sent.

@@ -426,6 +426,8 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
         crate::cli::PhotoReadingArg::Rehost => crate::emulator::PhotoReading::Rehost,
         crate::cli::PhotoReadingArg::Echo => crate::emulator::PhotoReading::Echo,
     };
+    config.profile_url_reading = args.profile_url_reading;
+    config.address_reading = args.address_reading;
     config.channels = args.channels.clone();
     if let Some(path) = &args.channels_file {
         let names = read_channels(path).map_err(|e| {

@@ -116,6 +116,10 @@ pub struct Rules {
     pub group_filters: GroupFilters,
     /// How a photo written reads back.
     pub photo_reading: PhotoReading,
+    /// How a profile URL a create sent reads back.
+    pub profile_url_reading: ProfileUrlReading,
+    /// How an address written reads back.
+    pub address_reading: AddressReading,
 }
 
 impl Rules {
@@ -142,6 +146,8 @@ impl Rules {
             parsing: Parsing::default(),
             group_filters: GroupFilters::default(),
             photo_reading: PhotoReading::default(),
+            profile_url_reading: ProfileUrlReading::default(),
+            address_reading: AddressReading::default(),
         }
     }
 
@@ -233,6 +239,40 @@ impl PhotoReading {
                     h.finish()
                 )
             }
+        }
+    }
+}
+
+/// How Slack reads back the `profileUrl` a create sent (FACTS §10 #8: real responses show a
+/// URL of Slack's own, the v2 POST example echoes the request's). A PATCH of it is ignored
+/// under both ("updates not supported", FACTS §2.2). scimsync compares a profile URL by what
+/// it last applied, right under either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProfileUrlReading {
+    /// Slack answers `https://<workspace>.slack.com/team/<user name>` whatever was sent.
+    #[default]
+    Slack,
+    /// Slack answers the URL the create sent.
+    Echo,
+}
+
+/// How Slack reads back the parts of an address (FACTS §2.3 is silent on whether it trims
+/// them), so the emulator offers both readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AddressReading {
+    /// Each part is kept as sent.
+    #[default]
+    Keep,
+    /// Each part is trimmed of surrounding white space; a part left blank is unset.
+    Trim,
+}
+
+impl AddressReading {
+    /// The part Slack keeps of `sent`.
+    pub fn keep(self, sent: Option<String>) -> Option<String> {
+        match self {
+            AddressReading::Keep => sent,
+            AddressReading::Trim => sent.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
         }
     }
 }

@@ -28,7 +28,8 @@ use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
 use super::policy::{
-    GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors, Rules, TokenRole,
+    AddressReading, GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors,
+    ProfileUrlReading, Rules, TokenRole,
 };
 use super::reads::{View, query};
 use super::render;
@@ -113,6 +114,11 @@ pub struct EmulatorConfig {
     pub group_filters: GroupFilters,
     /// How a photo written reads back (FACTS is silent: both readings). Default: `Rehost`.
     pub photo_reading: PhotoReading,
+    /// How the profile URL a create sent reads back (FACTS §10 #8: both readings). Default:
+    /// `Slack`, a URL of Slack's own.
+    pub profile_url_reading: ProfileUrlReading,
+    /// How the parts of an address read back (FACTS is silent on trimming). Default: `Keep`.
+    pub address_reading: AddressReading,
 }
 
 /// A named set of settings, on top of which single settings may still be changed.
@@ -146,6 +152,8 @@ impl EmulatorConfig {
         rules.parsing = self.parsing;
         rules.group_filters = self.group_filters;
         rules.photo_reading = self.photo_reading;
+        rules.profile_url_reading = self.profile_url_reading;
+        rules.address_reading = self.address_reading;
         rules
     }
 
@@ -200,6 +208,8 @@ impl Default for EmulatorConfig {
             parsing: Parsing::Lenient,
             group_filters: GroupFilters::Honour,
             photo_reading: PhotoReading::default(),
+            profile_url_reading: ProfileUrlReading::default(),
+            address_reading: AddressReading::default(),
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
-use super::policy::{ProfileErrors, Rules, TokenRole};
+use super::policy::{ProfileErrors, ProfileUrlReading, Rules, TokenRole};
 use super::store::{Role, STORED, Store, StoredAddress, StoredUser, core_attribute, now_timestamp};
 use crate::model::{Attribute, ScimSlot};
 use crate::scim::types::{
@@ -204,6 +204,7 @@ fn commit(
     if draft.photo.is_some() && draft.photo != old.and_then(|o| o.photo.clone()) {
         draft.photo = draft.photo.map(|p| rules.photo_reading.answer(&p));
     }
+    read_back_profile(old, &mut draft, rules);
 
     let id = draft.id.clone();
     let deactivated = old.is_some_and(|o| o.active) && !draft.active;
@@ -346,6 +347,28 @@ fn check_custom_profile(
     Ok(())
 }
 
+/// What Slack keeps of the profile URL and the address written: a profile URL only from a
+/// create, and only under the echo reading ("updates not supported", FACTS §2.2, §10 #8);
+/// the address parts as the address reading says (FACTS §2.3 is silent on trimming).
+fn read_back_profile(old: Option<&StoredUser>, draft: &mut StoredUser, rules: &Rules) {
+    draft.profile_url = match old {
+        Some(old) => old.profile_url.clone(),
+        None => draft
+            .profile_url
+            .take()
+            .filter(|_| rules.profile_url_reading == ProfileUrlReading::Echo),
+    };
+    if let Some(mut a) = draft.address.take() {
+        let keep = |part: &mut Option<String>| *part = rules.address_reading.keep(part.take());
+        keep(&mut a.street_address);
+        keep(&mut a.locality);
+        keep(&mut a.region);
+        keep(&mut a.postal_code);
+        keep(&mut a.country);
+        draft.address = (a != StoredAddress::default()).then_some(a);
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Create,
@@ -403,6 +426,9 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
     }
     merge_names(d, u)?;
     merge_texts(d, u);
+    if let Some(url) = u.profile_url.text() {
+        d.profile_url = Some(url.to_string()); // kept from a create only (`commit`)
+    }
     if let Some(active) = u.active.value() {
         d.active = active.is_true();
     }
@@ -819,9 +845,10 @@ fn canonical_key(key: &str) -> String {
     let table = Attribute::TEXT
         .into_iter()
         .filter_map(|a| match a.slot()? {
-            ScimSlot::Core(path) | ScimSlot::Enterprise(path) | ScimSlot::Profile(path) => {
-                Some(path)
-            }
+            ScimSlot::Core(path)
+            | ScimSlot::Enterprise(path)
+            | ScimSlot::Profile(path)
+            | ScimSlot::Address(path) => Some(path),
             ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
             | ScimSlot::SecondaryEmail

@@ -43,10 +43,16 @@ pub enum Attribute {
     FamilyName,
     DisplayName,
     Photo,
+    ProfileUrl,
     Title,
     Role,
     Phone,
     MobilePhone,
+    AddressStreet,
+    AddressLocality,
+    AddressRegion,
+    AddressPostalCode,
+    AddressCountry,
     Timezone,
     Locale,
     PreferredLanguage,
@@ -123,6 +129,10 @@ pub enum ScimSlot {
     /// of its own and shows a change late, so a photo is compared by what scimsync last
     /// applied ([`Attribute::compared_by_memory`]).
     Photo,
+    /// A part of the one `addresses` entry Slack keeps (FACTS §2.3), by its key in the entry
+    /// (`streetAddress`, `locality`, …). Slack stores one address, so a write of any part
+    /// carries every part (`crate::plan`), and a clear of every part removes it.
+    Address(&'static str),
 }
 
 /// How Slack shows a text attribute in a user body (FACTS §2.9).
@@ -228,7 +238,24 @@ const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack require
 const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
-use ScimSlot::{Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail};
+use ScimSlot::{
+    Address, Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail,
+};
+
+/// The prefix of the address parts' names (`address.street`): a directory writes them as one
+/// `address:` mapping of the parts ([`Attribute::address_part`]).
+pub const ADDRESS: &str = "address";
+
+/// An address part's row: a custom profile field (FACTS §2.8), in a directory under
+/// `address:` as `part`.
+const fn address(
+    attribute: Attribute,
+    name: &'static str,
+    key: &'static str,
+    doc: &'static str,
+) -> Spec {
+    text(attribute, name, custom(Address(key)), doc)
+}
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
@@ -331,6 +358,12 @@ pub const TABLE: &[Spec] = &[
         "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
     ),
     text(
+        A::ProfileUrl,
+        "profile_url",
+        standard("profileUrl"),
+        "Profile URL. Slack answers a URL of its own and ignores updates: compared by what scimsync last applied; create-only when no state is kept between passes.",
+    ),
+    text(
         A::Title,
         "title",
         // Among the custom profile fields Slack creates (FACTS §2.8), yet in every body (§2.9).
@@ -357,6 +390,36 @@ pub const TABLE: &[Spec] = &[
         "mobile_phone",
         custom(MobilePhone),
         "Mobile phone number (Slack's mobilePhone, beside the primary phone).",
+    ),
+    address(
+        A::AddressStreet,
+        "address.street",
+        "streetAddress",
+        "Street and number of the one address Slack keeps (`street` under `address:`).",
+    ),
+    address(
+        A::AddressLocality,
+        "address.locality",
+        "locality",
+        "City (`locality` under `address:`; Slack's City field).",
+    ),
+    address(
+        A::AddressRegion,
+        "address.region",
+        "region",
+        "State or province (`region` under `address:`).",
+    ),
+    address(
+        A::AddressPostalCode,
+        "address.postal_code",
+        "postalCode",
+        "Postal or ZIP code (`postal_code` under `address:`; Slack's Zip Code field).",
+    ),
+    address(
+        A::AddressCountry,
+        "address.country",
+        "country",
+        "Country (`country` under `address:`).",
     ),
     text(
         A::Timezone,
@@ -467,6 +530,24 @@ pub const TABLE: &[Spec] = &[
 /// How many attributes there are.
 const COUNT: usize = TABLE.len();
 
+/// How many attributes are parts of the address.
+const ADDRESS_PARTS: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < COUNT {
+        if matches!(
+            TABLE[i].kind.scim(),
+            Some(Scim {
+                slot: ScimSlot::Address(_),
+                ..
+            })
+        ) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
 /// How many attributes a user keeps in [`TextValues`] ([`Kind::Text`] and [`Kind::Date`]).
 pub const TEXT_SLOTS: usize = {
     let mut n = 0;
@@ -510,7 +591,8 @@ impl Scim {
             ScimSlot::Enterprise(_)
             | ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
-            | ScimSlot::Role => matches!(self.shown, Shown::WithProfileData),
+            | ScimSlot::Role
+            | ScimSlot::Address(_) => matches!(self.shown, Shown::WithProfileData),
             ScimSlot::SecondaryEmail | ScimSlot::Photo => matches!(self.shown, Shown::Always),
             ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
             ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
@@ -555,6 +637,35 @@ impl Attribute {
             i += 1;
         }
         names
+    };
+
+    /// The keys of a person in a YAML directory, in [`TABLE`]'s order: every attribute's
+    /// name, but the address parts', which are written under one `address:` mapping
+    /// ([`ADDRESS`], in the place of the first part).
+    pub const DIRECTORY_KEYS: [&'static str; COUNT - ADDRESS_PARTS + 1] = {
+        let mut keys = [""; COUNT - ADDRESS_PARTS + 1];
+        let (mut n, mut i) = (0, 0);
+        let mut address_seen = false;
+        while i < COUNT {
+            if matches!(
+                TABLE[i].kind.scim(),
+                Some(Scim {
+                    slot: ScimSlot::Address(_),
+                    ..
+                })
+            ) {
+                if !address_seen {
+                    keys[n] = ADDRESS;
+                    n += 1;
+                    address_seen = true;
+                }
+            } else {
+                keys[n] = TABLE[i].name;
+                n += 1;
+            }
+            i += 1;
+        }
+        keys
     };
 
     /// The attributes a user keeps in [`TextValues`], by slot (also in [`TABLE`]'s order).
@@ -612,7 +723,21 @@ impl Attribute {
     /// §2.2), so the value is compared by what scimsync last applied (the memory), never by
     /// Slack's; without the memory it can only be set on create.
     pub const fn compared_by_memory(self) -> bool {
-        matches!(self.slot(), Some(ScimSlot::Photo))
+        matches!(self.slot(), Some(ScimSlot::Photo)) || matches!(self, Attribute::ProfileUrl)
+    }
+
+    /// For a part of the address, its key under a directory's `address:` mapping (`street`,
+    /// `postal_code`): the part of its name after `address.`.
+    pub fn address_part(self) -> Option<&'static str> {
+        match self.slot()? {
+            ScimSlot::Address(_) => self.name().strip_prefix(ADDRESS)?.strip_prefix('.'),
+            _ => None,
+        }
+    }
+
+    /// Whether the attribute is a part of the address.
+    pub const fn is_address(self) -> bool {
+        matches!(self.slot(), Some(ScimSlot::Address(_)))
     }
 
     /// The attribute with this name in files.

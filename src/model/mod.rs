@@ -8,7 +8,7 @@ mod live;
 pub mod time;
 
 pub use attribute::{
-    Attribute, Check, Kind, Scim, ScimSlot, Shown, Spec, TABLE, TEXT_SLOTS, TextValues,
+    ADDRESS, Attribute, Check, Kind, Scim, ScimSlot, Shown, Spec, TABLE, TEXT_SLOTS, TextValues,
 };
 pub use fields::{Change, GuestSpec, UserFields, UserRef};
 pub use live::{LiveGroup, LiveState, LiveUser};

@@ -152,6 +152,25 @@ fn updated(policy: &Policy, a: Attribute) -> bool {
     )
 }
 
+/// Slack stores one address, and a write of it replaces it whole (FACTS §2.3): an update that
+/// changes any part of it sends every part — the directory's where it is updated, Slack's
+/// where it is not (a part no source gives, or one the policy does not update) — so the
+/// parts it does not change are written as they are, not lost.
+fn whole_address(d: &DesiredUser, l: &LiveUser, policy: &Policy, fields: &mut UserFields) {
+    if !fields.text.keys().any(|a| a.is_address()) {
+        return;
+    }
+    for a in Attribute::TEXT.into_iter().filter(|a| a.is_address()) {
+        if fields.text.contains_key(&a) {
+            continue;
+        }
+        let want = d.texts.get(a).filter(|_| updated(policy, a));
+        if let Some(v) = want.or_else(|| l.text(a)) {
+            fields.text.insert(a, Some(v.to_string()));
+        }
+    }
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -207,6 +226,7 @@ pub(super) fn update_op(
             _ => _ = fields.text.insert(attr, None),
         }
     }
+    whole_address(d, l, policy, &mut fields);
     if enforced(Attribute::Guest)
         && let Some((from, to)) = guest_change(d, l)
     {

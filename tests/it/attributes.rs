@@ -252,3 +252,233 @@ async fn the_new_attributes_read_from_csv_columns_converge() {
         assert_eq!(lin.text(Attribute::Phone), None, "{v}");
     }
 }
+
+/// The address parts, with a value each, as the directory writes them under `address:`.
+const ADDRESS: [(Attribute, &str); 5] = [
+    (Attribute::AddressStreet, "12 Analytical Row"),
+    (Attribute::AddressLocality, "London"),
+    (Attribute::AddressRegion, "Greater London"),
+    (Attribute::AddressPostalCode, "NW1 6XE"),
+    (Attribute::AddressCountry, "GB"),
+];
+
+/// Ada (in Slack already) and Lin (new), both with the whole address (a part written with
+/// white space around it, which Slack may trim); `changed` replaces one part of Ada's.
+fn address_directory(changed: Option<(Attribute, &str)>) -> String {
+    let mut yaml = String::from("users:\n");
+    for email in ["ada@example.com", "lin@example.com"] {
+        yaml.push_str(&format!(
+            "  - email: {email}\n    given_name: Someone\n    address:\n"
+        ));
+        for (a, value) in ADDRESS {
+            let value = match changed {
+                Some((c, v)) if c == a && email.starts_with("ada") => v,
+                _ => value,
+            };
+            let part = a.address_part().unwrap();
+            yaml.push_str(&format!("      {part}: \"  {value} \"\n"));
+        }
+    }
+    yaml
+}
+
+/// The address Slack holds for `email`, part by part.
+fn address_of(o: &crate::harness::Org, email: &str) -> Vec<Option<String>> {
+    let u = o
+        .emu
+        .with_store(|s| s.user_by_email(email).unwrap().clone());
+    ADDRESS
+        .iter()
+        .map(|(a, _)| u.text(*a).map(|v| v.trim().to_string()))
+        .collect()
+}
+
+/// An address applies as one, in both dialects, whether Slack trims its parts or not, and the
+/// next three plans are empty; changing one part shows that part only and keeps the others
+/// (Slack replaces the whole address on a write, so every part is sent); `dump` read back
+/// plans nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_applies_whole_converges_and_changes_part_by_part() {
+    use scimsync::emulator::AddressReading;
+    let whole: Vec<Option<String>> = ADDRESS.iter().map(|(_, v)| Some(v.to_string())).collect();
+    for reading in [AddressReading::Keep, AddressReading::Trim] {
+        for v in BOTH {
+            let what = format!("{v} {reading:?}");
+            let config = EmulatorConfig {
+                address_reading: reading,
+                ..EmulatorConfig::default()
+            };
+            let o = org_with(config, store_of(vec![ada()])).await;
+            let dir = tempfile::tempdir().unwrap();
+            yaml_setup(
+                dir.path(),
+                &o.emu.base_url(v),
+                &address_directory(None),
+                SCOPE,
+            );
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            assert_eq!(address_of(&o, "ada@example.com"), whole, "{what}");
+            assert_eq!(address_of(&o, "lin@example.com"), whole, "{what}");
+            for (a, value) in ADDRESS {
+                let new = format!("x{value}");
+                let changed = address_directory(Some((a, &new)));
+                yaml_setup(dir.path(), &o.emu.base_url(v), &changed, SCOPE);
+                let (code, out) = run_text(&o, dir.path(), &["plan", "--format", "json"]);
+                assert_eq!(code, 0, "{what} {a}: {out}");
+                let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+                let ops = plan["ops"].as_array().unwrap();
+                assert_eq!(ops.len(), 1, "{what} {a}: {out}");
+                let changes = ops[0]["changes"].as_array().unwrap();
+                assert_eq!(changes.len(), 1, "{what} {a}: only {a} changes: {out}");
+                assert_eq!(changes[0]["attribute"], a.name(), "{what}: {out}");
+                apply_then_quiet(&o, dir.path(), &format!("{what} {a}"), 1);
+                let want: Vec<Option<String>> = ADDRESS
+                    .iter()
+                    .map(|(b, old)| {
+                        Some(if *b == a {
+                            new.clone()
+                        } else {
+                            old.to_string()
+                        })
+                    })
+                    .collect();
+                assert_eq!(address_of(&o, "ada@example.com"), want, "{what} {a}");
+                yaml_setup(
+                    dir.path(),
+                    &o.emu.base_url(v),
+                    &address_directory(None),
+                    SCOPE,
+                );
+                apply_then_quiet(&o, dir.path(), &format!("{what} {a} back"), 1);
+            }
+            let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+            assert_eq!(code, 0, "{what}: {dump}");
+            assert!(dump.contains("address:\n"), "{what}: {dump}");
+            std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{what}: the dump plans nothing: {out}");
+        }
+    }
+}
+
+/// The address as CSV columns, by the parts' names under `columns:`; a blank part clears
+/// nothing by default.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_reads_from_csv_columns() {
+    let v = scimsync::scim::Version::V1;
+    let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "Email,First,Street,City,State,Zip,Country\n\
+         ada@example.com,Someone,12 Analytical Row,London,,NW1 6XE,GB\n",
+    )
+    .unwrap();
+    crate::harness::write_config_with(
+        dir.path(),
+        &o.emu.base_url(v),
+        "  - csv: people.csv\n    columns: {email: Email, given_name: First, \
+         address.street: Street, address.locality: City, address.region: State, \
+         address.postal_code: Zip, address.country: Country}\n",
+        SCOPE,
+    );
+    apply_then_quiet(&o, dir.path(), "csv", 2);
+    let mut want: Vec<Option<String>> = ADDRESS.iter().map(|(_, v)| Some(v.to_string())).collect();
+    want[2] = None;
+    assert_eq!(address_of(&o, "ada@example.com"), want);
+}
+
+/// The profile URL Slack shows for `email`, as a listing renders it.
+fn profile_url_of(o: &crate::harness::Org, email: &str) -> Option<String> {
+    o.emu
+        .with_store(|s| s.user_by_email(email).unwrap().profile_url.clone())
+}
+
+/// A profile URL: Slack answers a URL of its own (or echoes a create's) and ignores updates
+/// (FACTS §2.2, §10 #8), so it is compared by what scimsync last applied: sent once, never
+/// again while the directory's value stays, under both readings and in both dialects; a
+/// change is sent once; `dump` read back plans nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_profile_url_is_sent_once_and_compared_by_what_was_applied() {
+    use scimsync::emulator::ProfileUrlReading;
+    for reading in [ProfileUrlReading::Slack, ProfileUrlReading::Echo] {
+        for v in BOTH {
+            let what = format!("{v} {reading:?}");
+            let config = EmulatorConfig {
+                profile_url_reading: reading,
+                ..EmulatorConfig::default()
+            };
+            let o = org_with(config, store_of(vec![ada()])).await;
+            let dir = tempfile::tempdir().unwrap();
+            let yaml = |url: &str| {
+                format!(
+                    "users:\n  - {{email: ada@example.com, given_name: Someone, profile_url: \"{url}/ada\"}}\n  \
+                     - {{email: lin@example.com, given_name: Lin, profile_url: \"{url}/lin\"}}\n"
+                )
+            };
+            let first = "https://hr.example/people";
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml(first), SCOPE);
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            let lin = profile_url_of(&o, "lin@example.com");
+            match reading {
+                ProfileUrlReading::Slack => assert_eq!(lin, None, "{what}: Slack's own URL"),
+                ProfileUrlReading::Echo => {
+                    assert_eq!(
+                        lin.as_deref(),
+                        Some("https://hr.example/people/lin"),
+                        "{what}"
+                    );
+                }
+            }
+            // Updates are ignored by Slack: Ada's stays Slack's own.
+            assert_eq!(profile_url_of(&o, "ada@example.com"), None, "{what}");
+            o.emu.reset_stats();
+            let (code, out) = run_text(&o, dir.path(), &["apply"]);
+            assert_eq!(code, 0, "{what}: {out}");
+            assert_eq!(o.emu.stats().writes, 0, "{what}: never re-sent: {out}");
+            // A change is sent once per account.
+            yaml_setup(
+                dir.path(),
+                &o.emu.base_url(v),
+                &yaml("https://hr2.example/p"),
+                SCOPE,
+            );
+            o.emu.reset_stats();
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            assert_eq!(o.emu.stats().writes, 2, "{what}: each account once");
+            let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+            assert_eq!(code, 0, "{what}: {dump}");
+            assert!(dump.contains("profile_url:"), "{what}: {dump}");
+            std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{what}: the dump plans nothing: {out}");
+        }
+    }
+}
+
+/// Without a state folder a profile URL can only be set on create, as a photo.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_state_a_profile_url_is_create_only() {
+    let v = scimsync::scim::Version::V1;
+    let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "users:\n  - {email: ada@example.com, given_name: Someone, profile_url: \"https://hr.example/a\"}\n";
+    let stateless = format!("{SCOPE}state_dir: false\n");
+    let enforced = format!("{stateless}attributes:\n  profile_url: {{mode: enforce}}\n");
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &enforced);
+    let (code, out) = run_text(&o, dir.path(), &["validate"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "error: attributes.profile_url: enforce (Slack answers a profile URL of its own"
+        ),
+        "{out}"
+    );
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &stateless);
+    o.emu.reset_stats();
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(o.emu.stats().writes, 0, "{out}");
+    let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}

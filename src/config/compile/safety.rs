@@ -8,6 +8,7 @@ use super::values::parse_duration;
 use crate::config::raw::{AttributeMode, EnvOverrides, RawConfig, RawSafety};
 use crate::config::{ConfigIssue, Policy, Safety, StateDir, UnmanagedGroups};
 use crate::diag::yaml::Step;
+use crate::model::Attribute;
 
 const SAFETY: Step<'static> = Step::Key("safety");
 
@@ -195,14 +196,19 @@ fn needs_state(raw: &RawConfig, policy: &Policy) -> Vec<(Vec<Step<'static>>, Str
             format!("attributes.{name}: report"),
         ));
     }
-    // A photo is compared by what scimsync last applied (Slack answers a URL of its own):
-    // without the state it can only be set on create, the mode it gets when not given.
+    // A photo and a profile URL are compared by what scimsync last applied (Slack answers a
+    // URL of its own): without the state they can only be set on create, the mode they get
+    // when not given.
     for (a, mode) in &policy.attributes.modes {
         if a.compared_by_memory() && *mode == AttributeMode::Enforce {
+            let what = match a {
+                Attribute::ProfileUrl => "profile URL",
+                _ => "photo URL",
+            };
             needs.push((
                 vec![Step::Key("attributes"), Step::Key(a.name())],
                 format!(
-                    "attributes.{a}: enforce (Slack answers a {a} URL of its own, so it is                      compared by what scimsync last applied; without the state it is create_only)"
+                    "attributes.{a}: enforce (Slack answers a {what} of its own, so it is compared by what scimsync last applied; without the state it is create_only)"
                 ),
             ));
         }
