@@ -365,6 +365,15 @@ pub struct EmulatorArgs {
     /// does not say.
     #[arg(long, value_enum, default_value_t = crate::emulator::AddressReading::Keep)]
     pub address_reading: crate::emulator::AddressReading,
+    /// Custom profile fields the organisation has besides those SCIM creates; a write needing
+    /// one past 50 gets 400 unable_to_create_team_profile_fields.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub custom_profile_fields: usize,
+    /// A value Slack finds invalid for a custom profile field, ATTRIBUTE=VALUE (`*` matches any
+    /// run of characters; repeatable): a create carrying one loses its custom profile
+    /// (`--profile-errors drop`), an update is refused.
+    #[arg(long, value_name = "ATTRIBUTE=VALUE")]
+    pub drop_profile_on_invalid: Vec<crate::emulator::InvalidValue>,
 }
 
 /// `--photo-reading`: FACTS does not say whether Slack answers the photo URL it was sent.

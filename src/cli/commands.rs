@@ -428,6 +428,10 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
     };
     config.profile_url_reading = args.profile_url_reading;
     config.address_reading = args.address_reading;
+    config.custom_profile_fields = args.custom_profile_fields;
+    config
+        .invalid_values
+        .clone_from(&args.drop_profile_on_invalid);
     config.channels = args.channels.clone();
     if let Some(path) = &args.channels_file {
         let names = read_channels(path).map_err(|e| {

@@ -28,8 +28,8 @@ use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
 use super::policy::{
-    AddressReading, GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors,
-    ProfileUrlReading, Rules, TokenRole,
+    AddressReading, GroupFilters, GroupNames, InvalidValue, LagScope, Parsing, PhotoReading,
+    ProfileErrors, ProfileUrlReading, Rules, TokenRole,
 };
 use super::reads::{View, query};
 use super::render;
@@ -119,6 +119,14 @@ pub struct EmulatorConfig {
     pub profile_url_reading: ProfileUrlReading,
     /// How the parts of an address read back (FACTS is silent on trimming). Default: `Keep`.
     pub address_reading: AddressReading,
+    /// How many custom profile fields the organisation has besides those SCIM writes create;
+    /// a write needing one past [`crate::model::CUSTOM_PROFILE_FIELD_LIMIT`] is refused with
+    /// 400 `unable_to_create_team_profile_fields`. Default: 0.
+    pub custom_profile_fields: usize,
+    /// Values Slack finds invalid for a custom profile field (FACTS does not say which):
+    /// a create carrying one loses its custom profile (under `profile_errors: Drop`), an
+    /// update is refused. Default: none.
+    pub invalid_values: Vec<InvalidValue>,
 }
 
 /// A named set of settings, on top of which single settings may still be changed.
@@ -154,6 +162,8 @@ impl EmulatorConfig {
         rules.photo_reading = self.photo_reading;
         rules.profile_url_reading = self.profile_url_reading;
         rules.address_reading = self.address_reading;
+        rules.custom_profile_fields = self.custom_profile_fields;
+        rules.invalid_values.clone_from(&self.invalid_values);
         rules
     }
 
@@ -210,6 +220,8 @@ impl Default for EmulatorConfig {
             photo_reading: PhotoReading::default(),
             profile_url_reading: ProfileUrlReading::default(),
             address_reading: AddressReading::default(),
+            custom_profile_fields: 0,
+            invalid_values: Vec::new(),
         }
     }
 }

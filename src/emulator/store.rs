@@ -407,6 +407,18 @@ impl StoredUser {
         }
     }
 
+    /// The organisation's custom profile fields the user's values need ([`Attribute::profile_field`]).
+    pub fn profile_fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        Attribute::ALL.into_iter().filter_map(|a| {
+            let field = a.profile_field()?;
+            let set = match a {
+                Attribute::Manager => self.manager_id.is_some(),
+                _ => self.text(a).is_some(),
+            };
+            set.then_some(field)
+        })
+    }
+
     /// Whether the user is a (multi- or single-channel) guest.
     pub fn is_guest(&self) -> bool {
         self.guest.is_some()
@@ -639,6 +651,9 @@ pub struct Store {
     group_history: History<StoredGroup>,
     /// Which writes the read lag applies to.
     lag_scope: LagScope,
+    /// The custom profile fields SCIM writes have created (Slack creates one the first time a
+    /// user has a value for it, FACTS §2.8).
+    profile_fields: BTreeSet<&'static str>,
 }
 
 impl Store {
@@ -656,6 +671,7 @@ impl Store {
             user_history: History::default(),
             group_history: History::default(),
             lag_scope: LagScope::All,
+            profile_fields: BTreeSet::new(),
         }
     }
 
@@ -939,6 +955,7 @@ impl Store {
 
     /// Adds a user; the caller has checked uniqueness.
     pub fn insert_user(&mut self, user: StoredUser) {
+        self.profile_fields.extend(user.profile_fields());
         self.index_user(&user);
         if self.user_write_lags(None, &user) {
             self.user_history.record(&user.id, None, Instant::now());
@@ -948,6 +965,7 @@ impl Store {
 
     /// Replaces a user, re-indexing its email and userName.
     pub fn replace_user(&mut self, user: StoredUser) {
+        self.profile_fields.extend(user.profile_fields());
         let old = self.users.get(&user.id).cloned();
         if let Some(old) = &old {
             self.unindex_user(old);
@@ -958,6 +976,19 @@ impl Store {
         }
         let id = user.id.clone();
         self.users.insert(id, user);
+    }
+
+    /// The custom profile fields `user`'s values need that the organisation does not have yet
+    /// (Slack would create them).
+    pub fn new_profile_fields(&self, user: &StoredUser) -> Vec<&'static str> {
+        user.profile_fields()
+            .filter(|f| !self.profile_fields.contains(f))
+            .collect()
+    }
+
+    /// How many custom profile fields SCIM writes have created.
+    pub fn profile_fields_created(&self) -> usize {
+        self.profile_fields.len()
     }
 
     fn index_user(&mut self, user: &StoredUser) {

@@ -530,6 +530,10 @@ pub const TABLE: &[Spec] = &[
 /// How many attributes there are.
 const COUNT: usize = TABLE.len();
 
+/// How many custom profile fields an organisation may have, those SCIM creates included;
+/// one more is refused with `unable_to_create_team_profile_fields` (FACTS §2.8).
+pub const CUSTOM_PROFILE_FIELD_LIMIT: usize = 50;
+
 /// How many attributes are parts of the address.
 const ADDRESS_PARTS: usize = {
     let (mut n, mut i) = (0, 0);
@@ -724,6 +728,38 @@ impl Attribute {
     /// Slack's; without the memory it can only be set on create.
     pub const fn compared_by_memory(self) -> bool {
         matches!(self.slot(), Some(ScimSlot::Photo)) || matches!(self, Attribute::ProfileUrl)
+    }
+
+    /// The organisation-wide custom profile field Slack creates the first time a user has a
+    /// value for the attribute (FACTS §2.8: addresses — City, Zip Code, Country, … —, the
+    /// enterprise extension's keys and its manager, `name.honorificPrefix`, `locale`,
+    /// `phoneNumbers`, `preferredLanguage`, `roles`, `title`, `userType`), by the name Slack
+    /// gives it where FACTS says it. FACTS lists `phoneNumbers` once but Slack keeps two
+    /// phones: each counts (the count is an estimate, and the higher one). `startDate` is not
+    /// in Slack's list, so it counts for nothing here.
+    pub const fn profile_field(self) -> Option<&'static str> {
+        Some(match self {
+            A::HonorificPrefix => "Honorific Prefix",
+            A::Title => "Title",
+            A::Role => "Role",
+            A::Phone => "Phone",
+            A::MobilePhone => "Mobile Phone",
+            A::AddressStreet => "Street Address",
+            A::AddressLocality => "City",
+            A::AddressRegion => "Region",
+            A::AddressPostalCode => "Zip Code",
+            A::AddressCountry => "Country",
+            A::Locale => "Locale",
+            A::PreferredLanguage => "Preferred Language",
+            A::UserType => "User Type",
+            A::EmployeeNumber => "Employee ID",
+            A::CostCenter => "Cost Center",
+            A::Organization => "Organization",
+            A::Division => "Division",
+            A::Department => "Department",
+            A::Manager => "Manager",
+            _ => return None,
+        })
     }
 
     /// For a part of the address, its key under a directory's `address:` mapping (`street`,

@@ -163,7 +163,9 @@ const DATA_URL_SHOWN: usize = 40;
 
 /// The start of a long `data:` URL, if `value` is one.
 fn data_url_start(value: &str) -> Option<String> {
-    let is_data = value.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"));
+    let is_data = value
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("data:"));
     let mut chars = value.chars();
     let start: String = chars.by_ref().take(DATA_URL_SHOWN).collect();
     (is_data && chars.next().is_some()).then_some(start)
