@@ -161,6 +161,25 @@ pub enum Check {
     /// `user_name` given, else the one derived from the email — compared as user names are,
     /// and is kept as Slack spells it.
     UserName,
+    /// Slack's rule for a photo (FACTS §2.2): a public URL or a `data:` URL — so an
+    /// `http(s)://` URL with a host, or `data:` with its `,`.
+    PhotoUrl,
+}
+
+impl Check {
+    /// Whether `value` is a photo Slack takes ([`Check::PhotoUrl`]).
+    pub fn is_photo_url(value: &str) -> bool {
+        let lower = value.trim().to_ascii_lowercase();
+        if let Some(data) = lower.strip_prefix("data:") {
+            return data.contains(',');
+        }
+        ["https://", "http://"].iter().any(|scheme| {
+            lower
+                .strip_prefix(scheme)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
+        })
+    }
 }
 
 /// One row of [`TABLE`]: everything scimsync knows about an attribute.
@@ -346,17 +365,20 @@ pub const TABLE: &[Spec] = &[
             "Display name: at most 80 characters, no '@'.",
         )
     },
-    text(
-        A::Photo,
-        "photo",
-        // Standard profile (kept when a create's custom profile is dropped), in every body.
-        Scim {
-            slot: Photo,
-            shown: Shown::Always,
-            custom: false,
-        },
-        "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
-    ),
+    Spec {
+        check: Check::PhotoUrl,
+        ..text(
+            A::Photo,
+            "photo",
+            // Standard profile (kept when a create's custom profile is dropped), in every body.
+            Scim {
+                slot: Photo,
+                shown: Shown::Always,
+                custom: false,
+            },
+            "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
+        )
+    },
     text(
         A::ProfileUrl,
         "profile_url",
@@ -1008,6 +1030,28 @@ mod tests {
             [(Attribute::Department, "R&D")]
         );
         assert_eq!(format!("{a:?}"), r#"{Department: "R&D"}"#);
+    }
+
+    #[test]
+    fn a_photo_is_a_url_with_a_host_or_a_data_url() {
+        for ok in [
+            "https://hr.example/a.png",
+            "HTTP://x",
+            "data:image/png;base64,iVBO",
+            "data:,x",
+        ] {
+            assert!(Check::is_photo_url(ok), "{ok}");
+        }
+        for bad in [
+            "hr.example/a.png",
+            "https://",
+            "https:///a.png",
+            "data:image/png",
+            "ftp://x/a",
+            "",
+        ] {
+            assert!(!Check::is_photo_url(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -482,3 +482,25 @@ async fn without_state_a_profile_url_is_create_only() {
     let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A value Slack documents as invalid for its field is an error of its row at `validate`:
+/// a photo that is neither a public URL nor a `data:` URL (FACTS §2.2).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_slack_documents_as_invalid_is_an_error_of_its_row() {
+    let v = scimsync::scim::Version::V2;
+    let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "users:\n  - {email: ada@example.com, given_name: Someone, photo: \"hr.example/a.png\"}\n  \
+                - {email: lin@example.com, given_name: Lin, photo: \"data:,x\"}\n";
+    yaml_setup(dir.path(), &o.emu.base_url(v), yaml, SCOPE);
+    let (code, out) = run_text(&o, dir.path(), &["validate"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("people.yaml:2:")
+            && out.contains(
+                "photo \"hr.example/a.png\" is not a public URL (https://…) or a data: URL"
+            ),
+        "{out}"
+    );
+    assert!(!out.contains("people.yaml:3:"), "{out}");
+}
