@@ -504,3 +504,105 @@ async fn a_photo_slack_documents_as_invalid_is_an_error_of_its_row() {
     );
     assert!(!out.contains("people.yaml:3:"), "{out}");
 }
+
+/// Slack drops a new account's whole custom profile when one value is invalid (FACTS TL;DR
+/// 7): the apply reports the create as applied with its profile dropped, not a success (exit
+/// 4, the plan after it not empty); the next pass writes the values again, and a value Slack
+/// keeps refusing becomes a stuck op with Slack's code as its cause; once the directory's
+/// value is one Slack takes, the profile is repaired and nothing is left to do. Both dialects.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_profile_is_reported_written_again_and_stuck_while_refused() {
+    for v in BOTH {
+        let config = EmulatorConfig {
+            invalid_values: vec!["title=*!*".parse().unwrap()],
+            ..EmulatorConfig::default()
+        };
+        let o = org_with(config, store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = |title: &str| {
+            format!(
+                "users:\n  - {{email: lin@example.com, given_name: Lin, title: \"{title}\", phone: \"+1 555 0100\", \
+                 address: {{locality: Paris}}}}\n"
+            )
+        };
+        let settings = format!("{SCOPE}stuck: {{after: 2, backoff: 1h}}\n");
+        yaml_setup(dir.path(), &o.emu.base_url(v), &yaml("Lead!"), &settings);
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 4, "{v}: a dropped profile is not a success: {out}");
+        assert!(
+            out.contains("create_user")
+                && out.contains("lin@example.com")
+                && out.contains("applied, profile dropped")
+                && out.contains("lacks address.locality, phone, title"),
+            "{v}: {out}"
+        );
+        let lin = o
+            .emu
+            .with_store(|s| s.user_by_email("lin@example.com").unwrap().clone());
+        assert_eq!(lin.text(Attribute::GivenName), Some("Lin"), "{v}");
+        assert_eq!(lin.text(Attribute::Phone), None, "{v}: dropped");
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 2, "{v}: the dropped values are planned again: {out}");
+        assert!(out.contains("~ update user"), "{v}: {out}");
+        assert!(
+            !out.contains("~ drift"),
+            "{v}: values never applied are no hand edit: {out}"
+        );
+        // Slack refuses the title on update, pass after pass: the op becomes stuck.
+        for pass in 1..=2 {
+            let (code, out) = run_text(&o, dir.path(), &["apply"]);
+            assert_eq!(code, 4, "{v} pass {pass}: {out}");
+            assert!(out.contains("invalid_attribute_format"), "{v}: {out}");
+        }
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 5, "{v}: {out}");
+        assert!(
+            out.contains("! stuck           update_user lin@example.com")
+                && out.contains("invalid_attribute_format"),
+            "{v}: the cause is Slack's code: {out}"
+        );
+        // A title Slack takes: the op is another one, applied, and the profile is whole.
+        yaml_setup(dir.path(), &o.emu.base_url(v), &yaml("Lead"), &settings);
+        apply_then_quiet(&o, dir.path(), &format!("{v} repaired"), 2);
+        let lin = o
+            .emu
+            .with_store(|s| s.user_by_email("lin@example.com").unwrap().clone());
+        assert_eq!(lin.text(Attribute::Title), Some("Lead"), "{v}");
+        assert_eq!(lin.text(Attribute::Phone), Some("+1 555 0100"), "{v}");
+        assert_eq!(lin.text(Attribute::AddressLocality), Some("Paris"), "{v}");
+    }
+}
+
+/// The organisation's 51st custom profile field is refused (FACTS §2.8): the failure says so
+/// plainly and names the attribute whose field Slack could not create.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_51st_custom_profile_field_is_refused_with_a_clear_message() {
+    for v in BOTH {
+        let config = EmulatorConfig {
+            custom_profile_fields: 49,
+            ..EmulatorConfig::default()
+        };
+        let o = org_with(config, store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Ada's title makes the 50th field; Lin's department would be the 51st.
+        let yaml = "users:\n  - {email: ada@example.com, given_name: Someone, title: Lead}\n  \
+                    - {email: lin@example.com, given_name: Lin, title: Cook, department: Kitchen}\n";
+        let settings = format!("{SCOPE}stuck: {{after: 1, backoff: 1h}}\n");
+        yaml_setup(dir.path(), &o.emu.base_url(v), yaml, &settings);
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 4, "{v}: {out}");
+        assert!(
+            out.contains("unable_to_create_team_profile_fields")
+                && out.contains("the organisation has the 50 custom profile fields Slack allows")
+                && out.contains("department (\"Department\")")
+                && !out.contains("title (\"Title\")"),
+            "{v}: {out}"
+        );
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 5, "{v}: stuck: {out}");
+        assert!(
+            out.contains("unable_to_create_team_profile_fields"),
+            "{v}: {out}"
+        );
+    }
+}
