@@ -556,6 +556,15 @@ const COUNT: usize = TABLE.len();
 /// one more is refused with `unable_to_create_team_profile_fields` (FACTS §2.8).
 pub const CUSTOM_PROFILE_FIELD_LIMIT: usize = 50;
 
+/// The distinct custom profile fields `attributes` need ([`Attribute::profile_field`]), when
+/// more than Slack allows an organisation ([`CUSTOM_PROFILE_FIELD_LIMIT`]): the count, for a
+/// refusal. With today's table at most 19 fields exist, so only a wider table (or a test)
+/// reaches it.
+pub fn profile_fields_over_limit(attributes: &[&'static str]) -> Option<usize> {
+    let fields: std::collections::BTreeSet<&str> = attributes.iter().copied().collect();
+    (fields.len() > CUSTOM_PROFILE_FIELD_LIMIT).then_some(fields.len())
+}
+
 /// How many attributes are parts of the address.
 const ADDRESS_PARTS: usize = {
     let (mut n, mut i) = (0, 0);
@@ -1052,6 +1061,32 @@ mod tests {
         ] {
             assert!(!Check::is_photo_url(bad), "{bad}");
         }
+    }
+
+    /// The 50-field rule refuses the 51st distinct field, whatever repeats; today's table
+    /// cannot reach it by itself.
+    #[test]
+    fn more_than_fifty_custom_profile_fields_are_refused() {
+        let names: Vec<String> = (0..51).map(|i| format!("Field {i}")).collect();
+        let fields: Vec<&'static str> = names
+            .iter()
+            .map(|n| &*Box::leak(n.clone().into_boxed_str()))
+            .collect();
+        assert_eq!(profile_fields_over_limit(&fields), Some(51));
+        assert_eq!(profile_fields_over_limit(&fields[..50]), None);
+        let mut repeated = fields[..50].to_vec();
+        repeated.push(fields[0]);
+        assert_eq!(
+            profile_fields_over_limit(&repeated),
+            None,
+            "a field counts once"
+        );
+        let table: Vec<&'static str> = Attribute::ALL
+            .into_iter()
+            .filter_map(Attribute::profile_field)
+            .collect();
+        assert_eq!(table.len(), 19);
+        assert_eq!(profile_fields_over_limit(&table), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod time;
 
 pub use attribute::{
     ADDRESS, Attribute, CUSTOM_PROFILE_FIELD_LIMIT, Check, Kind, Scim, ScimSlot, Shown, Spec,
-    TABLE, TEXT_SLOTS, TextValues,
+    TABLE, TEXT_SLOTS, TextValues, profile_fields_over_limit,
 };
 pub use fields::{Change, GuestSpec, UserFields, UserRef};
 pub use live::{LiveGroup, LiveState, LiveUser};

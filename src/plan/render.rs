@@ -96,8 +96,15 @@ pub fn summary_lines(plan: &Plan) -> (String, String) {
             write!(remembered, ", {}", plural(n, one, many)).unwrap();
         }
     }
+    let fields = match c.custom_profile_fields {
+        0 => String::new(),
+        n => format!(
+            "; custom profile fields: {n} of Slack's {}",
+            crate::model::CUSTOM_PROFILE_FIELD_LIMIT
+        ),
+    };
     let second = format!(
-        "{}, {}{remembered}.   (live: {} users, {} groups; directory: {} users, {} groups)",
+        "{}, {}{remembered}.   (live: {} users, {} groups; directory: {} users, {} groups{fields})",
         plural(s.conflicts, "conflict", "conflicts"),
         plural(c.invalid_users, "invalid row", "invalid rows"),
         thousands(c.live_users),

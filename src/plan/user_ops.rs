@@ -8,7 +8,7 @@ use foldhash::HashMap;
 use super::index::Key;
 use super::{Change, GuestSpec, Op, UserFields, UserRef};
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy};
-use crate::directory::{Attribute, DesiredUser};
+use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::LiveUser;
 use crate::slack_rules::email_key;
 
@@ -38,6 +38,26 @@ pub(super) fn sort_key(op: &Op) -> (String, String) {
             (name.to_lowercase(), id.clone())
         }
     }
+}
+
+/// How many of the organisation's custom profile fields the directory's values need: the
+/// distinct fields ([`Attribute::profile_field`]) of the attributes the policy does not
+/// ignore that some directory user has a value for — Slack creates a field the first time a
+/// user has a value for it (FACTS §2.8). An estimate: the organisation may have some already.
+pub(super) fn custom_profile_fields(dir: &Directory, policy: &Policy) -> usize {
+    let fields: std::collections::BTreeSet<&str> = Attribute::ALL
+        .into_iter()
+        .filter(|a| mode(policy, *a) != AttributeMode::Ignore)
+        .filter_map(|a| {
+            let field = a.profile_field()?;
+            let given = dir.users.iter().any(|d| match a {
+                Attribute::Manager => d.manager.is_some(),
+                _ => d.texts.get(a).is_some(),
+            });
+            given.then_some(field)
+        })
+        .collect();
+    fields.len()
 }
 
 fn mode(policy: &Policy, a: Attribute) -> AttributeMode {

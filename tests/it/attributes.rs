@@ -545,6 +545,10 @@ async fn a_dropped_profile_is_reported_written_again_and_stuck_while_refused() {
         assert_eq!(code, 2, "{v}: the dropped values are planned again: {out}");
         assert!(out.contains("~ update user"), "{v}: {out}");
         assert!(
+            out.contains("custom profile fields: 3 of Slack's 50"),
+            "{v}: the plan estimates the fields the directory needs: {out}"
+        );
+        assert!(
             !out.contains("~ drift"),
             "{v}: values never applied are no hand edit: {out}"
         );

@@ -155,6 +155,28 @@ impl Compiler<'_> {
 
     /// Unmanaged groups to be deleted while the guard forbids deletions: a warning, since
     /// the guard will stop every such apply.
+    /// Refuses a policy whose managed attributes alone (those not `ignore`) need more custom
+    /// profile fields than Slack allows an organisation (FACTS §2.8).
+    pub(super) fn check_profile_fields(&mut self, policy: &Policy) {
+        let managed: Vec<Attribute> = Attribute::ALL
+            .into_iter()
+            .filter(|a| a.profile_field().is_some())
+            .filter(|a| policy.attributes.mode(*a) != AttributeMode::Ignore)
+            .collect();
+        let fields: Vec<&'static str> = managed.iter().filter_map(|a| a.profile_field()).collect();
+        if let Some(n) = crate::model::profile_fields_over_limit(&fields) {
+            let names: Vec<&str> = managed.iter().map(|a| a.name()).collect();
+            self.error(
+                &[Step::Key("attributes")],
+                ConfigIssue::TooManyProfileFields {
+                    fields: n,
+                    limit: crate::model::CUSTOM_PROFILE_FIELD_LIMIT,
+                    attributes: names.join(", "),
+                },
+            );
+        }
+    }
+
     pub(super) fn check_group_deletion(&mut self, policy: &Policy) {
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
         {
