@@ -365,6 +365,9 @@ pub struct EmulatorArgs {
     /// does not say.
     #[arg(long, value_enum, default_value_t = crate::emulator::AddressReading::Keep)]
     pub address_reading: crate::emulator::AddressReading,
+    /// How a role reads back: as sent (`exact`) or lower-cased (`lower`). FACTS does not say.
+    #[arg(long, value_enum, default_value_t = crate::emulator::RoleReading::Exact)]
+    pub role_reading: crate::emulator::RoleReading,
     /// Custom profile fields the organisation has besides those SCIM creates; a write needing
     /// one past 50 gets 400 unable_to_create_team_profile_fields.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -401,6 +404,8 @@ pub enum LagScopeArg {
     All,
     /// Deactivations and photo changes only (what Slack is seen to do).
     Deactivation,
+    /// Photo changes only.
+    Photo,
 }
 
 /// `--parsing`: how strictly bodies and filters are read.

@@ -428,6 +428,7 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
     };
     config.profile_url_reading = args.profile_url_reading;
     config.address_reading = args.address_reading;
+    config.role_reading = args.role_reading;
     config.custom_profile_fields = args.custom_profile_fields;
     config
         .invalid_values
@@ -452,6 +453,7 @@ fn emulator_readings(args: &EmulatorArgs, config: &mut EmulatorConfig) {
         config.lag_scope = match scope {
             LagScopeArg::All => LagScope::All,
             LagScopeArg::Deactivation => LagScope::Deactivation,
+            LagScopeArg::Photo => LagScope::Photo,
         };
     }
     if let Some(names) = args.group_names {

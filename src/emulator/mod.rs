@@ -34,7 +34,7 @@ mod users;
 pub use error::ApiError;
 pub use policy::{
     AddressReading, DEFAULT_CHANNELS, GroupFilters, GroupNames, InvalidValue, LagScope, Parsing,
-    PhotoReading, ProfileErrors, ProfileUrlReading, TokenRole, read_channels,
+    PhotoReading, ProfileErrors, ProfileUrlReading, RoleReading, TokenRole, read_channels,
 };
 pub use server::{
     Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,

@@ -62,6 +62,9 @@ pub enum LagScope {
     /// Only a user's deactivation and a photo change are seen late; every other write, and
     /// every group write, at once.
     Deactivation,
+    /// Only a photo change is seen late (FACTS §2.2: "not visible immediately"): the photo's
+    /// own lag, without the deactivations'.
+    Photo,
 }
 
 /// How strictly request bodies, headers and filters are read.
@@ -121,6 +124,8 @@ pub struct Rules {
     pub profile_url_reading: ProfileUrlReading,
     /// How an address written reads back.
     pub address_reading: AddressReading,
+    /// How a role written reads back.
+    pub role_reading: RoleReading,
     /// How many custom profile fields the organisation has besides those SCIM writes create.
     pub custom_profile_fields: usize,
     /// Values Slack finds invalid for a custom profile field.
@@ -153,6 +158,7 @@ impl Rules {
             photo_reading: PhotoReading::default(),
             profile_url_reading: ProfileUrlReading::default(),
             address_reading: AddressReading::default(),
+            role_reading: RoleReading::default(),
             custom_profile_fields: 0,
             invalid_values: Vec::new(),
         }
@@ -261,6 +267,27 @@ pub enum ProfileUrlReading {
     Slack,
     /// Slack answers the URL the create sent.
     Echo,
+}
+
+/// How Slack reads back a role (FACTS §2.3 shows roles read back as written but says every
+/// attribute is `caseExact: false`, so it may keep another case): both readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RoleReading {
+    /// As sent.
+    #[default]
+    Exact,
+    /// Lower-cased.
+    Lower,
+}
+
+impl RoleReading {
+    /// The role Slack keeps of `sent`.
+    pub fn keep(self, sent: String) -> String {
+        match self {
+            RoleReading::Exact => sent,
+            RoleReading::Lower => sent.to_lowercase(),
+        }
+    }
 }
 
 /// How Slack reads back the parts of an address (FACTS §2.3 is silent on whether it trims

@@ -29,7 +29,7 @@ use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
 use super::policy::{
     AddressReading, GroupFilters, GroupNames, InvalidValue, LagScope, Parsing, PhotoReading,
-    ProfileErrors, ProfileUrlReading, Rules, TokenRole,
+    ProfileErrors, ProfileUrlReading, RoleReading, Rules, TokenRole,
 };
 use super::reads::{View, query};
 use super::render;
@@ -119,6 +119,8 @@ pub struct EmulatorConfig {
     pub profile_url_reading: ProfileUrlReading,
     /// How the parts of an address read back (FACTS is silent on trimming). Default: `Keep`.
     pub address_reading: AddressReading,
+    /// How a role reads back (FACTS is silent on its case). Default: `Exact`.
+    pub role_reading: RoleReading,
     /// How many custom profile fields the organisation has besides those SCIM writes create;
     /// a write needing one past [`crate::model::CUSTOM_PROFILE_FIELD_LIMIT`] is refused with
     /// 400 `unable_to_create_team_profile_fields`. Default: 0.
@@ -162,6 +164,7 @@ impl EmulatorConfig {
         rules.photo_reading = self.photo_reading;
         rules.profile_url_reading = self.profile_url_reading;
         rules.address_reading = self.address_reading;
+        rules.role_reading = self.role_reading;
         rules.custom_profile_fields = self.custom_profile_fields;
         rules.invalid_values.clone_from(&self.invalid_values);
         rules
@@ -220,6 +223,7 @@ impl Default for EmulatorConfig {
             photo_reading: PhotoReading::default(),
             profile_url_reading: ProfileUrlReading::default(),
             address_reading: AddressReading::default(),
+            role_reading: RoleReading::default(),
             custom_profile_fields: 0,
             invalid_values: Vec::new(),
         }

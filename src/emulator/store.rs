@@ -692,10 +692,11 @@ impl Store {
     fn user_write_lags(&self, old: Option<&StoredUser>, new: &StoredUser) -> bool {
         match (self.lag_scope, old) {
             (LagScope::All, _) => true,
-            (LagScope::Deactivation, None) => false,
+            (LagScope::Deactivation | LagScope::Photo, None) => false,
             (LagScope::Deactivation, Some(old)) => {
                 (old.active && !new.active) || old.photo != new.photo
             }
+            (LagScope::Photo, Some(old)) => old.photo != new.photo,
         }
     }
 

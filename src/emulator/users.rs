@@ -395,9 +395,10 @@ fn check_profile_fields(store: &Store, draft: &StoredUser, rules: &Rules) -> Res
     }
 }
 
-/// What Slack keeps of the profile URL and the address written: a profile URL only from a
-/// create, and only under the echo reading ("updates not supported", FACTS §2.2, §10 #8);
-/// the address parts as the address reading says (FACTS §2.3 is silent on trimming).
+/// What Slack keeps of the profile URL, the role and the address written: a profile URL only
+/// from a create, and only under the echo reading ("updates not supported", FACTS §2.2, §10
+/// #8); the role and the address parts as their readings say (FACTS is silent on case and
+/// trimming).
 fn read_back_profile(old: Option<&StoredUser>, draft: &mut StoredUser, rules: &Rules) {
     draft.profile_url = match old {
         Some(old) => old.profile_url.clone(),
@@ -406,6 +407,9 @@ fn read_back_profile(old: Option<&StoredUser>, draft: &mut StoredUser, rules: &R
             .take()
             .filter(|_| rules.profile_url_reading == ProfileUrlReading::Echo),
     };
+    if draft.role_title != old.and_then(|o| o.role_title.clone()) {
+        draft.role_title = draft.role_title.take().map(|r| rules.role_reading.keep(r));
+    }
     if let Some(mut a) = draft.address.take() {
         let keep = |part: &mut Option<String>| *part = rules.address_reading.keep(part.take());
         keep(&mut a.street_address);

@@ -793,6 +793,16 @@ impl Attribute {
         })
     }
 
+    /// Whether Slack's value `have` is the directory's `want`: equal, but for a role in any
+    /// case (Slack's schema says every attribute is `caseExact: false`, and FACTS does not say
+    /// whether a role reads back as written, so a plan never rewrites a role's case).
+    pub fn same_value(self, want: &str, have: &str) -> bool {
+        match self.slot() {
+            Some(ScimSlot::Role) => want == have || want.to_lowercase() == have.to_lowercase(),
+            _ => want == have,
+        }
+    }
+
     /// For a part of the address, its key under a directory's `address:` mapping (`street`,
     /// `postal_code`): the part of its name after `address.`.
     pub fn address_part(self) -> Option<&'static str> {

@@ -234,7 +234,7 @@ pub(super) fn update_op(
     // source gives is not managed: never blanked.
     for (attr, want) in d.texts.iter() {
         let have = l.text(attr);
-        if enforced(attr) && Some(want) != have {
+        if enforced(attr) && !have.is_some_and(|h| attr.same_value(want, h)) {
             change(attr, have, Some(want));
             fields.text.insert(attr, Some(want.to_string()));
         }

@@ -610,3 +610,101 @@ async fn the_51st_custom_profile_field_is_refused_with_a_clear_message() {
         );
     }
 }
+
+/// A role Slack reads back in another case (FACTS is silent: both readings) is no change:
+/// the next plans are empty, a changed role is one op, `dump` read back plans nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_read_back_in_another_case_converges() {
+    use scimsync::emulator::RoleReading;
+    for reading in [RoleReading::Exact, RoleReading::Lower] {
+        for v in BOTH {
+            let what = format!("{v} {reading:?}");
+            let config = EmulatorConfig {
+                role_reading: reading,
+                ..EmulatorConfig::default()
+            };
+            let o = org_with(config, store_of(vec![ada()])).await;
+            let dir = tempfile::tempdir().unwrap();
+            let yaml = |role: &str| {
+                format!(
+                    "users:\n  - {{email: ada@example.com, given_name: Someone, role: \"{role}\"}}\n"
+                )
+            };
+            yaml_setup(dir.path(), &o.emu.base_url(v), &yaml("Tech Lead"), SCOPE);
+            apply_then_quiet(&o, dir.path(), &what, 3);
+            let held = o.emu.with_store(|s| {
+                s.user_by_email("ada@example.com")
+                    .unwrap()
+                    .text(Attribute::Role)
+                    .map(str::to_string)
+            });
+            let want = match reading {
+                RoleReading::Exact => "Tech Lead",
+                RoleReading::Lower => "tech lead",
+            };
+            assert_eq!(held.as_deref(), Some(want), "{what}");
+            yaml_setup(
+                dir.path(),
+                &o.emu.base_url(v),
+                &yaml("Staff Engineer"),
+                SCOPE,
+            );
+            o.emu.reset_stats();
+            apply_then_quiet(&o, dir.path(), &what, 2);
+            assert_eq!(o.emu.stats().writes, 1, "{what}");
+            let (code, dump) = run_text(&o, dir.path(), &["dump"]);
+            assert_eq!(code, 0, "{what}: {dump}");
+            std::fs::write(dir.path().join("people.yaml"), &dump).unwrap();
+            let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+            assert_eq!(code, 0, "{what}: the dump plans nothing: {out}");
+        }
+    }
+}
+
+/// Slack shows a photo change late (FACTS §2.2; the emulator's `--lag-scope photo`): the plan
+/// right after the apply is empty all the same (a photo is compared by what was applied), and
+/// the photo is not sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_change_shown_late_is_not_sent_again() {
+    use scimsync::emulator::LagScope;
+    for v in BOTH {
+        let config = EmulatorConfig {
+            read_lag: std::time::Duration::from_secs(3),
+            lag_scope: LagScope::Photo,
+            ..EmulatorConfig::default()
+        };
+        let o = org_with(config, store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = |url: &str| {
+            format!(
+                "users:\n  - {{email: ada@example.com, given_name: Someone, photo: \"{url}\"}}\n"
+            )
+        };
+        yaml_setup(
+            dir.path(),
+            &o.emu.base_url(v),
+            &yaml("https://hr.example/1.png"),
+            SCOPE,
+        );
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        yaml_setup(
+            dir.path(),
+            &o.emu.base_url(v),
+            &yaml("https://hr.example/2.png"),
+            SCOPE,
+        );
+        o.emu.reset_stats();
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        let (code, out) = run_text(&o, dir.path(), &["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "{v}: the late photo is no change: {out}");
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        assert_eq!(
+            o.emu.stats().writes,
+            1,
+            "{v}: the photo is sent once: {out}"
+        );
+    }
+}
