@@ -604,3 +604,23 @@ fn every_safety_ratio_is_named_in_its_error() {
         ]
     );
 }
+
+/// The embedded emulator's profile traps come from `target.emulator` too; a bad entry is an
+/// error at it.
+#[test]
+fn the_embedded_emulator_takes_its_profile_traps_from_the_config() {
+    let text = "target:\n  url: embedded\n  emulator:\n    custom_profile_fields: 45\n    drop_profile_on_invalid: [\"phone=*x*\"]\nsources:\n  - yaml: dir.yaml\n";
+    let config = compile_str(text, &EnvOverrides::default()).unwrap();
+    let settings = config.target.emulator.settings().unwrap();
+    assert_eq!(settings.custom_profile_fields, 45);
+    assert_eq!(settings.invalid_values.len(), 1);
+    assert_eq!(settings.invalid_values[0].attribute, Attribute::Phone);
+    let bad = text.replace("phone=*x*", "given_name=x");
+    let errors = compile_str(&bad, &EnvOverrides::default()).unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "conf/scimsync.yaml:5:31: error: \"given_name\" is not an attribute Slack keeps as a custom profile field"
+        ]
+    );
+}
