@@ -708,3 +708,38 @@ async fn a_photo_change_shown_late_is_not_sent_again() {
         );
     }
 }
+
+/// A hand edit of one address part under `report` is not reverted, and a directory change of
+/// another part then writes the whole address with the hand-edited part as Slack has it (Slack
+/// replaces the whole address on a write).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reported_address_part_is_kept_when_another_part_is_written() {
+    for v in BOTH {
+        let o = org_with(EmulatorConfig::default(), store_of(vec![ada()])).await;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = format!("{SCOPE}attributes:\n  address.street: report\n");
+        yaml_setup(
+            dir.path(),
+            &o.emu.base_url(v),
+            &address_directory(None),
+            &settings,
+        );
+        apply_then_quiet(&o, dir.path(), &format!("{v}"), 1);
+        o.emu.with_store(|s| {
+            let edited = s
+                .user_by_email("ada@example.com")
+                .unwrap()
+                .clone()
+                .with(Attribute::AddressStreet, "1 Hand Edit Lane");
+            s.replace_user(edited);
+        });
+        let changed = address_directory(Some((Attribute::AddressLocality, "Cambridge")));
+        yaml_setup(dir.path(), &o.emu.base_url(v), &changed, &settings);
+        let (code, out) = run_text(&o, dir.path(), &["apply"]);
+        assert_eq!(code, 0, "{v}: {out}");
+        let held = address_of(&o, "ada@example.com");
+        assert_eq!(held[0].as_deref(), Some("1 Hand Edit Lane"), "{v}: {out}");
+        assert_eq!(held[1].as_deref(), Some("Cambridge"), "{v}: {out}");
+        assert_eq!(held[4].as_deref(), Some("GB"), "{v}: {out}");
+    }
+}
