@@ -20,7 +20,8 @@
 //! a list Slack keeps one or two of (the phones, [`ScimSlot::PrimaryPhone`] and
 //! [`ScimSlot::MobilePhone`]: two stored, swapped on the way out; the secondary email, the
 //! role, the photo — whose URL Slack answers of its own, so it is compared by what scimsync
-//! last applied, [`Attribute::compared_by_memory`]) and the
+//! last applied, [`Attribute::compared_by_memory`], as the profile URL is —, the address,
+//! one entry of five parts that a write replaces whole, [`ScimSlot::Address`]) and the
 //! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
 //! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
 //! name, so that a plan converges); and a new kind of [`Check`].
@@ -754,9 +755,10 @@ impl Attribute {
         TEXT_SLOT[self as usize]
     }
 
-    /// Whether Slack answers a value of its own for what was written (the photo: FACTS
-    /// §2.2), so the value is compared by what scimsync last applied (the memory), never by
-    /// Slack's; without the memory it can only be set on create.
+    /// Whether Slack answers a value of its own for what was written (the photo, FACTS §2.2;
+    /// the profile URL, which Slack also ignores on update, §2.2 and §10 #8), so the value is
+    /// compared by what scimsync last applied (the memory), never by Slack's; without the
+    /// memory it can only be set on create.
     pub const fn compared_by_memory(self) -> bool {
         matches!(self.slot(), Some(ScimSlot::Photo)) || matches!(self, Attribute::ProfileUrl)
     }
