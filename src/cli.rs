@@ -357,6 +357,26 @@ pub struct EmulatorArgs {
     /// (`echo`). FACTS does not say which Slack does.
     #[arg(long, value_enum, default_value_t = PhotoReadingArg::Rehost)]
     pub photo_reading: PhotoReadingArg,
+    /// How the profileUrl a create sent reads back: Slack's own URL (`slack`) or the one sent
+    /// (`echo`); updates are ignored under both. FACTS has both.
+    #[arg(long, value_enum, default_value_t = crate::emulator::ProfileUrlReading::Slack)]
+    pub profile_url_reading: crate::emulator::ProfileUrlReading,
+    /// How the parts of an address read back: as sent (`keep`) or trimmed (`trim`). FACTS
+    /// does not say.
+    #[arg(long, value_enum, default_value_t = crate::emulator::AddressReading::Keep)]
+    pub address_reading: crate::emulator::AddressReading,
+    /// How a role reads back: as sent (`exact`) or lower-cased (`lower`). FACTS does not say.
+    #[arg(long, value_enum, default_value_t = crate::emulator::RoleReading::Exact)]
+    pub role_reading: crate::emulator::RoleReading,
+    /// Custom profile fields the organisation has besides those SCIM creates; a write needing
+    /// one past 50 gets 400 unable_to_create_team_profile_fields.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub custom_profile_fields: usize,
+    /// A value Slack finds invalid for a custom profile field, ATTRIBUTE=VALUE (`*` matches any
+    /// run of characters; repeatable): a create carrying one loses its custom profile
+    /// (`--profile-errors drop`), an update is refused.
+    #[arg(long, value_name = "ATTRIBUTE=VALUE")]
+    pub drop_profile_on_invalid: Vec<crate::emulator::InvalidValue>,
 }
 
 /// `--photo-reading`: FACTS does not say whether Slack answers the photo URL it was sent.
@@ -384,6 +404,8 @@ pub enum LagScopeArg {
     All,
     /// Deactivations and photo changes only (what Slack is seen to do).
     Deactivation,
+    /// Photo changes only.
+    Photo,
 }
 
 /// `--parsing`: how strictly bodies and filters are read.

@@ -21,6 +21,7 @@ mod audit;
 mod outcome;
 pub mod progress;
 
+use crate::model::Attribute;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,6 +133,59 @@ fn failed(e: &CallError) -> OpResult {
         status: e.error.status(),
         code: e.error.code().map(str::to_string),
         message: e.error.to_string(),
+    }
+}
+
+/// A user write Slack refused because the organisation has all the custom profile fields it
+/// may (FACTS §2.8), said plainly and naming the attributes whose fields Slack could not
+/// create: the one Slack names (`field=City`), else every custom-profile attribute the write
+/// sets. Any other result is left as it is.
+fn explain_profile_fields(result: OpResult, fields: &UserFields) -> OpResult {
+    let OpResult::Failed {
+        status,
+        code: Some(code),
+        message,
+    } = result
+    else {
+        return result;
+    };
+    if code != ErrorCode::UnableToCreateTeamProfileFields.as_str() {
+        return OpResult::Failed {
+            status,
+            code: Some(code),
+            message,
+        };
+    }
+    let sent = fields
+        .text
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(a, _)| *a);
+    let sent: Vec<Attribute> = sent
+        .chain(fields.manager.iter().flatten().map(|_| Attribute::Manager))
+        .filter(|a| a.profile_field().is_some())
+        .collect();
+    let named: Vec<Attribute> = sent
+        .iter()
+        .copied()
+        .filter(|a| {
+            a.profile_field()
+                .is_some_and(|f| message.contains(&format!("field={f})")))
+        })
+        .collect();
+    let which = if named.is_empty() { sent } else { named };
+    let names: Vec<String> = which
+        .iter()
+        .map(|a| format!("{a} (\"{}\")", a.profile_field().unwrap_or_default()))
+        .collect();
+    OpResult::Failed {
+        status,
+        code: Some(code),
+        message: format!(
+            "the organisation has the {} custom profile fields Slack allows: Slack cannot create the field of {}; remove unused custom profile fields in Slack's admin settings, or set the attribute to `ignore` ({message})",
+            crate::model::CUSTOM_PROFILE_FIELD_LIMIT,
+            names.join(", ")
+        ),
     }
 }
 
@@ -345,7 +399,7 @@ async fn run_op(ex: Arc<Execution>, op: PlannedOp, waits: Vec<Wait>, done: Arc<D
     if let Some(p) = &ex.progress {
         p.record(lane_index(&op), outcome.result.label());
     }
-    let _ = done.send(Some(matches!(outcome.result, OpResult::Applied { .. })));
+    let _ = done.send(Some(outcome.result.exists()));
     outcome
 }
 
@@ -375,8 +429,14 @@ async fn apply_unlocked(ex: &Execution, op: &Op) -> OpOutcome {
             user_name,
             fields,
             ..
-        } => create_user(ex, email, user_name, fields).await,
-        Op::UpdateUser { id, fields, .. } => update_user(ex, id, fields).await,
+        } => {
+            let (id, result) = create_user(ex, email, user_name, fields).await;
+            (id, explain_profile_fields(result, fields))
+        }
+        Op::UpdateUser { id, fields, .. } => {
+            let (id, result) = update_user(ex, id, fields).await;
+            (id, explain_profile_fields(result, fields))
+        }
         Op::DeactivateUser { id, .. } => delete(ex, Endpoint::UserDelete, "Users", id).await,
         Op::CreateGroup { name, members, .. } => create_group(ex, name, members).await,
         Op::UpdateGroup {
@@ -394,6 +454,30 @@ async fn apply_unlocked(ex: &Execution, op: &Op) -> OpOutcome {
         resource,
         result,
     }
+}
+
+/// The custom profile values a create sent that Slack's answer lacks (FACTS TL;DR 7: Slack
+/// drops them all, silently, when one is invalid). An answer that is no user body tells
+/// nothing, so nothing is taken as dropped.
+fn dropped_profile(body: &[u8], fields: &UserFields, manager_sent: bool) -> Vec<Attribute> {
+    let Some(answer) = serde_json::from_slice::<crate::scim::types::User>(body)
+        .ok()
+        .and_then(|u| crate::scim::live::LiveUser::from_scim(&u))
+    else {
+        return Vec::new();
+    };
+    let mut dropped: Vec<Attribute> = fields
+        .text
+        .iter()
+        .filter(|(a, v)| {
+            v.is_some() && a.scim().is_some_and(|s| s.custom) && answer.text(**a).is_none()
+        })
+        .map(|(a, _)| *a)
+        .collect();
+    if manager_sent && answer.manager_id.is_none() {
+        dropped.push(Attribute::Manager);
+    }
+    dropped
 }
 
 /// PATCHes an existing account; a manager this apply was to create but did not is left out
@@ -491,6 +575,7 @@ async fn create_user(
         },
         _ => None,
     };
+    let manager_sent = matches!(manager, Some(Some(_)));
     let body = write::create_user(ex.version, email, user_name, fields, manager);
     match ex
         .caller
@@ -505,7 +590,12 @@ async fn create_user(
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(email_key(email), id.clone());
             }
-            (id, OpResult::Applied { note })
+            let dropped = dropped_profile(&reply.body, fields, manager_sent);
+            if dropped.is_empty() {
+                (id, OpResult::Applied { note })
+            } else {
+                (id, OpResult::ProfileDropped { dropped })
+            }
         }
         // The create timed out or its connection dropped, was retried, and the retry found
         // the address taken: most likely by this very create. Adopt the account if it is the

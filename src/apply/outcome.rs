@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::model::Attribute;
 use crate::plan::OpKind;
 
 /// Why an op was not sent when the apply was stopping (a signal, the daemon's shutdown).
@@ -32,6 +33,14 @@ pub enum OpResult {
         /// The error, in words.
         message: String,
     },
+    /// Slack created the account but its answer lacks custom profile values the create sent:
+    /// Slack drops every one of them when one is invalid (FACTS TL;DR 7). Not a success —
+    /// Slack is not equal to the directory — but the account exists: what depends on it
+    /// goes on, and the next pass writes the values again.
+    ProfileDropped {
+        /// The attributes sent and not in Slack's answer.
+        dropped: Vec<Attribute>,
+    },
     /// Not sent: an op it depends on did not apply, or scimsync was shutting down.
     Skipped {
         /// Why it was not sent, in words.
@@ -44,9 +53,19 @@ impl OpResult {
     pub fn label(&self) -> &'static str {
         match self {
             OpResult::Applied { .. } => "applied",
+            OpResult::ProfileDropped { .. } => "profile_dropped",
             OpResult::Failed { .. } => "failed",
             OpResult::Skipped { .. } => "skipped",
         }
+    }
+
+    /// Whether the account or group the op writes exists as it asked (an account whose
+    /// profile Slack dropped included): what depends on it may go on.
+    pub fn exists(&self) -> bool {
+        matches!(
+            self,
+            OpResult::Applied { .. } | OpResult::ProfileDropped { .. }
+        )
     }
 }
 
@@ -88,6 +107,11 @@ impl Outcome {
         self.count(|r| matches!(r, OpResult::Failed { .. }))
     }
 
+    /// How many creates applied with their custom profile dropped by Slack.
+    pub fn profile_dropped(&self) -> usize {
+        self.count(|r| matches!(r, OpResult::ProfileDropped { .. }))
+    }
+
     /// How many ops were never sent.
     pub fn skipped(&self) -> usize {
         self.count(|r| matches!(r, OpResult::Skipped { .. }))
@@ -121,6 +145,10 @@ impl Outcome {
         );
         if self.rate_limited > 0 {
             s.push_str(&format!(" ({} rate-limit pauses)", self.rate_limited));
+        }
+        let dropped = self.profile_dropped();
+        if dropped > 0 {
+            s.push_str(&format!(" {dropped} created with their profile dropped."));
         }
         s.push('\n');
         let mut by_kind: std::collections::BTreeMap<OpKind, usize> = Default::default();
@@ -156,6 +184,15 @@ impl Outcome {
                         .map(|st| format!(" (HTTP {st}): {}", v(message)))
                         .unwrap_or_else(|| format!(": {}", v(message)))
                 )),
+                OpResult::ProfileDropped { dropped } => {
+                    let names: Vec<&str> = dropped.iter().map(|a| a.name()).collect();
+                    s.push_str(&format!(
+                        "! {:<16} {}{id}: applied, profile dropped: Slack's answer lacks {} (Slack drops a new account's whole custom profile when one value is invalid); the next pass writes them again\n",
+                        o.kind,
+                        v(&o.subject),
+                        names.join(", ")
+                    ));
+                }
                 OpResult::Skipped { reason } if reason == STOPPED => {}
                 OpResult::Skipped { reason } => s.push_str(&format!(
                     "- {:<16} {}{id}: skipped, {}\n",

@@ -109,7 +109,8 @@ impl Progress {
             done.fetch_add(1, Ordering::Relaxed);
         }
         let counter = match label {
-            "applied" => &self.applied,
+            // The account was created: a write done, though its profile was dropped.
+            "applied" | "profile_dropped" => &self.applied,
             "failed" => &self.failed,
             _ => &self.skipped,
         };

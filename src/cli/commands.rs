@@ -426,6 +426,13 @@ fn emulator_config(args: &EmulatorArgs, token: String) -> Result<EmulatorConfig,
         crate::cli::PhotoReadingArg::Rehost => crate::emulator::PhotoReading::Rehost,
         crate::cli::PhotoReadingArg::Echo => crate::emulator::PhotoReading::Echo,
     };
+    config.profile_url_reading = args.profile_url_reading;
+    config.address_reading = args.address_reading;
+    config.role_reading = args.role_reading;
+    config.custom_profile_fields = args.custom_profile_fields;
+    config
+        .invalid_values
+        .clone_from(&args.drop_profile_on_invalid);
     config.channels = args.channels.clone();
     if let Some(path) = &args.channels_file {
         let names = read_channels(path).map_err(|e| {
@@ -446,6 +453,7 @@ fn emulator_readings(args: &EmulatorArgs, config: &mut EmulatorConfig) {
         config.lag_scope = match scope {
             LagScopeArg::All => LagScope::All,
             LagScopeArg::Deactivation => LagScope::Deactivation,
+            LagScopeArg::Photo => LagScope::Photo,
         };
     }
     if let Some(names) = args.group_names {

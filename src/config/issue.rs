@@ -241,6 +241,19 @@ pub enum ConfigIssue {
         "groups.unmanaged is `delete` but safety.allow_group_deletion is false: every deletion will trip the guard"
     )]
     GroupDeletionNotAllowed,
+    /// The attributes the config manages would make Slack create more custom profile fields
+    /// than an organisation may have (FACTS §2.8).
+    #[error(
+        "the managed attributes need {fields} custom profile fields and Slack allows {limit} per organisation (unable_to_create_team_profile_fields): set some of {attributes} to `ignore`"
+    )]
+    TooManyProfileFields {
+        /// How many fields the managed attributes need.
+        fields: usize,
+        /// Slack's limit.
+        limit: usize,
+        /// The managed attributes that need one.
+        attributes: String,
+    },
     /// `SCIMSYNC_TARGET_URL` pins the target and the file's `target.url` names another: the
     /// file (e.g. changed in a pull request) must not be able to send the token elsewhere.
     #[error(

@@ -168,6 +168,10 @@ pub struct EmbeddedEmulator {
     pub faults: Option<bool>,
     /// The channel list file.
     pub channels_file: Option<PathBuf>,
+    /// The organisation's custom profile fields besides SCIM's, if changed.
+    pub custom_profile_fields: Option<usize>,
+    /// Values Slack finds invalid for a custom profile field.
+    pub invalid_values: Vec<crate::emulator::InvalidValue>,
 }
 
 impl EmbeddedEmulator {
@@ -180,6 +184,10 @@ impl EmbeddedEmulator {
         c.group_names = self.group_names.unwrap_or(c.group_names);
         c.parsing = self.parsing.unwrap_or(c.parsing);
         c.group_filters = self.group_filters.unwrap_or(c.group_filters);
+        c.custom_profile_fields = self
+            .custom_profile_fields
+            .unwrap_or(c.custom_profile_fields);
+        c.invalid_values.extend(self.invalid_values.iter().cloned());
         if self.faults == Some(false) {
             c.faults = crate::emulator::Faults::default();
         }

@@ -204,6 +204,13 @@ pub struct RawEmulator {
     pub faults: Option<bool>,
     /// A file of channel names, one a line, that no user may be named after.
     pub channels_file: Option<String>,
+    /// How many custom profile fields the organisation has besides those SCIM creates (Slack
+    /// allows 50).
+    pub custom_profile_fields: Option<usize>,
+    /// Values Slack finds invalid for a custom profile field, `ATTRIBUTE=VALUE` (`*` matches
+    /// any run of characters): a create carrying one loses its custom profile, an update is
+    /// refused.
+    pub drop_profile_on_invalid: Option<Vec<String>>,
 }
 
 /// `target.version` is the SCIM client's own [`Version`]: its schema is written here, beside

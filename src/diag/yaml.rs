@@ -383,9 +383,61 @@ pub fn next_named_key<'de, A: MapAccess<'de>, K>(
     let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? else {
         return Ok(None);
     };
-    lookup(&name)
-        .map(Some)
-        .ok_or_else(|| de::Error::unknown_field(&name, names))
+    lookup(&name).map(Some).ok_or_else(|| {
+        if names.len() <= SHORT_LIST {
+            de::Error::unknown_field(&name, names)
+        } else {
+            de::Error::custom(unknown_name(&name, names))
+        }
+    })
+}
+
+/// How many names an "unknown field" message lists whole; past it, a message would pass what
+/// a problem shows ([`super::bounded`] cuts its middle), so it names the closest ones.
+const SHORT_LIST: usize = 8;
+
+/// "unknown field `nick`, did you mean `nickname`?" and where the whole list is, for a name
+/// among many (the attributes, the CSV columns): at most three names, the closest by edit
+/// distance, or none when nothing is close.
+fn unknown_name(name: &str, names: &[&str]) -> String {
+    let lower = name.to_ascii_lowercase();
+    let mut close: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| (edit_distance(&lower, n), *n))
+        .filter(|(d, n)| *d <= (n.len() / 3).max(2) || (lower.len() > 2 && n.contains(&lower)))
+        .collect();
+    close.sort_by_key(|(d, _)| *d);
+    let close: Vec<String> = close
+        .iter()
+        .take(3)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect();
+    let guess = match close.as_slice() {
+        [] => String::new(),
+        [one] => format!(": did you mean {one}?"),
+        [rest @ .., last] => format!(": did you mean {} or {last}?", rest.join(", ")),
+    };
+    // "`, expected " ends the name for `super::shorten_quoted`.
+    format!(
+        "unknown field `{name}`, expected one of {} names{guess} (`scimsync schema directory` and `scimsync schema config` list them all)",
+        names.len()
+    )
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Converts a serde_yaml error into a located [`YamlError`].

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use crate::model::{Attribute, Kind, TABLE};
+use crate::model::{ADDRESS, Attribute, Kind, TABLE};
 use crate::scim::live::{LiveState, LiveUser};
 
 #[derive(Serialize)]
@@ -40,6 +40,17 @@ impl Serialize for DumpUser<'_> {
                     Attribute::UserName => map.serialize_entry(name, &u.user_name)?,
                     _ => map.serialize_entry(name, &u.email)?,
                 },
+                // The address's parts under one `address:`, where its first part is.
+                Kind::Text(_) if spec.attribute.is_address() => {
+                    let first = TABLE.iter().find(|s| s.attribute.is_address());
+                    if first.is_some_and(|f| f.attribute == spec.attribute)
+                        && Attribute::TEXT
+                            .iter()
+                            .any(|a| a.is_address() && u.text(*a).is_some())
+                    {
+                        map.serialize_entry(ADDRESS, &DumpAddress(u))?;
+                    }
+                }
                 Kind::Text(_) | Kind::Date(_) => {
                     if let Some(value) = u.text(spec.attribute) {
                         map.serialize_entry(name, value)?;
@@ -66,6 +77,21 @@ impl Serialize for DumpUser<'_> {
                 }
                 // Memberships are written with the groups.
                 Kind::Groups => {}
+            }
+        }
+        map.end()
+    }
+}
+
+/// The parts of a user's address Slack holds, by their keys under `address:`.
+struct DumpAddress<'a>(&'a LiveUser);
+
+impl Serialize for DumpAddress<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for a in Attribute::TEXT {
+            if let (Some(part), Some(value)) = (a.address_part(), self.0.text(a)) {
+                map.serialize_entry(part, value)?;
             }
         }
         map.end()
@@ -167,11 +193,19 @@ mod tests {
             .map(|(k, _)| k)
             .collect();
         // Every attribute but groups (written with the groups), in the table's order.
-        let expected: Vec<&str> = TABLE
-            .iter()
-            .filter(|s| s.kind != Kind::Groups)
-            .map(|s| s.name)
-            .collect();
+        // The address's parts are written under `address:`, by their keys there.
+        let mut expected: Vec<&str> = Vec::new();
+        for s in TABLE.iter().filter(|s| s.kind != Kind::Groups) {
+            match s.attribute.address_part() {
+                Some(part) => {
+                    if !expected.contains(&ADDRESS) {
+                        expected.push(ADDRESS);
+                    }
+                    expected.push(part);
+                }
+                None => expected.push(s.name),
+            }
+        }
         assert_eq!(keys, expected, "{yaml}");
 
         let content = super::super::yaml::read(&Arc::from("live.yaml"), &yaml).unwrap();

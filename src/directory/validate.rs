@@ -318,6 +318,13 @@ fn check_user(
                     violation,
                 })
             }
+            Check::PhotoUrl => {
+                (!Check::is_photo_url(value)).then(|| DirectoryIssue::InvalidValue {
+                    attribute,
+                    value: value.to_string(),
+                    expected: "a public URL (https://…) or a data: URL",
+                })
+            }
             Check::Free => None,
         };
         if let Some(issue) = issue {

@@ -26,7 +26,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::diag::yaml::{Step, YamlDocument, next_named_key};
 use crate::diag::{Problem, SourceLocation};
-use crate::model::{Kind, TABLE};
+use crate::model::{ADDRESS, Kind, TABLE};
 
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::record::{
@@ -89,9 +89,24 @@ impl<'de> Deserialize<'de> for RawUser {
 
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<RawUser, M::Error> {
                 let mut values = Vec::new();
-                while let Some(attribute) =
-                    next_named_key(&mut map, &Attribute::NAMES, Attribute::from_name)?
-                {
+                let mut address_seen = false;
+                while let Some(key) = next_named_key(&mut map, &Attribute::DIRECTORY_KEYS, |k| {
+                    if k == ADDRESS {
+                        Some(None)
+                    } else {
+                        Attribute::from_name(k)
+                            .filter(|a| !a.is_address())
+                            .map(Some)
+                    }
+                })? {
+                    let Some(attribute) = key else {
+                        if std::mem::replace(&mut address_seen, true) {
+                            return Err(de::Error::duplicate_field(ADDRESS));
+                        }
+                        let address = map.next_value::<Option<RawAddress>>()?.unwrap_or_default();
+                        values.extend(address.parts());
+                        continue;
+                    };
                     if values.iter().any(|(a, _)| *a == attribute) {
                         return Err(de::Error::duplicate_field(attribute.name()));
                     }
@@ -115,7 +130,7 @@ impl<'de> Deserialize<'de> for RawUser {
                 Ok(RawUser { values })
             }
         }
-        d.deserialize_struct("RawUser", &Attribute::NAMES, Fields)
+        d.deserialize_struct("RawUser", &Attribute::DIRECTORY_KEYS, Fields)
     }
 }
 
@@ -127,6 +142,13 @@ impl JsonSchema for RawUser {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut properties = serde_json::Map::new();
         for spec in TABLE {
+            if spec.attribute.is_address() {
+                if !properties.contains_key(ADDRESS) {
+                    let schema = generator.subschema_for::<Option<RawAddress>>();
+                    properties.insert(ADDRESS.into(), schema.into());
+                }
+                continue;
+            }
             let mut schema = match spec.kind {
                 Kind::Guest => generator.subschema_for::<Option<RawGuest>>(),
                 Kind::Active => generator.subschema_for::<Option<bool>>(),
@@ -144,6 +166,38 @@ impl JsonSchema for RawUser {
             "additionalProperties": false,
             "required": [Attribute::Email.name()],
         })
+    }
+}
+
+/// The one address Slack keeps (FACTS §2.3): its parts, each optional, blank rules as any
+/// text. Its keys are the address parts' names after `address.` ([`Attribute::address_part`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAddress {
+    /// Street and number (`address.street` in plans and the attribute policy).
+    pub street: Option<String>,
+    /// City (Slack's City field).
+    pub locality: Option<String>,
+    /// State or province.
+    pub region: Option<String>,
+    /// Postal or ZIP code (Slack's Zip Code field).
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+impl RawAddress {
+    /// The parts given, as the attributes they are (a part absent or `null` is not given).
+    fn parts(self) -> impl Iterator<Item = (Attribute, RawValue)> {
+        [
+            (Attribute::AddressStreet, self.street),
+            (Attribute::AddressLocality, self.locality),
+            (Attribute::AddressRegion, self.region),
+            (Attribute::AddressPostalCode, self.postal_code),
+            (Attribute::AddressCountry, self.country),
+        ]
+        .into_iter()
+        .filter_map(|(a, v)| Some((a, RawValue::Text(v?))))
     }
 }
 
@@ -261,7 +315,10 @@ fn person(doc: &YamlDocument, path: &[Step<'_>; 2], raw: RawUser) -> PersonRecor
     let at = |key: &str| doc.location(&[path[0], path[1], Step::Key(key)]);
     let mut record = PersonRecord::new(doc.location(path));
     for (attribute, value) in raw.values {
-        let location = at(attribute.name());
+        let location = match attribute.address_part() {
+            Some(part) => doc.location(&[path[0], path[1], Step::Key(ADDRESS), Step::Key(part)]),
+            None => at(attribute.name()),
+        };
         match (attribute.kind(), value) {
             (Kind::Date(_), RawValue::Text(text)) => match parse_date(&text) {
                 Some(date) => record
@@ -447,12 +504,8 @@ mod tests {
             errors,
             [
                 format!(
-                    "d.yaml:3:5: error: {}",
-                    // Past 400 characters a message's middle is cut (diag::bounded).
-                    crate::diag::bounded(&format!(
-                        "nick: unknown field `nick`, expected one of {}",
-                        Attribute::NAMES.map(|n| format!("`{n}`")).join(", ")
-                    ))
+                    "d.yaml:3:5: error: nick: unknown field `nick`, expected one of {} names: did you mean `nickname`? (`scimsync schema directory` and `scimsync schema config` list them all)",
+                    Attribute::DIRECTORY_KEYS.len()
                 )
                 .as_str(),
                 "d.yaml:4:22: error: employee_number: invalid type: integer `42`, expected a string",
@@ -462,15 +515,22 @@ mod tests {
             ]
         );
 
-        // Every text and date attribute of the table, by its name; `null` is written blank.
-        let mut text = String::from("users:\n  - email: a@x.io\n    title: ~\n");
+        // Every text and date attribute of the table, by its name (an address part by its
+        // key under `address:`); `null` is written blank.
+        let mut text = String::from("users:\n  - email: a@x.io\n    title: ~\n    address:\n");
         for attribute in Attribute::TEXT {
             let value = match attribute.kind() {
                 Kind::Date(_) => "2024-04-10".to_string(),
                 _ if attribute == Attribute::Title => continue,
                 _ => format!("'{attribute} value'"),
             };
-            text.push_str(&format!("    {attribute}: {value}\n"));
+            match attribute.address_part() {
+                Some(part) => text.insert_str(
+                    text.find("    address:\n").unwrap() + "    address:\n".len(),
+                    &format!("      {part}: {value}\n"),
+                ),
+                None => text.push_str(&format!("    {attribute}: {value}\n")),
+            }
         }
         let person = &read_str(&text).unwrap().people[0];
         assert!(person.problems.is_empty(), "{:?}", person.problems);

@@ -33,8 +33,8 @@ mod users;
 
 pub use error::ApiError;
 pub use policy::{
-    DEFAULT_CHANNELS, GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors,
-    TokenRole, read_channels,
+    AddressReading, DEFAULT_CHANNELS, GroupFilters, GroupNames, InvalidValue, LagScope, Parsing,
+    PhotoReading, ProfileErrors, ProfileUrlReading, RoleReading, TokenRole, read_channels,
 };
 pub use server::{
     Emulator, EmulatorConfig, Faults, LIKE_SLACK_FAULT_RATE, LIKE_SLACK_READ_LAG, Preset, Stats,

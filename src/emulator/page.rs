@@ -245,7 +245,8 @@ fn sorted_keys(object: Object) -> Vec<(&'static str, Key)> {
                 | ScimSlot::MobilePhone
                 | ScimSlot::SecondaryEmail
                 | ScimSlot::Role
-                | ScimSlot::Photo,
+                | ScimSlot::Photo
+                | ScimSlot::Address(_),
             )
             | None => continue,
         };
@@ -387,10 +388,9 @@ impl Serialize for UserJson<'_> {
                 Key::Photos => o.serialize_entry(key, &[photo(u)])?,
                 Key::ProfileUrl => o.serialize_entry(
                     key,
-                    &format!(
-                        "https://{}.slack.com/team/{}",
-                        self.site.workspace, u.user_name
-                    ),
+                    &self
+                        .site
+                        .profile_url(&u.user_name, u.profile_url.as_deref()),
                 )?,
                 Key::Roles if full => {
                     let role = PrimaryValue {
@@ -559,10 +559,7 @@ mod tests {
             o.insert("name".into(), Value::Object(name));
             o.insert(
                 "profileUrl".into(),
-                json!(format!(
-                    "https://{}.slack.com/team/{}",
-                    site.workspace, u.user_name
-                )),
+                json!(site.profile_url(&u.user_name, u.profile_url.as_deref())),
             );
             o.insert("active".into(), json!(u.active));
             insert_emails_and_photo(&mut o, u, full);
@@ -609,7 +606,8 @@ mod tests {
                     | ScimSlot::MobilePhone
                     | ScimSlot::SecondaryEmail
                     | ScimSlot::Role
-                    | ScimSlot::Photo => continue,
+                    | ScimSlot::Photo
+                    | ScimSlot::Address(_) => continue,
                 };
                 match path.split_once('.') {
                     Some((parent, key)) => child(object, parent).insert(key.into(), value),

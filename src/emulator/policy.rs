@@ -9,6 +9,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::model::{Attribute, ScimSlot};
 use crate::slack_rules::user_name_key;
 
 /// Who the token belongs to: an admin's token cannot modify owners (FACTS §1.1).
@@ -61,6 +62,9 @@ pub enum LagScope {
     /// Only a user's deactivation and a photo change are seen late; every other write, and
     /// every group write, at once.
     Deactivation,
+    /// Only a photo change is seen late (FACTS §2.2: "not visible immediately"): the photo's
+    /// own lag, without the deactivations'.
+    Photo,
 }
 
 /// How strictly request bodies, headers and filters are read.
@@ -116,6 +120,16 @@ pub struct Rules {
     pub group_filters: GroupFilters,
     /// How a photo written reads back.
     pub photo_reading: PhotoReading,
+    /// How a profile URL a create sent reads back.
+    pub profile_url_reading: ProfileUrlReading,
+    /// How an address written reads back.
+    pub address_reading: AddressReading,
+    /// How a role written reads back.
+    pub role_reading: RoleReading,
+    /// How many custom profile fields the organisation has besides those SCIM writes create.
+    pub custom_profile_fields: usize,
+    /// Values Slack finds invalid for a custom profile field.
+    pub invalid_values: Vec<InvalidValue>,
 }
 
 impl Rules {
@@ -142,6 +156,11 @@ impl Rules {
             parsing: Parsing::default(),
             group_filters: GroupFilters::default(),
             photo_reading: PhotoReading::default(),
+            profile_url_reading: ProfileUrlReading::default(),
+            address_reading: AddressReading::default(),
+            role_reading: RoleReading::default(),
+            custom_profile_fields: 0,
+            invalid_values: Vec::new(),
         }
     }
 
@@ -234,5 +253,148 @@ impl PhotoReading {
                 )
             }
         }
+    }
+}
+
+/// How Slack reads back the `profileUrl` a create sent (FACTS §10 #8: real responses show a
+/// URL of Slack's own, the v2 POST example echoes the request's). A PATCH of it is ignored
+/// under both ("updates not supported", FACTS §2.2). scimsync compares a profile URL by what
+/// it last applied, right under either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProfileUrlReading {
+    /// Slack answers `https://<workspace>.slack.com/team/<user name>` whatever was sent.
+    #[default]
+    Slack,
+    /// Slack answers the URL the create sent.
+    Echo,
+}
+
+/// How Slack reads back a role (FACTS §2.3 shows roles read back as written but says every
+/// attribute is `caseExact: false`, so it may keep another case): both readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RoleReading {
+    /// As sent.
+    #[default]
+    Exact,
+    /// Lower-cased.
+    Lower,
+}
+
+impl RoleReading {
+    /// The role Slack keeps of `sent`.
+    pub fn keep(self, sent: String) -> String {
+        match self {
+            RoleReading::Exact => sent,
+            RoleReading::Lower => sent.to_lowercase(),
+        }
+    }
+}
+
+/// How Slack reads back the parts of an address (FACTS §2.3 is silent on whether it trims
+/// them), so the emulator offers both readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AddressReading {
+    /// Each part is kept as sent.
+    #[default]
+    Keep,
+    /// Each part is trimmed of surrounding white space; a part left blank is unset.
+    Trim,
+}
+
+impl AddressReading {
+    /// The part Slack keeps of `sent`.
+    pub fn keep(self, sent: Option<String>) -> Option<String> {
+        match self {
+            AddressReading::Keep => sent,
+            AddressReading::Trim => sent.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+/// A value Slack finds invalid for a custom profile field (FACTS does not say which values
+/// are, so the emulator is told): `phone=*x*` — an attribute of the table kept as a custom
+/// profile field, `=`, and a value, where `*` stands for any run of characters. A create
+/// carrying one loses its whole custom profile under [`ProfileErrors::Drop`] (FACTS TL;DR 7);
+/// an update carrying one is refused with the field's code (`phoneNumbers_invalid`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidValue {
+    /// The attribute whose values are checked.
+    pub attribute: Attribute,
+    /// The value, `*` matching any run of characters.
+    pub pattern: String,
+}
+
+impl std::str::FromStr for InvalidValue {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<InvalidValue, String> {
+        let (name, pattern) = s
+            .split_once('=')
+            .ok_or_else(|| format!("{s:?} is not ATTRIBUTE=VALUE"))?;
+        let attribute = Attribute::from_name(name.trim())
+            .filter(|a| a.scim().is_some_and(|scim| scim.custom))
+            .ok_or_else(|| {
+                format!("{name:?} is not an attribute Slack keeps as a custom profile field")
+            })?;
+        Ok(InvalidValue {
+            attribute,
+            pattern: pattern.to_string(),
+        })
+    }
+}
+
+impl InvalidValue {
+    /// Whether `value` is one of the invalid values.
+    pub fn matches(&self, value: &str) -> bool {
+        let mut parts = self.pattern.split('*');
+        let first = parts.next().unwrap_or_default();
+        let Some(mut rest) = value.strip_prefix(first) else {
+            return false;
+        };
+        let parts: Vec<&str> = parts.collect();
+        let Some((last, middle)) = parts.split_last() else {
+            return rest.is_empty(); // no `*`: the whole value
+        };
+        for part in middle {
+            match rest.find(part) {
+                Some(i) => rest = &rest[i + part.len()..],
+                None => return false,
+            }
+        }
+        rest.len() >= last.len() && rest.ends_with(last)
+    }
+
+    /// The code Slack refuses an update carrying the value with (FACTS §6.2's per-attribute
+    /// codes; `invalid_attribute_format` for the others).
+    pub fn code(&self) -> crate::slack_rules::ErrorCode {
+        use crate::slack_rules::ErrorCode;
+        match self.attribute.slot() {
+            Some(ScimSlot::PrimaryPhone | ScimSlot::MobilePhone) => ErrorCode::PhoneNumbersInvalid,
+            Some(ScimSlot::Address(_)) => ErrorCode::AddressesInvalid,
+            Some(ScimSlot::Role) => ErrorCode::RolesInvalid,
+            _ => ErrorCode::InvalidAttributeFormat,
+        }
+    }
+}
+
+#[cfg(test)]
+mod invalid_value_tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_value_is_an_attribute_and_a_pattern() {
+        let v: InvalidValue = "phone=*x*".parse().unwrap();
+        assert_eq!(v.attribute, Attribute::Phone);
+        assert!(v.matches("555 x 12") && v.matches("x") && !v.matches("555"));
+        let exact: InvalidValue = "title=Boss".parse().unwrap();
+        assert!(exact.matches("Boss") && !exact.matches("Bossy"));
+        let ends: InvalidValue = "address.country=*land".parse().unwrap();
+        assert!(ends.matches("Iceland") && !ends.matches("Landau"));
+        assert_eq!(ends.code(), crate::slack_rules::ErrorCode::AddressesInvalid);
+        assert!(
+            "given_name=x".parse::<InvalidValue>().is_err(),
+            "not a custom field"
+        );
+        assert!("phone".parse::<InvalidValue>().is_err());
     }
 }

@@ -28,7 +28,8 @@ use super::error::ApiError;
 use super::groups;
 use super::limiter::{Limiter, retry_after_secs};
 use super::policy::{
-    GroupFilters, GroupNames, LagScope, Parsing, PhotoReading, ProfileErrors, Rules, TokenRole,
+    AddressReading, GroupFilters, GroupNames, InvalidValue, LagScope, Parsing, PhotoReading,
+    ProfileErrors, ProfileUrlReading, RoleReading, Rules, TokenRole,
 };
 use super::reads::{View, query};
 use super::render;
@@ -113,6 +114,21 @@ pub struct EmulatorConfig {
     pub group_filters: GroupFilters,
     /// How a photo written reads back (FACTS is silent: both readings). Default: `Rehost`.
     pub photo_reading: PhotoReading,
+    /// How the profile URL a create sent reads back (FACTS §10 #8: both readings). Default:
+    /// `Slack`, a URL of Slack's own.
+    pub profile_url_reading: ProfileUrlReading,
+    /// How the parts of an address read back (FACTS is silent on trimming). Default: `Keep`.
+    pub address_reading: AddressReading,
+    /// How a role reads back (FACTS is silent on its case). Default: `Exact`.
+    pub role_reading: RoleReading,
+    /// How many custom profile fields the organisation has besides those SCIM writes create;
+    /// a write needing one past [`crate::model::CUSTOM_PROFILE_FIELD_LIMIT`] is refused with
+    /// 400 `unable_to_create_team_profile_fields`. Default: 0.
+    pub custom_profile_fields: usize,
+    /// Values Slack finds invalid for a custom profile field (FACTS does not say which):
+    /// a create carrying one loses its custom profile (under `profile_errors: Drop`), an
+    /// update is refused. Default: none.
+    pub invalid_values: Vec<InvalidValue>,
 }
 
 /// A named set of settings, on top of which single settings may still be changed.
@@ -146,6 +162,11 @@ impl EmulatorConfig {
         rules.parsing = self.parsing;
         rules.group_filters = self.group_filters;
         rules.photo_reading = self.photo_reading;
+        rules.profile_url_reading = self.profile_url_reading;
+        rules.address_reading = self.address_reading;
+        rules.role_reading = self.role_reading;
+        rules.custom_profile_fields = self.custom_profile_fields;
+        rules.invalid_values.clone_from(&self.invalid_values);
         rules
     }
 
@@ -200,6 +221,11 @@ impl Default for EmulatorConfig {
             parsing: Parsing::Lenient,
             group_filters: GroupFilters::Honour,
             photo_reading: PhotoReading::default(),
+            profile_url_reading: ProfileUrlReading::default(),
+            address_reading: AddressReading::default(),
+            role_reading: RoleReading::default(),
+            custom_profile_fields: 0,
+            invalid_values: Vec::new(),
         }
     }
 }

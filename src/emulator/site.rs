@@ -18,4 +18,14 @@ impl Site {
     pub fn location(&self, version: Version, kind: &str, id: &str) -> String {
         format!("{}/scim/{version}/{kind}/{id}", self.base_url)
     }
+
+    /// The `profileUrl` a user shows: the URL a create sent, when the emulator echoes it
+    /// (`stored`, [`super::policy::ProfileUrlReading::Echo`]), else Slack's own
+    /// `https://<workspace>.slack.com/team/<user name>` (FACTS §2.2).
+    pub fn profile_url(&self, user_name: &str, stored: Option<&str>) -> String {
+        stored.map_or_else(
+            || format!("https://{}.slack.com/team/{user_name}", self.workspace),
+            str::to_string,
+        )
+    }
 }

@@ -62,6 +62,30 @@ pub struct StoredAddress {
     pub country: Option<String>,
 }
 
+impl StoredAddress {
+    /// The part under `key` (an `addresses` entry's key: `streetAddress`, `locality`, …).
+    pub fn part(&self, key: &str) -> &Option<String> {
+        match key {
+            "streetAddress" => &self.street_address,
+            "locality" => &self.locality,
+            "region" => &self.region,
+            "postalCode" => &self.postal_code,
+            _ => &self.country,
+        }
+    }
+
+    /// The part under `key`, to set.
+    pub fn part_mut(&mut self, key: &str) -> &mut Option<String> {
+        match key {
+            "streetAddress" => &mut self.street_address,
+            "locality" => &mut self.locality,
+            "region" => &mut self.region,
+            "postalCode" => &mut self.postal_code,
+            _ => &mut self.country,
+        }
+    }
+}
+
 /// A multi-channel guest (Slack's guest extension). `single_channel` marks a single-channel
 /// guest, which only exists in seeds: SCIM cannot create one.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -90,6 +114,11 @@ enum Storage {
     Role,
     /// In [`StoredUser::photo`]: the one photo.
     Photo,
+    /// In [`StoredUser::profile_url`]: the URL a create sent, which Slack may answer or not
+    /// ([`super::policy::ProfileUrlReading`]).
+    ProfileUrl,
+    /// A part of [`StoredUser::address`], by its key in an `addresses` entry.
+    Address(&'static str),
     /// In [`StoredUser::honorific_prefix`]: `name`'s one key with rules of its own (it makes
     /// a user one with custom-profile data, FACTS §2.9).
     HonorificPrefix,
@@ -127,11 +156,16 @@ const fn storage_of(attribute: Attribute) -> Option<Storage> {
         Some(ScimSlot::SecondaryEmail) => Some(Storage::SecondaryEmail),
         Some(ScimSlot::Role) => Some(Storage::Role),
         Some(ScimSlot::Photo) => Some(Storage::Photo),
+        Some(ScimSlot::Address(key)) => Some(Storage::Address(key)),
+        Some(ScimSlot::Core(path)) if eq(path, PROFILE_URL) => Some(Storage::ProfileUrl),
         Some(ScimSlot::Core(path)) if eq(path, HONORIFIC_PREFIX) => Some(Storage::HonorificPrefix),
         Some(ScimSlot::Core(path)) if is_user_name_key(path) => Some(Storage::UserName),
         Some(_) => Some(Storage::Texts),
     }
 }
+
+/// Where Slack shows the profile URL.
+const PROFILE_URL: &str = "profileUrl";
 
 /// Where Slack keeps the honorific prefix.
 const HONORIFIC_PREFIX: &str = "name.honorificPrefix";
@@ -253,6 +287,8 @@ pub struct StoredUser {
     pub photo: Option<String>,
     /// The one address stored.
     pub address: Option<StoredAddress>,
+    /// The `profileUrl` a create sent (Slack ignores it on update, FACTS §2.2).
+    pub profile_url: Option<String>,
     /// Slack's "primaryPhone" (written with `type: mobile` or `primary: true`).
     pub primary_phone: Option<String>,
     /// Slack's "mobilePhone" (written with `type: work` or `primary: false`).
@@ -298,6 +334,8 @@ impl StoredUser {
             Storage::SecondaryEmail => self.secondary_email.as_deref(),
             Storage::Role => self.role_title.as_deref(),
             Storage::Photo => self.photo.as_deref(),
+            Storage::ProfileUrl => self.profile_url.as_deref(),
+            Storage::Address(key) => self.address.as_ref()?.part(key).as_deref(),
             Storage::HonorificPrefix => self.honorific_prefix.as_deref(),
             Storage::UserName => Some(&self.user_name),
         }
@@ -316,6 +354,12 @@ impl StoredUser {
             Some(Storage::SecondaryEmail) => self.secondary_email = value,
             Some(Storage::Role) => self.role_title = value,
             Some(Storage::Photo) => self.photo = value,
+            Some(Storage::ProfileUrl) => self.profile_url = value,
+            Some(Storage::Address(key)) => {
+                let mut address = self.address.take().unwrap_or_default();
+                *address.part_mut(key) = value;
+                self.address = (address != StoredAddress::default()).then_some(address);
+            }
             Some(Storage::HonorificPrefix) => self.honorific_prefix = value,
             Some(Storage::UserName) => {
                 if let Some(name) = value {
@@ -363,6 +407,18 @@ impl StoredUser {
         }
     }
 
+    /// The organisation's custom profile fields the user's values need ([`Attribute::profile_field`]).
+    pub fn profile_fields(&self) -> impl Iterator<Item = &'static str> + '_ {
+        Attribute::ALL.into_iter().filter_map(|a| {
+            let field = a.profile_field()?;
+            let set = match a {
+                Attribute::Manager => self.manager_id.is_some(),
+                _ => self.text(a).is_some(),
+            };
+            set.then_some(field)
+        })
+    }
+
     /// Whether the user is a (multi- or single-channel) guest.
     pub fn is_guest(&self) -> bool {
         self.guest.is_some()
@@ -370,7 +426,7 @@ impl StoredUser {
 }
 
 /// The keys of a stored user in seeds and persisted states, but the text attributes'.
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 16] = [
     "id",
     "role",
     "user_name",
@@ -379,6 +435,7 @@ const FIELDS: [&str; 15] = [
     "active",
     "honorific_prefix",
     "photo",
+    "profile_url",
     "address",
     "primary_phone",
     "mobile_phone",
@@ -424,6 +481,7 @@ impl Serialize for StoredUser {
         let optional = [
             ("honorific_prefix", &self.honorific_prefix),
             ("photo", &self.photo),
+            ("profile_url", &self.profile_url),
         ];
         for (key, value) in optional {
             if let Some(v) = value {
@@ -491,6 +549,7 @@ impl<'de> Visitor<'de> for SeedUser {
                 "active" => active = Some(map.next_value()?),
                 "honorific_prefix" => u.honorific_prefix = map.next_value()?,
                 "photo" => u.photo = map.next_value()?,
+                "profile_url" => u.profile_url = map.next_value()?,
                 "address" => u.address = map.next_value()?,
                 "primary_phone" => u.primary_phone = map.next_value()?,
                 "mobile_phone" => u.mobile_phone = map.next_value()?,
@@ -592,6 +651,9 @@ pub struct Store {
     group_history: History<StoredGroup>,
     /// Which writes the read lag applies to.
     lag_scope: LagScope,
+    /// The custom profile fields SCIM writes have created (Slack creates one the first time a
+    /// user has a value for it, FACTS §2.8).
+    profile_fields: BTreeSet<&'static str>,
 }
 
 impl Store {
@@ -609,6 +671,7 @@ impl Store {
             user_history: History::default(),
             group_history: History::default(),
             lag_scope: LagScope::All,
+            profile_fields: BTreeSet::new(),
         }
     }
 
@@ -629,10 +692,11 @@ impl Store {
     fn user_write_lags(&self, old: Option<&StoredUser>, new: &StoredUser) -> bool {
         match (self.lag_scope, old) {
             (LagScope::All, _) => true,
-            (LagScope::Deactivation, None) => false,
+            (LagScope::Deactivation | LagScope::Photo, None) => false,
             (LagScope::Deactivation, Some(old)) => {
                 (old.active && !new.active) || old.photo != new.photo
             }
+            (LagScope::Photo, Some(old)) => old.photo != new.photo,
         }
     }
 
@@ -892,6 +956,7 @@ impl Store {
 
     /// Adds a user; the caller has checked uniqueness.
     pub fn insert_user(&mut self, user: StoredUser) {
+        self.profile_fields.extend(user.profile_fields());
         self.index_user(&user);
         if self.user_write_lags(None, &user) {
             self.user_history.record(&user.id, None, Instant::now());
@@ -901,6 +966,7 @@ impl Store {
 
     /// Replaces a user, re-indexing its email and userName.
     pub fn replace_user(&mut self, user: StoredUser) {
+        self.profile_fields.extend(user.profile_fields());
         let old = self.users.get(&user.id).cloned();
         if let Some(old) = &old {
             self.unindex_user(old);
@@ -911,6 +977,19 @@ impl Store {
         }
         let id = user.id.clone();
         self.users.insert(id, user);
+    }
+
+    /// The custom profile fields `user`'s values need that the organisation does not have yet
+    /// (Slack would create them).
+    pub fn new_profile_fields(&self, user: &StoredUser) -> Vec<&'static str> {
+        user.profile_fields()
+            .filter(|f| !self.profile_fields.contains(f))
+            .collect()
+    }
+
+    /// How many custom profile fields SCIM writes have created.
+    pub fn profile_fields_created(&self) -> usize {
+        self.profile_fields.len()
     }
 
     fn index_user(&mut self, user: &StoredUser) {

@@ -13,8 +13,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, require_schemas};
 use super::filter::{self, Filterable};
-use super::policy::{ProfileErrors, Rules, TokenRole};
+use super::policy::{ProfileErrors, ProfileUrlReading, Rules, TokenRole};
 use super::store::{Role, STORED, Store, StoredAddress, StoredUser, core_attribute, now_timestamp};
+use crate::model::CUSTOM_PROFILE_FIELD_LIMIT;
 use crate::model::{Attribute, ScimSlot};
 use crate::scim::types::{
     Address, Enterprise, Flag, MultiValue, Nullable, PatchOp, RoleValue, User, urn,
@@ -201,9 +202,11 @@ fn commit(
     check_names_and_emails(&mut draft, old.is_some())?;
     check_unique(store, old, &draft, rules)?;
     check_custom_profile(store, old, &mut draft, rules)?;
+    check_profile_fields(store, &draft, rules)?;
     if draft.photo.is_some() && draft.photo != old.and_then(|o| o.photo.clone()) {
         draft.photo = draft.photo.map(|p| rules.photo_reading.answer(&p));
     }
+    read_back_profile(old, &mut draft, rules);
 
     let id = draft.id.clone();
     let deactivated = old.is_some_and(|o| o.active) && !draft.active;
@@ -319,14 +322,16 @@ fn check_unique(
 /// 7) unless the emulator is strict. FACTS speaks of creates only, so updates are refused
 /// whatever the setting (the stricter reading).
 ///
-/// The one value the emulator can tell is invalid is a manager that is no user: FACTS does
-/// not say which other values Slack finds invalid.
+/// The values the emulator can tell are invalid: a manager that is no user, and those it was
+/// told of (`--drop-profile-on-invalid`): FACTS does not say which other values Slack finds
+/// invalid.
 fn check_custom_profile(
     store: &Store,
     old: Option<&StoredUser>,
     draft: &mut StoredUser,
     rules: &Rules,
 ) -> Result<(), ApiError> {
+    check_invalid_values(old, draft, rules)?;
     let Some(m) = draft.manager_id.clone() else {
         return Ok(());
     };
@@ -344,6 +349,76 @@ fn check_custom_profile(
         }
     }
     Ok(())
+}
+
+/// The values the emulator was told Slack finds invalid ([`super::policy::InvalidValue`]), among those a
+/// write sets: a create loses its custom profile (FACTS TL;DR 7) unless the emulator is
+/// strict; an update, or a strict create, is refused with the field's code.
+fn check_invalid_values(
+    old: Option<&StoredUser>,
+    draft: &mut StoredUser,
+    rules: &Rules,
+) -> Result<(), ApiError> {
+    let invalid = rules.invalid_values.iter().find_map(|rule| {
+        let value = draft.text(rule.attribute)?;
+        let unchanged = old.is_some_and(|o| o.text(rule.attribute) == Some(value));
+        (!unchanged && rule.matches(value)).then(|| (rule, value.to_string()))
+    });
+    match invalid {
+        None => Ok(()),
+        Some(_) if old.is_none() && rules.profile_errors == ProfileErrors::Drop => {
+            draft.clear_custom_profile();
+            Ok(())
+        }
+        Some((rule, value)) => Err(ApiError::with(
+            400,
+            rule.code(),
+            format!("{}={value}", rule.attribute),
+        )),
+    }
+}
+
+/// Slack creates a custom profile field the first time a user has a value for it, up to
+/// [`CUSTOM_PROFILE_FIELD_LIMIT`] per organisation, those it had before SCIM included
+/// (`rules.custom_profile_fields`): a write needing one more is refused with 400
+/// `unable_to_create_team_profile_fields`, naming the field (FACTS §2.8).
+fn check_profile_fields(store: &Store, draft: &StoredUser, rules: &Rules) -> Result<(), ApiError> {
+    let have = rules.custom_profile_fields + store.profile_fields_created();
+    let new = store.new_profile_fields(draft);
+    match new.get(CUSTOM_PROFILE_FIELD_LIMIT.saturating_sub(have)) {
+        Some(field) => Err(ApiError::with(
+            400,
+            ErrorCode::UnableToCreateTeamProfileFields,
+            format!("field={field}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What Slack keeps of the profile URL, the role and the address written: a profile URL only
+/// from a create, and only under the echo reading ("updates not supported", FACTS §2.2, §10
+/// #8); the role and the address parts as their readings say (FACTS is silent on case and
+/// trimming).
+fn read_back_profile(old: Option<&StoredUser>, draft: &mut StoredUser, rules: &Rules) {
+    draft.profile_url = match old {
+        Some(old) => old.profile_url.clone(),
+        None => draft
+            .profile_url
+            .take()
+            .filter(|_| rules.profile_url_reading == ProfileUrlReading::Echo),
+    };
+    if draft.role_title != old.and_then(|o| o.role_title.clone()) {
+        draft.role_title = draft.role_title.take().map(|r| rules.role_reading.keep(r));
+    }
+    if let Some(mut a) = draft.address.take() {
+        let keep = |part: &mut Option<String>| *part = rules.address_reading.keep(part.take());
+        keep(&mut a.street_address);
+        keep(&mut a.locality);
+        keep(&mut a.region);
+        keep(&mut a.postal_code);
+        keep(&mut a.country);
+        draft.address = (a != StoredAddress::default()).then_some(a);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,6 +478,9 @@ fn merge(d: &mut StoredUser, u: &User, mode: Mode) -> Result<(), ApiError> {
     }
     merge_names(d, u)?;
     merge_texts(d, u);
+    if let Some(url) = u.profile_url.text() {
+        d.profile_url = Some(url.to_string()); // kept from a create only (`commit`)
+    }
     if let Some(active) = u.active.value() {
         d.active = active.is_true();
     }
@@ -819,9 +897,10 @@ fn canonical_key(key: &str) -> String {
     let table = Attribute::TEXT
         .into_iter()
         .filter_map(|a| match a.slot()? {
-            ScimSlot::Core(path) | ScimSlot::Enterprise(path) | ScimSlot::Profile(path) => {
-                Some(path)
-            }
+            ScimSlot::Core(path)
+            | ScimSlot::Enterprise(path)
+            | ScimSlot::Profile(path)
+            | ScimSlot::Address(path) => Some(path),
             ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
             | ScimSlot::SecondaryEmail
@@ -1321,5 +1400,79 @@ mod tests {
         let u = s.user(&id).unwrap();
         assert!(u.active);
         assert_eq!(u.guest, Some(guest(Some("2030-01-01T00:00:00Z"))));
+    }
+
+    /// Slack creates a custom profile field the first time a user has a value for it, up to
+    /// 50 with those the organisation had: the write needing the 51st is refused, naming it;
+    /// a value for a field that exists is not.
+    #[test]
+    fn the_51st_custom_profile_field_is_refused() {
+        let mut store = org();
+        let mut rules = Rules::default();
+        rules.custom_profile_fields = 48;
+        let body = |name: &str, extra: Value| {
+            let mut b = json!({"schemas":[urn::CORE_V1, urn::ENTERPRISE_V1],"userName":name,
+                               "emails":[{"value":format!("{name}@example.com")}]});
+            b.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            b
+        };
+        create(
+            &mut store,
+            &body("a", json!({"title":"Lead","userType":"Employee"})),
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(store.profile_fields_created(), 2);
+        // Title exists: another user may use it; a third field is the 51st.
+        create(&mut store, &body("b", json!({"title":"Cook"})), &rules).unwrap();
+        let err = create(
+            &mut store,
+            &body("c", json!({"addresses":[{"locality":"Paris"}]})),
+            &rules,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            err.description,
+            "unable_to_create_team_profile_fields (field=City)"
+        );
+        assert!(store.user_by_email("c@example.com").is_none());
+    }
+
+    /// A value Slack was told is invalid: a create carrying it keeps its standard profile and
+    /// loses its custom one (FACTS TL;DR 7); an update setting it is refused with the field's
+    /// code; under strict profile errors a create is refused too.
+    #[test]
+    fn an_invalid_custom_value_drops_the_profile_on_create_and_is_refused_on_update() {
+        let mut store = org();
+        let mut rules = Rules::default();
+        rules.invalid_values = vec!["phone=*x*".parse().unwrap()];
+        let body = json!({"schemas":[urn::CORE_V1],"userName":"ada","emails":[{"value":"ada@example.com"}],
+                          "name":{"givenName":"Ada"},"title":"Lead",
+                          "phoneNumbers":[{"value":"555 x1","primary":true}]});
+        let id = create(&mut store, &body, &rules).unwrap();
+        let ada = store.user_by_email("ada@example.com").unwrap().clone();
+        assert_eq!(ada.text(A::GivenName), Some("Ada"));
+        assert_eq!(ada.text(A::Title), None, "dropped");
+        assert_eq!(ada.text(A::Phone), None, "dropped");
+        let set_phone =
+            json!({"schemas":[urn::CORE_V1],"phoneNumbers":[{"value":"555 x1","primary":true}]});
+        let err = patch(&mut store, Version::V1, &id, &set_phone, &rules).unwrap_err();
+        assert_eq!(err.description, "phoneNumbers_invalid (phone=555 x1)");
+        let fine = json!({"schemas":[urn::CORE_V1],"phoneNumbers":[{"value":"555 01","primary":true}],"title":"Lead"});
+        patch(&mut store, Version::V1, &id, &fine, &rules).unwrap();
+        assert_eq!(
+            store
+                .user_by_email("ada@example.com")
+                .unwrap()
+                .text(A::Phone),
+            Some("555 01")
+        );
+        rules.profile_errors = ProfileErrors::Strict;
+        let lin = body.to_string().replace("ada", "lin");
+        let err = create(&mut store, &serde_json::from_str(&lin).unwrap(), &rules).unwrap_err();
+        assert_eq!(err.description, "phoneNumbers_invalid (phone=555 x1)");
     }
 }

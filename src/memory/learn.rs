@@ -155,10 +155,16 @@ fn last_applied(
                     }
                 }
             }
-            Op::CreateUser { fields, .. } if ok => {
+            // A create whose custom profile Slack dropped applied the rest: the values dropped
+            // were never applied, so the next pass's update of them is no drift.
+            Op::CreateUser { fields, .. } if result.is_some_and(|r| r.result.exists()) => {
+                let dropped = match result.map(|r| &r.result) {
+                    Some(OpResult::ProfileDropped { dropped }) => dropped.as_slice(),
+                    _ => &[],
+                };
                 if let Some(id) = result.and_then(|r| r.resource.clone()) {
                     let entry = out.entry(id).or_default();
-                    for (a, v) in &fields.text {
+                    for (a, v) in fields.text.iter().filter(|(a, _)| !dropped.contains(a)) {
                         entry.insert(*a, value_digest(&before.key, v.as_deref()));
                     }
                 }

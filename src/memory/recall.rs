@@ -184,10 +184,22 @@ fn find_drift(
                 reported.push(c.attribute);
             }
         }
-        changes.retain(|c| !reported.contains(&c.attribute));
-        for a in &reported {
-            fields.text.remove(a);
+        // Slack replaces the whole address on a write: a part held back is written as Slack
+        // has it while another part is still written, and no part is once none changes.
+        let kept_address = changes
+            .iter()
+            .any(|c| c.attribute.is_address() && !reported.contains(&c.attribute));
+        for c in changes.iter().filter(|c| reported.contains(&c.attribute)) {
+            if kept_address && c.attribute.is_address() {
+                fields.text.insert(c.attribute, c.from.clone());
+            } else {
+                fields.text.remove(&c.attribute);
+            }
         }
+        if !kept_address && reported.iter().any(|a| a.is_address()) {
+            fields.text.retain(|a, _| !a.is_address());
+        }
+        changes.retain(|c| !reported.contains(&c.attribute));
         if changes.is_empty() && !dependents {
             held.insert(i);
         }

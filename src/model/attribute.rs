@@ -20,7 +20,8 @@
 //! a list Slack keeps one or two of (the phones, [`ScimSlot::PrimaryPhone`] and
 //! [`ScimSlot::MobilePhone`]: two stored, swapped on the way out; the secondary email, the
 //! role, the photo — whose URL Slack answers of its own, so it is compared by what scimsync
-//! last applied, [`Attribute::compared_by_memory`]) and the
+//! last applied, [`Attribute::compared_by_memory`], as the profile URL is —, the address,
+//! one entry of five parts that a write replaces whole, [`ScimSlot::Address`]) and the
 //! user name, which Slack keeps under both `userName` and `nickName` (FACTS TL;DR 5: the
 //! emulator stores one name, and [`Check::UserName`] holds a source's nickname to the user
 //! name, so that a plan converges); and a new kind of [`Check`].
@@ -43,10 +44,16 @@ pub enum Attribute {
     FamilyName,
     DisplayName,
     Photo,
+    ProfileUrl,
     Title,
     Role,
     Phone,
     MobilePhone,
+    AddressStreet,
+    AddressLocality,
+    AddressRegion,
+    AddressPostalCode,
+    AddressCountry,
     Timezone,
     Locale,
     PreferredLanguage,
@@ -123,6 +130,10 @@ pub enum ScimSlot {
     /// of its own and shows a change late, so a photo is compared by what scimsync last
     /// applied ([`Attribute::compared_by_memory`]).
     Photo,
+    /// A part of the one `addresses` entry Slack keeps (FACTS §2.3), by its key in the entry
+    /// (`streetAddress`, `locality`, …). Slack stores one address, so a write of any part
+    /// carries every part (`crate::plan`), and a clear of every part removes it.
+    Address(&'static str),
 }
 
 /// How Slack shows a text attribute in a user body (FACTS §2.9).
@@ -151,6 +162,25 @@ pub enum Check {
     /// `user_name` given, else the one derived from the email — compared as user names are,
     /// and is kept as Slack spells it.
     UserName,
+    /// Slack's rule for a photo (FACTS §2.2): a public URL or a `data:` URL — so an
+    /// `http(s)://` URL with a host, or `data:` with its `,`.
+    PhotoUrl,
+}
+
+impl Check {
+    /// Whether `value` is a photo Slack takes ([`Check::PhotoUrl`]).
+    pub fn is_photo_url(value: &str) -> bool {
+        let lower = value.trim().to_ascii_lowercase();
+        if let Some(data) = lower.strip_prefix("data:") {
+            return data.contains(',');
+        }
+        ["https://", "http://"].iter().any(|scheme| {
+            lower
+                .strip_prefix(scheme)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
+        })
+    }
 }
 
 /// One row of [`TABLE`]: everything scimsync knows about an attribute.
@@ -228,7 +258,24 @@ const NAME_REQUIRED: Option<&str> = Some("a name is never cleared (Slack require
 const NO_BLANK_RULE: Option<&str> = Some("it has no blank rule");
 
 use Attribute as A;
-use ScimSlot::{Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail};
+use ScimSlot::{
+    Address, Core, Enterprise, MobilePhone, Photo, PrimaryPhone, Profile, Role, SecondaryEmail,
+};
+
+/// The prefix of the address parts' names (`address.street`): a directory writes them as one
+/// `address:` mapping of the parts ([`Attribute::address_part`]).
+pub const ADDRESS: &str = "address";
+
+/// An address part's row: a custom profile field (FACTS §2.8), in a directory under
+/// `address:` as `part`.
+const fn address(
+    attribute: Attribute,
+    name: &'static str,
+    key: &'static str,
+    doc: &'static str,
+) -> Spec {
+    text(attribute, name, custom(Address(key)), doc)
+}
 
 /// The attributes, in [`Attribute`]'s order, which is the order plans and reports list them.
 pub const TABLE: &[Spec] = &[
@@ -319,16 +366,25 @@ pub const TABLE: &[Spec] = &[
             "Display name: at most 80 characters, no '@'.",
         )
     },
+    Spec {
+        check: Check::PhotoUrl,
+        ..text(
+            A::Photo,
+            "photo",
+            // Standard profile (kept when a create's custom profile is dropped), in every body.
+            Scim {
+                slot: Photo,
+                shown: Shown::Always,
+                custom: false,
+            },
+            "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
+        )
+    },
     text(
-        A::Photo,
-        "photo",
-        // Standard profile (kept when a create's custom profile is dropped), in every body.
-        Scim {
-            slot: Photo,
-            shown: Shown::Always,
-            custom: false,
-        },
-        "Profile photo: a public URL or a data: URL. Compared by what scimsync last applied (Slack answers a URL of its own); create-only when no state is kept between passes.",
+        A::ProfileUrl,
+        "profile_url",
+        standard("profileUrl"),
+        "Profile URL. Slack answers a URL of its own and ignores updates: compared by what scimsync last applied; create-only when no state is kept between passes.",
     ),
     text(
         A::Title,
@@ -357,6 +413,36 @@ pub const TABLE: &[Spec] = &[
         "mobile_phone",
         custom(MobilePhone),
         "Mobile phone number (Slack's mobilePhone, beside the primary phone).",
+    ),
+    address(
+        A::AddressStreet,
+        "address.street",
+        "streetAddress",
+        "Street and number of the one address Slack keeps (`street` under `address:`).",
+    ),
+    address(
+        A::AddressLocality,
+        "address.locality",
+        "locality",
+        "City (`locality` under `address:`; Slack's City field).",
+    ),
+    address(
+        A::AddressRegion,
+        "address.region",
+        "region",
+        "State or province (`region` under `address:`).",
+    ),
+    address(
+        A::AddressPostalCode,
+        "address.postal_code",
+        "postalCode",
+        "Postal or ZIP code (`postal_code` under `address:`; Slack's Zip Code field).",
+    ),
+    address(
+        A::AddressCountry,
+        "address.country",
+        "country",
+        "Country (`country` under `address:`).",
     ),
     text(
         A::Timezone,
@@ -467,6 +553,37 @@ pub const TABLE: &[Spec] = &[
 /// How many attributes there are.
 const COUNT: usize = TABLE.len();
 
+/// How many custom profile fields an organisation may have, those SCIM creates included;
+/// one more is refused with `unable_to_create_team_profile_fields` (FACTS §2.8).
+pub const CUSTOM_PROFILE_FIELD_LIMIT: usize = 50;
+
+/// The distinct custom profile fields `attributes` need ([`Attribute::profile_field`]), when
+/// more than Slack allows an organisation ([`CUSTOM_PROFILE_FIELD_LIMIT`]): the count, for a
+/// refusal. With today's table at most 19 fields exist, so only a wider table (or a test)
+/// reaches it.
+pub fn profile_fields_over_limit(attributes: &[&'static str]) -> Option<usize> {
+    let fields: std::collections::BTreeSet<&str> = attributes.iter().copied().collect();
+    (fields.len() > CUSTOM_PROFILE_FIELD_LIMIT).then_some(fields.len())
+}
+
+/// How many attributes are parts of the address.
+const ADDRESS_PARTS: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < COUNT {
+        if matches!(
+            TABLE[i].kind.scim(),
+            Some(Scim {
+                slot: ScimSlot::Address(_),
+                ..
+            })
+        ) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
 /// How many attributes a user keeps in [`TextValues`] ([`Kind::Text`] and [`Kind::Date`]).
 pub const TEXT_SLOTS: usize = {
     let mut n = 0;
@@ -510,7 +627,8 @@ impl Scim {
             ScimSlot::Enterprise(_)
             | ScimSlot::PrimaryPhone
             | ScimSlot::MobilePhone
-            | ScimSlot::Role => matches!(self.shown, Shown::WithProfileData),
+            | ScimSlot::Role
+            | ScimSlot::Address(_) => matches!(self.shown, Shown::WithProfileData),
             ScimSlot::SecondaryEmail | ScimSlot::Photo => matches!(self.shown, Shown::Always),
             ScimSlot::Profile(_) => matches!(self.shown, Shown::WhenSet),
             ScimSlot::Core(_) => !matches!(self.shown, Shown::WhenSet),
@@ -555,6 +673,35 @@ impl Attribute {
             i += 1;
         }
         names
+    };
+
+    /// The keys of a person in a YAML directory, in [`TABLE`]'s order: every attribute's
+    /// name, but the address parts', which are written under one `address:` mapping
+    /// ([`ADDRESS`], in the place of the first part).
+    pub const DIRECTORY_KEYS: [&'static str; COUNT - ADDRESS_PARTS + 1] = {
+        let mut keys = [""; COUNT - ADDRESS_PARTS + 1];
+        let (mut n, mut i) = (0, 0);
+        let mut address_seen = false;
+        while i < COUNT {
+            if matches!(
+                TABLE[i].kind.scim(),
+                Some(Scim {
+                    slot: ScimSlot::Address(_),
+                    ..
+                })
+            ) {
+                if !address_seen {
+                    keys[n] = ADDRESS;
+                    n += 1;
+                    address_seen = true;
+                }
+            } else {
+                keys[n] = TABLE[i].name;
+                n += 1;
+            }
+            i += 1;
+        }
+        keys
     };
 
     /// The attributes a user keeps in [`TextValues`], by slot (also in [`TABLE`]'s order).
@@ -608,11 +755,68 @@ impl Attribute {
         TEXT_SLOT[self as usize]
     }
 
-    /// Whether Slack answers a value of its own for what was written (the photo: FACTS
-    /// §2.2), so the value is compared by what scimsync last applied (the memory), never by
-    /// Slack's; without the memory it can only be set on create.
+    /// Whether Slack answers a value of its own for what was written (the photo, FACTS §2.2;
+    /// the profile URL, which Slack also ignores on update, §2.2 and §10 #8), so the value is
+    /// compared by what scimsync last applied (the memory), never by Slack's; without the
+    /// memory it can only be set on create.
     pub const fn compared_by_memory(self) -> bool {
-        matches!(self.slot(), Some(ScimSlot::Photo))
+        matches!(self.slot(), Some(ScimSlot::Photo)) || matches!(self, Attribute::ProfileUrl)
+    }
+
+    /// The organisation-wide custom profile field Slack creates the first time a user has a
+    /// value for the attribute (FACTS §2.8: addresses — City, Zip Code, Country, … —, the
+    /// enterprise extension's keys and its manager, `name.honorificPrefix`, `locale`,
+    /// `phoneNumbers`, `preferredLanguage`, `roles`, `title`, `userType`), by the name Slack
+    /// gives it where FACTS says it. FACTS lists `phoneNumbers` once but Slack keeps two
+    /// phones: each counts (the count is an estimate, and the higher one). `startDate` is not
+    /// in Slack's list, so it counts for nothing here.
+    pub const fn profile_field(self) -> Option<&'static str> {
+        Some(match self {
+            A::HonorificPrefix => "Honorific Prefix",
+            A::Title => "Title",
+            A::Role => "Role",
+            A::Phone => "Phone",
+            A::MobilePhone => "Mobile Phone",
+            A::AddressStreet => "Street Address",
+            A::AddressLocality => "City",
+            A::AddressRegion => "Region",
+            A::AddressPostalCode => "Zip Code",
+            A::AddressCountry => "Country",
+            A::Locale => "Locale",
+            A::PreferredLanguage => "Preferred Language",
+            A::UserType => "User Type",
+            A::EmployeeNumber => "Employee ID",
+            A::CostCenter => "Cost Center",
+            A::Organization => "Organization",
+            A::Division => "Division",
+            A::Department => "Department",
+            A::Manager => "Manager",
+            _ => return None,
+        })
+    }
+
+    /// Whether Slack's value `have` is the directory's `want`: equal, but for a role in any
+    /// case (Slack's schema says every attribute is `caseExact: false`, and FACTS does not say
+    /// whether a role reads back as written, so a plan never rewrites a role's case).
+    pub fn same_value(self, want: &str, have: &str) -> bool {
+        match self.slot() {
+            Some(ScimSlot::Role) => want == have || want.to_lowercase() == have.to_lowercase(),
+            _ => want == have,
+        }
+    }
+
+    /// For a part of the address, its key under a directory's `address:` mapping (`street`,
+    /// `postal_code`): the part of its name after `address.`.
+    pub fn address_part(self) -> Option<&'static str> {
+        match self.slot()? {
+            ScimSlot::Address(_) => self.name().strip_prefix(ADDRESS)?.strip_prefix('.'),
+            _ => None,
+        }
+    }
+
+    /// Whether the attribute is a part of the address.
+    pub const fn is_address(self) -> bool {
+        matches!(self.slot(), Some(ScimSlot::Address(_)))
     }
 
     /// The attribute with this name in files.
@@ -847,6 +1051,54 @@ mod tests {
             [(Attribute::Department, "R&D")]
         );
         assert_eq!(format!("{a:?}"), r#"{Department: "R&D"}"#);
+    }
+
+    #[test]
+    fn a_photo_is_a_url_with_a_host_or_a_data_url() {
+        for ok in [
+            "https://hr.example/a.png",
+            "HTTP://x",
+            "data:image/png;base64,iVBO",
+            "data:,x",
+        ] {
+            assert!(Check::is_photo_url(ok), "{ok}");
+        }
+        for bad in [
+            "hr.example/a.png",
+            "https://",
+            "https:///a.png",
+            "data:image/png",
+            "ftp://x/a",
+            "",
+        ] {
+            assert!(!Check::is_photo_url(bad), "{bad}");
+        }
+    }
+
+    /// The 50-field rule refuses the 51st distinct field, whatever repeats; today's table
+    /// cannot reach it by itself.
+    #[test]
+    fn more_than_fifty_custom_profile_fields_are_refused() {
+        let names: Vec<String> = (0..51).map(|i| format!("Field {i}")).collect();
+        let fields: Vec<&'static str> = names
+            .iter()
+            .map(|n| &*Box::leak(n.clone().into_boxed_str()))
+            .collect();
+        assert_eq!(profile_fields_over_limit(&fields), Some(51));
+        assert_eq!(profile_fields_over_limit(&fields[..50]), None);
+        let mut repeated = fields[..50].to_vec();
+        repeated.push(fields[0]);
+        assert_eq!(
+            profile_fields_over_limit(&repeated),
+            None,
+            "a field counts once"
+        );
+        let table: Vec<&'static str> = Attribute::ALL
+            .into_iter()
+            .filter_map(Attribute::profile_field)
+            .collect();
+        assert_eq!(table.len(), 19);
+        assert_eq!(profile_fields_over_limit(&table), None);
     }
 
     #[test]

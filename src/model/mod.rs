@@ -8,7 +8,8 @@ mod live;
 pub mod time;
 
 pub use attribute::{
-    Attribute, Check, Kind, Scim, ScimSlot, Shown, Spec, TABLE, TEXT_SLOTS, TextValues,
+    ADDRESS, Attribute, CUSTOM_PROFILE_FIELD_LIMIT, Check, Kind, Scim, ScimSlot, Shown, Spec,
+    TABLE, TEXT_SLOTS, TextValues, profile_fields_over_limit,
 };
 pub use fields::{Change, GuestSpec, UserFields, UserRef};
 pub use live::{LiveGroup, LiveState, LiveUser};

@@ -314,6 +314,12 @@ pub struct Notice {
     pub message: String,
 }
 
+/// Whether a count is zero (left out of a plan's JSON).
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// The sizes a plan was made from: shown in the report's header and used by the guards.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -333,6 +339,11 @@ pub struct Counts {
     /// `max_source_shrink` guard compares with the last successful apply.
     #[serde(default)]
     pub source_users: BTreeMap<String, usize>,
+    /// The custom profile fields of the organisation that the directory's values of managed
+    /// attributes need ([`crate::model::Attribute::profile_field`]): an estimate of those
+    /// Slack creates, at most [`crate::model::CUSTOM_PROFILE_FIELD_LIMIT`] with the others.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub custom_profile_fields: usize,
 }
 
 /// A plan: ops in execution order, plus what was refused and why.

@@ -74,6 +74,7 @@ pub fn counts(dir: &Directory, live: &LiveState, policy: &Policy) -> Counts {
             .count(),
         invalid_users: dir.skipped.len(),
         source_users: source_users(dir),
+        custom_profile_fields: super::user_ops::custom_profile_fields(dir, policy),
     }
 }
 

@@ -96,8 +96,15 @@ pub fn summary_lines(plan: &Plan) -> (String, String) {
             write!(remembered, ", {}", plural(n, one, many)).unwrap();
         }
     }
+    let fields = match c.custom_profile_fields {
+        0 => String::new(),
+        n => format!(
+            "; custom profile fields: {n} of Slack's {}",
+            crate::model::CUSTOM_PROFILE_FIELD_LIMIT
+        ),
+    };
     let second = format!(
-        "{}, {}{remembered}.   (live: {} users, {} groups; directory: {} users, {} groups)",
+        "{}, {}{remembered}.   (live: {} users, {} groups; directory: {} users, {} groups{fields})",
         plural(s.conflicts, "conflict", "conflicts"),
         plural(c.invalid_users, "invalid row", "invalid rows"),
         thousands(c.live_users),
@@ -157,19 +164,40 @@ fn member(r: &UserRef, plan: &Plan) -> String {
     v(label).into_owned()
 }
 
-/// A value as a debug string (quoted, control characters escaped), a manager as its label.
+/// A `data:` URL (a photo) past this many characters is shown by its start and its length in
+/// a plan's text: the JSON plan keeps it whole.
+const DATA_URL_SHOWN: usize = 40;
+
+/// The start of a long `data:` URL, if `value` is one.
+fn data_url_start(value: &str) -> Option<String> {
+    let is_data = value
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("data:"));
+    let mut chars = value.chars();
+    let start: String = chars.by_ref().take(DATA_URL_SHOWN).collect();
+    (is_data && chars.next().is_some()).then_some(start)
+}
+
+/// A value as a debug string (quoted, control characters escaped), a manager as its label, a
+/// long `data:` URL by its start and length.
 fn quoted(value: &Option<String>, plan: &Plan, attribute: Attribute) -> String {
     match value {
         None => "(unset)".into(),
         Some(id) if attribute == Attribute::Manager => {
             v(plan.labels.get(id).unwrap_or(id)).into_owned()
         }
-        Some(value) => format!("{value:?}"),
+        Some(value) => match data_url_start(value) {
+            Some(start) => format!("{:?} ({} characters)", start + "…", value.chars().count()),
+            None => format!("{value:?}"),
+        },
     }
 }
 
 fn change_line(c: &Change, plan: &Plan, paint: &Paint) -> String {
-    let long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.chars().count() > LONG_VALUE);
+    let long = |v: &Option<String>| {
+        v.as_ref()
+            .is_some_and(|s| s.chars().count() > LONG_VALUE && data_url_start(s).is_none())
+    };
     if long(&c.from) && long(&c.to) {
         let (from, to) = (c.from.as_deref().unwrap(), c.to.as_deref().unwrap());
         let (from, to) = (v(from), v(to));
@@ -847,6 +875,30 @@ mod tests {
         // Cut harder, the conflicts still show and the changes are what is left out.
         let md = markdown_bounded(&p, 4_096);
         assert!(md.contains("! conflict       dup2@example.com"), "{md}");
+    }
+
+    /// A `data:` photo is shown by its start and length in text (never word-diffed whole);
+    /// a URL of any length and a short `data:` URL are shown whole.
+    #[test]
+    fn a_long_data_url_is_shown_by_its_start() {
+        let data = format!("data:image/png;base64,{}", "A".repeat(5_000));
+        let c = Change {
+            attribute: Attribute::Photo,
+            from: Some(format!("data:image/png;base64,{}", "B".repeat(5_000))),
+            to: Some(data.clone()),
+        };
+        let line = change_line(&c, &import(0), &Paint(false));
+        assert_eq!(
+            line,
+            "    photo        \"data:image/png;base64,BBBBBBBBBBBBBBBBBB…\" (5022 characters) → \"data:image/png;base64,AAAAAAAAAAAAAAAAAA…\" (5022 characters)"
+        );
+        let short = Change {
+            attribute: Attribute::Photo,
+            from: None,
+            to: Some("data:,x".into()),
+        };
+        let line = change_line(&short, &import(0), &Paint(false));
+        assert_eq!(line, "    photo        (unset) → \"data:,x\"");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use foldhash::HashMap;
 use super::index::Key;
 use super::{Change, GuestSpec, Op, UserFields, UserRef};
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy};
-use crate::directory::{Attribute, DesiredUser};
+use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::LiveUser;
 use crate::slack_rules::email_key;
 
@@ -38,6 +38,26 @@ pub(super) fn sort_key(op: &Op) -> (String, String) {
             (name.to_lowercase(), id.clone())
         }
     }
+}
+
+/// How many of the organisation's custom profile fields the directory's values need: the
+/// distinct fields ([`Attribute::profile_field`]) of the attributes the policy does not
+/// ignore that some directory user has a value for — Slack creates a field the first time a
+/// user has a value for it (FACTS §2.8). An estimate: the organisation may have some already.
+pub(super) fn custom_profile_fields(dir: &Directory, policy: &Policy) -> usize {
+    let fields: std::collections::BTreeSet<&str> = Attribute::ALL
+        .into_iter()
+        .filter(|a| mode(policy, *a) != AttributeMode::Ignore)
+        .filter_map(|a| {
+            let field = a.profile_field()?;
+            let given = dir.users.iter().any(|d| match a {
+                Attribute::Manager => d.manager.is_some(),
+                _ => d.texts.get(a).is_some(),
+            });
+            given.then_some(field)
+        })
+        .collect();
+    fields.len()
 }
 
 fn mode(policy: &Policy, a: Attribute) -> AttributeMode {
@@ -152,6 +172,25 @@ fn updated(policy: &Policy, a: Attribute) -> bool {
     )
 }
 
+/// Slack stores one address, and a write of it replaces it whole (FACTS §2.3): an update that
+/// changes any part of it sends every part — the directory's where it is updated, Slack's
+/// where it is not (a part no source gives, or one the policy does not update) — so the
+/// parts it does not change are written as they are, not lost.
+fn whole_address(d: &DesiredUser, l: &LiveUser, policy: &Policy, fields: &mut UserFields) {
+    if !fields.text.keys().any(|a| a.is_address()) {
+        return;
+    }
+    for a in Attribute::TEXT.into_iter().filter(|a| a.is_address()) {
+        if fields.text.contains_key(&a) {
+            continue;
+        }
+        let want = d.texts.get(a).filter(|_| updated(policy, a));
+        if let Some(v) = want.or_else(|| l.text(a)) {
+            fields.text.insert(a, Some(v.to_string()));
+        }
+    }
+}
+
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
@@ -195,7 +234,7 @@ pub(super) fn update_op(
     // source gives is not managed: never blanked.
     for (attr, want) in d.texts.iter() {
         let have = l.text(attr);
-        if enforced(attr) && Some(want) != have {
+        if enforced(attr) && !have.is_some_and(|h| attr.same_value(want, h)) {
             change(attr, have, Some(want));
             fields.text.insert(attr, Some(want.to_string()));
         }
@@ -207,6 +246,7 @@ pub(super) fn update_op(
             _ => _ = fields.text.insert(attr, None),
         }
     }
+    whole_address(d, l, policy, &mut fields);
     if enforced(Attribute::Guest)
         && let Some((from, to)) = guest_change(d, l)
     {

@@ -12,7 +12,7 @@
 //!
 //! The full [`User`] stays the type for everything else (dumps, writes, the emulator). What
 //! the lean decoding gives up: a key the planner does not read is not checked (a malformed
-//! `meta` or a repeated `addresses` no longer fails the listing); a key it reads is checked as
+//! `meta` or `externalId` no longer fails the listing); a key it reads is checked as
 //! before (type, and twice is an error).
 
 use std::borrow::Cow;
@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::Version;
-use super::types::{ByKey, Flag, Guest, MultiValue, Nullable, RoleValue, User, urn};
+use super::types::{Address, ByKey, Flag, Guest, MultiValue, Nullable, RoleValue, User, urn};
 use crate::model::{Attribute, ScimSlot, TABLE};
 
 /// A string borrowed from the page where it can be (an escaped string is owned).
@@ -141,6 +141,48 @@ lean_object! {
 }
 
 lean_object! {
+    /// An entry of `addresses` (Slack keeps one): its five parts and `primary`.
+    pub struct LeanAddress {
+        /// `streetAddress`.
+        street_address: Str<'a> = "streetAddress",
+        /// `locality`.
+        locality: Str<'a> = "locality",
+        /// `region`.
+        region: Str<'a> = "region",
+        /// `postalCode`.
+        postal_code: Str<'a> = "postalCode",
+        /// `country`.
+        country: Str<'a> = "country",
+        /// `primary`.
+        primary: Flag = "primary",
+    }
+}
+
+impl<'a> LeanAddress<'a> {
+    /// The part under `key` (an [`ScimSlot::Address`] key).
+    pub fn part(&self, key: &str) -> &Nullable<Str<'a>> {
+        match key {
+            "streetAddress" => &self.street_address,
+            "locality" => &self.locality,
+            "region" => &self.region,
+            "postalCode" => &self.postal_code,
+            _ => &self.country,
+        }
+    }
+
+    fn of(a: &Address) -> LeanAddress<'_> {
+        LeanAddress {
+            street_address: view(&a.street_address),
+            locality: view(&a.locality),
+            region: view(&a.region),
+            postal_code: view(&a.postal_code),
+            country: view(&a.country),
+            primary: a.primary.clone(),
+        }
+    }
+}
+
+lean_object! {
     /// The enterprise extension's `manager`.
     pub struct LeanManager {
         /// `managerId`.
@@ -177,7 +219,7 @@ pub enum Place {
     /// In [`LeanProfile::texts`] at this index.
     Profile(usize),
     /// An entry of a list ([`LeanUser::phone_numbers`], [`LeanUser::emails`],
-    /// [`LeanUser::roles`]), read by [`super::live`].
+    /// [`LeanUser::roles`], [`LeanUser::addresses`]), read by [`super::live`].
     Entry,
 }
 
@@ -191,7 +233,8 @@ const fn object_of(slot: ScimSlot) -> Option<(Object, &'static str)> {
         | ScimSlot::MobilePhone
         | ScimSlot::SecondaryEmail
         | ScimSlot::Role
-        | ScimSlot::Photo => None,
+        | ScimSlot::Photo
+        | ScimSlot::Address(_) => None,
     }
 }
 
@@ -281,7 +324,8 @@ const PLACES: [Option<Place>; TABLE.len()] = {
                 | ScimSlot::MobilePhone
                 | ScimSlot::SecondaryEmail
                 | ScimSlot::Role
-                | ScimSlot::Photo => Place::Entry,
+                | ScimSlot::Photo
+                | ScimSlot::Address(_) => Place::Entry,
             });
         }
         i += 1;
@@ -363,6 +407,8 @@ pub struct LeanUser<'a> {
     pub photos: Nullable<Vec<LeanValue<'a>>>,
     /// `roles` (Slack keeps one; few users have it, so it is read whole).
     pub roles: Nullable<Vec<RoleValue>>,
+    /// `addresses` (Slack keeps one).
+    pub addresses: Nullable<Vec<LeanAddress<'a>>>,
     /// The text attributes of the core object and the objects under it (`name.givenName`),
     /// by [`Place::Core`] index: an object under the core that is `null` makes its attributes
     /// `null`.
@@ -416,6 +462,7 @@ impl<'de> Deserialize<'de> for LeanUser<'de> {
                         "phoneNumbers" => once(m, &mut out.phone_numbers, "phoneNumbers")?,
                         "roles" => once(m, &mut out.roles, "roles")?,
                         "photos" => once(m, &mut out.photos, "photos")?,
+                        "addresses" => once(m, &mut out.addresses, "addresses")?,
                         urn::ENTERPRISE_V1 => once(m, &mut out.enterprise_v1, urn::ENTERPRISE_V1)?,
                         urn::ENTERPRISE_V2 => once(m, &mut out.enterprise_v2, urn::ENTERPRISE_V2)?,
                         urn::GUEST_V1 => once(m, &mut out.guest_v1, urn::GUEST_V1)?,
@@ -627,6 +674,9 @@ impl<'a> LeanUser<'a> {
             phone_numbers: values(&u.phone_numbers),
             roles: u.roles.clone(),
             photos: values(&u.photos),
+            addresses: view_with(&u.addresses, |list| {
+                list.iter().map(LeanAddress::of).collect()
+            }),
             core: LeanTexts(std::array::from_fn(|i| {
                 match u.text_at(ScimSlot::Core(CORE_KEYS[i]), Version::V2) {
                     Some(Nullable::Value(s)) => Nullable::Value(Str(Cow::Borrowed(s))),
@@ -741,7 +791,9 @@ mod tests {
         assert!(serde_json::from_str::<LeanUser<'_>>(twice).is_err());
         let bad_type = r#"{"id": "W1", "title": 5}"#;
         assert!(serde_json::from_str::<LeanUser<'_>>(bad_type).is_err());
-        let bad_unread = r#"{"id": "W1", "meta": 5, "addresses": "x"}"#;
+        let bad_read = r#"{"id": "W1", "addresses": "x"}"#;
+        assert!(serde_json::from_str::<LeanUser<'_>>(bad_read).is_err());
+        let bad_unread = r#"{"id": "W1", "meta": 5, "externalId": [1]}"#;
         assert!(serde_json::from_str::<User>(bad_unread).is_err());
         let lean: LeanUser<'_> = serde_json::from_str(bad_unread).unwrap();
         assert_eq!(lean.id.lean_text(), Some("W1"));
@@ -785,6 +837,7 @@ mod tests {
                             | ScimSlot::SecondaryEmail
                             | ScimSlot::Role
                             | ScimSlot::Photo
+                            | ScimSlot::Address(_)
                     ),
                     "{a} {version}"
                 );

@@ -95,6 +95,14 @@ fn text_of<'a>(u: &'a LeanUser<'_>, attribute: Attribute) -> Option<&'a str> {
             .into_iter()
             .flatten()
             .find_map(|r| r.value().filter(|v| !v.trim().is_empty())),
+        // The one address Slack keeps: the entry marked primary, else the first.
+        ScimSlot::Address(key) => {
+            let addresses = || u.addresses.value().into_iter().flatten();
+            addresses()
+                .find(|a| a.primary.value().is_some_and(Flag::is_true))
+                .or_else(|| addresses().next())
+                .and_then(|a| a.part(key).lean_text())
+        }
         _ => u.text(attribute),
     }
 }
@@ -228,6 +236,10 @@ mod tests {
             }
             ScimSlot::Photo => {
                 body["photos"] = serde_json::json!([{"value": v, "primary": true}]);
+                return body;
+            }
+            ScimSlot::Address(key) => {
+                body["addresses"] = serde_json::json!([{ key: v }]);
                 return body;
             }
         };

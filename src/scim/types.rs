@@ -736,7 +736,8 @@ impl User {
             | ScimSlot::MobilePhone
             | ScimSlot::SecondaryEmail
             | ScimSlot::Role
-            | ScimSlot::Photo => return None,
+            | ScimSlot::Photo
+            | ScimSlot::Address(_) => return None,
         };
         string_at(object, path)
     }

@@ -121,6 +121,7 @@ fn resource(
             }
             (ScimSlot::SecondaryEmail, None) => push_clear(&mut clears, "emails"),
             (ScimSlot::Role, None) => push_clear(&mut clears, "roles"),
+            (ScimSlot::Address(_), _) => {} // all parts at once, below
             (ScimSlot::Enterprise(k), Some(v)) => {
                 ent_obj.insert(k.into(), json!(v));
             }
@@ -131,6 +132,7 @@ fn resource(
             (ScimSlot::Profile(k), None) => clears.push(format!("{prof}.{k}")),
         }
     }
+    insert_address(fields, &mut o, &mut clears);
     match manager {
         Some(Some(id)) => {
             ent_obj.insert("manager".into(), json!({"managerId": id}));
@@ -163,6 +165,31 @@ fn resource(
         o.insert("active".into(), json!(active));
     }
     (o, clears, schemas)
+}
+
+/// The address parts among `fields` as one `addresses` entry of the parts set: Slack stores
+/// one address and a write replaces it whole, so the planner sends every part with any one
+/// (`crate::plan`). When every part sent is a clear, the address is removed.
+fn insert_address(fields: &UserFields, o: &mut Map<String, Value>, clears: &mut Vec<String>) {
+    let mut entry = Map::new();
+    let mut any = false;
+    for (attribute, value) in &fields.text {
+        if let Some(ScimSlot::Address(key)) = attribute.slot() {
+            any = true;
+            if let Some(v) = value {
+                entry.insert(key.into(), json!(v));
+            }
+        }
+    }
+    if !any {
+        return;
+    }
+    if entry.is_empty() {
+        push_clear(clears, "addresses");
+    } else {
+        entry.insert("primary".into(), json!(true));
+        o.insert("addresses".into(), json!([entry]));
+    }
 }
 
 /// Appends `entry` to the list at `key` of `o`.

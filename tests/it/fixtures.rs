@@ -773,7 +773,7 @@ fn seed_bodies_org(org: &harness::Org) -> (String, String, String) {
             address: Some(StoredAddress {
                 street_address: Some("12 St James's Square".into()),
                 locality: Some("London".into()),
-                region: None,
+                region: Some("Westminster".into()),
                 postal_code: Some("SW1Y 4JH".into()),
                 country: Some("GB".into()),
             }),

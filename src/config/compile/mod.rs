@@ -181,6 +181,7 @@ impl Compiler<'_> {
         self.check_not_folders(&audit_log, &lock_file);
         self.check_time_scale(&rate_limit, target.as_ref());
         self.check_group_deletion(&policy);
+        self.check_profile_fields(&policy);
         Some(Config {
             file: self.doc.file.clone(),
             target: target?,

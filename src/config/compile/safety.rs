@@ -8,6 +8,7 @@ use super::values::parse_duration;
 use crate::config::raw::{AttributeMode, EnvOverrides, RawConfig, RawSafety};
 use crate::config::{ConfigIssue, Policy, Safety, StateDir, UnmanagedGroups};
 use crate::diag::yaml::Step;
+use crate::model::Attribute;
 
 const SAFETY: Step<'static> = Step::Key("safety");
 
@@ -154,6 +155,28 @@ impl Compiler<'_> {
 
     /// Unmanaged groups to be deleted while the guard forbids deletions: a warning, since
     /// the guard will stop every such apply.
+    /// Refuses a policy whose managed attributes alone (those not `ignore`) need more custom
+    /// profile fields than Slack allows an organisation (FACTS §2.8).
+    pub(super) fn check_profile_fields(&mut self, policy: &Policy) {
+        let managed: Vec<Attribute> = Attribute::ALL
+            .into_iter()
+            .filter(|a| a.profile_field().is_some())
+            .filter(|a| policy.attributes.mode(*a) != AttributeMode::Ignore)
+            .collect();
+        let fields: Vec<&'static str> = managed.iter().filter_map(|a| a.profile_field()).collect();
+        if let Some(n) = crate::model::profile_fields_over_limit(&fields) {
+            let names: Vec<&str> = managed.iter().map(|a| a.name()).collect();
+            self.error(
+                &[Step::Key("attributes")],
+                ConfigIssue::TooManyProfileFields {
+                    fields: n,
+                    limit: crate::model::CUSTOM_PROFILE_FIELD_LIMIT,
+                    attributes: names.join(", "),
+                },
+            );
+        }
+    }
+
     pub(super) fn check_group_deletion(&mut self, policy: &Policy) {
         if policy.unmanaged_groups == UnmanagedGroups::Delete && !policy.safety.allow_group_deletion
         {
@@ -195,14 +218,19 @@ fn needs_state(raw: &RawConfig, policy: &Policy) -> Vec<(Vec<Step<'static>>, Str
             format!("attributes.{name}: report"),
         ));
     }
-    // A photo is compared by what scimsync last applied (Slack answers a URL of its own):
-    // without the state it can only be set on create, the mode it gets when not given.
+    // A photo and a profile URL are compared by what scimsync last applied (Slack answers a
+    // URL of its own): without the state they can only be set on create, the mode they get
+    // when not given.
     for (a, mode) in &policy.attributes.modes {
         if a.compared_by_memory() && *mode == AttributeMode::Enforce {
+            let what = match a {
+                Attribute::ProfileUrl => "profile URL",
+                _ => "photo URL",
+            };
             needs.push((
                 vec![Step::Key("attributes"), Step::Key(a.name())],
                 format!(
-                    "attributes.{a}: enforce (Slack answers a {a} URL of its own, so it is                      compared by what scimsync last applied; without the state it is create_only)"
+                    "attributes.{a}: enforce (Slack answers a {what} of its own, so it is compared by what scimsync last applied; without the state it is create_only)"
                 ),
             ));
         }

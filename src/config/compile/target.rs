@@ -185,7 +185,29 @@ impl Compiler<'_> {
             group_filters: raw.group_filters,
             faults: raw.faults,
             channels_file,
+            custom_profile_fields: raw.custom_profile_fields,
+            invalid_values: self.invalid_values(raw),
         }
+    }
+
+    /// `target.emulator.drop_profile_on_invalid`, each entry read; a bad one is an error at it.
+    fn invalid_values(&mut self, raw: &RawEmulator) -> Vec<crate::emulator::InvalidValue> {
+        let mut out = Vec::new();
+        for (i, entry) in raw.drop_profile_on_invalid.iter().flatten().enumerate() {
+            match entry.parse() {
+                Ok(value) => out.push(value),
+                Err(message) => {
+                    let at = [
+                        TARGET,
+                        Step::Key("emulator"),
+                        Step::Key("drop_profile_on_invalid"),
+                        Step::Index(i),
+                    ];
+                    self.error(&at, ConfigIssue::Yaml { message });
+                }
+            }
+        }
+        out
     }
 
     /// With the target pinned by `SCIMSYNC_TARGET_URL` (`pinned`, as given: `pinned_text`):

@@ -79,7 +79,7 @@ fn compile_warned(text: &str, env: &EnvOverrides) -> Result<(Config, Vec<String>
 const MINIMAL: &str = "target:\n  url: https://api.slack.com/scim/v1\n  token_file: secret.txt\nsources:\n  - yaml: dir.yaml\n";
 
 /// Column keys and policy attributes come from the attribute table; unknown ones are
-/// reported at the key, all at once, listing the valid names as serde's own structs did.
+/// reported at the key, all at once, with the closest valid names.
 #[test]
 fn column_keys_and_policy_attributes_are_read_by_name() {
     let errors = compile_str(
@@ -89,42 +89,18 @@ fn column_keys_and_policy_attributes_are_read_by_name() {
             &EnvOverrides::default(),
         )
         .unwrap_err();
-    fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-        let quoted: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
-        quoted.join(", ")
-    }
-    // `id`, `email`, …, `guest`, `guest_expiration`, `active`, `groups`: the table's order.
-    let columns = listed(CsvColumn::KEYS);
-    // `user_name`, `given_name`, …, `manager`, `start_date`, `guest`.
-    let policy = listed(
-        crate::model::TABLE
-            .iter()
-            .filter(|s| s.policy)
-            .map(|s| s.name),
-    );
+    // Long lists are not written whole (they would pass what a problem shows): the closest
+    // names are, and where the list is.
+    let tail = "(`scimsync schema directory` and `scimsync schema config` list them all)";
+    let columns = CsvColumn::KEYS.len();
+    let policy = crate::model::TABLE.iter().filter(|s| s.policy).count();
     assert_eq!(
             errors,
             [
-                format!(
-                    "conf/scimsync.yaml:7:15: error: {}",
-                    // Past 400 characters a message's middle is cut (diag::bounded).
-                    crate::diag::bounded(&format!("sources[1].columns.mail: unknown field `mail`, expected one of {columns}"))
-                ),
-                format!(
-                    "conf/scimsync.yaml:7:44: error: {}",
-                    // Past 400 characters a message's middle is cut (diag::bounded).
-                    crate::diag::bounded(&format!("sources[1].columns.boss: unknown field `boss`, expected one of {columns}"))
-                ),
-                format!(
-                    "conf/scimsync.yaml:8:14: error: {}",
-                    // Past 400 characters a message's middle is cut (diag::bounded).
-                    crate::diag::bounded(&format!("attributes.titel: unknown field `titel`, expected one of {policy}"))
-                ),
-                format!(
-                    "conf/scimsync.yaml:8:29: error: {}",
-                    // Past 400 characters a message's middle is cut (diag::bounded).
-                    crate::diag::bounded(&format!("attributes.email: unknown field `email`, expected one of {policy}"))
-                ),
+                format!("conf/scimsync.yaml:7:15: error: sources[1].columns.mail: unknown field `mail`, expected one of {columns} names: did you mean `email`, `manager_email` or `secondary_email`? {tail}"),
+                format!("conf/scimsync.yaml:7:44: error: sources[1].columns.boss: unknown field `boss`, expected one of {columns} names {tail}"),
+                format!("conf/scimsync.yaml:8:14: error: attributes.titel: unknown field `titel`, expected one of {policy} names: did you mean `title`? {tail}"),
+                format!("conf/scimsync.yaml:8:29: error: attributes.email: unknown field `email`, expected one of {policy} names: did you mean `secondary_email`? {tail}"),
                 "conf/scimsync.yaml:8:51: error: attributes.title: unknown variant `sometimes`, expected one of `enforce`, `create_only`, `ignore`, `report`".to_string(),
             ]
         );
@@ -625,6 +601,26 @@ fn every_safety_ratio_is_named_in_its_error() {
             "conf/scimsync.yaml:6:55: error: safety.max_reactivation_ratio is 2, must be between 0 and 1",
             "conf/scimsync.yaml:6:77: error: safety.max_source_shrink is 1.5, must be between 0 and 1",
             "conf/scimsync.yaml:6:106: error: safety.max_deactivation_ratio is 3, must be between 0 and 1",
+        ]
+    );
+}
+
+/// The embedded emulator's profile traps come from `target.emulator` too; a bad entry is an
+/// error at it.
+#[test]
+fn the_embedded_emulator_takes_its_profile_traps_from_the_config() {
+    let text = "target:\n  url: embedded\n  emulator:\n    custom_profile_fields: 45\n    drop_profile_on_invalid: [\"phone=*x*\"]\nsources:\n  - yaml: dir.yaml\n";
+    let config = compile_str(text, &EnvOverrides::default()).unwrap();
+    let settings = config.target.emulator.settings().unwrap();
+    assert_eq!(settings.custom_profile_fields, 45);
+    assert_eq!(settings.invalid_values.len(), 1);
+    assert_eq!(settings.invalid_values[0].attribute, Attribute::Phone);
+    let bad = text.replace("phone=*x*", "given_name=x");
+    let errors = compile_str(&bad, &EnvOverrides::default()).unwrap_err();
+    assert_eq!(
+        errors,
+        [
+            "conf/scimsync.yaml:5:31: error: \"given_name\" is not an attribute Slack keeps as a custom profile field"
         ]
     );
 }

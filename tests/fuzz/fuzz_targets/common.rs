@@ -13,7 +13,8 @@ pub fn config(csv: bool) -> Config {
          title: Title, employee_number: Id, manager_email: Manager, start_date: Start, \
          guest: Guest, guest_expiration: Until, active: Active, groups: Groups, \
          secondary_email: Other, honorific_prefix: Prefix, role: Role, mobile_phone: Mobile, \
-         photo: Photo}\n"
+         photo: Photo, profile_url: Profile, address.street: Street, address.locality: City, \
+         address.region: Region, address.postal_code: Zip, address.country: Country}\n"
     } else {
         "  - yaml: d.yaml\n"
     };
