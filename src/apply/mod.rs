@@ -20,6 +20,7 @@
 mod audit;
 mod outcome;
 pub mod progress;
+mod split;
 
 use crate::model::Attribute;
 use std::collections::HashMap;
@@ -495,23 +496,87 @@ async fn update_user(ex: &Execution, id: &str, fields: &UserFields) -> (Option<S
         Some(None) => Some(None),
         None => None,
     };
+    let result = match patch_user(ex, id, fields, manager.clone()).await {
+        Ok(()) => OpResult::Applied { note },
+        Err(e) if e.error.status() == Some(400) => match split::units(fields) {
+            units if units.is_empty() => failed(&e),
+            units => update_unit_by_unit(ex, id, &units, manager, note).await,
+        },
+        Err(e) => failed(&e),
+    };
+    (Some(id.to_string()), result)
+}
+
+async fn patch_user(
+    ex: &Execution,
+    id: &str,
+    fields: &UserFields,
+    manager: Option<Option<String>>,
+) -> Result<(), CallError> {
     let body = write::update_user(ex.version, fields, manager);
-    let r = ex
-        .caller
+    ex.caller
         .call(
             Endpoint::UserUpdate,
             Method::PATCH,
             &format!("Users/{id}"),
             Some(&body),
         )
-        .await;
-    (
-        Some(id.to_string()),
-        match r {
-            Ok(_) => OpResult::Applied { note },
-            Err(e) => failed(&e),
+        .await
+        .map(|_| ())
+}
+
+/// An update Slack refused whole, sent again one write unit at a time ([`split`]): the
+/// values Slack takes are written, and the op fails with Slack's answer to the first unit
+/// it refuses, naming what it refused and what applied.
+async fn update_unit_by_unit(
+    ex: &Execution,
+    id: &str,
+    units: &[UserFields],
+    manager: Option<Option<String>>,
+    note: Option<String>,
+) -> OpResult {
+    let mut applied = Vec::new();
+    let mut refused = Vec::new();
+    let mut first = None;
+    for unit in units {
+        if unit.manager.is_some() && manager.is_none() {
+            continue; // a manager not created: left out, and noted
+        }
+        let manager = unit.manager.as_ref().and(manager.clone());
+        match patch_user(ex, id, unit, manager).await {
+            Ok(()) => applied.extend(split::names(unit)),
+            Err(e) => {
+                refused.extend(split::names(unit));
+                first.get_or_insert(failed(&e));
+            }
+        }
+    }
+    match first {
+        None => OpResult::Applied {
+            note: Some(note.map_or_else(
+                || "sent one attribute at a time after Slack refused them together".to_string(),
+                |n| format!("{n}; sent one attribute at a time"),
+            )),
         },
-    )
+        Some(OpResult::Failed {
+            status,
+            code,
+            message,
+        }) => OpResult::Failed {
+            status,
+            code,
+            message: format!(
+                "Slack refused {} ({message}); applied one at a time: {}",
+                refused.join(", "),
+                if applied.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    applied.join(", ")
+                }
+            ),
+        },
+        Some(other) => other,
+    }
 }
 
 /// `DELETE {resource}/{id}`: deactivates a user or deletes a group.
