@@ -109,6 +109,7 @@ struct StateFile<'a> {
 /// tree first: at 100,000 users that tree was several times the file). [`Memory`] is built
 /// from it field by field, so a field added to it must be added here.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StateFileIn {
     #[serde(rename = "format")]
     _format: String,
