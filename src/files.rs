@@ -287,6 +287,16 @@ fn create_temporary(dir: &Path, name: &str, mode: u32) -> io::Result<(File, Path
 /// fsynced so the rename survives a crash (best effort: not every file system allows it).
 /// The temporary file is removed when anything fails.
 pub fn write_atomically(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    write_atomically_with(path, mode, |out| out.write_all(bytes))
+}
+
+/// [`write_atomically`], the content written by `write` (through a buffer) instead of held
+/// whole in memory first: for a large file such as the state at 100,000 users.
+pub fn write_atomically_with(
+    path: &Path,
+    mode: Option<u32>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = folder_of(path);
     let name = path
         .file_name()
@@ -294,7 +304,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Res
     let mode = mode.unwrap_or(0o600);
     let (mut file, tmp) = create_temporary(dir, &name.to_string_lossy(), mode)?;
     let written = (|| {
-        file.write_all(bytes)?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, &mut file);
+        write(&mut out)?;
+        out.flush()?;
+        drop(out);
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -525,5 +538,36 @@ mod tests {
             std::os::unix::fs::chown(d, None, Some(own)).unwrap();
             assert_eq!(check_folder(d, FolderUse::Private).unwrap(), None);
         }
+    }
+
+    /// A large file is written through the closure, never held whole: what it writes lands,
+    /// and a closure that fails leaves the old file as it was and no temporary file behind.
+    #[test]
+    fn write_atomically_with_streams_and_keeps_the_old_file_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomically(&path, b"old\n", None).unwrap();
+        let failed = write_atomically_with(&path, None, |out| {
+            out.write_all(b"half")?;
+            Err(io::Error::other("the serialiser failed"))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "the serialiser failed");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+        write_atomically_with(&path, Some(0o640), |out| {
+            for i in 0..100_000 {
+                writeln!(out, "{i}")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 100_000);
+        assert!(text.ends_with("99999\n"));
+        assert_eq!(mode_of(&path), 0o640);
     }
 }

@@ -32,7 +32,118 @@ pub use store::{StateError, StateStore};
 
 /// Per attribute, the digest of the value scimsync last applied or saw in sync. In the state
 /// file an attribute is written by its name (`title`).
-pub type Digests = BTreeMap<Attribute, String>;
+pub type Digests = BTreeMap<Attribute, Digest>;
+
+/// A value's digest as the memory holds it: the bytes, not their text, so that the memory of
+/// 100,000 accounts (half a million digests) holds no string per digest. In the state file it
+/// is the text it always was: `k1:` and 32 hex digits (keyed), or 16 hex digits (the unkeyed
+/// fingerprint of a state written before keys existed). Any other text is kept as read and
+/// written back unchanged; it matches no value.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Digest {
+    /// A keyed digest (HMAC-SHA256, truncated to 16 bytes).
+    Keyed([u8; 16]),
+    /// An unkeyed fingerprint ([`fingerprint`]).
+    Unkeyed(u64),
+    /// Text of neither form.
+    Other(Box<str>),
+}
+
+impl Digest {
+    /// The digest a text stands for.
+    pub fn parse(text: &str) -> Digest {
+        let lower_hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if let Some(hex) = text.strip_prefix("k1:")
+            && hex.len() == 32
+            && lower_hex(hex)
+            && let Some(bytes) = crate::plan::seal::from_hex(hex)
+            && let Ok(bytes) = <[u8; 16]>::try_from(bytes.as_slice())
+        {
+            return Digest::Keyed(bytes);
+        }
+        if text.len() == 16
+            && lower_hex(text)
+            && let Ok(h) = u64::from_str_radix(text, 16)
+        {
+            return Digest::Unkeyed(h);
+        }
+        Digest::Other(text.into())
+    }
+}
+
+impl From<&str> for Digest {
+    fn from(text: &str) -> Digest {
+        Digest::parse(text)
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Digest::Keyed(bytes) => write!(f, "k1:{}", crate::plan::seal::hex(bytes)),
+            Digest::Unkeyed(h) => write!(f, "{h:016x}"),
+            Digest::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl PartialEq<&str> for Digest {
+    fn eq(&self, other: &&str) -> bool {
+        *self == Digest::parse(other)
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Digest;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a digest")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Digest, E> {
+                Ok(Digest::parse(v))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+/// A digest as stored, in either of its forms: a value's ([`Digest`]) or an op's (its text).
+pub trait StoredDigest {
+    /// The digest.
+    fn stored(&self) -> std::borrow::Cow<'_, Digest>;
+}
+
+impl StoredDigest for Digest {
+    fn stored(&self) -> std::borrow::Cow<'_, Digest> {
+        std::borrow::Cow::Borrowed(self)
+    }
+}
+
+impl StoredDigest for str {
+    fn stored(&self) -> std::borrow::Cow<'_, Digest> {
+        std::borrow::Cow::Owned(Digest::parse(self))
+    }
+}
+
+impl StoredDigest for String {
+    fn stored(&self) -> std::borrow::Cow<'_, Digest> {
+        self.as_str().stored()
+    }
+}
 
 /// What earlier passes left for this one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,25 +185,32 @@ impl DigestKey {
         ))))
     }
 
-    /// The digest of `value` (its JSON) under this key.
+    /// The digest of `value` (its JSON) under this key, as text.
     pub fn digest(&self, value: &impl Serialize) -> String {
+        self.digest_of(value).to_string()
+    }
+
+    /// The digest of `value` (its JSON) under this key.
+    pub fn digest_of(&self, value: &impl Serialize) -> Digest {
         match &self.0 {
             Some(key) => {
                 let bytes = serde_json::to_vec(value).expect("digested values serialise");
                 let tag = ring::hmac::sign(key, &bytes);
-                format!("k1:{}", crate::plan::seal::hex(&tag.as_ref()[..16]))
+                let mut keyed = [0u8; 16];
+                keyed.copy_from_slice(&tag.as_ref()[..16]);
+                Digest::Keyed(keyed)
             }
-            None => fingerprint(value),
+            None => Digest::parse(&fingerprint(value)),
         }
     }
 
     /// Whether `stored` is the digest of `value`: a keyed digest under this key, or an
     /// unkeyed one of a state written before keys existed.
-    pub fn matches(&self, stored: &str, value: &impl Serialize) -> bool {
-        if stored.starts_with("k1:") {
-            self.0.is_some() && stored == self.digest(value)
-        } else {
-            stored == fingerprint(value)
+    pub fn matches<D: StoredDigest + ?Sized>(&self, stored: &D, value: &impl Serialize) -> bool {
+        match &*stored.stored() {
+            keyed @ Digest::Keyed(_) => self.0.is_some() && *keyed == self.digest_of(value),
+            unkeyed @ Digest::Unkeyed(_) => *unkeyed == Digest::parse(&fingerprint(value)),
+            Digest::Other(_) => false,
         }
     }
 }
@@ -167,8 +285,8 @@ pub fn op_key(op: &Op) -> String {
 }
 
 /// The digest of a value, as [`Memory::applied`] holds it.
-pub fn value_digest(key: &DigestKey, value: Option<&str>) -> String {
-    key.digest(&value)
+pub fn value_digest(key: &DigestKey, value: Option<&str>) -> Digest {
+    key.digest_of(&value)
 }
 
 /// When a stuck op that failed `passes` times may be tried again, from `now`: after

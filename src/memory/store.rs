@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DigestKey, Memory};
+use std::collections::BTreeMap;
+
+use super::{DigestKey, Digests, Failure, GroupCreate, LastGood, Memory};
 use crate::config::{Config, ScimServer, StateDir};
 use crate::plan::seal::{from_hex, hex};
 
@@ -87,19 +89,90 @@ pub struct Deployment {
     pub organisation: Option<String>,
 }
 
-/// The state file as written.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StateFile {
-    format: String,
+/// The state file as written: the memory borrowed, never copied, and written straight to the
+/// file ([`StateStore::save`]).
+#[derive(Serialize)]
+struct StateFile<'a> {
+    format: &'static str,
     version: u32,
     written_at: DateTime<Utc>,
-    deployment: Deployment,
+    deployment: &'a Deployment,
     /// Names the key the digests were made with (a digest of it), so a lost or replaced key
     /// is told, not read as "every value changed".
     key_id: String,
     #[serde(flatten)]
-    memory: Memory,
+    memory: &'a Memory,
+}
+
+/// The state file as read: [`StateFile`]'s keys with the memory's spelled out, so that serde
+/// reads it straight from the text into the memory (a flattened field would be buffered as a
+/// tree first: at 100,000 users that tree was several times the file). [`Memory`] is built
+/// from it field by field, so a field added to it must be added here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFileIn {
+    #[serde(rename = "format")]
+    _format: String,
+    #[serde(rename = "version")]
+    _version: u32,
+    #[serde(rename = "written_at")]
+    _written_at: DateTime<Utc>,
+    deployment: Deployment,
+    key_id: String,
+    #[serde(default)]
+    leavers: BTreeMap<String, DateTime<Utc>>,
+    #[serde(default)]
+    applied: BTreeMap<String, Digests>,
+    #[serde(default)]
+    failures: BTreeMap<String, Failure>,
+    #[serde(default)]
+    last_good: Option<LastGood>,
+    #[serde(default)]
+    group_creates: BTreeMap<String, GroupCreate>,
+}
+
+impl StateFileIn {
+    /// The deployment, the key's id and the memory (without its key).
+    fn into_parts(self) -> (Deployment, String, Memory) {
+        let memory = Memory {
+            leavers: self.leavers,
+            applied: self.applied,
+            failures: self.failures,
+            last_good: self.last_good,
+            group_creates: self.group_creates,
+            key: DigestKey::default(),
+        };
+        (self.deployment, self.key_id, memory)
+    }
+}
+
+/// The keys of a state file checked before the rest is read ([`check_format`]).
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    format: Option<serde_json::Value>,
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+impl Header {
+    /// The header of a state file's text, read without building anything else.
+    fn of(text: &str) -> Result<Header, String> {
+        match serde_json::from_str::<Header>(text) {
+            Ok(h) => Ok(h),
+            // Valid JSON, but not an object with those keys: not a state file.
+            Err(e) if e.is_data() => Ok(Header {
+                format: None,
+                version: None,
+            }),
+            Err(e) => Err(format!("not valid JSON: {e}")),
+        }
+    }
+
+    /// Whether it is a first-layout file (version 1).
+    fn is_legacy(&self) -> bool {
+        self.version.as_ref().and_then(serde_json::Value::as_u64) == Some(1)
+    }
 }
 
 /// The first layout's file, read only to migrate it (its marker and version are checked
@@ -335,26 +408,31 @@ impl StateStore {
 
     /// Reads a state file of this layout, checking that it is this deployment's.
     fn read_current(&mut self, text: &str) -> Result<(), String> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-        check_format(&value, STATE_VERSION)?;
-        let file: StateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
-        let theirs = &file.deployment;
+        let header = Header::of(text)?;
+        check_format(
+            header.format.as_ref(),
+            header.version.as_ref(),
+            STATE_VERSION,
+        )?;
+        drop(header);
+        let file: StateFileIn = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let (deployment, key_id, memory) = file.into_parts();
+        let theirs = &deployment;
         if theirs.config != self.deployment.config || theirs.target != self.deployment.target {
             return Err(format!(
                 "it belongs to the config {} with the target {}, not to {} with {}",
                 theirs.config, theirs.target, self.deployment.config, self.deployment.target
             ));
         }
-        if file.key_id != key_id(&self.secret.bytes) {
+        if key_id != self::key_id(&self.secret.bytes) {
             return Err(format!(
                 "its digests were made with another key than {} holds (the key was lost or \
                  replaced)",
                 KEY_FILE
             ));
         }
-        self.deployment.organisation = file.deployment.organisation;
-        self.memory = file.memory;
+        self.deployment.organisation = deployment.organisation;
+        self.memory = memory;
         Ok(())
     }
 
@@ -432,17 +510,20 @@ impl StateStore {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir).map_err(bad)?;
-        let mut text = serde_json::to_string_pretty(&StateFile {
-            format: STATE_FORMAT.into(),
+        let file = StateFile {
+            format: STATE_FORMAT,
             version: STATE_VERSION,
             written_at: now,
-            deployment: self.deployment.clone(),
+            deployment: &self.deployment,
             key_id: key_id(&self.secret.bytes),
-            memory: memory.clone(),
+            memory,
+        };
+        // Straight to the file: at 100,000 users the text is tens of MiB.
+        crate::files::write_atomically_with(&self.path, Some(0o600), |out| {
+            serde_json::to_writer_pretty(&mut *out, &file).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
         })
-        .expect("the state serialises");
-        text.push('\n');
-        crate::files::write_atomically(&self.path, text.as_bytes(), Some(0o600)).map_err(bad)?;
+        .map_err(bad)?;
         if let Some(legacy) = &self.legacy {
             let mut done = legacy.clone().into_os_string();
             done.push(".migrated");
@@ -459,14 +540,18 @@ impl StateStore {
 /// checks that need the folder: whose deployment, which key): the deployment it names (none
 /// for the first layout) and its memory. For the fuzz target and tools.
 pub fn parse(text: &str) -> Result<(Option<Deployment>, Memory), String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    if value.get("version").and_then(serde_json::Value::as_u64) == Some(1) {
+    let header = Header::of(text)?;
+    if header.is_legacy() {
         return read_legacy(text).map(|m| (None, m));
     }
-    check_format(&value, STATE_VERSION)?;
-    let file: StateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    Ok((Some(file.deployment), file.memory))
+    check_format(
+        header.format.as_ref(),
+        header.version.as_ref(),
+        STATE_VERSION,
+    )?;
+    let file: StateFileIn = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let (deployment, _, memory) = file.into_parts();
+    Ok((Some(deployment), memory))
 }
 
 /// A file's text, or `None` when it (or its folder) does not exist; never through a symbolic
@@ -490,12 +575,16 @@ fn read_if_there(path: &Path) -> Result<Option<String>, String> {
 }
 
 /// Checks the format marker and version of a state file's JSON.
-fn check_format(value: &serde_json::Value, version: u32) -> Result<(), String> {
-    if value.get("format").and_then(|v| v.as_str()) != Some(STATE_FORMAT) {
+fn check_format(
+    format: Option<&serde_json::Value>,
+    version: Option<&serde_json::Value>,
+    want: u32,
+) -> Result<(), String> {
+    if format.and_then(|v| v.as_str()) != Some(STATE_FORMAT) {
         return Err("not a scimsync state file".into());
     }
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(version) => Ok(()),
+    match version.and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(want) => Ok(()),
         v => Err(format!(
             "state version {} is not supported (this scimsync reads version {STATE_VERSION})",
             v.map_or("(none)".to_string(), |v| v.to_string())
@@ -507,7 +596,7 @@ fn check_format(value: &serde_json::Value, version: u32) -> Result<(), String> {
 fn read_legacy(text: &str) -> Result<Memory, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    check_format(&value, 1)?;
+    check_format(value.get("format"), value.get("version"), 1)?;
     let file: LegacyStateFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
     Ok(file.memory)
 }

@@ -132,7 +132,13 @@ pub fn verify(plan: &Plan, key: &SealKey) -> bool {
 
 /// Bytes as lower-case hex digits, as the seal and the state's digests and key write them.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Hex digits back to bytes; `None` for anything else.
