@@ -621,3 +621,46 @@ async fn a_state_made_with_another_key_is_refused() {
         "{out}"
     );
 }
+
+/// A plan made against the embedded emulator is sealed with the key of the state folder: once
+/// that folder is gone (another folder, another key), the plan's seal no longer holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_embedded_plan_is_sealed_with_its_state_folders_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("scimsync.yaml"),
+        "target: {url: embedded, emulator_state: emulator.json}\nsources:\n  - yaml: people.yaml\n\
+         scope: {email_domains: [corp.example]}\n",
+    )
+    .unwrap();
+    let (code, out) = run(dir.path(), &["apply"]);
+    assert_eq!(code, 0, "{out}");
+    let folder = dir.path().join(".scimsync-state");
+    assert!(folder.join("state.key").is_file(), "{out}");
+    std::fs::write(
+        dir.path().join("people.yaml"),
+        "users:\n  - {email: u0@corp.example}\n  - {email: u1@corp.example}\n",
+    )
+    .unwrap();
+    let (code, out) = run(
+        dir.path(),
+        &["plan", "--format", "json", "--out", "plan.json"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let kept = dir.path().join("kept-state");
+    std::fs::rename(&folder, &kept).unwrap();
+    // Without the folder it was made with (a new folder makes a new key): refused.
+    let (code, out) = run(dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("its seal does not hold"), "{out}");
+    // With it back: the seal holds and the plan applies.
+    let _ = std::fs::remove_dir_all(&folder);
+    std::fs::rename(&kept, &folder).unwrap();
+    let (code, out) = run(dir.path(), &["apply", "--plan", "plan.json"]);
+    assert_eq!(code, 0, "{out}");
+}

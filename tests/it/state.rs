@@ -359,6 +359,34 @@ async fn a_truncated_or_corrupt_state_stops_the_pass_with_zero_writes() {
     );
 }
 
+/// A state file that is there but cannot be read as one (a symbolic link, a folder) stops the
+/// pass with zero writes: it is never taken for a first run, which would restart every
+/// leaver's grace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_file_that_is_no_regular_file_stops_the_pass() {
+    let o = org().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "unmanaged_users: deactivate\nsafety: {deactivation_grace: 1h}\n";
+    setup(&o, dir.path(), &["ada@acme.com", "bob@acme.com"], extra);
+    assert_eq!(run_text(&o, dir.path(), &["apply"]).0, 0);
+    setup(&o, dir.path(), &["ada@acme.com", "cy@acme.com"], extra);
+    let file = state_file(dir.path());
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::rename(&file, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let written = writes(&o);
+    for cmd in ["apply", "plan"] {
+        let (code, out) = run_text(&o, dir.path(), &[cmd]);
+        assert_eq!(code, 1, "{cmd} through a symbolic link: {out}");
+        assert!(out.contains("state file"), "{out}");
+    }
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let (code, out) = run_text(&o, dir.path(), &["apply"]);
+    assert_eq!(code, 1, "a folder: {out}");
+    assert_eq!(writes(&o), written, "zero writes");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_never_interleave_state_writes() {
     let o = org().await;
