@@ -185,6 +185,18 @@ fn learn(
     next_memory(before, &pass, t())
 }
 
+/// A failure remembered for `op`: refused `passes` times, last at [`t`], to be sent again at
+/// `retry_at`.
+fn stuck_failure(op: &PlannedOp, error: &str, passes: u32, retry_at: DateTime<Utc>) -> Failure {
+    Failure {
+        op: DigestKey::default().digest(&op.op),
+        error: error.into(),
+        passes,
+        last: t(),
+        retry_at: Some(retry_at),
+    }
+}
+
 fn digest(v: &str) -> Digest {
     value_digest(&DigestKey::default(), Some(v))
 }
@@ -555,13 +567,7 @@ fn a_held_user_create_leaves_its_groups_ops() {
     let mut memory = Memory::default();
     memory.failures.insert(
         op_key(&create.op),
-        Failure {
-            op: DigestKey::default().digest(&create.op),
-            error: "409 username_taken".into(),
-            passes: 2,
-            last: t(),
-            retry_at: Some(t() + hours(1)),
-        },
+        stuck_failure(&create, "409 username_taken", 2, t() + hours(1)),
     );
     let plan = recall::recall(plan, &memory, &Policy::default(), STUCK, t());
     assert_eq!(plan.ops.len(), 1, "{:?}", plan.ops);
@@ -619,13 +625,7 @@ fn each_hold_ends_at_its_instant() {
     memory.leavers.insert("W1".into(), t() - hours(1));
     memory.failures.insert(
         op_key(&retitled.op),
-        Failure {
-            op: DigestKey::default().digest(&retitled.op),
-            error: "400 invalid_title".into(),
-            passes: 2,
-            last: t() - hours(1),
-            retry_at: Some(t()),
-        },
+        stuck_failure(&retitled, "400 invalid_title", 2, t()),
     );
     memory.group_creates.insert(
         op_key(&group.op),
@@ -659,13 +659,12 @@ fn a_stuck_group_create_keeps_its_cause_when_also_remembered_as_sent() {
     let mut memory = Memory::default();
     memory.failures.insert(
         op_key(&group.op),
-        Failure {
-            op: DigestKey::default().digest(&group.op),
-            error: "outcome_unknown: the answer was lost".into(),
-            passes: 3,
-            last: t(),
-            retry_at: Some(t() + hours(1)),
-        },
+        stuck_failure(
+            &group,
+            "outcome_unknown: the answer was lost",
+            3,
+            t() + hours(1),
+        ),
     );
     memory.group_creates.insert(
         op_key(&group.op),
@@ -713,13 +712,7 @@ fn a_held_user_create_keeps_a_group_update_with_other_work() {
     let mut memory = Memory::default();
     memory.failures.insert(
         op_key(&create.op),
-        Failure {
-            op: DigestKey::default().digest(&create.op),
-            error: "409 username_taken".into(),
-            passes: 2,
-            last: t(),
-            retry_at: Some(t() + hours(1)),
-        },
+        stuck_failure(&create, "409 username_taken", 2, t() + hours(1)),
     );
     for (op, sent) in [
         (update(Some("everyone"), vec![]), true),
