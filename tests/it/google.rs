@@ -473,22 +473,14 @@ async fn confined_a_google_source_and_its_key_file_are_refused_before_connecting
         format!("sources:\n{source}{SCOPE}"),
     )
     .unwrap();
-    let out = crate::harness::command()
-        .args(["plan", "--config", "pr/scimsync.yaml"])
-        .current_dir(root.path())
-        .env("SCIMSYNC_CONFINE", &pr)
-        .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
-        .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
-        .env("SCIMSYNC_STATE_DIR", "false")
-        .env("SCIM_TOKEN", o.emu.token())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let ran = crate::harness::run_confined(
+        &o,
+        root.path(),
+        &pr,
+        &["plan", "--config", "pr/scimsync.yaml"],
     );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = ran.text();
+    assert_eq!(ran.code, 1, "{text}");
     assert!(
         text.contains("sources[0].google_workspace is refused under SCIMSYNC_CONFINE")
             && text.contains("sources[0].google_workspace.key_file is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose a key file to read"),

@@ -206,6 +206,20 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
     output(dir, args, env).into()
 }
 
+/// [`run`] as CI plans a pull request: confined to `pr` (`SCIMSYNC_CONFINE`), the target and
+/// the token's variable pinned by the environment, no state.
+pub fn run_confined(o: &Org, dir: &Path, pr: &Path, args: &[&str]) -> Ran {
+    let url = o.emu.base_url(Version::V2);
+    let env = [
+        ("SCIMSYNC_CONFINE", pr.to_str().expect("a UTF-8 path")),
+        ("SCIMSYNC_TARGET_URL", url.as_str()),
+        ("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN"),
+        ("SCIMSYNC_STATE_DIR", "false"),
+        ("SCIM_TOKEN", o.emu.token()),
+    ];
+    run(dir, args, &env)
+}
+
 /// Runs `c` (its stdout and stderr piped here), killed if it has not ended within `limit`:
 /// its exit code (`None` when it had to be killed), stdout then stderr, and how long it ran.
 pub fn run_within(

@@ -333,20 +333,10 @@ async fn a_confined_command_source_never_runs() {
     )
     .unwrap();
     for args in [&["validate"][..], &["plan"], &["apply"]] {
-        let out = harness::command()
-            .args(args)
-            .args(["--config", "scimsync.yaml"])
-            .current_dir(&pr)
-            .env("SCIMSYNC_CONFINE", &pr)
-            .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
-            .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
-            .env("SCIMSYNC_STATE_DIR", "false")
-            .env("SCIM_TOKEN", o.emu.token())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stderr).to_string()
-            + &String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        let args = [args, &["--config", "scimsync.yaml"]].concat();
+        let ran = harness::run_confined(&o, &pr, &pr, &args);
+        let text = ran.text();
+        assert_eq!(ran.code, 1, "{args:?}: {text}");
         assert!(
             text.contains("sources[0].command is refused under SCIMSYNC_CONFINE"),
             "{args:?}: {text}"

@@ -471,22 +471,14 @@ async fn confined_an_ldap_source_and_its_password_env_are_refused_before_connect
         ),
     )
     .unwrap();
-    let out = crate::harness::command()
-        .args(["plan", "--config", "pr/scimsync.yaml"])
-        .current_dir(root.path())
-        .env("SCIMSYNC_CONFINE", &pr)
-        .env("SCIMSYNC_TARGET_URL", o.emu.base_url(Version::V2))
-        .env("SCIMSYNC_TOKEN_ENV", "SCIM_TOKEN")
-        .env("SCIMSYNC_STATE_DIR", "false")
-        .env("SCIM_TOKEN", o.emu.token())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let ran = crate::harness::run_confined(
+        &o,
+        root.path(),
+        &pr,
+        &["plan", "--config", "pr/scimsync.yaml"],
     );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let text = ran.text();
+    assert_eq!(ran.code, 1, "{text}");
     assert!(
         text.contains("sources[0].ldap is refused under SCIMSYNC_CONFINE, where a pull request's config cannot choose a server to connect to"),
         "{text}"
