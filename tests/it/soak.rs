@@ -212,6 +212,8 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let url = o.emu.base_url(Version::V2);
+    // A group create whose answer was lost is held `stuck.backoff` (1h by default) before it
+    // is sent again, lest it make a second group: a few seconds here, past the read lag.
     write_config_with(
         dir.path(),
         &url,
@@ -219,7 +221,8 @@ async fn the_daemon_converges_under_chaos_without_duplicates_or_flapping() {
         "scope: {email_domains: [example.com]}\nunmanaged_users: deactivate\n\
          safety: {max_deactivations: 1000, max_deactivation_ratio: 1.0, \
          max_reactivations: 1000, max_reactivation_ratio: 1.0}\n\
-         rate_limit: {share: 0.5, time_scale: 10}\naudit_log: audit.jsonl\n",
+         rate_limit: {share: 0.5, time_scale: 10}\naudit_log: audit.jsonl\n\
+         stuck: {backoff: 3s}\n",
     );
     let steps: Vec<(String, Vec<Person>)> = (0..rounds)
         .flat_map(|r| {
@@ -283,11 +286,13 @@ fn compete(o: &crate::harness::Org, url: &str) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Waits until three passes in a row, each after the edit landed, plan nothing.
+/// Waits until three passes in a row, each after the edit landed, are in sync: every pass
+/// since the last look ended `success` (an error pass leaves the plan gauges as they were; a
+/// held op makes it `partial`), and the latest plan has no op, conflict or stuck op.
 async fn wait_quiet(metrics: &impl AsyncFn() -> String, name: &str) {
     let t = Instant::now();
     let mut empty_in_a_row = 0;
-    let mut last_pass = -1.0;
+    let (mut last_pass, mut last_success) = (-1.0, -1.0);
     let edit_pass = family(&metrics().await, "scimsync_passes_total", "outcome");
     while empty_in_a_row < 3 {
         assert!(
@@ -297,13 +302,16 @@ async fn wait_quiet(metrics: &impl AsyncFn() -> String, name: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let m = metrics().await;
         let passes = family(&m, "scimsync_passes_total", "outcome");
+        let successes = family(&m, "scimsync_passes_total", "outcome=\"success\"");
         if passes <= last_pass || passes < edit_pass + 2.0 {
             continue;
         }
-        last_pass = passes;
+        let all_success = last_pass >= 0.0 && passes - last_pass == successes - last_success;
+        (last_pass, last_success) = (passes, successes);
         let planned = family(&m, "scimsync_plan_ops", "kind");
         let conflicts = series(&m, "scimsync_plan_conflicts");
-        empty_in_a_row = if planned == 0.0 && conflicts == 0.0 {
+        let stuck = series(&m, "scimsync_stuck_ops");
+        empty_in_a_row = if all_success && planned == 0.0 && conflicts == 0.0 && stuck == 0.0 {
             empty_in_a_row + 1
         } else {
             0
