@@ -616,6 +616,34 @@ async fn the_executor_adds_no_order_the_plan_does_not_list() {
     o.emu.with_store(|s| assert!(s.group("S1").is_none()));
 }
 
+/// Only a 400 (one value refused) is sent again unit by unit: an update Slack answers
+/// otherwise — here 404, the account gone — fails with Slack's answer after one PATCH, not
+/// once more per attribute.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_refused_other_than_400_is_not_sent_again_unit_by_unit() {
+    let (o, caller) = rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        vec![user("W1", "ada")],
+        vec![],
+    )
+    .await;
+    let mut op = update_user("W9", "Lead", None);
+    if let Op::UpdateUser { fields, .. } = &mut op {
+        fields.manager = Some(Some(UserRef::Id("W1".into())));
+    }
+    let out = execute(&plan(vec![PlannedOp::new(op)]), &caller, 1, None).await;
+    match &out.ops[0].result {
+        OpResult::Failed {
+            status: Some(404),
+            message,
+            ..
+        } => assert!(!message.contains("one at a time"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(o.emu.stats().count("PATCH", Endpoint::UserUpdate), 1);
+}
+
 /// A hand-made plan whose edges close a cycle (each op waiting for the other) cannot hang the
 /// apply, nor is the cycle silently dropped: an op whose `after` does not point back is
 /// skipped as malformed, and what waits on it is skipped too.
