@@ -7,10 +7,12 @@ use scimsync::shutdown::{Shutdown, Signal};
 use std::sync::Arc;
 use std::time::Duration;
 
-use scimsync::apply::{AuditLog, OpResult, Outcome, execute, execute_until};
+use scimsync::apply::{
+    AuditLog, Controls, OpResult, Outcome, Progress, execute, execute_until, execute_with,
+};
 use scimsync::emulator::{EmulatorConfig, Faults, Snapshot, Store, StoredGroup, StoredUser};
 use scimsync::model::Attribute;
-use scimsync::plan::{Change, Op, Plan, PlannedOp, UserFields, UserRef};
+use scimsync::plan::{Change, Leaving, Op, Plan, PlannedOp, UserFields, UserRef};
 use scimsync::scim::Version;
 use scimsync::scim::caller::Caller;
 use scimsync::scim::limits::Endpoint;
@@ -642,6 +644,77 @@ async fn an_update_refused_other_than_400_is_not_sent_again_unit_by_unit() {
         other => panic!("{other:?}"),
     }
     assert_eq!(o.emu.stats().count("PATCH", Endpoint::UserUpdate), 1);
+}
+
+/// The progress counts each op in its own lane (one per endpoint written to): the per-lane
+/// totals and counts done that the time left is worked out from, and the deactivations done
+/// that the progress line reports.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_counts_each_op_in_its_endpoints_lane() {
+    let (_o, caller) = rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        (1..=6)
+            .map(|i| user(&format!("W{i}"), &format!("u{i}")))
+            .collect(),
+        vec![
+            group("S1", "one", &["W1"]),
+            group("S2", "two", &[]),
+            group("S3", "three", &[]),
+        ],
+    )
+    .await;
+    let deactivate = |id: &str| Op::DeactivateUser {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        reason: Leaving::Absent,
+    };
+    let update_group = |id: &str, name: &str| Op::UpdateGroup {
+        id: id.into(),
+        name: name.into(),
+        rename: None,
+        add: vec![UserRef::Id("W2".into())],
+        remove: vec![],
+    };
+    let ops = vec![
+        create_user("new1", None),
+        create_user("new2", None),
+        update_user("W1", "Lead", None),
+        deactivate("W4"),
+        deactivate("W5"),
+        deactivate("W6"),
+        Op::CreateGroup {
+            name: "four".into(),
+            members: vec![],
+            source: "groups.yaml:1".into(),
+        },
+        update_group("S1", "one"),
+        update_group("S2", "two"),
+        Op::DeleteGroup {
+            id: "S3".into(),
+            name: "three".into(),
+        },
+    ];
+    let progress = Progress::new(ops.len());
+    let controls = Controls {
+        stop: Shutdown::new(),
+        progress: Some(Arc::clone(&progress)),
+    };
+    let p = plan(ops.into_iter().map(PlannedOp::new).collect());
+    let out = execute_with(&p, &caller, 2, None, controls).await;
+    assert!(
+        results(&out).iter().all(|r| **r == applied()),
+        "{:?}",
+        out.ops
+    );
+    let snap = progress.snapshot();
+    assert_eq!(
+        snap.lanes,
+        [(2, 2), (1, 1), (3, 3), (1, 1), (2, 2), (1, 1)],
+        "user creates, updates, deactivations, group creates, updates, deletions"
+    );
+    assert_eq!(snap.leavers(), (3, 3));
+    assert_eq!((snap.total, snap.applied), (10, 10));
 }
 
 /// A hand-made plan whose edges close a cycle (each op waiting for the other) cannot hang the
