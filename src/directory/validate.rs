@@ -16,7 +16,9 @@ use crate::slack_rules::{
 use super::issue::{DirectoryIssue, DirectoryProblem};
 use super::merge::MergedPerson;
 use super::record::{AttrValue, GroupRecord};
-use super::{Attribute, AttributeOrigin, DesiredGroup, DesiredUser, SkippedUser, TextValues};
+use super::{
+    Attribute, AttributeOrigin, DesiredGroup, DesiredUser, Origins, SkippedUser, TextValues,
+};
 use crate::model::{Check, Kind};
 
 /// The outcome of validation: valid users, the invalid ones, groups, and every problem.
@@ -153,7 +155,7 @@ fn build_user(
         groups: Vec::new(),
         blanks: Vec::new(),
         location: person.location,
-        origins: Vec::with_capacity(person.values.len() + 1),
+        origins: Origins::with_capacity(person.values.len() + 1),
     };
     // Every text and date value in one allocation.
     user.texts.reserve(
@@ -168,7 +170,7 @@ fn build_user(
             .sum(),
     );
     for (attribute, value, location) in person.values {
-        user.origins.push(AttributeOrigin {
+        user.set_origin(AttributeOrigin {
             attribute,
             location,
         });
@@ -189,9 +191,10 @@ fn build_user(
         }
     }
     if let Some((_, location)) = person.groups.first() {
-        user.origins.push(AttributeOrigin {
+        let location = location.clone();
+        user.set_origin(AttributeOrigin {
             attribute: Attribute::Groups,
-            location: location.clone(),
+            location,
         });
     }
     user.groups = if person.groups.len() < 2 {
@@ -234,7 +237,7 @@ fn keep_user_names(user: &mut DesiredUser, problems: &mut Vec<DirectoryProblem>)
             user.texts.set(attribute, Some(key));
         } else {
             problems.push(Problem::error(
-                user.origin(attribute).clone(),
+                user.origin(attribute),
                 DirectoryIssue::NotTheUserName {
                     attribute,
                     value: user.text(attribute).unwrap_or_default().to_string(),
@@ -251,7 +254,7 @@ fn check_user(
     today: NaiveDate,
     problems: &mut Vec<DirectoryProblem>,
 ) -> String {
-    let at = |attribute: Attribute| user.origin(attribute).clone();
+    let at = |attribute: Attribute| user.origin(attribute);
     if user.email.is_empty() {
         problems.push(Problem::error(
             at(Attribute::Email),
@@ -383,10 +386,10 @@ fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<
         if !user.email_key.is_empty() {
             if let Some(&first) = emails.get(user.email_key.as_str()) {
                 problems.push(Problem::error(
-                    user.origin(Attribute::Email).clone(),
+                    user.origin(Attribute::Email),
                     DirectoryIssue::DuplicateEmail {
                         email: user.email.clone(),
-                        first: users[first].origin(Attribute::Email).clone(),
+                        first: users[first].origin(Attribute::Email),
                     },
                 ));
                 invalid[i] = true;
@@ -403,7 +406,7 @@ fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<
                 } else {
                     Attribute::Email
                 };
-                u.origin(attribute).clone()
+                u.origin(attribute)
             };
             if let Some(&first) = user_names.get(user.user_name_key.as_str()) {
                 problems.push(Problem::error(
@@ -430,11 +433,11 @@ fn check_unique(users: &[DesiredUser], invalid: &mut [bool], problems: &mut Vec<
             let Some(value) = value else { continue };
             if let Some(&first) = index.get(value) {
                 problems.push(Problem::error(
-                    user.origin(attribute).clone(),
+                    user.origin(attribute),
                     DirectoryIssue::DuplicateKey {
                         attribute,
                         value: value.to_string(),
-                        first: users[first].origin(attribute).clone(),
+                        first: users[first].origin(attribute),
                     },
                 ));
                 invalid[i] = true;
@@ -473,7 +476,7 @@ fn check_managers(
             Some(&m) => next[i] = Some(m),
             None => {
                 problems.push(Problem::error(
-                    user.origin(Attribute::Manager).clone(),
+                    user.origin(Attribute::Manager),
                     DirectoryIssue::UnknownManager {
                         manager: manager.clone(),
                     },
@@ -528,7 +531,7 @@ fn report_cycle(
     emails.push(emails[0].clone());
     let head = &users[cycle[first]];
     problems.push(Problem::error(
-        head.origin(Attribute::Manager).clone(),
+        head.origin(Attribute::Manager),
         DirectoryIssue::ManagerCycle { cycle: emails },
     ));
     for &i in cycle {
@@ -616,7 +619,7 @@ fn build_groups(
         }
         let at = user.origin(Attribute::Groups);
         for name in &user.groups {
-            let d = draft_for(&mut drafts, name, at);
+            let d = draft_for(&mut drafts, name, &at);
             if user.active {
                 // The first user with this email, or one of its duplicates (all invalid, and
                 // members still, so that skipping them never removes them from a group).

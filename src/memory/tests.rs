@@ -28,7 +28,7 @@ fn person(email: &str, line: u32) -> DesiredUser {
         groups: vec![],
         blanks: vec![],
         location: SourceLocation::new(&Arc::from("people.csv"), line, 0),
-        origins: vec![],
+        origins: Default::default(),
     }
 }
 

@@ -113,7 +113,7 @@ fn golden_initial_import() {
 fn golden_leaver_and_unmanaged() {
     let mut bob = person("bob@example.com", 4);
     bob.active = false;
-    bob.origins.push(AttributeOrigin {
+    bob.set_origin(AttributeOrigin {
         attribute: Attribute::Active,
         location: bob.location.clone(),
     });

@@ -25,7 +25,7 @@ fn in_2030() -> chrono::DateTime<Utc> {
 fn says_guest(email: &str, guest: Option<Guest>) -> DesiredUser {
     let mut d = person(email, 2);
     d.guest = guest;
-    d.origins.push(AttributeOrigin {
+    d.set_origin(AttributeOrigin {
         attribute: Attribute::Guest,
         location: SourceLocation::new(&Arc::from("people.csv"), 2, 0),
     });

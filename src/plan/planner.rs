@@ -536,7 +536,7 @@ fn source_users(dir: &Directory) -> BTreeMap<String, usize> {
     let mut counts: BTreeMap<String, usize> =
         dir.sources.iter().map(|s| (s.to_string(), 0)).collect();
     for u in &dir.users {
-        let mut files: Vec<&str> = u.origins.iter().map(|o| &*o.location.file).collect();
+        let mut files: Vec<&str> = u.origins.files(&u.location).collect();
         files.push(&u.location.file);
         files.sort_unstable();
         files.dedup();

@@ -31,7 +31,7 @@ pub(super) fn person(email: &str, line: u32) -> DesiredUser {
         groups: vec![],
         blanks: vec![],
         location: loc(line),
-        origins: vec![],
+        origins: Default::default(),
     }
 }
 
@@ -190,7 +190,7 @@ fn patches_carry_only_what_differs_and_unset_attributes_are_not_managed() {
 fn leavers_are_deactivated_and_unmanaged_accounts_follow_the_policy() {
     let mut bob = person("bob@example.com", 3);
     bob.active = false;
-    bob.origins.push(AttributeOrigin {
+    bob.set_origin(AttributeOrigin {
         attribute: Attribute::Active,
         location: loc(3),
     });

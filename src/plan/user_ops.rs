@@ -126,7 +126,7 @@ fn guest_change(d: &DesiredUser, l: &LiveUser) -> Option<(String, String)> {
         .as_ref()
         .map(|g| g.expiration.map(|e| e.timestamp()));
     let have = l.guest.map(|g| g.map(|e| e.timestamp()));
-    if !d.origins.iter().any(|o| o.attribute == Attribute::Guest) || want == have {
+    if !d.origins.contains(Attribute::Guest) || want == have {
         return None;
     }
     let show = |g: Option<Option<i64>>| match g {

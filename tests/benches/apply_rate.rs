@@ -58,7 +58,7 @@ fn named(name: &str, i: usize) -> DesiredUser {
             u32::try_from(i).unwrap_or(u32::MAX),
             1,
         ),
-        origins: vec![],
+        origins: Default::default(),
     }
 }
 

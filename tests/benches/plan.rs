@@ -51,7 +51,7 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         groups: vec![],
         blanks: vec![],
         location: SourceLocation::new(file, u32::try_from(i + 2).unwrap_or(u32::MAX), 1),
-        origins: vec![],
+        origins: Default::default(),
     }
 }
 
