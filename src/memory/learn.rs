@@ -128,8 +128,8 @@ fn last_applied(
         let entry = out.entry(id.to_string()).or_default();
         match before.applied.get(id).and_then(|m| m.get(&a)) {
             Some(d) => entry.insert(a, d.clone()),
-            None => entry.remove(&a),
-        };
+            None => entry.remove(a),
+        }
     };
     for d in plan
         .drift

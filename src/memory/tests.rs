@@ -810,3 +810,45 @@ fn digests_are_held_as_bytes_and_written_as_the_text_they_were() {
         "lower case only"
     );
 }
+
+/// A pass that finds every value as it remembered them leaves a memory that shares each
+/// account's digests with the one it began with (nothing copied); a value seen in sync anew
+/// copies that account's alone, and the memory it began with is left as it was.
+#[test]
+fn a_pass_that_changes_nothing_copies_no_accounts_digests() {
+    let mut ada = person("ada@example.com", 2);
+    ada.texts.set(Attribute::Title, Some("Engineer"));
+    let mut bob = person("bob@example.com", 3);
+    bob.texts.set(Attribute::Title, Some("Chef"));
+    let dir = directory(vec![ada, bob]);
+    let mut a = account("W1", "ada@example.com");
+    a.texts.set(Attribute::Title, Some("Engineer"));
+    let mut b = account("W2", "bob@example.com");
+    b.texts.set(Attribute::Title, Some("Chef"));
+    let live = LiveState {
+        users: vec![a, b],
+        groups: vec![],
+    };
+    let plan = Plan::of(vec![]);
+    let first = learn(&Memory::default(), &plan, &live, Some(&dir), None);
+    let second = learn(&first, &plan, &live, Some(&dir), None);
+    assert_eq!(second.applied, first.applied);
+    for id in ["W1", "W2"] {
+        assert!(
+            Arc::ptr_eq(&first.applied[id].0, &second.applied[id].0),
+            "{id}'s digests are shared, not copied"
+        );
+    }
+    let mut live = live;
+    live.users[1].texts.set(Attribute::Title, Some("Cook"));
+    let mut dir = dir;
+    dir.users[1].texts.set(Attribute::Title, Some("Cook"));
+    let third = learn(&second, &plan, &live, Some(&dir), None);
+    assert!(Arc::ptr_eq(&second.applied["W1"].0, &third.applied["W1"].0));
+    assert!(!Arc::ptr_eq(
+        &second.applied["W2"].0,
+        &third.applied["W2"].0
+    ));
+    assert_eq!(third.applied["W2"][&Attribute::Title], digest("Cook"));
+    assert_eq!(second.applied["W2"][&Attribute::Title], digest("Chef"));
+}

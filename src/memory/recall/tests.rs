@@ -8,7 +8,7 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::config::Safety;
-use crate::memory::{DigestKey, Failure, LastGood, retry_at, value_digest};
+use crate::memory::{DigestKey, Digests, Failure, LastGood, retry_at, value_digest};
 use crate::model::{Change, UserFields};
 use crate::plan::{Counts, Guard, PlannedOp, Sealing, fingerprint};
 
@@ -146,14 +146,14 @@ fn drift_is_a_change_back_to_the_last_applied_value_and_report_holds_it_back() {
     let mut memory = Memory::default();
     memory.applied.insert(
         "W1".into(),
-        BTreeMap::from([(
+        Digests::from([(
             Attribute::Title,
             value_digest(&DigestKey::default(), Some("Engineer")),
         )]),
     );
     memory.applied.insert(
         "W2".into(),
-        BTreeMap::from([(
+        Digests::from([(
             Attribute::Title,
             value_digest(&DigestKey::default(), Some("Engineer")),
         )]),
