@@ -32,6 +32,17 @@ async fn rig(
     (o, caller)
 }
 
+/// [`rig`] with one account, ada (W1), and no group, on SCIM v2.
+async fn rig_ada() -> (Org, Caller) {
+    rig(
+        Version::V2,
+        EmulatorConfig::default(),
+        vec![user("W1", "ada")],
+        vec![],
+    )
+    .await
+}
+
 fn user(id: &str, name: &str) -> StoredUser {
     StoredUser {
         id: id.into(),
@@ -552,13 +563,7 @@ async fn the_audit_log_has_one_line_per_write_sent_and_none_for_skipped_ops() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn once_the_stop_flag_is_set_no_op_starts() {
-    let (o, caller) = rig(
-        Version::V2,
-        EmulatorConfig::default(),
-        vec![user("W1", "ada")],
-        vec![],
-    )
-    .await;
+    let (o, caller) = rig_ada().await;
     let p = plan(vec![
         PlannedOp::new(create_user("new", None)),
         PlannedOp::new(update_user("W1", "Lead", None)),
@@ -623,13 +628,7 @@ async fn the_executor_adds_no_order_the_plan_does_not_list() {
 /// once more per attribute.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_update_refused_other_than_400_is_not_sent_again_unit_by_unit() {
-    let (o, caller) = rig(
-        Version::V2,
-        EmulatorConfig::default(),
-        vec![user("W1", "ada")],
-        vec![],
-    )
-    .await;
+    let (o, caller) = rig_ada().await;
     let mut op = update_user("W9", "Lead", None);
     if let Op::UpdateUser { fields, .. } = &mut op {
         fields.manager = Some(Some(UserRef::Id("W1".into())));
@@ -722,13 +721,7 @@ async fn progress_counts_each_op_in_its_endpoints_lane() {
 /// skipped as malformed, and what waits on it is skipped too.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edge_that_does_not_point_back_skips_its_op_and_never_hangs() {
-    let (o, caller) = rig(
-        Version::V2,
-        EmulatorConfig::default(),
-        vec![user("W1", "ada")],
-        vec![],
-    )
-    .await;
+    let (o, caller) = rig_ada().await;
     let p = plan(vec![
         after(update_user("W1", "Lead", None), &[1]),
         after(create_user("new", None), &[0]),
