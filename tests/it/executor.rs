@@ -454,6 +454,58 @@ async fn a_retried_create_that_meets_another_persons_account_fails() {
     }
 }
 
+/// A create whose answer was lost, retried into `email_taken`, looks its account up while
+/// Slack's reads lag the write: asking again with a doubling pause (a few lookups, not a
+/// stream of them) until the account shows — then adopted — or, past the lookup's patience
+/// (12 s), giving up with Slack's answer. `lag` is how long the emulator's reads lag.
+async fn lost_create_looked_up_under_lag(lag: Duration) -> (Outcome, u64, Duration) {
+    let (o, caller) = rig(
+        Version::V2,
+        EmulatorConfig {
+            read_lag: lag,
+            ..EmulatorConfig::default()
+        },
+        vec![],
+        vec![],
+    )
+    .await;
+    // The first POST applies and its answer is lost; then every request is answered.
+    o.emu.set_faults(drops(seed_for("a.........")));
+    let p = plan(vec![PlannedOp::new(create_user("new", None))]);
+    let started = std::time::Instant::now();
+    let out = execute(&p, &caller, 1, None).await;
+    let took = started.elapsed();
+    assert_eq!(o.emu.stats().dropped_connections, 1);
+    (out, o.emu.stats().count("GET", Endpoint::UsersList), took)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_is_looked_up_patiently_while_reads_lag_and_adopted() {
+    let (out, lookups, _) = lost_create_looked_up_under_lag(Duration::from_millis(1500)).await;
+    assert!(
+        matches!(&out.ops[0].result, OpResult::Applied { note: Some(n) } if n.contains("adopted")),
+        "{}",
+        out.render()
+    );
+    // Pauses of 0.25, 0.5, 1 s...: the account shows by the third or fourth lookup.
+    assert!((2..=6).contains(&lookups), "{lookups} lookups");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_still_unseen_after_the_lookups_patience_fails_with_slacks_answer() {
+    let (out, lookups, took) = lost_create_looked_up_under_lag(Duration::from_secs(60)).await;
+    assert!(
+        matches!(&out.ops[0].result, OpResult::Failed { status: Some(409), code: Some(c), .. } if c == "email_taken"),
+        "{}",
+        out.render()
+    );
+    assert!(
+        took >= Duration::from_secs(8) && took < Duration::from_secs(30),
+        "gave up after {took:?}"
+    );
+    assert!((4..=10).contains(&lookups), "{lookups} lookups");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn membership_changes_over_a_thousand_members_are_sent_in_chunks() {
     let n = 1001;
