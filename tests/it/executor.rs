@@ -506,6 +506,29 @@ async fn a_lost_create_still_unseen_after_the_lookups_patience_fails_with_slacks
     assert!((4..=10).contains(&lookups), "{lookups} lookups");
 }
 
+/// A group create Slack answered with an error — here a 5xx on every try — is no lost
+/// answer: it fails with Slack's status at once, without a lookup for a group that may exist.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_create_slack_answered_with_an_error_fails_without_a_lookup() {
+    let (o, caller) = rig(Version::V2, EmulatorConfig::default(), vec![], vec![]).await;
+    o.emu.set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    let p = plan(vec![PlannedOp::new(Op::CreateGroup {
+        name: "eng".into(),
+        members: vec![],
+        source: "groups.yaml:1".into(),
+    })]);
+    let out = execute(&p, &caller, 1, None).await;
+    assert!(
+        matches!(&out.ops[0].result, OpResult::Failed { status: Some(s), .. } if *s >= 500),
+        "{}",
+        out.render()
+    );
+    assert_eq!(o.emu.stats().count("GET", Endpoint::GroupsList), 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn membership_changes_over_a_thousand_members_are_sent_in_chunks() {
     let n = 1001;
