@@ -507,7 +507,8 @@ async fn a_lost_create_still_unseen_after_the_lookups_patience_fails_with_slacks
 }
 
 /// A group create Slack answered with an error — here a 5xx on every try — is no lost
-/// answer: it fails with Slack's status at once, without a lookup for a group that may exist.
+/// answer: it is sent again as the retry policy allows, then fails with Slack's status,
+/// without a lookup for a group that may exist.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_create_slack_answered_with_an_error_fails_without_a_lookup() {
     let (o, caller) = rig(Version::V2, EmulatorConfig::default(), vec![], vec![]).await;
@@ -527,6 +528,11 @@ async fn a_group_create_slack_answered_with_an_error_fails_without_a_lookup() {
         out.render()
     );
     assert_eq!(o.emu.stats().count("GET", Endpoint::GroupsList), 0);
+    // A 5xx says nothing was created: the create is sent again, as often as the policy allows.
+    assert_eq!(
+        o.emu.stats().count("POST", Endpoint::GroupCreate),
+        u64::from(caller.policy.max_attempts)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
