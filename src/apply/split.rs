@@ -131,6 +131,38 @@ mod tests {
         assert_eq!(total, f.text.len());
     }
 
+    /// The account's own changes — email, user name, guest state, active — go together in the
+    /// first unit, each as the update had it, and in no other.
+    #[test]
+    fn the_accounts_own_changes_stay_together_in_the_first_unit() {
+        let mut f = UserFields {
+            email: Some("lin@new.example".into()),
+            user_name: Some("lin.w".into()),
+            guest: Some(None),
+            active: Some(false),
+            ..UserFields::default()
+        };
+        set(&mut f, Attribute::Department, "Kitchen");
+        let units = units(&f);
+        let own = UserFields {
+            text: BTreeMap::new(),
+            manager: None,
+            ..f.clone()
+        };
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0], own);
+        assert_eq!(names(&units[1]), ["department"]);
+        assert_eq!(
+            (
+                &units[1].email,
+                &units[1].user_name,
+                &units[1].guest,
+                units[1].active
+            ),
+            (&None, &None, &None, None)
+        );
+    }
+
     #[test]
     fn an_update_of_one_unit_is_not_split() {
         let mut f = UserFields::default();
