@@ -491,10 +491,10 @@ impl StateStore {
                     path: self.path.display().to_string(),
                     reason,
                 })?;
-                if let Some(secret) = read {
-                    self.secret = secret;
-                    self.memory.key = DigestKey::new(&self.secret.bytes);
-                }
+                // Gone again already: no key this pass could keep its digests with.
+                let secret = read.ok_or_else(|| bad(e))?;
+                self.memory.key = DigestKey::new(&secret.bytes);
+                self.secret = secret;
             }
             Err(e) => return Err(bad(e)),
         }
@@ -660,5 +660,67 @@ mod tests {
         );
         let other = parse(&state_text("something-else", STATE_VERSION)).unwrap_err();
         assert_eq!(other, "not a scimsync state file");
+    }
+
+    fn store_in(dir: &Path) -> StateStore {
+        StateStore {
+            path: dir.join("state.json"),
+            memory: Memory::default(),
+            deployment: Deployment {
+                config: "/etc/scimsync.yaml".into(),
+                target: "https://api.slack.com/scim/v2".into(),
+                organisation: None,
+            },
+            secret: Secret::random(),
+            legacy: None,
+        }
+    }
+
+    #[test]
+    fn the_first_apply_writes_the_folders_key_and_keeps_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        let mut store = store_in(&dir);
+        let ours = store.secret.bytes.clone();
+        store.check_writable().unwrap();
+        let on_disk = Secret::read(&dir.join(KEY_FILE)).unwrap().unwrap();
+        assert_eq!(on_disk.bytes, ours);
+        assert!(store.secret.on_disk);
+    }
+
+    #[test]
+    fn a_key_another_configs_first_apply_wrote_meanwhile_is_adopted() {
+        // Two configs share a state folder; both loaded it before either wrote the key. The
+        // other one's first apply wrote it first: this one must use that key, or the folder
+        // would hold states made with two keys and the next pass would refuse one of them.
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        let mut store = store_in(&dir);
+        create_private_dir(&dir).unwrap();
+        let theirs = vec![7u8; 32];
+        std::fs::write(dir.join(KEY_FILE), format!("{}\n", hex(&theirs))).unwrap();
+        store.check_writable().unwrap();
+        assert_eq!(store.secret.bytes, theirs);
+        assert!(store.secret.on_disk);
+        let value = "ada@example.com";
+        assert_eq!(
+            store.memory.key.digest(&value),
+            DigestKey::new(&theirs).digest(&value)
+        );
+        // Its bytes are the other config's, untouched.
+        let on_disk = Secret::read(&dir.join(KEY_FILE)).unwrap().unwrap();
+        assert_eq!(on_disk.bytes, theirs);
+    }
+
+    #[test]
+    fn a_key_file_this_pass_cannot_use_stops_it_before_any_write() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        let mut store = store_in(&dir);
+        create_private_dir(&dir).unwrap();
+        std::fs::write(dir.join(KEY_FILE), "not a key\n").unwrap();
+        let err = store.check_writable().unwrap_err().to_string();
+        assert!(err.contains("is not 64 hex digits"), "{err}");
+        assert!(!dir.join("state.json").exists());
     }
 }
