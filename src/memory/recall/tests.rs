@@ -311,3 +311,126 @@ fn a_leaver_that_others_only_come_after_is_held_back_and_the_edges_go_with_it() 
     assert_eq!(out.pending.len(), 1);
     assert_eq!(out.pending[0].id, "W1");
 }
+
+/// An update of W1 making each `(attribute, from, to)` change, its fields holding `also` too
+/// (the parts of the address it does not change, as the planner sends them whole).
+fn update(changes: &[(Attribute, &str, &str)], also: &[(Attribute, &str)]) -> PlannedOp {
+    let mut fields = UserFields::default();
+    for &(a, _, to) in changes {
+        fields.text.insert(a, Some(to.into()));
+    }
+    for &(a, v) in also {
+        fields.text.insert(a, Some(v.into()));
+    }
+    PlannedOp::new(Op::UpdateUser {
+        id: "W1".into(),
+        email: "W1@example.com".into(),
+        reactivate: false,
+        fields,
+        changes: changes
+            .iter()
+            .map(|&(attribute, from, to)| Change {
+                attribute,
+                from: Some(from.into()),
+                to: Some(to.into()),
+            })
+            .collect(),
+        source: "people.yaml:1".into(),
+    })
+}
+
+/// W1's street and title as scimsync last applied them, both reported (not reverted).
+fn street_and_title_reported() -> (Memory, Policy) {
+    let key = DigestKey::default();
+    let mut memory = Memory::default();
+    memory.applied.insert(
+        "W1".into(),
+        Digests::from([
+            (
+                Attribute::AddressStreet,
+                value_digest(&key, Some("1 Old St")),
+            ),
+            (Attribute::Title, value_digest(&key, Some("Engineer"))),
+        ]),
+    );
+    let mut policy = Policy::default();
+    for a in [Attribute::AddressStreet, Attribute::Title] {
+        policy.attributes.modes.insert(a, AttributeMode::Report);
+    }
+    (memory, policy)
+}
+
+fn written(plan: &Plan) -> (Vec<Attribute>, BTreeMap<Attribute, Option<String>>) {
+    let Op::UpdateUser {
+        changes, fields, ..
+    } = &plan.ops[0].op
+    else {
+        panic!("not an update: {:?}", plan.ops);
+    };
+    let changed = changes.iter().map(|c| c.attribute).collect();
+    let fields = fields.text.iter().map(|(a, v)| (*a, v.clone())).collect();
+    (changed, fields)
+}
+
+#[test]
+fn a_reported_address_part_is_written_as_slack_has_it_while_another_part_is_written() {
+    // The street was edited by hand in Slack (reported); the directory moves the locality.
+    // Slack replaces the whole address on a write, so the street goes as Slack has it. The
+    // title's hand edit, also reported, is no address part: it leaves the write.
+    let (memory, policy) = street_and_title_reported();
+    let op = update(
+        &[
+            (Attribute::AddressStreet, "2 Hand St", "1 Old St"),
+            (Attribute::AddressLocality, "Oldtown", "Newtown"),
+            (Attribute::Title, "Chief", "Engineer"),
+        ],
+        &[(Attribute::AddressRegion, "CA")],
+    );
+    let out = recall(
+        plan(vec![op]),
+        &memory,
+        &policy,
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.drift.len(), 2, "{:?}", out.drift);
+    let (changed, fields) = written(&out);
+    assert_eq!(changed, [Attribute::AddressLocality]);
+    assert_eq!(
+        fields,
+        BTreeMap::from([
+            (Attribute::AddressStreet, Some("2 Hand St".into())),
+            (Attribute::AddressLocality, Some("Newtown".into())),
+            (Attribute::AddressRegion, Some("CA".into())),
+        ])
+    );
+}
+
+#[test]
+fn a_reported_address_part_alone_writes_no_address() {
+    // Only the street changed in the address, by hand (reported): no part of the address is
+    // written, though the directory changes the title.
+    let (memory, mut policy) = street_and_title_reported();
+    policy.attributes.modes.remove(&Attribute::Title);
+    let op = update(
+        &[
+            (Attribute::AddressStreet, "2 Hand St", "1 Old St"),
+            (Attribute::Title, "Engineer", "Manager"),
+        ],
+        &[(Attribute::AddressLocality, "Town")],
+    );
+    let out = recall(
+        plan(vec![op]),
+        &memory,
+        &policy,
+        StuckSettings::default(),
+        now(),
+    );
+    assert_eq!(out.drift.len(), 1, "{:?}", out.drift);
+    let (changed, fields) = written(&out);
+    assert_eq!(changed, [Attribute::Title]);
+    assert_eq!(
+        fields,
+        BTreeMap::from([(Attribute::Title, Some("Manager".into()))])
+    );
+}
