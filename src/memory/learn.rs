@@ -26,6 +26,9 @@ pub struct Pass<'a> {
     /// The directory the plan was made from (none: unknown, nothing is learned from the
     /// listing).
     pub directory: Option<&'a Directory>,
+    /// The matching the plan was made with: `(live index, directory index)` of each matched
+    /// directory user ([`crate::plan::draft_matched`]).
+    pub matched: &'a [(usize, usize)],
     /// How each op ended (none: there was nothing to write).
     pub outcome: Option<&'a Outcome>,
     /// The policy it ran under (its scope says which accounts are remembered).
@@ -40,6 +43,7 @@ pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memo
         plan,
         live,
         directory,
+        matched,
         outcome,
         policy,
         stuck,
@@ -53,7 +57,14 @@ pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memo
     };
     let mut next = Memory {
         leavers: leavers(before, plan, &applied, now),
-        applied: last_applied(before, plan, live, directory, policy, outcome),
+        applied: last_applied(
+            before,
+            plan,
+            live,
+            directory.map(|d| (d, matched)),
+            policy,
+            outcome,
+        ),
         failures: failures(before, plan, outcome, stuck, now),
         last_good: before.last_good.clone(),
         group_creates: group_creates(before, plan, live, outcome, stuck, now),
@@ -102,19 +113,20 @@ fn last_applied(
     before: &Memory,
     plan: &Plan,
     live: &LiveState,
-    directory: Option<&Directory>,
+    directory: Option<(&Directory, &[(usize, usize)])>,
     policy: &Policy,
     outcome: Option<&Outcome>,
 ) -> BTreeMap<String, Digests> {
     let scope = &policy.scope;
-    let synced = directory.map(|d| super::in_sync(d, live, policy));
+    let synced = directory.map(|(d, matched)| super::in_sync(d, live, matched));
     let mut out: BTreeMap<String, Digests> = BTreeMap::new();
-    for u in live
+    for (i, u) in live
         .users
         .iter()
-        .filter(|u| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
+        .enumerate()
+        .filter(|(_, u)| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
     {
-        let same = synced.as_ref().and_then(|s| s.get(u.id.as_str()));
+        let same = synced.as_ref().and_then(|s| s[i].as_ref());
         if !u.active && same.is_none() {
             continue; // deactivated, and no directory user brings it back
         }

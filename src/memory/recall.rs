@@ -11,7 +11,7 @@
 //! - **stuck ops**: an op Slack refused with the same error for `stuck.after` passes waits out
 //!   a doubling backoff ([`super::retry_at`]), listed as [`Stuck`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
@@ -21,20 +21,22 @@ use crate::directory::Directory;
 use crate::model::{Attribute, LiveState};
 use crate::plan::{Drift, DriftAction, Leaving, Op, Pending, Plan, Stuck, UserRef};
 
-/// What Slack shows in sync with the directory: per account matched to a directory user who
-/// is active there (a rejoiner's still deactivated account included), the text and date
-/// values equal to the directory's. Only these are learned from a listing as "last applied";
-/// a value that differs keeps the digest scimsync last applied, whatever the reason no write
-/// was planned for it (a row skipped as invalid, a blank cell, a conflict): the listing's
-/// value there may be a hand edit, and learning it would let a later pass revert that edit
-/// under `report` (issue 23).
+/// What Slack shows in sync with the directory, by live index: per account matched to a
+/// directory user who is active there (a rejoiner's still deactivated account included), the
+/// text and date values equal to the directory's; `None` for any other account. `matched` is
+/// the plan's own matching (`crate::plan::matched`, or the pairs `crate::plan::draft_matched`
+/// made the plan with). Only these values are learned from a listing as "last applied"; a value
+/// that differs keeps the digest scimsync last applied, whatever the reason no write was
+/// planned for it (a row skipped as invalid, a blank cell, a conflict): the listing's value
+/// there may be a hand edit, and learning it would let a later pass revert that edit under
+/// `report` (issue 23).
 pub fn in_sync<'l>(
     dir: &Directory,
     live: &'l LiveState,
-    policy: &Policy,
-) -> BTreeMap<&'l str, Vec<(Attribute, &'l str)>> {
-    let mut out = BTreeMap::new();
-    for (li, di) in crate::plan::matched(dir, live, policy) {
+    matched: &[(usize, usize)],
+) -> Vec<Option<Vec<(Attribute, &'l str)>>> {
+    let mut out = vec![None; live.users.len()];
+    for &(li, di) in matched {
         let (l, d) = (&live.users[li], &dir.users[di]);
         if !d.active {
             continue;
@@ -46,7 +48,7 @@ pub fn in_sync<'l>(
                 (d.text(a) == Some(have)).then_some((a, have))
             })
             .collect();
-        out.insert(l.id.as_str(), same);
+        out[li] = Some(same);
     }
     out
 }

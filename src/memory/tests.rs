@@ -77,8 +77,13 @@ fn the_state_learns_only_the_values_slack_shows_equal_to_the_directorys() {
         users: vec![a, b, g, other],
         groups: vec![],
     };
-    let synced = in_sync(&dir, &live, &Policy::default());
-    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = synced.into_iter().collect();
+    let matched = crate::plan::matched(&dir, &live, &Policy::default());
+    let synced = in_sync(&dir, &live, &matched);
+    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = synced
+        .into_iter()
+        .zip(&live.users)
+        .filter_map(|(same, u)| Some((u.id.as_str(), same?)))
+        .collect();
     assert_eq!(
         learned,
         [
@@ -174,10 +179,12 @@ fn learn(
     outcome: Option<&Outcome>,
 ) -> Memory {
     let policy = Policy::default();
+    let matched = directory.map_or_else(Vec::new, |d| crate::plan::matched(d, live, &policy));
     let pass = learn::Pass {
         plan,
         live,
         directory,
+        matched: &matched,
         outcome,
         policy: &policy,
         stuck: STUCK,
@@ -794,11 +801,37 @@ fn digests_are_held_as_bytes_and_written_as_the_text_they_were() {
         "k1:00".to_string(),
         "K1:ABC".to_string(),
         "00000000000000AB".to_string(),
+        format!("k1:{}", "A".repeat(32)),
+        format!("k1:{}g", "0".repeat(31)),
+        format!("k1:{}", "0".repeat(33)),
+        "0123456789abcdeg".to_string(),
+        "0123456789abcdef0".to_string(),
+        "k1:é".to_string(),
         String::new(),
     ] {
         let json = serde_json::to_string(&text).unwrap();
         let read: Digest = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&read).unwrap(), json, "{text}");
+        assert_eq!(read.to_string(), text);
+    }
+    assert_eq!(
+        Digest::parse("0123456789abcdef"),
+        Digest::Unkeyed(0x0123_4567_89ab_cdef)
+    );
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0xa5;
+    bytes[15] = 0x0f;
+    assert_eq!(
+        Digest::parse(&format!("k1:a5{}0f", "0".repeat(28))),
+        Digest::Keyed(bytes)
+    );
+    for other in [
+        format!("k1:{}", "A".repeat(32)),
+        format!("k1:{}g", "0".repeat(31)),
+        "0123456789abcdeg".to_string(),
+        "0123456789abcdef0".to_string(),
+    ] {
+        assert!(matches!(Digest::parse(&other), Digest::Other(_)), "{other}");
     }
     // Text of neither form matches nothing; the forms match their value only.
     assert!(key.matches(&keyed, &Some("Engineer")));

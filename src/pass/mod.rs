@@ -178,6 +178,8 @@ pub struct Prepared {
     /// The directory planned from (none for a saved plan): what the end of an apply checks
     /// Slack against.
     directory: Option<crate::directory::Directory>,
+    /// The matching the plan was made with, for what the memory learns (empty for none).
+    matched: Vec<(usize, usize)>,
     /// Held from before the listing until the pass ends, when the pass may write.
     lock: Option<ApplyLock>,
     /// The state read after the lock was taken (none under `state_dir: false`, or for a
@@ -222,7 +224,12 @@ pub async fn prepare(
     let sealed = plan_against(&config, &connection, &live, &loaded, state.as_mut(), now)
         .await
         .and_then(|draft| {
-            let Draft { plan, binding, key } = draft;
+            let Draft {
+                plan,
+                matched,
+                binding,
+                key,
+            } = draft;
             let plan = match saved {
                 Some((file, saved)) => {
                     adopt_saved(&file, &saved, plan, (&binding, &key), &live, &config)?
@@ -230,19 +237,22 @@ pub async fn prepare(
                 None => plan,
             };
             let last_good = state.as_ref().and_then(|s| s.memory.last_good.as_ref());
-            Ok(plan::finish(
-                plan,
-                Sealing {
-                    counts: plan::counts(&loaded.directory, &live, &config.policy),
-                    safety: &config.policy.safety,
-                    last_good: last_good.map(|l| &l.source_users),
-                    rate: Some(&config.rate_limit),
-                    bound: Some((binding, &key)),
-                },
+            Ok((
+                plan::finish(
+                    plan,
+                    Sealing {
+                        counts: plan::counts(&loaded.directory, &live, &config.policy),
+                        safety: &config.policy.safety,
+                        last_good: last_good.map(|l| &l.source_users),
+                        rate: Some(&config.rate_limit),
+                        bound: Some((binding, &key)),
+                    },
+                ),
+                matched,
             ))
         });
-    let plan = match sealed {
-        Ok(plan) => plan,
+    let (plan, matched) = match sealed {
+        Ok(sealed) => sealed,
         Err(e) => {
             let _ = connection.close().await;
             return Err(e);
@@ -261,6 +271,7 @@ pub async fn prepare(
         plan,
         source_problems: loaded.report.problems,
         directory: Some(loaded.directory),
+        matched,
         lock,
         state,
         clock: request.clock.clone(),
@@ -272,6 +283,8 @@ pub async fn prepare(
 /// rows skipped as invalid), what it will be bound to, and the key it will be sealed with.
 struct Draft {
     plan: Plan,
+    /// The matching the draft was made with ([`plan::draft_matched`]).
+    matched: Vec<(usize, usize)>,
     binding: Binding,
     key: SealKey,
 }
@@ -295,7 +308,7 @@ async fn plan_against(
         None => None,
     };
     let key = connection.seal_key(state.map(StateStore::secret));
-    let draft = plan::draft(&loaded.directory, live, &config.policy);
+    let (draft, matched) = plan::draft_matched(&loaded.directory, live, &config.policy);
     let mut plan = match state {
         Some(s) => memory::recall(draft, &s.memory, &config.policy, config.stuck, now),
         None => draft,
@@ -307,7 +320,12 @@ async fn plan_against(
         config: config.file.to_string(),
         config_sha256: config.digest.clone(),
     };
-    Ok(Draft { plan, binding, key })
+    Ok(Draft {
+        plan,
+        matched,
+        binding,
+        key,
+    })
 }
 
 /// Reads a saved plan's file and checks its shape ([`plan::from_json`]).
@@ -460,6 +478,7 @@ impl Prepared {
             live,
             directory,
             leave_to_exit,
+            matched: _,
             state: _,
             progress: _,
             clock: _,
@@ -486,6 +505,7 @@ impl Prepared {
             plan: &self.plan,
             live: &self.live,
             directory: self.directory.as_ref(),
+            matched: &self.matched,
             outcome,
             policy: &self.config.policy,
             stuck: self.config.stuck,

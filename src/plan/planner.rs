@@ -36,8 +36,19 @@ pub fn plan(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
 /// has no counts, guards, digest or edges across kinds of op yet: the memory step may hold ops
 /// back, and [`super::finish`] then seals what is left.
 pub fn draft(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
+    draft_matched(dir, live, policy).0
+}
+
+/// [`draft`], with the matching it was made from ([`matched`]'s pairs): a pass keeps them for
+/// what the memory learns, instead of matching the directory to the listing a second time.
+pub fn draft_matched(
+    dir: &Directory,
+    live: &LiveState,
+    policy: &Policy,
+) -> (Plan, Vec<(usize, usize)>) {
     let mut planner = Planner::new(dir, live, policy);
     let matching = planner.match_users();
+    let pairs = pairs(&matching);
     let hands_off = planner.hands_off(&matching);
     let mut refs = planner.references(&matching);
     let (user_ops, mut deactivations) = planner.user_ops(&matching, &refs);
@@ -56,7 +67,7 @@ pub fn draft(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
         .collect();
     let (groups, group_deletes) = planner.groups(&refs, &deactivated, &hands_off);
     let ops = sequence(ordered, &created, groups, deactivations, group_deletes);
-    planner.assemble(ops)
+    (planner.assemble(ops), pairs)
 }
 
 /// The sizes a plan is made from: what Slack listed, what the directory holds, the managed
@@ -83,7 +94,11 @@ pub fn counts(dir: &Directory, live: &LiveState, policy: &Policy) -> Counts {
 /// nothing. What the state learns "seen in sync" values from (`crate::memory::in_sync`).
 pub fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize, usize)> {
     let mut planner = Planner::new(dir, live, policy);
-    let matching = planner.match_users();
+    pairs(&planner.match_users())
+}
+
+/// The `(live index, directory index)` of each directory user a matching matched.
+fn pairs(matching: &Matching) -> Vec<(usize, usize)> {
     matching
         .fates
         .iter()
