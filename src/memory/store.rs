@@ -662,6 +662,67 @@ mod tests {
         assert_eq!(other, "not a scimsync state file");
     }
 
+    #[test]
+    fn text_that_is_no_json_and_json_that_is_no_state_are_told_apart() {
+        let broken = parse("{\"format\": \"scimsync-st").unwrap_err();
+        assert!(broken.starts_with("not valid JSON: "), "{broken}");
+        for other in ["[1, 2]", "\"a string\"", "{\"format\": 5}"] {
+            assert_eq!(
+                parse(other).unwrap_err(),
+                "not a scimsync state file",
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_first_layout_state_is_read_for_migration_with_no_deployment() {
+        let text = serde_json::json!({
+            "format": STATE_FORMAT,
+            "version": 1,
+            "written_at": "2026-03-01T12:00:00Z",
+            "applied": {"W1": {"title": "0123456789abcdef"}},
+        })
+        .to_string();
+        let (deployment, memory) = parse(&text).unwrap();
+        assert!(deployment.is_none());
+        assert_eq!(
+            memory.applied["W1"][&crate::model::Attribute::Title],
+            "0123456789abcdef"
+        );
+    }
+
+    #[test]
+    fn each_deployment_has_its_own_file_and_each_key_its_own_id() {
+        let deployment = |target: &str| Deployment {
+            config: "/etc/scimsync.yaml".into(),
+            target: target.into(),
+            organisation: None,
+        };
+        let one = file_name(&deployment("https://api.slack.com/scim/v2/"));
+        let two = file_name(&deployment("https://api.slack.com/scim/v1/"));
+        assert_ne!(one, two);
+        for name in [&one, &two] {
+            assert!(
+                name.starts_with("state-") && name.ends_with(".json"),
+                "{name}"
+            );
+            assert_eq!(name.len(), "state-.json".len() + 16, "{name}");
+        }
+        assert_ne!(key_id(&[1; 32]), key_id(&[2; 32]));
+        assert_eq!(key_id(&[1; 32]).len(), 16);
+    }
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let root = tempfile::tempdir().unwrap();
+        let store = store_in(root.path());
+        let key = hex(&store.secret.bytes);
+        let shown = format!("{store:?}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains(&key), "{shown}");
+    }
+
     fn store_in(dir: &Path) -> StateStore {
         StateStore {
             path: dir.join("state.json"),
@@ -718,9 +779,11 @@ mod tests {
         let dir = root.path().join("state");
         let mut store = store_in(&dir);
         create_private_dir(&dir).unwrap();
-        std::fs::write(dir.join(KEY_FILE), "not a key\n").unwrap();
-        let err = store.check_writable().unwrap_err().to_string();
-        assert!(err.contains("is not 64 hex digits"), "{err}");
-        assert!(!dir.join("state.json").exists());
+        for text in ["not a key\n".to_string(), format!("{}\n", "ab".repeat(31))] {
+            std::fs::write(dir.join(KEY_FILE), text).unwrap();
+            let err = store.check_writable().unwrap_err().to_string();
+            assert!(err.contains("is not 64 hex digits"), "{err}");
+            assert!(!dir.join("state.json").exists());
+        }
     }
 }
