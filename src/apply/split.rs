@@ -96,6 +96,7 @@ pub fn names(unit: &UserFields) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::UserRef;
 
     fn set(fields: &mut UserFields, a: Attribute, v: &str) {
         fields.text.insert(a, Some(v.into()));
@@ -161,6 +162,24 @@ mod tests {
             ),
             (&None, &None, &None, None)
         );
+    }
+
+    /// The manager is a unit of its own, carrying the update's manager (a clear included).
+    #[test]
+    fn the_manager_is_written_in_a_unit_of_its_own() {
+        for manager in [Some(UserRef::Id("W2".into())), None] {
+            let mut f = UserFields {
+                manager: Some(manager.clone()),
+                ..UserFields::default()
+            };
+            set(&mut f, Attribute::GivenName, "Lin");
+            let units = units(&f);
+            assert_eq!(units.len(), 2);
+            assert_eq!(names(&units[0]), ["given_name"]);
+            assert_eq!(units[0].manager, None);
+            assert_eq!(names(&units[1]), ["manager"]);
+            assert_eq!(units[1].manager, Some(manager));
+        }
     }
 
     #[test]
