@@ -103,7 +103,7 @@ pub(super) fn group_ops(
             .filter(|m| !deactivated.contains(*m) && !kept.contains(m.as_str()))
             // Only accounts scimsync manages are taken out of a group.
             .filter(|m| {
-                ix.by_id.get(m.as_str()).is_some_and(|&i| {
+                ix.by_id(m).is_some_and(|i| {
                     let u = ix.user(i);
                     super::reaches(u, ix.in_scope[i])
                         && !policy

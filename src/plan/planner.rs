@@ -182,7 +182,7 @@ impl<'a> Planner<'a> {
         let ix = &self.ix;
         let mut out = HandsOff::default();
         for s in &self.dir.skipped {
-            let by_id = s.id.as_deref().and_then(|id| ix.by_id.get(id).copied());
+            let by_id = s.id.as_deref().and_then(|id| ix.by_id(id));
             let by_number = s
                 .employee_number
                 .as_deref()
@@ -190,11 +190,8 @@ impl<'a> Planner<'a> {
                 .unwrap_or_default()
                 .iter()
                 .copied();
-            let by_email = ix.by_any_email.get(s.email_key.as_str()).copied();
-            let by_name = s
-                .user_name_key
-                .as_deref()
-                .and_then(|k| ix.by_user_name.get(k).copied());
+            let by_email = ix.by_any_email(&s.email_key);
+            let by_name = s.user_name_key.as_deref().and_then(|k| ix.by_user_name(k));
             let found: Vec<usize> = by_id
                 .into_iter()
                 .chain(by_number)
@@ -274,10 +271,7 @@ impl<'a> Planner<'a> {
         let mut ambiguous = None;
         for key in &self.policy.match_keys {
             let (name, hit) = match key {
-                MatchKey::Id => (
-                    "id",
-                    d.id.as_deref().and_then(|id| ix.by_id.get(id).copied()),
-                ),
+                MatchKey::Id => ("id", d.id.as_deref().and_then(|id| ix.by_id(id))),
                 MatchKey::EmployeeNumber => {
                     let hits = d.employee_number().map(|n| ix.by_employee_number(n));
                     match hits {
@@ -294,15 +288,12 @@ impl<'a> Planner<'a> {
                         _ => ("employee_number", None),
                     }
                 }
-                MatchKey::Email => (
-                    "email",
-                    ix.by_primary_email.get(d.email_key.as_str()).copied(),
-                ),
+                MatchKey::Email => ("email", ix.by_primary_email(&d.email_key)),
                 MatchKey::UserName => (
                     "user_name",
                     d.user_name
                         .as_ref()
-                        .and_then(|_| ix.by_user_name.get(d.user_name_key.as_str()).copied()),
+                        .and_then(|_| ix.by_user_name(&d.user_name_key)),
                 ),
             };
             if let Some(i) = hit {
@@ -392,7 +383,7 @@ impl<'a> Planner<'a> {
             }
         }
         for s in &self.dir.skipped {
-            if let Some(&li) = self.ix.by_primary_email.get(s.email_key.as_str()) {
+            if let Some(li) = self.ix.by_primary_email(&s.email_key) {
                 refs.insert(&s.email_key, UserRef::Id(self.ix.user(li).id.clone()));
             }
         }
@@ -508,7 +499,7 @@ impl<'a> Planner<'a> {
     /// conflicts and notices.
     pub(super) fn assemble(mut self, ops: Vec<PlannedOp>) -> Plan {
         let live = self.ix.live;
-        let user_by_id = |id: &str| self.ix.by_id.get(id).map(|&i| self.ix.user(i));
+        let user_by_id = |id: &str| self.ix.by_id(id).map(|i| self.ix.user(i));
         let group_by_id: HashMap<&str, &LiveGroup> =
             live.groups.iter().map(|g| (g.id.as_str(), g)).collect();
         let fingerprints = ops
