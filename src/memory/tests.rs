@@ -885,3 +885,22 @@ fn a_pass_that_changes_nothing_copies_no_accounts_digests() {
     assert_eq!(third.applied["W2"][&Attribute::Title], digest("Cook"));
     assert_eq!(second.applied["W2"][&Attribute::Title], digest("Chef"));
 }
+
+/// An account's digests: a write that changes nothing (the same digest, forgetting one it
+/// does not have) keeps sharing the map; one that changes it copies it, and the map it was
+/// shared with is left as it was.
+#[test]
+fn digests_are_copied_only_by_a_write_that_changes_them() {
+    let d = |v: &str| value_digest(&DigestKey::default(), Some(v));
+    let before = Digests::from([(Attribute::Title, d("Chef"))]);
+    let mut next = before.clone();
+    next.insert(Attribute::Title, d("Chef"));
+    next.remove(Attribute::Department);
+    assert!(Arc::ptr_eq(&before.0, &next.0));
+    next.insert(Attribute::Title, d("Cook"));
+    assert_eq!(next.get(&Attribute::Title), Some(&d("Cook")));
+    assert_eq!(before.get(&Attribute::Title), Some(&d("Chef")));
+    next.remove(Attribute::Title);
+    assert!(next.is_empty());
+    assert_eq!(before.len(), 1);
+}
