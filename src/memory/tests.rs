@@ -842,6 +842,13 @@ fn digests_are_held_as_bytes_and_written_as_the_text_they_were() {
         matches!(Digest::from("00000000000000AB"), Digest::Other(_)),
         "lower case only"
     );
+    // Compared with text by what the text stands for; shown (`{:?}`) as its text; and a
+    // state whose digest is no string is refused by name.
+    assert!(keyed == keyed.to_string().as_str());
+    assert!(keyed != "k1:00");
+    assert_eq!(format!("{unkeyed:?}"), format!("{:?}", unkeyed.to_string()));
+    let err = serde_json::from_str::<Digest>("5").unwrap_err().to_string();
+    assert!(err.contains("expected a digest"), "{err}");
 }
 
 /// A pass that finds every value as it remembered them leaves a memory that shares each
