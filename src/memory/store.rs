@@ -723,6 +723,35 @@ mod tests {
         assert!(!shown.contains(&key), "{shown}");
     }
 
+    #[test]
+    fn a_folder_others_may_write_to_is_refused_and_a_missing_one_is_made_later() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        assert_eq!(unsafe_folder(&dir), None, "no folder yet");
+        assert_eq!(unsafe_folder(&dir.join("below")), None);
+        create_private_dir(&dir).unwrap();
+        assert_eq!(unsafe_folder(&dir), None);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let why = unsafe_folder(&dir).expect("refused");
+        assert!(why.contains("state"), "{why}");
+    }
+
+    #[test]
+    fn only_a_missing_state_file_reads_as_no_state() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("state.json");
+        assert_eq!(read_if_there(&file), Ok(None));
+        std::fs::write(&file, "{}").unwrap();
+        assert_eq!(read_if_there(&file), Ok(Some("{}".into())));
+        // A file where a folder should be: nothing there either.
+        assert_eq!(read_if_there(&file.join("below")), Ok(None));
+        // A symbolic link is never followed, and is no "no state".
+        let link = root.path().join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(read_if_there(&link).is_err());
+    }
+
     fn store_in(dir: &Path) -> StateStore {
         StateStore {
             path: dir.join("state.json"),
