@@ -105,7 +105,7 @@ fn leavers(
 
 /// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
 /// pass: what it remembered, updated with the listing's values that equal the directory's
-/// ([`super::in_sync`]) and with the changes that applied. A value Slack shows that differs
+/// ([`super::InSync`]) and with the changes that applied. A value Slack shows that differs
 /// from the directory's — a hand edit, whether or not this pass planned a change for it (a
 /// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
 /// digest scimsync last applied, so it stays drift.
@@ -118,7 +118,7 @@ fn last_applied(
     outcome: Option<&Outcome>,
 ) -> BTreeMap<String, Digests> {
     let scope = &policy.scope;
-    let synced = directory.map(|(d, matched)| super::in_sync(d, live, matched));
+    let synced = directory.map(|(d, matched)| super::InSync::new(d, live, matched));
     let mut out: BTreeMap<String, Digests> = BTreeMap::new();
     for (i, u) in live
         .users
@@ -126,13 +126,13 @@ fn last_applied(
         .enumerate()
         .filter(|(_, u)| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
     {
-        let same = synced.as_ref().and_then(|s| s[i].as_ref());
+        let same = synced.as_ref().and_then(|s| s.values(i));
         if !u.active && same.is_none() {
             continue; // deactivated, and no directory user brings it back
         }
         let mut values = before.applied.get(&u.id).cloned().unwrap_or_default();
         for (a, v) in same.into_iter().flatten() {
-            values.insert(*a, value_digest(&before.key, Some(v)));
+            values.insert(a, value_digest(&before.key, Some(v)));
         }
         out.insert(u.id.clone(), values);
     }

@@ -27,7 +27,7 @@ use crate::model::Attribute;
 use crate::plan::{Op, fingerprint};
 
 pub use learn::next_memory;
-pub use recall::{in_sync, recall};
+pub use recall::{InSync, recall};
 pub use store::{StateError, StateStore};
 
 /// Per attribute, the digest of the value scimsync last applied or saw in sync. In the state

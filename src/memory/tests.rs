@@ -78,11 +78,9 @@ fn the_state_learns_only_the_values_slack_shows_equal_to_the_directorys() {
         groups: vec![],
     };
     let matched = crate::plan::matched(&dir, &live, &Policy::default());
-    let synced = in_sync(&dir, &live, &matched);
-    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = synced
-        .into_iter()
-        .zip(&live.users)
-        .filter_map(|(same, u)| Some((u.id.as_str(), same?)))
+    let synced = InSync::new(&dir, &live, &matched);
+    let learned: Vec<(&str, Vec<(Attribute, &str)>)> = (0..live.users.len())
+        .filter_map(|i| Some((live.users[i].id.as_str(), synced.values(i)?.collect())))
         .collect();
     assert_eq!(
         learned,
