@@ -909,3 +909,34 @@ fn digests_are_copied_only_by_a_write_that_changes_them() {
     assert!(next.is_empty());
     assert_eq!(before.len(), 1);
 }
+
+/// A create whose custom profile Slack dropped applied the rest: the values it dropped were
+/// never applied and are not learned (the next pass's update of them is no drift).
+#[test]
+fn a_create_slack_dropped_part_of_learns_only_what_it_kept() {
+    let mut made = create("new@example.com", "Chef");
+    if let Op::CreateUser { fields, .. } = &mut made.op {
+        fields
+            .text
+            .insert(Attribute::Department, Some("Kitchen".into()));
+    }
+    let done = outcome(vec![OpOutcome {
+        resource: Some("W7".into()),
+        result: OpResult::ProfileDropped {
+            dropped: vec![Attribute::Title],
+        },
+        ..applied(None)
+    }]);
+    let live = LiveState::default();
+    let next = learn(
+        &Memory::default(),
+        &Plan::of(vec![made]),
+        &live,
+        None,
+        Some(&done),
+    );
+    assert_eq!(
+        next.applied["W7"],
+        Digests::from([(Attribute::Department, digest("Kitchen"))])
+    );
+}
