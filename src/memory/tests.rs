@@ -653,6 +653,16 @@ fn each_hold_ends_at_its_instant() {
     assert_eq!(early.pending.len(), 1);
     assert_eq!(early.pending[0].remaining_secs, 1);
     assert_eq!(early.stuck.len(), 2);
+
+    // The memory forgets the group create's hold at its instant too, and not a second before.
+    let nothing = LiveState::default();
+    let next = learn(&memory, &Plan::of(vec![]), &nothing, None, None);
+    assert!(next.group_creates.is_empty(), "{:?}", next.group_creates);
+    for c in memory.group_creates.values_mut() {
+        c.until = t() + chrono::Duration::seconds(1);
+    }
+    let next = learn(&memory, &Plan::of(vec![]), &nothing, None, None);
+    assert_eq!(next.group_creates.len(), 1);
 }
 
 /// A group create that is stuck (Slack refused it pass after pass, or its answers were lost)
