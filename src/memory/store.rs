@@ -752,6 +752,45 @@ mod tests {
         assert!(read_if_there(&link).is_err());
     }
 
+    #[test]
+    fn a_state_of_another_config_target_or_key_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let mut store = store_in(root.path());
+        let ours = store.deployment.clone();
+        let text = |config: &str, target: &str, key_id: &str| {
+            serde_json::json!({
+                "format": STATE_FORMAT,
+                "version": STATE_VERSION,
+                "written_at": "2026-03-01T12:00:00Z",
+                "deployment": {"config": config, "target": target, "organisation": "E1"},
+                "key_id": key_id,
+                "applied": {"W1": {"title": "0123456789abcdef"}},
+            })
+            .to_string()
+        };
+        let key = key_id(&store.secret.bytes);
+        for (config, target) in [
+            (ours.config.as_str(), "https://api.slack.com/scim/v1/"),
+            ("/etc/other.yaml", ours.target.as_str()),
+        ] {
+            let err = store.read_current(&text(config, target, &key)).unwrap_err();
+            assert!(err.starts_with("it belongs to the config"), "{err}");
+        }
+        let err = store
+            .read_current(&text(&ours.config, &ours.target, "0000000000000000"))
+            .unwrap_err();
+        assert!(err.contains("another key"), "{err}");
+        assert!(
+            store.memory.applied.is_empty(),
+            "nothing read from a refused state"
+        );
+        store
+            .read_current(&text(&ours.config, &ours.target, &key))
+            .unwrap();
+        assert_eq!(store.deployment.organisation.as_deref(), Some("E1"));
+        assert_eq!(store.memory.applied.len(), 1);
+    }
+
     fn store_in(dir: &Path) -> StateStore {
         StateStore {
             path: dir.join("state.json"),
