@@ -360,7 +360,19 @@ fn street_and_title_reported() -> (Memory, Policy) {
     (memory, policy)
 }
 
-fn written(plan: &Plan) -> (Vec<Attribute>, BTreeMap<Attribute, Option<String>>) {
+/// `op` after the memory step: how many drifts it told, and the update's changes and fields.
+fn written(
+    op: PlannedOp,
+    memory: &Memory,
+    policy: &Policy,
+) -> (usize, Vec<Attribute>, BTreeMap<Attribute, Option<String>>) {
+    let plan = recall(
+        plan(vec![op]),
+        memory,
+        policy,
+        StuckSettings::default(),
+        now(),
+    );
     let Op::UpdateUser {
         changes, fields, ..
     } = &plan.ops[0].op
@@ -369,7 +381,7 @@ fn written(plan: &Plan) -> (Vec<Attribute>, BTreeMap<Attribute, Option<String>>)
     };
     let changed = changes.iter().map(|c| c.attribute).collect();
     let fields = fields.text.iter().map(|(a, v)| (*a, v.clone())).collect();
-    (changed, fields)
+    (plan.drift.len(), changed, fields)
 }
 
 #[test]
@@ -386,15 +398,8 @@ fn a_reported_address_part_is_written_as_slack_has_it_while_another_part_is_writ
         ],
         &[(Attribute::AddressRegion, "CA")],
     );
-    let out = recall(
-        plan(vec![op]),
-        &memory,
-        &policy,
-        StuckSettings::default(),
-        now(),
-    );
-    assert_eq!(out.drift.len(), 2, "{:?}", out.drift);
-    let (changed, fields) = written(&out);
+    let (drifts, changed, fields) = written(op, &memory, &policy);
+    assert_eq!(drifts, 2);
     assert_eq!(changed, [Attribute::AddressLocality]);
     assert_eq!(
         fields,
@@ -419,15 +424,8 @@ fn a_reported_address_part_alone_writes_no_address() {
         ],
         &[(Attribute::AddressLocality, "Town")],
     );
-    let out = recall(
-        plan(vec![op]),
-        &memory,
-        &policy,
-        StuckSettings::default(),
-        now(),
-    );
-    assert_eq!(out.drift.len(), 1, "{:?}", out.drift);
-    let (changed, fields) = written(&out);
+    let (drifts, changed, fields) = written(op, &memory, &policy);
+    assert_eq!(drifts, 1);
     assert_eq!(changed, [Attribute::Title]);
     assert_eq!(
         fields,
