@@ -40,8 +40,8 @@ pub struct InSync<'a> {
 }
 
 impl<'a> InSync<'a> {
-    /// `matched` is the plan's own matching (`crate::plan::matched`, or the pairs
-    /// `crate::plan::draft_matched` made the plan with).
+    /// `matched` is the plan's own matching: the pairs [`crate::plan::draft_matched`] made the
+    /// plan with.
     pub fn new(dir: &'a Directory, live: &'a LiveState, matched: &[(usize, usize)]) -> Self {
         let mut user_of = vec![None; live.users.len()];
         for &(li, di) in matched.iter().filter(|&&(_, di)| dir.users[di].active) {

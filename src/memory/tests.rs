@@ -77,7 +77,7 @@ fn the_state_learns_only_the_values_slack_shows_equal_to_the_directorys() {
         users: vec![a, b, g, other],
         groups: vec![],
     };
-    let matched = crate::plan::matched(&dir, &live, &Policy::default());
+    let (_, matched) = crate::plan::draft_matched(&dir, &live, &Policy::default());
     let synced = InSync::new(&dir, &live, &matched);
     let learned: Vec<(&str, Vec<(Attribute, &str)>)> = (0..live.users.len())
         .filter_map(|i| Some((live.users[i].id.as_str(), synced.values(i)?.collect())))
@@ -177,7 +177,8 @@ fn learn(
     outcome: Option<&Outcome>,
 ) -> Memory {
     let policy = Policy::default();
-    let matched = directory.map_or_else(Vec::new, |d| crate::plan::matched(d, live, &policy));
+    let matched =
+        directory.map_or_else(Vec::new, |d| crate::plan::draft_matched(d, live, &policy).1);
     let pass = learn::Pass {
         plan,
         live,

@@ -32,7 +32,7 @@ pub use crate::model::{Change, GuestSpec, UserFields, UserRef};
 use crate::model::{LiveState, LiveUser};
 
 pub use guards::{Guard, GuardTrip};
-pub use planner::{counts, draft, draft_matched, matched, plan};
+pub use planner::{counts, draft, draft_matched, plan};
 pub use recheck::{Refusal, recheck};
 pub use remembered::{Drift, DriftAction, Pending, Stuck};
 pub use seal::{Sealing, finish};

@@ -39,8 +39,10 @@ pub fn draft(dir: &Directory, live: &LiveState, policy: &Policy) -> Plan {
     draft_matched(dir, live, policy).0
 }
 
-/// [`draft`], with the matching it was made from ([`matched`]'s pairs): a pass keeps them for
-/// what the memory learns, instead of matching the directory to the listing a second time.
+/// [`draft`], with the matching it was made from: each live account a directory user is matched
+/// to by the plan's own rules, as `(live index, directory index)` (an ambiguous user, two users
+/// on one account and a protected account match nothing). A pass keeps them for what the
+/// memory learns ([`crate::memory::InSync`]) instead of matching a second time.
 pub fn draft_matched(
     dir: &Directory,
     live: &LiveState,
@@ -87,14 +89,6 @@ pub fn counts(dir: &Directory, live: &LiveState, policy: &Policy) -> Counts {
         source_users: source_users(dir),
         custom_profile_fields: super::user_ops::custom_profile_fields(dir, policy),
     }
-}
-
-/// Each live account a directory user is matched to by the plan's own rules, as `(live index,
-/// directory index)`: an ambiguous user, two users on one account and a protected account match
-/// nothing. What the state learns "seen in sync" values from (`crate::memory::in_sync`).
-pub fn matched(dir: &Directory, live: &LiveState, policy: &Policy) -> Vec<(usize, usize)> {
-    let mut planner = Planner::new(dir, live, policy);
-    pairs(&planner.match_users())
 }
 
 /// The `(live index, directory index)` of each directory user a matching matched.
