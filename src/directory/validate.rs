@@ -158,17 +158,16 @@ fn build_user(
         origins: Origins::with_capacity(person.values.len() + 1),
     };
     // Every text and date value in one allocation.
-    user.texts.reserve(
-        person
-            .values
-            .iter()
-            .map(|(attribute, value, _)| match (attribute.kind(), value) {
-                (Kind::Text(_), AttrValue::Text(t)) => t.len(),
-                (Kind::Date(_), AttrValue::Date(_)) => "YYYY-MM-DD".len(),
-                _ => 0,
-            })
-            .sum(),
-    );
+    let (values, bytes) = person
+        .values
+        .iter()
+        .filter_map(|(attribute, value, _)| match (attribute.kind(), value) {
+            (Kind::Text(_), AttrValue::Text(t)) => Some(t.len()),
+            (Kind::Date(_), AttrValue::Date(_)) => Some("YYYY-MM-DD".len()),
+            _ => None,
+        })
+        .fold((0, 0), |(n, sum), len| (n + 1, sum + len));
+    user.texts.reserve(values, bytes);
     for (attribute, value, location) in person.values {
         user.set_origin(AttributeOrigin {
             attribute,

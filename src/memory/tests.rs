@@ -918,7 +918,52 @@ fn digests_are_copied_only_by_a_write_that_changes_them() {
     assert_eq!(before.get(&Attribute::Title), Some(&d("Chef")));
     next.remove(Attribute::Title);
     assert!(next.is_empty());
-    assert_eq!(before.len(), 1);
+    assert_eq!(before.iter().count(), 1);
+}
+
+/// An account's digests read from the state file in any order come out sorted by attribute
+/// (by name, as the map they replaced kept them), the last of a name read twice kept (as a
+/// map reads it); inserts keep that order, and they are written back as a map in that order.
+#[test]
+fn digests_are_kept_and_written_in_attribute_order() {
+    let d = |v: &str| value_digest(&DigestKey::default(), Some(v));
+    let read: Digests = serde_json::from_str(&format!(
+        r#"{{"title": "{}", "department": "{}", "given_name": "{}"}}"#,
+        d("Chef"),
+        d("Kitchen"),
+        d("Ada")
+    ))
+    .unwrap();
+    let order: Vec<Attribute> = read.iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        order,
+        [
+            Attribute::Department,
+            Attribute::GivenName,
+            Attribute::Title
+        ]
+    );
+    let twice: Digests =
+        serde_json::from_str(r#"{"title": "k1:00", "title": "0123456789abcdef"}"#).unwrap();
+    assert_eq!(twice.iter().count(), 1);
+    assert_eq!(twice[&Attribute::Title], Digest::from("0123456789abcdef"));
+    let mut grown = Digests::default();
+    for (a, v) in [
+        (Attribute::Title, "Chef"),
+        (Attribute::Department, "Kitchen"),
+        (Attribute::GivenName, "Ada"),
+    ] {
+        grown.insert(a, d(v));
+    }
+    assert_eq!(grown, read);
+    let written = serde_json::to_string(&grown).unwrap();
+    let at = |name: &str| written.find(name).unwrap();
+    assert!(
+        at("department") < at("given_name") && at("given_name") < at("title"),
+        "{written}"
+    );
+    assert_eq!(serde_json::from_str::<Digests>(&written).unwrap(), read);
+    assert_eq!(format!("{:?}", Digests::default()), "{}");
 }
 
 /// A create whose custom profile Slack dropped applied the rest: the values it dropped were

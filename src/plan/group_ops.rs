@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::index::Index;
+use super::refs::Refs;
 use super::user_ops::sort_key;
 use super::{Conflict, Notice, Op, UserRef};
 use crate::config::{Policy, UnmanagedGroups};
-use crate::directory::{DesiredUser, Directory};
+use crate::directory::Directory;
 use crate::scim::live::{LiveGroup, LiveState};
 use crate::slack_rules::borrowed_key;
 
@@ -19,7 +20,7 @@ use crate::slack_rules::borrowed_key;
 pub(super) fn group_ops(
     dir: &Directory,
     ix: &Index<'_>,
-    refs: &HashMap<&str, UserRef>,
+    refs: &Refs<'_>,
     deactivated: &HashSet<String>,
     hands_off: &HashSet<usize>,
     policy: &Policy,
@@ -35,14 +36,11 @@ pub(super) fn group_ops(
         namesakes.entry(g.name_key()).or_default().push(g);
     }
     let kept: HashSet<&str> = hands_off.iter().map(|&i| ix.user(i).id.as_str()).collect();
-    // Members are looked up by email once each: a hash beats the sorted list's search.
-    let mut users: HashMap<&str, &DesiredUser> = HashMap::with_capacity(dir.users.len());
-    users.extend(dir.users.iter().map(|u| (u.email_key.as_str(), u)));
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     let mut matched: HashSet<&str> = HashSet::new();
     for g in &dir.groups {
-        let want = wanted_members(&users, g, refs, notices);
+        let want = wanted_members(g, refs, notices);
         if let Some(same) = namesakes.get(&g.name_key).filter(|v| v.len() > 1) {
             // Which one is the directory's is a guess: neither is written, and no third is
             // ever created.
@@ -165,14 +163,14 @@ fn created_empty(g: &crate::directory::DesiredGroup, want: &BTreeSet<UserRef>) -
 /// The members a directory group should have in Slack: its members' accounts or creates, but
 /// no leaver and no guest (Slack does not add guests to groups; said in a notice).
 fn wanted_members(
-    users: &HashMap<&str, &DesiredUser>,
     g: &crate::directory::DesiredGroup,
-    refs: &HashMap<&str, UserRef>,
+    refs: &Refs<'_>,
     notices: &mut Vec<Notice>,
 ) -> BTreeSet<UserRef> {
     let mut want: BTreeSet<UserRef> = BTreeSet::new();
     for m in &g.members {
-        let user = users.get(m.as_str()).copied();
+        // Members are looked up by email once each: a hash beats the sorted list's search.
+        let user = refs.user(m);
         if user.is_some_and(|u| !u.active) {
             continue; // a leaver
         }
@@ -183,8 +181,8 @@ fn wanted_members(
             });
             continue;
         }
-        if let Some(r) = refs.get(m.as_str()) {
-            want.insert(r.clone());
+        if let Some(r) = refs.get(m) {
+            want.insert(r.owned());
         }
     }
     want

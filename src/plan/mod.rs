@@ -15,6 +15,7 @@ mod index;
 pub mod order;
 mod planner;
 pub mod recheck;
+mod refs;
 mod remembered;
 pub mod render;
 pub mod saved;

@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use super::group_ops::group_ops;
 use super::index::{Index, describe_account};
+use super::refs::Refs;
 use super::user_ops::{UserOp, create_op, sort_key, update_op};
 use super::user_order::order_user_ops;
 use super::{
@@ -59,10 +60,7 @@ pub fn draft_matched(
     let created = created_users(&ordered);
     // A user whose create was dropped (a conflict found while ordering) is referred to by
     // nobody.
-    refs.retain(|_, r| match r {
-        UserRef::New(k) => created.contains_key(k),
-        UserRef::Id(_) => true,
-    });
+    refs.keep_creates(&created);
     let deactivated: HashSet<String> = deactivations
         .iter()
         .filter_map(|op| op.resource_id().map(str::to_string))
@@ -362,35 +360,18 @@ impl<'a> Planner<'a> {
 
     /// Who each directory user will be in Slack, for managers and group members: an account
     /// id, or a user this plan creates. Users skipped as invalid keep their accounts.
-    pub(super) fn references(&self, matching: &Matching) -> HashMap<&'a str, UserRef> {
-        let mut refs: HashMap<&'a str, UserRef> =
-            HashMap::with_capacity(self.dir.users.len() + self.dir.skipped.len());
-        for (d, f) in self.dir.users.iter().zip(&matching.fates) {
-            match f {
-                Fate::Matched(li) => {
-                    refs.insert(&d.email_key, UserRef::Id(self.ix.user(*li).id.clone()));
-                }
-                Fate::Create => {
-                    refs.insert(&d.email_key, UserRef::New(d.email_key.clone()));
-                }
-                Fate::Nothing => {}
-            }
-        }
-        for s in &self.dir.skipped {
-            if let Some(li) = self.ix.by_primary_email(&s.email_key) {
-                refs.insert(&s.email_key, UserRef::Id(self.ix.user(li).id.clone()));
-            }
-        }
-        refs
+    pub(super) fn references<'m>(&self, matching: &'m Matching) -> Refs<'m>
+    where
+        'a: 'm,
+    {
+        Refs::new(self.dir, &matching.fates, &self.ix.live.users, |key| {
+            self.ix.by_primary_email(key)
+        })
     }
 
     /// Each directory user's op: a create, an update (or reactivation) with only what differs,
     /// or the deactivation of a leaver.
-    pub(super) fn user_ops(
-        &self,
-        matching: &Matching,
-        refs: &HashMap<&str, UserRef>,
-    ) -> (Vec<UserOp>, Vec<Op>) {
+    pub(super) fn user_ops(&self, matching: &Matching, refs: &Refs<'_>) -> (Vec<UserOp>, Vec<Op>) {
         let mut user_ops: Vec<UserOp> = Vec::new();
         let mut deactivations: Vec<Op> = Vec::new();
         for (d, f) in self.dir.users.iter().zip(&matching.fates) {
@@ -473,7 +454,7 @@ impl<'a> Planner<'a> {
     /// Group creates and membership changes, and the deletions the policy asks for.
     pub(super) fn groups(
         &mut self,
-        refs: &HashMap<&str, UserRef>,
+        refs: &Refs<'_>,
         deactivated: &HashSet<String>,
         hands_off: &HandsOff<'_>,
     ) -> (Vec<Op>, Vec<Op>) {

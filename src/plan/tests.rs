@@ -681,6 +681,53 @@ fn skipped_invalid_users_keep_their_accounts() {
     assert!(p.ops.is_empty(), "{:?}", p.ops);
 }
 
+/// A skipped row is still referred to as its account: a hire it manages gets that manager,
+/// and a group that lists it wants that account (no removal), while a member with neither an
+/// account nor a create is left out.
+#[test]
+fn a_skipped_row_is_referred_to_as_its_account() {
+    let mut cy = person("cy@example.com", 3);
+    cy.manager = Some("bad@example.com".into());
+    let mut dir = directory(
+        vec![person("ada@example.com", 2), cy],
+        vec![group(
+            "eng",
+            &["ada@example.com", "bad@example.com", "nobody@example.com"],
+        )],
+    );
+    dir.skipped.push(SkippedUser {
+        email_key: "bad@example.com".into(),
+        employee_number: None,
+        id: None,
+        user_name_key: None,
+        location: loc(9),
+    });
+    let eng = LiveGroup {
+        id: "S1".into(),
+        name: "eng".into(),
+        members: vec!["W1".into(), "W2".into()],
+        auto_generated: false,
+    };
+    let p = plan(
+        &dir,
+        &live(
+            vec![
+                account("W1", "ada@example.com"),
+                account("W2", "bad@example.com"),
+            ],
+            vec![eng],
+        ),
+        &policy(),
+    );
+    // No group change: `eng` wants W1 and W2, as it has.
+    let kinds: Vec<String> = p.ops.iter().map(|o| o.op.kind().to_string()).collect();
+    assert_eq!(kinds, ["create_user"], "{:?}", p.ops);
+    let Op::CreateUser { fields, .. } = &p.ops[0].op else {
+        unreachable!()
+    };
+    assert_eq!(fields.manager, Some(Some(UserRef::Id("W2".into()))));
+}
+
 #[test]
 fn fingerprints_cover_every_touched_resource_and_json_round_trips() {
     let mut ada = person("ada@example.com", 2);

@@ -3,10 +3,9 @@
 //! it takes and releases and the users it refers to, for [`super::user_order`]; and the sort
 //! key that puts ops in email and name order.
 
-use foldhash::HashMap;
-
 use super::index::Key;
-use super::{Change, GuestSpec, Op, UserFields, UserRef};
+use super::refs::{Ref, Refs};
+use super::{Change, GuestSpec, Op, UserFields};
 use crate::config::{AttributeMode, AttributePolicy, Blank, Policy};
 use crate::directory::{Attribute, DesiredUser, Directory};
 use crate::scim::live::LiveUser;
@@ -72,7 +71,7 @@ fn guest_spec(d: &DesiredUser) -> Option<GuestSpec> {
     })
 }
 
-pub(super) fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: &Policy) -> UserOp {
+pub(super) fn create_op(d: &DesiredUser, refs: &Refs<'_>, policy: &Policy) -> UserOp {
     let mut fields = UserFields {
         email: Some(d.email.trim().to_string()),
         user_name: Some(d.user_name_key.clone()),
@@ -91,10 +90,10 @@ pub(super) fn create_op(d: &DesiredUser, refs: &HashMap<&str, UserRef>, policy: 
     if mode(policy, Attribute::Manager) != AttributeMode::Ignore
         && let Some(m) = d.manager.as_deref().and_then(|m| refs.get(m))
     {
-        if let UserRef::New(k) = m {
-            needs.push(k.clone());
+        if let Ref::New(k) = m {
+            needs.push(k.to_string());
         }
-        fields.manager = Some(Some(m.clone()));
+        fields.manager = Some(Some(m.owned()));
     }
     let user_name = d.user_name_key.clone();
     UserOp {
@@ -194,7 +193,7 @@ fn whole_address(d: &DesiredUser, l: &LiveUser, policy: &Policy, fields: &mut Us
 pub(super) fn update_op(
     d: &DesiredUser,
     l: &LiveUser,
-    refs: &HashMap<&str, UserRef>,
+    refs: &Refs<'_>,
     policy: &Policy,
 ) -> Option<UserOp> {
     let reactivate = !l.active;
@@ -258,16 +257,16 @@ pub(super) fn update_op(
         && let Some(m) = d.manager.as_deref().and_then(|m| refs.get(m))
     {
         let differs = match m {
-            UserRef::Id(id) => l.manager_id.as_deref() != Some(id.as_str()),
-            UserRef::New(k) => {
-                needs.push(k.clone());
+            Ref::Id(id) => l.manager_id.as_deref() != Some(id),
+            Ref::New(k) => {
+                needs.push(k.to_string());
                 true
             }
         };
         if differs {
             let to = d.manager.as_deref();
             change(Attribute::Manager, l.manager_id.as_deref(), to);
-            fields.manager = Some(Some(m.clone()));
+            fields.manager = Some(Some(m.owned()));
         }
     }
     if reactivate {

@@ -41,7 +41,10 @@ impl LiveUser {
             _ => text_of(u, attribute).map(|s| Cow::Borrowed(s.trim())),
         });
         let mut texts = TextValues::default();
-        texts.reserve(values.iter().flatten().map(|v| v.len()).sum());
+        texts.reserve(
+            values.iter().flatten().count(),
+            values.iter().flatten().map(|v| v.len()).sum(),
+        );
         for (attribute, value) in Attribute::TEXT.into_iter().zip(values) {
             texts.set(attribute, value);
         }
