@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Digests, Failure, GroupCreate, LastGood, Memory, op_key, retry_at, value_digest};
+use super::{
+    Digest, Digests, Failure, GroupCreate, LastGood, Memory, op_key, retry_at, value_digest,
+};
 use crate::apply::OUTCOME_UNKNOWN;
 use crate::apply::{OpResult, Outcome};
 use crate::config::{MAX_BACKOFF, Policy, StuckSettings};
@@ -37,8 +39,9 @@ pub struct Pass<'a> {
     pub stuck: StuckSettings,
 }
 
-/// What `pass` leaves for the next one, at `now`, from the memory it started with (`before`).
-pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memory {
+/// What `pass` leaves for the next one, at `now`, from the memory it started with (`before`),
+/// which it is made from in place: the digests of 100,000 accounts are not held twice.
+pub fn next_memory(mut before: Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memory {
     let Pass {
         plan,
         live,
@@ -55,19 +58,21 @@ pub fn next_memory(before: &Memory, pass: &Pass<'_>, now: DateTime<Utc>) -> Memo
                 .is_some_and(|r| matches!(r.result, OpResult::Applied { .. }))
         })
     };
+    let digests = last_applied(
+        std::mem::take(&mut before.applied),
+        &before.key,
+        plan,
+        live,
+        directory.map(|d| (d, matched)),
+        policy,
+        outcome,
+    );
     let mut next = Memory {
-        leavers: leavers(before, plan, &applied, now),
-        applied: last_applied(
-            before,
-            plan,
-            live,
-            directory.map(|d| (d, matched)),
-            policy,
-            outcome,
-        ),
-        failures: failures(before, plan, outcome, stuck, now),
+        leavers: leavers(&before, plan, &applied, now),
+        applied: digests,
+        failures: failures(&before, plan, outcome, stuck, now),
         last_good: before.last_good.clone(),
-        group_creates: group_creates(before, plan, live, outcome, stuck, now),
+        group_creates: group_creates(&before, plan, live, outcome, stuck, now),
         key: before.key.clone(),
     };
     let complete = outcome.is_none_or(Outcome::complete);
@@ -104,45 +109,30 @@ fn leavers(
 }
 
 /// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
-/// pass: what it remembered, updated with the listing's values that equal the directory's
-/// ([`super::InSync`]) and with the changes that applied. A value Slack shows that differs
+/// pass: what it remembered (`applied`, updated in place), with the listing's values that
+/// equal the directory's ([`super::InSync`]) and with the changes that applied. A value Slack shows that differs
 /// from the directory's — a hand edit, whether or not this pass planned a change for it (a
 /// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
 /// digest scimsync last applied, so it stays drift.
 fn last_applied(
-    before: &Memory,
+    mut applied: BTreeMap<String, Digests>,
+    key: &super::DigestKey,
     plan: &Plan,
     live: &LiveState,
     directory: Option<(&Directory, &[(usize, usize)])>,
     policy: &Policy,
     outcome: Option<&Outcome>,
 ) -> BTreeMap<String, Digests> {
-    let scope = &policy.scope;
-    let synced = directory.map(|(d, matched)| super::InSync::new(d, live, matched));
-    let mut out: BTreeMap<String, Digests> = BTreeMap::new();
-    for (i, u) in live
-        .users
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
-    {
-        let same = synced.as_ref().and_then(|s| s.values(i));
-        if !u.active && same.is_none() {
-            continue; // deactivated, and no directory user brings it back
-        }
-        let mut values = before.applied.get(&u.id).cloned().unwrap_or_default();
-        for (a, v) in same.into_iter().flatten() {
-            values.insert(a, value_digest(&before.key, Some(v)));
-        }
-        out.insert(u.id.clone(), values);
-    }
+    let kept = unchanged(&applied, plan, outcome);
     let keep_before = |out: &mut BTreeMap<String, Digests>, id: &str, a: Attribute| {
         let entry = out.entry(id.to_string()).or_default();
-        match before.applied.get(id).and_then(|m| m.get(&a)) {
-            Some(d) => entry.insert(a, d.clone()),
+        match kept.get(&(id, a)).cloned().flatten() {
+            Some(d) => entry.insert(a, d),
             None => entry.remove(a),
         }
     };
+    remember_listed(&mut applied, key, live, directory, policy);
+    let mut out = applied;
     for d in plan
         .drift
         .iter()
@@ -161,7 +151,7 @@ fn last_applied(
                 {
                     if ok {
                         let entry = out.entry(id.clone()).or_default();
-                        entry.insert(c.attribute, value_digest(&before.key, c.to.as_deref()));
+                        entry.insert(c.attribute, value_digest(key, c.to.as_deref()));
                     } else {
                         keep_before(&mut out, id, c.attribute);
                     }
@@ -177,7 +167,7 @@ fn last_applied(
                 if let Some(id) = result.and_then(|r| r.resource.clone()) {
                     let entry = out.entry(id).or_default();
                     for (a, v) in fields.text.iter().filter(|(a, _)| !dropped.contains(a)) {
-                        entry.insert(*a, value_digest(&before.key, v.as_deref()));
+                        entry.insert(*a, value_digest(key, v.as_deref()));
                     }
                 }
             }
@@ -189,6 +179,84 @@ fn last_applied(
     }
     out.retain(|_, m| !m.is_empty());
     out
+}
+
+/// The digests, as the pass began, of the values it leaves as they were where they differ
+/// from the directory: reported drift and the changes of updates that did not apply. Read
+/// before the digests are updated in place.
+fn unchanged<'p>(
+    applied: &BTreeMap<String, Digests>,
+    plan: &'p Plan,
+    outcome: Option<&Outcome>,
+) -> BTreeMap<(&'p str, Attribute), Option<Digest>> {
+    let ok = |i: usize| {
+        outcome
+            .and_then(|o| o.ops.get(i))
+            .is_some_and(|r| matches!(r.result, OpResult::Applied { .. }))
+    };
+    let reported = plan
+        .drift
+        .iter()
+        .filter(|d| d.action == DriftAction::Report)
+        .map(|d| (d.id.as_str(), d.attribute));
+    let failed = plan
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| !ok(i))
+        .filter_map(|(_, op)| match &op.op {
+            Op::UpdateUser { id, changes, .. } => Some((id, changes)),
+            _ => None,
+        })
+        .flat_map(|(id, changes)| {
+            changes
+                .iter()
+                .filter(|c| Attribute::TEXT.contains(&c.attribute))
+                .map(move |c| (id.as_str(), c.attribute))
+        });
+    reported
+        .chain(failed)
+        .map(|(id, a)| ((id, a), applied.get(id).and_then(|m| m.get(&a)).cloned()))
+        .collect()
+}
+
+/// Keeps the digests of managed accounts (a deactivated one only if a directory user brings
+/// it back), updated with their values Slack shows equal to the directory's
+/// ([`super::InSync`]); forgets the rest.
+fn remember_listed(
+    applied: &mut BTreeMap<String, Digests>,
+    key: &super::DigestKey,
+    live: &LiveState,
+    directory: Option<(&Directory, &[(usize, usize)])>,
+    policy: &Policy,
+) {
+    let scope = &policy.scope;
+    let synced = directory.map(|(d, matched)| super::InSync::new(d, live, matched));
+    let mut listed: foldhash::HashSet<&str> = foldhash::HashSet::default();
+    for (i, u) in live
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| crate::plan::reaches(u, crate::plan::in_scope(scope, u)))
+    {
+        let same = synced.as_ref().and_then(|s| s.values(i));
+        if !u.active && same.is_none() {
+            continue; // deactivated, and no directory user brings it back
+        }
+        listed.insert(&u.id);
+        let mut same = same.into_iter().flatten().peekable();
+        if same.peek().is_none() {
+            continue;
+        }
+        let values = match applied.get_mut(&u.id) {
+            Some(values) => values,
+            None => applied.entry(u.id.clone()).or_default(),
+        };
+        for (a, v) in same {
+            values.insert(a, value_digest(key, Some(v)));
+        }
+    }
+    applied.retain(|id, _| listed.contains(id.as_str()));
 }
 
 /// Refused ops, counted pass to pass; an op that applied, or that is no longer planned as it

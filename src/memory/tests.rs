@@ -188,7 +188,7 @@ fn learn(
         policy: &policy,
         stuck: STUCK,
     };
-    next_memory(before, &pass, t())
+    next_memory(before.clone(), &pass, t())
 }
 
 /// A failure remembered for `op`: refused `passes` times, last at [`t`], to be sent again at

@@ -436,7 +436,11 @@ impl Prepared {
 
     /// Checks the guards (except those allowed), then applies the plan, closes the connection
     /// and reports. Once `stop` is stopping no further write starts.
-    pub async fn apply(self, allow: &[Guard], stop: &Shutdown) -> Result<PassReport, PassError> {
+    pub async fn apply(
+        mut self,
+        allow: &[Guard],
+        stop: &Shutdown,
+    ) -> Result<PassReport, PassError> {
         let applied = self.execute(allow, stop.clone()).await;
         let stopped = stop.is_stopping();
         // Once stopping, the pass ends now: the next one checks what this one wrote.
@@ -491,8 +495,8 @@ impl Prepared {
 
     /// Writes what this pass leaves for the next, unless a guard tripped or the pass failed
     /// before writing (then the state stays as it was).
-    fn save_state(&self, applied: &Result<Applied, PassError>) -> Result<(), PassError> {
-        let Some(store) = &self.state else {
+    fn save_state(&mut self, applied: &Result<Applied, PassError>) -> Result<(), PassError> {
+        let Some(store) = &mut self.state else {
             return Ok(());
         };
         let outcome = match applied {
@@ -510,7 +514,8 @@ impl Prepared {
             policy: &self.config.policy,
             stuck: self.config.stuck,
         };
-        let next = memory::next_memory(&store.memory, &pass, now);
+        // The memory this pass began with is not used again: the next is made from it.
+        let next = memory::next_memory(std::mem::take(&mut store.memory), &pass, now);
         Ok(store.save(&next, now)?)
     }
 
