@@ -110,10 +110,10 @@ fn leavers(
 
 /// Digests of the values scimsync last applied or saw in sync, for managed accounts after this
 /// pass: what it remembered (`applied`, updated in place), with the listing's values that
-/// equal the directory's ([`super::InSync`]) and with the changes that applied. A value Slack shows that differs
-/// from the directory's — a hand edit, whether or not this pass planned a change for it (a
-/// reported drift, a failed op, a row skipped as invalid, a blank cell) — never replaces the
-/// digest scimsync last applied, so it stays drift.
+/// equal the directory's ([`super::InSync`]) and with the changes that applied. A value Slack
+/// shows that differs from the directory's — a hand edit, whether or not this pass planned a
+/// change for it (a reported drift, a failed op, a row skipped as invalid, a blank cell) —
+/// never replaces the digest scimsync last applied, so it stays drift.
 fn last_applied(
     mut applied: BTreeMap<String, Digests>,
     key: &super::DigestKey,
