@@ -48,6 +48,10 @@ pub(crate) fn validate(
 pub(crate) struct Users {
     today: NaiveDate,
     users: Vec<DesiredUser>,
+    /// The names of the groups each user lists, as written, sorted, without duplicates: read
+    /// only to gather the groups, so not kept on the users (a vector and a name each, 7 MB at
+    /// 100,000 users).
+    group_names: Vec<Vec<String>>,
     /// Whether each user has an error.
     invalid: Vec<bool>,
     problems: Vec<DirectoryProblem>,
@@ -60,6 +64,7 @@ impl Users {
         Users {
             today,
             users: Vec::with_capacity(capacity),
+            group_names: Vec::with_capacity(capacity),
             invalid: Vec::with_capacity(capacity),
             problems: Vec::new(),
         }
@@ -68,16 +73,18 @@ impl Users {
     /// Builds and checks one person.
     pub(crate) fn add(&mut self, mut person: MergedPerson<'_>) {
         let mut own = std::mem::take(&mut person.problems);
-        let user = build_user(person, self.today, &mut own);
+        let (user, group_names) = build_user(person, self.today, &mut own);
         self.invalid.push(own.iter().any(Problem::is_error));
         self.problems.extend(own);
         self.users.push(user);
+        self.group_names.push(group_names);
     }
 
     /// The checks across people (unique keys, managers, groups), then sorting.
     pub(crate) fn finish(self, group_records: Vec<GroupRecord>) -> Validated {
         let Users {
             mut users,
+            group_names,
             mut invalid,
             mut problems,
             ..
@@ -85,7 +92,14 @@ impl Users {
         check_unique(&users, &mut invalid, &mut problems);
         let by_email = email_index(&users);
         check_managers(&users, &by_email, &mut invalid, &mut problems);
-        let groups = build_groups(&users, &by_email, group_records, &mut problems);
+        let groups = build_groups(
+            &users,
+            &group_names,
+            &by_email,
+            group_records,
+            &mut problems,
+        );
+        drop(group_names);
 
         let mut out = Validated {
             groups,
@@ -136,12 +150,13 @@ fn permute(users: &mut [DesiredUser], flags: &mut [bool], mut order: Vec<usize>)
 }
 
 /// Builds a person's [`DesiredUser`] (moving their values, not copying them) and checks
-/// their own values.
+/// their own values; returns it with the names of the groups they list (sorted, without
+/// duplicates).
 fn build_user(
     person: MergedPerson<'_>,
     today: NaiveDate,
     problems: &mut Vec<DirectoryProblem>,
-) -> DesiredUser {
+) -> (DesiredUser, Vec<String>) {
     let mut user = DesiredUser {
         id: None,
         email: String::new(),
@@ -152,7 +167,6 @@ fn build_user(
         manager: None,
         guest: None,
         active: true,
-        groups: Vec::new(),
         blanks: Vec::new(),
         location: person.location,
         origins: Origins::with_capacity(person.values.len() + 1),
@@ -199,7 +213,7 @@ fn build_user(
     // The names are gathered into a vector of their own size: collected from the reader's
     // (larger) pairs in place, a user's one or two names kept all of its room — 19 MB at
     // 100,000 users.
-    user.groups = if person.groups.len() < 2 {
+    let group_names = if person.groups.len() < 2 {
         // One group (or none) is sorted and unique as it is.
         let mut names = Vec::with_capacity(person.groups.len());
         names.extend(person.groups.into_iter().map(|(name, _)| name.into_owned()));
@@ -220,7 +234,7 @@ fn build_user(
     user.manager = user.manager.map(into_email_key);
     user.user_name_key = check_user(&user, today, problems);
     keep_user_names(&mut user, problems);
-    user
+    (user, group_names)
 }
 
 /// Text values that are the user name under another SCIM name ([`Check::UserName`]): each
@@ -548,6 +562,7 @@ fn report_cycle(
 /// real problems (issue 23).
 fn build_groups(
     users: &[DesiredUser],
+    group_names: &[Vec<String>],
     by_email: &HashMap<&str, usize>,
     records: Vec<GroupRecord>,
     problems: &mut Vec<DirectoryProblem>,
@@ -615,12 +630,12 @@ fn build_groups(
             }
         }
     }
-    for (i, user) in users.iter().enumerate() {
-        if user.groups.is_empty() || user.email_key.is_empty() {
+    for (i, (user, names)) in users.iter().zip(group_names).enumerate() {
+        if names.is_empty() || user.email_key.is_empty() {
             continue;
         }
         let at = user.origin(Attribute::Groups);
-        for name in &user.groups {
+        for name in names {
             let d = draft_for(&mut drafts, name, &at);
             if user.active {
                 // The first user with this email, or one of its duplicates (all invalid, and
@@ -688,7 +703,7 @@ mod tests {
                 let person = super::super::merge::merge_people(vec![(vec![record], false)])
                     .pop()
                     .unwrap();
-                build_user(person, NaiveDate::MIN, &mut Vec::new())
+                build_user(person, NaiveDate::MIN, &mut Vec::new()).0
             })
             .collect();
         let mut flags = vec![false, true, false, false, true];

@@ -25,7 +25,6 @@ fn person(email: &str, line: u32) -> DesiredUser {
         manager: None,
         guest: None,
         active: true,
-        groups: vec![],
         blanks: vec![],
         location: SourceLocation::new(&Arc::from("people.csv"), line, 0),
         origins: Default::default(),

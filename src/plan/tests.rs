@@ -28,7 +28,6 @@ pub(super) fn person(email: &str, line: u32) -> DesiredUser {
         manager: None,
         guest: None,
         active: true,
-        groups: vec![],
         blanks: vec![],
         location: loc(line),
         origins: Default::default(),

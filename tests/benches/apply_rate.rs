@@ -51,7 +51,6 @@ fn named(name: &str, i: usize) -> DesiredUser {
         manager: None,
         guest: None,
         active: true,
-        groups: vec![],
         blanks: vec![],
         location: scimsync::diag::SourceLocation::new(
             &Arc::from("bench"),

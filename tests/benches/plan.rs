@@ -48,7 +48,6 @@ fn desired(i: usize, file: &Arc<str>) -> DesiredUser {
         manager: (!i.is_multiple_of(10)).then(|| format!("user{:06}@example.com", i - i % 10)),
         guest: None,
         active: true,
-        groups: vec![],
         blanks: vec![],
         location: SourceLocation::new(file, u32::try_from(i + 2).unwrap_or(u32::MAX), 1),
         origins: Default::default(),
