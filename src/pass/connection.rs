@@ -10,10 +10,8 @@ use crate::emulator::{Emulator, EmulatorConfig, Store};
 use crate::model::{LiveGroup, LiveState, LiveUser};
 use crate::plan::seal::SealKey;
 use crate::scim::caller::Caller;
-use crate::scim::limits::Endpoint::GroupsList;
 use crate::scim::observe::RequestObserver;
 use crate::scim::token::TokenError;
-use crate::scim::types::Group;
 use crate::scim::{ScimClient, Token};
 
 /// A connection to the target: the client, and the embedded emulator when there is one.
@@ -104,14 +102,7 @@ impl Connection {
     pub async fn read_live(&self) -> Result<LiveState, PassError> {
         let caller = &self.caller;
         let users = caller.list_users_lean(LiveUser::from_lean).await?;
-        let groups = caller
-            .list_each(
-                "Groups",
-                GroupsList,
-                |g: &Group| g.id.value().map(String::as_str),
-                |g| LiveGroup::from_scim(&g),
-            )
-            .await?;
+        let groups = caller.list_groups_lean(LiveGroup::from_lean).await?;
         Ok(LiveState { users, groups })
     }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::client::{Reply, ScimClient, ScimError};
 use super::limits::Endpoint;
-use super::listed_user::{LeanUser, Str};
+use super::listed_user::{LeanGroup, LeanUser, Str};
 use super::observe::RequestObserver;
 use super::ratelimit::Limits;
 use super::types::{Group, ListResponse, User};
@@ -205,6 +205,26 @@ impl Caller {
                 page,
                 |u: &LeanUser<'_>| u.id.value().map(Str::as_str),
                 |u| keep(&u),
+                seen,
+                kept,
+            )
+        })
+        .await
+    }
+
+    /// Every group, each decoded lean ([`LeanGroup`]: its id, name and members' ids, borrowed
+    /// from the page) and turned into what the caller keeps by `keep`, as [`Self::list_each`].
+    pub async fn list_groups_lean<K>(
+        &self,
+        mut keep: impl FnMut(&LeanGroup<'_>) -> Option<K>,
+    ) -> Result<Vec<K>, ScimError> {
+        self.list_pages("Groups", Endpoint::GroupsList, |body, seen, kept| {
+            let page: ListResponse<LeanGroup<'_>> =
+                serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            absorb(
+                page,
+                |g: &LeanGroup<'_>| g.id.value().map(Str::as_str),
+                |g| keep(&g),
                 seen,
                 kept,
             )

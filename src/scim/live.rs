@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::listed_user::{LeanUser, LeanValue, Str};
+use super::listed_user::{LeanGroup, LeanUser, LeanValue, Str};
 use super::types::{Flag, Group, Nullable, User};
 use crate::model::time::{parse_date, parse_instant};
 use crate::model::{Attribute, Kind, ScimSlot, TextValues};
@@ -148,14 +148,25 @@ fn secondary_email<'a>(u: &'a LeanUser<'_>) -> Option<&'a str> {
 impl LiveGroup {
     /// The group as the planner compares it, or `None` for a body without an id.
     pub fn from_scim(g: &Group) -> Option<LiveGroup> {
-        let id = g.id.text()?.to_string();
-        let name = g.display_name.text().unwrap_or_default().trim().to_string();
+        LiveGroup::from_lean(&LeanGroup::of(g))
+    }
+
+    /// The group as the planner compares it from its lean decoding (what a listing reads), or
+    /// `None` for a body without an id.
+    pub fn from_lean(g: &LeanGroup<'_>) -> Option<LiveGroup> {
+        let id = g.id.lean_text()?.to_string();
+        let name = g
+            .display_name
+            .lean_text()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let mut members: Vec<String> = g
             .members
             .value()
             .into_iter()
             .flatten()
-            .filter_map(|m| m.value.text().map(str::to_string))
+            .filter_map(|m| m.value.lean_text().map(str::to_string))
             .collect();
         members.sort();
         members.dedup();
