@@ -293,10 +293,11 @@ impl<'a> Planner<'a> {
             }
         }
         found.sort_by_key(|&(i, _)| i); // stable: each account's keys stay in `match` order
-        let source = Some(d.location.to_string());
+        // Made only for a conflict: most users have none.
+        let source = || Some(d.location.to_string());
         if let Some(reason) = ambiguous {
             contested.extend(found.iter().map(|&(i, _)| i));
-            self.conflicts.push(conflict(&d.email, reason, source));
+            self.conflicts.push(conflict(&d.email, reason, source()));
             return Fate::Nothing;
         }
         if found.iter().any(|&(i, _)| i != found[0].0) {
@@ -311,7 +312,7 @@ impl<'a> Planner<'a> {
             self.conflicts.push(conflict(
                 &d.email,
                 format!("matches several accounts: {}", by.join(", ")),
-                source,
+                source(),
             ));
             return Fate::Nothing;
         }
@@ -321,7 +322,7 @@ impl<'a> Planner<'a> {
                 self.conflicts.push(conflict(
                     &d.email,
                     format!("matches {}", describe_account(l, ix.in_scope[i])),
-                    source,
+                    source(),
                 ));
                 return Fate::Nothing;
             }
@@ -334,12 +335,12 @@ impl<'a> Planner<'a> {
             self.conflicts.push(conflict(
                 &d.email,
                 "the email is outside scope (scope.email_domains / exclude)".into(),
-                source,
+                source(),
             ));
             return Fate::Nothing;
         }
         if let Some(reason) = self.channel_collision(d) {
-            self.conflicts.push(conflict(&d.email, reason, source));
+            self.conflicts.push(conflict(&d.email, reason, source()));
             return Fate::Nothing;
         }
         Fate::Create
