@@ -23,6 +23,7 @@ ARG SCIMSYNC_BUILD_COMMIT=unknown
 ARG SOURCE_DATE_EPOCH
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY tests ./tests
 RUN cargo build --release --locked --bin scimsync \

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-/// jemalloc, built with its background thread on: memory a daemon pass frees is returned to
-/// the system within seconds instead of staying resident until the next pass (README,
-/// "Sizing").
+/// jemalloc, built with its background thread on and a half-second decay (`.cargo/config.toml`):
+/// memory a pass frees is returned to the system within half a second instead of staying
+/// resident beside what the pass still holds, and until the next pass (README, "Sizing").
 #[cfg(unix)]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -211,6 +211,29 @@ fn copied_sources(dockerfile: &str) -> Vec<String> {
         .collect()
 }
 
+/// The allocator is built to give memory a pass frees back within half a second
+/// (`.cargo/config.toml`; README, "Sizing"): jemalloc prints the options it was built with.
+#[test]
+fn the_allocator_gives_freed_memory_back_within_half_a_second() {
+    let out = crate::harness::command()
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stats.contains(
+            r#"config.malloc_conf: "background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0""#
+        ),
+        "{}",
+        stats
+            .lines()
+            .filter(|l| l.contains("malloc_conf"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 #[test]
 fn the_image_holds_what_its_default_command_and_readme_docker_run_need() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
@@ -220,6 +243,7 @@ fn the_image_holds_what_its_default_command_and_readme_docker_run_need() {
         "Cargo.toml",
         "Cargo.lock",
         "build.rs",
+        ".cargo",
         "src",
         "tests",
         "config",

@@ -457,6 +457,16 @@ fn check_tarball(dist: &Path, name: &str, checkout: &Path) {
         version.starts_with(&format!("scimsync {}", env!("CARGO_PKG_VERSION"))),
         "{version}"
     );
+    // Built with the allocator's options of `.cargo/config.toml` (README, "Sizing").
+    let allocator = Command::new(dir.join("scimsync"))
+        .arg("--version")
+        .env("_RJEM_MALLOC_CONF", "stats_print:true")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&allocator.stderr).contains("dirty_decay_ms:500,muzzy_decay_ms:0"),
+        "the release binary's allocator options"
+    );
     let man = std::fs::read_to_string(dir.join("man/scimsync.1")).unwrap();
     assert!(
         man.starts_with(".ie") || man.contains(".TH scimsync 1"),
