@@ -11,7 +11,7 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 
 use super::group_ops::group_ops;
 use super::index::{Index, describe_account};
-use super::refs::Refs;
+use super::refs::{Fate, Refs};
 use super::user_ops::{UserOp, create_op, sort_key, update_op};
 use super::user_order::order_user_ops;
 use super::{
@@ -100,15 +100,6 @@ fn pairs(matching: &Matching) -> Vec<(usize, usize)> {
             Fate::Create | Fate::Nothing => None,
         })
         .collect()
-}
-
-/// What became of a directory user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fate {
-    Matched(usize),
-    Create,
-    /// In conflict, or a leaver with no account: no op, no reference.
-    Nothing,
 }
 
 /// The planner's inputs, and the conflicts and notices its steps find.

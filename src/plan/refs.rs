@@ -8,9 +8,17 @@ use std::hash::BuildHasher;
 use foldhash::HashMap;
 
 use super::UserRef;
-use super::planner::Fate;
 use crate::directory::{DesiredUser, Directory};
 use crate::model::LiveUser;
+
+/// What became of a directory user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    Matched(usize),
+    Create,
+    /// In conflict, or a leaver with no account: no op, no reference.
+    Nothing,
+}
 
 /// A reference borrowed from the directory or the listing; [`Ref::owned`] makes the plan's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -656,16 +656,21 @@ fn guards_say_which_limit_and_by_how_much() {
     assert_eq!(empty.guards[0].guard, Guard::MinDirectoryUsers);
 }
 
-#[test]
-fn skipped_invalid_users_keep_their_accounts() {
-    let mut dir = directory(vec![person("ada@example.com", 2)], vec![]);
-    dir.skipped.push(SkippedUser {
-        email_key: "bad@example.com".into(),
+/// A row skipped as invalid, with only its email as a key.
+fn skipped_row(email: &str, line: u32) -> SkippedUser {
+    SkippedUser {
+        email_key: email.into(),
         employee_number: None,
         id: None,
         user_name_key: None,
-        location: loc(9),
-    });
+        location: loc(line),
+    }
+}
+
+#[test]
+fn skipped_invalid_users_keep_their_accounts() {
+    let mut dir = directory(vec![person("ada@example.com", 2)], vec![]);
+    dir.skipped.push(skipped_row("bad@example.com", 9));
     let p = plan(
         &dir,
         &live(
@@ -694,13 +699,7 @@ fn a_skipped_row_is_referred_to_as_its_account() {
             &["ada@example.com", "bad@example.com", "nobody@example.com"],
         )],
     );
-    dir.skipped.push(SkippedUser {
-        email_key: "bad@example.com".into(),
-        employee_number: None,
-        id: None,
-        user_name_key: None,
-        location: loc(9),
-    });
+    dir.skipped.push(skipped_row("bad@example.com", 9));
     let eng = LiveGroup {
         id: "S1".into(),
         name: "eng".into(),
