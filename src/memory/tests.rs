@@ -299,6 +299,68 @@ fn the_last_applied_values_follow_what_applied_and_never_a_refused_write() {
     assert!(!next.applied.contains_key("W6"), "no empty entries");
 }
 
+/// A reported drift (a hand edit the policy only reports) keeps the digest of the value
+/// scimsync applied, beside an attribute of the same account learned in sync, so the next
+/// pass still tells it as drift; a drift the policy reverts learns what its update applied.
+#[test]
+fn a_reported_drift_keeps_the_digest_of_what_scimsync_applied() {
+    let mut ada = person("ada@example.com", 2);
+    ada.texts.set(Attribute::Title, Some("Engineer"));
+    ada.texts.set(Attribute::Department, Some("R&D"));
+    let dir = directory(vec![ada]);
+    let mut a = account("W1", "ada@example.com");
+    a.texts.set(Attribute::Title, Some("Chief")); // the hand edit
+    a.texts.set(Attribute::Department, Some("R&D"));
+    let live = LiveState {
+        users: vec![a],
+        groups: vec![],
+    };
+    let mut before = Memory::default();
+    before.applied.insert(
+        "W1".into(),
+        Digests::from([(Attribute::Title, digest("Engineer"))]),
+    );
+    let drift = |action| crate::plan::Drift {
+        email: "ada@example.com".into(),
+        attribute: Attribute::Title,
+        id: "W1".into(),
+        found: Some("Chief".into()),
+        expected: Some("Engineer".into()),
+        action,
+    };
+    let mut reported = Plan::of(vec![]);
+    reported.drift = vec![drift(crate::plan::DriftAction::Report)];
+    let next = learn(&before, &reported, &live, Some(&dir), None);
+    assert_eq!(
+        next.applied["W1"],
+        Digests::from([
+            (Attribute::Title, digest("Engineer")),
+            (Attribute::Department, digest("R&D")),
+        ])
+    );
+    let mut reverted = Plan::of(vec![retitle("W1", "Engineer")]);
+    reverted.drift = vec![drift(crate::plan::DriftAction::Revert)];
+    let next = learn(
+        &before,
+        &reverted,
+        &live,
+        Some(&dir),
+        Some(&outcome(vec![applied(Some("W1"))])),
+    );
+    assert_eq!(next.applied["W1"][&Attribute::Title], digest("Engineer"));
+    let failed_revert = learn(
+        &before,
+        &reverted,
+        &live,
+        Some(&dir),
+        Some(&outcome(vec![failed(Some(500), None, "boom")])),
+    );
+    assert_eq!(
+        failed_revert.applied["W1"][&Attribute::Title],
+        digest("Engineer")
+    );
+}
+
 #[test]
 fn a_rejoiner_s_values_are_learned_from_the_listing_and_a_leaver_s_are_dropped() {
     let mut back = person("back@example.com", 2);
