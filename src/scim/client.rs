@@ -244,6 +244,14 @@ pub fn parse_target(url: &str, version: Option<Version>) -> Result<(String, Vers
     Ok((base, version))
 }
 
+/// How long an idle connection is kept for the next request. A server closes idle
+/// connections on its own clock (a load balancer's idle timeout, the emulator's 10 s), and a
+/// write sent on a connection at the moment it is closed is lost without an answer: a create
+/// whose outcome is unknown. reqwest's default keeps one 90 s; closed at 5 s here, a
+/// connection is reused only while writes follow each other closely, and a new one costs a
+/// handshake.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
 impl ScimClient {
     /// A client for `url` (checked by [`parse_target`]); `timeout` bounds each whole request,
     /// and connecting takes at most 10 s of it.
@@ -257,6 +265,7 @@ impl ScimClient {
         let http = super::http_client_builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(POOL_IDLE)
             .user_agent(concat!("scimsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ScimError::Url(format!("cannot build the HTTP client: {e}")))?;

@@ -124,3 +124,63 @@ async fn a_failed_page_fails_the_whole_listing() {
     let err = c.list_users().await.unwrap_err();
     assert!(err.is_transient(), "{err}");
 }
+
+/// A connection left idle past 5 s is not used again (a server may be closing it at that
+/// moment, and a write sent on it would be lost unanswered); one used again within 5 s is
+/// kept. A keep-alive server that counts the connections it accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_idle_for_five_seconds_is_never_used_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/scim/v2/", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                // Answers each request's headers (GETs: no body) on the same connection.
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                        seen.drain(..end + 4);
+                        let body = r#"{"totalResults": 0, "Resources": []}"#;
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: keep-alive\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if stream.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let client = ScimClient::new(
+        &url,
+        None,
+        Token::new("xoxp-pool").unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let get = || client.send(reqwest::Method::GET, "Users?count=1", None);
+    get().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    get().await.unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "used again within 5 s");
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    get().await.unwrap();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "idle past 5 s: a new connection"
+    );
+}
